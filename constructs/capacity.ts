@@ -1,0 +1,140 @@
+import { Fn } from "cdktf";
+import { Construct } from "constructs";
+import { AutoscalingGroup, CloudwatchMetricAlarm, LaunchTemplate } from "./aws";
+
+/** Tag keys amiroll puts on every generation's instances and volumes (the driver reads them). */
+export const TAG_CLUSTER = "amiroll:cluster";
+export const TAG_GENERATION = "amiroll:generation";
+export const TAG_AMI = "amiroll:ami";
+
+export interface CapacityGenerationProps {
+  /** The ECS cluster the instances join. */
+  readonly clusterName: string;
+  /** The image this generation runs (an AMI id, or a token read from SSM at plan time). */
+  readonly imageId: string;
+  /**
+   * The Auto Scaling group's name. Derived from the AMI by EcsCluster, so that a new image
+   * means a new group (created before the old one goes).
+   */
+  readonly asgName: string;
+  readonly instanceType: string;
+  readonly subnetIds: readonly string[];
+  readonly securityGroupIds: readonly string[];
+  readonly instanceProfileArn: string;
+  /** Plain-text user data (base64-encoded here). */
+  readonly userData: string;
+  readonly minSize: number;
+  readonly maxSize: number;
+  /** Desired capacity at creation; afterwards left to scaling (terraform ignores it). */
+  readonly desiredCapacity: number;
+  /** @default 1 */
+  readonly metadataHopLimit?: number;
+  /** @default 30 */
+  readonly rootVolumeSizeGiB?: number;
+  /** @default "/dev/xvda" (the root device of the ECS-optimized Amazon Linux images) */
+  readonly rootDeviceName?: string;
+  /** @default 300 */
+  readonly healthCheckGracePeriodSeconds?: number;
+  /** @default "10m" */
+  readonly waitForCapacityTimeout?: string;
+  /** Actions (e.g. SNS topic ARNs) of the low-instance alarm. @default none */
+  readonly alarmActions?: readonly string[];
+  /** Minutes the group may sit below its minimum before the alarm fires. @default 5 */
+  readonly lowInstanceAlarmMinutes?: number;
+  /** Tags for the launch template, its instances and volumes, and the group. @default {} */
+  readonly tags?: Readonly<Record<string, string>>;
+}
+
+/**
+ * One capacity generation: a launch template and an Auto Scaling group running one AMI, plus an
+ * alarm when the group holds fewer InService instances than its minimum.
+ *
+ * Everything is create_before_destroy: when the AMI (and so the group name) changes at the same
+ * construct path, terraform plans the group as ["create","delete"] and the new instances are
+ * in service before the old group is deleted.
+ */
+export class CapacityGeneration extends Construct {
+  readonly launchTemplate: LaunchTemplate;
+  readonly autoScalingGroup: AutoscalingGroup;
+  readonly lowInstanceAlarm: CloudwatchMetricAlarm;
+
+  constructor(scope: Construct, id: string, props: CapacityGenerationProps) {
+    super(scope, id);
+    const tags: Record<string, string> = {
+      ...props.tags,
+      [TAG_CLUSTER]: props.clusterName,
+      [TAG_GENERATION]: props.asgName,
+      [TAG_AMI]: props.imageId,
+    };
+    const instanceTags = { Name: props.asgName, ...tags };
+
+    this.launchTemplate = new LaunchTemplate(this, "launch_template", {
+      namePrefix: `${props.asgName}-`,
+      description: `ECS capacity of ${props.clusterName} on ${props.imageId} (amiroll)`,
+      imageId: props.imageId,
+      instanceType: props.instanceType,
+      iamInstanceProfile: { arn: props.instanceProfileArn },
+      vpcSecurityGroupIds: [...props.securityGroupIds],
+      userData: Fn.base64encode(props.userData),
+      metadataOptions: {
+        httpEndpoint: "enabled",
+        httpTokens: "required",
+        httpPutResponseHopLimit: props.metadataHopLimit ?? 1,
+      },
+      blockDeviceMappings: [
+        {
+          deviceName: props.rootDeviceName ?? "/dev/xvda",
+          ebs: {
+            volumeSize: props.rootVolumeSizeGiB ?? 30,
+            volumeType: "gp3",
+            encrypted: "true",
+            deleteOnTermination: "true",
+          },
+        },
+      ],
+      monitoring: { enabled: true },
+      updateDefaultVersion: true,
+      tagSpecifications: [
+        { resourceType: "instance", tags: instanceTags },
+        { resourceType: "volume", tags: instanceTags },
+      ],
+      tags,
+      lifecycle: { createBeforeDestroy: true },
+    });
+
+    this.autoScalingGroup = new AutoscalingGroup(this, "asg", {
+      name: props.asgName,
+      vpcZoneIdentifier: [...props.subnetIds],
+      minSize: props.minSize,
+      maxSize: props.maxSize,
+      desiredCapacity: props.desiredCapacity,
+      launchTemplate: { id: this.launchTemplate.id, version: `${this.launchTemplate.latestVersion}` },
+      healthCheckType: "EC2",
+      healthCheckGracePeriod: props.healthCheckGracePeriodSeconds ?? 300,
+      waitForCapacityTimeout: props.waitForCapacityTimeout ?? "10m",
+      // The alarm below reads GroupInServiceInstances; the driver reads the rest.
+      enabledMetrics: ["GroupInServiceInstances", "GroupDesiredCapacity", "GroupTerminatingInstances"],
+      metricsGranularity: "1Minute",
+      tag: Object.entries(instanceTags).map(([key, value]) => ({ key, value, propagateAtLaunch: true })),
+      lifecycle: { createBeforeDestroy: true, ignoreChanges: ["desired_capacity"] },
+    });
+
+    const minutes = props.lowInstanceAlarmMinutes ?? 5;
+    this.lowInstanceAlarm = new CloudwatchMetricAlarm(this, "low_instances", {
+      alarmName: `${props.asgName}-low-instances`,
+      alarmDescription: `${props.asgName} has fewer InService instances than its minimum (${props.minSize})`,
+      namespace: "AWS/AutoScaling",
+      metricName: "GroupInServiceInstances",
+      dimensions: { AutoScalingGroupName: this.autoScalingGroup.name },
+      statistic: "Minimum",
+      period: 60,
+      evaluationPeriods: minutes,
+      comparisonOperator: "LessThanThreshold",
+      threshold: props.minSize,
+      treatMissingData: "missing",
+      alarmActions: props.alarmActions ? [...props.alarmActions] : undefined,
+      tags,
+      lifecycle: { createBeforeDestroy: true },
+    });
+  }
+}

@@ -1,0 +1,6 @@
+/** The public surface of the amiroll construct library. */
+export * from "./ami";
+export * from "./capacity";
+export * from "./ecs-cluster";
+export * from "./errors";
+export * from "./formats";

@@ -1,0 +1,81 @@
+import { S3Backend, TerraformOutput, TerraformStack } from "cdktf";
+import type { Construct } from "constructs";
+import type { ClusterAmis } from "../constructs/ami";
+import { AwsProvider } from "../constructs/aws";
+import { EcsCluster } from "../constructs/ecs-cluster";
+import type { Environment } from "./environments";
+
+export interface ClusterStackProps {
+  readonly environment: Environment;
+  /** The pins of this environment's clusters, by cluster name. */
+  readonly pins: Readonly<Record<string, ClusterAmis>>;
+}
+
+/** The output the driver reads (`terraform output -json`) to find what runs where. */
+export const CLUSTERS_OUTPUT = "amiroll_clusters";
+
+/** One environment: its state backend, its AWS provider, and its clusters. */
+export class ClusterStack extends TerraformStack {
+  readonly clusters: readonly EcsCluster[];
+
+  constructor(scope: Construct, props: ClusterStackProps) {
+    const env = props.environment;
+    super(scope, env.name);
+
+    new S3Backend(this, {
+      bucket: env.backend.bucket,
+      key: env.backend.key,
+      region: env.backend.region,
+      encrypt: true,
+    });
+    // S3-native state locking (terraform >= 1.10); cdktf 0.21's S3Backend has no field for it.
+    this.addOverride("terraform.backend.s3.use_lockfile", true);
+
+    new AwsProvider(this, "aws", {
+      region: env.region,
+      allowedAccountIds: env.accountId ? [env.accountId] : undefined,
+      defaultTags: [{ tags: { "managed-by": "amiroll" } }],
+    });
+    // Environment tags go to the clusters, not to default_tags: ASGs propagate only their own
+    // tags to instances, and a key in both places makes a perpetual diff on some resources.
+    const tags = { ...env.tags, "amiroll:environment": env.name };
+
+    this.clusters = env.clusters.map(
+      (cluster) =>
+        new EcsCluster(this, cluster.name, {
+          clusterName: cluster.ecsClusterName,
+          vpcId: env.vpcId,
+          subnets: env.subnets.map((s) => ({ subnetId: s.id, availabilityZone: s.availabilityZone })),
+          instanceType: cluster.instanceType,
+          minSize: cluster.minSize,
+          maxSize: cluster.maxSize,
+          desiredCapacity: cluster.desiredCapacity,
+          strategy: cluster.strategy,
+          amis: props.pins[cluster.name],
+          tags,
+        }),
+    );
+
+    new TerraformOutput(this, CLUSTERS_OUTPUT, {
+      description: "amiroll: per cluster, the ECS cluster and its capacity generations",
+      value: Object.fromEntries(
+        env.clusters.map((cluster, i) => {
+          const built = this.clusters[i];
+          return [
+            cluster.name,
+            {
+              cluster_name: built.cluster.name,
+              cluster_arn: built.cluster.arn,
+              strategy: built.strategy,
+              generations: built.generations.map((g) => ({
+                role: g.role,
+                image_id: g.imageId,
+                asg_name: g.capacity.autoScalingGroup.name,
+              })),
+            },
+          ];
+        }),
+      ),
+    });
+  }
+}

@@ -1,0 +1,111 @@
+import { type Format, formatProblem, integerProblem } from "../constructs/formats";
+
+/**
+ * Bad configuration: the file and the field at fault, in one line. The CLI maps it to exit 2.
+ */
+export class ConfigError extends Error {
+  constructor(
+    readonly file: string,
+    readonly field: string,
+    problem: string,
+  ) {
+    super(`${file}: ${field}: ${problem}`);
+    this.name = "ConfigError";
+  }
+}
+
+/**
+ * A cursor over untrusted input (a parsed JSON file or a config literal) that knows where it
+ * is, so every problem is reported as `file: a.b[2].c: what is wrong`.
+ */
+export class Input {
+  constructor(
+    readonly file: string,
+    readonly field: string,
+    readonly value: unknown,
+  ) {}
+
+  fail(problem: string): never {
+    throw new ConfigError(this.file, this.field, problem);
+  }
+
+  child(key: string | number, value: unknown): Input {
+    const field = typeof key === "number" ? `${this.field}[${key}]` : this.field ? `${this.field}.${key}` : key;
+    return new Input(this.file, field, value);
+  }
+
+  /** The fields of an object, refusing any not in `known` (a typo must not pass silently). */
+  object(known: readonly string[]): Record<string, Input> {
+    const v = this.value;
+    if (typeof v !== "object" || v === null || Array.isArray(v)) this.fail(`expected an object, got ${describe(v)}`);
+    const fields: Record<string, Input> = {};
+    for (const [key, value] of Object.entries(v)) {
+      if (!known.includes(key)) this.child(key, value).fail(`unknown field (known: ${known.join(", ")})`);
+      fields[key] = this.child(key, value);
+    }
+    for (const key of known) fields[key] ??= this.child(key, undefined);
+    return fields;
+  }
+
+  /** The entries of a map-shaped object (`{name: ...}`), each key checked by `keyPattern`. */
+  entries(keyPattern: RegExp, expected: string): [string, Input][] {
+    const v = this.value;
+    if (typeof v !== "object" || v === null || Array.isArray(v)) this.fail(`expected an object, got ${describe(v)}`);
+    return Object.entries(v).map(([key, value]) => {
+      const child = this.child(key, value);
+      if (!keyPattern.test(key)) child.fail(`${JSON.stringify(key)} is not a valid name (expected ${expected})`);
+      return [key, child];
+    });
+  }
+
+  array(): Input[] {
+    if (!Array.isArray(this.value)) this.fail(`expected a list, got ${describe(this.value)}`);
+    return this.value.map((item, i) => this.child(i, item));
+  }
+
+  get present(): boolean {
+    return this.value !== undefined;
+  }
+
+  string(): string {
+    if (typeof this.value !== "string" || this.value === "") this.fail(`expected a non-empty string, got ${describe(this.value)}`);
+    return this.value;
+  }
+
+  /** A string matching one of the shared AWS formats. */
+  formatted(format: Format): string {
+    const problem = formatProblem(this.value, format);
+    if (problem) this.fail(problem);
+    return this.value as string;
+  }
+
+  oneOf<T extends string>(choices: readonly T[]): T {
+    if (!choices.includes(this.value as T)) {
+      this.fail(`${JSON.stringify(this.value)} is not one of ${choices.map((c) => JSON.stringify(c)).join(", ")}`);
+    }
+    return this.value as T;
+  }
+
+  integer(min: number, max?: number): number {
+    const problem = integerProblem(this.value, min, max);
+    if (problem) this.fail(problem);
+    return this.value as number;
+  }
+
+  boolean(): boolean {
+    if (typeof this.value !== "boolean") this.fail(`expected true or false, got ${describe(this.value)}`);
+    return this.value;
+  }
+
+  /** A flat map of string values, e.g. tags. */
+  stringMap(): Record<string, string> {
+    return Object.fromEntries(this.entries(/^.{1,128}$/, "1-128 characters").map(([k, v]) => [k, v.string()]));
+  }
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return "nothing (the field is missing)";
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "a list";
+  return typeof value === "object" ? "an object" : `${typeof value} ${JSON.stringify(value)}`;
+}

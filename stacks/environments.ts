@@ -1,0 +1,237 @@
+import { ECS_OPTIMIZED_PARAMETERS, instanceArchitecture, parameterArchitecture } from "../constructs/ami";
+import type { CapacityStrategy } from "../constructs/ecs-cluster";
+import { ConfigError, Input } from "./config-input";
+
+/** Where this file's config is reported from in error messages. */
+export const ENVIRONMENTS_FILE = "stacks/environments.ts";
+
+// ---------------------------------------------------------------------------------------------
+// The config as written (every field documented in the README, "Configuration").
+
+export interface ClusterConfig {
+  readonly instanceType: string;
+  readonly minSize: number;
+  readonly maxSize: number;
+  /** @default minSize */
+  readonly desiredCapacity?: number;
+  /** The SSM parameter `amiroll bump` resolves. @default Amazon Linux 2023 x86_64 (or arm64 for Graviton types) */
+  readonly amiParameter?: string;
+  /** @default the environment's strategy */
+  readonly strategy?: CapacityStrategy;
+}
+
+export interface SubnetConfig {
+  readonly id: string;
+  readonly availabilityZone: string;
+}
+
+export interface EnvironmentConfig {
+  readonly region: string;
+  /** The AWS account the environment lives in; terraform refuses any other credentials. */
+  readonly accountId?: string;
+  /** The environment whose verified AMI this one takes (production promotes from staging). */
+  readonly promotesFrom?: string;
+  readonly backend: {
+    readonly bucket: string;
+    /** @default "amiroll" */
+    readonly keyPrefix?: string;
+    /** @default the environment's region */
+    readonly region?: string;
+  };
+  readonly vpcId: string;
+  readonly subnets: readonly SubnetConfig[];
+  /** @default "blue-green" when promotesFrom is set, else "replace" */
+  readonly strategy?: CapacityStrategy;
+  /** Default tags of every resource in the environment. @default {} */
+  readonly tags?: Readonly<Record<string, string>>;
+  readonly clusters: Readonly<Record<string, ClusterConfig>>;
+}
+
+export type EnvironmentsConfig = Readonly<Record<string, EnvironmentConfig>>;
+
+// ---------------------------------------------------------------------------------------------
+// The config as loaded: validated, defaults filled in.
+
+export interface Cluster {
+  /** The short name within its environment, e.g. `apps` (the key in amis.json). */
+  readonly name: string;
+  /** The ECS cluster's name: `<environment>-<cluster>`. */
+  readonly ecsClusterName: string;
+  readonly instanceType: string;
+  readonly minSize: number;
+  readonly maxSize: number;
+  readonly desiredCapacity: number;
+  readonly amiParameter: string;
+  readonly strategy: CapacityStrategy;
+}
+
+export interface Environment {
+  readonly name: string;
+  readonly region: string;
+  readonly accountId?: string;
+  readonly promotesFrom?: string;
+  readonly backend: { readonly bucket: string; readonly key: string; readonly region: string };
+  readonly vpcId: string;
+  readonly subnets: readonly SubnetConfig[];
+  readonly tags: Readonly<Record<string, string>>;
+  readonly clusters: readonly Cluster[];
+}
+
+const STRATEGIES: readonly CapacityStrategy[] = ["replace", "blue-green"];
+const NAME = /^[a-z][a-z0-9-]{0,23}$/;
+const NAME_EXPECTED = "a lower-case letter, then up to 23 lower-case letters, digits or '-'";
+const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+/**
+ * Validates the environments config. Throws a ConfigError naming the field at fault.
+ * @param file where the config came from, for messages
+ */
+export function loadEnvironments(raw: unknown, file: string = ENVIRONMENTS_FILE): Environment[] {
+  const root = new Input(file, "", raw);
+  const environments = root.entries(NAME, NAME_EXPECTED).map(([name, input]) => loadEnvironment(name, input));
+  if (environments.length === 0) root.fail("no environments are defined");
+  checkPromotions(environments, root);
+  return environments;
+}
+
+function loadEnvironment(name: string, input: Input): Environment {
+  const f = input.object([
+    "region", "accountId", "promotesFrom", "backend", "vpcId", "subnets", "strategy", "tags", "clusters",
+  ]);
+  const region = f.region.formatted("region");
+  const accountId = f.accountId.present ? f.accountId.formatted("accountId") : undefined;
+  const promotesFrom = f.promotesFrom.present ? f.promotesFrom.string() : undefined;
+
+  const b = f.backend.object(["bucket", "keyPrefix", "region"]);
+  const bucket = b.bucket.string();
+  if (!BUCKET.test(bucket)) b.bucket.fail(`${JSON.stringify(bucket)} is not an S3 bucket name`);
+  const keyPrefix = b.keyPrefix.present ? b.keyPrefix.string() : "amiroll";
+  if (!/^[A-Za-z0-9!_.*'()-]+(?:\/[A-Za-z0-9!_.*'()-]+)*$/.test(keyPrefix)) {
+    b.keyPrefix.fail(`${JSON.stringify(keyPrefix)} is not an S3 key prefix (no leading or trailing "/")`);
+  }
+  const backend = {
+    bucket,
+    key: `${keyPrefix}/${name}/terraform.tfstate`,
+    region: b.region.present ? b.region.formatted("region") : region,
+  };
+
+  const vpcId = f.vpcId.formatted("vpcId");
+  const subnetInputs = f.subnets.array();
+  if (subnetInputs.length === 0) f.subnets.fail("at least one subnet is required");
+  const subnets = subnetInputs.map((s) => {
+    const sf = s.object(["id", "availabilityZone"]);
+    const subnet = { id: sf.id.formatted("subnetId"), availabilityZone: sf.availabilityZone.formatted("availabilityZone") };
+    if (!subnet.availabilityZone.startsWith(region)) {
+      sf.availabilityZone.fail(`${subnet.availabilityZone} is not a zone of the environment's region ${region}`);
+    }
+    return subnet;
+  });
+  subnets.forEach((s, i) => {
+    if (subnets.findIndex((t) => t.id === s.id) !== i) subnetInputs[i].child("id", s.id).fail(`${s.id} is listed twice`);
+  });
+  // An environment others promote to is production-like: one zone outage must not take it down.
+  const zones = new Set(subnets.map((s) => s.availabilityZone)).size;
+  if (promotesFrom !== undefined && zones < 2) {
+    f.subnets.fail(`an environment that promotesFrom another needs subnets in at least 2 availability zones (has ${zones})`);
+  }
+
+  const strategy = f.strategy.present ? f.strategy.oneOf(STRATEGIES) : promotesFrom ? "blue-green" : "replace";
+  const tags = f.tags.present ? f.tags.stringMap() : {};
+  const clusterInputs = f.clusters.entries(NAME, NAME_EXPECTED);
+  if (clusterInputs.length === 0) f.clusters.fail("at least one cluster is required");
+  const clusters = clusterInputs.map(([clusterName, c]) => loadCluster(name, clusterName, c, strategy));
+  return { name, region, accountId, promotesFrom, backend, vpcId, subnets, tags, clusters };
+}
+
+function loadCluster(environment: string, name: string, input: Input, envStrategy: CapacityStrategy): Cluster {
+  const f = input.object(["instanceType", "minSize", "maxSize", "desiredCapacity", "amiParameter", "strategy"]);
+  const ecsClusterName = `${environment}-${name}`;
+  if (ecsClusterName.length > 48) input.fail(`the ECS cluster name ${ecsClusterName} is longer than 48 characters`);
+  const instanceType = f.instanceType.formatted("instanceType");
+  const minSize = f.minSize.integer(0);
+  const maxSize = f.maxSize.integer(1);
+  if (minSize > maxSize) f.minSize.fail(`${minSize} is above maxSize ${maxSize}`);
+  const desiredCapacity = f.desiredCapacity.present ? f.desiredCapacity.integer(minSize, maxSize) : minSize;
+  const arch = instanceArchitecture(instanceType);
+  const amiParameter = f.amiParameter.present
+    ? f.amiParameter.formatted("ssmParameter")
+    : arch === "arm64"
+      ? ECS_OPTIMIZED_PARAMETERS.al2023Arm64
+      : ECS_OPTIMIZED_PARAMETERS.al2023;
+  const imageArch = parameterArchitecture(amiParameter);
+  if (imageArch !== "unknown" && imageArch !== arch) {
+    f.amiParameter.fail(`${amiParameter} gives ${imageArch} images but ${instanceType} is ${arch}`);
+  }
+  const strategy = f.strategy.present ? f.strategy.oneOf(STRATEGIES) : envStrategy;
+  return { name, ecsClusterName, instanceType, minSize, maxSize, desiredCapacity, amiParameter, strategy };
+}
+
+/** promotesFrom names another environment, and following it never loops. */
+function checkPromotions(environments: Environment[], root: Input): void {
+  const byName = new Map(environments.map((e) => [e.name, e]));
+  for (const env of environments) {
+    const field = root.child(env.name, undefined).child("promotesFrom", env.promotesFrom);
+    if (env.promotesFrom === undefined) continue;
+    if (!byName.has(env.promotesFrom)) {
+      field.fail(`${JSON.stringify(env.promotesFrom)} is not an environment (known: ${[...byName.keys()].join(", ")})`);
+    }
+    const seen = new Set([env.name]);
+    for (let next = byName.get(env.promotesFrom); next; next = next.promotesFrom ? byName.get(next.promotesFrom) : undefined) {
+      if (seen.has(next.name)) field.fail(`promotions loop: ${[...seen, next.name].join(" <- ")}`);
+      seen.add(next.name);
+    }
+  }
+}
+
+/** Environments in promotion order: every environment after the one it promotes from. */
+export function promotionOrder(environments: readonly Environment[]): Environment[] {
+  const depth = (e: Environment): number => {
+    const from = environments.find((x) => x.name === e.promotesFrom);
+    return from ? 1 + depth(from) : 0;
+  };
+  return [...environments].sort((a, b) => depth(a) - depth(b));
+}
+
+export function findEnvironment(environments: readonly Environment[], name: string): Environment {
+  const env = environments.find((e) => e.name === name);
+  if (!env) {
+    throw new ConfigError(ENVIRONMENTS_FILE, name, `no such environment (known: ${environments.map((e) => e.name).join(", ")})`);
+  }
+  return env;
+}
+
+// ---------------------------------------------------------------------------------------------
+// This repository's environments. The ids are placeholders of the right shape.
+
+export const ENVIRONMENTS_CONFIG: EnvironmentsConfig = {
+  staging: {
+    region: "eu-west-1",
+    backend: { bucket: "example-amiroll-tfstate" },
+    vpcId: "vpc-0a1b2c3d4e5f60718",
+    subnets: [
+      { id: "subnet-0a1b2c3d4e5f60001", availabilityZone: "eu-west-1a" },
+      { id: "subnet-0a1b2c3d4e5f60002", availabilityZone: "eu-west-1b" },
+    ],
+    strategy: "replace",
+    tags: { team: "platform", environment: "staging" },
+    clusters: {
+      apps: { instanceType: "m7g.large", minSize: 2, maxSize: 4, desiredCapacity: 2 },
+    },
+  },
+  production: {
+    region: "eu-west-1",
+    promotesFrom: "staging",
+    backend: { bucket: "example-amiroll-tfstate" },
+    vpcId: "vpc-0f1e2d3c4b5a60718",
+    subnets: [
+      { id: "subnet-0f1e2d3c4b5a60001", availabilityZone: "eu-west-1a" },
+      { id: "subnet-0f1e2d3c4b5a60002", availabilityZone: "eu-west-1b" },
+      { id: "subnet-0f1e2d3c4b5a60003", availabilityZone: "eu-west-1c" },
+    ],
+    strategy: "blue-green",
+    tags: { team: "platform", environment: "production" },
+    clusters: {
+      apps: { instanceType: "m7g.large", minSize: 4, maxSize: 8, desiredCapacity: 4 },
+    },
+  },
+};
