@@ -1,0 +1,218 @@
+import { TerraformStack, Testing } from "cdktf";
+import {
+  AutoscalingGroup,
+  CloudwatchMetricAlarm,
+  DataAwsSsmParameter,
+  EcsClusterResource,
+  IamRole,
+  LaunchTemplate,
+  SecurityGroup,
+  VpcSecurityGroupEgressRule,
+  VpcSecurityGroupIngressRule,
+} from "../../constructs/aws";
+import { EcsCluster } from "../../constructs/ecs-cluster";
+import { PropsError } from "../../constructs/errors";
+import { BASE_PROPS, allOf, onlyOne, synthCluster } from "../support/synth";
+
+const AMI_A = "ami-0aaaaaaaaaaaaaaaa";
+const AMI_B = "ami-0bbbbbbbbbbbbbbbb";
+
+describe("EcsCluster", () => {
+  const json = synthCluster();
+
+  it("creates the ECS cluster with Container Insights on by default", () => {
+    expect(json).toHaveResourceWithProperties(EcsClusterResource, {
+      name: "test-apps",
+      setting: [{ name: "containerInsights", value: "enabled" }],
+    });
+    expect(synthCluster({ containerInsights: false })).toHaveResourceWithProperties(EcsClusterResource, {
+      setting: [{ name: "containerInsights", value: "disabled" }],
+    });
+  });
+
+  it("gives instances a role EC2 can assume with only the ECS and Session Manager managed policies", () => {
+    const role = onlyOne(json, "aws_iam_role");
+    expect(JSON.parse(role.assume_role_policy)).toEqual({
+      Version: "2012-10-17",
+      Statement: [{ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }],
+    });
+    expect(json).toHaveResourceWithProperties(IamRole, { name: "test-apps-ecs-instance" });
+    const policies = allOf(json, "aws_iam_role_policy_attachment").map((a) => a.policy_arn.replace(/^arn:\$\{[^}]+\}:/, "arn:*:"));
+    expect(policies.sort()).toEqual([
+      "arn:*:iam::aws:policy/AmazonSSMManagedInstanceCore",
+      "arn:*:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role",
+    ]);
+    expect(allOf(json, "aws_iam_role_policy")).toHaveLength(0);
+    expect(onlyOne(json, "aws_iam_instance_profile").role).toContain("aws_iam_role.");
+  });
+
+  it("has a security group with no ingress unless given, and open egress", () => {
+    expect(json).toHaveResourceWithProperties(SecurityGroup, { vpc_id: "vpc-0123456789abcdef0" });
+    expect(allOf(json, "aws_vpc_security_group_ingress_rule")).toHaveLength(0);
+    expect(json).toHaveResourceWithProperties(VpcSecurityGroupEgressRule, { ip_protocol: "-1", cidr_ipv4: "0.0.0.0/0" });
+    expect(json).toHaveResourceWithProperties(VpcSecurityGroupEgressRule, { ip_protocol: "-1", cidr_ipv6: "::/0" });
+
+    const withIngress = synthCluster({
+      ingress: [{ description: "ALB to dynamic ports", fromPort: 32768, toPort: 65535, sourceSecurityGroupId: "sg-0123456789abcdef0" }],
+    });
+    expect(withIngress).toHaveResourceWithProperties(VpcSecurityGroupIngressRule, {
+      from_port: 32768,
+      to_port: 65535,
+      ip_protocol: "tcp",
+      referenced_security_group_id: "sg-0123456789abcdef0",
+    });
+  });
+
+  it("writes user data that joins the cluster with a container stop timeout", () => {
+    const lt = onlyOne(json, "aws_launch_template");
+    const script = decodeUserData(lt.user_data);
+    expect(script).toMatch(/^#!\/bin\/bash/);
+    expect(script).toContain("ECS_CLUSTER=test-apps\n");
+    expect(script).toContain("ECS_CONTAINER_STOP_TIMEOUT=2m\n");
+    const custom = onlyOne(synthCluster({ containerStopTimeout: "90s", ecsConfig: { ECS_ENABLE_TASK_IAM_ROLE: "true" } }), "aws_launch_template");
+    expect(decodeUserData(custom.user_data)).toContain("ECS_CONTAINER_STOP_TIMEOUT=90s\nECS_ENABLE_TASK_IAM_ROLE=true\n");
+  });
+
+  it("launches from the pinned image with IMDSv2 required, an encrypted gp3 root and detailed monitoring", () => {
+    expect(json).toHaveResourceWithProperties(LaunchTemplate, {
+      image_id: AMI_A,
+      instance_type: "m7g.large",
+      metadata_options: { http_endpoint: "enabled", http_tokens: "required", http_put_response_hop_limit: 1 },
+      block_device_mappings: [
+        { device_name: "/dev/xvda", ebs: { encrypted: "true", volume_type: "gp3", volume_size: 30, delete_on_termination: "true" } },
+      ],
+      monitoring: { enabled: true },
+      lifecycle: { create_before_destroy: true },
+    });
+    expect(synthCluster({ metadataHopLimit: 2 })).toHaveResourceWithProperties(LaunchTemplate, {
+      metadata_options: { http_endpoint: "enabled", http_tokens: "required", http_put_response_hop_limit: 2 },
+    });
+  });
+
+  it("tags instances and volumes with the cluster, generation and AMI", () => {
+    const lt = onlyOne(synthCluster({ tags: { team: "platform" } }), "aws_launch_template");
+    const expected = {
+      Name: `test-apps-${AMI_A}`,
+      team: "platform",
+      "amiroll:cluster": "test-apps",
+      "amiroll:generation": `test-apps-${AMI_A}`,
+      "amiroll:ami": AMI_A,
+    };
+    expect(lt.tag_specifications).toEqual([
+      { resource_type: "instance", tags: expected },
+      { resource_type: "volume", tags: expected },
+    ]);
+    const asg = onlyOne(synthCluster({ tags: { team: "platform" } }), "aws_autoscaling_group");
+    expect(asg.tag).toEqual(
+      Object.entries(expected).map(([key, value]) => ({ key, value, propagate_at_launch: true })),
+    );
+  });
+
+  it("runs an Auto Scaling group named after its AMI over every subnet, created before the old one goes", () => {
+    expect(json).toHaveResourceWithProperties(AutoscalingGroup, {
+      name: `test-apps-${AMI_A}`,
+      min_size: 2,
+      max_size: 4,
+      desired_capacity: 2,
+      vpc_zone_identifier: ["subnet-0000000000000000a", "subnet-0000000000000000b"],
+      health_check_grace_period: 300,
+      wait_for_capacity_timeout: "10m",
+      lifecycle: { create_before_destroy: true, ignore_changes: ["desired_capacity"] },
+    });
+    expect(synthCluster({ healthCheckGracePeriodSeconds: 120, waitForCapacityTimeout: "15m", desiredCapacity: 3 })).toHaveResourceWithProperties(
+      AutoscalingGroup,
+      { health_check_grace_period: 120, wait_for_capacity_timeout: "15m", desired_capacity: 3 },
+    );
+  });
+
+  it("alarms when the group has fewer InService instances than its minimum", () => {
+    expect(json).toHaveResourceWithProperties(CloudwatchMetricAlarm, {
+      alarm_name: `test-apps-${AMI_A}-low-instances`,
+      namespace: "AWS/AutoScaling",
+      metric_name: "GroupInServiceInstances",
+      comparison_operator: "LessThanThreshold",
+      threshold: 2,
+    });
+    expect(onlyOne(json, "aws_autoscaling_group").enabled_metrics).toContain("GroupInServiceInstances");
+  });
+
+  describe("strategies", () => {
+    it("replace: one generation at a stable address, whatever the AMI", () => {
+      const a = Testing.synthScope((s) => void new EcsCluster(s, "apps", BASE_PROPS));
+      const b = Testing.synthScope((s) => void new EcsCluster(s, "apps", { ...BASE_PROPS, amis: { current: { imageId: AMI_B } } }));
+      expect(Object.keys(JSON.parse(a).resource.aws_autoscaling_group)).toEqual(Object.keys(JSON.parse(b).resource.aws_autoscaling_group));
+      expect(onlyOne(b, "aws_autoscaling_group").name).toBe(`test-apps-${AMI_B}`);
+    });
+
+    it("blue-green: current and retiring give two generations side by side, each at an address keyed by its AMI", () => {
+      const bg = synthCluster({ strategy: "blue-green", amis: { current: { imageId: AMI_B }, retiring: { imageId: AMI_A } } });
+      const asgs = JSON.parse(bg).resource.aws_autoscaling_group;
+      expect(Object.keys(asgs)).toHaveLength(2);
+      expect(Object.keys(asgs).some((k) => k.includes(AMI_A))).toBe(true);
+      expect(Object.keys(asgs).some((k) => k.includes(AMI_B))).toBe(true);
+      expect(allOf(bg, "aws_launch_template").map((lt) => lt.image_id).sort()).toEqual([AMI_A, AMI_B]);
+      expect(allOf(bg, "aws_cloudwatch_metric_alarm")).toHaveLength(2);
+    });
+
+    it("followSsmParameter reads the image_id leaf at plan time, in clear, with a warning", () => {
+      const latest = synthCluster({ amis: undefined, followSsmParameter: "/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended" });
+      expect(latest).toHaveDataSourceWithProperties(DataAwsSsmParameter, {
+        name: "/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id",
+      });
+      expect(onlyOne(latest, "aws_launch_template").image_id).toMatch(/^\$\{data\.aws_ssm_parameter\.[^}]+\.insecure_value\}$/);
+      const stack = new TerraformStack(Testing.app(), "s");
+      const cluster = new EcsCluster(stack, "apps", { ...BASE_PROPS, amis: undefined, followSsmParameter: "/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended" });
+      expect(cluster.node.metadata.map((m) => `${m.type} ${m.data}`).join("\n")).toMatch(/warn.*any plan after AWS publishes a new image rolls the cluster/);
+    });
+  });
+
+  describe("refuses impossible props at synth, naming the prop", () => {
+    it.each([
+      ["clusterName", { clusterName: "has spaces" }],
+      ["vpcId", { vpcId: "vpc-xyz" }],
+      ["instanceType", { instanceType: "large" }],
+      ["subnets", { subnets: [] }],
+      ["subnets[1].subnetId", { subnets: [BASE_PROPS.subnets[0], { subnetId: "subnet-nope" }] }],
+      ["subnets", { subnets: [BASE_PROPS.subnets[0]] }],
+      ["subnets", { subnets: [BASE_PROPS.subnets[0], { subnetId: "subnet-0000000000000000c", availabilityZone: "eu-west-1a" }] }],
+      ["subnets", { subnets: [BASE_PROPS.subnets[0], BASE_PROPS.subnets[0]] }],
+      ["minSize", { minSize: 5, maxSize: 4 }],
+      ["desiredCapacity", { desiredCapacity: 9 }],
+      ["maxSize", { maxSize: 2.5 }],
+      ["strategy", { strategy: "rolling" as never }],
+      ["amis", { amis: undefined }],
+      ["amis.current.imageId", { amis: { current: { imageId: "ami-XYZ" } } }],
+      ["amis.retiring", { amis: { current: { imageId: AMI_A }, retiring: { imageId: AMI_B } } }],
+      ["amis.retiring.imageId", { strategy: "blue-green" as const, amis: { current: { imageId: AMI_A }, retiring: { imageId: AMI_A } } }],
+      ["followSsmParameter", { amis: undefined, strategy: "blue-green" as const, followSsmParameter: "/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended" }],
+      ["instanceType", { amis: { current: { imageId: AMI_A, ssmParameter: "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended" } } }],
+      ["metadataHopLimit", { metadataHopLimit: 0 }],
+      ["rootVolumeSizeGiB", { rootVolumeSizeGiB: -1 }],
+      ["waitForCapacityTimeout", { waitForCapacityTimeout: "ten minutes" }],
+      ["containerStopTimeout", { containerStopTimeout: "2 min" }],
+      ["ecsConfig.ECS_CLUSTER", { ecsConfig: { ECS_CLUSTER: "other" } }],
+      ["ecsConfig.lowercase", { ecsConfig: { lowercase: "x" } }],
+      ["ingress[0]", { ingress: [{ description: "x", fromPort: 80 }] }],
+      ["ingress[0].toPort", { ingress: [{ description: "x", fromPort: 443, toPort: 80, cidrIpv4: "10.0.0.0/8" }] }],
+      ["ingress[0].cidrIpv4", { ingress: [{ description: "x", fromPort: 443, cidrIpv4: "10.0.0.0/33" }] }],
+    ])("%s", (prop, overrides) => {
+      let error: unknown;
+      try {
+        synthCluster(overrides as never);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(PropsError);
+      expect((error as PropsError).prop).toBe(prop);
+      expect((error as Error).message).toMatch(new RegExp(`^EcsCluster \\S+: ${prop.replace(/[[\].]/g, "\\$&")}: `));
+    });
+
+    it("allows a single zone only when asked", () => {
+      expect(() => synthCluster({ subnets: [BASE_PROPS.subnets[0]], allowSingleAz: true })).not.toThrow();
+    });
+  });
+});
+
+function decodeUserData(value: string): string {
+  return Buffer.from(value, "base64").toString("utf8");
+}
