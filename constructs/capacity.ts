@@ -1,4 +1,3 @@
-import { Fn } from "cdktf";
 import { Construct } from "constructs";
 import { AutoscalingGroup, CloudwatchMetricAlarm, LaunchTemplate } from "./aws";
 
@@ -75,7 +74,7 @@ export class CapacityGeneration extends Construct {
       instanceType: props.instanceType,
       iamInstanceProfile: { arn: props.instanceProfileArn },
       vpcSecurityGroupIds: [...props.securityGroupIds],
-      userData: Fn.base64encode(props.userData),
+      userData: Buffer.from(props.userData, "utf8").toString("base64"),
       metadataOptions: {
         httpEndpoint: "enabled",
         httpTokens: "required",

@@ -134,7 +134,7 @@ export class EcsCluster extends Construct {
 
   constructor(scope: Construct, id: string, props: EcsClusterProps) {
     super(scope, id);
-    validateProps(props);
+    validateProps(this.node.path, props);
     this.strategy = props.strategy ?? "replace";
     const tags = { ...props.tags };
     const name = props.clusterName;
@@ -221,7 +221,7 @@ export class EcsCluster extends Construct {
 
     if (props.followSsmParameter) {
       Annotations.of(this).addWarning(
-        `${NAME} ${name}: followSsmParameter reads the image at every plan, so any plan after AWS publishes a new image rolls the cluster; pin AMIs to review bumps`,
+        `${NAME} ${this.node.path}: followSsmParameter reads the image at every plan, so any plan after AWS publishes a new image rolls the cluster; pin AMIs to review bumps`,
       );
       const parameter = new DataAwsSsmParameter(this, "image_parameter", {
         name: imageIdLeaf(props.followSsmParameter),
@@ -256,9 +256,9 @@ function userData(clusterName: string, stopTimeout: string, extra: Readonly<Reco
 }
 
 /** Fails synth with a message naming the prop for every combination that cannot work. */
-function validateProps(props: EcsClusterProps): void {
+function validateProps(path: string, props: EcsClusterProps): void {
   const fail = (prop: string, problem: string): never => {
-    throw new PropsError(`${NAME} ${props.clusterName}`, prop, problem);
+    throw new PropsError(`${NAME} ${path}`, prop, problem);
   };
   const check = (prop: string, problem: string | undefined) => problem && fail(prop, problem);
   // Tokens (values known only at plan time) are left to AWS.

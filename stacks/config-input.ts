@@ -26,7 +26,7 @@ export class Input {
   ) {}
 
   fail(problem: string): never {
-    throw new ConfigError(this.file, this.field, problem);
+    throw new ConfigError(this.file, this.field || "(top level)", problem);
   }
 
   child(key: string | number, value: unknown): Input {
