@@ -7,6 +7,8 @@
  * `.../recommended/image_id` holds the bare AMI id.
  */
 
+import { FORMATS } from "./formats";
+
 export type EcsOperatingSystem = "amazon-linux-2023" | "amazon-linux-2";
 export type EcsImageVariant = "standard" | "arm64" | "gpu" | "neuron" | "kernel-5.10";
 export type Architecture = "x86_64" | "arm64";
@@ -63,16 +65,14 @@ export function parameterArchitecture(parameter: string): Architecture | "unknow
 }
 
 /** `ami-` followed by 8 (older) or 17 lower-case hex digits. */
-const AMI_ID = /^ami-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
-
 export function isAmiId(value: unknown): value is string {
-  return typeof value === "string" && AMI_ID.test(value);
+  return typeof value === "string" && FORMATS.amiId.pattern.test(value);
 }
 
 /** The problem with `value` as an AMI id, or undefined when it is one. */
 export function amiIdProblem(value: unknown): string | undefined {
   if (isAmiId(value)) return undefined;
-  return `${JSON.stringify(value)} is not an AMI id (expected "ami-" and 8 or 17 lower-case hex digits)`;
+  return `${JSON.stringify(value)} is not an AMI id (expected ${FORMATS.amiId.expected})`;
 }
 
 /** One pinned image: what a generation runs, and where the id came from. */

@@ -175,15 +175,9 @@ export class EcsCluster extends Construct {
       tags: { Name: `${name}-instances`, ...tags },
       lifecycle: { createBeforeDestroy: true },
     });
-    for (const [i, cidrIpv4] of [["0", "0.0.0.0/0"], ["1", undefined]] as const) {
-      new VpcSecurityGroupEgressRule(this, `egress_${i}`, {
-        securityGroupId: this.securityGroup.id,
-        description: "all outbound (image pulls, ECS and SSM endpoints)",
-        ipProtocol: "-1",
-        cidrIpv4,
-        cidrIpv6: cidrIpv4 ? undefined : "::/0",
-      });
-    }
+    const egress = { securityGroupId: this.securityGroup.id, description: "all outbound (image pulls, ECS and SSM endpoints)", ipProtocol: "-1" };
+    new VpcSecurityGroupEgressRule(this, "egress_ipv4", { ...egress, cidrIpv4: "0.0.0.0/0" });
+    new VpcSecurityGroupEgressRule(this, "egress_ipv6", { ...egress, cidrIpv6: "::/0" });
     (props.ingress ?? []).forEach((rule, i) => {
       new VpcSecurityGroupIngressRule(this, `ingress_${i}`, {
         securityGroupId: this.securityGroup.id,

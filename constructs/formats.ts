@@ -6,6 +6,7 @@
 const HEX_ID = (prefix: string) => new RegExp(`^${prefix}-(?:[0-9a-f]{8}|[0-9a-f]{17})$`);
 
 export const FORMATS = {
+  amiId: { pattern: /^ami-(?:[0-9a-f]{8}|[0-9a-f]{17})$/, expected: '"ami-" and 8 or 17 lower-case hex digits' },
   vpcId: { pattern: HEX_ID("vpc"), expected: '"vpc-" and 8 or 17 hex digits' },
   subnetId: { pattern: HEX_ID("subnet"), expected: '"subnet-" and 8 or 17 hex digits' },
   securityGroupId: { pattern: HEX_ID("sg"), expected: '"sg-" and 8 or 17 hex digits' },

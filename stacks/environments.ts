@@ -183,15 +183,7 @@ function checkPromotions(environments: Environment[], root: Input): void {
   }
 }
 
-/** Environments in promotion order: every environment after the one it promotes from. */
-export function promotionOrder(environments: readonly Environment[]): Environment[] {
-  const depth = (e: Environment): number => {
-    const from = environments.find((x) => x.name === e.promotesFrom);
-    return from ? 1 + depth(from) : 0;
-  };
-  return [...environments].sort((a, b) => depth(a) - depth(b));
-}
-
+/** The environment called `name`, or a ConfigError listing the known ones (for `--env`). */
 export function findEnvironment(environments: readonly Environment[], name: string): Environment {
   const env = environments.find((e) => e.name === name);
   if (!env) {

@@ -26,7 +26,7 @@ export function synthesize(options: { outdir?: string; pinsPath?: string } = {})
   const pinsPath = options.pinsPath ?? DEFAULT_PINS_PATH;
   const pins = readPins(pinsPath, environments, options.pinsPath ? pinsPath : PINS_FILE);
   const outdir = resolve(options.outdir ?? process.env.CDKTF_OUTDIR ?? "cdktf.out");
-  const app = new App({ outdir, skipValidation: false });
+  const app = new App({ outdir });
   const stacks = defineStacks(app, environments, pins);
   app.synth();
   return {
