@@ -4,11 +4,10 @@
  * against what the environments config and the pins say. Skipped, with the reason in the test
  * name and on the console, where terraform or the provider mirror is absent.
  */
-import { readFileSync, writeFileSync } from "node:fs";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { ENVIRONMENTS_CONFIG, type Environment, loadEnvironments } from "../../stacks/environments";
+import { ENVIRONMENTS_CONFIG, type Environment, findEnvironment, loadEnvironments } from "../../stacks/environments";
 import { synthesize } from "../../stacks/main";
 import { DEFAULT_PINS_PATH, type Pins, readPins } from "../../stacks/pins";
 import { findTerraform, terraform } from "../support/terraform";
@@ -24,42 +23,60 @@ const suffix = setup.ok ? "" : ` (skipped: ${setup.reason})`;
 // their hooks and bodies, which use `tf`, do not run.
 const tf = setup as Extract<typeof setup, { ok: true }>;
 
+/** The repository's pins, and the same mid-way through a blue-green roll of production. */
+const MID_ROLL: Pins = {
+  ...pins,
+  production: { apps: { current: { imageId: "ami-0123456789abcdef0" }, retiring: pins.production.apps.current } },
+};
+const CASES = [
+  { label: "staging", env: "staging", pins },
+  { label: "production", env: "production", pins },
+  { label: "production mid blue-green roll (two generations)", env: "production", pins: MID_ROLL },
+];
+
 describeTerraform(`terraform validate and terraform test on the synthesized stacks${suffix}`, () => {
+  /** Synthesized stack file per case label. */
   const stackFiles: Record<string, string> = {};
 
   beforeAll(() => {
-    const result = synthesize({ outdir: mkdtempSync(join(tmpdir(), "amiroll-tf-")) });
-    for (const stack of result.stacks) {
-      stackFiles[stack.name] = stack.file;
+    for (const c of CASES) {
+      if (stackFiles[c.label]) continue;
+      const dir = mkdtempSync(join(tmpdir(), "amiroll-tf-"));
+      const pinsPath = join(dir, "amis.json");
+      writeFileSync(pinsPath, JSON.stringify(c.pins));
+      const stack = synthesize({ outdir: join(dir, "out"), pinsPath }).stacks.find((s) => s.name === c.env)!;
+      stackFiles[c.label] = stack.file;
       const init = terraform(tf, dirname(stack.file), ["init", "-backend=false", `-plugin-dir=${tf.pluginDir}`, "-input=false"]);
-      if (init.status !== 0) throw new Error(`terraform init of ${stack.name} failed:\n${init.output}`);
+      if (init.status !== 0) throw new Error(`terraform init of ${c.label} failed:\n${init.output}`);
     }
   }, 120_000);
 
-  it.each(environments.map((e) => e.name))("%s: terraform validate passes", (name) => {
-    const result = terraform(tf, dirname(stackFiles[name]), ["validate"]);
+  it.each(CASES)("$label: terraform validate passes", ({ label }) => {
+    const result = terraform(tf, dirname(stackFiles[label]), ["validate"]);
     expect(result.output).toContain("The configuration is valid");
     expect(result.status).toBe(0);
   }, 60_000);
 
-  it.each(environments.map((e) => [e.name, e] as const))("%s: terraform test with a mock provider passes", (name, env) => {
-    const dir = dirname(stackFiles[name]);
-    writeFileSync(join(dir, "amiroll.tftest.hcl"), tftest(JSON.parse(readFileSync(stackFiles[name], "utf8")), env, pins));
-    const result = terraform(tf, dir, ["test"]);
+  it.each(CASES)("$label: terraform test with a mock provider passes", ({ label, env, pins: casePins }) => {
+    const result = runTftest(stackFiles[label], findEnvironment(environments, env), casePins);
     expect(result.output).toMatch(/Success! 2 passed, 0 failed/);
     expect(result.status).toBe(0);
   }, 120_000);
 
   it("terraform test fails when the stack does not run the pinned image (the assertions bite)", () => {
-    const staging = environments.find((e) => e.name === "staging")!;
     const wrongPins: Pins = { ...pins, staging: { apps: { current: { imageId: "ami-0123456789abcdef0" } } } };
-    const dir = dirname(stackFiles.staging);
-    writeFileSync(join(dir, "amiroll.tftest.hcl"), tftest(JSON.parse(readFileSync(stackFiles.staging, "utf8")), staging, wrongPins));
-    const result = terraform(tf, dir, ["test"]);
+    const result = runTftest(stackFiles.staging, findEnvironment(environments, "staging"), wrongPins);
     expect(result.status).not.toBe(0);
-    expect(result.output).toMatch(/must run the\s+pinned image ami-0123456789abcdef0/);
+    expect(result.output).toMatch(/must run the\s+pinned\s+images\s+ami-0123456789abcdef0/);
   }, 120_000);
 });
+
+/** Writes the generated test file beside a synthesized stack and runs `terraform test` there. */
+function runTftest(stackFile: string, env: Environment, expectedPins: Pins) {
+  const dir = dirname(stackFile);
+  writeFileSync(join(dir, "amiroll.tftest.hcl"), tftest(JSON.parse(readFileSync(stackFile, "utf8")), env, expectedPins));
+  return terraform(tf, dir, ["test"]);
+}
 
 /**
  * A terraform test file for one synthesized stack: a plan run asserting the key attributes of
@@ -76,19 +93,26 @@ function tftest(stack: any, env: Environment, allPins: Pins): string {
     const images = [amis.current, amis.retiring].filter((p) => p !== undefined).map((p) => p.imageId);
     const launchTemplates = addresses("aws_launch_template");
     const groups = addresses("aws_autoscaling_group");
-    assert(`length([${launchTemplates.join(", ")}]) == ${images.length}`, `${env.name}: one launch template per generation`);
-    launchTemplates.forEach((lt, i) => {
-      assert(`${lt}.image_id == "${images[i]}"`, `${lt} must run the pinned image ${images[i]}`);
+    const hcl = (values: readonly string[]) => `[${values.map((v) => JSON.stringify(v)).join(", ")}]`;
+    // Order-free: blue-green generations are keyed by AMI, and JSON key order is not a contract.
+    assert(
+      `length([${launchTemplates.join(", ")}]) == ${images.length} && toset([${launchTemplates.map((lt) => `${lt}.image_id`).join(", ")}]) == toset(${hcl(images)})`,
+      `${env.name}/${cluster.name} must run the pinned images ${images.join(", ")}`,
+    );
+    assert(
+      `toset([${groups.map((asg) => `${asg}.name`).join(", ")}]) == toset(${hcl(images.map((i) => `${cluster.ecsClusterName}-${i}`))})`,
+      `${env.name}/${cluster.name}: one Auto Scaling group per generation, named after its AMI`,
+    );
+    for (const lt of launchTemplates) {
       assert(`${lt}.metadata_options[0].http_tokens == "required"`, `${lt} must require IMDSv2`);
       assert(`${lt}.block_device_mappings[0].ebs[0].encrypted == "true"`, `${lt} root volume must be encrypted`);
       assert(`${lt}.block_device_mappings[0].ebs[0].volume_type == "gp3"`, `${lt} root volume must be gp3`);
       assert(`${lt}.monitoring[0].enabled == true`, `${lt} must have detailed monitoring`);
-    });
-    groups.forEach((asg, i) => {
-      assert(`${asg}.name == "${cluster.ecsClusterName}-${images[i]}"`, `${asg} must be named after its AMI`);
+    }
+    for (const asg of groups) {
       assert(`${asg}.min_size == ${cluster.minSize} && ${asg}.max_size == ${cluster.maxSize}`, `${asg} sizes`);
       assert(`length(${asg}.vpc_zone_identifier) == ${env.subnets.length}`, `${asg} must span every subnet`);
-    });
+    }
     for (const ecs of addresses("aws_ecs_cluster")) {
       assert(`${ecs}.name == "${cluster.ecsClusterName}"`, `${ecs} name`);
       assert(`one([for s in ${ecs}.setting : s.value if s.name == "containerInsights"]) == "enabled"`, `${ecs} must have Container Insights`);
