@@ -114,10 +114,10 @@ export interface EcsClusterProps {
 const NAME = "EcsCluster";
 
 /** Managed policies of the instance role: the ECS agent, and Session Manager instead of SSH. */
-const INSTANCE_POLICIES = [
-  "service-role/AmazonEC2ContainerServiceforEC2Role",
-  "AmazonSSMManagedInstanceCore",
-] as const;
+const INSTANCE_POLICIES = {
+  ecs: "service-role/AmazonEC2ContainerServiceforEC2Role",
+  ssm: "AmazonSSMManagedInstanceCore",
+} as const;
 
 /**
  * An ECS cluster on EC2 whose capacity is a list of generations, one per AMI: the cluster,
@@ -155,8 +155,8 @@ export class EcsCluster extends Construct {
       }),
       tags,
     });
-    INSTANCE_POLICIES.forEach((policy, i) => {
-      new IamRolePolicyAttachment(this, `instance_policy_${i}`, {
+    Object.entries(INSTANCE_POLICIES).forEach(([key, policy]) => {
+      new IamRolePolicyAttachment(this, `instance_policy_${key}`, {
         role: this.instanceRole.name,
         policyArn: `arn:${partition.partition}:iam::aws:policy/${policy}`,
       });
