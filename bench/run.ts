@@ -22,13 +22,13 @@ function parseRuns(argv: readonly string[]): number {
 
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
 
-async function main(): Promise<void> {
+function main(): void {
   const runs = parseRuns(process.argv.slice(2));
   const cpuModel = cpus()[0]?.model.trim() ?? "unknown cpu";
   console.log(`synth both stacks (${runs} run${runs === 1 ? "" : "s"} each, fresh process per run)`);
   console.log(`machine: ${availableParallelism()} cpus (${cpuModel}), node ${process.version}`);
 
-  const results = await benchSynth({ runs });
+  const results = benchSynth({ runs });
 
   const width = Math.max(...results.map((r) => r.label.length)) + 2;
   const cols = ["wall median", "wall min", "peak RSS median", "load median", "synth median"];
@@ -48,8 +48,10 @@ async function main(): Promise<void> {
   );
 }
 
-main().catch((e: unknown) => {
+try {
+  main();
+} catch (e) {
   // A run that cannot complete is an error (unlike a missed target).
   console.error(`bench: ${(e as Error).message}`);
   process.exit(1);
-});
+}

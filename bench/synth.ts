@@ -74,7 +74,7 @@ function runOnce(variant: Variant): RunSample {
   }
 }
 
-export async function benchSynth(options: BenchSynthOptions = {}): Promise<VariantResult[]> {
+export function benchSynth(options: BenchSynthOptions = {}): VariantResult[] {
   const runs = options.runs ?? 3;
   const variants = options.variants ?? VARIANTS;
   const samples = variants.map(() => [] as RunSample[]);

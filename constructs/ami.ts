@@ -105,3 +105,14 @@ export function instanceArchitecture(instanceType: string): Architecture {
   const family = instanceType.split(".")[0];
   return family === "a1" || /^[a-z]+\d+g/.test(family) ? "arm64" : "x86_64";
 }
+
+/**
+ * The problem with running images from `parameter` on `instanceType`, when the parameter's path
+ * tells its architecture (a Graviton type cannot boot an x86_64 image, nor the reverse).
+ */
+export function architectureProblem(instanceType: string, parameter: string): string | undefined {
+  const imageArch = parameterArchitecture(parameter);
+  const arch = instanceArchitecture(instanceType);
+  if (imageArch === "unknown" || imageArch === arch) return undefined;
+  return `${instanceType} is ${arch} but ${parameter} gives ${imageArch} images`;
+}

@@ -15,13 +15,12 @@ import {
   type AmiPin,
   type ClusterAmis,
   amiIdProblem,
+  architectureProblem,
   imageIdLeaf,
-  instanceArchitecture,
-  parameterArchitecture,
 } from "./ami";
 import { CapacityGeneration, type CapacityGenerationProps } from "./capacity";
 import { PropsError } from "./errors";
-import { type Format, formatProblem, integerProblem } from "./formats";
+import { type Format, formatProblem, integerProblem, sizesProblem } from "./formats";
 
 /**
  * How a new AMI reaches the cluster.
@@ -281,11 +280,8 @@ function validateProps(path: string, props: EcsClusterProps): void {
   check("minSize", integerProblem(props.minSize, 0));
   check("maxSize", integerProblem(props.maxSize, 1));
   if (props.desiredCapacity !== undefined) check("desiredCapacity", integerProblem(props.desiredCapacity, 0));
-  if (props.minSize > props.maxSize) fail("minSize", `${props.minSize} is above maxSize ${props.maxSize}`);
-  const desired = props.desiredCapacity ?? props.minSize;
-  if (desired < props.minSize || desired > props.maxSize) {
-    fail("desiredCapacity", `${desired} is outside minSize..maxSize (${props.minSize}..${props.maxSize})`);
-  }
+  const sizes = sizesProblem(props.minSize, props.maxSize, props.desiredCapacity);
+  if (sizes) fail(...sizes);
 
   const strategy = props.strategy ?? "replace";
   if (strategy !== "replace" && strategy !== "blue-green") {
@@ -308,10 +304,7 @@ function validateProps(path: string, props: EcsClusterProps): void {
     }
   }
   const parameter = props.followSsmParameter ?? props.amis?.current.ssmParameter;
-  const imageArch = parameter ? parameterArchitecture(parameter) : "unknown";
-  if (imageArch !== "unknown" && !Token.isUnresolved(props.instanceType) && instanceArchitecture(props.instanceType) !== imageArch) {
-    fail("instanceType", `${props.instanceType} is ${instanceArchitecture(props.instanceType)} but ${parameter} is an ${imageArch} image`);
-  }
+  if (parameter && !Token.isUnresolved(props.instanceType)) check("instanceType", architectureProblem(props.instanceType, parameter));
 
   if (props.metadataHopLimit !== undefined) check("metadataHopLimit", integerProblem(props.metadataHopLimit, 1, 64));
   if (props.rootVolumeSizeGiB !== undefined) check("rootVolumeSizeGiB", integerProblem(props.rootVolumeSizeGiB, 1, 16384));

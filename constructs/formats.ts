@@ -42,3 +42,20 @@ export function integerProblem(value: unknown, min: number, max = Number.MAX_SAF
   const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `${min}..${max}`;
   return `${JSON.stringify(value)} is not valid (expected an integer ${range})`;
 }
+
+/**
+ * How group sizes relate: minSize <= desiredCapacity <= maxSize (desired defaults to min).
+ * Returns the field at fault and the problem, or undefined when they fit.
+ */
+export function sizesProblem(
+  minSize: number,
+  maxSize: number,
+  desiredCapacity?: number,
+): ["minSize" | "desiredCapacity", string] | undefined {
+  if (minSize > maxSize) return ["minSize", `${minSize} is above maxSize ${maxSize}`];
+  const desired = desiredCapacity ?? minSize;
+  if (desired < minSize || desired > maxSize) {
+    return ["desiredCapacity", `${desired} is outside minSize..maxSize (${minSize}..${maxSize})`];
+  }
+  return undefined;
+}

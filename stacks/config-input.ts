@@ -36,10 +36,8 @@ export class Input {
 
   /** The fields of an object, refusing any not in `known` (a typo must not pass silently). */
   object(known: readonly string[]): Record<string, Input> {
-    const v = this.value;
-    if (typeof v !== "object" || v === null || Array.isArray(v)) this.fail(`expected an object, got ${describe(v)}`);
     const fields: Record<string, Input> = {};
-    for (const [key, value] of Object.entries(v)) {
+    for (const [key, value] of Object.entries(this.record())) {
       if (!known.includes(key)) this.child(key, value).fail(`unknown field (known: ${known.join(", ")})`);
       fields[key] = this.child(key, value);
     }
@@ -49,13 +47,17 @@ export class Input {
 
   /** The entries of a map-shaped object (`{name: ...}`), each key checked by `keyPattern`. */
   entries(keyPattern: RegExp, expected: string): [string, Input][] {
-    const v = this.value;
-    if (typeof v !== "object" || v === null || Array.isArray(v)) this.fail(`expected an object, got ${describe(v)}`);
-    return Object.entries(v).map(([key, value]) => {
+    return Object.entries(this.record()).map(([key, value]) => {
       const child = this.child(key, value);
       if (!keyPattern.test(key)) child.fail(`${JSON.stringify(key)} is not a valid name (expected ${expected})`);
       return [key, child];
     });
+  }
+
+  private record(): Record<string, unknown> {
+    const v = this.value;
+    if (typeof v !== "object" || v === null || Array.isArray(v)) this.fail(`expected an object, got ${describe(v)}`);
+    return v as Record<string, unknown>;
   }
 
   array(): Input[] {

@@ -1,4 +1,5 @@
-import { ECS_OPTIMIZED_PARAMETERS, instanceArchitecture, parameterArchitecture } from "../constructs/ami";
+import { ECS_OPTIMIZED_PARAMETERS, architectureProblem, instanceArchitecture } from "../constructs/ami";
+import { sizesProblem } from "../constructs/formats";
 import type { CapacityStrategy } from "../constructs/ecs-cluster";
 import { ConfigError, Input } from "./config-input";
 
@@ -150,18 +151,16 @@ function loadCluster(environment: string, name: string, input: Input, envStrateg
   const instanceType = f.instanceType.formatted("instanceType");
   const minSize = f.minSize.integer(0);
   const maxSize = f.maxSize.integer(1);
-  if (minSize > maxSize) f.minSize.fail(`${minSize} is above maxSize ${maxSize}`);
-  const desiredCapacity = f.desiredCapacity.present ? f.desiredCapacity.integer(minSize, maxSize) : minSize;
-  const arch = instanceArchitecture(instanceType);
+  const desiredCapacity = f.desiredCapacity.present ? f.desiredCapacity.integer(0) : minSize;
+  const sizes = sizesProblem(minSize, maxSize, desiredCapacity);
+  if (sizes) f[sizes[0]].fail(sizes[1]);
   const amiParameter = f.amiParameter.present
     ? f.amiParameter.formatted("ssmParameter")
-    : arch === "arm64"
+    : instanceArchitecture(instanceType) === "arm64"
       ? ECS_OPTIMIZED_PARAMETERS.al2023Arm64
       : ECS_OPTIMIZED_PARAMETERS.al2023;
-  const imageArch = parameterArchitecture(amiParameter);
-  if (imageArch !== "unknown" && imageArch !== arch) {
-    f.amiParameter.fail(`${amiParameter} gives ${imageArch} images but ${instanceType} is ${arch}`);
-  }
+  const archProblem = architectureProblem(instanceType, amiParameter);
+  if (archProblem) f.amiParameter.fail(archProblem);
   const strategy = f.strategy.present ? f.strategy.oneOf(STRATEGIES) : envStrategy;
   return { name, ecsClusterName, instanceType, minSize, maxSize, desiredCapacity, amiParameter, strategy };
 }
