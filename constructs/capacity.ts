@@ -1,5 +1,6 @@
+import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
-import { AutoscalingGroup, CloudwatchMetricAlarm, LaunchTemplate } from "./aws";
+import { type AutoscalingGroupInitialLifecycleHook, AutoscalingGroup, CloudwatchMetricAlarm, LaunchTemplate } from "./aws";
 
 /** Tag keys amiroll puts on every generation's instances and volumes (the driver reads them). */
 export const TAG_CLUSTER = "amiroll:cluster";
@@ -42,6 +43,16 @@ export interface CapacityGenerationProps {
   readonly lowInstanceAlarmMinutes?: number;
   /** Tags for the launch template, its instances and volumes, and the group. @default {} */
   readonly tags?: Readonly<Record<string, string>>;
+  /**
+   * Lifecycle hooks created with the group (e.g. the drain hook). Part of the group itself, so
+   * a hook lives exactly as long as its group: a separate hook resource would be deleted first.
+   * @default none
+   */
+  readonly lifecycleHooks?: readonly AutoscalingGroupInitialLifecycleHook[];
+  /** How long terraform waits for the group's instances to go when deleting it. @default "10m" */
+  readonly deleteTimeout?: string;
+  /** What the group needs to exist while it is created and deleted (e.g. the drain hook's Lambda). @default none */
+  readonly dependsOn?: readonly ITerraformDependable[];
 }
 
 /**
@@ -115,6 +126,9 @@ export class CapacityGeneration extends Construct {
       enabledMetrics: ["GroupInServiceInstances", "GroupDesiredCapacity", "GroupTerminatingInstances"],
       metricsGranularity: "1Minute",
       tag: Object.entries(instanceTags).map(([key, value]) => ({ key, value, propagateAtLaunch: true })),
+      initialLifecycleHook: props.lifecycleHooks ? [...props.lifecycleHooks] : undefined,
+      timeouts: props.deleteTimeout ? { delete: props.deleteTimeout } : undefined,
+      dependsOn: props.dependsOn ? [...props.dependsOn] : undefined,
       lifecycle: { createBeforeDestroy: true, ignoreChanges: ["desired_capacity"] },
     });
 

@@ -18,7 +18,8 @@ import {
   architectureProblem,
   imageIdLeaf,
 } from "./ami";
-import { CapacityGeneration, type CapacityGenerationProps } from "./capacity";
+import { CapacityGeneration, type CapacityGenerationProps, TAG_CLUSTER } from "./capacity";
+import { DrainHook, type DrainHookOptions, drainHookOptionsProblem } from "./drain-hook";
 import { PropsError } from "./errors";
 import { type Format, formatProblem, integerProblem, sizesProblem } from "./formats";
 
@@ -108,6 +109,22 @@ export interface EcsClusterProps {
   readonly alarmActions?: readonly string[];
   /** Tags for everything this construct creates, instances and volumes included. @default {} */
   readonly tags?: Readonly<Record<string, string>>;
+  /**
+   * The drain hook on every generation's group (see DrainHook), or `false` for none: then a
+   * terminating instance's tasks are stopped with it, all at once.
+   * @default {} (the hook with its defaults)
+   */
+  readonly drainHook?: DrainHookOptions | false;
+}
+
+/** A generation's Auto Scaling group name: derived from the AMI, so a new image means a new group. */
+export function generationAsgName(clusterName: string, imageId: string): string {
+  return `${clusterName}-${imageId}`;
+}
+
+/** What every generation's group name of a cluster starts with (AMI ids start with "ami-"). */
+export function generationAsgNamePrefix(clusterName: string): string {
+  return generationAsgName(clusterName, "ami-");
 }
 
 const NAME = "EcsCluster";
@@ -130,6 +147,8 @@ export class EcsCluster extends Construct {
   readonly securityGroup: SecurityGroup;
   readonly generations: readonly GenerationInfo[];
   readonly strategy: CapacityStrategy;
+  /** Undefined when `drainHook: false`. */
+  readonly drainHook?: DrainHook;
 
   constructor(scope: Construct, id: string, props: EcsClusterProps) {
     super(scope, id);
@@ -189,6 +208,17 @@ export class EcsCluster extends Construct {
       });
     });
 
+    if (props.drainHook !== false) {
+      this.drainHook = new DrainHook(this, "drain_hook", {
+        ...props.drainHook,
+        clusterName: name,
+        clusterArn: this.cluster.arn,
+        asgNamePrefix: generationAsgNamePrefix(name),
+        clusterTagKey: TAG_CLUSTER,
+        tags,
+      });
+    }
+
     const common: Omit<CapacityGenerationProps, "imageId" | "asgName"> = {
       clusterName: name,
       instanceType: props.instanceType,
@@ -205,9 +235,12 @@ export class EcsCluster extends Construct {
       waitForCapacityTimeout: props.waitForCapacityTimeout,
       alarmActions: props.alarmActions,
       tags,
+      lifecycleHooks: this.drainHook && [this.drainHook.lifecycleHook],
+      deleteTimeout: this.drainHook?.groupDeleteTimeout,
+      dependsOn: this.drainHook?.dependables,
     };
     const generation = (constructId: string, role: GenerationInfo["role"], imageId: string): GenerationInfo => {
-      const asgName = `${name}-${imageId}`;
+      const asgName = generationAsgName(name, imageId);
       const capacity = new CapacityGeneration(this, constructId, { ...common, imageId, asgName });
       return { role, imageId, asgName, capacity };
     };
@@ -306,6 +339,10 @@ function validateProps(path: string, props: EcsClusterProps): void {
   const parameter = props.followSsmParameter ?? props.amis?.current.ssmParameter;
   if (parameter && !Token.isUnresolved(props.instanceType)) check("instanceType", architectureProblem(props.instanceType, parameter));
 
+  if (props.drainHook) {
+    const problem = drainHookOptionsProblem(props.drainHook);
+    if (problem) fail(`drainHook.${problem[0]}`, problem[1]);
+  }
   if (props.metadataHopLimit !== undefined) check("metadataHopLimit", integerProblem(props.metadataHopLimit, 1, 64));
   if (props.rootVolumeSizeGiB !== undefined) check("rootVolumeSizeGiB", integerProblem(props.rootVolumeSizeGiB, 1, 16384));
   if (props.healthCheckGracePeriodSeconds !== undefined) {

@@ -59,3 +59,12 @@ export function sizesProblem(
   }
   return undefined;
 }
+
+const SECONDS_PER_UNIT = { ms: 0.001, s: 1, m: 60, h: 3600 } as const;
+
+/** A duration (FORMATS.duration, e.g. "90s", "10m", "1h") in seconds. */
+export function durationSeconds(duration: string): number {
+  const match = /^(\d+)(ms|s|m|h)$/.exec(duration);
+  if (!match) throw new Error(`${JSON.stringify(duration)} is not a duration`);
+  return Number(match[1]) * SECONDS_PER_UNIT[match[2] as keyof typeof SECONDS_PER_UNIT];
+}

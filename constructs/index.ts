@@ -1,6 +1,7 @@
 /** The public surface of the amiroll construct library. */
 export * from "./ami";
 export * from "./capacity";
+export * from "./drain-hook";
 export * from "./ecs-cluster";
 export * from "./errors";
 export * from "./formats";

@@ -31,7 +31,7 @@ describe("EcsCluster", () => {
   });
 
   it("gives instances a role EC2 can assume with only the ECS and Session Manager managed policies", () => {
-    const role = onlyOne(json, "aws_iam_role");
+    const role = allOf(json, "aws_iam_role").find((r) => r.name === "test-apps-ecs-instance")!;
     expect(JSON.parse(role.assume_role_policy)).toEqual({
       Version: "2012-10-17",
       Statement: [{ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }],
@@ -42,8 +42,9 @@ describe("EcsCluster", () => {
       "arn:*:iam::aws:policy/AmazonSSMManagedInstanceCore",
       "arn:*:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role",
     ]);
-    expect(allOf(json, "aws_iam_role_policy")).toHaveLength(0);
-    expect(onlyOne(json, "aws_iam_instance_profile").role).toContain("aws_iam_role.");
+    // The only inline policy is the drain hook's, on its own role.
+    expect(allOf(json, "aws_iam_role_policy").map((p) => p.role)).toEqual([expect.stringMatching(/^\$\{aws_iam_role\.apps_drain_hook_role_/)]);
+    expect(onlyOne(json, "aws_iam_instance_profile").role).toMatch(/^\$\{aws_iam_role\.apps_instance_role_/);
   });
 
   it("has a security group with no ingress unless given, and open egress", () => {

@@ -112,6 +112,13 @@ function tftest(stack: any, env: Environment, allPins: Pins): string {
     for (const asg of groups) {
       assert(`${asg}.min_size == ${cluster.minSize} && ${asg}.max_size == ${cluster.maxSize}`, `${asg} sizes`);
       assert(`length(${asg}.vpc_zone_identifier) == ${env.subnets.length}`, `${asg} must span every subnet`);
+      assert(
+        `length([for h in ${asg}.initial_lifecycle_hook : h if h.lifecycle_transition == "autoscaling:EC2_INSTANCE_TERMINATING" && h.name == "${cluster.ecsClusterName}-drain-hook"]) == 1`,
+        `${asg} must carry the drain hook`,
+      );
+    }
+    for (const fn of addresses("aws_lambda_function")) {
+      assert(`${fn}.runtime == "nodejs22.x" && ${fn}.handler == "index.handler"`, `${fn} runtime and handler`);
     }
     for (const ecs of addresses("aws_ecs_cluster")) {
       assert(`${ecs}.name == "${cluster.ecsClusterName}"`, `${ecs} name`);
@@ -119,6 +126,19 @@ function tftest(stack: any, env: Environment, allPins: Pins): string {
     }
   }
   const planAsserts = asserts.splice(0);
+  // After the (mocked) apply the ARNs are known: the drain hook's IAM scope derived from them.
+  for (const policy of addresses("aws_iam_role_policy")) {
+    const statement = (sid: string) => `one([for s in jsondecode(${policy}.policy).Statement : s if s.Sid == "${sid}"])`;
+    const cluster = env.clusters[0];
+    assert(
+      `${statement("Drain")}.Resource == "arn:aws:ecs:${env.region}:123456789012:container-instance/${cluster.ecsClusterName}/*"`,
+      `${policy}: draining only this cluster's container instances`,
+    );
+    assert(
+      `${statement("LifecycleActions")}.Resource == "arn:aws:autoscaling:${env.region}:123456789012:autoScalingGroup:*:autoScalingGroupName/${cluster.ecsClusterName}-ami-*"`,
+      `${policy}: lifecycle actions only on this cluster's groups`,
+    );
+  }
   for (const cluster of env.clusters) {
     assert(`output.amiroll_clusters.${cluster.name}.cluster_name == "${cluster.ecsClusterName}"`, "output cluster_name");
     assert(`output.amiroll_clusters.${cluster.name}.generations[0].role == "current"`, "output generations[0] is current");
@@ -141,6 +161,27 @@ mock_provider "aws" {
   }
   mock_resource "aws_security_group" {
     defaults = { id = "sg-0123456789abcdef0" }
+  }
+  mock_resource "aws_ecs_cluster" {
+    defaults = { arn = "arn:aws:ecs:${env.region}:123456789012:cluster/mock" }
+  }
+  mock_resource "aws_iam_role" {
+    defaults = { arn = "arn:aws:iam::123456789012:role/mock" }
+  }
+  mock_resource "aws_sqs_queue" {
+    defaults = {
+      arn = "arn:aws:sqs:${env.region}:123456789012:mock"
+      url = "https://sqs.${env.region}.amazonaws.com/123456789012/mock"
+    }
+  }
+  mock_resource "aws_cloudwatch_log_group" {
+    defaults = { arn = "arn:aws:logs:${env.region}:123456789012:log-group:mock" }
+  }
+  mock_resource "aws_lambda_function" {
+    defaults = { arn = "arn:aws:lambda:${env.region}:123456789012:function:mock" }
+  }
+  mock_resource "aws_cloudwatch_event_rule" {
+    defaults = { arn = "arn:aws:events:${env.region}:123456789012:rule/mock" }
   }
 }
 

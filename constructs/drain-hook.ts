@@ -1,0 +1,357 @@
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { AssetType, Fn, TerraformAsset, type ITerraformDependable } from "cdktf";
+import { Construct } from "constructs";
+import { buildSync } from "esbuild";
+import { zipSync } from "fflate";
+import {
+  type AutoscalingGroupInitialLifecycleHook,
+  CloudwatchEventRule,
+  CloudwatchEventTarget,
+  CloudwatchLogGroup,
+  IamRole,
+  IamRolePolicy,
+  LambdaEventSourceMapping,
+  LambdaFunction,
+  LambdaPermission,
+  SqsQueue,
+} from "./aws";
+import { PropsError } from "./errors";
+import { durationSeconds, formatProblem } from "./formats";
+
+export interface DrainHookOptions {
+  /**
+   * How long autoscaling waits for a heartbeat before it applies `defaultResult`. Every check
+   * records one, so this only runs out when the Lambda stops working. 30s to 2h.
+   * @default "5m"
+   */
+  readonly heartbeatTimeout?: string;
+  /**
+   * What autoscaling does when the heartbeat timeout runs out. Both let the instance terminate;
+   * ABANDON also skips any other terminating hooks of the group.
+   * @default "CONTINUE"
+   */
+  readonly defaultResult?: "CONTINUE" | "ABANDON";
+  /**
+   * The longest an instance is held. Then it goes with whatever still runs on it, and the
+   * Lambda logs an error naming those tasks. At most 100 heartbeat timeouts and 48h (autoscaling's
+   * own limits on one lifecycle action).
+   * @default "1h"
+   */
+  readonly maxDrainTime?: string;
+  /** Time between two checks of a draining instance: at most 15m and half the heartbeat timeout. @default "30s" */
+  readonly recheckInterval?: string;
+  /** Days the Lambda's logs are kept (a CloudWatch Logs retention value). @default 30 */
+  readonly logRetentionDays?: number;
+}
+
+export interface DrainHookProps extends DrainHookOptions {
+  /** The ECS cluster whose instances are drained. */
+  readonly clusterName: string;
+  readonly clusterArn: string;
+  /** Every Auto Scaling group the hook serves has a name starting with this. */
+  readonly asgNamePrefix: string;
+  /** The tag every such group carries with the cluster name as value (IAM is scoped by it). */
+  readonly clusterTagKey: string;
+  /** @default {} */
+  readonly tags?: Readonly<Record<string, string>>;
+}
+
+const DEFAULTS = {
+  heartbeatTimeout: "5m",
+  defaultResult: "CONTINUE",
+  maxDrainTime: "1h",
+  recheckInterval: "30s",
+  logRetentionDays: 30,
+} as const;
+
+/** The retention values CloudWatch Logs accepts. */
+const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+/** One check makes a handful of calls; a minute leaves room for the SDK's retries. */
+const FUNCTION_TIMEOUT_SECONDS = 60;
+/** Autoscaling's ceiling on one lifecycle action, whatever the heartbeats. */
+const MAX_LIFECYCLE_ACTION_SECONDS = 48 * 3600;
+/** Margin added to the drain time for terraform's wait on a group's deletion. */
+const DELETE_MARGIN_SECONDS = 10 * 60;
+
+/**
+ * The problem with drain hook options, as [prop, problem], or undefined when they fit.
+ * EcsCluster reports it under `drainHook.<prop>`, DrainHook under `<prop>`.
+ */
+export function drainHookOptionsProblem(options: DrainHookOptions): [keyof DrainHookOptions, string] | undefined {
+  const o = { ...DEFAULTS, ...options };
+  const seconds = (prop: "heartbeatTimeout" | "maxDrainTime" | "recheckInterval", min: number, max: number) => {
+    const problem = formatProblem(o[prop], "duration");
+    if (problem) return problem;
+    const value = durationSeconds(o[prop]);
+    if (!Number.isInteger(value) || value < min || value > max) return `${o[prop]} is not valid (expected whole seconds from ${min}s to ${max}s)`;
+    return undefined;
+  };
+  const timing = [
+    ["heartbeatTimeout", seconds("heartbeatTimeout", 30, 7200)],
+    ["recheckInterval", seconds("recheckInterval", 1, 900)],
+    ["maxDrainTime", seconds("maxDrainTime", 1, MAX_LIFECYCLE_ACTION_SECONDS)],
+  ] as const;
+  const bad = timing.find(([, problem]) => problem);
+  if (bad) return [bad[0], bad[1]!];
+  const heartbeat = durationSeconds(o.heartbeatTimeout);
+  if (durationSeconds(o.recheckInterval) * 2 > heartbeat) {
+    return ["recheckInterval", `${o.recheckInterval} is more than half of heartbeatTimeout ${o.heartbeatTimeout} (a late check would let the hook time out)`];
+  }
+  if (durationSeconds(o.maxDrainTime) > 100 * heartbeat) {
+    return ["maxDrainTime", `${o.maxDrainTime} is more than 100 heartbeat timeouts (${o.heartbeatTimeout}), autoscaling's limit for one instance`];
+  }
+  if (o.defaultResult !== "CONTINUE" && o.defaultResult !== "ABANDON") {
+    return ["defaultResult", `${JSON.stringify(o.defaultResult)} is not valid (expected "CONTINUE" or "ABANDON")`];
+  }
+  if (!LOG_RETENTION_DAYS.includes(o.logRetentionDays)) {
+    return ["logRetentionDays", `${JSON.stringify(o.logRetentionDays)} is not a CloudWatch Logs retention (one of ${LOG_RETENTION_DAYS.join(", ")})`];
+  }
+  return undefined;
+}
+
+/**
+ * Drains ECS container instances before autoscaling terminates them: a terminating lifecycle
+ * hook (added to each group through `lifecycleHook`), an EventBridge rule for its events, the
+ * Lambda that drains (drain-hook.lambda.ts), an SQS queue that re-invokes it until the instance
+ * is empty, its log group, and an IAM role scoped to this cluster and its groups.
+ */
+export class DrainHook extends Construct {
+  readonly hookName: string;
+  /** The `initial_lifecycle_hook` block for each generation's Auto Scaling group. */
+  readonly lifecycleHook: AutoscalingGroupInitialLifecycleHook;
+  /**
+   * terraform's delete timeout for a group under this hook: deleting waits until every instance
+   * has drained, which may take the whole maximum drain time.
+   */
+  readonly groupDeleteTimeout: string;
+  readonly function: LambdaFunction;
+  readonly role: IamRole;
+  readonly recheckQueue: SqsQueue;
+  readonly deadLetterQueue: SqsQueue;
+  readonly rule: CloudwatchEventRule;
+  readonly logGroup: CloudwatchLogGroup;
+  /** What must exist while a group is deleted (groups depend on it, so terraform keeps it until they are gone). */
+  readonly dependables: ITerraformDependable[];
+
+  constructor(scope: Construct, id: string, props: DrainHookProps) {
+    super(scope, id);
+    const problem = drainHookOptionsProblem(props);
+    if (problem) throw new PropsError(`DrainHook ${this.node.path}`, ...problem);
+    const o = { ...DEFAULTS, ...props };
+    const tags = { ...props.tags };
+    const name = `${props.clusterName}-drain-hook`;
+    const heartbeatSeconds = durationSeconds(o.heartbeatTimeout);
+    const maxDrainSeconds = durationSeconds(o.maxDrainTime);
+    this.hookName = name;
+    this.lifecycleHook = {
+      name,
+      lifecycleTransition: "autoscaling:EC2_INSTANCE_TERMINATING",
+      heartbeatTimeout: heartbeatSeconds,
+      defaultResult: o.defaultResult,
+    };
+    this.groupDeleteTimeout = `${Math.ceil((maxDrainSeconds + heartbeatSeconds + DELETE_MARGIN_SECONDS) / 60)}m`;
+
+    // arn:<partition>:ecs:<region>:<account>:cluster/<name>: the scope of every IAM statement.
+    const arnField = (i: number) => Fn.element(Fn.split(":", props.clusterArn), i);
+    const [partition, region, account] = [arnField(1), arnField(3), arnField(4)];
+
+    this.deadLetterQueue = new SqsQueue(this, "dead_letter_queue", {
+      name: `${name}-dlq`,
+      messageRetentionSeconds: 14 * 24 * 3600,
+      sqsManagedSseEnabled: true,
+      tags,
+    });
+    this.recheckQueue = new SqsQueue(this, "recheck_queue", {
+      name: `${name}-recheck`,
+      // AWS's advice for a Lambda source: six function timeouts.
+      visibilityTimeoutSeconds: 6 * FUNCTION_TIMEOUT_SECONDS,
+      sqsManagedSseEnabled: true,
+      // A check that keeps failing goes aside after 5 tries instead of looping forever.
+      redrivePolicy: JSON.stringify({ deadLetterTargetArn: this.deadLetterQueue.arn, maxReceiveCount: 5 }),
+      tags,
+    });
+
+    this.logGroup = new CloudwatchLogGroup(this, "log_group", {
+      name: `/aws/lambda/${name}`,
+      retentionInDays: o.logRetentionDays,
+      tags,
+    });
+
+    this.role = new IamRole(this, "role", {
+      name,
+      description: `drain hook of ECS cluster ${props.clusterName} (amiroll)`,
+      assumeRolePolicy: JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [{ Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" }],
+      }),
+      tags,
+    });
+    const inCluster = { ArnEquals: { "ecs:cluster": props.clusterArn } };
+    const policy = new IamRolePolicy(this, "policy", {
+      name: "drain",
+      role: this.role.name,
+      policy: JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [
+          { Sid: "FindInstances", Effect: "Allow", Action: ["ecs:ListContainerInstances"], Resource: props.clusterArn },
+          {
+            // Reads whose resources are ids only known at run time; still only in this cluster.
+            Sid: "ReadTasks",
+            Effect: "Allow",
+            Action: ["ecs:DescribeContainerInstances", "ecs:ListTasks", "ecs:DescribeTasks", "ecs:DescribeServices"],
+            Resource: "*",
+            Condition: inCluster,
+          },
+          {
+            Sid: "Drain",
+            Effect: "Allow",
+            Action: ["ecs:UpdateContainerInstancesState"],
+            Resource: `arn:${partition}:ecs:${region}:${account}:container-instance/${props.clusterName}/*`,
+            Condition: inCluster,
+          },
+          {
+            // Every generation's group, present and future: a name pattern plus the cluster tag,
+            // so a group being deleted is still covered after its successor replaced it.
+            Sid: "LifecycleActions",
+            Effect: "Allow",
+            Action: ["autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"],
+            Resource: `arn:${partition}:autoscaling:${region}:${account}:autoScalingGroup:*:autoScalingGroupName/${props.asgNamePrefix}*`,
+            Condition: { StringEquals: { [`aws:ResourceTag/${props.clusterTagKey}`]: props.clusterName } },
+          },
+          {
+            Sid: "Recheck",
+            Effect: "Allow",
+            Action: ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+            Resource: this.recheckQueue.arn,
+          },
+          {
+            Sid: "Logs",
+            Effect: "Allow",
+            Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
+            Resource: `${this.logGroup.arn}:*`,
+          },
+        ],
+      }),
+    });
+
+    const bundle = drainHandlerBundle();
+    const asset = new TerraformAsset(this, "code", { path: bundle.file, type: AssetType.FILE, assetHash: bundle.sha256Hex });
+    this.function = new LambdaFunction(this, "function", {
+      functionName: name,
+      description: `Drains ECS instances of ${props.clusterName} before autoscaling terminates them (amiroll)`,
+      role: this.role.arn,
+      runtime: "nodejs22.x",
+      architectures: ["arm64"],
+      handler: "index.handler",
+      filename: asset.path,
+      sourceCodeHash: bundle.sha256Base64,
+      memorySize: 256,
+      timeout: FUNCTION_TIMEOUT_SECONDS,
+      environment: {
+        variables: {
+          AMIROLL_CLUSTER: props.clusterName,
+          AMIROLL_HOOK_NAME: name,
+          AMIROLL_RECHECK_QUEUE_URL: this.recheckQueue.url,
+          AMIROLL_RECHECK_SECONDS: String(durationSeconds(o.recheckInterval)),
+          AMIROLL_MAX_DRAIN_SECONDS: String(maxDrainSeconds),
+        },
+      },
+      tags,
+      // The log group first (else Lambda creates one that never expires); the policy first
+      // (else the first invocation may run without permissions).
+      dependsOn: [this.logGroup, policy],
+    });
+
+    const recheck = new LambdaEventSourceMapping(this, "recheck", {
+      eventSourceArn: this.recheckQueue.arn,
+      functionName: this.function.arn,
+      batchSize: 10,
+      functionResponseTypes: ["ReportBatchItemFailures"],
+      // Creating the mapping checks that the role may read the queue.
+      dependsOn: [policy],
+    });
+
+    this.rule = new CloudwatchEventRule(this, "rule", {
+      name,
+      description: `Terminating lifecycle actions of ${props.clusterName}'s Auto Scaling groups (amiroll)`,
+      eventPattern: JSON.stringify({
+        source: ["aws.autoscaling"],
+        "detail-type": ["EC2 Instance-terminate Lifecycle Action"],
+        detail: {
+          LifecycleHookName: [name],
+          AutoScalingGroupName: [{ prefix: props.asgNamePrefix }],
+        },
+      }),
+      tags,
+    });
+    const target = new CloudwatchEventTarget(this, "target", {
+      rule: this.rule.name,
+      arn: this.function.arn,
+    });
+    const permission = new LambdaPermission(this, "permission", {
+      statementId: "AllowLifecycleEvents",
+      action: "lambda:InvokeFunction",
+      functionName: this.function.functionName,
+      principal: "events.amazonaws.com",
+      sourceArn: this.rule.arn,
+    });
+    this.dependables = [this.function, policy, recheck, target, permission];
+  }
+}
+
+export interface DrainHandlerBundle {
+  /** The zip Lambda runs (index.js at its root). */
+  readonly file: string;
+  /** SHA-256 of the zip: base64 for `source_code_hash`, hex for the asset's folder. */
+  readonly sha256Base64: string;
+  readonly sha256Hex: string;
+}
+
+/** Fixed time stamp in the zip, so the same code always gives the same bytes and hash. */
+const ZIP_MTIME = new Date("1980-01-01T00:00:00Z");
+const PACKAGE_ROOT = path.resolve(__dirname, "..");
+
+/**
+ * Bundles drain-hook.lambda.ts with esbuild into a deterministic zip: same code, same bytes,
+ * whatever the time or working directory. The SDK v3 clients are left to the Lambda runtime.
+ */
+export function bundleDrainHandler(outDir = os.tmpdir()): DrainHandlerBundle {
+  const source = ["drain-hook.lambda.ts", "drain-hook.lambda.js"].map((file) => path.join(__dirname, file)).find(fs.existsSync);
+  if (!source) throw new Error(`drain hook: the handler source is missing beside ${__filename}`);
+  const built = buildSync({
+    entryPoints: [source],
+    bundle: true,
+    platform: "node",
+    target: "node22",
+    format: "cjs",
+    external: ["@aws-sdk/*"],
+    write: false,
+    // Paths in the bundle's comments are relative to this, not to wherever synth runs.
+    absWorkingDir: PACKAGE_ROOT,
+    logLevel: "silent",
+  });
+  const zip = zipSync({ "index.js": [built.outputFiles[0].contents, { mtime: ZIP_MTIME, level: 9 }] });
+  const digest = createHash("sha256").update(zip).digest();
+  const sha256Hex = digest.toString("hex");
+  const dir = path.join(outDir, `amiroll-drain-hook-${sha256Hex.slice(0, 16)}`);
+  const file = path.join(dir, "drain-hook.zip");
+  if (!fs.existsSync(file)) {
+    // Written aside then renamed, so a parallel synth never reads half a zip.
+    fs.mkdirSync(dir, { recursive: true });
+    const partial = `${file}.${process.pid}.partial`;
+    fs.writeFileSync(partial, zip);
+    fs.renameSync(partial, file);
+  }
+  return { file, sha256Base64: digest.toString("base64"), sha256Hex };
+}
+
+let bundled: DrainHandlerBundle | undefined;
+
+/** The bundle, built once per process (every cluster of every stack shares it). */
+export function drainHandlerBundle(): DrainHandlerBundle {
+  bundled ??= bundleDrainHandler();
+  return bundled;
+}
