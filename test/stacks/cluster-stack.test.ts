@@ -45,6 +45,19 @@ describe("ClusterStack", () => {
     expect(lt.tag_specifications[0].tags).toMatchObject({ "amiroll:environment": "production", team: "platform" });
   });
 
+  it("puts the drain hook on every group of both stacks, each cluster with its own Lambda", () => {
+    const rolling = synthAll(pinsOf({ current: PIN_B }, { current: PIN_B, retiring: PIN_A }));
+    for (const stack of [stacks.staging, stacks.production, rolling.production]) {
+      const groups = Object.values(stack.resource.aws_autoscaling_group) as any[];
+      const [fn] = Object.values(stack.resource.aws_lambda_function) as any[];
+      for (const group of groups) {
+        expect(group.initial_lifecycle_hook).toEqual([expect.objectContaining({ lifecycle_transition: "autoscaling:EC2_INSTANCE_TERMINATING", name: fn.environment.variables.AMIROLL_HOOK_NAME })]);
+      }
+    }
+    expect(Object.keys(rolling.production.resource.aws_autoscaling_group)).toHaveLength(2);
+    expect((Object.values(stacks.production.resource.aws_lambda_function) as any[]).map((f) => f.function_name)).toEqual(["production-apps-drain-hook"]);
+  });
+
   it("outputs, per cluster, the ECS cluster and each generation's group and AMI for the driver", () => {
     const value = stacks.production.output[CLUSTERS_OUTPUT].value;
     expect(value.apps).toMatchObject({

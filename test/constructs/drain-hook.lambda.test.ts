@@ -1,0 +1,411 @@
+/**
+ * The drain hook's handler against mocked AWS clients (aws-sdk-client-mock): every path a
+ * terminating instance can take, malformed input, duplicates, and throttling.
+ */
+import { Readable } from "node:stream";
+import {
+  AutoScalingClient,
+  CompleteLifecycleActionCommand,
+  RecordLifecycleActionHeartbeatCommand,
+} from "@aws-sdk/client-auto-scaling";
+import {
+  DescribeContainerInstancesCommand,
+  DescribeServicesCommand,
+  DescribeTasksCommand,
+  ECSClient,
+  ListContainerInstancesCommand,
+  ListTasksCommand,
+  UpdateContainerInstancesStateCommand,
+} from "@aws-sdk/client-ecs";
+import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { mockClient } from "aws-sdk-client-mock";
+import {
+  type DrainHookSettings,
+  type LifecycleAction,
+  type LogEntry,
+  SDK_MAX_ATTEMPTS,
+  actionFromEvent,
+  createDrainHandler,
+  createDrainHookClients,
+  settingsFromEnv,
+} from "../../constructs/drain-hook.lambda";
+
+const SETTINGS: DrainHookSettings = {
+  cluster: "staging-apps",
+  hookName: "staging-apps-drain-hook",
+  recheckQueueUrl: "https://sqs.eu-west-1.amazonaws.com/123456789012/staging-apps-drain-hook-recheck",
+  recheckSeconds: 30,
+  maxDrainSeconds: 3600,
+};
+const INSTANCE_ID = "i-0123456789abcdef0";
+const CONTAINER_INSTANCE = "arn:aws:ecs:eu-west-1:123456789012:container-instance/staging-apps/0f1e2d3c4b5a69788796a5b4c3d2e1f0";
+const STARTED = Date.parse("2026-11-22T10:00:00Z");
+
+const EVENT = {
+  version: "0",
+  id: "5b1c2d3e-0000-4000-8000-000000000001",
+  "detail-type": "EC2 Instance-terminate Lifecycle Action",
+  source: "aws.autoscaling",
+  account: "123456789012",
+  time: "2026-11-22T10:00:00Z",
+  region: "eu-west-1",
+  resources: ["arn:aws:autoscaling:eu-west-1:123456789012:autoScalingGroup:uuid:autoScalingGroupName/staging-apps-ami-0aaaaaaaaaaaaaaaa"],
+  detail: {
+    LifecycleActionToken: "87654321-4321-4321-4321-210987654321",
+    AutoScalingGroupName: "staging-apps-ami-0aaaaaaaaaaaaaaaa",
+    LifecycleHookName: "staging-apps-drain-hook",
+    EC2InstanceId: INSTANCE_ID,
+    LifecycleTransition: "autoscaling:EC2_INSTANCE_TERMINATING",
+    Origin: "AutoScalingGroup",
+    Destination: "EC2",
+  },
+};
+
+interface FakeTask {
+  readonly arn: string;
+  readonly group: string;
+  readonly lastStatus: string;
+  readonly desiredStatus?: "RUNNING" | "STOPPED";
+}
+
+interface FakeWorld {
+  /** Undefined: the EC2 instance never registered with ECS. */
+  readonly instance?: { status: string; pendingTasksCount?: number };
+  readonly tasks?: readonly FakeTask[];
+  /** Service name -> scheduling strategy. */
+  readonly services?: Readonly<Record<string, "REPLICA" | "DAEMON">>;
+  /** Answer of CompleteLifecycleAction / RecordLifecycleActionHeartbeat. */
+  readonly actionActive?: boolean;
+  /** ListTasks page size (to exercise nextToken). */
+  readonly pageSize?: number;
+}
+
+const noActiveAction = () =>
+  Object.assign(new Error("No active Lifecycle Action found with instance ID i-0123456789abcdef0"), { name: "ValidationError" });
+
+/** Mocked clients answering from a small world, plus the log lines the handler wrote. */
+function setup(world: FakeWorld, nowMs = STARTED + 60_000) {
+  const clients = { ecs: new ECSClient({ region: "eu-west-1" }), autoScaling: new AutoScalingClient({ region: "eu-west-1" }), sqs: new SQSClient({ region: "eu-west-1" }) };
+  const ecs = mockClient(clients.ecs);
+  const autoScaling = mockClient(clients.autoScaling);
+  const sqs = mockClient(clients.sqs);
+  const tasks = world.tasks ?? [];
+  const pageSize = world.pageSize ?? 100;
+
+  ecs.on(ListContainerInstancesCommand).callsFake((input) => {
+    expect(input.filter).toBe(`ec2InstanceId == ${INSTANCE_ID}`);
+    return { containerInstanceArns: world.instance ? [CONTAINER_INSTANCE] : [] };
+  });
+  ecs.on(DescribeContainerInstancesCommand).resolves({
+    containerInstances: world.instance
+      ? [{ containerInstanceArn: CONTAINER_INSTANCE, ec2InstanceId: INSTANCE_ID, status: world.instance.status, pendingTasksCount: world.instance.pendingTasksCount ?? 0 }]
+      : [],
+  });
+  ecs.on(UpdateContainerInstancesStateCommand).resolves({ containerInstances: [{ containerInstanceArn: CONTAINER_INSTANCE, status: "DRAINING" }], failures: [] });
+  ecs.on(ListTasksCommand).callsFake((input) => {
+    const matching = tasks.filter((t) => (t.desiredStatus ?? "RUNNING") === input.desiredStatus).map((t) => t.arn);
+    const start = input.nextToken ? Number(input.nextToken) : 0;
+    const end = start + pageSize;
+    return { taskArns: matching.slice(start, end), nextToken: end < matching.length ? String(end) : undefined };
+  });
+  ecs.on(DescribeTasksCommand).callsFake((input) => {
+    expect(input.tasks.length).toBeLessThanOrEqual(100);
+    return {
+      tasks: tasks
+        .filter((t) => input.tasks.includes(t.arn))
+        .map((t) => ({ taskArn: t.arn, group: t.group, lastStatus: t.lastStatus, desiredStatus: t.desiredStatus ?? "RUNNING" })),
+    };
+  });
+  ecs.on(DescribeServicesCommand).callsFake((input) => ({
+    services: input.services.map((serviceName: string) => ({ serviceName, schedulingStrategy: world.services?.[serviceName] ?? "REPLICA" })),
+  }));
+
+  const lifecycle = () => (world.actionActive === false ? Promise.reject(noActiveAction()) : Promise.resolve({}));
+  autoScaling.on(CompleteLifecycleActionCommand).callsFake(lifecycle);
+  autoScaling.on(RecordLifecycleActionHeartbeatCommand).callsFake(lifecycle);
+  sqs.on(SendMessageCommand).resolves({ MessageId: "m-1" });
+
+  const logs: LogEntry[] = [];
+  const handler = createDrainHandler({ clients, settings: SETTINGS, now: () => nowMs, log: (entry) => logs.push(entry) });
+  return { handler, ecs, autoScaling, sqs, logs, clients };
+}
+
+const task = (n: number, group: string, lastStatus = "RUNNING", desiredStatus: FakeTask["desiredStatus"] = "RUNNING"): FakeTask => ({
+  arn: `arn:aws:ecs:eu-west-1:123456789012:task/staging-apps/${String(n).padStart(32, "0")}`,
+  group,
+  lastStatus,
+  desiredStatus,
+});
+
+const recheckMessage = (action: Partial<LifecycleAction> = {}, messageId = "msg-1") => ({
+  messageId,
+  eventSource: "aws:sqs",
+  body: JSON.stringify({
+    autoScalingGroupName: EVENT.detail.AutoScalingGroupName,
+    lifecycleHookName: EVENT.detail.LifecycleHookName,
+    lifecycleActionToken: EVENT.detail.LifecycleActionToken,
+    instanceId: INSTANCE_ID,
+    startedAt: EVENT.time,
+    checks: 1,
+    ...action,
+  }),
+});
+
+describe("drain hook handler", () => {
+  it("lets an instance that never joined ECS go at once", async () => {
+    const { handler, ecs, autoScaling, sqs } = setup({ instance: undefined });
+    await expect(handler(EVENT)).resolves.toEqual({ kind: "completed", reason: "not-registered" });
+    expect(autoScaling.commandCalls(CompleteLifecycleActionCommand)[0].args[0].input).toEqual({
+      AutoScalingGroupName: EVENT.detail.AutoScalingGroupName,
+      LifecycleHookName: EVENT.detail.LifecycleHookName,
+      LifecycleActionToken: EVENT.detail.LifecycleActionToken,
+      InstanceId: INSTANCE_ID,
+      LifecycleActionResult: "CONTINUE",
+    });
+    expect(ecs.commandCalls(UpdateContainerInstancesStateCommand)).toHaveLength(0);
+    expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
+  });
+
+  it("sets an ACTIVE instance DRAINING, records a heartbeat and schedules the next check while tasks remain", async () => {
+    const { handler, ecs, autoScaling, sqs, logs } = setup({ instance: { status: "ACTIVE" }, tasks: [task(1, "service:web"), task(2, "service:web")] });
+    await expect(handler(EVENT)).resolves.toEqual({ kind: "waiting", holding: 2, nextCheckSeconds: 30 });
+
+    expect(ecs.commandCalls(UpdateContainerInstancesStateCommand)[0].args[0].input).toEqual({
+      cluster: "staging-apps",
+      containerInstances: [CONTAINER_INSTANCE],
+      status: "DRAINING",
+    });
+    expect(autoScaling.commandCalls(RecordLifecycleActionHeartbeatCommand)).toHaveLength(1);
+    expect(autoScaling.commandCalls(CompleteLifecycleActionCommand)).toHaveLength(0);
+    const sent = sqs.commandCalls(SendMessageCommand)[0].args[0].input;
+    expect(sent.QueueUrl).toBe(SETTINGS.recheckQueueUrl);
+    expect(sent.DelaySeconds).toBe(30);
+    expect(JSON.parse(sent.MessageBody!)).toMatchObject({ instanceId: INSTANCE_ID, startedAt: EVENT.time, checks: 1 });
+    expect(logs.map((l) => l.message)).toContain("waiting for 2 task(s) to leave");
+  });
+
+  it("lets a DRAINING instance with no tasks left go, without draining it again", async () => {
+    const { handler, ecs, autoScaling, sqs } = setup({ instance: { status: "DRAINING" }, tasks: [task(1, "service:web", "STOPPED", "STOPPED")] });
+    await expect(handler(EVENT)).resolves.toEqual({ kind: "completed", reason: "drained" });
+    expect(ecs.commandCalls(UpdateContainerInstancesStateCommand)).toHaveLength(0);
+    expect(autoScaling.commandCalls(CompleteLifecycleActionCommand)).toHaveLength(1);
+    expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
+  });
+
+  it.each(["RUNNING", "PENDING", "ACTIVATING", "DEACTIVATING", "STOPPING", "DEPROVISIONING"])(
+    "a task whose last status is %s holds the instance, even when already told to stop",
+    async (lastStatus) => {
+      const { handler, autoScaling } = setup({ instance: { status: "DRAINING" }, tasks: [task(1, "service:web", lastStatus, "STOPPED")] });
+      await expect(handler(EVENT)).resolves.toMatchObject({ kind: "waiting", holding: 1 });
+      expect(autoScaling.commandCalls(CompleteLifecycleActionCommand)).toHaveLength(0);
+    },
+  );
+
+  it("does not wait for daemon-service tasks (one per instance by design)", async () => {
+    const { handler, ecs } = setup({
+      instance: { status: "DRAINING" },
+      tasks: [task(1, "service:log-router"), task(2, "service:node-exporter")],
+      services: { "log-router": "DAEMON", "node-exporter": "DAEMON" },
+    });
+    await expect(handler(EVENT)).resolves.toEqual({ kind: "completed", reason: "drained" });
+    expect(ecs.commandCalls(DescribeServicesCommand)[0].args[0].input.services.sort()).toEqual(["log-router", "node-exporter"]);
+  });
+
+  it("waits for replica-service and standalone tasks beside a daemon", async () => {
+    const { handler } = setup({
+      instance: { status: "DRAINING" },
+      tasks: [task(1, "service:log-router"), task(2, "service:web"), task(3, "family:nightly-report")],
+      services: { "log-router": "DAEMON" },
+    });
+    await expect(handler(EVENT)).resolves.toMatchObject({ kind: "waiting", holding: 2 });
+  });
+
+  it("waits while the instance reports a pending task not listed yet", async () => {
+    const { handler } = setup({ instance: { status: "DRAINING", pendingTasksCount: 1 }, tasks: [] });
+    await expect(handler(EVENT)).resolves.toMatchObject({ kind: "waiting", holding: 1 });
+  });
+
+  it("after the maximum drain time lets the instance go anyway and logs an error naming the tasks", async () => {
+    const { handler, autoScaling, sqs, logs } = setup(
+      { instance: { status: "DRAINING" }, tasks: [task(1, "family:nightly-report")] },
+      STARTED + SETTINGS.maxDrainSeconds * 1000,
+    );
+    await expect(handler(recheckMessageEvent({ checks: 120 }))).resolves.toEqual({ batchItemFailures: [] });
+    expect(autoScaling.commandCalls(CompleteLifecycleActionCommand)[0].args[0].input.LifecycleActionResult).toBe("CONTINUE");
+    expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
+    const loud = logs.find((l) => l.level === "error")!;
+    expect(loud.message).toMatch(/MAX DRAIN TIME REACHED.*1 task/);
+    expect(String(loud.tasks)).toContain("family:nightly-report");
+  });
+
+  it("schedules the last check at the maximum drain time rather than past it", async () => {
+    const { handler, sqs } = setup({ instance: { status: "DRAINING" }, tasks: [task(1, "service:web")] }, STARTED + (SETTINGS.maxDrainSeconds - 10) * 1000);
+    await handler(EVENT);
+    expect(sqs.commandCalls(SendMessageCommand)[0].args[0].input.DelaySeconds).toBe(10);
+  });
+
+  it("continues from an SQS re-check message, counting checks", async () => {
+    const { handler, sqs } = setup({ instance: { status: "DRAINING" }, tasks: [task(1, "service:web")] });
+    await expect(handler(recheckMessageEvent({ checks: 4 }))).resolves.toEqual({ batchItemFailures: [] });
+    expect(JSON.parse(sqs.commandCalls(SendMessageCommand)[0].args[0].input.MessageBody!).checks).toBe(5);
+  });
+
+  it("is idempotent: a duplicate event after the action completed changes nothing and stops", async () => {
+    const { handler, sqs, logs } = setup({ instance: { status: "DRAINING" }, tasks: [], actionActive: false });
+    await expect(handler(EVENT)).resolves.toEqual({ kind: "already-completed" });
+    expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
+    expect(logs.map((l) => l.message)).toContain("lifecycle action already completed");
+  });
+
+  it("stops re-checking when the action is no longer waiting (completed elsewhere, timed out, group gone)", async () => {
+    const { handler, sqs } = setup({ instance: { status: "DRAINING" }, tasks: [task(1, "service:web")], actionActive: false });
+    await expect(handler(recheckMessageEvent())).resolves.toEqual({ batchItemFailures: [] });
+    expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
+  });
+
+  it("a late re-check for an instance already gone from ECS just completes (out of order)", async () => {
+    const { handler, autoScaling } = setup({ instance: undefined, actionActive: false });
+    await expect(handler(recheckMessageEvent({ checks: 9 }))).resolves.toEqual({ batchItemFailures: [] });
+    expect(autoScaling.commandCalls(CompleteLifecycleActionCommand)).toHaveLength(1);
+  });
+
+  it("keeps checking when ECS refuses to drain the instance", async () => {
+    const world = setup({ instance: { status: "ACTIVE" }, tasks: [task(1, "service:web")] });
+    world.ecs.on(UpdateContainerInstancesStateCommand).resolves({ failures: [{ arn: CONTAINER_INSTANCE, reason: "MISSING" }] });
+    await expect(world.handler(EVENT)).resolves.toMatchObject({ kind: "waiting" });
+    expect(world.logs.find((l) => l.level === "warn")?.reason).toBe("MISSING");
+  });
+
+  it("reads every page of tasks and describes them 100 at a time", async () => {
+    const tasks = Array.from({ length: 250 }, (_, i) => task(i, "service:web", "STOPPED", "STOPPED"));
+    const { handler, ecs } = setup({ instance: { status: "DRAINING" }, tasks: [...tasks, task(999, "service:web")], pageSize: 40 });
+    await expect(handler(EVENT)).resolves.toMatchObject({ kind: "waiting", holding: 1 });
+    expect(ecs.commandCalls(DescribeTasksCommand).map((c) => c.args[0].input.tasks!.length)).toEqual([100, 100, 51]);
+  });
+
+  describe("malformed input is logged and dropped, never retried", () => {
+    const { detail } = EVENT;
+    it.each([
+      ["not an object", "hello"],
+      ["another detail-type", { ...EVENT, "detail-type": "EC2 Instance Launch Successful" }],
+      ["a launching transition", { ...EVENT, detail: { ...detail, LifecycleTransition: "autoscaling:EC2_INSTANCE_LAUNCHING" } }],
+      ["no token", { ...EVENT, detail: { ...detail, LifecycleActionToken: undefined } }],
+      ["a bad instance id", { ...EVENT, detail: { ...detail, EC2InstanceId: "i-x; rm -rf" } }],
+      ["another hook's event", { ...EVENT, detail: { ...detail, LifecycleHookName: "someone-elses-hook" } }],
+      ["no time", { ...EVENT, time: "yesterday" }],
+    ])("an event with %s", async (_label, event) => {
+      const { handler, ecs, autoScaling, logs } = setup({ instance: { status: "ACTIVE" } });
+      await expect(handler(event)).resolves.toBeUndefined();
+      expect(ecs.calls()).toHaveLength(0);
+      expect(autoScaling.calls()).toHaveLength(0);
+      expect(logs).toEqual([expect.objectContaining({ level: "warn", message: "dropped a malformed lifecycle event" })]);
+    });
+
+    it("a bad SQS message is dropped while the good ones in its batch are checked", async () => {
+      const { handler, autoScaling, logs } = setup({ instance: { status: "DRAINING" }, tasks: [] });
+      const event = {
+        Records: [
+          { messageId: "bad-json", eventSource: "aws:sqs", body: "{not json" },
+          { ...recheckMessage({ checks: -1 }, "bad-checks") },
+          recheckMessage({}, "good"),
+        ],
+      };
+      await expect(handler(event)).resolves.toEqual({ batchItemFailures: [] });
+      expect(autoScaling.commandCalls(CompleteLifecycleActionCommand)).toHaveLength(1);
+      expect(logs.filter((l) => l.message === "dropped a malformed re-check message").map((l) => l.messageId)).toEqual(["bad-json", "bad-checks"]);
+    });
+  });
+
+  it("reports only the failing message of a batch back to SQS (the others are done)", async () => {
+    const { handler, ecs } = setup({ instance: { status: "DRAINING" }, tasks: [] });
+    ecs.on(ListContainerInstancesCommand).rejectsOnce(Object.assign(new Error("Rate exceeded"), { name: "ThrottlingException" })).resolves({ containerInstanceArns: [CONTAINER_INSTANCE] });
+    const event = { Records: [recheckMessage({}, "first"), recheckMessage({}, "second")] };
+    await expect(handler(event)).resolves.toEqual({ batchItemFailures: [{ itemIdentifier: "first" }] });
+  });
+
+  it("an AWS error on a lifecycle event fails the invocation so Lambda retries it", async () => {
+    const { handler, ecs } = setup({ instance: { status: "ACTIVE" } });
+    ecs.on(ListContainerInstancesCommand).rejects(Object.assign(new Error("Service unavailable"), { name: "ServerException" }));
+    await expect(handler(EVENT)).rejects.toThrow("Service unavailable");
+  });
+});
+
+describe("drain hook handler on real SDK clients", () => {
+  it("uses adaptive retry with several attempts", async () => {
+    const clients = createDrainHookClients();
+    for (const client of [clients.ecs, clients.autoScaling, clients.sqs] as any[]) {
+      expect(await client.config.maxAttempts()).toBe(SDK_MAX_ATTEMPTS);
+      expect((await client.config.retryStrategy()).mode).toBe("adaptive");
+    }
+  });
+
+  it("rides out throttling: the SDK retries and the drain completes", async () => {
+    // ECS answers ThrottlingException twice, then the real answers; the SDK's retry does the rest.
+    let throttled = 0;
+    const calls: string[] = [];
+    const requestHandler = {
+      handle: async (request: { headers: Record<string, string>; body?: string }) => {
+        const target = request.headers["x-amz-target"] ?? "";
+        calls.push(target);
+        if (target.endsWith("ListContainerInstances") && throttled < 2) {
+          throttled++;
+          return { response: json(400, { __type: "ThrottlingException", message: "Rate exceeded" }) };
+        }
+        if (target.endsWith("ListContainerInstances")) return { response: json(200, { containerInstanceArns: [] }) };
+        throw new Error(`unexpected call ${target}`);
+      },
+    };
+    const credentials = { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret" };
+    const base = { region: "eu-west-1", credentials, requestHandler, retryMode: "adaptive", maxAttempts: SDK_MAX_ATTEMPTS };
+    const autoScaling = new AutoScalingClient({ region: "eu-west-1", credentials });
+    mockClient(autoScaling).on(CompleteLifecycleActionCommand).resolves({});
+    const handler = createDrainHandler({
+      clients: { ecs: new ECSClient(base), autoScaling, sqs: new SQSClient({ region: "eu-west-1", credentials }) },
+      settings: SETTINGS,
+      log: () => {},
+    });
+    await expect(handler(EVENT)).resolves.toEqual({ kind: "completed", reason: "not-registered" });
+    expect(calls.filter((c) => c.endsWith("ListContainerInstances"))).toHaveLength(3);
+  }, 30_000);
+});
+
+describe("drain hook settings and parsing", () => {
+  it("reads its settings from the environment the construct sets, and names a missing one", () => {
+    const env = {
+      AMIROLL_CLUSTER: "staging-apps",
+      AMIROLL_HOOK_NAME: "staging-apps-drain-hook",
+      AMIROLL_RECHECK_QUEUE_URL: SETTINGS.recheckQueueUrl,
+      AMIROLL_RECHECK_SECONDS: "30",
+      AMIROLL_MAX_DRAIN_SECONDS: "3600",
+    };
+    expect(settingsFromEnv(env)).toEqual(SETTINGS);
+    expect(() => settingsFromEnv({ ...env, AMIROLL_RECHECK_QUEUE_URL: undefined })).toThrow("AMIROLL_RECHECK_QUEUE_URL is not set");
+    expect(() => settingsFromEnv({ ...env, AMIROLL_MAX_DRAIN_SECONDS: "1h" })).toThrow("AMIROLL_MAX_DRAIN_SECONDS=1h is not a whole number");
+  });
+
+  it("takes the action's start from the event's time", () => {
+    expect(actionFromEvent(EVENT, SETTINGS.hookName)).toEqual({
+      action: {
+        autoScalingGroupName: EVENT.detail.AutoScalingGroupName,
+        lifecycleHookName: EVENT.detail.LifecycleHookName,
+        lifecycleActionToken: EVENT.detail.LifecycleActionToken,
+        instanceId: INSTANCE_ID,
+        startedAt: EVENT.time,
+        checks: 0,
+      },
+    });
+  });
+});
+
+function recheckMessageEvent(action: Partial<LifecycleAction> = {}) {
+  return { Records: [recheckMessage(action)] };
+}
+
+/** An HTTP response as the SDK's request handler returns it. */
+function json(statusCode: number, body: unknown) {
+  return {
+    statusCode,
+    headers: { "content-type": "application/x-amz-json-1.1" },
+    body: Readable.from([Buffer.from(JSON.stringify(body))]),
+  };
+}

@@ -1,0 +1,217 @@
+/**
+ * The DrainHook construct as EcsCluster adds it: resources, the IAM scope, the lifecycle hook
+ * on every generation, option checks, and the bundled handler (deterministic, and runnable).
+ */
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { unzipSync } from "fflate";
+import { CloudwatchEventTarget, CloudwatchLogGroup, LambdaEventSourceMapping, LambdaFunction, LambdaPermission, SqsQueue } from "../../constructs/aws";
+import { bundleDrainHandler } from "../../constructs/drain-hook";
+import { PropsError } from "../../constructs/errors";
+import { allOf, onlyOne, synthCluster } from "../support/synth";
+
+const AMI_A = "ami-0aaaaaaaaaaaaaaaa";
+const AMI_B = "ami-0bbbbbbbbbbbbbbbb";
+const ROOT = resolve(__dirname, "../..");
+
+/**
+ * The drain hook's inline policy statements, by Sid. The policy is JSON only once terraform has
+ * filled in its `${...}` expressions, whose own quotes are swapped here so that it parses.
+ */
+function statements(json: string): Record<string, any> {
+  const template: string = onlyOne(json, "aws_iam_role_policy").policy;
+  const policy = JSON.parse(template.replace(/\$\{[^}]*\}/g, (expression) => expression.replace(/"/g, "'")));
+  return Object.fromEntries(policy.Statement.map((s: any) => [s.Sid, s]));
+}
+
+describe("DrainHook (added by EcsCluster)", () => {
+  const json = synthCluster();
+
+  it("puts a terminating lifecycle hook on the group, with the heartbeat timeout and default result given", () => {
+    expect(onlyOne(json, "aws_autoscaling_group").initial_lifecycle_hook).toEqual([
+      { name: "test-apps-drain-hook", lifecycle_transition: "autoscaling:EC2_INSTANCE_TERMINATING", heartbeat_timeout: 300, default_result: "CONTINUE" },
+    ]);
+    const custom = synthCluster({ drainHook: { heartbeatTimeout: "10m", defaultResult: "ABANDON" } });
+    expect(onlyOne(custom, "aws_autoscaling_group").initial_lifecycle_hook[0]).toMatchObject({ heartbeat_timeout: 600, default_result: "ABANDON" });
+  });
+
+  it("puts the hook on every generation of a blue-green roll, and one Lambda serves them all", () => {
+    const bg = synthCluster({ strategy: "blue-green", amis: { current: { imageId: AMI_B }, retiring: { imageId: AMI_A } } });
+    const groups = allOf(bg, "aws_autoscaling_group");
+    expect(groups).toHaveLength(2);
+    for (const group of groups) expect(group.initial_lifecycle_hook[0].name).toBe("test-apps-drain-hook");
+    expect(allOf(bg, "aws_lambda_function")).toHaveLength(1);
+  });
+
+  it("lets terraform wait for the drain when it deletes a group, and keeps the hook's machinery until the groups are gone", () => {
+    const group = onlyOne(json, "aws_autoscaling_group");
+    // 1h max drain + 5m heartbeat + 10m margin.
+    expect(group.timeouts).toEqual({ delete: "75m" });
+    expect(onlyOne(synthCluster({ drainHook: { maxDrainTime: "2h" } }), "aws_autoscaling_group").timeouts).toEqual({ delete: "135m" });
+    expect(group.depends_on).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^aws_lambda_function\./),
+        expect.stringMatching(/^aws_iam_role_policy\./),
+        expect.stringMatching(/^aws_cloudwatch_event_target\./),
+        expect.stringMatching(/^aws_lambda_permission\./),
+        expect.stringMatching(/^aws_lambda_event_source_mapping\./),
+      ]),
+    );
+  });
+
+  it("routes only this hook's events of this cluster's groups to the Lambda", () => {
+    const rule = onlyOne(json, "aws_cloudwatch_event_rule");
+    expect(JSON.parse(rule.event_pattern)).toEqual({
+      source: ["aws.autoscaling"],
+      "detail-type": ["EC2 Instance-terminate Lifecycle Action"],
+      detail: { LifecycleHookName: ["test-apps-drain-hook"], AutoScalingGroupName: [{ prefix: "test-apps-ami-" }] },
+    });
+    expect(json).toHaveResourceWithProperties(CloudwatchEventTarget, { arn: expect.stringMatching(/aws_lambda_function\..*\.arn/) });
+    expect(json).toHaveResourceWithProperties(LambdaPermission, {
+      action: "lambda:InvokeFunction",
+      principal: "events.amazonaws.com",
+      source_arn: expect.stringMatching(/aws_cloudwatch_event_rule\..*\.arn/),
+    });
+  });
+
+  it("runs the bundled handler on nodejs22.x with its settings in the environment", () => {
+    const fn = onlyOne(json, "aws_lambda_function");
+    expect(fn).toMatchObject({ function_name: "test-apps-drain-hook", runtime: "nodejs22.x", handler: "index.handler", timeout: 60 });
+    expect(fn.environment.variables).toMatchObject({
+      AMIROLL_CLUSTER: "test-apps",
+      AMIROLL_HOOK_NAME: "test-apps-drain-hook",
+      AMIROLL_RECHECK_SECONDS: "30",
+      AMIROLL_MAX_DRAIN_SECONDS: "3600",
+    });
+    expect(fn.environment.variables.AMIROLL_RECHECK_QUEUE_URL).toMatch(/aws_sqs_queue\..*recheck.*\.url/);
+    expect(fn.filename).toMatch(/^assets\/.+\/drain-hook\.zip$/);
+    expect(fn.source_code_hash).toBe(bundleDrainHandler().sha256Base64);
+  });
+
+  it("re-checks through an encrypted SQS queue whose failing messages go to a dead-letter queue", () => {
+    const queues = allOf(json, "aws_sqs_queue");
+    const recheck = queues.find((q) => q.name === "test-apps-drain-hook-recheck")!;
+    expect(recheck.sqs_managed_sse_enabled).toBe(true);
+    expect(JSON.parse(recheck.redrive_policy)).toEqual({ deadLetterTargetArn: expect.stringMatching(/dead_letter_queue.*\.arn/), maxReceiveCount: 5 });
+    expect(json).toHaveResourceWithProperties(SqsQueue, { name: "test-apps-drain-hook-dlq", sqs_managed_sse_enabled: true });
+    expect(json).toHaveResourceWithProperties(LambdaEventSourceMapping, { function_response_types: ["ReportBatchItemFailures"] });
+  });
+
+  it("keeps the Lambda's logs for the retention given", () => {
+    expect(json).toHaveResourceWithProperties(CloudwatchLogGroup, { name: "/aws/lambda/test-apps-drain-hook", retention_in_days: 30 });
+    expect(synthCluster({ drainHook: { logRetentionDays: 90 } })).toHaveResourceWithProperties(CloudwatchLogGroup, { retention_in_days: 90 });
+  });
+
+  describe("IAM: least privilege", () => {
+    const s = statements(json);
+    const cluster = expect.stringMatching(/^\$\{aws_ecs_cluster\.apps_cluster_[^}]+\.arn\}$/);
+
+    it("grants only the calls the handler makes", () => {
+      const actions = Object.values(s).flatMap((st: any) => st.Action).sort();
+      expect(actions).toEqual([
+        "autoscaling:CompleteLifecycleAction",
+        "autoscaling:RecordLifecycleActionHeartbeat",
+        "ecs:DescribeContainerInstances",
+        "ecs:DescribeServices",
+        "ecs:DescribeTasks",
+        "ecs:ListContainerInstances",
+        "ecs:ListTasks",
+        "ecs:UpdateContainerInstancesState",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:ReceiveMessage",
+        "sqs:SendMessage",
+      ]);
+    });
+
+    it("conditions every ECS action on this cluster's ARN", () => {
+      expect(s.FindInstances.Resource).toEqual(cluster);
+      for (const sid of ["ReadTasks", "Drain"]) expect(s[sid].Condition).toEqual({ ArnEquals: { "ecs:cluster": cluster } });
+      expect(s.Drain.Resource).toMatch(/:ecs:.*:container-instance\/test-apps\/\*$/);
+    });
+
+    it("allows lifecycle actions only on this cluster's groups (name prefix and cluster tag)", () => {
+      expect(s.LifecycleActions.Resource).toMatch(/:autoscaling:.*:autoScalingGroup:\*:autoScalingGroupName\/test-apps-ami-\*$/);
+      expect(s.LifecycleActions.Condition).toEqual({ StringEquals: { "aws:ResourceTag/amiroll:cluster": "test-apps" } });
+    });
+
+    it("puts nothing that changes anything on *", () => {
+      const mutating = /^(ecs:Update|autoscaling:|sqs:(Send|Delete)|logs:)/;
+      for (const st of Object.values(s) as any[]) {
+        if (st.Action.some((a: string) => mutating.test(a))) expect(st.Resource).not.toBe("*");
+      }
+      expect(s.ReadTasks.Action.every((a: string) => /^ecs:(Describe|List)/.test(a))).toBe(true);
+    });
+  });
+
+  it("can be turned off: no hook on the group, no Lambda, default delete timeout", () => {
+    const off = synthCluster({ drainHook: false });
+    expect(onlyOne(off, "aws_autoscaling_group").initial_lifecycle_hook).toBeUndefined();
+    expect(onlyOne(off, "aws_autoscaling_group").timeouts).toBeUndefined();
+    expect(off).not.toHaveResource(LambdaFunction);
+    expect(allOf(off, "aws_iam_role")).toHaveLength(1);
+  });
+
+  it.each([
+    [{ heartbeatTimeout: "10s" }, "drainHook.heartbeatTimeout: 10s is not valid (expected whole seconds from 30s to 7200s)"],
+    [{ heartbeatTimeout: "soon" }, 'drainHook.heartbeatTimeout: "soon" is not valid'],
+    [{ recheckInterval: "20m" }, "drainHook.recheckInterval: 20m is not valid (expected whole seconds from 1s to 900s)"],
+    [{ recheckInterval: "4m" }, "drainHook.recheckInterval: 4m is more than half of heartbeatTimeout 5m"],
+    [{ maxDrainTime: "9h" }, "drainHook.maxDrainTime: 9h is more than 100 heartbeat timeouts (5m)"],
+    [{ maxDrainTime: "1500ms" }, "drainHook.maxDrainTime: 1500ms is not valid (expected whole seconds"],
+    [{ defaultResult: "STOP" as any }, 'drainHook.defaultResult: "STOP" is not valid (expected "CONTINUE" or "ABANDON")'],
+    [{ logRetentionDays: 10 }, "drainHook.logRetentionDays: 10 is not a CloudWatch Logs retention"],
+  ])("refuses %j, naming the prop", (drainHook, message) => {
+    expect(() => synthCluster({ drainHook })).toThrow(PropsError);
+    expect(() => synthCluster({ drainHook })).toThrow(message);
+  });
+});
+
+describe("the bundled handler", () => {
+  it("is the same zip, byte for byte, from another process in another directory (so plans stay clean)", () => {
+    const here = bundleDrainHandler(mkdtempSync(join(tmpdir(), "amiroll-bundle-")));
+    const script = `const { bundleDrainHandler } = require(${JSON.stringify(join(ROOT, "constructs/drain-hook.ts"))});
+process.stdout.write(JSON.stringify(bundleDrainHandler(${JSON.stringify(mkdtempSync(join(tmpdir(), "amiroll-bundle-")))})));`;
+    const there = JSON.parse(
+      execFileSync(process.execPath, ["--require", require.resolve("tsx/cjs"), "-e", script], { cwd: tmpdir(), encoding: "utf8" }),
+    );
+    expect(there.sha256Base64).toBe(here.sha256Base64);
+    expect(readFileSync(there.file).equals(readFileSync(here.file))).toBe(true);
+    expect(createHash("sha256").update(readFileSync(here.file)).digest("base64")).toBe(here.sha256Base64);
+  }, 30_000);
+
+  it("is index.js exporting a handler that runs where the SDK is provided (as in the Lambda runtime)", async () => {
+    const { file } = bundleDrainHandler();
+    const files = unzipSync(readFileSync(file));
+    expect(Object.keys(files)).toEqual(["index.js"]);
+    const code = Buffer.from(files["index.js"]).toString("utf8");
+    expect(code).toMatch(/require\("@aws-sdk\/client-ecs"\)/);
+    // Inside the repository so that require("@aws-sdk/...") finds node_modules, like the runtime's.
+    const dir = join(ROOT, "node_modules", ".cache", "amiroll-test-bundle");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "index.js"), code);
+    const saved = { ...process.env };
+    Object.assign(process.env, {
+      AMIROLL_CLUSTER: "test-apps",
+      AMIROLL_HOOK_NAME: "test-apps-drain-hook",
+      AMIROLL_RECHECK_QUEUE_URL: "https://sqs.eu-west-1.amazonaws.com/123456789012/q",
+      AMIROLL_RECHECK_SECONDS: "30",
+      AMIROLL_MAX_DRAIN_SECONDS: "3600",
+      AWS_REGION: "eu-west-1",
+    });
+    const log = jest.spyOn(console, "log").mockImplementation(() => {});
+    try {
+      const bundled = require(join(dir, "index.js"));
+      await expect(bundled.handler({ "detail-type": "Something else" })).resolves.toBeUndefined();
+      expect(JSON.parse(log.mock.calls[0][0])).toMatchObject({ level: "warn", message: "dropped a malformed lifecycle event" });
+    } finally {
+      log.mockRestore();
+      process.env = saved;
+    }
+  });
+});
