@@ -208,7 +208,7 @@ describe("drain hook handler", () => {
       services: { "log-router": "DAEMON", "node-exporter": "DAEMON" },
     });
     await expect(handler(EVENT)).resolves.toEqual({ kind: "completed", reason: "drained" });
-    expect(ecs.commandCalls(DescribeServicesCommand)[0].args[0].input.services.sort()).toEqual(["log-router", "node-exporter"]);
+    expect(ecs.commandCalls(DescribeServicesCommand)[0].args[0].input.services!.sort()).toEqual(["log-router", "node-exporter"]);
   });
 
   it("waits for replica-service and standalone tasks beside a daemon", async () => {
