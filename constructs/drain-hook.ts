@@ -219,7 +219,7 @@ export class DrainHook extends Construct {
             Effect: "Allow",
             Action: ["autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"],
             Resource: `arn:${partition}:autoscaling:${region}:${account}:autoScalingGroup:*:autoScalingGroupName/${props.asgNamePrefix}*`,
-            Condition: { StringEquals: { [`aws:ResourceTag/${props.clusterTagKey}`]: props.clusterName } },
+            Condition: { StringEquals: { [`autoscaling:ResourceTag/${props.clusterTagKey}`]: props.clusterName } },
           },
           {
             Sid: "Recheck",

@@ -137,7 +137,7 @@ describe("DrainHook (added by EcsCluster)", () => {
 
     it("allows lifecycle actions only on this cluster's groups (name prefix and cluster tag)", () => {
       expect(s.LifecycleActions.Resource).toMatch(/:autoscaling:.*:autoScalingGroup:\*:autoScalingGroupName\/test-apps-ami-\*$/);
-      expect(s.LifecycleActions.Condition).toEqual({ StringEquals: { "aws:ResourceTag/amiroll:cluster": "test-apps" } });
+      expect(s.LifecycleActions.Condition).toEqual({ StringEquals: { "autoscaling:ResourceTag/amiroll:cluster": "test-apps" } });
     });
 
     it("puts nothing that changes anything on *", () => {
