@@ -1,0 +1,594 @@
+/**
+ * Real SDK v3 clients whose requests the world answers instead of AWS.
+ *
+ * A middleware stands where the HTTP call would be (inside the retry middleware, before the
+ * response is parsed): it takes the Command's input, lets the world answer, and returns the
+ * output, or throws an AWS-shaped error. So the driver's code, the SDK's paginators (which
+ * want real client instances) and its retry logic all run for real; only back-off delays are
+ * zero, since time here is virtual.
+ */
+import { AutoScalingClient } from "@aws-sdk/client-auto-scaling";
+import { EC2Client } from "@aws-sdk/client-ec2";
+import { ECSClient } from "@aws-sdk/client-ecs";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { SSMClient } from "@aws-sdk/client-ssm";
+import { ConfiguredRetryStrategy } from "@smithy/core/retry";
+import type { DrainHookSettings } from "../../constructs/drain-hook.lambda";
+import { createDrainHandler } from "../../constructs/drain-hook.lambda";
+import type { SimContainerInstance, SimGroup, SimInstance, SimService, SimTask, World } from "./world";
+
+/** What the driver talks to: one client per service, as DESIGN.md's AwsClients. */
+export interface SimAwsClients {
+  readonly ecs: ECSClient;
+  readonly autoScaling: AutoScalingClient;
+  readonly ec2: EC2Client;
+  readonly ssm: SSMClient;
+  readonly sqs: SQSClient;
+}
+
+type Handler = (input: any) => unknown;
+
+/** An error as the SDK raises it for a service's error response. */
+export function awsError(name: string, message: string, status = 400): Error {
+  return Object.assign(new Error(message), { name, $fault: status >= 500 ? "server" : "client", $metadata: { httpStatusCode: status, attempts: 1 } });
+}
+
+const THROTTLING_ERROR: Record<string, string> = {
+  ecs: "ThrottlingException",
+  autoscaling: "Throttling",
+  ec2: "RequestLimitExceeded",
+  ssm: "ThrottlingException",
+  sqs: "ThrottlingException",
+};
+
+/** One page of `items` from a numeric next token. */
+function page<T>(items: readonly T[], nextToken: string | undefined, max: number, limit: number) {
+  const size = Math.min(max || limit, limit);
+  const start = nextToken ? Number(nextToken) : 0;
+  if (!Number.isInteger(start) || start < 0) throw awsError("InvalidParameterException", `Invalid NextToken ${nextToken}`);
+  const end = start + size;
+  return { items: items.slice(start, end), nextToken: end < items.length ? String(end) : undefined };
+}
+
+function simulate<C extends { middlewareStack: any }>(client: C, world: World, service: string, handlers: Record<string, Handler>): C {
+  client.middlewareStack.add(
+    (next: (args: unknown) => Promise<unknown>) => (args: unknown) => world.clock.track(next(args)),
+    { step: "initialize", priority: "high", name: "amirollSimulatedTime" },
+  );
+  client.middlewareStack.add(
+    (_next: unknown, context: { commandName: string }) => async (args: { input: unknown }) => {
+      const operation = context.commandName.replace(/Command$/, "");
+      const throttled = world.rng.chance(world.behaviour.throttleRate);
+      world.calls.push({ service, operation, at: world.clock.now(), throttled });
+      if (throttled) throw awsError(THROTTLING_ERROR[service], "Rate exceeded");
+      const handler = handlers[operation];
+      if (!handler) throw awsError("UnknownOperationException", `the simulated ${service} does not implement ${operation}`);
+      const output = await handler(args.input ?? {});
+      return { output: { $metadata: { httpStatusCode: 200 }, ...(output as object) }, response: { statusCode: 200, headers: {} } };
+    },
+    { step: "deserialize", priority: "high", name: "amirollSimulatedAws" },
+  );
+  return client;
+}
+
+export interface SimClientOptions {
+  /** Attempts per call, as the SDK counts them. @default 8 */
+  readonly maxAttempts?: number;
+}
+
+/**
+ * The clients for a world. When `drainHooks` are given (hook name -> settings), terminating
+ * lifecycle actions invoke the real drain-hook handler with these same clients, and its SQS
+ * re-checks come back after their delay.
+ */
+export function createSimClients(world: World, drainHooks: readonly DrainHookSettings[] = [], options: SimClientOptions = {}): SimAwsClients {
+  const maxAttempts = options.maxAttempts ?? 8;
+  const config = {
+    region: world.region,
+    credentials: { accessKeyId: "SIMULATED", secretAccessKey: "SIMULATED" },
+    maxAttempts,
+    retryStrategy: new ConfiguredRetryStrategy(maxAttempts, () => 0),
+  };
+  const lambdas = new Map<string, (event: unknown) => Promise<unknown>>();
+  const clients: SimAwsClients = {
+    ecs: simulate(new ECSClient(config), world, "ecs", ecsHandlers(world)),
+    autoScaling: simulate(new AutoScalingClient(config), world, "autoscaling", autoScalingHandlers(world)),
+    ec2: simulate(new EC2Client(config), world, "ec2", ec2Handlers(world)),
+    ssm: simulate(new SSMClient(config), world, "ssm", ssmHandlers(world)),
+    sqs: simulate(new SQSClient(config), world, "sqs", {
+      SendMessage: (input) => {
+        const invoke = [...lambdas.entries()].find(([url]) => url === input.QueueUrl)?.[1];
+        if (!invoke) throw awsError("QueueDoesNotExist", `The specified queue does not exist: ${input.QueueUrl}`);
+        const messageId = world.rng.hex(32);
+        const event = { Records: [{ messageId, eventSource: "aws:sqs", body: input.MessageBody }] };
+        world.clock.after((input.DelaySeconds ?? 0) * 1000, () => void world.clock.track(invoke(event)));
+        return { MessageId: messageId };
+      },
+    }),
+  };
+  for (const settings of drainHooks) {
+    const handler = createDrainHandler({
+      clients,
+      settings,
+      now: () => world.clock.now(),
+      log: (entry) => world.note(`drain hook ${settings.cluster}: ${entry.message}`),
+    });
+    lambdas.set(settings.recheckQueueUrl, handler);
+    lambdas.set(`hook:${settings.hookName}`, handler);
+  }
+  if (drainHooks.length > 0) {
+    world.lifecycleSink = async (event) => {
+      const hookName = (event.detail as { LifecycleHookName?: string }).LifecycleHookName;
+      return lambdas.get(`hook:${hookName}`)?.(event);
+    };
+  }
+  return clients;
+}
+
+// ------------------------------------------------------------------------------------- ECS
+
+function findCluster(world: World, cluster: string | undefined) {
+  const name = (cluster ?? "default").split("/").pop()!;
+  const found = world.clusters.get(name);
+  if (!found) throw awsError("ClusterNotFoundException", "Cluster not found.");
+  return found;
+}
+
+function byArnOrId<T extends { arn: string }>(items: Iterable<T>, ref: string): T | undefined {
+  for (const item of items) if (item.arn === ref || item.arn.endsWith(`/${ref}`)) return item;
+  return undefined;
+}
+
+function tooMany(list: readonly unknown[] | undefined, max: number, field: string) {
+  if (!list || list.length === 0) throw awsError("InvalidParameterException", `${field} can not be blank.`);
+  if (list.length > max) throw awsError("InvalidParameterException", `${field} can have at most ${max} items.`);
+}
+
+function containerInstanceView(world: World, ci: SimContainerInstance) {
+  const tasks = world.tasksOnInstance(ci.arn);
+  return {
+    containerInstanceArn: ci.arn,
+    ec2InstanceId: ci.ec2InstanceId,
+    status: ci.status,
+    agentConnected: ci.agentConnected,
+    runningTasksCount: tasks.filter((t) => t.desiredStatus === "RUNNING" && t.lastStatus === "RUNNING").length,
+    pendingTasksCount: tasks.filter((t) => t.desiredStatus === "RUNNING" && t.lastStatus === "PENDING").length,
+    registeredAt: new Date(ci.registeredAt),
+    registeredResources: [
+      { name: "CPU", type: "INTEGER", integerValue: ci.cpu },
+      { name: "MEMORY", type: "INTEGER", integerValue: ci.memory },
+    ],
+    attributes: [
+      { name: "ecs.ami-id", value: ci.imageId },
+      { name: "ecs.availability-zone", value: ci.az },
+      { name: "ecs.instance-type", value: ci.instanceType },
+    ],
+  };
+}
+
+/** The cluster query language, as far as the driver and the drain hook use it. */
+function containerInstanceFilter(filter: string | undefined): (ci: SimContainerInstance) => boolean {
+  if (!filter) return () => true;
+  const match = /^\s*(ec2InstanceId|attribute:ecs\.ami-id|attribute:ecs\.availability-zone|attribute:ecs\.instance-type)\s*==\s*(\S+)\s*$/.exec(filter);
+  if (!match) throw awsError("InvalidParameterException", `Invalid filter: ${filter}`);
+  const field = { ec2InstanceId: "ec2InstanceId", "attribute:ecs.ami-id": "imageId", "attribute:ecs.availability-zone": "az", "attribute:ecs.instance-type": "instanceType" }[match[1]] as keyof SimContainerInstance;
+  return (ci) => ci[field] === match[2];
+}
+
+function serviceView(world: World, service: SimService) {
+  const tasks = world.tasksOfService(service).filter((t) => t.desiredStatus === "RUNNING");
+  const count = (deploymentId: string | undefined, status: string) => tasks.filter((t) => (!deploymentId || t.deploymentId === deploymentId) && t.lastStatus === status).length;
+  return {
+    serviceArn: service.arn,
+    serviceName: service.name,
+    clusterArn: world.clusters.get(service.clusterName)!.arn,
+    status: "ACTIVE",
+    desiredCount: service.desiredCount,
+    runningCount: count(undefined, "RUNNING"),
+    pendingCount: count(undefined, "PENDING"),
+    launchType: "EC2",
+    schedulingStrategy: service.schedulingStrategy,
+    deploymentConfiguration: { minimumHealthyPercent: service.minimumHealthyPercent, maximumPercent: service.maximumPercent },
+    placementStrategy: service.placement === "binpack" ? [{ type: "binpack", field: "cpu" }] : [{ type: "spread", field: "attribute:ecs.availability-zone" }, { type: "spread", field: "instanceId" }],
+    deployments: service.deployments.map((d) => ({
+      id: d.id,
+      status: d.status,
+      rolloutState: d.rolloutState,
+      desiredCount: d.status === "PRIMARY" ? service.desiredCount : 0,
+      runningCount: count(d.id, "RUNNING"),
+      pendingCount: count(d.id, "PENDING"),
+      failedTasks: d.failedTasks,
+      createdAt: new Date(d.createdAt),
+      updatedAt: new Date(d.updatedAt),
+    })),
+    events: service.events.map((e) => ({ id: e.id, createdAt: new Date(e.createdAt), message: e.message })),
+    createdAt: new Date(service.createdAt),
+    tags: Object.entries(service.tags).map(([key, value]) => ({ key, value })),
+  };
+}
+
+function taskView(world: World, task: SimTask) {
+  const exited = task.lastStatus === "STOPPED" && task.exitCode !== undefined;
+  return {
+    taskArn: task.arn,
+    clusterArn: world.clusters.get(task.clusterName)!.arn,
+    containerInstanceArn: task.containerInstanceArn,
+    availabilityZone: task.az,
+    group: task.group,
+    lastStatus: task.lastStatus,
+    desiredStatus: task.desiredStatus,
+    healthStatus: task.healthy ? "HEALTHY" : "UNKNOWN",
+    launchType: "EC2",
+    createdAt: new Date(task.createdAt),
+    startedAt: task.startedAt === undefined ? undefined : new Date(task.startedAt),
+    stoppingAt: task.stoppingAt === undefined ? undefined : new Date(task.stoppingAt),
+    stoppedAt: task.stoppedAt === undefined ? undefined : new Date(task.stoppedAt),
+    stoppedReason: task.stoppedReason,
+    stopCode: task.stoppedReason ? (task.exitCode !== undefined ? "EssentialContainerExited" : "ServiceSchedulerInitiated") : undefined,
+    containers: [{ name: "app", lastStatus: task.lastStatus, exitCode: exited ? task.exitCode : undefined, healthStatus: task.healthy ? "HEALTHY" : "UNKNOWN" }],
+  };
+}
+
+function ecsHandlers(world: World): Record<string, Handler> {
+  const servicesOf = (cluster: string) => [...world.services.values()].filter((s) => s.clusterName === cluster);
+  return {
+    DescribeClusters: (input) => {
+      const refs: string[] = input.clusters ?? ["default"];
+      const clusters = refs.map((ref) => world.clusters.get(ref.split("/").pop()!)).filter((c) => c !== undefined);
+      return {
+        clusters: clusters.map((c) => ({
+          clusterArn: c.arn,
+          clusterName: c.name,
+          status: "ACTIVE",
+          registeredContainerInstancesCount: [...world.containerInstances.values()].filter((ci) => ci.clusterName === c.name && ci.status !== "INACTIVE").length,
+          runningTasksCount: [...world.tasks.values()].filter((t) => t.clusterName === c.name && t.lastStatus === "RUNNING").length,
+          activeServicesCount: servicesOf(c.name).length,
+        })),
+        failures: refs.filter((ref) => !world.clusters.has(ref.split("/").pop()!)).map((arn) => ({ arn, reason: "MISSING" })),
+      };
+    },
+    ListContainerInstances: (input) => {
+      const cluster = findCluster(world, input.cluster);
+      const matches = containerInstanceFilter(input.filter);
+      const found = [...world.containerInstances.values()].filter(
+        (ci) => ci.clusterName === cluster.name && (input.status ? ci.status === input.status : ci.status !== "INACTIVE") && matches(ci),
+      );
+      const { items, nextToken } = page(found, input.nextToken, input.maxResults, 100);
+      return { containerInstanceArns: items.map((ci) => ci.arn), nextToken };
+    },
+    DescribeContainerInstances: (input) => {
+      const cluster = findCluster(world, input.cluster);
+      tooMany(input.containerInstances, 100, "containerInstances");
+      const inCluster = [...world.containerInstances.values()].filter((ci) => ci.clusterName === cluster.name);
+      const found = (input.containerInstances as string[]).map((ref) => [ref, byArnOrId(inCluster, ref)] as const);
+      return {
+        containerInstances: found.filter(([, ci]) => ci).map(([, ci]) => containerInstanceView(world, ci!)),
+        failures: found.filter(([, ci]) => !ci).map(([arn]) => ({ arn, reason: "MISSING" })),
+      };
+    },
+    UpdateContainerInstancesState: (input) => {
+      const cluster = findCluster(world, input.cluster);
+      tooMany(input.containerInstances, 10, "containerInstances");
+      if (input.status !== "ACTIVE" && input.status !== "DRAINING") throw awsError("InvalidParameterException", `Invalid status ${input.status}`);
+      const inCluster = [...world.containerInstances.values()].filter((ci) => ci.clusterName === cluster.name);
+      const updated: SimContainerInstance[] = [];
+      const failures: { arn: string; reason: string }[] = [];
+      for (const ref of input.containerInstances as string[]) {
+        const ci = byArnOrId(inCluster, ref);
+        if (!ci || ci.status === "INACTIVE") failures.push({ arn: ref, reason: "MISSING" });
+        else {
+          world.setContainerInstanceStatus(ci, input.status);
+          updated.push(ci);
+        }
+      }
+      return { containerInstances: updated.map((ci) => containerInstanceView(world, ci)), failures };
+    },
+    ListServices: (input) => {
+      const cluster = findCluster(world, input.cluster);
+      const { items, nextToken } = page(servicesOf(cluster.name), input.nextToken, input.maxResults, 10);
+      return { serviceArns: items.map((s) => s.arn), nextToken };
+    },
+    DescribeServices: (input) => {
+      const cluster = findCluster(world, input.cluster);
+      tooMany(input.services, 10, "services");
+      const found = (input.services as string[]).map((ref) => [ref, byArnOrId(servicesOf(cluster.name), ref) ?? servicesOf(cluster.name).find((s) => s.name === ref)] as const);
+      return {
+        services: found.filter(([, s]) => s).map(([, s]) => serviceView(world, s!)),
+        failures: found.filter(([, s]) => !s).map(([arn]) => ({ arn, reason: "MISSING" })),
+      };
+    },
+    UpdateService: (input) => {
+      const cluster = findCluster(world, input.cluster);
+      const service = servicesOf(cluster.name).find((s) => s.name === input.service || s.arn === input.service);
+      if (!service) throw awsError("ServiceNotFoundException", "Service not found.");
+      if (input.desiredCount !== undefined && (!Number.isInteger(input.desiredCount) || input.desiredCount < 0)) {
+        throw awsError("InvalidParameterException", "desiredCount must be a non-negative integer.");
+      }
+      world.updateService(service, { desiredCount: input.desiredCount, forceNewDeployment: input.forceNewDeployment });
+      return { service: serviceView(world, service) };
+    },
+    ListTasks: (input) => {
+      const cluster = findCluster(world, input.cluster);
+      const desired = input.desiredStatus ?? "RUNNING";
+      const hourAgo = world.clock.now() - 3_600_000;
+      const found = [...world.tasks.values()].filter(
+        (t) =>
+          t.clusterName === cluster.name &&
+          t.desiredStatus === desired &&
+          (desired === "RUNNING" || (t.stoppedAt ?? t.stoppingAt ?? Infinity) >= hourAgo) &&
+          (!input.serviceName || t.serviceName === input.serviceName.split("/").pop()) &&
+          (!input.containerInstance || t.containerInstanceArn === input.containerInstance || t.containerInstanceArn.endsWith(`/${input.containerInstance}`)) &&
+          (!input.family || t.group === `family:${input.family}`),
+      );
+      const { items, nextToken } = page(found, input.nextToken, input.maxResults, 100);
+      return { taskArns: items.map((t) => t.arn), nextToken };
+    },
+    DescribeTasks: (input) => {
+      const cluster = findCluster(world, input.cluster);
+      tooMany(input.tasks, 100, "tasks");
+      const found = (input.tasks as string[]).map((ref) => [ref, world.tasks.get(ref) ?? byArnOrId(world.tasks.values(), ref)] as const);
+      return {
+        tasks: found.filter(([, t]) => t && t.clusterName === cluster.name).map(([, t]) => taskView(world, t!)),
+        failures: found.filter(([, t]) => !t || t.clusterName !== cluster.name).map(([arn]) => ({ arn, reason: "MISSING" })),
+      };
+    },
+  };
+}
+
+// ------------------------------------------------------------------------------ Auto Scaling
+
+function groupView(world: World, group: SimGroup) {
+  const instances = group.instanceIds.map((id) => world.instances.get(id)!);
+  return {
+    AutoScalingGroupName: group.name,
+    AutoScalingGroupARN: group.arn,
+    MinSize: group.min,
+    MaxSize: group.max,
+    DesiredCapacity: group.desired,
+    AvailabilityZones: [...new Set(group.subnets.map((s) => s.az))],
+    VPCZoneIdentifier: group.subnets.map((s) => s.subnetId).join(","),
+    HealthCheckType: "EC2",
+    CreatedTime: new Date(group.createdAt),
+    Status: group.deleting ? "Delete in progress" : undefined,
+    Instances: instances.map((i) => ({
+      InstanceId: i.id,
+      InstanceType: i.instanceType,
+      AvailabilityZone: i.az,
+      LifecycleState: i.lifecycle,
+      HealthStatus: "Healthy",
+      ProtectedFromScaleIn: false,
+    })),
+    SuspendedProcesses: [...group.suspended].map((ProcessName) => ({ ProcessName, SuspensionReason: "User suspended" })),
+    Tags: Object.entries(group.tags ?? {}).map(([Key, Value]) => ({ Key, Value, PropagateAtLaunch: true, ResourceId: group.name, ResourceType: "auto-scaling-group" })),
+  };
+}
+
+function findGroup(world: World, name: string | undefined): SimGroup {
+  const group = name ? world.groups.get(name) : undefined;
+  if (!group) throw awsError("ValidationError", `AutoScalingGroup name not found - ${name}`);
+  return group;
+}
+
+function noActiveAction(instanceId: string) {
+  return awsError("ValidationError", `No active Lifecycle Action found with instance ID ${instanceId}`);
+}
+
+function lifecycleInstance(world: World, input: any): SimInstance {
+  const group = findGroup(world, input.AutoScalingGroupName);
+  const instance = world.instances.get(input.InstanceId);
+  const action = instance?.action;
+  if (!instance || instance.groupName !== group.name || !action || action.hookName !== input.LifecycleHookName) throw noActiveAction(input.InstanceId);
+  if (input.LifecycleActionToken && input.LifecycleActionToken !== action.token) throw noActiveAction(input.InstanceId);
+  return instance;
+}
+
+const PROCESSES = ["Launch", "Terminate", "AddToLoadBalancer", "AlarmNotification", "AZRebalance", "HealthCheck", "InstanceRefresh", "ReplaceUnhealthy", "ScheduledActions"];
+
+function autoScalingHandlers(world: World): Record<string, Handler> {
+  return {
+    DescribeAutoScalingGroups: (input) => {
+      let groups = [...world.groups.values()];
+      if (input.AutoScalingGroupNames?.length) groups = groups.filter((g) => input.AutoScalingGroupNames.includes(g.name));
+      for (const filter of input.Filters ?? []) {
+        const key = /^tag:(.+)$/.exec(filter.Name ?? "")?.[1];
+        if (!key) throw awsError("ValidationError", `Filter ${filter.Name} is not supported`);
+        groups = groups.filter((g) => filter.Values.includes(g.tags?.[key]));
+      }
+      const { items, nextToken } = page(groups, input.NextToken, input.MaxRecords, 100);
+      return { AutoScalingGroups: items.map((g) => groupView(world, g)), NextToken: nextToken };
+    },
+    DescribeAutoScalingInstances: (input) => {
+      const all = [...world.instances.values()].filter((i) => i.state !== "terminated" && world.groups.has(i.groupName));
+      const wanted = input.InstanceIds?.length ? all.filter((i) => input.InstanceIds.includes(i.id)) : all;
+      const { items, nextToken } = page(wanted, input.NextToken, input.MaxRecords, 50);
+      return {
+        AutoScalingInstances: items.map((i) => ({
+          InstanceId: i.id,
+          AutoScalingGroupName: i.groupName,
+          AvailabilityZone: i.az,
+          LifecycleState: i.lifecycle,
+          HealthStatus: "HEALTHY",
+          InstanceType: i.instanceType,
+          ProtectedFromScaleIn: false,
+        })),
+        NextToken: nextToken,
+      };
+    },
+    DescribeLifecycleHooks: (input) => {
+      const group = findGroup(world, input.AutoScalingGroupName);
+      return {
+        LifecycleHooks: group.hooks.map((h) => ({
+          LifecycleHookName: h.name,
+          AutoScalingGroupName: group.name,
+          LifecycleTransition: h.transition,
+          HeartbeatTimeout: h.heartbeatTimeoutSeconds,
+          GlobalTimeout: Math.min(100 * h.heartbeatTimeoutSeconds, 172800),
+          DefaultResult: h.defaultResult,
+        })),
+      };
+    },
+    SuspendProcesses: (input) => {
+      const group = findGroup(world, input.AutoScalingGroupName);
+      for (const p of input.ScalingProcesses?.length ? input.ScalingProcesses : PROCESSES) group.suspended.add(p);
+      return {};
+    },
+    ResumeProcesses: (input) => {
+      const group = findGroup(world, input.AutoScalingGroupName);
+      for (const p of input.ScalingProcesses?.length ? input.ScalingProcesses : PROCESSES) group.suspended.delete(p);
+      return {};
+    },
+    SetDesiredCapacity: (input) => {
+      const group = findGroup(world, input.AutoScalingGroupName);
+      if (input.DesiredCapacity < group.min || input.DesiredCapacity > group.max) {
+        throw awsError("ValidationError", `New SetDesiredCapacity value ${input.DesiredCapacity} is outside of the min size ${group.min} and max size ${group.max}.`);
+      }
+      group.desired = input.DesiredCapacity;
+      return {};
+    },
+    UpdateAutoScalingGroup: (input) => {
+      const group = findGroup(world, input.AutoScalingGroupName);
+      const min = input.MinSize ?? group.min;
+      const max = input.MaxSize ?? group.max;
+      const desired = input.DesiredCapacity ?? Math.min(Math.max(group.desired, min), max);
+      if (min > max || desired < min || desired > max) throw awsError("ValidationError", "Desired capacity must be between the min and max size.");
+      Object.assign(group, { min, max, desired });
+      return {};
+    },
+    TerminateInstanceInAutoScalingGroup: (input) => {
+      const instance = world.instances.get(input.InstanceId);
+      const group = instance ? world.groups.get(instance.groupName) : undefined;
+      if (!instance || !group || instance.state === "terminated") throw awsError("ValidationError", `Instance Id not found - ${input.InstanceId}`);
+      if (input.ShouldDecrementDesiredCapacity) {
+        if (group.desired - 1 < group.min) throw awsError("ValidationError", "Currently, desiredSize equals minSize. Terminating instance without replacement will violate group's min size constraint.");
+        group.desired--;
+      }
+      world.beginTermination(instance);
+      return { Activity: { ActivityId: world.rng.hex(32), AutoScalingGroupName: group.name, StatusCode: "InProgress", Description: `Terminating EC2 instance: ${instance.id}` } };
+    },
+    CompleteLifecycleAction: (input) => {
+      world.completeLifecycleAction(lifecycleInstance(world, input), input.LifecycleActionResult);
+      return {};
+    },
+    RecordLifecycleActionHeartbeat: (input) => {
+      const instance = lifecycleInstance(world, input);
+      const hook = world.groups.get(instance.groupName)!.hooks.find((h) => h.name === instance.action!.hookName)!;
+      instance.action!.expiresAt = world.clock.now() + hook.heartbeatTimeoutSeconds * 1000;
+      return {};
+    },
+    StartInstanceRefresh: (input) => {
+      const group = findGroup(world, input.AutoScalingGroupName);
+      if (group.refreshes.some((r) => r.status === "Pending" || r.status === "InProgress")) {
+        throw awsError("InstanceRefreshInProgressFault", `An Instance Refresh is already in progress and blocks the execution of this Instance Refresh.`);
+      }
+      const refresh = world.startInstanceRefresh(group, input.Preferences?.MinHealthyPercentage ?? 90);
+      return { InstanceRefreshId: refresh.id };
+    },
+    DescribeInstanceRefreshes: (input) => {
+      const group = findGroup(world, input.AutoScalingGroupName);
+      return {
+        InstanceRefreshes: group.refreshes.map((r) => ({
+          InstanceRefreshId: r.id,
+          AutoScalingGroupName: group.name,
+          Status: r.status,
+          StartTime: new Date(r.startedAt),
+          EndTime: r.endedAt === undefined ? undefined : new Date(r.endedAt),
+          PercentageComplete: world.percentComplete(r),
+          InstancesToUpdate: r.toReplace.size,
+        })),
+      };
+    },
+    CancelInstanceRefresh: (input) => {
+      const group = findGroup(world, input.AutoScalingGroupName);
+      const active = group.refreshes.find((r) => r.status === "Pending" || r.status === "InProgress");
+      if (!active) throw awsError("ActiveInstanceRefreshNotFoundFault", "No in progress or pending Instance Refresh found.");
+      active.status = "Cancelled";
+      active.endedAt = world.clock.now();
+      return { InstanceRefreshId: active.id };
+    },
+  };
+}
+
+// ------------------------------------------------------------------------------ EC2 and SSM
+
+function ec2Handlers(world: World): Record<string, Handler> {
+  return {
+    DescribeInstances: (input) => {
+      let instances = [...world.instances.values()];
+      if (input.InstanceIds?.length) {
+        const missing = (input.InstanceIds as string[]).filter((id) => !world.instances.has(id));
+        if (missing.length) throw awsError("InvalidInstanceID.NotFound", `The instance IDs '${missing.join(", ")}' do not exist`);
+        instances = instances.filter((i) => input.InstanceIds.includes(i.id));
+      }
+      for (const filter of input.Filters ?? []) {
+        const value = (i: SimInstance): string | undefined =>
+          filter.Name === "tag:aws:autoscaling:groupName" ? i.groupName : filter.Name === "instance-state-name" ? i.state : filter.Name === "image-id" ? i.imageId : undefined;
+        if (!["tag:aws:autoscaling:groupName", "instance-state-name", "image-id"].includes(filter.Name)) throw awsError("InvalidParameterValue", `The filter '${filter.Name}' is invalid`);
+        instances = instances.filter((i) => filter.Values.includes(value(i)));
+      }
+      const { items, nextToken } = page(instances, input.NextToken, input.MaxResults, 1000);
+      return {
+        Reservations: items.map((i) => ({
+          ReservationId: `r-${i.id.slice(2)}`,
+          Instances: [
+            {
+              InstanceId: i.id,
+              ImageId: i.imageId,
+              InstanceType: i.instanceType,
+              State: { Name: i.state },
+              Placement: { AvailabilityZone: i.az },
+              SubnetId: i.subnetId,
+              LaunchTime: new Date(i.launchedAt),
+              Tags: [{ Key: "aws:autoscaling:groupName", Value: i.groupName }],
+            },
+          ],
+        })),
+        NextToken: nextToken,
+      };
+    },
+    DescribeImages: (input) => {
+      const ids: string[] = input.ImageIds ?? [...world.images.keys()];
+      const missing = ids.filter((id) => !world.images.has(id));
+      if (missing.length) throw awsError("InvalidAMIID.NotFound", `The image id '[${missing.join(", ")}]' does not exist`);
+      return {
+        Images: ids.map((id) => world.images.get(id)!).map((image) => ({
+          ImageId: image.imageId,
+          Name: image.name,
+          State: image.state,
+          Architecture: image.architecture,
+          CreationDate: image.creationDate,
+          OwnerId: "591542846629",
+        })),
+      };
+    },
+  };
+}
+
+function ssmHandlers(world: World): Record<string, Handler> {
+  const view = (name: string) => ({
+    Name: name,
+    Type: "String",
+    Value: world.parameters.get(name),
+    Version: 1,
+    DataType: name.endsWith("/image_id") ? "aws:ec2:image" : "text",
+    ARN: `arn:aws:ssm:${world.region}::parameter${name}`,
+  });
+  return {
+    GetParameter: (input) => {
+      if (!world.parameters.has(input.Name)) throw awsError("ParameterNotFound", `Parameter ${input.Name} not found.`);
+      return { Parameter: view(input.Name) };
+    },
+    GetParameters: (input) => {
+      const names: string[] = input.Names ?? [];
+      if (names.length === 0 || names.length > 10) throw awsError("ValidationException", "Names must hold 1 to 10 names.");
+      return { Parameters: names.filter((n) => world.parameters.has(n)).map(view), InvalidParameters: names.filter((n) => !world.parameters.has(n)) };
+    },
+    GetParametersByPath: (input) => {
+      const path = String(input.Path ?? "").replace(/\/$/, "");
+      const names = [...world.parameters.keys()]
+        .filter((n) => n.startsWith(`${path}/`) && (input.Recursive || !n.slice(path.length + 1).includes("/")))
+        .sort();
+      const { items, nextToken } = page(names, input.NextToken, input.MaxResults, 10);
+      return { Parameters: items.map(view), NextToken: nextToken };
+    },
+  };
+}

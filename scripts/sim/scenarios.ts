@@ -1,0 +1,192 @@
+/**
+ * Named scenarios, and a simulated world seeded from an environment of the config: its
+ * clusters, sizes and zones, with a demo set of services. The world starts as just after a
+ * bump PR merged: every cluster runs an image older than its pin, and the SSM parameter
+ * already holds a release newer than the pin, so rollout, status and bump all have work to do.
+ */
+import { type ClusterAmis, imageIdLeaf, instanceArchitecture } from "../../constructs/ami";
+import { generationAsgName } from "../../constructs/ecs-cluster";
+import type { DrainHookSettings } from "../../constructs/drain-hook.lambda";
+import type { Cluster, Environment } from "../../stacks/environments";
+import { VirtualClock } from "./clock";
+import { type SimAwsClients, createSimClients } from "./clients";
+import { Rng } from "./rng";
+import { DEFAULT_BEHAVIOUR, type ServiceSpec, World, type WorldBehaviour } from "./world";
+
+export interface Scenario {
+  readonly description: string;
+  /** Changes to the world's behaviour; `newAmiBroken` marks the pinned (new) image as crashing. */
+  readonly behaviour?: Partial<WorldBehaviour>;
+  readonly newAmiBroken?: boolean;
+  /** Services start with their tasks bunched in the first zone. */
+  readonly imbalanced?: boolean;
+  /** The first zone has no capacity (after the world has settled). */
+  readonly zoneOutage?: boolean;
+}
+
+export const SCENARIOS = {
+  healthy: { description: "everything works: instances boot, tasks move, services stay healthy" },
+  "broken-ami": { description: "tasks on the new AMI crash 45 s after they start", newAmiBroken: true },
+  throttling: { description: "a quarter of all API calls are throttled (the SDK retries them)", behaviour: { throttleRate: 0.25 } },
+  "slow-drain": { description: "tasks take 5 minutes to stop (long SIGTERM handling)", behaviour: { taskStopSeconds: 300 } },
+  "az-outage": { description: "the first zone has no capacity for new instances", zoneOutage: true },
+  imbalanced: { description: "services start with their tasks bunched in the first zone", imbalanced: true },
+  "boot-failure": { description: "a fifth of new instances never register with ECS", behaviour: { bootFailureRate: 0.2 } },
+} as const satisfies Record<string, Scenario>;
+
+export type ScenarioName = keyof typeof SCENARIOS;
+
+export function isScenarioName(name: string): name is ScenarioName {
+  return Object.hasOwn(SCENARIOS, name);
+}
+
+/** The demo services of every simulated cluster: desired 1 to 6, owners for notices. */
+export const DEMO_SERVICES: readonly ServiceSpec[] = [
+  { name: "web", desiredCount: 4, tags: { owner: "storefront" } },
+  { name: "api", desiredCount: 6, tags: { owner: "platform" } },
+  { name: "worker", desiredCount: 3, placement: "binpack", tags: { owner: "platform" } },
+  { name: "search", desiredCount: 2, tags: { owner: "discovery" } },
+  { name: "admin", desiredCount: 1, tags: { owner: "backoffice" } },
+  { name: "log-router", desiredCount: 0, schedulingStrategy: "DAEMON", cpu: 128, memory: 128, tags: { owner: "platform" } },
+];
+
+/** The images a simulated cluster knows: what runs, what is pinned, what SSM says is newest. */
+export interface ClusterImages {
+  readonly running: string;
+  readonly pinned: string;
+  readonly latest: string;
+}
+
+export interface Simulation {
+  readonly clock: VirtualClock;
+  readonly world: World;
+  readonly clients: SimAwsClients;
+  readonly environment: Environment;
+  readonly scenario: ScenarioName;
+  readonly images: Readonly<Record<string, ClusterImages>>;
+}
+
+export interface SimulationOptions {
+  readonly environment: Environment;
+  /** The environment's pins (cluster -> amis). */
+  readonly pins: Readonly<Record<string, ClusterAmis>>;
+  /** @default "healthy" */
+  readonly scenario?: ScenarioName;
+  /** @default 1 */
+  readonly seed?: number;
+  /** @default DEMO_SERVICES */
+  readonly services?: readonly ServiceSpec[];
+  /** @default 2026-11-22T09:00:00Z */
+  readonly startAt?: number;
+  /** Wire each cluster's drain hook Lambda (the real handler) to its groups. @default true */
+  readonly drainHooks?: boolean;
+  readonly accountId?: string;
+}
+
+const DAY = 24 * 3600 * 1000;
+
+/** A release of the ECS-optimized image, as its SSM parameter describes it. */
+function release(rng: Rng, architecture: string, daysAgo: number, now: number, imageId = `ami-0${rng.hex(16)}`) {
+  const date = new Date(now - daysAgo * DAY);
+  const stamp = date.toISOString().slice(0, 10).replace(/-/g, "");
+  const name = `al2023-ami-ecs-hvm-2023.0.${stamp}-kernel-6.1-${architecture}`;
+  return { imageId, name, creationDate: date.toISOString(), agent: `1.${90 + Math.floor(daysAgo === 0 ? 9 : 9 - daysAgo / 15)}.0` };
+}
+
+export function drainHookSettings(world: World, cluster: Cluster): DrainHookSettings {
+  const name = `${cluster.ecsClusterName}-drain-hook`;
+  return {
+    cluster: cluster.ecsClusterName,
+    hookName: name,
+    recheckQueueUrl: `https://sqs.${world.region}.amazonaws.com/${world.accountId}/${name}-recheck`,
+    recheckSeconds: 30,
+    maxDrainSeconds: 3600,
+  };
+}
+
+/**
+ * Builds the world and lets it settle (instances in service, every service steady), so the
+ * simulation starts from a healthy fleet on the old image. Resolves with the ready simulation.
+ */
+export async function createSimulation(options: SimulationOptions): Promise<Simulation> {
+  const scenarioName = options.scenario ?? "healthy";
+  const scenario: Scenario = SCENARIOS[scenarioName];
+  const start = options.startAt ?? Date.parse("2026-11-22T09:00:00Z");
+  const clock = new VirtualClock(start);
+  const rng = new Rng(options.seed ?? 1);
+  const env = options.environment;
+  const images: Record<string, ClusterImages> = {};
+  const brokenAmis = new Set<string>();
+  const zonesWithoutCapacity = new Set<string>();
+  const behaviour: WorldBehaviour = { ...DEFAULT_BEHAVIOUR, ...scenario.behaviour, brokenAmis, zonesWithoutCapacity };
+  // The scenario's API faults start once the fleet has settled.
+  const world = new World(clock, rng, env.region, options.accountId ?? env.accountId ?? "123456789012", { ...behaviour, throttleRate: 0 });
+
+  for (const cluster of env.clusters) {
+    const pin = options.pins[cluster.name];
+    if (!pin) throw new Error(`simulation: no pin for ${env.name}.${cluster.name}`);
+    const architecture = instanceArchitecture(cluster.instanceType);
+    const old = release(rng, architecture, 60, start);
+    const pinned = release(rng, architecture, 14, start, pin.current.imageId);
+    const latest = release(rng, architecture, 2, start);
+    for (const r of [old, pinned, latest]) {
+      world.images.set(r.imageId, { imageId: r.imageId, name: r.name, architecture, creationDate: r.creationDate, state: "available" });
+    }
+    const document = JSON.stringify({
+      ecs_agent_version: latest.agent,
+      ecs_runtime_version: "Docker version 25.0.8",
+      image_id: latest.imageId,
+      image_name: latest.name,
+      image_version: latest.name.split(".")[2]?.split("-")[0] ?? "",
+      os: "Amazon Linux 2023",
+      schema_version: 1,
+      source_image_name: latest.name.replace("-ecs-hvm", ""),
+    });
+    const parameter = cluster.amiParameter.replace(/\/image_id$/, "");
+    world.parameters.set(parameter, document);
+    world.parameters.set(imageIdLeaf(parameter), latest.imageId);
+    world.parameters.set(`${parameter}/image_name`, latest.name);
+    world.parameters.set(`${parameter}/ecs_agent_version`, latest.agent);
+    images[cluster.name] = { running: old.imageId, pinned: pinned.imageId, latest: latest.imageId };
+    if (scenario.newAmiBroken) brokenAmis.add(pinned.imageId);
+
+    world.createCluster(cluster.ecsClusterName);
+    const hook = drainHookSettings(world, cluster);
+    world.createGroup({
+      name: generationAsgName(cluster.ecsClusterName, old.imageId),
+      clusterName: cluster.ecsClusterName,
+      imageId: old.imageId,
+      instanceType: cluster.instanceType,
+      subnets: env.subnets.map((s) => ({ subnetId: s.id, az: s.availabilityZone })),
+      minSize: cluster.minSize,
+      maxSize: cluster.maxSize,
+      desiredCapacity: cluster.desiredCapacity,
+      hooks: options.drainHooks === false ? [] : [{ name: hook.hookName, transition: "autoscaling:EC2_INSTANCE_TERMINATING", heartbeatTimeoutSeconds: 300, defaultResult: "CONTINUE" }],
+      tags: { "amiroll:cluster": cluster.ecsClusterName, "amiroll:environment": env.name },
+    });
+  }
+  world.start();
+
+  // Let instances boot and register; an imbalanced fleet gets its services before the other
+  // zones' instances have joined.
+  const firstZone = env.subnets[0].availabilityZone;
+  const registered = (all: boolean) =>
+    [...world.instances.values()].every((i) => (all || i.az === firstZone ? i.containerInstanceArn !== undefined : true));
+  while (!registered(!scenario.imbalanced)) await clock.sleep(5_000);
+  if (scenario.imbalanced) {
+    for (const ci of world.containerInstances.values()) if (ci.az !== firstZone) ci.agentConnected = false;
+  }
+  for (const cluster of env.clusters) for (const spec of options.services ?? DEMO_SERVICES) world.createService(cluster.ecsClusterName, spec);
+  const steady = () => [...world.services.values()].every((s) => s.deployments.length === 1 && s.deployments[0].rolloutState === "COMPLETED");
+  while (!steady()) await clock.sleep(5_000);
+  if (scenario.imbalanced) {
+    while (!registered(true)) await clock.sleep(5_000);
+    for (const ci of world.containerInstances.values()) ci.agentConnected = true;
+  }
+  if (scenario.zoneOutage) zonesWithoutCapacity.add(firstZone);
+  Object.assign(world, { behaviour: { ...behaviour } });
+  world.note(`settled: scenario ${scenarioName}`);
+
+  const clients = createSimClients(world, options.drainHooks === false ? [] : env.clusters.map((c) => drainHookSettings(world, c)));
+  return { clock, world, clients, environment: env, scenario: scenarioName, images };
+}

@@ -1,0 +1,865 @@
+/**
+ * The simulated AWS world: EC2 instances, Auto Scaling groups with lifecycle hooks, ECS container
+ * instances, services and tasks with the service scheduler, SSM parameters and AMIs, all moved
+ * by events on a VirtualClock. The SDK-shaped clients (clients.ts) read and change it; the
+ * terraform stand-in (terraform.ts) creates and deletes its groups.
+ *
+ * Fidelity is aimed where a rollout can tell: boot and registration take time, a DRAINING
+ * instance takes no task and its service tasks are replaced before they stop (within
+ * minimumHealthyPercent / maximumPercent), terminating hooks hold instances, tasks spread
+ * over zones, a broken image crash-loops.
+ */
+import type { VirtualClock } from "./clock";
+import type { Rng } from "./rng";
+
+export type InstanceLifecycle = "Pending" | "InService" | "Terminating:Wait" | "Terminating:Proceed" | "Terminated";
+
+export interface SimInstance {
+  readonly id: string;
+  readonly groupName: string;
+  readonly az: string;
+  readonly subnetId: string;
+  readonly imageId: string;
+  readonly instanceType: string;
+  readonly launchedAt: number;
+  state: "pending" | "running" | "shutting-down" | "terminated";
+  lifecycle: InstanceLifecycle;
+  containerInstanceArn?: string;
+  /** Pending terminating lifecycle action: its token and when its heartbeat runs out. */
+  action?: { token: string; hookName: string; expiresAt: number; defaultResult: string };
+}
+
+export interface LifecycleHookSpec {
+  readonly name: string;
+  readonly transition: "autoscaling:EC2_INSTANCE_TERMINATING" | "autoscaling:EC2_INSTANCE_LAUNCHING";
+  readonly heartbeatTimeoutSeconds: number;
+  readonly defaultResult: "CONTINUE" | "ABANDON";
+}
+
+export interface GroupSpec {
+  readonly name: string;
+  readonly clusterName: string;
+  readonly imageId: string;
+  readonly instanceType: string;
+  readonly subnets: readonly { readonly subnetId: string; readonly az: string }[];
+  readonly minSize: number;
+  readonly maxSize: number;
+  readonly desiredCapacity: number;
+  readonly hooks: readonly LifecycleHookSpec[];
+  readonly tags?: Readonly<Record<string, string>>;
+}
+
+export interface SimGroup extends GroupSpec {
+  readonly arn: string;
+  readonly createdAt: number;
+  min: number;
+  max: number;
+  desired: number;
+  readonly suspended: Set<string>;
+  readonly instanceIds: string[];
+  deleting: boolean;
+  refreshes: SimInstanceRefresh[];
+}
+
+export interface SimInstanceRefresh {
+  readonly id: string;
+  status: "Pending" | "InProgress" | "Successful" | "Cancelled" | "Failed";
+  readonly startedAt: number;
+  endedAt?: number;
+  readonly minHealthyPercentage: number;
+  readonly toReplace: Set<string>;
+  readonly total: number;
+}
+
+export interface SimContainerInstance {
+  readonly arn: string;
+  readonly clusterName: string;
+  readonly ec2InstanceId: string;
+  readonly az: string;
+  readonly imageId: string;
+  readonly instanceType: string;
+  readonly cpu: number;
+  readonly memory: number;
+  status: "ACTIVE" | "DRAINING" | "INACTIVE";
+  agentConnected: boolean;
+  readonly registeredAt: number;
+}
+
+export interface SimDeployment {
+  readonly id: string;
+  status: "PRIMARY" | "ACTIVE" | "INACTIVE";
+  rolloutState: "IN_PROGRESS" | "COMPLETED" | "FAILED";
+  readonly createdAt: number;
+  updatedAt: number;
+  failedTasks: number;
+}
+
+export interface ServiceSpec {
+  readonly name: string;
+  readonly desiredCount: number;
+  readonly schedulingStrategy?: "REPLICA" | "DAEMON";
+  readonly placement?: "spread" | "binpack";
+  readonly minimumHealthyPercent?: number;
+  readonly maximumPercent?: number;
+  /** CPU units and MiB per task. */
+  readonly cpu?: number;
+  readonly memory?: number;
+  readonly tags?: Readonly<Record<string, string>>;
+}
+
+export interface SimService {
+  readonly arn: string;
+  readonly clusterName: string;
+  readonly name: string;
+  desiredCount: number;
+  readonly schedulingStrategy: "REPLICA" | "DAEMON";
+  readonly placement: "spread" | "binpack";
+  readonly minimumHealthyPercent: number;
+  readonly maximumPercent: number;
+  readonly cpu: number;
+  readonly memory: number;
+  readonly tags: Readonly<Record<string, string>>;
+  readonly createdAt: number;
+  readonly deployments: SimDeployment[];
+  readonly events: { id: string; createdAt: number; message: string }[];
+  /** Virtual time of the last "unable to place" event (ECS does not repeat it every pass). */
+  lastPlacementFailureAt?: number;
+}
+
+export interface SimTask {
+  readonly arn: string;
+  readonly clusterName: string;
+  readonly group: string;
+  readonly serviceName?: string;
+  readonly deploymentId?: string;
+  readonly containerInstanceArn: string;
+  readonly az: string;
+  readonly cpu: number;
+  readonly memory: number;
+  readonly createdAt: number;
+  lastStatus: "PROVISIONING" | "PENDING" | "ACTIVATING" | "RUNNING" | "DEACTIVATING" | "STOPPING" | "DEPROVISIONING" | "STOPPED";
+  desiredStatus: "RUNNING" | "STOPPED";
+  healthy: boolean;
+  startedAt?: number;
+  stoppingAt?: number;
+  stoppedAt?: number;
+  stoppedReason?: string;
+  exitCode?: number;
+}
+
+export interface SimImage {
+  readonly imageId: string;
+  readonly name: string;
+  readonly architecture: "x86_64" | "arm64";
+  readonly creationDate: string;
+  state: "available" | "deregistered";
+}
+
+/** How the world behaves: times in seconds, with the jitter applied to each. */
+export interface WorldBehaviour {
+  readonly bootSeconds: number;
+  readonly agentRegistrationSeconds: number;
+  readonly taskStartSeconds: number;
+  /** From RUNNING to passing health checks (the grace period of a service). */
+  readonly healthGraceSeconds: number;
+  /** From "stop" to STOPPED (the container's SIGTERM handling; slow-drain makes it long). */
+  readonly taskStopSeconds: number;
+  readonly shutdownSeconds: number;
+  readonly jitter: number;
+  /** Tasks on these AMIs crash this long after they start. */
+  readonly brokenAmis: ReadonlySet<string>;
+  readonly crashAfterSeconds: number;
+  /** Share of launched instances that never register with ECS. */
+  readonly bootFailureRate: number;
+  /** Zones with no capacity: launches there fail. */
+  readonly zonesWithoutCapacity: ReadonlySet<string>;
+  /** Share of API calls answered with ThrottlingException. */
+  readonly throttleRate: number;
+}
+
+export const DEFAULT_BEHAVIOUR: WorldBehaviour = {
+  bootSeconds: 60,
+  agentRegistrationSeconds: 20,
+  taskStartSeconds: 15,
+  healthGraceSeconds: 30,
+  taskStopSeconds: 10,
+  shutdownSeconds: 30,
+  jitter: 0.2,
+  brokenAmis: new Set(),
+  crashAfterSeconds: 45,
+  bootFailureRate: 0,
+  zonesWithoutCapacity: new Set(),
+  throttleRate: 0,
+};
+
+/** vCPUs and memory (MiB) of the instance types the sim knows; others get 2 vCPU / 8 GiB. */
+const INSTANCE_SIZES: Record<string, { vcpu: number; memory: number }> = {
+  large: { vcpu: 2, memory: 8192 },
+  xlarge: { vcpu: 4, memory: 16384 },
+  "2xlarge": { vcpu: 8, memory: 32768 },
+  "4xlarge": { vcpu: 16, memory: 65536 },
+};
+
+/** A terminating lifecycle action as the drain hook receives it (EventBridge's event). */
+export type LifecycleEventSink = (event: Record<string, unknown>) => Promise<unknown>;
+
+export interface ApiCall {
+  readonly service: string;
+  readonly operation: string;
+  readonly at: number;
+  readonly throttled: boolean;
+}
+
+const SCHEDULER_PASS_MS = 5_000;
+
+export class World {
+  readonly instances = new Map<string, SimInstance>();
+  readonly groups = new Map<string, SimGroup>();
+  readonly containerInstances = new Map<string, SimContainerInstance>();
+  readonly services = new Map<string, SimService>();
+  readonly tasks = new Map<string, SimTask>();
+  readonly clusters = new Map<string, { arn: string; name: string }>();
+  readonly parameters = new Map<string, string>();
+  readonly images = new Map<string, SimImage>();
+  /** Every API call, in order (API cost figures). */
+  readonly calls: ApiCall[] = [];
+  /** Per service (cluster/name): [virtual time, healthy running tasks] at each change. */
+  readonly healthHistory = new Map<string, [number, number][]>();
+  /** What happened, in order: the same seed gives the same log. */
+  readonly log: string[] = [];
+  /** Called for each terminating lifecycle action (the drain hook's handler, when wired). */
+  lifecycleSink?: LifecycleEventSink;
+
+  private schedulerDue = false;
+  private readonly serviceTasks = new Map<string, Set<string>>();
+  private readonly instanceTasks = new Map<string, Set<string>>();
+
+  constructor(
+    readonly clock: VirtualClock,
+    readonly rng: Rng,
+    readonly region: string,
+    readonly accountId: string,
+    readonly behaviour: WorldBehaviour = DEFAULT_BEHAVIOUR,
+  ) {}
+
+  // ----------------------------------------------------------------------- bookkeeping
+
+  note(message: string): void {
+    this.log.push(`${new Date(this.clock.now()).toISOString()} ${message}`);
+  }
+
+  private seconds(base: number): number {
+    return Math.max(0, this.rng.around(base, this.behaviour.jitter)) * 1000;
+  }
+
+  private id(prefix: string, digits = 17): string {
+    return `${prefix}${this.rng.hex(digits)}`;
+  }
+
+  arn(service: string, resource: string): string {
+    return `arn:aws:${service}:${this.region}:${this.accountId}:${resource}`;
+  }
+
+  /** Runs the ECS scheduler and group reconciliation soon (coalesced). */
+  private poke(): void {
+    if (this.schedulerDue) return;
+    this.schedulerDue = true;
+    this.clock.after(1_000, () => {
+      this.schedulerDue = false;
+      this.reconcileGroups();
+      this.schedule();
+    });
+  }
+
+  /** Starts the periodic passes: groups and the ECS scheduler run every few seconds anyway. */
+  start(): void {
+    const pass = () => {
+      this.reconcileGroups();
+      this.schedule();
+      this.expireLifecycleActions();
+      this.clock.after(SCHEDULER_PASS_MS, pass);
+    };
+    this.clock.after(SCHEDULER_PASS_MS, pass);
+  }
+
+  // ----------------------------------------------------------------------- ECS clusters
+
+  createCluster(name: string): void {
+    this.clusters.set(name, { name, arn: this.arn("ecs", `cluster/${name}`) });
+  }
+
+  createService(clusterName: string, spec: ServiceSpec): SimService {
+    const key = `${clusterName}/${spec.name}`;
+    const now = this.clock.now();
+    const service: SimService = {
+      arn: this.arn("ecs", `service/${clusterName}/${spec.name}`),
+      clusterName,
+      name: spec.name,
+      desiredCount: spec.desiredCount,
+      schedulingStrategy: spec.schedulingStrategy ?? "REPLICA",
+      placement: spec.placement ?? "spread",
+      minimumHealthyPercent: spec.minimumHealthyPercent ?? 100,
+      maximumPercent: spec.maximumPercent ?? 200,
+      cpu: spec.cpu ?? 256,
+      memory: spec.memory ?? 512,
+      tags: spec.tags ?? {},
+      createdAt: now,
+      deployments: [{ id: this.id("ecs-svc/", 19), status: "PRIMARY", rolloutState: "IN_PROGRESS", createdAt: now, updatedAt: now, failedTasks: 0 }],
+      events: [],
+    };
+    this.services.set(key, service);
+    this.serviceTasks.set(key, new Set());
+    this.healthHistory.set(key, [[now, 0]]);
+    this.poke();
+    return service;
+  }
+
+  serviceEvent(service: SimService, message: string): void {
+    service.events.unshift({ id: this.rng.hex(8), createdAt: this.clock.now(), message: `(service ${service.name}) ${message}` });
+    if (service.events.length > 100) service.events.length = 100;
+  }
+
+  tasksOfService(service: SimService): SimTask[] {
+    return [...(this.serviceTasks.get(`${service.clusterName}/${service.name}`) ?? [])].map((arn) => this.tasks.get(arn)!);
+  }
+
+  tasksOnInstance(containerInstanceArn: string): SimTask[] {
+    return [...(this.instanceTasks.get(containerInstanceArn) ?? [])].map((arn) => this.tasks.get(arn)!);
+  }
+
+  /** Healthy, running tasks of a service now. */
+  healthyCount(service: SimService): number {
+    return this.tasksOfService(service).filter((t) => t.lastStatus === "RUNNING" && t.healthy && t.desiredStatus === "RUNNING").length;
+  }
+
+  private recordHealth(service: SimService): void {
+    const history = this.healthHistory.get(`${service.clusterName}/${service.name}`)!;
+    const count = this.healthyCount(service);
+    const last = history[history.length - 1];
+    if (last[1] === count) return;
+    if (last[0] === this.clock.now()) last[1] = count;
+    else history.push([this.clock.now(), count]);
+  }
+
+  /**
+   * Zero-downtime violations: times a service had fewer healthy tasks than desiredCount times
+   * minimumHealthyPercent (rounded up), or none at all, after it first reached that floor.
+   */
+  downtimeViolations(): { service: string; at: number; healthy: number; floor: number }[] {
+    const found: { service: string; at: number; healthy: number; floor: number }[] = [];
+    for (const [key, history] of this.healthHistory) {
+      const service = this.services.get(key)!;
+      if (service.schedulingStrategy === "DAEMON") continue;
+      const floor = Math.max(1, Math.ceil((service.desiredCount * service.minimumHealthyPercent) / 100));
+      let established = false;
+      for (const [at, healthy] of history) {
+        if (healthy >= floor) established = true;
+        else if (established) found.push({ service: key, at, healthy, floor });
+      }
+    }
+    return found;
+  }
+
+  // ----------------------------------------------------------------------- tasks
+
+  private startTask(service: SimService | undefined, clusterName: string, group: string, ci: SimContainerInstance, cpu: number, memory: number): SimTask {
+    const now = this.clock.now();
+    const task: SimTask = {
+      arn: this.arn("ecs", `task/${clusterName}/${this.rng.hex(32)}`),
+      clusterName,
+      group,
+      serviceName: service?.name,
+      deploymentId: service?.deployments.find((d) => d.status === "PRIMARY")?.id,
+      containerInstanceArn: ci.arn,
+      az: ci.az,
+      cpu,
+      memory,
+      createdAt: now,
+      lastStatus: "PENDING",
+      desiredStatus: "RUNNING",
+      healthy: false,
+    };
+    this.tasks.set(task.arn, task);
+    if (service) this.serviceTasks.get(`${service.clusterName}/${service.name}`)!.add(task.arn);
+    if (!this.instanceTasks.has(ci.arn)) this.instanceTasks.set(ci.arn, new Set());
+    this.instanceTasks.get(ci.arn)!.add(task.arn);
+
+    this.clock.after(this.seconds(this.behaviour.taskStartSeconds), () => {
+      if (task.desiredStatus !== "RUNNING") return;
+      task.lastStatus = "RUNNING";
+      task.startedAt = this.clock.now();
+      if (this.behaviour.brokenAmis.has(ci.imageId)) {
+        this.clock.after(this.seconds(this.behaviour.crashAfterSeconds), () => {
+          if (task.lastStatus === "RUNNING") this.stopTask(task, "Essential container in task exited", 1, 0);
+        });
+        return;
+      }
+      this.clock.after(this.seconds(this.behaviour.healthGraceSeconds), () => {
+        if (task.lastStatus !== "RUNNING") return;
+        task.healthy = true;
+        if (service) this.recordHealth(service);
+        this.poke();
+      });
+    });
+    return task;
+  }
+
+  /** Runs a task outside any service (RunTask, a scheduled job) for `seconds`. */
+  runStandaloneTask(clusterName: string, family: string, ci: SimContainerInstance, seconds: number): SimTask {
+    const task = this.startTask(undefined, clusterName, `family:${family}`, ci, 256, 512);
+    this.clock.after(seconds * 1000, () => {
+      if (task.desiredStatus === "RUNNING") this.stopTask(task, "Essential container in task exited", 0);
+    });
+    return task;
+  }
+
+  /** Tells a task to stop; it goes through STOPPING (its SIGTERM handling) to STOPPED. */
+  stopTask(task: SimTask, reason: string, exitCode?: number, stopSeconds = this.behaviour.taskStopSeconds): void {
+    if (task.desiredStatus === "STOPPED") return;
+    const service = task.serviceName ? this.services.get(`${task.clusterName}/${task.serviceName}`) : undefined;
+    task.desiredStatus = "STOPPED";
+    task.lastStatus = task.lastStatus === "PENDING" ? "STOPPED" : "STOPPING";
+    task.healthy = false;
+    task.stoppingAt = this.clock.now();
+    task.stoppedReason = reason;
+    if (exitCode !== undefined) task.exitCode = exitCode;
+    if (service) {
+      this.recordHealth(service);
+      if (exitCode !== undefined && exitCode !== 0) {
+        const primary = service.deployments.find((d) => d.status === "PRIMARY");
+        if (primary && task.deploymentId === primary.id) primary.failedTasks++;
+        this.serviceEvent(service, `has stopped 1 running tasks: (task ${task.arn.split("/").pop()}).`);
+      }
+    }
+    const finish = () => {
+      task.lastStatus = "STOPPED";
+      task.stoppedAt = this.clock.now();
+      this.instanceTasks.get(task.containerInstanceArn)?.delete(task.arn);
+      this.poke();
+    };
+    if (task.lastStatus === "STOPPED") finish();
+    else this.clock.after(this.seconds(stopSeconds), finish);
+    this.poke();
+  }
+
+  // ----------------------------------------------------------------------- the ECS scheduler
+
+  /** One pass of the service scheduler over every service. */
+  private schedule(): void {
+    for (const service of this.services.values()) {
+      if (service.schedulingStrategy === "DAEMON") this.scheduleDaemon(service);
+      else this.scheduleReplica(service);
+      this.updateDeployments(service);
+    }
+  }
+
+  private freeCapacity(ci: SimContainerInstance): { cpu: number; memory: number } {
+    let cpu = ci.cpu;
+    let memory = ci.memory;
+    for (const task of this.tasksOnInstance(ci.arn)) {
+      if (task.lastStatus === "STOPPED") continue;
+      cpu -= task.cpu;
+      memory -= task.memory;
+    }
+    return { cpu, memory };
+  }
+
+  private placeable(clusterName: string): SimContainerInstance[] {
+    return [...this.containerInstances.values()].filter((ci) => ci.clusterName === clusterName && ci.status === "ACTIVE" && ci.agentConnected);
+  }
+
+  /** Where the next task of a service goes: zone spread then instance spread, or binpack. */
+  private place(service: SimService, live: SimTask[]): SimContainerInstance | undefined {
+    const candidates = this.placeable(service.clusterName).filter((ci) => {
+      const free = this.freeCapacity(ci);
+      return free.cpu >= service.cpu && free.memory >= service.memory;
+    });
+    if (candidates.length === 0) return undefined;
+    if (service.placement === "binpack") {
+      return candidates.sort((a, b) => this.freeCapacity(a).cpu - this.freeCapacity(b).cpu || a.arn.localeCompare(b.arn))[0];
+    }
+    const perZone = new Map<string, number>();
+    const perInstance = new Map<string, number>();
+    for (const task of live) {
+      perZone.set(task.az, (perZone.get(task.az) ?? 0) + 1);
+      perInstance.set(task.containerInstanceArn, (perInstance.get(task.containerInstanceArn) ?? 0) + 1);
+    }
+    return candidates.sort(
+      (a, b) =>
+        (perZone.get(a.az) ?? 0) - (perZone.get(b.az) ?? 0) ||
+        (perInstance.get(a.arn) ?? 0) - (perInstance.get(b.arn) ?? 0) ||
+        this.tasksOnInstance(a.arn).length - this.tasksOnInstance(b.arn).length ||
+        a.arn.localeCompare(b.arn),
+    )[0];
+  }
+
+  /**
+   * Replica services: keep desiredCount tasks on ACTIVE instances of the primary deployment.
+   * Tasks on DRAINING instances or of an older deployment are replaced first, and stopped only
+   * while the healthy count stays at or above minimumHealthyPercent; starts are capped by
+   * maximumPercent.
+   */
+  private scheduleReplica(service: SimService): void {
+    const primary = service.deployments.find((d) => d.status === "PRIMARY")!;
+    const live = this.tasksOfService(service).filter((t) => t.desiredStatus === "RUNNING");
+    const instanceOk = (t: SimTask) => this.containerInstances.get(t.containerInstanceArn)?.status === "ACTIVE";
+    const keep = live.filter((t) => instanceOk(t) && t.deploymentId === primary.id);
+    const replace = live.filter((t) => !(instanceOk(t) && t.deploymentId === primary.id));
+    const desired = service.desiredCount;
+    const ceiling = Math.floor((desired * service.maximumPercent) / 100);
+    const floor = Math.ceil((desired * service.minimumHealthyPercent) / 100);
+
+    // Scale in: stop the extra tasks, those to be replaced first.
+    if (keep.length > desired) {
+      for (const task of keep.slice(desired)) this.stopTask(task, "Scaling activity initiated by (deployment)");
+      return;
+    }
+    // Start replacements, within maximumPercent.
+    let running = live.length;
+    const placed = [...live];
+    for (let missing = desired - keep.length; missing > 0 && running < Math.max(ceiling, desired); missing--) {
+      const ci = this.place(service, placed);
+      if (!ci) {
+        const now = this.clock.now();
+        if (service.lastPlacementFailureAt === undefined || now - service.lastPlacementFailureAt > 60_000) {
+          service.lastPlacementFailureAt = now;
+          this.serviceEvent(service, "was unable to place a task because no container instance met all of its requirements.");
+        }
+        break;
+      }
+      const task = this.startTask(service, service.clusterName, `service:${service.name}`, ci, service.cpu, service.memory);
+      placed.push(task);
+      running++;
+      this.serviceEvent(service, `has started 1 tasks: (task ${task.arn.split("/").pop()}).`);
+    }
+    // Stop replaced tasks while the healthy count allows it; unhealthy ones first.
+    const healthy = live.filter((t) => t.lastStatus === "RUNNING" && t.healthy).length;
+    let stoppable = healthy - floor;
+    const keepHealthy = keep.filter((t) => t.lastStatus === "RUNNING" && t.healthy).length;
+    const order = [...replace].sort((a, b) => Number(a.healthy) - Number(b.healthy));
+    for (const task of order) {
+      const replacementReady = keepHealthy >= desired || keep.length + replace.length > desired;
+      if (task.healthy && (stoppable <= 0 || !replacementReady)) continue;
+      const ci = this.containerInstances.get(task.containerInstanceArn);
+      const reason = ci?.status === "DRAINING" ? "Service is being drained" : "Deployment replaced the task";
+      this.stopTask(task, reason);
+      if (task.healthy) stoppable--;
+    }
+  }
+
+  /** Daemon services: one task on every ACTIVE instance; a DRAINING instance keeps its daemon. */
+  private scheduleDaemon(service: SimService): void {
+    const live = this.tasksOfService(service).filter((t) => t.desiredStatus === "RUNNING");
+    const covered = new Set(live.map((t) => t.containerInstanceArn));
+    for (const ci of this.placeable(service.clusterName)) {
+      if (!covered.has(ci.arn)) this.startTask(service, service.clusterName, `service:${service.name}`, ci, service.cpu, service.memory);
+    }
+  }
+
+  private updateDeployments(service: SimService): void {
+    const primary = service.deployments.find((d) => d.status === "PRIMARY")!;
+    const live = this.tasksOfService(service).filter((t) => t.desiredStatus === "RUNNING");
+    for (const old of service.deployments.filter((d) => d.status === "ACTIVE")) {
+      if (!live.some((t) => t.deploymentId === old.id)) old.status = "INACTIVE";
+    }
+    for (let i = service.deployments.length - 1; i >= 0; i--) if (service.deployments[i].status === "INACTIVE") service.deployments.splice(i, 1);
+    if (primary.rolloutState !== "IN_PROGRESS") return;
+    const target = service.schedulingStrategy === "DAEMON" ? this.placeable(service.clusterName).length : service.desiredCount;
+    const steady = live.length === target && live.every((t) => t.deploymentId === primary.id && t.lastStatus === "RUNNING" && t.healthy);
+    if (steady && service.deployments.length === 1) {
+      primary.rolloutState = "COMPLETED";
+      primary.updatedAt = this.clock.now();
+      this.serviceEvent(service, "has reached a steady state.");
+    } else if (primary.failedTasks >= Math.max(10, 2 * service.desiredCount)) {
+      primary.rolloutState = "FAILED";
+      primary.updatedAt = this.clock.now();
+      this.serviceEvent(service, "deployment failed: tasks failed to start.");
+    }
+  }
+
+  /** UpdateService: a new desired count and/or a new deployment replacing every task. */
+  updateService(service: SimService, change: { desiredCount?: number; forceNewDeployment?: boolean }): void {
+    const now = this.clock.now();
+    if (change.desiredCount !== undefined) service.desiredCount = change.desiredCount;
+    const primary = service.deployments.find((d) => d.status === "PRIMARY")!;
+    if (change.forceNewDeployment) {
+      primary.status = "ACTIVE";
+      service.deployments.unshift({ id: this.id("ecs-svc/", 19), status: "PRIMARY", rolloutState: "IN_PROGRESS", createdAt: now, updatedAt: now, failedTasks: 0 });
+    } else if (change.desiredCount !== undefined) {
+      primary.rolloutState = "IN_PROGRESS";
+      primary.updatedAt = now;
+    }
+    this.poke();
+  }
+
+  setContainerInstanceStatus(ci: SimContainerInstance, status: "ACTIVE" | "DRAINING"): void {
+    if (ci.status === status) return;
+    ci.status = status;
+    this.note(`${ci.ec2InstanceId} ${status}`);
+    // PENDING service tasks on a draining instance stop at once (ECS's documented behaviour).
+    if (status === "DRAINING") {
+      for (const task of this.tasksOnInstance(ci.arn)) {
+        if (task.serviceName && task.lastStatus === "PENDING") this.stopTask(task, "Service is being drained");
+      }
+    }
+    for (const service of this.services.values()) {
+      if (service.clusterName === ci.clusterName && service.deployments[0].rolloutState === "COMPLETED" && status === "DRAINING") {
+        service.deployments[0].rolloutState = "IN_PROGRESS";
+      }
+    }
+    this.poke();
+  }
+
+  // ----------------------------------------------------------------------- EC2 and Auto Scaling
+
+  createGroup(spec: GroupSpec): SimGroup {
+    const group: SimGroup = {
+      ...spec,
+      arn: this.arn("autoscaling", `autoScalingGroup:${this.rng.hex(8)}-${this.rng.hex(4)}-${this.rng.hex(4)}-${this.rng.hex(4)}-${this.rng.hex(12)}:autoScalingGroupName/${spec.name}`),
+      createdAt: this.clock.now(),
+      min: spec.minSize,
+      max: spec.maxSize,
+      desired: spec.desiredCapacity,
+      suspended: new Set(),
+      instanceIds: [],
+      deleting: false,
+      refreshes: [],
+    };
+    this.groups.set(spec.name, group);
+    this.note(`group ${spec.name} created (${spec.desiredCapacity} x ${spec.imageId})`);
+    this.reconcileGroup(group);
+    return group;
+  }
+
+  /** Instances of a group not on their way out. */
+  activeInstances(group: SimGroup): SimInstance[] {
+    return group.instanceIds.map((id) => this.instances.get(id)!).filter((i) => i.lifecycle === "Pending" || i.lifecycle === "InService");
+  }
+
+  private reconcileGroups(): void {
+    for (const group of this.groups.values()) this.reconcileGroup(group);
+  }
+
+  /** Launches or terminates toward the desired capacity, balancing zones. */
+  private reconcileGroup(group: SimGroup): void {
+    const active = this.activeInstances(group);
+    if (active.length < group.desired && !group.suspended.has("Launch")) {
+      const zones = group.subnets.filter((s) => !this.behaviour.zonesWithoutCapacity.has(s.az));
+      for (let n = active.length; n < group.desired && zones.length > 0; n++) {
+        const count = (az: string) => this.activeInstances(group).filter((i) => i.az === az).length;
+        const subnet = [...zones].sort((a, b) => count(a.az) - count(b.az) || a.az.localeCompare(b.az))[0];
+        this.launch(group, subnet);
+      }
+    } else if (active.length > group.desired && !group.suspended.has("Terminate")) {
+      for (let n = active.length; n > group.desired; n--) {
+        const remaining = this.activeInstances(group);
+        const perZone = (az: string) => remaining.filter((i) => i.az === az).length;
+        // Default termination policy: the zone with most instances, then the oldest instance.
+        const victim = [...remaining].sort((a, b) => perZone(b.az) - perZone(a.az) || a.launchedAt - b.launchedAt || a.id.localeCompare(b.id))[0];
+        this.beginTermination(victim);
+      }
+    }
+  }
+
+  private launch(group: SimGroup, subnet: { subnetId: string; az: string }): SimInstance {
+    const instance: SimInstance = {
+      id: this.id("i-"),
+      groupName: group.name,
+      az: subnet.az,
+      subnetId: subnet.subnetId,
+      imageId: group.imageId,
+      instanceType: group.instanceType,
+      launchedAt: this.clock.now(),
+      state: "pending",
+      lifecycle: "Pending",
+    };
+    this.instances.set(instance.id, instance);
+    group.instanceIds.push(instance.id);
+    const bootFails = this.rng.chance(this.behaviour.bootFailureRate);
+    this.clock.after(this.seconds(this.behaviour.bootSeconds), () => {
+      if (instance.state !== "pending") return;
+      instance.state = "running";
+      instance.lifecycle = "InService";
+      this.note(`${instance.id} InService in ${instance.az} (${instance.imageId})`);
+      if (bootFails) return; // the agent never registers
+      this.clock.after(this.seconds(this.behaviour.agentRegistrationSeconds), () => {
+        if (instance.state === "running") this.register(instance, group.clusterName);
+      });
+    });
+    return instance;
+  }
+
+  /** The ECS agent registers the instance with its cluster. */
+  register(instance: SimInstance, clusterName: string): SimContainerInstance {
+    const size = INSTANCE_SIZES[instance.instanceType.split(".")[1]] ?? { vcpu: 2, memory: 8192 };
+    const ci: SimContainerInstance = {
+      arn: this.arn("ecs", `container-instance/${clusterName}/${this.rng.hex(32)}`),
+      clusterName,
+      ec2InstanceId: instance.id,
+      az: instance.az,
+      imageId: instance.imageId,
+      instanceType: instance.instanceType,
+      cpu: size.vcpu * 1024,
+      memory: size.memory - 512,
+      status: "ACTIVE",
+      agentConnected: true,
+      registeredAt: this.clock.now(),
+    };
+    this.containerInstances.set(ci.arn, ci);
+    instance.containerInstanceArn = ci.arn;
+    this.note(`${instance.id} registered with ${clusterName}`);
+    this.poke();
+    return ci;
+  }
+
+  /** Terminating: through the group's terminating hooks, if any, then shut down. */
+  beginTermination(instance: SimInstance): void {
+    if (instance.lifecycle !== "Pending" && instance.lifecycle !== "InService") return;
+    const group = this.groups.get(instance.groupName);
+    const hook = group?.hooks.find((h) => h.transition === "autoscaling:EC2_INSTANCE_TERMINATING");
+    if (!hook) {
+      this.proceedTermination(instance);
+      return;
+    }
+    instance.lifecycle = "Terminating:Wait";
+    instance.action = {
+      token: `${this.rng.hex(8)}-${this.rng.hex(4)}-${this.rng.hex(4)}-${this.rng.hex(4)}-${this.rng.hex(12)}`,
+      hookName: hook.name,
+      expiresAt: this.clock.now() + hook.heartbeatTimeoutSeconds * 1000,
+      defaultResult: hook.defaultResult,
+    };
+    this.note(`${instance.id} Terminating:Wait (${hook.name})`);
+    const sink = this.lifecycleSink;
+    if (sink) {
+      const event = {
+        version: "0",
+        id: this.rng.hex(32),
+        "detail-type": "EC2 Instance-terminate Lifecycle Action",
+        source: "aws.autoscaling",
+        account: this.accountId,
+        time: new Date(this.clock.now()).toISOString(),
+        region: this.region,
+        resources: [group!.arn],
+        detail: {
+          LifecycleActionToken: instance.action.token,
+          AutoScalingGroupName: group!.name,
+          LifecycleHookName: hook.name,
+          EC2InstanceId: instance.id,
+          LifecycleTransition: hook.transition,
+          Origin: "AutoScalingGroup",
+          Destination: "EC2",
+        },
+      };
+      // EventBridge delivers within a moment; the handler runs while time stands still.
+      this.clock.after(500, () => void this.clock.track(sink(event).catch((error) => this.note(`drain hook failed: ${error}`))));
+    }
+  }
+
+  /** CompleteLifecycleAction / heartbeat timeout: the instance goes. */
+  completeLifecycleAction(instance: SimInstance, result: string): void {
+    if (instance.lifecycle !== "Terminating:Wait") return;
+    this.note(`${instance.id} lifecycle action ${result}`);
+    instance.action = undefined;
+    this.proceedTermination(instance);
+  }
+
+  private expireLifecycleActions(): void {
+    const now = this.clock.now();
+    for (const instance of this.instances.values()) {
+      if (instance.action && instance.action.expiresAt <= now) {
+        this.note(`${instance.id} heartbeat timeout: ${instance.action.defaultResult}`);
+        this.completeLifecycleAction(instance, instance.action.defaultResult);
+      }
+    }
+  }
+
+  private proceedTermination(instance: SimInstance): void {
+    instance.lifecycle = "Terminating:Proceed";
+    instance.state = "shutting-down";
+    this.clock.after(this.seconds(this.behaviour.shutdownSeconds), () => {
+      instance.state = "terminated";
+      instance.lifecycle = "Terminated";
+      this.note(`${instance.id} terminated`);
+      const ci = instance.containerInstanceArn ? this.containerInstances.get(instance.containerInstanceArn) : undefined;
+      if (ci) {
+        ci.status = "INACTIVE";
+        ci.agentConnected = false;
+        for (const task of this.tasksOnInstance(ci.arn)) {
+          if (task.lastStatus !== "STOPPED") this.stopTask(task, `Host EC2 (instance ${instance.id}) terminated.`, undefined, 0);
+        }
+      }
+      const group = this.groups.get(instance.groupName);
+      if (group) group.instanceIds.splice(group.instanceIds.indexOf(instance.id), 1);
+      this.poke();
+    });
+  }
+
+  /** Scales a group to zero through its hooks; resolves once its instances are gone and it is deleted. */
+  async deleteGroup(name: string): Promise<void> {
+    const group = this.groups.get(name);
+    if (!group) return;
+    group.deleting = true;
+    group.min = 0;
+    group.desired = 0;
+    group.suspended.delete("Terminate");
+    this.reconcileGroup(group);
+    while (group.instanceIds.length > 0) await this.clock.sleep(5_000);
+    this.groups.delete(name);
+    this.note(`group ${name} deleted`);
+  }
+
+  /** Resolves true once `count` instances of the group are InService (terraform's wait_for_capacity). */
+  async waitForCapacity(name: string, timeoutMs: number): Promise<boolean> {
+    const deadline = this.clock.now() + timeoutMs;
+    for (;;) {
+      const group = this.groups.get(name);
+      if (!group) return false;
+      const inService = this.activeInstances(group).filter((i) => i.lifecycle === "InService").length;
+      if (inService >= group.min && inService >= group.desired) return true;
+      if (this.clock.now() >= deadline) return false;
+      await this.clock.sleep(5_000);
+    }
+  }
+
+  // ----------------------------------------------------------------------- instance refresh
+
+  startInstanceRefresh(group: SimGroup, minHealthyPercentage: number): SimInstanceRefresh {
+    const refresh: SimInstanceRefresh = {
+      id: `${this.rng.hex(8)}-${this.rng.hex(4)}-${this.rng.hex(4)}-${this.rng.hex(4)}-${this.rng.hex(12)}`,
+      status: "Pending",
+      startedAt: this.clock.now(),
+      minHealthyPercentage,
+      toReplace: new Set(this.activeInstances(group).map((i) => i.id)),
+      total: this.activeInstances(group).length,
+    };
+    group.refreshes.unshift(refresh);
+    const step = () => {
+      if (refresh.status === "Cancelled") return;
+      refresh.status = "InProgress";
+      const active = this.activeInstances(group);
+      const healthy = active.filter((i) => i.lifecycle === "InService" && !refresh.toReplace.has(i.id)).length + active.filter((i) => refresh.toReplace.has(i.id)).length;
+      const floor = Math.ceil((group.desired * minHealthyPercentage) / 100);
+      const old = active.filter((i) => refresh.toReplace.has(i.id));
+      const newPending = active.some((i) => !refresh.toReplace.has(i.id) && i.lifecycle === "Pending");
+      if (old.length === 0 && !newPending) {
+        refresh.status = "Successful";
+        refresh.endedAt = this.clock.now();
+        return;
+      }
+      if (!newPending) {
+        for (const instance of old.slice(0, Math.max(1, healthy - floor))) {
+          refresh.toReplace.delete(instance.id);
+          this.beginTermination(instance);
+        }
+      }
+      this.clock.after(10_000, step);
+    };
+    this.clock.after(1_000, step);
+    return refresh;
+  }
+
+  percentComplete(refresh: SimInstanceRefresh): number {
+    if (refresh.total === 0) return 100;
+    return Math.round(((refresh.total - refresh.toReplace.size) / refresh.total) * 100);
+  }
+}
