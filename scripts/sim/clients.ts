@@ -13,6 +13,7 @@ import { ECSClient } from "@aws-sdk/client-ecs";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { SSMClient } from "@aws-sdk/client-ssm";
 import { ConfiguredRetryStrategy } from "@smithy/core/retry";
+import { createHash } from "node:crypto";
 import type { DrainHookSettings } from "../../constructs/drain-hook.lambda";
 import { createDrainHandler } from "../../constructs/drain-hook.lambda";
 import type { SimContainerInstance, SimGroup, SimInstance, SimService, SimTask, World } from "./world";
@@ -102,7 +103,8 @@ export function createSimClients(world: World, drainHooks: readonly DrainHookSet
         const messageId = world.rng.hex(32);
         const event = { Records: [{ messageId, eventSource: "aws:sqs", body: input.MessageBody }] };
         world.clock.after((input.DelaySeconds ?? 0) * 1000, () => void world.clock.track(invoke(event)));
-        return { MessageId: messageId };
+        // The SQS client checks the body's MD5 in the answer, as it would AWS's.
+        return { MessageId: messageId, MD5OfMessageBody: createHash("md5").update(input.MessageBody ?? "").digest("hex") };
       },
     }),
   };

@@ -540,10 +540,10 @@ export class World {
     for (const task of order) {
       const replacementReady = keepHealthy >= desired || keep.length + replace.length > desired;
       if (task.healthy && (stoppable <= 0 || !replacementReady)) continue;
+      const wasHealthy = task.healthy;
       const ci = this.containerInstances.get(task.containerInstanceArn);
-      const reason = ci?.status === "DRAINING" ? "Service is being drained" : "Deployment replaced the task";
-      this.stopTask(task, reason);
-      if (task.healthy) stoppable--;
+      this.stopTask(task, ci?.status === "DRAINING" ? "Service is being drained" : "Deployment replaced the task");
+      if (wasHealthy) stoppable--;
     }
   }
 
