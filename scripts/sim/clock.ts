@@ -34,6 +34,8 @@ export class VirtualClock implements Clock {
   private ticking = false;
   /** Work under way outside the queue (an SDK call mid-retry, a Lambda invocation). */
   private busy = 0;
+  /** Sleepers in the queue. Time only moves toward one: with nobody waiting, the world rests. */
+  private sleepers = 0;
 
   constructor(startMs: number) {
     this.time = startMs;
@@ -58,6 +60,7 @@ export class VirtualClock implements Clock {
 
   private schedule(at: number, run: () => void, wakesCode: boolean): void {
     push(this.queue, { at: Math.max(at, this.time), seq: this.seq++, run, wakesCode });
+    if (wakesCode) this.sleepers++;
     this.wake();
   }
 
@@ -91,12 +94,14 @@ export class VirtualClock implements Clock {
     setImmediate(() => {
       this.ticking = false;
       if (this.busy > 0) return; // woken again when the work settles
-      for (let next = pop(this.queue); next; next = pop(this.queue)) {
+      while (this.sleepers > 0) {
+        const next = pop(this.queue)!;
         this.time = next.at;
+        if (next.wakesCode) this.sleepers--;
         next.run();
         if (next.wakesCode || this.busy > 0) break;
       }
-      if (this.queue.length > 0) this.wake();
+      if (this.sleepers > 0) this.wake();
     });
   }
 }

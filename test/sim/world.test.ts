@@ -1,0 +1,299 @@
+/**
+ * The simulated AWS, through the real SDK clients: the scheduler, placement, lifecycle hooks
+ * with the real drain-hook handler, scenarios, paginators, errors and determinism.
+ */
+import {
+  CompleteLifecycleActionCommand,
+  DescribeAutoScalingGroupsCommand,
+  TerminateInstanceInAutoScalingGroupCommand,
+  paginateDescribeAutoScalingGroups,
+} from "@aws-sdk/client-auto-scaling";
+import { DescribeImagesCommand, paginateDescribeInstances } from "@aws-sdk/client-ec2";
+import {
+  DescribeContainerInstancesCommand,
+  DescribeServicesCommand,
+  DescribeTasksCommand,
+  ListContainerInstancesCommand,
+  ListTasksCommand,
+  UpdateContainerInstancesStateCommand,
+  UpdateServiceCommand,
+  paginateListTasks,
+} from "@aws-sdk/client-ecs";
+import { GetParameterCommand, paginateGetParametersByPath } from "@aws-sdk/client-ssm";
+import { VirtualClock } from "../../scripts/sim/clock";
+import { type ScenarioName, createSimulation } from "../../scripts/sim/scenarios";
+import type { World } from "../../scripts/sim/world";
+import { ENVIRONMENTS_CONFIG, findEnvironment, loadEnvironments } from "../../stacks/environments";
+import { DEFAULT_PINS_PATH, readPins } from "../../stacks/pins";
+
+const environments = loadEnvironments(ENVIRONMENTS_CONFIG);
+const pins = readPins(DEFAULT_PINS_PATH, environments);
+const production = findEnvironment(environments, "production");
+const CLUSTER = "production-apps";
+
+const simulate = (scenario: ScenarioName = "healthy", seed = 1, drainHooks = true) =>
+  createSimulation({ environment: production, pins: pins.production, scenario, seed, drainHooks });
+
+/** Advances virtual time until `done`, failing after `limitMs`. */
+async function until(world: World, done: () => boolean, limitMs = 60 * 60_000): Promise<void> {
+  const deadline = world.clock.now() + limitMs;
+  while (!done()) {
+    if (world.clock.now() > deadline) throw new Error("the simulated world did not get there in time");
+    await world.clock.sleep(5_000);
+  }
+}
+
+const tasksPerZone = (world: World, service: string) => {
+  const zones: Record<string, number> = {};
+  for (const t of world.tasksOfService(world.services.get(`${CLUSTER}/${service}`)!)) {
+    if (t.desiredStatus === "RUNNING") zones[t.az] = (zones[t.az] ?? 0) + 1;
+  }
+  return zones;
+};
+
+describe("VirtualClock", () => {
+  it("runs events in time order and moves time only when nothing else can run", async () => {
+    const clock = new VirtualClock(0);
+    const seen: string[] = [];
+    clock.after(3_000, () => seen.push(`c@${clock.now()}`));
+    clock.after(1_000, () => seen.push(`a@${clock.now()}`));
+    clock.after(1_000, () => seen.push(`b@${clock.now()}`));
+    await clock.sleep(2_000);
+    seen.push(`slept@${clock.now()}`);
+    await clock.sleep(5_000);
+    expect(seen).toEqual(["a@1000", "b@1000", "slept@2000", "c@3000"]);
+    expect(clock.now()).toBe(7_000);
+  });
+
+  it("holds time still while tracked work (an SDK call mid-retry) is under way", async () => {
+    const clock = new VirtualClock(0);
+    let fired = false;
+    clock.after(1, () => (fired = true));
+    await clock.track(new Promise((resolve) => setTimeout(resolve, 20)));
+    expect(fired).toBe(false);
+    await clock.sleep(1);
+    expect(fired).toBe(true);
+  });
+});
+
+describe("the simulated world", () => {
+  it("starts steady on an image older than the pin, with SSM already newer than the pin", async () => {
+    const sim = await simulate();
+    const images = sim.images.apps;
+    expect(images.pinned).toBe(pins.production.apps.current.imageId);
+    expect(new Set([images.running, images.pinned, images.latest]).size).toBe(3);
+    const { world, clients } = sim;
+    expect([...world.instances.values()].every((i) => i.imageId === images.running && i.lifecycle === "InService")).toBe(true);
+    const described = await clients.ecs.send(new DescribeServicesCommand({ cluster: CLUSTER, services: ["web", "api", "worker", "search", "admin"] }));
+    for (const s of described.services!) {
+      expect([s.serviceName, s.runningCount, s.deployments![0].rolloutState]).toEqual([s.serviceName, s.desiredCount, "COMPLETED"]);
+    }
+    const parameter = await clients.ssm.send(new GetParameterCommand({ Name: "/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended" }));
+    expect(JSON.parse(parameter.Parameter!.Value!)).toMatchObject({ image_id: images.latest, image_name: expect.stringContaining("arm64") });
+  });
+
+  it("spreads each service's tasks over the zones, then over instances", async () => {
+    const { world } = await simulate();
+    for (const service of ["web", "api", "search"]) {
+      const counts = Object.values(tasksPerZone(world, service));
+      const desired = world.services.get(`${CLUSTER}/${service}`)!.desiredCount;
+      expect(counts.length).toBe(Math.min(desired, production.subnets.length));
+      expect(Math.max(...counts) - Math.min(...counts)).toBeLessThanOrEqual(1);
+    }
+  });
+
+  it("describes container instances with their AMI, zone, type and task counts, and filters them", async () => {
+    const { clients, images } = await simulate();
+    const listed = await clients.ecs.send(new ListContainerInstancesCommand({ cluster: CLUSTER, filter: `attribute:ecs.ami-id == ${images.apps.running}` }));
+    expect(listed.containerInstanceArns).toHaveLength(4);
+    const described = await clients.ecs.send(new DescribeContainerInstancesCommand({ cluster: CLUSTER, containerInstances: listed.containerInstanceArns! }));
+    const ci = described.containerInstances![0];
+    expect(ci.attributes!.map((a) => a.name).sort()).toEqual(["ecs.ami-id", "ecs.availability-zone", "ecs.instance-type"]);
+    expect(ci).toMatchObject({ status: "ACTIVE", agentConnected: true, pendingTasksCount: 0 });
+    expect(described.containerInstances!.reduce((n, c) => n + c.runningTasksCount!, 0)).toBe(4 + 6 + 3 + 2 + 1 + 4);
+  });
+
+  it("keeps services healthy while instances drain: replacements run before old tasks stop", async () => {
+    const { world, clients } = await simulate();
+    // A new capacity generation beside the old one, then the old instances set DRAINING.
+    const old = [...world.groups.values()][0];
+    world.createGroup({ ...old, name: `${CLUSTER}-new`, imageId: pins.production.apps.current.imageId, desiredCapacity: old.desired, minSize: old.min, maxSize: old.max });
+    await world.waitForCapacity(`${CLUSTER}-new`, 10 * 60_000);
+    await until(world, () => [...world.containerInstances.values()].filter((ci) => ci.status === "ACTIVE").length === 8);
+    const oldArns = [...world.containerInstances.values()].filter((ci) => ci.imageId === old.imageId).map((ci) => ci.arn);
+    await clients.ecs.send(new UpdateContainerInstancesStateCommand({ cluster: CLUSTER, containerInstances: oldArns, status: "DRAINING" }));
+    await until(world, () => oldArns.every((arn) => world.tasksOnInstance(arn).every((t) => t.lastStatus === "STOPPED" || t.group === "service:log-router")));
+    expect(world.downtimeViolations()).toEqual([]);
+    const stopped = await clients.ecs.send(new ListTasksCommand({ cluster: CLUSTER, containerInstance: oldArns[0], desiredStatus: "STOPPED" }));
+    const why = await clients.ecs.send(new DescribeTasksCommand({ cluster: CLUSTER, tasks: stopped.taskArns!.slice(0, 100) }));
+    expect(why.tasks!.every((t) => t.stoppedReason === "Service is being drained")).toBe(true);
+    // The daemon stays on a draining instance; no other task does.
+    expect(world.tasksOnInstance(oldArns[0]).filter((t) => t.lastStatus !== "STOPPED").map((t) => t.group)).toEqual(["service:log-router"]);
+  });
+
+  it("holds a terminating instance in Terminating:Wait until the drain hook has moved its tasks", async () => {
+    const { world, clients } = await simulate();
+    const victim = [...world.instances.values()][0];
+    await clients.autoScaling.send(new TerminateInstanceInAutoScalingGroupCommand({ InstanceId: victim.id, ShouldDecrementDesiredCapacity: false }));
+    expect(victim.lifecycle).toBe("Terminating:Wait");
+    await world.clock.sleep(2_000);
+    expect(world.containerInstances.get(victim.containerInstanceArn!)!.status).toBe("DRAINING"); // the real handler did it
+    await until(world, () => victim.state === "terminated");
+    expect(world.log.some((line) => line.includes("drained: letting the instance go"))).toBe(true);
+    expect(world.downtimeViolations()).toEqual([]);
+  });
+
+  it("without a drain hook, terminating an instance takes its tasks down at once (the violation is recorded)", async () => {
+    const { world, clients } = await simulate("healthy", 1, false);
+    for (const victim of [...world.instances.values()].slice(0, 2)) {
+      await clients.autoScaling.send(new TerminateInstanceInAutoScalingGroupCommand({ InstanceId: victim.id, ShouldDecrementDesiredCapacity: false }));
+    }
+    await world.clock.sleep(120_000);
+    expect(world.downtimeViolations().length).toBeGreaterThan(0);
+  });
+
+  it("lets a hook's heartbeat run out to its default result when nobody completes the action", async () => {
+    const { world, clients } = await simulate();
+    world.lifecycleSink = undefined; // the Lambda is broken
+    const victim = [...world.instances.values()][0];
+    await clients.autoScaling.send(new TerminateInstanceInAutoScalingGroupCommand({ InstanceId: victim.id, ShouldDecrementDesiredCapacity: false }));
+    await world.clock.sleep(290_000);
+    expect(victim.lifecycle).toBe("Terminating:Wait");
+    await world.clock.sleep(60_000);
+    expect(victim.state).not.toBe("running");
+    expect(world.log.some((line) => line.includes(`${victim.id} heartbeat timeout: CONTINUE`))).toBe(true);
+  });
+
+  it("answers a lifecycle call for no waiting action as AWS does", async () => {
+    const { world, clients } = await simulate();
+    const [group] = world.groups.values();
+    const call = clients.autoScaling.send(
+      new CompleteLifecycleActionCommand({ AutoScalingGroupName: group.name, LifecycleHookName: "production-apps-drain-hook", InstanceId: group.instanceIds[0], LifecycleActionResult: "CONTINUE" }),
+    );
+    await expect(call).rejects.toMatchObject({ name: "ValidationError", message: expect.stringContaining("No active Lifecycle Action found") });
+  });
+
+  it("forces a new deployment: every task replaced, then steady again", async () => {
+    const { world, clients } = await simulate();
+    const before = new Set(world.tasksOfService(world.services.get(`${CLUSTER}/web`)!).map((t) => t.arn));
+    await clients.ecs.send(new UpdateServiceCommand({ cluster: CLUSTER, service: "web", forceNewDeployment: true }));
+    const service = world.services.get(`${CLUSTER}/web`)!;
+    await until(world, () => service.deployments.length === 1 && service.deployments[0].rolloutState === "COMPLETED");
+    const live = world.tasksOfService(service).filter((t) => t.desiredStatus === "RUNNING");
+    expect(live).toHaveLength(4);
+    expect(live.some((t) => before.has(t.arn))).toBe(false);
+    expect(world.downtimeViolations()).toEqual([]);
+  });
+
+  it("runs the SDK's own paginators across pages", async () => {
+    const { clients } = await simulate();
+    let tasks = 0;
+    let pages = 0;
+    for await (const page of paginateListTasks({ client: clients.ecs, pageSize: 3 }, { cluster: CLUSTER })) {
+      tasks += page.taskArns!.length;
+      pages++;
+    }
+    expect([tasks, pages]).toEqual([20, 7]);
+    let instances = 0;
+    for await (const page of paginateDescribeInstances({ client: clients.ec2, pageSize: 1 }, {})) instances += page.Reservations!.length;
+    expect(instances).toBe(4);
+    const names: string[] = [];
+    for await (const page of paginateGetParametersByPath({ client: clients.ssm, pageSize: 2 }, { Path: "/aws/service/ecs", Recursive: true })) names.push(...page.Parameters!.map((p) => p.Name!));
+    expect(names).toHaveLength(4);
+    let groups = 0;
+    for await (const page of paginateDescribeAutoScalingGroups({ client: clients.autoScaling, pageSize: 1 }, {})) groups += page.AutoScalingGroups!.length;
+    expect(groups).toBe(1);
+  });
+
+  it("answers with AWS's errors for what does not exist", async () => {
+    const { clients } = await simulate();
+    await expect(clients.ec2.send(new DescribeImagesCommand({ ImageIds: ["ami-0ffffffffffffffff"] }))).rejects.toMatchObject({ name: "InvalidAMIID.NotFound" });
+    await expect(clients.ssm.send(new GetParameterCommand({ Name: "/nope" }))).rejects.toMatchObject({ name: "ParameterNotFound" });
+    await expect(clients.ecs.send(new ListTasksCommand({ cluster: "nope" }))).rejects.toMatchObject({ name: "ClusterNotFoundException" });
+    await expect(clients.autoScaling.send(new DescribeAutoScalingGroupsCommand({ Filters: [{ Name: "bogus", Values: ["x"] }] }))).rejects.toMatchObject({ name: "ValidationError" });
+  });
+
+  it("records every API call with its service, operation and virtual time", async () => {
+    const { world, clients } = await simulate();
+    const before = world.calls.length;
+    await clients.ecs.send(new ListTasksCommand({ cluster: CLUSTER }));
+    expect(world.calls.slice(before)).toEqual([{ service: "ecs", operation: "ListTasks", at: world.clock.now(), throttled: false }]);
+  });
+
+  it("is deterministic: the same seed gives the same event log, another seed another", async () => {
+    const run = async (seed: number) => {
+      const { world, clients } = await simulate("healthy", seed);
+      const [victim] = world.instances.values();
+      await clients.autoScaling.send(new TerminateInstanceInAutoScalingGroupCommand({ InstanceId: victim.id, ShouldDecrementDesiredCapacity: false }));
+      await world.clock.sleep(10 * 60_000);
+      return world.log;
+    };
+    const first = await run(5);
+    expect(await run(5)).toEqual(first);
+    expect(await run(6)).not.toEqual(first);
+  });
+});
+
+describe("scenarios", () => {
+  it("throttling: a share of calls is throttled and the SDK retries them", async () => {
+    const { world, clients } = await simulate("throttling");
+    for (let i = 0; i < 20; i++) await clients.ecs.send(new ListTasksCommand({ cluster: CLUSTER }));
+    const calls = world.calls.filter((c) => c.operation === "ListTasks");
+    expect(calls.filter((c) => !c.throttled)).toHaveLength(20);
+    expect(calls.some((c) => c.throttled)).toBe(true);
+  });
+
+  it("imbalanced: services start bunched in the first zone", async () => {
+    const { world } = await simulate("imbalanced");
+    expect(Object.keys(tasksPerZone(world, "api"))).toEqual([production.subnets[0].availabilityZone]);
+  });
+
+  it("az-outage: new instances only launch in the zones with capacity", async () => {
+    const { world } = await simulate("az-outage");
+    const old = [...world.groups.values()][0];
+    world.createGroup({ ...old, name: `${CLUSTER}-new`, imageId: pins.production.apps.current.imageId });
+    await world.clock.sleep(5 * 60_000);
+    const zones = new Set([...world.instances.values()].filter((i) => i.groupName === `${CLUSTER}-new`).map((i) => i.az));
+    expect(zones.has(production.subnets[0].availabilityZone)).toBe(false);
+    expect(zones.size).toBe(2);
+  });
+
+  it("boot-failure: some new instances never register with ECS", async () => {
+    const { world } = await simulate("boot-failure", 3);
+    const old = [...world.groups.values()][0];
+    world.createGroup({ ...old, name: `${CLUSTER}-new`, imageId: pins.production.apps.current.imageId, desiredCapacity: 20, maxSize: 20 });
+    await world.clock.sleep(10 * 60_000);
+    const fresh = [...world.instances.values()].filter((i) => i.groupName === `${CLUSTER}-new` && i.lifecycle === "InService");
+    expect(fresh).toHaveLength(20);
+    const unregistered = fresh.filter((i) => !i.containerInstanceArn).length;
+    expect(unregistered).toBeGreaterThan(0);
+    expect(unregistered).toBeLessThan(20);
+  });
+
+  it("slow-drain: tasks told to stop stay STOPPING for minutes", async () => {
+    const { world, clients } = await simulate("slow-drain");
+    const service = world.services.get(`${CLUSTER}/admin`)!;
+    const [task] = world.tasksOfService(service);
+    await clients.ecs.send(new UpdateServiceCommand({ cluster: CLUSTER, service: "admin", desiredCount: 0 }));
+    await world.clock.sleep(120_000);
+    expect(task.lastStatus).toBe("STOPPING");
+    await world.clock.sleep(300_000);
+    expect(task.lastStatus).toBe("STOPPED");
+  });
+
+  it("broken-ami: tasks on the pinned image crash-loop with an exit code", async () => {
+    const { world, clients, images } = await simulate("broken-ami");
+    const old = [...world.groups.values()][0];
+    world.createGroup({ ...old, name: `${CLUSTER}-new`, imageId: images.apps.pinned });
+    await world.waitForCapacity(`${CLUSTER}-new`, 10 * 60_000);
+    const oldArns = [...world.containerInstances.values()].filter((ci) => ci.imageId === old.imageId).map((ci) => ci.arn);
+    await clients.ecs.send(new UpdateContainerInstancesStateCommand({ cluster: CLUSTER, containerInstances: oldArns, status: "DRAINING" }));
+    await world.clock.sleep(10 * 60_000);
+    const crashed = [...world.tasks.values()].filter((t) => t.stoppedReason === "Essential container in task exited" && t.exitCode === 1);
+    expect(crashed.length).toBeGreaterThan(5);
+    const newInstances = new Set([...world.containerInstances.values()].filter((ci) => ci.imageId === images.apps.pinned).map((ci) => ci.arn));
+    expect(crashed.every((t) => newInstances.has(t.containerInstanceArn))).toBe(true);
+    // minimumHealthyPercent 100: the old tasks are never stopped for replacements that never get healthy.
+    expect(world.downtimeViolations()).toEqual([]);
+  });
+});
