@@ -824,30 +824,35 @@ export class World {
   // ----------------------------------------------------------------------- instance refresh
 
   startInstanceRefresh(group: SimGroup, minHealthyPercentage: number): SimInstanceRefresh {
+    const original = this.activeInstances(group).map((i) => i.id);
     const refresh: SimInstanceRefresh = {
       id: `${this.rng.hex(8)}-${this.rng.hex(4)}-${this.rng.hex(4)}-${this.rng.hex(4)}-${this.rng.hex(12)}`,
       status: "Pending",
       startedAt: this.clock.now(),
       minHealthyPercentage,
-      toReplace: new Set(this.activeInstances(group).map((i) => i.id)),
-      total: this.activeInstances(group).length,
+      toReplace: new Set(original),
+      total: original.length,
     };
     group.refreshes.unshift(refresh);
+    // Replaces the old instances a few at a time: terminate (through the hooks), let the group
+    // launch the replacement, and only go on while enough instances stay in service.
     const step = () => {
       if (refresh.status === "Cancelled") return;
       refresh.status = "InProgress";
+      const present = new Set(group.instanceIds);
+      const remaining = original.filter((id) => present.has(id));
       const active = this.activeInstances(group);
-      const healthy = active.filter((i) => i.lifecycle === "InService" && !refresh.toReplace.has(i.id)).length + active.filter((i) => refresh.toReplace.has(i.id)).length;
-      const floor = Math.ceil((group.desired * minHealthyPercentage) / 100);
-      const old = active.filter((i) => refresh.toReplace.has(i.id));
-      const newPending = active.some((i) => !refresh.toReplace.has(i.id) && i.lifecycle === "Pending");
-      if (old.length === 0 && !newPending) {
+      if (remaining.length === 0 && !active.some((i) => i.lifecycle === "Pending")) {
         refresh.status = "Successful";
         refresh.endedAt = this.clock.now();
         return;
       }
-      if (!newPending) {
-        for (const instance of old.slice(0, Math.max(1, healthy - floor))) {
+      const inService = active.filter((i) => i.lifecycle === "InService").length;
+      const floor = Math.ceil((group.desired * minHealthyPercentage) / 100);
+      const waiting = active.filter((i) => refresh.toReplace.has(i.id));
+      const settled = !active.some((i) => i.lifecycle === "Pending") && active.length >= group.desired;
+      if (settled) {
+        for (const instance of waiting.slice(0, Math.max(1, inService - floor))) {
           refresh.toReplace.delete(instance.id);
           this.beginTermination(instance);
         }

@@ -3,8 +3,14 @@
  * with the real drain-hook handler, scenarios, paginators, errors and determinism.
  */
 import {
+  CancelInstanceRefreshCommand,
   CompleteLifecycleActionCommand,
   DescribeAutoScalingGroupsCommand,
+  DescribeInstanceRefreshesCommand,
+  ResumeProcessesCommand,
+  SetDesiredCapacityCommand,
+  StartInstanceRefreshCommand,
+  SuspendProcessesCommand,
   TerminateInstanceInAutoScalingGroupCommand,
   paginateDescribeAutoScalingGroups,
 } from "@aws-sdk/client-auto-scaling";
@@ -143,6 +149,18 @@ describe("the simulated world", () => {
     expect(world.downtimeViolations()).toEqual([]);
   });
 
+  it("a standalone task holds its terminating instance until it finishes (the drain hook's rule)", async () => {
+    const { world, clients } = await simulate();
+    const victim = [...world.instances.values()][0];
+    const ci = world.containerInstances.get(victim.containerInstanceArn!)!;
+    const job = world.runStandaloneTask(CLUSTER, "nightly-report", ci, 600);
+    await clients.autoScaling.send(new TerminateInstanceInAutoScalingGroupCommand({ InstanceId: victim.id, ShouldDecrementDesiredCapacity: false }));
+    await world.clock.sleep(5 * 60_000);
+    expect([victim.lifecycle, job.lastStatus]).toEqual(["Terminating:Wait", "RUNNING"]);
+    await until(world, () => victim.state === "terminated");
+    expect(job).toMatchObject({ lastStatus: "STOPPED", exitCode: 0 });
+  });
+
   it("without a drain hook, terminating an instance takes its tasks down at once (the violation is recorded)", async () => {
     const { world, clients } = await simulate("healthy", 1, false);
     for (const victim of [...world.instances.values()].slice(0, 2)) {
@@ -162,6 +180,36 @@ describe("the simulated world", () => {
     await world.clock.sleep(60_000);
     expect(victim.state).not.toBe("running");
     expect(world.log.some((line) => line.includes(`${victim.id} heartbeat timeout: CONTINUE`))).toBe(true);
+  });
+
+  it("honours suspended processes: no launch while Launch is suspended, launches once resumed", async () => {
+    const { world, clients } = await simulate();
+    const [group] = world.groups.values();
+    await clients.autoScaling.send(new SuspendProcessesCommand({ AutoScalingGroupName: group.name, ScalingProcesses: ["Launch"] }));
+    await clients.autoScaling.send(new SetDesiredCapacityCommand({ AutoScalingGroupName: group.name, DesiredCapacity: 6 }));
+    await world.clock.sleep(60_000);
+    expect(group.instanceIds).toHaveLength(4);
+    await clients.autoScaling.send(new ResumeProcessesCommand({ AutoScalingGroupName: group.name, ScalingProcesses: ["Launch"] }));
+    await world.clock.sleep(30_000);
+    expect(group.instanceIds).toHaveLength(6);
+    await expect(clients.autoScaling.send(new SetDesiredCapacityCommand({ AutoScalingGroupName: group.name, DesiredCapacity: 99 }))).rejects.toMatchObject({ name: "ValidationError" });
+  });
+
+  it("runs an instance refresh to the end, one at a time within the healthy percentage; refuses a second; cancels", async () => {
+    const { world, clients } = await simulate();
+    const [group] = world.groups.values();
+    const before = new Set(group.instanceIds);
+    const { InstanceRefreshId } = await clients.autoScaling.send(new StartInstanceRefreshCommand({ AutoScalingGroupName: group.name, Preferences: { MinHealthyPercentage: 75 } }));
+    await expect(clients.autoScaling.send(new StartInstanceRefreshCommand({ AutoScalingGroupName: group.name }))).rejects.toMatchObject({ name: "InstanceRefreshInProgressFault" });
+    const status = async () => (await clients.autoScaling.send(new DescribeInstanceRefreshesCommand({ AutoScalingGroupName: group.name }))).InstanceRefreshes![0];
+    await until(world, () => group.refreshes[0].status === "Successful");
+    expect(await status()).toMatchObject({ InstanceRefreshId, Status: "Successful", PercentageComplete: 100 });
+    expect(group.instanceIds.some((id) => before.has(id))).toBe(false);
+    expect(world.downtimeViolations()).toEqual([]);
+
+    await clients.autoScaling.send(new StartInstanceRefreshCommand({ AutoScalingGroupName: group.name }));
+    await clients.autoScaling.send(new CancelInstanceRefreshCommand({ AutoScalingGroupName: group.name }));
+    expect((await status()).Status).toBe("Cancelled");
   });
 
   it("answers a lifecycle call for no waiting action as AWS does", async () => {
