@@ -86,11 +86,11 @@ export interface SimulationOptions {
 const DAY = 24 * 3600 * 1000;
 
 /** A release of the ECS-optimized image, as its SSM parameter describes it. */
-function release(rng: Rng, architecture: string, daysAgo: number, now: number, imageId = `ami-0${rng.hex(16)}`) {
+function release(rng: Rng, architecture: string, daysAgo: number, agent: string, now: number, imageId = `ami-0${rng.hex(16)}`) {
   const date = new Date(now - daysAgo * DAY);
   const stamp = date.toISOString().slice(0, 10).replace(/-/g, "");
   const name = `al2023-ami-ecs-hvm-2023.0.${stamp}-kernel-6.1-${architecture}`;
-  return { imageId, name, creationDate: date.toISOString(), agent: `1.${90 + Math.floor(daysAgo === 0 ? 9 : 9 - daysAgo / 15)}.0` };
+  return { imageId, name, creationDate: date.toISOString(), agent };
 }
 
 export function drainHookSettings(world: World, cluster: Cluster): DrainHookSettings {
@@ -126,9 +126,9 @@ export async function createSimulation(options: SimulationOptions): Promise<Simu
     const pin = options.pins[cluster.name];
     if (!pin) throw new Error(`simulation: no pin for ${env.name}.${cluster.name}`);
     const architecture = instanceArchitecture(cluster.instanceType);
-    const old = release(rng, architecture, 60, start);
-    const pinned = release(rng, architecture, 14, start, pin.current.imageId);
-    const latest = release(rng, architecture, 2, start);
+    const old = release(rng, architecture, 60, "1.96.0", start);
+    const pinned = release(rng, architecture, 14, "1.97.0", start, pin.current.imageId);
+    const latest = release(rng, architecture, 2, "1.98.0", start);
     for (const r of [old, pinned, latest]) {
       world.images.set(r.imageId, { imageId: r.imageId, name: r.name, architecture, creationDate: r.creationDate, state: "available" });
     }
@@ -184,7 +184,7 @@ export async function createSimulation(options: SimulationOptions): Promise<Simu
     for (const ci of world.containerInstances.values()) ci.agentConnected = true;
   }
   if (scenario.zoneOutage) zonesWithoutCapacity.add(firstZone);
-  Object.assign(world, { behaviour: { ...behaviour } });
+  world.behaviour = behaviour;
   world.note(`settled: scenario ${scenarioName}`);
 
   const clients = createSimClients(world, options.drainHooks === false ? [] : env.clusters.map((c) => drainHookSettings(world, c)));

@@ -195,7 +195,10 @@ export class SimTerraform implements TerraformRunner {
     return { changes: any };
   }
 
-  /** The replace strategy keeps one group at a construct path without the AMI in it. */
+  /**
+   * The replace strategy keeps one group at a construct path without the AMI in it (EcsCluster's
+   * "capacity"); blue-green paths are keyed by AMI ("generation_<ami>"), so never replaced.
+   */
   private isStableAddress(generation: DesiredGeneration): boolean {
     return !/_generation_ami-/.test(generation.address) && !generation.address.includes(generation.spec.imageId);
   }

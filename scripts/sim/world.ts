@@ -239,7 +239,8 @@ export class World {
     readonly rng: Rng,
     readonly region: string,
     readonly accountId: string,
-    readonly behaviour: WorldBehaviour = DEFAULT_BEHAVIOUR,
+    /** Scenarios change it once the fleet has settled (e.g. throttling starts then). */
+    public behaviour: WorldBehaviour = DEFAULT_BEHAVIOUR,
   ) {}
 
   // ----------------------------------------------------------------------- bookkeeping
