@@ -59,7 +59,8 @@ export interface DrainHookProps extends DrainHookOptions {
   readonly tags?: Readonly<Record<string, string>>;
 }
 
-const DEFAULTS = {
+/** The options' defaults (the simulator seeds its hooks with them too). */
+export const DRAIN_HOOK_DEFAULTS = {
   heartbeatTimeout: "5m",
   defaultResult: "CONTINUE",
   maxDrainTime: "1h",
@@ -76,12 +77,17 @@ const MAX_LIFECYCLE_ACTION_SECONDS = 48 * 3600;
 /** Margin added to the drain time for terraform's wait on a group's deletion. */
 const DELETE_MARGIN_SECONDS = 10 * 60;
 
+/** The hook's name, and its Lambda's, role's and rule's: one per cluster. */
+export function drainHookName(clusterName: string): string {
+  return `${clusterName}-drain-hook`;
+}
+
 /**
  * The problem with drain hook options, as [prop, problem], or undefined when they fit.
  * EcsCluster reports it under `drainHook.<prop>`, DrainHook under `<prop>`.
  */
 export function drainHookOptionsProblem(options: DrainHookOptions): [keyof DrainHookOptions, string] | undefined {
-  const o = { ...DEFAULTS, ...options };
+  const o = { ...DRAIN_HOOK_DEFAULTS, ...options };
   const seconds = (prop: "heartbeatTimeout" | "maxDrainTime" | "recheckInterval", min: number, max: number) => {
     const problem = formatProblem(o[prop], "duration");
     if (problem) return problem;
@@ -140,9 +146,9 @@ export class DrainHook extends Construct {
     super(scope, id);
     const problem = drainHookOptionsProblem(props);
     if (problem) throw new PropsError(`DrainHook ${this.node.path}`, ...problem);
-    const o = { ...DEFAULTS, ...props };
+    const o = { ...DRAIN_HOOK_DEFAULTS, ...props };
     const tags = { ...props.tags };
-    const name = `${props.clusterName}-drain-hook`;
+    const name = drainHookName(props.clusterName);
     const heartbeatSeconds = durationSeconds(o.heartbeatTimeout);
     const maxDrainSeconds = durationSeconds(o.maxDrainTime);
     this.hookName = name;

@@ -90,7 +90,9 @@ export function createSimClients(world: World, drainHooks: readonly DrainHookSet
     maxAttempts,
     retryStrategy: new ConfiguredRetryStrategy(maxAttempts, () => 0),
   };
-  const lambdas = new Map<string, (event: unknown) => Promise<unknown>>();
+  type Invoke = (event: unknown) => Promise<unknown>;
+  const byQueueUrl = new Map<string, Invoke>();
+  const byHookName = new Map<string, Invoke>();
   const clients: SimAwsClients = {
     ecs: simulate(new ECSClient(config), world, "ecs", ecsHandlers(world)),
     autoScaling: simulate(new AutoScalingClient(config), world, "autoscaling", autoScalingHandlers(world)),
@@ -98,7 +100,7 @@ export function createSimClients(world: World, drainHooks: readonly DrainHookSet
     ssm: simulate(new SSMClient(config), world, "ssm", ssmHandlers(world)),
     sqs: simulate(new SQSClient(config), world, "sqs", {
       SendMessage: (input) => {
-        const invoke = [...lambdas.entries()].find(([url]) => url === input.QueueUrl)?.[1];
+        const invoke = byQueueUrl.get(input.QueueUrl);
         if (!invoke) throw awsError("QueueDoesNotExist", `The specified queue does not exist: ${input.QueueUrl}`);
         const messageId = world.rng.hex(32);
         const event = { Records: [{ messageId, eventSource: "aws:sqs", body: input.MessageBody }] };
@@ -115,13 +117,13 @@ export function createSimClients(world: World, drainHooks: readonly DrainHookSet
       now: () => world.clock.now(),
       log: (entry) => world.note(`drain hook ${settings.cluster}: ${entry.message}`),
     });
-    lambdas.set(settings.recheckQueueUrl, handler);
-    lambdas.set(`hook:${settings.hookName}`, handler);
+    byQueueUrl.set(settings.recheckQueueUrl, handler);
+    byHookName.set(settings.hookName, handler);
   }
   if (drainHooks.length > 0) {
     world.lifecycleSink = async (event) => {
       const hookName = (event.detail as { LifecycleHookName?: string }).LifecycleHookName;
-      return lambdas.get(`hook:${hookName}`)?.(event);
+      return byHookName.get(hookName ?? "")?.(event);
     };
   }
   return clients;

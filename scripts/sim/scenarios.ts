@@ -6,7 +6,9 @@
  */
 import { type ClusterAmis, imageIdLeaf, instanceArchitecture } from "../../constructs/ami";
 import { generationAsgName } from "../../constructs/ecs-cluster";
+import { DRAIN_HOOK_DEFAULTS, drainHookName } from "../../constructs/drain-hook";
 import type { DrainHookSettings } from "../../constructs/drain-hook.lambda";
+import { durationSeconds } from "../../constructs/formats";
 import type { Cluster, Environment } from "../../stacks/environments";
 import { VirtualClock } from "./clock";
 import { type SimAwsClients, createSimClients } from "./clients";
@@ -94,13 +96,13 @@ function release(rng: Rng, architecture: string, daysAgo: number, agent: string,
 }
 
 export function drainHookSettings(world: World, cluster: Cluster): DrainHookSettings {
-  const name = `${cluster.ecsClusterName}-drain-hook`;
+  const name = drainHookName(cluster.ecsClusterName);
   return {
     cluster: cluster.ecsClusterName,
     hookName: name,
     recheckQueueUrl: `https://sqs.${world.region}.amazonaws.com/${world.accountId}/${name}-recheck`,
-    recheckSeconds: 30,
-    maxDrainSeconds: 3600,
+    recheckSeconds: durationSeconds(DRAIN_HOOK_DEFAULTS.recheckInterval),
+    maxDrainSeconds: durationSeconds(DRAIN_HOOK_DEFAULTS.maxDrainTime),
   };
 }
 
@@ -161,7 +163,7 @@ export async function createSimulation(options: SimulationOptions): Promise<Simu
       minSize: cluster.minSize,
       maxSize: cluster.maxSize,
       desiredCapacity: cluster.desiredCapacity,
-      hooks: options.drainHooks === false ? [] : [{ name: hook.hookName, transition: "autoscaling:EC2_INSTANCE_TERMINATING", heartbeatTimeoutSeconds: 300, defaultResult: "CONTINUE" }],
+      hooks: options.drainHooks === false ? [] : [{ name: hook.hookName, transition: "autoscaling:EC2_INSTANCE_TERMINATING", heartbeatTimeoutSeconds: durationSeconds(DRAIN_HOOK_DEFAULTS.heartbeatTimeout), defaultResult: DRAIN_HOOK_DEFAULTS.defaultResult }],
       tags: { "amiroll:cluster": cluster.ecsClusterName, "amiroll:environment": env.name },
     });
   }
