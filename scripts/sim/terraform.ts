@@ -8,19 +8,8 @@
  * and unchanged (no-op).
  */
 import type { Environment } from "../../stacks/environments";
+import type { TerraformRunner } from "../terraform/runner";
 import type { GroupSpec, LifecycleHookSpec, World } from "./world";
-
-/** What the driver needs from terraform, real or simulated. */
-export interface TerraformRunner {
-  init(): Promise<void>;
-  /** Plans into `planFile`; resolves whether anything would change. */
-  plan(planFile: string): Promise<{ readonly changes: boolean }>;
-  /** `terraform show -json planFile`. */
-  showJson(planFile: string): Promise<PlanJson>;
-  apply(planFile: string): Promise<void>;
-  /** `terraform output -json`. */
-  output(): Promise<Record<string, { readonly value: unknown; readonly sensitive: boolean }>>;
-}
 
 export interface ResourceChange {
   readonly address: string;

@@ -1,0 +1,44 @@
+/**
+ * Errors of the driver that the CLI maps to exit codes (scripts/amiroll.ts, `exitCodeOf`).
+ * Bad config, pins or plan files are `ConfigError`s (stacks/config-input.ts): file and field.
+ */
+
+/** Something to fix before anything can run, e.g. no terraform binary (exit 2, nothing changed). */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/** terraform (or OpenTofu) failed: `terraform <command>` and the short reason (exit 1). */
+export class TerraformError extends Error {
+  constructor(
+    readonly command: string,
+    readonly reason: string,
+    /** The process's exit code; undefined when it did not exit by itself (timeout, interrupt). */
+    readonly exitCode?: number,
+  ) {
+    super(`terraform ${command}: ${reason}`);
+    this.name = "TerraformError";
+  }
+}
+
+/** The saved plan no longer matches the state (someone applied since): plan again (exit 1). */
+export class StalePlanError extends TerraformError {
+  constructor(command: string, reason = "the saved plan is stale (the state changed since it was made); run amiroll plan again") {
+    super(command, reason);
+    this.name = "StalePlanError";
+  }
+}
+
+/** The plan guard refused a plan (exit 3): one reason per change it would not accept. */
+export class GuardRefusal extends Error {
+  constructor(
+    readonly reasons: readonly string[],
+    summary = `the plan guard refused the plan (${reasons.length} reason${reasons.length === 1 ? "" : "s"})`,
+  ) {
+    super(summary);
+    this.name = "GuardRefusal";
+  }
+}
