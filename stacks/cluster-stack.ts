@@ -61,6 +61,10 @@ export class ClusterStack extends TerraformStack {
       value: Object.fromEntries(
         env.clusters.map((cluster, i) => {
           const built = this.clusters[i];
+          const pinned = props.pins[cluster.name];
+          // The image's name, for PR comments: a plan then shows which release it rolls to and from.
+          const imageName = (imageId: string) =>
+            [pinned?.current, pinned?.retiring].find((p) => p?.imageId === imageId)?.imageName ?? null;
           return [
             cluster.name,
             {
@@ -70,6 +74,7 @@ export class ClusterStack extends TerraformStack {
               generations: built.generations.map((g) => ({
                 role: g.role,
                 image_id: g.imageId,
+                image_name: imageName(g.imageId),
                 asg_name: g.capacity.autoScalingGroup.name,
               })),
             },

@@ -1,0 +1,338 @@
+/**
+ * The plan guard: the runbook's "expect changes to the launch template, the ASG and its alarm
+ * only; carefully investigate anything else", in code. Every change of a plan gets a verdict
+ * with its reason, judged against the expected shape of the roll (rolls.ts, `Shape`); the plan
+ * is accepted only when every verdict is.
+ *
+ * Pure: a Plan in, a GuardResult out.
+ */
+import { ConfigError } from "../../stacks/config-input";
+import { type Plan, type ResourceChange, SENSITIVE, UNKNOWN, actingChanges } from "./plan";
+import { type ClusterRoll, SHAPES, type Shape, clusterRolls } from "./rolls";
+
+export interface GuardOptions {
+  /** The expected shape; inferred from the plan's `amiroll_clusters` output when absent. */
+  readonly expect?: Shape;
+  /** Address patterns (`*` matches anything) whose changes are accepted whatever they are. */
+  readonly allow?: readonly string[];
+}
+
+export interface Verdict {
+  readonly address: string;
+  readonly type: string;
+  readonly kind: ResourceChange["kind"];
+  readonly accepted: boolean;
+  /** Why it is expected, or why not. */
+  readonly reason: string;
+  /** Accepted, but worth a reviewer's eye. */
+  readonly warning?: string;
+}
+
+export interface GuardResult {
+  readonly source: string;
+  readonly expect: Shape;
+  /** How the expectation was reached: given on the command line, or inferred per cluster. */
+  readonly expectFrom: "given" | "inferred";
+  /** The clusters' rolls read from the plan (empty when the plan has no amiroll output). */
+  readonly rolls: readonly ClusterRoll[];
+  readonly accepted: boolean;
+  /** One per change that does something (no-ops and data reads get none). */
+  readonly verdicts: readonly Verdict[];
+  /** Refusals of the plan as a whole (e.g. an expected replacement that is not there). */
+  readonly problems: readonly string[];
+  /** Every reason for refusal, one line each: the problems, then `address: reason`. */
+  readonly reasons: readonly string[];
+  readonly unchanged: number;
+  /** Objects changed outside terraform (not part of the apply; shown, not judged). */
+  readonly drift: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// What a resource is to an AMI roll.
+
+const GROUP = "aws_autoscaling_group";
+const LAUNCH_TEMPLATES = new Set(["aws_launch_template", "aws_launch_configuration"]);
+/** Resources that belong to one group and come and go with it. */
+const COMPANIONS = new Set([
+  "aws_cloudwatch_metric_alarm",
+  "aws_autoscaling_lifecycle_hook",
+  "aws_autoscaling_policy",
+  "aws_autoscaling_schedule",
+  "aws_autoscaling_notification",
+]);
+
+/** Shared or stateful resources, named for the refusal message. */
+function protectedLabel(type: string): string | undefined {
+  if (type === "aws_ecs_cluster") return "the ECS cluster";
+  if (type === "aws_ecs_service") return "an ECS service";
+  if (type.startsWith("aws_ecs_capacity_provider") || type === "aws_ecs_cluster_capacity_providers") return "the cluster's capacity providers";
+  if (type.startsWith("aws_iam_")) return `IAM (${type})`;
+  if (type === "aws_security_group" || type.startsWith("aws_vpc_security_group_") || type === "aws_security_group_rule") {
+    return `a security group (${type})`;
+  }
+  return undefined;
+}
+
+type Role = "group" | "launch template" | "companion" | "other";
+
+function roleOf(change: ResourceChange): Role {
+  if (change.type === GROUP) return "group";
+  if (LAUNCH_TEMPLATES.has(change.type)) return "launch template";
+  if (COMPANIONS.has(change.type)) return "companion";
+  return "other";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Which group a launch template, alarm or hook belongs to: by the configuration's references,
+// else by value (a deleted resource is gone from the configuration; its before value remains).
+
+const known = (v: unknown): v is string => typeof v === "string" && v !== "" && v !== UNKNOWN && v !== SENSITIVE;
+
+function valuesAt(change: ResourceChange, read: (v: any) => unknown): string[] {
+  return [change.before, change.after].map((v) => (v && typeof v === "object" ? read(v) : undefined)).filter(known);
+}
+
+function groupNames(group: ResourceChange): string[] {
+  return valuesAt(group, (v) => v.name);
+}
+
+/** Launch template ids and names, and launch configuration names, that a group uses. */
+function groupLaunchRefs(group: ResourceChange): string[] {
+  return [
+    ...valuesAt(group, (v) => v.launch_template?.[0]?.id),
+    ...valuesAt(group, (v) => v.launch_template?.[0]?.name),
+    ...valuesAt(group, (v) => v.launch_configuration),
+  ];
+}
+
+function tiedGroups(change: ResourceChange, groups: readonly ResourceChange[], plan: Plan): ResourceChange[] {
+  const role = roleOf(change);
+  return groups.filter((group) => {
+    if (role === "launch template") {
+      if (plan.references.get(group.configAddress)?.has(change.configAddress)) return true;
+      const mine = [...valuesAt(change, (v) => v.id), ...valuesAt(change, (v) => v.name)];
+      return groupLaunchRefs(group).some((ref) => mine.includes(ref));
+    }
+    if (plan.references.get(change.configAddress)?.has(group.configAddress)) return true;
+    const names = groupNames(group);
+    const mine = [
+      ...valuesAt(change, (v) => v.dimensions?.AutoScalingGroupName),
+      ...valuesAt(change, (v) => v.autoscaling_group_name),
+      ...valuesAt(change, (v) => v.group_names?.[0]),
+    ];
+    return mine.some((name) => names.includes(name));
+  });
+}
+
+/** The ECS cluster a group serves, from its `amiroll:cluster` tag (stacks made by EcsCluster). */
+function clusterOfGroup(group: ResourceChange): string {
+  for (const v of [group.after, group.before] as any[]) {
+    const tag = (Array.isArray(v?.tag) ? v.tag : []).find((t: any) => t?.key === "amiroll:cluster");
+    if (known(tag?.value)) return tag.value;
+  }
+  return "(untagged)";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Verdicts.
+
+const SHAPE_WORDS: Record<Shape, string> = {
+  replace: "a replace roll",
+  add: "a blue-green add",
+  retire: "a blue-green retire",
+  none: "no changes",
+};
+
+function accept(change: ResourceChange, reason: string, warning?: string): Verdict {
+  return { address: change.address, type: change.type, kind: change.kind, accepted: true, reason, ...(warning && { warning }) };
+}
+
+function refuse(change: ResourceChange, reason: string): Verdict {
+  return { address: change.address, type: change.type, kind: change.kind, accepted: false, reason };
+}
+
+const isReplace = (c: ResourceChange) => c.kind.startsWith("replace");
+const deletesOrReplaces = (c: ResourceChange) => c.actions.includes("delete");
+
+function judgeGroup(change: ResourceChange, expect: Shape): Verdict {
+  if (change.kind === "replace (destroy before create)") {
+    return refuse(change, "replaced destroy-before-create: every instance would be terminated before a new one exists (the group needs create_before_destroy)");
+  }
+  switch (expect) {
+    case "replace":
+      if (change.kind === "replace (create before destroy)") {
+        return accept(change, "replaced create-before-destroy: the new group is in service before the old one drains and goes");
+      }
+      if (change.kind === "update") {
+        return accept(change, "updated in place", "running instances keep their old image until they are replaced");
+      }
+      return refuse(change, change.kind === "create"
+        ? "a new group beside the old one is not a replace roll (a blue-green add is --expect add)"
+        : `a group ${change.kind === "delete" ? "deleted outside a replacement (a blue-green retire is --expect retire)" : change.kind} is not part of a replace roll`);
+    case "add":
+      return change.kind === "create"
+        ? accept(change, "the new generation, created beside the running one")
+        : refuse(change, `a blue-green add only creates; this group would be ${describeKind(change)}`);
+    case "retire":
+      return change.kind === "delete"
+        ? accept(change, "the retiring generation, drained before this apply")
+        : refuse(change, `a blue-green retire only deletes; this group would be ${describeKind(change)}`);
+    case "none":
+      return refuse(change, `expected no changes; this group would be ${describeKind(change)}`);
+  }
+}
+
+function describeKind(change: ResourceChange): string {
+  const words: Record<string, string> = {
+    create: "created",
+    update: "updated in place",
+    delete: "deleted",
+    forget: "forgotten (left in AWS, dropped from the state)",
+    "replace (create before destroy)": "replaced create-before-destroy",
+    "replace (destroy before create)": "replaced destroy-before-create",
+  };
+  return words[change.kind] ?? change.kind;
+}
+
+/** Launch templates, alarms and hooks follow their group. */
+function judgeTied(change: ResourceChange, expect: Shape, tied: readonly ResourceChange[]): Verdict {
+  const what = roleOf(change) === "launch template" ? "launch template" : change.type.replace(/^aws_/, "").replace(/_/g, " ");
+  if (expect === "none") return refuse(change, `expected no changes; this ${what} would be ${describeKind(change)}`);
+  if (tied.length === 0) {
+    return refuse(change, roleOf(change) === "launch template"
+      ? "used by no Auto Scaling group of this plan, so it is not part of a roll"
+      : "tied to no Auto Scaling group of this plan, so it is not part of a roll");
+  }
+  const groups = tied.map((g) => g.address).join(", ");
+  if (change.kind === "replace (destroy before create)" && roleOf(change) === "launch template") {
+    return refuse(change, `replaced destroy-before-create while ${groups} uses it`);
+  }
+  switch (expect) {
+    case "replace": {
+      if (change.kind === "delete") return refuse(change, `a ${what} deleted outside a replacement is not part of a replace roll`);
+      const moving = tied.some((g) => g.kind !== "no-op");
+      return accept(
+        change,
+        `${describeKind(change)} with its group ${groups}`,
+        moving ? undefined : "its group does not change: running instances keep their old image until they are replaced",
+      );
+    }
+    case "add":
+      return change.kind === "create" && tied.some((g) => g.kind === "create")
+        ? accept(change, `part of the new generation ${groups}`)
+        : refuse(change, `a blue-green add only creates a new generation; this ${what} of ${groups} would be ${describeKind(change)}`);
+    case "retire":
+      return change.kind === "delete" && tied.some((g) => g.kind === "delete")
+        ? accept(change, `part of the retiring generation ${groups}`)
+        : refuse(change, `a blue-green retire only deletes the old generation; this ${what} of ${groups} would be ${describeKind(change)}`);
+  }
+}
+
+function judgeOther(change: ResourceChange, expect: Shape): Verdict {
+  const label = protectedLabel(change.type);
+  if (deletesOrReplaces(change)) {
+    const verb = isReplace(change) ? "replaces" : "deletes";
+    return refuse(change, label ? `${verb} ${label}: never part of an AMI roll` : `${verb} a ${change.type}, outside the cluster's capacity`);
+  }
+  if (expect === "none") return refuse(change, `expected no changes; this ${change.type} would be ${describeKind(change)}`);
+  return refuse(change, `${label ?? change.type} would be ${describeKind(change)}: not part of ${SHAPE_WORDS[expect]}, which changes only launch templates, Auto Scaling groups and their alarms and hooks`);
+}
+
+function allowedBy(address: string, patterns: readonly string[]): string | undefined {
+  return patterns.find((p) => new RegExp(`^${p.split("*").map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`).test(address));
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The shape a plan should have, from its `amiroll_clusters` output: every cluster that changes
+ * must make the same roll. Throws a ConfigError (exit 2) when it cannot be told.
+ */
+export function inferShape(plan: Plan): { shape: Shape; rolls: ClusterRoll[] } {
+  const rolls = clusterRolls(plan);
+  const pass = "pass --expect replace|add|retire|none";
+  if (!rolls) throw new ConfigError(plan.source, "output_changes.amiroll_clusters", `missing, so the expected shape cannot be inferred (not an amiroll stack?); ${pass}`);
+  const unknown = rolls.find((r) => typeof r.shape !== "string");
+  if (unknown) {
+    throw new ConfigError(plan.source, `output_changes.amiroll_clusters.${unknown.cluster}`, `no known roll: ${(unknown.shape as { unknown: string }).unknown}; ${pass}`);
+  }
+  const moving = [...new Set(rolls.map((r) => r.shape as Shape).filter((s) => s !== "none"))];
+  if (moving.length > 1) {
+    const each = rolls.map((r) => `${r.cluster}: ${r.shape}`).join(", ");
+    throw new ConfigError(plan.source, "output_changes.amiroll_clusters", `clusters make different rolls (${each}); roll them one at a time or ${pass}`);
+  }
+  return { shape: moving[0] ?? "none", rolls };
+}
+
+/** Judges every change of `plan` against the expected shape. Throws ConfigError on an errored plan. */
+export function guardPlan(plan: Plan, options: GuardOptions = {}): GuardResult {
+  if (plan.errored) {
+    throw new ConfigError(plan.source, "errored", "terraform could not finish this plan (errored: true); fix the errors it printed and plan again");
+  }
+  if (options.expect !== undefined && !SHAPES.includes(options.expect)) {
+    throw new ConfigError("--expect", options.expect, `is not a shape (${SHAPES.join(", ")})`);
+  }
+  const inferred = options.expect === undefined ? inferShape(plan) : undefined;
+  const expect = options.expect ?? inferred!.shape;
+  const rolls = inferred?.rolls ?? clusterRolls(plan) ?? [];
+  const allow = options.allow ?? [];
+
+  const acting = actingChanges(plan);
+  const groups = plan.changes.filter((c) => c.mode === "managed" && c.type === GROUP);
+  const verdicts = acting.map((change) => {
+    const pattern = allowedBy(change.address, allow);
+    if (pattern) return accept(change, `allowed by --allow ${pattern}`, "not judged: a reviewer allowed it explicitly");
+    const role = roleOf(change);
+    if (role === "group") return judgeGroup(change, expect);
+    if (role === "other") return judgeOther(change, expect);
+    return judgeTied(change, expect, tiedGroups(change, groups, plan));
+  });
+
+  const problems: string[] = [];
+  if (!plan.complete) problems.push("the plan is incomplete (complete: false): terraform deferred some changes; plan again once they can be known");
+  const groupsDoing = (kinds: readonly string[]) => acting.filter((c) => c.type === GROUP && kinds.includes(c.kind));
+  if (expect === "replace" && groupsDoing(["replace (create before destroy)", "update"]).length === 0) {
+    problems.push("expected a replace roll, but no Auto Scaling group is replaced");
+  }
+  for (const [shape, kind, verb] of [["add", "create", "adds"], ["retire", "delete", "retires"]] as const) {
+    if (expect !== shape) continue;
+    const moved = groupsDoing([kind]);
+    if (moved.length === 0) problems.push(`expected a blue-green ${shape}, but the plan ${verb} no Auto Scaling group`);
+    const perCluster = new Map<string, string[]>();
+    for (const g of moved) perCluster.set(clusterOfGroup(g), [...(perCluster.get(clusterOfGroup(g)) ?? []), g.address]);
+    for (const [cluster, addresses] of perCluster) {
+      if (addresses.length > 1) problems.push(`${verb} ${addresses.length} groups of cluster ${cluster} (${addresses.join(", ")}); ${SHAPE_WORDS[shape]} moves one generation`);
+    }
+  }
+
+  const reasons = [...problems, ...verdicts.filter((v) => !v.accepted).map((v) => `${v.address}: ${v.reason}`)];
+  return {
+    source: plan.source,
+    expect,
+    expectFrom: options.expect === undefined ? "inferred" : "given",
+    rolls,
+    accepted: reasons.length === 0,
+    verdicts,
+    problems,
+    reasons,
+    unchanged: plan.changes.filter((c) => c.kind === "no-op").length,
+    drift: plan.drift.length,
+  };
+}
+
+/** The guard's result for a terminal: the verdict, then one line per change. */
+export function guardText(result: GuardResult): string {
+  const lines = [
+    `plan guard: ${result.accepted ? "ACCEPTED" : "REFUSED"} (expected ${SHAPE_WORDS[result.expect]}${result.expectFrom === "inferred" ? ", inferred from the amiroll_clusters output" : ""})`,
+  ];
+  for (const r of result.rolls) {
+    if (r.shape === "none") continue;
+    lines.push(`  ${r.cluster}: ${r.before.map((g) => g.imageId).join(" + ") || "(nothing)"} -> ${r.after.map((g) => g.imageId).join(" + ") || "(nothing)"}`);
+  }
+  for (const p of result.problems) lines.push(`  ✗ ${p}`);
+  for (const v of result.verdicts) {
+    lines.push(`  ${v.accepted ? "✓" : "✗"} ${v.address} (${v.kind}): ${v.reason}${v.warning ? ` [note: ${v.warning}]` : ""}`);
+  }
+  lines.push(`  ${result.verdicts.length} change${result.verdicts.length === 1 ? "" : "s"} judged, ${result.unchanged} unchanged${result.drift ? `, ${result.drift} changed outside terraform (not part of this apply)` : ""}`);
+  return lines.join("\n");
+}
