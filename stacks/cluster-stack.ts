@@ -64,7 +64,7 @@ export class ClusterStack extends TerraformStack {
           const pinned = props.pins[cluster.name];
           // The image's name, for PR comments: a plan then shows which release it rolls to and from.
           const imageName = (imageId: string) =>
-            [pinned?.current, pinned?.retiring].find((p) => p?.imageId === imageId)?.imageName ?? null;
+            [pinned?.current, pinned?.retiring].find((p) => p?.imageId === imageId)?.imageName;
           return [
             cluster.name,
             {
@@ -74,7 +74,8 @@ export class ClusterStack extends TerraformStack {
               generations: built.generations.map((g) => ({
                 role: g.role,
                 image_id: g.imageId,
-                image_name: imageName(g.imageId),
+                // cdktf cannot write null into an output; a pin without a name leaves the key out.
+                ...(imageName(g.imageId) !== undefined && { image_name: imageName(g.imageId) }),
                 asg_name: g.capacity.autoScalingGroup.name,
               })),
             },

@@ -7,9 +7,11 @@
  * through its lifecycle hooks and deleted. Everything else in the stack is taken as deployed
  * and unchanged (no-op).
  */
+import { createHash } from "node:crypto";
+import { CLUSTERS_OUTPUT } from "../../stacks/cluster-stack";
 import type { Environment } from "../../stacks/environments";
 import type { TerraformRunner } from "../terraform/runner";
-import type { GroupSpec, LifecycleHookSpec, World } from "./world";
+import type { GroupSpec, LifecycleHookSpec, SimGroup, World } from "./world";
 
 export interface ResourceChange {
   readonly address: string;
@@ -38,6 +40,7 @@ export interface PlanJson {
   readonly applyable: boolean;
   readonly complete: boolean;
   readonly errored: boolean;
+  readonly configuration?: unknown;
 }
 
 const PROVIDER = "registry.terraform.io/hashicorp/aws";
@@ -45,12 +48,111 @@ const CAPACITY_TYPES = new Set(["aws_launch_template", "aws_autoscaling_group", 
 
 type StackJson = { resource?: Record<string, Record<string, any>>; output?: Record<string, { value: unknown }> };
 
+/** One resource of a synthesized stack. */
+interface StackResource {
+  readonly type: string;
+  readonly logical: string;
+  readonly body: Record<string, any>;
+}
+
+/** Keys of a cdk.tf.json resource that are terraform meta-arguments, not attributes. */
+const META = new Set(["//", "depends_on", "lifecycle", "provider", "count", "for_each"]);
+const INTERPOLATION = /\$\{([a-z0-9_]+)\.([A-Za-z0-9_-]+)(?:\.[a-z_]+)?/g;
+
+/**
+ * A stack body as a plan shows it: attributes that interpolate other resources are unknown
+ * until apply (left out of the value, `true` in the unknown mask), meta-arguments dropped.
+ */
+function planValue(body: unknown): { value: unknown; unknown: unknown } {
+  if (typeof body === "string" && body.includes("${")) return { value: undefined, unknown: true };
+  if (Array.isArray(body)) {
+    const parts = body.map(planValue);
+    return { value: parts.map((p) => p.value ?? null), unknown: parts.map((p) => p.unknown) };
+  }
+  if (typeof body === "object" && body !== null) {
+    const value: Record<string, unknown> = {};
+    const unknown: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(body)) {
+      if (META.has(k)) continue;
+      const part = planValue(v);
+      if (part.value !== undefined) value[k] = part.value;
+      if (part.unknown === true || (typeof part.unknown === "object" && Object.keys(part.unknown as object).length > 0)) unknown[k] = part.unknown;
+    }
+    return { value, unknown };
+  }
+  return { value: body, unknown: false };
+}
+
+/** A launch template id as AWS would have made it for `group` (stable per group). */
+function launchTemplateIdOf(group: string): string {
+  return `lt-${createHash("sha256").update(group).digest("hex").slice(0, 17)}`;
+}
+
+/**
+ * What the state holds for a capacity resource of a deployed group: the stack's literal
+ * attributes, and the ids and names that tie the group, its launch template and its alarm together.
+ */
+function stateOf(resource: StackResource, group: SimGroup): unknown {
+  const value = planValue(resource.body).value as Record<string, unknown>;
+  const id = launchTemplateIdOf(group.name);
+  switch (resource.type) {
+    case "aws_autoscaling_group":
+      return {
+        ...value,
+        name: group.name,
+        min_size: group.minSize,
+        max_size: group.maxSize,
+        desired_capacity: group.desiredCapacity,
+        launch_template: [{ id, name: `${group.name}-lt`, version: "1" }],
+        tag: Object.entries(group.tags ?? {}).map(([key, v]) => ({ key, value: v, propagate_at_launch: true })),
+      };
+    case "aws_launch_template":
+      return { ...value, id, name: `${group.name}-lt`, image_id: group.imageId };
+    case "aws_cloudwatch_metric_alarm":
+      return { ...value, alarm_name: `${group.name}-low-instances`, dimensions: { AutoScalingGroupName: group.name } };
+    default:
+      return value;
+  }
+}
+
+/** A group the world started with (not applied here): its resources at addresses derived from its name. */
+function deployedResources(group: string): StackResource[] {
+  const logical = group.replace(/[^A-Za-z0-9]/g, "_");
+  return [
+    { type: "aws_autoscaling_group", logical: `${logical}_asg`, body: {} },
+    { type: "aws_launch_template", logical: `${logical}_launch_template`, body: {} },
+    { type: "aws_cloudwatch_metric_alarm", logical: `${logical}_low_instances`, body: {} },
+  ];
+}
+
+/** The plan's `configuration` block: every resource's expressions, with references as terraform lists them. */
+function configurationOf(stack: StackJson): unknown {
+  const expression = (value: unknown): unknown => {
+    if (Array.isArray(value) && value.every((v) => typeof v === "object" && v !== null)) return value.map(expression);
+    if (typeof value === "object" && value !== null && !Array.isArray(value)) {
+      return Object.fromEntries(Object.entries(value).filter(([k]) => !META.has(k)).map(([k, v]) => [k, expression(v)]));
+    }
+    const references = [...JSON.stringify(value).matchAll(INTERPOLATION)].flatMap((m) => [m[0].slice(2), `${m[1]}.${m[2]}`]);
+    return references.length > 0 ? { references: [...new Set(references)] } : { constant_value: value };
+  };
+  const resources = Object.entries(stack.resource ?? {}).flatMap(([type, byLogical]) =>
+    Object.entries(byLogical).map(([logical, body]) => ({
+      address: `${type}.${logical}`,
+      mode: "managed",
+      type,
+      name: logical,
+      expressions: expression(body),
+    })),
+  );
+  return { root_module: { resources } };
+}
+
 /** One generation as the stack describes it: its group and the resources tied to it. */
 interface DesiredGeneration {
   readonly address: string;
   readonly spec: GroupSpec;
   readonly body: Record<string, any>;
-  readonly related: readonly { type: string; logical: string; body: Record<string, any> }[];
+  readonly related: readonly StackResource[];
   readonly waitForCapacityMs: number;
   readonly deleteTimeoutMs: number;
 }
@@ -69,6 +171,8 @@ function referenced(value: unknown): [string, string] | undefined {
 export class SimTerraform implements TerraformRunner {
   private initialized = false;
   private readonly plans = new Map<string, { json: PlanJson; serial: number; creates: DesiredGeneration[]; deletes: string[] }>();
+  /** What each group applied here was created from, so that a later plan deletes those addresses (as state would). */
+  private readonly applied = new Map<string, readonly StackResource[]>();
   /** Bumped on every apply: a plan made before it is stale. */
   private serial = 0;
 
@@ -152,21 +256,25 @@ export class SimTerraform implements TerraformRunner {
       const resourcesOf = [{ type: "aws_autoscaling_group", logical: generation.address.split(".")[1], body: generation.body }, ...generation.related];
       for (const r of resourcesOf) {
         const address = `${r.type}.${r.logical}`;
-        if (!isCreate) changes.push(change(address, ["no-op"], r.body, r.body));
-        else if (previous) changes.push(change(address, ["create", "delete"], { ...r.body, name: previous }, r.body, r.type === "aws_launch_template" ? [["name_prefix"]] : [["name"]]));
+        const group = this.world.groups.get(isCreate ? (previous ?? "") : generation.spec.name);
+        const current = group ? stateOf(r, group) : planValue(r.body).value;
+        if (!isCreate) changes.push(change(address, ["no-op"], current, current));
+        else if (previous) changes.push(change(address, ["create", "delete"], current, r.body, r.type === "aws_launch_template" ? [["image_id"]] : [["name"]]));
         else changes.push(change(address, ["create"], null, r.body));
       }
     }
     for (const name of deletes) {
       if ([...replaced.values()].includes(name)) continue;
-      const logical = name.replace(/[^A-Za-z0-9]/g, "_");
-      for (const [type, suffix] of [["aws_autoscaling_group", "asg"], ["aws_launch_template", "launch_template"], ["aws_cloudwatch_metric_alarm", "low_instances"]]) {
-        changes.push(change(`${type}.${logical}_${suffix}`, ["delete"], { name }, null));
+      for (const r of this.applied.get(name) ?? deployedResources(name)) {
+        changes.push(change(`${r.type}.${r.logical}`, ["delete"], stateOf(r, this.world.groups.get(name)!), null));
       }
     }
     for (const [type, byLogical] of Object.entries(this.stack.resource ?? {})) {
       if (CAPACITY_TYPES.has(type)) continue;
-      for (const [logical, body] of Object.entries(byLogical)) changes.push(change(`${type}.${logical}`, ["no-op"], body, body));
+      for (const [logical, body] of Object.entries(byLogical)) {
+        const current = planValue(body).value;
+        changes.push(change(`${type}.${logical}`, ["no-op"], current, current));
+      }
     }
     changes.sort((a, b) => a.address.localeCompare(b.address));
     const any = changes.some((c) => c.change.actions[0] !== "no-op");
@@ -174,7 +282,8 @@ export class SimTerraform implements TerraformRunner {
       format_version: "1.2",
       terraform_version: "1.11.4",
       resource_changes: changes,
-      output_changes: {},
+      output_changes: { [CLUSTERS_OUTPUT]: this.clustersOutputChange() },
+      configuration: configurationOf(this.stack),
       timestamp: new Date(this.world.clock.now()).toISOString(),
       applyable: any,
       complete: true,
@@ -207,6 +316,10 @@ export class SimTerraform implements TerraformRunner {
     // create_before_destroy: every new group is in service before any old one goes.
     for (const generation of saved.creates) {
       this.world.createGroup(generation.spec);
+      this.applied.set(generation.spec.name, [
+        { type: "aws_autoscaling_group", logical: generation.address.split(".")[1], body: generation.body },
+        ...generation.related,
+      ]);
       const ready = await this.world.waitForCapacity(generation.spec.name, generation.waitForCapacityMs);
       if (!ready) throw new Error(`terraform: waiting for capacity of ${generation.spec.name}: timeout after ${generation.waitForCapacityMs / 60_000}m`);
     }
@@ -218,10 +331,43 @@ export class SimTerraform implements TerraformRunner {
     }
   }
 
+  /**
+   * The plan's change to `amiroll_clusters`: before, what the world runs; after, what the stack
+   * declares (references resolved against the stack, as terraform would know them at plan time).
+   */
+  private clustersOutputChange(): { actions: string[]; before: unknown; after: unknown; after_unknown: unknown; before_sensitive: boolean; after_sensitive: boolean } {
+    const before = this.deployedClusters();
+    const declared = (this.stack.output?.[CLUSTERS_OUTPUT]?.value ?? {}) as Record<string, any>;
+    const after = Object.fromEntries(
+      Object.entries(declared).map(([cluster, entry]) => {
+        const deployed = (before as Record<string, any>)[cluster];
+        return [cluster, {
+          cluster_name: deployed?.cluster_name ?? this.environment.clusters.find((c) => c.name === cluster)?.ecsClusterName,
+          cluster_arn: deployed?.cluster_arn,
+          strategy: entry.strategy,
+          generations: (entry.generations as any[]).map((g) => ({ ...g, asg_name: this.resolve(g.asg_name) })),
+        }];
+      }),
+    );
+    const same = JSON.stringify(before) === JSON.stringify(after);
+    return { actions: [same ? "no-op" : "update"], before, after, after_unknown: false, before_sensitive: false, after_sensitive: false };
+  }
+
+  /** `${type.logical.attribute}` of a literal attribute of the stack, else the value itself. */
+  private resolve(value: unknown): unknown {
+    const ref = typeof value === "string" ? /^\$\{([a-z0-9_]+)\.([A-Za-z0-9_-]+)\.([a-z_]+)\}$/.exec(value) : null;
+    if (!ref) return value;
+    const attribute = this.stack.resource?.[ref[1]]?.[ref[2]]?.[ref[3]];
+    return typeof attribute === "string" && !attribute.includes("${") ? attribute : null;
+  }
+
   /** `amiroll_clusters` as deployed: each cluster's generations, newest first. */
   async output(): Promise<Record<string, { value: unknown; sensitive: boolean }>> {
-    const outputs = this.stack.output ?? {};
-    const declared = (outputs.amiroll_clusters?.value ?? {}) as Record<string, { strategy?: string }>;
+    return { [CLUSTERS_OUTPUT]: { value: this.deployedClusters(), sensitive: false } };
+  }
+
+  private deployedClusters(): Record<string, unknown> {
+    const declared = (this.stack.output?.[CLUSTERS_OUTPUT]?.value ?? {}) as Record<string, { strategy?: string }>;
     const value: Record<string, unknown> = {};
     for (const cluster of this.environment.clusters) {
       const groups = [...this.world.groups.values()]
@@ -231,15 +377,23 @@ export class SimTerraform implements TerraformRunner {
         cluster_name: cluster.ecsClusterName,
         cluster_arn: this.world.clusters.get(cluster.ecsClusterName)?.arn,
         strategy: declared[cluster.name]?.strategy ?? cluster.strategy,
-        generations: groups.map((g, i) => ({ role: i === 0 ? "current" : "retiring", image_id: g.imageId, asg_name: g.name })),
+        generations: groups.map((g, i) => ({
+          role: i === 0 ? "current" : "retiring",
+          image_id: g.imageId,
+          image_name: this.world.images.get(g.imageId)?.name ?? null,
+          asg_name: g.name,
+        })),
       };
     }
-    return { amiroll_clusters: { value, sensitive: false } };
+    return value;
   }
 }
 
-function change(address: string, actions: string[], before: unknown, after: unknown, replacePaths?: string[][]): ResourceChange {
+function change(address: string, actions: string[], before: unknown, afterBody: unknown, replacePaths?: string[][]): ResourceChange {
   const [type, name] = address.split(".");
+  // A new object's references to other resources are known only after apply.
+  const planned = afterBody === null || actions[0] === "no-op" ? { value: afterBody, unknown: {} } : planValue(afterBody);
+  const after = planned.value;
   return {
     address,
     mode: "managed",
@@ -251,7 +405,7 @@ function change(address: string, actions: string[], before: unknown, after: unkn
       actions,
       before,
       after,
-      after_unknown: after === null ? {} : actions[0] === "no-op" ? {} : { arn: true, id: true },
+      after_unknown: after === null ? {} : actions[0] === "no-op" ? {} : { ...(planned.unknown as object), arn: true, id: true },
       before_sensitive: before === null ? false : {},
       after_sensitive: after === null ? false : {},
       replace_paths: replacePaths,
