@@ -8,25 +8,26 @@
 import { Command, CommanderError } from "commander";
 import { PropsError } from "../constructs/errors";
 import { ConfigError } from "../stacks/config-input";
+import { applyCommand } from "./commands/apply";
+import { EXIT, Exit } from "./commands/common";
+import { guardCommand } from "./commands/guard";
+import { planCommand } from "./commands/plan";
+import { GuardRefusal, UsageError } from "./errors";
 
-/** Exit codes of every verb (README, "Exit codes"). */
-export const EXIT = {
-  ok: 0,
-  /** The operation failed or was rolled back. */
-  failed: 1,
-  /** Bad input or usage; nothing was changed. */
-  badInput: 2,
-  /** The plan guard refused the plan. */
-  guardRefused: 3,
-} as const;
+export { EXIT };
 
 export function buildProgram(): Command {
   const { version } = require("../package.json") as { version: string };
-  return new Command("amiroll")
+  const program = new Command("amiroll")
     .description("Roll ECS-on-EC2 clusters onto a new AMI: plan, guard, apply, watch and promote")
     .version(version)
     .showHelpAfterError("(run amiroll --help for usage)")
     .exitOverride();
+  for (const verb of [planCommand(), guardCommand(), applyCommand()]) {
+    // addCommand does not pass settings down: without this a verb's usage error would exit 1 itself.
+    program.addCommand(verb.copyInheritedSettings(program));
+  }
+  return program;
 }
 
 /** Runs the CLI and returns its exit code (the bin script exits with it). */
@@ -49,7 +50,12 @@ export function exitCodeOf(error: unknown): number {
     // --help and --version end here too, with exit code 0; commander has printed them.
     return error.exitCode === 0 ? EXIT.ok : EXIT.badInput;
   }
-  if (error instanceof ConfigError || error instanceof PropsError) {
+  if (error instanceof Exit) return error.code;
+  if (error instanceof GuardRefusal) {
+    console.error(`amiroll: ${error.message}:\n${error.reasons.map((r) => `  - ${r}`).join("\n")}`);
+    return EXIT.guardRefused;
+  }
+  if (error instanceof ConfigError || error instanceof PropsError || error instanceof UsageError) {
     console.error(`amiroll: ${error.message}`);
     return EXIT.badInput;
   }

@@ -97,14 +97,17 @@ function stateOf(resource: StackResource, group: SimGroup): unknown {
   const id = launchTemplateIdOf(group.name);
   switch (resource.type) {
     case "aws_autoscaling_group":
+      // Same shapes as the stack's body where it has one, so that a diff shows only real changes.
       return {
         ...value,
         name: group.name,
         min_size: group.minSize,
         max_size: group.maxSize,
         desired_capacity: group.desiredCapacity,
-        launch_template: [{ id, name: `${group.name}-lt`, version: "1" }],
-        tag: Object.entries(group.tags ?? {}).map(([key, v]) => ({ key, value: v, propagate_at_launch: true })),
+        launch_template: Array.isArray(value.launch_template) || !value.launch_template
+          ? [{ id, name: `${group.name}-lt`, version: "1" }]
+          : { id, version: "1" },
+        tag: value.tag ?? Object.entries(group.tags ?? {}).map(([key, v]) => ({ key, value: v, propagate_at_launch: true })),
       };
     case "aws_launch_template":
       return { ...value, id, name: `${group.name}-lt`, image_id: group.imageId };

@@ -149,6 +149,11 @@ function nextStep(guard: GuardResult, options: CommentOptions): string {
   return `**Next:** apply with \`${apply}\`.${options.holds?.length ? " The environment is on hold: the apply needs `--force`." : ""}`;
 }
 
+/** The guard's verdict alone, as markdown (`amiroll guard -o markdown`). */
+export function guardMarkdown(guard: GuardResult): string {
+  return pack([{ items: amiLines(guard) }, { items: [""] }, ...guardBlocks(guard)], Number.MAX_SAFE_INTEGER)[0];
+}
+
 // ---------------------------------------------------------------------------------------------
 // Formatting
 

@@ -98,9 +98,11 @@ function groupNames(group: ResourceChange): string[] {
 
 /** Launch template ids and names, and launch configuration names, that a group uses. */
 function groupLaunchRefs(group: ResourceChange): string[] {
+  // A block is a list of one in plan JSON; accept a bare object too.
+  const block = (v: any) => (Array.isArray(v?.launch_template) ? v.launch_template[0] : v?.launch_template);
   return [
-    ...valuesAt(group, (v) => v.launch_template?.[0]?.id),
-    ...valuesAt(group, (v) => v.launch_template?.[0]?.name),
+    ...valuesAt(group, (v) => block(v)?.id),
+    ...valuesAt(group, (v) => block(v)?.name),
     ...valuesAt(group, (v) => v.launch_configuration),
   ];
 }

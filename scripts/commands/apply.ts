@@ -1,0 +1,77 @@
+/**
+ * `amiroll apply --env E [--plan FILE]`: applies a plan only if the guard accepts it (or
+ * `--force`). With `--plan`, the saved plan is judged and applied as it is (terraform refuses it
+ * if the state moved since); without, amiroll plans first.
+ */
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import { Command } from "commander";
+import { StalePlanError, UsageError } from "../errors";
+import { guardPlan, guardText } from "../terraform/guard";
+import { parsePlan, summaryLine } from "../terraform/plan";
+import { type CommonOptions, EXIT, Exit, createLogger, findEnvironment, interruptible, loadConfig, withCommonOptions } from "./common";
+import { type GuardFlags, planAndGuard, withGuardOptions } from "./plan";
+import { openStack } from "./stack";
+
+interface ApplyOptions extends CommonOptions, GuardFlags {
+  readonly env: string;
+  readonly plan?: string;
+  readonly force?: boolean;
+}
+
+export function applyCommand(): Command {
+  const command = new Command("apply")
+    .description("apply one environment's plan if the guard accepts it (exit 3 if refused, nothing applied)")
+    .requiredOption("--env <name>", "the environment to apply")
+    .option("--plan <file>", "apply this saved plan (from amiroll plan --out) instead of planning again")
+    .option("--force", "apply even though the guard refused the plan (after a careful review)");
+  return withCommonOptions(withGuardOptions(command)).action(async (options: ApplyOptions) => {
+    const log = createLogger(options.logFormat);
+    const config = loadConfig();
+    const environment = findEnvironment(config.environments, options.env);
+    if (options.plan && options.simulate) {
+      throw new UsageError("--plan cannot be used with --simulate: the simulated world lives for one command, so apply plans it afresh");
+    }
+    const interrupt = interruptible(log);
+    try {
+      const stack = await openStack({ config, environment, log, simulate: options.simulate, scenario: options.scenario, signal: interrupt.signal });
+      const planFile = options.plan ?? join(stack.directory, "amiroll-apply.tfplan");
+      let judged;
+      if (options.plan) {
+        log.info("terraform init");
+        await stack.runner.init();
+        const plan = parsePlan(await stack.runner.showJson(planFile), options.plan);
+        judged = { plan, guard: guardPlan(plan, { expect: options.expect, allow: options.allow }) };
+      } else {
+        judged = await planAndGuard(stack, planFile, options, log);
+      }
+      const { plan, guard } = judged;
+      console.log(`${summaryLine(plan)}\n${guardText(guard)}`);
+      if (!guard.accepted) {
+        if (!options.force) {
+          log.warn("not applied: the plan guard refused it (review it, then --force to apply anyway)");
+          throw new Exit(EXIT.guardRefused);
+        }
+        log.warn("--force: applying a plan the guard refused", { reasons: guard.reasons });
+      }
+      if (guard.verdicts.length === 0) {
+        log.info("nothing to apply");
+        return;
+      }
+      const clock = stack.simulation?.clock;
+      const started = clock ? clock.now() : Date.now();
+      log.info(`terraform apply ${planFile}`);
+      try {
+        await stack.runner.apply(planFile);
+      } catch (error) {
+        if (error instanceof StalePlanError) throw new UsageError(`${options.plan ?? planFile}: ${error.reason}`);
+        throw error;
+      }
+      const minutes = ((clock ? clock.now() : Date.now()) - started) / 60_000;
+      log.info(`applied ${environment.name} in ${minutes.toFixed(1)} ${clock ? "simulated " : ""}minutes`, { minutes });
+      if (!options.plan) rmSync(planFile, { force: true });
+    } finally {
+      interrupt.done();
+    }
+  });
+}

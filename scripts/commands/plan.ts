@@ -1,0 +1,96 @@
+/**
+ * `amiroll plan --env E`: synthesize, terraform init + plan, judge the plan with the guard, and
+ * write the Atlantis-style comment (stdout, a file, or the pull request's sticky comment).
+ * Exit 0 when the guard accepts, 3 when it refuses.
+ */
+import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { Command, Option } from "commander";
+import { planComment } from "../terraform/comment";
+import { describeStickyResult, githubContextFromEnv, octokitComments, postStickyComments } from "../terraform/github";
+import { type GuardResult, guardPlan, guardText } from "../terraform/guard";
+import { type Plan, parsePlan, summaryLine } from "../terraform/plan";
+import { SHAPES, type Shape } from "../terraform/rolls";
+import { type CommonOptions, EXIT, Exit, type Logger, createLogger, findEnvironment, interruptible, loadConfig, withCommonOptions } from "./common";
+import { type Stack, openStack } from "./stack";
+
+export interface GuardFlags {
+  readonly expect?: Shape;
+  readonly allow?: readonly string[];
+}
+
+/** Adds the guard's `--expect` and `--allow` to a verb. */
+export function withGuardOptions(command: Command): Command {
+  return command
+    .addOption(new Option("--expect <shape>", "the roll the plan must be (default: inferred from the amiroll_clusters output)").choices(SHAPES))
+    .option("--allow <address>", "accept any change to resources matching this address pattern (* matches anything); repeatable", (v: string, all: string[] = []) => [...all, v]);
+}
+
+/** Plans `stack` into `planFile` and judges it. */
+export async function planAndGuard(stack: Stack, planFile: string, flags: GuardFlags, log: Logger): Promise<{ plan: Plan; guard: GuardResult }> {
+  log.info("terraform init");
+  await stack.runner.init();
+  log.info("terraform plan");
+  await stack.runner.plan(planFile);
+  const plan = parsePlan(await stack.runner.showJson(planFile), `terraform show -json ${planFile}`);
+  const guard = guardPlan(plan, { expect: flags.expect, allow: flags.allow });
+  log.info(`${summaryLine(plan)} Guard: ${guard.accepted ? "accepted" : "refused"} (expected ${guard.expect})`, {
+    summary: plan.summary,
+    accepted: guard.accepted,
+    expect: guard.expect,
+  });
+  return { plan, guard };
+}
+
+/** `--out`: a directory gets `<env>.tfplan` inside it; anything else is the plan file itself. */
+export function planFileFor(out: string | undefined, env: string, stackDirectory: string): string {
+  if (!out) return join(stackDirectory, "amiroll.tfplan");
+  const path = resolve(out);
+  if (existsSync(path) && statSync(path).isDirectory()) return join(path, `${env}.tfplan`);
+  mkdirSync(dirname(path), { recursive: true });
+  return path;
+}
+
+interface PlanOptions extends CommonOptions, GuardFlags {
+  readonly env: string;
+  readonly out?: string;
+  readonly comment?: string;
+  readonly github?: boolean;
+}
+
+export function planCommand(): Command {
+  const command = new Command("plan")
+    .description("plan one environment, judge the plan with the guard, and write the PR comment (exit 3 if the guard refuses)")
+    .requiredOption("--env <name>", "the environment to plan")
+    .option("--out <path>", "where to save the plan: a directory (gets <env>.tfplan) or a file (default: in the synthesized stack)")
+    .option("--comment <file>", "write the markdown comment to this file instead of stdout")
+    .option("--github", "create or update the sticky comment on the pull request (GitHub Actions)");
+  return withCommonOptions(withGuardOptions(command)).action(async (options: PlanOptions) => {
+    const log = createLogger(options.logFormat);
+    const config = loadConfig();
+    const environment = findEnvironment(config.environments, options.env);
+    const github = options.github ? githubContextFromEnv() : undefined;
+    const interrupt = interruptible(log);
+    try {
+      const stack = await openStack({ config, environment, log, simulate: options.simulate, scenario: options.scenario, signal: interrupt.signal });
+      const planFile = planFileFor(options.out, environment.name, stack.directory);
+      const { plan, guard } = await planAndGuard(stack, planFile, options, log);
+      const applyCommand = options.simulate ? `amiroll apply --env ${environment.name} --simulate` : `amiroll apply --env ${environment.name} --plan ${planFile}`;
+      const parts = planComment(plan, guard, { env: environment.name, applyCommand });
+      if (options.comment) {
+        writeFileSync(options.comment, parts.join("\n\n"));
+        log.info(`comment written to ${options.comment} (${parts.length} part${parts.length === 1 ? "" : "s"})`);
+      }
+      if (github) {
+        const result = await postStickyComments(await octokitComments(github), environment.name, parts);
+        log.info(describeStickyResult(result));
+      }
+      // stdout carries the result: the comment itself, unless it went elsewhere.
+      console.log(options.comment || github ? `${summaryLine(plan)}\n${guardText(guard)}` : parts.join("\n\n"));
+      if (!options.simulate) log.info(`plan saved to ${planFile}`);
+      if (!guard.accepted) throw new Exit(EXIT.guardRefused);
+    } finally {
+      interrupt.done();
+    }
+  });
+}

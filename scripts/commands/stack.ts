@@ -1,0 +1,85 @@
+/**
+ * One environment's stack, ready for terraform: synthesized once (in process), with the runner
+ * that plans and applies it: real terraform in the synthesized directory, or the sim's
+ * stand-in with `--simulate`.
+ */
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { ClusterAmis } from "../../constructs/ami";
+import type { Environment } from "../../stacks/environments";
+import { synthesize } from "../../stacks/main";
+import type { Pins } from "../../stacks/pins";
+import { type ScenarioName, type Simulation, createSimulation } from "../sim/scenarios";
+import { SimTerraform } from "../sim/terraform";
+import type { TerraformRunner } from "../terraform/runner";
+import { TerraformCli, stackDirectory } from "../terraform/runner";
+import type { Config, Logger } from "./common";
+
+export interface Stack {
+  readonly runner: TerraformRunner;
+  /** The stack's synthesized directory (terraform's working directory). */
+  readonly directory: string;
+  /** Set with `--simulate`: the world the runner plans and applies against. */
+  readonly simulation?: Simulation;
+}
+
+export interface StackOptions {
+  readonly config: Config;
+  readonly environment: Environment;
+  readonly log: Logger;
+  readonly simulate?: boolean;
+  readonly scenario?: ScenarioName;
+  /** Interrupts terraform gracefully (Ctrl-C). */
+  readonly signal?: AbortSignal;
+}
+
+/** Synthesizes every stack into cdktf.out (or CDKTF_OUTDIR) and returns `environment`'s, with real terraform. */
+export function realStack(options: StackOptions): Stack {
+  const started = Date.now();
+  const result = synthesize({ pinsPath: options.config.pinsPath });
+  const directory = stackDirectory(result.outdir, options.environment.name);
+  options.log.info(`synthesized ${options.environment.name} in ${((Date.now() - started) / 1000).toFixed(1)} s -> ${directory}`, { directory });
+  const runner = new TerraformCli({
+    workingDirectory: directory,
+    log: (line) => options.log.output("terraform", line),
+    signal: options.signal,
+  });
+  return { runner, directory };
+}
+
+/**
+ * The pins of a bump PR for this simulated world: the world runs an older image, so every
+ * cluster moves to its pin; a blue-green cluster keeps the running image as `retiring`, as
+ * `amiroll bump` writes it, so the plan is an add.
+ */
+export function bumpPinsFor(simulation: Simulation, environment: Environment, pins: Pins): Pins {
+  const bumped: Record<string, ClusterAmis> = {};
+  for (const cluster of environment.clusters) {
+    const pin = pins[environment.name][cluster.name];
+    const running = simulation.images[cluster.name].running;
+    bumped[cluster.name] =
+      cluster.strategy === "blue-green" && !pin.retiring && running !== pin.current.imageId
+        ? { current: pin.current, retiring: { imageId: running, imageName: simulation.world.images.get(running)?.name } }
+        : pin;
+  }
+  return { ...pins, [environment.name]: bumped };
+}
+
+/** A simulated world on the previous image, and the sim's terraform over the stack of its bump PR. */
+export async function simulatedStack(options: StackOptions): Promise<Stack> {
+  const { environment, config } = options;
+  const simulation = await createSimulation({ environment, pins: config.pins[environment.name], scenario: options.scenario });
+  const dir = mkdtempSync(join(tmpdir(), "amiroll-sim-"));
+  const pinsPath = join(dir, "amis.json");
+  writeFileSync(pinsPath, JSON.stringify(bumpPinsFor(simulation, environment, config.pins), null, 2));
+  const result = synthesize({ outdir: join(dir, "cdktf.out"), pinsPath });
+  const directory = stackDirectory(result.outdir, environment.name);
+  const stackJson = JSON.parse(readFileSync(join(directory, "cdk.tf.json"), "utf8"));
+  options.log.info(`simulating ${environment.name} (scenario ${simulation.scenario}): running ${Object.values(simulation.images).map((i) => i.running).join(", ")}`, { scenario: simulation.scenario });
+  return { runner: new SimTerraform(simulation.world, environment, stackJson), directory, simulation };
+}
+
+export function openStack(options: StackOptions): Promise<Stack> {
+  return options.simulate ? simulatedStack(options) : Promise.resolve(realStack(options));
+}
