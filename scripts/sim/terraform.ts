@@ -10,6 +10,7 @@
 import { createHash } from "node:crypto";
 import { CLUSTERS_OUTPUT } from "../../stacks/cluster-stack";
 import type { Environment } from "../../stacks/environments";
+import { StalePlanError } from "../errors";
 import type { TerraformRunner } from "../terraform/runner";
 import type { GroupSpec, LifecycleHookSpec, SimGroup, World } from "./world";
 
@@ -314,7 +315,7 @@ export class SimTerraform implements TerraformRunner {
     this.needInit();
     const saved = this.plans.get(planFile);
     if (!saved) throw new Error(`terraform: ${planFile} is not a saved plan`);
-    if (saved.serial !== this.serial) throw new Error("terraform: Saved plan is stale (the state changed since it was made)");
+    if (saved.serial !== this.serial) throw new StalePlanError("apply");
     this.serial++;
     // create_before_destroy: every new group is in service before any old one goes.
     for (const generation of saved.creates) {

@@ -2,27 +2,12 @@
  * The terraform stand-in against the simulated world, on the stacks this repository synthesizes:
  * plan JSON in Terraform's shape, and applies that behave like terraform's.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { ClusterAmis } from "../../constructs/ami";
 import { type Simulation, createSimulation } from "../../scripts/sim/scenarios";
+import { StalePlanError } from "../../scripts/errors";
 import { type PlanJson, SimTerraform } from "../../scripts/sim/terraform";
-import { ENVIRONMENTS_CONFIG, findEnvironment, loadEnvironments } from "../../stacks/environments";
-import { synthesize } from "../../stacks/main";
-import { DEFAULT_PINS_PATH, readPins } from "../../stacks/pins";
-
-const environments = loadEnvironments(ENVIRONMENTS_CONFIG);
-const pins = readPins(DEFAULT_PINS_PATH, environments);
-
-/** The synthesized stack of `envName` with `amis` as its apps pin. */
-function stackWith(envName: string, amis: ClusterAmis): any {
-  const dir = mkdtempSync(join(tmpdir(), "amiroll-simtf-"));
-  const pinsPath = join(dir, "amis.json");
-  writeFileSync(pinsPath, JSON.stringify({ ...pins, [envName]: { apps: amis } }));
-  const stack = synthesize({ outdir: join(dir, "out"), pinsPath }).stacks.find((s) => s.name === envName)!;
-  return JSON.parse(readFileSync(stack.file, "utf8"));
-}
+import { findEnvironment } from "../../stacks/environments";
+import { environments, repoPins as pins, stackWith } from "../support/sim-plans";
 
 async function setup(envName: string, amis?: (sim: Simulation) => ClusterAmis) {
   const environment = findEnvironment(environments, envName);
@@ -101,7 +86,7 @@ describe("terraform stand-in", () => {
     await tf.plan("first");
     await tf.plan("second");
     await tf.apply("first");
-    await expect(tf.apply("second")).rejects.toThrow("Saved plan is stale");
+    await expect(tf.apply("second")).rejects.toThrow(StalePlanError);
     await expect(tf.showJson("missing")).rejects.toThrow("missing is not a saved plan");
   });
 });

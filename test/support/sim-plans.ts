@@ -1,0 +1,53 @@
+/**
+ * Plans of this repository's stacks made by the sim's terraform: the replace, add and retire
+ * rolls, as `amiroll plan --simulate` makes them.
+ */
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { ClusterAmis } from "../../constructs/ami";
+import { type Simulation, createSimulation } from "../../scripts/sim/scenarios";
+import { SimTerraform } from "../../scripts/sim/terraform";
+import { type Plan, parsePlan } from "../../scripts/terraform/plan";
+import { ENVIRONMENTS_CONFIG, findEnvironment, loadEnvironments } from "../../stacks/environments";
+import { synthesize } from "../../stacks/main";
+import { DEFAULT_PINS_PATH, readPins } from "../../stacks/pins";
+
+export const environments = loadEnvironments(ENVIRONMENTS_CONFIG);
+export const repoPins = readPins(DEFAULT_PINS_PATH, environments);
+
+/** The synthesized stack (cdk.tf.json) of `envName` with `amis` as its apps pin. */
+export function stackWith(envName: string, amis: ClusterAmis): any {
+  const dir = mkdtempSync(join(tmpdir(), "amiroll-stack-"));
+  const pinsPath = join(dir, "amis.json");
+  writeFileSync(pinsPath, JSON.stringify({ ...repoPins, [envName]: { apps: amis } }));
+  const stack = synthesize({ outdir: join(dir, "out"), pinsPath }).stacks.find((s) => s.name === envName)!;
+  return JSON.parse(readFileSync(stack.file, "utf8"));
+}
+
+/** A settled simulation of `envName` (on the image before its pin). */
+export async function simulationOf(envName: string): Promise<Simulation> {
+  return createSimulation({ environment: findEnvironment(environments, envName), pins: repoPins[envName] });
+}
+
+/** Plans `amis` for `envName` against `sim`; returns the raw JSON, the model, and the terraform to apply it. */
+export async function simPlan(sim: Simulation, envName: string, amis: ClusterAmis) {
+  const terraform = new SimTerraform(sim.world, findEnvironment(environments, envName), stackWith(envName, amis));
+  await terraform.init();
+  await terraform.plan("tfplan");
+  const raw = await terraform.showJson("tfplan");
+  const plan: Plan = parsePlan(raw, `${envName}.plan.json`);
+  return { raw, plan, terraform };
+}
+
+/** The three rolls of DESIGN.md on fresh worlds: staging replace, production add, then its retire. */
+export async function rollPlans(): Promise<{ replace: Plan; add: Plan; retire: Plan; raw: Record<string, unknown> }> {
+  const staging = await simulationOf("staging");
+  const replace = await simPlan(staging, "staging", repoPins.staging.apps);
+  const production = await simulationOf("production");
+  const running = { imageId: production.images.apps.running };
+  const add = await simPlan(production, "production", { current: repoPins.production.apps.current, retiring: running });
+  await add.terraform.apply("tfplan");
+  const retire = await simPlan(production, "production", { current: repoPins.production.apps.current });
+  return { replace: replace.plan, add: add.plan, retire: retire.plan, raw: { replace: replace.raw, add: add.raw, retire: retire.raw } };
+}
