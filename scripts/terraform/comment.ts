@@ -160,7 +160,8 @@ export function guardMarkdown(guard: GuardResult): string {
 /** A value as the diff shows it: markers as they are, the rest as JSON, long ones cut. */
 function value(v: unknown): string {
   if (v === SENSITIVE || v === UNKNOWN) return v;
-  const text = JSON.stringify(v) ?? "null";
+  // Markers inside a list or map read as markers, not as quoted strings.
+  const text = (JSON.stringify(v) ?? "null").replaceAll(`"${UNKNOWN}"`, UNKNOWN).replaceAll(`"${SENSITIVE}"`, SENSITIVE);
   // A code fence inside a value would end the diff block early.
   const safe = text.replace(/```/g, "'''");
   return safe.length > 300 ? `${safe.slice(0, 300)}… (${safe.length} characters)` : safe;

@@ -3,8 +3,9 @@
  * in so that the guard and the comment can trust it.
  *
  * Sensitive values never enter the model: every before/after value is masked with its
- * `*_sensitive` tree on parse (a sensitive leaf becomes SENSITIVE), so nothing downstream can
- * print one by mistake. Unknown values (`after_unknown`) become UNKNOWN.
+ * `*_sensitive` tree on parse (a sensitive leaf becomes SENSITIVE), and so is any other copy of
+ * a sensitive string, so nothing downstream can print one by mistake. Unknown values
+ * (`after_unknown`) become UNKNOWN.
  */
 import { readFileSync } from "node:fs";
 import { ConfigError } from "../../stacks/config-input";
@@ -127,8 +128,9 @@ export function parsePlan(raw: unknown, source: string): Plan {
   if ("planned_values" in plan === false && "resource_changes" in plan === false && plan.errored !== true) {
     fail("(top level)", "has no resource_changes or planned_values: this is state JSON, not a plan (use terraform show -json PLANFILE)");
   }
-  const changes = parseChanges(plan.resource_changes, "resource_changes", fail);
-  const drift = parseChanges(plan.resource_drift, "resource_drift", fail);
+  const secrets = sensitiveStrings(plan);
+  const changes = parseChanges(plan.resource_changes, "resource_changes", fail, secrets);
+  const drift = parseChanges(plan.resource_drift, "resource_drift", fail, secrets);
 
   const outputChanges: Record<string, OutputChange> = {};
   if (plan.output_changes !== undefined) {
@@ -138,8 +140,8 @@ export function parsePlan(raw: unknown, source: string): Plan {
       const change = c as Record<string, any>;
       outputChanges[name] = {
         actions: parseActions(change.actions, `output_changes.${name}.actions`, fail),
-        before: mask(change.before, change.before_sensitive, false),
-        after: mask(change.after, change.after_sensitive, change.after_unknown),
+        before: mask(change.before, change.before_sensitive, false, secrets),
+        after: mask(change.after, change.after_sensitive, change.after_unknown, secrets),
       };
     }
   }
@@ -148,7 +150,7 @@ export function parsePlan(raw: unknown, source: string): Plan {
   const outputs = (plan.prior_state as any)?.values?.outputs;
   if (isObject(outputs)) {
     for (const [name, o] of Object.entries(outputs)) {
-      if (isObject(o)) priorOutputs[name] = o.sensitive === true ? SENSITIVE : o.value;
+      if (isObject(o)) priorOutputs[name] = mask(o.value, o.sensitive === true, false, secrets);
     }
   }
 
@@ -184,7 +186,7 @@ function kindOf(actions: readonly Action[]): ChangeKind {
   return actions[0];
 }
 
-function parseChanges(value: unknown, field: string, fail: (f: string, p: string) => never): ResourceChange[] {
+function parseChanges(value: unknown, field: string, fail: (f: string, p: string) => never, secrets: ReadonlySet<string>): ResourceChange[] {
   if (value === undefined || value === null) return [];
   if (!Array.isArray(value)) fail(field, "is not a list");
   return (value as unknown[]).map((entry, i) => {
@@ -206,8 +208,8 @@ function parseChanges(value: unknown, field: string, fail: (f: string, p: string
       kind: kindOf(actions),
       actionReason: typeof rc.action_reason === "string" ? rc.action_reason : undefined,
       replacePaths: Array.isArray(rc.change.replace_paths) ? rc.change.replace_paths : [],
-      before: mask(rc.change.before, rc.change.before_sensitive, false),
-      after: mask(rc.change.after, rc.change.after_sensitive, rc.change.after_unknown),
+      before: mask(rc.change.before, rc.change.before_sensitive, false, secrets),
+      after: mask(rc.change.after, rc.change.after_sensitive, rc.change.after_unknown, secrets),
       deposed: typeof rc.deposed === "string" ? rc.deposed : undefined,
       importing: isObject(rc.change.importing),
     };
@@ -219,26 +221,61 @@ function parseChanges(value: unknown, field: string, fail: (f: string, p: string
  * SENSITIVE, where the unknown mask is `true` it becomes UNKNOWN. A mask of `false` (as on a
  * deleted object's `after_sensitive`) hides nothing. Masks mirror the value's shape.
  */
-export function mask(value: unknown, sensitive: unknown, unknown: unknown): unknown {
+export function mask(value: unknown, sensitive: unknown, unknown: unknown, secrets: ReadonlySet<string> = NO_SECRETS): unknown {
   if (sensitive === true) return SENSITIVE;
   if (unknown === true) return UNKNOWN;
+  if (typeof value === "string" && secrets.has(value)) return SENSITIVE;
   const s = (key: string | number) => (isObject(sensitive) || Array.isArray(sensitive) ? (sensitive as any)[key] : undefined);
   const u = (key: string | number) => (isObject(unknown) || Array.isArray(unknown) ? (unknown as any)[key] : undefined);
   if (Array.isArray(value)) {
-    const masked = value.map((v, i) => mask(v, s(i), u(i)));
+    const masked = value.map((v, i) => mask(v, s(i), u(i), secrets));
     // An unknown mask may be longer than the known list (elements only apply will know).
     if (Array.isArray(unknown)) for (let i = value.length; i < unknown.length; i++) if (unknown[i] === true) masked.push(UNKNOWN);
     return masked;
   }
   if (isObject(value)) {
     const masked: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) masked[k] = mask(v, s(k), u(k));
+    for (const [k, v] of Object.entries(value)) masked[k] = mask(v, s(k), u(k), secrets);
     // Attributes absent from `after` but unknown (computed ones) are listed by after_unknown only.
     if (isObject(unknown)) for (const [k, flag] of Object.entries(unknown)) if (flag === true && !(k in masked)) masked[k] = UNKNOWN;
     return masked;
   }
-  if ((value === null || value === undefined) && isObject(unknown)) return mask({}, sensitive, unknown);
+  if ((value === null || value === undefined) && isObject(unknown)) return mask({}, sensitive, unknown, secrets);
   return value;
+}
+
+const NO_SECRETS: ReadonlySet<string> = new Set();
+
+/**
+ * Every string the plan marks sensitive somewhere. A secret often shows up again unmarked (a
+ * `terraform_data`'s output mirrors its sensitive input; an attribute is derived from a secret),
+ * so the model masks each of these strings wherever it appears. Very short strings are left
+ * out: masking every "1" or "on" would hide more than it protects.
+ */
+function sensitiveStrings(plan: Record<string, any>): Set<string> {
+  const found = new Set<string>();
+  const walk = (value: unknown, sensitive: unknown) => {
+    if (sensitive === true) {
+      const leaves = typeof value === "string" ? [value] : JSON.stringify(value ?? null).match(/"(?:[^"\\]|\\.)*"/g)?.map((q) => JSON.parse(q) as string) ?? [];
+      for (const leaf of leaves) if (leaf.length >= 3) found.add(leaf);
+    } else if ((isObject(value) || Array.isArray(value)) && (isObject(sensitive) || Array.isArray(sensitive))) {
+      for (const [k, v] of Object.entries(value)) walk(v, (sensitive as any)[k]);
+    }
+  };
+  for (const list of [plan.resource_changes, plan.resource_drift]) {
+    for (const rc of Array.isArray(list) ? list : []) {
+      walk(rc?.change?.before, rc?.change?.before_sensitive);
+      walk(rc?.change?.after, rc?.change?.after_sensitive);
+    }
+  }
+  for (const oc of Object.values<any>(isObject(plan.output_changes) ? plan.output_changes : {})) {
+    walk(oc?.before, oc?.before_sensitive);
+    walk(oc?.after, oc?.after_sensitive);
+  }
+  for (const o of Object.values<any>(isObject(plan.prior_state?.values?.outputs) ? plan.prior_state.values.outputs : {})) {
+    walk(o?.value, o?.sensitive === true);
+  }
+  return found;
 }
 
 /** `module.a[0].aws_x.y["k"]` -> `module.a.aws_x.y`. */

@@ -1,0 +1,119 @@
+/**
+ * The PR comment: what a reviewer reads (snapshots of real and simulated plans), how it splits
+ * under GitHub's limit, and that no sensitive value of any fixture reaches it or any other output.
+ */
+import { STICKY_MARKER_PATTERN, parseStickyMarker } from "../../scripts/terraform/github";
+import { planComment, guardMarkdown } from "../../scripts/terraform/comment";
+import { guardPlan, guardText } from "../../scripts/terraform/guard";
+import { readPlanFile } from "../../scripts/terraform/plan";
+import { SHAPES } from "../../scripts/terraform/rolls";
+import { fixture, fixtureJson, fixtureNames, sensitiveValues } from "../support/fixtures";
+import { rollPlans } from "../support/sim-plans";
+
+describe("the plan comment", () => {
+  let plans: Awaited<ReturnType<typeof rollPlans>>;
+  beforeAll(async () => {
+    plans = await rollPlans();
+  });
+
+  it("staging's replace roll, as the PR shows it", () => {
+    const [body, ...more] = planComment(plans.replace, guardPlan(plans.replace), { env: "staging" });
+    expect(more).toEqual([]);
+    expect(body).toMatchSnapshot();
+    expect(body.split("\n")[0]).toBe("<!-- amiroll:plan env=staging part=1/1 -->");
+    expect(body).toContain("**Plan: 3 to add, 0 to change, 3 to destroy.**");
+    expect(body).toMatch(/\| apps \| replace \| `ami-\w+` al2023-ami-ecs-hvm-[^|]+ \| `ami-0c8e1f5b2a9d47e31` al2023-ami-ecs-hvm-2023\.0\.20261105-kernel-6\.1-arm64 \| replace \|/);
+    expect(body).toContain("### ✅ Plan guard: accepted");
+    expect(body).toMatch(/<details><summary>Attribute diff \(3 resources\)<\/summary>/);
+    expect(body).toMatch(/~ name = "staging-apps-ami-\w+" -> "staging-apps-ami-0c8e1f5b2a9d47e31" # forces replacement/);
+    expect(body).toContain("**Next:** apply with `amiroll apply --env staging`.");
+  });
+
+  it("production's blue-green add and retire", () => {
+    const add = planComment(plans.add, guardPlan(plans.add), { env: "production", applyCommand: "atlantis apply -p production" });
+    expect(add[0]).toMatchSnapshot();
+    expect(add[0]).toMatch(/\(retiring\) \| add \|/);
+    expect(add[0]).toContain("**Next:** apply with `atlantis apply -p production`.");
+    const retire = planComment(plans.retire, guardPlan(plans.retire), { env: "production" });
+    expect(retire[0]).toContain("**Plan: 0 to add, 0 to change, 3 to destroy.**");
+    expect(retire[0]).toMatch(/# aws_autoscaling_group\.\S+ will be destroyed/);
+  });
+
+  it("a refused plan says why, per resource, and how to apply it anyway", () => {
+    const plan = readPlanFile(fixture("builtin__replace-cbd-and-dbc"));
+    const [body] = planComment(plan, guardPlan(plan, { expect: "replace" }), { env: "staging", holds: ["staging frozen for the audit | until Friday"] });
+    expect(body).toMatchSnapshot();
+    expect(body).toContain("### ⛔ Plan guard: refused");
+    expect(body).toContain("- ⛔ expected a replace roll, but no Auto Scaling group is replaced");
+    expect(body).toContain("| `terraform_data.asg` | replace (destroy before create) | ⛔ replaces a terraform_data, outside the cluster's capacity |");
+    expect(body).toContain("**On hold:** staging frozen for the audit \\| until Friday");
+    expect(body).toContain("apply with `amiroll apply --env staging --force`");
+  });
+
+  it("shows drift apart, as not part of the apply", () => {
+    const plan = readPlanFile(fixture("aws__03-ami-bump"));
+    const [body] = planComment(plan, guardPlan(plan, { expect: "replace" }), { env: "staging" });
+    expect(body).toMatchSnapshot();
+    expect(body).toMatch(/6 objects changed outside terraform since the last apply \(not part of this apply/);
+  });
+
+  it("splits a long plan into marked parts under the limit, each table and diff closed and reopened", () => {
+    const plan = readPlanFile(fixture("aws__03-ami-bump"));
+    const limit = 1_500;
+    const parts = planComment(plan, guardPlan(plan, { expect: "replace" }), { env: "staging", limit });
+    expect(parts.length).toBeGreaterThan(2);
+    parts.forEach((part, i) => {
+      expect(part.length).toBeLessThanOrEqual(limit);
+      expect(parseStickyMarker(part)).toEqual({ env: "staging", part: i + 1, parts: parts.length });
+      expect((part.match(/```/g) ?? []).length % 2).toBe(0);
+      expect((part.match(/<details>/g) ?? []).length).toBe((part.match(/<\/details>/g) ?? []).length);
+      if (i > 0) expect(part).toContain(`## amiroll plan: \`staging\` (part ${i + 1} of ${parts.length})`);
+    });
+    // Nothing is lost: every diff line of the single comment is in one of the parts.
+    const [whole] = planComment(plan, guardPlan(plan, { expect: "replace" }), { env: "staging" });
+    const diffLines = whole.split("\n").filter((l) => /^[~+-] /.test(l));
+    const joined = parts.join("\n");
+    for (const line of diffLines) expect(joined).toContain(line);
+  });
+
+  it("cuts one resource too big for any part, and says so", () => {
+    const raw = fixtureJson("aws__03-ami-bump");
+    const template = raw.resource_changes.find((c: any) => c.address === "aws_launch_template.ecs");
+    template.change.after.user_data = "x".repeat(100);
+    template.change.after.tags = Object.fromEntries(Array.from({ length: 400 }, (_, i) => [`tag${i}`, `value-${i}`]));
+    const plan = (require("../../scripts/terraform/plan") as typeof import("../../scripts/terraform/plan")).parsePlan(raw, "big");
+    const parts = planComment(plan, guardPlan(plan, { expect: "replace" }), { env: "staging", limit: 4_000 });
+    for (const part of parts) expect(part.length).toBeLessThanOrEqual(4_000);
+    expect(parts.join("\n")).toMatch(/… \(\d+ characters cut\)/);
+  });
+});
+
+describe("sensitive values", () => {
+  it.each(fixtureNames().filter((n) => sensitiveValues(fixtureJson(n)).length > 0))("of %s appear in no output", (name) => {
+    const secrets = sensitiveValues(fixtureJson(name));
+    const plan = readPlanFile(fixture(name));
+    const outputs: string[] = [];
+    for (const expect_ of SHAPES) {
+      const result = guardPlan(plan, { expect: expect_ });
+      outputs.push(guardText(result), JSON.stringify(result), guardMarkdown(result), ...planComment(plan, result, { env: "staging" }));
+      outputs.push(...planComment(plan, result, { env: "staging", limit: 2_000 }));
+    }
+    outputs.push(JSON.stringify(plan));
+    for (const secret of secrets) for (const text of outputs) expect(text.includes(secret) ? `${secret} leaked` : "").toBe("");
+    // The values are really in the plans (the assertion above is not vacuous), masked as (sensitive).
+    expect(outputs.some((t) => t.includes("(sensitive)"))).toBe(true);
+  });
+
+  it("covers the fixtures that hold secrets", () => {
+    expect(fixtureNames().filter((n) => sensitiveValues(fixtureJson(n)).length > 0).sort()).toEqual([
+      "aws__01-create",
+      "aws__03-ami-bump",
+      "builtin__replace-cbd-and-dbc",
+      "show-json__sensitive-values",
+    ]);
+  });
+});
+
+it("the marker pattern finds the marker of every part", () => {
+  expect(STICKY_MARKER_PATTERN.test("<!-- amiroll:plan env=production part=2/3 -->")).toBe(true);
+});
