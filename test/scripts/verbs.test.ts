@@ -1,0 +1,149 @@
+/**
+ * The plan, guard and apply verbs as a user runs them: bin/amiroll.js in a child process, on
+ * real plan fixtures (guard), on the simulated AWS (--simulate), and on real terraform's
+ * failure modes. Exit codes per README: 0 done, 1 failed, 2 bad input, 3 guard refused.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { fixture, fixtureJson } from "../support/fixtures";
+
+const BIN = resolve(__dirname, "../../bin/amiroll.js");
+const scratch = mkdtempSync(join(tmpdir(), "amiroll-verbs-"));
+
+function amiroll(args: string[], env: Record<string, string> = {}) {
+  const result = spawnSync(process.execPath, [BIN, ...args], {
+    encoding: "utf8",
+    // CI unset: text logs; a scratch synth directory so tests never write into the repository.
+    env: { ...process.env, CI: "", NODE_NO_WARNINGS: "1", CDKTF_OUTDIR: join(scratch, "cdktf.out"), GITHUB_TOKEN: "", GH_TOKEN: "", ...env },
+  });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** stderr without the lines of progress: what a user sees as the error. */
+const errorLines = (stderr: string) => stderr.split("\n").filter((l) => l.startsWith("amiroll:"));
+
+describe("amiroll guard", () => {
+  it("accepts a plan of the expected shape: exit 0, a verdict per change", () => {
+    const r = amiroll(["guard", "--plan-json", fixture("aws__03-ami-bump"), "--expect", "replace"]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^plan guard: ACCEPTED \(expected a replace roll\)/);
+    expect(r.stdout).toContain("✓ aws_launch_configuration.legacy (replace (create before destroy))");
+  });
+
+  it("refuses a plan that is not: exit 3, the reasons on stdout", () => {
+    const r = amiroll(["guard", "--plan-json", fixture("builtin__replace-cbd-and-dbc"), "--expect", "replace"]);
+    expect(r.status).toBe(3);
+    expect(r.stdout).toMatch(/^plan guard: REFUSED/);
+    expect(r.stdout).toContain("✗ terraform_data.asg (replace (destroy before create))");
+  });
+
+  it("prints JSON and markdown too", () => {
+    const json = amiroll(["guard", "--plan-json", fixture("aws__03-ami-bump"), "--expect", "replace", "-o", "json"]);
+    expect(json.status).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({ accepted: true, expect: "replace", expectFrom: "given", unchanged: 2, drift: 6 });
+    const markdown = amiroll(["guard", "--plan-json", fixture("aws__03-ami-bump"), "--expect", "replace", "-o", "markdown"]);
+    expect(markdown.stdout).toContain("### ✅ Plan guard: accepted");
+    expect(markdown.stdout).toContain("| `aws_launch_template.ecs` | update |");
+  });
+
+  it("--allow lets a named change through", () => {
+    const raw = fixtureJson("aws__03-ami-bump");
+    raw.resource_changes.find((c: any) => c.address === "aws_ssm_parameter.secret").change.actions = ["update"];
+    const file = join(scratch, "ssm-update.json");
+    writeFileSync(file, JSON.stringify(raw));
+    expect(amiroll(["guard", "--plan-json", file, "--expect", "replace"]).status).toBe(3);
+    expect(amiroll(["guard", "--plan-json", file, "--expect", "replace", "--allow", "aws_ssm_parameter.*"]).status).toBe(0);
+  });
+
+  it.each([
+    ["a missing file", () => "/nonexistent/plan.json", /^amiroll: \/nonexistent\/plan\.json: \(file\): cannot be read: ENOENT$/],
+    ["garbled JSON", () => write("garbled.json", "{ not json"), /garbled\.json: \(file\): is not JSON/],
+    ["an unsupported format", () => write("v2.json", JSON.stringify({ ...fixtureJson("aws__03-ami-bump"), format_version: "2.0" })), /v2\.json: format_version: "2\.0" is not supported/],
+    ["an errored plan", () => fixture("show-json__plan-error"), /errored: terraform could not finish this plan/],
+    ["a plan with nothing to infer the shape from", () => fixture("aws__03-ami-bump"), /pass --expect replace\|add\|retire\|none$/],
+  ])("%s: one line, exit 2", (_label, file, message) => {
+    const r = amiroll(["guard", "--plan-json", file()]);
+    expect(r.status).toBe(2);
+    expect(errorLines(r.stderr)).toEqual([expect.stringMatching(message)]);
+    expect(r.stdout).toBe("");
+  });
+
+  it("an unknown --expect is a usage error: exit 2", () => {
+    const r = amiroll(["guard", "--plan-json", fixture("aws__03-ami-bump"), "--expect", "rebuild"]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("argument 'rebuild' is invalid. Allowed choices are replace, add, retire, none.");
+  });
+});
+
+function write(name: string, text: string): string {
+  const file = join(scratch, name);
+  writeFileSync(file, text);
+  return file;
+}
+
+describe("amiroll plan and apply --simulate", () => {
+  it("plan prints staging's comment: the replace roll, accepted", () => {
+    const r = amiroll(["plan", "--env", "staging", "--simulate"]);
+    expect(r.status).toBe(0);
+    expect(r.stdout.split("\n")[0]).toBe("<!-- amiroll:plan env=staging part=1/1 -->");
+    expect(r.stdout).toContain("**Plan: 3 to add, 0 to change, 3 to destroy.**");
+    expect(r.stdout).toContain("### ✅ Plan guard: accepted");
+    expect(r.stderr).toContain("Plan: 3 to add, 0 to change, 3 to destroy. Guard: accepted (expected replace)");
+  });
+
+  it("plan --comment writes the comment to a file and the verdict to stdout; JSON logs on request", () => {
+    const file = join(scratch, "production.md");
+    const r = amiroll(["plan", "--env", "production", "--simulate", "--comment", file, "--log-format", "json"]);
+    expect(r.status).toBe(0);
+    expect(readFileSync(file, "utf8")).toMatch(/^<!-- amiroll:plan env=production part=1\/1 -->/);
+    expect(r.stdout).toMatch(/^Plan: 3 to add, 0 to change, 0 to destroy\.\nplan guard: ACCEPTED \(expected a blue-green add/);
+    const logs = r.stderr.trim().split("\n").map((l) => JSON.parse(l));
+    expect(logs.find((l) => l.accepted !== undefined)).toMatchObject({ level: "info", accepted: true, expect: "add", summary: { add: 3, destroy: 0 } });
+  });
+
+  it("plan refused by --expect: the comment says so, exit 3", () => {
+    const r = amiroll(["plan", "--env", "staging", "--simulate", "--expect", "add"]);
+    expect(r.status).toBe(3);
+    expect(r.stdout).toContain("### ⛔ Plan guard: refused");
+  });
+
+  it("apply rolls staging in simulated time: exit 0", () => {
+    const r = amiroll(["apply", "--env", "staging", "--simulate"]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^Plan: 3 to add, 0 to change, 3 to destroy\.\nplan guard: ACCEPTED/);
+    expect(r.stderr).toMatch(/applied staging in \d+\.\d simulated minutes/);
+  });
+
+  it("apply refuses what the guard refused (exit 3, nothing applied) unless --force", () => {
+    const refused = amiroll(["apply", "--env", "staging", "--simulate", "--expect", "retire"]);
+    expect(refused.status).toBe(3);
+    expect(refused.stderr).toContain("not applied: the plan guard refused it");
+    expect(refused.stderr).not.toContain("terraform apply");
+    const forced = amiroll(["apply", "--env", "staging", "--simulate", "--expect", "retire", "--force"]);
+    expect(forced.status).toBe(0);
+    expect(forced.stderr).toContain("--force: applying a plan the guard refused");
+    expect(forced.stderr).toMatch(/applied staging/);
+  });
+
+  it.each([
+    ["an unknown environment", ["plan", "--env", "qa", "--simulate"], /^amiroll: stacks\/environments\.ts: qa: no such environment \(known: staging, production\)$/],
+    ["apply --plan with --simulate", ["apply", "--env", "staging", "--simulate", "--plan", "x.tfplan"], /--plan cannot be used with --simulate/],
+    ["--github outside GitHub Actions", ["plan", "--env", "staging", "--simulate", "--github"], /GITHUB_TOKEN/],
+    ["an unknown scenario", ["plan", "--env", "staging", "--simulate", "--scenario", "meteor"], /argument 'meteor' is invalid/],
+  ])("%s: exit 2", (_label, args, message) => {
+    const r = amiroll(args);
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim()).toMatch(message);
+    expect(r.stdout).toBe("");
+  });
+});
+
+describe("amiroll plan and apply with terraform", () => {
+  it("no terraform binary: one line naming it, exit 2", () => {
+    const r = amiroll(["plan", "--env", "staging"], { AMIROLL_TERRAFORM: "/nonexistent/terraform" });
+    expect(r.status).toBe(2);
+    expect(errorLines(r.stderr)).toEqual([expect.stringMatching(/\/nonexistent\/terraform.*AMIROLL_TERRAFORM/)]);
+  });
+});
