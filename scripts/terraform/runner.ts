@@ -1,7 +1,11 @@
 /**
  * Runs terraform for one synthesized stack. The driver talks to terraform only through
- * `TerraformRunner`, so `--simulate` and the tests pass the sim's stand-in instead.
+ * `TerraformRunner`, so `--simulate` and the tests pass the sim's stand-in instead; the real one
+ * is `TerraformCli`, and `stackDirectory` finds a stack's directory in cdktf's output.
  */
+import { readFileSync, statSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { StalePlanError, TerraformError, UsageError } from "../errors";
 
 /** What the driver needs from terraform, real or simulated. */
 export interface TerraformRunner {
@@ -13,4 +17,301 @@ export interface TerraformRunner {
   apply(planFile: string): Promise<void>;
   /** `terraform output -json`. */
   output(): Promise<Record<string, { readonly value: unknown; readonly sensitive: boolean }>>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The real runner: terraform (or OpenTofu) as a subprocess, through execa.
+// ---------------------------------------------------------------------------------------------
+
+/** The terraform subcommands the runner runs. */
+export type TerraformCommand = "init" | "validate" | "plan" | "show" | "apply" | "output";
+
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+
+/** How long each command may run before it is interrupted. apply waits for the drains. */
+export const DEFAULT_TIMEOUTS: Readonly<Record<TerraformCommand, number>> = {
+  init: 10 * MINUTE,
+  validate: 2 * MINUTE,
+  plan: 20 * MINUTE,
+  show: 2 * MINUTE,
+  output: 2 * MINUTE,
+  apply: 3 * HOUR,
+};
+
+/**
+ * How long terraform may take to stop after SIGINT before it gets SIGTERM (and SIGKILL
+ * `KILL_AFTER_TERM_MS` later). An interrupted apply finishes the resource operations in flight and
+ * writes the state; killing it early loses state, so it gets long.
+ */
+export const DEFAULT_INTERRUPT_GRACE: Readonly<Record<TerraformCommand, number>> = {
+  init: 30 * SECOND,
+  validate: 30 * SECOND,
+  plan: 30 * SECOND,
+  show: 30 * SECOND,
+  output: 30 * SECOND,
+  apply: 10 * MINUTE,
+};
+
+/** After SIGTERM, how long until SIGKILL. */
+const KILL_AFTER_TERM_MS = 10 * SECOND;
+
+/** What terraform is told so it neither prompts, nor colours, nor phones home. */
+const AUTOMATION_ENV = { TF_IN_AUTOMATION: "1", TF_INPUT: "0", CHECKPOINT_DISABLE: "1" } as const;
+
+export interface TerraformCliOptions {
+  /** terraform or OpenTofu; default AMIROLL_TERRAFORM, else `terraform` on PATH. */
+  readonly binary?: string;
+  /** The synthesized stack's directory (see `stackDirectory`). */
+  readonly workingDirectory: string;
+  /** `init -plugin-dir` (offline, from a local mirror); default AMIROLL_TF_PLUGIN_DIR. */
+  readonly pluginDir?: string;
+  /** false: `init -backend=false` (local state only, e.g. to validate). Default true. */
+  readonly backend?: boolean;
+  /** `init -backend-config=KEY=VALUE` each (ignored with `backend: false`). */
+  readonly backendConfig?: Readonly<Record<string, string>>;
+  /** Extra environment (e.g. AWS_PROFILE); an undefined value unsets the variable. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Per-command time limits in ms (defaults `DEFAULT_TIMEOUTS`). */
+  readonly timeouts?: Partial<Record<TerraformCommand, number>>;
+  /** Per-command ms between SIGINT and SIGTERM (defaults `DEFAULT_INTERRUPT_GRACE`). */
+  readonly interruptGrace?: Partial<Record<TerraformCommand, number>>;
+  /** Gets every line terraform prints, as it prints it (stdout of show/output excepted: that is the JSON). */
+  readonly log?: (line: string, stream: "stdout" | "stderr") => void;
+  /** Aborting it interrupts the running command gracefully (SIGINT) and fails it. */
+  readonly signal?: AbortSignal;
+}
+
+type Execa = typeof import("execa");
+let execaModule: Promise<Execa> | undefined;
+/** execa is ESM-only: loaded on first use, so that requiring this file (jest, CJS) never loads it. */
+function loadExeca(): Promise<Execa> {
+  return (execaModule ??= import("execa"));
+}
+
+/**
+ * `TerraformRunner` running terraform (or OpenTofu) in a stack's directory: never prompting
+ * (`-input=false`, TF_INPUT=0), without colour, failing with `TerraformError`s whose reason is
+ * terraform's one-line error summary.
+ *
+ * terraform runs in its own process group, so a Ctrl-C on the terminal reaches amiroll only;
+ * amiroll (through `signal`) sends terraform exactly one SIGINT, which it takes as "stop
+ * gracefully" (a second one would make it stop at once and lose state).
+ */
+export class TerraformCli implements TerraformRunner {
+  readonly binary: string;
+  readonly workingDirectory: string;
+
+  constructor(private readonly options: TerraformCliOptions) {
+    this.binary = options.binary || process.env.AMIROLL_TERRAFORM || "terraform";
+    this.workingDirectory = resolve(options.workingDirectory);
+  }
+
+  private get pluginDir(): string | undefined {
+    return this.options.pluginDir ?? (process.env.AMIROLL_TF_PLUGIN_DIR || undefined);
+  }
+
+  async init(): Promise<void> {
+    const args = ["-input=false", "-no-color"];
+    if (this.options.backend === false) args.push("-backend=false");
+    else for (const [key, value] of Object.entries(this.options.backendConfig ?? {})) args.push(`-backend-config=${key}=${value}`);
+    if (this.pluginDir) args.push(`-plugin-dir=${this.pluginDir}`);
+    await this.run("init", args);
+  }
+
+  /** `terraform validate` (after `init`). */
+  async validate(): Promise<void> {
+    await this.run("validate", ["-no-color"]);
+  }
+
+  /** Plans into `planFile` (relative paths are relative to the working directory). */
+  async plan(planFile: string): Promise<{ readonly changes: boolean }> {
+    // -detailed-exitcode: 0 no changes, 1 error, 2 changes.
+    const { exitCode } = await this.run("plan", ["-input=false", "-no-color", `-out=${planFile}`, "-detailed-exitcode"], { ok: [0, 2] });
+    return { changes: exitCode === 2 };
+  }
+
+  async showJson(planFile: string): Promise<unknown> {
+    const { stdout } = await this.run("show", ["-json", "-no-color", planFile], { logStdout: false });
+    return parseJson("show", stdout);
+  }
+
+  /** Applies a saved plan: terraform does not prompt for one, so no -auto-approve. */
+  async apply(planFile: string): Promise<void> {
+    await this.run("apply", ["-input=false", "-no-color", planFile]);
+  }
+
+  async output(): Promise<Record<string, { readonly value: unknown; readonly sensitive: boolean }>> {
+    const { stdout } = await this.run("output", ["-json", "-no-color"], { logStdout: false });
+    const outputs = parseJson("output", stdout);
+    if (typeof outputs !== "object" || outputs === null || Array.isArray(outputs)) {
+      throw new TerraformError("output", "printed JSON that is not an object of outputs");
+    }
+    return outputs as Record<string, { readonly value: unknown; readonly sensitive: boolean }>;
+  }
+
+  private async run(
+    command: TerraformCommand,
+    args: readonly string[],
+    { ok = [0], logStdout = true }: { ok?: readonly number[]; logStdout?: boolean } = {},
+  ): Promise<{ exitCode: number; stdout: string }> {
+    const { signal, log } = this.options;
+    if (signal?.aborted) throw new TerraformError(command, "interrupted before it started");
+    if (!isDirectory(this.workingDirectory)) {
+      throw new UsageError(`terraform working directory ${this.workingDirectory} does not exist; synthesize the stacks first (npm run synth)`);
+    }
+    const { execa } = await loadExeca();
+    if (signal?.aborted) throw new TerraformError(command, "interrupted before it started");
+    const logLines = (stream: "stdout" | "stderr") =>
+      function* (line: unknown) {
+        log!(String(line), stream);
+        yield line;
+      };
+    const subprocess = execa(this.binary, [command, ...args], {
+      cwd: this.workingDirectory,
+      env: { ...this.options.env, ...AUTOMATION_ENV },
+      stdin: "ignore",
+      stdout: log && logStdout ? logLines("stdout") : "pipe",
+      stderr: log ? logLines("stderr") : "pipe",
+      reject: false,
+      // Own process group: the terminal's SIGINT is not delivered twice (see the class comment).
+      detached: process.platform !== "win32",
+      // Escalation is ours (below); execa's would SIGKILL after 5 s.
+      forceKillAfterDelay: false,
+      cleanup: false,
+    });
+
+    const timeoutMs = this.options.timeouts?.[command] ?? DEFAULT_TIMEOUTS[command];
+    const graceMs = this.options.interruptGrace?.[command] ?? DEFAULT_INTERRUPT_GRACE[command];
+    let interruption: string | undefined;
+    let forced: NodeJS.Signals | undefined;
+    const timers: NodeJS.Timeout[] = [];
+    const signalGroup = (sig: NodeJS.Signals) => {
+      forced = sig;
+      try {
+        // The whole group: terraform's provider plugins go too.
+        if (subprocess.pid !== undefined && process.platform !== "win32") process.kill(-subprocess.pid, sig);
+        else subprocess.kill(sig);
+      } catch {
+        // already gone
+      }
+    };
+    const interrupt = (why: string) => {
+      if (interruption !== undefined) return;
+      interruption = why;
+      subprocess.kill("SIGINT");
+      timers.push(
+        setTimeout(() => {
+          signalGroup("SIGTERM");
+          timers.push(setTimeout(() => signalGroup("SIGKILL"), KILL_AFTER_TERM_MS));
+        }, graceMs),
+      );
+    };
+    const onAbort = () => interrupt("interrupted");
+    signal?.addEventListener("abort", onAbort, { once: true });
+    timers.push(setTimeout(() => interrupt(`timed out after ${formatDuration(timeoutMs)}`), timeoutMs));
+
+    let result: Awaited<typeof subprocess>;
+    try {
+      result = await subprocess;
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+      for (const timer of timers) clearTimeout(timer);
+    }
+
+    const stdout = String(result.stdout ?? "");
+    const stderr = String(result.stderr ?? "");
+    if ("code" in result && (result.code === "ENOENT" || result.code === "EACCES") && result.exitCode === undefined) {
+      throw new UsageError(
+        `cannot run terraform binary "${this.binary}" (${result.code === "ENOENT" ? "not found" : "not executable"}); install terraform or OpenTofu, or set AMIROLL_TERRAFORM`,
+      );
+    }
+    // A command that succeeded as it was being interrupted did its work: report that.
+    if (result.exitCode !== undefined && ok.includes(result.exitCode)) return { exitCode: result.exitCode, stdout };
+    if (interruption !== undefined) {
+      const how = forced
+        ? `terraform did not stop within ${formatDuration(graceMs)} of SIGINT and was sent ${forced}`
+        : "terraform stopped after SIGINT";
+      throw new TerraformError(command, `${interruption} (${how})`);
+    }
+    if (/Saved plan is stale/i.test(stderr)) throw new StalePlanError(command);
+    if (result.exitCode === undefined) {
+      throw new TerraformError(command, result.signal ? `killed by ${result.signal}` : `failed to run: ${result.shortMessage ?? "unknown error"}`);
+    }
+    throw new TerraformError(command, errorSummary(stderr) ?? `exited with code ${result.exitCode}`, result.exitCode);
+  }
+}
+
+/**
+ * terraform's first `Error: SUMMARY` line (the "│ " box terraform draws around diagnostics
+ * removed), as SUMMARY, whole (a provider's summary can be long, its point at the end); else
+ * the last non-empty line, cut to 500 characters; undefined when `stderr` is blank.
+ */
+export function errorSummary(stderr: string): string | undefined {
+  const lines = stderr
+    .split(/\r?\n/)
+    .map((line) => line.replace(/^\s*[│╷╵]\s?/, "").trim())
+    .filter((line) => line !== "");
+  const error = lines.find((line) => /^Error:\s*\S/.test(line));
+  if (error) return error.replace(/^Error:\s*/, "");
+  const last = lines.at(-1);
+  return last && last.length > 500 ? `${last.slice(0, 499)}…` : last;
+}
+
+/** 3h, 20m, 90s, 1.5s, 300ms. */
+export function formatDuration(ms: number): string {
+  if (ms >= HOUR && ms % HOUR === 0) return `${ms / HOUR}h`;
+  if (ms >= MINUTE && ms % MINUTE === 0) return `${ms / MINUTE}m`;
+  if (ms >= SECOND) return `${Number((ms / SECOND).toFixed(1))}s`;
+  return `${ms}ms`;
+}
+
+function parseJson(command: TerraformCommand, stdout: string): unknown {
+  try {
+    return JSON.parse(stdout);
+  } catch (error) {
+    throw new TerraformError(command, `printed no valid JSON (${(error as Error).message})`);
+  }
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The absolute working directory of `stack` in a cdktf output directory, from its
+ * `manifest.json` (`{stacks: {NAME: {workingDirectory: "stacks/NAME"}}}`).
+ */
+export function stackDirectory(outdir: string, stack: string): string {
+  const manifestPath = resolve(outdir, "manifest.json");
+  let text: string;
+  try {
+    text = readFileSync(manifestPath, "utf8");
+  } catch {
+    throw new UsageError(`no ${manifestPath}: synthesize the stacks first (npm run synth)`);
+  }
+  let manifest: unknown;
+  try {
+    manifest = JSON.parse(text);
+  } catch {
+    throw new UsageError(`${manifestPath} is not valid JSON; synthesize the stacks again (npm run synth)`);
+  }
+  const stacks = (manifest as { stacks?: unknown } | null)?.stacks;
+  if (typeof stacks !== "object" || stacks === null) throw new UsageError(`${manifestPath} lists no stacks`);
+  const known = Object.keys(stacks);
+  if (!Object.hasOwn(stacks, stack)) {
+    throw new UsageError(`no stack "${stack}" in ${manifestPath}; known: ${known.length ? known.join(", ") : "none"}`);
+  }
+  const workingDirectory = (stacks as Record<string, { workingDirectory?: unknown } | null>)[stack]?.workingDirectory;
+  if (typeof workingDirectory !== "string" || workingDirectory === "") {
+    throw new UsageError(`${manifestPath}: stack "${stack}" has no workingDirectory`);
+  }
+  const directory = resolve(dirname(manifestPath), workingDirectory);
+  if (!isDirectory(directory)) throw new UsageError(`${manifestPath}: the directory of stack "${stack}" (${directory}) does not exist; synthesize again`);
+  return directory;
 }
