@@ -4,7 +4,7 @@
  * failure modes. Exit codes per README: 0 done, 1 failed, 2 bad input, 3 guard refused.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fixture, fixtureJson } from "../support/fixtures";
@@ -137,6 +137,71 @@ describe("amiroll plan and apply --simulate", () => {
     expect(r.status).toBe(2);
     expect(r.stderr.trim()).toMatch(message);
     expect(r.stdout).toBe("");
+  });
+});
+
+/**
+ * A stand-in terraform for the verbs' real path: init and plan succeed (plan says "changes"),
+ * show -json prints $FAKE_PLAN_JSON, apply succeeds or, with FAKE_STALE, fails as terraform does
+ * on a stale plan. Every call is logged to $FAKE_LOG.
+ */
+const FAKE_TERRAFORM = `#!/usr/bin/env bash
+echo "$*" >> "$FAKE_LOG"
+case "$1" in
+  init) echo "Terraform has been successfully initialized!" ;;
+  plan) for a in "$@"; do case "$a" in -out=*) : > "\${a#-out=}" ;; esac; done; echo "Plan: 3 to add, 0 to change, 3 to destroy."; exit 2 ;;
+  show) cat "$FAKE_PLAN_JSON" ;;
+  apply)
+    if [ -n "$FAKE_STALE" ]; then
+      printf '\n│ Error: Saved plan is stale\n│\n│ The given plan file can no longer be applied because the state was changed\n│ by another operation after the plan was created.\n' >&2
+      exit 1
+    fi
+    echo "Apply complete! Resources: 3 added, 0 changed, 3 destroyed." ;;
+  *) echo "unexpected: $*" >&2; exit 1 ;;
+esac
+`;
+
+describe("amiroll plan and apply with terraform (a stand-in binary)", () => {
+  let env: Record<string, string>;
+  const calls = () => readFileSync(env.FAKE_LOG, "utf8").trim().split("\n").map((l) => l.split(" ")[0]);
+  beforeAll(async () => {
+    const { rollPlans } = await import("../support/sim-plans");
+    const plans = await rollPlans();
+    const bin = write("terraform", FAKE_TERRAFORM);
+    chmodSync(bin, 0o755);
+    env = { AMIROLL_TERRAFORM: bin, FAKE_PLAN_JSON: write("replace.json", JSON.stringify(plans.raw.replace)), FAKE_LOG: join(scratch, "calls.log") };
+  });
+  beforeEach(() => writeFileSync(env.FAKE_LOG, ""));
+
+  it("plan runs init, plan -out, show -json in the synthesized stack and prints the comment", () => {
+    const out = join(scratch, "plans");
+    mkdirSync(out, { recursive: true });
+    const r = amiroll(["plan", "--env", "staging", "--out", out], env);
+    expect(r.status).toBe(0);
+    expect(calls()).toEqual(["init", "plan", "show"]);
+    expect(readFileSync(env.FAKE_LOG, "utf8")).toContain(`-out=${join(out, "staging.tfplan")}`);
+    expect(r.stdout).toContain("### ✅ Plan guard: accepted");
+    expect(r.stdout).toContain(`**Next:** apply with \`amiroll apply --env staging --plan ${join(out, "staging.tfplan")}\`.`);
+    expect(r.stderr).toContain("terraform: Plan: 3 to add, 0 to change, 3 to destroy.");
+  });
+
+  it("apply --plan judges the saved plan, then applies exactly it", () => {
+    const r = amiroll(["apply", "--env", "staging", "--plan", join(scratch, "saved.tfplan")], env);
+    expect(r.status).toBe(0);
+    expect(calls()).toEqual(["init", "show", "apply"]);
+    expect(readFileSync(env.FAKE_LOG, "utf8")).toMatch(/^apply .*saved\.tfplan$/m);
+  });
+
+  it("apply of a plan the guard refuses applies nothing: exit 3", () => {
+    const r = amiroll(["apply", "--env", "staging", "--plan", join(scratch, "saved.tfplan"), "--expect", "add"], env);
+    expect(r.status).toBe(3);
+    expect(calls()).toEqual(["init", "show"]);
+  });
+
+  it("apply of a stale plan: one line saying to plan again, exit 2", () => {
+    const r = amiroll(["apply", "--env", "staging", "--plan", join(scratch, "saved.tfplan")], { ...env, FAKE_STALE: "1" });
+    expect(r.status).toBe(2);
+    expect(errorLines(r.stderr)).toEqual([expect.stringMatching(/saved\.tfplan: the saved plan is stale .*run amiroll plan again$/)]);
   });
 });
 
