@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { type Format, formatProblem, integerProblem } from "../constructs/formats";
 
 /**
@@ -11,6 +12,24 @@ export class ConfigError extends Error {
   ) {
     super(`${file}: ${field}: ${problem}`);
     this.name = "ConfigError";
+  }
+}
+
+/**
+ * Reads and parses a JSON file; a missing or unreadable file, or one that is not JSON, is a
+ * ConfigError naming it (`shownAs`). `expected` says what the file should have been.
+ */
+export function readJsonFile(path: string, shownAs: string = path, expected?: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new ConfigError(shownAs, "(file)", `cannot be read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(shownAs, "(file)", `is not valid JSON${expected ? ` (expected ${expected})` : ""}: ${(e as Error).message}`);
   }
 }
 

@@ -1,7 +1,6 @@
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type AmiPin, type ClusterAmis, amiIdProblem } from "../constructs/ami";
-import { ConfigError, Input } from "./config-input";
+import { Input, readJsonFile } from "./config-input";
 import type { Environment } from "./environments";
 
 /** The pins file of this repository, relative to its root. */
@@ -62,17 +61,5 @@ function parsePin(input: Input): AmiPin {
 
 /** Reads and validates a pins file; a missing or non-JSON file is a ConfigError too. */
 export function readPins(path: string, environments: readonly Environment[], shownAs: string = path): Pins {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    throw new ConfigError(shownAs, "(file)", `cannot be read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    throw new ConfigError(shownAs, "(file)", `is not valid JSON: ${(e as Error).message}`);
-  }
-  return parsePins(raw, environments, shownAs);
+  return parsePins(readJsonFile(path, shownAs), environments, shownAs);
 }

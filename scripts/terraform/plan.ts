@@ -7,8 +7,7 @@
  * a sensitive string, so nothing downstream can print one by mistake. Unknown values
  * (`after_unknown`) become UNKNOWN.
  */
-import { readFileSync } from "node:fs";
-import { ConfigError } from "../../stacks/config-input";
+import { ConfigError, readJsonFile } from "../../stacks/config-input";
 
 /** What a sensitive value shows as, everywhere. */
 export const SENSITIVE = "(sensitive)";
@@ -94,19 +93,7 @@ export interface Plan {
 
 /** Reads and parses a plan JSON file; a missing or garbled file is a ConfigError naming it. */
 export function readPlanFile(path: string): Plan {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    throw new ConfigError(path, "(file)", `cannot be read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    throw new ConfigError(path, "(file)", `is not JSON (expected the output of terraform show -json PLANFILE): ${(e as Error).message}`);
-  }
-  return parsePlan(raw, path);
+  return parsePlan(readJsonFile(path, path, "the output of terraform show -json PLANFILE"), path);
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);

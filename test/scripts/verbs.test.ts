@@ -59,7 +59,7 @@ describe("amiroll guard", () => {
 
   it.each([
     ["a missing file", () => "/nonexistent/plan.json", /^amiroll: \/nonexistent\/plan\.json: \(file\): cannot be read: ENOENT$/],
-    ["garbled JSON", () => write("garbled.json", "{ not json"), /garbled\.json: \(file\): is not JSON/],
+    ["garbled JSON", () => write("garbled.json", "{ not json"), /garbled\.json: \(file\): is not valid JSON/],
     ["an unsupported format", () => write("v2.json", JSON.stringify({ ...fixtureJson("aws__03-ami-bump"), format_version: "2.0" })), /v2\.json: format_version: "2\.0" is not supported/],
     ["an errored plan", () => fixture("show-json__plan-error"), /errored: terraform could not finish this plan/],
     ["a plan with nothing to infer the shape from", () => fixture("aws__03-ami-bump"), /pass --expect replace\|add\|retire\|none$/],

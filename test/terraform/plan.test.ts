@@ -120,7 +120,7 @@ describe("the plan model", () => {
 
     it("a missing file and a file that is not JSON", () => {
       expect(() => readPlanFile("/nonexistent/plan.json")).toThrow("/nonexistent/plan.json: (file): cannot be read: ENOENT");
-      expect(() => readPlanFile(join(FIXTURES, "README.md"))).toThrow(/README\.md: \(file\): is not JSON/);
+      expect(() => readPlanFile(join(FIXTURES, "README.md"))).toThrow(/README\.md: \(file\): is not valid JSON \(expected the output of terraform show -json PLANFILE\)/);
     });
   });
 });
