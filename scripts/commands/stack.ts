@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ClusterAmis } from "../../constructs/ami";
+import { UsageError } from "../errors";
 import type { Environment } from "../../stacks/environments";
 import { synthesize } from "../../stacks/main";
 import type { Pins } from "../../stacks/pins";
@@ -81,5 +82,6 @@ export async function simulatedStack(options: StackOptions): Promise<Stack> {
 }
 
 export function openStack(options: StackOptions): Promise<Stack> {
+  if (options.scenario && !options.simulate) throw new UsageError("--scenario needs --simulate (it picks the simulated world's scenario)");
   return options.simulate ? simulatedStack(options) : Promise.resolve(realStack(options));
 }

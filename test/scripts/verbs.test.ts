@@ -132,6 +132,7 @@ describe("amiroll plan and apply --simulate", () => {
     ["apply --plan with --simulate", ["apply", "--env", "staging", "--simulate", "--plan", "x.tfplan"], /--plan cannot be used with --simulate/],
     ["--github outside GitHub Actions", ["plan", "--env", "staging", "--simulate", "--github"], /GITHUB_TOKEN/],
     ["an unknown scenario", ["plan", "--env", "staging", "--simulate", "--scenario", "meteor"], /argument 'meteor' is invalid/],
+    ["a scenario without --simulate", ["apply", "--env", "staging", "--scenario", "broken-ami"], /^amiroll: --scenario needs --simulate/],
   ])("%s: exit 2", (_label, args, message) => {
     const r = amiroll(args);
     expect(r.status).toBe(2);
