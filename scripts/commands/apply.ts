@@ -4,11 +4,11 @@
  * if the state moved since); without, amiroll plans first.
  */
 import { rmSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { Command } from "commander";
 import { StalePlanError, UsageError } from "../errors";
-import { guardPlan, guardText } from "../terraform/guard";
-import { parsePlan, summaryLine } from "../terraform/plan";
+import { guardText } from "../terraform/guard";
+import { summaryLine } from "../terraform/plan";
 import { type CommonOptions, EXIT, Exit, createLogger, findEnvironment, interruptible, loadConfig, withCommonOptions } from "./common";
 import { type GuardFlags, planAndGuard, withGuardOptions } from "./plan";
 import { openStack } from "./stack";
@@ -35,17 +35,9 @@ export function applyCommand(): Command {
     const interrupt = interruptible(log);
     try {
       const stack = await openStack({ config, environment, log, simulate: options.simulate, scenario: options.scenario, signal: interrupt.signal });
-      const planFile = options.plan ?? join(stack.directory, "amiroll-apply.tfplan");
-      let judged;
-      if (options.plan) {
-        log.info("terraform init");
-        await stack.runner.init();
-        const plan = parsePlan(await stack.runner.showJson(planFile), options.plan);
-        judged = { plan, guard: guardPlan(plan, { expect: options.expect, allow: options.allow }) };
-      } else {
-        judged = await planAndGuard(stack, planFile, options, log);
-      }
-      const { plan, guard } = judged;
+      // terraform would resolve a relative path against the stack directory, not where the user is.
+      const planFile = options.plan ? resolve(options.plan) : join(stack.directory, "amiroll-apply.tfplan");
+      const { plan, guard } = await planAndGuard(stack, planFile, options, log, { saved: options.plan !== undefined });
       console.log(`${summaryLine(plan)}\n${guardText(guard)}`);
       if (!guard.accepted) {
         if (!options.force) {

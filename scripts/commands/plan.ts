@@ -26,13 +26,23 @@ export function withGuardOptions(command: Command): Command {
     .option("--allow <address>", "accept any change to resources matching this address pattern (* matches anything); repeatable", (v: string, all: string[] = []) => [...all, v]);
 }
 
-/** Plans `stack` into `planFile` and judges it. */
-export async function planAndGuard(stack: Stack, planFile: string, flags: GuardFlags, log: Logger): Promise<{ plan: Plan; guard: GuardResult }> {
+/**
+ * Plans `stack` into `planFile` (or, with `saved`, takes the plan already there) and judges it.
+ */
+export async function planAndGuard(
+  stack: Stack,
+  planFile: string,
+  flags: GuardFlags,
+  log: Logger,
+  options: { saved?: boolean } = {},
+): Promise<{ plan: Plan; guard: GuardResult }> {
   log.info("terraform init");
   await stack.runner.init();
-  log.info("terraform plan");
-  await stack.runner.plan(planFile);
-  const plan = parsePlan(await stack.runner.showJson(planFile), `terraform show -json ${planFile}`);
+  if (!options.saved) {
+    log.info("terraform plan");
+    await stack.runner.plan(planFile);
+  }
+  const plan = parsePlan(await stack.runner.showJson(planFile), options.saved ? planFile : `terraform show -json ${planFile}`);
   const guard = guardPlan(plan, { expect: flags.expect, allow: flags.allow });
   log.info(`${summaryLine(plan)} Guard: ${guard.accepted ? "accepted" : "refused"} (expected ${guard.expect})`, {
     summary: plan.summary,

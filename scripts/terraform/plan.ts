@@ -112,7 +112,7 @@ export function parsePlan(raw: unknown, source: string): Plan {
   if (!/^1\.\d+$/.test(formatVersion as string)) {
     fail("format_version", `${JSON.stringify(formatVersion)} is not supported (amiroll reads the plan JSON format 1.x)`);
   }
-  if ("planned_values" in plan === false && "resource_changes" in plan === false && plan.errored !== true) {
+  if (!("planned_values" in plan) && !("resource_changes" in plan) && plan.errored !== true) {
     fail("(top level)", "has no resource_changes or planned_values: this is state JSON, not a plan (use terraform show -json PLANFILE)");
   }
   const secrets = sensitiveStrings(plan);
