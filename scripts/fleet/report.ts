@@ -1,0 +1,68 @@
+/**
+ * The watch's words: one progress line per cycle and the final report, from migration states
+ * (pure; the command decides where they go).
+ */
+import type { MigrationState } from "./migration";
+
+/** `4m12s`, `38s`, `1h02m`. */
+export function elapsedText(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m${String(s % 60).padStart(2, "0")}s`;
+  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
+}
+
+/** `eu-west-1a 1/2 eu-west-1b 0/2`: old/new instances per zone. */
+function zonesText(state: MigrationState): string {
+  return state.zones.map((z) => `${z.availabilityZone} ${z.old}/${z.new}`).join(" ");
+}
+
+/** One line of progress for a cluster. */
+export function progressLine(cluster: string, state: MigrationState): string {
+  return [
+    `${cluster}: ${state.phase}`,
+    `old/new per AZ: ${zonesText(state) || "(no instances)"}${state.booting ? ` (+${state.booting} booting)` : ""}`,
+    `tasks on old: ${state.tasksOnOld.length}`,
+    `services steady: ${state.servicesSteady}/${state.services}`,
+    `elapsed ${elapsedText(state.at - state.startedAt)}`,
+    ...(state.etaMs !== undefined && state.phase !== "done" ? [`ETA ${elapsedText(state.etaMs)}`] : []),
+  ].join(" · ");
+}
+
+/** The fields of a progress line, for `--log-format json`. */
+export function progressFields(cluster: string, state: MigrationState): Record<string, unknown> {
+  return {
+    cluster,
+    phase: state.phase,
+    zones: state.zones,
+    booting: state.booting,
+    tasksOnOld: state.tasksOnOld.length,
+    servicesSteady: state.servicesSteady,
+    services: state.services,
+    elapsedMs: state.at - state.startedAt,
+    ...(state.etaMs !== undefined && { etaMs: state.etaMs }),
+  };
+}
+
+/** Why the watch failed, in one line, or undefined when it did not. */
+export function failureReason(cluster: string, state: MigrationState): string | undefined {
+  if (state.crashLoop) return `${cluster}: crash loop on the new AMI: ${state.crashLoop.reason}`;
+  if (state.stall) {
+    return `${cluster}: stalled (${state.stall.reason}); old instances still holding tasks: ${state.stall.instances.join(", ") || "(none)"}; tasks: ${state.stall.tasks.slice(0, 10).join(", ")}${state.stall.tasks.length > 10 ? `, and ${state.stall.tasks.length - 10} more` : ""}${state.unsteady.length ? `; services not steady: ${state.unsteady.map((u) => `${u.service} (${u.reason})`).join(", ")}` : ""}`;
+  }
+  return undefined;
+}
+
+/** The final report of one cluster: duration, instances replaced per zone, tasks moved. */
+export function reportLines(cluster: string, state: MigrationState): string[] {
+  const zones = Object.entries(state.initialOldPerZone)
+    .map(([zone, old]) => `${zone} ${old - (state.zones.find((z) => z.availabilityZone === zone)?.old ?? 0)}/${old}`)
+    .join(", ");
+  return [
+    `${cluster}: ${state.phase} after ${elapsedText(state.at - state.startedAt)}`,
+    `  instances replaced per AZ: ${zones || "(none)"}; new instances: ${state.newInstances.length}`,
+    `  tasks moved off old instances: ${state.peakTasksOnOld - state.tasksOnOld.length}${state.tasksOnOld.length ? ` (${state.tasksOnOld.length} still there)` : ""}`,
+    `  services steady: ${state.servicesSteady}/${state.services}${state.unsteady.length ? ` (not: ${state.unsteady.map((u) => `${u.service}: ${u.reason}`).join(", ")})` : ""}`,
+  ];
+}
