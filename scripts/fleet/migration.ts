@@ -113,7 +113,9 @@ export function stepMigration(previous: MigrationState | undefined, snapshot: Fl
   const booting = Math.max(0, wantedNew - newCis.length);
 
   const daemons = daemonGroups(snapshot.services);
-  const tasksOnOld: HeldTask[] = snapshot.tasks
+  // A task told to stop still holds its instance until it has stopped (slow SIGTERM handling).
+  const stopping = snapshot.stoppedTasks.filter((t) => t.lastStatus !== "STOPPED");
+  const tasksOnOld: HeldTask[] = [...snapshot.tasks, ...stopping]
     .filter((t) => t.lastStatus !== "STOPPED" && !daemons.has(t.group))
     .flatMap((t) => {
       const ci = byArn.get(t.containerInstanceArn);

@@ -97,6 +97,9 @@ describe("the migration state", () => {
     const stuck = (at: number) => snap(at, { ...start, containerInstances: [ci("i-old1", OLD, "eu-west-1a", "DRAINING"), ci("i-new1", NEW, "eu-west-1a"), ci("i-new2", NEW, "eu-west-1b")], tasks: [task("s1", "family:batch", "i-old1")] });
     const early = fold([start, stuck(T0 + 60_000), stuck(T0 + 9 * 60_000)]);
     expect(early.stall).toBeUndefined();
+    // A task told to stop holds its instance until it has stopped.
+    const stopping = snap(T0 + 90_000, { ...stuck(T0), tasks: [], stoppedTasks: [{ ...task("s1", "family:batch", "i-old1", "DEACTIVATING"), desiredStatus: "STOPPED" }] });
+    expect(fold([start, stopping]).tasksOnOld.map((t) => t.taskArn)).toEqual(["arn:task/s1"]);
     const late = fold([start, stuck(T0 + 60_000), stuck(T0 + 11 * 60_000 + 1)]);
     expect(late.phase).toBe("stalled");
     expect(late.stall).toEqual({ reason: "no progress for 10 min", instances: ["i-old1"], tasks: ["family:batch on i-old1 (RUNNING)"] });
