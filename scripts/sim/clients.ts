@@ -42,9 +42,9 @@ const THROTTLING_ERROR: Record<string, string> = {
   sqs: "ThrottlingException",
 };
 
-/** One page of `items` from a numeric next token. */
-function page<T>(items: readonly T[], nextToken: string | undefined, max: number, limit: number) {
-  const size = Math.min(max || limit, limit);
+/** One page of `items` from a numeric next token: `max` asked for (at most `limit`), else `byDefault`. */
+function page<T>(items: readonly T[], nextToken: string | undefined, max: number, limit: number, byDefault = limit) {
+  const size = Math.min(max || byDefault, limit);
   const start = nextToken ? Number(nextToken) : 0;
   if (!Number.isInteger(start) || start < 0) throw awsError("InvalidParameterException", `Invalid NextToken ${nextToken}`);
   const end = start + size;
@@ -289,7 +289,7 @@ function ecsHandlers(world: World): Record<string, Handler> {
     },
     ListServices: (input) => {
       const cluster = findCluster(world, input.cluster);
-      const { items, nextToken } = page(servicesOf(cluster.name), input.nextToken, input.maxResults, 10);
+      const { items, nextToken } = page(servicesOf(cluster.name), input.nextToken, input.maxResults, 100, 10);
       return { serviceArns: items.map((s) => s.arn), nextToken };
     },
     DescribeServices: (input) => {
@@ -398,7 +398,7 @@ function autoScalingHandlers(world: World): Record<string, Handler> {
         if (!key) throw awsError("ValidationError", `Filter ${filter.Name} is not supported`);
         groups = groups.filter((g) => filter.Values.includes(g.tags?.[key]));
       }
-      const { items, nextToken } = page(groups, input.NextToken, input.MaxRecords, 100);
+      const { items, nextToken } = page(groups, input.NextToken, input.MaxRecords, 100, 50);
       return { AutoScalingGroups: items.map((g) => groupView(world, g)), NextToken: nextToken };
     },
     DescribeAutoScalingInstances: (input) => {
