@@ -1,8 +1,24 @@
 /**
  * One poll cycle of a cluster, as an immutable value: the Auto Scaling groups with their
  * instances, the ECS container instances, services and tasks. Everything the driver concludes
- * (migration, balance, verdicts) is a pure function of snapshots.
+ * (migration, balance, verdicts) is a pure function of snapshots; `takeSnapshot` (the end of
+ * this file) is the poller that makes them.
  */
+import { type AutoScalingGroup, paginateDescribeAutoScalingGroups } from "@aws-sdk/client-auto-scaling";
+import {
+  type ContainerInstance,
+  DescribeContainerInstancesCommand,
+  DescribeServicesCommand,
+  DescribeTasksCommand,
+  ListTasksCommand,
+  type Service,
+  type Task,
+  paginateListContainerInstances,
+  paginateListServices,
+  paginateListTasks,
+} from "@aws-sdk/client-ecs";
+import { UsageError } from "../errors";
+import type { AwsClients } from "./clients";
 
 export interface GroupInstance {
   readonly instanceId: string;
@@ -65,6 +81,14 @@ export interface ServiceSnapshot {
   /** Events newer than the watch's start, newest first. */
   readonly events: readonly ServiceEvent[];
   readonly tags: Readonly<Record<string, string>>;
+  /** As DescribeServices reports it, e.g. spread over `attribute:ecs.availability-zone`, or binpack on `cpu`. */
+  readonly placementStrategy?: readonly PlacementStrategySnapshot[];
+}
+
+export interface PlacementStrategySnapshot {
+  /** random, spread or binpack. */
+  readonly type: string;
+  readonly field?: string;
 }
 
 export interface TaskSnapshot {
@@ -98,4 +122,290 @@ export interface FleetSnapshot {
   readonly stoppedTasks: readonly TaskSnapshot[];
   /** API calls this cycle made (for the bound in the README). */
   readonly apiCalls: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The poller: one cycle of API calls, batched and paginated, into a FleetSnapshot.
+
+/** The tag by which a cluster's Auto Scaling groups are found (set by the EcsCluster construct). */
+export const CLUSTER_TAG = "amiroll:cluster";
+/** Calls in flight at once during a cycle, list pages and describes together. */
+export const DEFAULT_CONCURRENCY = 4;
+
+/** Ids per describe call (DescribeContainerInstances, DescribeTasks) and per list page. */
+const BATCH = 100;
+/** Services per DescribeServices call. */
+const SERVICE_BATCH = 10;
+
+/**
+ * The most API calls one cycle may make (the README's bound): a list page and a describe per
+ * 100 container instances and per 100 running tasks, a describe per 10 services, and 5 more
+ * (the groups, the service list, one page of stopped tasks and their describe, one spare).
+ * `takeSnapshot` keeps to it while the cluster has at least one instance, at most 200 services
+ * and at most 100 Auto Scaling groups.
+ */
+export function apiCallBound(instances: number, tasks: number, services: number): number {
+  return 2 * Math.ceil(instances / BATCH) + 2 * Math.ceil(tasks / BATCH) + Math.ceil(services / SERVICE_BATCH) + 5;
+}
+
+export interface SnapshotOptions {
+  /** The clock's now when the cycle begins: the snapshot's `at`. */
+  readonly now: number;
+  /** Service events from before this time (epoch ms) are left out (the watch's start). */
+  readonly since: number;
+  /** Calls in flight at once. @default 4 */
+  readonly concurrency?: number;
+}
+
+/**
+ * One poll cycle of `clusterName` (the ECS cluster's name, which its groups carry in the
+ * `amiroll:cluster` tag). Lists are paginated with the SDK's paginators (100 per page), describes
+ * batched (100 ids, 10 services per call) and started as soon as a batch is full, with at most
+ * `concurrency` calls in flight. Throttling is the SDK's to retry; a cluster ECS does not know
+ * is a UsageError. `apiCalls` counts the calls sent (a retried call once).
+ */
+export async function takeSnapshot(clients: AwsClients, clusterName: string, options: SnapshotOptions): Promise<FleetSnapshot> {
+  const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(`snapshot concurrency must be a positive whole number, not ${concurrency}`);
+  const cycle = new Cycle(concurrency);
+  const cluster = clusterName;
+  const { ecs, autoScaling } = clients;
+
+  const groups: AutoScalingGroup[] = [];
+  const containerInstances = new Batches<ContainerInstance>(BATCH, async (ids) => {
+    const out = await cycle.call(() => ecs.send(new DescribeContainerInstancesCommand({ cluster, containerInstances: ids })));
+    return out.containerInstances ?? [];
+  });
+  const services = new Batches<Service>(SERVICE_BATCH, async (ids) => {
+    const out = await cycle.call(() => ecs.send(new DescribeServicesCommand({ cluster, services: ids, include: ["TAGS"] })));
+    return out.services ?? [];
+  });
+  const describeTasks = async (ids: string[]) => {
+    const out = await cycle.call(() => ecs.send(new DescribeTasksCommand({ cluster, tasks: ids })));
+    return out.tasks ?? [];
+  };
+  const tasks = new Batches<Task>(BATCH, describeTasks);
+  const stopped = new Batches<Task>(BATCH, describeTasks);
+
+  const paging = { pageSize: BATCH, withCommand: cycle.counted };
+  try {
+    await Promise.all([
+      cycle.eachPage(
+        paginateDescribeAutoScalingGroups({ client: autoScaling, ...paging }, { Filters: [{ Name: `tag:${CLUSTER_TAG}`, Values: [cluster] }] }),
+        (page) => groups.push(...(page.AutoScalingGroups ?? [])),
+      ),
+      cycle.eachPage(paginateListContainerInstances({ client: ecs, ...paging }, { cluster }), (page) => containerInstances.add(page.containerInstanceArns)).then(() => containerInstances.done()),
+      cycle.eachPage(paginateListServices({ client: ecs, ...paging }, { cluster }), (page) => services.add(page.serviceArns)).then(() => services.done()),
+      cycle.eachPage(paginateListTasks({ client: ecs, ...paging }, { cluster, desiredStatus: "RUNNING" }), (page) => tasks.add(page.taskArns)).then(() => tasks.done()),
+      // One page of stopped tasks is enough to see a crash loop; more would cost a call per 100.
+      cycle
+        .call(() => ecs.send(new ListTasksCommand({ cluster, desiredStatus: "STOPPED", maxResults: BATCH })))
+        .then((page) => {
+          stopped.add(page.taskArns);
+          return stopped.done();
+        }),
+    ]);
+  } catch (error) {
+    if ((error as Error).name === "ClusterNotFoundException") {
+      const region = await ecs.config.region().catch(() => "its region");
+      throw new UsageError(`ECS cluster ${cluster} not found in ${region} (check the environment's account and region)`);
+    }
+    throw error;
+  }
+
+  const instances = (await containerInstances.done()).map(containerInstanceSnapshot);
+  const zoneOf = new Map(instances.map((ci) => [ci.arn, ci.availabilityZone]));
+  const taskOf = (task: Task) => taskSnapshot(task, zoneOf);
+  const byNewest = (a: TaskSnapshot, b: TaskSnapshot) => (b.stoppedAt ?? 0) - (a.stoppedAt ?? 0);
+  return Object.freeze({
+    at: options.now,
+    clusterName: cluster,
+    groups: Object.freeze(groups.map(groupSnapshot)),
+    containerInstances: Object.freeze(instances),
+    services: Object.freeze((await services.done()).map((s) => serviceSnapshot(s, options.since))),
+    tasks: Object.freeze((await tasks.done()).map(taskOf)),
+    stoppedTasks: Object.freeze((await stopped.done()).map(taskOf).sort(byNewest)),
+    apiCalls: cycle.calls,
+  });
+}
+
+/** A cycle's calls: counted as they are sent, at most `concurrency` in flight (FIFO). */
+class Cycle {
+  calls = 0;
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(private readonly concurrency: number) {}
+
+  /** For the paginators' `withCommand`: counts each page's command as it is sent. */
+  readonly counted = <C>(command: C): C => {
+    this.calls++;
+    return command;
+  };
+
+  /** Runs `send` in a free slot; counts it once whatever the SDK retries inside. */
+  call<T>(send: () => Promise<T>): Promise<T> {
+    return this.slot(() => {
+      this.calls++;
+      return send();
+    });
+  }
+
+  /** Pulls a paginator's pages one at a time, each in a slot (the paginator counts its calls). */
+  async eachPage<P>(pages: AsyncGenerator<P, unknown, unknown>, onPage: (page: P) => void): Promise<void> {
+    for (;;) {
+      const next = await this.slot(() => pages.next());
+      if (next.done) return;
+      onPage(next.value);
+    }
+  }
+
+  private async slot<T>(run: () => Promise<T>): Promise<T> {
+    if (this.active < this.concurrency) this.active++;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    try {
+      return await run();
+    } finally {
+      // Hand the slot straight to the next in line, or free it.
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.active--;
+    }
+  }
+}
+
+/** Ids gathered from list pages and described `size` at a time, each batch as soon as it is full. */
+class Batches<T> {
+  private buffer: string[] = [];
+  private readonly results: Promise<T[]>[] = [];
+  private finished?: Promise<T[]>;
+
+  constructor(
+    private readonly size: number,
+    private readonly describe: (ids: string[]) => Promise<T[]>,
+  ) {}
+
+  add(ids: readonly string[] | undefined): void {
+    for (const id of ids ?? []) {
+      this.buffer.push(id);
+      if (this.buffer.length === this.size) this.flush();
+    }
+  }
+
+  /** Describes what is left and resolves with every batch's items, in the order they were listed. */
+  done(): Promise<T[]> {
+    if (!this.finished) {
+      if (this.buffer.length > 0) this.flush();
+      this.finished = Promise.all(this.results).then((batches) => batches.flat());
+    }
+    return this.finished;
+  }
+
+  private flush(): void {
+    const batch = this.describe(this.buffer);
+    // Handled here so a batch failing before done() is awaited is not an unhandled rejection;
+    // done() still rejects with its error.
+    batch.catch(() => undefined);
+    this.results.push(batch);
+    this.buffer = [];
+  }
+}
+
+const time = (date: Date | undefined): number | undefined => (date === undefined ? undefined : date.getTime());
+
+function tagRecord<T>(tags: readonly T[] | undefined, key: (t: T) => string | undefined, value: (t: T) => string | undefined): Readonly<Record<string, string>> {
+  const record: Record<string, string> = {};
+  for (const tag of tags ?? []) {
+    const k = key(tag);
+    if (k !== undefined) record[k] = value(tag) ?? "";
+  }
+  return Object.freeze(record);
+}
+
+function groupSnapshot(group: AutoScalingGroup): GroupSnapshot {
+  return Object.freeze({
+    name: group.AutoScalingGroupName ?? "",
+    desiredCapacity: group.DesiredCapacity ?? 0,
+    minSize: group.MinSize ?? 0,
+    maxSize: group.MaxSize ?? 0,
+    instances: Object.freeze(
+      (group.Instances ?? []).map((i) =>
+        Object.freeze({ instanceId: i.InstanceId ?? "", availabilityZone: i.AvailabilityZone ?? "", lifecycleState: i.LifecycleState ?? "" }),
+      ),
+    ),
+    tags: tagRecord(group.Tags, (t) => t.Key, (t) => t.Value),
+    ...(group.Status ? { status: group.Status } : {}),
+  });
+}
+
+function containerInstanceSnapshot(ci: ContainerInstance): ContainerInstanceSnapshot {
+  const attribute = (name: string) => ci.attributes?.find((a) => a.name === name)?.value ?? "";
+  return Object.freeze({
+    arn: ci.containerInstanceArn ?? "",
+    ec2InstanceId: ci.ec2InstanceId ?? "",
+    status: ci.status ?? "",
+    imageId: attribute("ecs.ami-id"),
+    availabilityZone: attribute("ecs.availability-zone"),
+    runningTasksCount: ci.runningTasksCount ?? 0,
+    pendingTasksCount: ci.pendingTasksCount ?? 0,
+    agentConnected: ci.agentConnected ?? false,
+  });
+}
+
+function serviceSnapshot(service: Service, since: number): ServiceSnapshot {
+  const events: ServiceEvent[] = [];
+  for (const e of service.events ?? []) {
+    const at = time(e.createdAt);
+    if (at !== undefined && at >= since) events.push(Object.freeze({ id: e.id ?? "", at, message: e.message ?? "" }));
+  }
+  return Object.freeze({
+    arn: service.serviceArn ?? "",
+    name: service.serviceName ?? "",
+    desiredCount: service.desiredCount ?? 0,
+    runningCount: service.runningCount ?? 0,
+    pendingCount: service.pendingCount ?? 0,
+    schedulingStrategy: service.schedulingStrategy ?? "REPLICA",
+    deployments: Object.freeze(
+      (service.deployments ?? []).map((d) =>
+        Object.freeze({
+          id: d.id ?? "",
+          status: d.status ?? "",
+          ...(d.rolloutState ? { rolloutState: d.rolloutState } : {}),
+          desiredCount: d.desiredCount ?? 0,
+          runningCount: d.runningCount ?? 0,
+          failedTasks: d.failedTasks ?? 0,
+        }),
+      ),
+    ),
+    events: Object.freeze(events.sort((a, b) => b.at - a.at)),
+    tags: tagRecord(service.tags, (t) => t.key, (t) => t.value),
+    placementStrategy: Object.freeze(
+      (service.placementStrategy ?? []).map((p) => Object.freeze({ type: p.type ?? "", ...(p.field ? { field: p.field } : {}) })),
+    ),
+  });
+}
+
+function taskSnapshot(task: Task, zoneOf: ReadonlyMap<string, string>): TaskSnapshot {
+  const containerInstanceArn = task.containerInstanceArn ?? "";
+  const exitCodes: number[] = [];
+  for (const c of task.containers ?? []) if (c.exitCode !== undefined) exitCodes.push(c.exitCode);
+  const optional = {
+    healthStatus: task.healthStatus,
+    startedAt: time(task.startedAt),
+    stoppedAt: time(task.stoppedAt),
+    stoppedReason: task.stoppedReason,
+    stopCode: task.stopCode,
+  };
+  for (const key of Object.keys(optional) as (keyof typeof optional)[]) if (optional[key] === undefined) delete optional[key];
+  return Object.freeze({
+    arn: task.taskArn ?? "",
+    group: task.group ?? "",
+    containerInstanceArn,
+    // ECS gives the zone of every EC2 task; the instance's is the fallback.
+    availabilityZone: task.availabilityZone ?? zoneOf.get(containerInstanceArn) ?? "",
+    lastStatus: task.lastStatus ?? "",
+    desiredStatus: task.desiredStatus ?? "",
+    ...optional,
+    exitCodes: Object.freeze(exitCodes),
+  });
 }

@@ -1,0 +1,379 @@
+/**
+ * The poller against the simulated AWS: one cycle's snapshot agrees with the world's own state,
+ * stays within the API-call bound (and counts its calls as the world saw them), batches at 100,
+ * survives throttling, and turns an unknown cluster into a UsageError. Plus createAwsClients,
+ * without any network.
+ */
+import { ECSClient } from "@aws-sdk/client-ecs";
+import { UsageError } from "../../scripts/errors";
+import { type AwsClients, DEFAULT_MAX_ATTEMPTS, createAwsClients, maxAttemptsFrom } from "../../scripts/fleet/clients";
+import { type FleetSnapshot, apiCallBound, takeSnapshot } from "../../scripts/fleet/snapshot";
+import { type ScenarioName, type Simulation, createSimulation } from "../../scripts/sim/scenarios";
+import type { ServiceSpec, World } from "../../scripts/sim/world";
+import { type Environment, ENVIRONMENTS_CONFIG, findEnvironment, loadEnvironments } from "../../stacks/environments";
+import { DEFAULT_PINS_PATH, readPins } from "../../stacks/pins";
+
+const environments = loadEnvironments(ENVIRONMENTS_CONFIG);
+const pins = readPins(DEFAULT_PINS_PATH, environments);
+
+const simulate = (env: "staging" | "production", scenario: ScenarioName = "healthy") =>
+  createSimulation({ environment: findEnvironment(environments, env), pins: pins[env], scenario });
+
+/** One cycle, with the world's record of the calls it made. */
+async function snapshotOf(sim: Simulation, cluster: string, options: { since?: number; concurrency?: number } = {}) {
+  const before = sim.world.calls.length;
+  const snapshot = await takeSnapshot(sim.clients, cluster, { now: sim.clock.now(), since: options.since ?? 0, concurrency: options.concurrency });
+  return { snapshot, calls: sim.world.calls.slice(before) };
+}
+
+const sorted = <T>(items: readonly T[], key: (t: T) => string) => [...items].sort((a, b) => key(a).localeCompare(key(b)));
+
+/** The snapshot says what the world holds: every group, instance, service and task, field by field. */
+function expectMatchesWorld(snapshot: FleetSnapshot, world: World, cluster: string): void {
+  expect(snapshot.clusterName).toBe(cluster);
+  expect(snapshot.at).toBe(world.clock.now());
+
+  const groups = [...world.groups.values()].filter((g) => g.clusterName === cluster);
+  expect(sorted(snapshot.groups, (g) => g.name)).toEqual(
+    sorted(groups, (g) => g.name).map((g) => ({
+      name: g.name,
+      desiredCapacity: g.desired,
+      minSize: g.min,
+      maxSize: g.max,
+      instances: g.instanceIds.map((id) => world.instances.get(id)!).map((i) => ({ instanceId: i.id, availabilityZone: i.az, lifecycleState: i.lifecycle })),
+      tags: g.tags,
+    })),
+  );
+
+  const instances = [...world.containerInstances.values()].filter((ci) => ci.clusterName === cluster && ci.status !== "INACTIVE");
+  expect(sorted(snapshot.containerInstances, (ci) => ci.arn)).toEqual(
+    sorted(instances, (ci) => ci.arn).map((ci) => ({
+      arn: ci.arn,
+      ec2InstanceId: ci.ec2InstanceId,
+      status: ci.status,
+      imageId: ci.imageId,
+      availabilityZone: ci.az,
+      runningTasksCount: world.tasksOnInstance(ci.arn).filter((t) => t.desiredStatus === "RUNNING" && t.lastStatus === "RUNNING").length,
+      pendingTasksCount: world.tasksOnInstance(ci.arn).filter((t) => t.desiredStatus === "RUNNING" && t.lastStatus === "PENDING").length,
+      agentConnected: ci.agentConnected,
+    })),
+  );
+
+  const services = [...world.services.values()].filter((s) => s.clusterName === cluster);
+  expect(sorted(snapshot.services, (s) => s.name).map(({ events: _, ...s }) => s)).toEqual(
+    sorted(services, (s) => s.name).map((s) => {
+      const live = world.tasksOfService(s).filter((t) => t.desiredStatus === "RUNNING");
+      return {
+        arn: s.arn,
+        name: s.name,
+        desiredCount: s.desiredCount,
+        runningCount: live.filter((t) => t.lastStatus === "RUNNING").length,
+        pendingCount: live.filter((t) => t.lastStatus === "PENDING").length,
+        schedulingStrategy: s.schedulingStrategy,
+        deployments: s.deployments.map((d) => ({
+          id: d.id,
+          status: d.status,
+          rolloutState: d.rolloutState,
+          desiredCount: d.status === "PRIMARY" ? s.desiredCount : 0,
+          runningCount: live.filter((t) => t.deploymentId === d.id && t.lastStatus === "RUNNING").length,
+          failedTasks: d.failedTasks,
+        })),
+        tags: s.tags,
+        placementStrategy: s.placement === "binpack" ? [{ type: "binpack", field: "cpu" }] : [{ type: "spread", field: "attribute:ecs.availability-zone" }, { type: "spread", field: "instanceId" }],
+      };
+    }),
+  );
+
+  const tasks = [...world.tasks.values()].filter((t) => t.clusterName === cluster && t.desiredStatus === "RUNNING");
+  expect(sorted(snapshot.tasks, (t) => t.arn)).toEqual(
+    sorted(tasks, (t) => t.arn).map((t) => ({
+      arn: t.arn,
+      group: t.group,
+      containerInstanceArn: t.containerInstanceArn,
+      availabilityZone: t.az,
+      lastStatus: t.lastStatus,
+      desiredStatus: "RUNNING",
+      healthStatus: t.healthy ? "HEALTHY" : "UNKNOWN",
+      ...(t.startedAt === undefined ? {} : { startedAt: t.startedAt }),
+      exitCodes: [],
+    })),
+  );
+}
+
+/** The calls the world saw, by operation (throttled attempts left out). */
+function byOperation(calls: readonly { operation: string; throttled: boolean }[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const c of calls) if (!c.throttled) counts[c.operation] = (counts[c.operation] ?? 0) + 1;
+  return counts;
+}
+
+function expectWithinBound(snapshot: FleetSnapshot): void {
+  expect(snapshot.apiCalls).toBeLessThanOrEqual(apiCallBound(snapshot.containerInstances.length, snapshot.tasks.length, snapshot.services.length));
+}
+
+describe("takeSnapshot", () => {
+  it.each([
+    ["staging", "staging-apps"],
+    ["production", "production-apps"],
+  ] as const)("sees a settled %s cluster as the world holds it, in 8 calls the world counted too", async (env, cluster) => {
+    const sim = await simulate(env);
+    const { snapshot, calls } = await snapshotOf(sim, cluster);
+    expectMatchesWorld(snapshot, sim.world, cluster);
+    // Every instance runs the old image, in the zones of the environment.
+    const zones = findEnvironment(environments, env).subnets.map((s) => s.availabilityZone);
+    expect(snapshot.containerInstances.every((ci) => ci.imageId === sim.images.apps.running && zones.includes(ci.availabilityZone))).toBe(true);
+    expect(snapshot.tasks.every((t) => zones.includes(t.availabilityZone) && t.lastStatus === "RUNNING")).toBe(true);
+    expect(snapshot.services.find((s) => s.name === "web")).toMatchObject({ runningCount: 4, tags: { owner: "storefront" }, deployments: [{ rolloutState: "COMPLETED" }] });
+    expect(snapshot.stoppedTasks).toEqual([]);
+
+    expect(byOperation(calls)).toEqual({
+      DescribeAutoScalingGroups: 1,
+      ListContainerInstances: 1,
+      DescribeContainerInstances: 1,
+      ListServices: 1,
+      DescribeServices: 1,
+      ListTasks: 2, // RUNNING, and one page of STOPPED (none: no DescribeTasks for them)
+      DescribeTasks: 1,
+    });
+    expect(snapshot.apiCalls).toBe(calls.length);
+    expect(snapshot.apiCalls).toBe(8);
+    expectWithinBound(snapshot);
+  });
+
+  it("returns plain frozen data, times as epoch ms", async () => {
+    const sim = await simulate("production");
+    const { snapshot } = await snapshotOf(sim, "production-apps");
+    for (const value of [snapshot, snapshot.tasks, snapshot.tasks[0], snapshot.services[0], snapshot.services[0].deployments[0], snapshot.services[0].tags, snapshot.groups[0].instances[0]]) {
+      expect(Object.isFrozen(value)).toBe(true);
+    }
+    expect(typeof snapshot.tasks[0].startedAt).toBe("number");
+    expect(snapshot.services[0].events.every((e) => typeof e.at === "number")).toBe(true);
+    // Survives JSON as it is: no Dates, no SDK metadata.
+    expect(JSON.parse(JSON.stringify(snapshot))).toEqual(snapshot);
+    expect(JSON.stringify(snapshot)).not.toContain("$metadata");
+  });
+
+  it("keeps the service events at or after `since`, newest first", async () => {
+    const sim = await simulate("production");
+    const cluster = "production-apps";
+    const all = (await snapshotOf(sim, cluster)).snapshot.services.find((s) => s.name === "api")!.events;
+    const world = sim.world.services.get(`${cluster}/api`)!.events;
+    expect(all.map((e) => e.id)).toEqual(world.map((e) => e.id));
+    expect(all.map((e) => e.at)).toEqual([...all.map((e) => e.at)].sort((a, b) => b - a));
+    const since = all[1].at;
+    const recent = (await snapshotOf(sim, cluster, { since })).snapshot.services.find((s) => s.name === "api")!.events;
+    expect(recent.length).toBeGreaterThan(0);
+    expect(recent).toEqual(all.filter((e) => e.at >= since));
+    const none = (await snapshotOf(sim, cluster, { since: sim.clock.now() + 1 })).snapshot;
+    expect(none.services.every((s) => s.events.length === 0)).toBe(true);
+  });
+
+  it("reports recently stopped tasks, newest first, with their exit codes", async () => {
+    const sim = await simulate("production");
+    const { world, clock } = sim;
+    const cluster = "production-apps";
+    const web = [...world.tasks.values()].filter((t) => t.clusterName === cluster && t.group === "service:web" && t.desiredStatus === "RUNNING");
+    world.stopTask(web[0], "Essential container in task exited", 137);
+    await clock.sleep(60_000);
+    world.stopTask(web[1], "Essential container in task exited", 1);
+    await clock.sleep(60_000);
+    const { snapshot, calls } = await snapshotOf(sim, cluster);
+    expect(snapshot.stoppedTasks.map((t) => [t.arn, t.exitCodes, t.stopCode, t.lastStatus, t.desiredStatus])).toEqual([
+      [web[1].arn, [1], "EssentialContainerExited", "STOPPED", "STOPPED"],
+      [web[0].arn, [137], "EssentialContainerExited", "STOPPED", "STOPPED"],
+    ]);
+    expect(snapshot.stoppedTasks[0]).toMatchObject({ stoppedReason: "Essential container in task exited", stoppedAt: web[1].stoppedAt, availabilityZone: web[1].az });
+    // The scheduler replaced them: the running tasks are whole again.
+    expectMatchesWorld(snapshot, world, cluster);
+    expect(byOperation(calls)).toMatchObject({ ListTasks: 2, DescribeTasks: 2 });
+    expect(snapshot.apiCalls).toBe(calls.length);
+    expectWithinBound(snapshot);
+  });
+
+  it("still gives the whole cluster when a quarter of the calls are throttled, counting each call once", async () => {
+    const sim = await simulate("production", "throttling");
+    const { snapshot, calls } = await snapshotOf(sim, "production-apps");
+    expectMatchesWorld(snapshot, sim.world, "production-apps");
+    expect(calls.filter((c) => c.throttled).length).toBeGreaterThan(0);
+    expect(snapshot.apiCalls).toBe(calls.filter((c) => !c.throttled).length);
+    expectWithinBound(snapshot);
+  });
+
+  it("turns an unknown cluster into a UsageError that names it", async () => {
+    const sim = await simulate("staging");
+    const attempt = takeSnapshot(sim.clients, "staging-nope", { now: sim.clock.now(), since: 0 });
+    await expect(attempt).rejects.toThrow(UsageError);
+    await expect(attempt).rejects.toThrow("ECS cluster staging-nope not found in eu-west-1");
+  });
+
+  it("refuses a concurrency that is not a positive whole number", async () => {
+    const sim = await simulate("staging");
+    await expect(takeSnapshot(sim.clients, "staging-apps", { now: 0, since: 0, concurrency: 0 })).rejects.toThrow(UsageError);
+  });
+
+  describe("at scale (250 instances, 25 services, 754 running tasks)", () => {
+    const zones = ["eu-west-1a", "eu-west-1b", "eu-west-1c"];
+    const environment: Environment = {
+      name: "big",
+      region: "eu-west-1",
+      backend: { bucket: "big", key: "big", region: "eu-west-1" },
+      vpcId: "vpc-0123456789abcdef0",
+      subnets: zones.map((az, i) => ({ id: `subnet-0000000000000000${i}`, availabilityZone: az })),
+      tags: {},
+      clusters: [
+        {
+          name: "fleet",
+          ecsClusterName: "big-fleet",
+          instanceType: "m7g.xlarge",
+          minSize: 250,
+          maxSize: 500,
+          desiredCapacity: 250,
+          amiParameter: "/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended",
+          strategy: "blue-green",
+        },
+      ],
+    };
+    // 24 services of 21 tasks and a daemon (one task per instance): 504 + 250 = 754 running tasks.
+    const services: ServiceSpec[] = [
+      ...Array.from({ length: 24 }, (_, i) => ({ name: `svc${i}`, desiredCount: 21 })),
+      { name: "daemon", desiredCount: 0, schedulingStrategy: "DAEMON", cpu: 64, memory: 64 },
+    ];
+    let sim: Simulation;
+    /** Ids per describe call, and the most calls in flight at once, seen at the SDK boundary. */
+    const seen = { batches: [] as [string, number][], inFlight: 0, maxInFlight: 0 };
+
+    beforeAll(async () => {
+      sim = await createSimulation({ environment, pins: { fleet: { current: { imageId: "ami-0123456789abcdef0" } } }, services, seed: 3 });
+      for (const client of [sim.clients.ecs, sim.clients.autoScaling] as { middlewareStack: any }[]) {
+        client.middlewareStack.add(
+          (next: (args: any) => Promise<any>, context: { commandName: string }) => async (args: any) => {
+            const ids = args.input.containerInstances ?? args.input.tasks ?? args.input.services;
+            if (ids) seen.batches.push([context.commandName.replace(/Command$/, ""), ids.length]);
+            seen.maxInFlight = Math.max(seen.maxInFlight, ++seen.inFlight);
+            try {
+              return await next(args);
+            } finally {
+              seen.inFlight--;
+            }
+          },
+          { step: "initialize", name: "testRecordBatches" },
+        );
+      }
+    }, 60_000);
+
+    beforeEach(() => {
+      seen.batches.length = 0;
+      seen.maxInFlight = 0;
+    });
+
+    it("lists by pages of 100 and describes 100 ids (10 services) per call, within the bound", async () => {
+      const { snapshot, calls } = await snapshotOf(sim, "big-fleet");
+      expectMatchesWorld(snapshot, sim.world, "big-fleet");
+      expect([snapshot.containerInstances.length, snapshot.tasks.length, snapshot.services.length]).toEqual([250, 754, 25]);
+      expect(byOperation(calls)).toEqual({
+        DescribeAutoScalingGroups: 1,
+        ListContainerInstances: 3,
+        DescribeContainerInstances: 3,
+        ListServices: 1,
+        DescribeServices: 3,
+        ListTasks: 8 + 1,
+        DescribeTasks: 8,
+      });
+      const sizes = (operation: string) => seen.batches.filter(([op]) => op === operation).map(([, n]) => n).sort((a, b) => b - a);
+      expect(sizes("DescribeContainerInstances")).toEqual([100, 100, 50]);
+      expect(sizes("DescribeServices")).toEqual([10, 10, 5]);
+      expect(sizes("DescribeTasks")).toEqual([100, 100, 100, 100, 100, 100, 100, 54]);
+      expect(snapshot.apiCalls).toBe(calls.length);
+      expect(snapshot.apiCalls).toBe(28);
+      expect(apiCallBound(250, 754, 25)).toBe(30);
+      expectWithinBound(snapshot);
+    });
+
+    it("keeps to its concurrency, and the same world gives the same snapshot at any concurrency", async () => {
+      const one = await snapshotOf(sim, "big-fleet", { concurrency: 1 });
+      expect(seen.maxInFlight).toBe(1);
+      seen.maxInFlight = 0;
+      const four = await snapshotOf(sim, "big-fleet");
+      expect(seen.maxInFlight).toBeGreaterThan(1);
+      expect(seen.maxInFlight).toBeLessThanOrEqual(4);
+      expect(four.snapshot).toEqual(one.snapshot);
+    });
+
+    it("reads only one page of stopped tasks (the newest first), with one describe", async () => {
+      const running = [...sim.world.tasks.values()].filter((t) => t.clusterName === "big-fleet" && t.desiredStatus === "RUNNING" && t.group !== "service:daemon");
+      for (const task of running.slice(0, 150)) sim.world.stopTask(task, "Essential container in task exited", 2);
+      await sim.clock.sleep(60_000);
+      const { snapshot, calls } = await snapshotOf(sim, "big-fleet");
+      expect(snapshot.stoppedTasks).toHaveLength(100);
+      expect(snapshot.stoppedTasks.every((t) => t.exitCodes[0] === 2)).toBe(true);
+      expect(snapshot.stoppedTasks.map((t) => t.stoppedAt)).toEqual(snapshot.stoppedTasks.map((t) => t.stoppedAt).sort((a, b) => b! - a!));
+      expect(calls.filter((c) => c.operation === "ListTasks").length).toBe(Math.ceil(snapshot.tasks.length / 100) + 1);
+      expect(calls.filter((c) => c.operation === "DescribeTasks").length).toBe(Math.ceil(snapshot.tasks.length / 100) + 1);
+      expectWithinBound(snapshot);
+    });
+  });
+});
+
+describe("apiCallBound", () => {
+  it("is 2 calls per 100 instances and per 100 tasks, 1 per 10 services, and 5", () => {
+    expect(apiCallBound(4, 20, 6)).toBe(2 + 2 + 1 + 5);
+    expect(apiCallBound(600, 6000, 200)).toBe(12 + 120 + 20 + 5);
+  });
+});
+
+describe("createAwsClients", () => {
+  const staging = findEnvironment(environments, "staging");
+  const configOf = (client: { config: unknown }) => client.config as { region: () => Promise<string>; maxAttempts: () => Promise<number>; retryMode: string | (() => Promise<string>); profile?: string };
+  const retryMode = async (client: { config: unknown }) => {
+    const mode = configOf(client).retryMode;
+    return typeof mode === "function" ? mode() : mode;
+  };
+
+  it("builds the four clients for the environment's region, with adaptive retry and 10 attempts, sending nothing", async () => {
+    const clients = createAwsClients(staging, { env: {} });
+    for (const client of [clients.ecs, clients.autoScaling, clients.ec2, clients.ssm]) {
+      expect(await configOf(client).region()).toBe("eu-west-1");
+      expect(await retryMode(client)).toBe("adaptive");
+      expect(await configOf(client).maxAttempts()).toBe(DEFAULT_MAX_ATTEMPTS);
+    }
+    expect(DEFAULT_MAX_ATTEMPTS).toBe(10);
+    expect(configOf(clients.ecs).profile).toBeUndefined();
+  });
+
+  it("takes the attempts from AMIROLL_AWS_MAX_ATTEMPTS unless given, and passes a profile through", async () => {
+    const fromEnv = createAwsClients(staging, { env: { AMIROLL_AWS_MAX_ATTEMPTS: "4" }, profile: "ops" });
+    expect(await configOf(fromEnv.ecs).maxAttempts()).toBe(4);
+    expect(configOf(fromEnv.ecs).profile).toBe("ops");
+    const given = createAwsClients(staging, { env: { AMIROLL_AWS_MAX_ATTEMPTS: "4" }, maxAttempts: 6 });
+    expect(await configOf(given.autoScaling).maxAttempts()).toBe(6);
+    expect(maxAttemptsFrom({ env: { AMIROLL_AWS_MAX_ATTEMPTS: " 12 " } })).toBe(12);
+    expect(maxAttemptsFrom({ env: { AMIROLL_AWS_MAX_ATTEMPTS: "" } })).toBe(10);
+  });
+
+  it("reads process.env by default", () => {
+    const saved = process.env.AMIROLL_AWS_MAX_ATTEMPTS;
+    try {
+      process.env.AMIROLL_AWS_MAX_ATTEMPTS = "3";
+      expect(maxAttemptsFrom()).toBe(3);
+    } finally {
+      if (saved === undefined) delete process.env.AMIROLL_AWS_MAX_ATTEMPTS;
+      else process.env.AMIROLL_AWS_MAX_ATTEMPTS = saved;
+    }
+  });
+
+  it.each(["ten", "0", "-1", "2.5", "1e1", "101"])("refuses AMIROLL_AWS_MAX_ATTEMPTS=%s in one line", (value) => {
+    const build = () => createAwsClients(staging, { env: { AMIROLL_AWS_MAX_ATTEMPTS: value } });
+    expect(build).toThrow(UsageError);
+    expect(build).toThrow(`AMIROLL_AWS_MAX_ATTEMPTS must be a whole number from 1 to 100 (attempts per AWS call), not ${JSON.stringify(value)}`);
+  });
+
+  it("refuses a bad maxAttempts option", () => {
+    expect(() => createAwsClients(staging, { maxAttempts: 0 })).toThrow(UsageError);
+  });
+
+  it("accepts the simulator's clients (they are the same SDK classes)", async () => {
+    const sim = await simulate("staging");
+    const clients: AwsClients = sim.clients;
+    expect(clients.ecs).toBeInstanceOf(ECSClient);
+  });
+});
