@@ -223,7 +223,8 @@ export async function takeSnapshot(clients: AwsClients, clusterName: string, opt
     groups: Object.freeze(groups.map(groupSnapshot)),
     containerInstances: Object.freeze(instances),
     services: Object.freeze((await services.done()).map((s) => serviceSnapshot(s, options.since))),
-    tasks: Object.freeze((await tasks.done()).map(taskOf)),
+    // A task told to stop between the list and the describe is left to the next cycle's stopped page.
+    tasks: Object.freeze((await tasks.done()).filter((t) => t.desiredStatus === "RUNNING").map(taskOf)),
     stoppedTasks: Object.freeze((await stopped.done()).map(taskOf).sort(byNewest)),
     apiCalls: cycle.calls,
   });
@@ -389,15 +390,8 @@ function taskSnapshot(task: Task, zoneOf: ReadonlyMap<string, string>): TaskSnap
   const containerInstanceArn = task.containerInstanceArn ?? "";
   const exitCodes: number[] = [];
   for (const c of task.containers ?? []) if (c.exitCode !== undefined) exitCodes.push(c.exitCode);
-  const optional = {
-    healthStatus: task.healthStatus,
-    startedAt: time(task.startedAt),
-    stoppedAt: time(task.stoppedAt),
-    stoppedReason: task.stoppedReason,
-    stopCode: task.stopCode,
-  };
-  for (const key of Object.keys(optional) as (keyof typeof optional)[]) if (optional[key] === undefined) delete optional[key];
-  return Object.freeze({
+  // Optional fields are only set when present (in one order, so every task has a like shape).
+  const snapshot: { -readonly [K in keyof TaskSnapshot]: TaskSnapshot[K] } = {
     arn: task.taskArn ?? "",
     group: task.group ?? "",
     containerInstanceArn,
@@ -405,7 +399,12 @@ function taskSnapshot(task: Task, zoneOf: ReadonlyMap<string, string>): TaskSnap
     availabilityZone: task.availabilityZone ?? zoneOf.get(containerInstanceArn) ?? "",
     lastStatus: task.lastStatus ?? "",
     desiredStatus: task.desiredStatus ?? "",
-    ...optional,
     exitCodes: Object.freeze(exitCodes),
-  });
+  };
+  if (task.healthStatus !== undefined) snapshot.healthStatus = task.healthStatus;
+  if (task.startedAt !== undefined) snapshot.startedAt = task.startedAt.getTime();
+  if (task.stoppedAt !== undefined) snapshot.stoppedAt = task.stoppedAt.getTime();
+  if (task.stoppedReason !== undefined) snapshot.stoppedReason = task.stoppedReason;
+  if (task.stopCode !== undefined) snapshot.stopCode = task.stopCode;
+  return Object.freeze(snapshot);
 }

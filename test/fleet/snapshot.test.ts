@@ -338,6 +338,9 @@ describe("createAwsClients", () => {
     }
     expect(DEFAULT_MAX_ATTEMPTS).toBe(10);
     expect(configOf(clients.ecs).profile).toBeUndefined();
+    // The SDK's logger middleware (which masks every output even for its no-op logger) is gone.
+    expect(clients.ecs.middlewareStack.identify().join()).toContain("retryMiddleware");
+    expect(clients.ecs.middlewareStack.identify().join()).not.toContain("loggerMiddleware");
   });
 
   it("takes the attempts from AMIROLL_AWS_MAX_ATTEMPTS unless given, and passes a profile through", async () => {
