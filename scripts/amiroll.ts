@@ -12,6 +12,8 @@ import { applyCommand } from "./commands/apply";
 import { EXIT, Exit } from "./commands/common";
 import { guardCommand } from "./commands/guard";
 import { planCommand } from "./commands/plan";
+import { rebalanceCommand } from "./commands/rebalance";
+import { watchCommand } from "./commands/watch";
 import { GuardRefusal, UsageError } from "./errors";
 
 export { EXIT };
@@ -23,7 +25,7 @@ export function buildProgram(): Command {
     .version(version)
     .showHelpAfterError("(run amiroll --help for usage)")
     .exitOverride();
-  for (const verb of [planCommand(), guardCommand(), applyCommand()]) {
+  for (const verb of [planCommand(), guardCommand(), applyCommand(), watchCommand(), rebalanceCommand()]) {
     // addCommand does not pass settings down: without this a verb's usage error would exit 1 itself.
     program.addCommand(verb.copyInheritedSettings(program));
   }

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ClusterAmis } from "../../constructs/ami";
 import { UsageError } from "../errors";
+import { setContainerInstanceStatus } from "../fleet/drain";
 import type { Environment } from "../../stacks/environments";
 import { synthesize } from "../../stacks/main";
 import type { Pins } from "../../stacks/pins";
@@ -84,4 +85,30 @@ export async function simulatedStack(options: StackOptions): Promise<Stack> {
 export function openStack(options: StackOptions): Promise<Stack> {
   if (options.scenario && !options.simulate) throw new UsageError("--scenario needs --simulate (it picks the simulated world's scenario)");
   return options.simulate ? simulatedStack(options) : Promise.resolve(realStack(options));
+}
+
+/**
+ * For `watch --simulate`: a simulated environment in which the bump has just been applied, as
+ * after an Atlantis apply, so there is a migration to watch. A replace roll's apply goes on in
+ * the background (terraform waits while the hook drains the old group); a blue-green add is
+ * applied, then the old generation is set DRAINING, as the rollout does.
+ */
+export async function simulatedRollInProgress(options: StackOptions): Promise<Simulation> {
+  const stack = await simulatedStack(options);
+  const simulation = stack.simulation!;
+  await stack.runner.init();
+  await stack.runner.plan("bump.tfplan");
+  const applying = stack.runner.apply("bump.tfplan");
+  const blueGreen = options.environment.clusters.filter((c) => c.strategy === "blue-green");
+  if (blueGreen.length === 0) {
+    applying.catch((e) => options.log.warn(`simulated apply failed: ${(e as Error).message}`));
+    return simulation;
+  }
+  await applying;
+  for (const cluster of blueGreen) {
+    const target = options.config.pins[options.environment.name][cluster.name].current.imageId;
+    const old = [...simulation.world.containerInstances.values()].filter((ci) => ci.clusterName === cluster.ecsClusterName && ci.imageId !== target && ci.status === "ACTIVE");
+    await setContainerInstanceStatus(simulation.clients.ecs, cluster.ecsClusterName, old.map((ci) => ci.arn), "DRAINING");
+  }
+  return simulation;
 }

@@ -73,13 +73,17 @@ function daemonGroups(services: readonly ServiceSnapshot[]): Set<string> {
 
 /** Why a service is not steady, or undefined when it is. */
 export function unsteadyReason(service: ServiceSnapshot): string | undefined {
+  // A placement failure newer than the last steady state means tasks wait for room.
+  const newest = (pattern: RegExp) => service.events.find((e) => pattern.test(e.message))?.at ?? -Infinity;
+  const unplaced = newest(/unable to place a task/i) > newest(/has reached a steady state/i);
+  // A daemon follows the instances, which come and go all through a roll (old ones stay
+  // DRAINING, with their daemon task, until retired): only a placement failure counts.
+  if (service.schedulingStrategy === "DAEMON") return unplaced ? "tasks cannot be placed" : undefined;
   if (service.runningCount !== service.desiredCount) return `${service.runningCount}/${service.desiredCount} running`;
   if (service.deployments.length !== 1) return `${service.deployments.length} deployments in flight`;
   const rollout = service.deployments[0].rolloutState;
   if (rollout && rollout !== "COMPLETED") return `deployment ${rollout.toLowerCase().replace("_", " ")}`;
-  // A placement failure newer than the last steady state means tasks wait for room.
-  const newest = (pattern: RegExp) => service.events.find((e) => pattern.test(e.message))?.at ?? -Infinity;
-  if (newest(/unable to place a task/i) > newest(/has reached a steady state/i)) return "tasks cannot be placed";
+  if (unplaced) return "tasks cannot be placed";
   return undefined;
 }
 
@@ -91,6 +95,16 @@ function groupImage(name: string): string | undefined {
 /** A stop that counts against the new image: an essential container exited with an error, or health checks failed. */
 function failedStop(task: TaskSnapshot): boolean {
   return task.exitCodes.some((code) => code !== 0) || /health check|EssentialContainerExited|CannotStart/i.test(`${task.stoppedReason ?? ""} ${task.stopCode ?? ""}`);
+}
+
+/** `service:web on i-1 (STOPPING) x3`: the held tasks, alike ones counted once. */
+function countedTasks(tasks: readonly HeldTask[]): string[] {
+  const counts = new Map<string, number>();
+  for (const t of tasks) {
+    const key = `${t.group} on ${t.ec2InstanceId} (${t.lastStatus})`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return [...counts].map(([key, n]) => (n > 1 ? `${key} x${n}` : key)).sort();
 }
 
 /** Folds one snapshot into the watch's state (`previous` undefined at the first cycle). */
@@ -156,7 +170,7 @@ export function stepMigration(previous: MigrationState | undefined, snapshot: Fl
     ? {
         reason: `no progress for ${Math.round((snapshot.at - lastProgressAt) / 60_000)} min`,
         instances: [...new Set(tasksOnOld.map((t) => t.ec2InstanceId))].sort(),
-        tasks: tasksOnOld.map((t) => `${t.group} on ${t.ec2InstanceId} (${t.lastStatus})`),
+        tasks: countedTasks(tasksOnOld),
       }
     : undefined;
 

@@ -1,0 +1,114 @@
+/**
+ * `amiroll watch --env E`: follows the tasks off the old instances until every cluster of the
+ * environment is migrated and steady; exit 1 on timeout, crash loop or stall, with the reason.
+ */
+import { Command } from "commander";
+import { durationSeconds } from "../../constructs/formats";
+import { UsageError } from "../errors";
+import { balanceTable, serviceBalance } from "../fleet/balance";
+import { createAwsClients } from "../fleet/clients";
+import { failureReason, progressFields, progressLine, reportLines } from "../fleet/report";
+import { type WatchResult, watchMigration } from "../fleet/watch";
+import { wallClock } from "../sim/clock";
+import { type CommonOptions, EXIT, Exit, type Logger, createLogger, findEnvironment, loadConfig, withCommonOptions } from "./common";
+import { rebalanceEnvironment } from "./rebalance";
+import { simulatedRollInProgress } from "./stack";
+
+interface WatchCommandOptions extends CommonOptions {
+  readonly env: string;
+  readonly timeout: string;
+  readonly stallAfter: string;
+  readonly rebalance?: boolean;
+}
+
+/** `--timeout 45m` in ms; a UsageError naming the option otherwise. */
+export function durationOption(option: string, value: string): number {
+  try {
+    return durationSeconds(value) * 1000;
+  } catch {
+    throw new UsageError(`${option}: ${JSON.stringify(value)} is not a duration such as 90s, 30m or 2h`);
+  }
+}
+
+/** Live progress: one line rewritten in place on a terminal, one line (or JSON object) per cycle otherwise. */
+function progressPrinter(log: Logger, format: "text" | "json") {
+  const live = format === "text" && process.stderr.isTTY === true;
+  return {
+    cycle(lines: { cluster: string; text: string; fields: Record<string, unknown> }[]) {
+      if (format === "json") for (const l of lines) log.info(l.text, { event: "progress", ...l.fields });
+      else if (live) process.stderr.write(`\r\x1b[2K${lines.map((l) => l.text).join(" | ")}`);
+      else for (const l of lines) log.info(l.text);
+    },
+    end() {
+      if (live) process.stderr.write("\n");
+    },
+  };
+}
+
+export function watchCommand(): Command {
+  const command = new Command("watch")
+    .description("watch tasks move off the old instances until every service is steady (exit 1 on timeout, crash loop or stall)")
+    .requiredOption("--env <name>", "the environment to watch")
+    .option("--timeout <duration>", "give up after this long", "60m")
+    .option("--stall-after <duration>", "no progress for this long is a stall", "10m")
+    .option("--rebalance", "afterwards, force a new deployment of services whose tasks are not spread across zones and instances");
+  return withCommonOptions(command).action(async (options: WatchCommandOptions) => {
+    const log = createLogger(options.logFormat);
+    const config = loadConfig();
+    const environment = findEnvironment(config.environments, options.env);
+    const timeoutMs = durationOption("--timeout", options.timeout);
+    const stallAfterMs = durationOption("--stall-after", options.stallAfter);
+    if (options.scenario && !options.simulate) throw new UsageError("--scenario needs --simulate (it picks the simulated world's scenario)");
+
+    const simulation = options.simulate ? await simulatedRollInProgress({ config, environment, log, scenario: options.scenario }) : undefined;
+    const clients = simulation?.clients ?? createAwsClients(environment);
+    const clock = simulation?.clock ?? wallClock;
+    const clusters = environment.clusters.map((c) => ({
+      name: c.name,
+      ecsClusterName: c.ecsClusterName,
+      targetImageIds: [config.pins[environment.name][c.name].current.imageId],
+    }));
+    log.info(`watching ${environment.name}: ${clusters.map((c) => `${c.name} -> ${c.targetImageIds.join(", ")}`).join("; ")}`, { env: environment.name });
+
+    const printer = progressPrinter(log, options.logFormat);
+    let result: WatchResult;
+    try {
+      result = await watchMigration({
+        clients,
+        clock,
+        clusters,
+        timeoutMs,
+        stallAfterMs,
+        onCycle: ({ states }) =>
+          printer.cycle([...states].map(([cluster, state]) => ({ cluster, text: progressLine(cluster, state), fields: progressFields(cluster, state) }))),
+      });
+    } finally {
+      printer.end();
+    }
+
+    // The report goes to stdout: it is the verb's result.
+    console.log(`watch of ${environment.name}: ${result.outcome} after ${result.cycles} polls`);
+    for (const [cluster, state] of result.states) for (const line of reportLines(cluster, state)) console.log(line);
+    if (result.outcome === "done") {
+      if (options.rebalance) {
+        if (!(await rebalanceEnvironment(clients, clock, environment, { log }))) {
+          console.error(`amiroll: watch of ${environment.name}: migrated, but some services could not be rebalanced`);
+          throw new Exit(EXIT.failed);
+        }
+      } else {
+        for (const [cluster, snapshot] of result.snapshots) {
+          const balance = serviceBalance(snapshot);
+          console.log(`${cluster}: balance${balance.balanced ? "" : ` (imbalanced: ${balance.imbalanced.join(", ")}; amiroll rebalance --env ${environment.name} fixes it)`}`);
+          console.log(balanceTable(balance).join("\n"));
+        }
+      }
+    }
+    if (result.outcome !== "done") {
+      const reasons = [...result.states].flatMap(([cluster, state]) => failureReason(cluster, state) ?? []);
+      const reason = result.outcome === "timeout" ? `timed out after ${options.timeout} (${[...result.states].map(([c, s]) => `${c}: ${s.phase}`).join(", ")})` : reasons.join("; ");
+      log.warn(reason, { outcome: result.outcome });
+      console.error(`amiroll: watch of ${environment.name} failed: ${reason}`);
+      throw new Exit(EXIT.failed);
+    }
+  });
+}

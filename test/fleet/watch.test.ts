@@ -1,0 +1,69 @@
+/**
+ * The watch against the simulated AWS, right after the bump was applied (as after an Atlantis
+ * apply): a healthy migration is seen to done, a broken AMI is a crash loop within 3 polls of its
+ * first crash, a slow drain is a stall naming the instances, throttling is survived.
+ */
+import { createLogger, findEnvironment, loadConfig } from "../../scripts/commands/common";
+import { simulatedRollInProgress } from "../../scripts/commands/stack";
+import { type WatchCycle, watchMigration } from "../../scripts/fleet/watch";
+import type { ScenarioName } from "../../scripts/sim/scenarios";
+
+const config = loadConfig();
+const silent = createLogger("text", () => undefined);
+
+async function watch(envName: string, scenario: ScenarioName, stallAfterMs?: number) {
+  const environment = findEnvironment(config.environments, envName);
+  const simulation = await simulatedRollInProgress({ config, environment, log: silent, scenario });
+  const cycles: WatchCycle[] = [];
+  const result = await watchMigration({
+    clients: simulation.clients,
+    clock: simulation.clock,
+    clusters: environment.clusters.map((c) => ({ name: c.name, ecsClusterName: c.ecsClusterName, targetImageIds: [config.pins[envName][c.name].current.imageId] })),
+    timeoutMs: 60 * 60_000,
+    stallAfterMs,
+    // Keep a copy: the maps are the watch's own.
+    onCycle: (cycle) => cycles.push({ number: cycle.number, states: new Map(cycle.states), snapshots: new Map(cycle.snapshots) }),
+  });
+  return { result, cycles, simulation, state: result.states.get("apps")! };
+}
+
+describe("amiroll watch on the simulated AWS", () => {
+  it.each(["staging", "production"])("%s, healthy: the migration is seen through to done, with no downtime", async (env) => {
+    const { result, state, simulation, cycles } = await watch(env, "healthy");
+    expect(result.outcome).toBe("done");
+    expect(state.tasksOnOld).toEqual([]);
+    expect(state.servicesSteady).toBe(state.services);
+    expect(state.newInstances.length).toBe(findEnvironment(config.environments, env).clusters[0].desiredCapacity);
+    expect(state.peakTasksOnOld).toBeGreaterThan(0);
+    expect(simulation.world.downtimeViolations()).toEqual([]);
+    // Completion is noticed within one poll: the cycle before the last was not done yet.
+    expect(cycles.at(-2)!.states.get("apps")!.phase).not.toBe("done");
+    // The phases a user sees, in order.
+    const phases = [...new Set(cycles.map((c) => c.states.get("apps")!.phase))];
+    expect(phases[0]).toBe("waiting for new instances");
+    expect(phases.at(-1)).toBe("done");
+  });
+
+  it("broken-ami: a crash loop, within 3 polls of the first crash on the new image", async () => {
+    const { result, state, cycles } = await watch("staging", "broken-ami");
+    expect(result.outcome).toBe("crash loop");
+    expect(state.crashLoop!.reason).toMatch(/tasks stopped with errors on the new image/);
+    const firstCrash = cycles.findIndex((c) => c.snapshots.get("apps")!.stoppedTasks.some((t) => t.exitCodes.some((e) => e !== 0)));
+    expect(firstCrash).toBeGreaterThanOrEqual(0);
+    expect(cycles.length - 1 - firstCrash).toBeLessThanOrEqual(3);
+  });
+
+  it("slow-drain: a stall, naming the old instances and the tasks that hold them", async () => {
+    const { result, state } = await watch("staging", "slow-drain", 2 * 60_000);
+    expect(result.outcome).toBe("stalled");
+    expect(state.stall!.instances.length).toBeGreaterThan(0);
+    expect(state.stall!.instances.every((id) => /^i-/.test(id))).toBe(true);
+    expect(state.stall!.tasks.join("\n")).toMatch(/service:\w+ on i-\w+ \(STOPPING\)/);
+  });
+
+  it("throttling: survived (the SDK retries), the migration still completes", async () => {
+    const { result, simulation } = await watch("staging", "throttling");
+    expect(result.outcome).toBe("done");
+    expect(simulation.world.calls.filter((c) => c.throttled).length).toBeGreaterThan(10);
+  });
+});
