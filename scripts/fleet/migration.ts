@@ -17,7 +17,10 @@ export interface MigrationOptions {
 
 export interface ZoneCount {
   readonly availabilityZone: string;
+  /** Old container instances still registered (ACTIVE or DRAINING). */
   readonly old: number;
+  /** Of those, the ones still ACTIVE (not yet drained). */
+  readonly oldActive: number;
   readonly new: number;
 }
 
@@ -119,6 +122,7 @@ export function stepMigration(previous: MigrationState | undefined, snapshot: Fl
   const zones = [...new Set(registered.map((ci) => ci.availabilityZone))].sort().map((availabilityZone) => ({
     availabilityZone,
     old: oldCis.filter((ci) => ci.availabilityZone === availabilityZone).length,
+    oldActive: oldCis.filter((ci) => ci.availabilityZone === availabilityZone && ci.status === "ACTIVE").length,
     new: newCis.filter((ci) => ci.availabilityZone === availabilityZone).length,
   }));
 

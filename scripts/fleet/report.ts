@@ -57,11 +57,12 @@ export function failureReason(cluster: string, state: MigrationState): string | 
 /** The final report of one cluster: duration, instances replaced per zone, tasks moved. */
 export function reportLines(cluster: string, state: MigrationState): string[] {
   const zones = Object.entries(state.initialOldPerZone)
-    .map(([zone, old]) => `${zone} ${old - (state.zones.find((z) => z.availabilityZone === zone)?.old ?? 0)}/${old}`)
+    // Replaced: drained of its tasks (DRAINING, or already gone), out of the old instances there were.
+    .map(([zone, old]) => `${zone} ${old - (state.zones.find((z) => z.availabilityZone === zone)?.oldActive ?? 0)}/${old}`)
     .join(", ");
   return [
     `${cluster}: ${state.phase} after ${elapsedText(state.at - state.startedAt)}`,
-    `  instances replaced per AZ: ${zones || "(none)"}; new instances: ${state.newInstances.length}`,
+    `  instances replaced per AZ: ${zones || "(none)"}; new instances: ${state.newInstances.length}; old instances still registered: ${state.oldInstances.length}`,
     `  tasks moved off old instances: ${state.peakTasksOnOld - state.tasksOnOld.length}${state.tasksOnOld.length ? ` (${state.tasksOnOld.length} still there)` : ""}`,
     `  services steady: ${state.servicesSteady}/${state.services}${state.unsteady.length ? ` (not: ${state.unsteady.map((u) => `${u.service}: ${u.reason}`).join(", ")})` : ""}`,
   ];

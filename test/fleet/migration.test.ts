@@ -38,7 +38,7 @@ describe("the migration state", () => {
 
   it("counts old and new instances per zone, boots, and the tasks on old instances (daemons excepted)", () => {
     const state = fold([start]);
-    expect(state.zones).toEqual([{ availabilityZone: "eu-west-1a", old: 1, new: 0 }, { availabilityZone: "eu-west-1b", old: 1, new: 0 }]);
+    expect(state.zones).toEqual([{ availabilityZone: "eu-west-1a", old: 1, oldActive: 1, new: 0 }, { availabilityZone: "eu-west-1b", old: 1, oldActive: 1, new: 0 }]);
     expect(state.booting).toBe(2);
     expect(state.tasksOnOld.map((t) => t.taskArn)).toEqual(["arn:task/w1", "arn:task/w2"]);
     expect(state.phase).toBe("waiting for new instances");

@@ -213,3 +213,52 @@ describe("amiroll plan and apply with terraform", () => {
     expect(errorLines(r.stderr)).toEqual([expect.stringMatching(/\/nonexistent\/terraform.*AMIROLL_TERRAFORM/)]);
   });
 });
+
+describe("amiroll watch and rebalance --simulate", () => {
+  it("watch follows staging's roll to done: progress per poll, the report and the balance on stdout, exit 0", () => {
+    const r = amiroll(["watch", "--env", "staging", "--simulate"]);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toMatch(/apps: waiting for new instances · old\/new per AZ: eu-west-1a 1\/0 eu-west-1b 1\/0 \(\+2 booting\) · tasks on old: \d+ · services steady: \d\/6 · elapsed 0s/);
+    expect(r.stderr).toMatch(/apps: moving tasks · .* · ETA \d+/);
+    expect(r.stdout).toMatch(/^watch of staging: done after \d+ polls\napps: done after \d+m\d\ds\n  instances replaced per AZ: eu-west-1a 1\/1, eu-west-1b 1\/1; new instances: 2; old instances still registered: \d\n  tasks moved off old instances: \d+\n  services steady: 6\/6/);
+    expect(r.stdout).toMatch(/service\s+eu-west-1a\s+eu-west-1b\s+verdict/);
+  });
+
+  it("watch with --log-format json: one JSON object per line", () => {
+    const r = amiroll(["watch", "--env", "production", "--simulate", "--log-format", "json"]);
+    expect(r.status).toBe(0);
+    const progress = r.stderr.trim().split("\n").map((l) => JSON.parse(l)).filter((l) => l.event === "progress");
+    expect(progress.length).toBeGreaterThan(2);
+    expect(progress.at(-1)).toMatchObject({ cluster: "apps", phase: "done", tasksOnOld: 0, servicesSteady: 6, services: 6 });
+  });
+
+  it("watch of a broken AMI: exit 1, the crash loop in one line", () => {
+    const r = amiroll(["watch", "--env", "staging", "--simulate", "--scenario", "broken-ami"]);
+    expect(r.status).toBe(1);
+    expect(errorLines(r.stderr)).toEqual([expect.stringMatching(/^amiroll: watch of staging failed: apps: crash loop on the new AMI: \d+ tasks stopped with errors/)]);
+  });
+
+  it("watch with a timeout too short: exit 1, saying where each cluster was", () => {
+    const r = amiroll(["watch", "--env", "staging", "--simulate", "--timeout", "30s"]);
+    expect(r.status).toBe(1);
+    expect(errorLines(r.stderr)).toEqual([expect.stringMatching(/^amiroll: watch of staging failed: timed out after 30s \(apps: waiting for new instances\)$/)]);
+  });
+
+  it("rebalance --dry-run names the imbalanced services and forces nothing", () => {
+    const r = amiroll(["rebalance", "--env", "production", "--simulate", "--scenario", "imbalanced", "--dry-run"]);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toMatch(/apps: 3 imbalanced: api, search, web \(dry run: nothing forced\)/);
+    expect(r.stdout).toMatch(/apps: balance before\nservice\s+eu-west-1a\s+eu-west-1b\s+eu-west-1c\s+verdict/);
+    expect(r.stdout).not.toContain("balance after");
+  });
+
+  it.each([
+    ["an unknown environment", ["watch", "--env", "qa", "--simulate"], /qa: no such environment/],
+    ["a timeout that is not a duration", ["watch", "--env", "staging", "--simulate", "--timeout", "soon"], /^amiroll: --timeout: "soon" is not a duration such as 90s, 30m or 2h$/],
+    ["rebalance of an unknown environment", ["rebalance", "--env", "qa", "--simulate"], /qa: no such environment/],
+  ])("%s: exit 2", (_label, args, message) => {
+    const r = amiroll(args);
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim()).toMatch(message);
+  });
+});
