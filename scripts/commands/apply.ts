@@ -1,22 +1,30 @@
 /**
  * `amiroll apply --env E [--plan FILE]`: applies a plan only if the guard accepts it (or
  * `--force`). With `--plan`, the saved plan is judged and applied as it is (terraform refuses it
- * if the state moved since); without, amiroll plans first.
+ * if the state moved since); without, amiroll plans first. After a replace roll it watches the
+ * tasks move off the old instances (`--no-watch` to skip).
  */
 import { rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Command } from "commander";
 import { StalePlanError, UsageError } from "../errors";
+import { createAwsClients } from "../fleet/clients";
+import { wallClock } from "../sim/clock";
 import { guardText } from "../terraform/guard";
 import { summaryLine } from "../terraform/plan";
 import { type CommonOptions, EXIT, Exit, createLogger, findEnvironment, interruptible, loadConfig, withCommonOptions } from "./common";
 import { type GuardFlags, planAndGuard, withGuardOptions } from "./plan";
 import { openStack } from "./stack";
+import { durationOption, watchEnvironment } from "./watch";
 
 interface ApplyOptions extends CommonOptions, GuardFlags {
   readonly env: string;
   readonly plan?: string;
   readonly force?: boolean;
+  /** False with --no-watch. */
+  readonly watch: boolean;
+  readonly timeout: string;
+  readonly stallAfter: string;
 }
 
 export function applyCommand(): Command {
@@ -24,7 +32,10 @@ export function applyCommand(): Command {
     .description("apply one environment's plan if the guard accepts it (exit 3 if refused, nothing applied)")
     .requiredOption("--env <name>", "the environment to apply")
     .option("--plan <file>", "apply this saved plan (from amiroll plan --out) instead of planning again")
-    .option("--force", "apply even though the guard refused the plan (after a careful review)");
+    .option("--force", "apply even though the guard refused the plan (after a careful review)")
+    .option("--no-watch", "after a replace roll, do not watch the tasks move (amiroll watch does it later)")
+    .option("--timeout <duration>", "how long the watch after the apply may take", "60m")
+    .option("--stall-after <duration>", "no progress for this long is a stall (the watch)", "10m");
   return withCommonOptions(withGuardOptions(command)).action(async (options: ApplyOptions) => {
     const log = createLogger(options.logFormat);
     const config = loadConfig();
@@ -62,6 +73,23 @@ export function applyCommand(): Command {
       const minutes = ((clock ? clock.now() : Date.now()) - started) / 60_000;
       log.info(`applied ${environment.name} in ${minutes.toFixed(1)} ${clock ? "simulated " : ""}minutes`, { minutes });
       if (!options.plan) rmSync(planFile, { force: true });
+      // A replace roll's old instances drain through the hook as terraform deletes their group:
+      // watch them to the end. A blue-green add leaves them ACTIVE for the driver to drain.
+      if (guard.expect === "replace" && options.watch) {
+        await watchEnvironment({
+          config,
+          environment,
+          log,
+          logFormat: options.logFormat,
+          clients: stack.simulation?.clients ?? createAwsClients(environment),
+          clock: stack.simulation?.clock ?? wallClock,
+          timeoutMs: durationOption("--timeout", options.timeout),
+          stallAfterMs: durationOption("--stall-after", options.stallAfter),
+          timeoutText: options.timeout,
+        });
+      } else if (guard.expect === "add") {
+        log.info("the new generation is in service; the old one is still ACTIVE: drain it (ECS DRAINING), verify, then apply the retire (pins without `retiring`)");
+      }
     } finally {
       interrupt.done();
     }

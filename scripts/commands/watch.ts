@@ -6,11 +6,12 @@ import { Command } from "commander";
 import { durationSeconds } from "../../constructs/formats";
 import { UsageError } from "../errors";
 import { balanceTable, serviceBalance } from "../fleet/balance";
-import { createAwsClients } from "../fleet/clients";
+import { type AwsClients, createAwsClients } from "../fleet/clients";
 import { failureReason, progressFields, progressLine, reportLines } from "../fleet/report";
 import { type WatchResult, watchMigration } from "../fleet/watch";
-import { wallClock } from "../sim/clock";
-import { type CommonOptions, EXIT, Exit, type Logger, createLogger, findEnvironment, loadConfig, withCommonOptions } from "./common";
+import { type Clock, wallClock } from "../sim/clock";
+import type { Environment } from "../../stacks/environments";
+import { type CommonOptions, type Config, EXIT, Exit, type Logger, createLogger, findEnvironment, loadConfig, withCommonOptions } from "./common";
 import { rebalanceEnvironment } from "./rebalance";
 import { simulatedRollInProgress } from "./stack";
 
@@ -61,54 +62,87 @@ export function watchCommand(): Command {
     if (options.scenario && !options.simulate) throw new UsageError("--scenario needs --simulate (it picks the simulated world's scenario)");
 
     const simulation = options.simulate ? await simulatedRollInProgress({ config, environment, log, scenario: options.scenario }) : undefined;
-    const clients = simulation?.clients ?? createAwsClients(environment);
-    const clock = simulation?.clock ?? wallClock;
-    const clusters = environment.clusters.map((c) => ({
-      name: c.name,
-      ecsClusterName: c.ecsClusterName,
-      targetImageIds: [config.pins[environment.name][c.name].current.imageId],
-    }));
-    log.info(`watching ${environment.name}: ${clusters.map((c) => `${c.name} -> ${c.targetImageIds.join(", ")}`).join("; ")}`, { env: environment.name });
+    await watchEnvironment({
+      config,
+      environment,
+      log,
+      logFormat: options.logFormat,
+      clients: simulation?.clients ?? createAwsClients(environment),
+      clock: simulation?.clock ?? wallClock,
+      timeoutMs,
+      stallAfterMs,
+      rebalance: options.rebalance,
+      timeoutText: options.timeout,
+    });
+  });
+}
 
-    const printer = progressPrinter(log, options.logFormat);
-    let result: WatchResult;
-    try {
-      result = await watchMigration({
-        clients,
-        clock,
-        clusters,
-        timeoutMs,
-        stallAfterMs,
-        onCycle: ({ states }) =>
-          printer.cycle([...states].map(([cluster, state]) => ({ cluster, text: progressLine(cluster, state), fields: progressFields(cluster, state) }))),
-      });
-    } finally {
-      printer.end();
-    }
+export interface WatchEnvironmentOptions {
+  readonly config: Config;
+  readonly environment: Environment;
+  readonly log: Logger;
+  readonly logFormat: "text" | "json";
+  readonly clients: AwsClients;
+  readonly clock: Clock;
+  readonly timeoutMs: number;
+  readonly stallAfterMs: number;
+  readonly rebalance?: boolean;
+  /** The timeout as the user wrote it, for the message. */
+  readonly timeoutText: string;
+}
 
-    // The report goes to stdout: it is the verb's result.
-    console.log(`watch of ${environment.name}: ${result.outcome} after ${result.cycles} polls`);
-    for (const [cluster, state] of result.states) for (const line of reportLines(cluster, state)) console.log(line);
-    if (result.outcome === "done") {
-      if (options.rebalance) {
-        if (!(await rebalanceEnvironment(clients, clock, environment, { log }))) {
-          console.error(`amiroll: watch of ${environment.name}: migrated, but some services could not be rebalanced`);
-          throw new Exit(EXIT.failed);
-        }
-      } else {
-        for (const [cluster, snapshot] of result.snapshots) {
-          const balance = serviceBalance(snapshot);
-          console.log(`${cluster}: balance${balance.balanced ? "" : ` (imbalanced: ${balance.imbalanced.join(", ")}; amiroll rebalance --env ${environment.name} fixes it)`}`);
-          console.log(balanceTable(balance).join("\n"));
-        }
+/**
+ * Watches every cluster of `environment` onto its pinned image, prints the report (and the
+ * balance, or rebalances) on stdout; throws Exit(1) when the watch or the rebalance failed.
+ * Used by `watch` and, after a replace roll, by `apply`.
+ */
+export async function watchEnvironment(options: WatchEnvironmentOptions): Promise<void> {
+  const { config, environment, log, clients, clock, timeoutMs, stallAfterMs } = options;
+  const clusters = environment.clusters.map((c) => ({
+    name: c.name,
+    ecsClusterName: c.ecsClusterName,
+    targetImageIds: [config.pins[environment.name][c.name].current.imageId],
+  }));
+  log.info(`watching ${environment.name}: ${clusters.map((c) => `${c.name} -> ${c.targetImageIds.join(", ")}`).join("; ")}`, { env: environment.name });
+
+  const printer = progressPrinter(log, options.logFormat);
+  let result: WatchResult;
+  try {
+    result = await watchMigration({
+      clients,
+      clock,
+      clusters,
+      timeoutMs,
+      stallAfterMs,
+      onCycle: ({ states }) =>
+        printer.cycle([...states].map(([cluster, state]) => ({ cluster, text: progressLine(cluster, state), fields: progressFields(cluster, state) }))),
+    });
+  } finally {
+    printer.end();
+  }
+
+  // The report goes to stdout: it is the verb's result.
+  console.log(`watch of ${environment.name}: ${result.outcome} after ${result.cycles} polls`);
+  for (const [cluster, state] of result.states) for (const line of reportLines(cluster, state)) console.log(line);
+  if (result.outcome === "done") {
+    if (options.rebalance) {
+      if (!(await rebalanceEnvironment(clients, clock, environment, { log }))) {
+        console.error(`amiroll: watch of ${environment.name}: migrated, but some services could not be rebalanced`);
+        throw new Exit(EXIT.failed);
+      }
+    } else {
+      for (const [cluster, snapshot] of result.snapshots) {
+        const balance = serviceBalance(snapshot);
+        console.log(`${cluster}: balance${balance.balanced ? "" : ` (imbalanced: ${balance.imbalanced.join(", ")}; amiroll rebalance --env ${environment.name} fixes it)`}`);
+        console.log(balanceTable(balance).join("\n"));
       }
     }
-    if (result.outcome !== "done") {
-      const reasons = [...result.states].flatMap(([cluster, state]) => failureReason(cluster, state) ?? []);
-      const reason = result.outcome === "timeout" ? `timed out after ${options.timeout} (${[...result.states].map(([c, s]) => `${c}: ${s.phase}`).join(", ")})` : reasons.join("; ");
-      log.warn(reason, { outcome: result.outcome });
-      console.error(`amiroll: watch of ${environment.name} failed: ${reason}`);
-      throw new Exit(EXIT.failed);
-    }
-  });
+  }
+  if (result.outcome !== "done") {
+    const reasons = [...result.states].flatMap(([cluster, state]) => failureReason(cluster, state) ?? []);
+    const reason = result.outcome === "timeout" ? `timed out after ${options.timeoutText} (${[...result.states].map(([c, s]) => `${c}: ${s.phase}`).join(", ")})` : reasons.join("; ");
+    log.warn(reason, { outcome: result.outcome });
+    console.error(`amiroll: watch of ${environment.name} failed: ${reason}`);
+    throw new Exit(EXIT.failed);
+  }
 }
