@@ -233,6 +233,29 @@ function taskView(world: World, task: SimTask) {
   };
 }
 
+/**
+ * UpdateService's deploymentConfiguration, checked before anything changes. The API reference
+ * defines both as whole percentages of desiredCount: minimumHealthyPercent a lower limit on the
+ * tasks that stay RUNNING (rounded up), maximumPercent an upper limit on those RUNNING or PENDING
+ * (rounded down). It states no bounds; the sim refuses what those definitions rule out for a
+ * rolling (ECS) deployment: a fraction, a negative value, a floor above 100 % or a ceiling below
+ * 100 % (the service could not run its desired count). Values left out stay as they are.
+ */
+function validDeploymentConfiguration(input: { minimumHealthyPercent?: number; maximumPercent?: number } | undefined) {
+  if (!input) return undefined;
+  const { minimumHealthyPercent, maximumPercent } = input;
+  for (const [name, value] of [["minimumHealthyPercent", minimumHealthyPercent], ["maximumPercent", maximumPercent]] as const) {
+    if (value !== undefined && (!Number.isInteger(value) || value < 0)) throw awsError("InvalidParameterException", `deploymentConfiguration.${name} must be a non-negative integer.`);
+  }
+  if (minimumHealthyPercent !== undefined && minimumHealthyPercent > 100) {
+    throw awsError("InvalidParameterException", "deploymentConfiguration.minimumHealthyPercent must be at most 100.");
+  }
+  if (maximumPercent !== undefined && maximumPercent < 100) {
+    throw awsError("InvalidParameterException", "deploymentConfiguration.maximumPercent must be at least 100.");
+  }
+  return { minimumHealthyPercent, maximumPercent };
+}
+
 function ecsHandlers(world: World): Record<string, Handler> {
   const servicesOf = (cluster: string) => [...world.services.values()].filter((s) => s.clusterName === cluster);
   return {
@@ -308,7 +331,8 @@ function ecsHandlers(world: World): Record<string, Handler> {
       if (input.desiredCount !== undefined && (!Number.isInteger(input.desiredCount) || input.desiredCount < 0)) {
         throw awsError("InvalidParameterException", "desiredCount must be a non-negative integer.");
       }
-      world.updateService(service, { desiredCount: input.desiredCount, forceNewDeployment: input.forceNewDeployment });
+      const deploymentConfiguration = validDeploymentConfiguration(input.deploymentConfiguration);
+      world.updateService(service, { desiredCount: input.desiredCount, forceNewDeployment: input.forceNewDeployment, deploymentConfiguration });
       return { service: serviceView(world, service) };
     },
     ListTasks: (input) => {

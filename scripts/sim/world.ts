@@ -114,8 +114,9 @@ export interface SimService {
   desiredCount: number;
   readonly schedulingStrategy: "REPLICA" | "DAEMON";
   readonly placement: "spread" | "binpack";
-  readonly minimumHealthyPercent: number;
-  readonly maximumPercent: number;
+  /** The deployment configuration (UpdateService may change it). */
+  minimumHealthyPercent: number;
+  maximumPercent: number;
   readonly cpu: number;
   readonly memory: number;
   readonly tags: Readonly<Record<string, string>>;
@@ -497,8 +498,9 @@ export class World {
   /**
    * Replica services: keep desiredCount tasks on ACTIVE instances of the primary deployment.
    * Tasks on DRAINING instances or of an older deployment are replaced first, and stopped only
-   * while the healthy count stays at or above minimumHealthyPercent; starts are capped by
-   * maximumPercent.
+   * while the healthy count stays at or above minimumHealthyPercent, in the order that keeps the
+   * service balanced over zones (nextToStop); starts are capped by maximumPercent (both as the
+   * service's deploymentConfiguration is at this pass).
    */
   private scheduleReplica(service: SimService): void {
     const primary = service.deployments.find((d) => d.status === "PRIMARY")!;
@@ -510,9 +512,14 @@ export class World {
     const ceiling = Math.floor((desired * service.maximumPercent) / 100);
     const floor = Math.ceil((desired * service.minimumHealthyPercent) / 100);
 
-    // Scale in: stop the extra tasks, those to be replaced first.
+    // Scale in: stop the extra tasks, keeping the rest balanced over zones.
     if (keep.length > desired) {
-      for (const task of keep.slice(desired)) this.stopTask(task, "Scaling activity initiated by (deployment)");
+      const counts = this.spreadCounts(live);
+      for (let extra = keep.length - desired; extra > 0; extra--) {
+        const task = this.nextToStop(keep, counts)!;
+        this.stopTask(task, "Scaling activity initiated by (deployment)");
+        this.uncount(counts, task);
+      }
       return;
     }
     // Start replacements, within maximumPercent.
@@ -533,19 +540,69 @@ export class World {
       running++;
       this.serviceEvent(service, `has started 1 tasks: (task ${task.arn.split("/").pop()}).`);
     }
-    // Stop replaced tasks while the healthy count allows it; unhealthy ones first.
+    // Stop replaced tasks while the healthy count allows it: unhealthy ones first, then in the
+    // order that keeps the service balanced over zones (nextToStop).
     const healthy = live.filter((t) => t.lastStatus === "RUNNING" && t.healthy).length;
     let stoppable = healthy - floor;
     const keepHealthy = keep.filter((t) => t.lastStatus === "RUNNING" && t.healthy).length;
-    const order = [...replace].sort((a, b) => Number(a.healthy) - Number(b.healthy));
-    for (const task of order) {
-      const replacementReady = keepHealthy >= desired || keep.length + replace.length > desired;
-      if (task.healthy && (stoppable <= 0 || !replacementReady)) continue;
-      const wasHealthy = task.healthy;
+    const replacementReady = keepHealthy >= desired || keep.length + replace.length > desired;
+    const candidates = replace.filter((t) => !t.healthy || (stoppable > 0 && replacementReady));
+    if (candidates.length === 0) return;
+    const counts = this.spreadCounts(placed);
+    for (let task = this.nextToStop(candidates, counts); task; task = this.nextToStop(candidates, counts)) {
+      candidates.splice(candidates.indexOf(task), 1);
+      if (task.healthy) {
+        if (stoppable <= 0) continue;
+        stoppable--;
+      }
       const ci = this.containerInstances.get(task.containerInstanceArn);
       this.stopTask(task, ci?.status === "DRAINING" ? "Service is being drained" : "Deployment replaced the task");
-      if (wasHealthy) stoppable--;
+      this.uncount(counts, task);
     }
+  }
+
+  /** A service's tasks per zone and per container instance. */
+  private spreadCounts(tasks: readonly SimTask[]): { zone: Map<string, number>; instance: Map<string, number> } {
+    const zone = new Map<string, number>();
+    const instance = new Map<string, number>();
+    for (const t of tasks) {
+      zone.set(t.az, (zone.get(t.az) ?? 0) + 1);
+      instance.set(t.containerInstanceArn, (instance.get(t.containerInstanceArn) ?? 0) + 1);
+    }
+    return { zone, instance };
+  }
+
+  private uncount(counts: { zone: Map<string, number>; instance: Map<string, number> }, task: SimTask): void {
+    counts.zone.set(task.az, (counts.zone.get(task.az) ?? 1) - 1);
+    counts.instance.set(task.containerInstanceArn, (counts.instance.get(task.containerInstanceArn) ?? 1) - 1);
+  }
+
+  /**
+   * Which of `candidates` the scheduler stops next. The ECS developer guide ("Update Amazon ECS
+   * service parameters") says that when the service scheduler stops running tasks it keeps the
+   * service balanced over zones: it favours the instances whose zone holds the most of the
+   * service's tasks, then the instances holding the most of them. Modelled for scale-in and for
+   * the old tasks a deployment replaces: tasks not (yet) healthy go first (stopping them costs no
+   * healthy task), then the zone with the most of the service's tasks (`counts`: every task not
+   * told to stop, old and new deployment alike, PENDING ones too), then the instance with the
+   * most; ties go to the oldest task, then by ARN (deterministic).
+   */
+  private nextToStop(candidates: readonly SimTask[], counts: { zone: Map<string, number>; instance: Map<string, number> }): SimTask | undefined {
+    let best: SimTask | undefined;
+    for (const t of candidates) {
+      if (!best) {
+        best = t;
+        continue;
+      }
+      const order =
+        Number(t.healthy) - Number(best.healthy) ||
+        (counts.zone.get(best.az) ?? 0) - (counts.zone.get(t.az) ?? 0) ||
+        (counts.instance.get(best.containerInstanceArn) ?? 0) - (counts.instance.get(t.containerInstanceArn) ?? 0) ||
+        t.createdAt - best.createdAt ||
+        (t.arn < best.arn ? -1 : t.arn > best.arn ? 1 : 0);
+      if (order < 0) best = t;
+    }
+    return best;
   }
 
   /** Daemon services: one task on every ACTIVE instance; a DRAINING instance keeps its daemon. */
@@ -578,10 +635,20 @@ export class World {
     }
   }
 
-  /** UpdateService: a new desired count and/or a new deployment replacing every task. */
-  updateService(service: SimService, change: { desiredCount?: number; forceNewDeployment?: boolean }): void {
+  /**
+   * UpdateService: a new desired count, a new deployment configuration (it bounds the running
+   * deployment from the next scheduler pass on; on its own it starts no deployment), and/or a new
+   * deployment replacing every task.
+   */
+  updateService(
+    service: SimService,
+    change: { desiredCount?: number; forceNewDeployment?: boolean; deploymentConfiguration?: { minimumHealthyPercent?: number; maximumPercent?: number } },
+  ): void {
     const now = this.clock.now();
     if (change.desiredCount !== undefined) service.desiredCount = change.desiredCount;
+    const configuration = change.deploymentConfiguration;
+    if (configuration?.minimumHealthyPercent !== undefined) service.minimumHealthyPercent = configuration.minimumHealthyPercent;
+    if (configuration?.maximumPercent !== undefined) service.maximumPercent = configuration.maximumPercent;
     const primary = service.deployments.find((d) => d.status === "PRIMARY")!;
     if (change.forceNewDeployment) {
       primary.status = "ACTIVE";

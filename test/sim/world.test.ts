@@ -233,6 +233,64 @@ describe("the simulated world", () => {
     expect(world.downtimeViolations()).toEqual([]);
   });
 
+  it("UpdateService takes a deploymentConfiguration: refused out of bounds, reported by DescribeServices, and on its own starts no deployment", async () => {
+    const { world, clients } = await simulate();
+    const service = world.services.get(`${CLUSTER}/web`)!;
+    const tasks = world.tasksOfService(service).map((t) => t.arn);
+    const update = (deploymentConfiguration: { minimumHealthyPercent?: number; maximumPercent?: number }) =>
+      clients.ecs.send(new UpdateServiceCommand({ cluster: CLUSTER, service: "web", deploymentConfiguration }));
+    for (const bad of [{ maximumPercent: 99 }, { minimumHealthyPercent: 101 }, { minimumHealthyPercent: -1 }, { maximumPercent: 150.5 }]) {
+      await expect(update(bad)).rejects.toMatchObject({ name: "InvalidParameterException" });
+    }
+    expect(service).toMatchObject({ minimumHealthyPercent: 100, maximumPercent: 200 });
+
+    const out = await update({ maximumPercent: 125 });
+    expect(out.service?.deploymentConfiguration).toMatchObject({ minimumHealthyPercent: 100, maximumPercent: 125 });
+    const described = await clients.ecs.send(new DescribeServicesCommand({ cluster: CLUSTER, services: ["web"] }));
+    expect(described.services?.[0].deploymentConfiguration).toMatchObject({ minimumHealthyPercent: 100, maximumPercent: 125 });
+    await world.clock.sleep(60_000);
+    expect(service.deployments).toMatchObject([{ status: "PRIMARY", rolloutState: "COMPLETED" }]);
+    expect(world.tasksOfService(service).map((t) => t.arn)).toEqual(tasks);
+  });
+
+  it("a forced deployment keeps within maximumPercent: 125 % of 4 replaces one task at a time, 200 % all four at once", async () => {
+    const { world, clients } = await simulate();
+    const service = world.services.get(`${CLUSTER}/web`)!;
+    let most = 0;
+    const sample = () => {
+      most = Math.max(most, world.tasksOfService(service).filter((t) => t.desiredStatus === "RUNNING").length);
+      world.clock.after(1_000, sample);
+    };
+    sample();
+    const deploy = async (deploymentConfiguration?: { maximumPercent: number }) => {
+      most = 0;
+      const before = new Set(world.tasksOfService(service).map((t) => t.arn));
+      await clients.ecs.send(new UpdateServiceCommand({ cluster: CLUSTER, service: "web", forceNewDeployment: true, deploymentConfiguration }));
+      await until(world, () => service.deployments.length === 1 && service.deployments[0].rolloutState === "COMPLETED");
+      expect(world.tasksOfService(service).filter((t) => t.desiredStatus === "RUNNING" && before.has(t.arn))).toEqual([]);
+      return most;
+    };
+    expect(await deploy({ maximumPercent: 125 })).toBe(5);
+    expect(await deploy({ maximumPercent: 200 })).toBe(8);
+    expect(world.downtimeViolations()).toEqual([]);
+  });
+
+  it("stops the tasks of a service from the zone holding the most of them, as ECS does (scale-in)", async () => {
+    const { world, clients } = await simulate("imbalanced");
+    const service = world.services.get(`${CLUSTER}/web`)!;
+    const scale = async (desiredCount: number) => {
+      await clients.ecs.send(new UpdateServiceCommand({ cluster: CLUSTER, service: "web", desiredCount }));
+      await until(world, () => service.deployments[0].rolloutState === "COMPLETED" && world.tasksOfService(service).every((t) => t.desiredStatus === "STOPPED" || t.healthy));
+    };
+    const [a, b, c] = production.subnets.map((s) => s.availabilityZone);
+    await scale(7);
+    // The first zone is full: the new tasks go to the other two.
+    expect(tasksPerZone(world, "web")[a]).toBe(4);
+    await scale(3);
+    expect(tasksPerZone(world, "web")).toEqual({ [a]: 1, [b]: 1, [c]: 1 });
+    expect(world.downtimeViolations()).toEqual([]);
+  });
+
   it("runs the SDK's own paginators across pages", async () => {
     const { clients } = await simulate();
     let tasks = 0;
