@@ -470,7 +470,14 @@ export class World {
     return [...this.containerInstances.values()].filter((ci) => ci.clusterName === clusterName && ci.status === "ACTIVE" && ci.agentConnected);
   }
 
-  /** Where the next task of a service goes: zone spread then instance spread, or binpack. */
+  /**
+   * Where the next task of a service goes: binpack, or zone spread then instance spread, as ECS
+   * documents it (the zone with the fewest of the service's tasks, then the instance with the
+   * fewest; every task not told to stop counts, an outgoing deployment's too). Where those tie,
+   * which ECS leaves open, the sim takes the instance with the fewest tasks of the service's
+   * current deployment (so that a rolling replacement does not stack two new tasks on one
+   * instance while its neighbour holds only an outgoing one), then the least busy, then by ARN.
+   */
   private place(service: SimService, live: SimTask[]): SimContainerInstance | undefined {
     const candidates = this.placeable(service.clusterName).filter((ci) => {
       const free = this.freeCapacity(ci);
@@ -482,14 +489,18 @@ export class World {
     }
     const perZone = new Map<string, number>();
     const perInstance = new Map<string, number>();
+    const primaryPerInstance = new Map<string, number>();
+    const primary = service.deployments.find((d) => d.status === "PRIMARY")?.id;
     for (const task of live) {
       perZone.set(task.az, (perZone.get(task.az) ?? 0) + 1);
       perInstance.set(task.containerInstanceArn, (perInstance.get(task.containerInstanceArn) ?? 0) + 1);
+      if (task.deploymentId === primary) primaryPerInstance.set(task.containerInstanceArn, (primaryPerInstance.get(task.containerInstanceArn) ?? 0) + 1);
     }
     return candidates.sort(
       (a, b) =>
         (perZone.get(a.az) ?? 0) - (perZone.get(b.az) ?? 0) ||
         (perInstance.get(a.arn) ?? 0) - (perInstance.get(b.arn) ?? 0) ||
+        (primaryPerInstance.get(a.arn) ?? 0) - (primaryPerInstance.get(b.arn) ?? 0) ||
         this.tasksOnInstance(a.arn).length - this.tasksOnInstance(b.arn).length ||
         a.arn.localeCompare(b.arn),
     )[0];

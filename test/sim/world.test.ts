@@ -275,6 +275,39 @@ describe("the simulated world", () => {
     expect(world.downtimeViolations()).toEqual([]);
   });
 
+  it("a forced deployment of a service bunched in one zone: at 200 % every replacement lands beside the old tasks; one beyond desired at a time spreads it", async () => {
+    const deploy = async (maximumPercent: number) => {
+      const { world, clients } = await simulate("imbalanced");
+      const service = world.services.get(`${CLUSTER}/api`)!;
+      await clients.ecs.send(new UpdateServiceCommand({ cluster: CLUSTER, service: "api", forceNewDeployment: true, deploymentConfiguration: { maximumPercent } }));
+      await until(world, () => service.deployments.length === 1 && service.deployments[0].rolloutState === "COMPLETED");
+      expect(world.downtimeViolations()).toEqual([]);
+      const live = world.tasksOfService(service).filter((t) => t.desiredStatus === "RUNNING");
+      return { zones: production.subnets.map((s) => tasksPerZone(world, "api")[s.availabilityZone] ?? 0), instances: new Set(live.map((t) => t.containerInstanceArn)).size };
+    };
+    expect(await deploy(200)).toEqual({ zones: [0, 3, 3], instances: 2 });
+    expect(await deploy(117)).toEqual({ zones: [2, 2, 2], instances: 4 });
+  });
+
+  it("when ECS's documented placement keys tie, a replacement goes to the instance without one of its deployment's tasks", async () => {
+    // Two tasks in the first zone, one on each of its instances; only that zone takes new tasks.
+    const { world, clients } = await createSimulation({ environment: production, pins: pins.production, scenario: "imbalanced", services: [{ name: "solo", desiredCount: 2 }] });
+    const [first] = production.subnets.map((s) => s.availabilityZone);
+    for (const ci of world.containerInstances.values()) if (ci.az !== first) ci.agentConnected = false;
+    const service = world.services.get(`${CLUSTER}/solo`)!;
+    const [x, y] = world.tasksOfService(service).map((t) => world.containerInstances.get(t.containerInstanceArn)!);
+    expect(x.arn).not.toBe(y.arn);
+    // The instance of the second task is the busier one: the first replacement goes beside the first task.
+    world.runStandaloneTask(CLUSTER, "job", y, 24 * 3600);
+    await clients.ecs.send(new UpdateServiceCommand({ cluster: CLUSTER, service: "solo", forceNewDeployment: true, deploymentConfiguration: { maximumPercent: 150 } }));
+    await until(world, () => service.deployments.length === 1 && service.deployments[0].rolloutState === "COMPLETED");
+    // The second replacement ties with the first on zone and on the service's tasks per instance
+    // (the old task still counts); it goes where the new deployment has none, not beside the first.
+    const live = world.tasksOfService(service).filter((t) => t.desiredStatus === "RUNNING");
+    expect(live.map((t) => t.containerInstanceArn).sort()).toEqual([x.arn, y.arn].sort());
+    expect(world.downtimeViolations()).toEqual([]);
+  });
+
   it("stops the tasks of a service from the zone holding the most of them, as ECS does (scale-in)", async () => {
     const { world, clients } = await simulate("imbalanced");
     const service = world.services.get(`${CLUSTER}/web`)!;
