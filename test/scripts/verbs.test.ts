@@ -114,6 +114,15 @@ describe("amiroll plan and apply --simulate", () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^Plan: 3 to add, 0 to change, 3 to destroy\.\nplan guard: ACCEPTED/);
     expect(r.stderr).toMatch(/applied staging in \d+\.\d simulated minutes/);
+    // A replace roll hands over to the watch, which finds it done.
+    expect(r.stdout).toMatch(/\nwatch of staging: done after 1 polls\napps: done/);
+  });
+
+  it("apply of a blue-green add does not watch: it says what comes next", () => {
+    const r = amiroll(["apply", "--env", "production", "--simulate"]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).not.toContain("watch of");
+    expect(r.stderr).toContain("the old one is still ACTIVE: drain it");
   });
 
   it("apply refuses what the guard refused (exit 3, nothing applied) unless --force", () => {
