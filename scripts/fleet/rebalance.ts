@@ -1,16 +1,23 @@
 /**
- * Rebalancing: force a new deployment of each imbalanced service, a few at a time, wait for each
- * to complete, then judge the balance again from a fresh snapshot. The only AWS call it makes
- * itself is UpdateService (forceNewDeployment); everything it observes comes through `take`.
+ * Rebalancing: force a new deployment of each imbalanced service, a few services at a time, wait
+ * for each to complete, then judge the balance again from a fresh snapshot. The AWS calls it
+ * makes itself are DescribeServices (a service's deployment configuration, just before forcing)
+ * and UpdateService; everything else it observes comes through `take`.
  *
- * A forced deployment replaces every task of the service with the scheduler's placement, within
- * the service's minimumHealthyPercent / maximumPercent, so it causes no downtime a deployment
- * would not. It does not guarantee balance: the scheduler places the new tasks while the old
- * ones still run and still count for its spread, and only where there is room, so a service
- * bunched in a full zone can come out bunched in the other zones. That is why the result is
- * verified, and a service still imbalanced afterwards is reported as such, not as done.
+ * A forced deployment with the service's own configuration (typically maximumPercent 200) does
+ * not balance a bunched service: the scheduler starts every replacement while all the old tasks
+ * still run and still count for its zone spread, so 4/0/0 comes out 0/2/2. So, as an operator
+ * would, each deployment runs with a narrowed configuration, one task beyond desired at a time and
+ * none below (`narrowedDeploymentConfiguration`): each new task is placed into the zone with the
+ * fewest of the service's tasks, then an old one is stopped from the zone with the most (ECS's
+ * documented order), and the service moves out of its crowded zone one task at a time. Its whole
+ * deploymentConfiguration (DescribeServices, just before) is sent back once its deployment is
+ * over, however that ended (completed, failed, timed out); the forcing's log line carries it too.
+ *
+ * The result is still verified: the scheduler places only where there is room, so a service whose
+ * other zones are full comes out as bunched as it was, and is reported still imbalanced.
  */
-import { UpdateServiceCommand, type ECSClient } from "@aws-sdk/client-ecs";
+import { type DeploymentConfiguration, DescribeServicesCommand, type ECSClient, UpdateServiceCommand } from "@aws-sdk/client-ecs";
 import type { Clock } from "../sim/clock";
 import { type BalanceReport, type ServiceBalance, serviceBalance } from "./balance";
 import type { FleetSnapshot, ServiceSnapshot } from "./snapshot";
@@ -21,6 +28,21 @@ export const DEFAULT_REBALANCE_CONCURRENCY = 3;
 export const DEFAULT_REBALANCE_TIMEOUT_MS = 15 * 60_000;
 /** Time between snapshots while deployments run. */
 export const DEFAULT_REBALANCE_POLL_MS = 15_000;
+
+/** The part of a service's deployment configuration rebalance narrows, and reports. */
+export interface DeploymentLimits {
+  readonly minimumHealthyPercent?: number;
+  readonly maximumPercent?: number;
+}
+
+/**
+ * The configuration a rebalancing deployment runs with: minimumHealthyPercent 100 (no task stops
+ * before its replacement is healthy) and maximumPercent 100 + ceil(100 / desired), which ECS
+ * rounds down to desired + 1 tasks (one more for 100 tasks and over: 101 % of 250 is 252).
+ */
+export function narrowedDeploymentConfiguration(desiredCount: number): Required<DeploymentLimits> {
+  return { minimumHealthyPercent: 100, maximumPercent: 100 + Math.ceil(100 / Math.max(1, desiredCount)) };
+}
 
 export interface RebalanceOptions {
   readonly clusterName: string;
@@ -44,8 +66,8 @@ export interface RebalanceOptions {
  * - `balanced`: its deployment completed and the final snapshot finds it balanced.
  * - `still-imbalanced`: its deployment completed, and it is still imbalanced.
  * - `completed`: its deployment completed; balance does not judge it (a daemon service).
- * - `failed`: UpdateService was refused, the deployment failed, the service went away, or it
- *   did not complete within the timeout (`error` says which).
+ * - `failed`: the service is not in the cluster, UpdateService was refused, the deployment
+ *   failed, the service went away, or it did not complete within the timeout (`error` says which).
  */
 export type RebalanceOutcome = "would-force" | "balanced" | "still-imbalanced" | "completed" | "failed";
 
@@ -61,6 +83,14 @@ export interface ServiceRebalance {
   /** Absent when the service is not a replica service of the snapshot. */
   readonly before?: ServiceBalance;
   readonly after?: ServiceBalance;
+  /** The service's own deployment configuration (DescribeServices), as it was before the forcing. */
+  readonly original?: DeploymentLimits;
+  /** What its forced deployment ran with (a dry run: what it would run with). */
+  readonly narrowed?: DeploymentLimits;
+  /** Whether the original configuration was put back; absent when nothing was narrowed. */
+  readonly restored?: boolean;
+  /** Why it could not be put back (the service keeps the narrowed one: restore it by hand). */
+  readonly restoreError?: string;
 }
 
 export interface RebalanceResult {
@@ -73,13 +103,19 @@ export interface RebalanceResult {
   readonly before: BalanceReport;
   /** From the final snapshot; absent on a dry run. */
   readonly after?: BalanceReport;
-  /** No service failed or is still imbalanced (a dry run, which changes nothing, is ok). */
+  /**
+   * No service failed or is still imbalanced, and every narrowed configuration was put back (a
+   * dry run, which changes nothing, is ok).
+   */
   readonly ok: boolean;
 }
 
 interface Flight {
   readonly startedAt: number;
   readonly deploymentId?: string;
+  /** The service's whole deploymentConfiguration before the forcing (what restoring sends back). */
+  readonly original?: DeploymentConfiguration;
+  readonly narrowed?: DeploymentLimits;
 }
 
 interface Finished {
@@ -88,7 +124,13 @@ interface Finished {
   readonly startedAt?: number;
   readonly finishedAt: number;
   readonly error?: string;
+  readonly original?: DeploymentLimits;
+  readonly narrowed?: DeploymentLimits;
+  readonly restored?: boolean;
+  readonly restoreError?: string;
 }
+
+const limits = (c: DeploymentConfiguration | DeploymentLimits): DeploymentLimits => ({ minimumHealthyPercent: c.minimumHealthyPercent, maximumPercent: c.maximumPercent });
 
 const message = (error: unknown) => (error instanceof Error ? `${error.name}: ${error.message}` : String(error));
 
@@ -106,64 +148,125 @@ function deploymentState(service: ServiceSnapshot | undefined, deploymentId: str
 }
 
 /**
- * Forces a new deployment of each service, at most `concurrency` in flight: each starts when a
- * slot frees, and a slot frees when a snapshot shows that service's deployment COMPLETED (or
- * FAILED, or past the timeout). Then one more snapshot judges the balance of every service.
- * Never throws for a service that fails; an error of `take` itself is thrown.
+ * Forces a new deployment of each service with a narrowed deployment configuration, at most
+ * `concurrency` in flight: each starts when a slot frees, and a slot frees when a snapshot shows
+ * that service's deployment COMPLETED (or FAILED, or past the timeout), once the service's own
+ * configuration is back. Then one more snapshot judges the balance of every service. Never throws
+ * for a service that fails; an error of `take` itself is thrown.
  */
 export async function rebalance(clients: { readonly ecs: ECSClient }, clock: Clock, options: RebalanceOptions): Promise<RebalanceResult> {
   const concurrency = Math.max(1, Math.floor(options.concurrency ?? DEFAULT_REBALANCE_CONCURRENCY));
   const timeoutMs = options.timeoutMs ?? DEFAULT_REBALANCE_TIMEOUT_MS;
   const pollMs = options.pollIntervalMs ?? DEFAULT_REBALANCE_POLL_MS;
   const log = options.log ?? (() => {});
+  const cluster = options.clusterName;
   const names = [...new Set(options.services)];
   const startedAt = clock.now();
-  const before = serviceBalance(await options.take());
+  const first = await options.take();
+  const before = serviceBalance(first);
   const balanceOf = (report: BalanceReport | undefined, name: string) => report?.services.find((s) => s.service === name);
 
   if (options.dryRun) {
-    for (const name of names) log("would force a new deployment", { cluster: options.clusterName, service: name, dryRun: true });
-    return {
-      clusterName: options.clusterName,
-      dryRun: true,
-      startedAt,
-      finishedAt: clock.now(),
-      services: names.map((name) => ({ service: name, outcome: "would-force", before: balanceOf(before, name) })),
-      before,
-      ok: true,
-    };
+    const services = names.map((name): ServiceRebalance => {
+      const desired = first.services.find((s) => s.name === name)?.desiredCount;
+      const narrowed = desired === undefined ? undefined : narrowedDeploymentConfiguration(desired);
+      log("would force a new deployment", { cluster, service: name, dryRun: true, ...(narrowed ? { narrowed } : {}) });
+      return { service: name, outcome: "would-force", before: balanceOf(before, name), ...(narrowed ? { narrowed } : {}) };
+    });
+    return { clusterName: cluster, dryRun: true, startedAt, finishedAt: clock.now(), services, before, ok: true };
   }
 
   const queue = [...names];
   const inFlight = new Map<string, Flight>();
   const finished = new Map<string, Finished>();
-  const finish = (name: string, flight: Flight | undefined, failed: boolean, error?: string) => {
+
+  /** Puts the service's own configuration back, if it was narrowed. */
+  const restore = async (name: string, flight: Flight): Promise<{ restored?: boolean; restoreError?: string }> => {
+    if (!flight.original || !flight.narrowed) return {};
+    try {
+      await clients.ecs.send(new UpdateServiceCommand({ cluster, service: name, deploymentConfiguration: flight.original }));
+      log("restored the deployment configuration", { cluster, service: name, ...limits(flight.original) });
+      return { restored: true };
+    } catch (error) {
+      const restoreError = `UpdateService refused to restore ${JSON.stringify(limits(flight.original))}: ${message(error)}`;
+      log("could not restore the deployment configuration", { cluster, service: name, error: restoreError });
+      return { restored: false, restoreError };
+    }
+  };
+  const finish = async (name: string, flight: Flight, failed: boolean, error?: string) => {
+    const restoring = await restore(name, flight);
     inFlight.delete(name);
-    finished.set(name, { failed, deploymentId: flight?.deploymentId, startedAt: flight?.startedAt, finishedAt: clock.now(), error });
-    log(failed ? "rebalance of a service failed" : "deployment completed", { cluster: options.clusterName, service: name, ...(error ? { error } : {}) });
+    finished.set(name, {
+      failed,
+      deploymentId: flight.deploymentId,
+      startedAt: flight.startedAt,
+      finishedAt: clock.now(),
+      error,
+      ...(flight.original ? { original: limits(flight.original) } : {}),
+      ...(flight.narrowed ? { narrowed: flight.narrowed } : {}),
+      ...restoring,
+    });
+    log(failed ? "rebalance of a service failed" : "deployment completed", { cluster, service: name, ...(error ? { error } : {}) });
+  };
+  /** Reads the service's configuration and forces its deployment with the narrowed one; resolves the flight, or why not. */
+  const force = async (name: string): Promise<Flight | { error: string }> => {
+    const at = clock.now();
+    let described;
+    try {
+      described = await clients.ecs.send(new DescribeServicesCommand({ cluster, services: [name] }));
+    } catch (error) {
+      return { error: `DescribeServices failed: ${message(error)}` };
+    }
+    const service = described.services?.find((s) => s.serviceName === name || s.serviceArn === name);
+    if (!service) {
+      const reason = described.failures?.find((f) => f.arn === name)?.reason ?? described.failures?.[0]?.reason;
+      return { error: `the service is not in the cluster (DescribeServices: ${reason ?? "not found"})` };
+    }
+    const original = service.deploymentConfiguration;
+    // What could not be put back is not changed.
+    if (original?.minimumHealthyPercent === undefined || original.maximumPercent === undefined) {
+      return { error: "DescribeServices gave no deploymentConfiguration percentages to restore afterwards; nothing was forced" };
+    }
+    const narrowed = narrowedDeploymentConfiguration(service.desiredCount ?? 0);
+    try {
+      const out = await clients.ecs.send(
+        new UpdateServiceCommand({ cluster, service: name, forceNewDeployment: true, deploymentConfiguration: { ...original, ...narrowed } }),
+      );
+      const deploymentId = out.service?.deployments?.find((d) => d.status === "PRIMARY")?.id;
+      return { startedAt: at, deploymentId, original, narrowed };
+    } catch (error) {
+      return { error: `UpdateService refused: ${message(error)}` };
+    }
   };
 
   while (queue.length > 0 || inFlight.size > 0) {
     while (inFlight.size < concurrency && queue.length > 0) {
       const name = queue.shift()!;
       const at = clock.now();
-      try {
-        const out = await clients.ecs.send(new UpdateServiceCommand({ cluster: options.clusterName, service: name, forceNewDeployment: true }));
-        const deploymentId = out.service?.deployments?.find((d) => d.status === "PRIMARY")?.id;
-        inFlight.set(name, { startedAt: at, deploymentId });
-        log("forced a new deployment", { cluster: options.clusterName, service: name, deploymentId, inFlight: inFlight.size });
-      } catch (error) {
-        finish(name, { startedAt: at }, true, `UpdateService refused: ${message(error)}`);
+      const flight = await force(name);
+      if ("error" in flight) {
+        await finish(name, { startedAt: at }, true, flight.error);
+        continue;
       }
+      inFlight.set(name, flight);
+      log("forced a new deployment", {
+        cluster,
+        service: name,
+        deploymentId: flight.deploymentId,
+        narrowed: flight.narrowed,
+        // Logged so that an operator can put it back by hand should this run be cut short.
+        original: limits(flight.original!),
+        inFlight: inFlight.size,
+      });
     }
     if (inFlight.size === 0) continue;
     await clock.sleep(pollMs);
     const snapshot = await options.take();
-    for (const [name, flight] of inFlight) {
+    for (const [name, flight] of [...inFlight]) {
       const { state, why } = deploymentState(snapshot.services.find((s) => s.name === name), flight.deploymentId);
-      if (state === "completed") finish(name, flight, false);
-      else if (state === "failed") finish(name, flight, true, why);
-      else if (clock.now() - flight.startedAt >= timeoutMs) finish(name, flight, true, `the deployment did not complete within ${Math.round(timeoutMs / 1000)} s`);
+      if (state === "completed") await finish(name, flight, false);
+      else if (state === "failed") await finish(name, flight, true, why);
+      else if (clock.now() - flight.startedAt >= timeoutMs) await finish(name, flight, true, `the deployment did not complete within ${Math.round(timeoutMs / 1000)} s`);
     }
   }
 
@@ -181,19 +284,23 @@ export async function rebalance(clients: { readonly ecs: ECSClient }, clock: Clo
       error: done.error,
       before: balanceOf(before, name),
       after: judged,
+      ...(done.original ? { original: done.original } : {}),
+      ...(done.narrowed ? { narrowed: done.narrowed } : {}),
+      ...(done.restored !== undefined ? { restored: done.restored } : {}),
+      ...(done.restoreError ? { restoreError: done.restoreError } : {}),
     };
   });
   for (const s of services) {
-    if (s.outcome === "still-imbalanced") log("still imbalanced after its deployment", { cluster: options.clusterName, service: s.service, why: s.after!.imbalances.map((i) => i.detail) });
+    if (s.outcome === "still-imbalanced") log("still imbalanced after its deployment", { cluster, service: s.service, why: s.after!.imbalances.map((i) => i.detail) });
   }
   return {
-    clusterName: options.clusterName,
+    clusterName: cluster,
     dryRun: false,
     startedAt,
     finishedAt: clock.now(),
     services,
     before,
     after,
-    ok: services.every((s) => s.outcome === "balanced" || s.outcome === "completed"),
+    ok: services.every((s) => (s.outcome === "balanced" || s.outcome === "completed") && s.restored !== false),
   };
 }

@@ -1,11 +1,15 @@
 /**
  * Rebalance against the simulated AWS's "imbalanced" scenario (every service starts in the
- * first zone): the imbalanced services are found, forced a few at a time, waited for on the
- * virtual clock and judged again; a dry run changes nothing; nobody loses a healthy task.
- * Snapshots are read from the world itself (test/support/world-snapshot.ts), not the poller.
+ * first zone): the imbalanced services are found, forced a few at a time with a narrowed
+ * deployment configuration (one task beyond desired at a time), waited for on the virtual clock,
+ * their own configuration put back, and judged again; a dry run changes nothing; nobody loses a
+ * healthy task. Snapshots are read from the world itself (test/support/world-snapshot.ts), not
+ * the poller.
  */
 import { serviceBalance } from "../../scripts/fleet/balance";
-import { rebalance } from "../../scripts/fleet/rebalance";
+import { narrowedDeploymentConfiguration, rebalance } from "../../scripts/fleet/rebalance";
+import { awsError } from "../../scripts/sim/clients";
+import type { VirtualClock } from "../../scripts/sim/clock";
 import { DEMO_SERVICES, createSimulation } from "../../scripts/sim/scenarios";
 import type { ServiceSpec, World } from "../../scripts/sim/world";
 import { ENVIRONMENTS_CONFIG, findEnvironment, loadEnvironments } from "../../stacks/environments";
@@ -23,21 +27,53 @@ const PAIRS: ServiceSpec[] = ["cart", "checkout", "search", "profile", "media"].
 async function simulate(services: readonly ServiceSpec[] = DEMO_SERVICES) {
   const sim = await createSimulation({ environment: production, pins: pins.production, scenario: "imbalanced", services });
   const take = async () => worldSnapshot(sim.world, CLUSTER);
-  return { ...sim, take, updates: watchUpdates(sim.world) };
+  return { ...sim, take, updates: watchUpdates(sim.world), most: watchTaskCounts(sim.world, sim.clock) };
 }
 
-/** Records, at each UpdateService, how many services of the cluster have a deployment under way (this one included). */
-function watchUpdates(world: World): { services: string[]; inFlight: number[] } {
-  const seen = { services: [] as string[], inFlight: [] as number[] };
+const service = (world: World, name: string) => world.services.get(`${CLUSTER}/${name}`)!;
+const configuration = (world: World, name: string) => {
+  const { minimumHealthyPercent, maximumPercent } = service(world, name);
+  return { minimumHealthyPercent, maximumPercent };
+};
+
+/**
+ * Records each UpdateService that forces a deployment: the service, how many services of the
+ * cluster then have a deployment under way (this one included), and the configuration it runs
+ * with; and, apart, the services whose configuration alone was updated (restores).
+ */
+function watchUpdates(world: World) {
+  const seen = { services: [] as string[], inFlight: [] as number[], forcedWith: [] as { minimumHealthyPercent: number; maximumPercent: number }[], restored: [] as string[] };
   const update = world.updateService.bind(world);
-  world.updateService = (service, change) => {
-    update(service, change);
-    seen.services.push(service.name);
-    const deploying = [...world.services.values()].filter((s) => s.clusterName === CLUSTER && (s.deployments.length > 1 || s.deployments[0].rolloutState === "IN_PROGRESS"));
+  world.updateService = (s, change) => {
+    update(s, change);
+    if (!change.forceNewDeployment) {
+      seen.restored.push(s.name);
+      return;
+    }
+    seen.services.push(s.name);
+    seen.forcedWith.push({ minimumHealthyPercent: s.minimumHealthyPercent, maximumPercent: s.maximumPercent });
+    const deploying = [...world.services.values()].filter((x) => x.clusterName === CLUSTER && (x.deployments.length > 1 || x.deployments[0].rolloutState === "IN_PROGRESS"));
     seen.inFlight.push(deploying.length);
   };
   return seen;
 }
+
+/** The most tasks (not told to stop) each service of the cluster had at once, every virtual second. */
+function watchTaskCounts(world: World, clock: VirtualClock): Map<string, number> {
+  const most = new Map<string, number>();
+  const sample = () => {
+    for (const s of world.services.values()) {
+      if (s.clusterName !== CLUSTER) continue;
+      const live = world.tasksOfService(s).filter((t) => t.desiredStatus === "RUNNING").length;
+      most.set(s.name, Math.max(most.get(s.name) ?? 0, live));
+    }
+    clock.after(1_000, sample);
+  };
+  sample();
+  return most;
+}
+
+const sorted = (counts: readonly number[]) => [...counts].sort((a, b) => a - b);
 
 describe("rebalance in the imbalanced scenario", () => {
   it("finds every spread service bunched in the first zone; the binpacked worker and the single admin task are not imbalanced", async () => {
@@ -51,8 +87,52 @@ describe("rebalance in the imbalanced scenario", () => {
     expect(report.services.find((s) => s.service === "worker")).toMatchObject({ checks: { zones: false, instances: false }, balanced: true });
   });
 
-  it("fixes the imbalanced services a few at a time, on the virtual clock, with no downtime", async () => {
-    const { world, clients, clock, take, updates } = await simulate(PAIRS);
+  it("balances every judged service of the demo set, one task beyond desired at a time, with no downtime, and puts each one's own configuration back", async () => {
+    const { world, clients, clock, take, updates, most } = await simulate();
+    const before = serviceBalance(await take());
+    expect(before.imbalanced).toEqual(["api", "search", "web"]);
+    const others = ["worker", "admin", "log-router"].flatMap((name) => world.tasksOfService(service(world, name)).filter((t) => t.desiredStatus === "RUNNING"));
+    const logged: string[] = [];
+
+    const result = await rebalance(clients, clock, { clusterName: CLUSTER, services: before.imbalanced, take, log: (m, f) => logged.push(`${m} ${f?.service ?? ""}`) });
+
+    expect(result.ok).toBe(true);
+    expect(result.services.map((s) => [s.service, s.outcome])).toEqual([
+      ["api", "balanced"],
+      ["search", "balanced"],
+      ["web", "balanced"],
+    ]);
+    expect(result.after).toMatchObject({ imbalanced: [], balanced: true });
+    const perZone = (name: string) => result.services.find((s) => s.service === name)!.after!.perZone.map((z) => z.tasks);
+    expect(perZone("api")).toEqual([2, 2, 2]);
+    expect(sorted(perZone("web"))).toEqual([1, 1, 2]);
+    expect(sorted(perZone("search"))).toEqual([0, 1, 1]);
+
+    // Few at a time: each deployment ran with room for one task beyond desired, none below.
+    expect(updates.services).toEqual(["api", "search", "web"]);
+    expect(updates.forcedWith).toEqual([
+      { minimumHealthyPercent: 100, maximumPercent: 117 },
+      { minimumHealthyPercent: 100, maximumPercent: 150 },
+      { minimumHealthyPercent: 100, maximumPercent: 125 },
+    ]);
+    for (const name of before.imbalanced) expect(most.get(name)).toBe(service(world, name).desiredCount + 1);
+    expect(world.downtimeViolations()).toEqual([]);
+
+    // Each service's own configuration is back, and said so.
+    for (const s of result.services) {
+      expect(s).toMatchObject({ original: { minimumHealthyPercent: 100, maximumPercent: 200 }, narrowed: updates.forcedWith[updates.services.indexOf(s.service)], restored: true });
+      expect(configuration(world, s.service)).toEqual({ minimumHealthyPercent: 100, maximumPercent: 200 });
+    }
+    expect(updates.restored.sort()).toEqual(["api", "search", "web"]);
+    expect(world.calls.filter((c) => c.operation === "UpdateService")).toHaveLength(6);
+    expect(world.calls.filter((c) => c.operation === "DescribeServices")).toHaveLength(3);
+    expect(logged.filter((l) => l.startsWith("restored the deployment configuration"))).toHaveLength(3);
+    // The others were left alone: none of their tasks was stopped.
+    expect(others.filter((t) => t.desiredStatus !== "RUNNING")).toEqual([]);
+  });
+
+  it("fixes two-task services a few at a time, on the virtual clock, with no downtime", async () => {
+    const { world, clients, clock, take, updates, most } = await simulate(PAIRS);
     const before = serviceBalance(await take());
     expect(before.imbalanced).toEqual(["cart", "checkout", "media", "profile", "search"]);
     const started = clock.now();
@@ -67,11 +147,14 @@ describe("rebalance in the imbalanced scenario", () => {
       expect(s.before!.perZone.map((z) => z.tasks)).toEqual([2, 0, 0]);
       expect(s.after!.perZone.map((z) => z.tasks)).toEqual([0, 1, 1]);
       expect(s.finishedAt! - s.startedAt!).toBeLessThan(5 * 60_000);
+      expect(s).toMatchObject({ narrowed: { minimumHealthyPercent: 100, maximumPercent: 150 }, restored: true });
+      expect(most.get(s.service)).toBe(3);
     }
-    // A few at a time: three deployments in flight, never more; each service forced once.
+    // A few at a time: three deployments in flight, never more; each service forced once, and restored once.
     expect(updates.services).toEqual(before.imbalanced);
     expect(Math.max(...updates.inFlight)).toBe(3);
-    expect(world.calls.filter((c) => c.operation === "UpdateService")).toHaveLength(5);
+    expect(updates.restored.sort()).toEqual([...before.imbalanced]);
+    expect(world.calls.filter((c) => c.operation === "UpdateService")).toHaveLength(10);
     expect(result.finishedAt).toBe(clock.now());
     expect(result.finishedAt - started).toBeLessThan(15 * 60_000);
     expect(world.downtimeViolations()).toEqual([]);
@@ -83,57 +166,97 @@ describe("rebalance in the imbalanced scenario", () => {
     const result = await rebalance(clients, clock, { clusterName: CLUSTER, services: ["cart", "checkout", "search"], concurrency: 1, take });
     expect(result.services.map((s) => s.outcome)).toEqual(["balanced", "balanced", "balanced"]);
     expect(updates.inFlight).toEqual([1, 1, 1]);
-    // One after the other: each starts once the previous one has completed.
+    // One after the other: each starts once the previous one has completed and been restored.
     const [first, second] = result.services;
     expect(second.startedAt!).toBeGreaterThanOrEqual(first.finishedAt!);
+    expect(updates.restored).toEqual(["cart", "checkout", "search"]);
   });
 
-  it("reports, not hides, services a forced deployment leaves imbalanced (new tasks placed beside the old ones, where there is room)", async () => {
-    const { world, clients, clock, take } = await simulate();
-    const result = await rebalance(clients, clock, { clusterName: CLUSTER, services: ["api", "search", "web"], take });
-    const after = serviceBalance(await take());
-    expect(result.after).toEqual({ ...after, at: result.after!.at });
-    for (const s of result.services) {
-      expect(s.outcome).toBe(after.imbalanced.includes(s.service) ? "still-imbalanced" : "balanced");
-      expect(s.after).toEqual(after.services.find((a) => a.service === s.service));
+  it("reports, not hides, a service its deployment leaves imbalanced (no room in the other zones), and still puts its configuration back", async () => {
+    const { world, clients, clock, take } = await simulate(PAIRS);
+    // The other zones' instances are full: a new task of cart can only go beside the old ones.
+    const [first] = production.subnets.map((s) => s.availabilityZone);
+    for (const ci of world.containerInstances.values()) {
+      if (ci.az !== first) for (let i = 0; i < 8; i++) world.runStandaloneTask(CLUSTER, "hog", ci, 24 * 3600);
     }
-    // The deployments themselves all completed: nothing failed, nobody lost a healthy task.
-    expect(result.services.every((s) => s.outcome !== "failed" && s.deploymentId)).toBe(true);
-    expect(result.services.find((s) => s.service === "search")!.outcome).toBe("balanced");
-    expect(result.ok).toBe(after.imbalanced.length === 0);
+    const result = await rebalance(clients, clock, { clusterName: CLUSTER, services: ["cart"], take });
+    const [cart] = result.services;
+    expect(cart).toMatchObject({ service: "cart", outcome: "still-imbalanced", restored: true });
+    expect(cart.deploymentId).toBeDefined();
+    expect(cart.after!.perZone.map((z) => z.tasks)).toEqual([2, 0, 0]);
+    expect(cart.after).toEqual(serviceBalance(await take()).services.find((s) => s.service === "cart"));
+    expect(result.ok).toBe(false);
+    expect(configuration(world, "cart")).toEqual({ minimumHealthyPercent: 100, maximumPercent: 200 });
     expect(world.downtimeViolations()).toEqual([]);
   });
 
-  it("dry run: reports what would be forced and changes nothing", async () => {
+  it("dry run: reports what would be forced, and with what, and changes nothing", async () => {
     const { world, clients, clock, take } = await simulate();
     const tasksBefore = [...world.tasks.keys()];
     const report = serviceBalance(await take());
     const result = await rebalance(clients, clock, { clusterName: CLUSTER, services: report.imbalanced, dryRun: true, take });
     expect(result).toMatchObject({ dryRun: true, ok: true });
     expect(result.after).toBeUndefined();
-    expect(result.services.map((s) => [s.service, s.outcome])).toEqual([
-      ["api", "would-force"],
-      ["search", "would-force"],
-      ["web", "would-force"],
+    expect(result.services.map((s) => [s.service, s.outcome, s.narrowed?.maximumPercent])).toEqual([
+      ["api", "would-force", 117],
+      ["search", "would-force", 150],
+      ["web", "would-force", 125],
     ]);
     expect(result.services[0].before!.perZone.map((z) => z.tasks)).toEqual([6, 0, 0]);
     expect(world.calls.filter((c) => c.operation === "UpdateService")).toEqual([]);
     expect([...world.tasks.keys()]).toEqual(tasksBefore);
+    expect(configuration(world, "api")).toEqual({ minimumHealthyPercent: 100, maximumPercent: 200 });
   });
 
-  it("reports a deployment that does not complete within the timeout, and a refused one, as failed without throwing", async () => {
+  it("reports a deployment that does not complete within the timeout, a missing service and a refused update as failed without throwing; what it narrowed it puts back", async () => {
     const { world, clients, clock, take } = await simulate(PAIRS);
     // No room anywhere: the new deployment of cart can never place its tasks.
     for (const ci of world.containerInstances.values()) if (ci.az !== production.subnets[0].availabilityZone) ci.agentConnected = false;
     const full = [...world.containerInstances.values()].filter((ci) => ci.agentConnected);
     for (const ci of full) for (let i = 0; i < 8; i++) world.runStandaloneTask(CLUSTER, "hog", ci, 24 * 3600);
+    // UpdateService on checkout is refused (say, by an IAM policy).
+    const update = world.updateService.bind(world);
+    world.updateService = (s, change) => {
+      if (s.name === "checkout") throw awsError("AccessDeniedException", "not authorized to perform: ecs:UpdateService");
+      update(s, change);
+    };
 
-    const result = await rebalance(clients, clock, { clusterName: CLUSTER, services: ["cart", "no-such-service"], take, timeoutMs: 5 * 60_000 });
+    const result = await rebalance(clients, clock, { clusterName: CLUSTER, services: ["cart", "no-such-service", "checkout"], take, timeoutMs: 5 * 60_000 });
     expect(result.ok).toBe(false);
-    const [cart, missing] = result.services;
-    expect(cart).toMatchObject({ service: "cart", outcome: "failed", error: "the deployment did not complete within 300 s" });
+    const [cart, missing, checkout] = result.services;
+    expect(cart).toMatchObject({ service: "cart", outcome: "failed", error: "the deployment did not complete within 300 s", restored: true });
     expect(cart.finishedAt! - cart.startedAt!).toBeGreaterThanOrEqual(5 * 60_000);
-    expect(missing).toMatchObject({ service: "no-such-service", outcome: "failed", error: expect.stringContaining("ServiceNotFoundException") });
+    expect(configuration(world, "cart")).toEqual({ minimumHealthyPercent: 100, maximumPercent: 200 });
+    expect(missing).toMatchObject({ service: "no-such-service", outcome: "failed", error: "the service is not in the cluster (DescribeServices: MISSING)" });
+    expect(missing.restored).toBeUndefined();
+    expect(checkout).toMatchObject({ service: "checkout", outcome: "failed", error: expect.stringContaining("UpdateService refused: AccessDeniedException") });
+    expect(checkout.restored).toBeUndefined();
+    expect(configuration(world, "checkout")).toEqual({ minimumHealthyPercent: 100, maximumPercent: 200 });
     expect(world.downtimeViolations()).toEqual([]);
+  });
+
+  it("says so, and is not ok, when the service's own configuration cannot be put back", async () => {
+    const { world, clients, clock, take } = await simulate(PAIRS);
+    const update = world.updateService.bind(world);
+    world.updateService = (s, change) => {
+      if (!change.forceNewDeployment) throw awsError("ThrottlingException", "Rate exceeded");
+      update(s, change);
+    };
+    const logged: string[] = [];
+    const result = await rebalance(clients, clock, { clusterName: CLUSTER, services: ["cart"], take, log: (m) => logged.push(m) });
+    const [cart] = result.services;
+    expect(cart).toMatchObject({ outcome: "balanced", restored: false, restoreError: expect.stringContaining('UpdateService refused to restore {"minimumHealthyPercent":100,"maximumPercent":200}') });
+    expect(result.ok).toBe(false);
+    expect(configuration(world, "cart")).toEqual({ minimumHealthyPercent: 100, maximumPercent: 150 });
+    expect(logged).toContain("could not restore the deployment configuration");
+  });
+
+  it("narrows to one task beyond desired, whatever the desired count", () => {
+    for (const desired of [0, 1, 2, 3, 4, 6, 7, 33, 99, 100, 150]) {
+      const { minimumHealthyPercent, maximumPercent } = narrowedDeploymentConfiguration(desired);
+      expect(minimumHealthyPercent).toBe(100);
+      // ECS rounds maximumPercent of desiredCount down.
+      expect(Math.floor((Math.max(desired, 1) * maximumPercent) / 100)).toBe(Math.max(desired, 1) + 1);
+    }
   });
 });
