@@ -180,7 +180,10 @@ export async function createSimulation(options: SimulationOptions): Promise<Simu
   }
   for (const cluster of env.clusters) for (const spec of options.services ?? DEMO_SERVICES) world.createService(cluster.ecsClusterName, spec);
   const steady = () => [...world.services.values()].every((s) => s.deployments.length === 1 && s.deployments[0].rolloutState === "COMPLETED");
-  while (!steady()) await clock.sleep(5_000);
+  // Bounded: bunched into one zone's instances, some services may never fit (a small cluster),
+  // and the world must still start; they settle once the other zones' agents connect.
+  const settleBy = clock.now() + 15 * 60_000;
+  while (!steady() && clock.now() < settleBy) await clock.sleep(5_000);
   if (scenario.imbalanced) {
     while (!registered(true)) await clock.sleep(5_000);
     for (const ci of world.containerInstances.values()) ci.agentConnected = true;

@@ -83,6 +83,13 @@ describe("VirtualClock", () => {
 });
 
 describe("the simulated world", () => {
+  it("starts even when an imbalanced start cannot fit every service in one zone (a small cluster)", async () => {
+    const environment = findEnvironment(environments, "staging");
+    const sim = await createSimulation({ environment, pins: pins.staging, scenario: "imbalanced" });
+    // Every zone's agents are connected again: the services settle from here.
+    expect([...sim.world.containerInstances.values()].every((ci) => ci.agentConnected)).toBe(true);
+  });
+
   it("starts steady on an image older than the pin, with SSM already newer than the pin", async () => {
     const sim = await simulate();
     const images = sim.images.apps;
