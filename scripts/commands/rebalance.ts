@@ -34,7 +34,8 @@ export async function rebalanceEnvironment(clients: AwsClients, clock: Clock, en
       services: before.imbalanced,
       dryRun: options.dryRun,
       take,
-      log: (message, fields) => options.log.info(message, fields),
+      // The text form names the service; the JSON form has it as a field.
+      log: (message, fields) => options.log.info(typeof fields?.service === "string" ? `${cluster.name}/${fields.service}: ${message}${typeof fields.error === "string" ? `: ${fields.error}` : ""}` : message, fields),
     });
     console.log(`${cluster.name}: balance before`);
     console.log(balanceTable(result.before).join("\n"));
