@@ -175,9 +175,12 @@ function judge(
     const empty = active.filter((ci) => !instanceCount.has(ci.arn));
     for (const stacked of perInstance) {
       if (stacked.tasks < 2) continue;
-      const room = empty
-        .filter((ci) => !checks.zones || ci.availabilityZone === stacked.availabilityZone)
-        .sort((a, b) => byName(a.availabilityZone, b.availabilityZone) || byName(a.ec2InstanceId, b.ec2InstanceId))[0];
+      // The first free instance by zone then id: one pass, not a sort per service (200 services x 600 instances).
+      let room: (typeof empty)[number] | undefined;
+      for (const ci of empty) {
+        if (checks.zones && ci.availabilityZone !== stacked.availabilityZone) continue;
+        if (!room || (byName(ci.availabilityZone, room.availabilityZone) || byName(ci.ec2InstanceId, room.ec2InstanceId)) < 0) room = ci;
+      }
       if (room) {
         const on = stacked.ec2InstanceId || stacked.containerInstanceArn;
         imbalances.push({ kind: "instance-stacking", detail: `${stacked.tasks} tasks on ${on} (${stacked.availabilityZone}) while ${room.ec2InstanceId} (${room.availabilityZone}) has none` });
