@@ -9,6 +9,7 @@ import { DescribeServicesCommand, UpdateContainerInstancesStateCommand, paginate
 import type { Environment } from "../stacks/environments";
 import { createSimulation } from "../scripts/sim/scenarios";
 import type { ServiceSpec } from "../scripts/sim/world";
+import { NEW_AMI, fleetEnvironment } from "./fleet";
 
 const TARGET_WALL_S = 10;
 const TARGET_RSS_MB = 500;
@@ -17,27 +18,8 @@ const INSTANCES_PER_CLUSTER = 150;
 const SERVICES_PER_CLUSTER = 50;
 const TASKS_PER_SERVICE = 30;
 
-const zones = ["eu-west-1a", "eu-west-1b", "eu-west-1c"];
-const environment: Environment = {
-  name: "bench",
-  region: "eu-west-1",
-  backend: { bucket: "bench", key: "bench", region: "eu-west-1" },
-  vpcId: "vpc-0123456789abcdef0",
-  subnets: zones.map((az, i) => ({ id: `subnet-0000000000000000${i}`, availabilityZone: az })),
-  tags: {},
-  clusters: Array.from({ length: CLUSTERS }, (_, i) => ({
-    name: `fleet${i}`,
-    ecsClusterName: `bench-fleet${i}`,
-    instanceType: "m7g.xlarge",
-    minSize: INSTANCES_PER_CLUSTER,
-    maxSize: 2 * INSTANCES_PER_CLUSTER,
-    desiredCapacity: INSTANCES_PER_CLUSTER,
-    amiParameter: "/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended",
-    strategy: "blue-green" as const,
-  })),
-};
+const environment: Environment = fleetEnvironment(CLUSTERS, INSTANCES_PER_CLUSTER);
 const services: ServiceSpec[] = Array.from({ length: SERVICES_PER_CLUSTER }, (_, i) => ({ name: `svc${i}`, desiredCount: TASKS_PER_SERVICE }));
-const NEW_AMI = "ami-0123456789abcdef0";
 
 async function main(): Promise<void> {
   const started = performance.now();

@@ -31,7 +31,7 @@ import { type MigrationState, stepMigration } from "../scripts/fleet/migration";
 import { type FleetSnapshot, apiCallBound, takeSnapshot } from "../scripts/fleet/snapshot";
 import { createSimulation } from "../scripts/sim/scenarios";
 import type { ServiceSpec } from "../scripts/sim/world";
-import type { Environment } from "../stacks/environments";
+import { NEW_AMI, fleetEnvironment } from "./fleet";
 
 const TARGET_CPU_MS_AT_600 = 50;
 const POLL_INTERVAL_MS = 15_000;
@@ -127,33 +127,6 @@ const FLEETS: readonly Fleet[] = [
   { instances: 60, services: 20, tasksPerService: 30 },
   { instances: 600, services: 200, tasksPerService: 30 },
 ];
-
-const NEW_AMI = "ami-0123456789abcdef0";
-const zones = ["eu-west-1a", "eu-west-1b", "eu-west-1c"];
-
-/** One cluster of `instances` over 3 zones, as bench/sim.ts builds its fleet. */
-function fleetEnvironment(instances: number): Environment {
-  return {
-    name: "bench",
-    region: "eu-west-1",
-    backend: { bucket: "bench", key: "bench", region: "eu-west-1" },
-    vpcId: "vpc-0123456789abcdef0",
-    subnets: zones.map((az, i) => ({ id: `subnet-0000000000000000${i}`, availabilityZone: az })),
-    tags: {},
-    clusters: [
-      {
-        name: "fleet",
-        ecsClusterName: "bench-fleet",
-        instanceType: "m7g.xlarge",
-        minSize: instances,
-        maxSize: 2 * instances,
-        desiredCapacity: instances,
-        amiParameter: "/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended",
-        strategy: "blue-green",
-      },
-    ],
-  };
-}
 
 /** An ECS response as it would come over the wire (awsJson 1.1: timestamps in epoch seconds). */
 interface WireResponse {
@@ -252,7 +225,7 @@ function parseCycles(argv: readonly string[]): number {
 }
 
 async function benchFleet(fleet: Fleet, cycles: number): Promise<{ fleet: Fleet; ok: boolean; cpuMs: number; withParsingMs: number; calls: number; bound: number }> {
-  const environment = fleetEnvironment(fleet.instances);
+  const environment = fleetEnvironment(1, fleet.instances);
   const services: ServiceSpec[] = Array.from({ length: fleet.services }, (_, i) => ({ name: `svc${i}`, desiredCount: fleet.tasksPerService }));
   const settleStart = performance.now();
   const sim = await createSimulation({ environment, pins: { fleet: { current: { imageId: NEW_AMI } } }, services, seed: 7 });
