@@ -12,6 +12,7 @@ import { type ScenarioName, type Simulation, createSimulation } from "../../scri
 import type { ServiceSpec, World } from "../../scripts/sim/world";
 import { type Environment, ENVIRONMENTS_CONFIG, findEnvironment, loadEnvironments } from "../../stacks/environments";
 import { DEFAULT_PINS_PATH, readPins } from "../../stacks/pins";
+import { worldSnapshot } from "../support/world-snapshot";
 
 const environments = loadEnvironments(ENVIRONMENTS_CONFIG);
 const pins = readPins(DEFAULT_PINS_PATH, environments);
@@ -28,76 +29,20 @@ async function snapshotOf(sim: Simulation, cluster: string, options: { since?: n
 
 const sorted = <T>(items: readonly T[], key: (t: T) => string) => [...items].sort((a, b) => key(a).localeCompare(key(b)));
 
-/** The snapshot says what the world holds: every group, instance, service and task, field by field. */
+/**
+ * The snapshot says what the world holds: every group, instance, service and task, field by
+ * field, as test/support/world-snapshot.ts reads them from the world's own state.
+ */
 function expectMatchesWorld(snapshot: FleetSnapshot, world: World, cluster: string): void {
+  const expected = worldSnapshot(world, cluster);
   expect(snapshot.clusterName).toBe(cluster);
   expect(snapshot.at).toBe(world.clock.now());
-
-  const groups = [...world.groups.values()].filter((g) => g.clusterName === cluster);
-  expect(sorted(snapshot.groups, (g) => g.name)).toEqual(
-    sorted(groups, (g) => g.name).map((g) => ({
-      name: g.name,
-      desiredCapacity: g.desired,
-      minSize: g.min,
-      maxSize: g.max,
-      instances: g.instanceIds.map((id) => world.instances.get(id)!).map((i) => ({ instanceId: i.id, availabilityZone: i.az, lifecycleState: i.lifecycle })),
-      tags: g.tags,
-    })),
-  );
-
-  const instances = [...world.containerInstances.values()].filter((ci) => ci.clusterName === cluster && ci.status !== "INACTIVE");
-  expect(sorted(snapshot.containerInstances, (ci) => ci.arn)).toEqual(
-    sorted(instances, (ci) => ci.arn).map((ci) => ({
-      arn: ci.arn,
-      ec2InstanceId: ci.ec2InstanceId,
-      status: ci.status,
-      imageId: ci.imageId,
-      availabilityZone: ci.az,
-      runningTasksCount: world.tasksOnInstance(ci.arn).filter((t) => t.desiredStatus === "RUNNING" && t.lastStatus === "RUNNING").length,
-      pendingTasksCount: world.tasksOnInstance(ci.arn).filter((t) => t.desiredStatus === "RUNNING" && t.lastStatus === "PENDING").length,
-      agentConnected: ci.agentConnected,
-    })),
-  );
-
-  const services = [...world.services.values()].filter((s) => s.clusterName === cluster);
-  expect(sorted(snapshot.services, (s) => s.name).map(({ events: _, ...s }) => s)).toEqual(
-    sorted(services, (s) => s.name).map((s) => {
-      const live = world.tasksOfService(s).filter((t) => t.desiredStatus === "RUNNING");
-      return {
-        arn: s.arn,
-        name: s.name,
-        desiredCount: s.desiredCount,
-        runningCount: live.filter((t) => t.lastStatus === "RUNNING").length,
-        pendingCount: live.filter((t) => t.lastStatus === "PENDING").length,
-        schedulingStrategy: s.schedulingStrategy,
-        deployments: s.deployments.map((d) => ({
-          id: d.id,
-          status: d.status,
-          rolloutState: d.rolloutState,
-          desiredCount: d.status === "PRIMARY" ? s.desiredCount : 0,
-          runningCount: live.filter((t) => t.deploymentId === d.id && t.lastStatus === "RUNNING").length,
-          failedTasks: d.failedTasks,
-        })),
-        tags: s.tags,
-        placementStrategy: s.placement === "binpack" ? [{ type: "binpack", field: "cpu" }] : [{ type: "spread", field: "attribute:ecs.availability-zone" }, { type: "spread", field: "instanceId" }],
-      };
-    }),
-  );
-
-  const tasks = [...world.tasks.values()].filter((t) => t.clusterName === cluster && t.desiredStatus === "RUNNING");
-  expect(sorted(snapshot.tasks, (t) => t.arn)).toEqual(
-    sorted(tasks, (t) => t.arn).map((t) => ({
-      arn: t.arn,
-      group: t.group,
-      containerInstanceArn: t.containerInstanceArn,
-      availabilityZone: t.az,
-      lastStatus: t.lastStatus,
-      desiredStatus: "RUNNING",
-      healthStatus: t.healthy ? "HEALTHY" : "UNKNOWN",
-      ...(t.startedAt === undefined ? {} : { startedAt: t.startedAt }),
-      exitCodes: [],
-    })),
-  );
+  expect(sorted(snapshot.groups, (g) => g.name)).toEqual(sorted(expected.groups, (g) => g.name));
+  expect(sorted(snapshot.containerInstances, (ci) => ci.arn)).toEqual(sorted(expected.containerInstances, (ci) => ci.arn));
+  // Events are filtered by the watch's start; the world keeps them all.
+  const withoutEvents = (services: FleetSnapshot["services"]) => sorted(services, (s) => s.name).map(({ events: _, ...rest }) => rest);
+  expect(withoutEvents(snapshot.services)).toEqual(withoutEvents(expected.services));
+  expect(sorted(snapshot.tasks, (t) => t.arn)).toEqual(sorted(expected.tasks, (t) => t.arn));
 }
 
 /** The calls the world saw, by operation (throttled attempts left out). */
