@@ -3,6 +3,7 @@
  * logging (text or one JSON object per line), and how a verb ends with an exit code.
  */
 import { type Command, Option } from "commander";
+import { UsageError } from "../errors";
 import { SCENARIOS, type ScenarioName } from "../sim/scenarios";
 import { type Environment, ENVIRONMENTS_CONFIG, findEnvironment, loadEnvironments } from "../../stacks/environments";
 import { DEFAULT_PINS_PATH, PINS_FILE, type Pins, readPins } from "../../stacks/pins";
@@ -37,7 +38,11 @@ export function withCommonOptions(command: Command): Command {
   return command
     .option("--simulate", "run against the simulated AWS seeded from the environments config (no AWS account needed)")
     .addOption(new Option("--scenario <name>", "the simulated world's scenario (with --simulate)").choices(Object.keys(SCENARIOS)))
-    .addOption(new Option("--log-format <format>", "progress as text, or one JSON object per line").choices(["text", "json"]).default(process.env.CI ? "json" : "text"));
+    .addOption(new Option("--log-format <format>", "progress as text, or one JSON object per line").choices(["text", "json"]).default(process.env.CI ? "json" : "text"))
+    .hook("preAction", (verb) => {
+      const options = verb.opts<CommonOptions>();
+      if (options.scenario && !options.simulate) throw new UsageError("--scenario needs --simulate (it picks the simulated world's scenario)");
+    });
 }
 
 export interface Config {

@@ -5,7 +5,6 @@
  */
 import { Command } from "commander";
 import type { Environment } from "../../stacks/environments";
-import { UsageError } from "../errors";
 import { balanceTable, serviceBalance } from "../fleet/balance";
 import { type AwsClients, createAwsClients } from "../fleet/clients";
 import { rebalance } from "../fleet/rebalance";
@@ -63,7 +62,6 @@ export function rebalanceCommand(): Command {
     const log = createLogger(options.logFormat);
     const config = loadConfig();
     const environment = findEnvironment(config.environments, options.env);
-    if (options.scenario && !options.simulate) throw new UsageError("--scenario needs --simulate (it picks the simulated world's scenario)");
     const simulation = options.simulate ? (await simulatedStack({ config, environment, log, scenario: options.scenario })).simulation : undefined;
     const ok = await rebalanceEnvironment(simulation?.clients ?? createAwsClients(environment), simulation?.clock ?? wallClock, environment, { dryRun: options.dryRun, log });
     if (!ok) throw new Exit(EXIT.failed);

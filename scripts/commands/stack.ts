@@ -7,7 +7,6 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ClusterAmis } from "../../constructs/ami";
-import { UsageError } from "../errors";
 import { setContainerInstanceStatus } from "../fleet/drain";
 import type { Environment } from "../../stacks/environments";
 import { synthesize } from "../../stacks/main";
@@ -83,7 +82,6 @@ export async function simulatedStack(options: StackOptions): Promise<Stack> {
 }
 
 export function openStack(options: StackOptions): Promise<Stack> {
-  if (options.scenario && !options.simulate) throw new UsageError("--scenario needs --simulate (it picks the simulated world's scenario)");
   return options.simulate ? simulatedStack(options) : Promise.resolve(realStack(options));
 }
 

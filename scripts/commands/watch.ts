@@ -59,7 +59,6 @@ export function watchCommand(): Command {
     const environment = findEnvironment(config.environments, options.env);
     const timeoutMs = durationOption("--timeout", options.timeout);
     const stallAfterMs = durationOption("--stall-after", options.stallAfter);
-    if (options.scenario && !options.simulate) throw new UsageError("--scenario needs --simulate (it picks the simulated world's scenario)");
 
     const simulation = options.simulate ? await simulatedRollInProgress({ config, environment, log, scenario: options.scenario }) : undefined;
     await watchEnvironment({
