@@ -18,6 +18,10 @@ export function fleetEnvironment(clusters: number, instancesPerCluster: number):
     vpcId: "vpc-0123456789abcdef0",
     subnets: ZONES.map((az, i) => ({ id: `subnet-0000000000000000${i}`, availabilityZone: az })),
     tags: {},
+    maintenanceWindows: [],
+    smoke: [],
+    soakMs: 0,
+    rebalance: false,
     clusters: Array.from({ length: clusters }, (_, i) => {
       const name = clusters === 1 ? "fleet" : `fleet${i}`;
       return {

@@ -1,5 +1,6 @@
 import { ECS_OPTIMIZED_PARAMETERS, architectureProblem, instanceArchitecture } from "../constructs/ami";
-import { sizesProblem } from "../constructs/formats";
+import { durationSeconds, sizesProblem } from "../constructs/formats";
+import { type MaintenanceWindow, parseWindow, windowProblem } from "../scripts/rollout/windows";
 import type { CapacityStrategy } from "../constructs/ecs-cluster";
 import { ConfigError, Input } from "./config-input";
 
@@ -19,6 +20,19 @@ export interface ClusterConfig {
   readonly amiParameter?: string;
   /** @default the environment's strategy */
   readonly strategy?: CapacityStrategy;
+  /** Why this cluster must not be rolled now; `amiroll rollout` refuses it unless `--force`. */
+  readonly hold?: string;
+}
+
+/** An HTTP GET the rollout makes after a wave, before it promotes (README, "Gates"). */
+export interface SmokeConfig {
+  readonly url: string;
+  /** @default 200 */
+  readonly expectStatus?: number;
+  /** Per attempt. @default "5s" */
+  readonly timeout?: string;
+  /** Extra attempts, 5 s apart, before the check fails. @default 3 */
+  readonly retries?: number;
 }
 
 export interface SubnetConfig {
@@ -46,6 +60,16 @@ export interface EnvironmentConfig {
   /** Default tags of every resource in the environment. @default {} */
   readonly tags?: Readonly<Record<string, string>>;
   readonly clusters: Readonly<Record<string, ClusterConfig>>;
+  /** When `amiroll rollout` may change the environment, e.g. "Tue 09:00-11:00 Europe/London". @default [] (any time) */
+  readonly maintenanceWindows?: readonly string[];
+  /** Why the whole environment must not be rolled now; `amiroll rollout` refuses it unless `--force`. */
+  readonly hold?: string;
+  /** URLs that must answer after the roll before the wave passes. @default [] */
+  readonly smoke?: readonly SmokeConfig[];
+  /** How long services must stay steady after the roll before the wave passes. @default "5m" */
+  readonly soak?: string;
+  /** Rebalance services across zones after the roll, before the balance gate. @default false */
+  readonly rebalance?: boolean;
 }
 
 export type EnvironmentsConfig = Readonly<Record<string, EnvironmentConfig>>;
@@ -64,6 +88,14 @@ export interface Cluster {
   readonly desiredCapacity: number;
   readonly amiParameter: string;
   readonly strategy: CapacityStrategy;
+  readonly hold?: string;
+}
+
+export interface SmokeCheck {
+  readonly url: string;
+  readonly expectStatus: number;
+  readonly timeoutMs: number;
+  readonly retries: number;
 }
 
 export interface Environment {
@@ -76,6 +108,12 @@ export interface Environment {
   readonly subnets: readonly SubnetConfig[];
   readonly tags: Readonly<Record<string, string>>;
   readonly clusters: readonly Cluster[];
+  /** Empty: the environment may be changed at any time. */
+  readonly maintenanceWindows: readonly MaintenanceWindow[];
+  readonly hold?: string;
+  readonly smoke: readonly SmokeCheck[];
+  readonly soakMs: number;
+  readonly rebalance: boolean;
 }
 
 const STRATEGIES: readonly CapacityStrategy[] = ["replace", "blue-green"];
@@ -98,6 +136,7 @@ export function loadEnvironments(raw: unknown, file: string = ENVIRONMENTS_FILE)
 function loadEnvironment(name: string, input: Input): Environment {
   const f = input.object([
     "region", "accountId", "promotesFrom", "backend", "vpcId", "subnets", "strategy", "tags", "clusters",
+    "maintenanceWindows", "hold", "smoke", "soak", "rebalance",
   ]);
   const region = f.region.formatted("region");
   const accountId = f.accountId.present ? f.accountId.formatted("accountId") : undefined;
@@ -141,11 +180,43 @@ function loadEnvironment(name: string, input: Input): Environment {
   const clusterInputs = f.clusters.entries(NAME, NAME_EXPECTED);
   if (clusterInputs.length === 0) f.clusters.fail("at least one cluster is required");
   const clusters = clusterInputs.map(([clusterName, c]) => loadCluster(name, clusterName, c, strategy));
-  return { name, region, accountId, promotesFrom, backend, vpcId, subnets, tags, clusters };
+  const maintenanceWindows = f.maintenanceWindows.present
+    ? f.maintenanceWindows.array().map((w) => {
+        const problem = windowProblem(w.string());
+        if (problem) w.fail(problem);
+        return parseWindow(w.value as string);
+      })
+    : [];
+  const hold = f.hold.present ? f.hold.string() : undefined;
+  const smoke = f.smoke.present ? f.smoke.array().map(loadSmokeCheck) : [];
+  const soakMs = (f.soak.present ? durationSeconds(f.soak.formatted("duration")) : 300) * 1000;
+  const rebalance = f.rebalance.present ? f.rebalance.boolean() : false;
+  return {
+    name, region, accountId, promotesFrom, backend, vpcId, subnets, tags, clusters,
+    maintenanceWindows, ...(hold !== undefined && { hold }), smoke, soakMs, rebalance,
+  };
+}
+
+function loadSmokeCheck(input: Input): SmokeCheck {
+  const f = input.object(["url", "expectStatus", "timeout", "retries"]);
+  const url = f.url.string();
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    // reported below
+  }
+  if (!parsed || !["http:", "https:"].includes(parsed.protocol)) f.url.fail(`${JSON.stringify(url)} is not an http(s) URL`);
+  return {
+    url,
+    expectStatus: f.expectStatus.present ? f.expectStatus.integer(100, 599) : 200,
+    timeoutMs: (f.timeout.present ? durationSeconds(f.timeout.formatted("duration")) : 5) * 1000,
+    retries: f.retries.present ? f.retries.integer(0, 20) : 3,
+  };
 }
 
 function loadCluster(environment: string, name: string, input: Input, envStrategy: CapacityStrategy): Cluster {
-  const f = input.object(["instanceType", "minSize", "maxSize", "desiredCapacity", "amiParameter", "strategy"]);
+  const f = input.object(["instanceType", "minSize", "maxSize", "desiredCapacity", "amiParameter", "strategy", "hold"]);
   const ecsClusterName = `${environment}-${name}`;
   if (ecsClusterName.length > 48) input.fail(`the ECS cluster name ${ecsClusterName} is longer than 48 characters`);
   const instanceType = f.instanceType.formatted("instanceType");
@@ -162,7 +233,8 @@ function loadCluster(environment: string, name: string, input: Input, envStrateg
   const archProblem = architectureProblem(instanceType, amiParameter);
   if (archProblem) f.amiParameter.fail(archProblem);
   const strategy = f.strategy.present ? f.strategy.oneOf(STRATEGIES) : envStrategy;
-  return { name, ecsClusterName, instanceType, minSize, maxSize, desiredCapacity, amiParameter, strategy };
+  const hold = f.hold.present ? f.hold.string() : undefined;
+  return { name, ecsClusterName, instanceType, minSize, maxSize, desiredCapacity, amiParameter, strategy, ...(hold !== undefined && { hold }) };
 }
 
 /** promotesFrom names another environment, and following it never loops. */
@@ -208,6 +280,8 @@ export const ENVIRONMENTS_CONFIG: EnvironmentsConfig = {
     clusters: {
       apps: { instanceType: "m7g.large", minSize: 2, maxSize: 4, desiredCapacity: 2 },
     },
+    smoke: [{ url: "https://staging.example.com/healthz" }],
+    soak: "10m",
   },
   production: {
     region: "eu-west-1",
@@ -224,5 +298,9 @@ export const ENVIRONMENTS_CONFIG: EnvironmentsConfig = {
     clusters: {
       apps: { instanceType: "m7g.large", minSize: 4, maxSize: 8, desiredCapacity: 4 },
     },
+    maintenanceWindows: ["Tue 09:00-11:00 Europe/London", "Thu 09:00-11:00 Europe/London"],
+    smoke: [{ url: "https://www.example.com/healthz" }, { url: "https://api.example.com/healthz", expectStatus: 204 }],
+    soak: "10m",
+    rebalance: true,
   },
 };

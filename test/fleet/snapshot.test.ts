@@ -165,6 +165,10 @@ describe("takeSnapshot", () => {
       vpcId: "vpc-0123456789abcdef0",
       subnets: zones.map((az, i) => ({ id: `subnet-0000000000000000${i}`, availabilityZone: az })),
       tags: {},
+      maintenanceWindows: [],
+      smoke: [],
+      soakMs: 0,
+      rebalance: false,
       clusters: [
         {
           name: "fleet",
