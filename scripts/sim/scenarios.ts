@@ -83,6 +83,8 @@ export interface SimulationOptions {
   /** Wire each cluster's drain hook Lambda (the real handler) to its groups. @default true */
   readonly drainHooks?: boolean;
   readonly accountId?: string;
+  /** Share a clock with other simulated environments (a rollout over several). @default a new clock at startAt */
+  readonly clock?: VirtualClock;
 }
 
 const DAY = 24 * 3600 * 1000;
@@ -114,7 +116,7 @@ export async function createSimulation(options: SimulationOptions): Promise<Simu
   const scenarioName = options.scenario ?? "healthy";
   const scenario: Scenario = SCENARIOS[scenarioName];
   const start = options.startAt ?? Date.parse("2026-11-22T09:00:00Z");
-  const clock = new VirtualClock(start);
+  const clock = options.clock ?? new VirtualClock(start);
   const rng = new Rng(options.seed ?? 1);
   const env = options.environment;
   const images: Record<string, ClusterImages> = {};

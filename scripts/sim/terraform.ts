@@ -183,8 +183,14 @@ export class SimTerraform implements TerraformRunner {
   constructor(
     private readonly world: World,
     private readonly environment: Environment,
-    private readonly stack: StackJson,
+    private stack: StackJson,
   ) {}
+
+  /** The stack synthesized again (the pins changed): the state stays, saved plans go stale. */
+  useStack(stack: StackJson): void {
+    this.stack = stack;
+    this.serial++;
+  }
 
   async init(): Promise<void> {
     this.initialized = true;
