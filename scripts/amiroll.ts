@@ -13,6 +13,7 @@ import { EXIT, Exit } from "./commands/common";
 import { guardCommand } from "./commands/guard";
 import { planCommand } from "./commands/plan";
 import { rebalanceCommand } from "./commands/rebalance";
+import { rolloutCommand } from "./commands/rollout";
 import { watchCommand } from "./commands/watch";
 import { GuardRefusal, UsageError } from "./errors";
 
@@ -25,7 +26,7 @@ export function buildProgram(): Command {
     .version(version)
     .showHelpAfterError("(run amiroll --help for usage)")
     .exitOverride();
-  for (const verb of [planCommand(), guardCommand(), applyCommand(), watchCommand(), rebalanceCommand()]) {
+  for (const verb of [planCommand(), guardCommand(), applyCommand(), watchCommand(), rebalanceCommand(), rolloutCommand()]) {
     // addCommand does not pass settings down: without this a verb's usage error would exit 1 itself.
     program.addCommand(verb.copyInheritedSettings(program));
   }

@@ -1,5 +1,7 @@
 import { ECS_OPTIMIZED_PARAMETERS, architectureProblem, instanceArchitecture } from "../constructs/ami";
 import { durationSeconds, sizesProblem } from "../constructs/formats";
+// The rollout's settings are parsed where the rollout keeps their logic (pure modules, no AWS).
+import type { SmokeCheck } from "../scripts/rollout/smoke";
 import { type MaintenanceWindow, parseWindow, windowProblem } from "../scripts/rollout/windows";
 import type { CapacityStrategy } from "../constructs/ecs-cluster";
 import { ConfigError, Input } from "./config-input";
@@ -68,7 +70,10 @@ export interface EnvironmentConfig {
   readonly smoke?: readonly SmokeConfig[];
   /** How long services must stay steady after the roll before the wave passes. @default "5m" */
   readonly soak?: string;
-  /** Rebalance services across zones after the roll, before the balance gate. @default false */
+  /**
+   * Rebalance services across zones after the roll; the balance gate then fails if a service
+   * still has every task in one zone (without it, imbalance is only reported). @default false
+   */
   readonly rebalance?: boolean;
 }
 
@@ -89,13 +94,6 @@ export interface Cluster {
   readonly amiParameter: string;
   readonly strategy: CapacityStrategy;
   readonly hold?: string;
-}
-
-export interface SmokeCheck {
-  readonly url: string;
-  readonly expectStatus: number;
-  readonly timeoutMs: number;
-  readonly retries: number;
 }
 
 export interface Environment {

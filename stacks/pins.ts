@@ -154,8 +154,8 @@ export function lineDiff(before: string, after: string, context = 2): string[] {
       lines.push({ mark: " ", text: a[i] });
       i++;
       j++;
-    } else if (j < b.length && (i === a.length || lcs[i][j + 1] >= lcs[i + 1][j])) lines.push({ mark: "+", text: b[j++] });
-    else lines.push({ mark: "-", text: a[i++] });
+    } else if (i < a.length && (j === b.length || lcs[i + 1][j] >= lcs[i][j + 1])) lines.push({ mark: "-", text: a[i++] });
+    else lines.push({ mark: "+", text: b[j++] });
   }
   const near = (k: number) => lines.slice(Math.max(0, k - context), k + context + 1).some((l) => l.mark !== " ");
   const out: string[] = [];

@@ -32,7 +32,7 @@ export function durationOption(option: string, value: string): number {
 }
 
 /** Live progress: one line rewritten in place on a terminal, one line (or JSON object) per cycle otherwise. */
-function progressPrinter(log: Logger, format: "text" | "json") {
+export function progressPrinter(log: Logger, format: "text" | "json") {
   const live = format === "text" && process.stderr.isTTY === true;
   return {
     cycle(lines: { cluster: string; text: string; fields: Record<string, unknown> }[]) {

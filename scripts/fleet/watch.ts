@@ -22,6 +22,8 @@ export interface WatchOptions {
   readonly timeoutMs: number;
   readonly stallAfterMs?: number;
   readonly cadence?: PollCadence;
+  /** Stops the watch after the cycle in progress (Ctrl-C): the outcome is "interrupted". */
+  readonly signal?: AbortSignal;
   /** Called after every cycle with each cluster's state and snapshot. */
   readonly onCycle?: (cycle: WatchCycle) => void;
 }
@@ -33,7 +35,7 @@ export interface WatchCycle {
 }
 
 export interface WatchResult {
-  readonly outcome: "done" | "crash loop" | "stalled" | "timeout";
+  readonly outcome: "done" | "crash loop" | "stalled" | "timeout" | "interrupted";
   readonly cycles: number;
   readonly states: ReadonlyMap<string, MigrationState>;
   /** The last snapshot of each cluster (for the balance check). */
@@ -62,6 +64,7 @@ export async function watchMigration(options: WatchOptions): Promise<WatchResult
     if (all.some((s) => s.phase === "stalled")) return end("stalled");
     if (all.every(finished)) return end("done");
     if (clock.now() - since >= options.timeoutMs) return end("timeout");
+    if (options.signal?.aborted) return end("interrupted");
     const delay = Math.min(...options.clusters.map((c) => nextPollDelay(previous.get(c.name), states.get(c.name)!, options.cadence)));
     await clock.sleep(Math.min(delay, Math.max(0, since + options.timeoutMs - clock.now())) || delay);
   }

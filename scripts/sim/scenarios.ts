@@ -52,6 +52,16 @@ export const DEMO_SERVICES: readonly ServiceSpec[] = [
   { name: "log-router", desiredCount: 0, schedulingStrategy: "DAEMON", cpu: 128, memory: 128, tags: { owner: "platform" } },
 ];
 
+/**
+ * The demo services sized to a cluster: DEMO_SERVICES fill about half of 4 instances; a smaller
+ * cluster (staging's 2) runs proportionally fewer tasks, as a real one would, so that there is
+ * room to spread them across zones.
+ */
+export function demoServices(cluster: Cluster): ServiceSpec[] {
+  const scale = Math.min(1, cluster.desiredCapacity / 4);
+  return DEMO_SERVICES.map((s) => (s.schedulingStrategy === "DAEMON" ? s : { ...s, desiredCount: Math.max(1, Math.round(s.desiredCount * scale)) }));
+}
+
 /** The images a simulated cluster knows: what runs, what is pinned, what SSM says is newest. */
 export interface ClusterImages {
   readonly running: string;
@@ -180,7 +190,7 @@ export async function createSimulation(options: SimulationOptions): Promise<Simu
   if (scenario.imbalanced) {
     for (const ci of world.containerInstances.values()) if (ci.az !== firstZone) ci.agentConnected = false;
   }
-  for (const cluster of env.clusters) for (const spec of options.services ?? DEMO_SERVICES) world.createService(cluster.ecsClusterName, spec);
+  for (const cluster of env.clusters) for (const spec of options.services ?? demoServices(cluster)) world.createService(cluster.ecsClusterName, spec);
   const steady = () => [...world.services.values()].every((s) => s.deployments.length === 1 && s.deployments[0].rolloutState === "COMPLETED");
   // Bounded: bunched into one zone's instances, some services may never fit (a small cluster),
   // and the world must still start; they settle once the other zones' agents connect.

@@ -1,0 +1,202 @@
+/**
+ * `amiroll rollout [--from E] [--to E]`: takes the pinned image through the environments in
+ * waves (staging, then what promotes from it), with gates between them, inside maintenance
+ * windows, respecting holds; resumable (run it again after a crash or Ctrl-C), rolls back a
+ * failed blue-green wave. `--notice` prints the window's notice and changes nothing.
+ * Exit: 0 done; 1 a wave failed or was rolled back; 2 refused (window, hold, unverified source,
+ * bad input); 3 the plan guard refused; 130 interrupted.
+ */
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Command, Option } from "commander";
+import type { Environment } from "../../stacks/environments";
+import { synthesize } from "../../stacks/main";
+import { PINS_FILE, formatPins } from "../../stacks/pins";
+import { UsageError } from "../errors";
+import { createAwsClients } from "../fleet/clients";
+import { takeSnapshot } from "../fleet/snapshot";
+import { rolloutNotice } from "../rollout/notice";
+import { rolloutMarkdown, rolloutText } from "../rollout/report";
+import { type EnvironmentAccess, type RolloutResult, rollout, wavesOf } from "../rollout/rollout";
+import { fetchProbe } from "../rollout/smoke";
+import { type Clock, VirtualClock, wallClock } from "../sim/clock";
+import { simulatedProbe } from "../sim/probe";
+import { type Simulation, createSimulation } from "../sim/scenarios";
+import { SimTerraform } from "../sim/terraform";
+import { stackDirectory } from "../terraform/runner";
+import { type CommonOptions, type Config, EXIT, Exit, type Logger, createLogger, interruptible, loadConfig, withCommonOptions } from "./common";
+import { realStack } from "./stack";
+import { durationOption } from "./watch";
+
+interface RolloutCommandOptions extends CommonOptions {
+  readonly from?: string;
+  readonly to?: string;
+  readonly ignoreWindow?: boolean;
+  readonly waitForWindow?: boolean;
+  readonly force?: boolean;
+  readonly notice?: boolean;
+  readonly timeout: string;
+  readonly stallAfter: string;
+  readonly output: "text" | "markdown";
+}
+
+/** The simulated rollout starts on a Tuesday morning, an hour before this repository's production window. */
+export const SIMULATED_START = Date.parse("2026-11-24T08:00:00Z");
+
+/** Exit code of an interrupted rollout (the shell's for SIGINT). */
+export const EXIT_INTERRUPTED = 130;
+
+const EXIT_OF: Record<RolloutResult["outcome"], number> = {
+  done: EXIT.ok,
+  "already done": EXIT.ok,
+  failed: EXIT.failed,
+  "rolled back": EXIT.failed,
+  refused: EXIT.badInput,
+  "guard refused": EXIT.guardRefused,
+  interrupted: EXIT_INTERRUPTED,
+  "not started": EXIT.failed,
+};
+
+export function rolloutCommand(): Command {
+  const command = new Command("rollout")
+    .description("roll the pinned image through the environments, staging then production, with gates, windows, holds, resume and rollback")
+    .option("--from <env>", "the first wave (default: the first environment)")
+    .option("--to <env>", "the last wave (default: the last environment)")
+    .option("--ignore-window", "roll even outside the environments' maintenance windows")
+    .option("--wait-for-window", "outside a maintenance window, wait until the next one opens")
+    .option("--force", "roll environments and clusters that are on hold")
+    .option("--notice", "print the maintenance notice (what, when, which services by owner) and change nothing")
+    .option("--timeout <duration>", "how long tasks may take to move in one wave", "60m")
+    .option("--stall-after <duration>", "no progress for this long is a stall", "10m")
+    .addOption(new Option("-o, --output <format>", "the report on stdout").choices(["text", "markdown"]).default("text"));
+  return withCommonOptions(command).action(async (options: RolloutCommandOptions) => {
+    const log = createLogger(options.logFormat);
+    const config = loadConfig();
+    const names = config.environments.map((e) => e.name);
+    for (const [flag, value] of [["--from", options.from], ["--to", options.to]] as const) {
+      if (value !== undefined && !names.includes(value)) throw new UsageError(`${flag}: no such environment ${JSON.stringify(value)} (known: ${names.join(", ")})`);
+    }
+    if (options.ignoreWindow && options.waitForWindow) throw new UsageError("--ignore-window and --wait-for-window contradict each other: choose one");
+    const waves = wavesOf(config.environments, options.from, options.to);
+    if (waves.length === 0) throw new UsageError(`--from ${options.from} comes after --to ${options.to} in the promotion order (${wavesOf(config.environments).map((e) => e.name).join(" -> ")})`);
+    const watchTimeoutMs = durationOption("--timeout", options.timeout);
+    const stallAfterMs = durationOption("--stall-after", options.stallAfter);
+
+    const world = options.simulate ? await simulatedWorld(config, options, log) : realWorld(config, log);
+    if (options.notice) {
+      const fleets = new Map<string, Awaited<ReturnType<typeof takeSnapshot>>>();
+      for (const env of waves) {
+        const { clients } = world.access(env);
+        for (const c of env.clusters) fleets.set(`${env.name}/${c.name}`, await takeSnapshot(clients, c.ecsClusterName, { now: world.clock.now(), since: world.clock.now() }));
+      }
+      process.stdout.write(rolloutNotice({ waves, environments: config.environments, pins: config.pins, fleets, now: world.clock.now() }));
+      return;
+    }
+
+    const interrupt = interruptible(log);
+    world.signal = interrupt.signal;
+    log.info(`rollout: ${waves.map((w) => w.name).join(" -> ")}${options.simulate ? ` (simulated, scenario ${options.scenario ?? "healthy"}, from ${new Date(world.clock.now()).toISOString()})` : ""}`, { waves: waves.map((w) => w.name) });
+    let result: RolloutResult;
+    try {
+      result = await rollout({
+        environments: config.environments,
+        waves,
+        pinsPath: world.pinsPath,
+        pinsShownAs: world.pinsShownAs,
+        access: world.access,
+        clock: world.clock,
+        probe: world.probe,
+        log,
+        logFormat: options.logFormat,
+        force: options.force,
+        ignoreWindow: options.ignoreWindow,
+        waitForWindow: options.waitForWindow,
+        watchTimeoutMs,
+        stallAfterMs,
+        signal: interrupt.signal,
+      });
+    } finally {
+      interrupt.done();
+    }
+    process.stdout.write(options.output === "markdown" ? rolloutMarkdown(result) : `${rolloutText(result).join("\n")}\n`);
+    if (world.violations) {
+      const violations = world.violations();
+      console.log(`zero-downtime violations: ${violations}`);
+    }
+    if (result.outcome === "interrupted") console.error("amiroll: rollout interrupted; run the same command again to continue from where the world is");
+    else if (EXIT_OF[result.outcome] !== EXIT.ok) console.error(`amiroll: rollout ${result.outcome}: ${result.waves.find((w) => w.reason && w.outcome === result.outcome)?.reason ?? ""}`);
+    if (EXIT_OF[result.outcome] !== EXIT.ok) throw new Exit(EXIT_OF[result.outcome]);
+  });
+}
+
+/** Where a rollout runs: real AWS and terraform, or the simulated environments. */
+interface RolloutWorld {
+  readonly clock: Clock;
+  readonly pinsPath: string;
+  readonly pinsShownAs: string;
+  readonly access: (environment: Environment) => EnvironmentAccess;
+  readonly probe: typeof fetchProbe;
+  /** Zero-downtime violations seen by the sim (simulated runs only). */
+  readonly violations?: () => number;
+  signal?: AbortSignal;
+}
+
+function realWorld(config: Config, log: Logger): RolloutWorld {
+  const world: RolloutWorld = {
+    clock: wallClock,
+    pinsPath: config.pinsPath,
+    pinsShownAs: process.env.AMIROLL_PINS ? config.pinsPath : PINS_FILE,
+    probe: fetchProbe,
+    access: (environment) => {
+      const clients = createAwsClients(environment);
+      return {
+        clients,
+        stack: async () => realStack({ config, environment, log, signal: world.signal }),
+      };
+    },
+  };
+  return world;
+}
+
+/**
+ * Every environment simulated on one virtual clock, each on an image older than its pin; the
+ * pins are a copy (the repository's amis.json is never changed by a simulation).
+ */
+async function simulatedWorld(config: Config, options: RolloutCommandOptions, log: Logger): Promise<RolloutWorld> {
+  const clock = new VirtualClock(SIMULATED_START);
+  const dir = mkdtempSync(join(tmpdir(), "amiroll-rollout-"));
+  const pinsPath = join(dir, "amis.json");
+  writeFileSync(pinsPath, formatPins(config.pins, config.environments));
+  const simulations = new Map<string, Simulation>();
+  for (const environment of config.environments) {
+    simulations.set(environment.name, await createSimulation({ environment, pins: config.pins[environment.name], scenario: options.scenario, clock }));
+  }
+  log.info(`simulated ${[...simulations.values()].map((s) => `${s.environment.name} (${s.world.instances.size} instances, ${s.world.services.size} services)`).join(", ")}; pins copied to ${pinsPath}`);
+  const runners = new Map<string, SimTerraform>();
+  const synthesizeStack = (environment: Environment) => {
+    const result = synthesize({ outdir: join(dir, "cdktf.out"), pinsPath });
+    const directory = stackDirectory(result.outdir, environment.name);
+    return { directory, json: JSON.parse(readFileSync(join(directory, "cdk.tf.json"), "utf8")) };
+  };
+  return {
+    clock,
+    pinsPath,
+    pinsShownAs: "amis.json (simulated copy)",
+    probe: simulatedProbe([...simulations.values()].map((s) => ({ environment: s.environment, world: s.world }))),
+    violations: () => [...simulations.values()].reduce((n, s) => n + s.world.downtimeViolations().length, 0),
+    access: (environment) => {
+      const simulation = simulations.get(environment.name)!;
+      return {
+        clients: simulation.clients,
+        stack: async () => {
+          const { directory, json } = synthesizeStack(environment);
+          let runner = runners.get(environment.name);
+          if (runner) runner.useStack(json);
+          else runners.set(environment.name, (runner = new SimTerraform(simulation.world, environment, json)));
+          return { runner, directory, simulation };
+        },
+      };
+    },
+  };
+}

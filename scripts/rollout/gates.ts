@@ -1,0 +1,158 @@
+/**
+ * The gates a wave must pass before the rollout promotes its image: services steady, no crash
+ * loop, tasks spread across zones (after a rebalance, where the environment asks for one), a
+ * soak time with neither crashes nor unsteady services, and the environment's smoke URLs.
+ * The first gate that fails stops the rest (they are reported as not run).
+ */
+import type { Environment } from "../../stacks/environments";
+import { type BalanceReport, serviceBalance } from "../fleet/balance";
+import type { AwsClients } from "../fleet/clients";
+import { type MigrationState, stepMigration } from "../fleet/migration";
+import { rebalance } from "../fleet/rebalance";
+import { elapsedText } from "../fleet/report";
+import { type FleetSnapshot, takeSnapshot } from "../fleet/snapshot";
+import type { Clock } from "../sim/clock";
+import type { Logger } from "../commands/common";
+import { type HttpProbe, runSmokeChecks } from "./smoke";
+
+export const GATES = ["steady", "crash loop", "balance", "soak", "smoke"] as const;
+export type GateName = (typeof GATES)[number];
+
+export interface GateResult {
+  readonly gate: GateName;
+  readonly outcome: "passed" | "failed" | "not run";
+  readonly detail: string;
+}
+
+export interface GatesResult {
+  readonly passed: boolean;
+  readonly gates: readonly GateResult[];
+  /** The last balance of each cluster (for the report). */
+  readonly balance: ReadonlyMap<string, BalanceReport>;
+  /** Why the first failed gate failed. */
+  readonly reason?: string;
+}
+
+export interface GateContext {
+  readonly environment: Environment;
+  readonly clients: AwsClients;
+  readonly clock: Clock;
+  /** The image each cluster (by config name) must run. */
+  readonly targets: ReadonlyMap<string, string>;
+  readonly probe: HttpProbe;
+  readonly log: Logger;
+  /** Stops the soak early (Ctrl-C): the gates then fail as interrupted. */
+  readonly signal?: AbortSignal;
+  /** @default 30 seconds */
+  readonly soakPollMs?: number;
+}
+
+/** Services that are not steady, as `cluster/service (why)`; empty when all are. */
+function unsteady(states: ReadonlyMap<string, MigrationState>): string[] {
+  return [...states].flatMap(([cluster, s]) => s.unsteady.map((u) => `${cluster}/${u.service} (${u.reason})`));
+}
+
+export async function runGates(context: GateContext): Promise<GatesResult> {
+  const { environment, clients, clock, log } = context;
+  const results: GateResult[] = [];
+  const balance = new Map<string, BalanceReport>();
+  const snapshotOf = (ecsClusterName: string, since: number) => takeSnapshot(clients, ecsClusterName, { now: clock.now(), since });
+  const observe = async (since: number, previous?: ReadonlyMap<string, MigrationState>) => {
+    const states = new Map<string, MigrationState>();
+    const snapshots = new Map<string, FleetSnapshot>();
+    for (const cluster of environment.clusters) {
+      const snapshot = await snapshotOf(cluster.ecsClusterName, since);
+      snapshots.set(cluster.name, snapshot);
+      states.set(cluster.name, stepMigration(previous?.get(cluster.name), snapshot, { targetImageIds: [context.targets.get(cluster.name)!] }));
+    }
+    return { states, snapshots };
+  };
+  const finish = (failed?: GateResult): GatesResult => {
+    for (const gate of GATES) if (!results.some((r) => r.gate === gate)) results.push({ gate, outcome: "not run", detail: "an earlier gate failed" });
+    return { passed: !failed, gates: results, balance, ...(failed && { reason: `${failed.gate}: ${failed.detail}` }) };
+  };
+  const pass = (gate: GateName, detail: string) => {
+    results.push({ gate, outcome: "passed", detail });
+    log.info(`gate ${gate}: passed (${detail})`, { env: environment.name, gate, outcome: "passed" });
+  };
+  const fail = (gate: GateName, detail: string) => {
+    const result: GateResult = { gate, outcome: "failed", detail };
+    results.push(result);
+    log.warn(`gate ${gate}: failed (${detail})`, { env: environment.name, gate, outcome: "failed" });
+    return finish(result);
+  };
+
+  // Steady and crash loop: judged on the last hour of stopped tasks.
+  const first = await observe(clock.now() - 3_600_000);
+  const crashing = [...first.states].filter(([, s]) => s.crashLoop);
+  const notSteady = unsteady(first.states);
+  if (notSteady.length > 0) return fail("steady", `not steady: ${notSteady.join(", ")}`);
+  pass("steady", `${[...first.states.values()].reduce((n, s) => n + s.services, 0)} services steady`);
+  if (crashing.length > 0) return fail("crash loop", crashing.map(([c, s]) => `${c}: ${s.crashLoop!.reason}`).join("; "));
+  pass("crash loop", "no task failing on the new image");
+
+  // Balance: where the environment lets the rollout rebalance, a service left with every task in
+  // one zone fails (one zone outage takes it down). Elsewhere imbalance is reported, not
+  // enforced: the gate demands only what the rollout may fix. Uneven spread is a warning.
+  let snapshots = first.snapshots;
+  if (environment.rebalance) {
+    for (const cluster of environment.clusters) {
+      const report = serviceBalance(snapshots.get(cluster.name)!);
+      if (report.imbalanced.length === 0) continue;
+      log.info(`${cluster.name}: rebalancing ${report.imbalanced.join(", ")}`, { env: environment.name, cluster: cluster.name });
+      await rebalance(clients, clock, {
+        clusterName: cluster.ecsClusterName,
+        services: report.imbalanced,
+        take: () => snapshotOf(cluster.ecsClusterName, clock.now()),
+        log: (message, fields) => log.info(`${cluster.name}: ${typeof fields?.service === "string" ? `${fields.service}: ` : ""}${message}`, fields),
+      });
+    }
+    snapshots = (await observe(clock.now())).snapshots;
+  }
+  const singleZone: string[] = [];
+  const warnings: string[] = [];
+  for (const cluster of environment.clusters) {
+    const report = serviceBalance(snapshots.get(cluster.name)!);
+    balance.set(cluster.name, report);
+    for (const service of report.services) {
+      if (service.imbalances.some((i) => i.kind === "single-zone")) singleZone.push(`${cluster.name}/${service.service}`);
+      else if (service.imbalances.length > 0) warnings.push(`${cluster.name}/${service.service}`);
+    }
+  }
+  if (singleZone.length > 0 && environment.rebalance) return fail("balance", `every task in one zone after rebalancing: ${singleZone.join(", ")}`);
+  if (singleZone.length > 0) log.warn(`${environment.name}: every task in one zone: ${singleZone.join(", ")} (amiroll rebalance --env ${environment.name} fixes it; rebalance: true makes the rollout do it)`, { env: environment.name });
+  pass(
+    "balance",
+    singleZone.length > 0
+      ? `not enforced (rebalance is off): every task in one zone: ${singleZone.join(", ")}`
+      : warnings.length === 0 ? "every service spread across zones" : `no service in a single zone; unevenly spread: ${warnings.join(", ")}`,
+  );
+
+  // Soak: the services stay steady and nothing crashes for the whole time.
+  const soakStart = clock.now();
+  let states: ReadonlyMap<string, MigrationState> | undefined;
+  if (environment.soakMs > 0) log.info(`soaking ${environment.name} for ${elapsedText(environment.soakMs)}`, { env: environment.name, soakMs: environment.soakMs });
+  for (;;) {
+    states = (await observe(soakStart, states)).states;
+    const crash = [...states].find(([, s]) => s.crashLoop);
+    if (crash) return fail("soak", `crash loop after ${elapsedText(clock.now() - soakStart)}: ${crash[0]}: ${crash[1].crashLoop!.reason}`);
+    if (context.signal?.aborted) return fail("soak", `interrupted after ${elapsedText(clock.now() - soakStart)}`);
+    const left = soakStart + environment.soakMs - clock.now();
+    if (left <= 0) break;
+    await clock.sleep(Math.min(left, context.soakPollMs ?? 30_000));
+  }
+  const afterSoak = unsteady(states);
+  if (afterSoak.length > 0) return fail("soak", `not steady after ${elapsedText(environment.soakMs)}: ${afterSoak.join(", ")}`);
+  pass("soak", environment.soakMs > 0 ? `${elapsedText(environment.soakMs)} steady, no crashes` : "no soak configured");
+
+  // Smoke: what a user would see.
+  const smoke = await runSmokeChecks(environment.smoke, {
+    probe: context.probe,
+    clock,
+    onAttempt: (url, attempt, outcome) => log.info(`smoke ${url}: ${outcome} (attempt ${attempt})`, { env: environment.name, url, attempt }),
+  });
+  const failedUrls = smoke.filter((r) => !r.passed);
+  if (failedUrls.length > 0) return fail("smoke", failedUrls.map((r) => `${r.url}: ${r.detail}`).join("; "));
+  pass("smoke", smoke.length === 0 ? "no smoke URLs configured" : smoke.map((r) => `${r.url}: ${r.detail}`).join("; "));
+  return finish();
+}

@@ -1,0 +1,59 @@
+/**
+ * `amiroll rollout --notice`: the markdown notice for a maintenance window: what each wave rolls
+ * (cluster, image from and to, strategy), when (the next window), what is on hold, and which
+ * services, by their `owner` tag, may see their tasks restarted. Pure: built from the config,
+ * the pins and a fleet snapshot per cluster.
+ */
+import type { Environment } from "../../stacks/environments";
+import type { Pins } from "../../stacks/pins";
+import type { FleetSnapshot } from "../fleet/snapshot";
+import { targetsOf } from "./rollout";
+import { formatInstant, nextOpening } from "./windows";
+
+export interface NoticeInput {
+  readonly waves: readonly Environment[];
+  readonly environments: readonly Environment[];
+  readonly pins: Pins;
+  /** `${env}/${cluster}` -> a snapshot of the cluster now. */
+  readonly fleets: ReadonlyMap<string, FleetSnapshot>;
+  readonly now: number;
+}
+
+const cell = (text: string) => text.replace(/\|/g, "\\|");
+
+export function rolloutNotice(input: NoticeInput): string {
+  const out = ["### Maintenance notice: machine image rollout", ""];
+  out.push(`Environments, in order: ${input.waves.map((w) => w.name).join(" → ")}. Each is verified (services steady, zones balanced, smoke checks, soak) before the next starts.`, "");
+  for (const env of input.waves) {
+    const targets = targetsOf(env, input.environments, input.pins);
+    // Before the source has verified its image, the notice names the image it is rolling to.
+    const target = (cluster: string) =>
+      "refuse" in targets ? `${input.pins[env.promotesFrom!]?.[cluster]?.current.imageId ?? "?"} (once ${env.promotesFrom} has verified it)` : targets.get(cluster)!.imageId;
+    const opening = nextOpening(env.maintenanceWindows, input.now);
+    const when = env.maintenanceWindows.length === 0
+      ? "any time (no maintenance window configured)"
+      : opening!.opensAt <= input.now
+        ? `now, in the window ${opening!.window.text} (closes ${formatInstant(opening!.closesAt, opening!.window.timeZone)})`
+        : `${formatInstant(opening!.opensAt, opening!.window.timeZone)} (window ${opening!.window.text})`;
+    out.push(`#### ${env.name}`, "", `**When:** ${when}`, "");
+    const holds = [...(env.hold ? [`the environment: ${env.hold}`] : []), ...env.clusters.filter((c) => c.hold).map((c) => `${c.name}: ${c.hold}`)];
+    if (holds.length > 0) out.push(`> [!WARNING]`, `> **On hold** (not rolled without --force): ${holds.join("; ")}`, "");
+    out.push("| Cluster | Image now | Rolls to | Strategy | Instances |", "|---|---|---|---|---|");
+    const owners = new Map<string, Set<string>>();
+    for (const cluster of env.clusters) {
+      const fleet = input.fleets.get(`${env.name}/${cluster.name}`);
+      const images = [...new Set(fleet?.containerInstances.map((ci) => ci.imageId) ?? [])].join(", ") || "(none)";
+      out.push(`| ${cluster.name} | ${images} | ${target(cluster.name)} | ${cluster.strategy} | ${fleet?.containerInstances.length ?? 0} |`);
+      for (const service of fleet?.services ?? []) {
+        if (service.desiredCount === 0 && service.schedulingStrategy !== "DAEMON") continue;
+        const owner = service.tags.owner ?? "(no owner tag)";
+        owners.set(owner, (owners.get(owner) ?? new Set()).add(`${cluster.name}/${service.name}`));
+      }
+    }
+    out.push("", "**Services whose tasks may be restarted** (moved to new instances, replacements first, no planned downtime):", "");
+    out.push("| Owner | Services |", "|---|---|");
+    for (const [owner, services] of [...owners].sort(([a], [b]) => a.localeCompare(b))) out.push(`| ${cell(owner)} | ${[...services].sort().join(", ")} |`);
+    out.push("");
+  }
+  return `${out.join("\n").trimEnd()}\n`;
+}

@@ -1,0 +1,74 @@
+/**
+ * The rollout's report: per wave, the outcome, the time per phase, instances replaced, tasks
+ * moved, the gates and the balance, as text (the terminal) or markdown (a PR or a chat). Pure.
+ */
+import { elapsedText } from "../fleet/report";
+import type { RolloutResult, WaveReport } from "./rollout";
+
+/** Time per phase, steps run more than once summed: `apply 6m10s, watch 4m02s`. */
+function phasesText(wave: WaveReport): string {
+  const totals = new Map<string, number>();
+  for (const p of wave.phases) totals.set(p.step, (totals.get(p.step) ?? 0) + p.ms);
+  return [...totals].map(([step, ms]) => `${step} ${elapsedText(ms)}`).join(", ") || "(no steps)";
+}
+
+function targetsText(wave: WaveReport): string {
+  return Object.entries(wave.targets).map(([cluster, image]) => `${cluster} -> ${image} (${wave.strategies[cluster]})`).join(", ") || "(none)";
+}
+
+function balanceText(wave: WaveReport): string[] {
+  if (!wave.balance) return [];
+  return [...wave.balance].map(([cluster, report]) =>
+    report.imbalanced.length === 0 ? `${cluster}: every service balanced` : `${cluster}: imbalanced: ${report.imbalanced.join(", ")}`,
+  );
+}
+
+export function rolloutText(result: RolloutResult): string[] {
+  const lines = [`rollout: ${result.outcome} after ${elapsedText(result.endedAt - result.startedAt)}`];
+  for (const wave of result.waves) {
+    lines.push(`${wave.environment}: ${wave.outcome}${wave.reason ? ` (${wave.reason})` : ""}`);
+    if (wave.outcome === "not started") continue;
+    lines.push(`  clusters: ${targetsText(wave)}`);
+    lines.push(`  took ${elapsedText(wave.endedAt - wave.startedAt)}: ${phasesText(wave)}`);
+    lines.push(`  instances replaced: ${wave.instancesReplaced}; tasks moved: ${wave.tasksMoved}`);
+    for (const gate of wave.gates) lines.push(`  gate ${gate.gate}: ${gate.outcome}${gate.detail ? ` (${gate.detail})` : ""}`);
+    for (const line of balanceText(wave)) lines.push(`  balance ${line}`);
+    if (wave.pinChanges.length > 0) lines.push(`  pins changed ${wave.pinChanges.length} time(s)`);
+  }
+  return lines;
+}
+
+const ICON: Record<string, string> = {
+  done: "✅",
+  "already done": "✅",
+  "rolled back": "↩️",
+  failed: "❌",
+  refused: "⛔",
+  "guard refused": "⛔",
+  interrupted: "⏸️",
+  "not started": "⏭️",
+};
+
+const cell = (text: string) => text.replace(/\|/g, "\\|").replace(/\n/g, " ");
+
+export function rolloutMarkdown(result: RolloutResult): string {
+  const out = [`### amiroll rollout: ${result.outcome} ${ICON[result.outcome] ?? ""}`.trimEnd(), "", `Took ${elapsedText(result.endedAt - result.startedAt)}.`, ""];
+  out.push("| Wave | Outcome | Clusters | Time | Instances replaced | Tasks moved |", "|---|---|---|---|---|---|");
+  for (const wave of result.waves) {
+    out.push(`| ${wave.environment} | ${ICON[wave.outcome] ?? ""} ${wave.outcome} | ${cell(targetsText(wave))} | ${elapsedText(wave.endedAt - wave.startedAt)} | ${wave.instancesReplaced} | ${wave.tasksMoved} |`);
+  }
+  for (const wave of result.waves) {
+    if (wave.outcome === "not started" && !wave.reason) continue;
+    out.push("", `#### ${wave.environment}: ${wave.outcome}`, "");
+    if (wave.reason) out.push(`> ${cell(wave.reason)}`, "");
+    if (wave.phases.length > 0) out.push(`**Phases:** ${phasesText(wave)}`, "");
+    if (wave.gates.length > 0) {
+      out.push("| Gate | Outcome | Detail |", "|---|---|---|");
+      for (const gate of wave.gates) out.push(`| ${gate.gate} | ${gate.outcome === "passed" ? "✅" : gate.outcome === "failed" ? "❌" : "⏭️"} ${gate.outcome} | ${cell(gate.detail)} |`);
+      out.push("");
+    }
+    for (const line of balanceText(wave)) out.push(`- balance ${line}`);
+    for (const diff of wave.pinChanges) out.push("", "```diff", ...diff.map((l) => (l.startsWith("  ") ? ` ${l.slice(2)}` : `${l[0]}${l.slice(2)}`)), "```");
+  }
+  return `${out.join("\n").trimEnd()}\n`;
+}

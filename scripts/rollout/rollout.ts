@@ -1,0 +1,483 @@
+/**
+ * The rollout: environments in waves (staging, then what promotes from it), each taken to its
+ * target image one step at a time. Every step starts by deriving where the world is (state.ts),
+ * so a rollout run again after a crash or Ctrl-C continues from there, never repeats a finished
+ * wave, and never starts an environment whose source has not verified the image.
+ *
+ * A wave: window and hold check -> pins -> plan -> guard -> apply -> (blue-green: drain the old
+ * generation) -> watch the tasks move -> gates -> pins (verified) -> (blue-green: apply the
+ * retire). A blue-green wave that fails rolls back: the old instances go back to ACTIVE, the
+ * new generation is removed, and the image is recorded as rejected in the pins.
+ */
+import type { Cluster, Environment } from "../../stacks/environments";
+import { type ClusterPins, type Pin, type Pins, lineDiff, formatPins, readPins, writePins } from "../../stacks/pins";
+import type { Logger } from "../commands/common";
+import type { Stack } from "../commands/stack";
+import { progressPrinter } from "../commands/watch";
+import { StalePlanError } from "../errors";
+import type { BalanceReport } from "../fleet/balance";
+import type { AwsClients } from "../fleet/clients";
+import { setContainerInstanceStatus } from "../fleet/drain";
+import { failureReason, progressFields, progressLine } from "../fleet/report";
+import { type FleetSnapshot, takeSnapshot } from "../fleet/snapshot";
+import { watchMigration } from "../fleet/watch";
+import type { Clock } from "../sim/clock";
+import { CLUSTERS_OUTPUT } from "../../stacks/cluster-stack";
+import { guardPlan } from "../terraform/guard";
+import { parsePlan, summaryLine } from "../terraform/plan";
+import { clusterGenerations } from "../terraform/rolls";
+import { type GateResult, runGates } from "./gates";
+import type { HttpProbe } from "./smoke";
+import { type ClusterStep, type StepKind, environmentStep, nextClusterStep } from "./state";
+import { formatInstant, formatWait, nextOpening, openWindow } from "./windows";
+
+/** How the rollout reaches one environment: its AWS clients and its terraform stack. */
+export interface EnvironmentAccess {
+  readonly clients: AwsClients;
+  /** The stack as the pins file is now: synthesized again after every change of the pins. */
+  stack(): Promise<Stack>;
+}
+
+export interface RolloutOptions {
+  /** Every environment of the config (a wave's source may not be a wave of this run). */
+  readonly environments: readonly Environment[];
+  /** The waves of this run, in order. */
+  readonly waves: readonly Environment[];
+  readonly pinsPath: string;
+  /** The pins file as messages name it. */
+  readonly pinsShownAs: string;
+  readonly access: (environment: Environment) => EnvironmentAccess;
+  readonly clock: Clock;
+  readonly probe: HttpProbe;
+  readonly log: Logger;
+  readonly logFormat: "text" | "json";
+  /** Roll environments and clusters on hold. */
+  readonly force?: boolean;
+  readonly ignoreWindow?: boolean;
+  readonly waitForWindow?: boolean;
+  /** How long a watch (tasks moving, new instances registering) may take. */
+  readonly watchTimeoutMs: number;
+  readonly stallAfterMs: number;
+  /** Ctrl-C: stop between steps (terraform itself gets one SIGINT from its runner). */
+  readonly signal?: AbortSignal;
+  /** Called before each step: tests inject crashes here. */
+  readonly beforeStep?: (environment: string, step: StepKind) => void | Promise<void>;
+}
+
+export type WaveOutcome = "done" | "already done" | "failed" | "rolled back" | "refused" | "guard refused" | "interrupted" | "not started";
+
+export interface WaveReport {
+  readonly environment: string;
+  /** cluster -> image, where the wave took (or tried to take) each cluster. */
+  readonly targets: Readonly<Record<string, string>>;
+  readonly strategies: Readonly<Record<string, string>>;
+  outcome: WaveOutcome;
+  reason?: string;
+  readonly startedAt: number;
+  endedAt: number;
+  /** Time per step, in the order they ran (a step run twice is counted twice). */
+  readonly phases: { step: string; ms: number }[];
+  instancesReplaced: number;
+  tasksMoved: number;
+  gates: readonly GateResult[];
+  balance?: ReadonlyMap<string, BalanceReport>;
+  /** Each change of the pins file, as diff lines. */
+  readonly pinChanges: string[][];
+}
+
+export interface RolloutResult {
+  readonly outcome: WaveOutcome;
+  readonly waves: readonly WaveReport[];
+  readonly startedAt: number;
+  readonly endedAt: number;
+}
+
+/** The environments from `from` to `to` along promotesFrom, sources first. */
+export function wavesOf(environments: readonly Environment[], from?: string, to?: string): Environment[] {
+  const byName = new Map(environments.map((e) => [e.name, e]));
+  const depth = (e: Environment): number => (e.promotesFrom ? 1 + depth(byName.get(e.promotesFrom)!) : 0);
+  const ordered = [...environments].sort((a, b) => depth(a) - depth(b));
+  const start = from === undefined ? 0 : ordered.findIndex((e) => e.name === from);
+  const end = to === undefined ? ordered.length - 1 : ordered.findIndex((e) => e.name === to);
+  return ordered.slice(start, end + 1);
+}
+
+/** The cluster of `source` whose verified image `cluster` takes: same name and image source, else the same image source. */
+export function sourceCluster(cluster: Cluster, source: Environment): Cluster | undefined {
+  return (
+    source.clusters.find((c) => c.name === cluster.name && c.amiParameter === cluster.amiParameter) ??
+    source.clusters.find((c) => c.amiParameter === cluster.amiParameter)
+  );
+}
+
+/** What each cluster of `env` rolls to, or why it cannot roll yet. */
+export function targetsOf(env: Environment, environments: readonly Environment[], pins: Pins): Map<string, Pin> | { refuse: string } {
+  const targets = new Map<string, Pin>();
+  const source = env.promotesFrom ? environments.find((e) => e.name === env.promotesFrom)! : undefined;
+  for (const cluster of env.clusters) {
+    if (!source) {
+      targets.set(cluster.name, pins[env.name][cluster.name].current);
+      continue;
+    }
+    const from = sourceCluster(cluster, source);
+    if (!from) return { refuse: `${env.name}/${cluster.name} has no cluster in ${source.name} with the same image source (${cluster.amiParameter}) to promote from` };
+    const pin = pins[source.name][from.name];
+    if (!pin.current.verifiedAt || pin.retiring) {
+      return { refuse: `${source.name}/${from.name} has not verified ${pin.current.imageId} yet: run amiroll rollout --to ${source.name} first (${env.name} takes only a verified image)` };
+    }
+    targets.set(cluster.name, pin.current);
+  }
+  return targets;
+}
+
+class Stop extends Error {
+  constructor(
+    readonly outcome: WaveOutcome,
+    readonly reason: string,
+  ) {
+    super(reason);
+  }
+}
+
+export async function rollout(options: RolloutOptions): Promise<RolloutResult> {
+  const { clock } = options;
+  const startedAt = clock.now();
+  const waves: WaveReport[] = [];
+  let outcome: WaveOutcome = "done";
+  for (const environment of options.waves) {
+    if (outcome !== "done") {
+      waves.push(emptyReport(environment, clock.now(), "not started", `an earlier wave ended ${outcome}`));
+      continue;
+    }
+    const report = await runWave(environment, options);
+    waves.push(report);
+    if (report.outcome !== "done" && report.outcome !== "already done") outcome = report.outcome;
+  }
+  return { outcome, waves, startedAt, endedAt: clock.now() };
+}
+
+function emptyReport(environment: Environment, at: number, outcome: WaveOutcome, reason?: string): WaveReport {
+  return {
+    environment: environment.name,
+    targets: {},
+    strategies: Object.fromEntries(environment.clusters.map((c) => [c.name, c.strategy])),
+    outcome,
+    reason,
+    startedAt: at,
+    endedAt: at,
+    phases: [],
+    instancesReplaced: 0,
+    tasksMoved: 0,
+    gates: [],
+    pinChanges: [],
+  };
+}
+
+/** At most this many steps per wave: a world that does not converge is reported, not looped on. */
+const MAX_STEPS = 20;
+
+async function runWave(environment: Environment, options: RolloutOptions): Promise<WaveReport> {
+  const { clock, log } = options;
+  const env = environment.name;
+  const report = emptyReport(environment, clock.now(), "done");
+  const access = options.access(environment);
+  const readCurrentPins = () => readPins(options.pinsPath, options.environments, options.pinsShownAs);
+  let stack = await access.stack();
+  await stack.runner.init();
+  const oldInstances = new Set<string>();
+  let tasksOnOldAtStart: number | undefined;
+  let changed = false;
+
+  const observe = async () => {
+    const pins = readCurrentPins();
+    const targets = targetsOf(environment, options.environments, pins);
+    if ("refuse" in targets) throw new Stop("refused", targets.refuse);
+    const outputs = await stack.runner.output();
+    const generations = clusterGenerations(outputs[CLUSTERS_OUTPUT]?.value);
+    const fleets = new Map<string, FleetSnapshot>();
+    const steps = new Map<string, ClusterStep>();
+    for (const cluster of environment.clusters) {
+      const fleet = await takeSnapshot(access.clients, cluster.ecsClusterName, { now: clock.now(), since: report.startedAt });
+      fleets.set(cluster.name, fleet);
+      const deployed = generations.get(cluster.name)?.generations ?? [];
+      steps.set(cluster.name, nextClusterStep({ cluster, pins: pins[env][cluster.name], deployed, fleet }, targets.get(cluster.name)!));
+      (report.targets as Record<string, string>)[cluster.name] = targets.get(cluster.name)!.imageId;
+      for (const ci of fleet.containerInstances) if (ci.imageId !== targets.get(cluster.name)!.imageId) oldInstances.add(ci.ec2InstanceId);
+    }
+    tasksOnOldAtStart ??= tasksOn(oldInstances, fleets);
+    return { pins, targets, fleets, steps };
+  };
+
+  const writeClusterPins = async (pins: Pins, changes: ReadonlyMap<string, ClusterPins>, why: string) => {
+    const next: Pins = { ...pins, [env]: { ...pins[env], ...Object.fromEntries(changes) } };
+    const diff = lineDiff(formatPins(pins, options.environments), formatPins(next, options.environments));
+    writePins(options.pinsPath, next, options.environments);
+    report.pinChanges.push(diff);
+    log.info(`${env}: ${options.pinsShownAs}: ${why}\n${diff.map((l) => `    ${l}`).join("\n")}`, { env, pins: options.pinsShownAs, why, diff });
+    stack = await access.stack();
+    await stack.runner.init();
+  };
+
+  /** Plan, guard and apply what the pins now ask for. */
+  const applyPins = async (purpose: string) => {
+    const planFile = `${stack.directory}/amiroll-rollout.tfplan`;
+    for (let attempt = 1; ; attempt++) {
+      log.info(`${env}: terraform plan (${purpose})`, { env });
+      await stack.runner.plan(planFile);
+      const plan = parsePlan(await stack.runner.showJson(planFile), `terraform show -json ${planFile}`);
+      const guard = guardPlan(plan);
+      log.info(`${env}: ${summaryLine(plan)} Guard: ${guard.accepted ? "accepted" : "refused"} (${guard.expect})`, { env, summary: plan.summary, accepted: guard.accepted, expect: guard.expect });
+      if (!guard.accepted) {
+        throw new Stop("guard refused", `the plan guard refused ${env}'s plan: ${guard.reasons.join("; ")} (review it with amiroll plan --env ${env})`);
+      }
+      try {
+        log.info(`${env}: terraform apply (${guard.expect})`, { env, expect: guard.expect });
+        await stack.runner.apply(planFile);
+        return;
+      } catch (error) {
+        // The state moved between plan and apply (another apply): plan again, once.
+        if (error instanceof StalePlanError && attempt < 2) continue;
+        throw error;
+      }
+    }
+  };
+
+  const timed = async <T>(step: string, work: () => Promise<T>): Promise<T> => {
+    const started = clock.now();
+    try {
+      return await work();
+    } finally {
+      report.phases.push({ step, ms: clock.now() - started });
+    }
+  };
+
+  let lastStep: StepKind | undefined;
+  let repeats = 0;
+  try {
+    for (let n = 0; ; n++) {
+      if (options.signal?.aborted) throw new Stop("interrupted", `interrupted before ${lastStep ?? "the first step"}`);
+      const world = await observe();
+      const kind = environmentStep([...world.steps.values()]);
+      const of = <K extends StepKind>(k: K) => [...world.steps].filter(([, s]) => s.kind === k) as [string, Extract<ClusterStep, { kind: K }>][];
+      if (kind === "done") {
+        if (!changed) report.outcome = "already done";
+        log.info(`${env}: ${changed ? "done" : "already on its verified image: nothing to do"}`, { env, outcome: report.outcome });
+        break;
+      }
+      if (kind === "refuse") throw new Stop("refused", of("refuse").map(([c, s]) => `${c}: ${s.reason}`).join("; "));
+      repeats = kind === lastStep ? repeats + 1 : 0;
+      if (repeats >= 3 || n >= MAX_STEPS) throw new Stop("failed", `${env} does not converge: step ${kind} again after ${n} steps (${[...world.steps].map(([c, s]) => `${c}: ${s.kind}`).join(", ")})`);
+      if (!changed) {
+        await timed("window", () => checkHoldAndWindow(environment, options));
+        changed = true;
+      }
+      lastStep = kind;
+      await options.beforeStep?.(env, kind);
+      log.info(`${env}: ${kind}`, { env, step: kind });
+
+      switch (kind) {
+        case "pin": {
+          const changes = new Map(of("pin").map(([c, s]) => [c, s.pins]));
+          await timed("pins", () => writeClusterPins(world.pins, changes, of("pin").map(([c, s]) => `${c}: ${s.why}`).join("; ")));
+          break;
+        }
+        case "apply":
+          await timed("apply", () => applyPins(of("apply").map(([c, s]) => `${c}: ${s.why}`).join("; ")));
+          break;
+        case "drain":
+          await timed("drain", () => drain(environment, access, options, world.targets, new Map(of("drain").map(([c, s]) => [c, s.containerInstanceArns]))));
+          break;
+        case "migrate": {
+          const result = await timed("watch", () =>
+            watchTasks(environment, access, options, world.targets),
+          );
+          if (result.outcome === "interrupted") throw new Stop("interrupted", "interrupted while watching the tasks move");
+          if (result.outcome !== "done") {
+            const reasons = [...result.states].flatMap(([c, s]) => failureReason(c, s) ?? []);
+            throw new Stop("failed", result.outcome === "timeout" ? `the tasks did not move within the watch timeout (${[...result.states].map(([c, s]) => `${c}: ${s.phase}`).join(", ")})` : reasons.join("; ") || result.outcome);
+          }
+          break;
+        }
+        case "verify": {
+          const gates = await timed("gates", () =>
+            runGates({
+              environment,
+              clients: access.clients,
+              clock,
+              targets: new Map([...world.targets].map(([c, p]) => [c, p.imageId])),
+              probe: options.probe,
+              log,
+              signal: options.signal,
+            }),
+          );
+          report.gates = gates.gates;
+          report.balance = gates.balance;
+          if (options.signal?.aborted) throw new Stop("interrupted", "interrupted during the gates");
+          if (!gates.passed) throw new Stop("failed", `gate ${gates.reason}`);
+          const verifiedAt = new Date(clock.now()).toISOString().replace(/\.\d{3}Z$/, "Z");
+          const verified = new Map(environment.clusters.map((c) => [c.name, { current: { ...world.pins[env][c.name].current, verifiedAt } }]));
+          await timed("pins", () => writeClusterPins(world.pins, verified, `${[...world.targets.values()].map((p) => p.imageId).join(", ")} verified`));
+          break;
+        }
+      }
+    }
+  } catch (error) {
+    if (!(error instanceof Stop)) {
+      // terraform or AWS failed: for a blue-green wave that is a reason to roll back too.
+      const reason = (error as Error).message;
+      if ((error as Error).name === "ConfigError" || (error as Error).name === "UsageError") throw error;
+      report.outcome = "failed";
+      report.reason = reason;
+    } else {
+      report.outcome = error.outcome;
+      report.reason = error.reason;
+    }
+    if (report.outcome === "failed") {
+      const rolledBack = await rollBack(environment, options, access, report, readCurrentPins(), async (pins, changes, why) => writeClusterPins(pins, changes, why), applyPins);
+      if (rolledBack) report.outcome = "rolled back";
+    }
+    if (report.outcome === "interrupted") {
+      log.warn(`${env}: ${report.reason}. Run amiroll rollout again: it continues from where the world is.`, { env });
+    }
+  }
+  // Replaced: old instances seen during the wave that are no longer registered; moved: the
+  // service tasks they held at the start, less those still on them.
+  const fleets = new Map<string, FleetSnapshot>();
+  for (const c of environment.clusters) fleets.set(c.name, await takeSnapshot(access.clients, c.ecsClusterName, { now: clock.now(), since: clock.now() }));
+  const registered = new Set([...fleets.values()].flatMap((f) => f.containerInstances.filter((ci) => ci.status === "ACTIVE" || ci.status === "DRAINING").map((ci) => ci.ec2InstanceId)));
+  report.instancesReplaced = [...oldInstances].filter((id) => !registered.has(id)).length;
+  report.tasksMoved = Math.max(0, (tasksOnOldAtStart ?? 0) - tasksOn(oldInstances, fleets));
+  report.endedAt = clock.now();
+  return report;
+}
+
+/** Service tasks (daemons aside: they leave with their instance) not stopped on `instances` (EC2 ids). */
+function tasksOn(instances: ReadonlySet<string>, fleets: ReadonlyMap<string, FleetSnapshot>): number {
+  let n = 0;
+  for (const fleet of fleets.values()) {
+    const daemons = new Set(fleet.services.filter((s) => s.schedulingStrategy === "DAEMON").map((s) => `service:${s.name}`));
+    const arns = new Set(fleet.containerInstances.filter((ci) => instances.has(ci.ec2InstanceId)).map((ci) => ci.arn));
+    n += fleet.tasks.filter((t) => t.lastStatus !== "STOPPED" && arns.has(t.containerInstanceArn) && !daemons.has(t.group)).length;
+  }
+  return n;
+}
+
+async function checkHoldAndWindow(environment: Environment, options: RolloutOptions): Promise<void> {
+  const { log, clock } = options;
+  const holds = [
+    ...(environment.hold ? [`${environment.name}: ${environment.hold}`] : []),
+    ...environment.clusters.filter((c) => c.hold).map((c) => `${environment.name}/${c.name}: ${c.hold}`),
+  ];
+  if (holds.length > 0) {
+    if (!options.force) throw new Stop("refused", `on hold: ${holds.join("; ")} (--force rolls it anyway)`);
+    log.warn(`--force: rolling despite the hold: ${holds.join("; ")}`, { env: environment.name, holds });
+  }
+  const windows = environment.maintenanceWindows;
+  if (windows.length === 0 || openWindow(windows, clock.now())) return;
+  const next = nextOpening(windows, clock.now())!;
+  const when = `${formatInstant(next.opensAt, next.window.timeZone)} (in ${formatWait(next.opensAt - clock.now())})`;
+  if (options.ignoreWindow) {
+    log.warn(`--ignore-window: rolling ${environment.name} outside its maintenance windows (next opens ${when})`, { env: environment.name });
+    return;
+  }
+  if (!options.waitForWindow) {
+    throw new Stop("refused", `${environment.name} is outside its maintenance windows (${windows.map((w) => w.text).join("; ")}); the next opens ${when}. Run again then, or use --wait-for-window`);
+  }
+  log.info(`${environment.name}: waiting for its maintenance window: opens ${when}`, { env: environment.name, opensAt: new Date(next.opensAt).toISOString() });
+  while (clock.now() < next.opensAt) {
+    if (options.signal?.aborted) throw new Stop("interrupted", "interrupted while waiting for the maintenance window");
+    await clock.sleep(Math.min(next.opensAt - clock.now(), 60_000));
+  }
+}
+
+/** Blue-green: once every new instance has registered, the old generation is set DRAINING (ECS moves the tasks). */
+async function drain(
+  environment: Environment,
+  access: EnvironmentAccess,
+  options: RolloutOptions,
+  targets: ReadonlyMap<string, Pin>,
+  drainable: ReadonlyMap<string, readonly string[]>,
+): Promise<void> {
+  const { clock, log } = options;
+  const deadline = clock.now() + options.watchTimeoutMs;
+  for (const cluster of environment.clusters.filter((c) => drainable.has(c.name))) {
+    const image = targets.get(cluster.name)!.imageId;
+    for (;;) {
+      const fleet = await takeSnapshot(access.clients, cluster.ecsClusterName, { now: clock.now(), since: clock.now() });
+      const ready = fleet.containerInstances.filter((ci) => ci.imageId === image && ci.status === "ACTIVE" && ci.agentConnected).length;
+      if (ready >= cluster.desiredCapacity) break;
+      if (clock.now() >= deadline) throw new Error(`${cluster.name}: only ${ready} of ${cluster.desiredCapacity} new instances registered with ECS before the timeout`);
+      if (options.signal?.aborted) throw new Stop("interrupted", "interrupted while waiting for the new instances");
+      await clock.sleep(10_000);
+    }
+    const arns = drainable.get(cluster.name)!;
+    log.info(`${cluster.name}: ${arns.length} old instance(s) set DRAINING`, { env: environment.name, cluster: cluster.name, instances: arns.length });
+    await setContainerInstanceStatus(access.clients.ecs, cluster.ecsClusterName, arns, "DRAINING");
+  }
+}
+
+async function watchTasks(environment: Environment, access: EnvironmentAccess, options: RolloutOptions, targets: ReadonlyMap<string, Pin>) {
+  const printer = progressPrinter(options.log, options.logFormat);
+  try {
+    return await watchMigration({
+      clients: access.clients,
+      clock: options.clock,
+      clusters: environment.clusters.map((c) => ({ name: c.name, ecsClusterName: c.ecsClusterName, targetImageIds: [targets.get(c.name)!.imageId] })),
+      timeoutMs: options.watchTimeoutMs,
+      stallAfterMs: options.stallAfterMs,
+      signal: options.signal,
+      onCycle: ({ states }) =>
+        printer.cycle([...states].map(([cluster, state]) => ({ cluster: `${environment.name}/${cluster}`, text: progressLine(`${environment.name}/${cluster}`, state), fields: { env: environment.name, ...progressFields(cluster, state) } }))),
+    });
+  } finally {
+    printer.end();
+  }
+}
+
+/**
+ * Blue-green clusters with a retiring generation go back to it: its instances ACTIVE again,
+ * the pins back to it with the new image recorded as rejected, and an apply that removes the new
+ * generation (its drain hook moves the tasks back). Resolves whether anything was rolled back.
+ */
+async function rollBack(
+  environment: Environment,
+  options: RolloutOptions,
+  access: EnvironmentAccess,
+  report: WaveReport,
+  pins: Pins,
+  writeClusterPins: (pins: Pins, changes: ReadonlyMap<string, ClusterPins>, why: string) => Promise<void>,
+  applyPins: (purpose: string) => Promise<void>,
+): Promise<boolean> {
+  const { clock, log } = options;
+  const env = environment.name;
+  const rolling = environment.clusters.filter((c) => pins[env][c.name].retiring);
+  if (rolling.length === 0) {
+    log.warn(`${env}: ${report.reason}; no old generation is kept (strategy replace), so nothing can be rolled back`, { env });
+    return false;
+  }
+  log.warn(`${env}: rolling back: ${report.reason}`, { env });
+  const started = clock.now();
+  try {
+    const at = new Date(clock.now()).toISOString().replace(/\.\d{3}Z$/, "Z");
+    const changes = new Map<string, ClusterPins>();
+    for (const cluster of rolling) {
+      const pin = pins[env][cluster.name];
+      const fleet = await takeSnapshot(access.clients, cluster.ecsClusterName, { now: clock.now(), since: clock.now() });
+      const drained = fleet.containerInstances.filter((ci) => ci.imageId === pin.retiring!.imageId && ci.status === "DRAINING").map((ci) => ci.arn);
+      if (drained.length > 0) {
+        log.info(`${cluster.name}: ${drained.length} old instance(s) set ACTIVE again`, { env, cluster: cluster.name });
+        await setContainerInstanceStatus(access.clients.ecs, cluster.ecsClusterName, drained, "ACTIVE");
+      }
+      changes.set(cluster.name, { current: pin.retiring!, rejected: { imageId: pin.current.imageId, reason: report.reason ?? "the wave failed", at } });
+    }
+    await writeClusterPins(pins, changes, `roll back to ${rolling.map((c) => pins[env][c.name].retiring!.imageId).join(", ")}`);
+    await applyPins("roll back: remove the new generation");
+    log.warn(`${env}: rolled back; the old generation serves as before`, { env });
+    return true;
+  } catch (error) {
+    report.reason = `${report.reason}; the rollback did not finish: ${(error as Error).message} (run amiroll rollout again to finish it)`;
+    return false;
+  } finally {
+    report.phases.push({ step: "rollback", ms: clock.now() - started });
+  }
+}

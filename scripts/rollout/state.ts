@@ -1,0 +1,116 @@
+/**
+ * Where a roll stands, derived from the world alone: the pins file, what terraform has deployed
+ * (the `amiroll_clusters` output) and what AWS runs (a fleet snapshot). Nothing here is
+ * remembered between runs, so a rollout started again after a crash or Ctrl-C picks up exactly
+ * where the world is. `nextClusterStep` is pure; the driver (rollout.ts) acts on its answer and
+ * asks again.
+ */
+import type { Cluster } from "../../stacks/environments";
+import type { ClusterPins, Pin } from "../../stacks/pins";
+import type { FleetSnapshot } from "../fleet/snapshot";
+
+/** A generation terraform has deployed: the image and its name (from the amiroll_clusters output). */
+export interface DeployedGeneration {
+  readonly imageId: string;
+  readonly imageName?: string;
+}
+
+export interface ClusterWorld {
+  readonly cluster: Cluster;
+  readonly pins: ClusterPins;
+  /** Newest first; empty before the first deploy. */
+  readonly deployed: readonly DeployedGeneration[];
+  readonly fleet: FleetSnapshot;
+}
+
+/**
+ * What the cluster needs next, in the order a roll goes through them:
+ * - `pin`: the pins file must change first (start a roll, or promote the image);
+ * - `apply`: terraform must make the deployed generations match the pins;
+ * - `drain`: blue-green, the old generation is still ACTIVE: set it DRAINING;
+ * - `migrate`: tasks are still on old instances, or old instances are still leaving;
+ * - `verify`: everything runs the target image: the gates decide;
+ * - `done`: verified and nothing old is left;
+ * - `refuse`: the roll cannot go on without a person (the reason says why).
+ */
+export type ClusterStep =
+  | { readonly kind: "pin"; readonly pins: ClusterPins; readonly why: string }
+  | { readonly kind: "apply"; readonly why: string }
+  | { readonly kind: "drain"; readonly containerInstanceArns: readonly string[] }
+  | { readonly kind: "migrate"; readonly why: string }
+  | { readonly kind: "verify" }
+  | { readonly kind: "done" }
+  | { readonly kind: "refuse"; readonly reason: string };
+
+export type StepKind = ClusterStep["kind"];
+
+/** The order of the steps: an environment's clusters move together, the one furthest behind leads. */
+export const STEP_ORDER: readonly StepKind[] = ["refuse", "pin", "apply", "drain", "migrate", "verify", "done"];
+
+const REGISTERED = new Set(["ACTIVE", "DRAINING"]);
+
+/** A pin as promoted or carried over: the image and where it came from, never another environment's verification. */
+export function unverified(pin: Pin): Pin {
+  const { verifiedAt: _verified, ...rest } = pin;
+  return rest;
+}
+
+/**
+ * The next step of one cluster towards `target` (the pinned image for an environment that
+ * promotes from none; the verified image of the one it promotes from otherwise).
+ */
+export function nextClusterStep(world: ClusterWorld, target: Pin): ClusterStep {
+  const { pins, deployed, fleet, cluster } = world;
+  if (deployed.length === 0) {
+    return { kind: "refuse", reason: `${cluster.ecsClusterName} has never been deployed: deploy it first (amiroll plan/apply)` };
+  }
+  const registered = fleet.containerInstances.filter((ci) => REGISTERED.has(ci.status));
+  const deployedIds = deployed.map((g) => g.imageId);
+  const rejected = pins.rejected?.imageId === target.imageId;
+  // A rejected image is never rolled to again: the cluster only finishes going back to its pin.
+  const goal = rejected ? pins.current : target;
+
+  if (pins.current.imageId !== goal.imageId) {
+    if (pins.retiring) {
+      return { kind: "refuse", reason: `a roll from ${pins.retiring.imageId} to ${pins.current.imageId} is still in progress; finish it (or roll it back) before rolling to ${goal.imageId}` };
+    }
+    const promoted = unverified(goal);
+    if (cluster.strategy === "replace") return { kind: "pin", pins: { current: promoted }, why: `roll to ${goal.imageId}` };
+    return { kind: "pin", pins: { current: promoted, retiring: pins.current }, why: `add ${goal.imageId} beside ${pins.current.imageId}` };
+  }
+
+  const verified = pins.current.verifiedAt !== undefined;
+  if (cluster.strategy === "blue-green" && !rejected && !pins.retiring && !verified && deployedIds.some((id) => id !== goal.imageId)) {
+    // Blue-green keeps the old generation until the new one is verified: pin it as retiring.
+    const old = deployed.find((g) => g.imageId !== goal.imageId)!;
+    const retiring: Pin = { imageId: old.imageId, ...(old.imageName && { imageName: old.imageName }) };
+    return { kind: "pin", pins: { ...pins, current: pins.current, retiring }, why: `keep ${old.imageId} as retiring until ${goal.imageId} is verified` };
+  }
+
+  const wanted = [pins.current.imageId, ...(pins.retiring ? [pins.retiring.imageId] : [])];
+  if (wanted.some((id) => !deployedIds.includes(id)) || deployedIds.some((id) => !wanted.includes(id))) {
+    return { kind: "apply", why: `deployed ${deployedIds.join(", ")}; pinned ${wanted.join(", ")}` };
+  }
+
+  const old = registered.filter((ci) => ci.imageId !== goal.imageId);
+  const oldActive = old.filter((ci) => ci.status === "ACTIVE");
+  if (pins.retiring && oldActive.length > 0) return { kind: "drain", containerInstanceArns: oldActive.map((ci) => ci.arn) };
+  if (rejected) {
+    if (old.length > 0 || registered.some((ci) => ci.imageId !== pins.current.imageId)) return { kind: "migrate", why: `instances of ${target.imageId} are leaving` };
+    return { kind: "refuse", reason: `${target.imageId} was rolled back on ${pins.rejected!.at}: ${pins.rejected!.reason} (bump to a newer image, or remove "rejected" from the pins to try it again)` };
+  }
+  const tasksOnOld = fleet.tasks.some((t) => t.lastStatus !== "STOPPED" && old.some((ci) => ci.arn === t.containerInstanceArn) && !isDaemonTask(fleet, t.group));
+  // With a retiring generation, its drained instances stay until the retire apply; otherwise they must be gone.
+  if (tasksOnOld || (!pins.retiring && old.length > 0)) return { kind: "migrate", why: `${old.length} instance(s) of older images still registered` };
+  if (!verified) return { kind: "verify" };
+  return { kind: "done" };
+}
+
+function isDaemonTask(fleet: FleetSnapshot, group: string): boolean {
+  return fleet.services.some((s) => s.schedulingStrategy === "DAEMON" && `service:${s.name}` === group);
+}
+
+/** The step an environment takes: the earliest of its clusters' (they share one terraform stack). */
+export function environmentStep(steps: readonly ClusterStep[]): StepKind {
+  return STEP_ORDER.find((kind) => steps.some((s) => s.kind === kind)) ?? "done";
+}
