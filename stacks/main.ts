@@ -21,8 +21,8 @@ export interface SynthResult {
 }
 
 /** Loads config and pins, synthesizes every stack into `outdir`. Throws ConfigError on bad input. */
-export function synthesize(options: { outdir?: string; pinsPath?: string } = {}): SynthResult {
-  const environments = loadEnvironments(ENVIRONMENTS_CONFIG);
+export function synthesize(options: { outdir?: string; pinsPath?: string; environments?: readonly Environment[] } = {}): SynthResult {
+  const environments = options.environments ?? loadEnvironments(ENVIRONMENTS_CONFIG);
   const pinsPath = options.pinsPath ?? DEFAULT_PINS_PATH;
   const pins = readPins(pinsPath, environments, options.pinsPath ? pinsPath : PINS_FILE);
   const outdir = resolve(options.outdir ?? process.env.CDKTF_OUTDIR ?? "cdktf.out");

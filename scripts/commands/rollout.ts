@@ -22,7 +22,7 @@ import { type EnvironmentAccess, type RolloutResult, rollout, wavesOf } from "..
 import { fetchProbe } from "../rollout/smoke";
 import { type Clock, VirtualClock, wallClock } from "../sim/clock";
 import { simulatedProbe } from "../sim/probe";
-import { type Simulation, createSimulation } from "../sim/scenarios";
+import { type ScenarioName, type Simulation, createSimulation } from "../sim/scenarios";
 import { SimTerraform } from "../sim/terraform";
 import { stackDirectory } from "../terraform/runner";
 import { type CommonOptions, type Config, EXIT, Exit, type Logger, createLogger, interruptible, loadConfig, withCommonOptions } from "./common";
@@ -83,7 +83,7 @@ export function rolloutCommand(): Command {
     const watchTimeoutMs = durationOption("--timeout", options.timeout);
     const stallAfterMs = durationOption("--stall-after", options.stallAfter);
 
-    const world = options.simulate ? await simulatedWorld(config, options, log) : realWorld(config, log);
+    const world = options.simulate ? await simulatedWorld(config, { scenario: options.scenario, log }) : realWorld(config, log);
     if (options.notice) {
       const fleets = new Map<string, Awaited<ReturnType<typeof takeSnapshot>>>();
       for (const env of waves) {
@@ -131,7 +131,7 @@ export function rolloutCommand(): Command {
 }
 
 /** Where a rollout runs: real AWS and terraform, or the simulated environments. */
-interface RolloutWorld {
+export interface RolloutWorld {
   readonly clock: Clock;
   readonly pinsPath: string;
   readonly pinsShownAs: string;
@@ -163,8 +163,12 @@ function realWorld(config: Config, log: Logger): RolloutWorld {
  * Every environment simulated on one virtual clock, each on an image older than its pin; the
  * pins are a copy (the repository's amis.json is never changed by a simulation).
  */
-async function simulatedWorld(config: Config, options: RolloutCommandOptions, log: Logger): Promise<RolloutWorld> {
-  const clock = new VirtualClock(SIMULATED_START);
+export async function simulatedWorld(
+  config: Config,
+  options: { scenario?: ScenarioName; log: Logger; startAt?: number },
+): Promise<RolloutWorld & { readonly simulations: ReadonlyMap<string, Simulation> }> {
+  const { log } = options;
+  const clock = new VirtualClock(options.startAt ?? SIMULATED_START);
   const dir = mkdtempSync(join(tmpdir(), "amiroll-rollout-"));
   const pinsPath = join(dir, "amis.json");
   writeFileSync(pinsPath, formatPins(config.pins, config.environments));
@@ -175,11 +179,12 @@ async function simulatedWorld(config: Config, options: RolloutCommandOptions, lo
   log.info(`simulated ${[...simulations.values()].map((s) => `${s.environment.name} (${s.world.instances.size} instances, ${s.world.services.size} services)`).join(", ")}; pins copied to ${pinsPath}`);
   const runners = new Map<string, SimTerraform>();
   const synthesizeStack = (environment: Environment) => {
-    const result = synthesize({ outdir: join(dir, "cdktf.out"), pinsPath });
+    const result = synthesize({ outdir: join(dir, "cdktf.out"), pinsPath, environments: config.environments });
     const directory = stackDirectory(result.outdir, environment.name);
     return { directory, json: JSON.parse(readFileSync(join(directory, "cdk.tf.json"), "utf8")) };
   };
   return {
+    simulations,
     clock,
     pinsPath,
     pinsShownAs: "amis.json (simulated copy)",

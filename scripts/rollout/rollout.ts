@@ -60,7 +60,7 @@ export interface RolloutOptions {
   readonly stallAfterMs: number;
   /** Ctrl-C: stop between steps (terraform itself gets one SIGINT from its runner). */
   readonly signal?: AbortSignal;
-  /** Called before each step: tests inject crashes here. */
+  /** Called before each step; what it throws ends the rollout on the spot, unhandled (tests inject crashes here). */
   readonly beforeStep?: (environment: string, step: StepKind) => void | Promise<void>;
 }
 
@@ -128,6 +128,13 @@ export function targetsOf(env: Environment, environments: readonly Environment[]
     targets.set(cluster.name, pin.current);
   }
   return targets;
+}
+
+/** Wraps what beforeStep throws: it models the process dying there, so nothing handles it. */
+class Abandoned extends Error {
+  constructor(readonly error: unknown) {
+    super("abandoned");
+  }
 }
 
 class Stop extends Error {
@@ -272,7 +279,11 @@ async function runWave(environment: Environment, options: RolloutOptions): Promi
         changed = true;
       }
       lastStep = kind;
-      await options.beforeStep?.(env, kind);
+      try {
+        await options.beforeStep?.(env, kind);
+      } catch (error) {
+        throw new Abandoned(error);
+      }
       log.info(`${env}: ${kind}`, { env, step: kind });
 
       switch (kind) {
@@ -322,6 +333,7 @@ async function runWave(environment: Environment, options: RolloutOptions): Promi
       }
     }
   } catch (error) {
+    if (error instanceof Abandoned) throw error.error;
     if (!(error instanceof Stop)) {
       // terraform or AWS failed: for a blue-green wave that is a reason to roll back too.
       const reason = (error as Error).message;

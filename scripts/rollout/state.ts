@@ -75,8 +75,11 @@ export function nextClusterStep(world: ClusterWorld, target: Pin): ClusterStep {
       return { kind: "refuse", reason: `a roll from ${pins.retiring.imageId} to ${pins.current.imageId} is still in progress; finish it (or roll it back) before rolling to ${goal.imageId}` };
     }
     const promoted = unverified(goal);
-    if (cluster.strategy === "replace") return { kind: "pin", pins: { current: promoted }, why: `roll to ${goal.imageId}` };
-    return { kind: "pin", pins: { current: promoted, retiring: pins.current }, why: `add ${goal.imageId} beside ${pins.current.imageId}` };
+    // Blue-green keeps what runs now (not what was pinned: a pin may never have been deployed).
+    const running = deployed.find((g) => g.imageId !== goal.imageId);
+    if (cluster.strategy === "replace" || !running) return { kind: "pin", pins: { current: promoted }, why: `roll to ${goal.imageId}` };
+    const retiring: Pin = running.imageId === pins.current.imageId ? pins.current : { imageId: running.imageId, ...(running.imageName && { imageName: running.imageName }) };
+    return { kind: "pin", pins: { current: promoted, retiring }, why: `add ${goal.imageId} beside ${running.imageId}` };
   }
 
   const verified = pins.current.verifiedAt !== undefined;

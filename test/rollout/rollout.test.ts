@@ -1,0 +1,212 @@
+/**
+ * The rollout against the simulated AWS: both strategies, a broken image, windows, holds,
+ * a crash at each step then a resume, throttling. Each test runs staging then production in
+ * virtual time (about a second of wall time).
+ */
+import { readFileSync } from "node:fs";
+import { simulatedWorld } from "../../scripts/commands/rollout";
+import { createLogger } from "../../scripts/commands/common";
+import { rolloutMarkdown, rolloutText } from "../../scripts/rollout/report";
+import { type RolloutOptions, rollout, wavesOf } from "../../scripts/rollout/rollout";
+import type { StepKind } from "../../scripts/rollout/state";
+import type { ScenarioName } from "../../scripts/sim/scenarios";
+import { ENVIRONMENTS_CONFIG, loadEnvironments } from "../../stacks/environments";
+import { DEFAULT_PINS_PATH, readPins } from "../../stacks/pins";
+
+jest.setTimeout(60_000);
+
+const PINNED = JSON.parse(readFileSync(DEFAULT_PINS_PATH, "utf8")).staging.apps.current.imageId as string;
+
+async function simulated(options: { edit?: (config: any) => void; scenario?: ScenarioName; startAt?: number } = {}) {
+  const raw = structuredClone(ENVIRONMENTS_CONFIG) as any;
+  options.edit?.(raw);
+  const environments = loadEnvironments(raw);
+  const pins = readPins(DEFAULT_PINS_PATH, environments);
+  const lines: string[] = [];
+  const log = createLogger("text", (line) => lines.push(line));
+  const world = await simulatedWorld({ environments, pins, pinsPath: DEFAULT_PINS_PATH }, { scenario: options.scenario, log, startAt: options.startAt });
+  const run = (extra: Partial<RolloutOptions> = {}) =>
+    rollout({
+      environments,
+      waves: wavesOf(environments),
+      pinsPath: world.pinsPath,
+      pinsShownAs: "amis.json",
+      access: world.access,
+      clock: world.clock,
+      probe: world.probe,
+      log,
+      logFormat: "text",
+      watchTimeoutMs: 60 * 60_000,
+      stallAfterMs: 10 * 60_000,
+      waitForWindow: true,
+      ...extra,
+    });
+  const sim = (env: string) => world.simulations.get(env)!;
+  return {
+    world,
+    run,
+    lines,
+    pins: () => readPins(world.pinsPath, environments),
+    sim,
+    violations: () => [...world.simulations.values()].flatMap((s) => s.world.downtimeViolations()),
+    /** The images of the groups an environment's world runs. */
+    groupImages: (env: string) => [...sim(env).world.groups.values()].filter((g) => !g.deleting).map((g) => g.imageId).sort(),
+    instanceImages: (env: string) => [...new Set([...sim(env).world.containerInstances.values()].filter((ci) => ci.status !== "INACTIVE").map((ci) => ci.imageId))].sort(),
+  };
+}
+
+describe("a healthy rollout", () => {
+  it("rolls staging (replace) then production (blue-green) onto the pinned image, verifies both, and leaves no old generation", async () => {
+    const s = await simulated();
+    const oldProduction = s.groupImages("production");
+    const result = await s.run();
+    expect(result.outcome).toBe("done");
+    expect(result.waves.map((w) => [w.environment, w.outcome])).toEqual([["staging", "done"], ["production", "done"]]);
+    for (const env of ["staging", "production"]) {
+      expect(s.groupImages(env)).toEqual([PINNED]);
+      expect(s.instanceImages(env)).toEqual([PINNED]);
+      expect(s.pins()[env].apps.current).toEqual(expect.objectContaining({ imageId: PINNED, verifiedAt: expect.any(String) }));
+      expect(s.pins()[env].apps.retiring).toBeUndefined();
+    }
+    expect(oldProduction).not.toEqual([PINNED]);
+    expect(s.violations()).toEqual([]);
+    const production = result.waves[1];
+    expect(production.instancesReplaced).toBe(4);
+    expect(production.tasksMoved).toBeGreaterThan(0);
+    expect(production.gates.map((g) => [g.gate, g.outcome])).toEqual([["steady", "passed"], ["crash loop", "passed"], ["balance", "passed"], ["soak", "passed"], ["smoke", "passed"]]);
+    // Production's steps: keep the old generation as retiring, add, drain, watch, gates, retire.
+    expect(production.phases.map((p) => p.step)).toEqual(["window", "pins", "apply", "drain", "watch", "gates", "pins", "apply"]);
+    // The window: production waited for Tuesday 09:00 London.
+    expect(s.lines.join("\n")).toContain("production: waiting for its maintenance window: opens Tue 24 Nov 2026 09:00 GMT (Europe/London)");
+    expect(production.pinChanges[0].join("\n")).toContain('+       "retiring": {');
+    expect(rolloutText(result)[0]).toMatch(/^rollout: done after /);
+    expect(rolloutMarkdown(result)).toContain("| production | ✅ done |");
+  });
+
+  it("run again, changes nothing: every wave is already done", async () => {
+    const s = await simulated();
+    await s.run();
+    const pinsAfter = readFileSync(s.world.pinsPath, "utf8");
+    const calls = s.sim("production").world.calls.length;
+    const again = await s.run();
+    expect(again.waves.map((w) => w.outcome)).toEqual(["already done", "already done"]);
+    expect(again.outcome).toBe("done");
+    expect(readFileSync(s.world.pinsPath, "utf8")).toBe(pinsAfter);
+    // Only reads: no UpdateContainerInstancesState, no group created.
+    const writes = s.sim("production").world.calls.slice(calls).filter((c) => !/^(Describe|List)/.test(c.operation));
+    expect(writes).toEqual([]);
+  });
+
+  it("rolls a blue-green staging too, and survives throttling without downtime", async () => {
+    const s = await simulated({ edit: (c) => (c.staging.strategy = "blue-green"), scenario: "throttling" });
+    const result = await s.run();
+    expect(result.outcome).toBe("done");
+    expect(result.waves[0].phases.map((p) => p.step)).toContain("drain");
+    expect(s.groupImages("staging")).toEqual([PINNED]);
+    expect(s.violations()).toEqual([]);
+  });
+});
+
+describe("a broken image", () => {
+  it("fails staging (replace) and leaves production untouched", async () => {
+    const s = await simulated({ scenario: "broken-ami" });
+    const productionPins = s.pins().production;
+    const productionImages = s.groupImages("production");
+    const result = await s.run({ watchTimeoutMs: 30 * 60_000 });
+    expect(result.outcome).toBe("failed");
+    expect(result.waves.map((w) => w.outcome)).toEqual(["failed", "not started"]);
+    expect(result.waves[0].reason).toMatch(/crash|gate|stalled|terraform/);
+    expect(s.pins().production).toEqual(productionPins);
+    expect(s.groupImages("production")).toEqual(productionImages);
+    expect(s.pins().staging.apps.current.verifiedAt).toBeUndefined();
+  });
+
+  it("rolls a blue-green staging back: old instances serve again, the new generation is gone, no downtime, and the image is not retried", async () => {
+    const s = await simulated({ scenario: "broken-ami", edit: (c) => (c.staging.strategy = "blue-green") });
+    const oldImages = s.groupImages("staging");
+    const productionImages = s.groupImages("production");
+    const result = await s.run();
+    expect(result.waves.map((w) => w.outcome)).toEqual(["rolled back", "not started"]);
+    expect(result.outcome).toBe("rolled back");
+    expect(s.groupImages("staging")).toEqual(oldImages);
+    const old = [...s.sim("staging").world.containerInstances.values()].filter((ci) => ci.imageId === oldImages[0]);
+    expect(old.every((ci) => ci.status === "ACTIVE")).toBe(true);
+    expect(s.pins().staging.apps).toEqual(expect.objectContaining({ current: expect.objectContaining({ imageId: oldImages[0] }), rejected: expect.objectContaining({ imageId: PINNED }) }));
+    expect(s.groupImages("production")).toEqual(productionImages);
+    expect(s.violations()).toEqual([]);
+    expect(result.waves[0].phases.map((p) => p.step)).toContain("rollback");
+
+    // Run again: the broken image is never rolled again, anywhere; staging re-verifies the image
+    // it runs, and production (pinned to the broken image by the bump) stays on what it runs.
+    const again = await s.run();
+    expect(again.outcome).toBe("done");
+    expect(s.groupImages("staging")).toEqual(oldImages);
+    expect(s.groupImages("production")).toEqual(productionImages);
+    expect(s.pins().production.apps.current.imageId).toBe(productionImages[0]);
+    expect(s.violations()).toEqual([]);
+  });
+});
+
+describe("windows and holds", () => {
+  it("refuses production outside its window, saying when the next opens; staging still rolls", async () => {
+    const s = await simulated();
+    const result = await s.run({ waitForWindow: false });
+    expect(result.waves.map((w) => w.outcome)).toEqual(["done", "refused"]);
+    expect(result.waves[1].reason).toContain("the next opens Tue 24 Nov 2026 09:00 GMT (Europe/London)");
+    expect(s.pins().production.apps.retiring).toBeUndefined();
+    expect(s.pins().production.apps.current.verifiedAt).toBeUndefined();
+    // In the window, the same command continues with production only.
+    const later = await s.run({ ignoreWindow: true, waitForWindow: false });
+    expect(later.waves.map((w) => w.outcome)).toEqual(["already done", "done"]);
+  });
+
+  it("refuses an environment on hold unless --force, and names the reason", async () => {
+    const s = await simulated({ edit: (c) => (c.production.clusters.apps.hold = "black friday freeze") });
+    const held = await s.run();
+    expect(held.waves[1].outcome).toBe("refused");
+    expect(held.waves[1].reason).toContain("on hold: production/apps: black friday freeze (--force rolls it anyway)");
+    const forced = await s.run({ force: true });
+    expect(forced.waves[1].outcome).toBe("done");
+  });
+
+  it("never starts production while staging is unverified", async () => {
+    const s = await simulated();
+    const result = await s.run({ waves: wavesOf(loadEnvironments(ENVIRONMENTS_CONFIG), "production") });
+    expect(result.outcome).toBe("refused");
+    expect(result.waves[0].reason).toContain("staging/apps has not verified");
+    expect(s.pins().production.apps.retiring).toBeUndefined();
+  });
+});
+
+describe("resume after a crash", () => {
+  const crashPoints: [string, StepKind][] = [
+    ["staging", "apply"],
+    ["staging", "verify"],
+    ["production", "pin"],
+    ["production", "apply"],
+    ["production", "drain"],
+    ["production", "migrate"],
+    ["production", "verify"],
+  ];
+  it.each(crashPoints)("a crash before %s's %s step, then the same command again, converges", async (env, step) => {
+    const s = await simulated();
+    let crashed = false;
+    const crash = (e: string, k: StepKind) => {
+      if (!crashed && e === env && k === step) {
+        crashed = true;
+        throw new Error("simulated crash");
+      }
+    };
+    await expect(s.run({ beforeStep: crash })).rejects.toThrow("simulated crash");
+    const stepsAfter: string[] = [];
+    const resumed = await s.run({ beforeStep: (e, k) => void stepsAfter.push(`${e}:${k}`) });
+    expect(resumed.outcome).toBe("done");
+    for (const e of ["staging", "production"]) {
+      expect(s.groupImages(e)).toEqual([PINNED]);
+      expect(s.pins()[e].apps.current.verifiedAt).toBeDefined();
+    }
+    // A finished wave is not repeated.
+    if (env === "production") expect(stepsAfter.filter((x) => x.startsWith("staging"))).toEqual([]);
+    expect(s.violations()).toEqual([]);
+  });
+});
