@@ -13,6 +13,7 @@ import { type Plan, parsePlan, summaryLine } from "../terraform/plan";
 import { SHAPES, type Shape } from "../terraform/rolls";
 import { type CommonOptions, EXIT, Exit, type Logger, createLogger, findEnvironment, interruptible, loadConfig, withCommonOptions } from "./common";
 import { type Stack, openStack } from "./stack";
+import type { Environment } from "../../stacks/environments";
 
 export interface GuardFlags {
   readonly expect?: Shape;
@@ -52,6 +53,14 @@ export async function planAndGuard(
   return { plan, guard };
 }
 
+/** The environment's holds and its clusters', as the comment and the rollout show them. */
+export function holdsOf(environment: Environment): string[] {
+  return [
+    ...(environment.hold ? [`${environment.name}: ${environment.hold}`] : []),
+    ...environment.clusters.filter((c) => c.hold).map((c) => `${environment.name}/${c.name}: ${c.hold}`),
+  ];
+}
+
 /** `--out`: a directory gets `<env>.tfplan` inside it; anything else is the plan file itself. */
 export function planFileFor(out: string | undefined, env: string, stackDirectory: string): string {
   if (!out) return join(stackDirectory, "amiroll.tfplan");
@@ -86,7 +95,7 @@ export function planCommand(): Command {
       const planFile = planFileFor(options.out, environment.name, stack.directory);
       const { plan, guard } = await planAndGuard(stack, planFile, options, log);
       const applyCommand = options.simulate ? `amiroll apply --env ${environment.name} --simulate` : `amiroll apply --env ${environment.name} --plan ${planFile}`;
-      const parts = planComment(plan, guard, { env: environment.name, applyCommand });
+      const parts = planComment(plan, guard, { env: environment.name, applyCommand, holds: holdsOf(environment) });
       if (options.comment) {
         writeFileSync(options.comment, parts.join("\n\n"));
         log.info(`comment written to ${options.comment} (${parts.length} part${parts.length === 1 ? "" : "s"})`);

@@ -13,6 +13,7 @@ import type { Cluster, Environment } from "../../stacks/environments";
 import { type ClusterPins, type Pin, type Pins, lineDiff, formatPins, readPins, writePins } from "../../stacks/pins";
 import type { Logger } from "../commands/common";
 import type { Stack } from "../commands/stack";
+import { holdsOf } from "../commands/plan";
 import { progressPrinter } from "../commands/watch";
 import { StalePlanError } from "../errors";
 import type { BalanceReport } from "../fleet/balance";
@@ -376,10 +377,7 @@ function tasksOn(instances: ReadonlySet<string>, fleets: ReadonlyMap<string, Fle
 
 async function checkHoldAndWindow(environment: Environment, options: RolloutOptions): Promise<void> {
   const { log, clock } = options;
-  const holds = [
-    ...(environment.hold ? [`${environment.name}: ${environment.hold}`] : []),
-    ...environment.clusters.filter((c) => c.hold).map((c) => `${environment.name}/${c.name}: ${c.hold}`),
-  ];
+  const holds = holdsOf(environment);
   if (holds.length > 0) {
     if (!options.force) throw new Stop("refused", `on hold: ${holds.join("; ")} (--force rolls it anyway)`);
     log.warn(`--force: rolling despite the hold: ${holds.join("; ")}`, { env: environment.name, holds });

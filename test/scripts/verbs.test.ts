@@ -272,3 +272,48 @@ describe("amiroll watch and rebalance --simulate", () => {
     expect(r.stderr.trim()).toMatch(message);
   });
 });
+
+describe("amiroll rollout --simulate", () => {
+  it("the demo: staging then production, waiting for production's window, exit 0 and the report on stdout", () => {
+    const pins = readFileSync(resolve(__dirname, "../../stacks/amis.json"), "utf8");
+    const r = amiroll(["rollout", "--simulate", "--wait-for-window"]);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toContain("production: waiting for its maintenance window: opens Tue 24 Nov 2026 09:00 GMT (Europe/London)");
+    expect(r.stderr).toMatch(/production\/apps: moving tasks · old\/new per AZ: /);
+    expect(r.stdout).toMatch(/^rollout: done after \d+h\d\dm\nstaging: done\n  clusters: apps -> ami-\w+ \(replace\)/);
+    expect(r.stdout).toMatch(/production: done\n  clusters: apps -> ami-\w+ \(blue-green\)\n  took .*: window .*, pins .*, apply .*, drain .*, watch .*, gates .*\n  instances replaced: 4; tasks moved: 16/);
+    expect(r.stdout).toContain("zero-downtime violations: 0");
+    expect(errorLines(r.stderr)).toEqual([]);
+    // The repository's pins are never changed by a simulation.
+    expect(readFileSync(resolve(__dirname, "../../stacks/amis.json"), "utf8")).toBe(pins);
+  });
+
+  it("outside production's window without --wait-for-window: staging rolls, production is refused with the next opening, exit 2", () => {
+    const r = amiroll(["rollout", "--simulate", "-o", "markdown"]);
+    expect(r.status).toBe(2);
+    expect(r.stdout).toContain("| staging | ✅ done |");
+    expect(r.stdout).toContain("| production | ⛔ refused |");
+    expect(errorLines(r.stderr)).toEqual([expect.stringMatching(/^amiroll: rollout refused: production is outside its maintenance windows \(Tue 09:00-11:00 Europe\/London; Thu 09:00-11:00 Europe\/London\); the next opens Tue 24 Nov 2026 09:00 GMT \(Europe\/London\) \(in \d+ min\)/)]);
+  });
+
+  it("--notice prints the window's notice in markdown: what, when, which owners' services", () => {
+    const r = amiroll(["rollout", "--simulate", "--notice"]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain("### Maintenance notice: machine image rollout");
+    expect(r.stdout).toContain("**When:** Tue 24 Nov 2026 09:00 GMT (Europe/London) (window Tue 09:00-11:00 Europe/London)");
+    expect(r.stdout).toMatch(/\| apps \| ami-\w+ \| ami-\w+ \(once staging has verified it\) \| blue-green \| 4 \|/);
+    expect(r.stdout).toContain("| storefront | apps/web |");
+    expect(r.stdout).not.toContain("rollout: done");
+  });
+
+  it.each([
+    ["an unknown --from", ["rollout", "--simulate", "--from", "qa"], /^amiroll: --from: no such environment "qa" \(known: staging, production\)$/],
+    ["--from after --to", ["rollout", "--simulate", "--from", "production", "--to", "staging"], /^amiroll: --from production comes after --to staging in the promotion order \(staging -> production\)$/],
+    ["both window flags", ["rollout", "--ignore-window", "--wait-for-window"], /^amiroll: --ignore-window and --wait-for-window contradict each other/],
+    ["a bad --timeout", ["rollout", "--simulate", "--timeout", "soon"], /^amiroll: --timeout: "soon" is not a duration/],
+  ])("%s: exit 2, one line", (_name, args, message) => {
+    const r = amiroll(args);
+    expect(r.status).toBe(2);
+    expect(errorLines(r.stderr)).toEqual([expect.stringMatching(message)]);
+  });
+});
