@@ -68,7 +68,7 @@ describe("takeSnapshot", () => {
     const zones = findEnvironment(environments, env).subnets.map((s) => s.availabilityZone);
     expect(snapshot.containerInstances.every((ci) => ci.imageId === sim.images.apps.running && zones.includes(ci.availabilityZone))).toBe(true);
     expect(snapshot.tasks.every((t) => zones.includes(t.availabilityZone) && t.lastStatus === "RUNNING")).toBe(true);
-    expect(snapshot.services.find((s) => s.name === "web")).toMatchObject({ runningCount: 2, tags: { owner: "storefront" }, deployments: [{ rolloutState: "COMPLETED" }] });
+    expect(snapshot.services.find((s) => s.name === "web")).toMatchObject({ runningCount: env === "staging" ? 2 : 4, tags: { owner: "storefront" }, deployments: [{ rolloutState: "COMPLETED" }] });
     expect(snapshot.stoppedTasks).toEqual([]);
 
     expect(byOperation(calls)).toEqual({
