@@ -187,7 +187,7 @@ function loadEnvironment(name: string, input: Input): Environment {
     : [];
   const hold = f.hold.present ? f.hold.string() : undefined;
   const smoke = f.smoke.present ? f.smoke.array().map(loadSmokeCheck) : [];
-  const soakMs = (f.soak.present ? durationSeconds(f.soak.formatted("duration")) : 300) * 1000;
+  const soakMs = Math.round((f.soak.present ? durationSeconds(f.soak.formatted("duration")) : 300) * 1000);
   const rebalance = f.rebalance.present ? f.rebalance.boolean() : false;
   return {
     name, region, accountId, promotesFrom, backend, vpcId, subnets, tags, clusters,
@@ -208,7 +208,8 @@ function loadSmokeCheck(input: Input): SmokeCheck {
   return {
     url,
     expectStatus: f.expectStatus.present ? f.expectStatus.integer(100, 599) : 200,
-    timeoutMs: (f.timeout.present ? durationSeconds(f.timeout.formatted("duration")) : 5) * 1000,
+    // Whole milliseconds: AbortSignal.timeout refuses 700.0000000000001 ("700ms" in seconds, times 1000).
+    timeoutMs: Math.round((f.timeout.present ? durationSeconds(f.timeout.formatted("duration")) : 5) * 1000),
     retries: f.retries.present ? f.retries.integer(0, 20) : 3,
   };
 }

@@ -119,7 +119,7 @@ export function formatPins(pins: Pins, environments: readonly Environment[]): st
       Object.fromEntries(
         env.clusters.map((c) => {
           const p = pins[env.name][c.name];
-          return [c.name, { current: pin(p.current), ...(p.retiring && { retiring: pin(p.retiring) }), ...(p.rejected && { rejected: p.rejected }) }];
+          return [c.name, { current: pin(p.current), ...(p.retiring && { retiring: pin(p.retiring) }), ...(p.rejected && { rejected: { imageId: p.rejected.imageId, reason: p.rejected.reason, at: p.rejected.at } }) }];
         }),
       ),
     ]),

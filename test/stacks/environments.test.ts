@@ -5,6 +5,7 @@ import {
   findEnvironment,
   loadEnvironments,
 } from "../../stacks/environments";
+import { parseWindow } from "../../scripts/rollout/windows";
 
 /** A deep copy of the example config, changed by `edit`. */
 function configWith(edit: (c: any) => void): unknown {
@@ -91,6 +92,24 @@ describe("every bad config is refused with the field at fault", () => {
     ["tag value", "staging.tags.team", (c) => (c.staging.tags.team = 3)],
     ["ECS cluster name too long", "staging.clusters.a-very-long-cluster-name-xyz", (c) => (c.staging.clusters["a-very-long-cluster-name-xyz"] = c.staging.clusters.apps)],
     ["not an object", "staging", (c) => (c.staging = "eu-west-1")],
+    ["maintenance windows not a list", "production.maintenanceWindows", (c) => (c.production.maintenanceWindows = "Tue 09:00-11:00 Europe/London")],
+    ["a maintenance window that is not text", "production.maintenanceWindows[0]", (c) => (c.production.maintenanceWindows[0] = 9)],
+    ["an unreadable maintenance window", "production.maintenanceWindows[1]", (c) => (c.production.maintenanceWindows[1] = "Thursday mornings")],
+    ["an empty environment hold", "production.hold", (c) => (c.production.hold = "")],
+    ["a hold that is not text", "staging.hold", (c) => (c.staging.hold = true)],
+    ["an empty cluster hold", "production.clusters.apps.hold", (c) => (c.production.clusters.apps.hold = "")],
+    ["smoke not a list", "staging.smoke", (c) => (c.staging.smoke = "https://staging.example.com/healthz")],
+    ["a smoke check without a url", "staging.smoke[0].url", (c) => delete c.staging.smoke[0].url],
+    ["a non-http smoke url", "production.smoke[1].url", (c) => (c.production.smoke[1].url = "ftp://api.example.com/healthz")],
+    ["a smoke url that is not a URL", "staging.smoke[0].url", (c) => (c.staging.smoke[0].url = "staging.example.com/healthz")],
+    ["a smoke status of 600", "production.smoke[1].expectStatus", (c) => (c.production.smoke[1].expectStatus = 600)],
+    ["a smoke status as text", "production.smoke[1].expectStatus", (c) => (c.production.smoke[1].expectStatus = "204")],
+    ["negative smoke retries", "staging.smoke[0].retries", (c) => (c.staging.smoke[0].retries = -1)],
+    ["a smoke timeout without a unit", "staging.smoke[0].timeout", (c) => (c.staging.smoke[0].timeout = "5")],
+    ["an unknown smoke field", "production.smoke[0].status", (c) => (c.production.smoke[0].status = 200)],
+    ["a soak that is not a duration", "staging.soak", (c) => (c.staging.soak = "10 minutes")],
+    ["a soak as a number", "production.soak", (c) => (c.production.soak = 600)],
+    ["rebalance as text", "production.rebalance", (c) => (c.production.rebalance = "yes")],
   ])("%s -> %s", (_what, field, edit) => {
     const error = errorOf(configWith(edit));
     expect(error.file).toBe(ENVIRONMENTS_FILE);
@@ -101,5 +120,143 @@ describe("every bad config is refused with the field at fault", () => {
 
   it("an empty config", () => {
     expect(errorOf({}).message).toBe(`${ENVIRONMENTS_FILE}: (top level): no environments are defined`);
+  });
+});
+
+describe("the rollout settings of an environment", () => {
+  const envs = loadEnvironments(ENVIRONMENTS_CONFIG);
+  const staging = findEnvironment(envs, "staging");
+  const production = findEnvironment(envs, "production");
+
+  it("the repository's production: two windows, rebalance, a 10 minute soak, two smoke checks (one expecting 204)", () => {
+    expect(production.maintenanceWindows).toEqual([
+      { text: "Tue 09:00-11:00 Europe/London", days: [2], startMinutes: 540, endMinutes: 660, timeZone: "Europe/London" },
+      { text: "Thu 09:00-11:00 Europe/London", days: [4], startMinutes: 540, endMinutes: 660, timeZone: "Europe/London" },
+    ]);
+    expect(production.rebalance).toBe(true);
+    expect(production.soakMs).toBe(600_000);
+    expect(production.smoke).toEqual([
+      { url: "https://www.example.com/healthz", expectStatus: 200, timeoutMs: 5000, retries: 3 },
+      { url: "https://api.example.com/healthz", expectStatus: 204, timeoutMs: 5000, retries: 3 },
+    ]);
+    expect(production.hold).toBeUndefined();
+    expect(production.clusters[0].hold).toBeUndefined();
+  });
+
+  it("the repository's staging: any time, no rebalance, a 10 minute soak, one smoke check", () => {
+    expect(staging.maintenanceWindows).toEqual([]);
+    expect(staging.rebalance).toBe(false);
+    expect(staging.soakMs).toBe(600_000);
+    expect(staging.smoke).toEqual([{ url: "https://staging.example.com/healthz", expectStatus: 200, timeoutMs: 5000, retries: 3 }]);
+  });
+
+  it("defaults: no windows, no smoke checks, a 5 minute soak, no rebalance, no hold", () => {
+    const [, bare] = loadEnvironments(configWith((c) => {
+      delete c.production.maintenanceWindows;
+      delete c.production.smoke;
+      delete c.production.soak;
+      delete c.production.rebalance;
+    }));
+    expect(bare.maintenanceWindows).toEqual([]);
+    expect(bare.smoke).toEqual([]);
+    expect(bare.soakMs).toBe(300_000);
+    expect(bare.rebalance).toBe(false);
+    expect("hold" in bare).toBe(false);
+  });
+
+  it("parses each window as the rollout's windows module does, in the order written", () => {
+    const texts = ["Mon-Fri 22:00-02:00 America/New_York", "daily 00:00-24:00 UTC", "Sat,Sun 06:30-08:15 Asia/Tokyo"];
+    const [, env] = loadEnvironments(configWith((c) => (c.production.maintenanceWindows = texts)));
+    expect(env.maintenanceWindows).toEqual(texts.map(parseWindow));
+    expect(env.maintenanceWindows.map((w) => [w.days, w.startMinutes, w.endMinutes])).toEqual([
+      [[1, 2, 3, 4, 5], 1320, 120],
+      [[0, 1, 2, 3, 4, 5, 6], 0, 1440],
+      [[0, 6], 390, 495],
+    ]);
+  });
+
+  it("an empty list of windows is any time", () => {
+    const [, env] = loadEnvironments(configWith((c) => (c.production.maintenanceWindows = [])));
+    expect(env.maintenanceWindows).toEqual([]);
+  });
+
+  it("a bad window names its place in the list and quotes the text", () => {
+    const error = errorOf(configWith((c) => (c.production.maintenanceWindows[1] = "Thu 25:00-11:00 Europe/London")));
+    expect(error.field).toBe("production.maintenanceWindows[1]");
+    expect(error.message).toBe(
+      `${ENVIRONMENTS_FILE}: production.maintenanceWindows[1]: "Thu 25:00-11:00 Europe/London": 25:00 is not a time (expected 00:00-23:59)`,
+    );
+    expect(errorOf(configWith((c) => (c.production.maintenanceWindows[0] = "Tue 09:00-11:00 Europe/Londres"))).message).toBe(
+      `${ENVIRONMENTS_FILE}: production.maintenanceWindows[0]: "Tue 09:00-11:00 Europe/Londres": unknown time zone "Europe/Londres"`,
+    );
+    expect(errorOf(configWith((c) => (c.staging.maintenanceWindows = ["Tue 09:00-09:00 UTC"]))).message).toBe(
+      `${ENVIRONMENTS_FILE}: staging.maintenanceWindows[0]: "Tue 09:00-09:00 UTC": the window opens and closes at 09:00, so it is never open`,
+    );
+  });
+
+  it("holds an environment and a cluster with the reason as written", () => {
+    const [held] = loadEnvironments(configWith((c) => {
+      c.staging.hold = "quarter-end freeze until 2026-12-01";
+      c.staging.clusters.apps.hold = "kernel regression, see INC-4411";
+    }));
+    expect(held.hold).toBe("quarter-end freeze until 2026-12-01");
+    expect(held.clusters[0].hold).toBe("kernel regression, see INC-4411");
+  });
+
+  it("holds a cluster without holding its environment", () => {
+    const [, env] = loadEnvironments(configWith((c) => (c.production.clusters.apps.hold = "black friday")));
+    expect(env.hold).toBeUndefined();
+    expect(env.clusters[0].hold).toBe("black friday");
+  });
+
+  it("fills a smoke check's defaults and converts its timeout to milliseconds", () => {
+    const [staging2] = loadEnvironments(configWith((c) => (c.staging.smoke = [
+      { url: "http://10.0.0.5:8080/ready" },
+      { url: "https://staging.example.com/old", expectStatus: 301, timeout: "90s", retries: 0 },
+      { url: "https://staging.example.com/slow", timeout: "2m", retries: 20 },
+      { url: "https://staging.example.com/fast", timeout: "250ms", expectStatus: 100 },
+    ])));
+    expect(staging2.smoke).toEqual([
+      { url: "http://10.0.0.5:8080/ready", expectStatus: 200, timeoutMs: 5000, retries: 3 },
+      { url: "https://staging.example.com/old", expectStatus: 301, timeoutMs: 90_000, retries: 0 },
+      { url: "https://staging.example.com/slow", expectStatus: 200, timeoutMs: 120_000, retries: 20 },
+      { url: "https://staging.example.com/fast", expectStatus: 100, timeoutMs: 250, retries: 3 },
+    ]);
+  });
+
+  it("says what is wrong with a smoke check", () => {
+    expect(errorOf(configWith((c) => (c.production.smoke[1].url = "ftp://api.example.com/healthz"))).message).toBe(
+      `${ENVIRONMENTS_FILE}: production.smoke[1].url: "ftp://api.example.com/healthz" is not an http(s) URL`,
+    );
+    expect(errorOf(configWith((c) => (c.production.smoke[1].expectStatus = 600))).message).toBe(
+      `${ENVIRONMENTS_FILE}: production.smoke[1].expectStatus: 600 is not valid (expected an integer 100..599)`,
+    );
+    expect(errorOf(configWith((c) => (c.staging.smoke[0].retries = -1))).message).toBe(
+      `${ENVIRONMENTS_FILE}: staging.smoke[0].retries: -1 is not valid (expected an integer 0..20)`,
+    );
+    expect(errorOf(configWith((c) => (c.staging.smoke[0].retries = 21))).field).toBe("staging.smoke[0].retries");
+    expect(errorOf(configWith((c) => (c.production.smoke[0].expect = 200))).message).toBe(
+      `${ENVIRONMENTS_FILE}: production.smoke[0].expect: unknown field (known: url, expectStatus, timeout, retries)`,
+    );
+  });
+
+  it("reads the soak as a duration", () => {
+    const soakOf = (soak: string) => loadEnvironments(configWith((c) => (c.production.soak = soak)))[1].soakMs;
+    expect(soakOf("90s")).toBe(90_000);
+    expect(soakOf("1h")).toBe(3_600_000);
+    expect(soakOf("30m")).toBe(1_800_000);
+  });
+
+  it("refuses an unknown environment field, listing the new ones among the known", () => {
+    expect(errorOf(configWith((c) => (c.production.maintenanceWindow = ["Tue 09:00-11:00 Europe/London"]))).message).toBe(
+      `${ENVIRONMENTS_FILE}: production.maintenanceWindow: unknown field (known: region, accountId, promotesFrom, backend, vpcId, subnets, strategy, tags, clusters, maintenanceWindows, hold, smoke, soak, rebalance)`,
+    );
+  });
+});
+
+describe("durations in milliseconds", () => {
+  it("a smoke timeout of 700ms is a whole 700 ms (AbortSignal.timeout takes integers only)", () => {
+    const envs = loadEnvironments(configWith((c) => (c.staging.smoke = [{ url: "https://x.example.com/", timeout: "700ms" }])));
+    expect(envs[0].smoke[0].timeoutMs).toBe(700);
   });
 });

@@ -1,0 +1,254 @@
+/**
+ * Where a roll stands, as a pure function of the world: the pins, what terraform deployed and a
+ * fleet snapshot built by hand. Each case is a moment of a real roll (replace on staging,
+ * blue-green on production) and the one step the driver must take next.
+ */
+import type { ContainerInstanceSnapshot, FleetSnapshot, ServiceSnapshot, TaskSnapshot } from "../../scripts/fleet/snapshot";
+import {
+  type ClusterStep,
+  type ClusterWorld,
+  type DeployedGeneration,
+  STEP_ORDER,
+  type StepKind,
+  environmentStep,
+  nextClusterStep,
+} from "../../scripts/rollout/state";
+import { ENVIRONMENTS_CONFIG, findEnvironment, loadEnvironments } from "../../stacks/environments";
+import type { ClusterPins, Pin } from "../../stacks/pins";
+
+const environments = loadEnvironments(ENVIRONMENTS_CONFIG);
+const staging = findEnvironment(environments, "staging").clusters[0];
+const production = findEnvironment(environments, "production").clusters[0];
+
+const OLD = "ami-0000000000000aaaa";
+const NEW = "ami-0000000000000bbbb";
+const OTHER = "ami-0000000000000cccc";
+const PARAMETER = "/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended";
+
+const oldPin: Pin = { imageId: OLD, imageName: "al2023-old", ssmParameter: PARAMETER, resolvedAt: "2026-10-01T08:00:00Z", verifiedAt: "2026-10-02T10:00:00Z" };
+/** The target as the environment it promotes from verified it. */
+const newPin: Pin = { imageId: NEW, imageName: "al2023-new", ssmParameter: PARAMETER, resolvedAt: "2026-11-09T09:12:00Z", verifiedAt: "2026-11-10T09:40:00Z" };
+/** The same image as pinned here, not yet verified here. */
+const newUnverified: Pin = { imageId: NEW, imageName: "al2023-new", ssmParameter: PARAMETER, resolvedAt: "2026-11-09T09:12:00Z" };
+const newVerifiedHere: Pin = { ...newUnverified, verifiedAt: "2026-11-16T10:05:00Z" };
+
+const gen = (imageId: string, imageName?: string): DeployedGeneration => ({ imageId, ...(imageName && { imageName }) });
+
+function ci(id: string, imageId: string, status = "ACTIVE", az = "eu-west-1a"): ContainerInstanceSnapshot {
+  return { arn: `arn:aws:ecs:eu-west-1:123456789012:container-instance/${id}`, ec2InstanceId: id, status, imageId, availabilityZone: az, runningTasksCount: 0, pendingTasksCount: 0, agentConnected: true };
+}
+function task(id: string, group: string, instance: string, lastStatus = "RUNNING"): TaskSnapshot {
+  return { arn: `arn:task/${id}`, group, containerInstanceArn: `arn:aws:ecs:eu-west-1:123456789012:container-instance/${instance}`, availabilityZone: "eu-west-1a", lastStatus, desiredStatus: "RUNNING", exitCodes: [] };
+}
+function service(name: string, schedulingStrategy = "REPLICA"): ServiceSnapshot {
+  return {
+    arn: `arn:svc/${name}`, name, desiredCount: 2, runningCount: 2, pendingCount: 0, schedulingStrategy,
+    deployments: [{ id: "d1", status: "PRIMARY", rolloutState: "COMPLETED", desiredCount: 2, runningCount: 2, failedTasks: 0 }],
+    events: [], tags: {},
+  };
+}
+function fleet(parts: Partial<FleetSnapshot> = {}): FleetSnapshot {
+  return { at: Date.parse("2026-11-16T09:00:00Z"), clusterName: "production-apps", groups: [], containerInstances: [], services: [service("web"), service("logs", "DAEMON")], tasks: [], stoppedTasks: [], apiCalls: 0, ...parts };
+}
+const arn = (id: string) => `arn:aws:ecs:eu-west-1:123456789012:container-instance/${id}`;
+
+function world(cluster: typeof staging, pins: ClusterPins, deployed: DeployedGeneration[], snapshot: FleetSnapshot = fleet()): ClusterWorld {
+  return { cluster, pins, deployed, fleet: snapshot };
+}
+
+describe("any cluster", () => {
+  it("refuses one that was never deployed", () => {
+    expect(nextClusterStep(world(staging, { current: oldPin }, []), newPin)).toEqual({
+      kind: "refuse",
+      reason: "staging-apps has never been deployed: deploy it first (amiroll plan/apply)",
+    });
+    expect(nextClusterStep(world(production, { current: newVerifiedHere }, []), newPin)).toEqual({
+      kind: "refuse",
+      reason: "production-apps has never been deployed: deploy it first (amiroll plan/apply)",
+    });
+  });
+});
+
+describe("a replace cluster (staging)", () => {
+  it("pins the target first, without the verification it carries", () => {
+    const step = nextClusterStep(world(staging, { current: oldPin }, [gen(OLD)], fleet({ containerInstances: [ci("i-1", OLD), ci("i-2", OLD)] })), newPin);
+    expect(step).toStrictEqual({ kind: "pin", pins: { current: newUnverified }, why: `roll to ${NEW}` });
+  });
+
+  it("applies when what is deployed differs from the pins", () => {
+    const step = nextClusterStep(world(staging, { current: newUnverified }, [gen(OLD)], fleet({ containerInstances: [ci("i-1", OLD)] })), newPin);
+    expect(step).toEqual({ kind: "apply", why: `deployed ${OLD}; pinned ${NEW}` });
+  });
+
+  it("migrates while instances of the old image are still registered, ACTIVE or DRAINING", () => {
+    const mixed = fleet({ containerInstances: [ci("i-1", OLD, "DRAINING"), ci("i-2", OLD), ci("i-3", NEW), ci("i-4", NEW)] });
+    expect(nextClusterStep(world(staging, { current: newUnverified }, [gen(NEW)], mixed), newPin)).toEqual({
+      kind: "migrate",
+      why: "2 instance(s) of older images still registered",
+    });
+  });
+
+  it("verifies once every registered instance runs the target (deregistered old ones do not count)", () => {
+    const settled = fleet({ containerInstances: [ci("i-1", OLD, "INACTIVE"), ci("i-2", OLD, "DEREGISTERING"), ci("i-3", NEW), ci("i-4", NEW)] });
+    expect(nextClusterStep(world(staging, { current: newUnverified }, [gen(NEW)], settled), newPin)).toEqual({ kind: "verify" });
+  });
+
+  it("is done once the pin is verified", () => {
+    const settled = fleet({ containerInstances: [ci("i-3", NEW), ci("i-4", NEW)] });
+    expect(nextClusterStep(world(staging, { current: newVerifiedHere }, [gen(NEW)], settled), newVerifiedHere)).toEqual({ kind: "done" });
+  });
+});
+
+describe("a blue-green cluster (production)", () => {
+  const oldOnly = fleet({ containerInstances: [ci("i-old1", OLD), ci("i-old2", OLD, "ACTIVE", "eu-west-1b")] });
+
+  it("pins the target beside what runs, keeping the running pin (and its verification) as retiring", () => {
+    expect(nextClusterStep(world(production, { current: oldPin }, [gen(OLD, "al2023-old")], oldOnly), newPin)).toStrictEqual({
+      kind: "pin",
+      pins: { current: newUnverified, retiring: oldPin },
+      why: `add ${NEW} beside ${OLD}`,
+    });
+  });
+
+  it("keeps the deployed generation as retiring, not a pin that was never deployed", () => {
+    const neverDeployed: Pin = { imageId: OTHER, imageName: "al2023-other" };
+    expect(nextClusterStep(world(production, { current: neverDeployed }, [gen(OLD, "al2023-old")], oldOnly), newPin)).toStrictEqual({
+      kind: "pin",
+      pins: { current: newUnverified, retiring: { imageId: OLD, imageName: "al2023-old" } },
+      why: `add ${NEW} beside ${OLD}`,
+    });
+    // Without an image name in terraform's output, the retiring pin has none.
+    expect(nextClusterStep(world(production, { current: neverDeployed }, [gen(OLD)], oldOnly), newPin)).toStrictEqual({
+      kind: "pin",
+      pins: { current: newUnverified, retiring: { imageId: OLD } },
+      why: `add ${NEW} beside ${OLD}`,
+    });
+  });
+
+  it("applies while the new generation is pinned but not deployed", () => {
+    const step = nextClusterStep(world(production, { current: newUnverified, retiring: oldPin }, [gen(OLD)], oldOnly), newPin);
+    expect(step).toEqual({ kind: "apply", why: `deployed ${OLD}; pinned ${NEW}, ${OLD}` });
+  });
+
+  it("drains exactly the old generation's ACTIVE instances once both are deployed", () => {
+    const both = fleet({
+      containerInstances: [ci("i-old1", OLD), ci("i-old2", OLD, "DRAINING"), ci("i-old3", OLD, "ACTIVE", "eu-west-1c"), ci("i-new1", NEW), ci("i-new2", NEW), ci("i-old4", OLD, "INACTIVE")],
+      tasks: [task("w1", "service:web", "i-old1")],
+    });
+    const step = nextClusterStep(world(production, { current: newUnverified, retiring: oldPin }, [gen(NEW), gen(OLD)], both), newPin);
+    expect(step).toEqual({ kind: "drain", containerInstanceArns: [arn("i-old1"), arn("i-old3")] });
+  });
+
+  const draining = (tasks: TaskSnapshot[]) =>
+    fleet({ containerInstances: [ci("i-old1", OLD, "DRAINING"), ci("i-old2", OLD, "DRAINING"), ci("i-new1", NEW), ci("i-new2", NEW)], tasks });
+  const rolling: ClusterPins = { current: newUnverified, retiring: oldPin };
+
+  it("migrates while a drained instance still runs tasks", () => {
+    const step = nextClusterStep(world(production, rolling, [gen(NEW), gen(OLD)], draining([task("w1", "service:web", "i-old2"), task("w2", "service:web", "i-new1")])), newPin);
+    expect(step).toEqual({ kind: "migrate", why: "2 instance(s) of older images still registered" });
+  });
+
+  it("verifies once the drained instances are empty (they stay until the retire apply)", () => {
+    expect(nextClusterStep(world(production, rolling, [gen(NEW), gen(OLD)], draining([task("w2", "service:web", "i-new1")])), newPin)).toEqual({ kind: "verify" });
+  });
+
+  it("does not wait for daemon tasks, nor for tasks already stopped, on drained instances", () => {
+    const daemons = draining([task("l1", "service:logs", "i-old1"), task("l2", "service:logs", "i-old2"), task("w1", "service:web", "i-old1", "STOPPED")]);
+    expect(nextClusterStep(world(production, rolling, [gen(NEW), gen(OLD)], daemons), newPin)).toEqual({ kind: "verify" });
+    // A standalone task of the same family name is no daemon: it holds the migration.
+    const standalone = draining([task("l1", "service:logs", "i-old1"), task("b1", "family:logs", "i-old2")]);
+    expect(nextClusterStep(world(production, rolling, [gen(NEW), gen(OLD)], standalone), newPin).kind).toBe("migrate");
+  });
+
+  it("applies to retire the old generation once the new one is verified", () => {
+    const step = nextClusterStep(world(production, { current: newVerifiedHere }, [gen(NEW), gen(OLD)], draining([])), newPin);
+    expect(step).toEqual({ kind: "apply", why: `deployed ${NEW}, ${OLD}; pinned ${NEW}` });
+  });
+
+  it("after the retire apply, migrates until the old instances are gone, then is done", () => {
+    expect(nextClusterStep(world(production, { current: newVerifiedHere }, [gen(NEW)], draining([])), newPin)).toEqual({
+      kind: "migrate",
+      why: "2 instance(s) of older images still registered",
+    });
+    const gone = fleet({ containerInstances: [ci("i-new1", NEW), ci("i-new2", NEW)] });
+    expect(nextClusterStep(world(production, { current: newVerifiedHere }, [gen(NEW)], gone), newPin)).toEqual({ kind: "done" });
+  });
+
+  it("pins a second deployed generation as retiring while the current pin is unverified", () => {
+    const step = nextClusterStep(world(production, { current: newUnverified }, [gen(NEW, "al2023-new"), gen(OLD, "al2023-old")], draining([])), newPin);
+    expect(step).toStrictEqual({
+      kind: "pin",
+      pins: { current: newUnverified, retiring: { imageId: OLD, imageName: "al2023-old" } },
+      why: `keep ${OLD} as retiring until ${NEW} is verified`,
+    });
+  });
+
+  it("refuses a new target while a roll with a retiring generation is in progress", () => {
+    const other: Pin = { imageId: OTHER, verifiedAt: "2026-11-20T09:00:00Z" };
+    const step = nextClusterStep(world(production, rolling, [gen(NEW), gen(OLD)], draining([])), other);
+    expect(step).toEqual({
+      kind: "refuse",
+      reason: `a roll from ${OLD} to ${NEW} is still in progress; finish it (or roll it back) before rolling to ${OTHER}`,
+    });
+  });
+});
+
+describe("a rejected target", () => {
+  const rejection = { imageId: NEW, reason: "smoke https://www.example.com/healthz answered 502", at: "2026-11-16T09:50:00Z" };
+  const rolledBack: ClusterPins = { current: oldPin, rejected: rejection };
+  const refusal: ClusterStep = {
+    kind: "refuse",
+    reason: `${NEW} was rolled back on 2026-11-16T09:50:00Z: smoke https://www.example.com/healthz answered 502 (bump to a newer image, or remove "rejected" from the pins to try it again)`,
+  };
+
+  it("is never pinned again: the cluster finishes going back to its pin, then refuses with the rejection's reason", () => {
+    const bothDeployed = fleet({ containerInstances: [ci("i-old1", OLD), ci("i-new1", NEW, "DRAINING")] });
+    expect(nextClusterStep(world(production, rolledBack, [gen(NEW), gen(OLD)], bothDeployed), newPin)).toEqual({ kind: "apply", why: `deployed ${NEW}, ${OLD}; pinned ${OLD}` });
+    const leaving = fleet({ containerInstances: [ci("i-old1", OLD), ci("i-new1", NEW, "DRAINING")] });
+    expect(nextClusterStep(world(production, rolledBack, [gen(OLD)], leaving), newPin)).toEqual({ kind: "migrate", why: `instances of ${NEW} are leaving` });
+    const back = fleet({ containerInstances: [ci("i-old1", OLD), ci("i-old2", OLD)] });
+    expect(nextClusterStep(world(production, rolledBack, [gen(OLD)], back), newPin)).toEqual(refusal);
+  });
+
+  it("refuses on a replace cluster back on its pin too, and on an unverified pin (no verify step)", () => {
+    const back = fleet({ containerInstances: [ci("i-old1", OLD)] });
+    expect(nextClusterStep(world(staging, rolledBack, [gen(OLD)], back), newPin)).toEqual(refusal);
+    const unverifiedOld: Pin = { imageId: OLD, imageName: "al2023-old" };
+    expect(nextClusterStep(world(production, { current: unverifiedOld, rejected: rejection }, [gen(OLD)], back), newPin)).toEqual(refusal);
+  });
+
+  it("does not hold back a roll to another image", () => {
+    const rejectedOther: ClusterPins = { current: oldPin, rejected: { ...rejection, imageId: OTHER } };
+    const step = nextClusterStep(world(staging, rejectedOther, [gen(OLD)], fleet({ containerInstances: [ci("i-old1", OLD)] })), newPin);
+    expect(step.kind).toBe("pin");
+    expect(step.kind === "pin" && step.pins.current).toStrictEqual(newUnverified);
+  });
+});
+
+describe("environmentStep", () => {
+  const step: Record<StepKind, ClusterStep> = {
+    refuse: { kind: "refuse", reason: "held" },
+    pin: { kind: "pin", pins: { current: newUnverified }, why: "roll" },
+    apply: { kind: "apply", why: "deployed" },
+    drain: { kind: "drain", containerInstanceArns: [arn("i-old1")] },
+    migrate: { kind: "migrate", why: "moving" },
+    verify: { kind: "verify" },
+    done: { kind: "done" },
+  };
+
+  it("orders the steps refuse < pin < apply < drain < migrate < verify < done", () => {
+    expect(STEP_ORDER).toEqual(["refuse", "pin", "apply", "drain", "migrate", "verify", "done"]);
+  });
+
+  const pairs = STEP_ORDER.flatMap((first, i) => STEP_ORDER.slice(i + 1).map((later) => [first, later] as const));
+  it.each(pairs)("takes %s over %s, in either order", (first, later) => {
+    expect(environmentStep([step[later], step[first]])).toBe(first);
+    expect(environmentStep([step[first], step[later]])).toBe(first);
+  });
+
+  it("takes the earliest of several clusters, and done for none", () => {
+    expect(environmentStep([step.done, step.verify, step.migrate, step.verify])).toBe("migrate");
+    expect(environmentStep([step.done, step.done])).toBe("done");
+    expect(environmentStep([])).toBe("done");
+  });
+});
