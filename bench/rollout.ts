@@ -20,9 +20,9 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { SetDesiredCapacityCommand, TerminateInstanceInAutoScalingGroupCommand, UpdateAutoScalingGroupCommand } from "@aws-sdk/client-auto-scaling";
 import { createLogger } from "../scripts/commands/common";
-import { simulatedWorld } from "../scripts/commands/rollout";
+import { rolloutOptions, simulatedWorld } from "../scripts/commands/rollout";
 import { setContainerInstanceStatus } from "../scripts/fleet/drain";
-import { rollout, wavesOf } from "../scripts/rollout/rollout";
+import { rollout } from "../scripts/rollout/rollout";
 import type { Simulation } from "../scripts/sim/scenarios";
 import { DEFAULT_BEHAVIOUR, type ServiceSpec } from "../scripts/sim/world";
 import type { CapacityStrategy } from "../constructs/ecs-cluster";
@@ -145,19 +145,7 @@ interface ChildReport {
 /** The rollout itself, as test/rollout/rollout.test.ts drives it. */
 async function rolloutChild(strategy: CapacityStrategy, n: number): Promise<Omit<ChildReport, "wallMs" | "maxRssKb">> {
   const { config, log, world, sim, tasks, cleanup, settleWallMs } = await buildWorld(strategy, n);
-  const result = await rollout({
-    environments: config.environments,
-    waves: wavesOf(config.environments),
-    pinsPath: world.pinsPath,
-    pinsShownAs: "amis.json",
-    access: world.access,
-    clock: world.clock,
-    probe: world.probe,
-    log,
-    logFormat: "text",
-    watchTimeoutMs: 60 * 60_000,
-    stallAfterMs: 10 * 60_000,
-  });
+  const result = await rollout(rolloutOptions(world, config.environments, log));
   cleanup();
   const wave = result.waves[0];
   // Makespan: every phase but the window check and the gates (whose soak is 0 here).

@@ -18,7 +18,7 @@ import { createAwsClients } from "../fleet/clients";
 import { takeSnapshot } from "../fleet/snapshot";
 import { rolloutNotice } from "../rollout/notice";
 import { rolloutMarkdown, rolloutText } from "../rollout/report";
-import { type EnvironmentAccess, type RolloutResult, rollout, wavesOf } from "../rollout/rollout";
+import { type EnvironmentAccess, type RolloutOptions, type RolloutResult, rollout, wavesOf } from "../rollout/rollout";
 import { fetchProbe } from "../rollout/smoke";
 import { type Clock, VirtualClock, wallClock } from "../sim/clock";
 import { simulatedProbe } from "../sim/probe";
@@ -99,23 +99,17 @@ export function rolloutCommand(): Command {
     log.info(`rollout: ${waves.map((w) => w.name).join(" -> ")}${options.simulate ? ` (simulated, scenario ${options.scenario ?? "healthy"}, from ${new Date(world.clock.now()).toISOString()})` : ""}`, { waves: waves.map((w) => w.name) });
     let result: RolloutResult;
     try {
-      result = await rollout({
-        environments: config.environments,
-        waves,
-        pinsPath: world.pinsPath,
-        pinsShownAs: world.pinsShownAs,
-        access: world.access,
-        clock: world.clock,
-        probe: world.probe,
-        log,
-        logFormat: options.logFormat,
-        force: options.force,
-        ignoreWindow: options.ignoreWindow,
-        waitForWindow: options.waitForWindow,
-        watchTimeoutMs,
-        stallAfterMs,
-        signal: interrupt.signal,
-      });
+      result = await rollout(
+        rolloutOptions(world, config.environments, log, {
+          waves,
+          logFormat: options.logFormat,
+          force: options.force,
+          ignoreWindow: options.ignoreWindow,
+          waitForWindow: options.waitForWindow,
+          watchTimeoutMs,
+          stallAfterMs,
+        }),
+      );
     } finally {
       interrupt.done();
     }
@@ -128,6 +122,28 @@ export function rolloutCommand(): Command {
     else if (EXIT_OF[result.outcome] !== EXIT.ok) console.error(`amiroll: rollout ${result.outcome}: ${result.waves.find((w) => w.reason && w.outcome === result.outcome)?.reason ?? ""}`);
     if (EXIT_OF[result.outcome] !== EXIT.ok) throw new Exit(EXIT_OF[result.outcome]);
   });
+}
+
+/**
+ * The options of a rollout of every wave in `world`, with the defaults of the command (a 60-minute
+ * watch, a 10-minute stall); `extra` overrides any of them.
+ */
+export function rolloutOptions(world: RolloutWorld, environments: readonly Environment[], log: Logger, extra: Partial<RolloutOptions> = {}): RolloutOptions {
+  return {
+    environments,
+    waves: wavesOf(environments),
+    pinsPath: world.pinsPath,
+    pinsShownAs: world.pinsShownAs,
+    access: world.access,
+    clock: world.clock,
+    probe: world.probe,
+    log,
+    logFormat: "text",
+    watchTimeoutMs: 60 * 60_000,
+    stallAfterMs: 10 * 60_000,
+    signal: world.signal,
+    ...extra,
+  };
 }
 
 /** Where a rollout runs: real AWS and terraform, or the simulated environments. */

@@ -4,7 +4,7 @@
  * virtual time (about a second of wall time).
  */
 import { readFileSync } from "node:fs";
-import { simulatedWorld } from "../../scripts/commands/rollout";
+import { rolloutOptions, simulatedWorld } from "../../scripts/commands/rollout";
 import { createLogger } from "../../scripts/commands/common";
 import { rolloutMarkdown, rolloutText } from "../../scripts/rollout/report";
 import { type RolloutOptions, rollout, wavesOf } from "../../scripts/rollout/rollout";
@@ -25,22 +25,7 @@ async function simulated(options: { edit?: (config: any) => void; scenario?: Sce
   const lines: string[] = [];
   const log = createLogger("text", (line) => lines.push(line));
   const world = await simulatedWorld({ environments, pins, pinsPath: DEFAULT_PINS_PATH }, { scenario: options.scenario, log, startAt: options.startAt });
-  const run = (extra: Partial<RolloutOptions> = {}) =>
-    rollout({
-      environments,
-      waves: wavesOf(environments),
-      pinsPath: world.pinsPath,
-      pinsShownAs: "amis.json",
-      access: world.access,
-      clock: world.clock,
-      probe: world.probe,
-      log,
-      logFormat: "text",
-      watchTimeoutMs: 60 * 60_000,
-      stallAfterMs: 10 * 60_000,
-      waitForWindow: true,
-      ...extra,
-    });
+  const run = (extra: Partial<RolloutOptions> = {}) => rollout(rolloutOptions(world, environments, log, { waitForWindow: true, ...extra }));
   const sim = (env: string) => world.simulations.get(env)!;
   return {
     world,
