@@ -195,3 +195,25 @@ describe("resume after a crash", () => {
     expect(s.violations()).toEqual([]);
   });
 });
+
+describe("Ctrl-C", () => {
+  it("stops between steps with outcome interrupted and a hint to resume; the same command then finishes", async () => {
+    const s = await simulated();
+    const controller = new AbortController();
+    const interrupted = await s.run({
+      signal: controller.signal,
+      beforeStep: (env, step) => {
+        if (env === "production" && step === "drain") controller.abort();
+      },
+    });
+    expect(interrupted.outcome).toBe("interrupted");
+    expect(interrupted.waves.map((w) => w.outcome)).toEqual(["done", "interrupted"]);
+    expect(s.lines.join("\n")).toContain("Run amiroll rollout again: it continues from where the world is.");
+    // Nothing was rolled back: production keeps both generations for the resume.
+    expect(s.pins().production.apps.retiring).toBeDefined();
+    const resumed = await s.run();
+    expect(resumed.waves.map((w) => w.outcome)).toEqual(["already done", "done"]);
+    expect(s.groupImages("production")).toEqual([PINNED]);
+    expect(s.violations()).toEqual([]);
+  });
+});
