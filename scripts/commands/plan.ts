@@ -12,8 +12,8 @@ import { type GuardResult, guardPlan, guardText } from "../terraform/guard";
 import { type Plan, parsePlan, summaryLine } from "../terraform/plan";
 import { SHAPES, type Shape } from "../terraform/rolls";
 import { type CommonOptions, EXIT, Exit, type Logger, createLogger, findEnvironment, interruptible, loadConfig, withCommonOptions } from "./common";
+import { holdsOf } from "../rollout/rollout";
 import { type Stack, openStack } from "./stack";
-import type { Environment } from "../../stacks/environments";
 
 export interface GuardFlags {
   readonly expect?: Shape;
@@ -51,14 +51,6 @@ export async function planAndGuard(
     expect: guard.expect,
   });
   return { plan, guard };
-}
-
-/** The environment's holds and its clusters', as the comment and the rollout show them. */
-export function holdsOf(environment: Environment): string[] {
-  return [
-    ...(environment.hold ? [`${environment.name}: ${environment.hold}`] : []),
-    ...environment.clusters.filter((c) => c.hold).map((c) => `${environment.name}/${c.name}: ${c.hold}`),
-  ];
 }
 
 /** `--out`: a directory gets `<env>.tfplan` inside it; anything else is the plan file itself. */

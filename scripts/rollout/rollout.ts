@@ -13,7 +13,6 @@ import type { Cluster, Environment } from "../../stacks/environments";
 import { type ClusterPins, type Pin, type Pins, lineDiff, formatPins, readPins, writePins } from "../../stacks/pins";
 import type { Logger } from "../commands/common";
 import type { Stack } from "../commands/stack";
-import { holdsOf } from "../commands/plan";
 import { progressPrinter } from "../commands/watch";
 import { StalePlanError } from "../errors";
 import type { BalanceReport } from "../fleet/balance";
@@ -362,6 +361,14 @@ async function runWave(environment: Environment, options: RolloutOptions): Promi
   report.tasksMoved = Math.max(0, (tasksOnOldAtStart ?? 0) - tasksOn(oldInstances, fleets));
   report.endedAt = clock.now();
   return report;
+}
+
+/** The environment's holds and its clusters', as the rollout and plan comments show them. */
+export function holdsOf(environment: Environment): string[] {
+  return [
+    ...(environment.hold ? [`${environment.name}: ${environment.hold}`] : []),
+    ...environment.clusters.filter((c) => c.hold).map((c) => `${environment.name}/${c.name}: ${c.hold}`),
+  ];
 }
 
 /** Service tasks (daemons aside: they leave with their instance) not stopped on `instances` (EC2 ids). */
