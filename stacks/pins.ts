@@ -1,4 +1,4 @@
-import { renameSync, writeFileSync } from "node:fs";
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type AmiPin, type ClusterAmis, amiIdProblem } from "../constructs/ami";
 import { Input, readJsonFile } from "./config-input";
@@ -104,8 +104,13 @@ export function readPins(path: string, environments: readonly Environment[], sho
  * The pins file's text: two-space JSON in a fixed order (environments and clusters as the config
  * lists them, `current` before `retiring`), so that a machine-written change diffs as little as
  * the change itself.
+ *
+ * Given `like` (the file's current text), the output follows that file instead: its key order,
+ * indentation, line endings and final newline, so that a user's hand-formatted file diffs only
+ * where the pins changed. Keys the file does not have yet go after its own, in the fixed order.
+ * A `like` that is not a JSON object is ignored.
  */
-export function formatPins(pins: Pins, environments: readonly Environment[]): string {
+export function formatPins(pins: Pins, environments: readonly Environment[], like?: string): string {
   const pin = (p: Pin) => ({
     imageId: p.imageId,
     ...(p.imageName !== undefined && { imageName: p.imageName }),
@@ -124,14 +129,64 @@ export function formatPins(pins: Pins, environments: readonly Environment[]): st
       ),
     ]),
   );
-  return `${JSON.stringify(ordered, null, 2)}\n`;
+  const previous = like === undefined ? undefined : parsedObject(like);
+  if (like === undefined || previous === undefined) return `${JSON.stringify(ordered, null, 2)}\n`;
+  // The first indented line is the top object's first key: its leading whitespace is one level.
+  const indent = /\n([ \t]+)\S/.exec(like)?.[1];
+  const text = JSON.stringify(orderedLike(ordered, previous), null, indent === undefined ? 2 : indent.startsWith("\t") ? "\t" : indent.length);
+  // JSON.stringify escapes newlines inside strings, so every "\n" here is a line break.
+  const eol = like.includes("\r\n") ? "\r\n" : "\n";
+  return (text + (like.endsWith("\n") ? "\n" : "")).replace(/\n/g, eol);
 }
 
-/** Writes the pins file, whole (a temporary file renamed over it, so a crash never leaves half a file). */
-export function writePins(path: string, pins: Pins, environments: readonly Environment[]): void {
+function parsedObject(text: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    return isPlainObject(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/**
+ * `value` with, at every level, the keys `like` has at the same place first in `like`'s order,
+ * then the others in `value`'s order. Keys only `like` has are not added.
+ */
+function orderedLike(value: unknown, like: unknown): unknown {
+  if (!isPlainObject(value) || !isPlainObject(like)) return value;
+  const keys = [...Object.keys(like).filter((k) => Object.hasOwn(value, k)), ...Object.keys(value).filter((k) => !Object.hasOwn(like, k))];
+  return Object.fromEntries(keys.map((k) => [k, orderedLike(value[k], like[k])]));
+}
+
+/**
+ * Writes the pins file, whole (a temporary file renamed over it, so a crash never leaves half a
+ * file), in the formatting of the file it replaces if there is one. Returns the change as
+ * lineDiff lines.
+ */
+export function writePins(path: string, pins: Pins, environments: readonly Environment[]): string[] {
+  const { before, after } = pinsRewrite(path, pins, environments);
   const temporary = `${path}.${process.pid}.tmp`;
-  writeFileSync(temporary, formatPins(pins, environments));
+  writeFileSync(temporary, after);
   renameSync(temporary, path);
+  return lineDiff(before ?? "", after);
+}
+
+/**
+ * The pins file's text now (undefined when there is no file) and its text with `pins` written in
+ * its formatting: what writePins would change, for a dry run.
+ */
+export function pinsRewrite(path: string, pins: Pins, environments: readonly Environment[]): { before?: string; after: string } {
+  let before: string | undefined;
+  try {
+    before = readFileSync(path, "utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+  }
+  return { before, after: formatPins(pins, environments, before) };
 }
 
 /**

@@ -10,7 +10,7 @@
  * new generation is removed, and the image is recorded as rejected in the pins.
  */
 import type { Cluster, Environment } from "../../stacks/environments";
-import { type ClusterPins, type Pin, type Pins, lineDiff, formatPins, readPins, writePins } from "../../stacks/pins";
+import { type ClusterPins, type Pin, type Pins, readPins, writePins } from "../../stacks/pins";
 import type { Logger } from "../commands/common";
 import type { Stack } from "../commands/stack";
 import { progressPrinter } from "../commands/watch";
@@ -217,8 +217,7 @@ async function runWave(environment: Environment, options: RolloutOptions): Promi
 
   const writeClusterPins = async (pins: Pins, changes: ReadonlyMap<string, ClusterPins>, why: string) => {
     const next: Pins = { ...pins, [env]: { ...pins[env], ...Object.fromEntries(changes) } };
-    const diff = lineDiff(formatPins(pins, options.environments), formatPins(next, options.environments));
-    writePins(options.pinsPath, next, options.environments);
+    const diff = writePins(options.pinsPath, next, options.environments);
     report.pinChanges.push(diff);
     log.info(`${env}: ${options.pinsShownAs}: ${why}\n${diff.map((l) => `    ${l}`).join("\n")}`, { env, pins: options.pinsShownAs, why, diff });
     stack = await access.stack();

@@ -212,6 +212,136 @@ describe("writePins", () => {
   });
 });
 
+describe("formatPins keeps the file's formatting", () => {
+  const pins = readPins(DEFAULT_PINS_PATH, environments);
+  const withStagingImage = (imageId: string): Pins => ({ ...pins, staging: { apps: { current: { ...pins.staging.apps.current, imageId } } } });
+  // The repository's pins by hand: 4 spaces, production first, resolvedAt before imageId.
+  const reordered = (p: Pins) => ({
+    production: { apps: { current: { resolvedAt: p.production.apps.current.resolvedAt, imageId: p.production.apps.current.imageId, imageName: p.production.apps.current.imageName, ssmParameter: p.production.apps.current.ssmParameter } } },
+    staging: { apps: { current: { resolvedAt: p.staging.apps.current.resolvedAt, imageId: p.staging.apps.current.imageId, imageName: p.staging.apps.current.imageName, ssmParameter: p.staging.apps.current.ssmParameter } } },
+  });
+  const handFile = `${JSON.stringify(reordered(pins), null, 4)}\n`;
+
+  it("changes only the changed line of a reordered, 4-space file", () => {
+    const after = formatPins(withStagingImage(NEW), environments, handFile);
+    expect(after).toBe(`${JSON.stringify(reordered(withStagingImage(NEW)), null, 4)}\n`);
+    const before = handFile.split("\n");
+    const lines = after.split("\n");
+    expect(lines).toHaveLength(before.length);
+    const changed = lines.flatMap((line, i) => (line === before[i] ? [] : [i]));
+    expect(changed).toHaveLength(1);
+    expect(before[changed[0]]).toBe(`                "imageId": "${pins.staging.apps.current.imageId}",`);
+    expect(lines[changed[0]]).toBe(`                "imageId": "${NEW}",`);
+    expect(lineDiff(handFile, after).filter((l) => !l.startsWith(" "))).toEqual([
+      `-                 "imageId": "${pins.staging.apps.current.imageId}",`,
+      `+                 "imageId": "${NEW}",`,
+    ]);
+  });
+
+  it("writes the file back unchanged when the pins are the same", () => {
+    expect(formatPins(pins, environments, handFile)).toBe(handFile);
+  });
+
+  it("keeps tab indentation", () => {
+    const tabbed = JSON.stringify(JSON.parse(formatPins(pins, environments)), null, "\t");
+    const after = formatPins(withStagingImage(NEW), environments, tabbed);
+    expect(after).toBe(JSON.stringify(JSON.parse(formatPins(withStagingImage(NEW), environments)), null, "\t"));
+    expect(after.split("\n")[1]).toBe('\t"staging": {');
+  });
+
+  it("keeps CRLF line endings", () => {
+    const crlf = formatPins(pins, environments).replace(/\n/g, "\r\n");
+    const after = formatPins(withStagingImage(NEW), environments, crlf);
+    expect(after).toBe(formatPins(withStagingImage(NEW), environments).replace(/\n/g, "\r\n"));
+    expect(after.endsWith("}\r\n")).toBe(true);
+    expect(after.replace(/\r\n/g, "")).not.toContain("\n");
+  });
+
+  it("keeps a missing trailing newline, and adds none", () => {
+    const bare = formatPins(pins, environments).trimEnd();
+    const after = formatPins(withStagingImage(NEW), environments, bare);
+    expect(after).toBe(formatPins(withStagingImage(NEW), environments).trimEnd());
+    expect(after.endsWith("}")).toBe(true);
+    expect(formatPins(pins, environments, `${bare}\r\n`).endsWith("}\r\n")).toBe(true);
+  });
+
+  it("puts keys new to the file after its own, in the canonical order, and drops keys the pins no longer have", () => {
+    const like = JSON.stringify(
+      { production: { apps: { current: { resolvedAt: "2026-11-09T09:12:00Z", imageId: OLD } } }, staging: { apps: { current: { imageId: OLD, imageName: "old" } } } },
+      null,
+      4,
+    );
+    const next: Pins = {
+      staging: { apps: { current: { imageId: NEW } } },
+      production: {
+        apps: {
+          current: { verifiedAt: "2026-11-10T09:40:00Z", imageName: "al2023-new", imageId: NEW, resolvedAt: "2026-11-09T09:12:00Z" },
+          retiring: { verifiedAt: "2026-10-02T08:00:00Z", imageId: OLD },
+        },
+      },
+    };
+    expect(formatPins(next, environments, like)).toBe(
+      [
+        "{",
+        '    "production": {',
+        '        "apps": {',
+        '            "current": {',
+        '                "resolvedAt": "2026-11-09T09:12:00Z",',
+        `                "imageId": "${NEW}",`,
+        '                "imageName": "al2023-new",',
+        '                "verifiedAt": "2026-11-10T09:40:00Z"',
+        "            },",
+        '            "retiring": {',
+        `                "imageId": "${OLD}",`,
+        '                "verifiedAt": "2026-10-02T08:00:00Z"',
+        "            }",
+        "        }",
+        "    },",
+        '    "staging": {',
+        '        "apps": {',
+        '            "current": {',
+        `                "imageId": "${NEW}"`,
+        "            }",
+        "        }",
+        "    }",
+        "}",
+      ].join("\n"),
+    );
+  });
+
+  it.each([
+    ["not JSON", '{"staging": {"apps": '],
+    ["empty", ""],
+    ["a list", "[\n    1\n]"],
+    ["a string", '"    text"\r\n'],
+    ["null", "null"],
+  ])("falls back to the canonical form when the file is %s", (_what, like) => {
+    expect(formatPins(withStagingImage(NEW), environments, like)).toBe(formatPins(withStagingImage(NEW), environments));
+  });
+
+  it("indents 2 spaces when the file has no indented line", () => {
+    const after = formatPins(withStagingImage(NEW), environments, JSON.stringify(reordered(pins)));
+    expect(after).toBe(JSON.stringify(reordered(withStagingImage(NEW)), null, 2));
+  });
+
+  it("writePins keeps an existing file's 4-space indentation and order", () => {
+    const dir = mkdtempSync(join(tmpdir(), "amiroll-pins-"));
+    const path = join(dir, "amis.json");
+    writeFileSync(path, handFile);
+    writePins(path, withStagingImage(NEW), environments);
+    expect(readFileSync(path, "utf8")).toBe(`${JSON.stringify(reordered(withStagingImage(NEW)), null, 4)}\n`);
+    expect(readPins(path, environments)).toEqual(withStagingImage(NEW));
+    expect(readdirSync(dir)).toEqual(["amis.json"]);
+  });
+
+  it("writePins writes the canonical form where there is no file yet", () => {
+    const dir = mkdtempSync(join(tmpdir(), "amiroll-pins-"));
+    const path = join(dir, "amis.json");
+    writePins(path, pins, environments);
+    expect(readFileSync(path, "utf8")).toBe(formatPins(pins, environments));
+  });
+});
+
 describe("lineDiff", () => {
   const lines = (n: number) => Array.from({ length: n }, (_, i) => `line ${i + 1}`);
 
