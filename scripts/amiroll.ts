@@ -14,6 +14,8 @@ import { guardCommand } from "./commands/guard";
 import { planCommand } from "./commands/plan";
 import { rebalanceCommand } from "./commands/rebalance";
 import { rolloutCommand } from "./commands/rollout";
+import { bumpCommand } from "./commands/bump";
+import { statusCommand } from "./commands/status";
 import { watchCommand } from "./commands/watch";
 import { GuardRefusal, UsageError } from "./errors";
 
@@ -26,7 +28,7 @@ export function buildProgram(): Command {
     .version(version)
     .showHelpAfterError("(run amiroll --help for usage)")
     .exitOverride();
-  for (const verb of [planCommand(), guardCommand(), applyCommand(), watchCommand(), rebalanceCommand(), rolloutCommand()]) {
+  for (const verb of [statusCommand(), bumpCommand(), planCommand(), guardCommand(), applyCommand(), watchCommand(), rebalanceCommand(), rolloutCommand()]) {
     // addCommand does not pass settings down: without this a verb's usage error would exit 1 itself.
     program.addCommand(verb.copyInheritedSettings(program));
   }

@@ -42,3 +42,18 @@ export class GuardRefusal extends Error {
     this.name = "GuardRefusal";
   }
 }
+
+/**
+ * AWS answered something the driver cannot use: an SSM parameter that does not exist or does not
+ * hold an image, an image that is missing, deregistered or built for the wrong CPU. Bad input
+ * (exit 2, nothing changed); `source` names the parameter or image at fault.
+ */
+export class AwsAnswerError extends UsageError {
+  constructor(
+    readonly source: string,
+    problem: string,
+  ) {
+    super(`${source}: ${problem}`);
+    this.name = "AwsAnswerError";
+  }
+}

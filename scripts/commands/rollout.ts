@@ -20,13 +20,13 @@ import { rolloutNotice } from "../rollout/notice";
 import { rolloutMarkdown, rolloutText } from "../rollout/report";
 import { type EnvironmentAccess, type RolloutOptions, type RolloutResult, rollout, wavesOf } from "../rollout/rollout";
 import { fetchProbe } from "../rollout/smoke";
-import { type Clock, VirtualClock, wallClock } from "../sim/clock";
+import { type Clock, wallClock } from "../sim/clock";
 import { simulatedProbe } from "../sim/probe";
-import { type ScenarioName, type Simulation, createSimulation } from "../sim/scenarios";
+import { type ScenarioName, type Simulation } from "../sim/scenarios";
 import { SimTerraform } from "../sim/terraform";
 import { stackDirectory } from "../terraform/runner";
 import { type CommonOptions, type Config, EXIT, Exit, type Logger, createLogger, interruptible, loadConfig, withCommonOptions } from "./common";
-import { realStack } from "./stack";
+import { realStack, simulatedEnvironments } from "./stack";
 import { durationOption } from "./watch";
 
 interface RolloutCommandOptions extends CommonOptions {
@@ -40,9 +40,6 @@ interface RolloutCommandOptions extends CommonOptions {
   readonly stallAfter: string;
   readonly output: "text" | "markdown";
 }
-
-/** The simulated rollout starts on a Tuesday morning, an hour before this repository's production window. */
-export const SIMULATED_START = Date.parse("2026-11-24T08:00:00Z");
 
 /** Exit code of an interrupted rollout (the shell's for SIGINT). */
 export const EXIT_INTERRUPTED = 130;
@@ -184,14 +181,11 @@ export async function simulatedWorld(
   options: { scenario?: ScenarioName; log: Logger; startAt?: number },
 ): Promise<RolloutWorld & { readonly simulations: ReadonlyMap<string, Simulation> }> {
   const { log } = options;
-  const clock = new VirtualClock(options.startAt ?? SIMULATED_START);
   const dir = mkdtempSync(join(tmpdir(), "amiroll-rollout-"));
   const pinsPath = join(dir, "amis.json");
   writeFileSync(pinsPath, formatPins(config.pins, config.environments));
-  const simulations = new Map<string, Simulation>();
-  for (const environment of config.environments) {
-    simulations.set(environment.name, await createSimulation({ environment, pins: config.pins[environment.name], scenario: options.scenario, clock }));
-  }
+  const simulations = await simulatedEnvironments(config, config.environments, options);
+  const clock = simulations.values().next().value!.clock;
   log.info(`simulated ${[...simulations.values()].map((s) => `${s.environment.name} (${s.world.instances.size} instances, ${s.world.services.size} services)`).join(", ")}; pins copied to ${pinsPath}`);
   const runners = new Map<string, SimTerraform>();
   const synthesizeStack = (environment: Environment) => {

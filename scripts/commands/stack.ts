@@ -12,6 +12,8 @@ import type { Environment } from "../../stacks/environments";
 import { synthesize } from "../../stacks/main";
 import type { Pins } from "../../stacks/pins";
 import { type ScenarioName, type Simulation, createSimulation } from "../sim/scenarios";
+import { type AwsClients, createAwsClients } from "../fleet/clients";
+import { type Clock, VirtualClock, wallClock } from "../sim/clock";
 import { SimTerraform } from "../sim/terraform";
 import type { TerraformRunner } from "../terraform/runner";
 import { TerraformCli, stackDirectory } from "../terraform/runner";
@@ -79,6 +81,41 @@ export async function simulatedStack(options: StackOptions): Promise<Stack> {
   const stackJson = JSON.parse(readFileSync(join(directory, "cdk.tf.json"), "utf8"));
   options.log.info(`simulating ${environment.name} (scenario ${simulation.scenario}): running ${Object.values(simulation.images).map((i) => i.running).join(", ")}`, { scenario: simulation.scenario });
   return { runner: new SimTerraform(simulation.world, environment, stackJson), directory, simulation };
+}
+
+/** Simulated runs start on a Tuesday morning, an hour before this repository's production window. */
+export const SIMULATED_START = Date.parse("2026-11-24T08:00:00Z");
+
+/**
+ * A simulated world for each of `environments`, all on one virtual clock, each on an image older
+ * than its pin and with a newer one in SSM (scripts/sim/scenarios.ts).
+ */
+export async function simulatedEnvironments(
+  config: Config,
+  environments: readonly Environment[],
+  options: { scenario?: ScenarioName; startAt?: number } = {},
+): Promise<Map<string, Simulation>> {
+  const clock = new VirtualClock(options.startAt ?? SIMULATED_START);
+  const simulations = new Map<string, Simulation>();
+  for (const environment of environments) {
+    simulations.set(environment.name, await createSimulation({ environment, pins: config.pins[environment.name], scenario: options.scenario, clock }));
+  }
+  return simulations;
+}
+
+/** How a verb that only reads AWS reaches each environment: SDK clients, or the simulated ones. */
+export interface AwsAccess {
+  readonly clients: (environment: Environment) => AwsClients;
+  readonly clock: Clock;
+}
+
+/** Real clients per environment (its region) and the wall clock; with `simulate`, the sim's. */
+export async function awsAccess(config: Config, environments: readonly Environment[], options: { simulate?: boolean; scenario?: ScenarioName; log: Logger }): Promise<AwsAccess> {
+  if (!options.simulate) return { clients: (environment) => createAwsClients(environment), clock: wallClock };
+  const simulations = await simulatedEnvironments(config, environments, options);
+  const first = simulations.values().next().value!;
+  options.log.info(`simulated ${[...simulations.values()].map((s) => `${s.environment.name} (${s.world.instances.size} instances, scenario ${s.scenario})`).join(", ")}`);
+  return { clients: (environment) => simulations.get(environment.name)!.clients, clock: first.clock };
 }
 
 export function openStack(options: StackOptions): Promise<Stack> {

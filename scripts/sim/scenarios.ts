@@ -24,6 +24,10 @@ export interface Scenario {
   readonly imbalanced?: boolean;
   /** The first zone has no capacity (after the world has settled). */
   readonly zoneOutage?: boolean;
+  /** What is wrong with each cluster's SSM parameter (for status and bump). */
+  readonly parameter?: "missing" | "malformed";
+  /** What is wrong with the newest image the parameter names (for bump). */
+  readonly latestImage?: "deregistered" | "wrong-architecture";
 }
 
 export const SCENARIOS = {
@@ -34,6 +38,10 @@ export const SCENARIOS = {
   "az-outage": { description: "the first zone has no capacity for new instances", zoneOutage: true },
   imbalanced: { description: "services start with their tasks bunched in the first zone", imbalanced: true },
   "boot-failure": { description: "a fifth of new instances never register with ECS", behaviour: { bootFailureRate: 0.2 } },
+  "ssm-missing": { description: "the clusters' SSM parameters do not exist (status and bump fail, exit 2)", parameter: "missing" },
+  "ssm-malformed": { description: "the clusters' SSM parameters hold broken JSON (status and bump fail, exit 2)", parameter: "malformed" },
+  "ami-deregistered": { description: "the newest image the SSM parameter names has been deregistered (bump refuses it)", latestImage: "deregistered" },
+  "ami-wrong-architecture": { description: "the newest image is built for the other CPU architecture (bump refuses it)", latestImage: "wrong-architecture" },
 } as const satisfies Record<string, Scenario>;
 
 export type ScenarioName = keyof typeof SCENARIOS;
@@ -146,6 +154,10 @@ export async function createSimulation(options: SimulationOptions): Promise<Simu
     for (const r of [old, pinned, latest]) {
       world.images.set(r.imageId, { imageId: r.imageId, name: r.name, architecture, creationDate: r.creationDate, state: "available" });
     }
+    if (scenario.latestImage === "deregistered") world.images.get(latest.imageId)!.state = "deregistered";
+    if (scenario.latestImage === "wrong-architecture") {
+      world.images.set(latest.imageId, { ...world.images.get(latest.imageId)!, architecture: architecture === "arm64" ? "x86_64" : "arm64" });
+    }
     const document = JSON.stringify({
       ecs_agent_version: latest.agent,
       ecs_runtime_version: "Docker version 25.0.8",
@@ -157,10 +169,12 @@ export async function createSimulation(options: SimulationOptions): Promise<Simu
       source_image_name: latest.name.replace("-ecs-hvm", ""),
     });
     const parameter = cluster.amiParameter.replace(/\/image_id$/, "");
-    world.parameters.set(parameter, document);
-    world.parameters.set(imageIdLeaf(parameter), latest.imageId);
-    world.parameters.set(`${parameter}/image_name`, latest.name);
-    world.parameters.set(`${parameter}/ecs_agent_version`, latest.agent);
+    if (scenario.parameter !== "missing") world.parameters.set(parameter, scenario.parameter === "malformed" ? document.slice(0, 60) : document);
+    if (scenario.parameter !== "missing") {
+      world.parameters.set(imageIdLeaf(parameter), latest.imageId);
+      world.parameters.set(`${parameter}/image_name`, latest.name);
+      world.parameters.set(`${parameter}/ecs_agent_version`, latest.agent);
+    }
     images[cluster.name] = { running: old.imageId, pinned: pinned.imageId, latest: latest.imageId };
     if (scenario.newAmiBroken) brokenAmis.add(pinned.imageId);
 

@@ -1,0 +1,82 @@
+/**
+ * `amiroll status [--env E]... [-o table|tsv|json|prom]`: what runs where and how far behind it
+ * is. Per cluster: the pinned AMI and its age, the newest from the cluster's SSM parameter, the
+ * running instances by AMI and the share outdated, holds, and the next maintenance window.
+ * Reads only; exit 2 when an SSM parameter is missing or malformed.
+ */
+import { Command, Option } from "commander";
+import type { Environment } from "../../stacks/environments";
+import { UsageError } from "../errors";
+import { type FleetSnapshot, takeSnapshot } from "../fleet/snapshot";
+import { describeImages, resolveReleases } from "../images/release";
+import { type ClusterStatus, clusterStatus } from "../images/status";
+import { type FleetStatus, statusJson, statusProm, statusTable, statusTsv } from "../images/status-report";
+import { type CommonOptions, type Config, type Logger, createLogger, findEnvironment, loadConfig, withCommonOptions } from "./common";
+import { type AwsAccess, awsAccess } from "./stack";
+
+const FORMATS = { table: statusTable, tsv: statusTsv, json: statusJson, prom: statusProm } as const;
+
+interface StatusCommandOptions extends CommonOptions {
+  readonly env: string[];
+  readonly output: keyof typeof FORMATS;
+}
+
+/** `--env` may be given several times. */
+export const collect = (value: string, previous: string[]) => [...previous, value];
+
+/** The environments `--env` names (every one when none), in the config's order; an unknown name is a ConfigError. */
+export function selectEnvironments(config: Config, names: readonly string[]): Environment[] {
+  names.forEach((name) => findEnvironment(config.environments, name));
+  return config.environments.filter((e) => names.length === 0 || names.includes(e.name));
+}
+
+/** Which clusters of an environment read `parameter`, for error messages. */
+export const usedBy = (environment: Environment) => (parameter: string) =>
+  ` (${environment.clusters.filter((c) => c.amiParameter === parameter).map((c) => `${environment.name}/${c.name}`).join(", ")})`;
+
+/** Every selected cluster's status: a batched SSM lookup, one DescribeImages and a snapshot per cluster, per environment. */
+export async function fleetStatus(config: Config, environments: readonly Environment[], access: AwsAccess, log: Logger): Promise<FleetStatus> {
+  const now = access.clock.now();
+  const clusters: ClusterStatus[] = [];
+  for (const environment of environments) {
+    log.info(`${environment.name}: reading ${environment.clusters.length} cluster${environment.clusters.length === 1 ? "" : "s"} in ${environment.region}`, { env: environment.name });
+    const clients = access.clients(environment);
+    const releases = await resolveReleases(clients.ssm, environment.clusters.map((c) => c.amiParameter), usedBy(environment));
+    const fleets = await Promise.all(
+      environment.clusters.map((c) =>
+        takeSnapshot(clients, c.ecsClusterName, { now, since: now }).catch((e: unknown): FleetSnapshot | undefined => {
+          // A cluster not deployed yet has no fleet to count; anything else is a real failure.
+          if (e instanceof UsageError) return undefined;
+          throw e;
+        }),
+      ),
+    );
+    const pins = config.pins[environment.name];
+    const ids = new Set<string>();
+    environment.clusters.forEach((c, i) => {
+      ids.add(pins[c.name].current.imageId);
+      if (pins[c.name].retiring) ids.add(pins[c.name].retiring!.imageId);
+      ids.add(releases.get(c.amiParameter)!.imageId);
+      for (const ci of fleets[i]?.containerInstances ?? []) ids.add(ci.imageId);
+    });
+    const images = await describeImages(clients.ec2, [...ids]);
+    environment.clusters.forEach((cluster, i) => {
+      clusters.push(clusterStatus({ environment, cluster, pins: pins[cluster.name], release: releases.get(cluster.amiParameter)!, images, fleet: fleets[i], now }));
+    });
+  }
+  return { at: now, clusters };
+}
+
+export function statusCommand(): Command {
+  const command = new Command("status")
+    .description("what runs where and how far behind it is: per cluster the pinned AMI and its age, the newest AMI of its SSM parameter, running instances by AMI and the share outdated, holds, the next maintenance window")
+    .option("--env <name>", "only this environment (repeat for more; default: all)", collect, [])
+    .addOption(new Option("-o, --output <format>", "a table, TSV for scripts, JSON, or the Prometheus text format for a textfile collector").choices(Object.keys(FORMATS)).default("table"));
+  return withCommonOptions(command).action(async (options: StatusCommandOptions) => {
+    const log = createLogger(options.logFormat);
+    const config = loadConfig();
+    const environments = selectEnvironments(config, options.env);
+    const access = await awsAccess(config, environments, { simulate: options.simulate, scenario: options.scenario, log });
+    process.stdout.write(FORMATS[options.output](await fleetStatus(config, environments, access, log)));
+  });
+}

@@ -1,0 +1,86 @@
+/**
+ * The pull request of a bump, pure: a title, and a markdown body that says what changes (cluster,
+ * image from and to, release date, agent version, where the id came from), links the image's
+ * release notes, and what the plan of each environment should show, so that a reviewer can hold
+ * the Atlantis plan against it.
+ */
+import type { Environment } from "../../stacks/environments";
+import type { BumpPlan, ClusterBump } from "./bump";
+import { releaseNotesUrl } from "./release";
+
+export interface PullRequest {
+  readonly title: string;
+  readonly body: string;
+}
+
+const cell = (text: string) => text.replace(/\|/g, "\\|");
+const shortName = (name: string | undefined) => name?.replace(/^al2023-ami-ecs-hvm-|^amzn2-ami-ecs-hvm-/, "");
+
+function sourceText(change: ClusterBump): string {
+  switch (change.source.kind) {
+    case "ssm":
+      return `SSM \`${change.source.parameter}\``;
+    case "to":
+      return "pinned by hand (`--to`)";
+    case "promoted":
+      return `verified in ${change.source.from}${change.source.pin.verifiedAt ? ` (${change.source.pin.verifiedAt})` : ""}`;
+  }
+}
+
+/** What `amiroll plan` should show for an environment's changes, by strategy (the guard's expectation). */
+function expectedPlan(environment: string, changes: readonly ClusterBump[]): string {
+  const clusters = changes.map((c) => c.cluster).join(", ");
+  const replace = changes.filter((c) => c.strategy === "replace").length;
+  const add = changes.length - replace;
+  const lines: string[] = [];
+  if (replace > 0) {
+    lines.push(
+      `- **${environment}** (replace: ${changes.filter((c) => c.strategy === "replace").map((c) => c.cluster).join(", ")}): each cluster's launch template and Auto Scaling group are replaced, the new ones created before the old ones are destroyed; the drain hook moves the tasks off the old instances as terraform deletes their group. \`amiroll guard --expect replace\`.`,
+    );
+  }
+  if (add > 0) {
+    lines.push(
+      `- **${environment}** (blue-green: ${changes.filter((c) => c.strategy === "blue-green").map((c) => c.cluster).join(", ")}): a second generation (launch template and Auto Scaling group) is added beside the running one; nothing is destroyed or replaced. \`amiroll guard --expect add\`. The old generation is retired by a later apply, once the rollout has verified the new one.`,
+    );
+  }
+  return lines.length ? lines.join("\n") : `- **${environment}**: ${clusters}`;
+}
+
+export function bumpPullRequest(plan: BumpPlan, environments: readonly Environment[]): PullRequest {
+  const { changes } = plan;
+  const names = changes.map((c) => `${c.environment}/${c.cluster}`);
+  const images = [...new Set(changes.map((c) => c.to.imageId))];
+  const title =
+    images.length === 1
+      ? `amiroll: bump ${names.join(", ")} to ${shortName(changes[0].to.imageName) ?? images[0]}`
+      : `amiroll: bump the AMI of ${names.join(", ")}`;
+
+  const body = ["### AMI bump", ""];
+  body.push("| Cluster | Strategy | From | To | Released | ECS agent | Source |", "|---|---|---|---|---|---|---|");
+  for (const c of changes) {
+    body.push(
+      `| ${cell(`${c.environment}/${c.cluster}`)} | ${c.strategy} | \`${c.from.imageId}\`<br>${cell(c.from.imageName ?? "")} | \`${c.to.imageId}\`<br>${cell(c.to.imageName ?? "")} | ${c.image.createdAt?.slice(0, 10) ?? "?"} | ${c.agentVersion ?? "?"} | ${cell(sourceText(c))} |`,
+    );
+  }
+  const notes = [...new Set(changes.map((c) => releaseNotesUrl(c.to.imageName)).filter((u): u is string => u !== undefined))];
+  if (notes.length) body.push("", `Release notes: ${notes.map((n) => `<${n}>`).join(", ")}`);
+
+  body.push("", "#### What the plan should show", "");
+  for (const environment of environments) {
+    const mine = changes.filter((c) => c.environment === environment.name);
+    if (mine.length) body.push(expectedPlan(environment.name, mine));
+  }
+  body.push("", "Anything else in a plan (a change to the cluster, its roles or security groups, a group replaced destroy-before-create) is refused by the plan guard.");
+
+  if (plan.skipped.length) {
+    body.push("", "#### Not bumped", "");
+    for (const s of plan.skipped) body.push(`- ${s.environment}/${s.cluster}: ${s.reason}`);
+  }
+  body.push(
+    "",
+    "#### After merge",
+    "",
+    "`amiroll rollout` takes the image through the environments in order, each inside its maintenance window, verifies it (services steady, zones balanced, smoke checks, soak) and records `verifiedAt` in `stacks/amis.json` before the next environment may take it.",
+  );
+  return { title, body: `${body.join("\n")}\n` };
+}
