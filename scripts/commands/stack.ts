@@ -100,6 +100,12 @@ export async function simulatedEnvironments(
   for (const environment of environments) {
     simulations.set(environment.name, await createSimulation({ environment, pins: config.pins[environment.name], scenario: options.scenario, clock }));
   }
+  // Images are regional: every world of a region knows every image of the others.
+  for (const a of simulations.values()) {
+    for (const b of simulations.values()) {
+      if (a !== b && a.world.region === b.world.region) for (const [id, image] of b.world.images) if (!a.world.images.has(id)) a.world.images.set(id, image);
+    }
+  }
   return simulations;
 }
 
