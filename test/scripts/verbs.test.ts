@@ -3,26 +3,10 @@
  * real plan fixtures (guard), on the simulated AWS (--simulate), and on real terraform's
  * failure modes. Exit codes per README: 0 done, 1 failed, 2 bad input, 3 guard refused.
  */
-import { spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { amiroll, errorLines, scratch } from "../support/cli";
 import { fixture, fixtureJson } from "../support/fixtures";
-
-const BIN = resolve(__dirname, "../../bin/amiroll.js");
-const scratch = mkdtempSync(join(tmpdir(), "amiroll-verbs-"));
-
-function amiroll(args: string[], env: Record<string, string> = {}) {
-  const result = spawnSync(process.execPath, [BIN, ...args], {
-    encoding: "utf8",
-    // CI unset: text logs; a scratch synth directory so tests never write into the repository.
-    env: { ...process.env, CI: "", NODE_NO_WARNINGS: "1", CDKTF_OUTDIR: join(scratch, "cdktf.out"), GITHUB_TOKEN: "", GH_TOKEN: "", ...env },
-  });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
-/** stderr without the lines of progress: what a user sees as the error. */
-const errorLines = (stderr: string) => stderr.split("\n").filter((l) => l.startsWith("amiroll:"));
 
 describe("amiroll guard", () => {
   it("accepts a plan of the expected shape: exit 0, a verdict per change", () => {
