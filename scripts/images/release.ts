@@ -49,7 +49,8 @@ export async function resolveReleases(ssm: SSMClient, parameters: readonly strin
     const out = await ssm.send(new GetParametersCommand({ Names: names }));
     const missing = out.InvalidParameters ?? [];
     if (missing.length > 0) {
-      throw new AwsAnswerError(`SSM parameter ${missing[0]}${usedBy(missing[0])}`, "does not exist in this region (check the cluster's amiParameter)");
+      const names = missing.map((name) => `${name}${usedBy(name)}`).join(", ");
+      throw new AwsAnswerError(`SSM parameter${missing.length > 1 ? "s" : ""} ${names}`, `${missing.length > 1 ? "do" : "does"} not exist in this region (check the cluster's amiParameter)`);
     }
     for (const p of out.Parameters ?? []) {
       if (p.Name) releases.set(p.Name, parseRelease(p.Name, p.Value, usedBy(p.Name)));
@@ -78,8 +79,9 @@ export function parseRelease(parameter: string, value: string | undefined, usedB
   } catch (e) {
     throw new AwsAnswerError(at, `value is not valid JSON: ${(e as Error).message}`);
   }
-  if (typeof document !== "object" || document === null || Array.isArray(document)) throw new AwsAnswerError(at, "value is not a JSON object");
+  // Text that starts with "{" and parses is an object.
   const fields = document as Record<string, unknown>;
+  if (fields.image_id === undefined) throw new AwsAnswerError(at, "its JSON document has no image_id");
   if (!isAmiId(fields.image_id)) throw new AwsAnswerError(at, `image_id ${JSON.stringify(fields.image_id)} is not an AMI id`);
   const optional = (key: string) => (typeof fields[key] === "string" && fields[key] !== "" ? (fields[key] as string) : undefined);
   return {
@@ -95,8 +97,9 @@ const NOT_FOUND = new Set(["InvalidAMIID.NotFound", "InvalidAMIID.Unavailable", 
 
 /**
  * Describes the images, 100 ids a call. An image EC2 does not know (never existed, deregistered
- * and gone, not shared) maps to undefined: EC2 fails a whole call for one such id, so that call's
- * ids are then asked one by one. Deprecated images are included: they still launch.
+ * and gone, not shared) maps to undefined: EC2 fails a whole call for one such id, so the call is
+ * made again without the ids its error names (or one id at a time when it names none).
+ * Deprecated images are included: they still launch.
  */
 export async function describeImages(ec2: EC2Client, imageIds: readonly string[]): Promise<Map<string, ImageFacts | undefined>> {
   const facts = new Map<string, ImageFacts | undefined>();
@@ -114,19 +117,30 @@ export async function describeImages(ec2: EC2Client, imageIds: readonly string[]
       });
     }
   };
-  for (const ids of chunks([...new Set(imageIds)], IMAGES_PER_CALL)) {
-    try {
-      await describe(ids);
-    } catch (e) {
-      if (!NOT_FOUND.has((e as Error).name)) throw e;
-      // One unknown id fails the whole call: ask for the others one by one.
-      if (ids.length === 1) continue;
-      for (const id of ids) {
-        try {
-          await describe([id]);
-        } catch (single) {
-          if (!NOT_FOUND.has((single as Error).name)) throw single;
+  for (const batch of chunks([...new Set(imageIds)], IMAGES_PER_CALL)) {
+    let ids = batch;
+    while (ids.length > 0) {
+      try {
+        await describe(ids);
+        break;
+      } catch (e) {
+        if (!NOT_FOUND.has((e as Error).name)) throw e;
+        // One unknown id fails the whole call. EC2's message names the ids ("The image id
+        // '[ami-1, ami-2]' does not exist"): ask again without them, or else one id at a time.
+        const named = new Set((e as Error).message.match(/ami-[0-9a-f]+/g) ?? []);
+        const rest = ids.filter((id) => !named.has(id));
+        if (rest.length < ids.length) {
+          ids = rest;
+          continue;
         }
+        for (const id of ids.length > 1 ? ids : []) {
+          try {
+            await describe([id]);
+          } catch (single) {
+            if (!NOT_FOUND.has((single as Error).name)) throw single;
+          }
+        }
+        break;
       }
     }
   }

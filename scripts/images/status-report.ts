@@ -54,7 +54,7 @@ export function statusTable(status: FleetStatus): string {
   const notes = [...new Set(status.clusters.map((c) => c.latest.releaseNotes).filter((n): n is string => n !== undefined))];
   if (notes.length) out.push("", "Release notes of the latest images:", ...notes.map((n) => `  ${n}`));
   const holds = [...new Set(status.clusters.flatMap((c) => c.holds))];
-  if (holds.length) out.push("", "Holds (amiroll rollout refuses these unless --force):", ...holds.map((h) => `  ${h}`));
+  if (holds.length) out.push("", "Holds (amiroll rollout refuses these unless --force):", ...holds.map((h) => `  ${h.replace(/\s*\n\s*/g, " ")}`));
   const warnings = status.clusters.flatMap((c) => c.warnings.map((w) => `${c.environment}/${c.cluster}: ${w}`));
   if (warnings.length) out.push("", "Warnings:", ...warnings.map((w) => `  ${w}`));
   return `${out.join("\n")}\n`;
