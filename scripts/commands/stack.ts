@@ -95,10 +95,11 @@ export async function simulatedEnvironments(
   environments: readonly Environment[],
   options: { scenario?: ScenarioName; startAt?: number } = {},
 ): Promise<Map<string, Simulation>> {
-  const clock = new VirtualClock(options.startAt ?? SIMULATED_START);
+  const startAt = options.startAt ?? SIMULATED_START;
+  const clock = new VirtualClock(startAt);
   const simulations = new Map<string, Simulation>();
   for (const environment of environments) {
-    simulations.set(environment.name, await createSimulation({ environment, pins: config.pins[environment.name], scenario: options.scenario, clock }));
+    simulations.set(environment.name, await createSimulation({ environment, pins: config.pins[environment.name], scenario: options.scenario, clock, startAt }));
   }
   // Images are regional: every world of a region knows every image of the others.
   for (const a of simulations.values()) {

@@ -115,6 +115,13 @@ function release(rng: Rng, architecture: string, daysAgo: number, agent: string,
   return { imageId, name, creationDate: date.toISOString(), agent };
 }
 
+/** The pinned release as the pin names it: its name, and the date in that name as its release date. */
+function pinnedRelease(r: ReturnType<typeof release>, imageName: string | undefined): ReturnType<typeof release> {
+  const date = imageName && /\.(\d{4})(\d\d)(\d\d)(?:-|$)/.exec(imageName);
+  if (!imageName) return r;
+  return { ...r, name: imageName, ...(date && { creationDate: `${date[1]}-${date[2]}-${date[3]}T09:00:00.000Z` }) };
+}
+
 export function drainHookSettings(world: World, cluster: Cluster): DrainHookSettings {
   const name = drainHookName(cluster.ecsClusterName);
   return {
@@ -149,7 +156,7 @@ export async function createSimulation(options: SimulationOptions): Promise<Simu
     if (!pin) throw new Error(`simulation: no pin for ${env.name}.${cluster.name}`);
     const architecture = instanceArchitecture(cluster.instanceType);
     const old = release(rng, architecture, 60, "1.96.0", start);
-    const pinned = release(rng, architecture, 14, "1.97.0", start, pin.current.imageId);
+    const pinned = pinnedRelease(release(rng, architecture, 14, "1.97.0", start, pin.current.imageId), pin.current.imageName);
     const latest = release(rng, architecture, 2, "1.98.0", start);
     for (const r of [old, pinned, latest]) {
       world.images.set(r.imageId, { imageId: r.imageId, name: r.name, architecture, creationDate: r.creationDate, state: "available" });
