@@ -17,7 +17,7 @@ import { bumpPullRequest } from "../images/pull-request";
 import { type Release, describeImages, resolveReleases } from "../images/release";
 import { type CommonOptions, type Config, createLogger, loadConfig, withCommonOptions } from "./common";
 import { type AwsAccess, awsAccess } from "./stack";
-import { collect, usedBy } from "./status";
+import { envOption, selectEnvironments, usedBy } from "./status";
 
 interface BumpCommandOptions extends CommonOptions {
   readonly env: string[];
@@ -60,7 +60,7 @@ export async function bumpPlan(config: Config, access: AwsAccess, options: BumpO
 export function bumpCommand(): Command {
   const command = new Command("bump")
     .description("pin each cluster to the newest AMI of its SSM parameter (or --to AMI_ID), staging first and production only to what staging verified; check the images; rewrite stacks/amis.json; print the pull request's title and body")
-    .option("--env <name>", "only this environment (repeat for more; default: all, in promotion order)", collect, [])
+    .addOption(envOption("bump only this environment"))
     .option("--to <ami-id>", "pin this exact AMI instead of the newest (hold back, or roll back)")
     .option("--dry-run", "print the change and the pull request, write nothing")
     .option("--force", "let an environment take an image its source has not verified, or one the rollout rejected")
@@ -68,8 +68,9 @@ export function bumpCommand(): Command {
   return withCommonOptions(command).action(async (options: BumpCommandOptions) => {
     const log = createLogger(options.logFormat);
     const config = loadConfig();
-    const environments = config.environments.filter((e) => options.env.length === 0 || options.env.includes(e.name));
-    const access = await awsAccess(config, environments, { simulate: options.simulate, scenario: options.scenario, log });
+    selectEnvironments(config, options.env);
+    // Every environment: production's target may be an image staging's region knows.
+    const access = await awsAccess(config, config.environments, { simulate: options.simulate, scenario: options.scenario, log });
     const plan = await bumpPlan(config, access, { selected: options.env, to: options.to, force: options.force });
 
     for (const s of plan.skipped) log.warn(`${s.environment}/${s.cluster} not bumped: ${s.reason}`, { env: s.environment, cluster: s.cluster });

@@ -21,8 +21,9 @@ interface StatusCommandOptions extends CommonOptions {
   readonly output: keyof typeof FORMATS;
 }
 
-/** `--env` may be given several times. */
-export const collect = (value: string, previous: string[]) => [...previous, value];
+/** `--env NAME`, which may be given several times; none means every environment. */
+export const envOption = (what: string) =>
+  new Option("--env <name>", `${what} (repeat for more)`).argParser((value: string, previous: string[]) => [...previous, value]).default([], "all");
 
 /** The environments `--env` names (every one when none), in the config's order; an unknown name is a ConfigError. */
 export function selectEnvironments(config: Config, names: readonly string[]): Environment[] {
@@ -70,7 +71,7 @@ export async function fleetStatus(config: Config, environments: readonly Environ
 export function statusCommand(): Command {
   const command = new Command("status")
     .description("what runs where and how far behind it is: per cluster the pinned AMI and its age, the newest AMI of its SSM parameter, running instances by AMI and the share outdated, holds, the next maintenance window")
-    .option("--env <name>", "only this environment (repeat for more; default: all)", collect, [])
+    .addOption(envOption("only this environment"))
     .addOption(new Option("-o, --output <format>", "a table, TSV for scripts, JSON, or the Prometheus text format for a textfile collector").choices(Object.keys(FORMATS)).default("table"));
   return withCommonOptions(command).action(async (options: StatusCommandOptions) => {
     const log = createLogger(options.logFormat);

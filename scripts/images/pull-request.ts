@@ -29,7 +29,6 @@ function sourceText(change: ClusterBump): string {
 
 /** What `amiroll plan` should show for an environment's changes, by strategy (the guard's expectation). */
 function expectedPlan(environment: string, changes: readonly ClusterBump[]): string {
-  const clusters = changes.map((c) => c.cluster).join(", ");
   const replace = changes.filter((c) => c.strategy === "replace").length;
   const add = changes.length - replace;
   const lines: string[] = [];
@@ -43,7 +42,7 @@ function expectedPlan(environment: string, changes: readonly ClusterBump[]): str
       `- **${environment}** (blue-green: ${changes.filter((c) => c.strategy === "blue-green").map((c) => c.cluster).join(", ")}): a second generation (launch template and Auto Scaling group) is added beside the running one; nothing is destroyed or replaced. \`amiroll guard --expect add\`. The old generation is retired by a later apply, once the rollout has verified the new one.`,
     );
   }
-  return lines.length ? lines.join("\n") : `- **${environment}**: ${clusters}`;
+  return lines.join("\n");
 }
 
 export function bumpPullRequest(plan: BumpPlan, environments: readonly Environment[]): PullRequest {
