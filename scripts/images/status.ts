@@ -125,6 +125,7 @@ export function clusterStatus(input: ClusterStatusInput): ClusterStatus {
   const warnings: string[] = [];
   if (!fleet) warnings.push(`ECS cluster ${cluster.ecsClusterName} not found: not deployed yet`);
   if (pinned.state !== "available") warnings.push(`the pinned image ${pinned.imageId} is ${pinned.state}: new instances cannot launch from it`);
+  if (latest.state !== "available") warnings.push(`the newest image ${latest.imageId} of ${release.parameter} is ${latest.state}: amiroll bump refuses it`);
   if (pins.rejected?.imageId === release.imageId) warnings.push(`the newest image ${release.imageId} was rejected on ${pins.rejected.at} (${pins.rejected.reason})`);
   return {
     environment: environment.name,

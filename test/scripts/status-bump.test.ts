@@ -53,6 +53,12 @@ describe("amiroll status --simulate", () => {
     expect(prom.stdout).not.toContain('env="staging"');
   });
 
+  it("warns, and still reports, when the newest image is deregistered", () => {
+    const r = amiroll(["status", "--simulate", "--env", "staging", "--scenario", "ami-deregistered"]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/\nWarnings:\n  staging\/apps: the newest image ami-0\w{16} of \S+ is deregistered: amiroll bump refuses it\n/);
+  });
+
   it.each([
     [["status", "--simulate", "--scenario", "ssm-missing"], /^amiroll: SSM parameter \S+ \(staging\/apps\): does not exist/],
     [["status", "--simulate", "--scenario", "ssm-malformed"], /^amiroll: SSM parameter \S+ \(staging\/apps\): value is not valid JSON/],
