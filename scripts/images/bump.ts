@@ -9,7 +9,7 @@
  * Staging first: an environment that promotes from another takes only the image its source runs
  * and verified (the source's pin has `verifiedAt` and no retiring generation), unless `--force`.
  */
-import type { Cluster, Environment } from "../../stacks/environments";
+import { type Cluster, type Environment, findEnvironment } from "../../stacks/environments";
 import type { ClusterPins, Pin, Pins } from "../../stacks/pins";
 import { AwsAnswerError, UsageError } from "../errors";
 import { sourceCluster, wavesOf } from "../rollout/rollout";
@@ -56,9 +56,7 @@ export interface Targets {
  */
 export function bumpTargets(request: BumpRequest): Targets {
   const { environments, pins, selected, to, force } = request;
-  for (const name of selected) {
-    if (!environments.some((e) => e.name === name)) throw new UsageError(`--env ${name}: no such environment (known: ${environments.map((e) => e.name).join(", ")})`);
-  }
+  selected.forEach((name) => findEnvironment(environments, name));
   const chosen = wavesOf(environments).filter((e) => selected.length === 0 || selected.includes(e.name));
   const targets: ClusterTarget[] = [];
   const skipped: Skipped[] = [];
