@@ -1,8 +1,8 @@
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 
-/** Real `terraform show -json` plans, beside this repository (../shared). */
-export const FIXTURES = join(__dirname, "../../../shared/fixtures/plans");
+/** Real `terraform show -json` plans, copied byte for byte into test/fixtures/plans (see its README). */
+export const FIXTURES = join(__dirname, "../fixtures/plans");
 export const fixture = (name: string) => join(FIXTURES, `${name}.json`);
 export const fixtureJson = (name: string) => JSON.parse(readFileSync(fixture(name), "utf8"));
 export const fixtureNames = () => readdirSync(FIXTURES).filter((f) => f.endsWith(".json")).map((f) => f.replace(/\.json$/, ""));

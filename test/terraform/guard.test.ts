@@ -1,5 +1,5 @@
 /**
- * The plan guard on real plans it was not written for (../shared/fixtures/plans, and variants
+ * The plan guard on real plans it was not written for (test/fixtures/plans, and variants
  * of them with one dangerous change), and on the replace, add and retire plans of this
  * repository's stacks made by the sim's terraform.
  */

@@ -1,5 +1,5 @@
 /**
- * The plan model against real `terraform show -json` plans (../shared/fixtures/plans): every
+ * The plan model against real `terraform show -json` plans (test/fixtures/plans): every
  * one parses, counts as terraform counts it, and never lets a sensitive value through.
  */
 import { join } from "node:path";
@@ -31,7 +31,7 @@ const TERRAFORM_SAYS: Record<string, string> = {
 };
 
 describe("the plan model", () => {
-  it("knows every fixture of ../shared/fixtures/plans (a new one needs its terraform summary here)", () => {
+  it("knows every fixture of test/fixtures/plans (a new one needs its terraform summary here)", () => {
     expect(fixtureNames().sort()).toEqual(Object.keys(TERRAFORM_SAYS).sort());
   });
 
