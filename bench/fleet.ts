@@ -2,7 +2,7 @@
  * The large simulated fleet the benches roll and watch: one environment over 3 zones with
  * `clusters` clusters of `instancesPerCluster` Graviton instances each, blue-green.
  */
-import type { Environment } from "../stacks/environments";
+import type { Environment } from "../scripts/config/environments";
 
 /** The image the benches move to. */
 export const NEW_AMI = "ami-0123456789abcdef0";

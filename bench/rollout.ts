@@ -26,8 +26,8 @@ import { rollout } from "../scripts/rollout/rollout";
 import type { Simulation } from "../scripts/sim/scenarios";
 import { DEFAULT_BEHAVIOUR, type ServiceSpec } from "../scripts/sim/world";
 import type { CapacityStrategy } from "../constructs/ecs-cluster";
-import { type EnvironmentsConfig, loadEnvironments } from "../stacks/environments";
-import { parsePins } from "../stacks/pins";
+import { type EnvironmentsConfig, loadEnvironments } from "../scripts/config/environments";
+import { parsePins } from "../scripts/config/pins";
 
 const STRATEGIES: readonly CapacityStrategy[] = ["replace", "blue-green"];
 const SIZES = [6, 60, 600];

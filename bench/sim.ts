@@ -6,7 +6,7 @@
  * zero-downtime violations. Targets (under 10 s, under 500 MB) are reported, never enforced.
  */
 import { DescribeServicesCommand, UpdateContainerInstancesStateCommand, paginateListContainerInstances } from "@aws-sdk/client-ecs";
-import type { Environment } from "../stacks/environments";
+import type { Environment } from "../scripts/config/environments";
 import { createSimulation } from "../scripts/sim/scenarios";
 import type { ServiceSpec } from "../scripts/sim/world";
 import { NEW_AMI, fleetEnvironment } from "./fleet";

@@ -1,9 +1,9 @@
 import { S3Backend, TerraformOutput, TerraformStack } from "cdktf";
 import type { Construct } from "constructs";
-import type { ClusterAmis } from "../constructs/ami";
-import { AwsProvider } from "../constructs/aws";
-import { EcsCluster } from "../constructs/ecs-cluster";
-import type { Environment } from "./environments";
+import type { ClusterAmis } from "./ami";
+import { AwsProvider } from "./aws";
+import { EcsCluster } from "./ecs-cluster";
+import type { Environment } from "../scripts/config/environments";
 
 export interface ClusterStackProps {
   readonly environment: Environment;

@@ -7,7 +7,7 @@
  */
 import { Command, CommanderError } from "commander";
 import { PropsError } from "../constructs/errors";
-import { ConfigError } from "../stacks/config-input";
+import { ConfigError } from "./config/input";
 import { applyCommand } from "./commands/apply";
 import { EXIT, Exit } from "./commands/common";
 import { guardCommand } from "./commands/guard";
@@ -17,7 +17,7 @@ import { rolloutCommand } from "./commands/rollout";
 import { bumpCommand } from "./commands/bump";
 import { statusCommand } from "./commands/status";
 import { watchCommand } from "./commands/watch";
-import { GuardRefusal, UsageError } from "./errors";
+import { GuardRefusal, UsageError } from "./core/errors";
 
 export { EXIT };
 

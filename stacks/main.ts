@@ -6,9 +6,9 @@
  */
 import { App } from "cdktf";
 import { relative, resolve } from "node:path";
-import { ClusterStack } from "./cluster-stack";
-import { type Environment, ENVIRONMENTS_CONFIG, loadEnvironments } from "./environments";
-import { DEFAULT_PINS_PATH, type Pins, PINS_FILE, readPins } from "./pins";
+import { ClusterStack } from "../constructs/environment-stack";
+import { type Environment, ENVIRONMENTS_CONFIG, loadEnvironments } from "../scripts/config/environments";
+import { DEFAULT_PINS_PATH, type Pins, PINS_FILE, readPins } from "../scripts/config/pins";
 
 /** Adds one ClusterStack per environment to `app`. */
 export function defineStacks(app: App, environments: readonly Environment[], pins: Pins): ClusterStack[] {

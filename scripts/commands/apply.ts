@@ -7,9 +7,9 @@
 import { rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Command } from "commander";
-import { StalePlanError, UsageError } from "../errors";
+import { StalePlanError, UsageError } from "../core/errors";
 import { createAwsClients } from "../fleet/clients";
-import { wallClock } from "../sim/clock";
+import { wallClock } from "../core/clock";
 import { guardText } from "../terraform/guard";
 import { summaryLine } from "../terraform/plan";
 import { type CommonOptions, EXIT, Exit, createLogger, findEnvironment, interruptible, loadConfig, withCommonOptions } from "./common";

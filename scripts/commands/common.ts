@@ -3,10 +3,10 @@
  * logging (text or one JSON object per line), and how a verb ends with an exit code.
  */
 import { type Command, Option } from "commander";
-import { UsageError } from "../errors";
+import { UsageError } from "../core/errors";
 import { SCENARIOS, type ScenarioName } from "../sim/scenarios";
-import { type Environment, ENVIRONMENTS_CONFIG, findEnvironment, loadEnvironments } from "../../stacks/environments";
-import { DEFAULT_PINS_PATH, PINS_FILE, type Pins, readPins } from "../../stacks/pins";
+import { type Environment, ENVIRONMENTS_CONFIG, findEnvironment, loadEnvironments } from "../config/environments";
+import { DEFAULT_PINS_PATH, PINS_FILE, type Pins, readPins } from "../config/pins";
 
 /** Exit codes of every verb (README, "Exit codes"). */
 export const EXIT = {

@@ -4,12 +4,12 @@
  * Exit 1 when a service could not be fixed.
  */
 import { Command } from "commander";
-import type { Environment } from "../../stacks/environments";
+import type { Environment } from "../config/environments";
 import { balanceTable, serviceBalance } from "../fleet/balance";
 import { type AwsClients, createAwsClients } from "../fleet/clients";
 import { rebalance } from "../fleet/rebalance";
 import { takeSnapshot } from "../fleet/snapshot";
-import { type Clock, wallClock } from "../sim/clock";
+import { type Clock, wallClock } from "../core/clock";
 import { type CommonOptions, EXIT, Exit, type Logger, createLogger, findEnvironment, loadConfig, withCommonOptions } from "./common";
 import { simulatedStack } from "./stack";
 

@@ -5,8 +5,8 @@
  * Reads only; exit 2 when an SSM parameter is missing or malformed.
  */
 import { Command, Option } from "commander";
-import type { Environment } from "../../stacks/environments";
-import { UsageError } from "../errors";
+import type { Environment } from "../config/environments";
+import { UsageError } from "../core/errors";
 import { type FleetSnapshot, takeSnapshot } from "../fleet/snapshot";
 import { describeImages, resolveReleases } from "../images/release";
 import { type ClusterStatus, clusterStatus } from "../images/status";

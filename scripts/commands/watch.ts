@@ -4,13 +4,13 @@
  */
 import { Command } from "commander";
 import { durationSeconds } from "../../constructs/formats";
-import { UsageError } from "../errors";
+import { UsageError } from "../core/errors";
 import { balanceTable, serviceBalance } from "../fleet/balance";
 import { type AwsClients, createAwsClients } from "../fleet/clients";
 import { failureReason, progressFields, progressLine, reportLines } from "../fleet/report";
 import { type WatchResult, watchMigration } from "../fleet/watch";
-import { type Clock, wallClock } from "../sim/clock";
-import type { Environment } from "../../stacks/environments";
+import { type Clock, wallClock } from "../core/clock";
+import type { Environment } from "../config/environments";
 import { type CommonOptions, type Config, EXIT, Exit, type Logger, createLogger, findEnvironment, loadConfig, withCommonOptions } from "./common";
 import { rebalanceEnvironment } from "./rebalance";
 import { simulatedRollInProgress } from "./stack";

@@ -1,10 +1,10 @@
-import { ECS_OPTIMIZED_PARAMETERS, architectureProblem, instanceArchitecture } from "../constructs/ami";
-import { durationSeconds, sizesProblem } from "../constructs/formats";
+import { ECS_OPTIMIZED_PARAMETERS, architectureProblem, instanceArchitecture } from "../../constructs/ami";
+import { durationSeconds, sizesProblem } from "../../constructs/formats";
 // The rollout's settings are parsed where the rollout keeps their logic (pure modules, no AWS).
-import type { SmokeCheck } from "../scripts/rollout/smoke";
-import { type MaintenanceWindow, parseWindow, windowProblem } from "../scripts/rollout/windows";
-import type { CapacityStrategy } from "../constructs/ecs-cluster";
-import { ConfigError, Input } from "./config-input";
+import type { SmokeCheck } from "../rollout/smoke";
+import { type MaintenanceWindow, parseWindow, windowProblem } from "./windows";
+import type { CapacityStrategy } from "../../constructs/ecs-cluster";
+import { ConfigError, Input } from "./input";
 
 /** Where this file's config is reported from in error messages. */
 export const ENVIRONMENTS_FILE = "stacks/environments.ts";

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { type Format, formatProblem, integerProblem } from "../constructs/formats";
+import { type Format, formatProblem, integerProblem } from "../../constructs/formats";
 
 /**
  * Bad configuration: the file and the field at fault, in one line. The CLI maps it to exit 2.

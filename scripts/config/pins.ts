@@ -1,7 +1,7 @@
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { type AmiPin, type ClusterAmis, amiIdProblem } from "../constructs/ami";
-import { Input, readJsonFile } from "./config-input";
+import { type AmiPin, type ClusterAmis, amiIdProblem } from "../../constructs/ami";
+import { Input, readJsonFile } from "./input";
 import type { Environment } from "./environments";
 
 /** The pins file of this repository, relative to its root. */

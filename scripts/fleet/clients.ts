@@ -7,8 +7,8 @@ import { AutoScalingClient } from "@aws-sdk/client-auto-scaling";
 import { EC2Client } from "@aws-sdk/client-ec2";
 import { ECSClient } from "@aws-sdk/client-ecs";
 import { SSMClient } from "@aws-sdk/client-ssm";
-import type { Environment } from "../../stacks/environments";
-import { UsageError } from "../errors";
+import type { Environment } from "../config/environments";
+import { UsageError } from "../core/errors";
 
 export interface AwsClients {
   readonly ecs: ECSClient;

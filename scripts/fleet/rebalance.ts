@@ -18,7 +18,7 @@
  * other zones are full comes out as bunched as it was, and is reported still imbalanced.
  */
 import { type DeploymentConfiguration, DescribeServicesCommand, type ECSClient, UpdateServiceCommand } from "@aws-sdk/client-ecs";
-import type { Clock } from "../sim/clock";
+import type { Clock } from "../core/clock";
 import { type BalanceReport, type ServiceBalance, serviceBalance } from "./balance";
 import type { FleetSnapshot, ServiceSnapshot } from "./snapshot";
 

@@ -17,7 +17,7 @@ import {
   paginateListServices,
   paginateListTasks,
 } from "@aws-sdk/client-ecs";
-import { UsageError } from "../errors";
+import { UsageError } from "../core/errors";
 import type { AwsClients } from "./clients";
 
 export interface GroupInstance {

@@ -3,7 +3,7 @@
  * progress, and stop when every cluster is done, one fails (crash loop, stall), or time runs
  * out. The only impure parts are the snapshot and the clock's sleep.
  */
-import type { Clock } from "../sim/clock";
+import type { Clock } from "../core/clock";
 import type { AwsClients } from "./clients";
 import { type MigrationOptions, type MigrationState, type PollCadence, finished, nextPollDelay, stepMigration } from "./migration";
 import { type FleetSnapshot, takeSnapshot } from "./snapshot";

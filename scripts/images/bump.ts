@@ -9,9 +9,9 @@
  * Staging first: an environment that promotes from another takes only the image its source runs
  * and verified (the source's pin has `verifiedAt` and no retiring generation), unless `--force`.
  */
-import { type Cluster, type Environment, findEnvironment } from "../../stacks/environments";
-import type { ClusterPins, Pin, Pins } from "../../stacks/pins";
-import { AwsAnswerError, UsageError } from "../errors";
+import { type Cluster, type Environment, findEnvironment } from "../config/environments";
+import type { ClusterPins, Pin, Pins } from "../config/pins";
+import { AwsAnswerError, UsageError } from "../core/errors";
 import { sourceCluster, wavesOf } from "../rollout/rollout";
 import { type ImageFacts, type Release, imageProblem } from "./release";
 

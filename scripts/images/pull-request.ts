@@ -4,7 +4,7 @@
  * release notes, and what the plan of each environment should show, so that a reviewer can hold
  * the Atlantis plan against it.
  */
-import type { Environment } from "../../stacks/environments";
+import type { Environment } from "../config/environments";
 import type { BumpPlan, ClusterBump } from "./bump";
 import { releaseNotesUrl } from "./release";
 

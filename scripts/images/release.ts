@@ -7,7 +7,7 @@
 import { DescribeImagesCommand, type EC2Client } from "@aws-sdk/client-ec2";
 import { GetParametersCommand, type SSMClient } from "@aws-sdk/client-ssm";
 import { type Architecture, amiIdProblem, instanceArchitecture, isAmiId } from "../../constructs/ami";
-import { AwsAnswerError } from "../errors";
+import { AwsAnswerError } from "../core/errors";
 
 /** The image an SSM parameter names now. */
 export interface Release {

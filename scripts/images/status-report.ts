@@ -2,7 +2,7 @@
  * `amiroll status`'s four outputs, pure: a table for people, TSV for scripts, JSON, and the
  * Prometheus text format for node_exporter's textfile collector.
  */
-import { formatInstant, formatWait } from "../rollout/windows";
+import { formatInstant, formatWait } from "../config/windows";
 import type { ClusterStatus, WindowStatus } from "./status";
 
 export interface FleetStatus {

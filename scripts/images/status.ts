@@ -4,10 +4,10 @@
  * holds and the next maintenance window. Built from the config, the pins, what AWS said about
  * the images and a fleet snapshot.
  */
-import type { Cluster, Environment } from "../../stacks/environments";
-import type { ClusterPins } from "../../stacks/pins";
+import type { Cluster, Environment } from "../config/environments";
+import type { ClusterPins } from "../config/pins";
 import type { FleetSnapshot } from "../fleet/snapshot";
-import { openWindow, nextOpening } from "../rollout/windows";
+import { openWindow, nextOpening } from "../config/windows";
 import { type ImageFacts, type Release, ageDays, releaseNotesUrl } from "./release";
 
 export interface ImageSummary {

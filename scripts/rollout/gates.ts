@@ -4,14 +4,14 @@
  * soak time with neither crashes nor unsteady services, and the environment's smoke URLs.
  * The first gate that fails stops the rest (they are reported as not run).
  */
-import type { Environment } from "../../stacks/environments";
+import type { Environment } from "../config/environments";
 import { type BalanceReport, serviceBalance } from "../fleet/balance";
 import type { AwsClients } from "../fleet/clients";
 import { type MigrationState, stepMigration } from "../fleet/migration";
 import { rebalance } from "../fleet/rebalance";
 import { elapsedText } from "../fleet/report";
 import { type FleetSnapshot, takeSnapshot } from "../fleet/snapshot";
-import type { Clock } from "../sim/clock";
+import type { Clock } from "../core/clock";
 import type { Logger } from "../commands/common";
 import { type HttpProbe, runSmokeChecks } from "./smoke";
 

@@ -4,11 +4,11 @@
  * services, by their `owner` tag, may see their tasks restarted. Pure: built from the config,
  * the pins and a fleet snapshot per cluster.
  */
-import type { Environment } from "../../stacks/environments";
-import type { Pins } from "../../stacks/pins";
+import type { Environment } from "../config/environments";
+import type { Pins } from "../config/pins";
 import type { FleetSnapshot } from "../fleet/snapshot";
 import { targetsOf } from "./rollout";
-import { formatInstant, nextOpening } from "./windows";
+import { formatInstant, nextOpening } from "../config/windows";
 
 export interface NoticeInput {
   readonly waves: readonly Environment[];

@@ -9,27 +9,27 @@
  * retire). A blue-green wave that fails rolls back: the old instances go back to ACTIVE, the
  * new generation is removed, and the image is recorded as rejected in the pins.
  */
-import type { Cluster, Environment } from "../../stacks/environments";
-import { type ClusterPins, type Pin, type Pins, readPins, writePins } from "../../stacks/pins";
+import type { Cluster, Environment } from "../config/environments";
+import { type ClusterPins, type Pin, type Pins, readPins, writePins } from "../config/pins";
 import type { Logger } from "../commands/common";
 import type { Stack } from "../commands/stack";
 import { progressPrinter } from "../commands/watch";
-import { StalePlanError } from "../errors";
+import { StalePlanError } from "../core/errors";
 import type { BalanceReport } from "../fleet/balance";
 import type { AwsClients } from "../fleet/clients";
 import { setContainerInstanceStatus } from "../fleet/drain";
 import { failureReason, progressFields, progressLine } from "../fleet/report";
 import { type FleetSnapshot, takeSnapshot } from "../fleet/snapshot";
 import { watchMigration } from "../fleet/watch";
-import type { Clock } from "../sim/clock";
-import { CLUSTERS_OUTPUT } from "../../stacks/cluster-stack";
+import type { Clock } from "../core/clock";
+import { CLUSTERS_OUTPUT } from "../../constructs/environment-stack";
 import { guardPlan } from "../terraform/guard";
 import { parsePlan, summaryLine } from "../terraform/plan";
 import { clusterGenerations } from "../terraform/rolls";
 import { type GateResult, runGates } from "./gates";
 import type { HttpProbe } from "./smoke";
 import { type ClusterStep, type StepKind, environmentStep, nextClusterStep } from "./state";
-import { formatInstant, formatWait, nextOpening, openWindow } from "./windows";
+import { formatInstant, formatWait, nextOpening, openWindow } from "../config/windows";
 
 /** How the rollout reaches one environment: its AWS clients and its terraform stack. */
 export interface EnvironmentAccess {

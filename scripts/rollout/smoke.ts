@@ -4,7 +4,7 @@
  * balancer). The network goes through an `HttpProbe` and waiting through a `Clock`, so the
  * simulator can run the same loop with a fake probe in virtual time.
  */
-import type { Clock } from "../sim/clock";
+import type { Clock } from "../core/clock";
 
 export interface SmokeCheck {
   readonly url: string;

@@ -5,8 +5,8 @@
  * where the world is. `nextClusterStep` is pure; the driver (rollout.ts) acts on its answer and
  * asks again.
  */
-import type { Cluster } from "../../stacks/environments";
-import type { ClusterPins, Pin } from "../../stacks/pins";
+import type { Cluster } from "../config/environments";
+import type { ClusterPins, Pin } from "../config/pins";
 import type { FleetSnapshot } from "../fleet/snapshot";
 
 /** A generation terraform has deployed: the image and its name (from the amiroll_clusters output). */

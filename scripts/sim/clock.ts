@@ -1,17 +1,8 @@
 /**
- * Time for the driver and the simulated AWS. Production passes the wall clock; tests, bench and
- * --simulate pass a VirtualClock, on which a 30-minute rollout takes as long as its computation.
+ * The simulated AWS's time: a VirtualClock, on which a 30-minute rollout takes as long as its
+ * computation. It is a core Clock, so the driver runs on it unchanged.
  */
-export interface Clock {
-  /** Milliseconds since the epoch. */
-  now(): number;
-  sleep(ms: number): Promise<void>;
-}
-
-export const wallClock: Clock = {
-  now: () => Date.now(),
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-};
+import type { Clock } from "../core/clock";
 
 interface Scheduled {
   readonly at: number;

@@ -3,7 +3,7 @@
  * the check expects while every service of that environment has its desired count of healthy
  * tasks, and 503 otherwise (a broken image makes the services, and so the site, unhealthy).
  */
-import type { Environment } from "../../stacks/environments";
+import type { Environment } from "../config/environments";
 import type { HttpProbe } from "../rollout/smoke";
 import type { World } from "./world";
 

@@ -9,7 +9,7 @@ import { generationAsgName } from "../../constructs/ecs-cluster";
 import { DRAIN_HOOK_DEFAULTS, drainHookName } from "../../constructs/drain-hook";
 import type { DrainHookSettings } from "../../constructs/drain-hook.lambda";
 import { durationSeconds } from "../../constructs/formats";
-import type { Cluster, Environment } from "../../stacks/environments";
+import type { Cluster, Environment } from "../config/environments";
 import { VirtualClock } from "./clock";
 import { type SimAwsClients, createSimClients } from "./clients";
 import { Rng } from "./rng";

@@ -8,9 +8,9 @@
  * and unchanged (no-op).
  */
 import { createHash } from "node:crypto";
-import { CLUSTERS_OUTPUT } from "../../stacks/cluster-stack";
-import type { Environment } from "../../stacks/environments";
-import { StalePlanError } from "../errors";
+import { CLUSTERS_OUTPUT } from "../../constructs/environment-stack";
+import type { Environment } from "../config/environments";
+import { StalePlanError } from "../core/errors";
 import type { TerraformRunner } from "../terraform/runner";
 import type { GroupSpec, LifecycleHookSpec, SimGroup, World } from "./world";
 

@@ -12,7 +12,7 @@
  * ESM-only and jest on Node 20 cannot load it).
  */
 import { readFileSync } from "node:fs";
-import { UsageError } from "../errors";
+import { UsageError } from "../core/errors";
 
 /** GitHub refuses an issue comment body longer than this many characters. */
 export const GITHUB_COMMENT_LIMIT = 65_536;

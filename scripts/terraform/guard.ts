@@ -6,7 +6,7 @@
  *
  * Pure: a Plan in, a GuardResult out.
  */
-import { ConfigError } from "../../stacks/config-input";
+import { ConfigError } from "../config/input";
 import { type Plan, type ResourceChange, SENSITIVE, UNKNOWN, actingChanges } from "./plan";
 import { type ClusterRoll, SHAPES, type Shape, clusterRolls } from "./rolls";
 

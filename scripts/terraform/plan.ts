@@ -7,7 +7,7 @@
  * a sensitive string, so nothing downstream can print one by mistake. Unknown values
  * (`after_unknown`) become UNKNOWN.
  */
-import { ConfigError, readJsonFile } from "../../stacks/config-input";
+import { ConfigError, readJsonFile } from "../config/input";
 
 /** What a sensitive value shows as, everywhere. */
 export const SENSITIVE = "(sensitive)";

@@ -5,7 +5,7 @@
  */
 import { readFileSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { StalePlanError, TerraformError, UsageError } from "../errors";
+import { StalePlanError, TerraformError, UsageError } from "../core/errors";
 
 /** What the driver needs from terraform, real or simulated. */
 export interface TerraformRunner {

@@ -1,11 +1,11 @@
-import { ConfigError } from "../../stacks/config-input";
+import { ConfigError } from "../../scripts/config/input";
 import {
   ENVIRONMENTS_CONFIG,
   ENVIRONMENTS_FILE,
   findEnvironment,
   loadEnvironments,
-} from "../../stacks/environments";
-import { parseWindow } from "../../scripts/rollout/windows";
+} from "../../scripts/config/environments";
+import { parseWindow } from "../../scripts/config/windows";
 
 /** A deep copy of the example config, changed by `edit`. */
 function configWith(edit: (c: any) => void): unknown {

@@ -1,9 +1,9 @@
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ConfigError } from "../../stacks/config-input";
-import { ENVIRONMENTS_CONFIG, loadEnvironments } from "../../stacks/environments";
-import { DEFAULT_PINS_PATH, PINS_FILE, type Pins, formatPins, lineDiff, parsePins, readPins, writePins } from "../../stacks/pins";
+import { ConfigError } from "../../scripts/config/input";
+import { ENVIRONMENTS_CONFIG, loadEnvironments } from "../../scripts/config/environments";
+import { DEFAULT_PINS_PATH, PINS_FILE, type Pins, formatPins, lineDiff, parsePins, readPins, writePins } from "../../scripts/config/pins";
 
 const environments = loadEnvironments(ENVIRONMENTS_CONFIG);
 const repoPins = JSON.parse(readFileSync(DEFAULT_PINS_PATH, "utf8"));

@@ -12,7 +12,7 @@ import {
   openWindow,
   parseWindow,
   windowProblem,
-} from "../../scripts/rollout/windows";
+} from "../../scripts/config/windows";
 
 const at = (iso: string) => Date.parse(iso);
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());

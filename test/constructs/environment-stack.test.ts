@@ -1,9 +1,9 @@
 import { Testing } from "cdktf";
 import type { ClusterAmis } from "../../constructs/ami";
-import { CLUSTERS_OUTPUT } from "../../stacks/cluster-stack";
-import { ENVIRONMENTS_CONFIG, loadEnvironments } from "../../stacks/environments";
+import { CLUSTERS_OUTPUT } from "../../constructs/environment-stack";
+import { ENVIRONMENTS_CONFIG, loadEnvironments } from "../../scripts/config/environments";
 import { defineStacks } from "../../stacks/main";
-import { DEFAULT_PINS_PATH, type Pins, readPins } from "../../stacks/pins";
+import { DEFAULT_PINS_PATH, type Pins, readPins } from "../../scripts/config/pins";
 
 const environments = loadEnvironments(ENVIRONMENTS_CONFIG);
 const repoPins = readPins(DEFAULT_PINS_PATH, environments);

@@ -12,8 +12,8 @@ import { awsError } from "../../scripts/sim/clients";
 import type { VirtualClock } from "../../scripts/sim/clock";
 import { DEMO_SERVICES, createSimulation } from "../../scripts/sim/scenarios";
 import type { ServiceSpec, World } from "../../scripts/sim/world";
-import { ENVIRONMENTS_CONFIG, findEnvironment, loadEnvironments } from "../../stacks/environments";
-import { DEFAULT_PINS_PATH, readPins } from "../../stacks/pins";
+import { ENVIRONMENTS_CONFIG, findEnvironment, loadEnvironments } from "../../scripts/config/environments";
+import { DEFAULT_PINS_PATH, readPins } from "../../scripts/config/pins";
 import { worldSnapshot } from "../support/world-snapshot";
 
 const environments = loadEnvironments(ENVIRONMENTS_CONFIG);

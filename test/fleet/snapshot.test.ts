@@ -5,13 +5,13 @@
  * without any network.
  */
 import { ECSClient } from "@aws-sdk/client-ecs";
-import { UsageError } from "../../scripts/errors";
+import { UsageError } from "../../scripts/core/errors";
 import { type AwsClients, DEFAULT_MAX_ATTEMPTS, createAwsClients, maxAttemptsFrom } from "../../scripts/fleet/clients";
 import { type FleetSnapshot, apiCallBound, takeSnapshot } from "../../scripts/fleet/snapshot";
 import { type ScenarioName, type Simulation, createSimulation } from "../../scripts/sim/scenarios";
 import type { ServiceSpec, World } from "../../scripts/sim/world";
-import { type Environment, ENVIRONMENTS_CONFIG, findEnvironment, loadEnvironments } from "../../stacks/environments";
-import { DEFAULT_PINS_PATH, readPins } from "../../stacks/pins";
+import { type Environment, ENVIRONMENTS_CONFIG, findEnvironment, loadEnvironments } from "../../scripts/config/environments";
+import { DEFAULT_PINS_PATH, readPins } from "../../scripts/config/pins";
 import { worldSnapshot } from "../support/world-snapshot";
 
 const environments = loadEnvironments(ENVIRONMENTS_CONFIG);

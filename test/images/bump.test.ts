@@ -8,12 +8,12 @@
 import { readFileSync } from "node:fs";
 import { bumpPlan } from "../../scripts/commands/bump";
 import { simulatedEnvironments } from "../../scripts/commands/stack";
-import { AwsAnswerError, UsageError } from "../../scripts/errors";
+import { AwsAnswerError, UsageError } from "../../scripts/core/errors";
 import { bumpTargets } from "../../scripts/images/bump";
 import { bumpPullRequest } from "../../scripts/images/pull-request";
 import type { ScenarioName } from "../../scripts/sim/scenarios";
-import { ENVIRONMENTS_CONFIG, type Environment, loadEnvironments } from "../../stacks/environments";
-import { DEFAULT_PINS_PATH, type Pins, parsePins } from "../../stacks/pins";
+import { ENVIRONMENTS_CONFIG, type Environment, loadEnvironments } from "../../scripts/config/environments";
+import { DEFAULT_PINS_PATH, type Pins, parsePins } from "../../scripts/config/pins";
 
 jest.setTimeout(30_000);
 

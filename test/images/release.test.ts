@@ -3,13 +3,13 @@
  * (the ECS-optimized JSON document or a bare id), images described 100 ids a call with unknown
  * ids left undefined, and the pure judgements on the answers (can it run, release notes, age).
  */
-import { AwsAnswerError, UsageError } from "../../scripts/errors";
+import { AwsAnswerError, UsageError } from "../../scripts/core/errors";
 import { usedBy } from "../../scripts/commands/status";
 import { SIMULATED_START } from "../../scripts/commands/stack";
 import { type ImageFacts, ageDays, describeImages, imageProblem, parseRelease, releaseNotesUrl, resolveReleases } from "../../scripts/images/release";
 import { type ScenarioName, type Simulation, createSimulation } from "../../scripts/sim/scenarios";
-import { ENVIRONMENTS_CONFIG, findEnvironment, loadEnvironments } from "../../stacks/environments";
-import { DEFAULT_PINS_PATH, readPins } from "../../stacks/pins";
+import { ENVIRONMENTS_CONFIG, findEnvironment, loadEnvironments } from "../../scripts/config/environments";
+import { DEFAULT_PINS_PATH, readPins } from "../../scripts/config/pins";
 
 jest.setTimeout(60_000);
 

@@ -11,8 +11,8 @@ import { describeImages, resolveReleases } from "../../scripts/images/release";
 import { type ClusterStatus, clusterStatus, windowStatus } from "../../scripts/images/status";
 import { type FleetStatus, TSV_COLUMNS, statusJson, statusProm, statusTable, statusTsv } from "../../scripts/images/status-report";
 import { type Simulation, createSimulation } from "../../scripts/sim/scenarios";
-import { type Environment, ENVIRONMENTS_CONFIG, findEnvironment, loadEnvironments } from "../../stacks/environments";
-import { DEFAULT_PINS_PATH, type Pins, readPins } from "../../stacks/pins";
+import { type Environment, ENVIRONMENTS_CONFIG, findEnvironment, loadEnvironments } from "../../scripts/config/environments";
+import { DEFAULT_PINS_PATH, type Pins, readPins } from "../../scripts/config/pins";
 
 jest.setTimeout(60_000);
 

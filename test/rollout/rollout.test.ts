@@ -10,8 +10,8 @@ import { rolloutMarkdown, rolloutText } from "../../scripts/rollout/report";
 import { type RolloutOptions, rollout, wavesOf } from "../../scripts/rollout/rollout";
 import type { StepKind } from "../../scripts/rollout/state";
 import type { ScenarioName } from "../../scripts/sim/scenarios";
-import { ENVIRONMENTS_CONFIG, loadEnvironments } from "../../stacks/environments";
-import { DEFAULT_PINS_PATH, readPins } from "../../stacks/pins";
+import { ENVIRONMENTS_CONFIG, loadEnvironments } from "../../scripts/config/environments";
+import { DEFAULT_PINS_PATH, readPins } from "../../scripts/config/pins";
 
 jest.setTimeout(60_000);
 

@@ -4,7 +4,7 @@
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import type { Clock } from "../../scripts/sim/clock";
+import type { Clock } from "../../scripts/core/clock";
 import { type HttpProbe, type SmokeCheck, fetchProbe, runSmokeChecks } from "../../scripts/rollout/smoke";
 
 /** A clock that records sleeps and jumps instead of waiting. */

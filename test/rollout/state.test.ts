@@ -13,8 +13,8 @@ import {
   environmentStep,
   nextClusterStep,
 } from "../../scripts/rollout/state";
-import { ENVIRONMENTS_CONFIG, findEnvironment, loadEnvironments } from "../../stacks/environments";
-import type { ClusterPins, Pin } from "../../stacks/pins";
+import { ENVIRONMENTS_CONFIG, findEnvironment, loadEnvironments } from "../../scripts/config/environments";
+import type { ClusterPins, Pin } from "../../scripts/config/pins";
 
 const environments = loadEnvironments(ENVIRONMENTS_CONFIG);
 const staging = findEnvironment(environments, "staging").clusters[0];

@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { resolve } from "node:path";
 import { PropsError } from "../../constructs/errors";
 import { EXIT, exitCodeOf } from "../../scripts/amiroll";
-import { ConfigError } from "../../stacks/config-input";
+import { ConfigError } from "../../scripts/config/input";
 
 const BIN = resolve(__dirname, "../../bin/amiroll.js");
 const run = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: "utf8" });

@@ -6,7 +6,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { TSV_COLUMNS } from "../../scripts/images/status-report";
-import { DEFAULT_PINS_PATH } from "../../stacks/pins";
+import { DEFAULT_PINS_PATH } from "../../scripts/config/pins";
 import { amiroll, errorLines, scratch } from "../support/cli";
 
 jest.setTimeout(60_000);

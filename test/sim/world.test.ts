@@ -29,8 +29,8 @@ import { GetParameterCommand, paginateGetParametersByPath } from "@aws-sdk/clien
 import { VirtualClock } from "../../scripts/sim/clock";
 import { type ScenarioName, createSimulation } from "../../scripts/sim/scenarios";
 import type { World } from "../../scripts/sim/world";
-import { ENVIRONMENTS_CONFIG, findEnvironment, loadEnvironments } from "../../stacks/environments";
-import { DEFAULT_PINS_PATH, readPins } from "../../stacks/pins";
+import { ENVIRONMENTS_CONFIG, findEnvironment, loadEnvironments } from "../../scripts/config/environments";
+import { DEFAULT_PINS_PATH, readPins } from "../../scripts/config/pins";
 
 const environments = loadEnvironments(ENVIRONMENTS_CONFIG);
 const pins = readPins(DEFAULT_PINS_PATH, environments);

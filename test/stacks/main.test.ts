@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { synthesize } from "../../stacks/main";
-import { DEFAULT_PINS_PATH } from "../../stacks/pins";
+import { DEFAULT_PINS_PATH } from "../../scripts/config/pins";
 
 const ROOT = resolve(__dirname, "../..");
 

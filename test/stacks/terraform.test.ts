@@ -7,9 +7,9 @@
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { ENVIRONMENTS_CONFIG, type Environment, findEnvironment, loadEnvironments } from "../../stacks/environments";
+import { ENVIRONMENTS_CONFIG, type Environment, findEnvironment, loadEnvironments } from "../../scripts/config/environments";
 import { synthesize } from "../../stacks/main";
-import { DEFAULT_PINS_PATH, type Pins, readPins } from "../../stacks/pins";
+import { DEFAULT_PINS_PATH, type Pins, readPins } from "../../scripts/config/pins";
 import { findTerraform, terraform } from "../support/terraform";
 
 const setup = findTerraform();

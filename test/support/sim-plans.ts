@@ -9,9 +9,9 @@ import type { ClusterAmis } from "../../constructs/ami";
 import { type Simulation, createSimulation } from "../../scripts/sim/scenarios";
 import { SimTerraform } from "../../scripts/sim/terraform";
 import { type Plan, parsePlan } from "../../scripts/terraform/plan";
-import { ENVIRONMENTS_CONFIG, findEnvironment, loadEnvironments } from "../../stacks/environments";
+import { ENVIRONMENTS_CONFIG, findEnvironment, loadEnvironments } from "../../scripts/config/environments";
 import { synthesize } from "../../stacks/main";
-import { DEFAULT_PINS_PATH, readPins } from "../../stacks/pins";
+import { DEFAULT_PINS_PATH, readPins } from "../../scripts/config/pins";
 
 export const environments = loadEnvironments(ENVIRONMENTS_CONFIG);
 export const repoPins = readPins(DEFAULT_PINS_PATH, environments);

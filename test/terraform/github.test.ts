@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { UsageError } from "../../scripts/errors";
+import { UsageError } from "../../scripts/core/errors";
 import {
   GITHUB_COMMENT_LIMIT,
   describeStickyResult,

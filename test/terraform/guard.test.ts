@@ -5,7 +5,7 @@
  */
 import { type GuardOptions, type GuardResult, guardPlan, guardText, inferShape } from "../../scripts/terraform/guard";
 import { type Plan, parsePlan, readPlanFile } from "../../scripts/terraform/plan";
-import { ConfigError } from "../../stacks/config-input";
+import { ConfigError } from "../../scripts/config/input";
 import { fixture, fixtureJson } from "../support/fixtures";
 import { repoPins, rollPlans, simPlan, simulationOf } from "../support/sim-plans";
 

@@ -3,7 +3,7 @@
  * one parses, counts as terraform counts it, and never lets a sensitive value through.
  */
 import { join } from "node:path";
-import { ConfigError } from "../../stacks/config-input";
+import { ConfigError } from "../../scripts/config/input";
 import {
   SENSITIVE,
   UNKNOWN,

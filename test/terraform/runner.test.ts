@@ -14,7 +14,7 @@ import { join, resolve } from "node:path";
 import { synthesize } from "../../stacks/main";
 import { AWS_PROVIDER_VERSION, findPluginDir, providerPlatform } from "../../scripts/terraform/plugins";
 import { errorSummary, formatDuration, stackDirectory } from "../../scripts/terraform/runner";
-import { UsageError } from "../../scripts/errors";
+import { UsageError } from "../../scripts/core/errors";
 import { findTerraform } from "../support/terraform";
 
 const ROOT = resolve(__dirname, "../..");
