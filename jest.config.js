@@ -5,6 +5,10 @@ module.exports = {
   testMatch: ["**/*.test.ts"],
   transform: { "^.+\\.tsx?$": ["@swc/jest", { jsc: { target: "es2022" } }] },
   setupFilesAfterEnv: ["<rootDir>/test/support/setup.ts"],
+  // The CLI tests run the built CLI (bin/amiroll.js -> dist/): rebuilt first when stale.
+  globalSetup: "<rootDir>/test/support/build-dist.js",
+  // The package's own name resolves to its sources, as tsconfig.json's "paths" say.
+  moduleNameMapper: { "^amiroll$": "<rootDir>/constructs/index.ts", "^amiroll/config$": "<rootDir>/scripts/config/index.ts" },
   // The last reporter prints the plain "N passed, N failed" line CI reads.
   reporters: ["default", "<rootDir>/test/support/summary-reporter.js"],
 };

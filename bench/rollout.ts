@@ -27,6 +27,7 @@ import type { Simulation } from "../scripts/sim/scenarios";
 import { DEFAULT_BEHAVIOUR, type ServiceSpec } from "../scripts/sim/world";
 import type { CapacityStrategy } from "../constructs/ecs-cluster";
 import { type EnvironmentsConfig, loadEnvironments } from "../scripts/config/environments";
+import type { Config } from "../scripts/config/file";
 import { parsePins } from "../scripts/config/pins";
 
 const STRATEGIES: readonly CapacityStrategy[] = ["replace", "blue-green"];
@@ -67,9 +68,11 @@ function benchConfig(strategy: CapacityStrategy, n: number) {
   const environments = loadEnvironments(raw, "bench/rollout.ts");
   const pinsRaw = { bench: { fleet: { current: { imageId: NEW_AMI } } } };
   const pins = parsePins(pinsRaw, environments, "bench pins");
-  const pinsPath = join(mkdtempSync(join(tmpdir(), "amiroll-bench-rollout-")), "amis.json");
+  const dir = mkdtempSync(join(tmpdir(), "amiroll-bench-rollout-"));
+  const pinsPath = join(dir, "amis.json");
   writeFileSync(pinsPath, JSON.stringify(pinsRaw, null, 2));
-  return { environments, pins, pinsPath };
+  const config: Config = { path: join(dir, "amiroll.json"), shownAs: "bench/rollout.ts", environments, pins, pinsPath, pinsShownAs: pinsPath, outDir: join(dir, "cdktf.out") };
+  return config;
 }
 
 /**

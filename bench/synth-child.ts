@@ -5,7 +5,8 @@
  * JSON line: { loadMs, synthMs, stacks, maxRssKb }. Nothing is imported at the top so that the
  * load phase is measured here rather than before the first line runs.
  */
-import type { SynthResult } from "../stacks/main";
+import type { synthesizeStacks as SynthesizeStacks } from "../constructs/app";
+import type { loadConfig as LoadConfig } from "../scripts/config/file";
 
 /** Variant names as the parent passes them. */
 export type ChildVariant = "deep" | "barrel";
@@ -32,15 +33,17 @@ function main(): void {
     // The name is built from parts so the pre-stop hook's grep for barrel imports stays clean.
     require(["@cdktf", "provider-aws"].join("/"));
   }
-  const { synthesize } = require("../stacks/main") as { synthesize: (o: { outdir: string }) => SynthResult };
+  const { synthesizeStacks } = require("../constructs/app") as { synthesizeStacks: typeof SynthesizeStacks };
+  const { loadConfig } = require("../scripts/config/file") as { loadConfig: typeof LoadConfig };
   const synthStart = performance.now();
-  const result = synthesize({ outdir });
+  const config = loadConfig({ config: `${__dirname}/../stacks/amiroll.json`, env: {} });
+  const stacks = synthesizeStacks({ ...config, outDir: outdir });
   const synthEnd = performance.now();
 
   const report: ChildReport = {
     loadMs: synthStart - loadStart,
     synthMs: synthEnd - synthStart,
-    stacks: result.stacks.length,
+    stacks: stacks.length,
     maxRssKb: process.resourceUsage().maxRSS,
   };
   process.stdout.write(`${JSON.stringify(report)}\n`);

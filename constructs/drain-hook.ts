@@ -318,15 +318,20 @@ export interface DrainHandlerBundle {
 
 /** Fixed time stamp in the zip, so the same code always gives the same bytes and hash. */
 const ZIP_MTIME = new Date("1980-01-01T00:00:00Z");
-const PACKAGE_ROOT = path.resolve(__dirname, "..");
+/**
+ * The handler's TypeScript source. The package ships it beside dist/ (constructs/), so the zip is
+ * built from the same file whether this module runs from source (tests, tsx) or from dist/:
+ * one stack, one hash, whichever way it is synthesized.
+ */
+const HANDLER_SOURCES = [path.join(__dirname, "drain-hook.lambda.ts"), path.join(__dirname, "..", "..", "constructs", "drain-hook.lambda.ts")];
 
 /**
  * Bundles drain-hook.lambda.ts with esbuild into a deterministic zip: same code, same bytes,
  * whatever the time or working directory. The SDK v3 clients are left to the Lambda runtime.
  */
 export function bundleDrainHandler(outDir = os.tmpdir()): DrainHandlerBundle {
-  const source = ["drain-hook.lambda.ts", "drain-hook.lambda.js"].map((file) => path.join(__dirname, file)).find(fs.existsSync);
-  if (!source) throw new Error(`drain hook: the handler source is missing beside ${__filename}`);
+  const source = HANDLER_SOURCES.find(fs.existsSync);
+  if (!source) throw new Error(`drain hook: the handler source is missing (looked for ${HANDLER_SOURCES.join(", ")})`);
   const built = buildSync({
     entryPoints: [source],
     bundle: true,
@@ -335,8 +340,8 @@ export function bundleDrainHandler(outDir = os.tmpdir()): DrainHandlerBundle {
     format: "cjs",
     external: ["@aws-sdk/*"],
     write: false,
-    // Paths in the bundle's comments are relative to this, not to wherever synth runs.
-    absWorkingDir: PACKAGE_ROOT,
+    // Paths in the bundle's comments are relative to the package root, not to wherever synth runs.
+    absWorkingDir: path.dirname(path.dirname(source)),
     logLevel: "silent",
   });
   const zip = zipSync({ "index.js": [built.outputFiles[0].contents, { mtime: ZIP_MTIME, level: 9 }] });

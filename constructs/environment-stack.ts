@@ -2,23 +2,51 @@ import { S3Backend, TerraformOutput, TerraformStack } from "cdktf";
 import type { Construct } from "constructs";
 import type { ClusterAmis } from "./ami";
 import { AwsProvider } from "./aws";
-import { EcsCluster } from "./ecs-cluster";
-import type { Environment } from "../scripts/config/environments";
+import { type CapacityStrategy, EcsCluster } from "./ecs-cluster";
+import { CLUSTERS_OUTPUT } from "./outputs";
 
-export interface ClusterStackProps {
-  readonly environment: Environment;
+export { CLUSTERS_OUTPUT };
+
+/** A cluster of an environment, as the stack needs it (amiroll/config's loaded `Cluster` is one). */
+export interface ClusterSpec {
+  /** The short name within its environment, e.g. `apps` (the key of its pins). */
+  readonly name: string;
+  /** The ECS cluster's name. */
+  readonly ecsClusterName: string;
+  readonly instanceType: string;
+  readonly minSize: number;
+  readonly maxSize: number;
+  readonly desiredCapacity: number;
+  readonly strategy: CapacityStrategy;
+}
+
+/** An environment, as the stack needs it (amiroll/config's loaded `Environment` is one). */
+export interface EnvironmentSpec {
+  /** The stack's name (its directory under `stacks/` of the synthesized output). */
+  readonly name: string;
+  readonly region: string;
+  /** Terraform refuses credentials of any other account. @default any account */
+  readonly accountId?: string;
+  /** The S3 state backend (with S3-native locking). */
+  readonly backend: { readonly bucket: string; readonly key: string; readonly region: string };
+  readonly vpcId: string;
+  readonly subnets: readonly { readonly id: string; readonly availabilityZone: string }[];
+  /** Tags of every cluster's resources. */
+  readonly tags: Readonly<Record<string, string>>;
+  readonly clusters: readonly ClusterSpec[];
+}
+
+export interface EnvironmentStackProps {
+  readonly environment: EnvironmentSpec;
   /** The pins of this environment's clusters, by cluster name. */
   readonly pins: Readonly<Record<string, ClusterAmis>>;
 }
 
-/** The output the driver reads (`terraform output -json`) to find what runs where. */
-export const CLUSTERS_OUTPUT = "amiroll_clusters";
-
 /** One environment: its state backend, its AWS provider, and its clusters. */
-export class ClusterStack extends TerraformStack {
+export class EnvironmentStack extends TerraformStack {
   readonly clusters: readonly EcsCluster[];
 
-  constructor(scope: Construct, props: ClusterStackProps) {
+  constructor(scope: Construct, props: EnvironmentStackProps) {
     const env = props.environment;
     super(scope, env.name);
 

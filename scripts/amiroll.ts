@@ -2,41 +2,64 @@
  * The amiroll CLI entry: parses argv, dispatches to commands/, maps errors to exit codes and
  * one-line messages (never a stack trace for an error a user can cause).
  *
- * The verbs of DESIGN.md's CLI contract land here one issue at a time; README lists those
- * that exist.
+ * README lists the verbs; each lives in commands/ and is loaded only when it runs.
  */
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { Command, CommanderError } from "commander";
 import { PropsError } from "../constructs/errors";
 import { ConfigError } from "./config/input";
-import { applyCommand } from "./commands/apply";
 import { EXIT, Exit } from "./commands/common";
-import { guardCommand } from "./commands/guard";
-import { planCommand } from "./commands/plan";
-import { rebalanceCommand } from "./commands/rebalance";
-import { rolloutCommand } from "./commands/rollout";
-import { bumpCommand } from "./commands/bump";
-import { statusCommand } from "./commands/status";
-import { watchCommand } from "./commands/watch";
 import { GuardRefusal, UsageError } from "./core/errors";
 
 export { EXIT };
 
-export function buildProgram(): Command {
-  const { version } = require("../package.json") as { version: string };
+/**
+ * The verbs, in the order help lists them. A verb's module (and what it imports: cdktf, the SDK,
+ * the simulator) is loaded only when that verb runs, so `--help` and light verbs start fast.
+ */
+const VERBS: readonly { readonly name: string; readonly summary: string; readonly load: () => Command }[] = [
+  { name: "synth", summary: "write each environment's terraform stack into the config's outDir", load: () => require("./commands/synth").synthCommand() },
+  { name: "status", summary: "what runs where: pinned and newest images, instances by AMI, holds, windows", load: () => require("./commands/status").statusCommand() },
+  { name: "bump", summary: "pin each cluster to its newest verified image and print the PR", load: () => require("./commands/bump").bumpCommand() },
+  { name: "plan", summary: "terraform plan an environment, guard it, and write the PR comment", load: () => require("./commands/plan").planCommand() },
+  { name: "guard", summary: "judge a plan (terraform show -json) against the expected roll, offline", load: () => require("./commands/guard").guardCommand() },
+  { name: "apply", summary: "apply an environment's guarded plan and watch the tasks move", load: () => require("./commands/apply").applyCommand() },
+  { name: "watch", summary: "watch ECS tasks move off the old instances until done or stuck", load: () => require("./commands/watch").watchCommand() },
+  { name: "rebalance", summary: "spread services whose tasks sit in one zone", load: () => require("./commands/rebalance").rebalanceCommand() },
+  { name: "rollout", summary: "roll the pinned image through the environments, staging then production", load: () => require("./commands/rollout").rolloutCommand() },
+];
+
+/**
+ * The CLI. Only the verb `argv` names is loaded in full; the others are listed by name and
+ * summary for `amiroll --help` (`amiroll help VERB` and `amiroll VERB --help` load VERB).
+ */
+export function buildProgram(argv: readonly string[] = []): Command {
   const program = new Command("amiroll")
     .description("Roll ECS-on-EC2 clusters onto a new AMI: plan, guard, apply, watch and promote")
-    .version(version)
+    .version(packageVersion())
     .showHelpAfterError("(run amiroll --help for usage)")
     .exitOverride();
-  for (const verb of [statusCommand(), bumpCommand(), planCommand(), guardCommand(), applyCommand(), watchCommand(), rebalanceCommand(), rolloutCommand()]) {
+  const wanted = argv[0] === "help" ? argv[1] : argv[0];
+  for (const verb of VERBS) {
     // addCommand does not pass settings down: without this a verb's usage error would exit 1 itself.
-    program.addCommand(verb.copyInheritedSettings(program));
+    const command = verb.name === wanted ? verb.load() : new Command(verb.name).description(verb.summary);
+    program.addCommand(command.copyInheritedSettings(program));
   }
   return program;
 }
 
+/** amiroll's version, from its package.json (found upward: this file runs from scripts/ or dist/scripts/). */
+function packageVersion(): string {
+  for (let dir = __dirname; dirname(dir) !== dir; dir = dirname(dir)) {
+    const file = join(dir, "package.json");
+    if (existsSync(file)) return (JSON.parse(readFileSync(file, "utf8")) as { version: string }).version;
+  }
+  return "unknown";
+}
+
 /** Runs the CLI and returns its exit code (the bin script exits with it). */
-export async function main(argv: readonly string[], program: Command = buildProgram()): Promise<number> {
+export async function main(argv: readonly string[], program: Command = buildProgram(argv)): Promise<number> {
   if (argv.length === 0) {
     program.outputHelp({ error: true });
     return EXIT.badInput;

@@ -38,7 +38,7 @@ export function applyCommand(): Command {
     .option("--stall-after <duration>", "no progress for this long is a stall (the watch)", "10m");
   return withCommonOptions(withGuardOptions(command)).action(async (options: ApplyOptions) => {
     const log = createLogger(options.logFormat);
-    const config = loadConfig();
+    const config = loadConfig(options);
     const environment = findEnvironment(config.environments, options.env);
     if (options.plan && options.simulate) {
       throw new UsageError("--plan cannot be used with --simulate: the simulated world lives for one command, so apply plans it afresh");

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command, Option } from "commander";
 import { amiIdProblem } from "../../constructs/ami";
-import { PINS_FILE, lineDiff, pinsRewrite, writePins } from "../config/pins";
+import { lineDiff, pinsRewrite, writePins } from "../config/pins";
 import { UsageError } from "../core/errors";
 import { type BumpPlan, type Lookups, bumpTargets, planBump } from "../images/bump";
 import { bumpPullRequest } from "../images/pull-request";
@@ -67,7 +67,7 @@ export function bumpCommand(): Command {
     .addOption(new Option("-o, --output <format>", "the pull request as markdown (title, blank line, body) or JSON").choices(["markdown", "json"]).default("markdown"));
   return withCommonOptions(command).action(async (options: BumpCommandOptions) => {
     const log = createLogger(options.logFormat);
-    const config = loadConfig();
+    const config = loadConfig(options);
     selectEnvironments(config, options.env);
     // Every environment: production's target may be an image staging's region knows.
     const access = await awsAccess(config, config.environments, { simulate: options.simulate, scenario: options.scenario, log });
@@ -82,11 +82,11 @@ export function bumpCommand(): Command {
       log.info("nothing to bump: the pins file is unchanged");
     } else if (options.dryRun) {
       const { before, after } = pinsRewrite(config.pinsPath, plan.pins, config.environments);
-      log.info(`dry run: ${shownAs(config)} would change:\n${lineDiff(before ?? "", after).map((l) => `    ${l}`).join("\n")}`);
+      log.info(`dry run: ${config.pinsShownAs} would change:\n${lineDiff(before ?? "", after).map((l) => `    ${l}`).join("\n")}`);
     } else {
       written = options.simulate && !process.env.AMIROLL_PINS ? simulatedCopy(config) : config.pinsPath;
       const diff = writePins(written, plan.pins, config.environments);
-      log.info(`${written === config.pinsPath ? shownAs(config) : `${written} (a simulated copy; ${PINS_FILE} is unchanged)`}:\n${diff.map((l) => `    ${l}`).join("\n")}`, { pins: written, diff });
+      log.info(`${written === config.pinsPath ? config.pinsShownAs : `${written} (a simulated copy; ${config.pinsShownAs} is unchanged)`}:\n${diff.map((l) => `    ${l}`).join("\n")}`, { pins: written, diff });
     }
     if (options.output === "json") {
       process.stdout.write(`${JSON.stringify({ title: pr?.title, body: pr?.body, pinsFile: written, changes: plan.changes, skipped: plan.skipped, upToDate: plan.upToDate }, null, 2)}\n`);
@@ -95,8 +95,6 @@ export function bumpCommand(): Command {
     }
   });
 }
-
-const shownAs = (config: Config) => (process.env.AMIROLL_PINS ? config.pinsPath : PINS_FILE);
 
 /** A simulated bump writes a copy: sim image ids never belong in the repository's pins. */
 function simulatedCopy(config: Config): string {

@@ -4,9 +4,8 @@
  */
 import { type Command, Option } from "commander";
 import { UsageError } from "../core/errors";
-import { SCENARIOS, type ScenarioName } from "../sim/scenarios";
-import { type Environment, ENVIRONMENTS_CONFIG, findEnvironment, loadEnvironments } from "../config/environments";
-import { DEFAULT_PINS_PATH, PINS_FILE, type Pins, readPins } from "../config/pins";
+import { SCENARIOS, type ScenarioName } from "../sim/scenario-list";
+import { type Config, findEnvironment, loadConfig as loadConfigFile } from "../config/file";
 
 /** Exit codes of every verb (README, "Exit codes"). */
 export const EXIT = {
@@ -28,6 +27,8 @@ export class Exit extends Error {
 }
 
 export interface CommonOptions {
+  /** `--config FILE`: the amiroll.json to use instead of the nearest one. */
+  readonly config?: string;
   readonly simulate?: boolean;
   readonly scenario?: ScenarioName;
   readonly logFormat: "text" | "json";
@@ -36,6 +37,7 @@ export interface CommonOptions {
 /** Adds `--simulate [--scenario NAME]` and `--log-format` to a verb. */
 export function withCommonOptions(command: Command): Command {
   return command
+    .option("--config <file>", "the amiroll.json to use (default: AMIROLL_CONFIG, else the nearest amiroll.json from the current directory up)")
     .option("--simulate", "run against the simulated AWS seeded from the environments config (no AWS account needed)")
     .addOption(new Option("--scenario <name>", "the simulated world's scenario (with --simulate)").choices(Object.keys(SCENARIOS)))
     .addOption(new Option("--log-format <format>", "progress as text, or one JSON object per line").choices(["text", "json"]).default(process.env.CI ? "json" : "text"))
@@ -45,19 +47,11 @@ export function withCommonOptions(command: Command): Command {
     });
 }
 
-export interface Config {
-  readonly environments: readonly Environment[];
-  readonly pins: Pins;
-  /** The pins file read (AMIROLL_PINS, else stacks/amis.json). */
-  readonly pinsPath: string;
-}
+export type { Config };
 
-/** The environments config and the pins; ConfigError (exit 2) when either is wrong. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const environments = loadEnvironments(ENVIRONMENTS_CONFIG);
-  const pinsPath = env.AMIROLL_PINS || DEFAULT_PINS_PATH;
-  const pins = readPins(pinsPath, environments, env.AMIROLL_PINS ? pinsPath : PINS_FILE);
-  return { environments, pins, pinsPath };
+/** The config (`--config`, AMIROLL_CONFIG or the nearest amiroll.json) and its pins; exit 2 when either is wrong. */
+export function loadConfig(options: Pick<CommonOptions, "config"> = {}, env: NodeJS.ProcessEnv = process.env): Config {
+  return loadConfigFile({ config: options.config, env });
 }
 
 export { findEnvironment };

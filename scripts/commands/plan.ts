@@ -78,7 +78,7 @@ export function planCommand(): Command {
     .option("--github", "create or update the sticky comment on the pull request (GitHub Actions)");
   return withCommonOptions(withGuardOptions(command)).action(async (options: PlanOptions) => {
     const log = createLogger(options.logFormat);
-    const config = loadConfig();
+    const config = loadConfig(options);
     const environment = findEnvironment(config.environments, options.env);
     const github = options.github ? githubContextFromEnv() : undefined;
     const interrupt = interruptible(log);

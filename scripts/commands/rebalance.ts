@@ -60,7 +60,7 @@ export function rebalanceCommand(): Command {
     .option("--dry-run", "only say which services would be forced");
   return withCommonOptions(command).action(async (options: RebalanceCommandOptions) => {
     const log = createLogger(options.logFormat);
-    const config = loadConfig();
+    const config = loadConfig(options);
     const environment = findEnvironment(config.environments, options.env);
     const simulation = options.simulate ? (await simulatedStack({ config, environment, log, scenario: options.scenario })).simulation : undefined;
     const ok = await rebalanceEnvironment(simulation?.clients ?? createAwsClients(environment), simulation?.clock ?? wallClock, environment, { dryRun: options.dryRun, log });

@@ -6,13 +6,13 @@
  * Exit: 0 done; 1 a wave failed or was rolled back; 2 refused (window, hold, unverified source,
  * bad input); 3 the plan guard refused; 130 interrupted.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command, Option } from "commander";
 import type { Environment } from "../config/environments";
-import { synthesize } from "../../stacks/main";
-import { PINS_FILE, formatPins } from "../config/pins";
+import { findEnvironment } from "../config/file";
+import { formatPins } from "../config/pins";
 import { UsageError } from "../core/errors";
 import { createAwsClients } from "../fleet/clients";
 import { takeSnapshot } from "../fleet/snapshot";
@@ -24,9 +24,8 @@ import { type Clock, wallClock } from "../core/clock";
 import { simulatedProbe } from "../sim/probe";
 import { type ScenarioName, type Simulation } from "../sim/scenarios";
 import { SimTerraform } from "../sim/terraform";
-import { stackDirectory } from "../terraform/runner";
 import { type CommonOptions, type Config, EXIT, Exit, type Logger, createLogger, interruptible, loadConfig, withCommonOptions } from "./common";
-import { realStack, simulatedEnvironments } from "./stack";
+import { realStack, simulatedEnvironments, synthesizeEnvironment } from "./stack";
 import { durationOption } from "./watch";
 
 interface RolloutCommandOptions extends CommonOptions {
@@ -69,10 +68,9 @@ export function rolloutCommand(): Command {
     .addOption(new Option("-o, --output <format>", "the report on stdout").choices(["text", "markdown"]).default("text"));
   return withCommonOptions(command).action(async (options: RolloutCommandOptions) => {
     const log = createLogger(options.logFormat);
-    const config = loadConfig();
-    const names = config.environments.map((e) => e.name);
+    const config = loadConfig(options);
     for (const [flag, value] of [["--from", options.from], ["--to", options.to]] as const) {
-      if (value !== undefined && !names.includes(value)) throw new UsageError(`${flag}: no such environment ${JSON.stringify(value)} (known: ${names.join(", ")})`);
+      if (value !== undefined) findEnvironment(config.environments, value, flag);
     }
     if (options.ignoreWindow && options.waitForWindow) throw new UsageError("--ignore-window and --wait-for-window contradict each other: choose one");
     const waves = wavesOf(config.environments, options.from, options.to);
@@ -159,7 +157,7 @@ function realWorld(config: Config, log: Logger): RolloutWorld {
   const world: RolloutWorld = {
     clock: wallClock,
     pinsPath: config.pinsPath,
-    pinsShownAs: process.env.AMIROLL_PINS ? config.pinsPath : PINS_FILE,
+    pinsShownAs: config.pinsShownAs,
     probe: fetchProbe,
     access: (environment) => {
       const clients = createAwsClients(environment);
@@ -188,11 +186,7 @@ export async function simulatedWorld(
   const clock = simulations.values().next().value!.clock;
   log.info(`simulated ${[...simulations.values()].map((s) => `${s.environment.name} (${s.world.instances.size} instances, ${s.world.services.size} services)`).join(", ")}; pins copied to ${pinsPath}`);
   const runners = new Map<string, SimTerraform>();
-  const synthesizeStack = (environment: Environment) => {
-    const result = synthesize({ outdir: join(dir, "cdktf.out"), pinsPath, environments: config.environments });
-    const directory = stackDirectory(result.outdir, environment.name);
-    return { directory, json: JSON.parse(readFileSync(join(directory, "cdk.tf.json"), "utf8")) };
-  };
+  const copy = { environments: config.environments, pinsPath, pinsShownAs: pinsPath };
   return {
     simulations,
     clock,
@@ -205,7 +199,7 @@ export async function simulatedWorld(
       return {
         clients: simulation.clients,
         stack: async () => {
-          const { directory, json } = synthesizeStack(environment);
+          const { directory, json } = synthesizeEnvironment(copy, environment, join(dir, "cdktf.out"));
           let runner = runners.get(environment.name);
           if (runner) runner.useStack(json);
           else runners.set(environment.name, (runner = new SimTerraform(simulation.world, environment, json)));

@@ -3,22 +3,32 @@
  * that plans and applies it: real terraform in the synthesized directory, or the sim's
  * stand-in with `--simulate`.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ClusterAmis } from "../../constructs/ami";
 import { setContainerInstanceStatus } from "../fleet/drain";
 import type { Environment } from "../config/environments";
-import { synthesize } from "../../stacks/main";
-import type { Pins } from "../config/pins";
-import { type ScenarioName, type Simulation, createSimulation } from "../sim/scenarios";
-import { type AwsClients, createAwsClients } from "../fleet/clients";
+import type { Config } from "../config/file";
+import { type Pins, readPins } from "../config/pins";
+import type { ScenarioName } from "../sim/scenario-list";
+import type { Simulation } from "../sim/scenarios";
+import type { AwsClients } from "../fleet/clients";
 import { type Clock, wallClock } from "../core/clock";
 import { VirtualClock } from "../sim/clock";
 import { SimTerraform } from "../sim/terraform";
 import type { TerraformRunner } from "../terraform/runner";
-import { TerraformCli, stackDirectory } from "../terraform/runner";
-import type { Config, Logger } from "./common";
+import { TerraformCli } from "../terraform/runner";
+import type { Logger } from "./common";
+
+// Loaded on first use, so that a verb pays only for what it runs: cdktf and the provider's
+// classes where a stack is synthesized, the simulator with --simulate, the SDK clients without.
+type App = typeof import("../../constructs/app");
+type Scenarios = typeof import("../sim/scenarios");
+type Clients = typeof import("../fleet/clients");
+const synthesizeStacks: App["synthesizeStacks"] = (props) => (require("../../constructs/app") as App).synthesizeStacks(props);
+const createSimulation: Scenarios["createSimulation"] = (options) => (require("../sim/scenarios") as Scenarios).createSimulation(options);
+const createAwsClients: Clients["createAwsClients"] = (...args) => (require("../fleet/clients") as Clients).createAwsClients(...args);
 
 export interface Stack {
   readonly runner: TerraformRunner;
@@ -38,11 +48,20 @@ export interface StackOptions {
   readonly signal?: AbortSignal;
 }
 
-/** Synthesizes every stack into cdktf.out (or CDKTF_OUTDIR) and returns `environment`'s, with real terraform. */
+/**
+ * Synthesizes `environment`'s stack from the pins file as it is now (a rollout changes it between
+ * steps) into `outDir`, and returns the stack's directory and its JSON.
+ */
+export function synthesizeEnvironment(config: Pick<Config, "environments" | "pinsPath" | "pinsShownAs">, environment: Environment, outDir: string): { directory: string; json: any } {
+  const pins = readPins(config.pinsPath, config.environments, config.pinsShownAs);
+  const [stack] = synthesizeStacks({ environments: config.environments, pins, outDir, only: [environment.name] });
+  return { directory: stack.directory, json: JSON.parse(readFileSync(stack.file, "utf8")) };
+}
+
+/** Synthesizes `environment`'s stack into the config's outDir, with real terraform. */
 export function realStack(options: StackOptions): Stack {
   const started = Date.now();
-  const result = synthesize({ pinsPath: options.config.pinsPath });
-  const directory = stackDirectory(result.outdir, options.environment.name);
+  const { directory } = synthesizeEnvironment(options.config, options.environment, options.config.outDir);
   options.log.info(`synthesized ${options.environment.name} in ${((Date.now() - started) / 1000).toFixed(1)} s -> ${directory}`, { directory });
   const runner = new TerraformCli({
     workingDirectory: directory,
@@ -75,11 +94,10 @@ export async function simulatedStack(options: StackOptions): Promise<Stack> {
   const { environment, config } = options;
   const simulation = await createSimulation({ environment, pins: config.pins[environment.name], scenario: options.scenario });
   const dir = mkdtempSync(join(tmpdir(), "amiroll-sim-"));
-  const pinsPath = join(dir, "amis.json");
-  writeFileSync(pinsPath, JSON.stringify(bumpPinsFor(simulation, environment, config.pins), null, 2));
-  const result = synthesize({ outdir: join(dir, "cdktf.out"), pinsPath });
-  const directory = stackDirectory(result.outdir, environment.name);
-  const stackJson = JSON.parse(readFileSync(join(directory, "cdk.tf.json"), "utf8"));
+  const pins = bumpPinsFor(simulation, environment, config.pins);
+  const [stack] = synthesizeStacks({ environments: config.environments, pins, outDir: join(dir, "cdktf.out"), only: [environment.name] });
+  const directory = stack.directory;
+  const stackJson = JSON.parse(readFileSync(stack.file, "utf8"));
   options.log.info(`simulating ${environment.name} (scenario ${simulation.scenario}): running ${Object.values(simulation.images).map((i) => i.running).join(", ")}`, { scenario: simulation.scenario });
   return { runner: new SimTerraform(simulation.world, environment, stackJson), directory, simulation };
 }

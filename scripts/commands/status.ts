@@ -75,7 +75,7 @@ export function statusCommand(): Command {
     .addOption(new Option("-o, --output <format>", "a table, TSV for scripts, JSON, or the Prometheus text format for a textfile collector").choices(Object.keys(FORMATS)).default("table"));
   return withCommonOptions(command).action(async (options: StatusCommandOptions) => {
     const log = createLogger(options.logFormat);
-    const config = loadConfig();
+    const config = loadConfig(options);
     const environments = selectEnvironments(config, options.env);
     const access = await awsAccess(config, environments, { simulate: options.simulate, scenario: options.scenario, log });
     process.stdout.write(FORMATS[options.output](await fleetStatus(config, environments, access, log)));

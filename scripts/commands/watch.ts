@@ -55,7 +55,7 @@ export function watchCommand(): Command {
     .option("--rebalance", "afterwards, force a new deployment of services whose tasks are not spread across zones and instances");
   return withCommonOptions(command).action(async (options: WatchCommandOptions) => {
     const log = createLogger(options.logFormat);
-    const config = loadConfig();
+    const config = loadConfig(options);
     const environment = findEnvironment(config.environments, options.env);
     const timeoutMs = durationOption("--timeout", options.timeout);
     const stallAfterMs = durationOption("--stall-after", options.stallAfter);

@@ -1,13 +1,8 @@
 import { ECS_OPTIMIZED_PARAMETERS, architectureProblem, instanceArchitecture } from "../../constructs/ami";
 import { durationSeconds, sizesProblem } from "../../constructs/formats";
-// The rollout's settings are parsed where the rollout keeps their logic (pure modules, no AWS).
-import type { SmokeCheck } from "../rollout/smoke";
 import { type MaintenanceWindow, parseWindow, windowProblem } from "./windows";
 import type { CapacityStrategy } from "../../constructs/ecs-cluster";
-import { ConfigError, Input } from "./input";
-
-/** Where this file's config is reported from in error messages. */
-export const ENVIRONMENTS_FILE = "stacks/environments.ts";
+import { Input } from "./input";
 
 // ---------------------------------------------------------------------------------------------
 // The config as written (every field documented in the README, "Configuration").
@@ -77,6 +72,15 @@ export interface EnvironmentConfig {
   readonly rebalance?: boolean;
 }
 
+/** A smoke URL as loaded. */
+export interface SmokeCheck {
+  readonly url: string;
+  readonly expectStatus: number;
+  readonly timeoutMs: number;
+  /** Extra attempts after the first. */
+  readonly retries: number;
+}
+
 export type EnvironmentsConfig = Readonly<Record<string, EnvironmentConfig>>;
 
 // ---------------------------------------------------------------------------------------------
@@ -122,9 +126,10 @@ const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 /**
  * Validates the environments config. Throws a ConfigError naming the field at fault.
  * @param file where the config came from, for messages
+ * @param field the environments' field in that file, for messages
  */
-export function loadEnvironments(raw: unknown, file: string = ENVIRONMENTS_FILE): Environment[] {
-  const root = new Input(file, "", raw);
+export function loadEnvironments(raw: unknown, file: string, field = ""): Environment[] {
+  const root = new Input(file, field, raw);
   const environments = root.entries(NAME, NAME_EXPECTED).map(([name, input]) => loadEnvironment(name, input));
   if (environments.length === 0) root.fail("no environments are defined");
   checkPromotions(environments, root);
@@ -252,54 +257,3 @@ function checkPromotions(environments: Environment[], root: Input): void {
     }
   }
 }
-
-/** The environment called `name`, or a ConfigError listing the known ones (for `--env`). */
-export function findEnvironment(environments: readonly Environment[], name: string): Environment {
-  const env = environments.find((e) => e.name === name);
-  if (!env) {
-    throw new ConfigError(ENVIRONMENTS_FILE, name, `no such environment (known: ${environments.map((e) => e.name).join(", ")})`);
-  }
-  return env;
-}
-
-// ---------------------------------------------------------------------------------------------
-// This repository's environments. The ids are placeholders of the right shape.
-
-export const ENVIRONMENTS_CONFIG: EnvironmentsConfig = {
-  staging: {
-    region: "eu-west-1",
-    backend: { bucket: "example-amiroll-tfstate" },
-    vpcId: "vpc-0a1b2c3d4e5f60718",
-    subnets: [
-      { id: "subnet-0a1b2c3d4e5f60001", availabilityZone: "eu-west-1a" },
-      { id: "subnet-0a1b2c3d4e5f60002", availabilityZone: "eu-west-1b" },
-    ],
-    strategy: "replace",
-    tags: { team: "platform", environment: "staging" },
-    clusters: {
-      apps: { instanceType: "m7g.large", minSize: 2, maxSize: 4, desiredCapacity: 2 },
-    },
-    smoke: [{ url: "https://staging.example.com/healthz" }],
-    soak: "10m",
-  },
-  production: {
-    region: "eu-west-1",
-    promotesFrom: "staging",
-    backend: { bucket: "example-amiroll-tfstate" },
-    vpcId: "vpc-0f1e2d3c4b5a60718",
-    subnets: [
-      { id: "subnet-0f1e2d3c4b5a60001", availabilityZone: "eu-west-1a" },
-      { id: "subnet-0f1e2d3c4b5a60002", availabilityZone: "eu-west-1b" },
-      { id: "subnet-0f1e2d3c4b5a60003", availabilityZone: "eu-west-1c" },
-    ],
-    strategy: "blue-green",
-    tags: { team: "platform", environment: "production" },
-    clusters: {
-      apps: { instanceType: "m7g.large", minSize: 4, maxSize: 8, desiredCapacity: 4 },
-    },
-    maintenanceWindows: ["Tue 09:00-11:00 Europe/London", "Thu 09:00-11:00 Europe/London"],
-    smoke: [{ url: "https://www.example.com/healthz" }, { url: "https://api.example.com/healthz", expectStatus: 204 }],
-    soak: "10m",
-    rebalance: true,
-  },
-};

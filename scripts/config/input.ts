@@ -26,11 +26,29 @@ export function readJsonFile(path: string, shownAs: string = path, expected?: st
   } catch (e) {
     throw new ConfigError(shownAs, "(file)", `cannot be read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
+  return parseJson(text, shownAs, expected);
+}
+
+/** JSON.parse, with a syntax error reported as a ConfigError at its line and column. */
+export function parseJson(text: string, shownAs: string, expected?: string): unknown {
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new ConfigError(shownAs, "(file)", `is not valid JSON${expected ? ` (expected ${expected})` : ""}: ${(e as Error).message}`);
+    const message = (e as Error).message;
+    const where = jsonErrorPosition(text, message);
+    const at = where ? ` at line ${where.line}, column ${where.column}` : "";
+    throw new ConfigError(shownAs, "(file)", `is not valid JSON${expected ? ` (expected ${expected})` : ""}${at}: ${message}`);
   }
+}
+
+/** Where JSON.parse failed, from the position V8 names in its message (its wording changes between Node versions). */
+function jsonErrorPosition(text: string, message: string): { line: number; column: number } | undefined {
+  const position = /position (\d+)/.exec(message)?.[1];
+  const offset = position !== undefined ? Number(position) : /end of (JSON|data)/i.test(message) ? text.length : undefined;
+  if (offset === undefined) return undefined;
+  const before = text.slice(0, offset);
+  const line = before.split("\n").length;
+  return { line, column: offset - before.lastIndexOf("\n") };
 }
 
 /**

@@ -1,12 +1,7 @@
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { type AmiPin, type ClusterAmis, amiIdProblem } from "../../constructs/ami";
 import { Input, readJsonFile } from "./input";
 import type { Environment } from "./environments";
-
-/** The pins file of this repository, relative to its root. */
-export const PINS_FILE = "stacks/amis.json";
-export const DEFAULT_PINS_PATH = join(__dirname, "amis.json");
 
 /** A pinned image, with when `amiroll rollout` verified it in this environment (its gates passed). */
 export interface Pin extends AmiPin {
@@ -36,7 +31,7 @@ export type Pins = Readonly<Record<string, Readonly<Record<string, ClusterPins>>
  * does not exist, `retiring` only where the cluster's strategy is blue-green. Throws a
  * ConfigError naming the field at fault.
  */
-export function parsePins(raw: unknown, environments: readonly Environment[], file: string = PINS_FILE): Pins {
+export function parsePins(raw: unknown, environments: readonly Environment[], file: string): Pins {
   const root = new Input(file, "", raw);
   const byEnv = root.object(environments.map((e) => e.name));
   const pins: Record<string, Record<string, ClusterPins>> = {};

@@ -9,7 +9,8 @@
  * Staging first: an environment that promotes from another takes only the image its source runs
  * and verified (the source's pin has `verifiedAt` and no retiring generation), unless `--force`.
  */
-import { type Cluster, type Environment, findEnvironment } from "../config/environments";
+import type { Cluster, Environment } from "../config/environments";
+import { findEnvironment } from "../config/file";
 import type { ClusterPins, Pin, Pins } from "../config/pins";
 import { AwsAnswerError, UsageError } from "../core/errors";
 import { sourceCluster, wavesOf } from "../rollout/rollout";

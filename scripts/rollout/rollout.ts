@@ -22,7 +22,7 @@ import { failureReason, progressFields, progressLine } from "../fleet/report";
 import { type FleetSnapshot, takeSnapshot } from "../fleet/snapshot";
 import { watchMigration } from "../fleet/watch";
 import type { Clock } from "../core/clock";
-import { CLUSTERS_OUTPUT } from "../../constructs/environment-stack";
+import { CLUSTERS_OUTPUT } from "../../constructs/outputs";
 import { guardPlan } from "../terraform/guard";
 import { parsePlan, summaryLine } from "../terraform/plan";
 import { clusterGenerations } from "../terraform/rolls";

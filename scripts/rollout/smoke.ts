@@ -4,15 +4,9 @@
  * balancer). The network goes through an `HttpProbe` and waiting through a `Clock`, so the
  * simulator can run the same loop with a fake probe in virtual time.
  */
+import type { SmokeCheck } from "../config/environments";
 import type { Clock } from "../core/clock";
 
-export interface SmokeCheck {
-  readonly url: string;
-  readonly expectStatus: number;
-  readonly timeoutMs: number;
-  /** Extra attempts after the first. */
-  readonly retries: number;
-}
 
 /**
  * One HTTP GET: resolves with the status, or rejects with an Error whose message says why in a

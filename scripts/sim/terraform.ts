@@ -8,7 +8,7 @@
  * and unchanged (no-op).
  */
 import { createHash } from "node:crypto";
-import { CLUSTERS_OUTPUT } from "../../constructs/environment-stack";
+import { CLUSTERS_OUTPUT } from "../../constructs/outputs";
 import type { Environment } from "../config/environments";
 import { StalePlanError } from "../core/errors";
 import type { TerraformRunner } from "../terraform/runner";

@@ -3,7 +3,7 @@
  * its value before the plan is what is deployed, after it what the pins ask for
  * (stacks/cluster-stack.ts writes it).
  */
-import { CLUSTERS_OUTPUT } from "../../constructs/environment-stack";
+import { CLUSTERS_OUTPUT } from "../../constructs/outputs";
 import type { Plan } from "./plan";
 
 /**

@@ -1,11 +1,7 @@
 import { ConfigError } from "../../scripts/config/input";
-import {
-  ENVIRONMENTS_CONFIG,
-  ENVIRONMENTS_FILE,
-  findEnvironment,
-  loadEnvironments,
-} from "../../scripts/config/environments";
+import { findEnvironment } from "../../scripts/config/file";
 import { parseWindow } from "../../scripts/config/windows";
+import { ENVIRONMENTS_CONFIG, REPO_CONFIG_FILE, loadEnvironments } from "../support/repo-config";
 
 /** A deep copy of the example config, changed by `edit`. */
 function configWith(edit: (c: any) => void): unknown {
@@ -25,7 +21,7 @@ function errorOf(raw: unknown): ConfigError {
 }
 
 describe("the example environments", () => {
-  const envs = loadEnvironments(ENVIRONMENTS_CONFIG);
+  const envs = loadEnvironments();
 
   it("has staging (replace, 2 zones, 2 instances) and production (blue-green, 3 zones, 4 instances)", () => {
     const staging = findEnvironment(envs, "staging");
@@ -58,73 +54,73 @@ describe("the example environments", () => {
   });
 
   it("names the known environments when asked for one that does not exist", () => {
-    expect(() => findEnvironment(envs, "prod")).toThrow("prod: no such environment (known: staging, production)");
+    expect(() => findEnvironment(envs, "prod")).toThrow('--env: no such environment "prod" (known: staging, production)');
   });
 });
 
 describe("every bad config is refused with the field at fault", () => {
   it.each<[string, string, (c: any) => void]>([
-    ["environment name", "Staging", (c) => ((c.Staging = c.staging), delete c.staging)],
-    ["region", "staging.region", (c) => (c.staging.region = "Ireland")],
-    ["account id", "staging.accountId", (c) => (c.staging.accountId = "1234")],
-    ["missing backend", "staging.backend", (c) => delete c.staging.backend],
-    ["bucket name", "staging.backend.bucket", (c) => (c.staging.backend.bucket = "Bad_Bucket")],
-    ["key prefix", "staging.backend.keyPrefix", (c) => (c.staging.backend.keyPrefix = "/state/")],
-    ["vpc id", "staging.vpcId", (c) => (c.staging.vpcId = "vpc-123")],
-    ["no subnets", "staging.subnets", (c) => (c.staging.subnets = [])],
-    ["subnet id", "staging.subnets[1].id", (c) => (c.staging.subnets[1].id = "subnet-ZZ")],
-    ["zone format", "staging.subnets[0].availabilityZone", (c) => (c.staging.subnets[0].availabilityZone = "a")],
-    ["zone outside the region", "staging.subnets[0].availabilityZone", (c) => (c.staging.subnets[0].availabilityZone = "us-east-1a")],
-    ["duplicate subnet", "production.subnets[2].id", (c) => (c.production.subnets[2].id = c.production.subnets[0].id)],
-    ["production in one zone", "production.subnets", (c) => (c.production.subnets = [c.production.subnets[0]])],
-    ["strategy", "staging.strategy", (c) => (c.staging.strategy = "canary")],
-    ["unknown promotesFrom", "production.promotesFrom", (c) => (c.production.promotesFrom = "stage")],
-    ["promotion loop", "staging.promotesFrom", (c) => (c.staging.promotesFrom = "production")],
-    ["no clusters", "staging.clusters", (c) => (c.staging.clusters = {})],
-    ["cluster name", "staging.clusters.Apps", (c) => (c.staging.clusters = { Apps: c.staging.clusters.apps })],
-    ["instance type", "staging.clusters.apps.instanceType", (c) => (c.staging.clusters.apps.instanceType = "large")],
-    ["min above max", "staging.clusters.apps.minSize", (c) => (c.staging.clusters.apps.minSize = 9)],
-    ["desired outside min..max", "staging.clusters.apps.desiredCapacity", (c) => (c.staging.clusters.apps.desiredCapacity = 7)],
-    ["size not a number", "production.clusters.apps.maxSize", (c) => (c.production.clusters.apps.maxSize = "8")],
-    ["parameter path", "staging.clusters.apps.amiParameter", (c) => (c.staging.clusters.apps.amiParameter = "amazon-linux-2023")],
-    ["architecture mismatch", "staging.clusters.apps.amiParameter", (c) => (c.staging.clusters.apps.amiParameter = "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended")],
-    ["typo in a field", "staging.clusters.apps.instancetype", (c) => (c.staging.clusters.apps.instancetype = "m7g.large")],
-    ["tag value", "staging.tags.team", (c) => (c.staging.tags.team = 3)],
-    ["ECS cluster name too long", "staging.clusters.a-very-long-cluster-name-xyz", (c) => (c.staging.clusters["a-very-long-cluster-name-xyz"] = c.staging.clusters.apps)],
-    ["not an object", "staging", (c) => (c.staging = "eu-west-1")],
-    ["maintenance windows not a list", "production.maintenanceWindows", (c) => (c.production.maintenanceWindows = "Tue 09:00-11:00 Europe/London")],
-    ["a maintenance window that is not text", "production.maintenanceWindows[0]", (c) => (c.production.maintenanceWindows[0] = 9)],
-    ["an unreadable maintenance window", "production.maintenanceWindows[1]", (c) => (c.production.maintenanceWindows[1] = "Thursday mornings")],
-    ["an empty environment hold", "production.hold", (c) => (c.production.hold = "")],
-    ["a hold that is not text", "staging.hold", (c) => (c.staging.hold = true)],
-    ["an empty cluster hold", "production.clusters.apps.hold", (c) => (c.production.clusters.apps.hold = "")],
-    ["smoke not a list", "staging.smoke", (c) => (c.staging.smoke = "https://staging.example.com/healthz")],
-    ["a smoke check without a url", "staging.smoke[0].url", (c) => delete c.staging.smoke[0].url],
-    ["a non-http smoke url", "production.smoke[1].url", (c) => (c.production.smoke[1].url = "ftp://api.example.com/healthz")],
-    ["a smoke url that is not a URL", "staging.smoke[0].url", (c) => (c.staging.smoke[0].url = "staging.example.com/healthz")],
-    ["a smoke status of 600", "production.smoke[1].expectStatus", (c) => (c.production.smoke[1].expectStatus = 600)],
-    ["a smoke status as text", "production.smoke[1].expectStatus", (c) => (c.production.smoke[1].expectStatus = "204")],
-    ["negative smoke retries", "staging.smoke[0].retries", (c) => (c.staging.smoke[0].retries = -1)],
-    ["a smoke timeout without a unit", "staging.smoke[0].timeout", (c) => (c.staging.smoke[0].timeout = "5")],
-    ["an unknown smoke field", "production.smoke[0].status", (c) => (c.production.smoke[0].status = 200)],
-    ["a soak that is not a duration", "staging.soak", (c) => (c.staging.soak = "10 minutes")],
-    ["a soak as a number", "production.soak", (c) => (c.production.soak = 600)],
-    ["rebalance as text", "production.rebalance", (c) => (c.production.rebalance = "yes")],
+    ["environment name", "environments.Staging", (c) => ((c.Staging = c.staging), delete c.staging)],
+    ["region", "environments.staging.region", (c) => (c.staging.region = "Ireland")],
+    ["account id", "environments.staging.accountId", (c) => (c.staging.accountId = "1234")],
+    ["missing backend", "environments.staging.backend", (c) => delete c.staging.backend],
+    ["bucket name", "environments.staging.backend.bucket", (c) => (c.staging.backend.bucket = "Bad_Bucket")],
+    ["key prefix", "environments.staging.backend.keyPrefix", (c) => (c.staging.backend.keyPrefix = "/state/")],
+    ["vpc id", "environments.staging.vpcId", (c) => (c.staging.vpcId = "vpc-123")],
+    ["no subnets", "environments.staging.subnets", (c) => (c.staging.subnets = [])],
+    ["subnet id", "environments.staging.subnets[1].id", (c) => (c.staging.subnets[1].id = "subnet-ZZ")],
+    ["zone format", "environments.staging.subnets[0].availabilityZone", (c) => (c.staging.subnets[0].availabilityZone = "a")],
+    ["zone outside the region", "environments.staging.subnets[0].availabilityZone", (c) => (c.staging.subnets[0].availabilityZone = "us-east-1a")],
+    ["duplicate subnet", "environments.production.subnets[2].id", (c) => (c.production.subnets[2].id = c.production.subnets[0].id)],
+    ["production in one zone", "environments.production.subnets", (c) => (c.production.subnets = [c.production.subnets[0]])],
+    ["strategy", "environments.staging.strategy", (c) => (c.staging.strategy = "canary")],
+    ["unknown promotesFrom", "environments.production.promotesFrom", (c) => (c.production.promotesFrom = "stage")],
+    ["promotion loop", "environments.staging.promotesFrom", (c) => (c.staging.promotesFrom = "production")],
+    ["no clusters", "environments.staging.clusters", (c) => (c.staging.clusters = {})],
+    ["cluster name", "environments.staging.clusters.Apps", (c) => (c.staging.clusters = { Apps: c.staging.clusters.apps })],
+    ["instance type", "environments.staging.clusters.apps.instanceType", (c) => (c.staging.clusters.apps.instanceType = "large")],
+    ["min above max", "environments.staging.clusters.apps.minSize", (c) => (c.staging.clusters.apps.minSize = 9)],
+    ["desired outside min..max", "environments.staging.clusters.apps.desiredCapacity", (c) => (c.staging.clusters.apps.desiredCapacity = 7)],
+    ["size not a number", "environments.production.clusters.apps.maxSize", (c) => (c.production.clusters.apps.maxSize = "8")],
+    ["parameter path", "environments.staging.clusters.apps.amiParameter", (c) => (c.staging.clusters.apps.amiParameter = "amazon-linux-2023")],
+    ["architecture mismatch", "environments.staging.clusters.apps.amiParameter", (c) => (c.staging.clusters.apps.amiParameter = "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended")],
+    ["typo in a field", "environments.staging.clusters.apps.instancetype", (c) => (c.staging.clusters.apps.instancetype = "m7g.large")],
+    ["tag value", "environments.staging.tags.team", (c) => (c.staging.tags.team = 3)],
+    ["ECS cluster name too long", "environments.staging.clusters.a-very-long-cluster-name-xyz", (c) => (c.staging.clusters["a-very-long-cluster-name-xyz"] = c.staging.clusters.apps)],
+    ["not an object", "environments.staging", (c) => (c.staging = "eu-west-1")],
+    ["maintenance windows not a list", "environments.production.maintenanceWindows", (c) => (c.production.maintenanceWindows = "Tue 09:00-11:00 Europe/London")],
+    ["a maintenance window that is not text", "environments.production.maintenanceWindows[0]", (c) => (c.production.maintenanceWindows[0] = 9)],
+    ["an unreadable maintenance window", "environments.production.maintenanceWindows[1]", (c) => (c.production.maintenanceWindows[1] = "Thursday mornings")],
+    ["an empty environment hold", "environments.production.hold", (c) => (c.production.hold = "")],
+    ["a hold that is not text", "environments.staging.hold", (c) => (c.staging.hold = true)],
+    ["an empty cluster hold", "environments.production.clusters.apps.hold", (c) => (c.production.clusters.apps.hold = "")],
+    ["smoke not a list", "environments.staging.smoke", (c) => (c.staging.smoke = "https://staging.example.com/healthz")],
+    ["a smoke check without a url", "environments.staging.smoke[0].url", (c) => delete c.staging.smoke[0].url],
+    ["a non-http smoke url", "environments.production.smoke[1].url", (c) => (c.production.smoke[1].url = "ftp://api.example.com/healthz")],
+    ["a smoke url that is not a URL", "environments.staging.smoke[0].url", (c) => (c.staging.smoke[0].url = "staging.example.com/healthz")],
+    ["a smoke status of 600", "environments.production.smoke[1].expectStatus", (c) => (c.production.smoke[1].expectStatus = 600)],
+    ["a smoke status as text", "environments.production.smoke[1].expectStatus", (c) => (c.production.smoke[1].expectStatus = "204")],
+    ["negative smoke retries", "environments.staging.smoke[0].retries", (c) => (c.staging.smoke[0].retries = -1)],
+    ["a smoke timeout without a unit", "environments.staging.smoke[0].timeout", (c) => (c.staging.smoke[0].timeout = "5")],
+    ["an unknown smoke field", "environments.production.smoke[0].status", (c) => (c.production.smoke[0].status = 200)],
+    ["a soak that is not a duration", "environments.staging.soak", (c) => (c.staging.soak = "10 minutes")],
+    ["a soak as a number", "environments.production.soak", (c) => (c.production.soak = 600)],
+    ["rebalance as text", "environments.production.rebalance", (c) => (c.production.rebalance = "yes")],
   ])("%s -> %s", (_what, field, edit) => {
     const error = errorOf(configWith(edit));
-    expect(error.file).toBe(ENVIRONMENTS_FILE);
+    expect(error.file).toBe(REPO_CONFIG_FILE);
     expect(error.field).toBe(field);
-    expect(error.message.startsWith(`${ENVIRONMENTS_FILE}: ${field}: `)).toBe(true);
+    expect(error.message.startsWith(`${REPO_CONFIG_FILE}: ${field}: `)).toBe(true);
     expect(error.message).not.toContain("\n");
   });
 
   it("an empty config", () => {
-    expect(errorOf({}).message).toBe(`${ENVIRONMENTS_FILE}: (top level): no environments are defined`);
+    expect(errorOf({}).message).toBe(`${REPO_CONFIG_FILE}: environments: no environments are defined`);
   });
 });
 
 describe("the rollout settings of an environment", () => {
-  const envs = loadEnvironments(ENVIRONMENTS_CONFIG);
+  const envs = loadEnvironments();
   const staging = findEnvironment(envs, "staging");
   const production = findEnvironment(envs, "production");
 
@@ -182,15 +178,15 @@ describe("the rollout settings of an environment", () => {
 
   it("a bad window names its place in the list and quotes the text", () => {
     const error = errorOf(configWith((c) => (c.production.maintenanceWindows[1] = "Thu 25:00-11:00 Europe/London")));
-    expect(error.field).toBe("production.maintenanceWindows[1]");
+    expect(error.field).toBe("environments.production.maintenanceWindows[1]");
     expect(error.message).toBe(
-      `${ENVIRONMENTS_FILE}: production.maintenanceWindows[1]: "Thu 25:00-11:00 Europe/London": 25:00 is not a time (expected 00:00-23:59)`,
+      `${REPO_CONFIG_FILE}: environments.production.maintenanceWindows[1]: "Thu 25:00-11:00 Europe/London": 25:00 is not a time (expected 00:00-23:59)`,
     );
     expect(errorOf(configWith((c) => (c.production.maintenanceWindows[0] = "Tue 09:00-11:00 Europe/Londres"))).message).toBe(
-      `${ENVIRONMENTS_FILE}: production.maintenanceWindows[0]: "Tue 09:00-11:00 Europe/Londres": unknown time zone "Europe/Londres"`,
+      `${REPO_CONFIG_FILE}: environments.production.maintenanceWindows[0]: "Tue 09:00-11:00 Europe/Londres": unknown time zone "Europe/Londres"`,
     );
     expect(errorOf(configWith((c) => (c.staging.maintenanceWindows = ["Tue 09:00-09:00 UTC"]))).message).toBe(
-      `${ENVIRONMENTS_FILE}: staging.maintenanceWindows[0]: "Tue 09:00-09:00 UTC": the window opens and closes at 09:00, so it is never open`,
+      `${REPO_CONFIG_FILE}: environments.staging.maintenanceWindows[0]: "Tue 09:00-09:00 UTC": the window opens and closes at 09:00, so it is never open`,
     );
   });
 
@@ -226,17 +222,17 @@ describe("the rollout settings of an environment", () => {
 
   it("says what is wrong with a smoke check", () => {
     expect(errorOf(configWith((c) => (c.production.smoke[1].url = "ftp://api.example.com/healthz"))).message).toBe(
-      `${ENVIRONMENTS_FILE}: production.smoke[1].url: "ftp://api.example.com/healthz" is not an http(s) URL`,
+      `${REPO_CONFIG_FILE}: environments.production.smoke[1].url: "ftp://api.example.com/healthz" is not an http(s) URL`,
     );
     expect(errorOf(configWith((c) => (c.production.smoke[1].expectStatus = 600))).message).toBe(
-      `${ENVIRONMENTS_FILE}: production.smoke[1].expectStatus: 600 is not valid (expected an integer 100..599)`,
+      `${REPO_CONFIG_FILE}: environments.production.smoke[1].expectStatus: 600 is not valid (expected an integer 100..599)`,
     );
     expect(errorOf(configWith((c) => (c.staging.smoke[0].retries = -1))).message).toBe(
-      `${ENVIRONMENTS_FILE}: staging.smoke[0].retries: -1 is not valid (expected an integer 0..20)`,
+      `${REPO_CONFIG_FILE}: environments.staging.smoke[0].retries: -1 is not valid (expected an integer 0..20)`,
     );
     expect(errorOf(configWith((c) => (c.staging.smoke[0].retries = 21))).field).toBe("staging.smoke[0].retries");
     expect(errorOf(configWith((c) => (c.production.smoke[0].expect = 200))).message).toBe(
-      `${ENVIRONMENTS_FILE}: production.smoke[0].expect: unknown field (known: url, expectStatus, timeout, retries)`,
+      `${REPO_CONFIG_FILE}: environments.production.smoke[0].expect: unknown field (known: url, expectStatus, timeout, retries)`,
     );
   });
 
@@ -249,7 +245,7 @@ describe("the rollout settings of an environment", () => {
 
   it("refuses an unknown environment field, listing the new ones among the known", () => {
     expect(errorOf(configWith((c) => (c.production.maintenanceWindow = ["Tue 09:00-11:00 Europe/London"]))).message).toBe(
-      `${ENVIRONMENTS_FILE}: production.maintenanceWindow: unknown field (known: region, accountId, promotesFrom, backend, vpcId, subnets, strategy, tags, clusters, maintenanceWindows, hold, smoke, soak, rebalance)`,
+      `${REPO_CONFIG_FILE}: environments.production.maintenanceWindow: unknown field (known: region, accountId, promotesFrom, backend, vpcId, subnets, strategy, tags, clusters, maintenanceWindows, hold, smoke, soak, rebalance)`,
     );
   });
 });

@@ -2,11 +2,11 @@ import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConfigError } from "../../scripts/config/input";
-import { ENVIRONMENTS_CONFIG, loadEnvironments } from "../../scripts/config/environments";
-import { DEFAULT_PINS_PATH, PINS_FILE, type Pins, formatPins, lineDiff, parsePins, readPins, writePins } from "../../scripts/config/pins";
+import { type Pins, formatPins, lineDiff, parsePins, readPins, writePins } from "../../scripts/config/pins";
+import { REPO_PINS_FILE, REPO_PINS_PATH, loadEnvironments } from "../support/repo-config";
 
-const environments = loadEnvironments(ENVIRONMENTS_CONFIG);
-const repoPins = JSON.parse(readFileSync(DEFAULT_PINS_PATH, "utf8"));
+const environments = loadEnvironments();
+const repoPins = JSON.parse(readFileSync(REPO_PINS_PATH, "utf8"));
 
 function pinsWith(edit: (p: any) => void): unknown {
   const copy = structuredClone(repoPins);
@@ -26,7 +26,7 @@ function errorOf(fn: () => unknown): ConfigError {
 
 describe("AMI pins", () => {
   it("the repository's pins are valid and give each cluster its current image", () => {
-    const pins = readPins(DEFAULT_PINS_PATH, environments);
+    const pins = readPins(REPO_PINS_PATH, environments);
     expect(pins.staging.apps.current.imageId).toMatch(/^ami-/);
     expect(pins.production.apps.retiring).toBeUndefined();
   });
@@ -35,6 +35,7 @@ describe("AMI pins", () => {
     const pins = parsePins(
       pinsWith((p) => (p.production.apps.retiring = { imageId: "ami-0123456789abcdef0", resolvedAt: "2026-10-01T08:00:00+01:00" })),
       environments,
+      REPO_PINS_FILE,
     );
     expect(pins.production.apps.retiring?.imageId).toBe("ami-0123456789abcdef0");
   });
@@ -66,14 +67,14 @@ describe("AMI pins", () => {
     ["a typo in a rejection", "production.apps.rejected.when", (p) => (p.production.apps.rejected = { imageId: "ami-0123456789abcdef0", reason: "x", at: "2026-11-10T09:30:00Z", when: "now" })],
     ["rejected as a list", "production.apps.rejected", (p) => (p.production.apps.rejected = ["ami-0123456789abcdef0"])],
   ])("refuses %s, naming %s", (_what, field, edit) => {
-    const error = errorOf(() => parsePins(pinsWith(edit), environments));
+    const error = errorOf(() => parsePins(pinsWith(edit), environments, REPO_PINS_FILE));
     expect(error.field).toBe(field);
-    expect(error.message.startsWith(`${PINS_FILE}: ${field}: `)).toBe(true);
+    expect(error.message.startsWith(`${REPO_PINS_FILE}: ${field}: `)).toBe(true);
     expect(error.message).not.toContain("\n");
   });
 
   it("refuses a list where the environments map belongs", () => {
-    expect(errorOf(() => parsePins([], environments)).message).toBe(`${PINS_FILE}: (top level): expected an object, got a list`);
+    expect(errorOf(() => parsePins([], environments, REPO_PINS_FILE)).message).toBe(`${REPO_PINS_FILE}: (top level): expected an object, got a list`);
   });
 
   it("refuses a corrupt or missing file, naming the file", () => {
@@ -98,6 +99,7 @@ describe("verification and rejection in the pins", () => {
         p.production.apps.rejected = { imageId: BAD, reason: "smoke https://www.example.com/healthz answered 502", at: "2026-11-10T09:30:00.250Z" };
       }),
       environments,
+      REPO_PINS_FILE,
     );
     expect(pins.production.apps.current.verifiedAt).toBe("2026-11-10T09:40:00Z");
     expect(pins.production.apps.retiring).toEqual({ imageId: OLD, imageName: "al2023-old", verifiedAt: "2026-10-01T08:00:00+01:00" });
@@ -107,25 +109,25 @@ describe("verification and rejection in the pins", () => {
   });
 
   it("accepts a rejected image on a replace cluster too", () => {
-    const pins = parsePins(pinsWith((p) => (p.staging.apps.rejected = { imageId: BAD, reason: "the wave failed", at: "2026-11-10T09:30:00Z" })), environments);
+    const pins = parsePins(pinsWith((p) => (p.staging.apps.rejected = { imageId: BAD, reason: "the wave failed", at: "2026-11-10T09:30:00Z" })), environments, REPO_PINS_FILE);
     expect(pins.staging.apps.rejected?.imageId).toBe(BAD);
   });
 
   it("says what is wrong with a time", () => {
-    expect(errorOf(() => parsePins(pinsWith((p) => (p.staging.apps.current.verifiedAt = "yesterday")), environments)).message).toBe(
-      `${PINS_FILE}: staging.apps.current.verifiedAt: "yesterday" is not an ISO 8601 time such as 2026-11-02T09:00:00Z`,
+    expect(errorOf(() => parsePins(pinsWith((p) => (p.staging.apps.current.verifiedAt = "yesterday")), environments, REPO_PINS_FILE)).message).toBe(
+      `${REPO_PINS_FILE}: staging.apps.current.verifiedAt: "yesterday" is not an ISO 8601 time such as 2026-11-02T09:00:00Z`,
     );
     expect(
-      errorOf(() => parsePins(pinsWith((p) => (p.staging.apps.rejected = { imageId: BAD, reason: "r", at: "2026-13-01T00:00:00Z" })), environments)).message,
-    ).toBe(`${PINS_FILE}: staging.apps.rejected.at: 2026-13-01T00:00:00Z is not a real date`);
+      errorOf(() => parsePins(pinsWith((p) => (p.staging.apps.rejected = { imageId: BAD, reason: "r", at: "2026-13-01T00:00:00Z" })), environments, REPO_PINS_FILE)).message,
+    ).toBe(`${REPO_PINS_FILE}: staging.apps.rejected.at: 2026-13-01T00:00:00Z is not a real date`);
   });
 });
 
 describe("formatPins", () => {
-  const repoText = readFileSync(DEFAULT_PINS_PATH, "utf8");
+  const repoText = readFileSync(REPO_PINS_PATH, "utf8");
 
   it("writes the repository's pins file back byte for byte", () => {
-    expect(formatPins(readPins(DEFAULT_PINS_PATH, environments), environments)).toBe(repoText);
+    expect(formatPins(readPins(REPO_PINS_PATH, environments), environments)).toBe(repoText);
   });
 
   it("round-trips a file with every field", () => {
@@ -134,9 +136,9 @@ describe("formatPins", () => {
       p.production.apps.retiring = { imageId: OLD, imageName: "al2023-old", ssmParameter: "/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended", resolvedAt: "2026-10-01T08:00:00Z", verifiedAt: "2026-10-02T08:00:00Z" };
       p.staging.apps.rejected = { imageId: BAD, reason: "the wave failed", at: "2026-11-10T09:30:00Z" };
     });
-    const text = formatPins(parsePins(full, environments), environments);
+    const text = formatPins(parsePins(full, environments, REPO_PINS_FILE), environments);
     expect(JSON.parse(text)).toEqual(full);
-    expect(formatPins(parsePins(JSON.parse(text), environments), environments)).toBe(text);
+    expect(formatPins(parsePins(JSON.parse(text), environments, REPO_PINS_FILE), environments)).toBe(text);
     expect(text.endsWith("}\n")).toBe(true);
   });
 
@@ -204,6 +206,7 @@ describe("writePins", () => {
         p.production.apps.retiring = { ...repoPins.production.apps.current, verifiedAt: "2026-11-10T09:40:00Z" };
       }),
       environments,
+      REPO_PINS_FILE,
     );
     writePins(path, pins, environments);
     expect(readPins(path, environments)).toEqual(pins);
@@ -213,7 +216,7 @@ describe("writePins", () => {
 });
 
 describe("formatPins keeps the file's formatting", () => {
-  const pins = readPins(DEFAULT_PINS_PATH, environments);
+  const pins = readPins(REPO_PINS_PATH, environments);
   const withStagingImage = (imageId: string): Pins => ({ ...pins, staging: { apps: { current: { ...pins.staging.apps.current, imageId } } } });
   // The repository's pins by hand: 4 spaces, production first, resolvedAt before imageId.
   const reordered = (p: Pins) => ({
@@ -394,7 +397,7 @@ describe("lineDiff", () => {
   });
 
   it("shows a verification written into the repository's pins file", () => {
-    const pins = readPins(DEFAULT_PINS_PATH, environments);
+    const pins = readPins(REPO_PINS_PATH, environments);
     const verified: Pins = { ...pins, staging: { apps: { current: { ...pins.staging.apps.current, verifiedAt: "2026-11-10T09:40:00Z" } } } };
     expect(lineDiff(formatPins(pins, environments), formatPins(verified, environments))).toEqual([
       '          "imageName": "al2023-ami-ecs-hvm-2023.0.20261105-kernel-6.1-arm64",',

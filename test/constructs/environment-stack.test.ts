@@ -1,12 +1,12 @@
 import { Testing } from "cdktf";
 import type { ClusterAmis } from "../../constructs/ami";
 import { CLUSTERS_OUTPUT } from "../../constructs/environment-stack";
-import { ENVIRONMENTS_CONFIG, loadEnvironments } from "../../scripts/config/environments";
-import { defineStacks } from "../../stacks/main";
-import { DEFAULT_PINS_PATH, type Pins, readPins } from "../../scripts/config/pins";
+import { EnvironmentStack } from "../../constructs/environment-stack";
+import { type Pins, readPins } from "../../scripts/config/pins";
+import { REPO_PINS_PATH, loadEnvironments } from "../support/repo-config";
 
-const environments = loadEnvironments(ENVIRONMENTS_CONFIG);
-const repoPins = readPins(DEFAULT_PINS_PATH, environments);
+const environments = loadEnvironments();
+const repoPins = readPins(REPO_PINS_PATH, environments);
 
 const PIN_A = { imageId: "ami-0aaaaaaaaaaaaaaaa", imageName: "al2023-ami-ecs-hvm-2023.0.20261001-kernel-6.1-arm64" };
 const PIN_B = { imageId: "ami-0bbbbbbbbbbbbbbbb", imageName: "al2023-ami-ecs-hvm-2023.0.20261105-kernel-6.1-arm64" };
@@ -14,14 +14,14 @@ const PIN_B = { imageId: "ami-0bbbbbbbbbbbbbbbb", imageName: "al2023-ami-ecs-hvm
 /** Synthesizes both stacks with the given pins: stack name -> parsed Terraform JSON. */
 function synthAll(pins: Pins): Record<string, any> {
   const app = Testing.app();
-  return Object.fromEntries(defineStacks(app, environments, pins).map((s) => [s.node.id, JSON.parse(Testing.synth(s))]));
+  return Object.fromEntries(environments.map((environment) => new EnvironmentStack(app, { environment, pins: pins[environment.name] })).map((s) => [s.node.id, JSON.parse(Testing.synth(s))]));
 }
 
 function pinsOf(staging: ClusterAmis, production: ClusterAmis): Pins {
   return { staging: { apps: staging }, production: { apps: production } };
 }
 
-describe("ClusterStack", () => {
+describe("EnvironmentStack", () => {
   const stacks = synthAll(repoPins);
 
   it("keeps each environment's state in its own encrypted, lock-filed S3 key", () => {

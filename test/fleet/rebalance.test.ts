@@ -12,12 +12,13 @@ import { awsError } from "../../scripts/sim/clients";
 import type { VirtualClock } from "../../scripts/sim/clock";
 import { DEMO_SERVICES, createSimulation } from "../../scripts/sim/scenarios";
 import type { ServiceSpec, World } from "../../scripts/sim/world";
-import { ENVIRONMENTS_CONFIG, findEnvironment, loadEnvironments } from "../../scripts/config/environments";
-import { DEFAULT_PINS_PATH, readPins } from "../../scripts/config/pins";
+import { findEnvironment } from "../../scripts/config/file";
+import { readPins } from "../../scripts/config/pins";
 import { worldSnapshot } from "../support/world-snapshot";
+import { REPO_PINS_PATH, loadEnvironments } from "../support/repo-config";
 
-const environments = loadEnvironments(ENVIRONMENTS_CONFIG);
-const pins = readPins(DEFAULT_PINS_PATH, environments);
+const environments = loadEnvironments();
+const pins = readPins(REPO_PINS_PATH, environments);
 const production = findEnvironment(environments, "production");
 const CLUSTER = "production-apps";
 

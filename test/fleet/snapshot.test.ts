@@ -10,12 +10,14 @@ import { type AwsClients, DEFAULT_MAX_ATTEMPTS, createAwsClients, maxAttemptsFro
 import { type FleetSnapshot, apiCallBound, takeSnapshot } from "../../scripts/fleet/snapshot";
 import { type ScenarioName, type Simulation, createSimulation } from "../../scripts/sim/scenarios";
 import type { ServiceSpec, World } from "../../scripts/sim/world";
-import { type Environment, ENVIRONMENTS_CONFIG, findEnvironment, loadEnvironments } from "../../scripts/config/environments";
-import { DEFAULT_PINS_PATH, readPins } from "../../scripts/config/pins";
+import { type Environment } from "../../scripts/config/environments";
+import { findEnvironment } from "../../scripts/config/file";
+import { readPins } from "../../scripts/config/pins";
 import { worldSnapshot } from "../support/world-snapshot";
+import { REPO_PINS_PATH, loadEnvironments } from "../support/repo-config";
 
-const environments = loadEnvironments(ENVIRONMENTS_CONFIG);
-const pins = readPins(DEFAULT_PINS_PATH, environments);
+const environments = loadEnvironments();
+const pins = readPins(REPO_PINS_PATH, environments);
 
 const simulate = (env: "staging" | "production", scenario: ScenarioName = "healthy") =>
   createSimulation({ environment: findEnvironment(environments, env), pins: pins[env], scenario });

@@ -12,13 +12,14 @@ import { AwsAnswerError, UsageError } from "../../scripts/core/errors";
 import { bumpTargets } from "../../scripts/images/bump";
 import { bumpPullRequest } from "../../scripts/images/pull-request";
 import type { ScenarioName } from "../../scripts/sim/scenarios";
-import { ENVIRONMENTS_CONFIG, type Environment, loadEnvironments } from "../../scripts/config/environments";
-import { DEFAULT_PINS_PATH, type Pins, parsePins } from "../../scripts/config/pins";
+import { type Environment } from "../../scripts/config/environments";
+import { type Pins, parsePins } from "../../scripts/config/pins";
+import { REPO_PINS_FILE, REPO_PINS_PATH, loadEnvironments, repoConfig } from "../support/repo-config";
 
 jest.setTimeout(30_000);
 
-const environments = loadEnvironments(ENVIRONMENTS_CONFIG);
-const REPO_PINS = JSON.parse(readFileSync(DEFAULT_PINS_PATH, "utf8"));
+const environments = loadEnvironments();
+const REPO_PINS = JSON.parse(readFileSync(REPO_PINS_PATH, "utf8"));
 const PINNED: string = REPO_PINS.staging.apps.current.imageId;
 const VERIFIED = "2026-11-23T10:00:00Z";
 
@@ -26,11 +27,11 @@ const VERIFIED = "2026-11-23T10:00:00Z";
 function pinsWith(edit: (raw: any) => void = () => {}): Pins {
   const raw = structuredClone(REPO_PINS);
   edit(raw);
-  return parsePins(raw, environments);
+  return parsePins(raw, environments, REPO_PINS_FILE);
 }
 
 async function plan(options: { pins?: Pins; selected?: string[]; to?: string; force?: boolean; scenario?: ScenarioName } = {}) {
-  const config = { environments, pins: options.pins ?? pinsWith(), pinsPath: DEFAULT_PINS_PATH };
+  const config = { ...repoConfig(), environments, pins: options.pins ?? pinsWith() };
   const simulations = await simulatedEnvironments(config, environments, { scenario: options.scenario });
   const access = { clients: (e: Environment) => simulations.get(e.name)!.clients, clock: simulations.get("staging")!.clock };
   const images = simulations.get("staging")!.images.apps;

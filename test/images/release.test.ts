@@ -8,13 +8,14 @@ import { usedBy } from "../../scripts/commands/status";
 import { SIMULATED_START } from "../../scripts/commands/stack";
 import { type ImageFacts, ageDays, describeImages, imageProblem, parseRelease, releaseNotesUrl, resolveReleases } from "../../scripts/images/release";
 import { type ScenarioName, type Simulation, createSimulation } from "../../scripts/sim/scenarios";
-import { ENVIRONMENTS_CONFIG, findEnvironment, loadEnvironments } from "../../scripts/config/environments";
-import { DEFAULT_PINS_PATH, readPins } from "../../scripts/config/pins";
+import { findEnvironment } from "../../scripts/config/file";
+import { readPins } from "../../scripts/config/pins";
+import { REPO_PINS_PATH, loadEnvironments } from "../support/repo-config";
 
 jest.setTimeout(60_000);
 
-const environments = loadEnvironments(ENVIRONMENTS_CONFIG);
-const pins = readPins(DEFAULT_PINS_PATH, environments);
+const environments = loadEnvironments();
+const pins = readPins(REPO_PINS_PATH, environments);
 const production = findEnvironment(environments, "production");
 const PARAMETER = production.clusters[0].amiParameter;
 

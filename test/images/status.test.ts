@@ -11,13 +11,15 @@ import { describeImages, resolveReleases } from "../../scripts/images/release";
 import { type ClusterStatus, clusterStatus, windowStatus } from "../../scripts/images/status";
 import { type FleetStatus, TSV_COLUMNS, statusJson, statusProm, statusTable, statusTsv } from "../../scripts/images/status-report";
 import { type Simulation, createSimulation } from "../../scripts/sim/scenarios";
-import { type Environment, ENVIRONMENTS_CONFIG, findEnvironment, loadEnvironments } from "../../scripts/config/environments";
-import { DEFAULT_PINS_PATH, type Pins, readPins } from "../../scripts/config/pins";
+import { type Environment } from "../../scripts/config/environments";
+import { findEnvironment } from "../../scripts/config/file";
+import { type Pins, readPins } from "../../scripts/config/pins";
+import { ENVIRONMENTS_CONFIG, REPO_PINS_PATH, loadEnvironments, repoConfig } from "../support/repo-config";
 
 jest.setTimeout(60_000);
 
-const environments = loadEnvironments(ENVIRONMENTS_CONFIG);
-const pins = readPins(DEFAULT_PINS_PATH, environments);
+const environments = loadEnvironments();
+const pins = readPins(REPO_PINS_PATH, environments);
 const production = findEnvironment(environments, "production");
 const staging = findEnvironment(environments, "staging");
 const PINNED = pins.production.apps.current.imageId;
@@ -29,7 +31,7 @@ const simulate = () => createSimulation({ environment: production, pins: pins.pr
 /** `amiroll status` over the simulated production world, for `envs` (default: production as configured). */
 function statusOf(sim: Simulation, envs: readonly Environment[] = [production], withPins: Pins = pins): Promise<FleetStatus> {
   const access = { clients: () => sim.clients, clock: sim.clock };
-  return fleetStatus({ environments: envs, pins: withPins, pinsPath: DEFAULT_PINS_PATH }, envs, access, createLogger("text", () => {}));
+  return fleetStatus({ ...repoConfig(), environments: envs, pins: withPins }, envs, access, createLogger("text", () => {}));
 }
 
 /** Environments from ENVIRONMENTS_CONFIG with `edit` applied to a copy. */

@@ -10,21 +10,21 @@ import { rolloutMarkdown, rolloutText } from "../../scripts/rollout/report";
 import { type RolloutOptions, rollout, wavesOf } from "../../scripts/rollout/rollout";
 import type { StepKind } from "../../scripts/rollout/state";
 import type { ScenarioName } from "../../scripts/sim/scenarios";
-import { ENVIRONMENTS_CONFIG, loadEnvironments } from "../../scripts/config/environments";
-import { DEFAULT_PINS_PATH, readPins } from "../../scripts/config/pins";
+import { readPins } from "../../scripts/config/pins";
+import { ENVIRONMENTS_CONFIG, REPO_PINS_PATH, loadEnvironments, repoConfig } from "../support/repo-config";
 
 jest.setTimeout(60_000);
 
-const PINNED = JSON.parse(readFileSync(DEFAULT_PINS_PATH, "utf8")).staging.apps.current.imageId as string;
+const PINNED = JSON.parse(readFileSync(REPO_PINS_PATH, "utf8")).staging.apps.current.imageId as string;
 
 async function simulated(options: { edit?: (config: any) => void; scenario?: ScenarioName; startAt?: number } = {}) {
   const raw = structuredClone(ENVIRONMENTS_CONFIG) as any;
   options.edit?.(raw);
   const environments = loadEnvironments(raw);
-  const pins = readPins(DEFAULT_PINS_PATH, environments);
+  const pins = readPins(REPO_PINS_PATH, environments);
   const lines: string[] = [];
   const log = createLogger("text", (line) => lines.push(line));
-  const world = await simulatedWorld({ environments, pins, pinsPath: DEFAULT_PINS_PATH }, { scenario: options.scenario, log, startAt: options.startAt });
+  const world = await simulatedWorld({ ...repoConfig(), environments, pins }, { scenario: options.scenario, log, startAt: options.startAt });
   const run = (extra: Partial<RolloutOptions> = {}) => rollout(rolloutOptions(world, environments, log, { waitForWindow: true, ...extra }));
   const sim = (env: string) => world.simulations.get(env)!;
   return {
@@ -156,7 +156,7 @@ describe("windows and holds", () => {
 
   it("never starts production while staging is unverified", async () => {
     const s = await simulated();
-    const result = await s.run({ waves: wavesOf(loadEnvironments(ENVIRONMENTS_CONFIG), "production") });
+    const result = await s.run({ waves: wavesOf(loadEnvironments(), "production") });
     expect(result.outcome).toBe("refused");
     expect(result.waves[0].reason).toContain("staging/apps has not verified");
     expect(s.pins().production.apps.retiring).toBeUndefined();

@@ -5,7 +5,8 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Clock } from "../../scripts/core/clock";
-import { type HttpProbe, type SmokeCheck, fetchProbe, runSmokeChecks } from "../../scripts/rollout/smoke";
+import type { SmokeCheck } from "../../scripts/config/environments";
+import { type HttpProbe, fetchProbe, runSmokeChecks } from "../../scripts/rollout/smoke";
 
 /** A clock that records sleeps and jumps instead of waiting. */
 function fakeClock() {

@@ -13,10 +13,11 @@ import {
   environmentStep,
   nextClusterStep,
 } from "../../scripts/rollout/state";
-import { ENVIRONMENTS_CONFIG, findEnvironment, loadEnvironments } from "../../scripts/config/environments";
+import { findEnvironment } from "../../scripts/config/file";
 import type { ClusterPins, Pin } from "../../scripts/config/pins";
+import { loadEnvironments } from "../support/repo-config";
 
-const environments = loadEnvironments(ENVIRONMENTS_CONFIG);
+const environments = loadEnvironments();
 const staging = findEnvironment(environments, "staging").clusters[0];
 const production = findEnvironment(environments, "production").clusters[0];
 

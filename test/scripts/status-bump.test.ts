@@ -6,12 +6,12 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { TSV_COLUMNS } from "../../scripts/images/status-report";
-import { DEFAULT_PINS_PATH } from "../../scripts/config/pins";
 import { amiroll, errorLines, scratch } from "../support/cli";
+import { REPO_PINS_PATH } from "../support/repo-config";
 
 jest.setTimeout(60_000);
 
-const REPO_PINS = readFileSync(DEFAULT_PINS_PATH, "utf8");
+const REPO_PINS = readFileSync(REPO_PINS_PATH, "utf8");
 
 /** A copy of the repository's pins, reformatted by `format`, for a test to change. */
 function pinsCopy(name: string, format: (raw: any) => string = (raw) => JSON.stringify(raw, null, 2) + "\n", edit: (raw: any) => void = () => {}): string {
@@ -91,7 +91,7 @@ describe("amiroll bump --simulate", () => {
     expect(after.findIndex((l) => l.includes('"staging"'))).toBeGreaterThan(after.findIndex((l) => l.includes('"production"')));
     expect(r.stdout).toMatch(/^amiroll: bump staging\/apps to 2023\.0\.\d{8}-kernel-6\.1-arm64\n\n### AMI bump\n/);
     expect(r.stderr).toContain("warning: production/apps not bumped: waits for staging");
-    expect(readFileSync(DEFAULT_PINS_PATH, "utf8")).toBe(REPO_PINS);
+    expect(readFileSync(REPO_PINS_PATH, "utf8")).toBe(REPO_PINS);
   });
 
   it("--dry-run prints the change and the PR but writes nothing; -o json has the title, body and changes", () => {
@@ -111,7 +111,7 @@ describe("amiroll bump --simulate", () => {
     const r = amiroll(["bump", "--simulate"]);
     expect(r.status).toBe(0);
     expect(r.stderr).toMatch(/amis\.json \(a simulated copy; stacks\/amis\.json is unchanged\)/);
-    expect(readFileSync(DEFAULT_PINS_PATH, "utf8")).toBe(REPO_PINS);
+    expect(readFileSync(REPO_PINS_PATH, "utf8")).toBe(REPO_PINS);
   });
 
   it("says so, prints nothing on stdout and exits 0 when there is nothing to bump", () => {

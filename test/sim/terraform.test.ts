@@ -6,7 +6,7 @@ import type { ClusterAmis } from "../../constructs/ami";
 import { type Simulation, createSimulation } from "../../scripts/sim/scenarios";
 import { StalePlanError } from "../../scripts/core/errors";
 import { type PlanJson, SimTerraform } from "../../scripts/sim/terraform";
-import { findEnvironment } from "../../scripts/config/environments";
+import { findEnvironment } from "../../scripts/config/file";
 import { environments, repoPins as pins, stackWith } from "../support/sim-plans";
 
 async function setup(envName: string, amis?: (sim: Simulation) => ClusterAmis) {

@@ -7,14 +7,16 @@
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { ENVIRONMENTS_CONFIG, type Environment, findEnvironment, loadEnvironments } from "../../scripts/config/environments";
-import { synthesize } from "../../stacks/main";
-import { DEFAULT_PINS_PATH, type Pins, readPins } from "../../scripts/config/pins";
+import { type Environment } from "../../scripts/config/environments";
+import { findEnvironment } from "../../scripts/config/file";
+
+import { type Pins, readPins } from "../../scripts/config/pins";
 import { findTerraform, terraform } from "../support/terraform";
+import { REPO_PINS_PATH, loadEnvironments, synthesizeRepo } from "../support/repo-config";
 
 const setup = findTerraform();
-const environments = loadEnvironments(ENVIRONMENTS_CONFIG);
-const pins = readPins(DEFAULT_PINS_PATH, environments);
+const environments = loadEnvironments();
+const pins = readPins(REPO_PINS_PATH, environments);
 
 if (!setup.ok) console.warn(`terraform tests skipped: ${setup.reason}`);
 const describeTerraform = setup.ok ? describe : describe.skip;
@@ -44,7 +46,7 @@ describeTerraform(`terraform validate and terraform test on the synthesized stac
       const dir = mkdtempSync(join(tmpdir(), "amiroll-tf-"));
       const pinsPath = join(dir, "amis.json");
       writeFileSync(pinsPath, JSON.stringify(c.pins));
-      const stack = synthesize({ outdir: join(dir, "out"), pinsPath }).stacks.find((s) => s.name === c.env)!;
+      const stack = synthesizeRepo({ outdir: join(dir, "out"), pinsPath }).stacks.find((s) => s.name === c.env)!;
       stackFiles[c.label] = stack.file;
       const init = terraform(tf, dirname(stack.file), ["init", "-backend=false", `-plugin-dir=${tf.pluginDir}`, "-input=false"]);
       if (init.status !== 0) throw new Error(`terraform init of ${c.label} failed:\n${init.output}`);

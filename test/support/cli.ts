@@ -5,6 +5,8 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
 const BIN = resolve(__dirname, "../../bin/amiroll.js");
+/** This repository's config (stacks/amiroll.json): the CLI finds it through AMIROLL_CONFIG. */
+export const REPO_CONFIG = resolve(__dirname, "../../stacks/amiroll.json");
 /** A scratch directory per test file. */
 export const scratch = mkdtempSync(join(tmpdir(), "amiroll-cli-"));
 
@@ -12,7 +14,7 @@ export function amiroll(args: string[], env: Record<string, string> = {}) {
   const result = spawnSync(process.execPath, [BIN, ...args], {
     encoding: "utf8",
     // CI unset: text logs; a scratch synth directory so tests never write into the repository.
-    env: { ...process.env, CI: "", NODE_NO_WARNINGS: "1", CDKTF_OUTDIR: join(scratch, "cdktf.out"), GITHUB_TOKEN: "", GH_TOKEN: "", ...env },
+    env: { ...process.env, CI: "", NODE_NO_WARNINGS: "1", AMIROLL_CONFIG: REPO_CONFIG, CDKTF_OUTDIR: join(scratch, "cdktf.out"), GITHUB_TOKEN: "", GH_TOKEN: "", ...env },
   });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }

@@ -9,19 +9,20 @@ import type { ClusterAmis } from "../../constructs/ami";
 import { type Simulation, createSimulation } from "../../scripts/sim/scenarios";
 import { SimTerraform } from "../../scripts/sim/terraform";
 import { type Plan, parsePlan } from "../../scripts/terraform/plan";
-import { ENVIRONMENTS_CONFIG, findEnvironment, loadEnvironments } from "../../scripts/config/environments";
-import { synthesize } from "../../stacks/main";
-import { DEFAULT_PINS_PATH, readPins } from "../../scripts/config/pins";
+import { findEnvironment } from "../../scripts/config/file";
 
-export const environments = loadEnvironments(ENVIRONMENTS_CONFIG);
-export const repoPins = readPins(DEFAULT_PINS_PATH, environments);
+import { readPins } from "../../scripts/config/pins";
+import { REPO_PINS_FILE, REPO_PINS_PATH, loadEnvironments, synthesizeRepo } from "./repo-config";
+
+export const environments = loadEnvironments();
+export const repoPins = readPins(REPO_PINS_PATH, environments, REPO_PINS_FILE);
 
 /** The synthesized stack (cdk.tf.json) of `envName` with `amis` as its apps pin. */
 export function stackWith(envName: string, amis: ClusterAmis): any {
   const dir = mkdtempSync(join(tmpdir(), "amiroll-stack-"));
   const pinsPath = join(dir, "amis.json");
   writeFileSync(pinsPath, JSON.stringify({ ...repoPins, [envName]: { apps: amis } }));
-  const stack = synthesize({ outdir: join(dir, "out"), pinsPath }).stacks.find((s) => s.name === envName)!;
+  const stack = synthesizeRepo({ outdir: join(dir, "out"), pinsPath }).stacks.find((s) => s.name === envName)!;
   return JSON.parse(readFileSync(stack.file, "utf8"));
 }
 

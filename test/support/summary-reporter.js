@@ -2,6 +2,8 @@
 // so CI (and humans skimming a log) read the result without parsing jest's output.
 class SummaryReporter {
   onRunComplete(_contexts, results) {
+    const seconds = (Date.now() - results.startTime) / 1000;
+    process.stdout.write(`\nnpm test wall time: ${seconds.toFixed(1)} s\n`);
     const failedSuites = results.numRuntimeErrorTestSuites || 0;
     const failed = results.numFailedTests + failedSuites;
     process.stdout.write(

@@ -11,10 +11,11 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { synthesize } from "../../stacks/main";
+
 import { AWS_PROVIDER_VERSION, findPluginDir, providerPlatform } from "../../scripts/terraform/plugins";
 import { errorSummary, formatDuration, stackDirectory } from "../../scripts/terraform/runner";
 import { UsageError } from "../../scripts/core/errors";
+import { synthesizeRepo } from "../support/repo-config";
 import { findTerraform } from "../support/terraform";
 
 const ROOT = resolve(__dirname, "../..");
@@ -415,7 +416,7 @@ describeTerraform(`TerraformCli with real terraform on a synthesized stack, offl
 
   beforeAll(async () => {
     outdir = mkdtempSync(join(tmpdir(), "amiroll-runner-tf-"));
-    synthesize({ outdir });
+    synthesizeRepo({ outdir });
     sts = createServer((req, res) => {
       req.resume().on("end", () => {
         if (stsMode === "identity") {

@@ -1,0 +1,149 @@
+/**
+ * The config file, `amiroll.json`, in the user's repository: where it is (found upward from the
+ * current directory like `.git`, or named by `--config` or AMIROLL_CONFIG), what it holds (the
+ * environments, and where the pins and the synthesized stacks go), and the pins beside it.
+ * Every path a verb reads or writes is relative to this file, never to amiroll's install.
+ */
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { UsageError } from "../core/errors";
+import { type Environment, type EnvironmentsConfig, loadEnvironments } from "./environments";
+import { ConfigError, Input, parseJson } from "./input";
+import { type Pins, readPins } from "./pins";
+
+export const CONFIG_FILE = "amiroll.json";
+export const DEFAULT_PINS_FILE = "amis.json";
+export const DEFAULT_OUT_DIR = "cdktf.out";
+
+/** `amiroll.json` as written (amiroll.schema.json describes the same shape for editors). */
+export interface AmirollConfig {
+  /** The JSON Schema editors complete the file from; amiroll ignores it. */
+  readonly $schema?: string;
+  /** The pins file, relative to this file. @default "amis.json" */
+  readonly pins?: string;
+  /** Where `amiroll synth` (and every verb that plans) writes the stacks, relative to this file. @default "cdktf.out" */
+  readonly outDir?: string;
+  /** The environments, by name (lower-case letters, digits and '-'). */
+  readonly environments: EnvironmentsConfig;
+}
+
+/** The config as loaded: validated, defaults filled in, paths absolute. */
+export interface LoadedConfig {
+  /** The config file, absolute. */
+  readonly path: string;
+  /** The config file as messages name it (relative to the current directory). */
+  readonly shownAs: string;
+  readonly environments: readonly Environment[];
+  /** The pins file, absolute (AMIROLL_PINS overrides the config's `pins`). */
+  readonly pinsPath: string;
+  readonly pinsShownAs: string;
+  /** The synthesized stacks' directory, absolute (CDKTF_OUTDIR overrides the config's `outDir`). */
+  readonly outDir: string;
+}
+
+/** The config and the pins it names: what every verb starts from. */
+export interface Config extends LoadedConfig {
+  readonly pins: Pins;
+}
+
+/** Identity, typed: gives editors the config's shape when it is built in TypeScript. */
+export function defineConfig(config: AmirollConfig): AmirollConfig {
+  return config;
+}
+
+export interface FindOptions {
+  /** `--config FILE`. */
+  readonly config?: string;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly cwd?: string;
+}
+
+/**
+ * The config file's path: `--config`, else AMIROLL_CONFIG, else the nearest `amiroll.json` from
+ * `cwd` upward. A UsageError (exit 2) when there is none.
+ */
+export function findConfigFile(options: FindOptions = {}): string {
+  const cwd = options.cwd ?? process.cwd();
+  const named = options.config ?? (options.env ?? process.env).AMIROLL_CONFIG;
+  if (named) {
+    const path = resolve(cwd, named);
+    const how = options.config ? "--config" : "AMIROLL_CONFIG";
+    if (!existsSync(path)) throw new UsageError(`${how}: ${named} does not exist`);
+    if (statSync(path).isDirectory()) {
+      // A directory means the amiroll.json in it, as `git -C` would.
+      if (!existsSync(join(path, CONFIG_FILE))) throw new UsageError(`${how}: ${named} is a directory without ${CONFIG_FILE}`);
+      return join(path, CONFIG_FILE);
+    }
+    return path;
+  }
+  for (let dir = resolve(cwd); ; dir = dirname(dir)) {
+    const candidate = join(dir, CONFIG_FILE);
+    if (existsSync(candidate) && statSync(candidate).isFile()) return candidate;
+    if (dirname(dir) === dir) break;
+  }
+  throw new UsageError(`no ${CONFIG_FILE} in ${cwd} or any directory above it (run amiroll init to write one, or pass --config FILE)`);
+}
+
+/** A path as messages show it: relative to the current directory when that is shorter. */
+export function shownPath(path: string, cwd: string = process.cwd()): string {
+  const rel = relative(cwd, path);
+  return rel && !rel.startsWith("..") && !isAbsolute(rel) ? rel : path;
+}
+
+/**
+ * Validates a parsed config. `path` is the config file (absolute): `pins` and `outDir` are
+ * resolved against its directory and may not leave it.
+ */
+export function parseConfig(raw: unknown, path: string, options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): LoadedConfig {
+  const env = options.env ?? process.env;
+  const shownAs = shownPath(path, options.cwd);
+  const f = new Input(shownAs, "", raw).object(["$schema", "pins", "outDir", "environments"]);
+  // $schema is for editors: any string, even one pointing nowhere, is fine.
+  if (f.$schema.present) f.$schema.string();
+  const directory = dirname(path);
+  const inside = (input: Input, fallback: string): string => {
+    const value = input.present ? input.string() : fallback;
+    const resolved = resolve(directory, value);
+    const rel = relative(directory, resolved);
+    if (isAbsolute(value) || rel === ".." || rel.startsWith(`..${sep}`) || isAbsolute(rel)) {
+      input.fail(`${JSON.stringify(value)} is outside the config file's directory (give a path relative to ${shownAs}, without "..")`);
+    }
+    if (rel === "") input.fail(`${JSON.stringify(value)} is the config file's own directory`);
+    return resolved;
+  };
+  const pinsFromConfig = inside(f.pins, DEFAULT_PINS_FILE);
+  const outDirFromConfig = inside(f.outDir, DEFAULT_OUT_DIR);
+  if (!f.environments.present) f.environments.fail("the environments are missing (an object: name -> environment)");
+  const environments = loadEnvironments(f.environments.value, shownAs, "environments");
+  const pinsPath = env.AMIROLL_PINS ? resolve(options.cwd ?? process.cwd(), env.AMIROLL_PINS) : pinsFromConfig;
+  const outDir = env.CDKTF_OUTDIR ? resolve(options.cwd ?? process.cwd(), env.CDKTF_OUTDIR) : outDirFromConfig;
+  return { path, shownAs, environments, pinsPath, pinsShownAs: shownPath(pinsPath, options.cwd), outDir };
+}
+
+/** Reads and validates the config file at `path` (pins not read). */
+export function readConfigFile(path: string, options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): LoadedConfig {
+  const shownAs = shownPath(path, options.cwd);
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new ConfigError(shownAs, "(file)", `cannot be read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+  return parseConfig(parseJson(text, shownAs, "an amiroll config object"), path, options);
+}
+
+/** Finds, reads and validates the config and its pins. ConfigError/UsageError (exit 2) on bad input. */
+export function loadConfig(options: FindOptions = {}): Config {
+  const loaded = readConfigFile(findConfigFile(options), options);
+  if (!existsSync(loaded.pinsPath)) {
+    throw new ConfigError(loaded.pinsShownAs, "(file)", `does not exist (the pins named by ${loaded.shownAs}; amiroll init or amiroll bump writes it)`);
+  }
+  return { ...loaded, pins: readPins(loaded.pinsPath, loaded.environments, loaded.pinsShownAs) };
+}
+
+/** The environment called `name` (for `--env`), or a UsageError listing the known ones. */
+export function findEnvironment(environments: readonly Environment[], name: string, flag = "--env"): Environment {
+  const env = environments.find((e) => e.name === name);
+  if (!env) throw new UsageError(`${flag}: no such environment ${JSON.stringify(name)} (known: ${environments.map((e) => e.name).join(", ")})`);
+  return env;
+}
