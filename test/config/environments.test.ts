@@ -230,7 +230,7 @@ describe("the rollout settings of an environment", () => {
     expect(errorOf(configWith((c) => (c.staging.smoke[0].retries = -1))).message).toBe(
       `${REPO_CONFIG_FILE}: environments.staging.smoke[0].retries: -1 is not valid (expected an integer 0..20)`,
     );
-    expect(errorOf(configWith((c) => (c.staging.smoke[0].retries = 21))).field).toBe("staging.smoke[0].retries");
+    expect(errorOf(configWith((c) => (c.staging.smoke[0].retries = 21))).field).toBe("environments.staging.smoke[0].retries");
     expect(errorOf(configWith((c) => (c.production.smoke[0].expect = 200))).message).toBe(
       `${REPO_CONFIG_FILE}: environments.production.smoke[0].expect: unknown field (known: url, expectStatus, timeout, retries)`,
     );
