@@ -3,12 +3,13 @@
  * apply): a healthy migration is seen to done, a broken AMI is a crash loop within 3 polls of its
  * first crash, a slow drain is a stall naming the instances, throttling is survived.
  */
-import { createLogger, findEnvironment, loadConfig } from "../../scripts/commands/common";
+import { createLogger, findEnvironment } from "../../scripts/commands/common";
+import { repoConfig } from "../support/repo-config";
 import { simulatedRollInProgress } from "../../scripts/commands/stack";
 import { type WatchCycle, watchMigration } from "../../scripts/fleet/watch";
 import type { ScenarioName } from "../../scripts/sim/scenarios";
 
-const config = loadConfig();
+const config = repoConfig();
 const silent = createLogger("text", () => undefined);
 
 async function watch(envName: string, scenario: ScenarioName, stallAfterMs?: number) {

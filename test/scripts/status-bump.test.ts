@@ -62,7 +62,7 @@ describe("amiroll status --simulate", () => {
   it.each([
     [["status", "--simulate", "--scenario", "ssm-missing"], /^amiroll: SSM parameter \S+ \(staging\/apps\): does not exist/],
     [["status", "--simulate", "--scenario", "ssm-malformed"], /^amiroll: SSM parameter \S+ \(staging\/apps\): value is not valid JSON/],
-    [["status", "--env", "qa"], /^amiroll: stacks\/environments\.ts: qa: no such environment \(known: staging, production\)$/],
+    [["status", "--env", "qa"], /^amiroll: --env: no such environment "qa" \(known: staging, production\)$/],
     [["status", "-o", "csv"], /^error: option '-o, --output <format>' argument 'csv' is invalid/],
   ])("%j: one line, exit 2", (args, message) => {
     const r = amiroll(args);
@@ -132,7 +132,7 @@ describe("amiroll bump --simulate", () => {
     ["a missing --to AMI", ["--to", "ami-0123456789abcdef0"], /^amiroll: --to ami-0123456789abcdef0 \(staging\/apps\): ami-0123456789abcdef0 does not exist/, intact],
     ["an --to that is not an AMI id", ["--to", "ami-XYZ"], /^amiroll: --to: "ami-XYZ" is not an AMI id/, intact],
     ["production while staging has verified nothing", ["--env", "production"], /^amiroll: production\/apps: waits for staging/, intact],
-    ["an unknown --env", ["--env", "qa"], /^amiroll: stacks\/environments\.ts: qa: no such environment \(known: staging, production\)$/, intact],
+    ["an unknown --env", ["--env", "qa"], /^amiroll: --env: no such environment "qa" \(known: staging, production\)$/, intact],
     ["a corrupt pins file", [], /^amiroll: \S+corrupt\.json: \(file\): is not valid JSON/, (raw) => JSON.stringify(raw).slice(0, 80)],
     ["a pins file with a bad AMI id", [], /^amiroll: \S+corrupt\.json: staging\.apps\.current\.imageId: "ami-nope" is not an AMI id/, (raw) => JSON.stringify({ ...raw, staging: { apps: { current: { imageId: "ami-nope" } } } })],
   ])("%s: one line, exit 2, the pins file untouched", (_, args, message, corrupt) => {

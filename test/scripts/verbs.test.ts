@@ -121,7 +121,7 @@ describe("amiroll plan and apply --simulate", () => {
   });
 
   it.each([
-    ["an unknown environment", ["plan", "--env", "qa", "--simulate"], /^amiroll: stacks\/environments\.ts: qa: no such environment \(known: staging, production\)$/],
+    ["an unknown environment", ["plan", "--env", "qa", "--simulate"], /^amiroll: --env: no such environment "qa" \(known: staging, production\)$/],
     ["apply --plan with --simulate", ["apply", "--env", "staging", "--simulate", "--plan", "x.tfplan"], /--plan cannot be used with --simulate/],
     ["--github outside GitHub Actions", ["plan", "--env", "staging", "--simulate", "--github"], /GITHUB_TOKEN/],
     ["an unknown scenario", ["plan", "--env", "staging", "--simulate", "--scenario", "meteor"], /argument 'meteor' is invalid/],
@@ -247,9 +247,9 @@ describe("amiroll watch and rebalance --simulate", () => {
   });
 
   it.each([
-    ["an unknown environment", ["watch", "--env", "qa", "--simulate"], /qa: no such environment/],
+    ["an unknown environment", ["watch", "--env", "qa", "--simulate"], /^amiroll: --env: no such environment "qa"/],
     ["a timeout that is not a duration", ["watch", "--env", "staging", "--simulate", "--timeout", "soon"], /^amiroll: --timeout: "soon" is not a duration such as 90s, 30m or 2h$/],
-    ["rebalance of an unknown environment", ["rebalance", "--env", "qa", "--simulate"], /qa: no such environment/],
+    ["rebalance of an unknown environment", ["rebalance", "--env", "qa", "--simulate"], /^amiroll: --env: no such environment "qa"/],
   ])("%s: exit 2", (_label, args, message) => {
     const r = amiroll(args);
     expect(r.status).toBe(2);
