@@ -1,0 +1,166 @@
+/**
+ * amiroll.json: found like .git, named by --config or AMIROLL_CONFIG, validated with the file and
+ * field at fault, paths relative to it; and its JSON Schema, which must say what the loader says.
+ */
+import Ajv from "ajv";
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { FORMATS } from "../../constructs/formats";
+import { defineConfig, findConfigFile, loadConfig, parseConfig, readConfigFile } from "../../scripts/config/file";
+import { ConfigError } from "../../scripts/config/input";
+import { UsageError } from "../../scripts/core/errors";
+import { ENVIRONMENTS_CONFIG, REPO_CONFIG_PATH, REPO_PINS_PATH } from "../support/repo-config";
+
+const SCHEMA = JSON.parse(readFileSync(join(__dirname, "../../amiroll.schema.json"), "utf8"));
+const REPO_CONFIG = JSON.parse(readFileSync(REPO_CONFIG_PATH, "utf8"));
+
+/** A project directory holding a copy of this repository's config and pins (`edit` changes the config). */
+function project(edit: (config: any) => void = () => {}): string {
+  const dir = mkdtempSync(join(tmpdir(), "amiroll-config-"));
+  const config = structuredClone(REPO_CONFIG);
+  edit(config);
+  writeFileSync(join(dir, "amiroll.json"), JSON.stringify(config, null, 2));
+  copyFileSync(REPO_PINS_PATH, join(dir, "amis.json"));
+  return dir;
+}
+
+function thrown(f: () => unknown): Error {
+  try {
+    f();
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error("nothing was thrown");
+}
+
+describe("finding amiroll.json", () => {
+  it("walks up from the current directory, like git", () => {
+    const dir = project();
+    const deep = join(dir, "infra", "stacks");
+    mkdirSync(deep, { recursive: true });
+    expect(findConfigFile({ cwd: deep, env: {} })).toBe(join(dir, "amiroll.json"));
+  });
+
+  it("prefers --config, then AMIROLL_CONFIG; a directory means the amiroll.json in it", () => {
+    const a = project();
+    const b = project();
+    expect(findConfigFile({ cwd: a, env: { AMIROLL_CONFIG: join(b, "amiroll.json") } })).toBe(join(b, "amiroll.json"));
+    expect(findConfigFile({ cwd: a, config: b, env: { AMIROLL_CONFIG: join(a, "amiroll.json") } })).toBe(join(b, "amiroll.json"));
+  });
+
+  it("says how to get one when there is none, or when the named one does not exist", () => {
+    const empty = mkdtempSync(join(tmpdir(), "amiroll-empty-"));
+    const none = thrown(() => findConfigFile({ cwd: empty, env: {} }));
+    expect(none).toBeInstanceOf(UsageError);
+    expect(none.message).toBe(`no amiroll.json in ${empty} or any directory above it (run amiroll init to write one, or pass --config FILE)`);
+    expect(thrown(() => findConfigFile({ cwd: empty, config: "nope.json", env: {} })).message).toBe("--config: nope.json does not exist");
+    expect(thrown(() => findConfigFile({ cwd: empty, env: { AMIROLL_CONFIG: "x/amiroll.json" } })).message).toBe("AMIROLL_CONFIG: x/amiroll.json does not exist");
+    expect(thrown(() => findConfigFile({ cwd: empty, config: ".", env: {} })).message).toBe("--config: . is a directory without amiroll.json");
+  });
+});
+
+describe("reading amiroll.json", () => {
+  it("resolves pins and outDir against the config file, wherever the command runs", () => {
+    const dir = project((c) => ((c.pins = "pins/amis.json"), (c.outDir = "build/stacks")));
+    const config = readConfigFile(join(dir, "amiroll.json"), { cwd: tmpdir(), env: {} });
+    expect(config.pinsPath).toBe(join(dir, "pins/amis.json"));
+    expect(config.outDir).toBe(join(dir, "build/stacks"));
+    expect(config.environments.map((e) => e.name)).toEqual(["staging", "production"]);
+    const defaults = readConfigFile(join(project(), "amiroll.json"), { env: {} });
+    expect(relative(join(defaults.path, ".."), defaults.pinsPath)).toBe("amis.json");
+    expect(relative(join(defaults.path, ".."), defaults.outDir)).toBe("cdktf.out");
+  });
+
+  it("ignores $schema, even one pointing nowhere", () => {
+    const dir = project((c) => (c.$schema = "./no/such/schema.json"));
+    expect(loadConfig({ config: dir, env: {} }).environments).toHaveLength(2);
+  });
+
+  it.each<[string, (c: any) => void, string]>([
+    ["pins outside the directory", (c) => (c.pins = "../amis.json"), 'pins: "../amis.json" is outside the config file\'s directory'],
+    ["an absolute pins path", (c) => (c.pins = "/etc/amis.json"), 'pins: "/etc/amis.json" is outside the config file\'s directory'],
+    ["outDir outside the directory", (c) => (c.outDir = "../../out"), 'outDir: "../../out" is outside the config file\'s directory'],
+    ["outDir as the directory itself", (c) => (c.outDir = "."), 'outDir: "." is the config file\'s own directory'],
+    ["an unknown top-level field", (c) => (c.environment = {}), "environment: unknown field (known: $schema, pins, outDir, environments)"],
+    ["no environments", (c) => delete c.environments, "environments: the environments are missing"],
+    ["a bad environment field", (c) => (c.environments.staging.vpcId = "vpc-1"), 'environments.staging.vpcId: "vpc-1" is not valid'],
+    ["$schema that is not text", (c) => (c.$schema = 7), "$schema: expected a non-empty string, got number 7"],
+  ])("refuses %s, naming the file and field", (_what, edit, message) => {
+    const dir = project(edit);
+    const error = thrown(() => loadConfig({ config: dir, cwd: dir, env: {} }));
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error.message.startsWith(`amiroll.json: ${message}`)).toBe(true);
+    expect(error.message).not.toContain("\n");
+  });
+
+  it("names the line and column of a syntax error", () => {
+    const dir = mkdtempSync(join(tmpdir(), "amiroll-config-"));
+    writeFileSync(join(dir, "amiroll.json"), '{\n  "environments": {\n    "staging": {},\n  }\n}\n');
+    const error = thrown(() => loadConfig({ config: dir, cwd: dir, env: {} }));
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error.message).toMatch(/^amiroll\.json: \(file\): is not valid JSON \(expected an amiroll config object\) at line 4, column 3: /);
+  });
+
+  it("names an unreadable config file and a missing pins file", () => {
+    const dir = project();
+    chmodSync(join(dir, "amiroll.json"), 0o000);
+    if (process.getuid?.() !== 0) {
+      expect(thrown(() => loadConfig({ config: dir, cwd: dir, env: {} })).message).toBe("amiroll.json: (file): cannot be read: EACCES");
+    }
+    chmodSync(join(dir, "amiroll.json"), 0o644);
+    const noPins = project((c) => (c.pins = "elsewhere.json"));
+    expect(thrown(() => loadConfig({ config: noPins, cwd: noPins, env: {} })).message).toBe(
+      "elsewhere.json: (file): does not exist (the pins named by amiroll.json; amiroll init or amiroll bump writes it)",
+    );
+  });
+
+  it("defineConfig types a config written in TypeScript and parseConfig takes it", () => {
+    const config = defineConfig({ environments: ENVIRONMENTS_CONFIG });
+    const loaded = parseConfig(config, "/repo/amiroll.json", { env: {} });
+    expect(loaded.pinsPath).toBe("/repo/amis.json");
+  });
+});
+
+describe("amiroll.schema.json", () => {
+  const validate = new Ajv({ allErrors: true, strict: true, strictTypes: false }).compile(SCHEMA);
+
+  it("accepts this repository's config", () => {
+    expect(validate(REPO_CONFIG) ? [] : validate.errors).toEqual([]);
+  });
+
+  it("refuses what the loader refuses: a typo, a missing field, a bad id", () => {
+    for (const edit of [(c: any) => (c.environments.staging.vpcid = "x"), (c: any) => delete c.environments.staging.region, (c: any) => (c.environments.staging.subnets[0].id = "subnet-1")]) {
+      const config = structuredClone(REPO_CONFIG);
+      edit(config);
+      expect(validate(config)).toBe(false);
+    }
+  });
+
+  /** The fields the loader knows at a place, read from its "unknown field (known: ...)" refusal. */
+  function loaderFields(edit: (c: any) => void): string[] {
+    const config = structuredClone(REPO_CONFIG);
+    edit(config);
+    const message = thrown(() => parseConfig(config, "/repo/amiroll.json", { env: {} })).message;
+    return /unknown field \(known: ([^)]*)\)/.exec(message)![1].split(", ").sort();
+  }
+  const keys = (o: any) => Object.keys(o.properties).sort();
+
+  it("names exactly the fields the loader accepts, at every level", () => {
+    expect(keys(SCHEMA)).toEqual(loaderFields((c) => (c.zzz = 1)));
+    expect(keys(SCHEMA.definitions.environment)).toEqual(loaderFields((c) => (c.environments.staging.zzz = 1)));
+    expect(keys(SCHEMA.definitions.environment.properties.backend)).toEqual(loaderFields((c) => (c.environments.staging.backend.zzz = 1)));
+    expect(keys(SCHEMA.definitions.environment.properties.subnets.items)).toEqual(loaderFields((c) => (c.environments.staging.subnets[0].zzz = 1)));
+    expect(keys(SCHEMA.definitions.cluster)).toEqual(loaderFields((c) => (c.environments.staging.clusters.apps.zzz = 1)));
+    expect(keys(SCHEMA.definitions.smoke)).toEqual(loaderFields((c) => (c.environments.staging.smoke[0].zzz = 1)));
+  });
+
+  it("uses the loader's own patterns for AWS ids", () => {
+    const env = SCHEMA.definitions.environment.properties;
+    expect(env.region.pattern).toBe(FORMATS.region.pattern.source);
+    expect(env.vpcId.pattern).toBe(FORMATS.vpcId.pattern.source);
+    expect(env.subnets.items.properties.id.pattern).toBe(FORMATS.subnetId.pattern.source);
+    expect(SCHEMA.definitions.cluster.properties.instanceType.pattern).toBe(FORMATS.instanceType.pattern.source);
+    expect(SCHEMA.definitions.duration.pattern).toBe(FORMATS.duration.pattern.source);
+  });
+});
