@@ -10,9 +10,10 @@ export const REPO_CONFIG = resolve(__dirname, "../../stacks/amiroll.json");
 /** A scratch directory per test file. */
 export const scratch = mkdtempSync(join(tmpdir(), "amiroll-cli-"));
 
-export function amiroll(args: string[], env: Record<string, string> = {}) {
+export function amiroll(args: string[], env: Record<string, string> = {}, cwd?: string) {
   const result = spawnSync(process.execPath, [BIN, ...args], {
     encoding: "utf8",
+    cwd,
     // CI unset: text logs; a scratch synth directory so tests never write into the repository.
     env: { ...process.env, CI: "", NODE_NO_WARNINGS: "1", AMIROLL_CONFIG: REPO_CONFIG, CDKTF_OUTDIR: join(scratch, "cdktf.out"), GITHUB_TOKEN: "", GH_TOKEN: "", ...env },
   });
