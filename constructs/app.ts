@@ -3,7 +3,8 @@
  * `amiroll synth` uses it, and so can a team's own cdktf app (`new AmirollApp(loadConfig())`).
  */
 import { App } from "cdktf";
-import { resolve } from "node:path";
+import { mkdirSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import type { ClusterAmis } from "./ami";
 import { type EnvironmentSpec, EnvironmentStack } from "./environment-stack";
 
@@ -30,7 +31,7 @@ export class AmirollApp extends App {
   readonly stacks: readonly EnvironmentStack[];
 
   constructor(props: AmirollAppProps) {
-    super({ outdir: resolve(props.outDir ?? "cdktf.out") });
+    super({ outdir: withParents(resolve(props.outDir ?? "cdktf.out")) });
     const selected = props.only ? props.environments.filter((e) => props.only!.includes(e.name)) : props.environments;
     this.stacks = selected.map((environment) => new EnvironmentStack(this, { environment, pins: props.pins[environment.name] ?? {} }));
   }
@@ -42,6 +43,12 @@ export class AmirollApp extends App {
       return { name: s.node.id, directory, file: resolve(directory, "cdk.tf.json") };
     });
   }
+}
+
+/** `dir`, after creating its parents: cdktf's App makes only the last level of its outdir. */
+function withParents(dir: string): string {
+  mkdirSync(dirname(dir), { recursive: true });
+  return dir;
 }
 
 /** Synthesizes the environments into `outDir` and says where each stack went. */

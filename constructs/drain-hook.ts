@@ -20,6 +20,9 @@ import {
 } from "./aws";
 import { PropsError } from "./errors";
 import { durationSeconds, formatProblem } from "./formats";
+import { DRAIN_HOOK_DEFAULTS, drainHookName } from "./names";
+
+export { DRAIN_HOOK_DEFAULTS, drainHookName };
 
 export interface DrainHookOptions {
   /**
@@ -59,14 +62,6 @@ export interface DrainHookProps extends DrainHookOptions {
   readonly tags?: Readonly<Record<string, string>>;
 }
 
-/** The options' defaults (the simulator seeds its hooks with them too). */
-export const DRAIN_HOOK_DEFAULTS = {
-  heartbeatTimeout: "5m",
-  defaultResult: "CONTINUE",
-  maxDrainTime: "1h",
-  recheckInterval: "30s",
-  logRetentionDays: 30,
-} as const;
 
 /** The retention values CloudWatch Logs accepts. */
 const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
@@ -77,10 +72,6 @@ const MAX_LIFECYCLE_ACTION_SECONDS = 48 * 3600;
 /** Margin added to the drain time for terraform's wait on a group's deletion. */
 const DELETE_MARGIN_SECONDS = 10 * 60;
 
-/** The hook's name, and its Lambda's, role's and rule's: one per cluster. */
-export function drainHookName(clusterName: string): string {
-  return `${clusterName}-drain-hook`;
-}
 
 /**
  * The problem with drain hook options, as [prop, problem], or undefined when they fit.

@@ -22,6 +22,9 @@ import { CapacityGeneration, type CapacityGenerationProps, TAG_CLUSTER } from ".
 import { DrainHook, type DrainHookOptions, drainHookOptionsProblem } from "./drain-hook";
 import { PropsError } from "./errors";
 import { type Format, formatProblem, integerProblem, sizesProblem } from "./formats";
+import { generationAsgName, generationAsgNamePrefix } from "./names";
+
+export { generationAsgName, generationAsgNamePrefix };
 
 /**
  * How a new AMI reaches the cluster.
@@ -115,16 +118,6 @@ export interface EcsClusterProps {
    * @default {} (the hook with its defaults)
    */
   readonly drainHook?: DrainHookOptions | false;
-}
-
-/** A generation's Auto Scaling group name: derived from the AMI, so a new image means a new group. */
-export function generationAsgName(clusterName: string, imageId: string): string {
-  return `${clusterName}-${imageId}`;
-}
-
-/** What every generation's group name of a cluster starts with (AMI ids start with "ami-"). */
-export function generationAsgNamePrefix(clusterName: string): string {
-  return generationAsgName(clusterName, "ami-");
 }
 
 const NAME = "EcsCluster";

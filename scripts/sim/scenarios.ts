@@ -3,10 +3,10 @@
  * clusters, sizes and zones, with a demo set of services. The world starts as just after a
  * bump PR merged: every cluster runs an image older than its pin, and the SSM parameter
  * already holds a release newer than the pin, so rollout, status and bump all have work to do.
+ * The `first-deploy` scenario starts before anything was deployed instead.
  */
 import { type ClusterAmis, imageIdLeaf, instanceArchitecture } from "../../constructs/ami";
-import { generationAsgName } from "../../constructs/ecs-cluster";
-import { DRAIN_HOOK_DEFAULTS, drainHookName } from "../../constructs/drain-hook";
+import { DRAIN_HOOK_DEFAULTS, drainHookName, generationAsgName } from "../../constructs/names";
 import type { DrainHookSettings } from "../../constructs/drain-hook.lambda";
 import { durationSeconds } from "../../constructs/formats";
 import type { Cluster, Environment } from "../config/environments";
@@ -29,6 +29,11 @@ export interface Scenario {
   readonly parameter?: "missing" | "malformed";
   /** What is wrong with the newest image the parameter names (for bump). */
   readonly latestImage?: "deregistered" | "wrong-architecture";
+  /**
+   * Nothing of the environment is deployed yet: no ECS cluster, no capacity, no services, and
+   * the sim's terraform has an empty state (its first plan creates everything).
+   */
+  readonly neverDeployed?: boolean;
 }
 
 export { SCENARIOS, type ScenarioName, isScenarioName } from "./scenario-list";
@@ -55,6 +60,7 @@ export function demoServices(cluster: Cluster): ServiceSpec[] {
 
 /** The images a simulated cluster knows: what runs, what is pinned, what SSM says is newest. */
 export interface ClusterImages {
+  /** What the cluster runs; in a world where it was never deployed, the pin it will first run. */
   readonly running: string;
   readonly pinned: string;
   readonly latest: string;
@@ -165,9 +171,13 @@ export async function createSimulation(options: SimulationOptions): Promise<Simu
       world.parameters.set(`${parameter}/image_name`, latest.name);
       world.parameters.set(`${parameter}/ecs_agent_version`, latest.agent);
     }
-    images[cluster.name] = { running: old.imageId, pinned: pinned.imageId, latest: latest.imageId };
+    // Never deployed: nothing runs yet, and the first deploy brings the pin (a bump before it
+    // would have nothing to replace), so the pin stands in for what runs.
+    images[cluster.name] = { running: scenario.neverDeployed ? pinned.imageId : old.imageId, pinned: pinned.imageId, latest: latest.imageId };
     if (scenario.newAmiBroken) brokenAmis.add(pinned.imageId);
 
+    // The ECS cluster and its capacity are the sim's terraform's to create on the first apply.
+    if (scenario.neverDeployed) continue;
     world.createCluster(cluster.ecsClusterName);
     const hook = drainHookSettings(world, cluster);
     world.createGroup({
@@ -194,7 +204,13 @@ export async function createSimulation(options: SimulationOptions): Promise<Simu
   if (scenario.imbalanced) {
     for (const ci of world.containerInstances.values()) if (ci.az !== firstZone) ci.agentConnected = false;
   }
-  for (const cluster of env.clusters) for (const spec of options.services ?? demoServices(cluster)) world.createService(cluster.ecsClusterName, spec);
+  // A never-deployed environment has no services either, and gets none: services are deployed
+  // onto a cluster after it exists (by their own pipelines, not by amiroll), so a first deploy
+  // is judged with none, as a brand-new cluster really is (the gates pass on zero services,
+  // the watch only waits for the new instances to register).
+  if (!scenario.neverDeployed) {
+    for (const cluster of env.clusters) for (const spec of options.services ?? demoServices(cluster)) world.createService(cluster.ecsClusterName, spec);
+  }
   const steady = () => [...world.services.values()].every((s) => s.deployments.length === 1 && s.deployments[0].rolloutState === "COMPLETED");
   // Bounded: bunched into one zone's instances, some services may never fit (a small cluster),
   // and the world must still start; they settle once the other zones' agents connect.

@@ -1,0 +1,97 @@
+/**
+ * `npm run bench:cli [-- --runs N]`: start-up of the built CLI against bare node (`node -e 0`),
+ * and against the CLI run through tsx from source (how it ran before dist/). Each command runs N
+ * times in a fresh process; the median wall time and the children's CPU time (user + system,
+ * from the shell's `times`) are printed, with the ratio to `node -e 0`. Target: <= 3x for
+ * `--help` and `status --simulate`. Reported, never enforced: exit 0 whatever the figures.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { availableParallelism, cpus } from "node:os";
+import { join } from "node:path";
+
+const ROOT = join(__dirname, "..");
+const CONFIG = join(ROOT, "stacks/amiroll.json");
+const TARGET_RATIO = 3;
+
+function parseRuns(argv: readonly string[]): number {
+  const i = argv.indexOf("--runs");
+  if (i === -1) return 10;
+  const runs = Number(argv[i + 1]);
+  if (!Number.isInteger(runs) || runs < 1) {
+    console.error("usage: npm run bench:cli -- [--runs N]  (N a positive integer)");
+    process.exit(2);
+  }
+  return runs;
+}
+
+interface Case {
+  readonly label: string;
+  readonly args: readonly string[];
+  /** Counted against the target (the issue's two commands, built CLI). */
+  readonly target?: boolean;
+}
+
+const node = process.execPath;
+const bin = join(ROOT, "bin/amiroll.js");
+const CASES: readonly Case[] = [
+  { label: "node -e 0", args: ["-e", "0"] },
+  { label: "amiroll --help", args: [bin, "--help"], target: true },
+  { label: "amiroll status --simulate", args: [bin, "status", "--simulate", "--config", CONFIG], target: true },
+  { label: "amiroll guard --help", args: [bin, "guard", "--help"] },
+  { label: "amiroll synth", args: [bin, "synth", "--config", CONFIG] },
+  { label: "tsx (source) --help", args: ["--import", "tsx", join(ROOT, "bench/cli-source.ts"), "--help"] },
+  { label: "tsx (source) status --simulate", args: ["--import", "tsx", join(ROOT, "bench/cli-source.ts"), "status", "--simulate", "--config", CONFIG] },
+];
+
+/** One run: wall ms (spawn to exit) and the child's CPU ms (from bash's `times`). */
+function once(args: readonly string[]): { wallMs: number; cpuMs: number } {
+  const quoted = [node, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
+  const started = process.hrtime.bigint();
+  const out = spawnSync("bash", ["-c", `${quoted} >/dev/null 2>&1; code=$?; times; exit $code`], {
+    encoding: "utf8",
+    env: { ...process.env, CDKTF_OUTDIR: join(ROOT, "bench/out/cdktf.out"), CI: "" },
+  });
+  const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
+  if (out.status !== 0) throw new Error(`${args.join(" ")} exited ${out.status}`);
+  // `times` prints the shell's own line, then its children's: "0m0.123s 0m0.045s".
+  const children = out.stdout.trim().split("\n").pop()!.match(/(\d+)m([\d.]+)s/g)!;
+  const cpuMs = children.reduce((sum, t) => {
+    const [, m, s] = /(\d+)m([\d.]+)s/.exec(t)!;
+    return sum + (Number(m) * 60 + Number(s)) * 1000;
+  }, 0);
+  return { wallMs, cpuMs };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+function main(): void {
+  const runs = parseRuns(process.argv.slice(2));
+  execFileSync("npm", ["run", "--silent", "build"], { cwd: ROOT, stdio: "inherit" });
+  console.log(`CLI start-up, ${runs} runs each (fresh process per run), median`);
+  console.log(`machine: ${availableParallelism()} cpus (${cpus()[0]?.model.trim() ?? "unknown cpu"}), node ${process.version}`);
+  const results = CASES.map((c) => {
+    once(c.args); // warm the file cache
+    const samples = Array.from({ length: runs }, () => once(c.args));
+    return { ...c, wallMs: median(samples.map((s) => s.wallMs)), cpuMs: median(samples.map((s) => s.cpuMs)) };
+  });
+  const base = results[0];
+  const width = Math.max(...results.map((r) => r.label.length)) + 2;
+  console.log(`${"command".padEnd(width)}${"wall".padStart(10)}${"x node".padStart(9)}${"cpu".padStart(10)}${"x node".padStart(9)}`);
+  for (const r of results) {
+    console.log(
+      `${r.label.padEnd(width)}${`${r.wallMs.toFixed(0)} ms`.padStart(10)}${`${(r.wallMs / base.wallMs).toFixed(1)}x`.padStart(9)}` +
+        `${`${r.cpuMs.toFixed(0)} ms`.padStart(10)}${`${(r.cpuMs / Math.max(base.cpuMs, 1)).toFixed(1)}x`.padStart(9)}`,
+    );
+  }
+  for (const r of results.filter((x) => x.target)) {
+    const ratio = r.wallMs / base.wallMs;
+    console.log(`target ${r.label}: <= ${TARGET_RATIO}x node -e 0 (wall): ${ratio <= TARGET_RATIO ? "met" : "NOT met"} (${ratio.toFixed(1)}x)`);
+  }
+}
+
+try {
+  main();
+} catch (e) {
+  console.error(`bench: ${(e as Error).message}`);
+  process.exit(1);
+}
