@@ -34,21 +34,107 @@ export function parseJson(text: string, shownAs: string, expected?: string): unk
   try {
     return JSON.parse(text);
   } catch (e) {
-    const message = (e as Error).message;
-    const where = jsonErrorPosition(text, message);
+    // One line: V8 quotes the text around the error, newlines included.
+    const message = (e as Error).message.replace(/\r?\n/g, "\\n");
+    const where = jsonErrorPosition(text);
     const at = where ? ` at line ${where.line}, column ${where.column}` : "";
     throw new ConfigError(shownAs, "(file)", `is not valid JSON${expected ? ` (expected ${expected})` : ""}${at}: ${message}`);
   }
 }
 
-/** Where JSON.parse failed, from the position V8 names in its message (its wording changes between Node versions). */
-function jsonErrorPosition(text: string, message: string): { line: number; column: number } | undefined {
-  const position = /position (\d+)/.exec(message)?.[1];
-  const offset = position !== undefined ? Number(position) : /end of (JSON|data)/i.test(message) ? text.length : undefined;
+/** Where JSON.parse failed, as line and column (1-based), found by scanning the text. */
+function jsonErrorPosition(text: string): { line: number; column: number } | undefined {
+  const offset = jsonErrorOffset(text);
   if (offset === undefined) return undefined;
   const before = text.slice(0, offset);
-  const line = before.split("\n").length;
-  return { line, column: offset - before.lastIndexOf("\n") };
+  return { line: before.split("\n").length, column: offset - before.lastIndexOf("\n") };
+}
+
+/**
+ * The offset of the first character that makes `text` invalid JSON (its length when the text
+ * ends too soon), or undefined when it is valid. V8's own message names a position only for
+ * some errors, and its wording differs between Node versions.
+ */
+export function jsonErrorOffset(text: string): number | undefined {
+  let i = 0;
+  const ws = () => {
+    while (i < text.length && " \t\n\r".includes(text[i])) i++;
+  };
+  const fail = (): never => {
+    throw i;
+  };
+  const literal = (word: string) => {
+    for (const ch of word) if (text[i++] !== ch) (i--, fail());
+  };
+  const string = () => {
+    i++; // the opening quote
+    for (;;) {
+      if (i >= text.length || text.charCodeAt(i) < 0x20) fail();
+      const ch = text[i++];
+      if (ch === '"') return;
+      if (ch === "\\") {
+        if (text[i] === "u") {
+          if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 1, i + 5))) fail();
+          i += 5;
+        } else if ('"\\/bfnrt'.includes(text[i] ?? "")) i++;
+        else fail();
+      }
+    }
+  };
+  const number = () => {
+    const match = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/.exec(text.slice(i));
+    if (!match) fail();
+    i += match![0].length;
+  };
+  const value = (): void => {
+    ws();
+    const ch = text[i];
+    if (ch === "{") {
+      i++;
+      ws();
+      if (text[i] === "}") return void i++;
+      for (;;) {
+        ws();
+        if (text[i] !== '"') fail();
+        string();
+        ws();
+        if (text[i] !== ":") fail();
+        i++;
+        value();
+        ws();
+        if (text[i] === ",") i++;
+        else if (text[i] === "}") return void i++;
+        else fail();
+      }
+    }
+    if (ch === "[") {
+      i++;
+      ws();
+      if (text[i] === "]") return void i++;
+      for (;;) {
+        value();
+        ws();
+        if (text[i] === ",") i++;
+        else if (text[i] === "]") return void i++;
+        else fail();
+      }
+    }
+    if (ch === '"') return string();
+    if (ch === "t") return literal("true");
+    if (ch === "f") return literal("false");
+    if (ch === "n") return literal("null");
+    if (ch === "-" || (ch >= "0" && ch <= "9")) return number();
+    fail();
+  };
+  try {
+    // A byte order mark is not JSON either (JSON.parse refuses it): it fails at offset 0.
+    value();
+    ws();
+    return i < text.length ? i : undefined;
+  } catch (offset) {
+    if (typeof offset === "number") return Math.min(offset, text.length);
+    throw offset;
+  }
 }
 
 /**

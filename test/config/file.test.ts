@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { FORMATS } from "../../constructs/formats";
 import { defineConfig, findConfigFile, loadConfig, parseConfig, readConfigFile } from "../../scripts/config/file";
-import { ConfigError } from "../../scripts/config/input";
+import { ConfigError, jsonErrorOffset } from "../../scripts/config/input";
 import { UsageError } from "../../scripts/core/errors";
 import { ENVIRONMENTS_CONFIG, REPO_CONFIG_PATH, REPO_PINS_PATH } from "../support/repo-config";
 
@@ -100,6 +100,30 @@ describe("reading amiroll.json", () => {
     const error = thrown(() => loadConfig({ config: dir, cwd: dir, env: {} }));
     expect(error).toBeInstanceOf(ConfigError);
     expect(error.message).toMatch(/^amiroll\.json: \(file\): is not valid JSON \(expected an amiroll config object\) at line 4, column 3: /);
+  });
+
+  it("finds the first bad character of any JSON, agreeing with JSON.parse on what is valid", () => {
+    const cases: [string, number | undefined][] = [
+      ['{"a": [1, {"b": null}], "c": -1.5e3, "d": "\\u00e9\\n"}', undefined],
+      ['{"a": }', 6],
+      ['{"a": 1,}', 8],
+      ["[1, 2", 5],
+      ["", 0],
+      ['{"a": tru}', 9],
+      ['{"a": 1} x', 9],
+      ["[01]", 2],
+      ['"\u0001"', 1],
+      ["\uFEFF{}", 0],
+    ];
+    for (const [text, offset] of cases) {
+      let valid = true;
+      try {
+        JSON.parse(text);
+      } catch {
+        valid = false;
+      }
+      expect([text, jsonErrorOffset(text), valid]).toEqual([text, offset, offset === undefined]);
+    }
   });
 
   it("names an unreadable config file and a missing pins file", () => {
