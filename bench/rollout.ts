@@ -19,7 +19,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { SetDesiredCapacityCommand, TerminateInstanceInAutoScalingGroupCommand, UpdateAutoScalingGroupCommand } from "@aws-sdk/client-auto-scaling";
-import { createLogger } from "../scripts/commands/common";
+import { createLogger } from "../scripts/core/log";
 import { rolloutOptions, simulatedWorld } from "../scripts/commands/rollout";
 import { setContainerInstanceStatus } from "../scripts/fleet/drain";
 import { rollout } from "../scripts/rollout/rollout";

@@ -9,8 +9,10 @@ import { dirname, join } from "node:path";
 import { Command, CommanderError } from "commander";
 import { PropsError } from "../constructs/errors";
 import { ConfigError } from "./config/input";
-import { EXIT, Exit } from "./commands/common";
+import { EXIT, Exit, commanderOutputAsJson, requestedLogFormat, stderrSink } from "./commands/common";
 import { GuardRefusal, UsageError } from "./core/errors";
+import { type Logger, createLogger } from "./core/log";
+import { hideWarnings, logWarnings } from "./core/warnings";
 
 export { EXIT };
 
@@ -61,33 +63,46 @@ function packageVersion(): string {
 
 /** Runs the CLI and returns its exit code (the bin script exits with it). */
 export async function main(argv: readonly string[], program: Command = buildProgram(argv)): Promise<number> {
+  // Before a verb creates an SDK client: the SDK warns then, on Node < 22, about its 2027 releases.
+  hideWarnings();
+  // The verb's --log-format, known before commander parses: even a usage error is reported in it.
+  const log = createLogger(requestedLogFormat(argv), stderrSink);
+  if (log.format === "json") {
+    logWarnings(log);
+    commanderOutputAsJson(program, log);
+  }
   if (argv.length === 0) {
     program.outputHelp({ error: true });
+    if (log.format === "json") log.error("no verb given (amiroll --help lists them)", { exitCode: EXIT.badInput });
     return EXIT.badInput;
   }
   try {
     await program.parseAsync([...argv], { from: "user" });
     return EXIT.ok;
   } catch (error) {
-    return exitCodeOf(error);
+    return exitCodeOf(error, log);
   }
 }
 
-/** Maps an error to its exit code, printing the one line a user needs. */
-export function exitCodeOf(error: unknown): number {
+/**
+ * Maps an error to its exit code, printing through `log` the one line a user needs: `amiroll:
+ * MESSAGE` as text, a JSON object with `level: "error"`, `exitCode` and the error's name as JSON.
+ */
+export function exitCodeOf(error: unknown, log: Logger = createLogger("text", (line) => console.error(line))): number {
   if (error instanceof CommanderError) {
-    // --help and --version end here too, with exit code 0; commander has printed them.
-    return error.exitCode === 0 ? EXIT.ok : EXIT.badInput;
+    // --help and --version end here too, with exit code 0. As text, commander has printed the
+    // error; as JSON it left it to this line (commanderOutputAsJson).
+    if (error.exitCode === 0) return EXIT.ok;
+    if (log.format === "json") log.error(error.message.replace(/^error: /, ""), { exitCode: EXIT.badInput, error: error.code });
+    return EXIT.badInput;
   }
   if (error instanceof Exit) return error.code;
   if (error instanceof GuardRefusal) {
-    console.error(`amiroll: ${error.message}:\n${error.reasons.map((r) => `  - ${r}`).join("\n")}`);
+    if (log.format === "json") log.error(error.message, { exitCode: EXIT.guardRefused, error: error.name, reasons: error.reasons });
+    else log.error(`${error.message}:\n${error.reasons.map((r) => `  - ${r}`).join("\n")}`);
     return EXIT.guardRefused;
   }
-  if (error instanceof ConfigError || error instanceof PropsError || error instanceof UsageError) {
-    console.error(`amiroll: ${error.message}`);
-    return EXIT.badInput;
-  }
-  console.error(`amiroll: ${error instanceof Error ? error.message : String(error)}`);
-  return EXIT.failed;
+  const code = error instanceof ConfigError || error instanceof PropsError || error instanceof UsageError ? EXIT.badInput : EXIT.failed;
+  log.error(error instanceof Error ? error.message : String(error), { exitCode: code, ...(error instanceof Error && { error: error.name }) });
+  return code;
 }

@@ -12,7 +12,8 @@ import { createAwsClients } from "../fleet/clients";
 import { wallClock } from "../core/clock";
 import { guardText } from "../terraform/guard";
 import { summaryLine } from "../terraform/plan";
-import { type CommonOptions, EXIT, Exit, createLogger, findEnvironment, interruptible, loadConfig, withCommonOptions } from "./common";
+import { createLogger } from "../core/log";
+import { type CommonOptions, EXIT, Exit, findEnvironment, interruptible, loadConfig, stderrSink, withCommonOptions } from "./common";
 import { type GuardFlags, planAndGuard, withGuardOptions } from "./plan";
 import { openStack } from "./stack";
 import { durationOption, watchEnvironment } from "./watch";
@@ -37,7 +38,7 @@ export function applyCommand(): Command {
     .option("--timeout <duration>", "how long the watch after the apply may take", "60m")
     .option("--stall-after <duration>", "no progress for this long is a stall (the watch)", "10m");
   return withCommonOptions(withGuardOptions(command)).action(async (options: ApplyOptions) => {
-    const log = createLogger(options.logFormat);
+    const log = createLogger(options.logFormat, stderrSink);
     const config = loadConfig(options);
     const environment = findEnvironment(config.environments, options.env);
     if (options.plan && options.simulate) {
@@ -80,7 +81,6 @@ export function applyCommand(): Command {
           config,
           environment,
           log,
-          logFormat: options.logFormat,
           clients: stack.simulation?.clients ?? createAwsClients(environment),
           clock: stack.simulation?.clock ?? wallClock,
           timeoutMs: durationOption("--timeout", options.timeout),

@@ -15,7 +15,8 @@ import { UsageError } from "../core/errors";
 import { type BumpPlan, type Lookups, bumpTargets, planBump } from "../images/bump";
 import { bumpPullRequest } from "../images/pull-request";
 import { type Release, describeImages, resolveReleases } from "../images/release";
-import { type CommonOptions, type Config, createLogger, loadConfig, withCommonOptions } from "./common";
+import { createLogger } from "../core/log";
+import { type CommonOptions, type Config, loadConfig, stderrSink, withCommonOptions } from "./common";
 import { type AwsAccess, awsAccess } from "./stack";
 import { envOption, selectEnvironments, usedBy } from "./status";
 
@@ -66,7 +67,7 @@ export function bumpCommand(): Command {
     .option("--force", "let an environment take an image its source has not verified, or one the rollout rejected")
     .addOption(new Option("-o, --output <format>", "the pull request as markdown (title, blank line, body) or JSON").choices(["markdown", "json"]).default("markdown"));
   return withCommonOptions(command).action(async (options: BumpCommandOptions) => {
-    const log = createLogger(options.logFormat);
+    const log = createLogger(options.logFormat, stderrSink);
     const config = loadConfig(options);
     selectEnvironments(config, options.env);
     // Every environment: production's target may be an image staging's region knows.

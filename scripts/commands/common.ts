@@ -1,9 +1,10 @@
 /**
  * What every verb shares: the options of DESIGN.md's CLI contract, loading config and pins,
- * logging (text or one JSON object per line), and how a verb ends with an exit code.
+ * where logs go (stderr; the logger itself is core/log.ts), and how a verb ends with an exit code.
  */
 import { type Command, Option } from "commander";
 import { UsageError } from "../core/errors";
+import { LOG_FORMATS, type LogFormat, type LogSink, type Logger } from "../core/log";
 import { SCENARIOS, type ScenarioName } from "../sim/scenario-list";
 import { type Config, findEnvironment, loadConfig as loadConfigFile } from "../config/file";
 
@@ -31,7 +32,7 @@ export interface CommonOptions {
   readonly config?: string;
   readonly simulate?: boolean;
   readonly scenario?: ScenarioName;
-  readonly logFormat: "text" | "json";
+  readonly logFormat: LogFormat;
 }
 
 /** Adds `--simulate [--scenario NAME]` and `--log-format` to a verb. */
@@ -40,7 +41,7 @@ export function withCommonOptions(command: Command): Command {
     .option("--config <file>", "the amiroll.json to use (default: AMIROLL_CONFIG, else the nearest amiroll.json from the current directory up)")
     .option("--simulate", "run against the simulated AWS seeded from the environments config (no AWS account needed)")
     .addOption(new Option("--scenario <name>", "the simulated world's scenario (with --simulate)").choices(Object.keys(SCENARIOS)))
-    .addOption(new Option("--log-format <format>", "progress as text, or one JSON object per line").choices(["text", "json"]).default(process.env.CI ? "json" : "text"))
+    .addOption(new Option("--log-format <format>", "progress as text, or one JSON object per line").choices(LOG_FORMATS).default(defaultLogFormat()))
     .hook("preAction", (verb) => {
       const options = verb.opts<CommonOptions>();
       if (options.scenario && !options.simulate) throw new UsageError("--scenario needs --simulate (it picks the simulated world's scenario)");
@@ -56,23 +57,48 @@ export function loadConfig(options: Pick<CommonOptions, "config"> = {}, env: Nod
 
 export { findEnvironment };
 
-export interface Logger {
-  /** A step of progress, with fields for the JSON form. */
-  info(message: string, fields?: Record<string, unknown>): void;
-  warn(message: string, fields?: Record<string, unknown>): void;
-  /** A line of a tool's own output (terraform), passed through. */
-  output(source: string, line: string): void;
+/**
+ * The CLI's stderr, where every verb logs (stdout carries only a verb's result): a terminal gets
+ * live progress fitted to its width.
+ */
+export const stderrSink: LogSink = {
+  write: (text) => void process.stderr.write(text),
+  get isTTY() {
+    return process.stderr.isTTY === true;
+  },
+  get columns() {
+    return process.stderr.columns ?? process.stdout.columns;
+  },
+};
+
+/** `--log-format`'s default: JSON in CI (CI set), else text. */
+export function defaultLogFormat(env: NodeJS.ProcessEnv = process.env): LogFormat {
+  return env.CI ? "json" : "text";
 }
 
-/** Progress goes to stderr, so stdout carries only the verb's result (a comment, a report). */
-export function createLogger(format: "text" | "json", write: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Logger {
-  const emit = (level: string, message: string, fields?: Record<string, unknown>) =>
-    write(format === "json" ? JSON.stringify({ time: new Date().toISOString(), level, message, ...fields }) : level === "warn" ? `warning: ${message}` : message);
-  return {
-    info: (message, fields) => emit("info", message, fields),
-    warn: (message, fields) => emit("warn", message, fields),
-    output: (source, line) => (format === "json" ? emit("output", line, { source }) : write(`  ${source}: ${line}`)),
-  };
+/**
+ * The log format `argv` asks for (`--log-format F` or `--log-format=F`, the last one, before any
+ * `--`), else the default: what the verb will use, known before commander parses, so that the
+ * CLI can report even a usage error in that format.
+ */
+export function requestedLogFormat(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): LogFormat {
+  let format: LogFormat = defaultLogFormat(env);
+  for (let i = 0; i < argv.length && argv[i] !== "--"; i++) {
+    const value = argv[i] === "--log-format" ? argv[i + 1] : argv[i].startsWith("--log-format=") ? argv[i].slice("--log-format=".length) : undefined;
+    if (value !== undefined && (LOG_FORMATS as readonly string[]).includes(value)) format = value as LogFormat;
+  }
+  return format;
+}
+
+/**
+ * For `--log-format json`: commander's own stderr as JSON lines too. Its usage error is left to
+ * the CLI, which reports it as the final error with the exit code (scripts/amiroll.ts,
+ * `exitCodeOf`); the "(run amiroll --help for usage)" hint is dropped; help shown as an error is
+ * an info line. Applies to `program` and every verb in it.
+ */
+export function commanderOutputAsJson(program: Command, log: Logger): void {
+  program.showHelpAfterError(false).configureOutput({ outputError: () => undefined, writeErr: (text) => log.info(text.trimEnd(), { source: "commander" }) });
+  for (const verb of program.commands) commanderOutputAsJson(verb, log);
 }
 
 /**

@@ -11,7 +11,8 @@ import { describeStickyResult, githubContextFromEnv, octokitComments, postSticky
 import { type GuardResult, guardPlan, guardText } from "../terraform/guard";
 import { type Plan, parsePlan, summaryLine } from "../terraform/plan";
 import { SHAPES, type Shape } from "../terraform/rolls";
-import { type CommonOptions, EXIT, Exit, type Logger, createLogger, findEnvironment, interruptible, loadConfig, withCommonOptions } from "./common";
+import { type Logger, createLogger } from "../core/log";
+import { type CommonOptions, EXIT, Exit, findEnvironment, interruptible, loadConfig, stderrSink, withCommonOptions } from "./common";
 import { holdsOf } from "../rollout/rollout";
 import { type Stack, openStack } from "./stack";
 
@@ -77,7 +78,7 @@ export function planCommand(): Command {
     .option("--comment <file>", "write the markdown comment to this file instead of stdout")
     .option("--github", "create or update the sticky comment on the pull request (GitHub Actions)");
   return withCommonOptions(withGuardOptions(command)).action(async (options: PlanOptions) => {
-    const log = createLogger(options.logFormat);
+    const log = createLogger(options.logFormat, stderrSink);
     const config = loadConfig(options);
     const environment = findEnvironment(config.environments, options.env);
     const github = options.github ? githubContextFromEnv() : undefined;

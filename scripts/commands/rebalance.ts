@@ -10,7 +10,8 @@ import { type AwsClients, createAwsClients } from "../fleet/clients";
 import { rebalance } from "../fleet/rebalance";
 import { takeSnapshot } from "../fleet/snapshot";
 import { type Clock, wallClock } from "../core/clock";
-import { type CommonOptions, EXIT, Exit, type Logger, createLogger, findEnvironment, loadConfig, withCommonOptions } from "./common";
+import { type Logger, createLogger } from "../core/log";
+import { type CommonOptions, EXIT, Exit, findEnvironment, loadConfig, stderrSink, withCommonOptions } from "./common";
 import { simulatedStack } from "./stack";
 
 /**
@@ -59,7 +60,7 @@ export function rebalanceCommand(): Command {
     .requiredOption("--env <name>", "the environment to rebalance")
     .option("--dry-run", "only say which services would be forced");
   return withCommonOptions(command).action(async (options: RebalanceCommandOptions) => {
-    const log = createLogger(options.logFormat);
+    const log = createLogger(options.logFormat, stderrSink);
     const config = loadConfig(options);
     const environment = findEnvironment(config.environments, options.env);
     const simulation = options.simulate ? (await simulatedStack({ config, environment, log, scenario: options.scenario })).simulation : undefined;

@@ -24,7 +24,8 @@ import { type Clock, wallClock } from "../core/clock";
 import { simulatedProbe } from "../sim/probe";
 import { type ScenarioName, type Simulation } from "../sim/scenarios";
 import { SimTerraform } from "../sim/terraform";
-import { type CommonOptions, type Config, EXIT, Exit, type Logger, createLogger, interruptible, loadConfig, withCommonOptions } from "./common";
+import { type Logger, createLogger } from "../core/log";
+import { type CommonOptions, type Config, EXIT, Exit, interruptible, loadConfig, stderrSink, withCommonOptions } from "./common";
 import { realStack, simulatedEnvironments, synthesizeEnvironment } from "./stack";
 import { durationOption } from "./watch";
 
@@ -67,7 +68,7 @@ export function rolloutCommand(): Command {
     .option("--stall-after <duration>", "no progress for this long is a stall", "10m")
     .addOption(new Option("-o, --output <format>", "the report on stdout").choices(["text", "markdown"]).default("text"));
   return withCommonOptions(command).action(async (options: RolloutCommandOptions) => {
-    const log = createLogger(options.logFormat);
+    const log = createLogger(options.logFormat, stderrSink);
     const config = loadConfig(options);
     for (const [flag, value] of [["--from", options.from], ["--to", options.to]] as const) {
       if (value !== undefined) findEnvironment(config.environments, value, flag);
@@ -113,8 +114,8 @@ export function rolloutCommand(): Command {
       const violations = world.violations();
       console.log(`zero-downtime violations: ${violations}`);
     }
-    if (result.outcome === "interrupted") console.error("amiroll: rollout interrupted; run the same command again to continue from where the world is");
-    else if (EXIT_OF[result.outcome] !== EXIT.ok) console.error(`amiroll: rollout ${result.outcome}: ${result.waves.find((w) => w.reason && w.outcome === result.outcome)?.reason ?? ""}`);
+    if (result.outcome === "interrupted") log.error("rollout interrupted; run the same command again to continue from where the world is", { exitCode: EXIT_OF[result.outcome] });
+    else if (EXIT_OF[result.outcome] !== EXIT.ok) log.error(`rollout ${result.outcome}: ${result.waves.find((w) => w.reason && w.outcome === result.outcome)?.reason ?? ""}`, { exitCode: EXIT_OF[result.outcome] });
     if (EXIT_OF[result.outcome] !== EXIT.ok) throw new Exit(EXIT_OF[result.outcome]);
   });
 }

@@ -17,9 +17,8 @@ import type { AwsClients } from "../fleet/clients";
 import { type Clock, wallClock } from "../core/clock";
 import { VirtualClock } from "../sim/clock";
 import { SimTerraform } from "../sim/terraform";
-import type { TerraformRunner } from "../terraform/runner";
-import { TerraformCli } from "../terraform/runner";
-import type { Logger } from "./common";
+import { TerraformCli, type TerraformStack } from "../terraform/runner";
+import type { Logger } from "../core/log";
 
 // Loaded on first use, so that a verb pays only for what it runs: cdktf and the provider's
 // classes where a stack is synthesized, the simulator with --simulate, the SDK clients without.
@@ -30,10 +29,7 @@ const synthesizeStacks: App["synthesizeStacks"] = (props) => (require("../../con
 const createSimulation: Scenarios["createSimulation"] = (options) => (require("../sim/scenarios") as Scenarios).createSimulation(options);
 const createAwsClients: Clients["createAwsClients"] = (...args) => (require("../fleet/clients") as Clients).createAwsClients(...args);
 
-export interface Stack {
-  readonly runner: TerraformRunner;
-  /** The stack's synthesized directory (terraform's working directory). */
-  readonly directory: string;
+export interface Stack extends TerraformStack {
   /** Set with `--simulate`: the world the runner plans and applies against. */
   readonly simulation?: Simulation;
 }
@@ -66,6 +62,7 @@ export function realStack(options: StackOptions): Stack {
   const runner = new TerraformCli({
     workingDirectory: directory,
     log: (line) => options.log.output("terraform", line),
+    notice: (message) => options.log.info(message),
     signal: options.signal,
   });
   return { runner, directory };

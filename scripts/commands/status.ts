@@ -11,7 +11,8 @@ import { type FleetSnapshot, takeSnapshot } from "../fleet/snapshot";
 import { describeImages, resolveReleases } from "../images/release";
 import { type ClusterStatus, clusterStatus } from "../images/status";
 import { type FleetStatus, statusJson, statusProm, statusTable, statusTsv } from "../images/status-report";
-import { type CommonOptions, type Config, type Logger, createLogger, findEnvironment, loadConfig, withCommonOptions } from "./common";
+import { type Logger, createLogger } from "../core/log";
+import { type CommonOptions, type Config, findEnvironment, loadConfig, stderrSink, withCommonOptions } from "./common";
 import { type AwsAccess, awsAccess } from "./stack";
 
 const FORMATS = { table: statusTable, tsv: statusTsv, json: statusJson, prom: statusProm } as const;
@@ -74,7 +75,7 @@ export function statusCommand(): Command {
     .addOption(envOption("only this environment"))
     .addOption(new Option("-o, --output <format>", "a table, TSV for scripts, JSON, or the Prometheus text format for a textfile collector").choices(Object.keys(FORMATS)).default("table"));
   return withCommonOptions(command).action(async (options: StatusCommandOptions) => {
-    const log = createLogger(options.logFormat);
+    const log = createLogger(options.logFormat, stderrSink);
     const config = loadConfig(options);
     const environments = selectEnvironments(config, options.env);
     const access = await awsAccess(config, environments, { simulate: options.simulate, scenario: options.scenario, log });

@@ -7,7 +7,8 @@ import { existsSync, statSync } from "node:fs";
 import { Command } from "commander";
 import { shownPath } from "../config/file";
 import { ConfigError } from "../config/input";
-import { type CommonOptions, createLogger, loadConfig, withCommonOptions } from "./common";
+import { createLogger } from "../core/log";
+import { type CommonOptions, loadConfig, stderrSink, withCommonOptions } from "./common";
 import { envOption, selectEnvironments } from "./status";
 
 interface SynthCommandOptions extends CommonOptions {
@@ -19,7 +20,7 @@ export function synthCommand(): Command {
     .description("write each environment's terraform stack (cdk.tf.json) into the config's outDir (no AWS call)")
     .addOption(envOption("the environment to synthesize"));
   return withCommonOptions(command).action(async (options: SynthCommandOptions) => {
-    const log = createLogger(options.logFormat);
+    const log = createLogger(options.logFormat, stderrSink);
     const config = loadConfig(options);
     const environments = selectEnvironments(config, options.env);
     if (existsSync(config.outDir) && !statSync(config.outDir).isDirectory()) {

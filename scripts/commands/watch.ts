@@ -7,11 +7,12 @@ import { durationSeconds } from "../../constructs/formats";
 import { UsageError } from "../core/errors";
 import { balanceTable, serviceBalance } from "../fleet/balance";
 import { type AwsClients, createAwsClients } from "../fleet/clients";
-import { failureReason, progressFields, progressLine, reportLines } from "../fleet/report";
+import { failureReason, progressItem, reportLines } from "../fleet/report";
 import { type WatchResult, watchMigration } from "../fleet/watch";
 import { type Clock, wallClock } from "../core/clock";
 import type { Environment } from "../config/environments";
-import { type CommonOptions, type Config, EXIT, Exit, type Logger, createLogger, findEnvironment, loadConfig, withCommonOptions } from "./common";
+import { type Logger, createLogger } from "../core/log";
+import { type CommonOptions, type Config, EXIT, Exit, findEnvironment, loadConfig, stderrSink, withCommonOptions } from "./common";
 import { rebalanceEnvironment } from "./rebalance";
 import { simulatedRollInProgress } from "./stack";
 
@@ -31,21 +32,6 @@ export function durationOption(option: string, value: string): number {
   }
 }
 
-/** Live progress: one line rewritten in place on a terminal, one line (or JSON object) per cycle otherwise. */
-export function progressPrinter(log: Logger, format: "text" | "json") {
-  const live = format === "text" && process.stderr.isTTY === true;
-  return {
-    cycle(lines: { cluster: string; text: string; fields: Record<string, unknown> }[]) {
-      if (format === "json") for (const l of lines) log.info(l.text, { event: "progress", ...l.fields });
-      else if (live) process.stderr.write(`\r\x1b[2K${lines.map((l) => l.text).join(" | ")}`);
-      else for (const l of lines) log.info(l.text);
-    },
-    end() {
-      if (live) process.stderr.write("\n");
-    },
-  };
-}
-
 export function watchCommand(): Command {
   const command = new Command("watch")
     .description("watch tasks move off the old instances until every service is steady (exit 1 on timeout, crash loop or stall)")
@@ -54,7 +40,7 @@ export function watchCommand(): Command {
     .option("--stall-after <duration>", "no progress for this long is a stall", "10m")
     .option("--rebalance", "afterwards, force a new deployment of services whose tasks are not spread across zones and instances");
   return withCommonOptions(command).action(async (options: WatchCommandOptions) => {
-    const log = createLogger(options.logFormat);
+    const log = createLogger(options.logFormat, stderrSink);
     const config = loadConfig(options);
     const environment = findEnvironment(config.environments, options.env);
     const timeoutMs = durationOption("--timeout", options.timeout);
@@ -65,7 +51,6 @@ export function watchCommand(): Command {
       config,
       environment,
       log,
-      logFormat: options.logFormat,
       clients: simulation?.clients ?? createAwsClients(environment),
       clock: simulation?.clock ?? wallClock,
       timeoutMs,
@@ -80,7 +65,6 @@ export interface WatchEnvironmentOptions {
   readonly config: Config;
   readonly environment: Environment;
   readonly log: Logger;
-  readonly logFormat: "text" | "json";
   readonly clients: AwsClients;
   readonly clock: Clock;
   readonly timeoutMs: number;
@@ -104,7 +88,6 @@ export async function watchEnvironment(options: WatchEnvironmentOptions): Promis
   }));
   log.info(`watching ${environment.name}: ${clusters.map((c) => `${c.name} -> ${c.targetImageIds.join(", ")}`).join("; ")}`, { env: environment.name });
 
-  const printer = progressPrinter(log, options.logFormat);
   let result: WatchResult;
   try {
     result = await watchMigration({
@@ -114,10 +97,10 @@ export async function watchEnvironment(options: WatchEnvironmentOptions): Promis
       timeoutMs,
       stallAfterMs,
       onCycle: ({ states }) =>
-        printer.cycle([...states].map(([cluster, state]) => ({ cluster, text: progressLine(cluster, state), fields: progressFields(cluster, state) }))),
+        log.progress([...states].map(([cluster, state]) => progressItem(cluster, state))),
     });
   } finally {
-    printer.end();
+    log.endProgress();
   }
 
   // The report goes to stdout: it is the verb's result.
@@ -126,7 +109,7 @@ export async function watchEnvironment(options: WatchEnvironmentOptions): Promis
   if (result.outcome === "done") {
     if (options.rebalance) {
       if (!(await rebalanceEnvironment(clients, clock, environment, { log }))) {
-        console.error(`amiroll: watch of ${environment.name}: migrated, but some services could not be rebalanced`);
+        log.error(`watch of ${environment.name}: migrated, but some services could not be rebalanced`, { exitCode: EXIT.failed });
         throw new Exit(EXIT.failed);
       }
     } else {
@@ -141,7 +124,7 @@ export async function watchEnvironment(options: WatchEnvironmentOptions): Promis
     const reasons = [...result.states].flatMap(([cluster, state]) => failureReason(cluster, state) ?? []);
     const reason = result.outcome === "timeout" ? `timed out after ${options.timeoutText} (${[...result.states].map(([c, s]) => `${c}: ${s.phase}`).join(", ")})` : reasons.join("; ");
     log.warn(reason, { outcome: result.outcome });
-    console.error(`amiroll: watch of ${environment.name} failed: ${reason}`);
+    log.error(`watch of ${environment.name} failed: ${reason}`, { exitCode: EXIT.failed });
     throw new Exit(EXIT.failed);
   }
 }

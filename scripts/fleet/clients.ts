@@ -9,6 +9,7 @@ import { ECSClient } from "@aws-sdk/client-ecs";
 import { SSMClient } from "@aws-sdk/client-ssm";
 import type { Environment } from "../config/environments";
 import { UsageError } from "../core/errors";
+import { withAccessErrors } from "./access";
 
 export interface AwsClients {
   readonly ecs: ECSClient;
@@ -48,7 +49,8 @@ function checkAttempts(value: number, source: string, raw: unknown = value): num
  * SDK v3 clients for an environment: its region, the standard credential chain (environment,
  * AWS_PROFILE or `profile`, SSO, web identity, container and instance roles), and adaptive
  * retry, so throttling is absorbed by the SDK (client-side rate limiting plus back-off).
- * Nothing is sent until a client is used.
+ * Missing or expired credentials and an unreachable AWS fail as `AwsAccessError`s (access.ts):
+ * one line naming the region and what to do. Nothing is sent until a client is used.
  */
 export function createAwsClients(environment: Environment, options: AwsClientsOptions = {}): AwsClients {
   const config = {
@@ -57,11 +59,12 @@ export function createAwsClients(environment: Environment, options: AwsClientsOp
     retryMode: "adaptive",
     ...(options.profile ? { profile: options.profile } : {}),
   };
+  const region = environment.region;
   return {
-    ecs: withoutSdkLogging(new ECSClient(config)),
-    autoScaling: withoutSdkLogging(new AutoScalingClient(config)),
-    ec2: withoutSdkLogging(new EC2Client(config)),
-    ssm: withoutSdkLogging(new SSMClient(config)),
+    ecs: withAccessErrors(withoutSdkLogging(new ECSClient(config)), region),
+    autoScaling: withAccessErrors(withoutSdkLogging(new AutoScalingClient(config)), region),
+    ec2: withAccessErrors(withoutSdkLogging(new EC2Client(config)), region),
+    ssm: withAccessErrors(withoutSdkLogging(new SSMClient(config)), region),
   };
 }
 

@@ -1,7 +1,8 @@
 /**
- * The watch's words: one progress line per cycle and the final report, from migration states
- * (pure; the command decides where they go).
+ * The watch's words: one progress item per cluster and cycle (fitted and printed by the logger,
+ * core/log.ts) and the final report, from migration states (pure; the command decides where they go).
  */
+import { type ProgressItem, joinFields } from "../core/progress";
 import type { MigrationState } from "./migration";
 
 /** `4m12s`, `38s`, `1h02m`. */
@@ -18,16 +19,22 @@ function zonesText(state: MigrationState): string {
   return state.zones.map((z) => `${z.availabilityZone} ${z.old}/${z.new}`).join(" ");
 }
 
-/** One line of progress for a cluster. */
-export function progressLine(cluster: string, state: MigrationState): string {
-  return [
-    `${cluster}: ${state.phase}`,
+/**
+ * One cluster's progress in a poll, most important field first (a narrow terminal drops fields
+ * from the right): phase, instances per zone, tasks on old instances, steady services, elapsed, ETA.
+ * `label` names the cluster on the line (default the cluster; the rollout prefixes the environment).
+ */
+export function progressItem(cluster: string, state: MigrationState, context: { readonly label?: string; readonly fields?: Record<string, unknown> } = {}): ProgressItem {
+  const label = context.label ?? cluster;
+  const steady = [
+    `${label}: ${state.phase}`,
     `old/new per AZ: ${zonesText(state) || "(no instances)"}${state.booting ? ` (+${state.booting} booting)` : ""}`,
     `tasks on old: ${state.tasksOnOld.length}`,
     `services steady: ${state.servicesSteady}/${state.services}`,
-    `elapsed ${elapsedText(state.at - state.startedAt)}`,
-    ...(state.etaMs !== undefined && state.phase !== "done" ? [`ETA ${elapsedText(state.etaMs)}`] : []),
-  ].join(" · ");
+  ];
+  const timing = [`elapsed ${elapsedText(state.at - state.startedAt)}`, ...(state.etaMs !== undefined && state.phase !== "done" ? [`ETA ${elapsedText(state.etaMs)}`] : [])];
+  // Off a terminal the line is printed again when something other than the time changed.
+  return { id: label, parts: [...steady, ...timing], key: joinFields(steady), fields: { ...context.fields, ...progressFields(cluster, state) } };
 }
 
 /** The fields of a progress line, for `--log-format json`. */

@@ -12,7 +12,7 @@ import { rebalance } from "../fleet/rebalance";
 import { elapsedText } from "../fleet/report";
 import { type FleetSnapshot, takeSnapshot } from "../fleet/snapshot";
 import type { Clock } from "../core/clock";
-import type { Logger } from "../commands/common";
+import type { Logger } from "../core/log";
 import { type HttpProbe, runSmokeChecks } from "./smoke";
 
 export const GATES = ["steady", "crash loop", "balance", "soak", "smoke"] as const;

@@ -11,14 +11,13 @@
  */
 import type { Cluster, Environment } from "../config/environments";
 import { type ClusterPins, type Pin, type Pins, readPins, writePins } from "../config/pins";
-import type { Logger } from "../commands/common";
-import type { Stack } from "../commands/stack";
-import { progressPrinter } from "../commands/watch";
+import type { Logger } from "../core/log";
+import type { TerraformStack } from "../terraform/runner";
 import { StalePlanError } from "../core/errors";
 import type { BalanceReport } from "../fleet/balance";
 import type { AwsClients } from "../fleet/clients";
 import { setContainerInstanceStatus } from "../fleet/drain";
-import { failureReason, progressFields, progressLine } from "../fleet/report";
+import { failureReason, progressItem } from "../fleet/report";
 import { type FleetSnapshot, takeSnapshot } from "../fleet/snapshot";
 import { watchMigration } from "../fleet/watch";
 import type { Clock } from "../core/clock";
@@ -35,7 +34,7 @@ import { formatInstant, formatWait, nextOpening, openWindow } from "../config/wi
 export interface EnvironmentAccess {
   readonly clients: AwsClients;
   /** The stack as the pins file is now: synthesized again after every change of the pins. */
-  stack(): Promise<Stack>;
+  stack(): Promise<TerraformStack>;
 }
 
 export interface RolloutOptions {
@@ -433,7 +432,6 @@ async function drain(
 }
 
 async function watchTasks(environment: Environment, access: EnvironmentAccess, options: RolloutOptions, targets: ReadonlyMap<string, Pin>) {
-  const printer = progressPrinter(options.log, options.logFormat);
   try {
     return await watchMigration({
       clients: access.clients,
@@ -443,10 +441,10 @@ async function watchTasks(environment: Environment, access: EnvironmentAccess, o
       stallAfterMs: options.stallAfterMs,
       signal: options.signal,
       onCycle: ({ states }) =>
-        printer.cycle([...states].map(([cluster, state]) => ({ cluster: `${environment.name}/${cluster}`, text: progressLine(`${environment.name}/${cluster}`, state), fields: { env: environment.name, ...progressFields(cluster, state) } }))),
+        options.log.progress([...states].map(([cluster, state]) => progressItem(cluster, state, { label: `${environment.name}/${cluster}`, fields: { env: environment.name } }))),
     });
   } finally {
-    printer.end();
+    options.log.endProgress();
   }
 }
 

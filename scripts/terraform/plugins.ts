@@ -1,6 +1,7 @@
 /**
  * Where the hashicorp/aws provider the stacks pin is found locally, for `terraform init
- * -plugin-dir` (offline, no registry). One copy for the CLI and the test support.
+ * -plugin-dir` (offline, no registry). One discovery (`findPluginDir`) for the CLI's runner
+ * (`providerSource`) and the test support.
  */
 import { existsSync, readdirSync } from "node:fs";
 import { homedir } from "node:os";
@@ -27,11 +28,20 @@ export function providerPlatform(platform: string = process.platform, arch: stri
   return `${platform}_${({ x64: "amd64", arm64: "arm64", ia32: "386" } as Record<string, string>)[arch] ?? arch}`;
 }
 
-/** Whether `dir` is a plugin dir (unpacked mirror layout) holding hashicorp/aws 5.100.0 for this platform. */
+/**
+ * Whether `dir` is a plugin dir holding hashicorp/aws 5.100.0 for this platform, in either layout
+ * `terraform providers mirror` and `-plugin-dir` know: unpacked
+ * (`HOST/hashicorp/aws/5.100.0/linux_amd64/terraform-provider-aws_v5.100.0_x5`) or packed
+ * (`HOST/hashicorp/aws/terraform-provider-aws_5.100.0_linux_amd64.zip`).
+ */
 export function holdsAwsProvider(dir: string): boolean {
   return REGISTRY_HOSTS.some((host) => {
-    const folder = join(dir, host, "hashicorp", "aws", AWS_PROVIDER_VERSION, providerPlatform());
-    return existsSync(folder) && readdirSync(folder).some((f) => f.startsWith(`terraform-provider-aws_v${AWS_PROVIDER_VERSION}`));
+    const provider = join(dir, host, "hashicorp", "aws");
+    const unpacked = join(provider, AWS_PROVIDER_VERSION, providerPlatform());
+    return (
+      (existsSync(unpacked) && readdirSync(unpacked).some((f) => f.startsWith(`terraform-provider-aws_v${AWS_PROVIDER_VERSION}`))) ||
+      existsSync(join(provider, `terraform-provider-aws_${AWS_PROVIDER_VERSION}_${providerPlatform()}.zip`))
+    );
   });
 }
 
@@ -50,4 +60,25 @@ export function findPluginDir(env: NodeJS.ProcessEnv = process.env, candidates: 
   return found
     ? { ok: true, pluginDir: found }
     : { ok: false, reason: `no hashicorp/aws ${AWS_PROVIDER_VERSION} mirror in ${candidates.join(", ")}; set AMIROLL_TF_PLUGIN_DIR` };
+}
+
+/** Where `terraform init` gets the provider from, and why. */
+export type ProviderSource =
+  | { readonly from: "AMIROLL_TF_PLUGIN_DIR" | "mirror"; readonly pluginDir: string }
+  | { readonly from: "registry"; readonly pluginDir?: undefined };
+
+/**
+ * The real runner's default (TerraformCli): AMIROLL_TF_PLUGIN_DIR as given; else the local mirror
+ * the tests use too (`findPluginDir` over `candidates`); else the registry, as a plain
+ * `terraform init` would.
+ */
+export function providerSource(env: NodeJS.ProcessEnv = process.env, candidates: readonly string[] = MIRROR_CANDIDATES): ProviderSource {
+  if (env.AMIROLL_TF_PLUGIN_DIR) return { from: "AMIROLL_TF_PLUGIN_DIR", pluginDir: env.AMIROLL_TF_PLUGIN_DIR };
+  const mirror = findPluginDir({}, candidates);
+  return mirror.ok ? { from: "mirror", pluginDir: mirror.pluginDir } : { from: "registry" };
+}
+
+/** What the user is told about `source`: only a mirror found by looking is worth a line. */
+export function providerSourceNotice(source: ProviderSource): string | undefined {
+  return source.from === "mirror" ? `using the local provider mirror at ${source.pluginDir} (set AMIROLL_TF_PLUGIN_DIR to choose another)` : undefined;
 }

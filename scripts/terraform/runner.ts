@@ -6,6 +6,7 @@
 import { readFileSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { StalePlanError, TerraformError, UsageError } from "../core/errors";
+import { providerSource, providerSourceNotice } from "./plugins";
 
 /** What the driver needs from terraform, real or simulated. */
 export interface TerraformRunner {
@@ -17,6 +18,16 @@ export interface TerraformRunner {
   apply(planFile: string): Promise<void>;
   /** `terraform output -json`. */
   output(): Promise<Record<string, { readonly value: unknown; readonly sensitive: boolean }>>;
+}
+
+/**
+ * A synthesized stack and the runner that plans and applies it: what the rollout needs of one
+ * (commands/stack.ts adds the simulated world with `--simulate`).
+ */
+export interface TerraformStack {
+  readonly runner: TerraformRunner;
+  /** The stack's synthesized directory (terraform's working directory). */
+  readonly directory: string;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -65,8 +76,14 @@ export interface TerraformCliOptions {
   readonly binary?: string;
   /** The synthesized stack's directory (see `stackDirectory`). */
   readonly workingDirectory: string;
-  /** `init -plugin-dir` (offline, from a local mirror); default AMIROLL_TF_PLUGIN_DIR. */
+  /**
+   * `init -plugin-dir` (offline, from a local mirror). Default (plugins.ts, `providerSource`):
+   * AMIROLL_TF_PLUGIN_DIR; else a local mirror of the provider, if one is found (and `notice`
+   * says so); else none: terraform gets the provider from the registry.
+   */
   readonly pluginDir?: string;
+  /** Gets the runner's own notes for the user (the provider mirror it found). */
+  readonly notice?: (message: string) => void;
   /** false: `init -backend=false` (local state only, e.g. to validate). Default true. */
   readonly backend?: boolean;
   /** `init -backend-config=KEY=VALUE` each (ignored with `backend: false`). */
@@ -82,6 +99,9 @@ export interface TerraformCliOptions {
   /** Aborting it interrupts the running command gracefully (SIGINT) and fails it. */
   readonly signal?: AbortSignal;
 }
+
+/** Notices given, so that a rollout's many stacks say it once. */
+const noticed = new Set<string>();
 
 type Execa = typeof import("execa");
 let execaModule: Promise<Execa> | undefined;
@@ -108,15 +128,24 @@ export class TerraformCli implements TerraformRunner {
     this.workingDirectory = resolve(options.workingDirectory);
   }
 
-  private get pluginDir(): string | undefined {
-    return this.options.pluginDir ?? (process.env.AMIROLL_TF_PLUGIN_DIR || undefined);
+  /** The plugin dir for `init`: the option, else `providerSource`'s (noted once per process when it is a mirror found by looking). */
+  private pluginDir(): string | undefined {
+    if (this.options.pluginDir) return this.options.pluginDir;
+    const source = providerSource(process.env);
+    const notice = providerSourceNotice(source);
+    if (notice && !noticed.has(notice)) {
+      noticed.add(notice);
+      this.options.notice?.(notice);
+    }
+    return source.pluginDir;
   }
 
   async init(): Promise<void> {
     const args = ["-input=false", "-no-color"];
     if (this.options.backend === false) args.push("-backend=false");
     else for (const [key, value] of Object.entries(this.options.backendConfig ?? {})) args.push(`-backend-config=${key}=${value}`);
-    if (this.pluginDir) args.push(`-plugin-dir=${this.pluginDir}`);
+    const pluginDir = this.pluginDir();
+    if (pluginDir) args.push(`-plugin-dir=${pluginDir}`);
     await this.run("init", args);
   }
 

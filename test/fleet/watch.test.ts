@@ -3,7 +3,8 @@
  * apply): a healthy migration is seen to done, a broken AMI is a crash loop within 3 polls of its
  * first crash, a slow drain is a stall naming the instances, throttling is survived.
  */
-import { createLogger, findEnvironment } from "../../scripts/commands/common";
+import { findEnvironment } from "../../scripts/commands/common";
+import { createLogger } from "../../scripts/core/log";
 import { repoConfig } from "../support/repo-config";
 import { simulatedRollInProgress } from "../../scripts/commands/stack";
 import { type WatchCycle, watchMigration } from "../../scripts/fleet/watch";

@@ -3,7 +3,7 @@
  * (clusterStatus through fleetStatus), holds, warnings, the maintenance window, and the four
  * renderings (a table, TSV, JSON and the Prometheus text format).
  */
-import { createLogger } from "../../scripts/commands/common";
+import { createLogger } from "../../scripts/core/log";
 import { SIMULATED_START } from "../../scripts/commands/stack";
 import { fleetStatus } from "../../scripts/commands/status";
 import { takeSnapshot } from "../../scripts/fleet/snapshot";

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { rolloutOptions, simulatedWorld } from "../../scripts/commands/rollout";
-import { createLogger } from "../../scripts/commands/common";
+import { createLogger } from "../../scripts/core/log";
 import { rolloutMarkdown, rolloutText } from "../../scripts/rollout/report";
 import { type RolloutOptions, rollout, wavesOf } from "../../scripts/rollout/rollout";
 import type { StepKind } from "../../scripts/rollout/state";
