@@ -6,7 +6,9 @@
  *
  * A wave: window and hold check -> pins -> plan -> guard -> apply -> (blue-green: drain the old
  * generation) -> watch the tasks move -> gates -> pins (verified) -> (blue-green: apply the
- * retire). A blue-green wave that fails rolls back: the old instances go back to ACTIVE, the
+ * retire). An environment (or cluster) never deployed gets its first deploy the same way: the
+ * plan creates it (the guard's `create`), the watch waits for its instances to join, the gates
+ * judge it. A blue-green wave that fails rolls back: the old instances go back to ACTIVE, the
  * new generation is removed, and the image is recorded as rejected in the pins.
  */
 import type { Cluster, Environment } from "../config/environments";
@@ -191,6 +193,8 @@ async function runWave(environment: Environment, options: RolloutOptions): Promi
   let stack = await access.stack();
   await stack.runner.init();
   const oldInstances = new Set<string>();
+  /** Clusters terraform had deployed at the last look: only those have an ECS cluster to observe. */
+  const deployedClusters = new Set<string>();
   let tasksOnOldAtStart: number | undefined;
   let changed = false;
 
@@ -203,9 +207,12 @@ async function runWave(environment: Environment, options: RolloutOptions): Promi
     const fleets = new Map<string, FleetSnapshot>();
     const steps = new Map<string, ClusterStep>();
     for (const cluster of environment.clusters) {
-      const fleet = await takeSnapshot(access.clients, cluster.ecsClusterName, { now: clock.now(), since: report.startedAt });
-      fleets.set(cluster.name, fleet);
       const deployed = generations.get(cluster.name)?.generations ?? [];
+      if (deployed.length > 0) deployedClusters.add(cluster.name);
+      else deployedClusters.delete(cluster.name);
+      // Never deployed: there is no ECS cluster to look at yet (AWS would say it does not exist).
+      const fleet = deployed.length > 0 ? await takeSnapshot(access.clients, cluster.ecsClusterName, { now: clock.now(), since: report.startedAt }) : emptyFleet(cluster.ecsClusterName, clock.now());
+      fleets.set(cluster.name, fleet);
       steps.set(cluster.name, nextClusterStep({ cluster, pins: pins[env][cluster.name], deployed, fleet }, targets.get(cluster.name)!));
       (report.targets as Record<string, string>)[cluster.name] = targets.get(cluster.name)!.imageId;
       for (const ci of fleet.containerInstances) if (ci.imageId !== targets.get(cluster.name)!.imageId) oldInstances.add(ci.ec2InstanceId);
@@ -353,12 +360,19 @@ async function runWave(environment: Environment, options: RolloutOptions): Promi
   // Replaced: old instances seen during the wave that are no longer registered; moved: the
   // service tasks they held at the start, less those still on them.
   const fleets = new Map<string, FleetSnapshot>();
-  for (const c of environment.clusters) fleets.set(c.name, await takeSnapshot(access.clients, c.ecsClusterName, { now: clock.now(), since: clock.now() }));
+  for (const c of environment.clusters) {
+    fleets.set(c.name, deployedClusters.has(c.name) ? await takeSnapshot(access.clients, c.ecsClusterName, { now: clock.now(), since: clock.now() }) : emptyFleet(c.ecsClusterName, clock.now()));
+  }
   const registered = new Set([...fleets.values()].flatMap((f) => f.containerInstances.filter((ci) => ci.status === "ACTIVE" || ci.status === "DRAINING").map((ci) => ci.ec2InstanceId)));
   report.instancesReplaced = [...oldInstances].filter((id) => !registered.has(id)).length;
   report.tasksMoved = Math.max(0, (tasksOnOldAtStart ?? 0) - tasksOn(oldInstances, fleets));
   report.endedAt = clock.now();
   return report;
+}
+
+/** The fleet of a cluster terraform has not deployed yet: nothing at all. */
+function emptyFleet(clusterName: string, at: number): FleetSnapshot {
+  return { at, clusterName, groups: [], containerInstances: [], services: [], tasks: [], stoppedTasks: [], apiCalls: 0 };
 }
 
 /** The environment's holds and its clusters', as the rollout and plan comments show them. */

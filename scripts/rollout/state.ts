@@ -26,9 +26,11 @@ export interface ClusterWorld {
 /**
  * What the cluster needs next, in the order a roll goes through them:
  * - `pin`: the pins file must change first (start a roll, or promote the image);
- * - `apply`: terraform must make the deployed generations match the pins;
+ * - `apply`: terraform must make the deployed generations match the pins (for a cluster never
+ *   deployed, its first deploy: the plan creates it);
  * - `drain`: blue-green, the old generation is still ACTIVE: set it DRAINING;
- * - `migrate`: tasks are still on old instances, or old instances are still leaving;
+ * - `migrate`: tasks are still on old instances, old instances are still leaving, or no instance
+ *   of the target has registered with ECS yet (a first deploy: nothing to move, only to join);
  * - `verify`: everything runs the target image: the gates decide;
  * - `done`: verified and nothing old is left;
  * - `refuse`: the roll cannot go on without a person (the reason says why).
@@ -61,14 +63,13 @@ export function unverified(pin: Pin): Pin {
  */
 export function nextClusterStep(world: ClusterWorld, target: Pin): ClusterStep {
   const { pins, deployed, fleet, cluster } = world;
-  if (deployed.length === 0) {
-    return { kind: "refuse", reason: `${cluster.ecsClusterName} has never been deployed: deploy it first (amiroll plan/apply)` };
-  }
   const registered = fleet.containerInstances.filter((ci) => REGISTERED.has(ci.status));
   const deployedIds = deployed.map((g) => g.imageId);
   const rejected = pins.rejected?.imageId === target.imageId;
   // A rejected image is never rolled to again: the cluster only finishes going back to its pin.
   const goal = rejected ? pins.current : target;
+
+  if (deployed.length === 0) return firstDeployStep(world, goal);
 
   if (pins.current.imageId !== goal.imageId) {
     if (pins.retiring) {
@@ -102,11 +103,47 @@ export function nextClusterStep(world: ClusterWorld, target: Pin): ClusterStep {
     if (old.length > 0 || registered.some((ci) => ci.imageId !== pins.current.imageId)) return { kind: "migrate", why: `instances of ${target.imageId} are leaving` };
     return { kind: "refuse", reason: `${target.imageId} was rolled back on ${pins.rejected!.at}: ${pins.rejected!.reason} (bump to a newer image, or remove "rejected" from the pins to try it again)` };
   }
+  // A first deploy (or any apply whose instances have not joined yet): nothing to move, but
+  // nothing to verify either until the new instances are in the cluster.
+  const joining = stillJoining(fleet, registered, goal.imageId);
+  if (joining) return { kind: "migrate", why: joining };
   const tasksOnOld = fleet.tasks.some((t) => t.lastStatus !== "STOPPED" && old.some((ci) => ci.arn === t.containerInstanceArn) && !isDaemonTask(fleet, t.group));
   // With a retiring generation, its drained instances stay until the retire apply; otherwise they must be gone.
   if (tasksOnOld || (!pins.retiring && old.length > 0)) return { kind: "migrate", why: `${old.length} instance(s) of older images still registered` };
   if (!verified) return { kind: "verify" };
   return { kind: "done" };
+}
+
+/**
+ * A cluster terraform has never deployed (no generation in the `amiroll_clusters` output): its
+ * first deploy is of the goal alone, as the current generation (blue-green too: there is nothing
+ * to keep as retiring), and unverified (a verification in the pins cannot be of capacity that
+ * never existed). Once the pins say so, the apply creates the cluster; the watch and the gates
+ * then take it like any wave.
+ */
+function firstDeployStep(world: ClusterWorld, goal: Pin): ClusterStep {
+  const { pins, cluster } = world;
+  const name = cluster.ecsClusterName;
+  const current = pins.current.imageId === goal.imageId ? pins.current : goal;
+  const first: ClusterPins = { current: unverified(current), ...(pins.rejected && { rejected: pins.rejected }) };
+  if (pins.current.imageId !== goal.imageId) return { kind: "pin", pins: first, why: `first deploy of ${name} on ${goal.imageId}` };
+  if (pins.retiring) return { kind: "pin", pins: first, why: `${name} was never deployed: its first deploy keeps no retiring generation (${pins.retiring.imageId})` };
+  if (pins.current.verifiedAt !== undefined) return { kind: "pin", pins: first, why: `${name} was never deployed: ${goal.imageId} is verified here only once it runs here` };
+  return { kind: "apply", why: `first deploy of ${name}: nothing deployed; pinned ${goal.imageId}` };
+}
+
+/**
+ * Why the instances of `imageId` are still to be waited for, if they are: none has registered
+ * with ECS yet while its groups want some, or (a cluster without services, as a new one is)
+ * not all have. With services, their steadiness is the evidence the gates judge; without, the
+ * instances joining the cluster is the only one, so all of them must.
+ */
+function stillJoining(fleet: FleetSnapshot, registered: readonly { imageId: string }[], imageId: string): string | undefined {
+  // Groups are named <cluster>-<ami> (EcsCluster's convention); one being deleted wants nothing.
+  const wanted = fleet.groups.filter((g) => g.name.endsWith(imageId) && !g.status).reduce((n, g) => n + g.desiredCapacity, 0);
+  const joined = registered.filter((ci) => ci.imageId === imageId).length;
+  if (joined >= wanted || (joined > 0 && fleet.services.length > 0)) return undefined;
+  return `${joined} of ${wanted} instance(s) of ${imageId} registered with ECS`;
 }
 
 function isDaemonTask(fleet: FleetSnapshot, group: string): boolean {

@@ -16,6 +16,7 @@ export const SCENARIOS = {
   "ssm-malformed": { description: "the clusters' SSM parameters hold broken JSON (status and bump fail, exit 2)", parameter: "malformed" },
   "ami-deregistered": { description: "the newest image the SSM parameter names has been deregistered (bump refuses it)", latestImage: "deregistered" },
   "ami-wrong-architecture": { description: "the newest image is built for the other CPU architecture (bump refuses it)", latestImage: "wrong-architecture" },
+  "first-deploy": { description: "nothing is deployed yet: no ECS cluster, capacity or service, and terraform's state is empty (the first apply creates it all)", neverDeployed: true },
 } as const satisfies Record<string, Scenario>;
 
 export type ScenarioName = keyof typeof SCENARIOS;

@@ -5,12 +5,15 @@
  * the plan in Terraform's JSON format 1.2, and applies it the way terraform does: a new group is
  * created and waited on until its capacity is InService, then an old one is scaled to zero
  * through its lifecycle hooks and deleted. Everything else in the stack is taken as deployed
- * and unchanged (no-op).
+ * and unchanged (no-op), except for a cluster whose ECS cluster the world does not have: that
+ * cluster was never deployed (its state is empty), so every resource of it is created, the ECS
+ * cluster first, and the `amiroll_clusters` output lists it only once it is.
  */
 import { createHash } from "node:crypto";
 import { CLUSTERS_OUTPUT } from "../../constructs/outputs";
 import type { Environment } from "../config/environments";
 import { StalePlanError } from "../core/errors";
+import { clusterOfAddress } from "../terraform/rolls";
 import type { TerraformRunner } from "../terraform/runner";
 import type { GroupSpec, LifecycleHookSpec, SimGroup, World } from "./world";
 
@@ -174,7 +177,7 @@ function referenced(value: unknown): [string, string] | undefined {
 
 export class SimTerraform implements TerraformRunner {
   private initialized = false;
-  private readonly plans = new Map<string, { json: PlanJson; serial: number; creates: DesiredGeneration[]; deletes: string[] }>();
+  private readonly plans = new Map<string, { json: PlanJson; serial: number; creates: DesiredGeneration[]; deletes: string[]; newClusters: string[] }>();
   /** What each group applied here was created from, so that a later plan deletes those addresses (as state would). */
   private readonly applied = new Map<string, readonly StackResource[]>();
   /** Bumped on every apply: a plan made before it is stale. */
@@ -202,6 +205,17 @@ export class SimTerraform implements TerraformRunner {
 
   private clusterNames(): Set<string> {
     return new Set(this.environment.clusters.map((c) => c.ecsClusterName));
+  }
+
+  /** The environment's clusters terraform has deployed: those whose ECS cluster exists (the state is the world). */
+  private deployedClusterConfigs(): Environment["clusters"] {
+    return this.environment.clusters.filter((c) => this.world.clusters.has(c.ecsClusterName));
+  }
+
+  /** The cluster (config name) a resource of the stack belongs to, by its address (as the guard reads it). */
+  private clusterOf(address: string): Environment["clusters"][number] | undefined {
+    const name = clusterOfAddress(address, this.environment.clusters.map((c) => c.name));
+    return this.environment.clusters.find((c) => c.name === name);
   }
 
   private desired(): DesiredGeneration[] {
@@ -279,11 +293,21 @@ export class SimTerraform implements TerraformRunner {
         changes.push(change(`${r.type}.${r.logical}`, ["delete"], stateOf(r, this.world.groups.get(name)!), null));
       }
     }
+    const deployedClusters = new Set(this.deployedClusterConfigs().map((c) => c.name));
+    const newClusters = new Set<string>();
     for (const [type, byLogical] of Object.entries(this.stack.resource ?? {})) {
       if (CAPACITY_TYPES.has(type)) continue;
       for (const [logical, body] of Object.entries(byLogical)) {
+        const address = `${type}.${logical}`;
+        const cluster = this.clusterOf(address);
+        if (cluster && !deployedClusters.has(cluster.name)) {
+          // Not in the state yet: the first deploy creates it.
+          changes.push(change(address, ["create"], null, body));
+          if (type === "aws_ecs_cluster") newClusters.add(cluster.ecsClusterName);
+          continue;
+        }
         const current = planValue(body).value;
-        changes.push(change(`${type}.${logical}`, ["no-op"], current, current));
+        changes.push(change(address, ["no-op"], current, current));
       }
     }
     changes.sort((a, b) => a.address.localeCompare(b.address));
@@ -299,7 +323,7 @@ export class SimTerraform implements TerraformRunner {
       complete: true,
       errored: false,
     };
-    this.plans.set(planFile, { json, serial: this.serial, creates, deletes });
+    this.plans.set(planFile, { json, serial: this.serial, creates, deletes, newClusters: [...newClusters] });
     return { changes: any };
   }
 
@@ -323,6 +347,9 @@ export class SimTerraform implements TerraformRunner {
     if (!saved) throw new Error(`terraform: ${planFile} is not a saved plan`);
     if (saved.serial !== this.serial) throw new StalePlanError("apply");
     this.serial++;
+    // A first deploy: the ECS cluster exists before the instances that join it (the groups
+    // depend on the drain hook, which refers to the cluster).
+    for (const name of saved.newClusters) this.world.createCluster(name);
     // create_before_destroy: every new group is in service before any old one goes.
     for (const generation of saved.creates) {
       this.world.createGroup(generation.spec);
@@ -342,15 +369,18 @@ export class SimTerraform implements TerraformRunner {
   }
 
   /**
-   * The plan's change to `amiroll_clusters`: before, what the world runs; after, what the stack
-   * declares (references resolved against the stack, as terraform would know them at plan time).
+   * The plan's change to `amiroll_clusters`: before, what the world runs (null when nothing is
+   * deployed: the output is not in the state yet); after, what the stack declares (references
+   * resolved against the stack, as terraform would know them at plan time; a new cluster's ARN
+   * is known only after apply).
    */
   private clustersOutputChange(): { actions: string[]; before: unknown; after: unknown; after_unknown: unknown; before_sensitive: boolean; after_sensitive: boolean } {
-    const before = this.deployedClusters();
+    const before = this.deployedClusterConfigs().length > 0 ? this.deployedClusters() : null;
     const declared = (this.stack.output?.[CLUSTERS_OUTPUT]?.value ?? {}) as Record<string, any>;
+    const unknownArns = Object.fromEntries(Object.keys(declared).filter((c) => !(before ?? {})[c]).map((c) => [c, { cluster_arn: true }]));
     const after = Object.fromEntries(
       Object.entries(declared).map(([cluster, entry]) => {
-        const deployed = (before as Record<string, any>)[cluster];
+        const deployed = (before as Record<string, any> | null)?.[cluster];
         return [cluster, {
           cluster_name: deployed?.cluster_name ?? this.environment.clusters.find((c) => c.name === cluster)?.ecsClusterName,
           cluster_arn: deployed?.cluster_arn,
@@ -360,7 +390,9 @@ export class SimTerraform implements TerraformRunner {
       }),
     );
     const same = JSON.stringify(before) === JSON.stringify(after);
-    return { actions: [same ? "no-op" : "update"], before, after, after_unknown: false, before_sensitive: false, after_sensitive: false };
+    const actions = before === null ? ["create"] : [same ? "no-op" : "update"];
+    const afterUnknown = Object.keys(unknownArns).length > 0 ? unknownArns : false;
+    return { actions, before, after, after_unknown: afterUnknown, before_sensitive: false, after_sensitive: false };
   }
 
   /** `${type.logical.attribute}` of a literal attribute of the stack, else the value itself. */
@@ -371,15 +403,17 @@ export class SimTerraform implements TerraformRunner {
     return typeof attribute === "string" && !attribute.includes("${") ? attribute : null;
   }
 
-  /** `amiroll_clusters` as deployed: each cluster's generations, newest first. */
+  /** `amiroll_clusters` as deployed: each cluster's generations, newest first; no output before the first deploy. */
   async output(): Promise<Record<string, { value: unknown; sensitive: boolean }>> {
+    if (this.deployedClusterConfigs().length === 0) return {};
     return { [CLUSTERS_OUTPUT]: { value: this.deployedClusters(), sensitive: false } };
   }
 
+  /** The deployed clusters' entries of the output (a cluster never deployed has none). */
   private deployedClusters(): Record<string, unknown> {
     const declared = (this.stack.output?.[CLUSTERS_OUTPUT]?.value ?? {}) as Record<string, { strategy?: string }>;
     const value: Record<string, unknown> = {};
-    for (const cluster of this.environment.clusters) {
+    for (const cluster of this.deployedClusterConfigs()) {
       const groups = [...this.world.groups.values()]
         .filter((g) => g.clusterName === cluster.ecsClusterName && !g.deleting)
         .sort((a, b) => b.createdAt - a.createdAt || a.name.localeCompare(b.name));

@@ -8,7 +8,7 @@
  * Values come from the plan model, which has already replaced sensitive ones by SENSITIVE.
  */
 import { GITHUB_COMMENT_LIMIT, stickyMarker } from "./github";
-import type { GuardResult } from "./guard";
+import { type GuardResult, expectationWords } from "./guard";
 import { type Plan, type ResourceChange, SENSITIVE, UNKNOWN, actingChanges, attributeDiff, summaryLine } from "./plan";
 import type { Generation } from "./rolls";
 
@@ -23,8 +23,6 @@ export interface CommentOptions {
   readonly limit?: number;
 }
 
-const EXPECT_WORDS = { replace: "a replace roll", add: "a blue-green add", retire: "a blue-green retire", none: "no changes" } as const;
-
 /** A run of lines that must be wrapped the same way in every part it lands in. */
 interface Block {
   readonly open?: string;
@@ -38,7 +36,7 @@ export function planComment(plan: Plan, guard: GuardResult, options: CommentOpti
   const blocks: Block[] = [
     { items: [`## amiroll plan: \`${env}\``, "", ...amiLines(guard), "", `**${summaryLine(plan)}**`, ""] },
     ...holdBlocks(options.holds ?? []),
-    ...guardBlocks(guard),
+    ...guardBlocks(guard, env),
     ...diffBlocks(plan),
     ...driftBlocks(plan),
     { items: ["", nextStep(guard, options)] },
@@ -64,7 +62,13 @@ function amiLines(guard: GuardResult): string[] {
     "| Cluster | Strategy | From | To | Roll |",
     "|---|---|---|---|---|",
     ...moving.map((r) =>
-      row([r.cluster, r.strategy ?? "", r.before.map(generationText).join("<br>") || "(nothing)", r.after.map(generationText).join("<br>") || "(nothing)", typeof r.shape === "string" ? r.shape : r.shape.unknown]),
+      row([
+        r.cluster,
+        r.strategy ?? "",
+        r.before.map(generationText).join("<br>") || (r.shape === "create" ? "(not deployed)" : "(nothing)"),
+        r.after.map(generationText).join("<br>") || "(nothing)",
+        r.shape === "create" ? "create (first deploy)" : typeof r.shape === "string" ? r.shape : r.shape.unknown,
+      ]),
     ),
   ];
 }
@@ -73,10 +77,10 @@ function holdBlocks(holds: readonly string[]): Block[] {
   return holds.length === 0 ? [] : [{ items: [...holds.map((h) => `> [!WARNING]\n> **On hold:** ${cell(h)}`), ""] }];
 }
 
-function guardBlocks(guard: GuardResult): Block[] {
+function guardBlocks(guard: GuardResult, env?: string): Block[] {
   const how = guard.expectFrom === "inferred" ? "inferred from the `amiroll_clusters` output" : "given with --expect";
   const verdict = guard.accepted ? "✅ Plan guard: accepted" : "⛔ Plan guard: refused";
-  const head = [`### ${verdict}`, "", `Expected ${EXPECT_WORDS[guard.expect]} (${how}).`, ""];
+  const head = [`### ${verdict}`, "", `Expected ${expectationWords(guard, env)} (${how}).`, ""];
   const problems = guard.problems.map((p) => `- ⛔ ${p}`);
   const unchanged = `_${guard.unchanged} unchanged resource${guard.unchanged === 1 ? "" : "s"} not listed._`;
   if (guard.verdicts.length === 0) return [{ items: [...head, ...problems, ...(problems.length ? [""] : []), unchanged, ""] }];

@@ -8,7 +8,7 @@
  */
 import { ConfigError } from "../config/input";
 import { type Plan, type ResourceChange, SENSITIVE, UNKNOWN, actingChanges } from "./plan";
-import { type ClusterRoll, SHAPES, type Shape, clusterRolls } from "./rolls";
+import { type ClusterRoll, SHAPES, type Shape, clusterOfAddress, clusterRolls } from "./rolls";
 
 export interface GuardOptions {
   /** The expected shape; inferred from the plan's `amiroll_clusters` output when absent. */
@@ -30,9 +30,18 @@ export interface Verdict {
 
 export interface GuardResult {
   readonly source: string;
+  /**
+   * The shape the plan was judged against: `create` when every cluster that changes is new,
+   * else the roll of the deployed clusters (new ones beside them are in `creating`).
+   */
   readonly expect: Shape;
   /** How the expectation was reached: given on the command line, or inferred per cluster. */
   readonly expectFrom: "given" | "inferred";
+  /**
+   * The clusters judged as first deploys: not deployed yet (absent from the state's
+   * `amiroll_clusters` output), so their changes may only create what amiroll makes.
+   */
+  readonly creating: readonly string[];
   /** The clusters' rolls read from the plan (empty when the plan has no amiroll output). */
   readonly rolls: readonly ClusterRoll[];
   readonly accepted: boolean;
@@ -49,6 +58,32 @@ export interface GuardResult {
 
 // ---------------------------------------------------------------------------------------------
 // What a resource is to an AMI roll.
+
+/**
+ * Every resource type amiroll's constructs synthesize (EcsCluster with its capacity generations
+ * and drain hook, EnvironmentStack): what a first deploy may create, and nothing else. A test
+ * synthesizes the stacks with every optional part and checks this list against them.
+ */
+export const AMIROLL_RESOURCE_TYPES: ReadonlySet<string> = new Set([
+  "aws_autoscaling_group",
+  "aws_cloudwatch_event_rule",
+  "aws_cloudwatch_event_target",
+  "aws_cloudwatch_log_group",
+  "aws_cloudwatch_metric_alarm",
+  "aws_ecs_cluster",
+  "aws_iam_instance_profile",
+  "aws_iam_role",
+  "aws_iam_role_policy",
+  "aws_iam_role_policy_attachment",
+  "aws_lambda_event_source_mapping",
+  "aws_lambda_function",
+  "aws_lambda_permission",
+  "aws_launch_template",
+  "aws_security_group",
+  "aws_sqs_queue",
+  "aws_vpc_security_group_egress_rule",
+  "aws_vpc_security_group_ingress_rule",
+]);
 
 const GROUP = "aws_autoscaling_group";
 const LAUNCH_TEMPLATES = new Set(["aws_launch_template", "aws_launch_configuration"]);
@@ -139,6 +174,7 @@ function clusterOfGroup(group: ResourceChange): string {
 // Verdicts.
 
 const SHAPE_WORDS: Record<Shape, string> = {
+  create: "a first deploy",
   replace: "a replace roll",
   add: "a blue-green add",
   retire: "a blue-green retire",
@@ -156,7 +192,45 @@ function refuse(change: ResourceChange, reason: string): Verdict {
 const isReplace = (c: ResourceChange) => c.kind.startsWith("replace");
 const deletesOrReplaces = (c: ResourceChange) => c.actions.includes("delete");
 
-function judgeGroup(change: ResourceChange, expect: Shape): Verdict {
+/** The expectation in words: `a first deploy of staging/apps`, `a replace roll, and a first deploy of web`. */
+export function expectationWords(result: Pick<GuardResult, "expect" | "creating">, env?: string): string {
+  const clusters = result.creating.map((c) => (env ? `${env}/${c}` : c)).join(", ");
+  const first = clusters ? `a first deploy of ${clusters}` : SHAPE_WORDS.create;
+  if (result.expect === "create") return first;
+  return result.creating.length > 0 ? `${SHAPE_WORDS[result.expect]}, and ${first}` : SHAPE_WORDS[result.expect];
+}
+
+/** Where a change stands in a first deploy: the cluster it belongs to, and whether that can be told. */
+interface Owner {
+  /** False when the plan has no amiroll_clusters output: changes are judged by type alone. */
+  readonly known: boolean;
+  readonly cluster?: string;
+  readonly creating: ReadonlySet<string>;
+}
+
+/** A first deploy: creates only, of what amiroll makes, of a cluster that is not deployed yet. */
+function judgeCreate(change: ResourceChange, owner: Owner): Verdict {
+  const what = protectedLabel(change.type) ?? `a ${change.type}`;
+  if (change.kind !== "create") {
+    const words = change.kind === "delete" ? "deleted" : describeKind(change);
+    return refuse(change, `a first deploy only creates; ${what} would be ${words}`);
+  }
+  if (!AMIROLL_RESOURCE_TYPES.has(change.type)) {
+    return refuse(change, `amiroll's constructs make no ${change.type}, so creating one is not part of a first deploy`);
+  }
+  if (!owner.known) {
+    return accept(change, `created: amiroll's constructs make ${change.type}`, "which cluster it belongs to is not checked (the plan has no amiroll_clusters output)");
+  }
+  if (owner.cluster === undefined) {
+    return refuse(change, "belongs to no cluster of the amiroll_clusters output, so it is not part of a first deploy");
+  }
+  if (!owner.creating.has(owner.cluster)) {
+    return refuse(change, `belongs to cluster ${owner.cluster}, which is already deployed: a first deploy creates only clusters the state does not have yet`);
+  }
+  return accept(change, `part of the first deploy of cluster ${owner.cluster}`);
+}
+
+function judgeGroup(change: ResourceChange, expect: Exclude<Shape, "create">): Verdict {
   if (change.kind === "replace (destroy before create)") {
     return refuse(change, "replaced destroy-before-create: every instance would be terminated before a new one exists (the group needs create_before_destroy)");
   }
@@ -197,7 +271,7 @@ function describeKind(change: ResourceChange): string {
 }
 
 /** Launch templates, alarms and hooks follow their group. */
-function judgeTied(change: ResourceChange, expect: Shape, tied: readonly ResourceChange[]): Verdict {
+function judgeTied(change: ResourceChange, expect: Exclude<Shape, "create">, tied: readonly ResourceChange[]): Verdict {
   const what = roleOf(change) === "launch template" ? "launch template" : change.type.replace(/^aws_/, "").replace(/_/g, " ");
   if (expect === "none") return refuse(change, `expected no changes; this ${what} would be ${describeKind(change)}`);
   if (tied.length === 0) {
@@ -230,7 +304,7 @@ function judgeTied(change: ResourceChange, expect: Shape, tied: readonly Resourc
   }
 }
 
-function judgeOther(change: ResourceChange, expect: Shape): Verdict {
+function judgeOther(change: ResourceChange, expect: Exclude<Shape, "create">): Verdict {
   const label = protectedLabel(change.type);
   if (deletesOrReplaces(change)) {
     const verb = isReplace(change) ? "replaces" : "deletes";
@@ -247,23 +321,26 @@ function allowedBy(address: string, patterns: readonly string[]): string | undef
 // ---------------------------------------------------------------------------------------------
 
 /**
- * The shape a plan should have, from its `amiroll_clusters` output: every cluster that changes
- * must make the same roll. Throws a ConfigError (exit 2) when it cannot be told.
+ * The shape a plan should have, from its `amiroll_clusters` output: every deployed cluster that
+ * changes must make the same roll; clusters not deployed yet are first deploys (`creating`),
+ * judged apart, and when nothing else changes the shape is `create`. Throws a ConfigError
+ * (exit 2) when it cannot be told.
  */
-export function inferShape(plan: Plan): { shape: Shape; rolls: ClusterRoll[] } {
+export function inferShape(plan: Plan): { shape: Shape; rolls: ClusterRoll[]; creating: string[] } {
   const rolls = clusterRolls(plan);
-  const pass = "pass --expect replace|add|retire|none";
+  const pass = `pass --expect ${SHAPES.join("|")}`;
   if (!rolls) throw new ConfigError(plan.source, "output_changes.amiroll_clusters", `missing, so the expected shape cannot be inferred (not an amiroll stack?); ${pass}`);
   const unknown = rolls.find((r) => typeof r.shape !== "string");
   if (unknown) {
     throw new ConfigError(plan.source, `output_changes.amiroll_clusters.${unknown.cluster}`, `no known roll: ${(unknown.shape as { unknown: string }).unknown}; ${pass}`);
   }
-  const moving = [...new Set(rolls.map((r) => r.shape as Shape).filter((s) => s !== "none"))];
+  const creating = rolls.filter((r) => r.shape === "create").map((r) => r.cluster);
+  const moving = [...new Set(rolls.map((r) => r.shape as Shape).filter((s) => s !== "none" && s !== "create"))];
   if (moving.length > 1) {
-    const each = rolls.map((r) => `${r.cluster}: ${r.shape}`).join(", ");
+    const each = rolls.filter((r) => r.shape !== "create").map((r) => `${r.cluster}: ${r.shape}`).join(", ");
     throw new ConfigError(plan.source, "output_changes.amiroll_clusters", `clusters make different rolls (${each}); roll them one at a time or ${pass}`);
   }
-  return { shape: moving[0] ?? "none", rolls };
+  return { shape: moving[0] ?? (creating.length > 0 ? "create" : "none"), rolls, creating };
 }
 
 /** Judges every change of `plan` against the expected shape. Throws ConfigError on an errored plan. */
@@ -276,23 +353,47 @@ export function guardPlan(plan: Plan, options: GuardOptions = {}): GuardResult {
   }
   const inferred = options.expect === undefined ? inferShape(plan) : undefined;
   const expect = options.expect ?? inferred!.shape;
-  const rolls = inferred?.rolls ?? clusterRolls(plan) ?? [];
+  const found = inferred?.rolls ?? clusterRolls(plan);
+  const rolls = found ?? [];
   const allow = options.allow ?? [];
+  // First deploys: the new clusters, when inferred or when --expect create says so (a given
+  // roll shape judges every change by that shape, new clusters' too).
+  const creating = new Set(options.expect === undefined || expect === "create" ? rolls.filter((r) => r.shape === "create").map((r) => r.cluster) : []);
+  const clusters = rolls.map((r) => r.cluster);
+  const ownerOf = (change: ResourceChange): Owner => ({ known: found !== undefined, cluster: clusterOfAddress(change.address, clusters), creating });
+  /** Judged as a first deploy: everything under --expect create, else what belongs to a new cluster. */
+  const firstDeploy = (change: ResourceChange) => expect === "create" || creating.has(ownerOf(change).cluster ?? "");
 
   const acting = actingChanges(plan);
   const groups = plan.changes.filter((c) => c.mode === "managed" && c.type === GROUP);
   const verdicts = acting.map((change) => {
     const pattern = allowedBy(change.address, allow);
     if (pattern) return accept(change, `allowed by --allow ${pattern}`, "not judged: a reviewer allowed it explicitly");
+    if (firstDeploy(change)) return judgeCreate(change, ownerOf(change));
+    const roll = expect as Exclude<Shape, "create">;
     const role = roleOf(change);
-    if (role === "group") return judgeGroup(change, expect);
-    if (role === "other") return judgeOther(change, expect);
-    return judgeTied(change, expect, tiedGroups(change, groups, plan));
+    if (role === "group") return judgeGroup(change, roll);
+    if (role === "other") return judgeOther(change, roll);
+    return judgeTied(change, roll, tiedGroups(change, groups, plan));
   });
 
   const problems: string[] = [];
   if (!plan.complete) problems.push("the plan is incomplete (complete: false): terraform deferred some changes; plan again once they can be known");
-  const groupsDoing = (kinds: readonly string[]) => acting.filter((c) => c.type === GROUP && kinds.includes(c.kind));
+  if (expect === "create") {
+    if (found !== undefined && creating.size === 0) {
+      problems.push(`expected a first deploy, but every cluster of the amiroll_clusters output is already deployed (${rolls.map((r) => `${r.cluster}: ${typeof r.shape === "string" ? r.shape : "no known roll"}`).join(", ")})`);
+    }
+    if (found === undefined && !acting.some((c) => c.type === GROUP && c.kind === "create")) {
+      problems.push("expected a first deploy, but the plan creates no Auto Scaling group");
+    }
+  }
+  for (const cluster of creating) {
+    if (!acting.some((c) => c.type === GROUP && c.kind === "create" && ownerOf(c).cluster === cluster)) {
+      problems.push(`the first deploy of ${cluster} creates no Auto Scaling group for it`);
+    }
+  }
+  // The roll of the deployed clusters is judged on their groups alone.
+  const groupsDoing = (kinds: readonly string[]) => acting.filter((c) => c.type === GROUP && kinds.includes(c.kind) && !firstDeploy(c));
   if (expect === "replace" && groupsDoing(["replace (create before destroy)", "update"]).length === 0) {
     problems.push("expected a replace roll, but no Auto Scaling group is replaced");
   }
@@ -312,6 +413,7 @@ export function guardPlan(plan: Plan, options: GuardOptions = {}): GuardResult {
     source: plan.source,
     expect,
     expectFrom: options.expect === undefined ? "inferred" : "given",
+    creating: [...creating],
     rolls,
     accepted: reasons.length === 0,
     verdicts,
@@ -325,11 +427,12 @@ export function guardPlan(plan: Plan, options: GuardOptions = {}): GuardResult {
 /** The guard's result for a terminal: the verdict, then one line per change. */
 export function guardText(result: GuardResult): string {
   const lines = [
-    `plan guard: ${result.accepted ? "ACCEPTED" : "REFUSED"} (expected ${SHAPE_WORDS[result.expect]}${result.expectFrom === "inferred" ? ", inferred from the amiroll_clusters output" : ""})`,
+    `plan guard: ${result.accepted ? "ACCEPTED" : "REFUSED"} (expected ${expectationWords(result)}${result.expectFrom === "inferred" ? ", inferred from the amiroll_clusters output" : ""})`,
   ];
   for (const r of result.rolls) {
     if (r.shape === "none") continue;
-    lines.push(`  ${r.cluster}: ${r.before.map((g) => g.imageId).join(" + ") || "(nothing)"} -> ${r.after.map((g) => g.imageId).join(" + ") || "(nothing)"}`);
+    const before = r.before.map((g) => g.imageId).join(" + ") || (r.shape === "create" ? "(not deployed)" : "(nothing)");
+    lines.push(`  ${r.cluster}: ${before} -> ${r.after.map((g) => g.imageId).join(" + ") || "(nothing)"}${r.shape === "create" ? " (first deploy)" : ""}`);
   }
   for (const p of result.problems) lines.push(`  ✗ ${p}`);
   for (const v of result.verdicts) {

@@ -1,20 +1,22 @@
 /**
  * Which AMI roll a plan makes, per cluster, read from the stack's `amiroll_clusters` output:
  * its value before the plan is what is deployed, after it what the pins ask for
- * (stacks/cluster-stack.ts writes it).
+ * (constructs/environment-stack.ts writes it).
  */
 import { CLUSTERS_OUTPUT } from "../../constructs/outputs";
 import type { Plan } from "./plan";
 
 /**
  * The shapes of plan the guard accepts (DESIGN.md, "Generations"):
+ * - `create`: a first deploy: the cluster is not deployed yet (the output in the state does not
+ *   list it) and everything of it is created;
  * - `replace`: a cluster's group replaced create-before-destroy at the same address;
  * - `add`: a blue-green generation added beside the old one (creates only);
  * - `retire`: a blue-green generation removed once drained (deletes only);
  * - `none`: nothing changes.
  */
-export type Shape = "replace" | "add" | "retire" | "none";
-export const SHAPES: readonly Shape[] = ["replace", "add", "retire", "none"];
+export type Shape = "create" | "replace" | "add" | "retire" | "none";
+export const SHAPES: readonly Shape[] = ["create", "replace", "add", "retire", "none"];
 
 export interface Generation {
   readonly role: string;
@@ -29,7 +31,7 @@ export interface ClusterRoll {
   readonly strategy?: string;
   readonly before: readonly Generation[];
   readonly after: readonly Generation[];
-  /** The shape of the roll, or why it has none of the four. */
+  /** The shape of the roll, or why it has none of the five. */
   readonly shape: Shape | { readonly unknown: string };
 }
 
@@ -48,12 +50,17 @@ export function clusterGenerations(value: unknown): Map<string, { strategy?: str
   return result;
 }
 
-function shapeOf(before: readonly Generation[], after: readonly Generation[]): ClusterRoll["shape"] {
+/**
+ * The roll a cluster makes. `deployed` says whether the state's output lists the cluster at all:
+ * one it does not list is new, and its only possible shape is a first deploy.
+ */
+function shapeOf(before: readonly Generation[], after: readonly Generation[], deployed: boolean): ClusterRoll["shape"] {
   const was = new Set(before.map((g) => g.imageId));
   const will = new Set(after.map((g) => g.imageId));
   const added = [...will].filter((id) => !was.has(id));
   const removed = [...was].filter((id) => !will.has(id));
-  if (was.size === 0) return { unknown: "nothing is deployed yet (a first deploy is not a roll)" };
+  if (!deployed) return will.size > 0 ? "create" : { unknown: "it is not deployed and the stack gives it no capacity" };
+  if (was.size === 0) return { unknown: "it is deployed without any generation (the state's amiroll_clusters output lists none)" };
   if (will.size === 0) return { unknown: "the cluster leaves the stack" };
   if (added.length === 0 && removed.length === 0) return "none";
   if (added.length === 1 && removed.length === 0) return "add";
@@ -64,7 +71,9 @@ function shapeOf(before: readonly Generation[], after: readonly Generation[]): C
 
 /**
  * Every cluster of the plan's `amiroll_clusters` output with its roll; undefined when the plan
- * has no such output (not a plan of an amiroll stack).
+ * has no such output (not a plan of an amiroll stack). A cluster the output's value before the
+ * plan does not list (the whole output is absent from the state on an environment's first
+ * deploy) is not deployed yet: its shape is `create`.
  */
 export function clusterRolls(plan: Plan): ClusterRoll[] | undefined {
   const change = plan.outputChanges[CLUSTERS_OUTPUT];
@@ -74,6 +83,25 @@ export function clusterRolls(plan: Plan): ClusterRoll[] | undefined {
   return [...new Set([...after.keys(), ...before.keys()])].map((cluster) => {
     const b = before.get(cluster)?.generations ?? [];
     const a = after.get(cluster)?.generations ?? [];
-    return { cluster, strategy: after.get(cluster)?.strategy ?? before.get(cluster)?.strategy, before: b, after: a, shape: shapeOf(b, a) };
+    return { cluster, strategy: after.get(cluster)?.strategy ?? before.get(cluster)?.strategy, before: b, after: a, shape: shapeOf(b, a, before.has(cluster)) };
   });
+}
+
+/**
+ * The cluster (its key in the `amiroll_clusters` output) a resource of an amiroll stack belongs
+ * to, from its address. EnvironmentStack gives each cluster's EcsCluster the cluster's key as its
+ * construct id, and cdktf names a resource after its construct path, so every resource of
+ * cluster `apps` is `<type>.apps_<rest of the path>_<hash>` (e.g.
+ * `aws_ecs_cluster.apps_cluster_C01B8E10`). The longest key that prefixes the name wins (a key
+ * `web` does not take `web_api_...` from a key `web_api`); undefined for a resource of no
+ * cluster, or in a module (amiroll's stacks have none).
+ */
+export function clusterOfAddress(address: string, clusters: Iterable<string>): string | undefined {
+  if (address.startsWith("module.") || address.startsWith("data.")) return undefined;
+  const name = address.split(".")[1] ?? "";
+  let found: string | undefined;
+  for (const cluster of clusters) {
+    if (name.startsWith(`${cluster}_`) && (found === undefined || cluster.length > found.length)) found = cluster;
+  }
+  return found;
 }

@@ -3,7 +3,7 @@
  * fleet snapshot built by hand. Each case is a moment of a real roll (replace on staging,
  * blue-green on production) and the one step the driver must take next.
  */
-import type { ContainerInstanceSnapshot, FleetSnapshot, ServiceSnapshot, TaskSnapshot } from "../../scripts/fleet/snapshot";
+import type { ContainerInstanceSnapshot, FleetSnapshot, GroupSnapshot, ServiceSnapshot, TaskSnapshot } from "../../scripts/fleet/snapshot";
 import {
   type ClusterStep,
   type ClusterWorld,
@@ -57,16 +57,48 @@ function world(cluster: typeof staging, pins: ClusterPins, deployed: DeployedGen
   return { cluster, pins, deployed, fleet: snapshot };
 }
 
-describe("any cluster", () => {
-  it("refuses one that was never deployed", () => {
-    expect(nextClusterStep(world(staging, { current: oldPin }, []), newPin)).toEqual({
-      kind: "refuse",
-      reason: "staging-apps has never been deployed: deploy it first (amiroll plan/apply)",
+describe("a cluster never deployed: its first deploy", () => {
+  const nothing = fleet({ services: [] });
+  const group = (imageId: string, desiredCapacity: number): GroupSnapshot => ({ name: `production-apps-${imageId}`, desiredCapacity, minSize: desiredCapacity, maxSize: 8, instances: [], tags: {} });
+
+  it("applies the pin as it is, replace and blue-green alike", () => {
+    expect(nextClusterStep(world(staging, { current: newUnverified }, [], nothing), newUnverified)).toEqual({
+      kind: "apply",
+      why: `first deploy of staging-apps: nothing deployed; pinned ${NEW}`,
     });
-    expect(nextClusterStep(world(production, { current: newVerifiedHere }, []), newPin)).toEqual({
-      kind: "refuse",
-      reason: "production-apps has never been deployed: deploy it first (amiroll plan/apply)",
+    // Production takes staging's verified image: the same image as its pin, so no pin step.
+    expect(nextClusterStep(world(production, { current: newUnverified }, [], nothing), newPin)).toEqual({
+      kind: "apply",
+      why: `first deploy of production-apps: nothing deployed; pinned ${NEW}`,
     });
+  });
+
+  it("pins the promoted image first, unverified and alone: a blue-green cluster keeps nothing as retiring", () => {
+    expect(nextClusterStep(world(production, { current: oldPin }, [], nothing), newPin)).toStrictEqual({
+      kind: "pin",
+      pins: { current: newUnverified },
+      why: `first deploy of production-apps on ${NEW}`,
+    });
+  });
+
+  it("drops a retiring pin and a verification that cannot be this environment's", () => {
+    const retiring = nextClusterStep(world(production, { current: newUnverified, retiring: oldPin }, [], nothing), newPin);
+    expect(retiring).toStrictEqual({ kind: "pin", pins: { current: newUnverified }, why: `production-apps was never deployed: its first deploy keeps no retiring generation (${OLD})` });
+    const verified = nextClusterStep(world(staging, { current: newVerifiedHere }, [], nothing), newVerifiedHere);
+    expect(verified).toStrictEqual({ kind: "pin", pins: { current: newUnverified }, why: `staging-apps was never deployed: ${NEW} is verified here only once it runs here` });
+  });
+
+  it("once applied, waits for every instance to join the new cluster (nothing to move), then verifies", () => {
+    const pins = { current: newUnverified };
+    const joining = (...cis: ContainerInstanceSnapshot[]) => nextClusterStep(world(production, pins, [gen(NEW)], fleet({ services: [], groups: [group(NEW, 2)], containerInstances: cis })), newPin);
+    expect(joining()).toEqual({ kind: "migrate", why: `0 of 2 instance(s) of ${NEW} registered with ECS` });
+    expect(joining(ci("i-1", NEW))).toEqual({ kind: "migrate", why: `1 of 2 instance(s) of ${NEW} registered with ECS` });
+    expect(joining(ci("i-1", NEW), ci("i-2", NEW, "ACTIVE", "eu-west-1b"))).toEqual({ kind: "verify" });
+    // With services, part of the capacity joined is the gates' to judge (as after a replace roll),
+    // but none joined is still a wait.
+    const withServices = (...cis: ContainerInstanceSnapshot[]) => nextClusterStep(world(production, pins, [gen(NEW)], fleet({ groups: [group(NEW, 2)], containerInstances: cis })), newPin);
+    expect(withServices(ci("i-1", NEW))).toEqual({ kind: "verify" });
+    expect(withServices().kind).toBe("migrate");
   });
 });
 

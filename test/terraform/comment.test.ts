@@ -8,7 +8,9 @@ import { guardPlan, guardText } from "../../scripts/terraform/guard";
 import { readPlanFile } from "../../scripts/terraform/plan";
 import { SHAPES } from "../../scripts/terraform/rolls";
 import { fixture, fixtureJson, fixtureNames, sensitiveValues } from "../support/fixtures";
-import { rollPlans } from "../support/sim-plans";
+import { createSimulation } from "../../scripts/sim/scenarios";
+import { findEnvironment } from "../../scripts/config/file";
+import { environments, repoPins, rollPlans, simPlan } from "../support/sim-plans";
 
 describe("the plan comment", () => {
   let plans: Awaited<ReturnType<typeof rollPlans>>;
@@ -37,6 +39,23 @@ describe("the plan comment", () => {
     const retire = planComment(plans.retire, guardPlan(plans.retire), { env: "production" });
     expect(retire[0]).toContain("**Plan: 0 to add, 0 to change, 3 to destroy.**");
     expect(retire[0]).toMatch(/# aws_autoscaling_group\.\S+ will be destroyed/);
+  });
+
+  it("a first deploy of staging, as the PR shows it", async () => {
+    const sim = await createSimulation({ environment: findEnvironment(environments, "staging"), pins: repoPins.staging, scenario: "first-deploy" });
+    const { plan } = await simPlan(sim, "staging", repoPins.staging.apps);
+    const guard = guardPlan(plan);
+    const [body, ...more] = planComment(plan, guard, { env: "staging" });
+    expect(more).toEqual([]);
+    // Up to the attribute diff (which holds the drain hook's code hash, among 21 resources).
+    expect(body.slice(0, body.indexOf("<details>"))).toMatchSnapshot();
+    expect(body).toMatch(/\| apps \| replace \| \(not deployed\) \| `ami-0c8e1f5b2a9d47e31` al2023-ami-ecs-hvm-2023\.0\.20261105-kernel-6\.1-arm64 \| create \(first deploy\) \|/);
+    expect(body).toContain("**Plan: 21 to add, 0 to change, 0 to destroy.**");
+    expect(body).toContain("### ✅ Plan guard: accepted\n\nExpected a first deploy of staging/apps (inferred from the `amiroll_clusters` output).");
+    expect(body).toMatch(/\| `aws_ecs_cluster\.apps_cluster_\w+` \| create \| ✅ part of the first deploy of cluster apps \|/);
+    expect(body).toContain('+ name = "staging-apps"');
+    expect(body).toContain("**Next:** apply with `amiroll apply --env staging`.");
+    expect(guardMarkdown(guard)).toContain("Expected a first deploy of apps (inferred from the `amiroll_clusters` output).");
   });
 
   it("a refused plan says why, per resource, and how to apply it anyway", () => {

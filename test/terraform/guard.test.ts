@@ -1,13 +1,25 @@
 /**
  * The plan guard on real plans it was not written for (test/fixtures/plans, and variants
- * of them with one dangerous change), and on the replace, add and retire plans of this
+ * of them with one dangerous change), and on the create, replace, add and retire plans of this
  * repository's stacks made by the sim's terraform.
  */
-import { type GuardOptions, type GuardResult, guardPlan, guardText, inferShape } from "../../scripts/terraform/guard";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { ClusterAmis } from "../../constructs/ami";
+import { synthesizeStacks } from "../../constructs/app";
+import * as aws from "../../constructs/aws";
+import { type GuardOptions, type GuardResult, AMIROLL_RESOURCE_TYPES, guardPlan, guardText, inferShape } from "../../scripts/terraform/guard";
 import { type Plan, parsePlan, readPlanFile } from "../../scripts/terraform/plan";
+import { clusterOfAddress } from "../../scripts/terraform/rolls";
 import { ConfigError } from "../../scripts/config/input";
+import { findEnvironment } from "../../scripts/config/file";
+import { type Simulation, createSimulation } from "../../scripts/sim/scenarios";
+import { SimTerraform } from "../../scripts/sim/terraform";
 import { fixture, fixtureJson } from "../support/fixtures";
-import { repoPins, rollPlans, simPlan, simulationOf } from "../support/sim-plans";
+import { ENVIRONMENTS_CONFIG, loadEnvironments } from "../support/repo-config";
+import { environments, repoPins, rollPlans, simPlan, simulationOf } from "../support/sim-plans";
+import { synthCluster } from "../support/synth";
 
 const refusedAddresses = (r: GuardResult) => r.verdicts.filter((v) => !v.accepted).map((v) => v.address);
 const verdictOf = (r: GuardResult, address: string) => r.verdicts.find((v) => v.address === address)!;
@@ -153,11 +165,16 @@ describe("inferring the expected shape from the amiroll_clusters output", () => 
     expect(inferShape(planOf(before, after)).shape).toBe(shape);
   });
 
-  it("refuses to guess when clusters make different rolls, or a cluster makes none of the four", () => {
+  it("infers create for clusters the state's output does not list: the whole environment, or one beside deployed ones", () => {
+    expect(inferShape(planOf(null, { a: { generations: [gen("ami-1")] }, b: { generations: [gen("ami-3")] } }))).toMatchObject({ shape: "create", creating: ["a", "b"] });
+    // A new cluster beside one that does not change is a first deploy; beside one that rolls, the roll's shape with the new cluster apart.
+    expect(inferShape(planOf({ a: { generations: [gen("ami-1")] } }, { a: { generations: [gen("ami-1")] }, b: { generations: [gen("ami-3")] } }))).toMatchObject({ shape: "create", creating: ["b"] });
+    expect(inferShape(planOf({ a: { generations: [gen("ami-1")] } }, { a: { generations: [gen("ami-2")] }, b: { generations: [gen("ami-3")] } }))).toMatchObject({ shape: "replace", creating: ["b"] });
+  });
+
+  it("refuses to guess when clusters make different rolls, or a cluster makes none of the five", () => {
     const mixed = planOf({ a: { generations: [gen("ami-1")] }, b: { generations: [gen("ami-3")] } }, { a: { generations: [gen("ami-2")] }, b: { generations: [gen("ami-4"), gen("ami-3", "retiring")] } });
     expect(() => inferShape(mixed)).toThrow("clusters make different rolls (a: replace, b: add); roll them one at a time or pass --expect");
-    const first = planOf(null, { a: { generations: [gen("ami-1")] } });
-    expect(() => inferShape(first)).toThrow("output_changes.amiroll_clusters.a: no known roll: nothing is deployed yet");
     const gone = planOf({ a: { generations: [gen("ami-1")] } }, {});
     expect(() => inferShape(gone)).toThrow("the cluster leaves the stack");
   });
@@ -206,5 +223,149 @@ describe("the plan guard on this repository's stacks (the sim's terraform)", () 
     expect(text).toMatch(/^plan guard: ACCEPTED \(expected a blue-green add, inferred from the amiroll_clusters output\)/);
     expect(text).toMatch(/apps: ami-\w+ -> ami-\w+ \+ ami-\w+/);
     expect(text.split("\n").filter((l) => l.startsWith("  ✓"))).toHaveLength(3);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// First deploys: environments and clusters not deployed yet.
+
+/** A world where `envName` was never deployed, and the plan of its first deploy. */
+async function firstDeployPlan(envName: string) {
+  const sim = await createSimulation({ environment: findEnvironment(environments, envName), pins: repoPins[envName], scenario: "first-deploy" });
+  return simPlan(sim, envName, repoPins[envName].apps);
+}
+
+/**
+ * The plan of `envName` with a second cluster `web` added to the config (not deployed: the
+ * world has only `apps`), `apps` pinned to `apps`.
+ */
+async function planWithNewCluster(sim: Simulation, envName: string, apps: ClusterAmis) {
+  const raw = structuredClone(ENVIRONMENTS_CONFIG) as any;
+  raw[envName].clusters.web = { ...raw[envName].clusters.apps };
+  const edited = loadEnvironments(raw);
+  const pins = { ...repoPins, [envName]: { apps, web: repoPins[envName].apps } };
+  const [stack] = synthesizeStacks({ environments: edited, pins, outDir: join(mkdtempSync(join(tmpdir(), "amiroll-stack-")), "out"), only: [envName] });
+  const terraform = new SimTerraform(sim.world, findEnvironment(edited, envName), JSON.parse(readFileSync(stack.file, "utf8")));
+  await terraform.init();
+  await terraform.plan("tfplan");
+  const json = structuredClone(await terraform.showJson("tfplan")) as any;
+  return { json, plan: parsePlan(json, `${envName}.plan.json`) };
+}
+
+describe("first deploys (create)", () => {
+  it("accepts a never-deployed environment's plan without --expect: creates only, of amiroll's types, of its new clusters", async () => {
+    for (const env of ["staging", "production"]) {
+      const { plan } = await firstDeployPlan(env);
+      const result = guardPlan(plan);
+      expect([env, result.expect, result.expectFrom, result.creating, result.accepted, result.reasons]).toEqual([env, "create", "inferred", ["apps"], true, []]);
+      expect(result.verdicts.every((v) => v.kind === "create" && v.reason === "part of the first deploy of cluster apps")).toBe(true);
+      // Everything the stack has: the cluster, IAM, security group, drain hook, and the capacity.
+      expect(new Set(result.verdicts.map((v) => v.type))).toEqual(new Set([...AMIROLL_RESOURCE_TYPES].filter((t) => t !== "aws_vpc_security_group_ingress_rule")));
+      expect(guardText(result)).toMatch(/^plan guard: ACCEPTED \(expected a first deploy of apps, inferred from the amiroll_clusters output\)\n {2}apps: \(not deployed\) -> ami-0c8e1f5b2a9d47e31 \(first deploy\)/);
+    }
+  });
+
+  it("refuses an update or a delete in a first deploy", async () => {
+    const { raw } = await firstDeployPlan("staging");
+    const json = structuredClone(raw) as any;
+    const cluster = json.resource_changes.find((c: any) => c.type === "aws_ecs_cluster");
+    cluster.change.actions = ["update"];
+    cluster.change.before = cluster.change.after;
+    const role = json.resource_changes.find((c: any) => c.type === "aws_iam_role");
+    Object.assign(role.change, { actions: ["delete"], before: role.change.after, after: null, after_sensitive: false });
+    const result = guardPlan(parsePlan(json, "edited"));
+    expect([result.expect, result.accepted]).toEqual(["create", false]);
+    expect(verdictOf(result, cluster.address).reason).toBe("a first deploy only creates; the ECS cluster would be updated in place");
+    expect(verdictOf(result, role.address).reason).toBe("a first deploy only creates; IAM (aws_iam_role) would be deleted");
+    expect(refusedAddresses(result)).toEqual([role.address, cluster.address].sort());
+  });
+
+  it("refuses a resource type amiroll's constructs do not make, even of the new cluster", async () => {
+    const { raw } = await firstDeployPlan("staging");
+    const json = structuredClone(raw) as any;
+    json.resource_changes.push(change("aws_s3_bucket.apps_logs_0A1B2C3D", ["create"], null, { bucket: "apps-logs" }));
+    const result = guardPlan(parsePlan(json, "extended"));
+    expect(result.accepted).toBe(false);
+    expect(result.reasons).toEqual(["aws_s3_bucket.apps_logs_0A1B2C3D: amiroll's constructs make no aws_s3_bucket, so creating one is not part of a first deploy"]);
+  });
+
+  it("a new cluster beside a deployed one: only the new cluster's creates are accepted, whatever the deployed one does", async () => {
+    // Production's apps unchanged: the plan is the first deploy of web alone.
+    const production = await simulationOf("production");
+    const unchanged = await planWithNewCluster(production, "production", { current: { imageId: production.images.apps.running } });
+    const alone = guardPlan(unchanged.plan);
+    expect([alone.expect, alone.creating, alone.accepted, alone.reasons]).toEqual(["create", ["web"], true, []]);
+    expect(alone.verdicts.length).toBeGreaterThan(15);
+    expect(alone.verdicts.every((v) => clusterOfAddress(v.address, ["apps", "web"]) === "web")).toBe(true);
+
+    // A create of a resource of the deployed cluster in the same plan is refused.
+    const cluster = unchanged.json.resource_changes.find((c: any) => c.address.startsWith("aws_ecs_cluster.apps_"));
+    Object.assign(cluster.change, { actions: ["create"], before: null, before_sensitive: false });
+    const sneaked = guardPlan(parsePlan(unchanged.json, "edited"));
+    expect(sneaked.accepted).toBe(false);
+    expect(sneaked.reasons).toEqual([`${cluster.address}: belongs to cluster apps, which is already deployed: a first deploy creates only clusters the state does not have yet`]);
+
+    // Staging's apps bumped in the same plan: its replace roll and web's first deploy, each judged by its own shape.
+    const staging = await simulationOf("staging");
+    const bumped = await planWithNewCluster(staging, "staging", repoPins.staging.apps);
+    const both = guardPlan(bumped.plan);
+    expect([both.expect, both.creating, both.accepted, both.reasons]).toEqual(["replace", ["web"], true, []]);
+    const apps = both.verdicts.filter((v) => clusterOfAddress(v.address, ["apps", "web"]) === "apps");
+    expect(apps.map((v) => [v.type, v.kind]).sort()).toEqual([
+      ["aws_autoscaling_group", "replace (create before destroy)"],
+      ["aws_cloudwatch_metric_alarm", "replace (create before destroy)"],
+      ["aws_launch_template", "replace (create before destroy)"],
+    ]);
+    expect(guardText(both).split("\n")[0]).toBe("plan guard: ACCEPTED (expected a replace roll, and a first deploy of web, inferred from the amiroll_clusters output)");
+    // The deployed cluster's ECS cluster created in that plan is no part of a replace roll.
+    const stagingCluster = bumped.json.resource_changes.find((c: any) => c.address.startsWith("aws_ecs_cluster.apps_"));
+    Object.assign(stagingCluster.change, { actions: ["create"], before: null, before_sensitive: false });
+    expect(guardPlan(parsePlan(bumped.json, "edited")).reasons).toEqual([`${stagingCluster.address}: the ECS cluster would be created: not part of a replace roll, which changes only launch templates, Auto Scaling groups and their alarms and hooks`]);
+  });
+
+  it("refuses --expect create on a bump: the cluster is deployed", async () => {
+    const plans = await rollPlans();
+    for (const shape of ["replace", "add"] as const) {
+      const result = guardPlan(plans[shape], { expect: "create" });
+      expect([shape, result.accepted, result.creating]).toEqual([shape, false, []]);
+      expect(result.problems).toEqual([`expected a first deploy, but every cluster of the amiroll_clusters output is already deployed (apps: ${shape})`]);
+      // The add's creates are amiroll's types, but of a deployed cluster.
+      for (const v of result.verdicts.filter((v) => v.kind === "create")) expect(v.reason).toMatch(/^belongs to cluster apps, which is already deployed/);
+    }
+  });
+
+  it("a plan without the amiroll_clusters output: not inferred; with --expect create, only creates of amiroll's types pass", () => {
+    const plan = readPlanFile(fixture("aws__01-create"));
+    expect(() => guardPlan(plan)).toThrow(/output_changes.amiroll_clusters: missing, so the expected shape cannot be inferred \(not an amiroll stack\?\); pass --expect create\|replace\|add\|retire\|none/);
+    const result = guardPlan(plan, { expect: "create" });
+    expect(result.accepted).toBe(false);
+    // amiroll makes launch templates, never launch configurations, and no SSM parameter.
+    expect(result.reasons).toEqual([
+      "aws_launch_configuration.legacy: amiroll's constructs make no aws_launch_configuration, so creating one is not part of a first deploy",
+      "aws_ssm_parameter.secret: amiroll's constructs make no aws_ssm_parameter, so creating one is not part of a first deploy",
+    ]);
+    expect(verdictOf(result, "aws_ecs_cluster.this")).toMatchObject({ accepted: true, warning: "which cluster it belongs to is not checked (the plan has no amiroll_clusters output)" });
+
+    const raw = fixtureJson("aws__01-create");
+    raw.resource_changes = raw.resource_changes.filter((c: any) => !["aws_launch_configuration.legacy", "aws_ssm_parameter.secret"].includes(c.address));
+    expect(guardPlan(parsePlan(raw, "amiroll types only"), { expect: "create" })).toMatchObject({ accepted: true, expect: "create", expectFrom: "given", creating: [] });
+    // And a plan that creates no group at all is no first deploy of a cluster.
+    raw.resource_changes = raw.resource_changes.filter((c: any) => c.type !== "aws_autoscaling_group");
+    expect(guardPlan(parsePlan(raw, "no groups"), { expect: "create" }).problems).toEqual(["expected a first deploy, but the plan creates no Auto Scaling group"]);
+  });
+
+  it("knows exactly the resource types amiroll's constructs synthesize", () => {
+    const types = new Set<string>();
+    const collect = (json: any) => Object.keys(json.resource ?? {}).forEach((t) => types.add(t));
+    // This repository's stacks (replace and blue-green), and a cluster with every optional part.
+    const out = join(mkdtempSync(join(tmpdir(), "amiroll-types-")), "out");
+    for (const stack of synthesizeStacks({ environments: loadEnvironments(), pins: repoPins, outDir: out })) collect(JSON.parse(readFileSync(stack.file, "utf8")));
+    collect(JSON.parse(synthCluster({ ingress: [{ description: "ALB", fromPort: 32768, toPort: 65535, sourceSecurityGroupId: "sg-0123456789abcdef0" }], alarmActions: ["arn:aws:sns:eu-west-1:123456789012:ops"] })));
+    expect([...types].sort()).toEqual([...AMIROLL_RESOURCE_TYPES].sort());
+    // Every resource class the constructs may use (constructs/aws.ts) is in the list too.
+    const classes = Object.entries(aws as Record<string, any>)
+      .filter(([name, value]) => typeof value?.tfResourceType === "string" && !name.startsWith("Data") && name !== "AwsProvider")
+      .map(([, value]) => value.tfResourceType as string);
+    expect(classes.sort()).toEqual([...AMIROLL_RESOURCE_TYPES].sort());
   });
 });
