@@ -21,6 +21,7 @@ export { EXIT };
  * the simulator) is loaded only when that verb runs, so `--help` and light verbs start fast.
  */
 const VERBS: readonly { readonly name: string; readonly summary: string; readonly load: () => Command }[] = [
+  { name: "init", summary: "write amiroll.json and amis.json into this directory (and the CI file)", load: () => require("./commands/init").initCommand() },
   { name: "synth", summary: "write each environment's terraform stack into the config's outDir", load: () => require("./commands/synth").synthCommand() },
   { name: "status", summary: "what runs where: pinned and newest images, instances by AMI, holds, windows", load: () => require("./commands/status").statusCommand() },
   { name: "bump", summary: "pin each cluster to its newest verified image and print the PR", load: () => require("./commands/bump").bumpCommand() },

@@ -57,7 +57,7 @@ describe("amiroll guard", () => {
   it("an unknown --expect is a usage error: exit 2", () => {
     const r = amiroll(["guard", "--plan-json", fixture("aws__03-ami-bump"), "--expect", "rebuild"]);
     expect(r.status).toBe(2);
-    expect(r.stderr).toContain("argument 'rebuild' is invalid. Allowed choices are replace, add, retire, none.");
+    expect(r.stderr).toContain("argument 'rebuild' is invalid. Allowed choices are create, replace, add, retire, none.");
   });
 });
 
