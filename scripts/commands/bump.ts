@@ -16,9 +16,9 @@ import { type BumpPlan, type Lookups, bumpTargets, planBump } from "../images/bu
 import { bumpPullRequest } from "../images/pull-request";
 import { type Release, describeImages, resolveReleases } from "../images/release";
 import { createLogger } from "../core/log";
-import { type CommonOptions, type Config, loadConfig, stderrSink, withCommonOptions } from "./common";
+import { type CommonOptions, type Config, envOption, loadConfig, selectEnvironments, stderrSink, withCommonOptions } from "./common";
 import { type AwsAccess, awsAccess } from "./stack";
-import { envOption, selectEnvironments, usedBy } from "./status";
+import { usedBy } from "./status";
 
 interface BumpCommandOptions extends CommonOptions {
   readonly env: string[];

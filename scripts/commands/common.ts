@@ -6,6 +6,7 @@ import { type Command, Option } from "commander";
 import { UsageError } from "../core/errors";
 import { LOG_FORMATS, type LogFormat, type LogSink, type Logger } from "../core/log";
 import { SCENARIOS, type ScenarioName } from "../sim/scenario-list";
+import type { Environment } from "../config/environments";
 import { type Config, findEnvironment, loadConfig as loadConfigFile } from "../config/file";
 
 /** Exit codes of every verb (README, "Exit codes"). */
@@ -121,4 +122,14 @@ export function interruptible(log: Logger): { signal: AbortSignal; done: () => v
       process.off("SIGTERM", onSignal);
     },
   };
+}
+
+/** `--env NAME`, which may be given several times; none means every environment. */
+export const envOption = (what: string) =>
+  new Option("--env <name>", `${what} (repeat for more)`).argParser((value: string, previous: string[]) => [...previous, value]).default([], "all");
+
+/** The environments `--env` names (every one when none), in the config's order; an unknown name is a ConfigError. */
+export function selectEnvironments(config: Config, names: readonly string[]): Environment[] {
+  names.forEach((name) => findEnvironment(config.environments, name));
+  return config.environments.filter((e) => names.length === 0 || names.includes(e.name));
 }

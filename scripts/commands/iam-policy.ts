@@ -5,26 +5,15 @@
  * A pure printout: no AWS call, and neither the AWS SDK nor cdktf is loaded.
  * Exit 2 on an unknown role or environment, or a bad config.
  */
-import { Command, Option } from "commander";
-import type { Environment } from "../config/environments";
+import { Command } from "commander";
 import { UsageError } from "../core/errors";
 import { createLogger } from "../core/log";
 import { MANAGED_POLICY_MAX_CHARS, type PolicyDocument, ROLES, type Role, environmentsWithoutAccount, iamPolicies, iamPolicy, policySize } from "../iam/policy";
-import { type CommonOptions, findEnvironment, loadConfig, stderrSink, withCommonOptions } from "./common";
+import { type CommonOptions, envOption, loadConfig, selectEnvironments, stderrSink, withCommonOptions } from "./common";
 
 interface IamPolicyCommandOptions extends CommonOptions {
   readonly role?: string;
   readonly env: string[];
-}
-
-// status.ts's envOption and selectEnvironments do the same, but importing status.ts loads the AWS
-// SDK (its fleet and image modules); this verb must stay a light printout.
-const envOption = () =>
-  new Option("--env <name>", "only this environment's clusters and state (repeat for more)").argParser((value: string, previous: string[]) => [...previous, value]).default([], "all");
-
-function selectEnvironments(environments: readonly Environment[], names: readonly string[]): Environment[] {
-  names.forEach((name) => findEnvironment(environments, name));
-  return environments.filter((e) => names.length === 0 || names.includes(e.name));
 }
 
 const ROLE_LIST = `${ROLES.slice(0, -1).join(", ")} or ${ROLES[ROLES.length - 1]}`;
@@ -36,7 +25,7 @@ export function iamPolicyCommand(): Command {
     )
     // Checked in the action, not with commander's choices: a wrong role is one line, exit 2.
     .option("--role <role>", `${ROLE_LIST} (default: all three, keyed by role)`)
-    .addOption(envOption());
+    .addOption(envOption("only this environment's clusters and state"));
   return withCommonOptions(command).action((options: IamPolicyCommandOptions) => {
     const role = options.role;
     if (role !== undefined && !(ROLES as readonly string[]).includes(role)) {
@@ -44,7 +33,7 @@ export function iamPolicyCommand(): Command {
     }
     const log = createLogger(options.logFormat, stderrSink);
     const config = loadConfig(options);
-    const environments = selectEnvironments(config.environments, options.env);
+    const environments = selectEnvironments(config, options.env);
 
     const anyAccount = environmentsWithoutAccount(environments);
     if (anyAccount.length > 0) {

@@ -12,7 +12,7 @@ import { describeImages, resolveReleases } from "../images/release";
 import { type ClusterStatus, clusterStatus } from "../images/status";
 import { type FleetStatus, statusJson, statusProm, statusTable, statusTsv } from "../images/status-report";
 import { type Logger, createLogger } from "../core/log";
-import { type CommonOptions, type Config, findEnvironment, loadConfig, stderrSink, withCommonOptions } from "./common";
+import { type CommonOptions, type Config, envOption, loadConfig, selectEnvironments, stderrSink, withCommonOptions } from "./common";
 import { type AwsAccess, awsAccess } from "./stack";
 
 const FORMATS = { table: statusTable, tsv: statusTsv, json: statusJson, prom: statusProm } as const;
@@ -20,16 +20,6 @@ const FORMATS = { table: statusTable, tsv: statusTsv, json: statusJson, prom: st
 interface StatusCommandOptions extends CommonOptions {
   readonly env: string[];
   readonly output: keyof typeof FORMATS;
-}
-
-/** `--env NAME`, which may be given several times; none means every environment. */
-export const envOption = (what: string) =>
-  new Option("--env <name>", `${what} (repeat for more)`).argParser((value: string, previous: string[]) => [...previous, value]).default([], "all");
-
-/** The environments `--env` names (every one when none), in the config's order; an unknown name is a ConfigError. */
-export function selectEnvironments(config: Config, names: readonly string[]): Environment[] {
-  names.forEach((name) => findEnvironment(config.environments, name));
-  return config.environments.filter((e) => names.length === 0 || names.includes(e.name));
 }
 
 /** Which clusters of an environment read `parameter`, for error messages. */

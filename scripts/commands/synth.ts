@@ -8,8 +8,7 @@ import { Command } from "commander";
 import { shownPath } from "../config/file";
 import { ConfigError } from "../config/input";
 import { createLogger } from "../core/log";
-import { type CommonOptions, loadConfig, stderrSink, withCommonOptions } from "./common";
-import { envOption, selectEnvironments } from "./status";
+import { type CommonOptions, envOption, loadConfig, selectEnvironments, stderrSink, withCommonOptions } from "./common";
 
 interface SynthCommandOptions extends CommonOptions {
   readonly env: string[];

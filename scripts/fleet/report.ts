@@ -26,11 +26,12 @@ function zonesText(state: MigrationState): string {
  */
 export function progressItem(cluster: string, state: MigrationState, context: { readonly label?: string; readonly fields?: Record<string, unknown> } = {}): ProgressItem {
   const label = context.label ?? cluster;
+  // Most telling first: a narrow terminal drops fields from the right.
   const steady = [
     `${label}: ${state.phase}`,
-    `old/new per AZ: ${zonesText(state) || "(no instances)"}${state.booting ? ` (+${state.booting} booting)` : ""}`,
     `tasks on old: ${state.tasksOnOld.length}`,
     `services steady: ${state.servicesSteady}/${state.services}`,
+    `old/new per AZ: ${zonesText(state) || "(no instances)"}${state.booting ? ` (+${state.booting} booting)` : ""}`,
   ];
   const timing = [`elapsed ${elapsedText(state.at - state.startedAt)}`, ...(state.etaMs !== undefined && state.phase !== "done" ? [`ETA ${elapsedText(state.etaMs)}`] : [])];
   // Off a terminal the line is printed again when something other than the time changed.

@@ -46,7 +46,7 @@ describe("amiroll guard", () => {
     ["garbled JSON", () => write("garbled.json", "{ not json"), /garbled\.json: \(file\): is not valid JSON/],
     ["an unsupported format", () => write("v2.json", JSON.stringify({ ...fixtureJson("aws__03-ami-bump"), format_version: "2.0" })), /v2\.json: format_version: "2\.0" is not supported/],
     ["an errored plan", () => fixture("show-json__plan-error"), /errored: terraform could not finish this plan/],
-    ["a plan with nothing to infer the shape from", () => fixture("aws__03-ami-bump"), /pass --expect replace\|add\|retire\|none$/],
+    ["a plan with nothing to infer the shape from", () => fixture("aws__03-ami-bump"), /pass --expect create\|replace\|add\|retire\|none$/],
   ])("%s: one line, exit 2", (_label, file, message) => {
     const r = amiroll(["guard", "--plan-json", file()]);
     expect(r.status).toBe(2);
@@ -212,7 +212,7 @@ describe("amiroll watch and rebalance --simulate", () => {
   it("watch follows staging's roll to done: progress per poll, the report and the balance on stdout, exit 0", () => {
     const r = amiroll(["watch", "--env", "staging", "--simulate"]);
     expect(r.status).toBe(0);
-    expect(r.stderr).toMatch(/apps: waiting for new instances · old\/new per AZ: eu-west-1a 1\/0 eu-west-1b 1\/0 \(\+2 booting\) · tasks on old: \d+ · services steady: \d\/6 · elapsed 0s/);
+    expect(r.stderr).toMatch(/apps: waiting for new instances · tasks on old: \d+ · services steady: \d\/6 · old\/new per AZ: eu-west-1a 1\/0 eu-west-1b 1\/0 \(\+2 booting\) · elapsed 0s/);
     expect(r.stderr).toMatch(/apps: moving tasks · .* · ETA \d+/);
     expect(r.stdout).toMatch(/^watch of staging: done after \d+ polls\napps: done after \d+m\d\ds\n  instances replaced per AZ: eu-west-1a 1\/1, eu-west-1b 1\/1; new instances: 2; old instances still registered: \d\n  tasks moved off old instances: \d+\n  services steady: 6\/6/);
     expect(r.stdout).toMatch(/service\s+eu-west-1a\s+eu-west-1b\s+verdict/);
@@ -263,7 +263,7 @@ describe("amiroll rollout --simulate", () => {
     const r = amiroll(["rollout", "--simulate", "--wait-for-window"]);
     expect(r.status).toBe(0);
     expect(r.stderr).toContain("production: waiting for its maintenance window: opens Tue 24 Nov 2026 09:00 GMT (Europe/London)");
-    expect(r.stderr).toMatch(/production\/apps: moving tasks · old\/new per AZ: /);
+    expect(r.stderr).toMatch(/production\/apps: moving tasks · tasks on old: \d+ · services steady: \d\/6 · old\/new per AZ: /);
     expect(r.stdout).toMatch(/^rollout: done after \d+h\d\dm\nstaging: done\n  clusters: apps -> ami-\w+ \(replace\)/);
     expect(r.stdout).toMatch(/production: done\n  clusters: apps -> ami-\w+ \(blue-green\)\n  took .*: window .*, pins .*, apply .*, drain .*, watch .*, gates .*\n  instances replaced: 4; tasks moved: 16/);
     expect(r.stdout).toContain("zero-downtime violations: 0");
