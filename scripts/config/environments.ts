@@ -2,6 +2,7 @@ import { ECS_OPTIMIZED_PARAMETERS, architectureProblem, instanceArchitecture } f
 import { durationSeconds, sizesProblem } from "../../constructs/formats";
 import { type MaintenanceWindow, parseWindow, windowProblem } from "./windows";
 import type { CapacityStrategy } from "../../constructs/ecs-cluster";
+import type { ClusterSpec, EnvironmentSpec } from "../../constructs/environment-stack";
 import { Input } from "./input";
 
 // ---------------------------------------------------------------------------------------------
@@ -86,29 +87,16 @@ export type EnvironmentsConfig = Readonly<Record<string, EnvironmentConfig>>;
 // ---------------------------------------------------------------------------------------------
 // The config as loaded: validated, defaults filled in.
 
-export interface Cluster {
-  /** The short name within its environment, e.g. `apps` (the key in amis.json). */
-  readonly name: string;
-  /** The ECS cluster's name: `<environment>-<cluster>`. */
-  readonly ecsClusterName: string;
-  readonly instanceType: string;
-  readonly minSize: number;
-  readonly maxSize: number;
-  readonly desiredCapacity: number;
+/** A cluster as loaded: what its stack needs (ClusterSpec), plus what the driver needs. */
+export interface Cluster extends ClusterSpec {
+  /** The SSM parameter `amiroll bump` resolves. */
   readonly amiParameter: string;
-  readonly strategy: CapacityStrategy;
   readonly hold?: string;
 }
 
-export interface Environment {
-  readonly name: string;
-  readonly region: string;
-  readonly accountId?: string;
+/** An environment as loaded: what its stack needs (EnvironmentSpec), plus the rollout's settings. */
+export interface Environment extends EnvironmentSpec {
   readonly promotesFrom?: string;
-  readonly backend: { readonly bucket: string; readonly key: string; readonly region: string };
-  readonly vpcId: string;
-  readonly subnets: readonly SubnetConfig[];
-  readonly tags: Readonly<Record<string, string>>;
   readonly clusters: readonly Cluster[];
   /** Empty: the environment may be changed at any time. */
   readonly maintenanceWindows: readonly MaintenanceWindow[];

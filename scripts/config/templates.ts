@@ -76,6 +76,14 @@ export function atlantisYaml(s: CiSettings): string {
       ].join("\n"),
     )
     .join("\n");
+  // Both workflows start alike: the locked dependencies, and the config's place for every verb.
+  const setup = `        - run:
+            command: npm ci --no-audit --no-fund
+            output: hide
+        - env:
+            name: AMIROLL_CONFIG
+            value: ${s.configPath}
+`;
   return `# Atlantis repo config for amiroll (written by amiroll init --ci atlantis).
 #
 # The terraform here is synthesized from ${s.configPath}, so the projects do not run Atlantis's
@@ -94,13 +102,7 @@ workflows:
     plan:
       steps:
         # Each PR is a fresh clone: install the locked dependencies (amiroll among them).
-        - run:
-            command: npm ci --no-audit --no-fund
-            output: hide
-        - env:
-            name: AMIROLL_CONFIG
-            value: ${s.configPath}
-        # Atlantis expects the binary plan at $PLANFILE. Plain text: the step's stdout is the comment.
+${setup}        # Atlantis expects the binary plan at $PLANFILE. Plain text: the step's stdout is the comment.
         - run:
             command: >-
               npx amiroll plan --env "$PROJECT_NAME" --out "$PLANFILE" --comment "$PLANFILE.md"
@@ -109,13 +111,7 @@ workflows:
     apply:
       steps:
         # A fresh working directory may not hold the plan step's node_modules.
-        - run:
-            command: npm ci --no-audit --no-fund
-            output: hide
-        - env:
-            name: AMIROLL_CONFIG
-            value: ${s.configPath}
-        # Applies exactly the plan the PR comment showed, after the plan guard checked it again.
+${setup}        # Applies exactly the plan the PR comment showed, after the plan guard checked it again.
         - run:
             command: npx amiroll apply --env "$PROJECT_NAME" --plan "$PLANFILE" --log-format text
             output: show
