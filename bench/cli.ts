@@ -8,21 +8,11 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { availableParallelism, cpus } from "node:os";
 import { join } from "node:path";
+import { countFlag } from "./args";
 
 const ROOT = join(__dirname, "..");
 const CONFIG = join(ROOT, "stacks/amiroll.json");
 const TARGET_RATIO = 3;
-
-function parseRuns(argv: readonly string[]): number {
-  const i = argv.indexOf("--runs");
-  if (i === -1) return 10;
-  const runs = Number(argv[i + 1]);
-  if (!Number.isInteger(runs) || runs < 1) {
-    console.error("usage: npm run bench:cli -- [--runs N]  (N a positive integer)");
-    process.exit(2);
-  }
-  return runs;
-}
 
 interface Case {
   readonly label: string;
@@ -65,7 +55,7 @@ function once(args: readonly string[]): { wallMs: number; cpuMs: number } {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 function main(): void {
-  const runs = parseRuns(process.argv.slice(2));
+  const runs = countFlag(process.argv.slice(2), "runs", 10, "npm run bench:cli -- [--runs N]");
   execFileSync("npm", ["run", "--silent", "build"], { cwd: ROOT, stdio: "inherit" });
   console.log(`CLI start-up, ${runs} runs each (fresh process per run), median`);
   console.log(`machine: ${availableParallelism()} cpus (${cpus()[0]?.model.trim() ?? "unknown cpu"}), node ${process.version}`);

@@ -3,27 +3,17 @@
  * Targets are reported, never enforced: the exit code is 0 whatever the figures are.
  */
 import { availableParallelism, cpus } from "node:os";
+import { countFlag } from "./args";
 import { benchSynth } from "./synth";
 
 /** Targets for the deep-imports variant (DESIGN.md: ~1.8 s / 120 MB expected). */
 const TARGET_WALL_MS = 3000;
 const TARGET_RSS_MB = 250;
 
-function parseRuns(argv: readonly string[]): number {
-  const i = argv.indexOf("--runs");
-  if (i === -1) return 3;
-  const runs = Number(argv[i + 1]);
-  if (!Number.isInteger(runs) || runs < 1) {
-    console.error("usage: npm run bench -- [--runs N]  (N a positive integer)");
-    process.exit(2);
-  }
-  return runs;
-}
-
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
 
 function main(): void {
-  const runs = parseRuns(process.argv.slice(2));
+  const runs = countFlag(process.argv.slice(2), "runs", 3, "npm run bench -- [--runs N]");
   const cpuModel = cpus()[0]?.model.trim() ?? "unknown cpu";
   console.log(`synth both stacks (${runs} run${runs === 1 ? "" : "s"} each, fresh process per run)`);
   console.log(`machine: ${availableParallelism()} cpus (${cpuModel}), node ${process.version}`);

@@ -32,6 +32,7 @@ import { type FleetSnapshot, apiCallBound, takeSnapshot } from "../scripts/fleet
 import { createSimulation } from "../scripts/sim/scenarios";
 import type { ServiceSpec } from "../scripts/sim/world";
 import { NEW_AMI, fleetEnvironment } from "./fleet";
+import { countFlag } from "./args";
 
 const TARGET_CPU_MS_AT_600 = 50;
 const POLL_INTERVAL_MS = 15_000;
@@ -213,17 +214,6 @@ const median = (values: readonly number[]): number => {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 };
 
-function parseCycles(argv: readonly string[]): number {
-  const i = argv.indexOf("--cycles");
-  if (i === -1) return 9;
-  const cycles = Number(argv[i + 1]);
-  if (!Number.isInteger(cycles) || cycles < 1) {
-    console.error("usage: npx tsx bench/watch.ts [--cycles N]  (N a positive integer)");
-    process.exit(2);
-  }
-  return cycles;
-}
-
 async function benchFleet(fleet: Fleet, cycles: number): Promise<{ fleet: Fleet; ok: boolean; cpuMs: number; withParsingMs: number; calls: number; bound: number }> {
   const environment = fleetEnvironment(1, fleet.instances);
   const services: ServiceSpec[] = Array.from({ length: fleet.services }, (_, i) => ({ name: `svc${i}`, desiredCount: fleet.tasksPerService }));
@@ -272,7 +262,7 @@ async function benchFleet(fleet: Fleet, cycles: number): Promise<{ fleet: Fleet;
 }
 
 async function main(): Promise<void> {
-  const cycles = parseCycles(process.argv.slice(2));
+  const cycles = countFlag(process.argv.slice(2), "cycles", 9, "npx tsx bench/watch.ts [--cycles N]");
   console.log(`watch poll cycle (takeSnapshot) against the simulator; node ${process.version}, ${cpus()[0]?.model.trim() ?? "unknown cpu"}`);
   const results = [];
   for (const fleet of FLEETS) results.push(await benchFleet(fleet, cycles));
