@@ -44,6 +44,9 @@ export function applyCommand(): Command {
     if (options.plan && options.simulate) {
       throw new UsageError("--plan cannot be used with --simulate: the simulated world lives for one command, so apply plans it afresh");
     }
+    // Checked before terraform runs: exit 2 must mean nothing was changed.
+    const timeoutMs = durationOption("--timeout", options.timeout);
+    const stallAfterMs = durationOption("--stall-after", options.stallAfter);
     const interrupt = interruptible(log);
     try {
       const stack = await openStack({ config, environment, log, simulate: options.simulate, scenario: options.scenario, signal: interrupt.signal });
@@ -83,10 +86,12 @@ export function applyCommand(): Command {
           log,
           clients: stack.simulation?.clients ?? createAwsClients(environment),
           clock: stack.simulation?.clock ?? wallClock,
-          timeoutMs: durationOption("--timeout", options.timeout),
-          stallAfterMs: durationOption("--stall-after", options.stallAfter),
+          timeoutMs,
+          stallAfterMs,
           timeoutText: options.timeout,
         });
+      } else if (guard.creating.length > 0 && guard.expect !== "replace") {
+        log.info(`first deploy of ${guard.creating.join(", ")} applied: its instances are starting; amiroll rollout --from ${environment.name} --to ${environment.name} watches them register, runs the gates and records the image as verified`);
       } else if (guard.expect === "add") {
         log.info("the new generation is in service; the old one is still ACTIVE: drain it (ECS DRAINING), verify, then apply the retire (pins without `retiring`)");
       }

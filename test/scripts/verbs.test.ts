@@ -193,6 +193,13 @@ describe("amiroll plan and apply with terraform (a stand-in binary)", () => {
     expect(calls()).toEqual(["init", "show"]);
   });
 
+  it("apply with a bad --timeout: exit 2 before terraform runs at all", () => {
+    const r = amiroll(["apply", "--env", "staging", "--plan", join(scratch, "saved.tfplan"), "--timeout", "5x"], env);
+    expect(r.status).toBe(2);
+    expect(errorLines(r.stderr)).toEqual([expect.stringMatching(/^amiroll: --timeout: /)]);
+    expect(readFileSync(env.FAKE_LOG, "utf8")).toBe("");
+  });
+
   it("apply of a stale plan: one line saying to plan again, exit 2", () => {
     const r = amiroll(["apply", "--env", "staging", "--plan", join(scratch, "saved.tfplan")], { ...env, FAKE_STALE: "1" });
     expect(r.status).toBe(2);
