@@ -2,7 +2,7 @@
  * The amiroll CLI entry: parses argv, dispatches to commands/, maps errors to exit codes and
  * one-line messages (never a stack trace for an error a user can cause).
  *
- * README lists the verbs; each lives in commands/ and is loaded only when it runs.
+ * README and docs/verbs.md list the verbs; each lives in commands/ and is loaded only when it runs.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";

@@ -9,7 +9,7 @@ import { SCENARIOS, type ScenarioName } from "../sim/scenario-list";
 import type { Environment } from "../config/environments";
 import { type Config, findEnvironment, loadConfig as loadConfigFile } from "../config/file";
 
-/** Exit codes of every verb (README, "Exit codes"). */
+/** Exit codes of every verb (README, "Exit codes"; docs/cli.md). */
 export const EXIT = {
   ok: 0,
   /** The operation failed or was rolled back. */

@@ -6,7 +6,7 @@ import type { ClusterSpec, EnvironmentSpec } from "../../constructs/environment-
 import { Input } from "./input";
 
 // ---------------------------------------------------------------------------------------------
-// The config as written (every field documented in the README, "Configuration").
+// The config as written (every field documented in docs/configuration.md).
 
 export interface ClusterConfig {
   readonly instanceType: string;
@@ -22,7 +22,7 @@ export interface ClusterConfig {
   readonly hold?: string;
 }
 
-/** An HTTP GET the rollout makes after a wave, before it promotes (README, "Gates"). */
+/** An HTTP GET the rollout makes after a wave, before it promotes (docs/verbs.md, amiroll rollout's gates). */
 export interface SmokeConfig {
   readonly url: string;
   /** @default 200 */

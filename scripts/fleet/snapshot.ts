@@ -120,7 +120,7 @@ export interface FleetSnapshot {
   readonly tasks: readonly TaskSnapshot[];
   /** Recently stopped tasks (the newest page), for crash-loop detection. */
   readonly stoppedTasks: readonly TaskSnapshot[];
-  /** API calls this cycle made (for the bound in the README). */
+  /** API calls this cycle made (for the bound in docs/performance.md). */
   readonly apiCalls: number;
 }
 
@@ -138,7 +138,7 @@ const BATCH = 100;
 const SERVICE_BATCH = 10;
 
 /**
- * The most API calls one cycle may make (the README's bound): a list page and a describe per
+ * The most API calls one cycle may make (docs/performance.md's bound): a list page and a describe per
  * 100 container instances and per 100 running tasks, a describe per 10 services, and 5 more
  * (the groups, the service list, one page of stopped tasks and their describe, one spare).
  * `takeSnapshot` keeps to it while the cluster has at least one instance, at most 200 services
