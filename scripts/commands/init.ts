@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { Command, Option } from "commander";
 import { formatProblem } from "../../constructs/formats";
-import { type Config, CONFIG_FILE, parseConfig, shownPath } from "../config/file";
+import { type Config, CONFIG_FILE, type LoadedConfig, parseConfig, readConfigFile, shownPath } from "../config/file";
 import { ConfigError } from "../config/input";
 import { type Pins, type Pin, formatPins } from "../config/pins";
 import { atlantisYaml, githubWorkflow, initConfig, type InitSettings } from "../config/templates";
@@ -56,7 +56,7 @@ export function initCommand(): Command {
     .option("--min-size <n>", "the Auto Scaling group's minimum", "2")
     .option("--max-size <n>", "the Auto Scaling group's maximum", "4")
     .option("--desired <n>", "the Auto Scaling group's desired capacity (default: min size)")
-    .addOption(new Option("--ci <system>", "also write the CI integration: atlantis.yaml or .github/workflows/amiroll.yml").choices(["atlantis", "github"]))
+    .addOption(new Option("--ci <system>", "also write the CI integration: atlantis.yaml or .github/workflows/amiroll.yml (where amiroll.json exists already: only that file, for its environments)").choices(["atlantis", "github"]))
     .option("--force", "overwrite files that exist")
     .option("--config <file>", `where to write the config (default: ./${CONFIG_FILE})`)
     .option("--simulate", "a ready example on the simulated AWS: placeholder ids, images from the simulator")
@@ -64,6 +64,16 @@ export function initCommand(): Command {
     .action(async (options: InitCommandOptions) => {
       const log = createLogger(options.logFormat, stderrSink);
       const configPath = resolve(options.config ?? CONFIG_FILE);
+      if (options.ci && !options.force && existsSync(configPath)) {
+        // A repository amiroll already runs in: add only the CI file, for the config it has.
+        const existing = readConfigFile(configPath);
+        const ci = ciFile(options.ci, dirname(configPath), existing, existing.environments.map((e) => e.name));
+        if (existsSync(ci.path)) throw new UsageError(`${shownPath(ci.path)} already exists: amiroll init writes only new files (--force overwrites it, and amiroll.json and the pins too)`);
+        mkdirSync(dirname(ci.path), { recursive: true });
+        writeFileSync(ci.path, ci.text);
+        log.info(`${existing.shownAs} exists, so only the CI file was written: wrote ${shownPath(ci.path)}`, { file: ci.path });
+        return;
+      }
       const settings = initSettings(options);
       const files = new Map<string, string>();
       let config: Config;
@@ -186,7 +196,7 @@ async function resolvePins(config: Config, options: InitCommandOptions, log: Ret
   return pins;
 }
 
-function ciFile(system: "atlantis" | "github", root: string, config: Config, environments: readonly string[]): { path: string; text: string } {
+function ciFile(system: "atlantis" | "github", root: string, config: LoadedConfig, environments: readonly string[]): { path: string; text: string } {
   const settings = { environments, configPath: CONFIG_FILE, watch: [CONFIG_FILE, relative(root, config.pinsPath), "package.json", "package-lock.json"] };
   return system === "atlantis"
     ? { path: join(root, "atlantis.yaml"), text: atlantisYaml(settings) }

@@ -59,9 +59,12 @@ describe("amiroll init --simulate", () => {
 
   it("refuses to run again over its own files, changing nothing; --force overwrites", () => {
     const before = snapshot(dir);
-    const again = inDir(dir, ["init", "--simulate", "--ci", "atlantis"]);
+    const again = inDir(dir, ["init", "--simulate"]);
     expect(again.status).toBe(2);
-    expect(errorLines(again.stderr)).toEqual(["amiroll: amiroll.json, amis.json, atlantis.yaml already exist: amiroll init writes only new files (--force overwrites them)"]);
+    expect(errorLines(again.stderr)).toEqual(["amiroll: amiroll.json, amis.json already exist: amiroll init writes only new files (--force overwrites them)"]);
+    const ci = inDir(dir, ["init", "--simulate", "--ci", "atlantis"]);
+    expect(ci.status).toBe(2);
+    expect(errorLines(ci.stderr)).toEqual(["amiroll: atlantis.yaml already exists: amiroll init writes only new files (--force overwrites it, and amiroll.json and the pins too)"]);
     expect(snapshot(dir)).toEqual(before);
     const forced = inDir(dir, ["init", "--simulate", "--force", "--environments", "dev,prod"]);
     expect(forced.status).toBe(0);
@@ -79,6 +82,22 @@ describe("amiroll init --simulate", () => {
     const rollout = inDir(fresh, ["rollout", "--simulate", "--ignore-window"]);
     expect(rollout.status).toBe(0);
     expect(rollout.stdout).toContain("zero-downtime violations: 0");
+  });
+
+  it("--ci where amiroll.json exists writes only the CI file, for that config's environments", () => {
+    const fresh = emptyDir();
+    expect(inDir(fresh, ["init", "--simulate", "--environments", "dev,live"]).status).toBe(0);
+    const before = snapshot(fresh);
+    const r = inDir(fresh, ["init", "--ci", "github"]);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toContain("amiroll.json exists, so only the CI file was written: wrote .github/workflows/amiroll.yml");
+    const after = snapshot(fresh);
+    expect(Object.keys(after).sort()).toEqual([...Object.keys(before), ".github/workflows/amiroll.yml"].sort());
+    for (const file of Object.keys(before)) expect(after[file]).toBe(before[file]);
+    expect(after[".github/workflows/amiroll.yml"]).toContain("- env: live");
+    const again = inDir(fresh, ["init", "--ci", "github"]);
+    expect(again.status).toBe(2);
+    expect(errorLines(again.stderr)).toEqual([expect.stringMatching(/^amiroll: \.github\/workflows\/amiroll\.yml already exists/)]);
   });
 
   it("--ci github writes the workflow, with the config's environments", () => {
