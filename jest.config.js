@@ -1,6 +1,9 @@
 /** Jest: TypeScript through @swc/jest (no type checking here: `npm run typecheck` does that). */
 module.exports = {
   testEnvironment: "node",
+  // Every core: most files wait on child processes (the CLI, terraform), so two workers on two
+  // cores overlap them (jest's default, cores - 1, runs one file at a time here).
+  maxWorkers: "100%",
   roots: ["<rootDir>/test"],
   testMatch: ["**/*.test.ts"],
   transform: { "^.+\\.tsx?$": ["@swc/jest", { jsc: { target: "es2022" } }] },
