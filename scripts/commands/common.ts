@@ -42,7 +42,7 @@ export function withCommonOptions(command: Command): Command {
     .option("--config <file>", "the amiroll.json to use (default: AMIROLL_CONFIG, else the nearest amiroll.json from the current directory up)")
     .option("--simulate", "run against the simulated AWS seeded from the environments config (no AWS account needed)")
     .addOption(new Option("--scenario <name>", "the simulated world's scenario (with --simulate)").choices(Object.keys(SCENARIOS)))
-    .addOption(new Option("--log-format <format>", "progress as text, or one JSON object per line").choices(LOG_FORMATS).default(defaultLogFormat()))
+    .addOption(logFormatOption())
     .hook("preAction", (verb) => {
       const options = verb.opts<CommonOptions>();
       if (options.scenario && !options.simulate) throw new UsageError("--scenario needs --simulate (it picks the simulated world's scenario)");
@@ -71,6 +71,11 @@ export const stderrSink: LogSink = {
     return process.stderr.columns ?? process.stdout.columns;
   },
 };
+
+/** `--log-format`: every verb has it (init and guard, which take no --simulate, add it alone). */
+export function logFormatOption(): Option {
+  return new Option("--log-format <format>", "progress as text, or one JSON object per line").choices(LOG_FORMATS).default(defaultLogFormat());
+}
 
 /** `--log-format`'s default: JSON in CI (CI set), else text. */
 export function defaultLogFormat(env: NodeJS.ProcessEnv = process.env): LogFormat {

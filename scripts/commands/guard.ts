@@ -6,7 +6,7 @@ import { Command, Option } from "commander";
 import { guardMarkdown } from "../terraform/comment";
 import { guardPlan, guardText } from "../terraform/guard";
 import { readPlanFile } from "../terraform/plan";
-import { EXIT, Exit } from "./common";
+import { EXIT, Exit, logFormatOption } from "./common";
 import { type GuardFlags, withGuardOptions } from "./plan";
 
 interface GuardOptions extends GuardFlags {
@@ -18,7 +18,8 @@ export function guardCommand(): Command {
   const command = new Command("guard")
     .description("judge a plan (terraform show -json output) against the expected roll, offline (exit 3 if refused)")
     .requiredOption("--plan-json <file>", "the plan as JSON: terraform show -json PLANFILE > plan.json")
-    .addOption(new Option("-o, --output <format>", "how to print the verdict").choices(["text", "json", "markdown"]).default("text"));
+    .addOption(new Option("-o, --output <format>", "how to print the verdict").choices(["text", "json", "markdown"]).default("text"))
+    .addOption(logFormatOption());
   return withGuardOptions(command).action((options: GuardOptions) => {
     const result = guardPlan(readPlanFile(options.planJson), { expect: options.expect, allow: options.allow });
     const print = { text: guardText, json: (r: typeof result) => JSON.stringify(r, null, 2), markdown: guardMarkdown }[options.output];

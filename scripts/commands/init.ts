@@ -15,7 +15,7 @@ import { type Pins, type Pin, formatPins } from "../config/pins";
 import { atlantisYaml, githubWorkflow, initConfig, type InitSettings } from "../config/templates";
 import { UsageError } from "../core/errors";
 import { createLogger } from "../core/log";
-import { type CommonOptions, stderrSink } from "./common";
+import { type CommonOptions, logFormatOption, stderrSink } from "./common";
 
 interface InitCommandOptions extends CommonOptions {
   readonly environments: string;
@@ -60,7 +60,7 @@ export function initCommand(): Command {
     .option("--force", "overwrite files that exist")
     .option("--config <file>", `where to write the config (default: ./${CONFIG_FILE})`)
     .option("--simulate", "a ready example on the simulated AWS: placeholder ids, images from the simulator")
-    .addOption(new Option("--log-format <format>", "progress as text, or one JSON object per line").choices(["text", "json"]).default(process.env.CI ? "json" : "text"))
+    .addOption(logFormatOption())
     .action(async (options: InitCommandOptions) => {
       const log = createLogger(options.logFormat, stderrSink);
       const configPath = resolve(options.config ?? CONFIG_FILE);

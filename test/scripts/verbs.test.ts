@@ -54,6 +54,14 @@ describe("amiroll guard", () => {
     expect(r.stdout).toBe("");
   });
 
+  it("--log-format json: its error is a JSON line too", () => {
+    const r = amiroll(["guard", "--plan-json", "/nonexistent/plan.json", "--log-format", "json"]);
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim().split("\n").map((l) => JSON.parse(l))).toEqual([
+      expect.objectContaining({ level: "error", message: "/nonexistent/plan.json: (file): cannot be read: ENOENT", exitCode: 2 }),
+    ]);
+  });
+
   it("an unknown --expect is a usage error: exit 2", () => {
     const r = amiroll(["guard", "--plan-json", fixture("aws__03-ami-bump"), "--expect", "rebuild"]);
     expect(r.status).toBe(2);
