@@ -3,7 +3,7 @@
 class SummaryReporter {
   onRunComplete(_contexts, results) {
     const seconds = (Date.now() - results.startTime) / 1000;
-    process.stdout.write(`\nnpm test wall time: ${seconds.toFixed(1)} s\n`);
+    process.stdout.write(`\nwall time: ${seconds.toFixed(1)} s (this jest run, start to last result)\n`);
     const failedSuites = results.numRuntimeErrorTestSuites || 0;
     const failed = results.numFailedTests + failedSuites;
     process.stdout.write(
