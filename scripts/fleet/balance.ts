@@ -80,6 +80,19 @@ export interface BalanceReport {
   /** The imbalanced services' names, by name (what `rebalance` takes). */
   readonly imbalanced: readonly string[];
   readonly balanced: boolean;
+  /**
+   * Zones the cluster should use (`options.zones`, its subnets') without an ACTIVE container
+   * instance, by name: a zone that took no new instances (an outage, no capacity). The rules are
+   * judged over the zones that have instances (what a rebalance can act on); these are named apart.
+   */
+  readonly lostZones: readonly string[];
+  /** Services with tasks, none of which can run in a lost zone (every one, while a zone is lost), by name. */
+  readonly withoutLostZones: readonly string[];
+}
+
+export interface BalanceOptions {
+  /** The zones the cluster should use (its subnets'); those without an ACTIVE instance are `lostZones`. */
+  readonly zones?: readonly string[];
 }
 
 export interface ZoneInstances {
@@ -117,7 +130,7 @@ function spreadOf(counts: readonly number[]): number {
 }
 
 /** Balance of every replica service of the snapshot's cluster. */
-export function serviceBalance(snapshot: FleetSnapshot): BalanceReport {
+export function serviceBalance(snapshot: FleetSnapshot, options: BalanceOptions = {}): BalanceReport {
   const active = snapshot.containerInstances.filter((ci) => ci.status === "ACTIVE");
   const zones = [...new Set(active.map((ci) => ci.availabilityZone))].sort(byName);
   const instanceByArn = new Map(snapshot.containerInstances.map((ci) => [ci.arn, ci]));
@@ -136,7 +149,9 @@ export function serviceBalance(snapshot: FleetSnapshot): BalanceReport {
     .map((service) => judge(service, tasksByService.get(service.name) ?? [], zones, active, instanceByArn))
     .sort((a, b) => byName(a.service, b.service));
   const imbalanced = services.filter((s) => !s.balanced).map((s) => s.service);
-  return { at: snapshot.at, clusterName: snapshot.clusterName, zones, services, imbalanced, balanced: imbalanced.length === 0 };
+  const lostZones = [...new Set(options.zones ?? [])].filter((z) => !zones.includes(z)).sort(byName);
+  const withoutLostZones = lostZones.length > 0 ? services.filter((s) => s.tasks > 0).map((s) => s.service) : [];
+  return { at: snapshot.at, clusterName: snapshot.clusterName, zones, services, imbalanced, balanced: imbalanced.length === 0, lostZones, withoutLostZones };
 }
 
 function judge(
@@ -227,4 +242,12 @@ export function balanceTable(report: BalanceReport): string[] {
       .join("  ")
       .trimEnd();
   return [line(header), ...rows.map(line)];
+}
+
+/** A cluster's lost zones in one line: "apps: eu-west-1a has no instances (took no new ones): no task of api, web runs there". */
+export function lostZonesText(cluster: string, report: BalanceReport): string {
+  const zones = report.lostZones.join(", ");
+  const has = report.lostZones.length === 1 ? "has" : "have";
+  const services = report.withoutLostZones.length > 0 ? `: no task of ${report.withoutLostZones.join(", ")} runs there` : "";
+  return `${cluster}: ${zones} ${has} no instances (took no new ones)${services}`;
 }

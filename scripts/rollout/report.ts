@@ -2,6 +2,7 @@
  * The rollout's report: per wave, the outcome, the time per phase, instances replaced, tasks
  * moved, the gates and the balance, as text (the terminal) or markdown (a PR or a chat). Pure.
  */
+import { lostZonesText } from "../fleet/balance";
 import { elapsedText } from "../fleet/report";
 import type { RolloutResult, WaveReport } from "./rollout";
 
@@ -19,7 +20,10 @@ function targetsText(wave: WaveReport): string {
 function balanceText(wave: WaveReport): string[] {
   if (!wave.balance) return [];
   return [...wave.balance].map(([cluster, report]) =>
-    report.imbalanced.length === 0 ? `${cluster}: every service balanced` : `${cluster}: imbalanced: ${report.imbalanced.join(", ")}`,
+    [
+      report.imbalanced.length === 0 ? `${cluster}: every service balanced` : `${cluster}: imbalanced: ${report.imbalanced.join(", ")}`,
+      ...(report.lostZones.length > 0 ? [`(zone lost: ${lostZonesText(cluster, report).slice(cluster.length + 2)})`] : []),
+    ].join(" "),
   );
 }
 

@@ -2,7 +2,7 @@
  * Balance as a pure function of small hand-built snapshots: each imbalance rule, daemons
  * skipped, a single-zone cluster, ties, placement strategies, ordering, and the text table.
  */
-import { type BalanceService, balanceTable, instanceSpread, serviceBalance } from "../../scripts/fleet/balance";
+import { type BalanceService, balanceTable, instanceSpread, lostZonesText, serviceBalance } from "../../scripts/fleet/balance";
 import type { ContainerInstanceSnapshot, FleetSnapshot, GroupSnapshot, TaskSnapshot } from "../../scripts/fleet/snapshot";
 
 const A = "eu-west-1a";
@@ -148,6 +148,20 @@ describe("serviceBalance", () => {
     expect(one(snapshot({ instances, services: [service("web")], tasks: tasks("web", a1, a2, a1) }), "web").balanced).toBe(true);
     expect(kinds(snapshot({ instances, services: [service("web")], tasks: tasks("web", a1, a1) }), "web")).toEqual(["instance-stacking"]);
     expect(serviceBalance(snapshot({ instances, services: [service("web")], tasks: [] })).zones).toEqual([A]);
+  });
+
+  it("names the subnets' zones with no ACTIVE instance as lost, and every service with tasks as absent there", () => {
+    const snap = snapshot({ instances: [b1, c1], services: [service("web"), service("idle")], tasks: tasks("web", b1, c1) });
+    const report = serviceBalance(snap, { zones: [A, B, C] });
+    // The rules are judged over the zones that have instances: web is spread over them.
+    expect(report.zones).toEqual([B, C]);
+    expect(report.balanced).toBe(true);
+    expect(report.lostZones).toEqual([A]);
+    expect(report.withoutLostZones).toEqual(["web"]);
+    expect(lostZonesText("apps", report)).toBe(`apps: ${A} has no instances (took no new ones): no task of web runs there`);
+    // Without the subnets' zones, or with every one of them holding instances, nothing is lost.
+    expect(serviceBalance(snap).lostZones).toEqual([]);
+    expect(serviceBalance(snap, { zones: [B, C] }).lostZones).toEqual([]);
   });
 
   it("services with no task or one task are balanced", () => {
