@@ -8,7 +8,7 @@ import { rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Command } from "commander";
 import { StalePlanError, UsageError } from "../core/errors";
-import { createAwsClients } from "../fleet/clients";
+import { createAwsClients, maxAttemptsFrom } from "../fleet/clients";
 import { wallClock } from "../core/clock";
 import { guardText } from "../terraform/guard";
 import { summaryLine } from "../terraform/plan";
@@ -38,15 +38,17 @@ export function applyCommand(): Command {
     .option("--timeout <duration>", "how long the watch after the apply may take", "60m")
     .option("--stall-after <duration>", "no progress for this long is a stall (the watch)", "10m");
   return withCommonOptions(withGuardOptions(command)).action(async (options: ApplyOptions) => {
-    const log = createLogger(options.logFormat, stderrSink);
-    const config = loadConfig(options);
-    const environment = findEnvironment(config.environments, options.env);
+    // Every flag first, then the config, all before terraform runs: exit 2 must mean nothing was changed.
     if (options.plan && options.simulate) {
       throw new UsageError("--plan cannot be used with --simulate: the simulated world lives for one command, so apply plans it afresh");
     }
-    // Checked before terraform runs: exit 2 must mean nothing was changed.
     const timeoutMs = durationOption("--timeout", options.timeout);
     const stallAfterMs = durationOption("--stall-after", options.stallAfter);
+    // The watch after a replace roll makes SDK clients: their retry setting is checked now, not after the apply.
+    if (options.watch && !options.simulate) maxAttemptsFrom();
+    const log = createLogger(options.logFormat, stderrSink);
+    const config = loadConfig(options);
+    const environment = findEnvironment(config.environments, options.env);
     const interrupt = interruptible(log);
     try {
       const stack = await openStack({ config, environment, log, simulate: options.simulate, scenario: options.scenario, signal: interrupt.signal });

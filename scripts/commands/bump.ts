@@ -39,10 +39,7 @@ export interface BumpOptions {
  * DescribeImages per environment, then the checks. Changes nothing.
  */
 export async function bumpPlan(config: Config, access: AwsAccess, options: BumpOptions): Promise<BumpPlan> {
-  if (options.to !== undefined) {
-    const problem = amiIdProblem(options.to);
-    if (problem) throw new UsageError(`--to: ${problem}`);
-  }
+  if (options.to !== undefined) toOption(options.to);
   const request = { environments: config.environments, pins: config.pins, selected: options.selected, to: options.to, force: options.force };
   const targets = bumpTargets(request);
   const lookups = new Map<string, Lookups>();
@@ -58,6 +55,13 @@ export async function bumpPlan(config: Config, access: AwsAccess, options: BumpO
   return planBump({ request, targets, lookups, now: access.clock.now() });
 }
 
+/** `--to`: an AMI id (checked before any AWS call; EC2 then says whether it exists). */
+function toOption(to: string): string {
+  const problem = amiIdProblem(to);
+  if (problem) throw new UsageError(`--to: ${problem}`);
+  return to;
+}
+
 export function bumpCommand(): Command {
   const command = new Command("bump")
     .description("pin each cluster to the newest AMI of its SSM parameter (or --to AMI_ID), staging first and production only to what staging verified; check the images; rewrite stacks/amis.json; print the pull request's title and body")
@@ -67,6 +71,8 @@ export function bumpCommand(): Command {
     .option("--force", "let an environment take an image its source has not verified, or one the rollout rejected")
     .addOption(new Option("-o, --output <format>", "the pull request as markdown (title, blank line, body) or JSON").choices(["markdown", "json"]).default("markdown"));
   return withCommonOptions(command).action(async (options: BumpCommandOptions) => {
+    // Every flag first, then the config, all before the first AWS call (or simulated world).
+    if (options.to !== undefined) toOption(options.to);
     const log = createLogger(options.logFormat, stderrSink);
     const config = loadConfig(options);
     selectEnvironments(config, options.env);

@@ -2,12 +2,14 @@
  * What every verb shares: the options of DESIGN.md's CLI contract, loading config and pins,
  * where logs go (stderr; the logger itself is core/log.ts), and how a verb ends with an exit code.
  */
+import { accessSync, constants, statSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { type Command, Option } from "commander";
 import { UsageError } from "../core/errors";
 import { LOG_FORMATS, type LogFormat, type LogSink, type Logger } from "../core/log";
 import { SCENARIOS, type ScenarioName } from "../sim/scenario-list";
 import type { Environment } from "../config/environments";
-import { type Config, findEnvironment, loadConfig as loadConfigFile } from "../config/file";
+import { type Config, findEnvironment, loadConfig as loadConfigFile, shownPath } from "../config/file";
 
 /** Exit codes of every verb (README, "Exit codes"; docs/cli.md). */
 export const EXIT = {
@@ -137,4 +139,52 @@ export const envOption = (what: string) =>
 export function selectEnvironments(config: Config, names: readonly string[]): Environment[] {
   names.forEach((name) => findEnvironment(config.environments, name));
   return config.environments.filter((e) => names.length === 0 || names.includes(e.name));
+}
+
+/*
+ * Paths a verb writes, checked at the top of its action, before the first AWS call,
+ * simulated world or terraform command: exit 2 must mean nothing was changed (DESIGN.md, "CLI
+ * contract"). Each error is one line naming the flag and the path as given.
+ */
+
+/** What is at `path`: a file, a directory, or nothing (also when something above it is a file). */
+function kindOf(flag: string, shown: string, path: string): "file" | "directory" | undefined {
+  try {
+    return statSync(path).isDirectory() ? "directory" : "file";
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
+    throw new UsageError(`${flag}: ${shown}: cannot be read (${code ?? (error as Error).message})`);
+  }
+}
+
+/** The nearest path above `path` that exists: a directory, or a file standing in the way. */
+function nearestAbove(flag: string, shown: string, path: string): { path: string; kind: "file" | "directory" } {
+  for (let dir = dirname(path); ; dir = dirname(dir)) {
+    const kind = kindOf(flag, shown, dir);
+    if (kind) return { path: dir, kind };
+    if (dirname(dir) === dir) return { path: dir, kind: "directory" };
+  }
+}
+
+const errnoOf = (error: unknown) => (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+
+/**
+ * A file a verb will write (`--comment`, `--out`): the path is not a directory, and its directory
+ * exists (with `createDirectory`, the verb makes it: then no file may stand in its way) and can
+ * be written to. Returns the absolute path.
+ */
+export function outputFileOption(flag: string, path: string, options: { createDirectory?: boolean } = {}): string {
+  const absolute = resolve(path);
+  const kind = kindOf(flag, path, absolute);
+  if (kind === "directory") throw new UsageError(`${flag}: ${path}: is a directory, not a file`);
+  const above = nearestAbove(flag, path, absolute);
+  if (above.kind === "file") throw new UsageError(`${flag}: ${path}: ${shownPath(above.path)} is not a directory`);
+  if (above.path !== dirname(absolute) && !options.createDirectory) throw new UsageError(`${flag}: ${path}: its directory does not exist`);
+  try {
+    accessSync(kind === "file" ? absolute : above.path, constants.W_OK);
+  } catch (error) {
+    throw new UsageError(`${flag}: ${path}: cannot be written (${errnoOf(error)})`);
+  }
+  return absolute;
 }

@@ -5,7 +5,7 @@
  * answer is checked, and every file it would write is refused if it exists (unless --force),
  * before anything is written: exit 2 leaves the directory as it was.
  */
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { Command, Option } from "commander";
 import { formatProblem } from "../../constructs/formats";
@@ -15,7 +15,7 @@ import { type Pins, type Pin, formatPins } from "../config/pins";
 import { atlantisYaml, githubWorkflow, initConfig, type InitSettings } from "../config/templates";
 import { UsageError } from "../core/errors";
 import { createLogger } from "../core/log";
-import { type CommonOptions, logFormatOption, stderrSink } from "./common";
+import { type CommonOptions, logFormatOption, outputFileOption, stderrSink } from "./common";
 
 interface InitCommandOptions extends CommonOptions {
   readonly environments: string;
@@ -64,16 +64,20 @@ export function initCommand(): Command {
     .action(async (options: InitCommandOptions) => {
       const log = createLogger(options.logFormat, stderrSink);
       const configPath = resolve(options.config ?? CONFIG_FILE);
-      if (options.ci && !options.force && existsSync(configPath)) {
+      const configFlag = options.config === undefined ? "the config" : "--config";
+      if (options.ci && !options.force && existsSync(configPath) && !statSync(configPath).isDirectory()) {
         // A repository amiroll already runs in: add only the CI file, for the config it has.
         const existing = readConfigFile(configPath);
         const ci = ciFile(options.ci, dirname(configPath), existing, existing.environments.map((e) => e.name));
         if (existsSync(ci.path)) throw new UsageError(`${shownPath(ci.path)} already exists: amiroll init writes only new files (--force overwrites it, and amiroll.json and the pins too)`);
+        outputFileOption("--ci", shownPath(ci.path), { createDirectory: true });
         mkdirSync(dirname(ci.path), { recursive: true });
         writeFileSync(ci.path, ci.text);
         log.info(`${existing.shownAs} exists, so only the CI file was written: wrote ${shownPath(ci.path)}`, { file: ci.path });
         return;
       }
+      // Where the config goes, before the flags make it: not a directory, and no file in the way of its directory.
+      outputFileOption(configFlag, options.config ?? CONFIG_FILE, { createDirectory: true });
       const settings = initSettings(options);
       const files = new Map<string, string>();
       let config: Config;
@@ -94,6 +98,8 @@ export function initCommand(): Command {
       if (existing.length > 0 && !options.force) {
         throw new UsageError(`${existing.map((p) => shownPath(p)).join(", ")} already exist${existing.length === 1 ? "s" : ""}: amiroll init writes only new files (--force overwrites them)`);
       }
+      // Every file can be written (none is a directory, none has a file in the way), checked before the images are looked up.
+      for (const path of files.keys()) outputFileOption(path === ci?.path ? "--ci" : configFlag, shownPath(path), { createDirectory: true });
 
       const pins = await resolvePins(config, options, log);
       files.set(config.pinsPath, formatPins(pins, config.environments));

@@ -3,8 +3,8 @@
  * write the Atlantis-style comment (stdout, a file, or the pull request's sticky comment).
  * Exit 0 when the guard accepts, 3 when it refuses.
  */
-import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { existsSync, statSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { Command, Option } from "commander";
 import { planComment } from "../terraform/comment";
 import { describeStickyResult, githubContextFromEnv, octokitComments, postStickyComments } from "../terraform/github";
@@ -12,7 +12,8 @@ import { type GuardResult, guardPlan, guardText } from "../terraform/guard";
 import { type Plan, parsePlan, summaryLine } from "../terraform/plan";
 import { SHAPES, type Shape } from "../terraform/rolls";
 import { type Logger, createLogger } from "../core/log";
-import { type CommonOptions, EXIT, Exit, findEnvironment, interruptible, loadConfig, stderrSink, withCommonOptions } from "./common";
+import { UsageError } from "../core/errors";
+import { type CommonOptions, EXIT, Exit, findEnvironment, interruptible, loadConfig, outputFileOption, stderrSink, withCommonOptions } from "./common";
 import { holdsOf } from "../rollout/rollout";
 import { type Stack, openStack } from "./stack";
 
@@ -54,13 +55,25 @@ export async function planAndGuard(
   return { plan, guard };
 }
 
-/** `--out`: a directory gets `<env>.tfplan` inside it; anything else is the plan file itself. */
-export function planFileFor(out: string | undefined, env: string, stackDirectory: string): string {
-  if (!out) return join(stackDirectory, "amiroll.tfplan");
+/** Where `--out` puts the plan: into a directory (as `<env>.tfplan`), or as this file. */
+export type PlanOut = { readonly directory: string } | { readonly file: string };
+
+/**
+ * `--out`, checked before terraform runs: a directory that exists, or a file whose directory
+ * exists (a path ending in a slash means a directory, so it must exist).
+ */
+export function planOutOption(out: string): PlanOut {
   const path = resolve(out);
-  if (existsSync(path) && statSync(path).isDirectory()) return join(path, `${env}.tfplan`);
-  mkdirSync(dirname(path), { recursive: true });
-  return path;
+  const exists = existsSync(path);
+  if (exists && statSync(path).isDirectory()) return { directory: path };
+  if (/[\\/]$/.test(out)) throw new UsageError(`--out: ${out}: ${exists ? "is a file, not a directory" : "no such directory"}`);
+  return { file: outputFileOption("--out", out) };
+}
+
+/** The plan file: in the `--out` directory as `<env>.tfplan`, the `--out` file, else in the stack. */
+export function planFileFor(out: PlanOut | undefined, env: string, stackDirectory: string): string {
+  if (!out) return join(stackDirectory, "amiroll.tfplan");
+  return "directory" in out ? join(out.directory, `${env}.tfplan`) : out.file;
 }
 
 interface PlanOptions extends CommonOptions, GuardFlags {
@@ -78,19 +91,22 @@ export function planCommand(): Command {
     .option("--comment <file>", "write the markdown comment to this file instead of stdout")
     .option("--github", "create or update the sticky comment on the pull request (GitHub Actions)");
   return withCommonOptions(withGuardOptions(command)).action(async (options: PlanOptions) => {
+    // Every flag first, then the config, all before terraform runs: exit 2 must mean nothing ran.
+    const out = options.out === undefined ? undefined : planOutOption(options.out);
+    const commentFile = options.comment === undefined ? undefined : outputFileOption("--comment", options.comment);
+    const github = options.github ? githubContextFromEnv() : undefined;
     const log = createLogger(options.logFormat, stderrSink);
     const config = loadConfig(options);
     const environment = findEnvironment(config.environments, options.env);
-    const github = options.github ? githubContextFromEnv() : undefined;
     const interrupt = interruptible(log);
     try {
       const stack = await openStack({ config, environment, log, simulate: options.simulate, scenario: options.scenario, signal: interrupt.signal });
-      const planFile = planFileFor(options.out, environment.name, stack.directory);
+      const planFile = planFileFor(out, environment.name, stack.directory);
       const { plan, guard } = await planAndGuard(stack, planFile, options, log);
       const applyCommand = options.simulate ? `amiroll apply --env ${environment.name} --simulate` : `amiroll apply --env ${environment.name} --plan ${planFile}`;
       const parts = planComment(plan, guard, { env: environment.name, applyCommand, holds: holdsOf(environment) });
-      if (options.comment) {
-        writeFileSync(options.comment, parts.join("\n\n"));
+      if (commentFile) {
+        writeFileSync(commentFile, parts.join("\n\n"));
         log.info(`comment written to ${options.comment} (${parts.length} part${parts.length === 1 ? "" : "s"})`);
       }
       if (github) {

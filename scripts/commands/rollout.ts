@@ -14,7 +14,7 @@ import type { Environment } from "../config/environments";
 import { findEnvironment } from "../config/file";
 import { formatPins } from "../config/pins";
 import { UsageError } from "../core/errors";
-import { createAwsClients } from "../fleet/clients";
+import { createAwsClients, maxAttemptsFrom } from "../fleet/clients";
 import { takeSnapshot } from "../fleet/snapshot";
 import { rolloutNotice } from "../rollout/notice";
 import { rolloutMarkdown, rolloutText } from "../rollout/report";
@@ -68,16 +68,20 @@ export function rolloutCommand(): Command {
     .option("--stall-after <duration>", "no progress for this long is a stall", "10m")
     .addOption(new Option("-o, --output <format>", "the report on stdout").choices(["text", "markdown"]).default("text"));
   return withCommonOptions(command).action(async (options: RolloutCommandOptions) => {
+    // Every flag first, then the config and what depends on it, all before the first AWS call or
+    // terraform command: exit 2 must mean nothing was changed.
+    if (options.ignoreWindow && options.waitForWindow) throw new UsageError("--ignore-window and --wait-for-window contradict each other: choose one");
+    const watchTimeoutMs = durationOption("--timeout", options.timeout);
+    const stallAfterMs = durationOption("--stall-after", options.stallAfter);
+    // The SDK clients are made wave by wave: their retry setting is checked now.
+    if (!options.simulate) maxAttemptsFrom();
     const log = createLogger(options.logFormat, stderrSink);
     const config = loadConfig(options);
     for (const [flag, value] of [["--from", options.from], ["--to", options.to]] as const) {
       if (value !== undefined) findEnvironment(config.environments, value, flag);
     }
-    if (options.ignoreWindow && options.waitForWindow) throw new UsageError("--ignore-window and --wait-for-window contradict each other: choose one");
     const waves = wavesOf(config.environments, options.from, options.to);
     if (waves.length === 0) throw new UsageError(`--from ${options.from} comes after --to ${options.to} in the promotion order (${wavesOf(config.environments).map((e) => e.name).join(" -> ")})`);
-    const watchTimeoutMs = durationOption("--timeout", options.timeout);
-    const stallAfterMs = durationOption("--stall-after", options.stallAfter);
 
     const world = options.simulate ? await simulatedWorld(config, { scenario: options.scenario, log }) : realWorld(config, log);
     if (options.notice) {

@@ -23,13 +23,20 @@ interface WatchCommandOptions extends CommonOptions {
   readonly rebalance?: boolean;
 }
 
-/** `--timeout 45m` in ms; a UsageError naming the option otherwise. */
+/**
+ * `--timeout 45m` in ms; a UsageError naming the option otherwise, or when it is zero (a watch
+ * that gives up, or calls a stall, before its first look). Verbs check it at the top of their
+ * action: exit 2 must mean nothing ran.
+ */
 export function durationOption(option: string, value: string): number {
+  let ms: number;
   try {
-    return durationSeconds(value) * 1000;
+    ms = durationSeconds(value) * 1000;
   } catch {
     throw new UsageError(`${option}: ${JSON.stringify(value)} is not a duration such as 90s, 30m or 2h`);
   }
+  if (ms <= 0) throw new UsageError(`${option}: ${JSON.stringify(value)} must be more than zero (a duration such as 90s, 30m or 2h)`);
+  return ms;
 }
 
 export function watchCommand(): Command {
@@ -40,11 +47,12 @@ export function watchCommand(): Command {
     .option("--stall-after <duration>", "no progress for this long is a stall", "10m")
     .option("--rebalance", "afterwards, force a new deployment of services whose tasks are not spread across zones and instances");
   return withCommonOptions(command).action(async (options: WatchCommandOptions) => {
+    // Every flag first, then the config: exit 2 must mean nothing ran.
+    const timeoutMs = durationOption("--timeout", options.timeout);
+    const stallAfterMs = durationOption("--stall-after", options.stallAfter);
     const log = createLogger(options.logFormat, stderrSink);
     const config = loadConfig(options);
     const environment = findEnvironment(config.environments, options.env);
-    const timeoutMs = durationOption("--timeout", options.timeout);
-    const stallAfterMs = durationOption("--stall-after", options.stallAfter);
 
     const simulation = options.simulate ? await simulatedRollInProgress({ config, environment, log, scenario: options.scenario }) : undefined;
     await watchEnvironment({
