@@ -5,7 +5,7 @@
  * tasks move off the old instances (`--no-watch` to skip).
  */
 import { rmSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { Command } from "commander";
 import { StalePlanError, UsageError } from "../core/errors";
 import { createAwsClients, maxAttemptsFrom } from "../fleet/clients";
@@ -13,7 +13,7 @@ import { wallClock } from "../core/clock";
 import { guardText } from "../terraform/guard";
 import { summaryLine } from "../terraform/plan";
 import { createLogger } from "../core/log";
-import { type CommonOptions, EXIT, Exit, findEnvironment, interruptible, loadConfig, stderrSink, withCommonOptions } from "./common";
+import { type CommonOptions, EXIT, Exit, existingFile, findEnvironment, interruptible, loadConfig, stderrSink, withCommonOptions } from "./common";
 import { type GuardFlags, planAndGuard, withGuardOptions } from "./plan";
 import { openStack } from "./stack";
 import { durationOption, watchEnvironment } from "./watch";
@@ -46,15 +46,16 @@ export function applyCommand(): Command {
     const stallAfterMs = durationOption("--stall-after", options.stallAfter);
     // The watch after a replace roll makes SDK clients: their retry setting is checked now, not after the apply.
     if (options.watch && !options.simulate) maxAttemptsFrom();
+    // terraform would resolve a relative path against the stack directory, not where the user is.
+    const savedPlan = options.plan === undefined ? undefined : existingFile("--plan", options.plan);
     const log = createLogger(options.logFormat, stderrSink);
     const config = loadConfig(options);
     const environment = findEnvironment(config.environments, options.env);
     const interrupt = interruptible(log);
     try {
       const stack = await openStack({ config, environment, log, simulate: options.simulate, scenario: options.scenario, signal: interrupt.signal });
-      // terraform would resolve a relative path against the stack directory, not where the user is.
-      const planFile = options.plan ? resolve(options.plan) : join(stack.directory, "amiroll-apply.tfplan");
-      const { plan, guard } = await planAndGuard(stack, planFile, options, log, { saved: options.plan !== undefined });
+      const planFile = savedPlan ?? join(stack.directory, "amiroll-apply.tfplan");
+      const { plan, guard } = await planAndGuard(stack, planFile, options, log, { saved: savedPlan !== undefined });
       console.log(`${summaryLine(plan)}\n${guardText(guard)}`);
       if (!guard.accepted) {
         if (!options.force) {

@@ -142,7 +142,7 @@ export function selectEnvironments(config: Config, names: readonly string[]): En
 }
 
 /*
- * Paths a verb writes, checked at the top of its action, before the first AWS call,
+ * Paths a verb writes or reads, checked at the top of its action, before the first AWS call,
  * simulated world or terraform command: exit 2 must mean nothing was changed (DESIGN.md, "CLI
  * contract"). Each error is one line naming the flag and the path as given.
  */
@@ -185,6 +185,23 @@ export function outputFileOption(flag: string, path: string, options: { createDi
     accessSync(kind === "file" ? absolute : above.path, constants.W_OK);
   } catch (error) {
     throw new UsageError(`${flag}: ${path}: cannot be written (${errnoOf(error)})`);
+  }
+  return absolute;
+}
+
+/** A file a verb will read (`--plan`): it exists, is a file and can be read. Returns the absolute path. */
+export function existingFile(flag: string, path: string): string {
+  const absolute = resolve(path);
+  const kind = kindOf(flag, path, absolute);
+  if (kind === undefined) {
+    const above = nearestAbove(flag, path, absolute);
+    throw new UsageError(`${flag}: ${path}: ${above.kind === "file" ? `${shownPath(above.path)} is not a directory` : "does not exist"}`);
+  }
+  if (kind === "directory") throw new UsageError(`${flag}: ${path}: is a directory, not a file`);
+  try {
+    accessSync(absolute, constants.R_OK);
+  } catch (error) {
+    throw new UsageError(`${flag}: ${path}: cannot be read (${errnoOf(error)})`);
   }
   return absolute;
 }

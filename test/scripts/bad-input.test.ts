@@ -116,6 +116,20 @@ describe("amiroll plan: --out and --comment are checked before terraform runs", 
 });
 
 describe("amiroll apply: every input before terraform runs", () => {
+  it("--plan that does not exist: exit 2 before terraform init", () => {
+    const missing = join(scratch, "no-such.tfplan");
+    const r = amiroll(["apply", "--env", "staging", "--plan", missing, "--no-watch"], env);
+    refused(r, new RegExp(`^amiroll: --plan: ${escape(missing)}: does not exist$`));
+    expect(terraformCalls()).toBe("");
+  });
+
+  it("--plan naming a directory: exit 2 before terraform init", () => {
+    const plans = dir("saved-plans");
+    const r = amiroll(["apply", "--env", "staging", "--plan", plans, "--no-watch"], env);
+    refused(r, new RegExp(`^amiroll: --plan: ${escape(plans)}: is a directory, not a file$`));
+    expect(terraformCalls()).toBe("");
+  });
+
   it("--timeout 0s: exit 2 before the simulated plan", () => {
     refused(amiroll(["apply", "--env", "staging", "--simulate", "--timeout", "0s"]), /^amiroll: --timeout: "0s" must be more than zero \(a duration such as 90s, 30m or 2h\)$/);
   });

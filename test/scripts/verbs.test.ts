@@ -172,6 +172,8 @@ describe("amiroll plan and apply with terraform (a stand-in binary)", () => {
     const bin = write("terraform", FAKE_TERRAFORM);
     chmodSync(bin, 0o755);
     env = { AMIROLL_TERRAFORM: bin, FAKE_PLAN_JSON: write("replace.json", JSON.stringify(plans.raw.replace)), FAKE_LOG: join(scratch, "calls.log") };
+    // The saved plan the apply tests pass as --plan (apply refuses a --plan that does not exist).
+    write("saved.tfplan", "");
   });
   beforeEach(() => writeFileSync(env.FAKE_LOG, ""));
 
