@@ -6,9 +6,11 @@
  * runtime; every AWS call goes through the clients handed to `createDrainHandler`, so tests and
  * the simulated AWS run this same code against mocks.
  *
- * One invocation never waits: it makes one check, and when tasks remain it records a heartbeat
- * and sends itself a delayed SQS message to check again. A drain can so last hours without a
- * Lambda running for more than a few seconds.
+ * One invocation never waits: it makes one check, and when tasks remain it sends itself a delayed
+ * SQS message to check again. A drain can so last hours without a Lambda running for more than a
+ * few seconds. Every check records the lifecycle action's heartbeat first, before anything that
+ * can fail, and the timing (constructs/names.ts, DRAIN_HOOK_TIMING) is such that one failed check
+ * never lets that heartbeat lapse.
  */
 import {
   AutoScalingClient,
@@ -74,6 +76,12 @@ export interface LifecycleAction {
   readonly startedAt: string;
   /** Checks already made for this action. */
   readonly checks: number;
+  /**
+   * Tasks of the instance that DescribeTasks did not describe (a `MISSING` failure): they count
+   * as still running, from check to check, until DescribeTasks reports them STOPPED (or the
+   * maximum drain time passes).
+   */
+  readonly unconfirmedTasks?: readonly string[];
 }
 
 /** A task that keeps the instance from going. */
@@ -87,6 +95,8 @@ export type DrainOutcome =
   | { readonly kind: "completed"; readonly reason: "drained" | "not-registered" }
   | { readonly kind: "completed"; readonly reason: "max-drain-time"; readonly holding: readonly HoldingTask[] }
   | { readonly kind: "waiting"; readonly holding: number; readonly nextCheckSeconds: number }
+  /** ECS listed container instances, none of them verified to be this EC2 instance: nothing drained. */
+  | { readonly kind: "unverified"; readonly listed: readonly string[]; readonly nextCheckSeconds: number }
   /** The action was already completed (a duplicate event, or a check after the end). */
   | { readonly kind: "already-completed" };
 
@@ -95,11 +105,21 @@ export type Parsed = { readonly action: LifecycleAction } | { readonly dropped: 
 const TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING";
 const DETAIL_TYPE = "EC2 Instance-terminate Lifecycle Action";
 const INSTANCE_ID = /^i-[0-9a-f]{8,17}$/;
-/** DescribeTasks takes at most 100 tasks, DescribeServices 10 services. */
+const TASK_ARN = /^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:task\/[A-Za-z0-9_/-]+$/;
+/** At most this many unconfirmed tasks ride along in a message (SQS bodies are at most 256 KiB). */
+const MAX_UNCONFIRMED = 500;
+/** DescribeTasks and DescribeContainerInstances take at most 100 ids, DescribeServices 10. */
 const TASK_BATCH = 100;
+const CONTAINER_INSTANCE_BATCH = 100;
 const SERVICE_BATCH = 10;
 /** SQS's longest message delay. */
 export const MAX_RECHECK_SECONDS = 900;
+/**
+ * How long before the Lambda's own timeout the handler gives up on checks still running: it
+ * reports them failed (their messages come back after the visibility timeout) rather than let
+ * the whole invocation time out, which would send back the finished ones too.
+ */
+export const DEADLINE_MARGIN_MS = 5_000;
 
 // ---------------------------------------------------------------------------------------------
 // Parsing: everything from outside is checked; what does not fit is dropped, never retried.
@@ -164,7 +184,16 @@ export function actionFromRecheck(body: unknown, hookName: string): Parsed {
   if (!isRecord(fields)) return { dropped: "the message body is not an object" };
   const checks = fields.checks;
   if (typeof checks !== "number" || !Number.isInteger(checks) || checks < 0) return { dropped: "checks is not a count" };
-  return checkedAction(fields, hookName, checks);
+  const unconfirmed = fields.unconfirmedTasks;
+  if (
+    unconfirmed !== undefined &&
+    !(Array.isArray(unconfirmed) && unconfirmed.length <= MAX_UNCONFIRMED && unconfirmed.every((arn) => typeof arn === "string" && TASK_ARN.test(arn)))
+  ) {
+    return { dropped: "unconfirmedTasks is not a list of task ARNs" };
+  }
+  const parsed = checkedAction(fields, hookName, checks);
+  if ("dropped" in parsed || !unconfirmed?.length) return parsed;
+  return { action: { ...parsed.action, unconfirmedTasks: unconfirmed as string[] } };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -188,7 +217,16 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
   return Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size));
 }
 
-async function findContainerInstance(ecs: DrainHookClients["ecs"], cluster: string, instanceId: string) {
+type Found =
+  | { readonly kind: "unregistered" }
+  | { readonly kind: "verified"; readonly instances: readonly ContainerInstance[] }
+  | { readonly kind: "unverified"; readonly listed: readonly { containerInstanceArn: string; ec2InstanceId?: string }[] };
+
+/**
+ * The container instances of the EC2 instance, each verified by DescribeContainerInstances to
+ * carry that `ec2InstanceId`: the list call's filter alone is not trusted to drain with.
+ */
+async function findContainerInstances(ecs: DrainHookClients["ecs"], cluster: string, instanceId: string): Promise<Found> {
   const send: Send = (command) => ecs.send(command);
   // Not filtered by status: the default lists every status but INACTIVE (deregistered).
   const arns = await allPages<string>(
@@ -196,9 +234,25 @@ async function findContainerInstance(ecs: DrainHookClients["ecs"], cluster: stri
     (nextToken) => new ListContainerInstancesCommand({ cluster, filter: `ec2InstanceId == ${instanceId}`, nextToken }),
     (page) => page.containerInstanceArns,
   );
-  if (arns.length === 0) return undefined;
-  const described = await ecs.send(new DescribeContainerInstancesCommand({ cluster, containerInstances: arns.slice(0, 1) }));
-  return described.containerInstances?.[0] as ContainerInstance | undefined;
+  if (arns.length === 0) return { kind: "unregistered" };
+  const described: ContainerInstance[] = [];
+  for (const batch of chunks(arns, CONTAINER_INSTANCE_BATCH)) {
+    const out = await ecs.send(new DescribeContainerInstancesCommand({ cluster, containerInstances: batch }));
+    described.push(...(out.containerInstances ?? []));
+  }
+  const instances = described.filter((ci) => ci.ec2InstanceId === instanceId && ci.containerInstanceArn && arns.includes(ci.containerInstanceArn));
+  if (instances.length > 0) return { kind: "verified", instances };
+  return {
+    kind: "unverified",
+    listed: arns.map((arn) => ({ containerInstanceArn: arn, ec2InstanceId: described.find((ci) => ci.containerInstanceArn === arn)?.ec2InstanceId })),
+  };
+}
+
+/** What holds the instance: the tasks, and those DescribeTasks did not describe (counted in). */
+export interface HoldingCount {
+  readonly holding: readonly HoldingTask[];
+  /** ARNs of tasks not described this time (`MISSING`...): carried to the next check. */
+  readonly unconfirmed: readonly string[];
 }
 
 /**
@@ -206,27 +260,51 @@ async function findContainerInstance(ecs: DrainHookClients["ecs"], cluster: stri
  * PENDING, ACTIVATING, DEACTIVATING, STOPPING, DEPROVISIONING...), except daemon-service tasks.
  *
  * Tasks already told to stop (desired STOPPED) still count while their containers shut down:
- * that window is where the 502s of an undrained termination come from.
+ * that window is where the 502s of an undrained termination come from. So does a task that
+ * DescribeTasks does not describe (a `MISSING` failure, or left out): it may still run, and only
+ * DescribeTasks saying STOPPED lets it go. `carried` are such tasks from earlier checks; they are
+ * described again even when no longer listed.
  */
-export async function holdingTasks(ecs: DrainHookClients["ecs"], cluster: string, containerInstance: string): Promise<HoldingTask[]> {
+export async function holdingTasks(
+  ecs: DrainHookClients["ecs"],
+  cluster: string,
+  containerInstances: readonly string[],
+  carried: readonly string[] = [],
+): Promise<HoldingCount> {
   const send: Send = (command) => ecs.send(command);
-  const list = (desiredStatus: DesiredStatus) =>
-    allPages<string>(
-      send,
-      (nextToken) => new ListTasksCommand({ cluster, containerInstance, desiredStatus, nextToken }),
-      (page) => page.taskArns,
-    );
-  const arns = [...new Set([...(await list("RUNNING")), ...(await list("STOPPED"))])];
+  const listed: string[] = [];
+  for (const containerInstance of containerInstances) {
+    for (const desiredStatus of ["RUNNING", "STOPPED"] as DesiredStatus[]) {
+      listed.push(
+        ...(await allPages<string>(
+          send,
+          (nextToken) => new ListTasksCommand({ cluster, containerInstance, desiredStatus, nextToken }),
+          (page) => page.taskArns,
+        )),
+      );
+    }
+  }
+  const arns = [...new Set([...listed, ...carried])];
   const tasks: Task[] = [];
+  const failures = new Map<string, string>();
   for (const batch of chunks(arns, TASK_BATCH)) {
     const described = await ecs.send(new DescribeTasksCommand({ cluster, tasks: batch }));
     tasks.push(...(described.tasks ?? []));
+    for (const failure of described.failures ?? []) if (failure.arn) failures.set(failure.arn, failure.reason ?? "failed");
   }
+  const describedArns = new Set(tasks.map((task) => task.taskArn));
+  const unconfirmed = arns.filter((arn) => !describedArns.has(arn));
   const live = tasks.filter((task) => task.lastStatus !== "STOPPED");
   const daemons = await daemonServices(ecs, cluster, live);
-  return live
-    .filter((task) => !daemons.has(serviceOf(task) ?? ""))
-    .map((task) => ({ taskArn: task.taskArn ?? "", group: task.group ?? "", lastStatus: task.lastStatus ?? "" }));
+  return {
+    holding: [
+      ...live
+        .filter((task) => !daemons.has(serviceOf(task) ?? ""))
+        .map((task) => ({ taskArn: task.taskArn ?? "", group: task.group ?? "", lastStatus: task.lastStatus ?? "" })),
+      ...unconfirmed.map((arn) => ({ taskArn: arn, group: "", lastStatus: failures.get(arn) ?? "NOT DESCRIBED" })),
+    ],
+    unconfirmed,
+  };
 }
 
 function serviceOf(task: Task): string | undefined {
@@ -246,10 +324,14 @@ async function daemonServices(ecs: DrainHookClients["ecs"], cluster: string, tas
   return daemons;
 }
 
-/** True when autoscaling says the action is no longer waiting (completed, timed out, group gone). */
-function isNoActiveAction(error: unknown): boolean {
+/**
+ * True when autoscaling says there is nothing left to hold: the action was completed, timed out
+ * or abandoned ("No active Lifecycle Action found"), or its group was deleted ("AutoScalingGroup
+ * name not found"). The chain of checks then ends quietly.
+ */
+export function isActionGone(error: unknown): boolean {
   const { name, message } = (error ?? {}) as { name?: string; message?: string };
-  return name === "ValidationError" && /no active lifecycle action/i.test(message ?? "");
+  return name === "ValidationError" && /no active lifecycle action|autoscaling ?group name not found/i.test(message ?? "");
 }
 
 function lifecycleParams(action: LifecycleAction) {
@@ -262,8 +344,9 @@ function lifecycleParams(action: LifecycleAction) {
 }
 
 /**
- * One check of one terminating instance: drains it if it is still ACTIVE, then lets it go when no
- * task holds it (or the maximum drain time has passed), else schedules the next check.
+ * One check of one terminating instance: records the heartbeat, drains the instance if it is
+ * still ACTIVE (once verified to be it), then lets it go when no task holds it (or the maximum
+ * drain time has passed), else schedules the next check.
  */
 export async function checkDrain(action: LifecycleAction, deps: DrainHookDeps): Promise<DrainOutcome> {
   const { clients, settings } = deps;
@@ -271,42 +354,95 @@ export async function checkDrain(action: LifecycleAction, deps: DrainHookDeps): 
   const now = (deps.now ?? Date.now)();
   const elapsedSeconds = Math.max(0, Math.round((now - Date.parse(action.startedAt)) / 1000));
   const about = { instanceId: action.instanceId, autoScalingGroupName: action.autoScalingGroupName, checks: action.checks, elapsedSeconds };
+  const gone = (error: unknown): DrainOutcome => {
+    if (!isActionGone(error)) throw error;
+    log({ level: "info", message: "lifecycle action no longer waiting: stopping checks", reason: (error as Error).message, ...about });
+    return { kind: "already-completed" };
+  };
+
+  // First, before anything that can fail: a check that fails after this has still kept the
+  // instance waiting for a whole heartbeat timeout, which outlasts its retry (DRAIN_HOOK_TIMING).
+  try {
+    await clients.autoScaling.send(new RecordLifecycleActionHeartbeatCommand(lifecycleParams(action)));
+  } catch (error) {
+    return gone(error);
+  }
 
   const complete = async (outcome: DrainOutcome & { kind: "completed" }): Promise<DrainOutcome> => {
     try {
       await clients.autoScaling.send(new CompleteLifecycleActionCommand({ ...lifecycleParams(action), LifecycleActionResult: "CONTINUE" }));
     } catch (error) {
-      if (!isNoActiveAction(error)) throw error;
-      log({ level: "info", message: "lifecycle action already completed", ...about });
-      return { kind: "already-completed" };
+      return gone(error);
     }
     return outcome;
   };
+  const overdue = elapsedSeconds >= settings.maxDrainSeconds;
+  // Check again after the interval, or at the maximum drain time if that comes first.
+  const nextCheckSeconds = Math.max(1, Math.min(settings.recheckSeconds, settings.maxDrainSeconds - elapsedSeconds));
+  const recheck = async (unconfirmedTasks: readonly string[] = []) => {
+    // Without unconfirmed tasks the field is left out of the message (JSON drops undefined).
+    const next: LifecycleAction = {
+      ...action,
+      checks: action.checks + 1,
+      unconfirmedTasks: unconfirmedTasks.length > 0 ? unconfirmedTasks.slice(0, MAX_UNCONFIRMED) : undefined,
+    };
+    await clients.sqs.send(
+      new SendMessageCommand({ QueueUrl: settings.recheckQueueUrl, MessageBody: JSON.stringify(next), DelaySeconds: nextCheckSeconds }),
+    );
+  };
 
-  const instance = await findContainerInstance(clients.ecs, settings.cluster, action.instanceId);
-  if (!instance?.containerInstanceArn) {
+  const found = await findContainerInstances(clients.ecs, settings.cluster, action.instanceId);
+  if (found.kind === "unregistered") {
     log({ level: "info", message: "instance is not registered with ECS: letting it go", cluster: settings.cluster, ...about });
     return complete({ kind: "completed", reason: "not-registered" });
   }
-  const containerInstance = instance.containerInstanceArn;
+  if (found.kind === "unverified") {
+    const listed = found.listed.map((ci) => ci.containerInstanceArn);
+    if (overdue) {
+      log({ level: "error", message: "MAX DRAIN TIME REACHED: terminating an instance ECS never verified as registered", listed: found.listed, ...about });
+      return complete({ kind: "completed", reason: "max-drain-time", holding: [] });
+    }
+    await recheck(action.unconfirmedTasks);
+    log({
+      level: "error",
+      message: "ECS listed container instances that are not the terminating instance: draining nothing, checking again",
+      listed: found.listed,
+      nextCheckSeconds,
+      ...about,
+    });
+    return { kind: "unverified", listed, nextCheckSeconds };
+  }
+  const containerInstances = found.instances.map((ci) => ci.containerInstanceArn!);
+  const containerInstance = containerInstances.length === 1 ? containerInstances[0] : containerInstances;
 
-  if (instance.status === "ACTIVE") {
+  for (const instance of found.instances) {
+    if (instance.status !== "ACTIVE") continue;
     const updated = await clients.ecs.send(
-      new UpdateContainerInstancesStateCommand({ cluster: settings.cluster, containerInstances: [containerInstance], status: "DRAINING" }),
+      new UpdateContainerInstancesStateCommand({ cluster: settings.cluster, containerInstances: [instance.containerInstanceArn!], status: "DRAINING" }),
     );
     const failure = updated.failures?.[0];
     if (failure) log({ level: "warn", message: "ECS refused to drain the instance; checking again later", reason: failure.reason, detail: failure.detail, ...about });
-    else log({ level: "info", message: "set the container instance DRAINING", containerInstance, ...about });
+    else log({ level: "info", message: "set the container instance DRAINING", containerInstance: instance.containerInstanceArn, ...about });
   }
 
-  const holding = await holdingTasks(clients.ecs, settings.cluster, containerInstance);
+  const { holding, unconfirmed } = await holdingTasks(clients.ecs, settings.cluster, containerInstances, action.unconfirmedTasks);
+  if (unconfirmed.length > 0) {
+    log({
+      level: "warn",
+      message: `${unconfirmed.length} task(s) not described by DescribeTasks: counted as still running until it reports them STOPPED`,
+      tasks: holding.filter((task) => unconfirmed.includes(task.taskArn)).map((task) => `${task.taskArn} ${task.lastStatus}`),
+      containerInstance,
+      ...about,
+    });
+  }
   // A task being placed right now may not be listed yet; the instance's own count sees it.
-  const remaining = holding.length > 0 ? holding.length : (instance.pendingTasksCount ?? 0);
+  const pending = found.instances.reduce((sum, ci) => sum + (ci.pendingTasksCount ?? 0), 0);
+  const remaining = holding.length > 0 ? holding.length : pending;
   if (remaining === 0) {
     log({ level: "info", message: "drained: letting the instance go", containerInstance, ...about });
     return complete({ kind: "completed", reason: "drained" });
   }
-  if (elapsedSeconds >= settings.maxDrainSeconds) {
+  if (overdue) {
     log({
       level: "error",
       message: `MAX DRAIN TIME REACHED: terminating with ${remaining} task(s) still on the instance`,
@@ -318,19 +454,7 @@ export async function checkDrain(action: LifecycleAction, deps: DrainHookDeps): 
     return complete({ kind: "completed", reason: "max-drain-time", holding });
   }
 
-  try {
-    await clients.autoScaling.send(new RecordLifecycleActionHeartbeatCommand(lifecycleParams(action)));
-  } catch (error) {
-    if (!isNoActiveAction(error)) throw error;
-    log({ level: "info", message: "lifecycle action no longer waiting: stopping checks", ...about });
-    return { kind: "already-completed" };
-  }
-  // Check again after the interval, or at the maximum drain time if that comes first.
-  const nextCheckSeconds = Math.max(1, Math.min(settings.recheckSeconds, settings.maxDrainSeconds - elapsedSeconds));
-  const next: LifecycleAction = { ...action, checks: action.checks + 1 };
-  await clients.sqs.send(
-    new SendMessageCommand({ QueueUrl: settings.recheckQueueUrl, MessageBody: JSON.stringify(next), DelaySeconds: nextCheckSeconds }),
-  );
+  await recheck(unconfirmed);
   log({
     level: "info",
     message: `waiting for ${remaining} task(s) to leave`,
@@ -359,39 +483,80 @@ export interface BatchResponse {
   readonly batchItemFailures: { readonly itemIdentifier: string }[];
 }
 
+/** What the handler reads of Lambda's context object. */
+export interface LambdaContext {
+  getRemainingTimeInMillis(): number;
+}
+
+/** The same clients, each call carrying `signal` (the SDK aborts the request when it fires). */
+function abortable(clients: DrainHookClients, signal: AbortSignal): DrainHookClients {
+  const wrap = <C extends { send: (...args: any[]) => Promise<any> }>(client: C): C =>
+    ({ send: (command: unknown, options?: object) => client.send(command, { ...options, abortSignal: signal }) }) as unknown as C;
+  return { ecs: wrap(clients.ecs), autoScaling: wrap(clients.autoScaling), sqs: wrap(clients.sqs) };
+}
+
+/**
+ * One check, given up (aborted, and failed) when it is still running `budgetMs` from now, so
+ * that a hung or endlessly retried call fails only its own check, never the whole invocation.
+ */
+async function checkWithin(action: LifecycleAction, deps: DrainHookDeps, budgetMs: number | undefined): Promise<DrainOutcome> {
+  if (budgetMs === undefined) return checkDrain(action, deps);
+  const controller = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const error = new Error(`check given up ${Math.max(0, budgetMs)} ms into the run, ${DEADLINE_MARGIN_MS} ms before the Lambda's timeout`);
+      controller.abort(error);
+      reject(error);
+    }, Math.max(0, budgetMs));
+  });
+  try {
+    return await Promise.race([checkDrain(action, { ...deps, clients: abortable(deps.clients, controller.signal) }), deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
  * The handler for both triggers. A malformed event or message is logged and dropped (never
- * retried). An AWS error after the SDK's own retries fails the invocation (EventBridge: Lambda
- * retries it; SQS: only that message comes back, and after 5 receives it goes to the DLQ).
+ * retried). The messages of an SQS batch are checked concurrently, and each failed one is
+ * reported alone (`batchItemFailures`, the event source mapping's `ReportBatchItemFailures`): it
+ * comes back after the visibility timeout, the others are done, and none waits for another.
+ * A check that fails after the SDK's own retries, or is still running near the Lambda's timeout,
+ * fails: an SQS message comes back (and after `maxReceiveCount` receives goes to the DLQ); a
+ * lifecycle event fails the invocation, and Lambda retries it (twice).
  */
 export function createDrainHandler(deps: DrainHookDeps) {
   const log = deps.log ?? logJson;
   const hookName = deps.settings.hookName;
-  return async (event: unknown): Promise<BatchResponse | DrainOutcome | undefined> => {
+  return async (event: unknown, context?: LambdaContext): Promise<BatchResponse | DrainOutcome | undefined> => {
+    const budgetMs = context ? context.getRemainingTimeInMillis() - DEADLINE_MARGIN_MS : undefined;
     const records = sqsRecords(event);
     if (records) {
-      const batchItemFailures: { itemIdentifier: string }[] = [];
-      for (const record of records) {
-        const parsed = actionFromRecheck(record.body, hookName);
-        if ("dropped" in parsed) {
-          log({ level: "warn", message: "dropped a malformed re-check message", reason: parsed.dropped, messageId: record.messageId });
-          continue;
-        }
-        try {
-          await checkDrain(parsed.action, deps);
-        } catch (error) {
-          log({ level: "error", message: "check failed; SQS will deliver it again", error: String(error), messageId: record.messageId });
-          batchItemFailures.push({ itemIdentifier: record.messageId });
-        }
-      }
-      return { batchItemFailures };
+      const failed = await Promise.all(
+        records.map(async (record) => {
+          const parsed = actionFromRecheck(record.body, hookName);
+          if ("dropped" in parsed) {
+            log({ level: "warn", message: "dropped a malformed re-check message", reason: parsed.dropped, messageId: record.messageId });
+            return undefined;
+          }
+          try {
+            await checkWithin(parsed.action, deps, budgetMs);
+            return undefined;
+          } catch (error) {
+            log({ level: "error", message: "check failed; SQS will deliver it again", error: String(error), messageId: record.messageId });
+            return record.messageId;
+          }
+        }),
+      );
+      return { batchItemFailures: failed.filter((id): id is string => id !== undefined).map((itemIdentifier) => ({ itemIdentifier })) };
     }
     const parsed = actionFromEvent(event, hookName);
     if ("dropped" in parsed) {
       log({ level: "warn", message: "dropped a malformed lifecycle event", reason: parsed.dropped });
       return undefined;
     }
-    return checkDrain(parsed.action, deps);
+    return checkWithin(parsed.action, deps, budgetMs);
   };
 }
 
@@ -432,7 +597,7 @@ export function createDrainHookClients(): DrainHookClients {
 let lambdaHandler: ReturnType<typeof createDrainHandler> | undefined;
 
 /** The Lambda entry point (`index.handler`); clients and settings are made on first use. */
-export async function handler(event: unknown) {
+export async function handler(event: unknown, context?: LambdaContext) {
   lambdaHandler ??= createDrainHandler({ clients: createDrainHookClients(), settings: settingsFromEnv(process.env) });
-  return lambdaHandler(event);
+  return lambdaHandler(event, context);
 }

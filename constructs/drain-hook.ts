@@ -20,14 +20,16 @@ import {
 } from "./aws";
 import { PropsError } from "./errors";
 import { durationSeconds, formatProblem } from "./formats";
-import { DRAIN_HOOK_DEFAULTS, drainHookName } from "./names";
+import { DRAIN_HOOK_DEFAULTS, DRAIN_HOOK_TIMING, FAILED_CHECK_SECONDS, drainHookMaxReceiveCount, drainHookName } from "./names";
 
-export { DRAIN_HOOK_DEFAULTS, drainHookName };
+export { DRAIN_HOOK_DEFAULTS, DRAIN_HOOK_TIMING, drainHookName };
 
 export interface DrainHookOptions {
   /**
    * How long autoscaling waits for a heartbeat before it applies `defaultResult`. Every check
-   * records one, so this only runs out when the Lambda stops working. 30s to 2h.
+   * records one first, so this only runs out when the Lambda stops working. At most 2h, and at
+   * least `recheckInterval` + 4m: the most one failed check can leave between two heartbeats
+   * (see DRAIN_HOOK_TIMING).
    * @default "5m"
    */
   readonly heartbeatTimeout?: string;
@@ -44,7 +46,11 @@ export interface DrainHookOptions {
    * @default "1h"
    */
   readonly maxDrainTime?: string;
-  /** Time between two checks of a draining instance: at most 15m and half the heartbeat timeout. @default "30s" */
+  /**
+   * Time between two checks of a draining instance: at most 15m (SQS's longest delay) and
+   * `heartbeatTimeout` - 4m (so that one failed check does not let the heartbeat lapse).
+   * @default "30s"
+   */
   readonly recheckInterval?: string;
   /** Days the Lambda's logs are kept (a CloudWatch Logs retention value). @default 30 */
   readonly logRetentionDays?: number;
@@ -65,13 +71,25 @@ export interface DrainHookProps extends DrainHookOptions {
 
 /** The retention values CloudWatch Logs accepts. */
 const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
-/** One check makes a handful of calls; a minute leaves room for the SDK's retries. */
-const FUNCTION_TIMEOUT_SECONDS = 60;
+const { functionTimeoutSeconds: FUNCTION_TIMEOUT_SECONDS, visibilityTimeoutSeconds: VISIBILITY_TIMEOUT_SECONDS, batchSize: BATCH_SIZE } = DRAIN_HOOK_TIMING;
 /** Autoscaling's ceiling on one lifecycle action, whatever the heartbeats. */
 const MAX_LIFECYCLE_ACTION_SECONDS = 48 * 3600;
 /** Margin added to the drain time for terraform's wait on a group's deletion. */
 const DELETE_MARGIN_SECONDS = 10 * 60;
 
+
+/** What one failed check adds up to, for messages. */
+const FAILED_CHECK_RATIONALE =
+  `a ${DRAIN_HOOK_TIMING.functionTimeoutSeconds}s Lambda run, the ${DRAIN_HOOK_TIMING.visibilityTimeoutSeconds}s visibility timeout, ` +
+  `another ${DRAIN_HOOK_TIMING.functionTimeoutSeconds}s run and ${DRAIN_HOOK_TIMING.deliveryMarginSeconds}s for delivery`;
+
+/** Seconds written the way the options are: "90s", "4m", "2h", "4m1s". */
+function asDuration(seconds: number): string {
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const s = seconds % 60;
+  return [h && `${h}h`, m && `${m}m`, s && `${s}s`].filter(Boolean).join("") || "0s";
+}
 
 /**
  * The problem with drain hook options, as [prop, problem], or undefined when they fit.
@@ -93,9 +111,23 @@ export function drainHookOptionsProblem(options: DrainHookOptions): [keyof Drain
   ] as const;
   const bad = timing.find(([, problem]) => problem);
   if (bad) return [bad[0], bad[1]!];
+  // The timing relation (see DRAIN_HOOK_TIMING): one failed check must not let the heartbeat lapse.
   const heartbeat = durationSeconds(o.heartbeatTimeout);
-  if (durationSeconds(o.recheckInterval) * 2 > heartbeat) {
-    return ["recheckInterval", `${o.recheckInterval} is more than half of heartbeatTimeout ${o.heartbeatTimeout} (a late check would let the hook time out)`];
+  const recheck = durationSeconds(o.recheckInterval);
+  if (heartbeat - FAILED_CHECK_SECONDS < 1) {
+    return [
+      "heartbeatTimeout",
+      `${o.heartbeatTimeout} is too short: one failed check can leave recheckInterval + ${asDuration(FAILED_CHECK_SECONDS)} between two heartbeats ` +
+        `(${FAILED_CHECK_RATIONALE}), so it must be at least ${asDuration(FAILED_CHECK_SECONDS + 1)}`,
+    ];
+  }
+  if (recheck + FAILED_CHECK_SECONDS > heartbeat) {
+    return [
+      "recheckInterval",
+      `${o.recheckInterval} is too long for heartbeatTimeout ${o.heartbeatTimeout}: one failed check can leave recheckInterval + ` +
+        `${asDuration(FAILED_CHECK_SECONDS)} between two heartbeats (${FAILED_CHECK_RATIONALE}), so it must be at most ` +
+        `${asDuration(heartbeat - FAILED_CHECK_SECONDS)}, or heartbeatTimeout at least ${asDuration(recheck + FAILED_CHECK_SECONDS)}`,
+    ];
   }
   if (durationSeconds(o.maxDrainTime) > 100 * heartbeat) {
     return ["maxDrainTime", `${o.maxDrainTime} is more than 100 heartbeat timeouts (${o.heartbeatTimeout}), autoscaling's limit for one instance`];
@@ -163,11 +195,13 @@ export class DrainHook extends Construct {
     });
     this.recheckQueue = new SqsQueue(this, "recheck_queue", {
       name: `${name}-recheck`,
-      // AWS's advice for a Lambda source: six function timeouts.
-      visibilityTimeoutSeconds: 6 * FUNCTION_TIMEOUT_SECONDS,
+      // A failed check comes back after this: short enough that the heartbeat outlasts it
+      // (DRAIN_HOOK_TIMING), at least the function's timeout (Lambda's rule for an SQS source).
+      visibilityTimeoutSeconds: VISIBILITY_TIMEOUT_SECONDS,
       sqsManagedSseEnabled: true,
-      // A check that keeps failing goes aside after 5 tries instead of looping forever.
-      redrivePolicy: JSON.stringify({ deadLetterTargetArn: this.deadLetterQueue.arn, maxReceiveCount: 5 }),
+      // A check that keeps failing goes aside once the heartbeat has lapsed anyway, instead of
+      // looping forever.
+      redrivePolicy: JSON.stringify({ deadLetterTargetArn: this.deadLetterQueue.arn, maxReceiveCount: drainHookMaxReceiveCount(heartbeatSeconds) }),
       tags,
     });
 
@@ -265,7 +299,11 @@ export class DrainHook extends Construct {
     const recheck = new LambdaEventSourceMapping(this, "recheck", {
       eventSourceArn: this.recheckQueue.arn,
       functionName: this.function.arn,
-      batchSize: 10,
+      // Up to 10 messages, no batching window (it would delay every re-check); the handler checks
+      // them concurrently and reports each failed one alone (partial batch response), so one
+      // message's failure neither delays nor retries the others.
+      batchSize: BATCH_SIZE,
+      maximumBatchingWindowInSeconds: 0,
       functionResponseTypes: ["ReportBatchItemFailures"],
       // Creating the mapping checks that the role may read the queue.
       dependsOn: [policy],

@@ -22,6 +22,65 @@ export const DRAIN_HOOK_DEFAULTS = {
   logRetentionDays: 30,
 } as const;
 
+/**
+ * The drain hook's fixed timing, in seconds (not options: the relation below holds for them, and
+ * the options are checked against it at synth). The simulator uses the same numbers.
+ *
+ * One failed check (a throw, a Lambda timeout, a call still throttled after the SDK's retries)
+ * must never let the lifecycle action's heartbeat lapse. Every check records a heartbeat first,
+ * before anything else can fail; a check that fails comes back when the visibility timeout
+ * (counted from its receipt) runs out. So the longest gap between two heartbeats, with one
+ * failure, is
+ *
+ *     functionTimeout            the check that heartbeats may take this long to send the next message
+ *   + recheckInterval            the next message's delay
+ *   + visibilityTimeout          that check fails; its message is hidden this long (its run included)
+ *   + functionTimeout            the retry reaches its heartbeat within one run
+ *   + deliveryMargin             EventBridge, SQS and Lambda's pollers are not instant (both deliveries)
+ *
+ * and heartbeatTimeout >= recheckInterval + FAILED_CHECK_SECONDS (4m with these numbers) is the
+ * relation checked at synth, naming the option (the defaults: 30s + 4m = 4m30s <= 5m). The first
+ * check, from EventBridge, is retried by Lambda 1 minute after a failure (asyncRetry): covered
+ * because asyncRetry <= visibilityTimeout. Besides: visibilityTimeout >= functionTimeout (Lambda
+ * refuses an SQS event source otherwise), and not AWS's "6 x function timeout" advice, which is
+ * about throughput: a visibility timeout that long (360s) is what let one failed re-check outlast
+ * the 5m heartbeat. The batch size does not enter: the handler checks a batch's messages
+ * concurrently, reports each failure alone (a partial batch response), and gives up on a check
+ * still running 5s before the function's timeout, so one message neither delays nor fails the
+ * others; an invocation that fails as a whole returns each of its messages within the same bound.
+ */
+export const DRAIN_HOOK_TIMING = {
+  /** The Lambda's timeout. A check is a handful of calls; the handler gives up on one near it. */
+  functionTimeoutSeconds: 60,
+  /** The re-check queue's visibility timeout: when a failed check's message comes back. */
+  visibilityTimeoutSeconds: 90,
+  /** Slack for EventBridge, SQS and Lambda's pollers to deliver. */
+  deliveryMarginSeconds: 30,
+  /** Lambda's wait before it retries a failed asynchronous (EventBridge) invocation. */
+  asyncRetrySeconds: 60,
+  /**
+   * Messages per invocation: the most that needs no batching window (which would delay every
+   * re-check). The handler checks them concurrently, so the batch does not lengthen a run.
+   */
+  batchSize: 10,
+} as const;
+
+/** What one failed check adds to the gap between two heartbeats (see DRAIN_HOOK_TIMING): 4m. */
+export const FAILED_CHECK_SECONDS =
+  DRAIN_HOOK_TIMING.functionTimeoutSeconds +
+  DRAIN_HOOK_TIMING.visibilityTimeoutSeconds +
+  DRAIN_HOOK_TIMING.functionTimeoutSeconds +
+  DRAIN_HOOK_TIMING.deliveryMarginSeconds;
+
+/**
+ * Receives of one re-check message before it goes to the dead-letter queue: enough to keep
+ * retrying for longer than a heartbeat timeout (any retry before then may still save the
+ * instance's drain), and at least 5.
+ */
+export function drainHookMaxReceiveCount(heartbeatTimeoutSeconds: number): number {
+  return Math.max(5, Math.ceil(heartbeatTimeoutSeconds / DRAIN_HOOK_TIMING.visibilityTimeoutSeconds) + 1);
+}
+
 /** The hook's name, and its Lambda's, role's and rule's: one per cluster. */
 export function drainHookName(clusterName: string): string {
   return `${clusterName}-drain-hook`;

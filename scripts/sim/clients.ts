@@ -16,6 +16,8 @@ import { ConfiguredRetryStrategy } from "@smithy/core/retry";
 import { createHash } from "node:crypto";
 import type { DrainHookSettings } from "../../constructs/drain-hook.lambda";
 import { createDrainHandler } from "../../constructs/drain-hook.lambda";
+import { durationSeconds } from "../../constructs/formats";
+import { DRAIN_HOOK_DEFAULTS, DRAIN_HOOK_TIMING, drainHookMaxReceiveCount } from "../../constructs/names";
 import type { SimContainerInstance, SimGroup, SimInstance, SimService, SimTask, World } from "./world";
 
 /** What the driver talks to: one client per service, as DESIGN.md's AwsClients. */
@@ -75,12 +77,16 @@ function simulate<C extends { middlewareStack: any }>(client: C, world: World, s
 export interface SimClientOptions {
   /** Attempts per call, as the SDK counts them. @default 8 */
   readonly maxAttempts?: number;
+  /** The share of the drain hook's invocations that fail, before or after its check (seeded). @default 0 */
+  readonly hookFaultRate?: number;
 }
 
 /**
  * The clients for a world. When `drainHooks` are given (hook name -> settings), terminating
  * lifecycle actions invoke the real drain-hook handler with these same clients, and its SQS
- * re-checks come back after their delay.
+ * re-checks come back after their delay. Failures are retried as AWS does: a failed lifecycle
+ * event by Lambda (1, then 2 minutes later); a failed re-check message (the invocation threw, or
+ * named it in `batchItemFailures`) after the queue's visibility timeout, until its receives run out.
  */
 export function createSimClients(world: World, drainHooks: readonly DrainHookSettings[] = [], options: SimClientOptions = {}): SimAwsClients {
   const maxAttempts = options.maxAttempts ?? 8;
@@ -91,6 +97,39 @@ export function createSimClients(world: World, drainHooks: readonly DrainHookSet
     retryStrategy: new ConfiguredRetryStrategy(maxAttempts, () => 0),
   };
   type Invoke = (event: unknown) => Promise<unknown>;
+  const faultRate = options.hookFaultRate ?? 0;
+  const maxReceiveCount = drainHookMaxReceiveCount(durationSeconds(DRAIN_HOOK_DEFAULTS.heartbeatTimeout));
+  /** The handler, failing a share of its invocations: half before the check runs, half after. */
+  const faulty = (invoke: Invoke): Invoke => async (event) => {
+    if (!(faultRate > 0 && world.rng.chance(faultRate))) return invoke(event);
+    if (world.rng.chance(0.5)) throw new Error("simulated fault: the invocation failed before its check");
+    await invoke(event);
+    throw new Error("simulated fault: the invocation failed after its check");
+  };
+  /** One receive of a re-check message; it comes back after the visibility timeout when it fails. */
+  const receive = (invoke: Invoke, messageId: string, body: string | undefined, receives: number): void => {
+    const event = { Records: [{ messageId, eventSource: "aws:sqs", body, attributes: { ApproximateReceiveCount: String(receives) } }] };
+    const failed = invoke(event).then(
+      (out) => Boolean((out as { batchItemFailures?: { itemIdentifier: string }[] } | undefined)?.batchItemFailures?.some((f) => f.itemIdentifier === messageId)),
+      (error) => (world.note(`drain hook invocation failed: ${error}`), true),
+    );
+    void world.clock.track(
+      failed.then((again) => {
+        if (!again) return;
+        if (receives >= maxReceiveCount) return world.note(`drain hook re-check ${messageId} moved to the dead-letter queue after ${receives} receives`);
+        world.clock.after(DRAIN_HOOK_TIMING.visibilityTimeoutSeconds * 1000, () => receive(invoke, messageId, body, receives + 1));
+      }),
+    );
+  };
+  /** An EventBridge invocation: Lambda retries a failed one twice, 1 then 2 minutes later. */
+  const invokeAsync = (invoke: Invoke, event: unknown, attempt = 1): Promise<unknown> =>
+    invoke(event).catch((error) => {
+      if (attempt >= 3) throw error;
+      world.note(`drain hook invocation failed (${error}); Lambda retries it in ${attempt} minute(s)`);
+      world.clock.after(attempt * DRAIN_HOOK_TIMING.asyncRetrySeconds * 1000, () => {
+        void world.clock.track(invokeAsync(invoke, event, attempt + 1).catch((e) => world.note(`drain hook failed: ${e}`)));
+      });
+    });
   const byQueueUrl = new Map<string, Invoke>();
   const byHookName = new Map<string, Invoke>();
   const clients: SimAwsClients = {
@@ -103,27 +142,29 @@ export function createSimClients(world: World, drainHooks: readonly DrainHookSet
         const invoke = byQueueUrl.get(input.QueueUrl);
         if (!invoke) throw awsError("QueueDoesNotExist", `The specified queue does not exist: ${input.QueueUrl}`);
         const messageId = world.rng.hex(32);
-        const event = { Records: [{ messageId, eventSource: "aws:sqs", body: input.MessageBody }] };
-        world.clock.after((input.DelaySeconds ?? 0) * 1000, () => void world.clock.track(invoke(event)));
+        world.clock.after((input.DelaySeconds ?? 0) * 1000, () => receive(invoke, messageId, input.MessageBody, 1));
         // The SQS client checks the body's MD5 in the answer, as it would AWS's.
         return { MessageId: messageId, MD5OfMessageBody: createHash("md5").update(input.MessageBody ?? "").digest("hex") };
       },
     }),
   };
   for (const settings of drainHooks) {
-    const handler = createDrainHandler({
-      clients,
-      settings,
-      now: () => world.clock.now(),
-      log: (entry) => world.note(`drain hook ${settings.cluster}: ${entry.message}`),
-    });
+    const handler = faulty(
+      createDrainHandler({
+        clients,
+        settings,
+        now: () => world.clock.now(),
+        log: (entry) => world.note(`drain hook ${settings.cluster}: ${entry.message}`),
+      }),
+    );
     byQueueUrl.set(settings.recheckQueueUrl, handler);
     byHookName.set(settings.hookName, handler);
   }
   if (drainHooks.length > 0) {
     world.lifecycleSink = async (event) => {
       const hookName = (event.detail as { LifecycleHookName?: string }).LifecycleHookName;
-      return byHookName.get(hookName ?? "")?.(event);
+      const invoke = byHookName.get(hookName ?? "");
+      return invoke && invokeAsync(invoke, event);
     };
   }
   return clients;

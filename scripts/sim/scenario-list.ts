@@ -11,6 +11,7 @@ export const SCENARIOS = {
   "slow-drain": { description: "tasks take 5 minutes to stop (long SIGTERM handling)", behaviour: { taskStopSeconds: 300 } },
   "az-outage": { description: "the first zone has no capacity for new instances", zoneOutage: true },
   imbalanced: { description: "services start with their tasks bunched in the first zone", imbalanced: true },
+  "hook-faults": { description: "a quarter of the drain hook's invocations throw (Lambda and SQS retry them)", hookFaultRate: 0.25 },
   "boot-failure": { description: "a fifth of new instances never register with ECS", behaviour: { bootFailureRate: 0.2 } },
   "ssm-missing": { description: "the clusters' SSM parameters do not exist (status and bump fail, exit 2)", parameter: "missing" },
   "ssm-malformed": { description: "the clusters' SSM parameters hold broken JSON (status and bump fail, exit 2)", parameter: "malformed" },

@@ -34,6 +34,8 @@ export interface Scenario {
    * the sim's terraform has an empty state (its first plan creates everything).
    */
   readonly neverDeployed?: boolean;
+  /** The share of the drain hook's invocations that throw (before or after their check). */
+  readonly hookFaultRate?: number;
 }
 
 export { SCENARIOS, type ScenarioName, isScenarioName } from "./scenario-list";
@@ -224,6 +226,8 @@ export async function createSimulation(options: SimulationOptions): Promise<Simu
   world.behaviour = behaviour;
   world.note(`settled: scenario ${scenarioName}`);
 
-  const clients = createSimClients(world, options.drainHooks === false ? [] : env.clusters.map((c) => drainHookSettings(world, c)));
+  const clients = createSimClients(world, options.drainHooks === false ? [] : env.clusters.map((c) => drainHookSettings(world, c)), {
+    hookFaultRate: scenario.hookFaultRate,
+  });
   return { clock, world, clients, environment: env, scenario: scenarioName, images };
 }

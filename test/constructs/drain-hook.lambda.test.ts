@@ -23,6 +23,7 @@ import {
   type DrainHookSettings,
   type LifecycleAction,
   type LogEntry,
+  DEADLINE_MARGIN_MS,
   SDK_MAX_ATTEMPTS,
   actionFromEvent,
   createDrainHandler,
@@ -251,10 +252,11 @@ describe("drain hook handler", () => {
   });
 
   it("is idempotent: a duplicate event after the action completed changes nothing and stops", async () => {
-    const { handler, sqs, logs } = setup({ instance: { status: "DRAINING" }, tasks: [], actionActive: false });
+    const { handler, ecs, sqs, logs } = setup({ instance: { status: "DRAINING" }, tasks: [], actionActive: false });
     await expect(handler(EVENT)).resolves.toEqual({ kind: "already-completed" });
     expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
-    expect(logs.map((l) => l.message)).toContain("lifecycle action already completed");
+    expect(ecs.commandCalls(UpdateContainerInstancesStateCommand)).toHaveLength(0);
+    expect(logs.map((l) => l.message)).toContain("lifecycle action no longer waiting: stopping checks");
   });
 
   it("stops re-checking when the action is no longer waiting (completed elsewhere, timed out, group gone)", async () => {
@@ -263,10 +265,11 @@ describe("drain hook handler", () => {
     expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
   });
 
-  it("a late re-check for an instance already gone from ECS just completes (out of order)", async () => {
-    const { handler, autoScaling } = setup({ instance: undefined, actionActive: false });
+  it("a late re-check for an instance already gone just stops (out of order)", async () => {
+    const { handler, autoScaling, sqs } = setup({ instance: undefined, actionActive: false });
     await expect(handler(recheckMessageEvent({ checks: 9 }))).resolves.toEqual({ batchItemFailures: [] });
-    expect(autoScaling.commandCalls(CompleteLifecycleActionCommand)).toHaveLength(1);
+    expect(autoScaling.commandCalls(CompleteLifecycleActionCommand)).toHaveLength(0);
+    expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
   });
 
   it("keeps checking when ECS refuses to drain the instance", async () => {
@@ -327,6 +330,212 @@ describe("drain hook handler", () => {
     const { handler, ecs } = setup({ instance: { status: "ACTIVE" } });
     ecs.on(ListContainerInstancesCommand).rejects(Object.assign(new Error("Service unavailable"), { name: "ServerException" }));
     await expect(handler(EVENT)).rejects.toThrow("Service unavailable");
+  });
+});
+
+describe("drain hook timing and identity", () => {
+  const OTHER_INSTANCE = "i-0fedcba9876543210";
+  const OTHER_CONTAINER_INSTANCE = "arn:aws:ecs:eu-west-1:123456789012:container-instance/staging-apps/ffffffffffffffffffffffffffffffff";
+  const throttled = () => Object.assign(new Error("Rate exceeded"), { name: "ThrottlingException" });
+  const groupGone = () =>
+    Object.assign(new Error("AutoScalingGroup name not found - staging-apps-ami-0aaaaaaaaaaaaaaaa"), { name: "ValidationError" });
+
+  describe("the heartbeat comes first", () => {
+    it("records a heartbeat before any ECS call, so a check that then fails has still kept the instance waiting", async () => {
+      const { handler, ecs, autoScaling } = setup({ instance: { status: "ACTIVE" }, tasks: [task(1, "service:web")] });
+      ecs.on(ListContainerInstancesCommand).rejects(throttled());
+      await expect(handler(recheckMessageEvent())).resolves.toEqual({ batchItemFailures: [{ itemIdentifier: "msg-1" }] });
+      expect(autoScaling.commandCalls(RecordLifecycleActionHeartbeatCommand)).toHaveLength(1);
+    });
+
+    it("also on the first check, from the lifecycle event", async () => {
+      const { handler, ecs, autoScaling } = setup({ instance: { status: "ACTIVE" } });
+      ecs.on(ListContainerInstancesCommand).rejects(throttled());
+      await expect(handler(EVENT)).rejects.toThrow("Rate exceeded");
+      expect(autoScaling.commandCalls(RecordLifecycleActionHeartbeatCommand)).toHaveLength(1);
+    });
+  });
+
+  describe("a deleted group or a finished action ends the chain quietly (no throw, no retry, no DLQ)", () => {
+    it.each([
+      ["the group was deleted", groupGone],
+      ["the action was completed or timed out", noActiveAction],
+    ])("on a re-check when %s", async (_label, error) => {
+      const { handler, ecs, autoScaling, sqs, logs } = setup({ instance: { status: "DRAINING" }, tasks: [task(1, "service:web")] });
+      autoScaling.on(RecordLifecycleActionHeartbeatCommand).rejects(error());
+      await expect(handler(recheckMessageEvent())).resolves.toEqual({ batchItemFailures: [] });
+      expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
+      expect(ecs.calls()).toHaveLength(0);
+      expect(logs.filter((l) => l.level !== "info")).toEqual([]);
+    });
+
+    it("on the lifecycle event when the group was deleted", async () => {
+      const { handler, autoScaling } = setup({ instance: { status: "ACTIVE" } });
+      autoScaling.on(RecordLifecycleActionHeartbeatCommand).rejects(groupGone());
+      await expect(handler(EVENT)).resolves.toEqual({ kind: "already-completed" });
+    });
+
+    it("when the group goes between the heartbeat and CompleteLifecycleAction", async () => {
+      const { handler, autoScaling } = setup({ instance: { status: "DRAINING" }, tasks: [] });
+      autoScaling.on(CompleteLifecycleActionCommand).rejects(groupGone());
+      await expect(handler(recheckMessageEvent())).resolves.toEqual({ batchItemFailures: [] });
+    });
+
+    it("another autoscaling error still fails the check (it may pass next time)", async () => {
+      const { handler, autoScaling } = setup({ instance: { status: "DRAINING" }, tasks: [] });
+      autoScaling.on(RecordLifecycleActionHeartbeatCommand).rejects(Object.assign(new Error("Rate exceeded"), { name: "Throttling" }));
+      await expect(handler(recheckMessageEvent())).resolves.toEqual({ batchItemFailures: [{ itemIdentifier: "msg-1" }] });
+    });
+  });
+
+  describe("the container instance is verified to be the terminating EC2 instance before it is drained", () => {
+    it("drains nothing when ECS names a container instance of another EC2 instance, logs an error and checks again", async () => {
+      const { handler, ecs, autoScaling, sqs, logs } = setup({ instance: { status: "ACTIVE" }, tasks: [task(1, "service:web")] });
+      ecs.on(DescribeContainerInstancesCommand).resolves({
+        containerInstances: [{ containerInstanceArn: CONTAINER_INSTANCE, ec2InstanceId: OTHER_INSTANCE, status: "ACTIVE" }],
+      });
+      await expect(handler(EVENT)).resolves.toEqual({ kind: "unverified", listed: [CONTAINER_INSTANCE], nextCheckSeconds: 30 });
+      expect(ecs.commandCalls(UpdateContainerInstancesStateCommand)).toHaveLength(0);
+      expect(ecs.commandCalls(ListTasksCommand)).toHaveLength(0);
+      expect(autoScaling.commandCalls(CompleteLifecycleActionCommand)).toHaveLength(0);
+      expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(1);
+      const error = logs.find((l) => l.level === "error")!;
+      expect(error.message).toMatch(/not the terminating instance/);
+      expect(error.listed).toEqual([{ containerInstanceArn: CONTAINER_INSTANCE, ec2InstanceId: OTHER_INSTANCE }]);
+    });
+
+    it("drains nothing when DescribeContainerInstances does not describe the listed one", async () => {
+      const { handler, ecs } = setup({ instance: { status: "ACTIVE" }, tasks: [] });
+      ecs.on(DescribeContainerInstancesCommand).resolves({ containerInstances: [], failures: [{ arn: CONTAINER_INSTANCE, reason: "MISSING" }] });
+      await expect(handler(EVENT)).resolves.toMatchObject({ kind: "unverified" });
+      expect(ecs.commandCalls(UpdateContainerInstancesStateCommand)).toHaveLength(0);
+    });
+
+    it("of several listed, drains only the one whose ec2InstanceId matches", async () => {
+      const { handler, ecs } = setup({ instance: { status: "ACTIVE" }, tasks: [task(1, "service:web")] });
+      ecs.on(ListContainerInstancesCommand).resolves({ containerInstanceArns: [OTHER_CONTAINER_INSTANCE, CONTAINER_INSTANCE] });
+      ecs.on(DescribeContainerInstancesCommand).callsFake((input) => ({
+        containerInstances: [
+          { containerInstanceArn: OTHER_CONTAINER_INSTANCE, ec2InstanceId: OTHER_INSTANCE, status: "ACTIVE" },
+          { containerInstanceArn: CONTAINER_INSTANCE, ec2InstanceId: INSTANCE_ID, status: "ACTIVE" },
+        ].filter((ci) => input.containerInstances.includes(ci.containerInstanceArn)),
+      }));
+      await expect(handler(EVENT)).resolves.toMatchObject({ kind: "waiting", holding: 1 });
+      expect(ecs.commandCalls(UpdateContainerInstancesStateCommand).map((c) => c.args[0].input.containerInstances)).toEqual([[CONTAINER_INSTANCE]]);
+      expect(ecs.commandCalls(ListTasksCommand).every((c) => c.args[0].input.containerInstance === CONTAINER_INSTANCE)).toBe(true);
+    });
+
+    it("lets the instance go at the maximum drain time even when it was never verified", async () => {
+      const { handler, ecs, autoScaling } = setup({ instance: { status: "ACTIVE" } }, STARTED + SETTINGS.maxDrainSeconds * 1000);
+      ecs.on(DescribeContainerInstancesCommand).resolves({
+        containerInstances: [{ containerInstanceArn: CONTAINER_INSTANCE, ec2InstanceId: OTHER_INSTANCE, status: "ACTIVE" }],
+      });
+      await handler(recheckMessageEvent({ checks: 120 }));
+      expect(autoScaling.commandCalls(CompleteLifecycleActionCommand)).toHaveLength(1);
+      expect(ecs.commandCalls(UpdateContainerInstancesStateCommand)).toHaveLength(0);
+    });
+  });
+
+  describe("tasks DescribeTasks does not describe (MISSING) count as still there", () => {
+    const missing = task(7, "service:web");
+    const describeWithout = (world: ReturnType<typeof setup>, missingArns: string[], stopped: string[] = []) =>
+      world.ecs.on(DescribeTasksCommand).callsFake((input) => ({
+        tasks: input.tasks
+          .filter((arn: string) => !missingArns.includes(arn))
+          .map((arn: string) => ({ taskArn: arn, group: "service:web", lastStatus: stopped.includes(arn) ? "STOPPED" : "RUNNING" })),
+        failures: input.tasks.filter((arn: string) => missingArns.includes(arn)).map((arn: string) => ({ arn, reason: "MISSING" })),
+      }));
+
+    it("holds the instance for a listed task DescribeTasks reports MISSING, and carries it to the next check", async () => {
+      const world = setup({ instance: { status: "DRAINING" }, tasks: [missing] });
+      describeWithout(world, [missing.arn]);
+      await expect(world.handler(EVENT)).resolves.toMatchObject({ kind: "waiting", holding: 1 });
+      expect(world.autoScaling.commandCalls(CompleteLifecycleActionCommand)).toHaveLength(0);
+      expect(JSON.parse(world.sqs.commandCalls(SendMessageCommand)[0].args[0].input.MessageBody!).unconfirmedTasks).toEqual([missing.arn]);
+      expect(world.logs.find((l) => l.level === "warn")?.message).toMatch(/1 task\(s\) not described/);
+    });
+
+    it("keeps holding for a carried task no longer listed until DescribeTasks says it stopped", async () => {
+      const still = setup({ instance: { status: "DRAINING" }, tasks: [] });
+      describeWithout(still, [missing.arn]);
+      await expect(still.handler(recheckMessageEvent({ unconfirmedTasks: [missing.arn] }))).resolves.toEqual({ batchItemFailures: [] });
+      expect(still.autoScaling.commandCalls(CompleteLifecycleActionCommand)).toHaveLength(0);
+      expect(still.ecs.commandCalls(DescribeTasksCommand)[0].args[0].input.tasks).toEqual([missing.arn]);
+      expect(JSON.parse(still.sqs.commandCalls(SendMessageCommand)[0].args[0].input.MessageBody!).unconfirmedTasks).toEqual([missing.arn]);
+
+      const stopped = setup({ instance: { status: "DRAINING" }, tasks: [] });
+      describeWithout(stopped, [], [missing.arn]);
+      await stopped.handler(recheckMessageEvent({ unconfirmedTasks: [missing.arn] }));
+      expect(stopped.autoScaling.commandCalls(CompleteLifecycleActionCommand)).toHaveLength(1);
+    });
+
+    it("lets the instance go at the maximum drain time, naming the unconfirmed task", async () => {
+      const world = setup({ instance: { status: "DRAINING" }, tasks: [missing] }, STARTED + SETTINGS.maxDrainSeconds * 1000);
+      describeWithout(world, [missing.arn]);
+      await world.handler(recheckMessageEvent({ checks: 120, unconfirmedTasks: [missing.arn] }));
+      expect(world.autoScaling.commandCalls(CompleteLifecycleActionCommand)).toHaveLength(1);
+      expect(String(world.logs.find((l) => l.level === "error")?.tasks)).toContain(`${missing.arn} MISSING`);
+    });
+
+    it("drops a re-check message whose unconfirmedTasks is not a list of task ARNs", async () => {
+      const { handler, autoScaling, logs } = setup({ instance: { status: "DRAINING" }, tasks: [] });
+      await handler(recheckMessageEvent({ unconfirmedTasks: "arn" as any }));
+      expect(autoScaling.calls()).toHaveLength(0);
+      expect(logs[0]).toMatchObject({ level: "warn", reason: "unconfirmedTasks is not a list of task ARNs" });
+    });
+  });
+
+  describe("a batch item's failure does not delay the others", () => {
+    it("checks the messages of a batch concurrently: one slow failing check does not hold the next", async () => {
+      const world = setup({ instance: { status: "DRAINING" }, tasks: [] });
+      const order: string[] = [];
+      let releaseSlow!: () => void;
+      const slowDone = new Promise<void>((resolve) => {
+        releaseSlow = resolve;
+        setTimeout(resolve, 1_000);
+      });
+      world.ecs.on(ListContainerInstancesCommand).callsFakeOnce(async () => {
+        await slowDone;
+        order.push("slow failed");
+        throw throttled();
+      }).resolves({ containerInstanceArns: [CONTAINER_INSTANCE] });
+      world.autoScaling.on(CompleteLifecycleActionCommand).callsFake(async () => {
+        order.push("other completed");
+        releaseSlow();
+        return {};
+      });
+      const event = { Records: [recheckMessage({}, "slow"), recheckMessage({}, "other")] };
+      await expect(world.handler(event)).resolves.toEqual({ batchItemFailures: [{ itemIdentifier: "slow" }] });
+      expect(order).toEqual(["other completed", "slow failed"]);
+    });
+
+    it("gives up on a check still running near the Lambda's timeout: only that message comes back, the others are done", async () => {
+      const world = setup({ instance: { status: "DRAINING" }, tasks: [] });
+      let aborted = false;
+      world.ecs.on(ListContainerInstancesCommand).callsFakeOnce(
+        () =>
+          new Promise((_resolve, reject) => {
+            // The handler passes an abort signal with each command; a hung call ends when it fires.
+            const signal = (world.ecs.send.lastCall.args as unknown[])[1] as { abortSignal?: AbortSignal } | undefined;
+            signal?.abortSignal?.addEventListener("abort", () => {
+              aborted = true;
+              reject(new Error("Request aborted"));
+            });
+          }),
+      ).resolves({ containerInstanceArns: [CONTAINER_INSTANCE] });
+      const context = { getRemainingTimeInMillis: () => DEADLINE_MARGIN_MS + 50 };
+      const event = { Records: [recheckMessage({}, "hung"), recheckMessage({}, "fine")] };
+      await expect(world.handler(event, context)).resolves.toEqual({ batchItemFailures: [{ itemIdentifier: "hung" }] });
+      expect(world.autoScaling.commandCalls(CompleteLifecycleActionCommand)).toHaveLength(1);
+      expect(aborted).toBe(true);
+      expect(world.logs.find((l) => l.messageId === "hung")?.error).toMatch(/given up/);
+    }, 3_000);
+
+    it("fails a lifecycle event's check still running near the timeout, so that Lambda retries it", async () => {
+      const world = setup({ instance: { status: "DRAINING" }, tasks: [] });
+      world.ecs.on(ListContainerInstancesCommand).callsFake(() => new Promise(() => {}));
+      await expect(world.handler(EVENT, { getRemainingTimeInMillis: () => DEADLINE_MARGIN_MS + 20 })).rejects.toThrow(/given up/);
+    }, 3_000);
   });
 });
 

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { unzipSync } from "fflate";
 import { CloudwatchEventTarget, CloudwatchLogGroup, LambdaEventSourceMapping, LambdaFunction, LambdaPermission, SqsQueue } from "../../constructs/aws";
-import { bundleDrainHandler } from "../../constructs/drain-hook";
+import { DRAIN_HOOK_TIMING, bundleDrainHandler } from "../../constructs/drain-hook";
 import { PropsError } from "../../constructs/errors";
 import { allOf, onlyOne, synthCluster } from "../support/synth";
 
@@ -100,6 +100,48 @@ describe("DrainHook (added by EcsCluster)", () => {
     expect(json).toHaveResourceWithProperties(LambdaEventSourceMapping, { function_response_types: ["ReportBatchItemFailures"] });
   });
 
+  describe("timing: one failed check never lets the heartbeat lapse", () => {
+    const timing = (cluster: ReturnType<typeof synthCluster>) => {
+      const fn = onlyOne(cluster, "aws_lambda_function");
+      const queue = allOf(cluster, "aws_sqs_queue").find((q) => q.name.endsWith("-recheck"))!;
+      const mapping = onlyOne(cluster, "aws_lambda_event_source_mapping");
+      const hook = onlyOne(cluster, "aws_autoscaling_group").initial_lifecycle_hook[0];
+      return {
+        lambda: fn.timeout as number,
+        visibility: queue.visibility_timeout_seconds as number,
+        recheck: Number(fn.environment.variables.AMIROLL_RECHECK_SECONDS),
+        heartbeat: hook.heartbeat_timeout as number,
+        maxReceiveCount: JSON.parse(queue.redrive_policy).maxReceiveCount as number,
+        mapping,
+      };
+    };
+
+    it.each([
+      ["the defaults", {}],
+      ["the shortest heartbeat timeout for a 1s interval", { heartbeatTimeout: "241s", recheckInterval: "1s" }],
+      ["a long interval", { heartbeatTimeout: "20m", recheckInterval: "15m" }],
+      ["a long heartbeat timeout", { heartbeatTimeout: "2h", maxDrainTime: "48h" }],
+    ])("holds for %s: heartbeat >= recheck + visibility + 2 x Lambda timeout + delivery margin, visibility >= Lambda timeout", (_label, drainHook) => {
+      const t = timing(synthCluster({ drainHook }));
+      expect(t.visibility).toBeGreaterThanOrEqual(t.lambda);
+      // The first check's retry comes from Lambda (1 minute after a failure), not SQS: also covered.
+      expect(t.visibility).toBeGreaterThanOrEqual(DRAIN_HOOK_TIMING.asyncRetrySeconds);
+      expect(t.heartbeat).toBeGreaterThanOrEqual(t.recheck + t.visibility + 2 * t.lambda + DRAIN_HOOK_TIMING.deliveryMarginSeconds);
+      // A message keeps coming back for longer than a heartbeat timeout before it goes to the DLQ.
+      expect(t.maxReceiveCount * t.visibility).toBeGreaterThan(t.heartbeat);
+    });
+
+    it("the defaults: 60s Lambda timeout, 90s visibility, 30s re-check, 5m heartbeat, batches of 10 without a batching window", () => {
+      const t = timing(json);
+      expect([t.lambda, t.visibility, t.recheck, t.heartbeat, t.maxReceiveCount]).toEqual([60, 90, 30, 300, 5]);
+      expect(t.mapping).toMatchObject({ batch_size: 10, maximum_batching_window_in_seconds: 0, function_response_types: ["ReportBatchItemFailures"] });
+    });
+
+    it("keeps a failing message retrying for a whole heartbeat timeout before the dead-letter queue", () => {
+      expect(timing(synthCluster({ drainHook: { heartbeatTimeout: "1h" } })).maxReceiveCount).toBe(41);
+    });
+  });
+
   it("keeps the Lambda's logs for the retention given", () => {
     expect(json).toHaveResourceWithProperties(CloudwatchLogGroup, { name: "/aws/lambda/test-apps-drain-hook", retention_in_days: 30 });
     expect(synthCluster({ drainHook: { logRetentionDays: 90 } })).toHaveResourceWithProperties(CloudwatchLogGroup, { retention_in_days: 90 });
@@ -161,7 +203,14 @@ describe("DrainHook (added by EcsCluster)", () => {
     [{ heartbeatTimeout: "10s" }, "drainHook.heartbeatTimeout: 10s is not valid (expected whole seconds from 30s to 7200s)"],
     [{ heartbeatTimeout: "soon" }, 'drainHook.heartbeatTimeout: "soon" is not valid'],
     [{ recheckInterval: "20m" }, "drainHook.recheckInterval: 20m is not valid (expected whole seconds from 1s to 900s)"],
-    [{ recheckInterval: "4m" }, "drainHook.recheckInterval: 4m is more than half of heartbeatTimeout 5m"],
+    [{ recheckInterval: "4m" }, "drainHook.recheckInterval: 4m is too long for heartbeatTimeout 5m"],
+    [
+      { recheckInterval: "2m" },
+      "drainHook.recheckInterval: 2m is too long for heartbeatTimeout 5m: one failed check can leave recheckInterval + 4m between two heartbeats " +
+        "(a 60s Lambda run, the 90s visibility timeout, another 60s run and 30s for delivery), so it must be at most 1m, or heartbeatTimeout at least 6m",
+    ],
+    [{ heartbeatTimeout: "4m", recheckInterval: "1s" }, "drainHook.heartbeatTimeout: 4m is too short: one failed check can leave recheckInterval + 4m between two heartbeats"],
+    [{ heartbeatTimeout: "4m" }, "so it must be at least 4m1s"],
     [{ maxDrainTime: "9h" }, "drainHook.maxDrainTime: 9h is more than 100 heartbeat timeouts (5m)"],
     [{ maxDrainTime: "1500ms" }, "drainHook.maxDrainTime: 1500ms is not valid (expected whole seconds"],
     [{ defaultResult: "STOP" as any }, 'drainHook.defaultResult: "STOP" is not valid (expected "CONTINUE" or "ABANDON")'],
