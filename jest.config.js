@@ -4,6 +4,8 @@ module.exports = {
   // Every core: most files wait on child processes (the CLI, terraform), so two workers on two
   // cores overlap them (jest's default, cores - 1, runs one file at a time here).
   maxWorkers: "100%",
+  // A simulated roll takes seconds of CPU; on a busy 2-core machine jest's 5 s default is a flake.
+  testTimeout: 30_000,
   roots: ["<rootDir>/test"],
   testMatch: ["**/*.test.ts"],
   transform: { "^.+\\.tsx?$": ["@swc/jest", { jsc: { target: "es2022" } }] },
