@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { type Format, formatProblem, integerProblem } from "../../constructs/formats";
 
 /**
@@ -16,21 +16,58 @@ export class ConfigError extends Error {
 }
 
 /**
- * Reads and parses a JSON file; a missing or unreadable file, or one that is not JSON, is a
- * ConfigError naming it (`shownAs`). `expected` says what the file should have been.
+ * The most JSON amiroll reads from one file or one command: 512 MiB (a plan of thousands of
+ * resources is tens of MiB; Node cannot hold a string much longer than this anyway).
+ */
+export const MAX_JSON_BYTES = 512 * 1024 * 1024;
+/**
+ * How deep objects and arrays may nest in JSON amiroll reads. A terraform plan nests a few tens
+ * of levels; what reads the parsed value walks it recursively, so a deeper file would end in a
+ * stack overflow (exit 1, naming nothing) instead of a refusal that names the file.
+ */
+export const MAX_JSON_DEPTH = 512;
+
+const MIB = 1024 * 1024;
+
+/**
+ * Reads and parses a JSON file; a missing or unreadable file, one over MAX_JSON_BYTES, or one
+ * that is not JSON or nests deeper than MAX_JSON_DEPTH, is a ConfigError naming it (`shownAs`).
+ * `expected` says what the file should have been.
  */
 export function readJsonFile(path: string, shownAs: string = path, expected?: string): unknown {
   let text: string;
   try {
+    // Refused before reading: a file over the limit is not loaded at all.
+    const size = statSync(path).size;
+    if (size > MAX_JSON_BYTES) throw tooBig(shownAs, size, "bytes");
     text = readFileSync(path, "utf8");
   } catch (e) {
+    if (e instanceof ConfigError) throw e;
     throw new ConfigError(shownAs, "(file)", `cannot be read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
   return parseJson(text, shownAs, expected);
 }
 
-/** JSON.parse, with a syntax error reported as a ConfigError at its line and column. */
+function tooBig(shownAs: string, size: number, unit: "bytes" | "characters"): ConfigError {
+  return new ConfigError(shownAs, "(file)", `is ${size} ${unit} (${(size / MIB).toFixed(1)} MiB), over the ${MAX_JSON_BYTES / MIB} MiB amiroll reads`);
+}
+
+/**
+ * JSON.parse within the limits: text over MAX_JSON_BYTES, or nesting deeper than
+ * MAX_JSON_DEPTH, is refused as a ConfigError naming `shownAs` (the depth at its line and
+ * column), and so is a syntax error, at its line and column.
+ */
 export function parseJson(text: string, shownAs: string, expected?: string): unknown {
+  if (text.length > MAX_JSON_BYTES) throw tooBig(shownAs, text.length, "characters");
+  const deep = jsonDepthOffset(text, MAX_JSON_DEPTH);
+  if (deep !== undefined) {
+    const where = lineAndColumn(text, deep);
+    throw new ConfigError(
+      shownAs,
+      "(file)",
+      `nests objects and arrays deeper than ${MAX_JSON_DEPTH} levels at line ${where.line}, column ${where.column}${expected ? ` (expected ${expected})` : ""}; amiroll reads at most ${MAX_JSON_DEPTH}`,
+    );
+  }
   try {
     return JSON.parse(text);
   } catch (e) {
@@ -45,15 +82,70 @@ export function parseJson(text: string, shownAs: string, expected?: string): unk
 /** Where JSON.parse failed, as line and column (1-based), found by scanning the text. */
 function jsonErrorPosition(text: string): { line: number; column: number } | undefined {
   const offset = jsonErrorOffset(text);
-  if (offset === undefined) return undefined;
-  const before = text.slice(0, offset);
-  return { line: before.split("\n").length, column: offset - before.lastIndexOf("\n") };
+  return offset === undefined ? undefined : lineAndColumn(text, offset);
 }
+
+/** Line and column (1-based) of an offset. */
+function lineAndColumn(text: string, offset: number): { line: number; column: number } {
+  let line = 1;
+  let start = 0;
+  for (let i = text.indexOf("\n"); i !== -1 && i < offset; i = text.indexOf("\n", i + 1)) {
+    line++;
+    start = i + 1;
+  }
+  return { line, column: offset - start + 1 };
+}
+
+/**
+ * The offset of the bracket that opens level `limit + 1` of nested objects and arrays, or
+ * undefined when the text nests no deeper than `limit`. Brackets inside strings do not count.
+ * One pass, no recursion, whether or not the text is valid JSON.
+ */
+export function jsonDepthOffset(text: string, limit: number): number | undefined {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      // Skip the string: to the next quote not escaped by a backslash.
+      for (i++; i < text.length; i++) {
+        const s = text.charCodeAt(i);
+        if (s === 0x5c /* \ */) i++;
+        else if (s === 0x22) break;
+      }
+    } else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+      if (++depth > limit) return i;
+    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
+      depth--;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Where a parsed value nests deeper than `limit` objects and arrays: the top-level field it
+ * happens under (`(top level)` for the value itself), or undefined when it does not. Iterative:
+ * for values that did not come through parseJson (another program's output).
+ */
+export function valueDeeperThan(value: unknown, limit: number): string | undefined {
+  const stack: [unknown, number, string][] = [[value, 0, "(top level)"]];
+  while (stack.length > 0) {
+    const [v, depth, field] = stack.pop()!;
+    if (typeof v !== "object" || v === null) continue;
+    if (depth + 1 > limit) return field;
+    if (Array.isArray(v)) for (let i = 0; i < v.length; i++) stack.push([v[i], depth + 1, depth === 0 ? `[${i}]` : field]);
+    else for (const key of Object.keys(v)) stack.push([(v as Record<string, unknown>)[key], depth + 1, depth === 0 ? key : field]);
+  }
+  return undefined;
+}
+
+/** A JSON number at `lastIndex` (sticky: no copy of the rest of the text per number). */
+const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
 
 /**
  * The offset of the first character that makes `text` invalid JSON (its length when the text
  * ends too soon), or undefined when it is valid. V8's own message names a position only for
- * some errors, and its wording differs between Node versions.
+ * some errors, and its wording differs between Node versions. Iterative (a stack of the open
+ * objects and arrays), so no nesting depth overflows it.
  */
 export function jsonErrorOffset(text: string): number | undefined {
   let i = 0;
@@ -82,55 +174,59 @@ export function jsonErrorOffset(text: string): number | undefined {
     }
   };
   const number = () => {
-    const match = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/.exec(text.slice(i));
+    NUMBER.lastIndex = i;
+    const match = NUMBER.exec(text);
     if (!match) fail();
     i += match![0].length;
   };
-  const value = (): void => {
+  /** An object's `"key":`, up to the value. */
+  const key = () => {
     ws();
-    const ch = text[i];
-    if (ch === "{") {
-      i++;
-      ws();
-      if (text[i] === "}") return void i++;
-      for (;;) {
-        ws();
-        if (text[i] !== '"') fail();
-        string();
-        ws();
-        if (text[i] !== ":") fail();
-        i++;
-        value();
-        ws();
-        if (text[i] === ",") i++;
-        else if (text[i] === "}") return void i++;
-        else fail();
-      }
-    }
-    if (ch === "[") {
-      i++;
-      ws();
-      if (text[i] === "]") return void i++;
-      for (;;) {
-        value();
-        ws();
-        if (text[i] === ",") i++;
-        else if (text[i] === "]") return void i++;
-        else fail();
-      }
-    }
-    if (ch === '"') return string();
-    if (ch === "t") return literal("true");
-    if (ch === "f") return literal("false");
-    if (ch === "n") return literal("null");
-    if (ch === "-" || (ch >= "0" && ch <= "9")) return number();
-    fail();
+    if (text[i] !== '"') fail();
+    string();
+    ws();
+    if (text[i] !== ":") fail();
+    i++;
   };
+  /** The objects (`}`) and arrays (`]`) open around the current value, innermost last. */
+  const open: string[] = [];
   try {
     // A byte order mark is not JSON either (JSON.parse refuses it): it fails at offset 0.
-    value();
-    ws();
-    return i < text.length ? i : undefined;
+    for (;;) {
+      // A value.
+      ws();
+      const ch = text[i];
+      if (ch === "{" || ch === "[") {
+        i++;
+        ws();
+        const close = ch === "{" ? "}" : "]";
+        if (text[i] === close) i++;
+        else {
+          open.push(close);
+          if (close === "}") key();
+          continue;
+        }
+      } else if (ch === '"') string();
+      else if (ch === "t") literal("true");
+      else if (ch === "f") literal("false");
+      else if (ch === "n") literal("null");
+      else if (ch === "-" || (ch >= "0" && ch <= "9")) number();
+      else fail();
+      // After a value: a comma (the next value), or the end of the object or array around it.
+      for (;;) {
+        ws();
+        const close = open[open.length - 1];
+        if (close === undefined) return i < text.length ? i : undefined;
+        if (text[i] === ",") {
+          i++;
+          if (close === "}") key();
+          break;
+        }
+        if (text[i] !== close) fail();
+        i++;
+        open.pop();
+      }
+    }
   } catch (offset) {
     if (typeof offset === "number") return Math.min(offset, text.length);
     throw offset;

@@ -2,7 +2,13 @@
  * The driver's logger: steps of progress, warnings, the final error, terraform's own lines and
  * live progress, as text or as one JSON object per line (`--log-format json`). The CLI creates
  * it over stderr (commands/common.ts, `stderrSink`) and passes it in; tests pass an array.
+ *
+ * Messages quote text from AWS, terraform and files, so what the logger writes is made inert
+ * (core/inert.ts): as text, control characters become visible escapes (`\x1b`), newlines of a
+ * message apart, and progress fields stay on one line; as JSON, every line is valid JSON with
+ * DEL and the C1 controls escaped too. Its own `\r` and erase-line sequence are added after.
  */
+import { jsonSafe, terminalLine, terminalSafe } from "./inert";
 import { type ProgressItem, fitLine, joinFields } from "./progress";
 
 export type LogFormat = "text" | "json";
@@ -63,14 +69,18 @@ export function createLogger(format: LogFormat, sink: LogSink | ((line: string) 
   const printed = new Map<string, { key: string; at: number }>();
 
   const liveLine = (items: readonly (readonly string[])[]) => fitLine(items, Math.max(1, (out.columns || DEFAULT_COLUMNS) - 1));
+  /** A progress item's fields, each one safe line (a field cannot break the line it is in). */
+  const safeParts = (parts: readonly string[]) => parts.map(terminalLine);
+  /** One JSON object per line, whatever the values hold. */
+  const json = (value: Record<string, unknown>) => jsonSafe(JSON.stringify(value));
   const line = (text: string) => {
     // A message while a progress line shows: clear it, print the message, draw the line again below.
     if (shown) out.write(`\r\x1b[2K${text}\n${liveLine(shown)}`);
     else out.write(`${text}\n`);
   };
   const emit = (level: "info" | "warn" | "error" | "output", message: string, fields?: Record<string, unknown>) => {
-    if (format === "json") line(JSON.stringify({ time: new Date(now()).toISOString(), level, message, ...fields }));
-    else line(level === "warn" ? `warning: ${message}` : level === "error" ? `amiroll: ${message}` : message);
+    if (format === "json") line(json({ time: new Date(now()).toISOString(), level, message, ...fields }));
+    else line(terminalSafe(level === "warn" ? `warning: ${message}` : level === "error" ? `amiroll: ${message}` : message));
   };
 
   return {
@@ -78,12 +88,12 @@ export function createLogger(format: LogFormat, sink: LogSink | ((line: string) 
     info: (message, fields) => emit("info", message, fields),
     warn: (message, fields) => emit("warn", message, fields),
     error: (message, fields) => emit("error", message, fields),
-    output: (source, text) => (format === "json" ? emit("output", text, { source }) : line(`  ${source}: ${text}`)),
+    output: (source, text) => (format === "json" ? emit("output", text, { source }) : line(`  ${terminalLine(source)}: ${terminalLine(text)}`)),
     progress(items) {
       if (format === "json") {
         for (const item of items) emit("info", joinFields(item.parts), { event: "progress", ...item.fields });
       } else if (live) {
-        shown = items.map((item) => item.parts);
+        shown = items.map((item) => safeParts(item.parts));
         out.write(`\r\x1b[2K${liveLine(shown)}`);
       } else {
         const at = now();
@@ -92,7 +102,7 @@ export function createLogger(format: LogFormat, sink: LogSink | ((line: string) 
           const last = printed.get(item.id);
           if (last && last.key === key && at - last.at < heartbeatMs) continue;
           printed.set(item.id, { key, at });
-          line(joinFields(item.parts));
+          line(joinFields(safeParts(item.parts)));
         }
       }
     },

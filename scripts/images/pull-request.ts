@@ -3,8 +3,13 @@
  * image from and to, release date, agent version, where the id came from), links the image's
  * release notes, and what the plan of each environment should show, so that a reviewer can hold
  * the Atlantis plan against it.
+ *
+ * Image names and ids, SSM parameters, environment and cluster names and reasons come from SSM,
+ * EC2, the pins and the config: in the body each is escaped markdown text or a fenced code span,
+ * in the title one line without controls (core/inert.ts).
  */
 import type { Environment } from "../config/environments";
+import { markdownText as md, tableCode, terminalLine } from "../core/inert";
 import type { BumpPlan, ClusterBump } from "./bump";
 import { releaseNotesUrl } from "./release";
 
@@ -13,17 +18,16 @@ export interface PullRequest {
   readonly body: string;
 }
 
-const cell = (text: string) => text.replace(/\|/g, "\\|");
 const shortName = (name: string | undefined) => name?.replace(/^al2023-ami-ecs-hvm-|^amzn2-ami-ecs-hvm-/, "");
 
 function sourceText(change: ClusterBump): string {
   switch (change.source.kind) {
     case "ssm":
-      return `SSM \`${change.source.parameter}\``;
+      return `SSM ${tableCode(change.source.parameter)}`;
     case "to":
       return "pinned by hand (`--to`)";
     case "promoted":
-      return `verified in ${change.source.from}${change.source.pin.verifiedAt ? ` (${change.source.pin.verifiedAt})` : ""}`;
+      return `verified in ${md(change.source.from)}${change.source.pin.verifiedAt ? ` (${md(change.source.pin.verifiedAt)})` : ""}`;
   }
 }
 
@@ -34,12 +38,12 @@ function expectedPlan(environment: string, changes: readonly ClusterBump[]): str
   const lines: string[] = [];
   if (replace > 0) {
     lines.push(
-      `- **${environment}** (replace: ${changes.filter((c) => c.strategy === "replace").map((c) => c.cluster).join(", ")}): each cluster's launch template and Auto Scaling group are replaced, the new ones created before the old ones are destroyed; the drain hook moves the tasks off the old instances as terraform deletes their group. \`amiroll guard --expect replace\`.`,
+      `- **${md(environment)}** (replace: ${changes.filter((c) => c.strategy === "replace").map((c) => md(c.cluster)).join(", ")}): each cluster's launch template and Auto Scaling group are replaced, the new ones created before the old ones are destroyed; the drain hook moves the tasks off the old instances as terraform deletes their group. \`amiroll guard --expect replace\`.`,
     );
   }
   if (add > 0) {
     lines.push(
-      `- **${environment}** (blue-green: ${changes.filter((c) => c.strategy === "blue-green").map((c) => c.cluster).join(", ")}): a second generation (launch template and Auto Scaling group) is added beside the running one; nothing is destroyed or replaced. \`amiroll guard --expect add\`. The old generation is retired by a later apply, once the rollout has verified the new one.`,
+      `- **${md(environment)}** (blue-green: ${changes.filter((c) => c.strategy === "blue-green").map((c) => md(c.cluster)).join(", ")}): a second generation (launch template and Auto Scaling group) is added beside the running one; nothing is destroyed or replaced. \`amiroll guard --expect add\`. The old generation is retired by a later apply, once the rollout has verified the new one.`,
     );
   }
   return lines.join("\n");
@@ -49,16 +53,18 @@ export function bumpPullRequest(plan: BumpPlan, environments: readonly Environme
   const { changes } = plan;
   const names = changes.map((c) => `${c.environment}/${c.cluster}`);
   const images = [...new Set(changes.map((c) => c.to.imageId))];
-  const title =
+  // A title is one line of plain text (GitHub shows it as it is; the CLI prints it).
+  const title = terminalLine(
     images.length === 1
       ? `amiroll: bump ${names.join(", ")} to ${shortName(changes[0].to.imageName) ?? images[0]}`
-      : `amiroll: bump the AMI of ${names.join(", ")}`;
+      : `amiroll: bump the AMI of ${names.join(", ")}`,
+  );
 
   const body = ["### AMI bump", ""];
   body.push("| Cluster | Strategy | From | To | Released | ECS agent | Source |", "|---|---|---|---|---|---|---|");
   for (const c of changes) {
     body.push(
-      `| ${cell(`${c.environment}/${c.cluster}`)} | ${c.strategy} | \`${c.from.imageId}\`<br>${cell(c.from.imageName ?? "")} | \`${c.to.imageId}\`<br>${cell(c.to.imageName ?? "")} | ${c.image.createdAt?.slice(0, 10) ?? "?"} | ${c.agentVersion ?? "?"} | ${cell(sourceText(c))} |`,
+      `| ${md(`${c.environment}/${c.cluster}`)} | ${md(c.strategy)} | ${tableCode(c.from.imageId)}<br>${md(c.from.imageName ?? "")} | ${tableCode(c.to.imageId)}<br>${md(c.to.imageName ?? "")} | ${md(c.image.createdAt?.slice(0, 10) ?? "?")} | ${md(c.agentVersion ?? "?")} | ${sourceText(c)} |`,
     );
   }
   const notes = [...new Set(changes.map((c) => releaseNotesUrl(c.to.imageName)).filter((u): u is string => u !== undefined))];
@@ -73,7 +79,7 @@ export function bumpPullRequest(plan: BumpPlan, environments: readonly Environme
 
   if (plan.skipped.length) {
     body.push("", "#### Not bumped", "");
-    for (const s of plan.skipped) body.push(`- ${s.environment}/${s.cluster}: ${s.reason}`);
+    for (const s of plan.skipped) body.push(`- ${md(`${s.environment}/${s.cluster}`)}: ${md(s.reason)}`);
   }
   body.push(
     "",

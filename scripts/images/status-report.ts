@@ -1,8 +1,14 @@
 /**
  * `amiroll status`'s four outputs, pure: a table for people, TSV for scripts, JSON, and the
  * Prometheus text format for node_exporter's textfile collector.
+ *
+ * Names, image names, holds and warnings come from the config, the pins, EC2 and SSM: on the
+ * table and in TSV every cell is one line with its control characters shown as escapes, in
+ * Prometheus labels likewise (then escaped as the format says), JSON is valid JSON with DEL and
+ * the C1 controls escaped too (core/inert.ts).
  */
 import { formatInstant, formatWait } from "../config/windows";
+import { jsonSafe, terminalLine, terminalSafe } from "../core/inert";
 import type { ClusterStatus, WindowStatus } from "./status";
 
 export interface FleetStatus {
@@ -29,7 +35,7 @@ function columns(rows: readonly (readonly string[])[]): string[] {
 export function statusTable(status: FleetStatus): string {
   const rows = [["ENVIRONMENT", "CLUSTER", "PINNED", "PIN AGE", "LATEST", "RELEASED", "AGENT", "INSTANCES", "OUTDATED", "HOLD", "NEXT WINDOW"]];
   for (const c of status.clusters) {
-    rows.push([
+    const row = [
       c.environment,
       c.cluster,
       `${c.pinned.imageId}${c.retiring ? ` (retiring ${c.retiring.imageId})` : ""}`,
@@ -41,23 +47,25 @@ export function statusTable(status: FleetStatus): string {
       c.total === 0 ? "-" : `${c.outdated}/${c.total} ${percent(c.outdatedRatio)}`,
       c.holds.length ? "held" : "-",
       windowText(c.window, status.at),
-    ]);
+    ];
+    rows.push(row.map(terminalLine));
   }
   const out = columns(rows);
   const images = new Map<string, string>();
   for (const c of status.clusters) {
     for (const image of [c.pinned, ...(c.retiring ? [c.retiring] : []), c.latest, ...c.instances]) {
-      images.set(image.imageId, `${image.name ?? "(no name)"}  released ${day(image.releasedAt)}  ${image.state}`);
+      images.set(terminalLine(image.imageId), terminalLine(`${image.name ?? "(no name)"}  released ${day(image.releasedAt)}  ${image.state}`));
     }
   }
   out.push("", "Images:", ...[...images].map(([id, text]) => `  ${id}  ${text}`));
   const notes = [...new Set(status.clusters.map((c) => c.latest.releaseNotes).filter((n): n is string => n !== undefined))];
-  if (notes.length) out.push("", "Release notes of the latest images:", ...notes.map((n) => `  ${n}`));
+  if (notes.length) out.push("", "Release notes of the latest images:", ...notes.map((n) => `  ${terminalLine(n)}`));
   const holds = [...new Set(status.clusters.flatMap((c) => c.holds))];
-  if (holds.length) out.push("", "Holds (amiroll rollout refuses these unless --force):", ...holds.map((h) => `  ${h.replace(/\s*\n\s*/g, " ")}`));
+  if (holds.length) out.push("", "Holds (amiroll rollout refuses these unless --force):", ...holds.map((h) => `  ${terminalLine(h.replace(/\s*\n\s*/g, " "))}`));
   const warnings = status.clusters.flatMap((c) => c.warnings.map((w) => `${c.environment}/${c.cluster}: ${w}`));
-  if (warnings.length) out.push("", "Warnings:", ...warnings.map((w) => `  ${w}`));
-  return `${out.join("\n")}\n`;
+  if (warnings.length) out.push("", "Warnings:", ...warnings.map((w) => `  ${terminalLine(w)}`));
+  // Every cell above is one safe line already; this catches any that a later edit forgets.
+  return terminalSafe(`${out.join("\n")}\n`);
 }
 
 export const TSV_COLUMNS = [
@@ -66,9 +74,12 @@ export const TSV_COLUMNS = [
   "instances_by_ami", "holds", "window", "window_changes_at",
 ] as const;
 
-/** One row per cluster under a header; empty cells for what is unknown; tabs and newlines in text become spaces. */
+/**
+ * One row per cluster under a header; empty cells for what is unknown; tabs and newlines in text
+ * become spaces, other control characters visible escapes (`\x1b`).
+ */
 export function statusTsv(status: FleetStatus): string {
-  const clean = (v: string | number | undefined) => (v === undefined ? "" : String(v).replace(/[\t\r\n]+/g, " "));
+  const clean = (v: string | number | undefined) => (v === undefined ? "" : terminalLine(String(v).replace(/[\t\r\n]+/g, " ")));
   const rows = status.clusters.map((c) =>
     [
       c.environment, c.cluster, c.strategy, c.pinned.imageId, c.pinned.name, c.pinned.releasedAt, c.pinned.ageDays, c.pinned.verifiedAt,
@@ -87,11 +98,14 @@ export function statusJson(status: FleetStatus): string {
     window:
       c.window.state === "open" ? { ...c.window, closesAt: iso(c.window.closesAt) } : c.window.state === "closed" ? { ...c.window, opensAt: iso(c.window.opensAt) } : c.window,
   }));
-  return `${JSON.stringify({ at: iso(status.at), clusters }, null, 2)}\n`;
+  return `${jsonSafe(JSON.stringify({ at: iso(status.at), clusters }, null, 2))}\n`;
 }
 
-/** A label value in the exposition format: backslash, double quote and newline escaped. */
-const label = (value: string) => value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+/**
+ * A label value in the exposition format: control characters made visible escapes (a newline
+ * stays one), then backslash, double quote and newline escaped as the format says.
+ */
+const label = (value: string) => terminalSafe(value).replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
 const labels = (pairs: Record<string, string>) => `{${Object.entries(pairs).map(([k, v]) => `${k}="${label(v)}"`).join(",")}}`;
 
 /**

@@ -3,8 +3,12 @@
  * (cluster, image from and to, strategy), when (the next window), what is on hold, and which
  * services, by their `owner` tag, may see their tasks restarted. Pure: built from the config,
  * the pins and a fleet snapshot per cluster.
+ *
+ * Names, images, tags, windows and hold reasons come from the config, the pins and AWS: each is
+ * made inert markdown text (core/inert.ts) where it is interpolated.
  */
 import type { Environment } from "../config/environments";
+import { markdownText as md } from "../core/inert";
 import type { Pins } from "../config/pins";
 import type { FleetSnapshot } from "../fleet/snapshot";
 import { targetsOf } from "./rollout";
@@ -19,31 +23,31 @@ export interface NoticeInput {
   readonly now: number;
 }
 
-const cell = (text: string) => text.replace(/\|/g, "\\|");
-
 export function rolloutNotice(input: NoticeInput): string {
   const out = ["### Maintenance notice: machine image rollout", ""];
-  out.push(`Environments, in order: ${input.waves.map((w) => w.name).join(" → ")}. Each is verified (services steady, zones balanced, smoke checks, soak) before the next starts.`, "");
+  out.push(`Environments, in order: ${input.waves.map((w) => md(w.name)).join(" → ")}. Each is verified (services steady, zones balanced, smoke checks, soak) before the next starts.`, "");
   for (const env of input.waves) {
     const targets = targetsOf(env, input.environments, input.pins);
     // Before the source has verified its image, the notice names the image it is rolling to.
     const target = (cluster: string) =>
-      "refuse" in targets ? `${input.pins[env.promotesFrom!]?.[cluster]?.current.imageId ?? "?"} (once ${env.promotesFrom} has verified it)` : targets.get(cluster)!.imageId;
+      "refuse" in targets
+        ? `${md(input.pins[env.promotesFrom!]?.[cluster]?.current.imageId ?? "?")} (once ${md(env.promotesFrom!)} has verified it)`
+        : md(targets.get(cluster)!.imageId);
     const opening = nextOpening(env.maintenanceWindows, input.now);
     const when = env.maintenanceWindows.length === 0
       ? "any time (no maintenance window configured)"
       : opening!.opensAt <= input.now
-        ? `now, in the window ${opening!.window.text} (closes ${formatInstant(opening!.closesAt, opening!.window.timeZone)})`
-        : `${formatInstant(opening!.opensAt, opening!.window.timeZone)} (window ${opening!.window.text})`;
-    out.push(`#### ${env.name}`, "", `**When:** ${when}`, "");
-    const holds = [...(env.hold ? [`the environment: ${env.hold}`] : []), ...env.clusters.filter((c) => c.hold).map((c) => `${c.name}: ${c.hold}`)];
+        ? `now, in the window ${md(opening!.window.text)} (closes ${md(formatInstant(opening!.closesAt, opening!.window.timeZone))})`
+        : `${md(formatInstant(opening!.opensAt, opening!.window.timeZone))} (window ${md(opening!.window.text)})`;
+    out.push(`#### ${md(env.name)}`, "", `**When:** ${when}`, "");
+    const holds = [...(env.hold ? [`the environment: ${md(env.hold)}`] : []), ...env.clusters.filter((c) => c.hold).map((c) => `${md(c.name)}: ${md(c.hold!)}`)];
     if (holds.length > 0) out.push(`> [!WARNING]`, `> **On hold** (not rolled without --force): ${holds.join("; ")}`, "");
     out.push("| Cluster | Image now | Rolls to | Strategy | Instances |", "|---|---|---|---|---|");
     const owners = new Map<string, Set<string>>();
     for (const cluster of env.clusters) {
       const fleet = input.fleets.get(`${env.name}/${cluster.name}`);
-      const images = [...new Set(fleet?.containerInstances.map((ci) => ci.imageId) ?? [])].join(", ") || "(none)";
-      out.push(`| ${cluster.name} | ${images} | ${target(cluster.name)} | ${cluster.strategy} | ${fleet?.containerInstances.length ?? 0} |`);
+      const images = [...new Set(fleet?.containerInstances.map((ci) => ci.imageId) ?? [])].map(md).join(", ") || "(none)";
+      out.push(`| ${md(cluster.name)} | ${images} | ${target(cluster.name)} | ${md(cluster.strategy)} | ${fleet?.containerInstances.length ?? 0} |`);
       for (const service of fleet?.services ?? []) {
         if (service.desiredCount === 0 && service.schedulingStrategy !== "DAEMON") continue;
         const owner = service.tags.owner ?? "(no owner tag)";
@@ -52,7 +56,7 @@ export function rolloutNotice(input: NoticeInput): string {
     }
     out.push("", "**Services whose tasks may be restarted** (moved to new instances, replacements first, no planned downtime):", "");
     out.push("| Owner | Services |", "|---|---|");
-    for (const [owner, services] of [...owners].sort(([a], [b]) => a.localeCompare(b))) out.push(`| ${cell(owner)} | ${[...services].sort().join(", ")} |`);
+    for (const [owner, services] of [...owners].sort(([a], [b]) => a.localeCompare(b))) out.push(`| ${md(owner)} | ${[...services].sort().map(md).join(", ")} |`);
     out.push("");
   }
   return `${out.join("\n").trimEnd()}\n`;

@@ -1,7 +1,12 @@
 /**
  * The rollout's report: per wave, the outcome, the time per phase, instances replaced, tasks
  * moved, the gates and the balance, as text (the terminal) or markdown (a PR or a chat). Pure.
+ *
+ * Environment, cluster, image, service and zone names, reasons and gate details quote the
+ * config, the pins and AWS: as text each line's parts are one line with their controls visible,
+ * as markdown escaped text (core/inert.ts).
  */
+import { codeLine, markdownText as md, terminalLine } from "../core/inert";
 import { lostZonesText } from "../fleet/balance";
 import { elapsedText } from "../fleet/report";
 import type { RolloutResult, WaveReport } from "./rollout";
@@ -28,15 +33,16 @@ function balanceText(wave: WaveReport): string[] {
 }
 
 export function rolloutText(result: RolloutResult): string[] {
+  const t = terminalLine;
   const lines = [`rollout: ${result.outcome} after ${elapsedText(result.endedAt - result.startedAt)}`];
   for (const wave of result.waves) {
-    lines.push(`${wave.environment}: ${wave.outcome}${wave.reason ? ` (${wave.reason})` : ""}`);
+    lines.push(`${t(wave.environment)}: ${wave.outcome}${wave.reason ? ` (${t(wave.reason)})` : ""}`);
     if (wave.outcome === "not started") continue;
-    lines.push(`  clusters: ${targetsText(wave)}`);
-    lines.push(`  took ${elapsedText(wave.endedAt - wave.startedAt)}: ${phasesText(wave)}`);
+    lines.push(`  clusters: ${t(targetsText(wave))}`);
+    lines.push(`  took ${elapsedText(wave.endedAt - wave.startedAt)}: ${t(phasesText(wave))}`);
     lines.push(`  instances replaced: ${wave.instancesReplaced}; tasks moved: ${wave.tasksMoved}`);
-    for (const gate of wave.gates) lines.push(`  gate ${gate.gate}: ${gate.outcome}${gate.detail ? ` (${gate.detail})` : ""}`);
-    for (const line of balanceText(wave)) lines.push(`  balance ${line}`);
+    for (const gate of wave.gates) lines.push(`  gate ${t(gate.gate)}: ${gate.outcome}${gate.detail ? ` (${t(gate.detail)})` : ""}`);
+    for (const line of balanceText(wave)) lines.push(`  balance ${t(line)}`);
     if (wave.pinChanges.length > 0) lines.push(`  pins changed ${wave.pinChanges.length} time(s)`);
   }
   return lines;
@@ -53,26 +59,25 @@ const ICON: Record<string, string> = {
   "not started": "⏭️",
 };
 
-const cell = (text: string) => text.replace(/\|/g, "\\|").replace(/\n/g, " ");
-
 export function rolloutMarkdown(result: RolloutResult): string {
   const out = [`### amiroll rollout: ${result.outcome} ${ICON[result.outcome] ?? ""}`.trimEnd(), "", `Took ${elapsedText(result.endedAt - result.startedAt)}.`, ""];
   out.push("| Wave | Outcome | Clusters | Time | Instances replaced | Tasks moved |", "|---|---|---|---|---|---|");
   for (const wave of result.waves) {
-    out.push(`| ${wave.environment} | ${ICON[wave.outcome] ?? ""} ${wave.outcome} | ${cell(targetsText(wave))} | ${elapsedText(wave.endedAt - wave.startedAt)} | ${wave.instancesReplaced} | ${wave.tasksMoved} |`);
+    out.push(`| ${md(wave.environment)} | ${ICON[wave.outcome] ?? ""} ${wave.outcome} | ${md(targetsText(wave))} | ${elapsedText(wave.endedAt - wave.startedAt)} | ${wave.instancesReplaced} | ${wave.tasksMoved} |`);
   }
   for (const wave of result.waves) {
     if (wave.outcome === "not started" && !wave.reason) continue;
-    out.push("", `#### ${wave.environment}: ${wave.outcome}`, "");
-    if (wave.reason) out.push(`> ${cell(wave.reason)}`, "");
-    if (wave.phases.length > 0) out.push(`**Phases:** ${phasesText(wave)}`, "");
+    out.push("", `#### ${md(wave.environment)}: ${wave.outcome}`, "");
+    if (wave.reason) out.push(`> ${md(wave.reason)}`, "");
+    if (wave.phases.length > 0) out.push(`**Phases:** ${md(phasesText(wave))}`, "");
     if (wave.gates.length > 0) {
       out.push("| Gate | Outcome | Detail |", "|---|---|---|");
-      for (const gate of wave.gates) out.push(`| ${gate.gate} | ${gate.outcome === "passed" ? "✅" : gate.outcome === "failed" ? "❌" : "⏭️"} ${gate.outcome} | ${cell(gate.detail)} |`);
+      for (const gate of wave.gates) out.push(`| ${md(gate.gate)} | ${gate.outcome === "passed" ? "✅" : gate.outcome === "failed" ? "❌" : "⏭️"} ${gate.outcome} | ${md(gate.detail)} |`);
       out.push("");
     }
-    for (const line of balanceText(wave)) out.push(`- balance ${line}`);
-    for (const diff of wave.pinChanges) out.push("", "```diff", ...diff.map((l) => (l.startsWith("  ") ? ` ${l.slice(2)}` : `${l[0]}${l.slice(2)}`)), "```");
+    for (const line of balanceText(wave)) out.push(`- balance ${md(line)}`);
+    // The pins file's lines, in a code block: each one line, so none can close the fence.
+    for (const diff of wave.pinChanges) out.push("", "```diff", ...diff.map((l) => codeLine(l.startsWith("  ") ? ` ${l.slice(2)}` : `${l[0]}${l.slice(2)}`)), "```");
   }
   return `${out.join("\n").trimEnd()}\n`;
 }

@@ -6,7 +6,11 @@
  * under GitHub's limit.
  *
  * Values come from the plan model, which has already replaced sensitive ones by SENSITIVE.
+ * Everything else that comes from the plan (addresses, attribute names, values, cluster and
+ * image names, the guard's reasons, which quote them) is made inert here (core/inert.ts):
+ * escaped as text, fenced as code, never raw markdown or HTML.
  */
+import { codeLine, codeSpan, jsonSafe, markdownText, tableCode } from "../core/inert";
 import { GITHUB_COMMENT_LIMIT, stickyMarker } from "./github";
 import { type GuardResult, expectationWords } from "./guard";
 import { type Plan, type ResourceChange, SENSITIVE, UNKNOWN, actingChanges, attributeDiff, summaryLine } from "./plan";
@@ -34,14 +38,14 @@ interface Block {
 export function planComment(plan: Plan, guard: GuardResult, options: CommentOptions): string[] {
   const env = options.env;
   const blocks: Block[] = [
-    { items: [`## amiroll plan: \`${env}\``, "", ...amiLines(guard), "", `**${summaryLine(plan)}**`, ""] },
+    { items: [`## amiroll plan: ${codeSpan(env)}`, "", ...amiLines(guard), "", `**${summaryLine(plan)}**`, ""] },
     ...holdBlocks(options.holds ?? []),
     ...guardBlocks(guard, env),
     ...diffBlocks(plan),
     ...driftBlocks(plan),
     { items: ["", nextStep(guard, options)] },
   ];
-  const heading = (part: number, parts: number) => `## amiroll plan: \`${env}\` (part ${part} of ${parts})`;
+  const heading = (part: number, parts: number) => `## amiroll plan: ${codeSpan(env)} (part ${part} of ${parts})`;
   return pack(blocks, options.limit ?? GITHUB_COMMENT_LIMIT).map((text, i, all) => {
     const body = i === 0 ? text : `${heading(i + 1, all.length)}\n\n${text}`;
     return `${stickyMarker(env, i + 1, all.length)}\n${body}`;
@@ -51,8 +55,23 @@ export function planComment(plan: Plan, guard: GuardResult, options: CommentOpti
 // ---------------------------------------------------------------------------------------------
 // Sections
 
+/**
+ * Untrusted text for a table cell, a heading or a line of prose, cut to a length that fits any
+ * part: `pack` cuts an item too big for a part wherever it falls, which in a code span would
+ * leave the span open and the rest of the line live. (Diff lines may be cut: they are in a code
+ * block whose fence `pack` closes itself.)
+ */
+const CELL_LIMIT = 2_000;
+function clip(text: string): string {
+  return text.length <= CELL_LIMIT ? text : `${text.slice(0, CELL_LIMIT)}… (${text.length} characters)`;
+}
+const md = (text: string) => markdownText(clip(text));
+const code = (text: string) => codeSpan(clip(text));
+const cellCode = (text: string) => tableCode(clip(text));
+
+/** One generation in a table cell: the image id as code, its name as text. */
 function generationText(g: Generation): string {
-  return `\`${g.imageId}\`${g.imageName ? ` ${g.imageName}` : ""}${g.role === "retiring" ? " (retiring)" : ""}`;
+  return `${cellCode(g.imageId)}${g.imageName ? ` ${md(g.imageName)}` : ""}${g.role === "retiring" ? " (retiring)" : ""}`;
 }
 
 function amiLines(guard: GuardResult): string[] {
@@ -63,25 +82,25 @@ function amiLines(guard: GuardResult): string[] {
     "|---|---|---|---|---|",
     ...moving.map((r) =>
       row([
-        r.cluster,
-        r.strategy ?? "",
+        md(r.cluster),
+        md(r.strategy ?? ""),
         r.before.map(generationText).join("<br>") || (r.shape === "create" ? "(not deployed)" : "(nothing)"),
         r.after.map(generationText).join("<br>") || "(nothing)",
-        r.shape === "create" ? "create (first deploy)" : typeof r.shape === "string" ? r.shape : r.shape.unknown,
+        r.shape === "create" ? "create (first deploy)" : md(typeof r.shape === "string" ? r.shape : r.shape.unknown),
       ]),
     ),
   ];
 }
 
 function holdBlocks(holds: readonly string[]): Block[] {
-  return holds.length === 0 ? [] : [{ items: [...holds.map((h) => `> [!WARNING]\n> **On hold:** ${cell(h)}`), ""] }];
+  return holds.length === 0 ? [] : [{ items: [...holds.map((h) => `> [!WARNING]\n> **On hold:** ${md(h)}`), ""] }];
 }
 
 function guardBlocks(guard: GuardResult, env?: string): Block[] {
   const how = guard.expectFrom === "inferred" ? "inferred from the `amiroll_clusters` output" : "given with --expect";
   const verdict = guard.accepted ? "✅ Plan guard: accepted" : "⛔ Plan guard: refused";
-  const head = [`### ${verdict}`, "", `Expected ${expectationWords(guard, env)} (${how}).`, ""];
-  const problems = guard.problems.map((p) => `- ⛔ ${p}`);
+  const head = [`### ${verdict}`, "", `Expected ${md(expectationWords(guard, env))} (${how}).`, ""];
+  const problems = guard.problems.map((p) => `- ⛔ ${md(p)}`);
   const unchanged = `_${guard.unchanged} unchanged resource${guard.unchanged === 1 ? "" : "s"} not listed._`;
   if (guard.verdicts.length === 0) return [{ items: [...head, ...problems, ...(problems.length ? [""] : []), unchanged, ""] }];
   return [
@@ -90,7 +109,7 @@ function guardBlocks(guard: GuardResult, env?: string): Block[] {
       open: "| Resource | Action | Verdict |\n|---|---|---|",
       close: "",
       items: guard.verdicts.map((v) =>
-        row([`\`${v.address}\``, v.kind, `${v.accepted ? "✅" : "⛔"} ${v.reason}${v.warning ? ` ⚠️ ${v.warning}` : ""}`]),
+        row([cellCode(v.address), md(v.kind), `${v.accepted ? "✅" : "⛔"} ${md(v.reason)}${v.warning ? ` ⚠️ ${md(v.warning)}` : ""}`]),
       ),
     },
     { items: [unchanged, ""] },
@@ -116,15 +135,16 @@ function diffBlocks(plan: Plan): Block[] {
       open: `<details><summary>Attribute diff (${acting.length} resource${acting.length === 1 ? "" : "s"})</summary>\n\n\`\`\`diff`,
       close: "```\n</details>",
       items: acting.map((change) => {
-        const lines = [`# ${change.address} ${HEADLINES[change.kind]}`];
+        const lines = [`# ${codeLine(change.address)} ${HEADLINES[change.kind]}`];
         const sign = change.kind === "create" ? "+" : "~";
         for (const a of attributeDiff(change)) {
           const note = a.forcesReplacement ? " # forces replacement" : "";
-          if (change.kind === "create" || a.before === null) lines.push(`+ ${a.path} = ${value(a.after)}`);
-          else if (a.after === null) lines.push(`- ${a.path} = ${value(a.before)}${note}`);
-          else lines.push(`${sign} ${a.path} = ${value(a.before)} -> ${value(a.after)}${note}`);
+          const path = codeLine(a.path);
+          if (change.kind === "create" || a.before === null) lines.push(`+ ${path} = ${value(a.after)}`);
+          else if (a.after === null) lines.push(`- ${path} = ${value(a.before)}${note}`);
+          else lines.push(`${sign} ${path} = ${value(a.before)} -> ${value(a.after)}${note}`);
         }
-        if (change.kind === "delete") lines.push(`- ${change.address}`);
+        if (change.kind === "delete") lines.push(`- ${codeLine(change.address)}`);
         return lines.join("\n");
       }),
     },
@@ -138,7 +158,7 @@ function driftBlocks(plan: Plan): Block[] {
       items: [
         "",
         `> [!NOTE]\n> ${plan.drift.length} object${plan.drift.length === 1 ? "" : "s"} changed outside terraform since the last apply (not part of this apply; terraform will take the state as it found it):`,
-        ...plan.drift.map((d) => `> - \`${d.address}\` (${d.kind})`),
+        ...plan.drift.map((d) => `> - ${code(d.address)} (${d.kind})`),
       ],
     },
   ];
@@ -147,10 +167,10 @@ function driftBlocks(plan: Plan): Block[] {
 function nextStep(guard: GuardResult, options: CommentOptions): string {
   const apply = options.applyCommand ?? `amiroll apply --env ${options.env}`;
   if (!guard.accepted) {
-    return `**Next:** the guard refused this plan, so it will not be applied. Fix what it names, or after a careful review apply with \`${apply} --force\`.`;
+    return `**Next:** the guard refused this plan, so it will not be applied. Fix what it names, or after a careful review apply with ${code(`${apply} --force`)}.`;
   }
   if (guard.verdicts.length === 0) return "**Next:** nothing to apply.";
-  return `**Next:** apply with \`${apply}\`.${options.holds?.length ? " The environment is on hold: the apply needs `--force`." : ""}`;
+  return `**Next:** apply with ${code(apply)}.${options.holds?.length ? " The environment is on hold: the apply needs `--force`." : ""}`;
 }
 
 /** The guard's verdict alone, as markdown (`amiroll guard -o markdown`). */
@@ -161,22 +181,25 @@ export function guardMarkdown(guard: GuardResult): string {
 // ---------------------------------------------------------------------------------------------
 // Formatting
 
-/** A value as the diff shows it: markers as they are, the rest as JSON, long ones cut. */
+/**
+ * A value as the diff shows it: markers as they are, the rest as JSON (controls escaped, so on
+ * one line), long ones cut.
+ */
 function value(v: unknown): string {
   if (v === SENSITIVE || v === UNKNOWN) return v;
   // Markers inside a list or map read as markers, not as quoted strings.
-  const text = (JSON.stringify(v) ?? "null").replaceAll(`"${UNKNOWN}"`, UNKNOWN).replaceAll(`"${SENSITIVE}"`, SENSITIVE);
+  const text = jsonSafe(JSON.stringify(v) ?? "null").replaceAll(`"${UNKNOWN}"`, UNKNOWN).replaceAll(`"${SENSITIVE}"`, SENSITIVE);
   // A code fence inside a value would end the diff block early.
-  const safe = text.replace(/```/g, "'''");
+  const safe = codeLine(text).replace(/```/g, "'''");
   return safe.length > 300 ? `${safe.slice(0, 300)}… (${safe.length} characters)` : safe;
 }
 
-function cell(text: string): string {
-  return text.replace(/\|/g, "\\|").replace(/\r?\n/g, " ");
-}
-
+/**
+ * A table row of cells already made inert (`markdownText`, `tableCode`: their `|` escaped);
+ * amiroll's own words need no escaping.
+ */
 function row(cells: readonly string[]): string {
-  return `| ${cells.map(cell).join(" | ")} |`;
+  return `| ${cells.join(" | ")} |`;
 }
 
 /** Room kept in each part for the marker and the "part N of M" heading. */

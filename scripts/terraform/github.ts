@@ -2,7 +2,7 @@
  * Sticky plan comments on a GitHub pull request (`amiroll plan --env E --github`).
  *
  * One environment's plan comment may be split into several parts (each under GitHub's 65,536
- * characters, see comment.ts); every part carries a hidden marker line naming the environment
+ * characters, see comment.ts); every part starts with a hidden marker line naming the environment
  * and the part. A new plan finds the comments of its environment by that marker, edits them in
  * place part by part, posts the parts that are missing and deletes the surplus of a plan that
  * shrank, so a PR shows one current plan per environment however often CI runs.
@@ -10,6 +10,11 @@
  * The GitHub API is reached only through `PullRequestComments`: the tests pass an in-memory
  * fake, the CLI passes `octokitComments(context)` (@octokit/rest, loaded lazily because it is
  * ESM-only and jest on Node 20 cannot load it).
+ *
+ * The marker counts only as the very first line of a comment: a plan's own text (a resource
+ * address, an image name) lands further down the body, so no plan can forge the marker of
+ * another environment, or make amiroll take a comment for one of its parts (comment.ts also
+ * escapes such text, so it never holds a raw `<!--`).
  */
 import { readFileSync } from "node:fs";
 import { UsageError } from "../core/errors";
@@ -28,10 +33,11 @@ export interface StickyMarker {
 const ENV_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
 /**
- * Finds a marker anywhere in a comment body (first match); `env`, `part` and `parts` are its
- * capture groups 1 to 3. Not global: safe to reuse.
+ * Finds the marker at the very start of a comment body, a line of its own (a marker anywhere
+ * else is text, never ours); `env`, `part` and `parts` are its capture groups 1 to 3. Not
+ * global: safe to reuse.
  */
-export const STICKY_MARKER_PATTERN = /<!-- amiroll:plan env=([A-Za-z0-9][A-Za-z0-9_.-]*) part=(\d+)\/(\d+) -->/;
+export const STICKY_MARKER_PATTERN = /^<!-- amiroll:plan env=([A-Za-z0-9][A-Za-z0-9_.-]*) part=(\d+)\/(\d+) -->(?=\r?\n|$)/;
 
 /** The hidden marker line of one part, e.g. `<!-- amiroll:plan env=staging part=1/2 -->`. */
 export function stickyMarker(env: string, part: number, parts: number): string {
@@ -44,7 +50,10 @@ export function stickyMarker(env: string, part: number, parts: number): string {
   return `<!-- amiroll:plan env=${env} part=${part}/${parts} -->`;
 }
 
-/** The marker of a comment body, or undefined for a comment that is not an amiroll plan part. */
+/**
+ * The marker of a comment body (its first line), or undefined for a comment that is not an
+ * amiroll plan part.
+ */
 export function parseStickyMarker(body: string): StickyMarker | undefined {
   const match = STICKY_MARKER_PATTERN.exec(body);
   if (!match) return undefined;
@@ -177,7 +186,7 @@ export interface StickyResult {
  * PR never shows no plan at all). Comments of other environments, and comments without a
  * marker, are never touched.
  *
- * Every body must carry `stickyMarker(env, i + 1, bodies.length)` and fit GitHub's limit: a body
+ * Every body must start with `stickyMarker(env, i + 1, bodies.length)` and fit GitHub's limit: a body
  * that does not is a bug of the caller (comment.ts), thrown before anything is posted.
  */
 export async function postStickyComments(
@@ -227,12 +236,9 @@ function checkBodies(env: string, bodies: readonly string[]): void {
   }
   for (const [index, body] of bodies.entries()) {
     const expected = stickyMarker(env, index + 1, bodies.length);
-    if (!body.includes(expected)) {
-      throw new Error(`postStickyComments(${env}): part ${index + 1} lacks its marker ${expected}`);
-    }
     const marker = parseStickyMarker(body);
     if (marker?.env !== env || marker.part !== index + 1 || marker.parts !== bodies.length) {
-      throw new Error(`postStickyComments(${env}): part ${index + 1} carries another marker before ${expected}`);
+      throw new Error(`postStickyComments(${env}): part ${index + 1} does not start with its marker ${expected}`);
     }
     if (body.length > GITHUB_COMMENT_LIMIT) {
       throw new Error(

@@ -7,6 +7,7 @@
  * Pure: a Plan in, a GuardResult out.
  */
 import { ConfigError } from "../config/input";
+import { jsonSafe, terminalLine, terminalSafe } from "../core/inert";
 import { type Plan, type ResourceChange, SENSITIVE, UNKNOWN, actingChanges } from "./plan";
 import { type ClusterRoll, SHAPES, type Shape, clusterOfAddress, clusterRolls } from "./rolls";
 
@@ -424,20 +425,35 @@ export function guardPlan(plan: Plan, options: GuardOptions = {}): GuardResult {
   };
 }
 
-/** The guard's result for a terminal: the verdict, then one line per change. */
+/**
+ * The guard's result for a terminal: the verdict, then one line per change. Text from the plan
+ * (cluster names, image ids, addresses, and the reasons that quote them) has its control
+ * characters shown as escapes, a newline among them, so no plan can draw on the terminal or
+ * forge a line of the verdict.
+ */
 export function guardText(result: GuardResult): string {
+  const t = terminalLine;
   const lines = [
-    `plan guard: ${result.accepted ? "ACCEPTED" : "REFUSED"} (expected ${expectationWords(result)}${result.expectFrom === "inferred" ? ", inferred from the amiroll_clusters output" : ""})`,
+    `plan guard: ${result.accepted ? "ACCEPTED" : "REFUSED"} (expected ${t(expectationWords(result))}${result.expectFrom === "inferred" ? ", inferred from the amiroll_clusters output" : ""})`,
   ];
   for (const r of result.rolls) {
     if (r.shape === "none") continue;
-    const before = r.before.map((g) => g.imageId).join(" + ") || (r.shape === "create" ? "(not deployed)" : "(nothing)");
-    lines.push(`  ${r.cluster}: ${before} -> ${r.after.map((g) => g.imageId).join(" + ") || "(nothing)"}${r.shape === "create" ? " (first deploy)" : ""}`);
+    const before = r.before.map((g) => t(g.imageId)).join(" + ") || (r.shape === "create" ? "(not deployed)" : "(nothing)");
+    lines.push(`  ${t(r.cluster)}: ${before} -> ${r.after.map((g) => t(g.imageId)).join(" + ") || "(nothing)"}${r.shape === "create" ? " (first deploy)" : ""}`);
   }
-  for (const p of result.problems) lines.push(`  ✗ ${p}`);
+  for (const p of result.problems) lines.push(`  ✗ ${t(p)}`);
   for (const v of result.verdicts) {
-    lines.push(`  ${v.accepted ? "✓" : "✗"} ${v.address} (${v.kind}): ${v.reason}${v.warning ? ` [note: ${v.warning}]` : ""}`);
+    lines.push(`  ${v.accepted ? "✓" : "✗"} ${t(v.address)} (${t(v.kind)}): ${t(v.reason)}${v.warning ? ` [note: ${t(v.warning)}]` : ""}`);
   }
   lines.push(`  ${result.verdicts.length} change${result.verdicts.length === 1 ? "" : "s"} judged, ${result.unchanged} unchanged${result.drift ? `, ${result.drift} changed outside terraform (not part of this apply)` : ""}`);
-  return lines.join("\n");
+  // Every field above is already one safe line; this catches any that a later edit forgets.
+  return terminalSafe(lines.join("\n"));
+}
+
+/**
+ * The guard's result as JSON (`amiroll guard -o json`): valid JSON whatever the plan holds, and
+ * safe on a terminal (JSON.stringify leaves DEL and the C1 controls raw; they are escaped).
+ */
+export function guardJson(result: GuardResult): string {
+  return jsonSafe(JSON.stringify(result, null, 2));
 }

@@ -7,7 +7,7 @@
  * a sensitive string, so nothing downstream can print one by mistake. Unknown values
  * (`after_unknown`) become UNKNOWN.
  */
-import { ConfigError, readJsonFile } from "../config/input";
+import { ConfigError, MAX_JSON_DEPTH, readJsonFile, valueDeeperThan } from "../config/input";
 
 /** What a sensitive value shows as, everywhere. */
 export const SENSITIVE = "(sensitive)";
@@ -91,7 +91,10 @@ export interface Plan {
   readonly summary: Summary;
 }
 
-/** Reads and parses a plan JSON file; a missing or garbled file is a ConfigError naming it. */
+/**
+ * Reads and parses a plan JSON file; a missing or garbled file, one over 512 MiB or nested
+ * deeper than 512 levels (config/input.ts), is a ConfigError naming it.
+ */
 export function readPlanFile(path: string): Plan {
   return parsePlan(readJsonFile(path, path, "the output of terraform show -json PLANFILE"), path);
 }
@@ -104,6 +107,10 @@ export function parsePlan(raw: unknown, source: string): Plan {
     throw new ConfigError(source, field, problem);
   };
   if (!isObject(raw)) fail("(top level)", "is not a terraform plan (expected the JSON object of terraform show -json PLANFILE)");
+  // The model walks values recursively: a plan parsed elsewhere (terraform show's output) is held
+  // to the same depth as a file read by readJsonFile.
+  const deep = valueDeeperThan(raw, MAX_JSON_DEPTH);
+  if (deep !== undefined) fail(deep, `nests objects and arrays deeper than ${MAX_JSON_DEPTH} levels; amiroll reads at most ${MAX_JSON_DEPTH}`);
   const plan = raw as Record<string, unknown>;
   const formatVersion = plan.format_version;
   if (typeof formatVersion !== "string") {

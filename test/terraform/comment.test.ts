@@ -4,13 +4,15 @@
  */
 import { STICKY_MARKER_PATTERN, parseStickyMarker } from "../../scripts/terraform/github";
 import { planComment, guardMarkdown } from "../../scripts/terraform/comment";
-import { guardPlan, guardText } from "../../scripts/terraform/guard";
-import { readPlanFile } from "../../scripts/terraform/plan";
+import { guardJson, guardPlan, guardText } from "../../scripts/terraform/guard";
+import { parsePlan, readPlanFile } from "../../scripts/terraform/plan";
 import { SHAPES } from "../../scripts/terraform/rolls";
 import { fixture, fixtureJson, fixtureNames, sensitiveValues } from "../support/fixtures";
 import { createSimulation } from "../../scripts/sim/scenarios";
 import { findEnvironment } from "../../scripts/config/file";
 import { environments, repoPins, rollPlans, simPlan } from "../support/sim-plans";
+import { ALL_HOSTILE, HOSTILE, RAW_CONTROL, hostilePlanJson } from "../support/hostile";
+import { inspectMarkdown, visibleText } from "../support/markdown";
 
 describe("the plan comment", () => {
   let plans: Awaited<ReturnType<typeof rollPlans>>;
@@ -135,4 +137,99 @@ describe("sensitive values", () => {
 
 it("the marker pattern finds the marker of every part", () => {
   expect(STICKY_MARKER_PATTERN.test("<!-- amiroll:plan env=production part=2/3 -->")).toBe(true);
+});
+
+/**
+ * Issue 16, item 7: a plan's own text (resource keys, attribute names, values, image names) is
+ * inert in the PR comment, `guard -o markdown`, `-o text` and `-o json`.
+ */
+describe("untrusted text from the plan is inert", () => {
+  const plan = parsePlan(hostilePlanJson(), "hostile.json");
+  const guard = guardPlan(plan);
+  const key = `aws_launch_template.apps_lt["${ALL_HOSTILE}"]`;
+
+  it("the plan really carries the hostile text (the assertions below are not vacuous)", () => {
+    expect(plan.changes.map((c) => c.address)).toContain(key);
+    expect(guard.rolls[0].after[0].imageName).toContain(HOSTILE.details);
+    expect(guard.accepted).toBe(false);
+    expect(guard.verdicts.find((v) => v.address === key)?.accepted).toBe(true);
+  });
+
+  it("a resource key with backticks renders no image, no live link and no second marker in the PR comment", () => {
+    const [body, ...more] = planComment(plan, guard, { env: "staging" });
+    expect(more).toEqual([]);
+    const { problems, text } = inspectMarkdown(body);
+    expect(problems).toEqual([]);
+    // The sticky marker: staging's own, once, first; production's cannot be forged.
+    expect(parseStickyMarker(body)).toEqual({ env: "staging", part: 1, parts: 1 });
+    expect(body.split("<!--")).toHaveLength(2);
+    // No tag of the plan's in the source at all (in the diff it would show as code anyway).
+    expect(body).not.toMatch(/<img|<script|<\/details>.*<\/details>/s);
+    // Still readable: the key as terraform printed it, in the verdict table and in the diff.
+    expect(text).toContain(`| ${visibleText(key)} | replace (create before destroy) | ✅`);
+    expect(text).toContain(`# ${visibleText(key)} must be replaced (create before destroy)`);
+  });
+
+  it("an image_name with </details><script> leaves the comment's own <details> whole", () => {
+    const [body] = planComment(plan, guard, { env: "staging" });
+    expect(body.match(/<details>/g)).toHaveLength(1);
+    expect(body.match(/<\/details>/g)).toHaveLength(1);
+    expect(body.indexOf("</details>")).toBeGreaterThan(body.indexOf("```diff"));
+    const { text } = inspectMarkdown(body);
+    expect(text).toContain(`al2023-ami-ecs ${HOSTILE.details}`);
+  });
+
+  it("every part of a split comment is inert, and reopens its own table and fence", () => {
+    const parts = planComment(plan, guard, { env: "staging", limit: 1_500 });
+    expect(parts.length).toBeGreaterThan(2);
+    parts.forEach((part, i) => {
+      expect([i, inspectMarkdown(part).problems]).toEqual([i, []]);
+      expect(parseStickyMarker(part)).toEqual({ env: "staging", part: i + 1, parts: parts.length });
+    });
+  });
+
+  it("a key too long for any part is cut where it stays inert (no code span left open)", () => {
+    const long = `${"k".repeat(70_000)} ${ALL_HOSTILE}`;
+    const big = parsePlan(hostilePlanJson(long), "big.json");
+    const parts = planComment(big, guardPlan(big), { env: "staging" });
+    expect(parts.length).toBeGreaterThan(1);
+    parts.forEach((part, i) => {
+      expect(part.length).toBeLessThanOrEqual(65_536);
+      expect([i, inspectMarkdown(part).problems]).toEqual([i, []]);
+    });
+    expect(parts.join("\n")).toMatch(/k… \(70\d{3} characters\)/);
+  });
+
+  it("a hold reason and the environment's apply command are text too", () => {
+    const [body] = planComment(plan, guard, { env: "staging", holds: [ALL_HOSTILE], applyCommand: `atlantis apply ${HOSTILE.backtick}` });
+    const { problems, text } = inspectMarkdown(body);
+    expect(problems).toEqual([]);
+    expect(text).toContain(`**On hold:** ${visibleText(ALL_HOSTILE)}`);
+    expect(text).toContain(`atlantis apply ${HOSTILE.backtick} --force`);
+  });
+
+  it("guard -o markdown is inert too", () => {
+    const { problems, text } = inspectMarkdown(guardMarkdown(guard));
+    expect(problems).toEqual([]);
+    expect(text).toContain(visibleText(key));
+  });
+
+  it("guard -o text shows control characters as escapes and keeps one line per verdict", () => {
+    const text = guardText(guard);
+    expect(text).not.toMatch(RAW_CONTROL);
+    expect(text).not.toContain("\x1b]0;");
+    expect(text).toContain("\\x1b]0;pwned\\x07\\x1b[2J");
+    expect(text).toContain("\\x9b31mred");
+    const lines = text.split("\n");
+    // The verdict, the roll, three changes, the count: a newline in a key forges no line.
+    expect(lines).toHaveLength(6);
+    expect(lines.filter((l) => /^ {2}[✓✗] /.test(l))).toHaveLength(3);
+    expect(lines[3]).toContain(visibleText(key));
+  });
+
+  it("guard -o json is valid JSON of the very same result, with no raw control character", () => {
+    const json = guardJson(guard);
+    expect(json).not.toMatch(RAW_CONTROL);
+    expect(JSON.parse(json)).toEqual(JSON.parse(JSON.stringify(guard)));
+  });
 });

@@ -66,13 +66,23 @@ const ids = (posted: readonly { id: number }[]) => posted.map((p) => p.id);
 describe("sticky markers", () => {
   it("is one hidden line naming environment and part, and parses back", () => {
     expect(stickyMarker("staging", 1, 2)).toBe("<!-- amiroll:plan env=staging part=1/2 -->");
-    expect(parseStickyMarker(`intro\n${stickyMarker("production", 3, 3)}\nrest`)).toEqual({
+    expect(parseStickyMarker(`${stickyMarker("production", 3, 3)}\nrest`)).toEqual({
       env: "production",
       part: 3,
       parts: 3,
     });
+    expect(parseStickyMarker(`${stickyMarker("production", 1, 1)}\r\nedited on the web`)).toEqual({ env: "production", part: 1, parts: 1 });
+    expect(parseStickyMarker(stickyMarker("staging", 1, 1))).toEqual({ env: "staging", part: 1, parts: 1 });
     expect(parseStickyMarker("LGTM, <!-- amiroll:plan env=staging --> nope")).toBeUndefined();
     expect(parseStickyMarker("<!-- amiroll:plan env=staging part=3/2 -->")).toBeUndefined();
+  });
+
+  it("counts only as the very first line: a marker anywhere else in a body is text", () => {
+    // Where a plan's own text lands (a table cell, a code span, the diff), or a human quotes one.
+    expect(parseStickyMarker(`intro\n${stickyMarker("production", 3, 3)}\nrest`)).toBeUndefined();
+    expect(parseStickyMarker(` ${stickyMarker("production", 1, 1)}`)).toBeUndefined();
+    expect(parseStickyMarker(`${stickyMarker("production", 1, 1)} and more on the line`)).toBeUndefined();
+    expect(parseStickyMarker(`${stickyMarker("staging", 1, 1)}\n| \`${stickyMarker("production", 1, 1)}\` |`)).toEqual({ env: "staging", part: 1, parts: 1 });
   });
 
   it("refuses what cannot be a marker", () => {
@@ -128,6 +138,23 @@ describe("postStickyComments", () => {
     expect(pr.bodies()).toEqual([human.body, quoting.body, production.body, ...plan("staging", 1, "again")]);
   });
 
+  it("never takes a comment that quotes a marker below its first line for a part (a plan's text, a human's)", async () => {
+    const pr = new FakePullRequest();
+    const quoting = pr.seed("mallory", `please approve\n${stickyMarker("production", 1, 1)}`);
+    // Staging's comment, whose plan text carries production's marker in a table cell.
+    const [staging] = plan("staging", 1);
+    const forged = `${staging}\n| \`${stickyMarker("production", 1, 1)}\` |`;
+    await postStickyComments(pr, "staging", [forged]);
+    pr.calls = [];
+    const result = await postStickyComments(pr, "production", plan("production", 1));
+    expect(result.created.map((p) => p.part)).toEqual([1]);
+    expect(result.updated).toEqual([]);
+    expect(result.deleted).toEqual([]);
+    expect(pr.calls).toEqual(["list", "create"]);
+    expect(pr.comments).toContainEqual(quoting);
+    expect(pr.comments.find((c) => c.body === forged)).toBeDefined();
+  });
+
   it("deletes the surplus parts of a plan that shrank (3 parts to 1), after updating the first", async () => {
     const pr = new FakePullRequest();
     const before = await postStickyComments(pr, "staging", plan("staging", 3));
@@ -162,9 +189,10 @@ describe("postStickyComments", () => {
   it("refuses, before posting anything, bodies without their marker or over GitHub's limit", async () => {
     const pr = new FakePullRequest();
     await expect(postStickyComments(pr, "staging", [])).rejects.toThrow(/no comment body/);
-    await expect(postStickyComments(pr, "staging", ["no marker"])).rejects.toThrow(/lacks its marker/);
+    await expect(postStickyComments(pr, "staging", ["no marker"])).rejects.toThrow(/does not start with its marker/);
     await expect(postStickyComments(pr, "staging", plan("staging", 2).slice(0, 1))).rejects.toThrow(/part=1\/1/);
-    await expect(postStickyComments(pr, "staging", plan("production", 1))).rejects.toThrow(/lacks its marker/);
+    await expect(postStickyComments(pr, "staging", plan("production", 1))).rejects.toThrow(/does not start with its marker/);
+    await expect(postStickyComments(pr, "staging", [`intro\n${plan("staging", 1)[0]}`])).rejects.toThrow(/does not start with its marker/);
     const huge = `${stickyMarker("staging", 1, 1)}\n${"x".repeat(GITHUB_COMMENT_LIMIT)}`;
     await expect(postStickyComments(pr, "staging", [huge])).rejects.toThrow(/over GitHub's 65536/);
     expect(pr.calls).toEqual([]);

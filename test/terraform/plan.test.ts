@@ -124,3 +124,74 @@ describe("the plan model", () => {
     });
   });
 });
+
+/**
+ * Issue 16: bad input that is huge or deep. A plan nested 5,000 levels deep gave exit 1,
+ * "Maximum call stack size exceeded", naming nothing; now it is a ConfigError naming the file.
+ */
+describe("parsing limits", () => {
+  const { mkdtempSync, writeFileSync, truncateSync } = require("node:fs") as typeof import("node:fs");
+  const { tmpdir } = require("node:os") as typeof import("node:os");
+  const { MAX_JSON_BYTES, MAX_JSON_DEPTH, jsonDepthOffset, jsonErrorOffset, valueDeeperThan } = require("../../scripts/config/input") as typeof import("../../scripts/config/input");
+  const { deepPlanText, hostilePlanJson } = require("../support/hostile") as typeof import("../support/hostile");
+  const dir = mkdtempSync(join(tmpdir(), "amiroll-limits-"));
+  const thrown = (f: () => unknown): Error => {
+    try {
+      f();
+    } catch (error) {
+      return error as Error;
+    }
+    throw new Error("did not throw");
+  };
+
+  it("refuses a plan nested 5,000 levels deep, naming the file, the limit and where", () => {
+    const path = join(dir, "deep.json");
+    writeFileSync(path, deepPlanText(5_000));
+    const error = thrown(() => readPlanFile(path));
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error.message).toMatch(new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: \\(file\\): nests objects and arrays deeper than 512 levels at line 1, column \\d+ \\(expected the output of terraform show -json PLANFILE\\); amiroll reads at most 512$`));
+  });
+
+  it("reads a plan right at the depth limit", () => {
+    const path = join(dir, "limit.json");
+    // The plan's own objects take 5 levels around the nested arrays.
+    writeFileSync(path, deepPlanText(MAX_JSON_DEPTH - 5));
+    expect(readPlanFile(path).changes).toHaveLength(3);
+    writeFileSync(path, deepPlanText(MAX_JSON_DEPTH - 4));
+    expect(thrown(() => readPlanFile(path)).message).toMatch(/deeper than 512 levels/);
+  });
+
+  it("refuses a file over 512 MiB before reading it, naming the file", () => {
+    const path = join(dir, "huge.json");
+    writeFileSync(path, "");
+    // Sparse: the size is there, the disk space is not (and the file is never read).
+    truncateSync(path, MAX_JSON_BYTES + 1);
+    const error = thrown(() => readPlanFile(path));
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error.message).toBe(`${path}: (file): is 536870913 bytes (512.0 MiB), over the 512 MiB amiroll reads`);
+  });
+
+  it("holds a plan parsed elsewhere (terraform show's output) to the same depth", () => {
+    const deep = hostilePlanJson("deep") as any;
+    let value: unknown = [];
+    for (let i = 0; i < 5_000; i++) value = [value];
+    deep.resource_changes[2].change.before.deep = value;
+    const error = thrown(() => parsePlan(deep, "staging.plan.json"));
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error.message).toBe("staging.plan.json: resource_changes: nests objects and arrays deeper than 512 levels; amiroll reads at most 512");
+    expect(valueDeeperThan({ a: [[1]] }, 3)).toBeUndefined();
+    expect(valueDeeperThan({ a: [[[1]]] }, 3)).toBe("a");
+  });
+
+  it("finds depth and syntax errors of any depth without recursion", () => {
+    const deep = `${"[".repeat(200_000)}1${"]".repeat(200_000)}`;
+    expect(jsonDepthOffset(deep, 512)).toBe(512);
+    // Brackets in strings, escaped quotes among them, do not count.
+    expect(jsonDepthOffset('{"a": "[[[[", "b": [[1]]}', 3)).toBeUndefined();
+    const text = '{"a": "\\"[[[[", "b": [[[1]]]}';
+    expect(jsonDepthOffset(text, 3)).toBe(text.indexOf("[[[1") + 2);
+    expect(jsonErrorOffset(deep)).toBeUndefined();
+    expect(jsonErrorOffset(`${"[".repeat(200_000)}1,]`)).toBe(200_002);
+    expect(jsonErrorOffset(`${'{"a":'.repeat(100_000)}1${"}".repeat(99_999)}`)).toBe(600_000);
+  });
+});
