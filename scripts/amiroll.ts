@@ -11,6 +11,7 @@ import { PropsError } from "../constructs/errors";
 import { ConfigError } from "./config/input";
 import { EXIT, Exit, commanderOutputAsJson, requestedLogFormat, stderrSink } from "./commands/common";
 import { GuardRefusal, UsageError } from "./core/errors";
+import { terminalLine } from "./core/inert";
 import { type Logger, createLogger } from "./core/log";
 import { hideWarnings, logWarnings } from "./core/warnings";
 
@@ -100,7 +101,8 @@ export function exitCodeOf(error: unknown, log: Logger = createLogger("text", (l
   if (error instanceof Exit) return error.code;
   if (error instanceof GuardRefusal) {
     if (log.format === "json") log.error(error.message, { exitCode: EXIT.guardRefused, error: error.name, reasons: error.reasons });
-    else log.error(`${error.message}:\n${error.reasons.map((r) => `  - ${r}`).join("\n")}`);
+    // One line per reason: a newline inside a reason (plan text) must not fake another bullet.
+    else log.error(`${error.message}:\n${error.reasons.map((r) => `  - ${terminalLine(r)}`).join("\n")}`);
     return EXIT.guardRefused;
   }
   const code = error instanceof ConfigError || error instanceof PropsError || error instanceof UsageError ? EXIT.badInput : EXIT.failed;

@@ -4,7 +4,7 @@
  */
 import { Command, Option } from "commander";
 import { guardMarkdown } from "../terraform/comment";
-import { guardPlan, guardText } from "../terraform/guard";
+import { guardJson, guardPlan, guardText } from "../terraform/guard";
 import { readPlanFile } from "../terraform/plan";
 import { EXIT, Exit, logFormatOption } from "./common";
 import { type GuardFlags, withGuardOptions } from "./plan";
@@ -22,7 +22,7 @@ export function guardCommand(): Command {
     .addOption(logFormatOption());
   return withGuardOptions(command).action((options: GuardOptions) => {
     const result = guardPlan(readPlanFile(options.planJson), { expect: options.expect, allow: options.allow });
-    const print = { text: guardText, json: (r: typeof result) => JSON.stringify(r, null, 2), markdown: guardMarkdown }[options.output];
+    const print = { text: guardText, json: guardJson, markdown: guardMarkdown }[options.output];
     console.log(print(result));
     if (!result.accepted) throw new Exit(EXIT.guardRefused);
   });

@@ -104,6 +104,12 @@ describe("--log-format json: every line on stderr is a JSON object", () => {
       expect.objectContaining({ level: "error", message: "bad", exitCode: 2, error: "UsageError" }),
     ]);
   });
+
+  it("exitCodeOf: a newline inside a reason (plan text) stays in its bullet instead of faking another", () => {
+    const text: string[] = [];
+    exitCodeOf(new GuardRefusal(['aws_instance.x["a\n  - all good"]: create']), createLogger("text", (l) => text.push(l)));
+    expect(text.join("\n").split("\n")).toEqual(["amiroll: the plan guard refused the plan (1 reason):", '  - aws_instance.x["a\\n  - all good"]: create']);
+  });
 });
 
 describe("progress on a terminal (a pseudo-terminal from script(1), 50 columns)", () => {

@@ -38,10 +38,10 @@ describe("amiroll guard on a plan full of hostile text", () => {
     expect(r.stdout).not.toMatch(C0_C1);
   });
 
-  it("-o json: valid JSON that keeps the plan's text exactly", () => {
+  it("-o json: valid JSON that keeps the plan's text exactly, with no raw control character (C1 included)", () => {
     const r = amiroll(["guard", "--plan-json", hostile, "-o", "json"]);
     expect(r.status).toBe(3);
-    expect(r.stdout).not.toMatch(C0);
+    expect(r.stdout).not.toMatch(C0_C1);
     const result = JSON.parse(r.stdout);
     expect(result.verdicts.map((v: { address: string }) => v.address).join()).toContain(HOSTILE.terminal);
   });
