@@ -6,26 +6,12 @@
  * terraform's log is empty, no file or directory appears, and a --simulate run logs nothing
  * (no "terraform plan", no simulated world).
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { amiroll, errorLines, scratch } from "../support/cli";
+import { fakeTerraform } from "../support/fake-terraform";
 
 jest.setTimeout(60_000);
-
-/**
- * A stand-in terraform, as in verbs.test.ts: every call is logged to $FAKE_LOG; init and plan
- * succeed (plan says "changes"), show -json prints $FAKE_PLAN_JSON, apply succeeds.
- */
-const FAKE_TERRAFORM = `#!/usr/bin/env bash
-echo "$*" >> "$FAKE_LOG"
-case "$1" in
-  init) echo "Terraform has been successfully initialized!" ;;
-  plan) for a in "$@"; do case "$a" in -out=*) : > "\${a#-out=}" ;; esac; done; echo "Plan: 3 to add, 0 to change, 3 to destroy."; exit 2 ;;
-  show) cat "$FAKE_PLAN_JSON" ;;
-  apply) echo "Apply complete! Resources: 3 added, 0 changed, 3 destroyed." ;;
-  *) echo "unexpected: $*" >&2; exit 1 ;;
-esac
-`;
 
 let env: Record<string, string>;
 const terraformCalls = () => readFileSync(env.FAKE_LOG, "utf8");
@@ -34,12 +20,7 @@ beforeAll(async () => {
   // A replace roll: what apply would go on to watch.
   const { rollPlans } = await import("../support/sim-plans");
   const plans = await rollPlans();
-  const bin = join(scratch, "terraform");
-  writeFileSync(bin, FAKE_TERRAFORM);
-  chmodSync(bin, 0o755);
-  const planJson = join(scratch, "replace.json");
-  writeFileSync(planJson, JSON.stringify(plans.raw.replace));
-  env = { AMIROLL_TERRAFORM: bin, FAKE_PLAN_JSON: planJson, FAKE_LOG: join(scratch, "calls.log") };
+  env = fakeTerraform(scratch, plans.raw.replace);
 });
 beforeEach(() => writeFileSync(env.FAKE_LOG, ""));
 

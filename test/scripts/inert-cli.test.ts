@@ -12,8 +12,6 @@ import { inspectMarkdown } from "../support/markdown";
 
 jest.setTimeout(60_000);
 
-/** C0 controls but tab and newline: what JSON.stringify and every text sink now escape. */
-const C0 = /[\u0000-\u0008\u000b-\u001f]/;
 const C0_C1 = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
 
 const hostile = join(scratch, "hostile.json");

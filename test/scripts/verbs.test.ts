@@ -3,9 +3,10 @@
  * real plan fixtures (guard), on the simulated AWS (--simulate), and on real terraform's
  * failure modes. Exit codes per README: 0 done, 1 failed, 2 bad input, 3 guard refused.
  */
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { amiroll, errorLines, scratch } from "../support/cli";
+import { fakeTerraform } from "../support/fake-terraform";
 import { fixture, fixtureJson } from "../support/fixtures";
 
 describe("amiroll guard", () => {
@@ -142,36 +143,13 @@ describe("amiroll plan and apply --simulate", () => {
   });
 });
 
-/**
- * A stand-in terraform for the verbs' real path: init and plan succeed (plan says "changes"),
- * show -json prints $FAKE_PLAN_JSON, apply succeeds or, with FAKE_STALE, fails as terraform does
- * on a stale plan. Every call is logged to $FAKE_LOG.
- */
-const FAKE_TERRAFORM = `#!/usr/bin/env bash
-echo "$*" >> "$FAKE_LOG"
-case "$1" in
-  init) echo "Terraform has been successfully initialized!" ;;
-  plan) for a in "$@"; do case "$a" in -out=*) : > "\${a#-out=}" ;; esac; done; echo "Plan: 3 to add, 0 to change, 3 to destroy."; exit 2 ;;
-  show) cat "$FAKE_PLAN_JSON" ;;
-  apply)
-    if [ -n "$FAKE_STALE" ]; then
-      printf '\n│ Error: Saved plan is stale\n│\n│ The given plan file can no longer be applied because the state was changed\n│ by another operation after the plan was created.\n' >&2
-      exit 1
-    fi
-    echo "Apply complete! Resources: 3 added, 0 changed, 3 destroyed." ;;
-  *) echo "unexpected: $*" >&2; exit 1 ;;
-esac
-`;
-
 describe("amiroll plan and apply with terraform (a stand-in binary)", () => {
   let env: Record<string, string>;
   const calls = () => readFileSync(env.FAKE_LOG, "utf8").trim().split("\n").map((l) => l.split(" ")[0]);
   beforeAll(async () => {
     const { rollPlans } = await import("../support/sim-plans");
     const plans = await rollPlans();
-    const bin = write("terraform", FAKE_TERRAFORM);
-    chmodSync(bin, 0o755);
-    env = { AMIROLL_TERRAFORM: bin, FAKE_PLAN_JSON: write("replace.json", JSON.stringify(plans.raw.replace)), FAKE_LOG: join(scratch, "calls.log") };
+    env = fakeTerraform(scratch, plans.raw.replace);
     // The saved plan the apply tests pass as --plan (apply refuses a --plan that does not exist).
     write("saved.tfplan", "");
   });

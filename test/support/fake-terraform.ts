@@ -1,0 +1,36 @@
+/**
+ * A stand-in terraform for the verbs' real path (AMIROLL_TERRAFORM): init and plan succeed (plan
+ * says "changes"), show -json prints $FAKE_PLAN_JSON, apply succeeds or, with FAKE_STALE, fails
+ * as terraform does on a stale plan. Every call is logged to $FAKE_LOG, so a test can tell
+ * whether terraform ran at all.
+ */
+import { chmodSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+const SCRIPT = `#!/usr/bin/env bash
+echo "$*" >> "$FAKE_LOG"
+case "$1" in
+  init) echo "Terraform has been successfully initialized!" ;;
+  plan) for a in "$@"; do case "$a" in -out=*) : > "\${a#-out=}" ;; esac; done; echo "Plan: 3 to add, 0 to change, 3 to destroy."; exit 2 ;;
+  show) cat "$FAKE_PLAN_JSON" ;;
+  apply)
+    if [ -n "$FAKE_STALE" ]; then
+      printf '\\n│ Error: Saved plan is stale\\n│\\n│ The given plan file can no longer be applied because the state was changed\\n│ by another operation after the plan was created.\\n' >&2
+      exit 1
+    fi
+    echo "Apply complete! Resources: 3 added, 0 changed, 3 destroyed." ;;
+  *) echo "unexpected: $*" >&2; exit 1 ;;
+esac
+`;
+
+/** Writes the stand-in into `dir`; returns the env that points amiroll at it, its plan JSON being `planJson`. */
+export function fakeTerraform(dir: string, planJson: unknown): { AMIROLL_TERRAFORM: string; FAKE_PLAN_JSON: string; FAKE_LOG: string } {
+  const bin = join(dir, "terraform");
+  writeFileSync(bin, SCRIPT);
+  chmodSync(bin, 0o755);
+  const plan = join(dir, "fake-plan.json");
+  writeFileSync(plan, JSON.stringify(planJson));
+  const log = join(dir, "calls.log");
+  writeFileSync(log, "");
+  return { AMIROLL_TERRAFORM: bin, FAKE_PLAN_JSON: plan, FAKE_LOG: log };
+}
