@@ -4,11 +4,11 @@
  * environments, and where the pins and the synthesized stacks go), and the pins beside it.
  * Every path a verb reads or writes is relative to this file, never to amiroll's install.
  */
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { UsageError } from "../core/errors";
 import { type Environment, type EnvironmentsConfig, loadEnvironments } from "./environments";
-import { ConfigError, Input, parseJson } from "./input";
+import { ConfigError, Input, readJsonFile } from "./input";
 import { type Pins, readPins } from "./pins";
 
 export const CONFIG_FILE = "amiroll.json";
@@ -120,16 +120,9 @@ export function parseConfig(raw: unknown, path: string, options: { env?: NodeJS.
   return { path, shownAs, environments, pinsPath, pinsShownAs: shownPath(pinsPath, options.cwd), outDir };
 }
 
-/** Reads and validates the config file at `path` (pins not read). */
+/** Reads and validates the config file at `path` (pins not read), within the JSON limits every file read has. */
 export function readConfigFile(path: string, options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): LoadedConfig {
-  const shownAs = shownPath(path, options.cwd);
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    throw new ConfigError(shownAs, "(file)", `cannot be read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-  }
-  return parseConfig(parseJson(text, shownAs, "an amiroll config object"), path, options);
+  return parseConfig(readJsonFile(path, shownPath(path, options.cwd), "an amiroll config object"), path, options);
 }
 
 /** Finds, reads and validates the config and its pins. ConfigError/UsageError (exit 2) on bad input. */

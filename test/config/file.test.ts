@@ -3,7 +3,7 @@
  * field at fault, paths relative to it; and its JSON Schema, which must say what the loader says.
  */
 import Ajv from "ajv";
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { FORMATS } from "../../constructs/formats";
@@ -124,6 +124,16 @@ describe("reading amiroll.json", () => {
       }
       expect([text, jsonErrorOffset(text), valid]).toEqual([text, offset, offset === undefined]);
     }
+  });
+
+  it("refuses a config over the size any JSON amiroll reads may have, before reading it", () => {
+    const dir = mkdtempSync(join(tmpdir(), "amiroll-config-"));
+    // Sparse: 513 MiB on paper, nothing on disk.
+    writeFileSync(join(dir, "amiroll.json"), "");
+    truncateSync(join(dir, "amiroll.json"), 513 * 1024 * 1024);
+    const error = thrown(() => loadConfig({ config: dir, cwd: dir, env: {} }));
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error.message).toMatch(/^amiroll\.json: \(file\): is \d+ bytes \(513\.0 MiB\), over the 512 MiB amiroll reads$/);
   });
 
   it("names an unreadable config file and a missing pins file", () => {
