@@ -1,10 +1,10 @@
 /**
  * Runs terraform for one synthesized stack. The driver talks to terraform only through
  * `TerraformRunner`, so `--simulate` and the tests pass the sim's stand-in instead; the real one
- * is `TerraformCli`, and `stackDirectory` finds a stack's directory in cdktf's output.
+ * is `TerraformCli`.
  */
-import { readFileSync, statSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { statSync } from "node:fs";
+import { resolve } from "node:path";
 import { StalePlanError, TerraformError, UsageError } from "../core/errors";
 import { providerSource, providerSourceNotice } from "./plugins";
 
@@ -74,7 +74,7 @@ const AUTOMATION_ENV = { TF_IN_AUTOMATION: "1", TF_INPUT: "0", CHECKPOINT_DISABL
 export interface TerraformCliOptions {
   /** terraform or OpenTofu; default AMIROLL_TERRAFORM, else `terraform` on PATH. */
   readonly binary?: string;
-  /** The synthesized stack's directory (see `stackDirectory`). */
+  /** The synthesized stack's directory (terraform's working directory). */
   readonly workingDirectory: string;
   /**
    * `init -plugin-dir` (offline, from a local mirror). Default (plugins.ts, `providerSource`):
@@ -312,35 +312,3 @@ function isDirectory(path: string): boolean {
   }
 }
 
-/**
- * The absolute working directory of `stack` in a cdktf output directory, from its
- * `manifest.json` (`{stacks: {NAME: {workingDirectory: "stacks/NAME"}}}`).
- */
-export function stackDirectory(outdir: string, stack: string): string {
-  const manifestPath = resolve(outdir, "manifest.json");
-  let text: string;
-  try {
-    text = readFileSync(manifestPath, "utf8");
-  } catch {
-    throw new UsageError(`no ${manifestPath}: synthesize the stacks first (npm run synth)`);
-  }
-  let manifest: unknown;
-  try {
-    manifest = JSON.parse(text);
-  } catch {
-    throw new UsageError(`${manifestPath} is not valid JSON; synthesize the stacks again (npm run synth)`);
-  }
-  const stacks = (manifest as { stacks?: unknown } | null)?.stacks;
-  if (typeof stacks !== "object" || stacks === null) throw new UsageError(`${manifestPath} lists no stacks`);
-  const known = Object.keys(stacks);
-  if (!Object.hasOwn(stacks, stack)) {
-    throw new UsageError(`no stack "${stack}" in ${manifestPath}; known: ${known.length ? known.join(", ") : "none"}`);
-  }
-  const workingDirectory = (stacks as Record<string, { workingDirectory?: unknown } | null>)[stack]?.workingDirectory;
-  if (typeof workingDirectory !== "string" || workingDirectory === "") {
-    throw new UsageError(`${manifestPath}: stack "${stack}" has no workingDirectory`);
-  }
-  const directory = resolve(dirname(manifestPath), workingDirectory);
-  if (!isDirectory(directory)) throw new UsageError(`${manifestPath}: the directory of stack "${stack}" (${directory}) does not exist; synthesize again`);
-  return directory;
-}

@@ -13,8 +13,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
 import { AWS_PROVIDER_VERSION, findPluginDir, providerPlatform } from "../../scripts/terraform/plugins";
-import { errorSummary, formatDuration, stackDirectory } from "../../scripts/terraform/runner";
-import { UsageError } from "../../scripts/core/errors";
+import { errorSummary, formatDuration } from "../../scripts/terraform/runner";
 import { synthesizeRepo } from "../support/repo-config";
 import { findTerraform } from "../support/terraform";
 
@@ -328,41 +327,6 @@ describe("errorSummary and formatDuration", () => {
   });
 });
 
-describe("stackDirectory", () => {
-  let outdir: string;
-  beforeEach(() => {
-    outdir = mkdtempSync(join(tmpdir(), "amiroll-manifest-"));
-  });
-  afterEach(() => rmSync(outdir, { recursive: true, force: true }));
-  const manifest = (value: unknown) => writeFileSync(join(outdir, "manifest.json"), typeof value === "string" ? value : JSON.stringify(value));
-  const usageError = (fn: () => unknown) => {
-    try {
-      fn();
-    } catch (error) {
-      expect(error).toBeInstanceOf(UsageError);
-      expect((error as Error).message).not.toContain("\n");
-      return (error as Error).message;
-    }
-    throw new Error("expected a UsageError");
-  };
-
-  it("resolves the stack's workingDirectory against the manifest's folder", () => {
-    mkdirSync(join(outdir, "stacks", "staging"), { recursive: true });
-    manifest({ stacks: { staging: { workingDirectory: "stacks/staging" }, production: { workingDirectory: "stacks/production" } }, version: "0.21.0" });
-    expect(stackDirectory(outdir, "staging")).toBe(join(outdir, "stacks", "staging"));
-  });
-
-  it("says what is wrong in one line: no manifest, bad JSON, unknown stack (listing the known), missing directory", () => {
-    expect(usageError(() => stackDirectory(outdir, "staging"))).toBe(`no ${join(outdir, "manifest.json")}: synthesize the stacks first (npm run synth)`);
-    manifest("{not json");
-    expect(usageError(() => stackDirectory(outdir, "staging"))).toMatch(/is not valid JSON/);
-    manifest({ stacks: { staging: { workingDirectory: "stacks/staging" }, production: { workingDirectory: "stacks/production" } } });
-    expect(usageError(() => stackDirectory(outdir, "qa"))).toBe(`no stack "qa" in ${join(outdir, "manifest.json")}; known: staging, production`);
-    expect(usageError(() => stackDirectory(outdir, "toString"))).toMatch(/^no stack "toString"/);
-    expect(usageError(() => stackDirectory(outdir, "staging"))).toMatch(/the directory of stack "staging" \(.*\) does not exist/);
-  });
-});
-
 describe("findPluginDir", () => {
   let root: string;
   beforeEach(() => {
@@ -409,6 +373,7 @@ const suffix = setup.ok ? "" : ` (skipped: ${setup.reason})`;
 describeTerraform(`TerraformCli with real terraform on a synthesized stack, offline${suffix}`, () => {
   const tf = setup as Extract<typeof setup, { ok: true }>;
   let outdir: string;
+  let stackDirs: Record<string, string>;
   let sts: Server;
   let stsUrl: string;
   /** What the STS stand-in answers: the caller's identity, or a rejection of the credentials. */
@@ -416,7 +381,7 @@ describeTerraform(`TerraformCli with real terraform on a synthesized stack, offl
 
   beforeAll(async () => {
     outdir = mkdtempSync(join(tmpdir(), "amiroll-runner-tf-"));
-    synthesizeRepo({ outdir });
+    stackDirs = Object.fromEntries(synthesizeRepo({ outdir }).stacks.map((s) => [s.name, s.directory]));
     sts = createServer((req, res) => {
       req.resume().on("end", () => {
         if (stsMode === "identity") {
@@ -452,7 +417,7 @@ describeTerraform(`TerraformCli with real terraform on a synthesized stack, offl
   });
 
   it("init (local backend, -plugin-dir), validate, plan (changes), show -json and output on the staging stack", async () => {
-    const stack = stackDirectory(outdir, "staging");
+    const stack = stackDirs.staging;
     writeFileSync(join(stack, "amiroll_local_backend_override.tf.json"), JSON.stringify({ terraform: { backend: { local: {} } } }));
     stsMode = "identity";
     const { lines } = await runHarness(
@@ -475,7 +440,7 @@ describeTerraform(`TerraformCli with real terraform on a synthesized stack, offl
   }, 60_000);
 
   it("a plan the provider cannot make (credentials rejected) fails with terraform's one-line summary", async () => {
-    const stack = stackDirectory(outdir, "production");
+    const stack = stackDirs.production;
     writeFileSync(join(stack, "amiroll_local_backend_override.tf.json"), JSON.stringify({ terraform: { backend: { local: {} } } }));
     stsMode = "invalid-token";
     const { lines } = await runHarness({
