@@ -5,7 +5,8 @@ import { EXIT, exitCodeOf } from "../../scripts/amiroll";
 import { ConfigError } from "../../scripts/config/input";
 
 const BIN = resolve(__dirname, "../../bin/amiroll.js");
-const run = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: "utf8" });
+// CI unset: CI=true would make the log format JSON (the default in CI), not the text asserted here.
+const run = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: "utf8", env: { ...process.env, CI: "" } });
 
 describe("the amiroll command", () => {
   it("prints its version and help, exit 0", () => {
