@@ -88,12 +88,15 @@ export interface AmiPin {
 }
 
 /**
- * The pins of one cluster: the image new capacity runs, and during a blue-green roll the image
- * of the generation being retired.
+ * The pins of one cluster: the image new capacity runs, and during a roll the image of the
+ * generation being retired.
  */
 export interface ClusterAmis {
   readonly current: AmiPin;
-  /** Present only while a blue-green roll keeps the old generation beside the new one. */
+  /**
+   * Present only during a roll: blue-green keeps the old generation beside the new one; replace
+   * keeps running it while a canary group proves `current`.
+   */
   readonly retiring?: AmiPin;
 }
 

@@ -22,14 +22,17 @@ import { CapacityGeneration, type CapacityGenerationProps, TAG_CLUSTER } from ".
 import { DrainHook, type DrainHookOptions, drainHookOptionsProblem } from "./drain-hook";
 import { PropsError } from "./errors";
 import { type Format, formatProblem, integerProblem, sizesProblem } from "./formats";
-import { generationAsgName, generationAsgNamePrefix } from "./names";
+import { canaryAsgName, generationAsgName, generationAsgNamePrefix } from "./names";
 
-export { generationAsgName, generationAsgNamePrefix };
+export { canaryAsgName, generationAsgName, generationAsgNamePrefix };
 
 /**
  * How a new AMI reaches the cluster.
  * - `replace`: one generation at a stable address; a new AMI plans the group as
  *   ["create","delete"] in one apply (the old instances are drained as terraform deletes them).
+ *   While `amis.retiring` is pinned, the stable group keeps running that (old) image and a small
+ *   canary group of `amis.current` stands beside it: the rollout proves the new image on it
+ *   before any old instance is given up (docs/strategies.md).
  * - `blue-green`: one generation per AMI; a bump adds the new generation beside the old one
  *   (creates only), and a later apply retires the old one (deletes only).
  */
@@ -55,7 +58,8 @@ export interface IngressRule {
 
 /** A generation as EcsCluster built it, for outputs and the driver. */
 export interface GenerationInfo {
-  readonly role: "current" | "retiring";
+  /** `canary`: the replace strategy's small group of the new image, beside the old one while it is proven. */
+  readonly role: "current" | "retiring" | "canary";
   readonly imageId: string;
   readonly asgName: string;
   readonly capacity: CapacityGeneration;
@@ -88,6 +92,8 @@ export interface EcsClusterProps {
   readonly followSsmParameter?: string;
   /** @default "replace" */
   readonly strategy?: CapacityStrategy;
+  /** Instances of the replace strategy's canary group (while `amis.retiring` is pinned). @default 1 */
+  readonly canaryInstances?: number;
   /** @default true */
   readonly containerInsights?: boolean;
   /**
@@ -233,8 +239,10 @@ export class EcsCluster extends Construct {
       dependsOn: this.drainHook?.dependables,
     };
     const generation = (constructId: string, role: GenerationInfo["role"], imageId: string): GenerationInfo => {
-      const asgName = generationAsgName(name, imageId);
-      const capacity = new CapacityGeneration(this, constructId, { ...common, imageId, asgName });
+      const asgName = role === "canary" ? canaryAsgName(name, imageId) : generationAsgName(name, imageId);
+      const size = props.canaryInstances ?? 1;
+      const sizes = role === "canary" ? { minSize: size, maxSize: size, desiredCapacity: size } : {};
+      const capacity = new CapacityGeneration(this, constructId, { ...common, ...sizes, imageId, asgName });
       return { role, imageId, asgName, capacity };
     };
 
@@ -251,8 +259,11 @@ export class EcsCluster extends Construct {
       const amis = props.amis!;
       this.generations =
         this.strategy === "replace"
-          ? // A stable address: a new AMI replaces the group in place (create before delete).
-            [generation("capacity", "current", amis.current.imageId)]
+          ? amis.retiring
+            ? // Proving amis.current: the stable group keeps the old image, a canary runs the new one.
+              [generation("capacity", "retiring", amis.retiring.imageId), generation(`canary_${amis.current.imageId}`, "canary", amis.current.imageId)]
+            : // A stable address: a new AMI replaces the group in place (create before delete).
+              [generation("capacity", "current", amis.current.imageId)]
           : // One address per AMI: a bump adds a generation, a retire removes one.
             [amis.current, amis.retiring]
               .filter((pin): pin is AmiPin => pin !== undefined)
@@ -325,7 +336,6 @@ function validateProps(path: string, props: EcsClusterProps): void {
     check("amis.current.imageId", amiIdProblem(current?.imageId));
     if (retiring) {
       check("amis.retiring.imageId", amiIdProblem(retiring.imageId));
-      if (strategy !== "blue-green") fail("amis.retiring", 'only the "blue-green" strategy keeps a retiring generation');
       if (retiring.imageId === current.imageId) fail("amis.retiring.imageId", `is the same image as amis.current (${current.imageId})`);
     }
   }
@@ -335,6 +345,10 @@ function validateProps(path: string, props: EcsClusterProps): void {
   if (props.drainHook) {
     const problem = drainHookOptionsProblem(props.drainHook);
     if (problem) fail(`drainHook.${problem[0]}`, problem[1]);
+  }
+  if (props.canaryInstances !== undefined) {
+    check("canaryInstances", integerProblem(props.canaryInstances, 1, props.maxSize));
+    if (strategy !== "replace") fail("canaryInstances", 'only the "replace" strategy has a canary group');
   }
   if (props.metadataHopLimit !== undefined) check("metadataHopLimit", integerProblem(props.metadataHopLimit, 1, 64));
   if (props.rootVolumeSizeGiB !== undefined) check("rootVolumeSizeGiB", integerProblem(props.rootVolumeSizeGiB, 1, 16384));

@@ -8,6 +8,15 @@ export function generationAsgName(clusterName: string, imageId: string): string 
   return `${clusterName}-${imageId}`;
 }
 
+/**
+ * The replace strategy's canary group of `imageId`: named apart from the generation it proves
+ * (which takes generationAsgName once the stable group is replaced), within the same prefix
+ * (the drain hook and the IAM policies match groups by it).
+ */
+export function canaryAsgName(clusterName: string, imageId: string): string {
+  return `${generationAsgName(clusterName, imageId)}-canary`;
+}
+
 /** What every generation's group name of a cluster starts with (AMI ids start with "ami-"). */
 export function generationAsgNamePrefix(clusterName: string): string {
   return generationAsgName(clusterName, "ami-");

@@ -28,7 +28,7 @@ export type Pins = Readonly<Record<string, Readonly<Record<string, ClusterPins>>
 
 /**
  * Validates pins against the environments: every cluster has a pin, no pin names a cluster that
- * does not exist, `retiring` only where the cluster's strategy is blue-green. Throws a
+ * does not exist, `retiring` not the image of `current`. Throws a
  * ConfigError naming the field at fault.
  */
 export function parsePins(raw: unknown, environments: readonly Environment[], file: string): Pins {
@@ -46,9 +46,6 @@ export function parsePins(raw: unknown, environments: readonly Environment[], fi
       const f = input.object(["current", "retiring", "rejected"]);
       const current = parsePin(f.current);
       const retiring = f.retiring.present ? parsePin(f.retiring) : undefined;
-      if (retiring && cluster.strategy !== "blue-green") {
-        f.retiring.fail(`only a blue-green cluster keeps a retiring generation (${env.name}/${cluster.name} is ${cluster.strategy})`);
-      }
       if (retiring && retiring.imageId === current.imageId) {
         f.retiring.child("imageId", retiring.imageId).fail(`is the same image as current (${current.imageId})`);
       }

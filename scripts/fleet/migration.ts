@@ -11,7 +11,7 @@ export interface MigrationOptions {
   readonly targetImageIds: readonly string[];
   /** No progress for this long is a stall. @default 10 minutes */
   readonly stallAfterMs?: number;
-  /** Tasks on new instances that stopped with an error since the watch began, to call it a crash loop. @default 3 */
+  /** Tasks on new instances that stopped with an error since the watch began, to call it a crash loop. @default CRASH_LOOP_STOPS */
   readonly crashLoopStops?: number;
 }
 
@@ -67,6 +67,8 @@ export interface MigrationState {
 }
 
 const DEFAULT_STALL_MS = 10 * 60_000;
+/** Failed stops on the new image that make a crash loop (one failure may be the task's own). */
+export const CRASH_LOOP_STOPS = 3;
 const ACTIVE_OR_DRAINING = new Set(["ACTIVE", "DRAINING"]);
 
 /** Daemon tasks leave with their instance, never before: they do not hold a migration. */
@@ -96,7 +98,7 @@ function groupImage(name: string): string | undefined {
 }
 
 /** A stop that counts against the new image: an essential container exited with an error, or health checks failed. */
-function failedStop(task: TaskSnapshot): boolean {
+export function failedStop(task: TaskSnapshot): boolean {
   return task.exitCodes.some((code) => code !== 0) || /health check|EssentialContainerExited|CannotStart/i.test(`${task.stoppedReason ?? ""} ${task.stopCode ?? ""}`);
 }
 
@@ -152,7 +154,7 @@ export function stepMigration(previous: MigrationState | undefined, snapshot: Fl
     return ci !== undefined && isNew(ci) && (t.stoppedAt ?? 0) >= startedAt && failedStop(t);
   });
   const crashLoop =
-    failed.length >= (options.crashLoopStops ?? 3)
+    failed.length >= (options.crashLoopStops ?? CRASH_LOOP_STOPS)
       ? {
           reason: `${failed.length} tasks stopped with errors on the new image since the watch began (${[...new Set(failed.map((t) => t.group))].join(", ")}): ${failed[0].stoppedReason ?? `exit code ${failed[0].exitCodes.find((c) => c !== 0)}`}`,
           tasks: failed.map((t) => t.arn),

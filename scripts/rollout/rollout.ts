@@ -27,6 +27,7 @@ import { CLUSTERS_OUTPUT } from "../../constructs/outputs";
 import { guardPlan } from "../terraform/guard";
 import { parsePlan, summaryLine } from "../terraform/plan";
 import { clusterGenerations } from "../terraform/rolls";
+import { CANARY_SOAK_MS, judgeCanary } from "./canary";
 import { type GateResult, runGates } from "./gates";
 import type { HttpProbe } from "./smoke";
 import { type ClusterStep, type StepKind, environmentStep, nextClusterStep } from "./state";
@@ -300,6 +301,14 @@ async function runWave(environment: Environment, options: RolloutOptions): Promi
         case "apply":
           await timed("apply", () => applyPins(of("apply").map(([c, s]) => `${c}: ${s.why}`).join("; ")));
           break;
+        case "canary": {
+          const clusters = of("canary").map(([c]) => c);
+          await timed("canary", () => proveCanaries(environment, access, options, world.targets, clusters));
+          // Proven: the old image is no longer kept, so the next apply replaces the stable group.
+          const proven = new Map(clusters.map((c) => [c, { current: world.pins[env][c].current }]));
+          await timed("pins", () => writeClusterPins(world.pins, proven, `${clusters.map((c) => `${c}: ${world.targets.get(c)!.imageId}`).join("; ")} proven on the canary`));
+          break;
+        }
         case "drain":
           await timed("drain", () => drain(environment, access, options, world.targets, new Map(of("drain").map(([c, s]) => [c, s.containerInstanceArns]))));
           break;
@@ -416,6 +425,47 @@ async function checkHoldAndWindow(environment: Environment, options: RolloutOpti
   while (clock.now() < next.opensAt) {
     if (options.signal?.aborted) throw new Stop("interrupted", "interrupted while waiting for the maintenance window");
     await clock.sleep(Math.min(next.opensAt - clock.now(), 60_000));
+  }
+}
+
+/**
+ * Replace: proves the target image on each cluster's canary group (canary.ts) before the apply
+ * that replaces the old group. Throws a Stop("failed") when tasks crash on it (the rollback then
+ * sets the drained old instance ACTIVE again and removes the canary group).
+ */
+async function proveCanaries(
+  environment: Environment,
+  access: EnvironmentAccess,
+  options: RolloutOptions,
+  targets: ReadonlyMap<string, Pin>,
+  clusters: readonly string[],
+): Promise<void> {
+  const { clock, log } = options;
+  const startedAt = clock.now();
+  const deadline = startedAt + options.watchTimeoutMs;
+  for (const cluster of environment.clusters.filter((c) => clusters.includes(c.name))) {
+    const imageId = targets.get(cluster.name)!.imageId;
+    let steadySince: number | undefined;
+    let last = "";
+    for (;;) {
+      const fleet = await takeSnapshot(access.clients, cluster.ecsClusterName, { now: clock.now(), since: startedAt });
+      const verdict = judgeCanary(fleet, { imageId, startedAt });
+      if (verdict.kind === "crash") throw new Stop("failed", `${cluster.name}: ${verdict.reason}`);
+      if (verdict.kind === "drain") {
+        const ci = fleet.containerInstances.find((c) => c.arn === verdict.containerInstanceArn)!;
+        log.info(`${cluster.name}: canary of ${imageId}: ${ci.ec2InstanceId} set DRAINING, so that its tasks move (the old instance serves until each one's replacement is healthy)`, { env: environment.name, cluster: cluster.name, instance: ci.ec2InstanceId });
+        await setContainerInstanceStatus(access.clients.ecs, cluster.ecsClusterName, [verdict.containerInstanceArn], "DRAINING");
+      }
+      steadySince = verdict.kind === "steady" ? (steadySince ?? clock.now()) : undefined;
+      const now = verdict.kind === "steady" ? `steady: ${verdict.tasksOnCanary} task(s) on the canary, ${verdict.services} service(s)` : verdict.kind === "waiting" ? verdict.why : verdict.kind === "booting" ? "waiting for the canary instance to register with ECS" : last;
+      if (now !== last) log.info(`${cluster.name}: canary of ${imageId}: ${now}`, { env: environment.name, cluster: cluster.name });
+      last = now;
+      if (steadySince !== undefined && (verdict.kind === "steady" && verdict.services === 0 || clock.now() - steadySince >= CANARY_SOAK_MS)) break;
+      if (clock.now() >= deadline) throw new Stop("failed", `${cluster.name}: the canary of ${imageId} was not proven within the watch timeout (${now})`);
+      if (options.signal?.aborted) throw new Stop("interrupted", "interrupted while proving the canary");
+      await clock.sleep(10_000);
+    }
+    log.info(`${cluster.name}: ${imageId} proven on the canary`, { env: environment.name, cluster: cluster.name });
   }
 }
 

@@ -13,6 +13,8 @@ import type { FleetSnapshot } from "../fleet/snapshot";
 export interface DeployedGeneration {
   readonly imageId: string;
   readonly imageName?: string;
+  /** "current", "retiring" or "canary" (the replace strategy's group of the image being proven). */
+  readonly role?: string;
 }
 
 export interface ClusterWorld {
@@ -28,6 +30,8 @@ export interface ClusterWorld {
  * - `pin`: the pins file must change first (start a roll, or promote the image);
  * - `apply`: terraform must make the deployed generations match the pins (for a cluster never
  *   deployed, its first deploy: the plan creates it);
+ * - `canary`: replace, a canary group of the new image stands beside the old one: prove the
+ *   image on it (tasks moved onto it stay healthy) before any old instance is given up;
  * - `drain`: blue-green, the old generation is still ACTIVE: set it DRAINING;
  * - `migrate`: tasks are still on old instances, old instances are still leaving, or no instance
  *   of the target has registered with ECS yet (a first deploy: nothing to move, only to join);
@@ -38,6 +42,7 @@ export interface ClusterWorld {
 export type ClusterStep =
   | { readonly kind: "pin"; readonly pins: ClusterPins; readonly why: string }
   | { readonly kind: "apply"; readonly why: string }
+  | { readonly kind: "canary"; readonly imageId: string }
   | { readonly kind: "drain"; readonly containerInstanceArns: readonly string[] }
   | { readonly kind: "migrate"; readonly why: string }
   | { readonly kind: "verify" }
@@ -47,7 +52,7 @@ export type ClusterStep =
 export type StepKind = ClusterStep["kind"];
 
 /** The order of the steps: an environment's clusters move together, the one furthest behind leads. */
-export const STEP_ORDER: readonly StepKind[] = ["refuse", "pin", "apply", "drain", "migrate", "verify", "done"];
+export const STEP_ORDER: readonly StepKind[] = ["refuse", "pin", "apply", "canary", "drain", "migrate", "verify", "done"];
 
 const REGISTERED = new Set(["ACTIVE", "DRAINING"]);
 
@@ -76,19 +81,24 @@ export function nextClusterStep(world: ClusterWorld, target: Pin): ClusterStep {
       return { kind: "refuse", reason: `a roll from ${pins.retiring.imageId} to ${pins.current.imageId} is still in progress; finish it (or roll it back) before rolling to ${goal.imageId}` };
     }
     const promoted = unverified(goal);
-    // Blue-green keeps what runs now (not what was pinned: a pin may never have been deployed).
-    const running = deployed.find((g) => g.imageId !== goal.imageId);
-    if (cluster.strategy === "replace" || !running) return { kind: "pin", pins: { current: promoted }, why: `roll to ${goal.imageId}` };
+    // Both strategies keep what runs now (not what was pinned: a pin may never have been
+    // deployed): blue-green as a generation, replace as its stable group while a canary proves the image.
+    const running = deployed.find((g) => g.imageId !== goal.imageId && g.role !== "canary");
+    if (!running) return { kind: "pin", pins: { current: promoted }, why: `roll to ${goal.imageId}` };
     const retiring: Pin = running.imageId === pins.current.imageId ? pins.current : { imageId: running.imageId, ...(running.imageName && { imageName: running.imageName }) };
-    return { kind: "pin", pins: { current: promoted, retiring }, why: `add ${goal.imageId} beside ${running.imageId}` };
+    const why = cluster.strategy === "replace" ? `prove ${goal.imageId} on a canary beside ${running.imageId}` : `add ${goal.imageId} beside ${running.imageId}`;
+    return { kind: "pin", pins: { current: promoted, retiring }, why };
   }
 
   const verified = pins.current.verifiedAt !== undefined;
-  if (cluster.strategy === "blue-green" && !rejected && !pins.retiring && !verified && deployedIds.some((id) => id !== goal.imageId)) {
-    // Blue-green keeps the old generation until the new one is verified: pin it as retiring.
-    const old = deployed.find((g) => g.imageId !== goal.imageId)!;
+  // A canary of the goal with the old image no longer pinned: its proof passed, the replace is next.
+  const proven = cluster.strategy === "replace" && deployed.some((g) => g.role === "canary" && g.imageId === goal.imageId);
+  if (!rejected && !pins.retiring && !verified && !proven && deployedIds.some((id) => id !== goal.imageId)) {
+    // The old generation stays until the new image is verified (blue-green) or proven on a canary (replace): pin it as retiring.
+    const old = deployed.find((g) => g.imageId !== goal.imageId && g.role !== "canary")!;
     const retiring: Pin = { imageId: old.imageId, ...(old.imageName && { imageName: old.imageName }) };
-    return { kind: "pin", pins: { ...pins, current: pins.current, retiring }, why: `keep ${old.imageId} as retiring until ${goal.imageId} is verified` };
+    const why = cluster.strategy === "replace" ? `keep ${old.imageId} while a canary proves ${goal.imageId}` : `keep ${old.imageId} as retiring until ${goal.imageId} is verified`;
+    return { kind: "pin", pins: { ...pins, current: pins.current, retiring }, why };
   }
 
   const wanted = [pins.current.imageId, ...(pins.retiring ? [pins.retiring.imageId] : [])];
@@ -96,6 +106,7 @@ export function nextClusterStep(world: ClusterWorld, target: Pin): ClusterStep {
     return { kind: "apply", why: `deployed ${deployedIds.join(", ")}; pinned ${wanted.join(", ")}` };
   }
 
+  if (cluster.strategy === "replace" && pins.retiring && !rejected) return { kind: "canary", imageId: goal.imageId };
   const old = registered.filter((ci) => ci.imageId !== goal.imageId);
   const oldActive = old.filter((ci) => ci.status === "ACTIVE");
   if (pins.retiring && oldActive.length > 0) return { kind: "drain", containerInstanceArns: oldActive.map((ci) => ci.arn) };

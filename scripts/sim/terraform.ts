@@ -12,7 +12,7 @@
 import { createHash } from "node:crypto";
 import { CLUSTERS_OUTPUT } from "../../constructs/outputs";
 import type { Environment } from "../config/environments";
-import { StalePlanError } from "../core/errors";
+import { StalePlanError, TerraformError } from "../core/errors";
 import { clusterOfAddress } from "../terraform/rolls";
 import type { TerraformRunner } from "../terraform/runner";
 import type { GroupSpec, LifecycleHookSpec, SimGroup, World } from "./world";
@@ -48,6 +48,10 @@ export interface PlanJson {
 }
 
 const PROVIDER = "registry.terraform.io/hashicorp/aws";
+
+/** Points inside `apply` a test (or `AMIROLL_SIM_INTERRUPT`) can interrupt at: a new group just created, an old group's deletion begun. */
+export type SimApplyPoint = "apply:created" | "apply:deleting";
+
 const CAPACITY_TYPES = new Set(["aws_launch_template", "aws_autoscaling_group", "aws_cloudwatch_metric_alarm"]);
 
 type StackJson = { resource?: Record<string, Record<string, any>>; output?: Record<string, { value: unknown }> };
@@ -182,6 +186,15 @@ export class SimTerraform implements TerraformRunner {
   private readonly applied = new Map<string, readonly StackResource[]>();
   /** Bumped on every apply: a plan made before it is stale. */
   private serial = 0;
+  /**
+   * Ctrl-C, as the real runner takes it: a command does not start once it is aborted, and an
+   * apply stops where terraform would after SIGINT: the operation in flight is cut short at its
+   * wait (a new group stays created, an old one goes on deleting), none starts after it, and the
+   * apply fails as interrupted (`TerraformError.interrupted`).
+   */
+  signal?: AbortSignal;
+  /** Called at points inside apply (tests interrupt there). */
+  checkpoint?: (point: SimApplyPoint) => void;
 
   constructor(
     private readonly world: World,
@@ -196,7 +209,27 @@ export class SimTerraform implements TerraformRunner {
   }
 
   async init(): Promise<void> {
+    this.notAborted("init");
     this.initialized = true;
+  }
+
+  /** As the real runner: nothing starts once the signal has aborted. */
+  private notAborted(command: string): void {
+    if (this.signal?.aborted) throw new TerraformError(command, "interrupted before it started", undefined, true);
+  }
+
+  /** `work`, or "interrupted" as soon as the signal aborts (the work itself goes on in the world). */
+  private async untilInterrupted<T>(work: Promise<T>): Promise<T | "interrupted"> {
+    const signal = this.signal;
+    if (!signal) return work;
+    if (signal.aborted) return "interrupted";
+    let onAbort!: () => void;
+    const aborted = new Promise<"interrupted">((resolve) => signal.addEventListener("abort", (onAbort = () => resolve("interrupted")), { once: true }));
+    try {
+      return await Promise.race([work, aborted]);
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+    }
   }
 
   private needInit(): void {
@@ -258,6 +291,7 @@ export class SimTerraform implements TerraformRunner {
   }
 
   async plan(planFile: string): Promise<{ changes: boolean }> {
+    this.notAborted("plan");
     this.needInit();
     const desired = this.desired();
     const deployed = [...this.world.groups.values()].filter((g) => this.clusterNames().has(g.tags?.["amiroll:cluster"] ?? "") && !g.deleting);
@@ -270,7 +304,8 @@ export class SimTerraform implements TerraformRunner {
     for (const generation of desired) {
       if (desiredNames.has(generation.spec.name) && this.world.groups.has(generation.spec.name)) continue;
       creates.push(generation);
-      const leaving = deployed.filter((g) => g.clusterName === generation.spec.clusterName && deletes.includes(g.name));
+      // A canary group that goes in the same apply is deleted beside the replacement, not replaced.
+      const leaving = deployed.filter((g) => g.clusterName === generation.spec.clusterName && deletes.includes(g.name) && !isCanaryGroup(g.name));
       const oneForOne = desired.filter((d) => d.spec.clusterName === generation.spec.clusterName).length === 1 && leaving.length === 1;
       if (oneForOne && this.isStableAddress(generation)) replaced.set(generation.address, leaving[0].name);
     }
@@ -336,34 +371,43 @@ export class SimTerraform implements TerraformRunner {
   }
 
   async showJson(planFile: string): Promise<PlanJson> {
+    this.notAborted("show");
     const saved = this.plans.get(planFile);
     if (!saved) throw new Error(`terraform: ${planFile} is not a saved plan`);
     return saved.json;
   }
 
   async apply(planFile: string): Promise<void> {
+    this.notAborted("apply");
     this.needInit();
     const saved = this.plans.get(planFile);
     if (!saved) throw new Error(`terraform: ${planFile} is not a saved plan`);
     if (saved.serial !== this.serial) throw new StalePlanError("apply");
     this.serial++;
+    const interrupted = () => new TerraformError("apply", "interrupted (terraform stopped after SIGINT)", undefined, true);
     // A first deploy: the ECS cluster exists before the instances that join it (the groups
     // depend on the drain hook, which refers to the cluster).
     for (const name of saved.newClusters) this.world.createCluster(name);
     // create_before_destroy: every new group is in service before any old one goes.
     for (const generation of saved.creates) {
+      if (this.signal?.aborted) throw interrupted();
       this.world.createGroup(generation.spec);
       this.applied.set(generation.spec.name, [
         { type: "aws_autoscaling_group", logical: generation.address.split(".")[1], body: generation.body },
         ...generation.related,
       ]);
-      const ready = await this.world.waitForCapacity(generation.spec.name, generation.waitForCapacityMs);
+      this.checkpoint?.("apply:created");
+      const ready = await this.untilInterrupted(this.world.waitForCapacity(generation.spec.name, generation.waitForCapacityMs));
+      if (ready === "interrupted") throw interrupted();
       if (!ready) throw new Error(`terraform: waiting for capacity of ${generation.spec.name}: timeout after ${generation.waitForCapacityMs / 60_000}m`);
     }
     for (const name of saved.deletes) {
+      if (this.signal?.aborted) throw interrupted();
       const timeout = this.desired().find((d) => d.spec.clusterName === this.world.groups.get(name)?.clusterName)?.deleteTimeoutMs ?? 600_000;
       const deleted = this.world.deleteGroup(name);
-      const outcome = await Promise.race([deleted.then(() => "deleted"), this.world.clock.sleep(timeout).then(() => "timeout")]);
+      this.checkpoint?.("apply:deleting");
+      const outcome = await this.untilInterrupted(Promise.race([deleted.then(() => "deleted"), this.world.clock.sleep(timeout).then(() => "timeout")]));
+      if (outcome === "interrupted") throw interrupted();
       if (outcome === "timeout") throw new Error(`terraform: deleting ${name}: timeout after ${timeout / 60_000}m waiting for its instances to terminate`);
     }
   }
@@ -405,6 +449,7 @@ export class SimTerraform implements TerraformRunner {
 
   /** `amiroll_clusters` as deployed: each cluster's generations, newest first; no output before the first deploy. */
   async output(): Promise<Record<string, { value: unknown; sensitive: boolean }>> {
+    this.notAborted("output");
     if (this.deployedClusterConfigs().length === 0) return {};
     return { [CLUSTERS_OUTPUT]: { value: this.deployedClusters(), sensitive: false } };
   }
@@ -417,12 +462,15 @@ export class SimTerraform implements TerraformRunner {
       const groups = [...this.world.groups.values()]
         .filter((g) => g.clusterName === cluster.ecsClusterName && !g.deleting)
         .sort((a, b) => b.createdAt - a.createdAt || a.name.localeCompare(b.name));
+      // As EcsCluster names them: a canary group beside the stable one, which then runs the retiring image.
+      const proving = groups.some((g) => isCanaryGroup(g.name));
+      const stable = groups.filter((g) => !isCanaryGroup(g.name));
       value[cluster.name] = {
         cluster_name: cluster.ecsClusterName,
         cluster_arn: this.world.clusters.get(cluster.ecsClusterName)?.arn,
         strategy: declared[cluster.name]?.strategy ?? cluster.strategy,
-        generations: groups.map((g, i) => ({
-          role: i === 0 ? "current" : "retiring",
+        generations: groups.map((g) => ({
+          role: isCanaryGroup(g.name) ? "canary" : !proving && g === stable[0] ? "current" : "retiring",
           image_id: g.imageId,
           image_name: this.world.images.get(g.imageId)?.name ?? null,
           asg_name: g.name,
@@ -431,6 +479,11 @@ export class SimTerraform implements TerraformRunner {
     }
     return value;
   }
+}
+
+/** The replace strategy's canary group (constructs/names.ts canaryAsgName). */
+function isCanaryGroup(name: string): boolean {
+  return name.endsWith("-canary");
 }
 
 function change(address: string, actions: string[], before: unknown, afterBody: unknown, replacePaths?: string[][]): ResourceChange {

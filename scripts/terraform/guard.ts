@@ -231,7 +231,10 @@ function judgeCreate(change: ResourceChange, owner: Owner): Verdict {
   return accept(change, `part of the first deploy of cluster ${owner.cluster}`);
 }
 
-function judgeGroup(change: ResourceChange, expect: Exclude<Shape, "create">): Verdict {
+function judgeGroup(change: ResourceChange, expect: Exclude<Shape, "create">, canaries: ReadonlySet<string>): Verdict {
+  if (expect === "replace" && change.kind === "delete" && isCanary(change, canaries)) {
+    return accept(change, "the canary group that proved the new image, deleted as the old group is replaced");
+  }
   if (change.kind === "replace (destroy before create)") {
     return refuse(change, "replaced destroy-before-create: every instance would be terminated before a new one exists (the group needs create_before_destroy)");
   }
@@ -259,6 +262,11 @@ function judgeGroup(change: ResourceChange, expect: Exclude<Shape, "create">): V
   }
 }
 
+/** A group (being deleted) that the amiroll_clusters output lists as a canary group. */
+function isCanary(group: ResourceChange, canaries: ReadonlySet<string>): boolean {
+  return group.type === GROUP && groupNames(group).some((name) => canaries.has(name));
+}
+
 function describeKind(change: ResourceChange): string {
   const words: Record<string, string> = {
     create: "created",
@@ -272,7 +280,7 @@ function describeKind(change: ResourceChange): string {
 }
 
 /** Launch templates, alarms and hooks follow their group. */
-function judgeTied(change: ResourceChange, expect: Exclude<Shape, "create">, tied: readonly ResourceChange[]): Verdict {
+function judgeTied(change: ResourceChange, expect: Exclude<Shape, "create">, tied: readonly ResourceChange[], canaries: ReadonlySet<string>): Verdict {
   const what = roleOf(change) === "launch template" ? "launch template" : change.type.replace(/^aws_/, "").replace(/_/g, " ");
   if (expect === "none") return refuse(change, `expected no changes; this ${what} would be ${describeKind(change)}`);
   if (tied.length === 0) {
@@ -286,6 +294,9 @@ function judgeTied(change: ResourceChange, expect: Exclude<Shape, "create">, tie
   }
   switch (expect) {
     case "replace": {
+      if (change.kind === "delete" && tied.every((g) => g.kind === "delete" && isCanary(g, canaries))) {
+        return accept(change, `part of the canary group ${groups}, deleted as the old group is replaced`);
+      }
       if (change.kind === "delete") return refuse(change, `a ${what} deleted outside a replacement is not part of a replace roll`);
       const moving = tied.some((g) => g.kind !== "no-op");
       return accept(
@@ -367,15 +378,17 @@ export function guardPlan(plan: Plan, options: GuardOptions = {}): GuardResult {
 
   const acting = actingChanges(plan);
   const groups = plan.changes.filter((c) => c.mode === "managed" && c.type === GROUP);
+  // The canary groups a replace roll removes, by name, as the amiroll_clusters output lists them.
+  const canaries = new Set(rolls.filter((r) => r.shape === "replace").flatMap((r) => r.before.filter((g) => g.role === "canary" && g.asgName).map((g) => g.asgName!)));
   const verdicts = acting.map((change) => {
     const pattern = allowedBy(change.address, allow);
     if (pattern) return accept(change, `allowed by --allow ${pattern}`, "not judged: a reviewer allowed it explicitly");
     if (firstDeploy(change)) return judgeCreate(change, ownerOf(change));
     const roll = expect as Exclude<Shape, "create">;
     const role = roleOf(change);
-    if (role === "group") return judgeGroup(change, roll);
+    if (role === "group") return judgeGroup(change, roll, canaries);
     if (role === "other") return judgeOther(change, roll);
-    return judgeTied(change, roll, tiedGroups(change, groups, plan));
+    return judgeTied(change, roll, tiedGroups(change, groups, plan), canaries);
   });
 
   const problems: string[] = [];

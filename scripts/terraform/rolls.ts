@@ -10,9 +10,12 @@ import type { Plan } from "./plan";
  * The shapes of plan the guard accepts (DESIGN.md, "Generations"):
  * - `create`: a first deploy: the cluster is not deployed yet (the output in the state does not
  *   list it) and everything of it is created;
- * - `replace`: a cluster's group replaced create-before-destroy at the same address;
- * - `add`: a blue-green generation added beside the old one (creates only);
- * - `retire`: a blue-green generation removed once drained (deletes only);
+ * - `replace`: a cluster's group replaced create-before-destroy at the same address (and the
+ *   canary group that proved the new image deleted with it);
+ * - `add`: a blue-green generation, or a replace roll's canary group, added beside the old one
+ *   (creates only);
+ * - `retire`: a blue-green generation removed once drained, or a canary group removed after a
+ *   failed proof (deletes only);
  * - `none`: nothing changes.
  */
 export type Shape = "create" | "replace" | "add" | "retire" | "none";
@@ -55,18 +58,33 @@ export function clusterGenerations(value: unknown): Map<string, { strategy?: str
  * one it does not list is new, and its only possible shape is a first deploy.
  */
 function shapeOf(before: readonly Generation[], after: readonly Generation[], deployed: boolean): ClusterRoll["shape"] {
+  if (!deployed) return after.length > 0 ? "create" : { unknown: "it is not deployed and the stack gives it no capacity" };
+  if (before.length === 0) return { unknown: "it is deployed without any generation (the state's amiroll_clusters output lists none)" };
+  if (after.length === 0) return { unknown: "the cluster leaves the stack" };
+  // The replace strategy's canary group is judged beside its stable group: added on its own
+  // (add), removed on its own (retire: a failed proof), or removed as the group it proved
+  // replaces the old one (replace).
+  const isCanary = (g: Generation) => g.role === "canary";
+  const main = imageShape(before.filter((g) => !isCanary(g)), after.filter((g) => !isCanary(g)));
+  const canary = imageShape(before.filter(isCanary), after.filter(isCanary));
+  if (main !== "other" && (canary === "none" || (canary === "retire" && main === "replace"))) return main;
+  if (main === "none" && (canary === "add" || canary === "retire")) return canary;
+  return { unknown: `it goes from [${before.map(words).join(", ")}] to [${after.map(words).join(", ")}]` };
+}
+
+const words = (g: Generation) => (g.role === "canary" ? `${g.imageId} (canary)` : g.imageId);
+
+/** How a list of generations changes, by image: one added, one removed, one for one, none, or neither. */
+function imageShape(before: readonly Generation[], after: readonly Generation[]): Shape | "other" {
   const was = new Set(before.map((g) => g.imageId));
   const will = new Set(after.map((g) => g.imageId));
   const added = [...will].filter((id) => !was.has(id));
   const removed = [...was].filter((id) => !will.has(id));
-  if (!deployed) return will.size > 0 ? "create" : { unknown: "it is not deployed and the stack gives it no capacity" };
-  if (was.size === 0) return { unknown: "it is deployed without any generation (the state's amiroll_clusters output lists none)" };
-  if (will.size === 0) return { unknown: "the cluster leaves the stack" };
   if (added.length === 0 && removed.length === 0) return "none";
   if (added.length === 1 && removed.length === 0) return "add";
   if (added.length === 0 && removed.length === 1) return "retire";
   if (added.length === 1 && removed.length === 1 && was.size === 1 && will.size === 1) return "replace";
-  return { unknown: `it goes from [${[...was].join(", ")}] to [${[...will].join(", ")}]` };
+  return "other";
 }
 
 /**

@@ -155,6 +155,19 @@ describe("EcsCluster", () => {
       expect(allOf(bg, "aws_cloudwatch_metric_alarm")).toHaveLength(2);
     });
 
+    it("replace with a retiring pin: the stable group keeps the old image, a one-instance canary group of the new one stands beside it", () => {
+      const plain = JSON.parse(Testing.synthScope((s) => void new EcsCluster(s, "apps", { ...BASE_PROPS, amis: { current: { imageId: AMI_A } } }))).resource.aws_autoscaling_group;
+      const proving = synthCluster({ amis: { current: { imageId: AMI_B }, retiring: { imageId: AMI_A } } });
+      const asgs = JSON.parse(proving).resource.aws_autoscaling_group as Record<string, { name: string; min_size: number; max_size: number; desired_capacity: number }>;
+      // The stable group is the same resource as before the roll (same address, same name): nothing of it changes.
+      const stable = Object.keys(plain)[0];
+      expect(asgs[stable].name).toBe(`test-apps-${AMI_A}`);
+      const canary = Object.entries(asgs).find(([k]) => k !== stable)!;
+      expect(canary[0]).toContain(`canary_${AMI_B}`);
+      expect(canary[1]).toEqual(expect.objectContaining({ name: `test-apps-${AMI_B}-canary`, min_size: 1, max_size: 1, desired_capacity: 1 }));
+      expect(allOf(proving, "aws_launch_template").map((lt) => lt.image_id).sort()).toEqual([AMI_A, AMI_B]);
+    });
+
     it("followSsmParameter reads the image_id leaf at plan time, in clear, with a warning", () => {
       const latest = synthCluster({ amis: undefined, followSsmParameter: "/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended" });
       expect(latest).toHaveDataSourceWithProperties(DataAwsSsmParameter, {
@@ -183,7 +196,8 @@ describe("EcsCluster", () => {
       ["strategy", { strategy: "rolling" as never }],
       ["amis", { amis: undefined }],
       ["amis.current.imageId", { amis: { current: { imageId: "ami-XYZ" } } }],
-      ["amis.retiring", { amis: { current: { imageId: AMI_A }, retiring: { imageId: AMI_B } } }],
+      ["canaryInstances", { canaryInstances: 0 }],
+      ["canaryInstances", { strategy: "blue-green" as const, canaryInstances: 1 }],
       ["amis.retiring.imageId", { strategy: "blue-green" as const, amis: { current: { imageId: AMI_A }, retiring: { imageId: AMI_A } } }],
       ["followSsmParameter", { amis: undefined, strategy: "blue-green" as const, followSsmParameter: "/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended" }],
       ["instanceType", { amis: { current: { imageId: AMI_A, ssmParameter: "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended" } } }],

@@ -93,17 +93,30 @@ describe("a healthy rollout", () => {
 });
 
 describe("a broken image", () => {
-  it("fails staging (replace) and leaves production untouched", async () => {
+  it("finds it on staging's canary (replace) within minutes of the apply, rolls back with the old capacity serving, and leaves production untouched", async () => {
     const s = await simulated({ scenario: "broken-ami" });
     const productionPins = s.pins().production;
     const productionImages = s.groupImages("production");
+    const oldImages = s.groupImages("staging");
     const result = await s.run({ watchTimeoutMs: 30 * 60_000 });
-    expect(result.outcome).toBe("failed");
-    expect(result.waves.map((w) => w.outcome)).toEqual(["failed", "not started"]);
-    expect(result.waves[0].reason).toMatch(/crash|gate|stalled|terraform/);
+    expect(result.outcome).toBe("rolled back");
+    expect(result.waves.map((w) => w.outcome)).toEqual(["rolled back", "not started"]);
+    expect(result.waves[0].reason).toMatch(/^apps: crash loop on the canary: \d+ tasks stopped with errors on ami-\w+ .*Essential container in task exited/);
+    // The old group never went: every old instance registered and ACTIVE, the canary group gone.
+    expect(s.groupImages("staging")).toEqual(oldImages);
+    const old = [...s.sim("staging").world.containerInstances.values()].filter((ci) => ci.imageId === oldImages[0] && ci.status !== "INACTIVE");
+    expect(old.map((ci) => ci.status)).toEqual(["ACTIVE", "ACTIVE"]);
+    expect(s.pins().staging.apps).toEqual({
+      current: expect.objectContaining({ imageId: oldImages[0] }),
+      rejected: expect.objectContaining({ imageId: PINNED, reason: result.waves[0].reason }),
+    });
+    expect(s.violations()).toEqual([]);
+    // The verdict: from the start of the first apply to the rollback, well within 10 minutes.
+    const phases = result.waves[0].phases;
+    const offset = (step: string) => phases.slice(0, phases.findIndex((p) => p.step === step)).reduce((ms, p) => ms + p.ms, 0);
+    expect(offset("rollback") - offset("apply")).toBeLessThan(10 * 60_000);
     expect(s.pins().production).toEqual(productionPins);
     expect(s.groupImages("production")).toEqual(productionImages);
-    expect(s.pins().staging.apps.current.verifiedAt).toBeUndefined();
   });
 
   it("rolls a blue-green staging back: old instances serve again, the new generation is gone, no downtime, and the image is not retried", async () => {

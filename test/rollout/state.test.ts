@@ -103,14 +103,29 @@ describe("a cluster never deployed: its first deploy", () => {
 });
 
 describe("a replace cluster (staging)", () => {
-  it("pins the target first, without the verification it carries", () => {
+  it("pins the target first, without the verification it carries, keeping what runs while a canary proves it", () => {
     const step = nextClusterStep(world(staging, { current: oldPin }, [gen(OLD)], fleet({ containerInstances: [ci("i-1", OLD), ci("i-2", OLD)] })), newPin);
-    expect(step).toStrictEqual({ kind: "pin", pins: { current: newUnverified }, why: `roll to ${NEW}` });
+    expect(step).toStrictEqual({ kind: "pin", pins: { current: newUnverified, retiring: oldPin }, why: `prove ${NEW} on a canary beside ${OLD}` });
   });
 
-  it("applies when what is deployed differs from the pins", () => {
+  it("keeps the running image beside a bumped pin (a merged PR), so that the canary comes first", () => {
     const step = nextClusterStep(world(staging, { current: newUnverified }, [gen(OLD)], fleet({ containerInstances: [ci("i-1", OLD)] })), newPin);
-    expect(step).toEqual({ kind: "apply", why: `deployed ${OLD}; pinned ${NEW}` });
+    expect(step).toEqual({ kind: "pin", pins: { current: newUnverified, retiring: { imageId: OLD } }, why: `keep ${OLD} while a canary proves ${NEW}` });
+  });
+
+  it("applies the canary group, then proves the image on it", () => {
+    const proving = { current: newUnverified, retiring: oldPin };
+    const before = nextClusterStep(world(staging, proving, [gen(OLD)], fleet({ containerInstances: [ci("i-1", OLD)] })), newPin);
+    expect(before).toEqual({ kind: "apply", why: `deployed ${OLD}; pinned ${NEW}, ${OLD}` });
+    const deployed = [{ imageId: NEW, role: "canary" }, { imageId: OLD, role: "retiring" }];
+    const canary = nextClusterStep(world(staging, proving, deployed, fleet({ containerInstances: [ci("i-1", OLD), ci("i-c", NEW)] })), newPin);
+    expect(canary).toEqual({ kind: "canary", imageId: NEW });
+  });
+
+  it("applies the replace once the canary passed (the old image no longer pinned), not another canary", () => {
+    const deployed = [{ imageId: NEW, role: "canary" }, { imageId: OLD, role: "retiring" }];
+    const step = nextClusterStep(world(staging, { current: newUnverified }, deployed, fleet({ containerInstances: [ci("i-1", OLD), ci("i-c", NEW)] })), newPin);
+    expect(step).toEqual({ kind: "apply", why: `deployed ${NEW}, ${OLD}; pinned ${NEW}` });
   });
 
   it("migrates while instances of the old image are still registered, ACTIVE or DRAINING", () => {
@@ -263,14 +278,15 @@ describe("environmentStep", () => {
     refuse: { kind: "refuse", reason: "held" },
     pin: { kind: "pin", pins: { current: newUnverified }, why: "roll" },
     apply: { kind: "apply", why: "deployed" },
+    canary: { kind: "canary", imageId: NEW },
     drain: { kind: "drain", containerInstanceArns: [arn("i-old1")] },
     migrate: { kind: "migrate", why: "moving" },
     verify: { kind: "verify" },
     done: { kind: "done" },
   };
 
-  it("orders the steps refuse < pin < apply < drain < migrate < verify < done", () => {
-    expect(STEP_ORDER).toEqual(["refuse", "pin", "apply", "drain", "migrate", "verify", "done"]);
+  it("orders the steps refuse < pin < apply < canary < drain < migrate < verify < done", () => {
+    expect(STEP_ORDER).toEqual(["refuse", "pin", "apply", "canary", "drain", "migrate", "verify", "done"]);
   });
 
   const pairs = STEP_ORDER.flatMap((first, i) => STEP_ORDER.slice(i + 1).map((later) => [first, later] as const));

@@ -212,6 +212,36 @@ describe("the plan guard on this repository's stacks (the sim's terraform)", () 
     expect(result.reasons.join("\n")).toMatch(/deleted outside a replacement/);
   });
 
+  it("a replace roll's canary: its group added beside the old one (add), then replaced with the canary deleted in the same plan (replace)", async () => {
+    const sim = await simulationOf("staging");
+    const running = { imageId: sim.images.apps.running };
+    const add = await simPlan(sim, "staging", { current: repoPins.staging.apps.current, retiring: running });
+    expect(guardPlan(add.plan)).toMatchObject({ expect: "add", accepted: true, reasons: [] });
+    expect(add.plan.changes.filter((c) => c.kind === "create").map((c) => c.type).sort()).toEqual(["aws_autoscaling_group", "aws_cloudwatch_metric_alarm", "aws_launch_template"]);
+    await add.terraform.apply("tfplan");
+
+    const replace = await simPlan(sim, "staging", { current: repoPins.staging.apps.current });
+    const result = guardPlan(replace.plan);
+    expect([result.expect, result.accepted, result.reasons]).toEqual(["replace", true, []]);
+    const deleted = result.verdicts.filter((v) => v.kind === "delete");
+    expect(deleted.map((v) => v.type).sort()).toEqual(["aws_autoscaling_group", "aws_cloudwatch_metric_alarm", "aws_launch_template"]);
+    expect(deleted.map((v) => v.reason).join("\n")).toMatch(/canary group/);
+    expect(result.verdicts.filter((v) => v.kind === "replace (create before destroy)")).toHaveLength(3);
+
+    // The same deletes, when the output does not list the group as a canary, are refused.
+    const raw = JSON.parse(JSON.stringify(replace.raw));
+    for (const g of raw.output_changes.amiroll_clusters.before.apps.generations) g.role = "retiring";
+    const forged = guardPlan(parsePlan(raw, "forged.json"));
+    expect(forged.accepted).toBe(false);
+
+    // A failed proof removes the canary alone: a retire.
+    const sim2 = await simulationOf("staging");
+    const add2 = await simPlan(sim2, "staging", { current: repoPins.staging.apps.current, retiring: running });
+    await add2.terraform.apply("tfplan");
+    const back = await simPlan(sim2, "staging", { current: running });
+    expect(guardPlan(back.plan)).toMatchObject({ expect: "retire", accepted: true, reasons: [] });
+  });
+
   it("infers none when the pins match what runs", async () => {
     const sim = await simulationOf("staging");
     const { plan } = await simPlan(sim, "staging", { current: { imageId: sim.images.apps.running } });

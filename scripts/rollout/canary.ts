@@ -1,0 +1,78 @@
+/**
+ * The replace strategy's canary: before terraform replaces a cluster's group (and its drain hook
+ * gives up the old instances for good), a small group of the new image stands beside the old one
+ * and must carry real tasks. The rollout sets one old instance DRAINING (reversible: ECS starts
+ * each of its tasks' replacements elsewhere and stops the old task only once the replacement is
+ * healthy, within the service's minimumHealthyPercent), so tasks land on the canary while the
+ * old capacity keeps serving. `judgeCanary` reads one fleet snapshot: a crash loop on the new
+ * image fails the proof (the rollout rolls back: the old instance ACTIVE again, the canary
+ * group removed, the image rejected); the drained instance empty, tasks healthy on the canary
+ * and every service steady passes it once that has held for the soak.
+ */
+import type { ContainerInstanceSnapshot, FleetSnapshot } from "../fleet/snapshot";
+import { CRASH_LOOP_STOPS, failedStop, unsteadyReason } from "../fleet/migration";
+
+/** How long the canary must carry tasks with every service steady and nothing crashing. */
+export const CANARY_SOAK_MS = 2 * 60_000;
+
+export type CanaryVerdict =
+  /** Tasks keep failing on the new image: the reason quotes them. */
+  | { readonly kind: "crash"; readonly reason: string }
+  /** No canary instance has registered with ECS yet. */
+  | { readonly kind: "booting" }
+  /** Nothing carries tasks on the canary yet: drain (another) old instance. */
+  | { readonly kind: "drain"; readonly containerInstanceArn: string }
+  /** Tasks are moving, or services are settling. */
+  | { readonly kind: "waiting"; readonly why: string }
+  /** The canary carries tasks, every service is steady: the soak runs from here. */
+  | { readonly kind: "steady"; readonly tasksOnCanary: number; readonly services: number };
+
+export interface CanaryInput {
+  readonly imageId: string;
+  /** When the proof began: stops before it are not the canary's. */
+  readonly startedAt: number;
+}
+
+const SERVICE_TASK = /^service:/;
+
+/** Judges one snapshot of a cluster whose canary group of `imageId` stands beside the old group. */
+export function judgeCanary(snapshot: FleetSnapshot, input: CanaryInput): CanaryVerdict {
+  const onImage = new Set(snapshot.containerInstances.filter((ci) => ci.imageId === input.imageId).map((ci) => ci.arn));
+  const failed = snapshot.stoppedTasks.filter((t) => onImage.has(t.containerInstanceArn) && (t.stoppedAt ?? 0) >= input.startedAt && failedStop(t));
+  if (failed.length >= CRASH_LOOP_STOPS) {
+    const groups = [...new Set(failed.map((t) => t.group))].join(", ");
+    const why = failed[0].stoppedReason ?? `exit code ${failed[0].exitCodes.find((c) => c !== 0)}`;
+    return { kind: "crash", reason: `crash loop on the canary: ${failed.length} tasks stopped with errors on ${input.imageId} (${groups}): ${why}` };
+  }
+  const registered = snapshot.containerInstances.filter((ci) => ci.status === "ACTIVE" || ci.status === "DRAINING");
+  const canaries = registered.filter((ci) => ci.imageId === input.imageId && ci.status === "ACTIVE" && ci.agentConnected);
+  if (canaries.length === 0) return { kind: "booting" };
+  const daemons = new Set(snapshot.services.filter((s) => s.schedulingStrategy === "DAEMON").map((s) => `service:${s.name}`));
+  const serviceTasksOn = (cis: readonly ContainerInstanceSnapshot[]) => {
+    const arns = new Set(cis.map((ci) => ci.arn));
+    return snapshot.tasks.filter((t) => arns.has(t.containerInstanceArn) && t.lastStatus !== "STOPPED" && SERVICE_TASK.test(t.group) && !daemons.has(t.group));
+  };
+  const replicas = snapshot.services.filter((s) => s.schedulingStrategy !== "DAEMON" && s.desiredCount > 0);
+  const old = registered.filter((ci) => ci.imageId !== input.imageId);
+  const draining = old.filter((ci) => ci.status === "DRAINING");
+  const onCanary = serviceTasksOn(canaries);
+  const stillDraining = serviceTasksOn(draining);
+  if (replicas.length === 0) return { kind: "steady", tasksOnCanary: 0, services: 0 };
+  if (stillDraining.length > 0) return { kind: "waiting", why: `${stillDraining.length} task(s) leaving the drained instance(s)` };
+  if (onCanary.filter((t) => t.lastStatus === "RUNNING").length === 0) {
+    // Everything moved elsewhere (or nothing was drained yet): drain the next old instance,
+    // in a zone of a canary instance first (spread placement fills the emptiest instance of
+    // the emptiest zone), the busiest first.
+    const zones = new Set(canaries.map((ci) => ci.availabilityZone));
+    const next = old
+      .filter((ci) => ci.status === "ACTIVE")
+      .sort((a, b) => Number(zones.has(b.availabilityZone)) - Number(zones.has(a.availabilityZone)) || serviceTasksOn([b]).length - serviceTasksOn([a]).length || a.arn.localeCompare(b.arn))[0];
+    return next ? { kind: "drain", containerInstanceArn: next.arn } : { kind: "waiting", why: "no task has reached the canary and no old instance is left to drain" };
+  }
+  const unsteady = snapshot.services.flatMap((s) => {
+    const reason = unsteadyReason(s);
+    return reason ? [`${s.name} (${reason})`] : [];
+  });
+  if (unsteady.length > 0) return { kind: "waiting", why: `not steady: ${unsteady.join(", ")}` };
+  return { kind: "steady", tasksOnCanary: onCanary.length, services: replicas.length };
+}
