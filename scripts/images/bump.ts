@@ -70,7 +70,7 @@ export function bumpTargets(request: BumpRequest): Targets {
     for (const cluster of environment.clusters) {
       const own = pins[environment.name][cluster.name];
       if (own.retiring) {
-        skip(environment, cluster, `a blue-green roll is under way (retiring ${own.retiring.imageId}); finish it with amiroll rollout before bumping again`);
+        skip(environment, cluster, `a ${cluster.strategy === "replace" ? "replace roll (its canary)" : "blue-green roll"} is under way (retiring ${own.retiring.imageId}); finish it with amiroll rollout before bumping again`);
         continue;
       }
       // --to without --env pins the environments that promote from none; the others follow them.

@@ -71,7 +71,7 @@ const cellCode = (text: string) => tableCode(clip(text));
 
 /** One generation in a table cell: the image id as code, its name as text. */
 function generationText(g: Generation): string {
-  return `${cellCode(g.imageId)}${g.imageName ? ` ${md(g.imageName)}` : ""}${g.role === "retiring" ? " (retiring)" : ""}`;
+  return `${cellCode(g.imageId)}${g.imageName ? ` ${md(g.imageName)}` : ""}${g.role === "retiring" || g.role === "canary" ? ` (${g.role})` : ""}`;
 }
 
 function amiLines(guard: GuardResult): string[] {
