@@ -44,7 +44,7 @@ interface RolloutCommandOptions extends CommonOptions {
 /** Exit code of an interrupted rollout (the shell's for SIGINT). */
 export const EXIT_INTERRUPTED = 130;
 
-const EXIT_OF: Record<RolloutResult["outcome"], number> = {
+const EXIT_OF: Readonly<Record<RolloutResult["outcome"], number>> = {
   done: EXIT.ok,
   "already done": EXIT.ok,
   failed: EXIT.failed,
@@ -54,6 +54,11 @@ const EXIT_OF: Record<RolloutResult["outcome"], number> = {
   interrupted: EXIT_INTERRUPTED,
   "not started": EXIT.failed,
 };
+
+/** The exit code of `amiroll rollout` for a rollout that ended `outcome` (what it throws is mapped by amiroll.ts's exitCodeOf). */
+export function rolloutExitCode(outcome: RolloutResult["outcome"]): number {
+  return EXIT_OF[outcome];
+}
 
 export function rolloutCommand(): Command {
   const command = new Command("rollout")
@@ -181,8 +186,14 @@ function realWorld(config: Config, log: Logger): RolloutWorld {
  */
 export async function simulatedWorld(
   config: Config,
-  options: { scenario?: ScenarioName; log: Logger; startAt?: number },
-): Promise<RolloutWorld & { readonly simulations: ReadonlyMap<string, Simulation> }> {
+  options: {
+    scenario?: ScenarioName;
+    log: Logger;
+    startAt?: number;
+    /** How each stack is synthesized from the pins' copy (a cache, say, for callers that run many worlds). @default synthesizeEnvironment */
+    synthesize?: typeof synthesizeEnvironment;
+  },
+): Promise<RolloutWorld & { readonly simulations: ReadonlyMap<string, Simulation>; readonly directory: string }> {
   const { log } = options;
   const dir = mkdtempSync(join(tmpdir(), "amiroll-rollout-"));
   const pinsPath = join(dir, "amis.json");
@@ -194,6 +205,8 @@ export async function simulatedWorld(
   const copy = { environments: config.environments, pinsPath, pinsShownAs: pinsPath };
   return {
     simulations,
+    // The temporary directory of the pins' copy and the synthesized stacks (the CLI leaves it to the OS; in-process callers may remove it).
+    directory: dir,
     clock,
     pinsPath,
     pinsShownAs: "amis.json (simulated copy)",
@@ -204,7 +217,7 @@ export async function simulatedWorld(
       return {
         clients: simulation.clients,
         stack: async () => {
-          const { directory, json } = synthesizeEnvironment(copy, environment, join(dir, "cdktf.out"));
+          const { directory, json } = (options.synthesize ?? synthesizeEnvironment)(copy, environment, join(dir, "cdktf.out"));
           let runner = runners.get(environment.name);
           if (runner) runner.useStack(json);
           else runners.set(environment.name, (runner = new SimTerraform(simulation.world, environment, json)));

@@ -1,0 +1,343 @@
+/**
+ * The fault matrix (issue 16, item 8): `amiroll rollout` of this repository's environments
+ * (stacks/amiroll.json, both waves set to one strategy) against every simulated scenario that
+ * concerns a rollout, for every strategy, in process, as `amiroll rollout --simulate
+ * --ignore-window --scenario NAME` runs it. Each cell: the outcome, the CLI's exit code, the
+ * zero-downtime violations the simulator saw, the virtual time to the verdict, whether the pins
+ * reject the image, and what the operator should do. `npm run bench:faults` prints it
+ * (bench/faults.ts); test/rollout/fault-matrix.test.ts asserts every cell's expected verdict.
+ *
+ * Shared by the bench and the test only, so it lives in bench/: it composes the CLI's own
+ * wiring (commands/rollout.ts), which the core and the sim never import.
+ */
+import { rmSync } from "node:fs";
+import { join, relative } from "node:path";
+import type { CapacityStrategy } from "../constructs/ecs-cluster";
+import { exitCodeOf } from "../scripts/amiroll";
+import { rolloutExitCode, rolloutOptions, simulatedWorld } from "../scripts/commands/rollout";
+import { synthesizeEnvironment } from "../scripts/commands/stack";
+import type { Environment } from "../scripts/config/environments";
+import { type Config, parseConfig } from "../scripts/config/file";
+import { readJsonFile } from "../scripts/config/input";
+import { readPins } from "../scripts/config/pins";
+import { markdownText } from "../scripts/core/inert";
+import { createLogger } from "../scripts/core/log";
+import { elapsedText } from "../scripts/fleet/report";
+import { takeSnapshot } from "../scripts/fleet/snapshot";
+import { rolloutText } from "../scripts/rollout/report";
+import { type RolloutResult, type WaveOutcome, type WaveReport, rollout } from "../scripts/rollout/rollout";
+import { SCENARIOS, type ScenarioName } from "../scripts/sim/scenario-list";
+
+/** This repository's config: the environments every cell rolls (their strategy overridden). */
+export const MATRIX_CONFIG_PATH = join(__dirname, "../stacks/amiroll.json");
+
+/** The scenarios that concern a rollout, in the order the table shows them. */
+export const MATRIX_SCENARIOS = [
+  "healthy",
+  "broken-ami",
+  "throttling",
+  "slow-drain",
+  "az-outage",
+  "imbalanced",
+  "hook-faults",
+  "boot-failure",
+  "first-deploy",
+] as const satisfies readonly ScenarioName[];
+export type MatrixScenario = (typeof MATRIX_SCENARIOS)[number];
+
+/**
+ * The scenarios left out: they break SSM parameters or the images they name, which only
+ * `status` and `bump` read (a rollout takes the image already pinned).
+ */
+export const LEFT_OUT_SCENARIOS = (Object.keys(SCENARIOS) as ScenarioName[]).filter((s) => !(MATRIX_SCENARIOS as readonly string[]).includes(s));
+
+/** Every strategy, set for every wave of a cell. A new strategy is one entry here. */
+export const MATRIX_STRATEGIES = ["replace", "blue-green"] as const satisfies readonly CapacityStrategy[];
+
+/** What the operator should do, per outcome (`error`: the rollout threw instead of reporting). */
+export const OPERATOR_ACTION: Readonly<Record<WaveOutcome | "error", string>> = {
+  done: "nothing: the image is verified everywhere",
+  "already done": "nothing",
+  "rolled back": "nothing to repair (the old capacity serves); bump to a newer image",
+  failed: "read the reason; if the image is rejected, bump to a newer one, else fix the cause and run again",
+  refused: "fix what the report names (window, hold, unverified source), then run again",
+  "guard refused": "review the plan (amiroll plan --env ENV); --allow only a change meant to be",
+  interrupted: "run the same command again: it resumes where the world is",
+  "not started": "run the earlier waves first",
+  error: "read the error, fix it, run again",
+};
+
+export interface FaultCell {
+  readonly scenario: MatrixScenario;
+  readonly strategy: CapacityStrategy;
+  /** The rollout's outcome, or `error` when it threw (`error` holds the message). */
+  readonly outcome: WaveOutcome | "error";
+  readonly error?: string;
+  /** What `amiroll rollout` would exit with. */
+  readonly exitCode: number;
+  /** Zero-downtime violations the simulator saw, every environment together. */
+  readonly violations: number;
+  /** The wave that decided: the first that did not end done, else the last. */
+  readonly decidedBy?: string;
+  /** Its reason, if it gave one. */
+  readonly reason?: string;
+  /** Virtual time from the start of the deciding wave's first apply (else of the rollout) to the end. */
+  readonly timeToVerdictMs: number;
+  /** The pins record the deciding wave's target image as `rejected` afterwards. */
+  readonly imageRejected: boolean;
+  /**
+   * Every service of the deciding wave runs its desired count on instances of an image other
+   * than the target (old capacity serving), and no instance of the target is registered.
+   */
+  readonly oldCapacityServing: boolean;
+  /** The strategies the waves that ran rolled with (the cell's, in every wave). */
+  readonly strategies: readonly string[];
+  /** Lost zones the report names, as `environment/cluster: zone` (az-outage). */
+  readonly lostZones: readonly string[];
+  /** The rollout's report, as the CLI prints it on stdout. */
+  readonly report: readonly string[];
+  /** The log, as the CLI prints it on stderr (text). */
+  readonly log: readonly string[];
+  /** Real time the cell took, and the process's CPU time (user + system) meanwhile. */
+  readonly wallMs: number;
+  readonly cpuMs: number;
+}
+
+/**
+ * This repository's config with every environment and cluster set to `strategy`, read and
+ * validated by the config loader (its pins too); AMIROLL_PINS and CDKTF_OUTDIR are ignored.
+ */
+export function matrixConfig(strategy: CapacityStrategy, path: string = MATRIX_CONFIG_PATH): Config {
+  const raw = structuredClone(readJsonFile(path, path, "an amiroll config object")) as { environments: Record<string, { strategy?: string; clusters?: Record<string, { strategy?: string }> }> };
+  for (const env of Object.values(raw.environments ?? {})) {
+    env.strategy = strategy;
+    for (const cluster of Object.values(env.clusters ?? {})) delete cluster.strategy;
+  }
+  const loaded = parseConfig(raw, path, { env: {} });
+  return { ...loaded, pins: readPins(loaded.pinsPath, loaded.environments, loaded.pinsShownAs) };
+}
+
+/**
+ * `synthesizeEnvironment`, remembered: a stack depends only on its environment and that
+ * environment's pins, and the cells synthesize the same few again and again (synth is about a
+ * third of a cell's CPU). The stack JSON is frozen (the sim's terraform only reads it); its
+ * directory is where the synth would have put it in the caller's outDir (the sim's terraform
+ * keeps its plans in memory, so nothing is read from there).
+ */
+export function cachedSynthesis(): typeof synthesizeEnvironment {
+  const stacks = new Map<string, { json: any; relativeDirectory: string }>();
+  return (config, environment, outDir) => {
+    const pins = readPins(config.pinsPath, config.environments, config.pinsShownAs);
+    const key = JSON.stringify([environment, pins[environment.name]]);
+    let stack = stacks.get(key);
+    if (!stack) {
+      const { directory, json } = synthesizeEnvironment(config, environment, outDir);
+      stack = { json: deepFreeze(json), relativeDirectory: relative(outDir, directory) };
+      stacks.set(key, stack);
+    }
+    return { directory: join(outDir, stack.relativeDirectory), json: stack.json };
+  };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === "object" && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+/** Shared by every cell of this process. */
+const SYNTHESIS = cachedSynthesis();
+
+/** One cell: a whole rollout of every wave, as `amiroll rollout --simulate --ignore-window --scenario`. */
+export async function runFaultCell(scenario: MatrixScenario, strategy: CapacityStrategy, configPath?: string): Promise<FaultCell> {
+  const wallStart = performance.now();
+  const cpuStart = process.cpuUsage();
+  const config = matrixConfig(strategy, configPath);
+  const lines: string[] = [];
+  const log = createLogger("text", (line) => lines.push(line));
+  const world = await simulatedWorld(config, { scenario, log, synthesize: SYNTHESIS });
+  try {
+    const firstApply = new Map<string, number>();
+    const startedAt = world.clock.now();
+    let result: RolloutResult | undefined;
+    let error: unknown;
+    try {
+      result = await rollout(
+        rolloutOptions(world, config.environments, log, {
+          ignoreWindow: true,
+          beforeStep: (env, step) => {
+            if (step === "apply" && !firstApply.has(env)) firstApply.set(env, world.clock.now());
+          },
+        }),
+      );
+    } catch (e) {
+      error = e;
+    }
+    const endedAt = result?.endedAt ?? world.clock.now();
+    const violations = world.violations!();
+    const deciding = result ? decidingWave(result) : undefined;
+    const decidedBy = deciding?.environment;
+    const env = decidedBy === undefined ? undefined : config.environments.find((e) => e.name === decidedBy)!;
+    const pins = readPins(world.pinsPath, config.environments, world.pinsShownAs);
+    const targets = deciding ? Object.entries(deciding.targets) : [];
+    const imageRejected = env !== undefined && targets.length > 0 && targets.every(([cluster, image]) => pins[env.name][cluster]?.rejected?.imageId === image);
+    const oldCapacityServing = env !== undefined && deciding !== undefined && (await servedByOldImage(world.access(env).clients, env, deciding));
+    const lostZones = (result?.waves ?? []).flatMap((w) => [...(w.balance ?? [])].flatMap(([cluster, b]) => b.lostZones.map((z) => `${w.environment}/${cluster}: ${z}`)));
+    return {
+      scenario,
+      strategy,
+      outcome: result?.outcome ?? "error",
+      ...(error !== undefined && { error: error instanceof Error ? error.message : String(error) }),
+      exitCode: result ? rolloutExitCode(result.outcome) : exitCodeOf(error, createLogger("text", (line) => lines.push(line))),
+      violations,
+      decidedBy,
+      reason: deciding?.reason,
+      timeToVerdictMs: endedAt - ((decidedBy === undefined ? undefined : firstApply.get(decidedBy)) ?? startedAt),
+      imageRejected,
+      oldCapacityServing,
+      lostZones,
+      strategies: [...new Set((result?.waves ?? []).filter((w) => w.outcome !== "not started").flatMap((w) => Object.values(w.strategies)))],
+      report: result ? [...rolloutText(result), `zero-downtime violations: ${violations}`] : [],
+      log: lines,
+      wallMs: performance.now() - wallStart,
+      cpuMs: cpuMillis(process.cpuUsage(cpuStart)),
+    };
+  } finally {
+    rmSync(world.directory, { recursive: true, force: true });
+  }
+}
+
+/** Every scenario x strategy, one after the other (each cell is CPU-bound: no gain in overlapping them). */
+export async function runFaultMatrix(options: { scenarios?: readonly MatrixScenario[]; strategies?: readonly CapacityStrategy[]; onCell?: (cell: FaultCell) => void } = {}): Promise<FaultCell[]> {
+  const cells: FaultCell[] = [];
+  for (const scenario of options.scenarios ?? MATRIX_SCENARIOS) {
+    for (const strategy of options.strategies ?? MATRIX_STRATEGIES) {
+      const cell = await runFaultCell(scenario, strategy);
+      options.onCell?.(cell);
+      cells.push(cell);
+    }
+  }
+  return cells;
+}
+
+function decidingWave(result: RolloutResult): WaveReport | undefined {
+  const ran = result.waves.filter((w) => w.outcome !== "not started");
+  return ran.find((w) => w.outcome !== "done" && w.outcome !== "already done") ?? ran.at(-1);
+}
+
+async function servedByOldImage(clients: Parameters<typeof takeSnapshot>[0], env: Environment, wave: WaveReport): Promise<boolean> {
+  for (const cluster of env.clusters) {
+    const target = wave.targets[cluster.name];
+    if (target === undefined) continue;
+    let fleet;
+    try {
+      fleet = await takeSnapshot(clients, cluster.ecsClusterName, { now: 0, since: 0 });
+    } catch {
+      return false; // no ECS cluster (a first deploy that failed): nothing old serves
+    }
+    const registered = fleet.containerInstances.filter((ci) => ci.status === "ACTIVE" || ci.status === "DRAINING");
+    if (registered.some((ci) => ci.imageId === target)) return false;
+    const old = new Set(registered.map((ci) => ci.arn));
+    for (const service of fleet.services) {
+      if (service.schedulingStrategy === "DAEMON" || service.desiredCount === 0) continue;
+      const running = fleet.tasks.filter((t) => t.group === `service:${service.name}` && t.lastStatus === "RUNNING" && old.has(t.containerInstanceArn)).length;
+      if (running < service.desiredCount) return false;
+    }
+  }
+  return true;
+}
+
+const cpuMillis = (usage: NodeJS.CpuUsage): number => (usage.user + usage.system) / 1000;
+
+// ---------------------------------------------------------------------------------------------
+// The expected verdicts (issue 16, item 8's "done when"): the test asserts them, the bench shows them.
+
+export interface ExpectedVerdict {
+  readonly outcomes: readonly (WaveOutcome | "error")[];
+  readonly exitCode: number;
+  readonly imageRejected: boolean;
+  /** The old capacity still serves (the image failed, nothing of it is left). */
+  readonly oldCapacityServing?: boolean;
+  /** The verdict within this much virtual time of the start of the deciding wave's first apply. */
+  readonly withinMs?: number;
+  /** The report names a lost zone. */
+  readonly namesLostZone?: boolean;
+}
+
+const DONE: ExpectedVerdict = { outcomes: ["done"], exitCode: 0, imageRejected: false };
+
+export const EXPECTED: Readonly<Record<MatrixScenario, ExpectedVerdict>> = {
+  healthy: DONE,
+  "broken-ami": { outcomes: ["failed", "rolled back"], exitCode: 1, imageRejected: true, oldCapacityServing: true, withinMs: 10 * 60_000 },
+  throttling: DONE,
+  "slow-drain": DONE,
+  "az-outage": { ...DONE, namesLostZone: true },
+  imbalanced: DONE,
+  "hook-faults": DONE,
+  "boot-failure": DONE,
+  "first-deploy": DONE,
+};
+
+/** How `cell` differs from its expected verdict (none: as expected). Violations > 0 always count. */
+export function verdictProblems(cell: FaultCell): string[] {
+  const want = EXPECTED[cell.scenario];
+  const problems: string[] = [];
+  if (cell.violations > 0) problems.push(`${cell.violations} zero-downtime violation(s)`);
+  if (!want.outcomes.includes(cell.outcome)) problems.push(`outcome ${cell.outcome}${cell.reason || cell.error ? ` (${cell.reason ?? cell.error})` : ""}, expected ${want.outcomes.join(" or ")}`);
+  if (cell.exitCode !== want.exitCode) problems.push(`exit ${cell.exitCode}, expected ${want.exitCode}`);
+  if (cell.imageRejected !== want.imageRejected) problems.push(want.imageRejected ? "image not rejected" : "image rejected");
+  if (want.oldCapacityServing && !cell.oldCapacityServing) problems.push("old capacity not serving");
+  if (want.withinMs !== undefined && cell.timeToVerdictMs > want.withinMs) problems.push(`verdict after ${elapsedText(cell.timeToVerdictMs)}, expected within ${elapsedText(want.withinMs)}`);
+  if (want.namesLostZone && !cell.report.some((l) => / \(zone lost: /.test(l))) problems.push("the report names no lost zone");
+  return problems;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The table.
+
+/** One cell's notes: the deciding wave's reason and whether the old capacity serves, when it did not end done; the lost zones. */
+function notes(cell: FaultCell): string {
+  const parts: string[] = [];
+  if (cell.error) parts.push(`threw: ${cell.error}`);
+  else if (cell.reason && cell.outcome !== "done") parts.push(`${cell.decidedBy}: ${cell.reason}`);
+  if (cell.outcome !== "done" && cell.outcome !== "already done" && cell.outcome !== "error") parts.push(cell.oldCapacityServing ? "old capacity serving" : "old capacity NOT serving");
+  if (cell.lostZones.length > 0) parts.push(`zone lost: ${cell.lostZones.join(", ")}`);
+  return parts.join("; ");
+}
+
+const SHORT = 160;
+const short = (text: string): string => (text.length > SHORT ? `${text.slice(0, SHORT - 1)}…` : text);
+
+/** The matrix as a markdown table, one row per cell, scenarios in MATRIX_SCENARIOS order. */
+export function faultTable(cells: readonly FaultCell[]): string {
+  const rows = [
+    "| scenario | strategy | outcome | exit | violations | time to verdict | image rejected | as expected | operator should | notes |",
+    "|---|---|---|---|---|---|---|---|---|---|",
+  ];
+  for (const cell of cells) {
+    const problems = verdictProblems(cell);
+    rows.push(
+      `| ${cell.scenario} | ${cell.strategy} | ${cell.outcome} | ${cell.exitCode} | ${cell.violations} | ${elapsedText(cell.timeToVerdictMs)} | ${cell.imageRejected ? "yes" : "no"} | ${problems.length === 0 ? "yes" : `**NO**: ${markdownText(problems.join("; "))}`} | ${OPERATOR_ACTION[cell.outcome]} | ${markdownText(short(notes(cell)))} |`,
+    );
+  }
+  return rows.join("\n");
+}
+
+/**
+ * The same cells, compact: one row per scenario, one column per strategy (the README's table):
+ * outcome, exit code, violations, time to verdict, and a mark on a cell that missed its verdict.
+ */
+export function faultSummaryTable(cells: readonly FaultCell[]): string {
+  const strategies = [...new Set(cells.map((c) => c.strategy))];
+  const rows = [`| scenario | ${strategies.join(" | ")} |`, `|---|${strategies.map(() => "---|").join("")}`];
+  for (const scenario of [...new Set(cells.map((c) => c.scenario))]) {
+    const text = (cell: FaultCell | undefined) =>
+      cell === undefined
+        ? ""
+        : `${cell.outcome}${cell.imageRejected ? ", image rejected" : ""}, exit ${cell.exitCode}, ${cell.violations} violations, ${elapsedText(cell.timeToVerdictMs)}${verdictProblems(cell).length > 0 ? " **(not as expected)**" : ""}`;
+    rows.push(`| ${scenario} | ${strategies.map((st) => text(cells.find((c) => c.scenario === scenario && c.strategy === st))).join(" | ")} |`);
+  }
+  return rows.join("\n");
+}
