@@ -336,7 +336,7 @@ export function faultSummaryTable(cells: readonly FaultCell[]): string {
     const text = (cell: FaultCell | undefined) =>
       cell === undefined
         ? ""
-        : `${cell.outcome}${cell.imageRejected ? ", image rejected" : ""}, exit ${cell.exitCode}, ${cell.violations} violations, ${elapsedText(cell.timeToVerdictMs)}${verdictProblems(cell).length > 0 ? " **(not as expected)**" : ""}`;
+        : `${cell.outcome}${cell.imageRejected ? ", image rejected" : ""}, exit ${cell.exitCode}, ${cell.violations} violation${cell.violations === 1 ? "" : "s"}, ${elapsedText(cell.timeToVerdictMs)}${verdictProblems(cell).length > 0 ? " **(not as expected)**" : ""}`;
     rows.push(`| ${scenario} | ${strategies.map((st) => text(cells.find((c) => c.scenario === scenario && c.strategy === st))).join(" | ")} |`);
   }
   return rows.join("\n");
