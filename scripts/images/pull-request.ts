@@ -38,7 +38,7 @@ function expectedPlan(environment: string, changes: readonly ClusterBump[]): str
   const lines: string[] = [];
   if (replace > 0) {
     lines.push(
-      `- **${md(environment)}** (replace: ${changes.filter((c) => c.strategy === "replace").map((c) => md(c.cluster)).join(", ")}): each cluster's launch template and Auto Scaling group are replaced, the new ones created before the old ones are destroyed; the drain hook moves the tasks off the old instances as terraform deletes their group (`amiroll rollout` first proves the image on a one-instance canary group beside the old one). \`amiroll guard --expect replace\`.`,
+      `- **${md(environment)}** (replace: ${changes.filter((c) => c.strategy === "replace").map((c) => md(c.cluster)).join(", ")}): each cluster's launch template and Auto Scaling group are replaced, the new ones created before the old ones are destroyed; the drain hook moves the tasks off the old instances as terraform deletes their group (\`amiroll rollout\` first proves the image on a one-instance canary group beside the old one). \`amiroll guard --expect replace\`.`,
     );
   }
   if (add > 0) {
