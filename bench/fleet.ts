@@ -33,6 +33,7 @@ export function fleetEnvironment(clusters: number, instancesPerCluster: number):
         desiredCapacity: instancesPerCluster,
         amiParameter: "/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended",
         strategy: "blue-green" as const,
+        bootGracePeriodMs: 300_000,
       };
     }),
   };

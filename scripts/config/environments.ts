@@ -20,6 +20,8 @@ export interface ClusterConfig {
   readonly strategy?: CapacityStrategy;
   /** Why this cluster must not be rolled now; `amiroll rollout` refuses it unless `--force`. */
   readonly hold?: string;
+  /** @default the environment's bootGracePeriod */
+  readonly bootGracePeriod?: string;
 }
 
 /** An HTTP GET the rollout makes after a wave, before it promotes (docs/verbs.md, amiroll rollout's gates). */
@@ -71,6 +73,11 @@ export interface EnvironmentConfig {
    * still has every task in one zone (without it, imbalance is only reported). @default false
    */
   readonly rebalance?: boolean;
+  /**
+   * How long after its launch a new instance may take to register with ECS before the rollout
+   * replaces it (docs/verbs.md, amiroll rollout's boot check). At least "1m". @default "5m"
+   */
+  readonly bootGracePeriod?: string;
 }
 
 /** A smoke URL as loaded. */
@@ -92,6 +99,8 @@ export interface Cluster extends ClusterSpec {
   /** The SSM parameter `amiroll bump` resolves. */
   readonly amiParameter: string;
   readonly hold?: string;
+  /** How long after its launch a new instance may take to register with ECS before the rollout replaces it. */
+  readonly bootGracePeriodMs: number;
 }
 
 /** An environment as loaded: what its stack needs (EnvironmentSpec), plus the rollout's settings. */
@@ -110,6 +119,9 @@ const STRATEGIES: readonly CapacityStrategy[] = ["replace", "blue-green"];
 const NAME = /^[a-z][a-z0-9-]{0,23}$/;
 const NAME_EXPECTED = "a lower-case letter, then up to 23 lower-case letters, digits or '-'";
 const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+/** bootGracePeriod: a boot and the ECS agent's registration take a minute at best. */
+const DEFAULT_BOOT_GRACE_MS = 5 * 60_000;
+const MIN_BOOT_GRACE_MS = 60_000;
 
 /**
  * Validates the environments config. Throws a ConfigError naming the field at fault.
@@ -127,7 +139,7 @@ export function loadEnvironments(raw: unknown, file: string, field = ""): Enviro
 function loadEnvironment(name: string, input: Input): Environment {
   const f = input.object([
     "region", "accountId", "promotesFrom", "backend", "vpcId", "subnets", "strategy", "tags", "clusters",
-    "maintenanceWindows", "hold", "smoke", "soak", "rebalance",
+    "maintenanceWindows", "hold", "smoke", "soak", "rebalance", "bootGracePeriod",
   ]);
   const region = f.region.formatted("region");
   const accountId = f.accountId.present ? f.accountId.formatted("accountId") : undefined;
@@ -170,7 +182,8 @@ function loadEnvironment(name: string, input: Input): Environment {
   const tags = f.tags.present ? f.tags.stringMap() : {};
   const clusterInputs = f.clusters.entries(NAME, NAME_EXPECTED);
   if (clusterInputs.length === 0) f.clusters.fail("at least one cluster is required");
-  const clusters = clusterInputs.map(([clusterName, c]) => loadCluster(name, clusterName, c, strategy));
+  const bootGracePeriodMs = f.bootGracePeriod.present ? bootGracePeriod(f.bootGracePeriod) : DEFAULT_BOOT_GRACE_MS;
+  const clusters = clusterInputs.map(([clusterName, c]) => loadCluster(name, clusterName, c, strategy, bootGracePeriodMs));
   const maintenanceWindows = f.maintenanceWindows.present
     ? f.maintenanceWindows.array().map((w) => {
         const problem = windowProblem(w.string());
@@ -207,8 +220,15 @@ function loadSmokeCheck(input: Input): SmokeCheck {
   };
 }
 
-function loadCluster(environment: string, name: string, input: Input, envStrategy: CapacityStrategy): Cluster {
-  const f = input.object(["instanceType", "minSize", "maxSize", "desiredCapacity", "amiParameter", "strategy", "hold"]);
+/** A bootGracePeriod, in ms: a duration of at least a minute. */
+function bootGracePeriod(input: Input): number {
+  const ms = Math.round(durationSeconds(input.formatted("duration")) * 1000);
+  if (ms < MIN_BOOT_GRACE_MS) input.fail(`${JSON.stringify(input.value)} is too short: an instance takes a minute or more to boot and register with ECS (at least "1m")`);
+  return ms;
+}
+
+function loadCluster(environment: string, name: string, input: Input, envStrategy: CapacityStrategy, envBootGraceMs: number): Cluster {
+  const f = input.object(["instanceType", "minSize", "maxSize", "desiredCapacity", "amiParameter", "strategy", "hold", "bootGracePeriod"]);
   const ecsClusterName = `${environment}-${name}`;
   if (ecsClusterName.length > 48) input.fail(`the ECS cluster name ${ecsClusterName} is longer than 48 characters`);
   const instanceType = f.instanceType.formatted("instanceType");
@@ -226,7 +246,8 @@ function loadCluster(environment: string, name: string, input: Input, envStrateg
   if (archProblem) f.amiParameter.fail(archProblem);
   const strategy = f.strategy.present ? f.strategy.oneOf(STRATEGIES) : envStrategy;
   const hold = f.hold.present ? f.hold.string() : undefined;
-  return { name, ecsClusterName, instanceType, minSize, maxSize, desiredCapacity, amiParameter, strategy, ...(hold !== undefined && { hold }) };
+  const bootGracePeriodMs = f.bootGracePeriod.present ? bootGracePeriod(f.bootGracePeriod) : envBootGraceMs;
+  return { name, ecsClusterName, instanceType, minSize, maxSize, desiredCapacity, amiParameter, strategy, ...(hold !== undefined && { hold }), bootGracePeriodMs };
 }
 
 /** promotesFrom names another environment, and following it never loops. */

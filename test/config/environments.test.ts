@@ -106,6 +106,10 @@ describe("every bad config is refused with the field at fault", () => {
     ["a soak that is not a duration", "environments.staging.soak", (c) => (c.staging.soak = "10 minutes")],
     ["a soak as a number", "environments.production.soak", (c) => (c.production.soak = 600)],
     ["rebalance as text", "environments.production.rebalance", (c) => (c.production.rebalance = "yes")],
+    ["a boot grace period that is not a duration", "environments.production.bootGracePeriod", (c) => (c.production.bootGracePeriod = "five minutes")],
+    ["a boot grace period as a number", "environments.staging.bootGracePeriod", (c) => (c.staging.bootGracePeriod = 300)],
+    ["a boot grace period under a minute", "environments.production.bootGracePeriod", (c) => (c.production.bootGracePeriod = "30s")],
+    ["a cluster's boot grace period under a minute", "environments.staging.clusters.apps.bootGracePeriod", (c) => (c.staging.clusters.apps.bootGracePeriod = "5s")],
   ])("%s -> %s", (_what, field, edit) => {
     const error = errorOf(configWith(edit));
     expect(error.file).toBe(REPO_CONFIG_FILE);
@@ -245,7 +249,26 @@ describe("the rollout settings of an environment", () => {
 
   it("refuses an unknown environment field, listing the new ones among the known", () => {
     expect(errorOf(configWith((c) => (c.production.maintenanceWindow = ["Tue 09:00-11:00 Europe/London"]))).message).toBe(
-      `${REPO_CONFIG_FILE}: environments.production.maintenanceWindow: unknown field (known: region, accountId, promotesFrom, backend, vpcId, subnets, strategy, tags, clusters, maintenanceWindows, hold, smoke, soak, rebalance)`,
+      `${REPO_CONFIG_FILE}: environments.production.maintenanceWindow: unknown field (known: region, accountId, promotesFrom, backend, vpcId, subnets, strategy, tags, clusters, maintenanceWindows, hold, smoke, soak, rebalance, bootGracePeriod)`,
+    );
+  });
+
+  it("reads the boot grace period: 5 minutes by default, the environment's, a cluster's own", () => {
+    expect(loadEnvironments().flatMap((e) => e.clusters.map((c) => c.bootGracePeriodMs))).toEqual([300_000, 300_000]);
+    const [staging, production] = loadEnvironments(
+      configWith((c) => {
+        c.production.bootGracePeriod = "10m";
+        c.staging.bootGracePeriod = "2m";
+        c.staging.clusters.apps.bootGracePeriod = "90s";
+      }),
+    );
+    expect([staging.clusters[0].bootGracePeriodMs, production.clusters[0].bootGracePeriodMs]).toEqual([90_000, 600_000]);
+    expect(loadEnvironments(configWith((c) => (c.production.bootGracePeriod = "1m")))[1].clusters[0].bootGracePeriodMs).toBe(60_000);
+  });
+
+  it("refuses a boot grace period under a minute, naming the field", () => {
+    expect(errorOf(configWith((c) => (c.production.clusters.apps.bootGracePeriod = "59s"))).message).toBe(
+      `${REPO_CONFIG_FILE}: environments.production.clusters.apps.bootGracePeriod: "59s" is too short: an instance takes a minute or more to boot and register with ECS (at least "1m")`,
     );
   });
 });

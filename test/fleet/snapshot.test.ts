@@ -181,6 +181,7 @@ describe("takeSnapshot", () => {
           desiredCapacity: 250,
           amiParameter: "/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended",
           strategy: "blue-green",
+          bootGracePeriodMs: 300_000,
         },
       ],
     };

@@ -14,6 +14,14 @@ const write = (name: string, text: string) => {
   return join(dir, name);
 };
 
+/** This repository's config, with production's bootGracePeriod set to `value`, beside its pins. */
+function withBootGrace(name: string, value: string): string {
+  const config = JSON.parse(readFileSync(REPO_CONFIG, "utf8"));
+  config.environments.production.bootGracePeriod = value;
+  writeFileSync(join(dir, "amis.json"), readFileSync(REPO_PINS_PATH));
+  return write(name, JSON.stringify(config));
+}
+
 describe("the config of every verb", () => {
   it("is found upward from the current directory, so a verb runs from a subdirectory", () => {
     const project = mkdtempSync(join(tmpdir(), "amiroll-project-"));
@@ -33,6 +41,18 @@ describe("the config of every verb", () => {
     ["JSON that does not parse", ["rollout", "--simulate"], { AMIROLL_CONFIG: write("broken.json", '{"environments": {\n  "staging": }\n}') }, /^amiroll: .*broken\.json: \(file\): is not valid JSON \(expected an amiroll config object\) at line 2, column 14: /],
     ["the pins file given as the config", ["status", "--simulate"], { AMIROLL_CONFIG: REPO_PINS_PATH }, /^amiroll: .*stacks\/amis\.json: staging: unknown field \(known: \$schema, pins, outDir, environments\)$/],
     ["a field at fault", ["watch", "--env", "staging", "--simulate"], { AMIROLL_CONFIG: write("bad-field.json", JSON.stringify({ environments: { staging: { region: "Ireland" } } })) }, /^amiroll: .*bad-field\.json: environments\.staging\.region: "Ireland" is not valid \(expected a region such as eu-west-1\)$/],
+    [
+      "a boot grace period under a minute (rollout --simulate: before the simulated world is made)",
+      ["rollout", "--simulate", "--ignore-window"],
+      { AMIROLL_CONFIG: withBootGrace("bad-grace.json", "20s") },
+      /^amiroll: .*bad-grace\.json: environments\.production\.bootGracePeriod: "20s" is too short: an instance takes a minute or more to boot and register with ECS \(at least "1m"\)$/,
+    ],
+    [
+      "a boot grace period that is not a duration",
+      ["rollout", "--simulate", "--ignore-window"],
+      { AMIROLL_CONFIG: withBootGrace("bad-grace-text.json", "5 minutes") },
+      /^amiroll: .*bad-grace-text\.json: environments\.production\.bootGracePeriod: "5 minutes" is not valid \(expected a duration such as "90s" or "10m"\)$/,
+    ],
   ])("%s: one line, exit 2", (_what, args, env, message) => {
     const r = amiroll(args, env, "/");
     expect(r.status).toBe(2);
