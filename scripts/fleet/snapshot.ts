@@ -5,6 +5,7 @@
  * this file) is the poller that makes them.
  */
 import { type AutoScalingGroup, paginateDescribeAutoScalingGroups } from "@aws-sdk/client-auto-scaling";
+import { DescribeInstancesCommand, type Instance } from "@aws-sdk/client-ec2";
 import {
   type ContainerInstance,
   DescribeContainerInstancesCommand,
@@ -25,6 +26,13 @@ export interface GroupInstance {
   readonly availabilityZone: string;
   /** e.g. Pending, InService, Terminating:Wait, Terminating:Proceed, Terminated. */
   readonly lifecycleState: string;
+  /**
+   * The image and launch time (epoch ms) EC2 reports, set only for an InService instance with no
+   * container instance in the cluster (its ECS agent has not registered): what the boot check
+   * (fleet/boot.ts) judges. Other instances are not described, so a settled fleet costs no EC2 call.
+   */
+  readonly imageId?: string;
+  readonly launchedAt?: number;
 }
 
 export interface GroupSnapshot {
@@ -140,12 +148,14 @@ const SERVICE_BATCH = 10;
 /**
  * The most API calls one cycle may make (docs/performance.md's bound): a list page and a describe per
  * 100 container instances and per 100 running tasks, a describe per 10 services, and 5 more
- * (the groups, the service list, one page of stopped tasks and their describe, one spare).
+ * (the groups, the service list, one page of stopped tasks and their describe, one spare), plus
+ * an EC2 describe per 100 `unregistered` instances (InService in the groups, not registered with
+ * ECS: booting, or failed to boot; none in a settled fleet).
  * `takeSnapshot` keeps to it while the cluster has at least one instance, at most 200 services
  * and at most 100 Auto Scaling groups.
  */
-export function apiCallBound(instances: number, tasks: number, services: number): number {
-  return 2 * Math.ceil(instances / BATCH) + 2 * Math.ceil(tasks / BATCH) + Math.ceil(services / SERVICE_BATCH) + 5;
+export function apiCallBound(instances: number, tasks: number, services: number, unregistered = 0): number {
+  return 2 * Math.ceil(instances / BATCH) + 2 * Math.ceil(tasks / BATCH) + Math.ceil(services / SERVICE_BATCH) + Math.ceil(unregistered / BATCH) + 5;
 }
 
 export interface SnapshotOptions {
@@ -162,7 +172,9 @@ export interface SnapshotOptions {
  * `amiroll:cluster` tag). Lists are paginated with the SDK's paginators (100 per page), describes
  * batched (100 ids, 10 services per call) and started as soon as a batch is full, with at most
  * `concurrency` calls in flight. Throttling is the SDK's to retry; a cluster ECS does not know
- * is a UsageError. `apiCalls` counts the calls sent (a retried call once).
+ * is a UsageError. `apiCalls` counts the calls sent (a retried call once). InService instances
+ * of the groups that have no container instance are then described with EC2 (100 per call) for
+ * their image and launch time.
  */
 export async function takeSnapshot(clients: AwsClients, clusterName: string, options: SnapshotOptions): Promise<FleetSnapshot> {
   const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
@@ -214,13 +226,14 @@ export async function takeSnapshot(clients: AwsClients, clusterName: string, opt
   }
 
   const instances = (await containerInstances.done()).map(containerInstanceSnapshot);
+  const launches = await describeUnregistered(clients, cycle, groups, instances);
   const zoneOf = new Map(instances.map((ci) => [ci.arn, ci.availabilityZone]));
   const taskOf = (task: Task) => taskSnapshot(task, zoneOf);
   const byNewest = (a: TaskSnapshot, b: TaskSnapshot) => (b.stoppedAt ?? 0) - (a.stoppedAt ?? 0);
   return Object.freeze({
     at: options.now,
     clusterName: cluster,
-    groups: Object.freeze(groups.map(groupSnapshot)),
+    groups: Object.freeze(groups.map((g) => groupSnapshot(g, launches))),
     containerInstances: Object.freeze(instances),
     services: Object.freeze((await services.done()).map((s) => serviceSnapshot(s, options.since))),
     // A task told to stop between the list and the describe is left to the next cycle's stopped page.
@@ -228,6 +241,27 @@ export async function takeSnapshot(clients: AwsClients, clusterName: string, opt
     stoppedTasks: Object.freeze((await stopped.done()).map(taskOf).sort(byNewest)),
     apiCalls: cycle.calls,
   });
+}
+
+/**
+ * EC2's image and launch time of the groups' InService instances that no container instance
+ * names (`Instance.ImageId`, `LaunchTime`), by instance id. Described by the `instance-id` filter,
+ * not by `InstanceIds`, so an instance EC2 does not know yet (or any more) is left out instead
+ * of failing the call.
+ */
+async function describeUnregistered(clients: AwsClients, cycle: Cycle, groups: readonly AutoScalingGroup[], instances: readonly ContainerInstanceSnapshot[]): Promise<ReadonlyMap<string, Instance>> {
+  const registered = new Set(instances.map((ci) => ci.ec2InstanceId));
+  const ids = groups.flatMap((g) => (g.Instances ?? []).filter((i) => i.LifecycleState === "InService" && i.InstanceId && !registered.has(i.InstanceId)).map((i) => i.InstanceId!));
+  const found = new Map<string, Instance>();
+  const batches: string[][] = [];
+  for (let i = 0; i < ids.length; i += BATCH) batches.push(ids.slice(i, i + BATCH));
+  await Promise.all(
+    batches.map(async (batch) => {
+      const out = await cycle.call(() => clients.ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: "instance-id", Values: batch }] })));
+      for (const reservation of out.Reservations ?? []) for (const instance of reservation.Instances ?? []) if (instance.InstanceId) found.set(instance.InstanceId, instance);
+    }),
+  );
+  return found;
 }
 
 /** A cycle's calls: counted as they are sent, at most `concurrency` in flight (FIFO). */
@@ -323,16 +357,23 @@ function tagRecord<T>(tags: readonly T[] | undefined, key: (t: T) => string | un
   return Object.freeze(record);
 }
 
-function groupSnapshot(group: AutoScalingGroup): GroupSnapshot {
+function groupSnapshot(group: AutoScalingGroup, launches: ReadonlyMap<string, Instance>): GroupSnapshot {
   return Object.freeze({
     name: group.AutoScalingGroupName ?? "",
     desiredCapacity: group.DesiredCapacity ?? 0,
     minSize: group.MinSize ?? 0,
     maxSize: group.MaxSize ?? 0,
     instances: Object.freeze(
-      (group.Instances ?? []).map((i) =>
-        Object.freeze({ instanceId: i.InstanceId ?? "", availabilityZone: i.AvailabilityZone ?? "", lifecycleState: i.LifecycleState ?? "" }),
-      ),
+      (group.Instances ?? []).map((i) => {
+        const ec2 = launches.get(i.InstanceId ?? "");
+        return Object.freeze({
+          instanceId: i.InstanceId ?? "",
+          availabilityZone: i.AvailabilityZone ?? "",
+          lifecycleState: i.LifecycleState ?? "",
+          ...(ec2?.ImageId !== undefined && { imageId: ec2.ImageId }),
+          ...(ec2?.LaunchTime !== undefined && { launchedAt: ec2.LaunchTime.getTime() }),
+        });
+      }),
     ),
     tags: tagRecord(group.Tags, (t) => t.Key, (t) => t.Value),
     ...(group.Status ? { status: group.Status } : {}),

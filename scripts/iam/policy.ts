@@ -275,6 +275,7 @@ export interface DriverCall {
 
 export const DRIVER_CALLS: readonly DriverCall[] = [
   { action: "autoscaling:DescribeAutoScalingGroups", role: "watch", scope: "noResourceLevelPermissions", calledBy: "fleet/snapshot.ts takeSnapshot: the clusters' groups, by their amiroll:cluster tag" },
+  { action: "ec2:DescribeInstances", role: "watch", scope: "noResourceLevelPermissions", calledBy: "fleet/snapshot.ts takeSnapshot: image and launch time of InService instances not registered with ECS (the rollout's boot check)" },
   { action: "ec2:DescribeImages", role: "watch", scope: "noResourceLevelPermissions", calledBy: "images/release.ts describeImages: pinned, running and newest images (status, bump)" },
   { action: "ecs:ListContainerInstances", role: "watch", scope: "ecsClusters", calledBy: "fleet/snapshot.ts takeSnapshot" },
   { action: "ecs:DescribeContainerInstances", role: "watch", scope: "ecsClusterMembers", calledBy: "fleet/snapshot.ts takeSnapshot" },

@@ -590,8 +590,8 @@ function ec2Handlers(world: World): Record<string, Handler> {
       }
       for (const filter of input.Filters ?? []) {
         const value = (i: SimInstance): string | undefined =>
-          filter.Name === "tag:aws:autoscaling:groupName" ? i.groupName : filter.Name === "instance-state-name" ? i.state : filter.Name === "image-id" ? i.imageId : undefined;
-        if (!["tag:aws:autoscaling:groupName", "instance-state-name", "image-id"].includes(filter.Name)) throw awsError("InvalidParameterValue", `The filter '${filter.Name}' is invalid`);
+          filter.Name === "tag:aws:autoscaling:groupName" ? i.groupName : filter.Name === "instance-state-name" ? i.state : filter.Name === "image-id" ? i.imageId : filter.Name === "instance-id" ? i.id : undefined;
+        if (!["tag:aws:autoscaling:groupName", "instance-state-name", "image-id", "instance-id"].includes(filter.Name)) throw awsError("InvalidParameterValue", `The filter '${filter.Name}' is invalid`);
         instances = instances.filter((i) => filter.Values.includes(value(i)));
       }
       const { items, nextToken } = page(instances, input.NextToken, input.MaxResults, 1000);

@@ -87,6 +87,24 @@ describe("takeSnapshot", () => {
     expectWithinBound(snapshot);
   });
 
+  it("describes with EC2 only the InService instances no container instance names: their image and launch time, in one more call within the bound", async () => {
+    const sim = await simulate("production");
+    const [group] = sim.world.groups.values();
+    sim.world.behaviour = { ...sim.world.behaviour, bootFailureRate: 1 };
+    group.desired += 2;
+    await sim.clock.sleep(5 * 60_000);
+    const { snapshot, calls } = await snapshotOf(sim, "production-apps");
+    expectMatchesWorld(snapshot, sim.world, "production-apps");
+    const described = snapshot.groups[0].instances.filter((i) => i.launchedAt !== undefined);
+    const unregistered = [...sim.world.instances.values()].filter((i) => i.lifecycle === "InService" && !i.containerInstanceArn);
+    expect(described.map((i) => [i.instanceId, i.imageId, i.launchedAt]).sort()).toEqual(unregistered.map((i) => [i.id, sim.images.apps.running, i.launchedAt]).sort());
+    expect(described).toHaveLength(2);
+    expect(snapshot.groups[0].instances.filter((i) => i.imageId === undefined)).toHaveLength(4);
+    expect(byOperation(calls).DescribeInstances).toBe(1);
+    expect(snapshot.apiCalls).toBe(9);
+    expect(snapshot.apiCalls).toBeLessThanOrEqual(apiCallBound(snapshot.containerInstances.length, snapshot.tasks.length, snapshot.services.length, described.length));
+  });
+
   it("returns plain frozen data, times as epoch ms", async () => {
     const sim = await simulate("production");
     const { snapshot } = await snapshotOf(sim, "production-apps");
@@ -267,9 +285,10 @@ describe("takeSnapshot", () => {
 });
 
 describe("apiCallBound", () => {
-  it("is 2 calls per 100 instances and per 100 tasks, 1 per 10 services, and 5", () => {
+  it("is 2 calls per 100 instances and per 100 tasks, 1 per 10 services, 1 per 100 instances not registered with ECS, and 5", () => {
     expect(apiCallBound(4, 20, 6)).toBe(2 + 2 + 1 + 5);
     expect(apiCallBound(600, 6000, 200)).toBe(12 + 120 + 20 + 5);
+    expect(apiCallBound(600, 6000, 200, 150)).toBe(12 + 120 + 20 + 2 + 5);
   });
 });
 

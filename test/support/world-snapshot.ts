@@ -26,6 +26,7 @@ function taskSnapshot(task: SimTask): TaskSnapshot {
 
 /** The cluster as it is now in the world (no API call is made or counted). */
 export function worldSnapshot(world: World, clusterName: string): FleetSnapshot {
+  const registered = new Set([...world.containerInstances.values()].filter((ci) => ci.clusterName === clusterName && ci.status !== "INACTIVE").map((ci) => ci.ec2InstanceId));
   const groups: GroupSnapshot[] = [...world.groups.values()]
     .filter((g) => g.clusterName === clusterName)
     .map((g) => ({
@@ -33,7 +34,15 @@ export function worldSnapshot(world: World, clusterName: string): FleetSnapshot 
       desiredCapacity: g.desired,
       minSize: g.min,
       maxSize: g.max,
-      instances: g.instanceIds.map((id) => world.instances.get(id)!).map((i) => ({ instanceId: i.id, availabilityZone: i.az, lifecycleState: i.lifecycle })),
+      // EC2's image and launch time only for an InService instance the cluster has no container instance of (as takeSnapshot).
+      instances: g.instanceIds
+        .map((id) => world.instances.get(id)!)
+        .map((i) => ({
+          instanceId: i.id,
+          availabilityZone: i.az,
+          lifecycleState: i.lifecycle,
+          ...(i.lifecycle === "InService" && !registered.has(i.id) && { imageId: i.imageId, launchedAt: i.launchedAt }),
+        })),
       tags: g.tags ?? {},
       status: g.deleting ? "Delete in progress" : undefined,
     }));
