@@ -632,9 +632,14 @@ export class World {
       if (!live.some((t) => t.deploymentId === old.id)) old.status = "INACTIVE";
     }
     for (let i = service.deployments.length - 1; i >= 0; i--) if (service.deployments[i].status === "INACTIVE") service.deployments.splice(i, 1);
-    if (primary.rolloutState !== "IN_PROGRESS") return;
     const target = service.schedulingStrategy === "DAEMON" ? this.placeable(service.clusterName).length : service.desiredCount;
     const steady = live.length === target && live.every((t) => t.deploymentId === primary.id && t.lastStatus === "RUNNING" && t.healthy);
+    if (primary.rolloutState !== "IN_PROGRESS") {
+      // ECS reports a steady state again (SERVICE_STEADY_STATE) once a service that could not place a task runs them all.
+      const lastSteadyAt = service.events.find((e) => e.message.endsWith("has reached a steady state."))?.createdAt ?? -Infinity;
+      if (steady && service.deployments.length === 1 && (service.lastPlacementFailureAt ?? -Infinity) > lastSteadyAt) this.serviceEvent(service, "has reached a steady state.");
+      return;
+    }
     if (steady && service.deployments.length === 1) {
       primary.rolloutState = "COMPLETED";
       primary.updatedAt = this.clock.now();

@@ -417,6 +417,31 @@ describe("scenarios", () => {
     expect(unregistered).toBeLessThan(20);
   });
 
+  it("an instance that never registered, terminated without decrementing: the drain hook lets it go and the group launches another; decrementing lowers the desired capacity instead", async () => {
+    const { world, clients } = await simulate();
+    const old = [...world.groups.values()][0];
+    world.behaviour = { ...world.behaviour, bootFailureRate: 1 };
+    const fresh = world.createGroup({ ...old, name: `${CLUSTER}-new`, imageId: pins.production.apps.current.imageId, desiredCapacity: 2, minSize: 1, maxSize: 4 });
+    await world.clock.sleep(5 * 60_000);
+    const [first, second] = fresh.instanceIds.map((id) => world.instances.get(id)!);
+    expect([first.lifecycle, first.containerInstanceArn, second.lifecycle, second.containerInstanceArn]).toEqual(["InService", undefined, "InService", undefined]);
+    world.behaviour = { ...world.behaviour, bootFailureRate: 0 };
+
+    await clients.autoScaling.send(new TerminateInstanceInAutoScalingGroupCommand({ InstanceId: first.id, ShouldDecrementDesiredCapacity: false }));
+    // The drain hook lets it go at once (nothing to drain), not at its heartbeat timeout.
+    await until(world, () => first.state === "terminated", 2 * 60_000);
+    expect(world.log.filter((line) => line.includes(first.id))).not.toContainEqual(expect.stringContaining("heartbeat timeout"));
+    expect(fresh.desired).toBe(2);
+    await until(world, () => world.activeInstances(fresh).filter((i) => i.containerInstanceArn).length === 1 && world.activeInstances(fresh).length === 2);
+    const replacement = world.activeInstances(fresh).find((i) => i.id !== second.id)!;
+    expect(replacement.id).not.toBe(first.id);
+
+    await clients.autoScaling.send(new TerminateInstanceInAutoScalingGroupCommand({ InstanceId: second.id, ShouldDecrementDesiredCapacity: true }));
+    await until(world, () => second.state === "terminated");
+    await world.clock.sleep(5 * 60_000);
+    expect([fresh.desired, world.activeInstances(fresh).map((i) => i.id)]).toEqual([1, [replacement.id]]);
+  });
+
   it("slow-drain: tasks told to stop stay STOPPING for minutes", async () => {
     const { world, clients } = await simulate("slow-drain");
     const service = world.services.get(`${CLUSTER}/admin`)!;
