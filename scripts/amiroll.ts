@@ -10,7 +10,7 @@ import { Command, CommanderError } from "commander";
 import { PropsError } from "../constructs/errors";
 import { ConfigError } from "./config/input";
 import { EXIT, Exit, commanderOutputAsJson, requestedLogFormat, stderrSink } from "./commands/common";
-import { GuardRefusal, UsageError } from "./core/errors";
+import { GuardRefusal, TerraformError, UsageError } from "./core/errors";
 import { terminalLine } from "./core/inert";
 import { type Logger, createLogger } from "./core/log";
 import { hideWarnings, logWarnings } from "./core/warnings";
@@ -105,7 +105,8 @@ export function exitCodeOf(error: unknown, log: Logger = createLogger("text", (l
     else log.error(`${error.message}:\n${error.reasons.map((r) => `  - ${terminalLine(r)}`).join("\n")}`);
     return EXIT.guardRefused;
   }
-  const code = error instanceof ConfigError || error instanceof PropsError || error instanceof UsageError ? EXIT.badInput : EXIT.failed;
+  // terraform stopped by Ctrl-C or SIGTERM (plan, apply): interrupted, not failed.
+  const code = error instanceof ConfigError || error instanceof PropsError || error instanceof UsageError ? EXIT.badInput : error instanceof TerraformError && error.interrupted ? EXIT.interrupted : EXIT.failed;
   log.error(error instanceof Error ? error.message : String(error), { exitCode: code, ...(error instanceof Error && { error: error.name }) });
   return code;
 }

@@ -18,6 +18,11 @@ export class TerraformError extends Error {
     readonly reason: string,
     /** The process's exit code; undefined when it did not exit by itself (timeout, interrupt). */
     readonly exitCode?: number,
+    /**
+     * Stopped by the caller's signal (Ctrl-C, SIGTERM), or refused to start after it: not a
+     * failure of terraform, of AWS or of the image (the rollout ends "interrupted", exit 130).
+     */
+    readonly interrupted = false,
   ) {
     super(`terraform ${command}: ${reason}`);
     this.name = "TerraformError";

@@ -65,6 +65,9 @@ export const DEFAULT_INTERRUPT_GRACE: Readonly<Record<TerraformCommand, number>>
   apply: 10 * MINUTE,
 };
 
+/** Why a command was interrupted when the caller's signal aborted it (not a timeout). */
+const INTERRUPTED = "interrupted";
+
 /** After SIGTERM, how long until SIGKILL. */
 const KILL_AFTER_TERM_MS = 10 * SECOND;
 
@@ -186,12 +189,12 @@ export class TerraformCli implements TerraformRunner {
     { ok = [0], logStdout = true }: { ok?: readonly number[]; logStdout?: boolean } = {},
   ): Promise<{ exitCode: number; stdout: string }> {
     const { signal, log } = this.options;
-    if (signal?.aborted) throw new TerraformError(command, "interrupted before it started");
+    if (signal?.aborted) throw new TerraformError(command, "interrupted before it started", undefined, true);
     if (!isDirectory(this.workingDirectory)) {
       throw new UsageError(`terraform working directory ${this.workingDirectory} does not exist; synthesize the stacks first (npm run synth)`);
     }
     const { execa } = await loadExeca();
-    if (signal?.aborted) throw new TerraformError(command, "interrupted before it started");
+    if (signal?.aborted) throw new TerraformError(command, "interrupted before it started", undefined, true);
     const logLines = (stream: "stdout" | "stderr") =>
       function* (line: unknown) {
         log!(String(line), stream);
@@ -237,7 +240,7 @@ export class TerraformCli implements TerraformRunner {
         }, graceMs),
       );
     };
-    const onAbort = () => interrupt("interrupted");
+    const onAbort = () => interrupt(INTERRUPTED);
     signal?.addEventListener("abort", onAbort, { once: true });
     timers.push(setTimeout(() => interrupt(`timed out after ${formatDuration(timeoutMs)}`), timeoutMs));
 
@@ -262,7 +265,8 @@ export class TerraformCli implements TerraformRunner {
       const how = forced
         ? `terraform did not stop within ${formatDuration(graceMs)} of SIGINT and was sent ${forced}`
         : "terraform stopped after SIGINT";
-      throw new TerraformError(command, `${interruption} (${how})`);
+      // The signal's interruption is the caller's (Ctrl-C); a timeout's is terraform's failure.
+      throw new TerraformError(command, `${interruption} (${how})`, undefined, interruption === INTERRUPTED);
     }
     if (/Saved plan is stale/i.test(stderr)) throw new StalePlanError(command);
     if (result.exitCode === undefined) {

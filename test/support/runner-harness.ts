@@ -5,7 +5,7 @@
  * and reads one JSON object per stdout line:
  *   {"log": LINE, "stream": "stdout"|"stderr"}     each line terraform printed, as it came
  *   {"step": "plan", "value": ...}                  a step that resolved
- *   {"step": "plan", "error": {name, message, command, reason, exitCode}}   one that failed (the last)
+ *   {"step": "plan", "error": {name, message, command, reason, exitCode, interrupted}}   one that failed (the last)
  * SIGINT (and SIGTERM) to this process abort the runner's signal, as the CLI does; with
  * `"abortFirst": true` it is aborted before the first step.
  */
@@ -27,8 +27,8 @@ async function main(input: { options: TerraformCliOptions; steps: Step[]; abortF
       const value = await (cli[method] as (...a: string[]) => Promise<unknown>).call(cli, ...args);
       emit({ step: method, value: value ?? null });
     } catch (error) {
-      const e = error as Error & { command?: string; reason?: string; exitCode?: number };
-      emit({ step: method, error: { name: e.name, message: e.message, command: e.command, reason: e.reason, exitCode: e.exitCode ?? null } });
+      const e = error as Error & { command?: string; reason?: string; exitCode?: number; interrupted?: boolean };
+      emit({ step: method, error: { name: e.name, message: e.message, command: e.command, reason: e.reason, exitCode: e.exitCode ?? null, interrupted: e.interrupted ?? null } });
       return;
     }
   }

@@ -66,7 +66,7 @@ esac
 type Line =
   | { log: string; stream: "stdout" | "stderr" }
   | { step: string; value: unknown }
-  | { step: string; error: { name: string; message: string; command?: string; reason?: string; exitCode: number | null } };
+  | { step: string; error: { name: string; message: string; command?: string; reason?: string; exitCode: number | null; interrupted: boolean | null } };
 
 interface HarnessRun {
   readonly child: ChildProcess;
@@ -232,6 +232,7 @@ describe("TerraformCli against a fake terraform (in a Node child: jest cannot lo
       command: "plan",
       reason: "Invalid reference",
       exitCode: 1,
+      interrupted: false,
     });
   }, 15_000);
 
@@ -274,6 +275,8 @@ describe("TerraformCli against a fake terraform (in a Node child: jest cannot lo
       command: "plan",
       reason: "timed out after 400ms (terraform stopped after SIGINT)",
       exitCode: null,
+      // A timeout is terraform's failure, not an interruption.
+      interrupted: false,
     });
     expect(signals()).toEqual(["INT", "cleanup done"]);
     expect(Date.now() - started).toBeLessThan(5_000);
@@ -285,7 +288,8 @@ describe("TerraformCli against a fake terraform (in a Node child: jest cannot lo
     process.kill(-run.child.pid!, "SIGINT"); // what a terminal does: the whole foreground group
     const { lines, code } = await run.done;
     expect(code).toBe(0);
-    expect(failure(lines)).toMatchObject({ name: "TerraformError", command: "apply", reason: "interrupted (terraform stopped after SIGINT)", exitCode: null });
+    // The caller's signal: an interruption (the rollout ends "interrupted", exit 130), not a failure.
+    expect(failure(lines)).toMatchObject({ name: "TerraformError", command: "apply", reason: "interrupted (terraform stopped after SIGINT)", exitCode: null, interrupted: true });
     // Exactly one SIGINT (terraform runs in its own group: a second would make it stop at once),
     // the cleanup ran, no SIGTERM.
     expect(signals()).toEqual(["INT", "cleanup done"]);
@@ -305,7 +309,7 @@ describe("TerraformCli against a fake terraform (in a Node child: jest cannot lo
 
   it("an already aborted signal runs nothing", async () => {
     const { lines } = await runHarness({ options: options(), steps: [["init"]], abortFirst: true });
-    expect(failure(lines)).toMatchObject({ name: "TerraformError", reason: "interrupted before it started" });
+    expect(failure(lines)).toMatchObject({ name: "TerraformError", reason: "interrupted before it started", interrupted: true });
     expect(existsSync(join(dir, "calls.log"))).toBe(false);
   }, 15_000);
 });
