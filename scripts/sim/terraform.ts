@@ -193,6 +193,12 @@ export class SimTerraform implements TerraformRunner {
    * apply fails as interrupted (`TerraformError.interrupted`).
    */
   signal?: AbortSignal;
+  /**
+   * Groups whose deletion an interrupted apply cut short: they stay in the state (as a resource
+   * whose delete failed does), so that the next plan deletes them again and its apply waits until
+   * they are gone; a group AWS has finished deleting meanwhile leaves the state with it.
+   */
+  private readonly deletesCutShort = new Set<string>();
   /** Called at points inside apply (tests interrupt there). */
   checkpoint?: (point: SimApplyPoint) => void;
 
@@ -245,6 +251,11 @@ export class SimTerraform implements TerraformRunner {
     return this.environment.clusters.filter((c) => this.world.clusters.has(c.ecsClusterName));
   }
 
+  /** A group terraform's state holds: every one not being deleted, and those whose deletion an interrupted apply cut short. */
+  private inState(group: SimGroup): boolean {
+    return !group.deleting || this.deletesCutShort.has(group.name);
+  }
+
   /** The cluster (config name) a resource of the stack belongs to, by its address (as the guard reads it). */
   private clusterOf(address: string): Environment["clusters"][number] | undefined {
     const name = clusterOfAddress(address, this.environment.clusters.map((c) => c.name));
@@ -294,7 +305,7 @@ export class SimTerraform implements TerraformRunner {
     this.notAborted("plan");
     this.needInit();
     const desired = this.desired();
-    const deployed = [...this.world.groups.values()].filter((g) => this.clusterNames().has(g.tags?.["amiroll:cluster"] ?? "") && !g.deleting);
+    const deployed = [...this.world.groups.values()].filter((g) => this.clusterNames().has(g.tags?.["amiroll:cluster"] ?? "") && this.inState(g));
     const desiredNames = new Set(desired.map((d) => d.spec.name));
     const changes: ResourceChange[] = [];
     const creates: DesiredGeneration[] = [];
@@ -407,7 +418,11 @@ export class SimTerraform implements TerraformRunner {
       const deleted = this.world.deleteGroup(name);
       this.checkpoint?.("apply:deleting");
       const outcome = await this.untilInterrupted(Promise.race([deleted.then(() => "deleted"), this.world.clock.sleep(timeout).then(() => "timeout")]));
-      if (outcome === "interrupted") throw interrupted();
+      if (outcome === "interrupted") {
+        this.deletesCutShort.add(name);
+        throw interrupted();
+      }
+      this.deletesCutShort.delete(name);
       if (outcome === "timeout") throw new Error(`terraform: deleting ${name}: timeout after ${timeout / 60_000}m waiting for its instances to terminate`);
     }
   }
@@ -460,7 +475,7 @@ export class SimTerraform implements TerraformRunner {
     const value: Record<string, unknown> = {};
     for (const cluster of this.deployedClusterConfigs()) {
       const groups = [...this.world.groups.values()]
-        .filter((g) => g.clusterName === cluster.ecsClusterName && !g.deleting)
+        .filter((g) => g.clusterName === cluster.ecsClusterName && this.inState(g))
         .sort((a, b) => b.createdAt - a.createdAt || a.name.localeCompare(b.name));
       // As EcsCluster names them: a canary group beside the stable one, which then runs the retiring image.
       const proving = groups.some((g) => isCanaryGroup(g.name));

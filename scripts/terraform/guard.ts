@@ -378,8 +378,9 @@ export function guardPlan(plan: Plan, options: GuardOptions = {}): GuardResult {
 
   const acting = actingChanges(plan);
   const groups = plan.changes.filter((c) => c.mode === "managed" && c.type === GROUP);
-  // The canary groups a replace roll removes, by name, as the amiroll_clusters output lists them.
-  const canaries = new Set(rolls.filter((r) => r.shape === "replace").flatMap((r) => r.before.filter((g) => g.role === "canary" && g.asgName).map((g) => g.asgName!)));
+  // The canary groups a replace roll removes (or a retire: a failed proof, or a replace cut short
+  // by Ctrl-C that left its old group and the canary to delete), by name, as the amiroll_clusters output lists them.
+  const canaries = new Set(rolls.filter((r) => r.shape === "replace" || r.shape === "retire").flatMap((r) => r.before.filter((g) => g.role === "canary" && g.asgName).map((g) => g.asgName!)));
   const verdicts = acting.map((change) => {
     const pattern = allowedBy(change.address, allow);
     if (pattern) return accept(change, `allowed by --allow ${pattern}`, "not judged: a reviewer allowed it explicitly");
@@ -416,7 +417,8 @@ export function guardPlan(plan: Plan, options: GuardOptions = {}): GuardResult {
     const moved = groupsDoing([kind]);
     if (moved.length === 0) problems.push(`expected a blue-green ${shape}, but the plan ${verb} no Auto Scaling group`);
     const perCluster = new Map<string, string[]>();
-    for (const g of moved) perCluster.set(clusterOfGroup(g), [...(perCluster.get(clusterOfGroup(g)) ?? []), g.address]);
+    // A canary group deleted beside the generation does not count as another one.
+    for (const g of moved.filter((m) => !isCanary(m, canaries))) perCluster.set(clusterOfGroup(g), [...(perCluster.get(clusterOfGroup(g)) ?? []), g.address]);
     for (const [cluster, addresses] of perCluster) {
       if (addresses.length > 1) problems.push(`${verb} ${addresses.length} groups of cluster ${cluster} (${addresses.join(", ")}); ${SHAPE_WORDS[shape]} moves one generation`);
     }

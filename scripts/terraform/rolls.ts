@@ -15,7 +15,8 @@ import type { Plan } from "./plan";
  * - `add`: a blue-green generation, or a replace roll's canary group, added beside the old one
  *   (creates only);
  * - `retire`: a blue-green generation removed once drained, or a canary group removed after a
- *   failed proof (deletes only);
+ *   failed proof, or what a replace cut short by Ctrl-C left to delete (its old group and the
+ *   canary) (deletes only);
  * - `none`: nothing changes.
  */
 export type Shape = "create" | "replace" | "add" | "retire" | "none";
@@ -69,6 +70,8 @@ function shapeOf(before: readonly Generation[], after: readonly Generation[], de
   const canary = imageShape(before.filter(isCanary), after.filter(isCanary));
   if (main !== "other" && (canary === "none" || (canary === "retire" && main === "replace"))) return main;
   if (main === "none" && (canary === "add" || canary === "retire")) return canary;
+  // A replace apply cut short (Ctrl-C) after its new group was created: the old group and the canary are left to delete.
+  if (main === "retire" && canary === "retire") return "retire";
   return { unknown: `it goes from [${before.map(words).join(", ")}] to [${after.map(words).join(", ")}]` };
 }
 
