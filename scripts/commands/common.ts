@@ -20,9 +20,9 @@ export const EXIT = {
   badInput: 2,
   /** The plan guard refused the plan. */
   guardRefused: 3,
-} as const;
   /** Interrupted (Ctrl-C, SIGTERM): nothing rejected; the same command resumes. The shell's code for SIGINT. */
   interrupted: 130,
+} as const;
 
 /** Thrown by a verb that has printed its result and ends with this exit code (not an error). */
 export class Exit extends Error {

@@ -8,14 +8,17 @@
  * generation) -> watch the tasks move -> gates -> pins (verified) -> (blue-green: apply the
  * retire). An environment (or cluster) never deployed gets its first deploy the same way: the
  * plan creates it (the guard's `create`), the watch waits for its instances to join, the gates
- * judge it. A blue-green wave that fails rolls back: the old instances go back to ACTIVE, the
- * new generation is removed, and the image is recorded as rejected in the pins.
+ * judge it. A blue-green wave whose image was shown to fail (a crash loop, a gate) rolls back:
+ * the image is recorded as rejected in the pins, the old instances go back to ACTIVE, the new
+ * generation is removed. Anything else that stops a wave is no verdict on the image: Ctrl-C or
+ * SIGTERM (at any step, the rollback included) ends it "interrupted", and a terraform or AWS
+ * error "failed", both with nothing rolled back and nothing rejected; the same command resumes.
  */
 import type { Cluster, Environment } from "../config/environments";
 import { type ClusterPins, type Pin, type Pins, readPins, writePins } from "../config/pins";
 import type { Logger } from "../core/log";
 import type { TerraformStack } from "../terraform/runner";
-import { StalePlanError } from "../core/errors";
+import { StalePlanError, TerraformError } from "../core/errors";
 import type { BalanceReport } from "../fleet/balance";
 import type { AwsClients } from "../fleet/clients";
 import { setContainerInstanceStatus } from "../fleet/drain";
@@ -30,7 +33,7 @@ import { clusterGenerations } from "../terraform/rolls";
 import { CANARY_SOAK_MS, judgeCanary } from "./canary";
 import { type GateResult, runGates } from "./gates";
 import type { HttpProbe } from "./smoke";
-import { type ClusterStep, type StepKind, environmentStep, nextClusterStep } from "./state";
+import { type ClusterStep, type StepKind, environmentStep, nextClusterStep, rollbackUnfinished } from "./state";
 import { formatInstant, formatWait, nextOpening, openWindow } from "../config/windows";
 
 /** How the rollout reaches one environment: its AWS clients and its terraform stack. */
@@ -64,7 +67,16 @@ export interface RolloutOptions {
   readonly signal?: AbortSignal;
   /** Called before each step; what it throws ends the rollout on the spot, unhandled (tests inject crashes here). */
   readonly beforeStep?: (environment: string, step: StepKind) => void | Promise<void>;
+  /**
+   * Called at points inside the steps (tests interrupt there): `plan`, before each terraform
+   * plan; `rollback:pinned`, once a rollback has written the pins; `rollback:reactivated`, once
+   * it has set the old instances ACTIVE. What it throws is handled as any error there.
+   */
+  readonly checkpoint?: (environment: string, point: RolloutPoint) => void;
 }
+
+/** The points inside the steps `checkpoint` is called at. */
+export type RolloutPoint = "plan" | "rollback:pinned" | "rollback:reactivated";
 
 export type WaveOutcome = "done" | "already done" | "failed" | "rolled back" | "refused" | "guard refused" | "interrupted" | "not started";
 
@@ -143,9 +155,21 @@ class Stop extends Error {
   constructor(
     readonly outcome: WaveOutcome,
     readonly reason: string,
+    /**
+     * The image itself was shown to fail (tasks crash on it, a gate failed): a "failed" wave then
+     * rolls back and rejects it. Every other failure (a timeout, a stall, terraform, AWS) is no
+     * verdict on the image: nothing is rolled back or rejected, and the same command resumes.
+     */
+    readonly imageFailed = false,
   ) {
     super(reason);
   }
+}
+
+/** An error that is Ctrl-C or SIGTERM, not a failure: a step stopped by the signal, or terraform stopped or refused to start by it. */
+function isInterruption(error: unknown, signal: AbortSignal | undefined): boolean {
+  if (error instanceof Stop) return error.outcome === "interrupted";
+  return signal?.aborted === true || (error instanceof TerraformError && error.interrupted);
 }
 
 export async function rollout(options: RolloutOptions): Promise<RolloutResult> {
@@ -207,6 +231,8 @@ async function runWave(environment: Environment, options: RolloutOptions): Promi
     const generations = clusterGenerations(outputs[CLUSTERS_OUTPUT]?.value);
     const fleets = new Map<string, FleetSnapshot>();
     const steps = new Map<string, ClusterStep>();
+    /** Clusters whose rollback is not finished. */
+    const undoing: string[] = [];
     for (const cluster of environment.clusters) {
       const deployed = generations.get(cluster.name)?.generations ?? [];
       if (deployed.length > 0) deployedClusters.add(cluster.name);
@@ -214,12 +240,14 @@ async function runWave(environment: Environment, options: RolloutOptions): Promi
       // Never deployed: there is no ECS cluster to look at yet (AWS would say it does not exist).
       const fleet = deployed.length > 0 ? await takeSnapshot(access.clients, cluster.ecsClusterName, { now: clock.now(), since: report.startedAt }) : emptyFleet(cluster.ecsClusterName, clock.now());
       fleets.set(cluster.name, fleet);
-      steps.set(cluster.name, nextClusterStep({ cluster, pins: pins[env][cluster.name], deployed, fleet }, targets.get(cluster.name)!));
+      const clusterWorld = { cluster, pins: pins[env][cluster.name], deployed, fleet };
+      steps.set(cluster.name, nextClusterStep(clusterWorld, targets.get(cluster.name)!));
+      if (rollbackUnfinished(clusterWorld)) undoing.push(cluster.name);
       (report.targets as Record<string, string>)[cluster.name] = targets.get(cluster.name)!.imageId;
       for (const ci of fleet.containerInstances) if (ci.imageId !== targets.get(cluster.name)!.imageId) oldInstances.add(ci.ec2InstanceId);
     }
     tasksOnOldAtStart ??= tasksOn(oldInstances, fleets);
-    return { pins, targets, fleets, steps };
+    return { pins, targets, fleets, steps, undoing };
   };
 
   const writeClusterPins = async (pins: Pins, changes: ReadonlyMap<string, ClusterPins>, why: string) => {
@@ -236,6 +264,7 @@ async function runWave(environment: Environment, options: RolloutOptions): Promi
     const planFile = `${stack.directory}/amiroll-rollout.tfplan`;
     for (let attempt = 1; ; attempt++) {
       log.info(`${env}: terraform plan (${purpose})`, { env });
+      options.checkpoint?.(env, "plan");
       await stack.runner.plan(planFile);
       const plan = parsePlan(await stack.runner.showJson(planFile), `terraform show -json ${planFile}`);
       const guard = guardPlan(plan);
@@ -266,6 +295,8 @@ async function runWave(environment: Environment, options: RolloutOptions): Promi
 
   let lastStep: StepKind | undefined;
   let repeats = 0;
+  /** This run took steps of a rollback an earlier run began. */
+  let finishingRollback = false;
   try {
     for (let n = 0; ; n++) {
       if (options.signal?.aborted) throw new Stop("interrupted", `interrupted before ${lastStep ?? "the first step"}`);
@@ -277,6 +308,14 @@ async function runWave(environment: Environment, options: RolloutOptions): Promi
         log.info(`${env}: ${changed ? "done" : "already on its verified image: nothing to do"}`, { env, outcome: report.outcome });
         break;
       }
+      // This run finished a rollback an earlier one began (cut short): that is its outcome.
+      if (finishingRollback && world.undoing.length === 0) {
+        report.outcome = "rolled back";
+        report.reason = `finished the rollback an earlier run began: ${environment.clusters.flatMap((c) => world.pins[env][c.name].rejected ?? []).map((r) => `${r.imageId}: ${r.reason}`).join("; ")}`;
+        log.warn(`${env}: rolled back; the old generation serves as before`, { env });
+        break;
+      }
+      if (world.undoing.length > 0) finishingRollback = true;
       if (kind === "refuse") throw new Stop("refused", of("refuse").map(([c, s]) => `${c}: ${s.reason}`).join("; "));
       repeats = kind === lastStep ? repeats + 1 : 0;
       if (repeats >= 3 || n >= MAX_STEPS) throw new Stop("failed", `${env} does not converge: step ${kind} again after ${n} steps (${[...world.steps].map(([c, s]) => `${c}: ${s.kind}`).join(", ")})`);
@@ -293,6 +332,11 @@ async function runWave(environment: Environment, options: RolloutOptions): Promi
       log.info(`${env}: ${kind}`, { env, step: kind });
 
       switch (kind) {
+        case "reactivate":
+          // A rollback cut short: its pins reject the image already; the old instances serve again
+          // before the apply removes the rejected generation.
+          await timed("rollback", () => reactivate(environment, access, options, new Map(of("reactivate").map(([c, s]) => [c, s.containerInstanceArns]))));
+          break;
         case "pin": {
           const changes = new Map(of("pin").map(([c, s]) => [c, s.pins]));
           await timed("pins", () => writeClusterPins(world.pins, changes, of("pin").map(([c, s]) => `${c}: ${s.why}`).join("; ")));
@@ -319,7 +363,8 @@ async function runWave(environment: Environment, options: RolloutOptions): Promi
           if (result.outcome === "interrupted") throw new Stop("interrupted", "interrupted while watching the tasks move");
           if (result.outcome !== "done") {
             const reasons = [...result.states].flatMap(([c, s]) => failureReason(c, s) ?? []);
-            throw new Stop("failed", result.outcome === "timeout" ? `the tasks did not move within the watch timeout (${[...result.states].map(([c, s]) => `${c}: ${s.phase}`).join(", ")})` : reasons.join("; ") || result.outcome);
+            // Tasks crashing on the new image are a verdict on it; a stall or a timeout is not.
+            throw new Stop("failed", result.outcome === "timeout" ? `the tasks did not move within the watch timeout (${[...result.states].map(([c, s]) => `${c}: ${s.phase}`).join(", ")})` : reasons.join("; ") || result.outcome, result.outcome === "crash loop");
           }
           break;
         }
@@ -338,7 +383,7 @@ async function runWave(environment: Environment, options: RolloutOptions): Promi
           report.gates = gates.gates;
           report.balance = gates.balance;
           if (options.signal?.aborted) throw new Stop("interrupted", "interrupted during the gates");
-          if (!gates.passed) throw new Stop("failed", `gate ${gates.reason}`);
+          if (!gates.passed) throw new Stop("failed", `gate ${gates.reason}`, true);
           const verifiedAt = new Date(clock.now()).toISOString().replace(/\.\d{3}Z$/, "Z");
           const verified = new Map(environment.clusters.map((c) => [c.name, { current: { ...world.pins[env][c.name].current, verifiedAt } }]));
           await timed("pins", () => writeClusterPins(world.pins, verified, `${[...world.targets.values()].map((p) => p.imageId).join(", ")} verified`));
@@ -348,19 +393,25 @@ async function runWave(environment: Environment, options: RolloutOptions): Promi
     }
   } catch (error) {
     if (error instanceof Abandoned) throw error.error;
-    if (!(error instanceof Stop)) {
-      // terraform or AWS failed: for a blue-green wave that is a reason to roll back too.
-      const reason = (error as Error).message;
-      if ((error as Error).name === "ConfigError" || (error as Error).name === "UsageError") throw error;
-      report.outcome = "failed";
-      report.reason = reason;
+    const stop = error instanceof Stop ? error : undefined;
+    if (!stop && ((error as Error).name === "ConfigError" || (error as Error).name === "UsageError")) throw error;
+    if (stop && (stop.outcome === "refused" || stop.outcome === "guard refused")) {
+      // A decision, not a failure: it stands even when Ctrl-C came meanwhile (nothing was changed).
+      report.outcome = stop.outcome;
+      report.reason = stop.reason;
+    } else if (isInterruption(error, options.signal)) {
+      // Ctrl-C or SIGTERM, wherever it landed (a terraform plan or apply included): no verdict on
+      // the image, so nothing is rolled back or rejected; the same command continues from here.
+      report.outcome = "interrupted";
+      report.reason = stop?.reason ?? `interrupted during ${lastStep ?? "the first step"} (${(error as Error).message})`;
     } else {
-      report.outcome = error.outcome;
-      report.reason = error.reason;
+      report.outcome = stop?.outcome ?? "failed";
+      report.reason = stop?.reason ?? (error as Error).message;
     }
-    if (report.outcome === "failed") {
-      const rolledBack = await rollBack(environment, options, access, report, readCurrentPins(), async (pins, changes, why) => writeClusterPins(pins, changes, why), applyPins);
-      if (rolledBack) report.outcome = "rolled back";
+    if (report.outcome === "failed" && stop?.imageFailed) {
+      report.outcome = await rollBack(environment, options, access, report, readCurrentPins(), async (pins, changes, why) => writeClusterPins(pins, changes, why), applyPins);
+    } else if (report.outcome === "failed") {
+      log.warn(`${env}: ${report.reason}: no verdict on the image, so nothing is rolled back and nothing rejected; once the cause is fixed, run amiroll rollout again: it continues from where the world is`, { env });
     }
     if (report.outcome === "interrupted") {
       log.warn(`${env}: ${report.reason}. Run amiroll rollout again: it continues from where the world is.`, { env });
@@ -450,7 +501,7 @@ async function proveCanaries(
     for (;;) {
       const fleet = await takeSnapshot(access.clients, cluster.ecsClusterName, { now: clock.now(), since: startedAt });
       const verdict = judgeCanary(fleet, { imageId, startedAt });
-      if (verdict.kind === "crash") throw new Stop("failed", `${cluster.name}: ${verdict.reason}`);
+      if (verdict.kind === "crash") throw new Stop("failed", `${cluster.name}: ${verdict.reason}`, true);
       if (verdict.kind === "drain") {
         const ci = fleet.containerInstances.find((c) => c.arn === verdict.containerInstanceArn)!;
         log.info(`${cluster.name}: canary of ${imageId}: ${ci.ec2InstanceId} set DRAINING, so that its tasks move (the old instance serves until each one's replacement is healthy)`, { env: environment.name, cluster: cluster.name, instance: ci.ec2InstanceId });
@@ -466,6 +517,15 @@ async function proveCanaries(
       await clock.sleep(10_000);
     }
     log.info(`${cluster.name}: ${imageId} proven on the canary`, { env: environment.name, cluster: cluster.name });
+  }
+}
+
+/** A rollback cut short after its pins were written: its old instances go back to ACTIVE. */
+async function reactivate(environment: Environment, access: EnvironmentAccess, options: RolloutOptions, drained: ReadonlyMap<string, readonly string[]>): Promise<void> {
+  for (const cluster of environment.clusters.filter((c) => drained.has(c.name))) {
+    const arns = drained.get(cluster.name)!;
+    options.log.info(`${cluster.name}: ${arns.length} old instance(s) set ACTIVE again (finishing the rollback)`, { env: environment.name, cluster: cluster.name, instances: arns.length });
+    await setContainerInstanceStatus(access.clients.ecs, cluster.ecsClusterName, arns, "ACTIVE");
   }
 }
 
@@ -513,9 +573,13 @@ async function watchTasks(environment: Environment, access: EnvironmentAccess, o
 }
 
 /**
- * Blue-green clusters with a retiring generation go back to it: its instances ACTIVE again,
- * the pins back to it with the new image recorded as rejected, and an apply that removes the new
- * generation (its drain hook moves the tasks back). Resolves whether anything was rolled back.
+ * Clusters with a retiring generation go back to it, in an order that a Ctrl-C (or a crash) at
+ * any point leaves resumable (state.ts takes each intermediate state): first the pins, back to
+ * the retiring image with the new one recorded as rejected, so that no later run drains anything
+ * onto it again; then the old instances ACTIVE; then an apply that removes the new generation
+ * (its drain hook moves the tasks back). Resolves the wave's outcome: "rolled back"; "failed"
+ * when there was nothing to roll back or the rollback failed; "interrupted" (the next run
+ * finishes it).
  */
 async function rollBack(
   environment: Environment,
@@ -525,19 +589,28 @@ async function rollBack(
   pins: Pins,
   writeClusterPins: (pins: Pins, changes: ReadonlyMap<string, ClusterPins>, why: string) => Promise<void>,
   applyPins: (purpose: string) => Promise<void>,
-): Promise<boolean> {
+): Promise<"rolled back" | "failed" | "interrupted"> {
   const { clock, log } = options;
   const env = environment.name;
   const rolling = environment.clusters.filter((c) => pins[env][c.name].retiring);
   if (rolling.length === 0) {
     log.warn(`${env}: ${report.reason}; no old generation is kept (strategy replace), so nothing can be rolled back`, { env });
-    return false;
+    return "failed";
   }
+  const interrupted = (what: string) => {
+    report.reason = `${report.reason}; the rollback was interrupted ${what} (run amiroll rollout again to finish it)`;
+    return "interrupted" as const;
+  };
+  // Ctrl-C before anything was rolled back: the next run judges the image again.
+  if (options.signal?.aborted) return interrupted("before it began");
   log.warn(`${env}: rolling back: ${report.reason}`, { env });
   const started = clock.now();
   try {
     const at = new Date(clock.now()).toISOString().replace(/\.\d{3}Z$/, "Z");
-    const changes = new Map<string, ClusterPins>();
+    const changes = new Map(rolling.map((c) => [c.name, { current: pins[env][c.name].retiring!, rejected: { imageId: pins[env][c.name].current.imageId, reason: report.reason ?? "the wave failed", at } }]));
+    await writeClusterPins(pins, changes, `roll back to ${rolling.map((c) => pins[env][c.name].retiring!.imageId).join(", ")}`);
+    options.checkpoint?.(env, "rollback:pinned");
+    if (options.signal?.aborted) return interrupted("after the pins were written");
     for (const cluster of rolling) {
       const pin = pins[env][cluster.name];
       const fleet = await takeSnapshot(access.clients, cluster.ecsClusterName, { now: clock.now(), since: clock.now() });
@@ -546,15 +619,16 @@ async function rollBack(
         log.info(`${cluster.name}: ${drained.length} old instance(s) set ACTIVE again`, { env, cluster: cluster.name });
         await setContainerInstanceStatus(access.clients.ecs, cluster.ecsClusterName, drained, "ACTIVE");
       }
-      changes.set(cluster.name, { current: pin.retiring!, rejected: { imageId: pin.current.imageId, reason: report.reason ?? "the wave failed", at } });
     }
-    await writeClusterPins(pins, changes, `roll back to ${rolling.map((c) => pins[env][c.name].retiring!.imageId).join(", ")}`);
+    options.checkpoint?.(env, "rollback:reactivated");
+    if (options.signal?.aborted) return interrupted("after the old instances were set ACTIVE");
     await applyPins("roll back: remove the new generation");
     log.warn(`${env}: rolled back; the old generation serves as before`, { env });
-    return true;
+    return "rolled back";
   } catch (error) {
+    if (isInterruption(error, options.signal)) return interrupted(`(${(error as Error).message})`);
     report.reason = `${report.reason}; the rollback did not finish: ${(error as Error).message} (run amiroll rollout again to finish it)`;
-    return false;
+    return "failed";
   } finally {
     report.phases.push({ step: "rollback", ms: clock.now() - started });
   }

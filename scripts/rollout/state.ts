@@ -27,6 +27,9 @@ export interface ClusterWorld {
 
 /**
  * What the cluster needs next, in the order a roll goes through them:
+ * - `reactivate`: a rollback was cut short after its pins rejected the image (they are written
+ *   first): its old instances still DRAINING go back to ACTIVE before anything else (then the
+ *   apply removes the rejected generation; nothing is ever drained onto it again);
  * - `pin`: the pins file must change first (start a roll, or promote the image);
  * - `apply`: terraform must make the deployed generations match the pins (for a cluster never
  *   deployed, its first deploy: the plan creates it);
@@ -40,6 +43,7 @@ export interface ClusterWorld {
  * - `refuse`: the roll cannot go on without a person (the reason says why).
  */
 export type ClusterStep =
+  | { readonly kind: "reactivate"; readonly containerInstanceArns: readonly string[] }
   | { readonly kind: "pin"; readonly pins: ClusterPins; readonly why: string }
   | { readonly kind: "apply"; readonly why: string }
   | { readonly kind: "canary"; readonly imageId: string }
@@ -52,7 +56,7 @@ export type ClusterStep =
 export type StepKind = ClusterStep["kind"];
 
 /** The order of the steps: an environment's clusters move together, the one furthest behind leads. */
-export const STEP_ORDER: readonly StepKind[] = ["refuse", "pin", "apply", "canary", "drain", "migrate", "verify", "done"];
+export const STEP_ORDER: readonly StepKind[] = ["reactivate", "refuse", "pin", "apply", "canary", "drain", "migrate", "verify", "done"];
 
 const REGISTERED = new Set(["ACTIVE", "DRAINING"]);
 
@@ -76,6 +80,13 @@ export function nextClusterStep(world: ClusterWorld, target: Pin): ClusterStep {
 
   if (deployed.length === 0) return firstDeployStep(world, goal);
 
+  // A rollback not finished: its old instances serve again first.
+  const undoing = rollbackUnfinished(world);
+  if (undoing) {
+    const drained = registered.filter((ci) => ci.imageId !== pins.rejected!.imageId && ci.status === "DRAINING");
+    if (drained.length > 0) return { kind: "reactivate", containerInstanceArns: drained.map((ci) => ci.arn) };
+  }
+
   if (pins.current.imageId !== goal.imageId) {
     if (pins.retiring) {
       return { kind: "refuse", reason: `a roll from ${pins.retiring.imageId} to ${pins.current.imageId} is still in progress; finish it (or roll it back) before rolling to ${goal.imageId}` };
@@ -93,7 +104,8 @@ export function nextClusterStep(world: ClusterWorld, target: Pin): ClusterStep {
   const verified = pins.current.verifiedAt !== undefined;
   // A canary of the goal with the old image no longer pinned: its proof passed, the replace is next.
   const proven = cluster.strategy === "replace" && deployed.some((g) => g.role === "canary" && g.imageId === goal.imageId);
-  if (!rejected && !pins.retiring && !verified && !proven && deployedIds.some((id) => id !== goal.imageId)) {
+  // (Never the rejected generation of a rollback not finished: the apply removes it.)
+  if (!rejected && !undoing && !pins.retiring && !verified && !proven && deployedIds.some((id) => id !== goal.imageId)) {
     // The old generation stays until the new image is verified (blue-green) or proven on a canary (replace): pin it as retiring.
     const old = deployed.find((g) => g.imageId !== goal.imageId && g.role !== "canary")!;
     const retiring: Pin = { imageId: old.imageId, ...(old.imageName && { imageName: old.imageName }) };
@@ -123,6 +135,16 @@ export function nextClusterStep(world: ClusterWorld, target: Pin): ClusterStep {
   if (tasksOnOld || (!pins.retiring && old.length > 0)) return { kind: "migrate", why: `${old.length} instance(s) of older images still registered` };
   if (!verified) return { kind: "verify" };
   return { kind: "done" };
+}
+
+/**
+ * A rollback not finished (cut short by Ctrl-C, a crash or a failed apply): the pins reject an
+ * image (a rollback writes them first) that is still deployed or has instances registered.
+ */
+export function rollbackUnfinished(world: ClusterWorld): boolean {
+  const rejected = world.pins.rejected?.imageId;
+  if (rejected === undefined || rejected === world.pins.current.imageId) return false;
+  return world.deployed.some((g) => g.imageId === rejected) || world.fleet.containerInstances.some((ci) => REGISTERED.has(ci.status) && ci.imageId === rejected);
 }
 
 /**

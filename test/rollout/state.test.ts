@@ -275,6 +275,7 @@ describe("a rejected target", () => {
 
 describe("environmentStep", () => {
   const step: Record<StepKind, ClusterStep> = {
+    reactivate: { kind: "reactivate", containerInstanceArns: [arn("i-old1")] },
     refuse: { kind: "refuse", reason: "held" },
     pin: { kind: "pin", pins: { current: newUnverified }, why: "roll" },
     apply: { kind: "apply", why: "deployed" },
@@ -285,8 +286,8 @@ describe("environmentStep", () => {
     done: { kind: "done" },
   };
 
-  it("orders the steps refuse < pin < apply < canary < drain < migrate < verify < done", () => {
-    expect(STEP_ORDER).toEqual(["refuse", "pin", "apply", "canary", "drain", "migrate", "verify", "done"]);
+  it("orders the steps reactivate < refuse < pin < apply < canary < drain < migrate < verify < done", () => {
+    expect(STEP_ORDER).toEqual(["reactivate", "refuse", "pin", "apply", "canary", "drain", "migrate", "verify", "done"]);
   });
 
   const pairs = STEP_ORDER.flatMap((first, i) => STEP_ORDER.slice(i + 1).map((later) => [first, later] as const));
