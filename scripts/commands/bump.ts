@@ -5,8 +5,7 @@
  * rewrites stacks/amis.json in its own formatting; prints the pull request's title and body.
  * Exit 2, the pins file untouched, on any bad input or AWS answer.
  */
-import { copyFileSync, mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { copyFileSync } from "node:fs";
 import { join } from "node:path";
 import { Command, Option } from "commander";
 import { amiIdProblem } from "../../constructs/ami";
@@ -16,7 +15,7 @@ import { type BumpPlan, type Lookups, bumpTargets, planBump } from "../images/bu
 import { bumpPullRequest } from "../images/pull-request";
 import { type Release, describeImages, resolveReleases } from "../images/release";
 import { createLogger } from "../core/log";
-import { type CommonOptions, type Config, envOption, loadConfig, selectEnvironments, stderrSink, withCommonOptions } from "./common";
+import { type CommonOptions, type Config, envOption, loadConfig, selectEnvironments, stderrSink, temporaryDirectory, withCommonOptions } from "./common";
 import { type AwsAccess, awsAccess } from "./stack";
 import { usedBy } from "./status";
 
@@ -93,7 +92,7 @@ export function bumpCommand(): Command {
     } else {
       written = options.simulate && !process.env.AMIROLL_PINS ? simulatedCopy(config) : config.pinsPath;
       const diff = writePins(written, plan.pins, config.environments);
-      log.info(`${written === config.pinsPath ? config.pinsShownAs : `${written} (a simulated copy; ${config.pinsShownAs} is unchanged)`}:\n${diff.map((l) => `    ${l}`).join("\n")}`, { pins: written, diff });
+      log.info(`${written === config.pinsPath ? config.pinsShownAs : `${written} (a simulated copy; ${config.pinsShownAs} is unchanged; the copy is removed on exit, AMIROLL_PINS=FILE writes one that stays)`}:\n${diff.map((l) => `    ${l}`).join("\n")}`, { pins: written, diff });
     }
     if (options.output === "json") {
       process.stdout.write(`${JSON.stringify({ title: pr?.title, body: pr?.body, pinsFile: written, changes: plan.changes, skipped: plan.skipped, upToDate: plan.upToDate }, null, 2)}\n`);
@@ -103,9 +102,9 @@ export function bumpCommand(): Command {
   });
 }
 
-/** A simulated bump writes a copy: sim image ids never belong in the repository's pins. */
+/** A simulated bump writes a copy (removed on exit): sim image ids never belong in the repository's pins. */
 function simulatedCopy(config: Config): string {
-  const copy = join(mkdtempSync(join(tmpdir(), "amiroll-bump-")), "amis.json");
+  const copy = join(temporaryDirectory("amiroll-bump-"), "amis.json");
   copyFileSync(config.pinsPath, copy);
   return copy;
 }

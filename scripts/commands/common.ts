@@ -2,8 +2,9 @@
  * What every verb shares: the options of DESIGN.md's CLI contract, loading config and pins,
  * where logs go (stderr; the logger itself is core/log.ts), and how a verb ends with an exit code.
  */
-import { accessSync, constants, statSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { accessSync, constants, mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
 import { type Command, Option } from "commander";
 import { UsageError } from "../core/errors";
 import { LOG_FORMATS, type LogFormat, type LogSink, type Logger } from "../core/log";
@@ -112,25 +113,78 @@ export function commanderOutputAsJson(program: Command, log: Logger): void {
 }
 
 /**
- * Ctrl-C while terraform runs: the signal aborts, the runner forwards SIGINT so terraform stops
- * gracefully (it never kills an apply), and the verb ends with terraform's error. Call the
- * returned function when done.
+ * Ctrl-C or SIGTERM: the signal aborts; the runner forwards one SIGINT so that terraform stops
+ * gracefully (it never kills an apply), and the verb stops at its next step (`rollout` ends
+ * "interrupted", exit 130, nothing rejected: the same command resumes). Only the first signal:
+ * a second one ends the process at once (exit 130). Call the returned function when done.
  */
 export function interruptible(log: Logger): { signal: AbortSignal; done: () => void } {
   const controller = new AbortController();
-  const onSignal = () => {
+  const stop = () => {
     log.warn("interrupted: asking terraform to stop gracefully (it finishes the operations in flight and saves its state)");
     controller.abort();
   };
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  onSignal = stop;
+  listenForSignals();
   return {
     signal: controller.signal,
     done: () => {
-      process.off("SIGINT", onSignal);
-      process.off("SIGTERM", onSignal);
+      if (onSignal === stop) onSignal = undefined;
+      if (temporaryDirectories.size === 0) stopListeningForSignals();
     },
   };
+}
+
+/** What the next SIGINT or SIGTERM does: the verb's (`interruptible`), once. */
+let onSignal: (() => void) | undefined;
+let listening = false;
+
+/**
+ * One listener for both signals while a verb is interruptible or temporary directories exist:
+ * the first signal goes to the verb; one that no verb takes (before the verb set up, or a second
+ * Ctrl-C) ends the process with exit 130, whose exit handler removes the directories. Otherwise
+ * Node's default (the process dies of the signal) stands.
+ */
+function dispatchSignal(signal: NodeJS.Signals): void {
+  const verb = onSignal;
+  onSignal = undefined;
+  if (verb) return verb();
+  process.stderr.write(`amiroll: interrupted (${signal})\n`);
+  process.exit(EXIT.interrupted);
+}
+
+function listenForSignals(): void {
+  if (listening) return;
+  listening = true;
+  process.on("SIGINT", dispatchSignal);
+  process.on("SIGTERM", dispatchSignal);
+}
+
+function stopListeningForSignals(): void {
+  listening = false;
+  process.off("SIGINT", dispatchSignal);
+  process.off("SIGTERM", dispatchSignal);
+}
+
+/** The temporary directories of this process (simulated runs), removed when it exits. */
+const temporaryDirectories = new Set<string>();
+
+/**
+ * A new temporary directory `<TMPDIR>/<prefix>XXXXXX`, removed with everything in it when the
+ * process exits: at the end of the verb, on an error, and on Ctrl-C or SIGTERM (a signal that no
+ * verb takes ends the process with exit 130, so that the directory still goes).
+ */
+export function temporaryDirectory(prefix: string): string {
+  if (temporaryDirectories.size === 0) process.once("exit", removeTemporaryDirectories);
+  listenForSignals();
+  const directory = mkdtempSync(join(tmpdir(), prefix));
+  temporaryDirectories.add(directory);
+  return directory;
+}
+
+function removeTemporaryDirectories(): void {
+  for (const directory of temporaryDirectories) rmSync(directory, { recursive: true, force: true });
+  temporaryDirectories.clear();
 }
 
 /** `--env NAME`, which may be given several times; none means every environment. */

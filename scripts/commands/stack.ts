@@ -3,8 +3,7 @@
  * that plans and applies it: real terraform in the synthesized directory, or the sim's
  * stand-in with `--simulate`.
  */
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ClusterAmis } from "../../constructs/ami";
 import { setContainerInstanceStatus } from "../fleet/drain";
@@ -19,6 +18,7 @@ import { VirtualClock } from "../sim/clock";
 import { SimTerraform } from "../sim/terraform";
 import { TerraformCli, type TerraformStack } from "../terraform/runner";
 import type { Logger } from "../core/log";
+import { temporaryDirectory } from "./common";
 
 // Loaded on first use, so that a verb pays only for what it runs: cdktf and the provider's
 // classes where a stack is synthesized, the simulator with --simulate, the SDK clients without.
@@ -90,7 +90,7 @@ export function bumpPinsFor(simulation: Simulation, environment: Environment, pi
 export async function simulatedStack(options: StackOptions): Promise<Stack> {
   const { environment, config } = options;
   const simulation = await createSimulation({ environment, pins: config.pins[environment.name], scenario: options.scenario });
-  const dir = mkdtempSync(join(tmpdir(), "amiroll-sim-"));
+  const dir = temporaryDirectory("amiroll-sim-");
   const pins = bumpPinsFor(simulation, environment, config.pins);
   const [stack] = synthesizeStacks({ environments: config.environments, pins, outDir: join(dir, "cdktf.out"), only: [environment.name] });
   const directory = stack.directory;
@@ -109,13 +109,13 @@ export const SIMULATED_START = Date.parse("2026-11-24T08:00:00Z");
 export async function simulatedEnvironments(
   config: Config,
   environments: readonly Environment[],
-  options: { scenario?: ScenarioName; startAt?: number } = {},
+  options: { scenario?: ScenarioName; startAt?: number; seed?: number } = {},
 ): Promise<Map<string, Simulation>> {
   const startAt = options.startAt ?? SIMULATED_START;
   const clock = new VirtualClock(startAt);
   const simulations = new Map<string, Simulation>();
   for (const environment of environments) {
-    simulations.set(environment.name, await createSimulation({ environment, pins: config.pins[environment.name], scenario: options.scenario, clock, startAt }));
+    simulations.set(environment.name, await createSimulation({ environment, pins: config.pins[environment.name], scenario: options.scenario, clock, startAt, seed: options.seed }));
   }
   // Images are regional: every world of a region knows every image of the others.
   for (const a of simulations.values()) {

@@ -110,7 +110,7 @@ describe("amiroll bump --simulate", () => {
   it("without AMIROLL_PINS a simulated bump writes a copy, never the repository's amis.json", () => {
     const r = amiroll(["bump", "--simulate"]);
     expect(r.status).toBe(0);
-    expect(r.stderr).toMatch(/amis\.json \(a simulated copy; stacks\/amis\.json is unchanged\)/);
+    expect(r.stderr).toMatch(/amis\.json \(a simulated copy; stacks\/amis\.json is unchanged; the copy is removed on exit/);
     expect(readFileSync(REPO_PINS_PATH, "utf8")).toBe(REPO_PINS);
   });
 
