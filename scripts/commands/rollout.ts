@@ -4,10 +4,11 @@
  * windows, respecting holds; resumable (run it again after a crash or Ctrl-C), rolls back a
  * failed blue-green wave. `--notice` prints the window's notice and changes nothing.
  * Exit: 0 done; 1 a wave failed or was rolled back; 2 refused (window, hold, unverified source,
- * bad input); 3 the plan guard refused; 130 interrupted.
+ * bad input); 3 the plan guard refused; 130 interrupted (Ctrl-C, SIGTERM: nothing rejected, the
+ * same command resumes). With `--simulate --state-dir DIR` the simulated world outlives the
+ * process (sim-state.ts), so that resume works across processes as against AWS.
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Command, Option } from "commander";
 import type { Environment } from "../config/environments";
@@ -23,10 +24,12 @@ import { fetchProbe } from "../rollout/smoke";
 import { type Clock, wallClock } from "../core/clock";
 import { simulatedProbe } from "../sim/probe";
 import { type ScenarioName, type Simulation } from "../sim/scenarios";
+import type { VirtualClock } from "../sim/clock";
 import { SimTerraform } from "../sim/terraform";
 import { type Logger, createLogger } from "../core/log";
-import { type CommonOptions, type Config, EXIT, Exit, interruptible, loadConfig, stderrSink, withCommonOptions } from "./common";
-import { realStack, simulatedEnvironments, synthesizeEnvironment } from "./stack";
+import { type CommonOptions, type Config, EXIT, Exit, interruptible, loadConfig, stderrSink, temporaryDirectory, withCommonOptions } from "./common";
+import { type JournaledOptions, type SimState, interruptAt, interruptPointFrom, openSimState, recordEnd, recordInterrupt, recordStep, replayRuns, startRun } from "./sim-state";
+import { SIMULATED_START, realStack, simulatedEnvironments, synthesizeEnvironment } from "./stack";
 import { durationOption } from "./watch";
 
 interface RolloutCommandOptions extends CommonOptions {
@@ -39,10 +42,14 @@ interface RolloutCommandOptions extends CommonOptions {
   readonly timeout: string;
   readonly stallAfter: string;
   readonly output: "text" | "markdown";
+  readonly stateDir?: string;
 }
 
 /** Exit code of an interrupted rollout (the shell's for SIGINT). */
-export const EXIT_INTERRUPTED = 130;
+export const EXIT_INTERRUPTED = EXIT.interrupted;
+
+/** The simulated world's seed (scripts/sim: the same seed, the same run). */
+const SIMULATION_SEED = 1;
 
 const EXIT_OF: Readonly<Record<RolloutResult["outcome"], number>> = {
   done: EXIT.ok,
@@ -71,6 +78,7 @@ export function rolloutCommand(): Command {
     .option("--notice", "print the maintenance notice (what, when, which services by owner) and change nothing")
     .option("--timeout <duration>", "how long tasks may take to move in one wave", "60m")
     .option("--stall-after <duration>", "no progress for this long is a stall", "10m")
+    .option("--state-dir <dir>", "with --simulate: keep the simulated world and its pins in DIR (created if missing), so that the same command run again after Ctrl-C or a crash continues it (default: a temporary directory, removed on exit)")
     .addOption(new Option("-o, --output <format>", "the report on stdout").choices(["text", "markdown"]).default("text"));
   return withCommonOptions(command).action(async (options: RolloutCommandOptions) => {
     // Every flag first, then the config and what depends on it, all before the first AWS call or
@@ -87,46 +95,97 @@ export function rolloutCommand(): Command {
     }
     const waves = wavesOf(config.environments, options.from, options.to);
     if (waves.length === 0) throw new UsageError(`--from ${options.from} comes after --to ${options.to} in the promotion order (${wavesOf(config.environments).map((e) => e.name).join(" -> ")})`);
+    if (options.stateDir !== undefined && !options.simulate) throw new UsageError("--state-dir needs --simulate (it keeps the simulated world between runs)");
+    const interruptPoint = options.simulate ? interruptPointFrom(process.env, config.environments) : undefined;
+    const state = options.simulate && options.stateDir !== undefined ? openSimState(options.stateDir, config, { scenario: options.scenario, seed: SIMULATION_SEED, startAt: SIMULATED_START }) : undefined;
+    const scenario = state?.journal.scenario ?? options.scenario;
+    const journaled: JournaledOptions = { from: options.from, to: options.to, ignoreWindow: options.ignoreWindow, waitForWindow: options.waitForWindow, force: options.force, watchTimeoutMs, stallAfterMs };
+    const runOptions = (o: JournaledOptions): Partial<RolloutOptions> => ({
+      waves: wavesOf(config.environments, o.from, o.to),
+      logFormat: options.logFormat,
+      force: o.force,
+      ignoreWindow: o.ignoreWindow,
+      waitForWindow: o.waitForWindow,
+      watchTimeoutMs: o.watchTimeoutMs,
+      stallAfterMs: o.stallAfterMs,
+    });
 
-    const world = options.simulate ? await simulatedWorld(config, { scenario: options.scenario, log }) : realWorld(config, log);
-    if (options.notice) {
-      const fleets = new Map<string, Awaited<ReturnType<typeof takeSnapshot>>>();
-      for (const env of waves) {
-        const { clients } = world.access(env);
-        for (const c of env.clusters) fleets.set(`${env.name}/${c.name}`, await takeSnapshot(clients, c.ecsClusterName, { now: world.clock.now(), since: world.clock.now() }));
-      }
-      process.stdout.write(rolloutNotice({ waves, environments: config.environments, pins: config.pins, fleets, now: world.clock.now() }));
-      return;
-    }
-
+    // Ctrl-C from here on stops the verb (before the rollout: at once, exit 130).
     const interrupt = interruptible(log);
-    world.signal = interrupt.signal;
-    log.info(`rollout: ${waves.map((w) => w.name).join(" -> ")}${options.simulate ? ` (simulated, scenario ${options.scenario ?? "healthy"}, from ${new Date(world.clock.now()).toISOString()})` : ""}`, { waves: waves.map((w) => w.name) });
     let result: RolloutResult;
+    let world: RolloutWorld;
+    let clock: VirtualClock | undefined;
     try {
-      result = await rollout(
-        rolloutOptions(world, config.environments, log, {
-          waves,
-          logFormat: options.logFormat,
-          force: options.force,
-          ignoreWindow: options.ignoreWindow,
-          waitForWindow: options.waitForWindow,
-          watchTimeoutMs,
-          stallAfterMs,
-        }),
-      );
+      if (options.simulate) {
+        const simulated = await simulatedWorld(config, { scenario, log, directory: state?.directory, seed: SIMULATION_SEED });
+        world = simulated;
+        clock = simulated.simulations.values().next().value!.clock;
+        if (state) {
+          const quiet = createLogger("text", () => undefined);
+          await replayRuns(state, clock, (o, signal) => {
+            // The world's too: the simulated terraform stops on it as on Ctrl-C.
+            simulated.signal = signal;
+            return rollout(rolloutOptions(simulated, config.environments, quiet, { ...runOptions(o), signal }));
+          }, log);
+        }
+      } else {
+        world = realWorld(config, log);
+      }
+      if (options.notice) {
+        await printNotice(world, waves, config);
+        return;
+      }
+      if (interrupt.signal.aborted) {
+        log.error("interrupted before the rollout began; nothing was changed", { exitCode: EXIT.interrupted });
+        throw new Exit(EXIT.interrupted);
+      }
+      world.signal = interrupt.signal;
+      const journal = state && clock && { state, clock, entry: startRun(state, journaled, clock) };
+      if (journal) interrupt.signal.addEventListener("abort", () => recordInterrupt(journal.state, journal.entry, journal.clock), { once: true });
+      const checkpoint = interruptPoint && interruptAt(interruptPoint, log);
+      world.checkpoint = checkpoint;
+      const beforeStep = journal || checkpoint ? (env: string, step: string) => {
+        if (journal) recordStep(journal.state, journal.entry, journal.clock);
+        checkpoint?.(env, step);
+      } : undefined;
+      log.info(`rollout: ${waves.map((w) => w.name).join(" -> ")}${options.simulate ? ` (simulated, scenario ${scenario ?? "healthy"}, from ${new Date(world.clock.now()).toISOString()})` : ""}`, { waves: waves.map((w) => w.name) });
+      try {
+        result = await rollout(rolloutOptions(world, config.environments, log, { ...runOptions(journaled), beforeStep }));
+      } catch (error) {
+        if (journal) recordEnd(journal.state, journal.entry, journal.clock, `error: ${(error as Error).message}`);
+        throw error;
+      }
+      if (journal) recordEnd(journal.state, journal.entry, journal.clock, result.outcome);
     } finally {
       interrupt.done();
     }
-    process.stdout.write(options.output === "markdown" ? rolloutMarkdown(result) : `${rolloutText(result).join("\n")}\n`);
-    if (world.violations) {
-      const violations = world.violations();
-      console.log(`zero-downtime violations: ${violations}`);
-    }
-    if (result.outcome === "interrupted") log.error("rollout interrupted; run the same command again to continue from where the world is", { exitCode: EXIT_OF[result.outcome] });
-    else if (EXIT_OF[result.outcome] !== EXIT.ok) log.error(`rollout ${result.outcome}: ${result.waves.find((w) => w.reason && w.outcome === result.outcome)?.reason ?? ""}`, { exitCode: EXIT_OF[result.outcome] });
-    if (EXIT_OF[result.outcome] !== EXIT.ok) throw new Exit(EXIT_OF[result.outcome]);
+    report(world, result, options, state, log);
   });
+}
+
+/** The report on stdout, the violations the sim saw, the final log line and the exit code. */
+function report(world: RolloutWorld, result: RolloutResult, options: RolloutCommandOptions, state: SimState | undefined, log: Logger): void {
+  process.stdout.write(options.output === "markdown" ? rolloutMarkdown(result) : `${rolloutText(result).join("\n")}\n`);
+  if (world.violations) {
+    const violations = world.violations();
+    console.log(`zero-downtime violations: ${violations}`);
+  }
+  if (result.outcome === "interrupted") {
+    const where = !options.simulate ? "" : state ? ` (the simulated world is kept in ${state.directory})` : " (simulated without --state-dir: this world ends with this process; --state-dir DIR keeps it for the next run)";
+    log.error(`rollout interrupted (an interrupt is no verdict on the image); run the same command again to continue from where the world is${where}`, { exitCode: EXIT_OF[result.outcome] });
+  } else if (EXIT_OF[result.outcome] !== EXIT.ok) {
+    log.error(`rollout ${result.outcome}: ${result.waves.find((w) => w.reason && w.outcome === result.outcome)?.reason ?? ""}`, { exitCode: EXIT_OF[result.outcome] });
+  }
+  if (EXIT_OF[result.outcome] !== EXIT.ok) throw new Exit(EXIT_OF[result.outcome]);
+}
+
+async function printNotice(world: RolloutWorld, waves: readonly Environment[], config: Config): Promise<void> {
+  const fleets = new Map<string, Awaited<ReturnType<typeof takeSnapshot>>>();
+  for (const env of waves) {
+    const { clients } = world.access(env);
+    for (const c of env.clusters) fleets.set(`${env.name}/${c.name}`, await takeSnapshot(clients, c.ecsClusterName, { now: world.clock.now(), since: world.clock.now() }));
+  }
+  process.stdout.write(rolloutNotice({ waves, environments: config.environments, pins: config.pins, fleets, now: world.clock.now() }));
 }
 
 /**
@@ -147,6 +206,7 @@ export function rolloutOptions(world: RolloutWorld, environments: readonly Envir
     watchTimeoutMs: 60 * 60_000,
     stallAfterMs: 10 * 60_000,
     signal: world.signal,
+    checkpoint: world.checkpoint,
     ...extra,
   };
 }
@@ -161,6 +221,11 @@ export interface RolloutWorld {
   /** Zero-downtime violations seen by the sim (simulated runs only). */
   readonly violations?: () => number;
   signal?: AbortSignal;
+  /**
+   * Called at the points inside the steps (rollout.ts `RolloutPoint`; simulated, also the sim
+   * terraform's points inside apply, `SimApplyPoint`): tests interrupt there.
+   */
+  checkpoint?: (environment: string, point: string) => void;
 }
 
 function realWorld(config: Config, log: Logger): RolloutWorld {
@@ -192,10 +257,14 @@ export async function simulatedWorld(
     startAt?: number;
     /** How each stack is synthesized from the pins' copy (a cache, say, for callers that run many worlds). @default synthesizeEnvironment */
     synthesize?: typeof synthesizeEnvironment;
+    /** Where the pins' copy and the stacks go (a --state-dir). @default a temporary directory, removed when the process exits */
+    directory?: string;
+    /** @default 1 */
+    seed?: number;
   },
 ): Promise<RolloutWorld & { readonly simulations: ReadonlyMap<string, Simulation>; readonly directory: string }> {
   const { log } = options;
-  const dir = mkdtempSync(join(tmpdir(), "amiroll-rollout-"));
+  const dir = options.directory ?? temporaryDirectory("amiroll-rollout-");
   const pinsPath = join(dir, "amis.json");
   writeFileSync(pinsPath, formatPins(config.pins, config.environments));
   const simulations = await simulatedEnvironments(config, config.environments, options);
@@ -203,9 +272,9 @@ export async function simulatedWorld(
   log.info(`simulated ${[...simulations.values()].map((s) => `${s.environment.name} (${s.world.instances.size} instances, ${s.world.services.size} services)`).join(", ")}; pins copied to ${pinsPath}`);
   const runners = new Map<string, SimTerraform>();
   const copy = { environments: config.environments, pinsPath, pinsShownAs: pinsPath };
-  return {
+  const world: RolloutWorld & { readonly simulations: ReadonlyMap<string, Simulation>; readonly directory: string } = {
     simulations,
-    // The temporary directory of the pins' copy and the synthesized stacks (the CLI leaves it to the OS; in-process callers may remove it).
+    // The directory of the pins' copy and the synthesized stacks (a temporary one is removed when the process exits; in-process callers may remove it sooner).
     directory: dir,
     clock,
     pinsPath,
@@ -221,9 +290,13 @@ export async function simulatedWorld(
           let runner = runners.get(environment.name);
           if (runner) runner.useStack(json);
           else runners.set(environment.name, (runner = new SimTerraform(simulation.world, environment, json)));
+          // Ctrl-C stops the simulated terraform as it stops the real one.
+          runner.signal = world.signal;
+          runner.checkpoint = (point) => world.checkpoint?.(environment.name, point);
           return { runner, directory, simulation };
         },
       };
     },
   };
+  return world;
 }

@@ -27,6 +27,10 @@ export class VirtualClock implements Clock {
   private busy = 0;
   /** Sleepers in the queue. Time only moves toward one: with nobody waiting, the world rests. */
   private sleepers = 0;
+  /** Events run so far: a position in the run finer than time (many steps share an instant). */
+  private fired = 0;
+  /** What `between` has scheduled, by position. */
+  private readonly betweens: { readonly after: number; readonly run: () => void }[] = [];
 
   constructor(startMs: number) {
     this.time = startMs;
@@ -69,6 +73,21 @@ export class VirtualClock implements Clock {
     return work;
   }
 
+  /** How many events have run: where the run is, as `between` takes it. */
+  get events(): number {
+    return this.fired;
+  }
+
+  /**
+   * Runs `run` once `count` events have run, between two turns of the clock, where a signal
+   * handler runs (the driver's code and the world's between two events run as one turn, with no
+   * other task in between): so that a Ctrl-C recorded at `events` is replayed where it happened.
+   */
+  between(count: number, run: () => void): void {
+    this.betweens.push({ after: count, run });
+    this.wake();
+  }
+
   /** Events still due (for tests and the bench). */
   get pending(): number {
     return this.queue.length;
@@ -84,11 +103,19 @@ export class VirtualClock implements Clock {
     this.ticking = true;
     setImmediate(() => {
       this.ticking = false;
+      const due = this.betweens.findIndex((b) => b.after <= this.fired);
+      if (due >= 0) {
+        // A turn of its own, as a signal handler's: what it sets off runs before the next event.
+        this.betweens.splice(due, 1)[0].run();
+        this.wake();
+        return;
+      }
       if (this.busy > 0) return; // woken again when the work settles
       while (this.sleepers > 0) {
         const next = pop(this.queue)!;
         this.time = next.at;
         if (next.wakesCode) this.sleepers--;
+        this.fired++;
         next.run();
         if (next.wakesCode || this.busy > 0) break;
       }
