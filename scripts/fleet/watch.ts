@@ -26,6 +26,11 @@ export interface WatchOptions {
   readonly signal?: AbortSignal;
   /** Called after every cycle with each cluster's state and snapshot. */
   readonly onCycle?: (cycle: WatchCycle) => void;
+  /**
+   * Awaited with each cluster's snapshot as it is taken, before the migration folds it (the
+   * rollout's boot check replaces instances that failed to boot here). What it throws ends the watch.
+   */
+  readonly onSnapshot?: (cluster: WatchedCluster, snapshot: FleetSnapshot) => Promise<void>;
 }
 
 export interface WatchCycle {
@@ -53,6 +58,7 @@ export async function watchMigration(options: WatchOptions): Promise<WatchResult
     const previous = new Map(states);
     for (const cluster of options.clusters) {
       const snapshot = await takeSnapshot(clients, cluster.ecsClusterName, { now: clock.now(), since });
+      await options.onSnapshot?.(cluster, snapshot);
       const migration: MigrationOptions = { targetImageIds: cluster.targetImageIds, stallAfterMs: options.stallAfterMs };
       snapshots.set(cluster.name, snapshot);
       states.set(cluster.name, stepMigration(states.get(cluster.name), snapshot, migration));

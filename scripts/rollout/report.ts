@@ -8,6 +8,7 @@
  */
 import { codeLine, markdownText as md, terminalLine } from "../core/inert";
 import { lostZonesText } from "../fleet/balance";
+import { bootFailureText } from "../fleet/boot";
 import { elapsedText } from "../fleet/report";
 import type { RolloutResult, WaveReport } from "./rollout";
 
@@ -20,6 +21,11 @@ function phasesText(wave: WaveReport): string {
 
 function targetsText(wave: WaveReport): string {
   return Object.entries(wave.targets).map(([cluster, image]) => `${cluster} -> ${image} (${wave.strategies[cluster]})`).join(", ") || "(none)";
+}
+
+/** The new instances replaced because they did not boot: `i-0abc (eu-west-1b, not registered with ECS 5m10s after launch), ...`. */
+function bootFailuresText(wave: WaveReport): string {
+  return wave.bootFailures.map(bootFailureText).join(", ");
 }
 
 function balanceText(wave: WaveReport): string[] {
@@ -41,6 +47,7 @@ export function rolloutText(result: RolloutResult): string[] {
     lines.push(`  clusters: ${t(targetsText(wave))}`);
     lines.push(`  took ${elapsedText(wave.endedAt - wave.startedAt)}: ${t(phasesText(wave))}`);
     lines.push(`  instances replaced: ${wave.instancesReplaced}; tasks moved: ${wave.tasksMoved}`);
+    if (wave.bootFailures.length > 0) lines.push(`  did not boot, replaced: ${t(bootFailuresText(wave))}`);
     for (const gate of wave.gates) lines.push(`  gate ${t(gate.gate)}: ${gate.outcome}${gate.detail ? ` (${t(gate.detail)})` : ""}`);
     for (const line of balanceText(wave)) lines.push(`  balance ${t(line)}`);
     if (wave.pinChanges.length > 0) lines.push(`  pins changed ${wave.pinChanges.length} time(s)`);
@@ -70,6 +77,7 @@ export function rolloutMarkdown(result: RolloutResult): string {
     out.push("", `#### ${md(wave.environment)}: ${wave.outcome}`, "");
     if (wave.reason) out.push(`> ${md(wave.reason)}`, "");
     if (wave.phases.length > 0) out.push(`**Phases:** ${md(phasesText(wave))}`, "");
+    if (wave.bootFailures.length > 0) out.push(`**Did not boot, replaced:** ${md(bootFailuresText(wave))}`, "");
     if (wave.gates.length > 0) {
       out.push("| Gate | Outcome | Detail |", "|---|---|---|");
       for (const gate of wave.gates) out.push(`| ${md(gate.gate)} | ${gate.outcome === "passed" ? "✅" : gate.outcome === "failed" ? "❌" : "⏭️"} ${gate.outcome} | ${md(gate.detail)} |`);

@@ -21,8 +21,10 @@ import type { TerraformStack } from "../terraform/runner";
 import { StalePlanError, TerraformError } from "../core/errors";
 import type { BalanceReport } from "../fleet/balance";
 import type { AwsClients } from "../fleet/clients";
+import { TerminateInstanceInAutoScalingGroupCommand } from "@aws-sdk/client-auto-scaling";
+import { type BootFailure, type BootState, stepBoot } from "../fleet/boot";
 import { setContainerInstanceStatus } from "../fleet/drain";
-import { failureReason, progressItem } from "../fleet/report";
+import { elapsedText, failureReason, progressItem } from "../fleet/report";
 import { type FleetSnapshot, takeSnapshot } from "../fleet/snapshot";
 import { watchMigration } from "../fleet/watch";
 import type { Clock } from "../core/clock";
@@ -97,6 +99,8 @@ export interface WaveReport {
   balance?: ReadonlyMap<string, BalanceReport>;
   /** Each change of the pins file, as diff lines. */
   readonly pinChanges: string[][];
+  /** New instances that did not register with ECS within their boot grace period, replaced (fleet/boot.ts). */
+  readonly bootFailures: BootFailure[];
 }
 
 export interface RolloutResult {
@@ -203,6 +207,7 @@ function emptyReport(environment: Environment, at: number, outcome: WaveOutcome,
     tasksMoved: 0,
     gates: [],
     pinChanges: [],
+    bootFailures: [],
   };
 }
 
@@ -222,6 +227,8 @@ async function runWave(environment: Environment, options: RolloutOptions): Promi
   const deployedClusters = new Set<string>();
   let tasksOnOldAtStart: number | undefined;
   let changed = false;
+  /** The boot check of each cluster, across the wave's waits for new instances (drain, watch). */
+  const boots = bootCheck(environment, access, options, report);
 
   const observe = async () => {
     const pins = readCurrentPins();
@@ -342,9 +349,12 @@ async function runWave(environment: Environment, options: RolloutOptions): Promi
           await timed("pins", () => writeClusterPins(world.pins, changes, of("pin").map(([c, s]) => `${c}: ${s.why}`).join("; ")));
           break;
         }
-        case "apply":
-          await timed("apply", () => applyPins(of("apply").map(([c, s]) => `${c}: ${s.why}`).join("; ")));
+        case "apply": {
+          // Deployed clusters only: a first deploy has no ECS cluster to look at until terraform made it.
+          const checked = environment.clusters.filter((c) => deployedClusters.has(c.name));
+          await timed("apply", () => applyCheckingBoots(options, access, world.targets, checked, boots, () => applyPins(of("apply").map(([c, s]) => `${c}: ${s.why}`).join("; "))));
           break;
+        }
         case "canary": {
           const clusters = of("canary").map(([c]) => c);
           await timed("canary", () => proveCanaries(environment, access, options, world.targets, clusters));
@@ -354,11 +364,11 @@ async function runWave(environment: Environment, options: RolloutOptions): Promi
           break;
         }
         case "drain":
-          await timed("drain", () => drain(environment, access, options, world.targets, new Map(of("drain").map(([c, s]) => [c, s.containerInstanceArns]))));
+          await timed("drain", () => drain(environment, access, options, world.targets, new Map(of("drain").map(([c, s]) => [c, s.containerInstanceArns])), boots));
           break;
         case "migrate": {
           const result = await timed("watch", () =>
-            watchTasks(environment, access, options, world.targets),
+            watchTasks(environment, access, options, world.targets, boots),
           );
           if (result.outcome === "interrupted") throw new Stop("interrupted", "interrupted while watching the tasks move");
           if (result.outcome !== "done") {
@@ -529,13 +539,18 @@ async function reactivate(environment: Environment, access: EnvironmentAccess, o
   }
 }
 
-/** Blue-green: once every new instance has registered, the old generation is set DRAINING (ECS moves the tasks). */
+/**
+ * Blue-green: once every new instance has registered, the old generation is set DRAINING (ECS
+ * moves the tasks). While it waits, a new instance that does not register within its grace
+ * period is replaced (the boot check), so one bad instance costs a boot, not the watch timeout.
+ */
 async function drain(
   environment: Environment,
   access: EnvironmentAccess,
   options: RolloutOptions,
   targets: ReadonlyMap<string, Pin>,
   drainable: ReadonlyMap<string, readonly string[]>,
+  boots: BootCheck,
 ): Promise<void> {
   const { clock, log } = options;
   const deadline = clock.now() + options.watchTimeoutMs;
@@ -543,6 +558,7 @@ async function drain(
     const image = targets.get(cluster.name)!.imageId;
     for (;;) {
       const fleet = await takeSnapshot(access.clients, cluster.ecsClusterName, { now: clock.now(), since: clock.now() });
+      await boots(cluster, image, fleet);
       const ready = fleet.containerInstances.filter((ci) => ci.imageId === image && ci.status === "ACTIVE" && ci.agentConnected).length;
       if (ready >= cluster.desiredCapacity) break;
       if (clock.now() >= deadline) throw new Error(`${cluster.name}: only ${ready} of ${cluster.desiredCapacity} new instances registered with ECS before the timeout`);
@@ -555,21 +571,125 @@ async function drain(
   }
 }
 
-async function watchTasks(environment: Environment, access: EnvironmentAccess, options: RolloutOptions, targets: ReadonlyMap<string, Pin>) {
+/** Waiting this much longer than the boot grace period for a replacement to register is no stall. */
+const BOOT_STALL_MARGIN_MS = 5 * 60_000;
+
+/**
+ * The watch of the tasks moving (and of new instances joining), with the boot check on every
+ * snapshot. Its stall limit is at least the longest boot grace period plus BOOT_STALL_MARGIN_MS:
+ * while an instance may still be booting, no progress is no stall.
+ */
+async function watchTasks(environment: Environment, access: EnvironmentAccess, options: RolloutOptions, targets: ReadonlyMap<string, Pin>, boots: BootCheck) {
+  const byName = new Map(environment.clusters.map((c) => [c.name, c]));
   try {
     return await watchMigration({
       clients: access.clients,
       clock: options.clock,
       clusters: environment.clusters.map((c) => ({ name: c.name, ecsClusterName: c.ecsClusterName, targetImageIds: [targets.get(c.name)!.imageId] })),
       timeoutMs: options.watchTimeoutMs,
-      stallAfterMs: options.stallAfterMs,
+      stallAfterMs: Math.max(options.stallAfterMs, ...environment.clusters.map((c) => c.bootGracePeriodMs + BOOT_STALL_MARGIN_MS)),
       signal: options.signal,
+      onSnapshot: (watched, snapshot) => boots(byName.get(watched.name)!, watched.targetImageIds[0], snapshot),
       onCycle: ({ states }) =>
         options.log.progress([...states].map(([cluster, state]) => progressItem(cluster, state, { label: `${environment.name}/${cluster}`, fields: { env: environment.name } }))),
     });
   } finally {
     options.log.endProgress();
   }
+}
+
+/** How often the boot check looks while terraform applies. */
+const APPLY_BOOT_POLL_MS = 30_000;
+
+/**
+ * Runs `apply` (terraform) while the boot check polls `clusters`. A replace apply creates the
+ * new group, and once its instances are InService (which an instance whose ECS agent never
+ * registers is) deletes the old one, whose drain hook then waits for room on the new instances:
+ * a new instance that does not boot is replaced during the apply, so that room comes. A verdict
+ * that ends the wave (systematic failures, too many) stops the polling and is thrown once
+ * terraform is done: the apply itself is never cut short. A failed look (AWS) only stops the
+ * polling: the watch after the apply looks again.
+ */
+async function applyCheckingBoots(
+  options: RolloutOptions,
+  access: EnvironmentAccess,
+  targets: ReadonlyMap<string, Pin>,
+  clusters: readonly Cluster[],
+  boots: BootCheck,
+  apply: () => Promise<void>,
+): Promise<void> {
+  const { clock } = options;
+  let applying = true;
+  let applied!: () => void;
+  const done = new Promise<void>((resolve) => (applied = resolve));
+  let verdict: Stop | undefined;
+  const poll = async () => {
+    while (clusters.length > 0) {
+      await Promise.race([clock.sleep(APPLY_BOOT_POLL_MS), done]);
+      if (!applying) return;
+      try {
+        for (const cluster of clusters) {
+          const fleet = await takeSnapshot(access.clients, cluster.ecsClusterName, { now: clock.now(), since: clock.now() });
+          await boots(cluster, targets.get(cluster.name)!.imageId, fleet);
+        }
+      } catch (error) {
+        if (error instanceof Stop) verdict = error;
+        else options.log.warn(`the boot check stopped looking during the apply (the watch looks again after it): ${(error as Error).message}`);
+        return;
+      }
+    }
+  };
+  const polling = poll();
+  try {
+    await apply();
+  } finally {
+    applying = false;
+    applied();
+    await polling;
+  }
+  if (verdict) throw verdict;
+}
+
+/** The boot check of one snapshot of a cluster rolling to `imageId` (see bootCheck). */
+type BootCheck = (cluster: Cluster, imageId: string, fleet: FleetSnapshot) => Promise<void>;
+
+/**
+ * The wave's boot check (fleet/boot.ts), one state per cluster across its waits: each new instance
+ * that has not registered with ECS within the cluster's bootGracePeriod is named (instance, image,
+ * how long it waited) and replaced: terminated in its group with the desired capacity kept, so the
+ * group launches another. Failures that are systematic end the wave as the image's failure (a
+ * blue-green wave rolls back and rejects it); more replacements than the limit end it failed,
+ * with no verdict on the image.
+ */
+function bootCheck(environment: Environment, access: EnvironmentAccess, options: RolloutOptions, report: WaveReport): BootCheck {
+  const states = new Map<string, BootState>();
+  const env = environment.name;
+  return async (cluster, imageId, fleet) => {
+    const state = stepBoot(states.get(cluster.name), fleet, { imageId, gracePeriodMs: cluster.bootGracePeriodMs, replacementLimit: Math.max(2, cluster.desiredCapacity) });
+    states.set(cluster.name, state);
+    const { verdict } = state;
+    if (verdict.kind === "reject") throw new Stop("failed", `${cluster.name}: ${verdict.reason}`, true);
+    if (verdict.kind === "give up") throw new Stop("failed", `${cluster.name}: ${verdict.reason}`);
+    if (verdict.kind !== "replace") return;
+    for (const failure of verdict.failures) {
+      options.log.warn(`${env}: ${cluster.name}: ${failure.instanceId} of ${failure.imageId} did not boot: InService in ${failure.groupName} (${failure.availabilityZone}) but not registered with ECS after ${elapsedText(failure.waitedMs)} (bootGracePeriod ${elapsedText(cluster.bootGracePeriodMs)}): replacing it`, {
+        env,
+        cluster: cluster.name,
+        instance: failure.instanceId,
+        imageId: failure.imageId,
+        group: failure.groupName,
+        waitedMs: failure.waitedMs,
+      });
+      try {
+        await access.clients.autoScaling.send(new TerminateInstanceInAutoScalingGroupCommand({ InstanceId: failure.instanceId, ShouldDecrementDesiredCapacity: false }));
+      } catch (error) {
+        // Gone or already terminating (its group or a health check got there first): the group replaces it anyway.
+        if ((error as Error).name !== "ValidationError") throw error;
+        options.log.warn(`${env}: ${cluster.name}: ${failure.instanceId}: ${(error as Error).message}`, { env, cluster: cluster.name, instance: failure.instanceId });
+      }
+      report.bootFailures.push(failure);
+    }
+  };
 }
 
 /**

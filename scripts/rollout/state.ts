@@ -167,16 +167,23 @@ function firstDeployStep(world: ClusterWorld, goal: Pin): ClusterStep {
 
 /**
  * Why the instances of `imageId` are still to be waited for, if they are: none has registered
- * with ECS yet while its groups want some, or (a cluster without services, as a new one is)
- * not all have. With services, their steadiness is the evidence the gates judge; without, the
- * instances joining the cluster is the only one, so all of them must.
+ * with ECS yet while its groups want some; one its groups launched has not registered yet
+ * (booting, a replacement of one that did not boot, or one that failed to boot: the watch's boot
+ * check replaces it once its grace period is over); or (a cluster without services, as a new one
+ * is) not all have. With services, their steadiness is the evidence the gates judge once every
+ * instance launched has joined; without, the instances joining the cluster is the only one, so
+ * all of them must.
  */
 function stillJoining(fleet: FleetSnapshot, registered: readonly { imageId: string }[], imageId: string): string | undefined {
   // Groups are named <cluster>-<ami> (EcsCluster's convention); one being deleted wants nothing.
-  const wanted = fleet.groups.filter((g) => g.name.endsWith(imageId) && !g.status).reduce((n, g) => n + g.desiredCapacity, 0);
+  const groups = fleet.groups.filter((g) => g.name.endsWith(imageId) && !g.status);
+  const wanted = groups.reduce((n, g) => n + g.desiredCapacity, 0);
   const joined = registered.filter((ci) => ci.imageId === imageId).length;
-  if (joined >= wanted || (joined > 0 && fleet.services.length > 0)) return undefined;
-  return `${joined} of ${wanted} instance(s) of ${imageId} registered with ECS`;
+  if (joined >= wanted) return undefined;
+  const known = new Set(fleet.containerInstances.map((ci) => ci.ec2InstanceId));
+  const launched = groups.flatMap((g) => g.instances).filter((i) => (i.lifecycleState.startsWith("Pending") || i.lifecycleState === "InService") && !known.has(i.instanceId)).length;
+  if (joined > 0 && fleet.services.length > 0 && launched === 0) return undefined;
+  return `${joined} of ${wanted} instance(s) of ${imageId} registered with ECS${launched > 0 ? ` (${launched} launched, not registered yet)` : ""}`;
 }
 
 function isDaemonTask(fleet: FleetSnapshot, group: string): boolean {

@@ -71,6 +71,7 @@ describe("the rollout report", () => {
     gates: [{ gate: "smoke", outcome: "failed", detail: `GET https://app.example/health said ${HOSTILE.details} ${HOSTILE.terminal}` } as WaveReport["gates"][number]],
     balance: new Map([[`apps${HOSTILE.pipe}`, balance]]),
     pinChanges: [[`  "imageId": "ami-0aaa"`, `- "imageName": "${HOSTILE.fence}"`, `+ "imageName": "${HOSTILE.marker}"`]],
+    bootFailures: [{ instanceId: `i-0abc${HOSTILE.terminal}`, groupName: "staging-apps-ami-0bbb", availabilityZone: `eu-west-1a${HOSTILE.pipe}`, imageId: "ami-0bbb", launchedAt: 0, waitedMs: 310_000 }],
   };
   const result: RolloutResult = { outcome: "rolled back", waves: [wave], startedAt: 0, endedAt: 600_000 };
 
@@ -94,5 +95,6 @@ describe("the rollout report", () => {
     expect(lines[1]).toBe(`staging: rolled back (smoke check failed: ${visibleText(ALL_HOSTILE)})`);
     expect(text).toContain(`took 10m00s: applyok\\rFAKE 1m00s`);
     expect(text).toContain(`eu-west-1b${visibleText(HOSTILE.terminal)}`);
+    expect(lines).toContainEqual(`  did not boot, replaced: i-0abc${visibleText(HOSTILE.terminal)} (eu-west-1a${visibleText(HOSTILE.pipe)}, not registered with ECS 5m10s after launch)`);
   });
 });

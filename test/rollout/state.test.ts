@@ -99,6 +99,22 @@ describe("a cluster never deployed: its first deploy", () => {
     const withServices = (...cis: ContainerInstanceSnapshot[]) => nextClusterStep(world(production, pins, [gen(NEW)], fleet({ groups: [group(NEW, 2)], containerInstances: cis })), newPin);
     expect(withServices(ci("i-1", NEW))).toEqual({ kind: "verify" });
     expect(withServices().kind).toBe("migrate");
+    // Unless an instance the group launched has not registered yet: booting (a replacement of one
+    // that did not boot, say), or InService but failed to boot; the watch waits, and its boot check
+    // replaces a failed one after the grace period.
+    const launched = (lifecycleState: string) => ({
+      ...group(NEW, 2),
+      instances: [
+        { instanceId: "i-1", availabilityZone: "eu-west-1a", lifecycleState: "InService" },
+        { instanceId: "i-2", availabilityZone: "eu-west-1b", lifecycleState, ...(lifecycleState === "InService" && { imageId: NEW, launchedAt: Date.parse("2026-11-16T08:40:00Z") }) },
+      ],
+    });
+    for (const state of ["Pending", "InService"]) {
+      const booting = nextClusterStep(world(production, pins, [gen(NEW)], fleet({ groups: [launched(state)], containerInstances: [ci("i-1", NEW)] })), newPin);
+      expect([state, booting]).toEqual([state, { kind: "migrate", why: `1 of 2 instance(s) of ${NEW} registered with ECS (1 launched, not registered yet)` }]);
+    }
+    // One on its way out is not waited for.
+    expect(nextClusterStep(world(production, pins, [gen(NEW)], fleet({ groups: [launched("Terminating:Wait")], containerInstances: [ci("i-1", NEW)] })), newPin)).toEqual({ kind: "verify" });
   });
 });
 
