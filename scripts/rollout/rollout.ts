@@ -357,7 +357,7 @@ async function runWave(environment: Environment, options: RolloutOptions): Promi
         }
         case "canary": {
           const clusters = of("canary").map(([c]) => c);
-          await timed("canary", () => proveCanaries(environment, access, options, world.targets, clusters));
+          await timed("canary", () => proveCanaries(environment, access, options, world.targets, clusters, boots));
           // Proven: the old image is no longer kept, so the next apply replaces the stable group.
           const proven = new Map(clusters.map((c) => [c, { current: world.pins[env][c].current }]));
           await timed("pins", () => writeClusterPins(world.pins, proven, `${clusters.map((c) => `${c}: ${world.targets.get(c)!.imageId}`).join("; ")} proven on the canary`));
@@ -500,6 +500,7 @@ async function proveCanaries(
   options: RolloutOptions,
   targets: ReadonlyMap<string, Pin>,
   clusters: readonly string[],
+  boots: BootCheck,
 ): Promise<void> {
   const { clock, log } = options;
   const startedAt = clock.now();
@@ -510,6 +511,8 @@ async function proveCanaries(
     let last = "";
     for (;;) {
       const fleet = await takeSnapshot(access.clients, cluster.ecsClusterName, { now: clock.now(), since: startedAt });
+      // A canary instance that does not register is replaced like any new instance (boot.ts).
+      await boots(cluster, imageId, fleet);
       const verdict = judgeCanary(fleet, { imageId, startedAt });
       if (verdict.kind === "crash") throw new Stop("failed", `${cluster.name}: ${verdict.reason}`, true);
       if (verdict.kind === "drain") {

@@ -175,6 +175,28 @@ describe("the replace strategy and first deploys", () => {
     expect(s.violations()).toEqual([]);
   });
 
+  it("replace: a canary instance that does not boot is replaced, and the proof goes on (not the watch timeout)", async () => {
+    const s = await simulated();
+    const staging = s.sim("staging").world;
+    let applies = 0;
+    const result = await s.run({
+      beforeStep: (env, step) => {
+        // The first apply adds the canary group: its first instance does not boot.
+        if (env === "staging" && step === "apply" && ++applies === 1) failBoots(staging, (n) => n === 0);
+      },
+    });
+    expect(result.waves.map((w) => [w.environment, w.outcome])).toEqual([
+      ["staging", "done"],
+      ["production", "done"],
+    ]);
+    const canary = result.waves[0].phases.find((p) => p.step === "canary")!;
+    expect(canary.ms).toBeLessThan(20 * 60_000);
+    expect(result.waves[0].bootFailures).toHaveLength(1);
+    expect(s.lines.some((l) => REPLACING.exec(l)?.[1] === "staging")).toBe(true);
+    expect(s.pins().staging.apps.rejected).toBeUndefined();
+    expect(s.violations()).toEqual([]);
+  });
+
   it("a first deploy: the watch for the new instances to join replaces the one that does not boot", async () => {
     const s = await simulated({ scenario: "first-deploy" });
     failBoots(s.sim("staging").world, (n) => n === 0);
