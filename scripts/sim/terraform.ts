@@ -412,19 +412,26 @@ export class SimTerraform implements TerraformRunner {
       if (ready === "interrupted") throw interrupted();
       if (!ready) throw new Error(`terraform: waiting for capacity of ${generation.spec.name}: timeout after ${generation.waitForCapacityMs / 60_000}m`);
     }
-    for (const name of saved.deletes) {
-      if (this.signal?.aborted) throw interrupted();
+    // Groups that do not depend on each other are deleted in parallel, as terraform walks its
+    // graph (a replace's old group and the canary group it proved go together).
+    if (saved.deletes.length === 0) return;
+    if (this.signal?.aborted) throw interrupted();
+    const gone = new Set<string>();
+    const deletions = saved.deletes.map(async (name) => {
       const timeout = this.desired().find((d) => d.spec.clusterName === this.world.groups.get(name)?.clusterName)?.deleteTimeoutMs ?? 600_000;
-      const deleted = this.world.deleteGroup(name);
-      this.checkpoint?.("apply:deleting");
-      const outcome = await this.untilInterrupted(Promise.race([deleted.then(() => "deleted"), this.world.clock.sleep(timeout).then(() => "timeout")]));
-      if (outcome === "interrupted") {
-        this.deletesCutShort.add(name);
-        throw interrupted();
-      }
-      this.deletesCutShort.delete(name);
+      const deleted = this.world.deleteGroup(name).then(() => void gone.add(name));
+      const outcome = await Promise.race([deleted.then(() => "deleted"), this.world.clock.sleep(timeout).then(() => "timeout")]);
       if (outcome === "timeout") throw new Error(`terraform: deleting ${name}: timeout after ${timeout / 60_000}m waiting for its instances to terminate`);
+    });
+    this.checkpoint?.("apply:deleting");
+    const outcome = await this.untilInterrupted(Promise.allSettled(deletions));
+    for (const name of saved.deletes) {
+      if (gone.has(name)) this.deletesCutShort.delete(name);
+      else this.deletesCutShort.add(name);
     }
+    if (outcome === "interrupted") throw interrupted();
+    const failed = outcome.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) throw failed.reason;
   }
 
   /**
