@@ -5,39 +5,13 @@
  * image's (systematic: fleet/boot.ts) reject it. Each test rolls this repository's staging
  * (replace) then production (blue-green) in virtual time against the simulator.
  */
-import { readFileSync } from "node:fs";
-import { rolloutOptions, simulatedWorld } from "../../scripts/commands/rollout";
-import { createLogger } from "../../scripts/core/log";
 import { rolloutText } from "../../scripts/rollout/report";
-import { type RolloutOptions, rollout } from "../../scripts/rollout/rollout";
-import type { ScenarioName } from "../../scripts/sim/scenarios";
 import type { World } from "../../scripts/sim/world";
-import { readPins } from "../../scripts/config/pins";
-import { ENVIRONMENTS_CONFIG, REPO_PINS_PATH, loadEnvironments, repoConfig } from "../support/repo-config";
+import { PINNED, type SimulatedRolloutOptions, simulatedRollout } from "../support/simulated-rollout";
 
 jest.setTimeout(60_000);
 
-const PINNED = JSON.parse(readFileSync(REPO_PINS_PATH, "utf8")).staging.apps.current.imageId as string;
-
-async function simulated(options: { scenario?: ScenarioName; edit?: (config: any) => void } = {}) {
-  const raw = structuredClone(ENVIRONMENTS_CONFIG) as any;
-  options.edit?.(raw);
-  const environments = loadEnvironments(raw);
-  const pins = readPins(REPO_PINS_PATH, environments);
-  const lines: string[] = [];
-  const log = createLogger("text", (line) => lines.push(line));
-  const world = await simulatedWorld({ ...repoConfig(), environments, pins }, { scenario: options.scenario, log });
-  const sim = (env: string) => world.simulations.get(env)!;
-  return {
-    world,
-    lines,
-    sim,
-    run: (extra: Partial<RolloutOptions> = {}) => rollout(rolloutOptions(world, environments, log, { ignoreWindow: true, ...extra })),
-    pins: () => readPins(world.pinsPath, environments),
-    violations: () => [...world.simulations.values()].flatMap((s) => s.world.downtimeViolations()),
-    groupImages: (env: string) => [...sim(env).world.groups.values()].filter((g) => !g.deleting).map((g) => g.imageId).sort(),
-  };
-}
+const simulated = (options: Omit<SimulatedRolloutOptions, "defaults"> = {}) => simulatedRollout({ ...options, defaults: { ignoreWindow: true } });
 
 /** The log lines of the boot check: `<env>: apps: <instance> of <image> did not boot: ... after <waited> ...: replacing it`. */
 const REPLACING = /^warning: (\w+): apps: (i-[0-9a-f]+) of (ami-[0-9a-f]+) did not boot: InService in \S+ \([a-z0-9-]+\) but not registered with ECS after (\S+) \(bootGracePeriod 5m00s\): replacing it$/;
@@ -90,7 +64,7 @@ describe("boot-failure: a fifth of new instances never register with ECS", () =>
       expect(world.log.some((line) => line.includes(`${id} Terminating`) || line.includes(`${id} terminated`))).toBe(true);
     }
     for (const env of ["staging", "production"]) {
-      const desired = loadEnvironments().find((e) => e.name === env)!.clusters[0].desiredCapacity;
+      const desired = s.environments.find((e) => e.name === env)!.clusters[0].desiredCapacity;
       const registered = [...s.sim(env).world.containerInstances.values()].filter((ci) => ci.status === "ACTIVE" && ci.imageId === PINNED);
       expect([env, registered.length]).toEqual([env, desired]);
       expect([env, s.groupImages(env)]).toEqual([env, [PINNED]]);

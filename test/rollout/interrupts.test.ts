@@ -11,31 +11,23 @@
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { EXIT, exitCodeOf } from "../../scripts/amiroll";
-import { rolloutCommand, rolloutExitCode, rolloutOptions, simulatedWorld } from "../../scripts/commands/rollout";
+import { rolloutCommand, rolloutExitCode, rolloutOptions } from "../../scripts/commands/rollout";
 import { openSimState } from "../../scripts/commands/sim-state";
 import { SIMULATED_START } from "../../scripts/commands/stack";
-import { readPins } from "../../scripts/config/pins";
 import { TerraformError, UsageError } from "../../scripts/core/errors";
 import { createLogger } from "../../scripts/core/log";
 import { type EnvironmentAccess, type RolloutOptions, type RolloutResult, rollout } from "../../scripts/rollout/rollout";
 import type { ScenarioName } from "../../scripts/sim/scenarios";
 import type { TerraformRunner } from "../../scripts/terraform/runner";
 import { REPO_CONFIG, amiroll, scratch } from "../support/cli";
-import { ENVIRONMENTS_CONFIG, REPO_PINS_PATH, loadEnvironments, repoConfig } from "../support/repo-config";
+import { repoConfig } from "../support/repo-config";
+import { PINNED, simulatedRollout } from "../support/simulated-rollout";
 
 jest.setTimeout(90_000);
 
-const PINNED = JSON.parse(readFileSync(REPO_PINS_PATH, "utf8")).staging.apps.current.imageId as string;
-
 async function simulated(options: { edit?: (config: any) => void; scenario?: ScenarioName } = {}) {
-  const raw = structuredClone(ENVIRONMENTS_CONFIG) as any;
-  options.edit?.(raw);
-  const environments = loadEnvironments(raw);
-  const pins = readPins(REPO_PINS_PATH, environments);
-  const lines: string[] = [];
-  const log = createLogger("text", (line) => lines.push(line));
-  const world = await simulatedWorld({ ...repoConfig(), environments, pins }, { scenario: options.scenario, log });
-  const sim = (env: string) => world.simulations.get(env)!;
+  const base = await simulatedRollout(options);
+  const { world, environments, log, sim } = base;
   /** Every step each run took, as `env:step`. */
   const steps: string[][] = [];
   const run = async (extra: Partial<RolloutOptions> = {}) => {
@@ -64,20 +56,12 @@ async function simulated(options: { edit?: (config: any) => void; scenario?: Sce
     }
   };
   return {
-    world,
-    environments,
-    log,
-    lines,
+    ...base,
     run,
     interruptedAt,
     steps,
-    sim,
-    pins: () => readPins(world.pinsPath, environments),
-    violations: () => [...world.simulations.values()].flatMap((s) => s.world.downtimeViolations()),
-    groupImages: (env: string) => [...sim(env).world.groups.values()].filter((g) => !g.deleting).map((g) => g.imageId).sort(),
     instances: (env: string, imageId: string) => [...sim(env).world.containerInstances.values()].filter((ci) => ci.imageId === imageId && ci.status !== "INACTIVE"),
-  };
-}
+  };}
 
 type Simulated = Awaited<ReturnType<typeof simulated>>;
 

@@ -4,41 +4,16 @@
  * Each test runs staging then production in virtual time (about a second of wall time).
  */
 import { readFileSync } from "node:fs";
-import { rolloutOptions, simulatedWorld } from "../../scripts/commands/rollout";
-import { createLogger } from "../../scripts/core/log";
 import { rolloutMarkdown, rolloutText } from "../../scripts/rollout/report";
-import { type RolloutOptions, rollout, wavesOf } from "../../scripts/rollout/rollout";
+import { wavesOf } from "../../scripts/rollout/rollout";
 import type { StepKind } from "../../scripts/rollout/state";
-import type { ScenarioName } from "../../scripts/sim/scenarios";
-import { readPins } from "../../scripts/config/pins";
-import { ENVIRONMENTS_CONFIG, REPO_PINS_PATH, loadEnvironments, repoConfig } from "../support/repo-config";
+import { loadEnvironments } from "../support/repo-config";
+import { PINNED, type SimulatedRolloutOptions, simulatedRollout } from "../support/simulated-rollout";
 
 jest.setTimeout(60_000);
 
-const PINNED = JSON.parse(readFileSync(REPO_PINS_PATH, "utf8")).staging.apps.current.imageId as string;
-
-async function simulated(options: { edit?: (config: any) => void; scenario?: ScenarioName; startAt?: number } = {}) {
-  const raw = structuredClone(ENVIRONMENTS_CONFIG) as any;
-  options.edit?.(raw);
-  const environments = loadEnvironments(raw);
-  const pins = readPins(REPO_PINS_PATH, environments);
-  const lines: string[] = [];
-  const log = createLogger("text", (line) => lines.push(line));
-  const world = await simulatedWorld({ ...repoConfig(), environments, pins }, { scenario: options.scenario, log, startAt: options.startAt });
-  const run = (extra: Partial<RolloutOptions> = {}) => rollout(rolloutOptions(world, environments, log, { waitForWindow: true, ...extra }));
-  const sim = (env: string) => world.simulations.get(env)!;
-  return {
-    world,
-    run,
-    lines,
-    pins: () => readPins(world.pinsPath, environments),
-    sim,
-    violations: () => [...world.simulations.values()].flatMap((s) => s.world.downtimeViolations()),
-    /** The images of the groups an environment's world runs. */
-    groupImages: (env: string) => [...sim(env).world.groups.values()].filter((g) => !g.deleting).map((g) => g.imageId).sort(),
-    instanceImages: (env: string) => [...new Set([...sim(env).world.containerInstances.values()].filter((ci) => ci.status !== "INACTIVE").map((ci) => ci.imageId))].sort(),
-  };
-}
+/** Waits for production's window, as `npm run demo` does. */
+const simulated = (options: Omit<SimulatedRolloutOptions, "defaults"> = {}) => simulatedRollout({ ...options, defaults: { waitForWindow: true } });
 
 describe("a healthy rollout", () => {
   it("rolls staging (replace) then production (blue-green) onto the pinned image, verifies both, and leaves no old generation", async () => {
