@@ -55,17 +55,22 @@ export function watchCommand(): Command {
     const environment = findEnvironment(config.environments, options.env);
 
     const simulation = options.simulate ? await simulatedRollInProgress({ config, environment, log, scenario: options.scenario }) : undefined;
-    await watchEnvironment({
-      config,
-      environment,
-      log,
-      clients: simulation?.clients ?? createAwsClients(environment),
-      clock: simulation?.clock ?? wallClock,
-      timeoutMs,
-      stallAfterMs,
-      rebalance: options.rebalance,
-      timeoutText: options.timeout,
-    });
+    try {
+      await watchEnvironment({
+        config,
+        environment,
+        log,
+        clients: simulation?.clients ?? createAwsClients(environment),
+        clock: simulation?.clock ?? wallClock,
+        timeoutMs,
+        stallAfterMs,
+        rebalance: options.rebalance,
+        timeoutText: options.timeout,
+      });
+    } finally {
+      // The simulated world ends with the command (a replace's apply may still be draining).
+      simulation?.clock.stop();
+    }
   });
 }
 

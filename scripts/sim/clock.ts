@@ -31,6 +31,7 @@ export class VirtualClock implements Clock {
   private fired = 0;
   /** What `between` has scheduled, by position. */
   private readonly betweens: { readonly after: number; readonly run: () => void }[] = [];
+  private stopped = false;
 
   constructor(startMs: number) {
     this.time = startMs;
@@ -54,6 +55,7 @@ export class VirtualClock implements Clock {
   }
 
   private schedule(at: number, run: () => void, wakesCode: boolean): void {
+    if (this.stopped) return;
     push(this.queue, { at: Math.max(at, this.time), seq: this.seq++, run, wakesCode });
     if (wakesCode) this.sleepers++;
     this.wake();
@@ -86,6 +88,17 @@ export class VirtualClock implements Clock {
   between(count: number, run: () => void): void {
     this.betweens.push({ after: count, run });
     this.wake();
+  }
+
+  /**
+   * Ends the simulation: every event still due is dropped and time stands still from now on, so
+   * work left running in the background (a `watch --simulate`'s apply) does not keep the
+   * process busy after the command is done. Sleepers are never woken.
+   */
+  stop(): void {
+    this.stopped = true;
+    this.queue.length = 0;
+    this.sleepers = 0;
   }
 
   /** Events still due (for tests and the bench). */

@@ -12,10 +12,14 @@ import type { ScenarioName } from "../../scripts/sim/scenarios";
 
 const config = repoConfig();
 const silent = createLogger("text", () => undefined);
+/** The simulations of the test: stopped after it (a replace's apply goes on in the background). */
+const running: { clock: { stop(): void } }[] = [];
+afterEach(() => running.splice(0).forEach((s) => s.clock.stop()));
 
 async function watch(envName: string, scenario: ScenarioName, stallAfterMs?: number) {
   const environment = findEnvironment(config.environments, envName);
   const simulation = await simulatedRollInProgress({ config, environment, log: silent, scenario });
+  running.push(simulation);
   const cycles: WatchCycle[] = [];
   const result = await watchMigration({
     clients: simulation.clients,

@@ -83,6 +83,27 @@ describe("VirtualClock", () => {
   });
 });
 
+describe("VirtualClock.stop", () => {
+  it("drops what is due and lets nothing run after it: a background loop on the clock ends, and time stands still", async () => {
+    const clock = new VirtualClock(0);
+    let turns = 0;
+    // A loop that would spin for a virtual hour (as a simulated apply left in the background).
+    void (async () => {
+      while (clock.now() < 3_600_000) {
+        turns++;
+        await clock.sleep(5_000);
+      }
+    })();
+    await clock.sleep(60_000);
+    clock.stop();
+    const at = clock.now();
+    const seen = turns;
+    clock.after(1, () => (turns += 1000));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect([clock.now(), turns, clock.pending]).toEqual([at, seen, 0]);
+  });
+});
+
 describe("the simulated world", () => {
   it("starts even when an imbalanced start cannot fit every service in one zone (a small cluster)", async () => {
     const environment = findEnvironment(environments, "staging");
