@@ -1,6 +1,6 @@
 /**
  * `TerraformCli`, the real terraform runner. jest cannot load execa (ESM-only) on Node 20, so
- * the runner runs in a plain Node child (test/support/runner-harness.ts, through tsx) against a
+ * the runner runs in a plain Node child (test/support/runner-harness.js, on the built dist/) against a
  * fake terraform: a bash script that records its argv and environment and behaves per FAKE_MODE.
  * Then, where terraform and the provider mirror exist, the same runner on a synthesized stack:
  * init, validate and a real offline plan (STS answered by a local stand-in).
@@ -18,7 +18,7 @@ import { synthesizeRepo } from "../support/repo-config";
 import { findTerraform } from "../support/terraform";
 
 const ROOT = resolve(__dirname, "../..");
-const HARNESS = join(ROOT, "test/support/runner-harness.ts");
+const HARNESS = join(ROOT, "test/support/runner-harness.js");
 
 /** The fake terraform. Records `call<TAB>args...` and `env<TAB>...` per run in calls.log, signals in signals.log. */
 const FAKE_TERRAFORM = String.raw`#!/usr/bin/env bash
@@ -86,7 +86,7 @@ afterEach(() => {
 
 /** Starts the harness (in its own process group, so a group SIGINT reaches it and not jest). */
 function startHarness(input: object, env: NodeJS.ProcessEnv = {}): HarnessRun {
-  const child = spawn(process.execPath, ["--import", "tsx", HARNESS, JSON.stringify(input)], {
+  const child = spawn(process.execPath, [HARNESS, JSON.stringify(input)], {
     cwd: ROOT,
     env: { ...process.env, AMIROLL_TERRAFORM: undefined, AMIROLL_TF_PLUGIN_DIR: undefined, ...env },
     detached: true,
