@@ -11,6 +11,7 @@ import { unzipSync } from "fflate";
 import { CloudwatchEventTarget, CloudwatchLogGroup, LambdaEventSourceMapping, LambdaFunction, LambdaPermission, SqsQueue } from "../../constructs/aws";
 import { DRAIN_HOOK_TIMING, bundleDrainHandler } from "../../constructs/drain-hook";
 import { PropsError } from "../../constructs/errors";
+import "../support/cdktf-matchers";
 import { allOf, onlyOne, synthCluster } from "../support/synth";
 
 const AMI_A = "ami-0aaaaaaaaaaaaaaaa";

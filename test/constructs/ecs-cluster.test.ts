@@ -12,6 +12,7 @@ import {
 } from "../../constructs/aws";
 import { EcsCluster } from "../../constructs/ecs-cluster";
 import { PropsError } from "../../constructs/errors";
+import "../support/cdktf-matchers";
 import { BASE_PROPS, allOf, onlyOne, synthCluster } from "../support/synth";
 
 const AMI_A = "ami-0aaaaaaaaaaaaaaaa";
