@@ -2,44 +2,49 @@
  * The plan, guard and apply verbs as a user runs them: bin/amiroll.js in a child process, on
  * real plan fixtures (guard), on the simulated AWS (--simulate), and on real terraform's
  * failure modes. Exit codes per README: 0 done, 1 failed, 2 bad input, 3 guard refused.
+ *
+ * The runs with terraform (a stand-in, run through execa, which jest cannot load) and the
+ * rollout demo spawn the built bin; the others call the CLI's main() in this process
+ * (test/support/cli-in-process.ts), with the same output and exit code, without a Node start each.
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { amiroll, errorLines, scratch } from "../support/cli";
+import { amirollInProcess } from "../support/cli-in-process";
 import { fakeTerraform } from "../support/fake-terraform";
 import { fixture, fixtureJson } from "../support/fixtures";
 
 describe("amiroll guard", () => {
-  it("accepts a plan of the expected shape: exit 0, a verdict per change", () => {
-    const r = amiroll(["guard", "--plan-json", fixture("aws__03-ami-bump"), "--expect", "replace"]);
+  it("accepts a plan of the expected shape: exit 0, a verdict per change", async () => {
+    const r = await amirollInProcess(["guard", "--plan-json", fixture("aws__03-ami-bump"), "--expect", "replace"]);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^plan guard: ACCEPTED \(expected a replace roll\)/);
     expect(r.stdout).toContain("✓ aws_launch_configuration.legacy (replace (create before destroy))");
   });
 
-  it("refuses a plan that is not: exit 3, the reasons on stdout", () => {
-    const r = amiroll(["guard", "--plan-json", fixture("builtin__replace-cbd-and-dbc"), "--expect", "replace"]);
+  it("refuses a plan that is not: exit 3, the reasons on stdout", async () => {
+    const r = await amirollInProcess(["guard", "--plan-json", fixture("builtin__replace-cbd-and-dbc"), "--expect", "replace"]);
     expect(r.status).toBe(3);
     expect(r.stdout).toMatch(/^plan guard: REFUSED/);
     expect(r.stdout).toContain("✗ terraform_data.asg (replace (destroy before create))");
   });
 
-  it("prints JSON and markdown too", () => {
-    const json = amiroll(["guard", "--plan-json", fixture("aws__03-ami-bump"), "--expect", "replace", "-o", "json"]);
+  it("prints JSON and markdown too", async () => {
+    const json = await amirollInProcess(["guard", "--plan-json", fixture("aws__03-ami-bump"), "--expect", "replace", "-o", "json"]);
     expect(json.status).toBe(0);
     expect(JSON.parse(json.stdout)).toMatchObject({ accepted: true, expect: "replace", expectFrom: "given", unchanged: 2, drift: 6 });
-    const markdown = amiroll(["guard", "--plan-json", fixture("aws__03-ami-bump"), "--expect", "replace", "-o", "markdown"]);
+    const markdown = await amirollInProcess(["guard", "--plan-json", fixture("aws__03-ami-bump"), "--expect", "replace", "-o", "markdown"]);
     expect(markdown.stdout).toContain("### ✅ Plan guard: accepted");
     expect(markdown.stdout).toContain("| `aws_launch_template.ecs` | update |");
   });
 
-  it("--allow lets a named change through", () => {
+  it("--allow lets a named change through", async () => {
     const raw = fixtureJson("aws__03-ami-bump");
     raw.resource_changes.find((c: any) => c.address === "aws_ssm_parameter.secret").change.actions = ["update"];
     const file = join(scratch, "ssm-update.json");
     writeFileSync(file, JSON.stringify(raw));
-    expect(amiroll(["guard", "--plan-json", file, "--expect", "replace"]).status).toBe(3);
-    expect(amiroll(["guard", "--plan-json", file, "--expect", "replace", "--allow", "aws_ssm_parameter.*"]).status).toBe(0);
+    expect((await amirollInProcess(["guard", "--plan-json", file, "--expect", "replace"])).status).toBe(3);
+    expect((await amirollInProcess(["guard", "--plan-json", file, "--expect", "replace", "--allow", "aws_ssm_parameter.*"])).status).toBe(0);
   });
 
   it.each([
@@ -48,23 +53,23 @@ describe("amiroll guard", () => {
     ["an unsupported format", () => write("v2.json", JSON.stringify({ ...fixtureJson("aws__03-ami-bump"), format_version: "2.0" })), /v2\.json: format_version: "2\.0" is not supported/],
     ["an errored plan", () => fixture("show-json__plan-error"), /errored: terraform could not finish this plan/],
     ["a plan with nothing to infer the shape from", () => fixture("aws__03-ami-bump"), /pass --expect create\|replace\|add\|retire\|none$/],
-  ])("%s: one line, exit 2", (_label, file, message) => {
-    const r = amiroll(["guard", "--plan-json", file()]);
+  ])("%s: one line, exit 2", async (_label, file, message) => {
+    const r = await amirollInProcess(["guard", "--plan-json", file()]);
     expect(r.status).toBe(2);
     expect(errorLines(r.stderr)).toEqual([expect.stringMatching(message)]);
     expect(r.stdout).toBe("");
   });
 
-  it("--log-format json: its error is a JSON line too", () => {
-    const r = amiroll(["guard", "--plan-json", "/nonexistent/plan.json", "--log-format", "json"]);
+  it("--log-format json: its error is a JSON line too", async () => {
+    const r = await amirollInProcess(["guard", "--plan-json", "/nonexistent/plan.json", "--log-format", "json"]);
     expect(r.status).toBe(2);
     expect(r.stderr.trim().split("\n").map((l) => JSON.parse(l))).toEqual([
       expect.objectContaining({ level: "error", message: "/nonexistent/plan.json: (file): cannot be read: ENOENT", exitCode: 2 }),
     ]);
   });
 
-  it("an unknown --expect is a usage error: exit 2", () => {
-    const r = amiroll(["guard", "--plan-json", fixture("aws__03-ami-bump"), "--expect", "rebuild"]);
+  it("an unknown --expect is a usage error: exit 2", async () => {
+    const r = await amirollInProcess(["guard", "--plan-json", fixture("aws__03-ami-bump"), "--expect", "rebuild"]);
     expect(r.status).toBe(2);
     expect(r.stderr).toContain("argument 'rebuild' is invalid. Allowed choices are create, replace, add, retire, none.");
   });
@@ -77,8 +82,8 @@ function write(name: string, text: string): string {
 }
 
 describe("amiroll plan and apply --simulate", () => {
-  it("plan prints staging's comment: the replace roll, accepted", () => {
-    const r = amiroll(["plan", "--env", "staging", "--simulate"]);
+  it("plan prints staging's comment: the replace roll, accepted", async () => {
+    const r = await amirollInProcess(["plan", "--env", "staging", "--simulate"]);
     expect(r.status).toBe(0);
     expect(r.stdout.split("\n")[0]).toBe("<!-- amiroll:plan env=staging part=1/1 -->");
     expect(r.stdout).toContain("**Plan: 3 to add, 0 to change, 3 to destroy.**");
@@ -86,9 +91,9 @@ describe("amiroll plan and apply --simulate", () => {
     expect(r.stderr).toContain("Plan: 3 to add, 0 to change, 3 to destroy. Guard: accepted (expected replace)");
   });
 
-  it("plan --comment writes the comment to a file and the verdict to stdout; JSON logs on request", () => {
+  it("plan --comment writes the comment to a file and the verdict to stdout; JSON logs on request", async () => {
     const file = join(scratch, "production.md");
-    const r = amiroll(["plan", "--env", "production", "--simulate", "--comment", file, "--log-format", "json"]);
+    const r = await amirollInProcess(["plan", "--env", "production", "--simulate", "--comment", file, "--log-format", "json"]);
     expect(r.status).toBe(0);
     expect(readFileSync(file, "utf8")).toMatch(/^<!-- amiroll:plan env=production part=1\/1 -->/);
     expect(r.stdout).toMatch(/^Plan: 3 to add, 0 to change, 0 to destroy\.\nplan guard: ACCEPTED \(expected a blue-green add/);
@@ -96,14 +101,14 @@ describe("amiroll plan and apply --simulate", () => {
     expect(logs.find((l) => l.accepted !== undefined)).toMatchObject({ level: "info", accepted: true, expect: "add", summary: { add: 3, destroy: 0 } });
   });
 
-  it("plan refused by --expect: the comment says so, exit 3", () => {
-    const r = amiroll(["plan", "--env", "staging", "--simulate", "--expect", "add"]);
+  it("plan refused by --expect: the comment says so, exit 3", async () => {
+    const r = await amirollInProcess(["plan", "--env", "staging", "--simulate", "--expect", "add"]);
     expect(r.status).toBe(3);
     expect(r.stdout).toContain("### ⛔ Plan guard: refused");
   });
 
-  it("apply rolls staging in simulated time: exit 0", () => {
-    const r = amiroll(["apply", "--env", "staging", "--simulate"]);
+  it("apply rolls staging in simulated time: exit 0", async () => {
+    const r = await amirollInProcess(["apply", "--env", "staging", "--simulate"]);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^Plan: 3 to add, 0 to change, 3 to destroy\.\nplan guard: ACCEPTED/);
     expect(r.stderr).toMatch(/applied staging in \d+\.\d simulated minutes/);
@@ -111,19 +116,19 @@ describe("amiroll plan and apply --simulate", () => {
     expect(r.stdout).toMatch(/\nwatch of staging: done after 1 polls\napps: done/);
   });
 
-  it("apply of a blue-green add does not watch: it says what comes next", () => {
-    const r = amiroll(["apply", "--env", "production", "--simulate"]);
+  it("apply of a blue-green add does not watch: it says what comes next", async () => {
+    const r = await amirollInProcess(["apply", "--env", "production", "--simulate"]);
     expect(r.status).toBe(0);
     expect(r.stdout).not.toContain("watch of");
     expect(r.stderr).toContain("the old one is still ACTIVE: drain it");
   });
 
-  it("apply refuses what the guard refused (exit 3, nothing applied) unless --force", () => {
-    const refused = amiroll(["apply", "--env", "staging", "--simulate", "--expect", "retire"]);
+  it("apply refuses what the guard refused (exit 3, nothing applied) unless --force", async () => {
+    const refused = await amirollInProcess(["apply", "--env", "staging", "--simulate", "--expect", "retire"]);
     expect(refused.status).toBe(3);
     expect(refused.stderr).toContain("not applied: the plan guard refused it");
     expect(refused.stderr).not.toContain("terraform apply");
-    const forced = amiroll(["apply", "--env", "staging", "--simulate", "--expect", "retire", "--force"]);
+    const forced = await amirollInProcess(["apply", "--env", "staging", "--simulate", "--expect", "retire", "--force"]);
     expect(forced.status).toBe(0);
     expect(forced.stderr).toContain("--force: applying a plan the guard refused");
     expect(forced.stderr).toMatch(/applied staging/);
@@ -135,8 +140,8 @@ describe("amiroll plan and apply --simulate", () => {
     ["--github outside GitHub Actions", ["plan", "--env", "staging", "--simulate", "--github"], /GITHUB_TOKEN/],
     ["an unknown scenario", ["plan", "--env", "staging", "--simulate", "--scenario", "meteor"], /argument 'meteor' is invalid/],
     ["a scenario without --simulate", ["apply", "--env", "staging", "--scenario", "broken-ami"], /^amiroll: --scenario needs --simulate/],
-  ])("%s: exit 2", (_label, args, message) => {
-    const r = amiroll(args);
+  ])("%s: exit 2", async (_label, args, message) => {
+    const r = await amirollInProcess(args);
     expect(r.status).toBe(2);
     expect(r.stderr.trim()).toMatch(message);
     expect(r.stdout).toBe("");
@@ -204,8 +209,8 @@ describe("amiroll plan and apply with terraform", () => {
 });
 
 describe("amiroll watch and rebalance --simulate", () => {
-  it("watch follows staging's roll to done: progress per poll, the report and the balance on stdout, exit 0", () => {
-    const r = amiroll(["watch", "--env", "staging", "--simulate"]);
+  it("watch follows staging's roll to done: progress per poll, the report and the balance on stdout, exit 0", async () => {
+    const r = await amirollInProcess(["watch", "--env", "staging", "--simulate"]);
     expect(r.status).toBe(0);
     expect(r.stderr).toMatch(/apps: waiting for new instances · tasks on old: \d+ · services steady: \d\/6 · old\/new per AZ: eu-west-1a 1\/0 eu-west-1b 1\/0 \(\+2 booting\) · elapsed 0s/);
     expect(r.stderr).toMatch(/apps: moving tasks · .* · ETA \d+/);
@@ -213,28 +218,28 @@ describe("amiroll watch and rebalance --simulate", () => {
     expect(r.stdout).toMatch(/service\s+eu-west-1a\s+eu-west-1b\s+verdict/);
   });
 
-  it("watch with --log-format json: one JSON object per line", () => {
-    const r = amiroll(["watch", "--env", "production", "--simulate", "--log-format", "json"]);
+  it("watch with --log-format json: one JSON object per line", async () => {
+    const r = await amirollInProcess(["watch", "--env", "production", "--simulate", "--log-format", "json"]);
     expect(r.status).toBe(0);
     const progress = r.stderr.trim().split("\n").map((l) => JSON.parse(l)).filter((l) => l.event === "progress");
     expect(progress.length).toBeGreaterThan(2);
     expect(progress.at(-1)).toMatchObject({ cluster: "apps", phase: "done", tasksOnOld: 0, servicesSteady: 6, services: 6 });
   });
 
-  it("watch of a broken AMI: exit 1, the crash loop in one line", () => {
-    const r = amiroll(["watch", "--env", "staging", "--simulate", "--scenario", "broken-ami"]);
+  it("watch of a broken AMI: exit 1, the crash loop in one line", async () => {
+    const r = await amirollInProcess(["watch", "--env", "staging", "--simulate", "--scenario", "broken-ami"]);
     expect(r.status).toBe(1);
     expect(errorLines(r.stderr)).toEqual([expect.stringMatching(/^amiroll: watch of staging failed: apps: crash loop on the new AMI: \d+ tasks stopped with errors/)]);
   });
 
-  it("watch with a timeout too short: exit 1, saying where each cluster was", () => {
-    const r = amiroll(["watch", "--env", "staging", "--simulate", "--timeout", "30s"]);
+  it("watch with a timeout too short: exit 1, saying where each cluster was", async () => {
+    const r = await amirollInProcess(["watch", "--env", "staging", "--simulate", "--timeout", "30s"]);
     expect(r.status).toBe(1);
     expect(errorLines(r.stderr)).toEqual([expect.stringMatching(/^amiroll: watch of staging failed: timed out after 30s \(apps: waiting for new instances\)$/)]);
   });
 
-  it("rebalance --dry-run names the imbalanced services and forces nothing", () => {
-    const r = amiroll(["rebalance", "--env", "production", "--simulate", "--scenario", "imbalanced", "--dry-run"]);
+  it("rebalance --dry-run names the imbalanced services and forces nothing", async () => {
+    const r = await amirollInProcess(["rebalance", "--env", "production", "--simulate", "--scenario", "imbalanced", "--dry-run"]);
     expect(r.status).toBe(0);
     expect(r.stderr).toMatch(/apps: 3 imbalanced: api, search, web \(dry run: nothing forced\)/);
     expect(r.stdout).toMatch(/apps: balance before\nservice\s+eu-west-1a\s+eu-west-1b\s+eu-west-1c\s+verdict/);
@@ -245,8 +250,8 @@ describe("amiroll watch and rebalance --simulate", () => {
     ["an unknown environment", ["watch", "--env", "qa", "--simulate"], /^amiroll: --env: no such environment "qa"/],
     ["a timeout that is not a duration", ["watch", "--env", "staging", "--simulate", "--timeout", "soon"], /^amiroll: --timeout: "soon" is not a duration such as 90s, 30m or 2h$/],
     ["rebalance of an unknown environment", ["rebalance", "--env", "qa", "--simulate"], /^amiroll: --env: no such environment "qa"/],
-  ])("%s: exit 2", (_label, args, message) => {
-    const r = amiroll(args);
+  ])("%s: exit 2", async (_label, args, message) => {
+    const r = await amirollInProcess(args);
     expect(r.status).toBe(2);
     expect(r.stderr.trim()).toMatch(message);
   });
@@ -267,16 +272,16 @@ describe("amiroll rollout --simulate", () => {
     expect(readFileSync(resolve(__dirname, "../../stacks/amis.json"), "utf8")).toBe(pins);
   });
 
-  it("outside production's window without --wait-for-window: staging rolls, production is refused with the next opening, exit 2", () => {
-    const r = amiroll(["rollout", "--simulate", "-o", "markdown"]);
+  it("outside production's window without --wait-for-window: staging rolls, production is refused with the next opening, exit 2", async () => {
+    const r = await amirollInProcess(["rollout", "--simulate", "-o", "markdown"]);
     expect(r.status).toBe(2);
     expect(r.stdout).toContain("| staging | ✅ done |");
     expect(r.stdout).toContain("| production | ⛔ refused |");
     expect(errorLines(r.stderr)).toEqual([expect.stringMatching(/^amiroll: rollout refused: production is outside its maintenance windows \(Tue 09:00-11:00 Europe\/London; Thu 09:00-11:00 Europe\/London\); the next opens Tue 24 Nov 2026 09:00 GMT \(Europe\/London\) \(in \d+ min\)/)]);
   });
 
-  it("--notice prints the window's notice in markdown: what, when, which owners' services", () => {
-    const r = amiroll(["rollout", "--simulate", "--notice"]);
+  it("--notice prints the window's notice in markdown: what, when, which owners' services", async () => {
+    const r = await amirollInProcess(["rollout", "--simulate", "--notice"]);
     expect(r.status).toBe(0);
     expect(r.stdout).toContain("### Maintenance notice: machine image rollout");
     expect(r.stdout).toContain("**When:** Tue 24 Nov 2026 09:00 GMT (Europe/London) (window Tue 09:00-11:00 Europe/London)");
@@ -290,8 +295,8 @@ describe("amiroll rollout --simulate", () => {
     ["--from after --to", ["rollout", "--simulate", "--from", "production", "--to", "staging"], /^amiroll: --from production comes after --to staging in the promotion order \(staging -> production\)$/],
     ["both window flags", ["rollout", "--ignore-window", "--wait-for-window"], /^amiroll: --ignore-window and --wait-for-window contradict each other/],
     ["a bad --timeout", ["rollout", "--simulate", "--timeout", "soon"], /^amiroll: --timeout: "soon" is not a duration/],
-  ])("%s: exit 2, one line", (_name, args, message) => {
-    const r = amiroll(args);
+  ])("%s: exit 2, one line", async (_name, args, message) => {
+    const r = await amirollInProcess(args);
     expect(r.status).toBe(2);
     expect(errorLines(r.stderr)).toEqual([expect.stringMatching(message)]);
   });
