@@ -2,11 +2,15 @@
  * `amiroll status` and `amiroll bump` as a user runs them, against the simulated AWS: each output
  * format, the pins file rewritten in its own formatting, and every kind of bad input ending in
  * one line on stderr, exit 2 and the pins file untouched.
+ *
+ * Two cases spawn the built bin; the others call the CLI's main() in this process
+ * (test/support/cli-in-process.ts), with the same output and exit code.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { TSV_COLUMNS } from "../../scripts/images/status-report";
 import { amiroll, errorLines, scratch } from "../support/cli";
+import { amirollInProcess } from "../support/cli-in-process";
 import { REPO_PINS_PATH } from "../support/repo-config";
 
 jest.setTimeout(60_000);
@@ -33,8 +37,8 @@ describe("amiroll status --simulate", () => {
     expect(r.stdout).toContain("Release notes of the latest images:\n  https://github.com/aws/amazon-ecs-ami/releases/tag/");
   });
 
-  it("prints TSV for scripts, JSON, and Prometheus metrics for --env production only", () => {
-    const tsv = amiroll(["status", "--simulate", "--env", "production", "-o", "tsv"]);
+  it("prints TSV for scripts, JSON, and Prometheus metrics for --env production only", async () => {
+    const tsv = await amirollInProcess(["status", "--simulate", "--env", "production", "-o", "tsv"]);
     expect(tsv.status).toBe(0);
     const lines = tsv.stdout.trimEnd().split("\n").map((l) => l.split("\t"));
     expect(lines[0]).toEqual([...TSV_COLUMNS]);
@@ -42,19 +46,19 @@ describe("amiroll status --simulate", () => {
     const row = Object.fromEntries(TSV_COLUMNS.map((c, i) => [c, lines[1][i]]));
     expect(row).toMatchObject({ environment: "production", cluster: "apps", strategy: "blue-green", instances: "4", outdated: "4", outdated_ratio: "1", window: "closed", window_changes_at: "2026-11-24T09:00:00.000Z" });
 
-    const json = JSON.parse(amiroll(["status", "--simulate", "--env", "production", "-o", "json"]).stdout);
+    const json = JSON.parse((await amirollInProcess(["status", "--simulate", "--env", "production", "-o", "json"])).stdout);
     expect(json.clusters).toHaveLength(1);
     expect(json.clusters[0]).toMatchObject({ environment: "production", total: 4, outdated: 4, window: { state: "closed", opensAt: "2026-11-24T09:00:00.000Z" } });
 
-    const prom = amiroll(["status", "--simulate", "--env", "production", "-o", "prom"]);
+    const prom = await amirollInProcess(["status", "--simulate", "--env", "production", "-o", "prom"]);
     expect(prom.stdout).toMatch(/^amiroll_instances\{env="production",cluster="apps",ami="ami-0\w{16}",outdated="true"\} 4$/m);
     expect(prom.stdout).toContain('amiroll_outdated_ratio{env="production",cluster="apps"} 1\n');
     expect(prom.stdout).toMatch(/^amiroll_pin_age_days\{env="production",cluster="apps",ami="ami-0c8e1f5b2a9d47e31"\} \d+(\.\d)?$/m);
     expect(prom.stdout).not.toContain('env="staging"');
   });
 
-  it("warns, and still reports, when the newest image is deregistered", () => {
-    const r = amiroll(["status", "--simulate", "--env", "staging", "--scenario", "ami-deregistered"]);
+  it("warns, and still reports, when the newest image is deregistered", async () => {
+    const r = await amirollInProcess(["status", "--simulate", "--env", "staging", "--scenario", "ami-deregistered"]);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/\nWarnings:\n  staging\/apps: the newest image ami-0\w{16} of \S+ is deregistered: amiroll bump refuses it\n/);
   });
@@ -64,8 +68,8 @@ describe("amiroll status --simulate", () => {
     [["status", "--simulate", "--scenario", "ssm-malformed"], /^amiroll: SSM parameter \S+ \(staging\/apps\): value is not valid JSON/],
     [["status", "--env", "qa"], /^amiroll: --env: no such environment "qa" \(known: staging, production\)$/],
     [["status", "-o", "csv"], /^error: option '-o, --output <format>' argument 'csv' is invalid/],
-  ])("%j: one line, exit 2", (args, message) => {
-    const r = amiroll(args);
+  ])("%j: one line, exit 2", async (args, message) => {
+    const r = await amirollInProcess(args);
     expect(r.status).toBe(2);
     expect(r.stderr.split("\n").filter((l) => l.startsWith("amiroll:") || l.startsWith("error:"))).toEqual([expect.stringMatching(message)]);
   });
@@ -94,10 +98,10 @@ describe("amiroll bump --simulate", () => {
     expect(readFileSync(REPO_PINS_PATH, "utf8")).toBe(REPO_PINS);
   });
 
-  it("--dry-run prints the change and the PR but writes nothing; -o json has the title, body and changes", () => {
+  it("--dry-run prints the change and the PR but writes nothing; -o json has the title, body and changes", async () => {
     const file = pinsCopy("dry-run.json");
     const before = readFileSync(file, "utf8");
-    const r = amiroll(["bump", "--simulate", "--dry-run", "-o", "json"], { AMIROLL_PINS: file });
+    const r = await amirollInProcess(["bump", "--simulate", "--dry-run", "-o", "json"], { AMIROLL_PINS: file });
     expect(r.status).toBe(0);
     expect(readFileSync(file, "utf8")).toBe(before);
     expect(r.stderr).toMatch(/dry run: \S+dry-run\.json would change:\n/);
@@ -107,16 +111,16 @@ describe("amiroll bump --simulate", () => {
     expect(out.pinsFile).toBeUndefined();
   });
 
-  it("without AMIROLL_PINS a simulated bump writes a copy, never the repository's amis.json", () => {
-    const r = amiroll(["bump", "--simulate"]);
+  it("without AMIROLL_PINS a simulated bump writes a copy, never the repository's amis.json", async () => {
+    const r = await amirollInProcess(["bump", "--simulate"]);
     expect(r.status).toBe(0);
     expect(r.stderr).toMatch(/amis\.json \(a simulated copy; stacks\/amis\.json is unchanged; the copy is removed on exit/);
     expect(readFileSync(REPO_PINS_PATH, "utf8")).toBe(REPO_PINS);
   });
 
-  it("says so, prints nothing on stdout and exits 0 when there is nothing to bump", () => {
+  it("says so, prints nothing on stdout and exits 0 when there is nothing to bump", async () => {
     const file = pinsCopy("up-to-date.json");
-    const r = amiroll(["bump", "--simulate", "--env", "staging", "--to", "ami-0c8e1f5b2a9d47e31"], { AMIROLL_PINS: file });
+    const r = await amirollInProcess(["bump", "--simulate", "--env", "staging", "--to", "ami-0c8e1f5b2a9d47e31"], { AMIROLL_PINS: file });
     expect(r.status).toBe(0);
     expect(r.stdout).toBe("");
     expect(r.stderr).toContain("nothing to bump: the pins file is unchanged");
@@ -135,10 +139,10 @@ describe("amiroll bump --simulate", () => {
     ["an unknown --env", ["--env", "qa"], /^amiroll: --env: no such environment "qa" \(known: staging, production\)$/, intact],
     ["a corrupt pins file", [], /^amiroll: \S+corrupt\.json: \(file\): is not valid JSON/, (raw) => JSON.stringify(raw).slice(0, 80)],
     ["a pins file with a bad AMI id", [], /^amiroll: \S+corrupt\.json: staging\.apps\.current\.imageId: "ami-nope" is not an AMI id/, (raw) => JSON.stringify({ ...raw, staging: { apps: { current: { imageId: "ami-nope" } } } })],
-  ])("%s: one line, exit 2, the pins file untouched", (_, args, message, corrupt) => {
+  ])("%s: one line, exit 2, the pins file untouched", async (_, args, message, corrupt) => {
     const file = pinsCopy("corrupt.json", corrupt);
     const before = readFileSync(file, "utf8");
-    const r = amiroll(["bump", "--simulate", ...args], { AMIROLL_PINS: file });
+    const r = await amirollInProcess(["bump", "--simulate", ...args], { AMIROLL_PINS: file });
     expect(r.status).toBe(2);
     expect(errorLines(r.stderr)).toEqual([expect.stringMatching(message)]);
     expect(r.stdout).toBe("");
