@@ -9,11 +9,14 @@ import { join } from "node:path";
 import { loadConfig } from "../../scripts/config/file";
 import { atlantisYaml } from "../../scripts/config/templates";
 import { amiroll, errorLines } from "../support/cli";
+import { amirollInProcess } from "../support/cli-in-process";
 
 const SCHEMA = JSON.parse(readFileSync(join(__dirname, "../../amiroll.schema.json"), "utf8"));
 
 /** Runs amiroll in `dir`, with no AMIROLL_CONFIG: it finds (or writes) the config there. */
 const inDir = (dir: string, args: string[]) => amiroll(args, { AMIROLL_CONFIG: "", CDKTF_OUTDIR: "" }, dir);
+/** The same, through the CLI's main() in this process (test/support/cli-in-process.ts): the first init and the synth-and-rollout case stay spawns of the built bin. */
+const inDirInProcess = (dir: string, args: string[]) => amirollInProcess(args, { AMIROLL_CONFIG: "", CDKTF_OUTDIR: "" }, dir);
 const emptyDir = () => mkdtempSync(join(tmpdir(), "amiroll-init-"));
 /** Every file under `dir`, with its text. */
 function snapshot(dir: string): Record<string, string> {
@@ -57,16 +60,16 @@ describe("amiroll init --simulate", () => {
     expect(readFileSync(join(dir, "atlantis.yaml"), "utf8")).toContain('npx amiroll plan --env "$PROJECT_NAME"');
   });
 
-  it("refuses to run again over its own files, changing nothing; --force overwrites", () => {
+  it("refuses to run again over its own files, changing nothing; --force overwrites", async () => {
     const before = snapshot(dir);
-    const again = inDir(dir, ["init", "--simulate"]);
+    const again = await inDirInProcess(dir, ["init", "--simulate"]);
     expect(again.status).toBe(2);
     expect(errorLines(again.stderr)).toEqual(["amiroll: amiroll.json, amis.json already exist: amiroll init writes only new files (--force overwrites them)"]);
-    const ci = inDir(dir, ["init", "--simulate", "--ci", "atlantis"]);
+    const ci = await inDirInProcess(dir, ["init", "--simulate", "--ci", "atlantis"]);
     expect(ci.status).toBe(2);
     expect(errorLines(ci.stderr)).toEqual(["amiroll: atlantis.yaml already exists: amiroll init writes only new files (--force overwrites it, and amiroll.json and the pins too)"]);
     expect(snapshot(dir)).toEqual(before);
-    const forced = inDir(dir, ["init", "--simulate", "--force", "--environments", "dev,prod"]);
+    const forced = await inDirInProcess(dir, ["init", "--simulate", "--force", "--environments", "dev,prod"]);
     expect(forced.status).toBe(0);
     expect(Object.keys(JSON.parse(readFileSync(join(dir, "amiroll.json"), "utf8")).environments)).toEqual(["dev", "prod"]);
   });
@@ -84,25 +87,25 @@ describe("amiroll init --simulate", () => {
     expect(rollout.stdout).toContain("zero-downtime violations: 0");
   });
 
-  it("--ci where amiroll.json exists writes only the CI file, for that config's environments", () => {
+  it("--ci where amiroll.json exists writes only the CI file, for that config's environments", async () => {
     const fresh = emptyDir();
-    expect(inDir(fresh, ["init", "--simulate", "--environments", "dev,live"]).status).toBe(0);
+    expect((await inDirInProcess(fresh, ["init", "--simulate", "--environments", "dev,live"])).status).toBe(0);
     const before = snapshot(fresh);
-    const r = inDir(fresh, ["init", "--ci", "github"]);
+    const r = await inDirInProcess(fresh, ["init", "--ci", "github"]);
     expect(r.status).toBe(0);
     expect(r.stderr).toContain("amiroll.json exists, so only the CI file was written: wrote .github/workflows/amiroll.yml");
     const after = snapshot(fresh);
     expect(Object.keys(after).sort()).toEqual([...Object.keys(before), ".github/workflows/amiroll.yml"].sort());
     for (const file of Object.keys(before)) expect(after[file]).toBe(before[file]);
     expect(after[".github/workflows/amiroll.yml"]).toContain("- env: live");
-    const again = inDir(fresh, ["init", "--ci", "github"]);
+    const again = await inDirInProcess(fresh, ["init", "--ci", "github"]);
     expect(again.status).toBe(2);
     expect(errorLines(again.stderr)).toEqual([expect.stringMatching(/^amiroll: \.github\/workflows\/amiroll\.yml already exists/)]);
   });
 
-  it("--ci github writes the workflow, with the config's environments", () => {
+  it("--ci github writes the workflow, with the config's environments", async () => {
     const fresh = emptyDir();
-    expect(inDir(fresh, ["init", "--simulate", "--ci", "github", "--environments", "qa,stage,live"]).status).toBe(0);
+    expect((await inDirInProcess(fresh, ["init", "--simulate", "--ci", "github", "--environments", "qa,stage,live"])).status).toBe(0);
     const workflow = readFileSync(join(fresh, ".github/workflows/amiroll.yml"), "utf8");
     for (const env of ["qa", "stage", "live"]) expect(workflow).toContain(`- env: ${env}`);
     expect(workflow).toContain("AMIROLL_CONFIG: amiroll.json");
@@ -123,10 +126,10 @@ describe("amiroll init with bad flags: one line, exit 2, nothing written", () =>
     ["an empty environment name", ["--simulate", "--environments", "a,,b"], /^amiroll: --environments: "a,,b" must be distinct names/],
     ["an environment name with capitals", ["--simulate", "--environments", "Staging"], /^amiroll: the flags make an invalid config \(nothing written\): environments\.Staging: /],
     ["an unknown CI system", ["--simulate", "--ci", "jenkins"], /^error: option '--ci <system>' argument 'jenkins' is invalid/],
-  ])("%s", (_what, flags, message) => {
+  ])("%s", async (_what, flags, message) => {
     const dir = emptyDir();
     mkdirSync(join(dir, "keep"));
-    const r = inDir(dir, ["init", ...flags]);
+    const r = await inDirInProcess(dir, ["init", ...flags]);
     expect(r.status).toBe(2);
     expect(r.stderr.split("\n").filter((l) => l.startsWith("amiroll:") || l.startsWith("error:"))).toEqual([expect.stringMatching(message)]);
     expect(readdirSync(dir)).toEqual(["keep"]);
