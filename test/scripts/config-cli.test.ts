@@ -6,6 +6,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { REPO_CONFIG, amiroll, errorLines } from "../support/cli";
+import { amirollInProcess } from "../support/cli-in-process";
 import { REPO_PINS_PATH } from "../support/repo-config";
 
 const dir = mkdtempSync(join(tmpdir(), "amiroll-config-cli-"));
@@ -53,8 +54,9 @@ describe("the config of every verb", () => {
       { AMIROLL_CONFIG: withBootGrace("bad-grace-text.json", "5 minutes") },
       /^amiroll: .*bad-grace-text\.json: environments\.production\.bootGracePeriod: "5 minutes" is not valid \(expected a duration such as "90s" or "10m"\)$/,
     ],
-  ])("%s: one line, exit 2", (_what, args, env, message) => {
-    const r = amiroll(args, env, "/");
+  ])("%s: one line, exit 2", async (_what, args, env, message) => {
+    // In this process (test/support/cli-in-process.ts): the synth case above spawns the built bin.
+    const r = await amirollInProcess(args, env, "/");
     expect(r.status).toBe(2);
     expect(errorLines(r.stderr)).toEqual([expect.stringMatching(message)]);
     expect(r.stdout).toBe("");
