@@ -3,6 +3,10 @@
  * every line on stderr is one JSON object, the final error included; progress off a terminal is
  * plain lines, no \r; the AWS SDK's Node-version warning never shows; no credentials or no
  * network is one line saying what to do, exit 1.
+ *
+ * The runs about the process (terraform, the SDK's warning, AWS unreachable, a terminal) spawn
+ * the built bin; the log-format and progress cases call the CLI's main() in this process
+ * (test/support/cli-in-process.ts), with the same output and exit code.
  */
 import { spawnSync } from "node:child_process";
 import { createServer } from "node:net";
@@ -13,6 +17,7 @@ import { GuardRefusal, UsageError } from "../../scripts/core/errors";
 import { createLogger } from "../../scripts/core/log";
 import { findPluginDir } from "../../scripts/terraform/plugins";
 import { REPO_CONFIG, amiroll, errorLines, scratch } from "../support/cli";
+import { amirollInProcess } from "../support/cli-in-process";
 
 const BIN = resolve(__dirname, "../../bin/amiroll.js");
 
@@ -30,8 +35,8 @@ function jsonLines(stderr: string): Record<string, unknown>[] {
 }
 
 describe("--log-format json: every line on stderr is a JSON object", () => {
-  it("a failing run ends with an error object carrying the exit code", () => {
-    const r = amiroll(["plan", "--env", "qa", "--simulate", "--log-format", "json"]);
+  it("a failing run ends with an error object carrying the exit code", async () => {
+    const r = await amirollInProcess(["plan", "--env", "qa", "--simulate", "--log-format", "json"]);
     expect(r.status).toBe(EXIT.badInput);
     expect(jsonLines(r.stderr).at(-1)).toEqual({
       time: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
@@ -42,28 +47,28 @@ describe("--log-format json: every line on stderr is a JSON object", () => {
     });
   });
 
-  it("a succeeding run", () => {
-    const r = amiroll(["status", "--simulate", "--log-format", "json"]);
+  it("a succeeding run", async () => {
+    const r = await amirollInProcess(["status", "--simulate", "--log-format", "json"]);
     expect(r.status).toBe(EXIT.ok);
     const lines = jsonLines(r.stderr);
     expect(lines.length).toBeGreaterThan(0);
     expect(lines.every((l) => l.level === "info")).toBe(true);
   });
 
-  it("a watch that fails: progress objects, then the failure as the error object", () => {
-    const r = amiroll(["watch", "--env", "staging", "--simulate", "--scenario", "broken-ami", "--log-format", "json"]);
+  it("a watch that fails: progress objects, then the failure as the error object", async () => {
+    const r = await amirollInProcess(["watch", "--env", "staging", "--simulate", "--scenario", "broken-ami", "--log-format", "json"]);
     expect(r.status).toBe(EXIT.failed);
     const lines = jsonLines(r.stderr);
     expect(lines.some((l) => l.event === "progress")).toBe(true);
     expect(lines.at(-1)).toMatchObject({ level: "error", message: expect.stringMatching(/^watch of staging failed: apps: crash loop on the new AMI/), exitCode: 1 });
   });
 
-  it("with CI set it is the default: a usage error from commander is an error object too", () => {
-    const r = amiroll(["status", "--no-such-option"], { CI: "true" });
+  it("with CI set it is the default: a usage error from commander is an error object too", async () => {
+    const r = await amirollInProcess(["status", "--no-such-option"], { CI: "true" });
     expect(r.status).toBe(EXIT.badInput);
     expect(jsonLines(r.stderr)).toEqual([expect.objectContaining({ level: "error", message: "unknown option '--no-such-option'", exitCode: 2 })]);
     // --log-format text overrides CI.
-    const text = amiroll(["status", "--no-such-option", "--log-format", "text"], { CI: "true" });
+    const text = await amirollInProcess(["status", "--no-such-option", "--log-format", "text"], { CI: "true" });
     expect(text.stderr).toMatch(/^error: unknown option '--no-such-option'\n/);
   });
 
@@ -128,8 +133,8 @@ describe("progress on a terminal (a pseudo-terminal from script(1), 50 columns)"
 });
 
 describe("progress off a terminal", () => {
-  it("plain lines, no \\r and no escape codes, each printed when it changed", () => {
-    const r = amiroll(["watch", "--env", "staging", "--simulate"]);
+  it("plain lines, no \\r and no escape codes, each printed when it changed", async () => {
+    const r = await amirollInProcess(["watch", "--env", "staging", "--simulate"]);
     expect(r.status).toBe(EXIT.ok);
     expect(r.stderr).not.toMatch(/[\r\x1b]/);
     const progress = r.stderr.split("\n").filter((l) => l.startsWith("apps: "));

@@ -1,12 +1,13 @@
 /**
  * The CLI in this jest process: `main(argv)` of scripts/amiroll.ts with what it printed and its
  * exit code, as test/support/cli.ts's `amiroll` returns them from a child process, without a
- * Node start and a load of the CLI per call. For cases that end before anything runs (bad input,
- * usage errors): the real bin stays covered by the files' spawned smoke tests.
+ * Node start and a load of the CLI per call. For bad input and --simulate runs, not for runs
+ * that start terraform (the runner loads execa, which jest cannot load): those, and a few smoke
+ * tests per file, spawn the built bin.
  *
  * Process-global state is the caller's again when a call returns: process.env, the cwd,
- * process.stdout/stderr.write, console's methods, process.exitCode and the SIGINT/SIGTERM
- * listeners a verb added. Calls must not overlap (await each).
+ * process.stdout/stderr.write, console's methods, process.exitCode and the SIGINT, SIGTERM and
+ * warning listeners. Calls must not overlap (await each).
  */
 import { format } from "node:util";
 import { join } from "node:path";
@@ -19,14 +20,19 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Signal listeners a verb adds are removed after the call (an "exit" one, removing temporary directories, may stay). */
-const LISTENED: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM"];
+/**
+ * The process events whose listeners are put back as they were after a call: the signal
+ * listeners a verb adds, and "warning", whose printer --log-format json swaps for a JSON one (an
+ * "exit" listener, removing temporary directories, may stay).
+ */
+const LISTENED = ["SIGINT", "SIGTERM", "warning"] as const;
+type Listener = (...args: unknown[]) => void;
 
 export async function amirollInProcess(args: string[], env: Record<string, string> = {}, cwd?: string): Promise<CliResult> {
   const savedEnv = { ...process.env };
   const savedCwd = process.cwd();
   const savedExitCode = process.exitCode;
-  const listeners = Object.fromEntries(LISTENED.map((event) => [event, process.listeners(event)]));
+  const listeners = new Map(LISTENED.map((event) => [event, process.listeners(event as NodeJS.Signals) as Listener[]]));
   const stdoutWrite = process.stdout.write;
   const stderrWrite = process.stderr.write;
   const savedConsole = { log: console.log, info: console.info, warn: console.warn, error: console.error };
@@ -59,8 +65,10 @@ export async function amirollInProcess(args: string[], env: Record<string, strin
     Object.assign(console, savedConsole);
     process.chdir(savedCwd);
     process.exitCode = savedExitCode;
-    for (const event of LISTENED) {
-      for (const listener of process.listeners(event)) if (!listeners[event].includes(listener)) process.off(event, listener);
+    for (const [event, before] of listeners) {
+      const now = process.listeners(event as NodeJS.Signals) as Listener[];
+      for (const listener of now) if (!before.includes(listener)) process.off(event, listener);
+      for (const listener of before) if (!now.includes(listener)) process.on(event, listener);
     }
     for (const key of Object.keys(process.env)) if (!(key in savedEnv)) delete process.env[key];
     Object.assign(process.env, savedEnv);
