@@ -2,11 +2,15 @@
  * Issue 16, item 7, as a user meets it: `amiroll guard` on a plan full of hostile text prints
  * nothing that draws on the terminal (-o text), nothing live (-o markdown), valid JSON (-o json,
  * --log-format json); a plan nested too deep or too big is exit 2 naming the file.
+ *
+ * The -o text case and the deep plan (a stack depth of the real process) spawn the built bin; the
+ * others call the CLI's main() in this process (test/support/cli-in-process.ts).
  */
 import { truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { MAX_JSON_BYTES } from "../../scripts/config/input";
 import { amiroll, errorLines, scratch } from "../support/cli";
+import { amirollInProcess } from "../support/cli-in-process";
 import { HOSTILE, deepPlanText, hostilePlanJson } from "../support/hostile";
 import { inspectMarkdown } from "../support/markdown";
 
@@ -28,16 +32,16 @@ describe("amiroll guard on a plan full of hostile text", () => {
     expect(r.stdout).toContain("\\x9b31mred");
   });
 
-  it("-o markdown: no raw HTML, link, comment marker or broken table", () => {
-    const r = amiroll(["guard", "--plan-json", hostile, "-o", "markdown"]);
+  it("-o markdown: no raw HTML, link, comment marker or broken table", async () => {
+    const r = await amirollInProcess(["guard", "--plan-json", hostile, "-o", "markdown"]);
     expect(r.status).toBe(3);
     expect(inspectMarkdown(r.stdout.trimEnd()).problems).toEqual([]);
     expect(r.stdout).not.toMatch(/<!--|<img|<script|<\/details>/);
     expect(r.stdout).not.toMatch(C0_C1);
   });
 
-  it("-o json: valid JSON that keeps the plan's text exactly, with no raw control character (C1 included)", () => {
-    const r = amiroll(["guard", "--plan-json", hostile, "-o", "json"]);
+  it("-o json: valid JSON that keeps the plan's text exactly, with no raw control character (C1 included)", async () => {
+    const r = await amirollInProcess(["guard", "--plan-json", hostile, "-o", "json"]);
     expect(r.status).toBe(3);
     expect(r.stdout).not.toMatch(C0_C1);
     const result = JSON.parse(r.stdout);
@@ -51,15 +55,15 @@ describe("an error that quotes the file's text", () => {
   // JSON.stringify in the message escapes the C0 controls, not U+009B or DEL.
   writeFileSync(bad, JSON.stringify({ ...hostilePlanJson(), format_version: `2.0${HOSTILE.c1}\u007f${HOSTILE.terminal}` }));
 
-  it("as text: one line, no control character", () => {
-    const r = amiroll(["guard", "--plan-json", bad]);
+  it("as text: one line, no control character", async () => {
+    const r = await amirollInProcess(["guard", "--plan-json", bad]);
     expect(r.status).toBe(2);
     expect(r.stderr).not.toMatch(C0_C1);
     expect(errorLines(r.stderr)).toEqual([expect.stringContaining(`${bad}: format_version: "2.0\\x9b31mred\\x7f\\u001b]0;pwned\\u0007\\u001b[2J" is not supported`)]);
   });
 
-  it("--log-format json: one valid JSON object, the text exact, no raw control character", () => {
-    const r = amiroll(["guard", "--plan-json", bad, "--log-format", "json"]);
+  it("--log-format json: one valid JSON object, the text exact, no raw control character", async () => {
+    const r = await amirollInProcess(["guard", "--plan-json", bad, "--log-format", "json"]);
     expect(r.status).toBe(2);
     expect(r.stderr).not.toMatch(C0_C1);
     const lines = r.stderr.trimEnd().split("\n");
@@ -83,11 +87,11 @@ describe("amiroll guard on a plan too deep or too big", () => {
     expect(r.stderr).not.toMatch(/call stack/);
   });
 
-  it("a file over 512 MiB: exit 2 naming the file, before reading it", () => {
+  it("a file over 512 MiB: exit 2 naming the file, before reading it", async () => {
     const huge = join(scratch, "huge.json");
     writeFileSync(huge, "");
     truncateSync(huge, MAX_JSON_BYTES + 1);
-    const r = amiroll(["guard", "--plan-json", huge]);
+    const r = await amirollInProcess(["guard", "--plan-json", huge]);
     expect(r.status).toBe(2);
     expect(errorLines(r.stderr)).toEqual([`amiroll: ${huge}: (file): is 536870913 bytes (512.0 MiB), over the 512 MiB amiroll reads`]);
   });
