@@ -15,6 +15,7 @@
  * `--child serial <n>`), so that its wall time and peak RSS are its own; it prints one JSON line.
  */
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -141,6 +142,9 @@ interface ChildReport {
   readonly violations: number;
   /** Wall time of building and settling the world (included in wallMs). */
   readonly settleWallMs: number;
+  /** API calls the world answered (settle included), and a hash of its event log and calls (determinism across changes). */
+  readonly apiCalls?: number;
+  readonly logHash?: string;
   readonly wallMs: number;
   readonly maxRssKb: number;
 }
@@ -162,7 +166,17 @@ async function rolloutChild(strategy: CapacityStrategy, n: number): Promise<Omit
     milestones: milestones(sim, wave.startedAt),
     violations: sim.world.downtimeViolations().length,
     settleWallMs,
+    apiCalls: sim.world.calls.length,
+    logHash: logHash(sim),
   };
+}
+
+/** The world's event log and API calls, hashed: a change in it is a change in the sim's behaviour. */
+function logHash(sim: Simulation): string {
+  const hash = createHash("sha256");
+  for (const line of sim.world.log) hash.update(`${line}\n`);
+  for (const c of sim.world.calls) hash.update(`${c.service} ${c.operation} ${c.at} ${c.throttled}\n`);
+  return hash.digest("hex").slice(0, 16);
 }
 
 /**

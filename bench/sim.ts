@@ -1,87 +1,83 @@
 /**
- * `npm run bench:sim`: the simulator at fleet scale. 600 instances, 6,000 tasks and 200
- * services (4 clusters over 3 zones) roll blue-green onto a new AMI: a new generation beside the
- * old, the old instances drained through the ECS API 10% every 3 minutes, then the old generation
- * retired through its drain hook. Prints wall time, peak memory, virtual time, API calls and
- * zero-downtime violations. Targets (under 10 s, under 500 MB) are reported, never enforced.
+ * `npm run bench:sim [-- --instances N ...]`: the simulator at fleet scale. For each N (60, 600
+ * and 3000 when none is given) a replace rollout of an N-instance world (bench:rollout's world:
+ * one cluster over 3 zones, about 10 tasks per instance, settled first) runs in a child process
+ * of bench/rollout.ts (`--child rollout replace N`), so that its wall time and peak RSS are its
+ * own. Prints wall time, peak RSS, API calls and a hash of the world's event log and calls (the
+ * same seed must give the same hash whatever the simulator's speed), then the growth exponent of
+ * wall time between successive sizes: log(t2/t1) / log(n2/n1).
+ *
+ * Targets (600 instances <= 5 s, 3000 <= 30 s, exponent <= 1.2) are reported, never enforced.
  */
-import { DescribeServicesCommand, UpdateContainerInstancesStateCommand, paginateListContainerInstances } from "@aws-sdk/client-ecs";
-import type { Environment } from "../scripts/config/environments";
-import { createSimulation } from "../scripts/sim/scenarios";
-import type { ServiceSpec } from "../scripts/sim/world";
-import { NEW_AMI, fleetEnvironment } from "./fleet";
+import { spawnSync } from "node:child_process";
+import { cpus, loadavg } from "node:os";
+import { resolve } from "node:path";
 
-const TARGET_WALL_S = 10;
-const TARGET_RSS_MB = 500;
-const CLUSTERS = 4;
-const INSTANCES_PER_CLUSTER = 150;
-const SERVICES_PER_CLUSTER = 50;
-const TASKS_PER_SERVICE = 30;
+const DEFAULT_SIZES = [60, 600, 3000];
+const TARGETS: Record<number, number> = { 600: 5, 3000: 30 };
+const TARGET_EXPONENT = 1.2;
 
-const environment: Environment = fleetEnvironment(CLUSTERS, INSTANCES_PER_CLUSTER);
-const services: ServiceSpec[] = Array.from({ length: SERVICES_PER_CLUSTER }, (_, i) => ({ name: `svc${i}`, desiredCount: TASKS_PER_SERVICE }));
-
-async function main(): Promise<void> {
-  const started = performance.now();
-  const pins = Object.fromEntries(environment.clusters.map((c) => [c.name, { current: { imageId: NEW_AMI } }]));
-  const sim = await createSimulation({ environment, pins, services, seed: 7 });
-  const { world, clock, clients } = sim;
-  const settled = performance.now();
-  const virtualStart = clock.now();
-  const callsBefore = world.calls.length;
-  const tasks = [...world.tasks.values()].filter((t) => t.desiredStatus === "RUNNING").length;
-
-  // 1. Add the new generation beside the old (what the blue-green "add" apply does).
-  const oldGroups = [...world.groups.values()];
-  for (const old of oldGroups) world.createGroup({ ...old, name: `${old.clusterName}-${NEW_AMI}`, imageId: NEW_AMI, desiredCapacity: old.desired, minSize: old.min, maxSize: old.max });
-  for (const cluster of environment.clusters) await world.waitForCapacity(`${cluster.ecsClusterName}-${NEW_AMI}`, 15 * 60_000);
-
-  // 2. Drain the old instances through the ECS API (found by AMI), 10% every 3 minutes.
-  const old: { cluster: string; arn: string }[] = [];
-  for (const cluster of environment.clusters) {
-    const filter = `attribute:ecs.ami-id == ${sim.images[cluster.name].running}`;
-    for await (const page of paginateListContainerInstances({ client: clients.ecs }, { cluster: cluster.ecsClusterName, filter })) {
-      old.push(...(page.containerInstanceArns ?? []).map((arn) => ({ cluster: cluster.ecsClusterName, arn })));
-    }
-  }
-  const batch = Math.ceil(old.length / 10);
-  for (let i = 0; i < old.length; i += batch) {
-    const byCluster = new Map<string, string[]>();
-    for (const ci of old.slice(i, i + batch)) byCluster.set(ci.cluster, [...(byCluster.get(ci.cluster) ?? []), ci.arn]);
-    for (const [cluster, arns] of byCluster) {
-      for (let j = 0; j < arns.length; j += 10) {
-        await clients.ecs.send(new UpdateContainerInstancesStateCommand({ cluster, containerInstances: arns.slice(j, j + 10), status: "DRAINING" }));
-      }
-    }
-    await clock.sleep(3 * 60_000);
-  }
-  // 3. Wait until no task is left on an old instance and every service is steady.
-  const migrated = () => old.every((ci) => world.tasksOnInstance(ci.arn).every((t) => t.lastStatus === "STOPPED" || t.group === "service:log-router"));
-  while (!migrated()) await clock.sleep(15_000);
-  for (const cluster of environment.clusters) {
-    for (let i = 0; i < services.length; i += 10) {
-      await clients.ecs.send(new DescribeServicesCommand({ cluster: cluster.ecsClusterName, services: services.slice(i, i + 10).map((s) => s.name) }));
-    }
-  }
-  // 4. Retire the old generation (the "retire" apply): its hook finds empty instances.
-  await Promise.all(oldGroups.map((g) => world.deleteGroup(g.name)));
-
-  const wallS = (performance.now() - started) / 1000;
-  const rollWallS = (performance.now() - settled) / 1000;
-  const rssMb = process.resourceUsage().maxRSS / 1024;
-  const virtualMin = (clock.now() - virtualStart) / 60_000;
-  const instances = [...world.instances.values()].filter((i) => i.imageId === NEW_AMI && i.state === "running").length;
-  console.log(`simulated blue-green roll: ${CLUSTERS} clusters, ${old.length} old instances -> ${instances} new, ${tasks} tasks, ${world.services.size} services`);
-  console.log(`  virtual time of the roll      ${virtualMin.toFixed(1)} min`);
-  console.log(`  wall time (settle + roll)     ${wallS.toFixed(2)} s (roll alone ${rollWallS.toFixed(2)} s)`);
-  console.log(`  peak RSS                      ${Math.round(rssMb)} MB`);
-  console.log(`  API calls during the roll     ${world.calls.length - callsBefore} (drain hook included)`);
-  console.log(`  zero-downtime violations      ${world.downtimeViolations().length}`);
-  const meets = wallS < TARGET_WALL_S && rssMb < TARGET_RSS_MB;
-  console.log(`targets: under ${TARGET_WALL_S} s and ${TARGET_RSS_MB} MB: ${meets ? "met" : "NOT met"} (${wallS.toFixed(2)} s, ${Math.round(rssMb)} MB)`);
+interface Report {
+  readonly tasks: number;
+  readonly outcome: string;
+  readonly violations: number;
+  readonly settleWallMs: number;
+  readonly apiCalls: number;
+  readonly logHash: string;
+  readonly wallMs: number;
+  readonly maxRssKb: number;
 }
 
-main().catch((e) => {
+function sizes(argv: readonly string[]): number[] {
+  const found: number[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] !== "--instances") throw new Error(`unknown argument ${argv[i]} (usage: bench:sim [-- --instances N ...])`);
+    const n = Number(argv[++i]);
+    if (!Number.isInteger(n) || n < 3) throw new Error(`--instances needs a whole number of at least 3, not ${argv[i]}`);
+    found.push(n);
+  }
+  return found.length > 0 ? found : DEFAULT_SIZES;
+}
+
+function run(n: number): Report {
+  const child = spawnSync(process.execPath, ["--import", "tsx", resolve(__dirname, "rollout.ts"), "--child", "rollout", "replace", String(n)], {
+    cwd: resolve(__dirname, ".."),
+    encoding: "utf8",
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (child.status !== 0) throw new Error(`${n} instances: exit ${child.status ?? child.signal}: ${child.stderr.trim().split("\n").slice(-3).join(" | ")}`);
+  return JSON.parse(child.stdout.trim().split("\n").pop() ?? "") as Report;
+}
+
+function main(): void {
+  const ns = sizes(process.argv.slice(2));
+  console.log(`bench:sim: a replace rollout of an n-instance world (bench:rollout's), one child process each`);
+  console.log(`machine: ${cpus().length} cpus (${cpus()[0]?.model.trim()}), load ${loadavg().map((l) => l.toFixed(2)).join(" ")}, node ${process.version}`);
+  console.log("| instances | tasks | wall | of it settling | peak RSS | API calls | outcome | violations | log hash |");
+  console.log("|---:|---:|---:|---:|---:|---:|---|---:|---|");
+  const results: [number, Report][] = [];
+  for (const n of ns) {
+    const r = run(n);
+    results.push([n, r]);
+    console.log(
+      `| ${n} | ${r.tasks} | ${(r.wallMs / 1000).toFixed(1)} s | ${(r.settleWallMs / 1000).toFixed(1)} s | ${Math.round(r.maxRssKb / 1024)} MB | ${r.apiCalls} | ${r.outcome} | ${r.violations} | ${r.logHash} |`,
+    );
+  }
+  for (let i = 1; i < results.length; i++) {
+    const [n1, r1] = results[i - 1];
+    const [n2, r2] = results[i];
+    const exponent = Math.log(r2.wallMs / r1.wallMs) / Math.log(n2 / n1);
+    console.log(`growth ${n1} -> ${n2} instances: wall x${(r2.wallMs / r1.wallMs).toFixed(2)} for n x${(n2 / n1).toFixed(1)}: exponent ${exponent.toFixed(2)} (target <= ${TARGET_EXPONENT}: ${exponent <= TARGET_EXPONENT ? "met" : "NOT met"})`);
+  }
+  for (const [n, r] of results) {
+    const target = TARGETS[n];
+    if (target !== undefined) console.log(`target ${n} instances <= ${target} s: ${r.wallMs / 1000 <= target ? "met" : "NOT met"} (${(r.wallMs / 1000).toFixed(1)} s)`);
+  }
+}
+
+try {
+  main();
+} catch (e) {
   console.error(`bench:sim: ${(e as Error).stack ?? e}`);
   process.exit(1);
-});
+}

@@ -54,6 +54,9 @@ function page<T>(items: readonly T[], nextToken: string | undefined, max: number
 }
 
 function simulate<C extends { middlewareStack: any }>(client: C, world: World, service: string, handlers: Record<string, Handler>): C {
+  // Nothing reads the SDK's log of each call here (its logger is the no-op one), yet the logger
+  // middleware filters every input and output through the schema: a sixth of a large sim's time.
+  client.middlewareStack.remove("loggerMiddleware");
   client.middlewareStack.add(
     (next: (args: unknown) => Promise<unknown>) => (args: unknown) => world.clock.track(next(args)),
     { step: "initialize", priority: "high", name: "amirollSimulatedTime" },
@@ -184,6 +187,13 @@ function byArnOrId<T extends { arn: string }>(items: Iterable<T>, ref: string): 
   return undefined;
 }
 
+/** A cluster's container instance by ARN (a map look-up) or by id (a scan), as byArnOrId over the cluster's. */
+function containerInstanceIn(world: World, clusterName: string, ref: string): SimContainerInstance | undefined {
+  const direct = world.containerInstances.get(ref);
+  if (direct) return direct.clusterName === clusterName ? direct : undefined;
+  return byArnOrId([...world.containerInstances.values()].filter((ci) => ci.clusterName === clusterName), ref);
+}
+
 function tooMany(list: readonly unknown[] | undefined, max: number, field: string) {
   if (!list || list.length === 0) throw awsError("InvalidParameterException", `${field} can not be blank.`);
   if (list.length > max) throw awsError("InvalidParameterException", `${field} can have at most ${max} items.`);
@@ -221,7 +231,7 @@ function containerInstanceFilter(filter: string | undefined): (ci: SimContainerI
 }
 
 function serviceView(world: World, service: SimService) {
-  const tasks = world.tasksOfService(service).filter((t) => t.desiredStatus === "RUNNING");
+  const tasks = world.liveTasksOfService(service);
   const count = (deploymentId: string | undefined, status: string) => tasks.filter((t) => (!deploymentId || t.deploymentId === deploymentId) && t.lastStatus === status).length;
   return {
     serviceArn: service.arn,
@@ -299,6 +309,7 @@ function validDeploymentConfiguration(input: { minimumHealthyPercent?: number; m
 
 function ecsHandlers(world: World): Record<string, Handler> {
   const servicesOf = (cluster: string) => [...world.services.values()].filter((s) => s.clusterName === cluster);
+  let listed: { key: string; found: SimTask[] } | undefined;
   return {
     DescribeClusters: (input) => {
       const refs: string[] = input.clusters ?? ["default"];
@@ -309,7 +320,8 @@ function ecsHandlers(world: World): Record<string, Handler> {
           clusterName: c.name,
           status: "ACTIVE",
           registeredContainerInstancesCount: [...world.containerInstances.values()].filter((ci) => ci.clusterName === c.name && ci.status !== "INACTIVE").length,
-          runningTasksCount: [...world.tasks.values()].filter((t) => t.clusterName === c.name && t.lastStatus === "RUNNING").length,
+          // A RUNNING task is one meant to run (stopping one makes it STOPPING).
+          runningTasksCount: [...world.desiredRunning(c.name)].filter((t) => t.clusterName === c.name && t.lastStatus === "RUNNING").length,
           activeServicesCount: servicesOf(c.name).length,
         })),
         failures: refs.filter((ref) => !world.clusters.has(ref.split("/").pop()!)).map((arn) => ({ arn, reason: "MISSING" })),
@@ -327,8 +339,7 @@ function ecsHandlers(world: World): Record<string, Handler> {
     DescribeContainerInstances: (input) => {
       const cluster = findCluster(world, input.cluster);
       tooMany(input.containerInstances, 100, "containerInstances");
-      const inCluster = [...world.containerInstances.values()].filter((ci) => ci.clusterName === cluster.name);
-      const found = (input.containerInstances as string[]).map((ref) => [ref, byArnOrId(inCluster, ref)] as const);
+      const found = (input.containerInstances as string[]).map((ref) => [ref, containerInstanceIn(world, cluster.name, ref)] as const);
       return {
         containerInstances: found.filter(([, ci]) => ci).map(([, ci]) => containerInstanceView(world, ci!)),
         failures: found.filter(([, ci]) => !ci).map(([arn]) => ({ arn, reason: "MISSING" })),
@@ -338,11 +349,10 @@ function ecsHandlers(world: World): Record<string, Handler> {
       const cluster = findCluster(world, input.cluster);
       tooMany(input.containerInstances, 10, "containerInstances");
       if (input.status !== "ACTIVE" && input.status !== "DRAINING") throw awsError("InvalidParameterException", `Invalid status ${input.status}`);
-      const inCluster = [...world.containerInstances.values()].filter((ci) => ci.clusterName === cluster.name);
       const updated: SimContainerInstance[] = [];
       const failures: { arn: string; reason: string }[] = [];
       for (const ref of input.containerInstances as string[]) {
-        const ci = byArnOrId(inCluster, ref);
+        const ci = containerInstanceIn(world, cluster.name, ref);
         if (!ci || ci.status === "INACTIVE") failures.push({ arn: ref, reason: "MISSING" });
         else {
           world.setContainerInstanceStatus(ci, input.status);
@@ -380,7 +390,23 @@ function ecsHandlers(world: World): Record<string, Handler> {
       const cluster = findCluster(world, input.cluster);
       const desired = input.desiredStatus ?? "RUNNING";
       const hourAgo = world.clock.now() - 3_600_000;
-      const found = [...world.tasks.values()].filter(
+      // Where the tasks can be (the same tasks in the same order as a scan of every task): a
+      // container instance's own tasks, or the cluster's tasks meant to run.
+      // Pages of one listing share it while no task changes (a paginated listing is not rescanned per page).
+      const ref = input.containerInstance as string | undefined;
+      const key = JSON.stringify([cluster.name, desired, input.serviceName, ref, input.family, world.clock.now(), world.taskChanges]);
+      if (listed?.key === key) {
+        const { items, nextToken } = page(listed.found, input.nextToken, input.maxResults, 100);
+        return { taskArns: items.map((t) => t.arn), nextToken };
+      }
+      const source: Iterable<SimTask> = ref?.startsWith("arn:")
+        ? desired === "RUNNING"
+          ? world.tasksOnInstance(ref)
+          : world.taskHistoryOf(ref)
+        : desired === "RUNNING"
+          ? world.desiredRunning(cluster.name)
+          : world.tasks.values();
+      const found = [...source].filter(
         (t) =>
           t.clusterName === cluster.name &&
           t.desiredStatus === desired &&
@@ -389,6 +415,7 @@ function ecsHandlers(world: World): Record<string, Handler> {
           (!input.containerInstance || t.containerInstanceArn === input.containerInstance || t.containerInstanceArn.endsWith(`/${input.containerInstance}`)) &&
           (!input.family || t.group === `family:${input.family}`),
       );
+      listed = { key, found };
       const { items, nextToken } = page(found, input.nextToken, input.maxResults, 100);
       return { taskArns: items.map((t) => t.arn), nextToken };
     },

@@ -213,6 +213,9 @@ export interface ApiCall {
 
 const SCHEDULER_PASS_MS = 5_000;
 
+/** The same order as String.prototype.localeCompare (the default collator), without its per-call setup. */
+const collate = new Intl.Collator().compare;
+
 export class World {
   readonly instances = new Map<string, SimInstance>();
   readonly groups = new Map<string, SimGroup>();
@@ -234,6 +237,18 @@ export class World {
   private schedulerDue = false;
   private readonly serviceTasks = new Map<string, Set<string>>();
   private readonly instanceTasks = new Map<string, Set<string>>();
+  /** cpu and memory of the tasks on each container instance not yet STOPPED (kept with instanceTasks). */
+  private readonly instanceUsage = new Map<string, { cpu: number; memory: number }>();
+  /** Per service (cluster/name): its tasks whose desiredStatus is RUNNING, in creation order. */
+  private readonly serviceLive = new Map<string, Set<SimTask>>();
+  /** Per container instance: every task placed on it, in creation order. */
+  private readonly instanceHistory = new Map<string, SimTask[]>();
+  /** Bumped whenever a task starts, is told to stop or stops (a cache key for ListTasks' pages). */
+  taskChanges = 0;
+  /** Per cluster: its tasks whose desiredStatus is RUNNING, in creation order (as in `tasks`). */
+  private readonly clusterRunning = new Map<string, Set<SimTask>>();
+  /** During a scheduler pass: each cluster's placeable instances (no instance changes status within a pass). */
+  private placeableCache?: Map<string, SimContainerInstance[]>;
 
   constructor(
     readonly clock: VirtualClock,
@@ -311,6 +326,7 @@ export class World {
     };
     this.services.set(key, service);
     this.serviceTasks.set(key, new Set());
+    this.serviceLive.set(key, new Set());
     this.healthHistory.set(key, [[now, 0]]);
     this.poke();
     return service;
@@ -325,13 +341,30 @@ export class World {
     return [...(this.serviceTasks.get(`${service.clusterName}/${service.name}`) ?? [])].map((arn) => this.tasks.get(arn)!);
   }
 
+  /** A service's tasks whose desiredStatus is RUNNING, in creation order (tasksOfService filtered so, without the scan). */
+  liveTasksOfService(service: SimService): SimTask[] {
+    return [...(this.serviceLive.get(`${service.clusterName}/${service.name}`) ?? [])];
+  }
+
+  /** Every task ever placed on a container instance, in creation order. */
+  taskHistoryOf(containerInstanceArn: string): readonly SimTask[] {
+    return this.instanceHistory.get(containerInstanceArn) ?? [];
+  }
+
   tasksOnInstance(containerInstanceArn: string): SimTask[] {
     return [...(this.instanceTasks.get(containerInstanceArn) ?? [])].map((arn) => this.tasks.get(arn)!);
   }
 
+  /** A cluster's tasks whose desiredStatus is RUNNING, in the order of `tasks` (ListTasks without a scan of every task). */
+  desiredRunning(clusterName: string): Iterable<SimTask> {
+    return this.clusterRunning.get(clusterName) ?? [];
+  }
+
   /** Healthy, running tasks of a service now. */
   healthyCount(service: SimService): number {
-    return this.tasksOfService(service).filter((t) => t.lastStatus === "RUNNING" && t.healthy && t.desiredStatus === "RUNNING").length;
+    let healthy = 0;
+    for (const t of this.serviceLive.get(`${service.clusterName}/${service.name}`) ?? []) if (t.lastStatus === "RUNNING" && t.healthy) healthy++;
+    return healthy;
   }
 
   private recordHealth(service: SimService): void {
@@ -382,9 +415,22 @@ export class World {
       healthy: false,
     };
     this.tasks.set(task.arn, task);
+    const running = this.clusterRunning.get(clusterName);
+    if (running) running.add(task);
+    else this.clusterRunning.set(clusterName, new Set([task]));
     if (service) this.serviceTasks.get(`${service.clusterName}/${service.name}`)!.add(task.arn);
+    if (service) this.serviceLive.get(`${service.clusterName}/${service.name}`)!.add(task);
+    const history = this.instanceHistory.get(ci.arn);
+    if (history) history.push(task);
+    else this.instanceHistory.set(ci.arn, [task]);
+    this.taskChanges++;
     if (!this.instanceTasks.has(ci.arn)) this.instanceTasks.set(ci.arn, new Set());
     this.instanceTasks.get(ci.arn)!.add(task.arn);
+    const usage = this.instanceUsage.get(ci.arn);
+    if (usage) {
+      usage.cpu += cpu;
+      usage.memory += memory;
+    } else this.instanceUsage.set(ci.arn, { cpu, memory });
 
     this.clock.after(this.seconds(this.behaviour.taskStartSeconds), () => {
       if (task.desiredStatus !== "RUNNING") return;
@@ -420,6 +466,9 @@ export class World {
     if (task.desiredStatus === "STOPPED") return;
     const service = task.serviceName ? this.services.get(`${task.clusterName}/${task.serviceName}`) : undefined;
     task.desiredStatus = "STOPPED";
+    this.clusterRunning.get(task.clusterName)?.delete(task);
+    if (task.serviceName) this.serviceLive.get(`${task.clusterName}/${task.serviceName}`)?.delete(task);
+    this.taskChanges++;
     task.lastStatus = task.lastStatus === "PENDING" ? "STOPPED" : "STOPPING";
     task.healthy = false;
     task.stoppingAt = this.clock.now();
@@ -436,7 +485,12 @@ export class World {
     const finish = () => {
       task.lastStatus = "STOPPED";
       task.stoppedAt = this.clock.now();
-      this.instanceTasks.get(task.containerInstanceArn)?.delete(task.arn);
+      this.taskChanges++;
+      if (this.instanceTasks.get(task.containerInstanceArn)?.delete(task.arn)) {
+        const usage = this.instanceUsage.get(task.containerInstanceArn)!;
+        usage.cpu -= task.cpu;
+        usage.memory -= task.memory;
+      }
       this.poke();
     };
     if (task.lastStatus === "STOPPED") finish();
@@ -448,25 +502,41 @@ export class World {
 
   /** One pass of the service scheduler over every service. */
   private schedule(): void {
-    for (const service of this.services.values()) {
-      if (service.schedulingStrategy === "DAEMON") this.scheduleDaemon(service);
-      else this.scheduleReplica(service);
-      this.updateDeployments(service);
+    // Each cluster's placeable instances, once per pass: nothing in a pass changes an instance's status.
+    const placeable = new Map<string, SimContainerInstance[]>();
+    for (const ci of this.containerInstances.values()) {
+      if (ci.status !== "ACTIVE" || !ci.agentConnected) continue;
+      const list = placeable.get(ci.clusterName);
+      if (list) list.push(ci);
+      else placeable.set(ci.clusterName, [ci]);
+    }
+    this.placeableCache = placeable;
+    try {
+      for (const service of this.services.values()) {
+        if (service.schedulingStrategy === "DAEMON") this.scheduleDaemon(service);
+        else this.scheduleReplica(service);
+        this.updateDeployments(service);
+      }
+    } finally {
+      this.placeableCache = undefined;
     }
   }
 
+  /** What is left of an instance's cpu and memory (kept as tasks start and stop: O(1)). */
   private freeCapacity(ci: SimContainerInstance): { cpu: number; memory: number } {
-    let cpu = ci.cpu;
-    let memory = ci.memory;
-    for (const task of this.tasksOnInstance(ci.arn)) {
-      if (task.lastStatus === "STOPPED") continue;
-      cpu -= task.cpu;
-      memory -= task.memory;
-    }
-    return { cpu, memory };
+    const usage = this.instanceUsage.get(ci.arn);
+    return usage ? { cpu: ci.cpu - usage.cpu, memory: ci.memory - usage.memory } : { cpu: ci.cpu, memory: ci.memory };
   }
 
-  private placeable(clusterName: string): SimContainerInstance[] {
+  /** Tasks on an instance not yet STOPPED. */
+  private taskCount(arn: string): number {
+    return this.instanceTasks.get(arn)?.size ?? 0;
+  }
+
+  /** A cluster's ACTIVE instances with a connected agent, in registration order (do not mutate). */
+  private placeable(clusterName: string): readonly SimContainerInstance[] {
+    const cached = this.placeableCache?.get(clusterName);
+    if (cached || this.placeableCache) return cached ?? [];
     return [...this.containerInstances.values()].filter((ci) => ci.clusterName === clusterName && ci.status === "ACTIVE" && ci.agentConnected);
   }
 
@@ -479,13 +549,20 @@ export class World {
    * instance while its neighbour holds only an outgoing one), then the least busy, then by ARN.
    */
   private place(service: SimService, live: SimTask[]): SimContainerInstance | undefined {
-    const candidates = this.placeable(service.clusterName).filter((ci) => {
-      const free = this.freeCapacity(ci);
-      return free.cpu >= service.cpu && free.memory >= service.memory;
-    });
-    if (candidates.length === 0) return undefined;
+    const fits = (free: { cpu: number; memory: number }) => free.cpu >= service.cpu && free.memory >= service.memory;
     if (service.placement === "binpack") {
-      return candidates.sort((a, b) => this.freeCapacity(a).cpu - this.freeCapacity(b).cpu || a.arn.localeCompare(b.arn))[0];
+      // The instance with the least cpu left, then by ARN: one scan, each instance's capacity looked up once.
+      let best: SimContainerInstance | undefined;
+      let bestCpu = 0;
+      for (const ci of this.placeable(service.clusterName)) {
+        const free = this.freeCapacity(ci);
+        if (!fits(free)) continue;
+        if (!best || free.cpu < bestCpu || (free.cpu === bestCpu && collate(ci.arn, best.arn) < 0)) {
+          best = ci;
+          bestCpu = free.cpu;
+        }
+      }
+      return best;
     }
     const perZone = new Map<string, number>();
     const perInstance = new Map<string, number>();
@@ -496,14 +573,19 @@ export class World {
       perInstance.set(task.containerInstanceArn, (perInstance.get(task.containerInstanceArn) ?? 0) + 1);
       if (task.deploymentId === primary) primaryPerInstance.set(task.containerInstanceArn, (primaryPerInstance.get(task.containerInstanceArn) ?? 0) + 1);
     }
-    return candidates.sort(
-      (a, b) =>
-        (perZone.get(a.az) ?? 0) - (perZone.get(b.az) ?? 0) ||
-        (perInstance.get(a.arn) ?? 0) - (perInstance.get(b.arn) ?? 0) ||
-        (primaryPerInstance.get(a.arn) ?? 0) - (primaryPerInstance.get(b.arn) ?? 0) ||
-        this.tasksOnInstance(a.arn).length - this.tasksOnInstance(b.arn).length ||
-        a.arn.localeCompare(b.arn),
-    )[0];
+    // The least of the candidates in that order: one scan, each key computed once per instance.
+    let best: SimContainerInstance | undefined;
+    let bestKey: [number, number, number, number] = [0, 0, 0, 0];
+    for (const ci of this.placeable(service.clusterName)) {
+      if (!fits(this.freeCapacity(ci))) continue;
+      const key: [number, number, number, number] = [perZone.get(ci.az) ?? 0, perInstance.get(ci.arn) ?? 0, primaryPerInstance.get(ci.arn) ?? 0, this.taskCount(ci.arn)];
+      const order = !best ? -1 : key[0] - bestKey[0] || key[1] - bestKey[1] || key[2] - bestKey[2] || key[3] - bestKey[3] || collate(ci.arn, best.arn);
+      if (order < 0) {
+        best = ci;
+        bestKey = key;
+      }
+    }
+    return best;
   }
 
   /**
@@ -515,7 +597,7 @@ export class World {
    */
   private scheduleReplica(service: SimService): void {
     const primary = service.deployments.find((d) => d.status === "PRIMARY")!;
-    const live = this.tasksOfService(service).filter((t) => t.desiredStatus === "RUNNING");
+    const live = this.liveTasksOfService(service);
     const instanceOk = (t: SimTask) => this.containerInstances.get(t.containerInstanceArn)?.status === "ACTIVE";
     const keep = live.filter((t) => instanceOk(t) && t.deploymentId === primary.id);
     const replace = live.filter((t) => !(instanceOk(t) && t.deploymentId === primary.id));
@@ -618,7 +700,7 @@ export class World {
 
   /** Daemon services: one task on every ACTIVE instance; a DRAINING instance keeps its daemon. */
   private scheduleDaemon(service: SimService): void {
-    const live = this.tasksOfService(service).filter((t) => t.desiredStatus === "RUNNING");
+    const live = this.liveTasksOfService(service);
     const covered = new Set(live.map((t) => t.containerInstanceArn));
     for (const ci of this.placeable(service.clusterName)) {
       if (!covered.has(ci.arn)) this.startTask(service, service.clusterName, `service:${service.name}`, ci, service.cpu, service.memory);
@@ -627,7 +709,7 @@ export class World {
 
   private updateDeployments(service: SimService): void {
     const primary = service.deployments.find((d) => d.status === "PRIMARY")!;
-    const live = this.tasksOfService(service).filter((t) => t.desiredStatus === "RUNNING");
+    const live = this.liveTasksOfService(service);
     for (const old of service.deployments.filter((d) => d.status === "ACTIVE")) {
       if (!live.some((t) => t.deploymentId === old.id)) old.status = "INACTIVE";
     }
@@ -729,18 +811,45 @@ export class World {
     const active = this.activeInstances(group);
     if (active.length < group.desired && !group.suspended.has("Launch")) {
       const zones = group.subnets.filter((s) => !this.behaviour.zonesWithoutCapacity.has(s.az));
+      // Active instances per zone, counted once and kept as instances launch (each launch is active).
+      const perZone = new Map<string, number>();
+      for (const i of active) perZone.set(i.az, (perZone.get(i.az) ?? 0) + 1);
+      const count = (az: string) => perZone.get(az) ?? 0;
       for (let n = active.length; n < group.desired && zones.length > 0; n++) {
-        const count = (az: string) => this.activeInstances(group).filter((i) => i.az === az).length;
-        const subnet = [...zones].sort((a, b) => count(a.az) - count(b.az) || a.az.localeCompare(b.az))[0];
+        let subnet = zones[0];
+        for (const z of zones) if (count(z.az) - count(subnet.az) < 0 || (count(z.az) === count(subnet.az) && collate(z.az, subnet.az) < 0)) subnet = z;
         this.launch(group, subnet);
+        perZone.set(subnet.az, count(subnet.az) + 1);
       }
     } else if (active.length > group.desired && !group.suspended.has("Terminate")) {
+      // Default termination policy: the zone with most instances, then the oldest instance (then by
+      // id). Each zone's instances are sorted once, oldest first; each victim is a zone's head.
+      const oldest = (a: SimInstance, b: SimInstance) => a.launchedAt - b.launchedAt || collate(a.id, b.id);
+      const byZone = new Map<string, SimInstance[]>();
+      for (const i of active) {
+        const list = byZone.get(i.az);
+        if (list) list.push(i);
+        else byZone.set(i.az, [i]);
+      }
+      const heads = new Map<string, number>();
+      for (const [az, list] of byZone) {
+        list.sort(oldest);
+        heads.set(az, 0);
+      }
       for (let n = active.length; n > group.desired; n--) {
-        const remaining = this.activeInstances(group);
-        const perZone = (az: string) => remaining.filter((i) => i.az === az).length;
-        // Default termination policy: the zone with most instances, then the oldest instance.
-        const victim = [...remaining].sort((a, b) => perZone(b.az) - perZone(a.az) || a.launchedAt - b.launchedAt || a.id.localeCompare(b.id))[0];
-        this.beginTermination(victim);
+        let victim: SimInstance | undefined;
+        let victimZone = 0;
+        for (const [az, list] of byZone) {
+          const left = list.length - heads.get(az)!;
+          if (left === 0) continue;
+          const head = list[heads.get(az)!];
+          if (!victim || left > victimZone || (left === victimZone && oldest(head, victim) < 0)) {
+            victim = head;
+            victimZone = left;
+          }
+        }
+        heads.set(victim!.az, heads.get(victim!.az)! + 1);
+        this.beginTermination(victim!);
       }
     }
   }
