@@ -72,7 +72,7 @@ export const CRASH_LOOP_STOPS = 3;
 const ACTIVE_OR_DRAINING = new Set(["ACTIVE", "DRAINING"]);
 
 /** Daemon tasks leave with their instance, never before: they do not hold a migration. */
-function daemonGroups(services: readonly ServiceSnapshot[]): Set<string> {
+export function daemonGroups(services: readonly ServiceSnapshot[]): Set<string> {
   return new Set(services.filter((s) => s.schedulingStrategy === "DAEMON").map((s) => `service:${s.name}`));
 }
 
@@ -98,8 +98,27 @@ function groupImage(name: string): string | undefined {
 }
 
 /** A stop that counts against the new image: an essential container exited with an error, or health checks failed. */
-export function failedStop(task: TaskSnapshot): boolean {
+function failedStop(task: TaskSnapshot): boolean {
   return task.exitCodes.some((code) => code !== 0) || /health check|EssentialContainerExited|CannotStart/i.test(`${task.stoppedReason ?? ""} ${task.stopCode ?? ""}`);
+}
+
+/**
+ * A crash loop: at least `threshold` tasks stopped with an error (failedStop) on the container
+ * instances `onNewImage` accepts since `since`; its reason reads `N tasks stopped with errors
+ * <where> (groups): <first reason>`. The watch and the replace canary judge by it.
+ */
+export function crashLoopOn(
+  snapshot: FleetSnapshot,
+  onNewImage: (containerInstanceArn: string) => boolean,
+  since: number,
+  where: string,
+  threshold = CRASH_LOOP_STOPS,
+): { readonly reason: string; readonly tasks: readonly string[] } | undefined {
+  const failed = snapshot.stoppedTasks.filter((t) => onNewImage(t.containerInstanceArn) && (t.stoppedAt ?? 0) >= since && failedStop(t));
+  if (failed.length < threshold) return undefined;
+  const groups = [...new Set(failed.map((t) => t.group))].join(", ");
+  const why = failed[0].stoppedReason ?? `exit code ${failed[0].exitCodes.find((c) => c !== 0)}`;
+  return { reason: `${failed.length} tasks stopped with errors ${where} (${groups}): ${why}`, tasks: failed.map((t) => t.arn) };
 }
 
 /** `service:web on i-1 (STOPPING) x3`: the held tasks, alike ones counted once. */
@@ -149,17 +168,10 @@ export function stepMigration(previous: MigrationState | undefined, snapshot: Fl
   });
 
   const startedAt = previous?.startedAt ?? snapshot.at;
-  const failed = snapshot.stoppedTasks.filter((t) => {
-    const ci = byArn.get(t.containerInstanceArn);
-    return ci !== undefined && isNew(ci) && (t.stoppedAt ?? 0) >= startedAt && failedStop(t);
-  });
-  const crashLoop =
-    failed.length >= (options.crashLoopStops ?? CRASH_LOOP_STOPS)
-      ? {
-          reason: `${failed.length} tasks stopped with errors on the new image since the watch began (${[...new Set(failed.map((t) => t.group))].join(", ")}): ${failed[0].stoppedReason ?? `exit code ${failed[0].exitCodes.find((c) => c !== 0)}`}`,
-          tasks: failed.map((t) => t.arn),
-        }
-      : undefined;
+  const crashLoop = crashLoopOn(snapshot, (arn) => {
+    const ci = byArn.get(arn);
+    return ci !== undefined && isNew(ci);
+  }, startedAt, "on the new image since the watch began", options.crashLoopStops);
 
   const progressKey = [oldCis.length, newCis.length, tasksOnOld.length, replicaServices.length - unsteady.length, oldCis.filter((ci) => ci.status === "DRAINING").length].join("/");
   const progressed = previous === undefined || previous.progressKey !== progressKey;

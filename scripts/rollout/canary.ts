@@ -10,7 +10,7 @@
  * and every service steady passes it once that has held for the soak.
  */
 import type { ContainerInstanceSnapshot, FleetSnapshot } from "../fleet/snapshot";
-import { CRASH_LOOP_STOPS, failedStop, unsteadyReason } from "../fleet/migration";
+import { crashLoopOn, daemonGroups, unsteadyReason } from "../fleet/migration";
 
 /** How long the canary must carry tasks with every service steady and nothing crashing. */
 export const CANARY_SOAK_MS = 2 * 60_000;
@@ -38,16 +38,12 @@ const SERVICE_TASK = /^service:/;
 /** Judges one snapshot of a cluster whose canary group of `imageId` stands beside the old group. */
 export function judgeCanary(snapshot: FleetSnapshot, input: CanaryInput): CanaryVerdict {
   const onImage = new Set(snapshot.containerInstances.filter((ci) => ci.imageId === input.imageId).map((ci) => ci.arn));
-  const failed = snapshot.stoppedTasks.filter((t) => onImage.has(t.containerInstanceArn) && (t.stoppedAt ?? 0) >= input.startedAt && failedStop(t));
-  if (failed.length >= CRASH_LOOP_STOPS) {
-    const groups = [...new Set(failed.map((t) => t.group))].join(", ");
-    const why = failed[0].stoppedReason ?? `exit code ${failed[0].exitCodes.find((c) => c !== 0)}`;
-    return { kind: "crash", reason: `crash loop on the canary: ${failed.length} tasks stopped with errors on ${input.imageId} (${groups}): ${why}` };
-  }
+  const crash = crashLoopOn(snapshot, (arn) => onImage.has(arn), input.startedAt, `on ${input.imageId}`);
+  if (crash) return { kind: "crash", reason: `crash loop on the canary: ${crash.reason}` };
   const registered = snapshot.containerInstances.filter((ci) => ci.status === "ACTIVE" || ci.status === "DRAINING");
   const canaries = registered.filter((ci) => ci.imageId === input.imageId && ci.status === "ACTIVE" && ci.agentConnected);
   if (canaries.length === 0) return { kind: "booting" };
-  const daemons = new Set(snapshot.services.filter((s) => s.schedulingStrategy === "DAEMON").map((s) => `service:${s.name}`));
+  const daemons = daemonGroups(snapshot.services);
   const serviceTasksOn = (cis: readonly ContainerInstanceSnapshot[]) => {
     const arns = new Set(cis.map((ci) => ci.arn));
     return snapshot.tasks.filter((t) => arns.has(t.containerInstanceArn) && t.lastStatus !== "STOPPED" && SERVICE_TASK.test(t.group) && !daemons.has(t.group));
