@@ -35,14 +35,20 @@ export function providerPlatform(platform: string = process.platform, arch: stri
  * (`HOST/hashicorp/aws/terraform-provider-aws_5.100.0_linux_amd64.zip`).
  */
 export function holdsAwsProvider(dir: string): boolean {
-  return REGISTRY_HOSTS.some((host) => {
-    const provider = join(dir, host, "hashicorp", "aws");
-    const unpacked = join(provider, AWS_PROVIDER_VERSION, providerPlatform());
-    return (
-      (existsSync(unpacked) && readdirSync(unpacked).some((f) => f.startsWith(`terraform-provider-aws_v${AWS_PROVIDER_VERSION}`))) ||
-      existsSync(join(provider, `terraform-provider-aws_${AWS_PROVIDER_VERSION}_${providerPlatform()}.zip`))
-    );
-  });
+  return (
+    awsProviderExecutable(dir) !== undefined ||
+    REGISTRY_HOSTS.some((host) => existsSync(join(dir, host, "hashicorp", "aws", `terraform-provider-aws_${AWS_PROVIDER_VERSION}_${providerPlatform()}.zip`)))
+  );
+}
+
+/** The unpacked hashicorp/aws 5.100.0 executable for this platform in plugin dir `dir`, if any. */
+export function awsProviderExecutable(dir: string): string | undefined {
+  for (const host of REGISTRY_HOSTS) {
+    const unpacked = join(dir, host, "hashicorp", "aws", AWS_PROVIDER_VERSION, providerPlatform());
+    const file = existsSync(unpacked) ? readdirSync(unpacked).find((f) => f.startsWith(`terraform-provider-aws_v${AWS_PROVIDER_VERSION}`)) : undefined;
+    if (file) return join(unpacked, file);
+  }
+  return undefined;
 }
 
 /**

@@ -11,7 +11,7 @@ import { type Environment } from "../../scripts/config/environments";
 import { findEnvironment } from "../../scripts/config/file";
 
 import { type Pins, readPins } from "../../scripts/config/pins";
-import { findTerraform, terraform } from "../support/terraform";
+import { type SharedProvider, findTerraform, startSharedProvider, terraform } from "../support/terraform";
 import { REPO_PINS_PATH, loadEnvironments, synthesizeRepo } from "../support/repo-config";
 
 const setup = findTerraform();
@@ -39,8 +39,12 @@ const CASES = [
 describeTerraform(`terraform validate and terraform test on the synthesized stacks${suffix}`, () => {
   /** Synthesized stack file per case label. */
   const stackFiles: Record<string, string> = {};
+  /** One provider for every command of this file (each would otherwise start its own). */
+  let provider: SharedProvider | undefined;
+  const run = (dir: string, args: string[]) => terraform(tf, dir, args, provider?.env);
 
-  beforeAll(() => {
+  beforeAll(async () => {
+    provider = await startSharedProvider(tf.pluginDir);
     for (const c of CASES) {
       if (stackFiles[c.label]) continue;
       const dir = mkdtempSync(join(tmpdir(), "amiroll-tf-"));
@@ -48,36 +52,37 @@ describeTerraform(`terraform validate and terraform test on the synthesized stac
       writeFileSync(pinsPath, JSON.stringify(c.pins));
       const stack = synthesizeRepo({ outdir: join(dir, "out"), pinsPath }).stacks.find((s) => s.name === c.env)!;
       stackFiles[c.label] = stack.file;
-      const init = terraform(tf, dirname(stack.file), ["init", "-backend=false", `-plugin-dir=${tf.pluginDir}`, "-input=false"]);
+      const init = run(dirname(stack.file), ["init", "-backend=false", `-plugin-dir=${tf.pluginDir}`, "-input=false"]);
       if (init.status !== 0) throw new Error(`terraform init of ${c.label} failed:\n${init.output}`);
     }
   }, 120_000);
+  afterAll(() => provider?.stop());
 
   it.each(CASES)("$label: terraform validate passes", ({ label }) => {
-    const result = terraform(tf, dirname(stackFiles[label]), ["validate"]);
+    const result = run(dirname(stackFiles[label]), ["validate"]);
     expect(result.output).toContain("The configuration is valid");
     expect(result.status).toBe(0);
   }, 60_000);
 
   it.each(CASES)("$label: terraform test with a mock provider passes", ({ label, env, pins: casePins }) => {
-    const result = runTftest(stackFiles[label], findEnvironment(environments, env), casePins);
+    const result = runTftest(run, stackFiles[label], findEnvironment(environments, env), casePins);
     expect(result.output).toMatch(/Success! 2 passed, 0 failed/);
     expect(result.status).toBe(0);
   }, 120_000);
 
   it("terraform test fails when the stack does not run the pinned image (the assertions bite)", () => {
     const wrongPins: Pins = { ...pins, staging: { apps: { current: { imageId: "ami-0123456789abcdef0" } } } };
-    const result = runTftest(stackFiles.staging, findEnvironment(environments, "staging"), wrongPins);
+    const result = runTftest(run, stackFiles.staging, findEnvironment(environments, "staging"), wrongPins);
     expect(result.status).not.toBe(0);
     expect(result.output).toMatch(/must run the\s+pinned\s+images\s+ami-0123456789abcdef0/);
   }, 120_000);
 });
 
 /** Writes the generated test file beside a synthesized stack and runs `terraform test` there. */
-function runTftest(stackFile: string, env: Environment, expectedPins: Pins) {
+function runTftest(run: (dir: string, args: string[]) => { status: number; output: string }, stackFile: string, env: Environment, expectedPins: Pins) {
   const dir = dirname(stackFile);
   writeFileSync(join(dir, "amiroll.tftest.hcl"), tftest(JSON.parse(readFileSync(stackFile, "utf8")), env, expectedPins));
-  return terraform(tf, dir, ["test"]);
+  return run(dir, ["test"]);
 }
 
 /**

@@ -1,5 +1,5 @@
-import { spawnSync } from "node:child_process";
-import { findPluginDir } from "../../scripts/terraform/plugins";
+import { spawn, spawnSync } from "node:child_process";
+import { awsProviderExecutable, findPluginDir } from "../../scripts/terraform/plugins";
 
 export { AWS_PROVIDER_VERSION } from "../../scripts/terraform/plugins";
 
@@ -22,11 +22,57 @@ export function findTerraform(env: NodeJS.ProcessEnv = process.env): TerraformSe
 }
 
 /** Runs terraform in `cwd` without colour or prompts; returns status and combined output. */
-export function terraform(setup: { terraform: string }, cwd: string, args: string[]): { status: number; output: string } {
+export function terraform(setup: { terraform: string }, cwd: string, args: string[], env: NodeJS.ProcessEnv = {}): { status: number; output: string } {
   const result = spawnSync(setup.terraform, [...args, "-no-color"], {
     cwd,
     encoding: "utf8",
-    env: { ...process.env, TF_IN_AUTOMATION: "1", TF_INPUT: "0", CHECKPOINT_DISABLE: "1" },
+    env: { ...process.env, TF_IN_AUTOMATION: "1", TF_INPUT: "0", CHECKPOINT_DISABLE: "1", ...env },
   });
   return { status: result.status ?? 1, output: `${result.stdout}${result.stderr}` };
+}
+
+/** A provider server that terraform commands attach to (TF_REATTACH_PROVIDERS), started once. */
+export interface SharedProvider {
+  /** Environment to give terraform so that it attaches instead of starting the provider itself. */
+  readonly env: { readonly TF_REATTACH_PROVIDERS: string };
+  /** Ends the provider process (ours, by its pid) and waits for it to exit. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the mirror's hashicorp/aws provider once, in its debug mode, for every terraform command
+ * of a test file. Each command would otherwise start its own copy of the ~700 MB provider and
+ * build its schema anew (~5 s of CPU each on these machines); attached, a command costs a second.
+ * The provider runs with `providerEnv` (credentials, endpoints), since terraform's own environment
+ * does not reach a provider it did not start. Undefined when the mirror holds only a packed zip.
+ */
+export async function startSharedProvider(pluginDir: string, providerEnv: NodeJS.ProcessEnv = {}): Promise<SharedProvider | undefined> {
+  const binary = awsProviderExecutable(pluginDir);
+  if (!binary) return undefined;
+  const child = spawn(binary, ["-debug"], { env: { ...process.env, ...providerEnv }, stdio: ["ignore", "pipe", "ignore"] });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const reattach = await new Promise<string>((resolve, reject) => {
+    let seen = "";
+    const timer = setTimeout(() => reject(new Error(`the provider (${binary} -debug) printed no TF_REATTACH_PROVIDERS in 60 s`)), 60_000);
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      seen += chunk;
+      const match = /TF_REATTACH_PROVIDERS='([^']+)'/.exec(seen);
+      if (match) {
+        clearTimeout(timer);
+        seen = "";
+        resolve(match[1]);
+      }
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the provider (${binary} -debug) exited ${code} before it was ready`));
+    });
+  });
+  return {
+    env: { TF_REATTACH_PROVIDERS: reattach },
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+      await exited;
+    },
+  };
 }

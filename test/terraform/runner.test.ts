@@ -15,7 +15,7 @@ import { join, resolve } from "node:path";
 import { AWS_PROVIDER_VERSION, findPluginDir, providerPlatform } from "../../scripts/terraform/plugins";
 import { errorSummary, formatDuration } from "../../scripts/terraform/runner";
 import { synthesizeRepo } from "../support/repo-config";
-import { findTerraform } from "../support/terraform";
+import { type SharedProvider, findTerraform, startSharedProvider } from "../support/terraform";
 
 const ROOT = resolve(__dirname, "../..");
 const HARNESS = join(ROOT, "test/support/runner-harness.js");
@@ -382,6 +382,12 @@ describeTerraform(`TerraformCli with real terraform on a synthesized stack, offl
   let stsUrl: string;
   /** What the STS stand-in answers: the caller's identity, or a rejection of the credentials. */
   let stsMode: "identity" | "invalid-token" = "identity";
+  /**
+   * The first test's provider, shared by its five commands and started with the credentials
+   * below. Not the second's: a provider that once got an identity keeps it, so a rejection needs
+   * a fresh one.
+   */
+  let provider: SharedProvider | undefined;
 
   beforeAll(async () => {
     outdir = mkdtempSync(join(tmpdir(), "amiroll-runner-tf-"));
@@ -404,8 +410,10 @@ describeTerraform(`TerraformCli with real terraform on a synthesized stack, offl
     });
     await new Promise<void>((res) => sts.listen(0, "127.0.0.1", res));
     stsUrl = `http://127.0.0.1:${(sts.address() as AddressInfo).port}`;
-  }, 30_000);
+    provider = await startSharedProvider(tf.pluginDir, awsEnv());
+  }, 90_000);
   afterAll(async () => {
+    await provider?.stop();
     await new Promise((res) => sts?.close(res));
     if (outdir) rmSync(outdir, { recursive: true, force: true });
   });
@@ -419,6 +427,8 @@ describeTerraform(`TerraformCli with real terraform on a synthesized stack, offl
     AWS_MAX_ATTEMPTS: "1",
     AWS_ENDPOINT_URL_STS: stsUrl,
   });
+  /** What the first test's terraform runs with: the credentials, and the provider to attach to. */
+  const terraformEnv = () => ({ ...awsEnv(), ...provider?.env });
 
   it("init (local backend, -plugin-dir), validate, plan (changes), show -json and output on the staging stack", async () => {
     const stack = stackDirs.staging;
@@ -426,7 +436,7 @@ describeTerraform(`TerraformCli with real terraform on a synthesized stack, offl
     stsMode = "identity";
     const { lines } = await runHarness(
       {
-        options: { binary: tf.terraform, workingDirectory: stack, pluginDir: tf.pluginDir, env: awsEnv() },
+        options: { binary: tf.terraform, workingDirectory: stack, pluginDir: tf.pluginDir, env: terraformEnv() },
         steps: [["init"], ["validate"], ["plan", "amiroll.tfplan"], ["showJson", "amiroll.tfplan"], ["output"]],
       },
       {},
