@@ -205,6 +205,7 @@ export async function runFaultCell(scenario: MatrixScenario, strategy: CapacityS
       cpuMs: cpuMillis(process.cpuUsage(cpuStart)),
     };
   } finally {
+    world.stop();
     rmSync(world.directory, { recursive: true, force: true });
   }
 }

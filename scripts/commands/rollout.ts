@@ -158,6 +158,7 @@ export function rolloutCommand(): Command {
       if (journal) recordEnd(journal.state, journal.entry, journal.clock, result.outcome);
     } finally {
       interrupt.done();
+      clock?.stop();
     }
     report(world, result, options, state, log);
   });
@@ -249,6 +250,14 @@ function realWorld(config: Config, log: Logger): RolloutWorld {
  * Every environment simulated on one virtual clock, each on an image older than its pin; the
  * pins are a copy (the repository's amis.json is never changed by a simulation).
  */
+/** The simulated AWS of every environment, as the rollout sees it. */
+export type SimulatedWorld = RolloutWorld & {
+  readonly simulations: ReadonlyMap<string, Simulation>;
+  readonly directory: string;
+  /** Ends the simulation: what still runs in it (an old instance's drain, a hook's re-check) stops with the command. */
+  readonly stop: () => void;
+};
+
 export async function simulatedWorld(
   config: Config,
   options: {
@@ -262,7 +271,7 @@ export async function simulatedWorld(
     /** @default 1 */
     seed?: number;
   },
-): Promise<RolloutWorld & { readonly simulations: ReadonlyMap<string, Simulation>; readonly directory: string }> {
+): Promise<SimulatedWorld> {
   const { log } = options;
   const dir = options.directory ?? temporaryDirectory("amiroll-rollout-");
   const pinsPath = join(dir, "amis.json");
@@ -272,8 +281,9 @@ export async function simulatedWorld(
   log.info(`simulated ${[...simulations.values()].map((s) => `${s.environment.name} (${s.world.instances.size} instances, ${s.world.services.size} services)`).join(", ")}; pins copied to ${pinsPath}`);
   const runners = new Map<string, SimTerraform>();
   const copy = { environments: config.environments, pinsPath, pinsShownAs: pinsPath };
-  const world: RolloutWorld & { readonly simulations: ReadonlyMap<string, Simulation>; readonly directory: string } = {
+  const world: SimulatedWorld = {
     simulations,
+    stop: () => clock.stop(),
     // The directory of the pins' copy and the synthesized stacks (a temporary one is removed when the process exits; in-process callers may remove it sooner).
     directory: dir,
     clock,

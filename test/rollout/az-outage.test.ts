@@ -4,6 +4,7 @@
  * named, with every service left without a task there, and the balance gate never claims a
  * spread that is not there.
  */
+import { stopAfterTest } from "../support/stop-worlds";
 import { rolloutOptions, simulatedWorld } from "../../scripts/commands/rollout";
 import { createLogger } from "../../scripts/core/log";
 import { rolloutText } from "../../scripts/rollout/report";
@@ -17,7 +18,7 @@ it("names the lost zone and the services without a task there, passes without re
   const environments = loadEnvironments();
   const lines: string[] = [];
   const log = createLogger("text", (line) => lines.push(line));
-  const world = await simulatedWorld({ ...repoConfig(), environments }, { scenario: "az-outage", log });
+  const world = stopAfterTest(await simulatedWorld({ ...repoConfig(), environments }, { scenario: "az-outage", log }));
   const result = await rollout(rolloutOptions(world, environments, log, { ignoreWindow: true }));
   expect(result.outcome).toBe("done");
   expect([...world.simulations.values()].flatMap((s) => s.world.downtimeViolations())).toEqual([]);

@@ -4,6 +4,7 @@
  * environment (the guard's `create`, no --force), the watch waits for its instances to join, the
  * gates judge it, and production takes the image staging verified, as in any wave.
  */
+import { stopAfterTest } from "../support/stop-worlds";
 import { readFileSync } from "node:fs";
 import { rolloutOptions, simulatedWorld } from "../../scripts/commands/rollout";
 import { createLogger } from "../../scripts/core/log";
@@ -20,7 +21,7 @@ async function neverDeployed() {
   const pins = readPins(REPO_PINS_PATH, environments);
   const lines: string[] = [];
   const log = createLogger("text", (line) => lines.push(line));
-  const world = await simulatedWorld({ ...repoConfig(), environments, pins }, { scenario: "first-deploy", log });
+  const world = stopAfterTest(await simulatedWorld({ ...repoConfig(), environments, pins }, { scenario: "first-deploy", log }));
   const sim = (env: string) => world.simulations.get(env)!;
   return {
     world,

@@ -4,6 +4,7 @@
  * back after the visibility timeout, and the timing (DRAIN_HOOK_TIMING) keeps every heartbeat
  * alive through one failure: a replace roll still drains every old instance, with no downtime.
  */
+import { stopAfterTest } from "../support/stop-worlds";
 import { rolloutOptions, simulatedWorld } from "../../scripts/commands/rollout";
 import { createLogger } from "../../scripts/core/log";
 import { readPins } from "../../scripts/config/pins";
@@ -24,7 +25,7 @@ describe("hook-faults: a quarter of the drain hook's invocations throw", () => {
     const environments = loadEnvironments(raw);
     const pins = readPins(REPO_PINS_PATH, environments);
     const log = createLogger("text", () => {});
-    const world = await simulatedWorld({ ...repoConfig(), environments, pins }, { scenario: "hook-faults", log });
+    const world = stopAfterTest(await simulatedWorld({ ...repoConfig(), environments, pins }, { scenario: "hook-faults", log }));
     const result = await rollout(rolloutOptions(world, environments, log, { waitForWindow: true }));
 
     expect(result.outcome).toBe("done");

@@ -1,7 +1,8 @@
 /**
  * This repository's environments in the simulator, ready for `rollout()` in process: the rollout
  * tests (rollout, boot-failure, interrupts) share it. `edit` changes the raw config first (a
- * strategy, a window); `defaults` are the rollout options every `run` starts from.
+ * strategy, a window); `defaults` are the rollout options every `run` starts from. The world is
+ * stopped when the test that made it ends.
  */
 import { readFileSync } from "node:fs";
 import { rolloutOptions, simulatedWorld } from "../../scripts/commands/rollout";
@@ -9,6 +10,7 @@ import { readPins } from "../../scripts/config/pins";
 import { createLogger } from "../../scripts/core/log";
 import { type RolloutOptions, rollout } from "../../scripts/rollout/rollout";
 import type { ScenarioName } from "../../scripts/sim/scenarios";
+import { stopAfterTest } from "./stop-worlds";
 import { ENVIRONMENTS_CONFIG, REPO_PINS_PATH, loadEnvironments, repoConfig } from "./repo-config";
 
 /** The image this repository's staging pins (the image every test rolls to). */
@@ -28,7 +30,7 @@ export async function simulatedRollout(options: SimulatedRolloutOptions = {}) {
   const pins = readPins(REPO_PINS_PATH, environments);
   const lines: string[] = [];
   const log = createLogger("text", (line) => lines.push(line));
-  const world = await simulatedWorld({ ...repoConfig(), environments, pins }, { scenario: options.scenario, log, startAt: options.startAt });
+  const world = stopAfterTest(await simulatedWorld({ ...repoConfig(), environments, pins }, { scenario: options.scenario, log, startAt: options.startAt }));
   const sim = (env: string) => world.simulations.get(env)!;
   return {
     world,
