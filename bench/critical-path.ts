@@ -55,9 +55,16 @@ export interface StageSamples {
   readonly services: readonly ServiceMoves[];
   /** Old instances terminated in the stage: hook released (or termination begun) to terminated. */
   readonly terminated: readonly { readonly shutdownMs: number }[];
-  /** each-when-empty: the drain hook releases an instance once its tasks are gone; after-all-moved: blue-green retires the old generation once every task moved. */
+  /**
+   * each-when-empty: the old group is deleted at the barrier and the drain hook releases each
+   * instance once its tasks are STOPPED; after-all-moved: blue-green retires the old generation
+   * once every task moved (the hook then releases each instance once its tasks are STOPPED).
+   */
   readonly terminate: "each-when-empty" | "after-all-moved";
-  /** A deliberate wait once the tasks moved (the canary's soak): policy, not physics. */
+  /**
+   * A deliberate wait from the moment the last old task may be told to stop (its replacement
+   * healthy), overlapping the stops (the canary's soak): policy, not physics.
+   */
   readonly policyMs: number;
 }
 
@@ -65,7 +72,7 @@ export interface StagePath {
   readonly name: string;
   /** Stage start to the moment tasks may move (the slowest new instance). */
   readonly barrierMs: number;
-  /** On the critical chain, after the barrier: waiting for its own instance, start + grace, stop. */
+  /** On the critical chain, after the barrier: waiting for its own instance, start + grace, and the stop unless the policy wait covers it. */
   readonly moveMs: number;
   /** On the critical chain: the old instance's shutdown. */
   readonly shutdownMs: number;
@@ -78,7 +85,7 @@ export interface StagePath {
  * b.length values or padded with `pad` (an old task with no replacement may stop at once): the
  * pairing that makes that largest sum smallest. `bIndex` is the index in `b` of the pair.
  */
-export function bestPairing(a: readonly number[], b: readonly number[], pad: number): { max: number; a: number; bIndex: number } | undefined {
+export function bestPairing(a: readonly number[], b: readonly number[], pad: number): { max: number; a: number; bIndex: number; lastA: number } | undefined {
   if (b.length === 0) return undefined;
   const ready = [...a].sort((x, y) => x - y).slice(0, b.length);
   while (ready.length < b.length) ready.push(pad);
@@ -89,47 +96,49 @@ export function bestPairing(a: readonly number[], b: readonly number[], pad: num
     const sum = ready[i] + b[order[i]];
     if (!best || sum > best.max) best = { max: sum, a: ready[i], bIndex: order[i] };
   }
-  return best;
+  // lastA: the latest replacement the pairing needs (when the last old task may be told to stop).
+  return { ...best!, lastA: ready[ready.length - 1] };
 }
 
 /** One stage's critical path. */
 export function stagePath(stage: StageSamples): StagePath {
   const registered = stage.newInstances.map((i) => i.bootMs + i.registrationMs);
   const barrierMs = Math.max(0, ...stage.newInstances.map((i, k) => (stage.drainAfter === "registered" ? registered[k] : i.bootMs)));
-  const perInstance = stage.terminate === "each-when-empty";
-  // The critical chain so far: where it ends and its parts (after the barrier).
+  // The critical chain so far: where it ends and its parts after the barrier.
   let end = barrierMs;
   let moveMs = 0;
   let shutdownMs = 0;
-  const withTasks = new Set<number>();
+  // When the last old task may be told to stop: its replacement healthy.
+  let lastReady = barrierMs;
   for (const service of stage.services) {
     const ready = service.started.map((t) => Math.max(barrierMs, t.instance === undefined ? 0 : registered[t.instance]) + t.startMs + t.graceMs);
-    const tails = service.stopped.map((t) => {
-      if (t.terminated !== undefined) withTasks.add(t.terminated);
-      return t.stopMs + (perInstance && t.terminated !== undefined ? stage.terminated[t.terminated].shutdownMs : 0);
-    });
+    // An old task's tail: its stop, then its instance's shutdown (the drain hook waits for STOPPED).
+    const tails = service.stopped.map((t) => t.stopMs + (t.terminated === undefined ? 0 : stage.terminated[t.terminated].shutdownMs));
     const pair = bestPairing(ready, tails, barrierMs);
-    if (pair && pair.max > end) {
+    if (!pair) continue;
+    lastReady = Math.max(lastReady, pair.lastA);
+    if (pair.max > end) {
       end = pair.max;
       const stopMs = service.stopped[pair.bIndex].stopMs;
       moveMs = pair.a - barrierMs + stopMs;
       shutdownMs = tails[pair.bIndex] - stopMs;
     }
   }
-  if (perInstance) {
-    // An old instance with no task to move goes as soon as the barrier lets its group be deleted.
-    stage.terminated.forEach((t, k) => {
-      if (!withTasks.has(k) && barrierMs + t.shutdownMs > end) {
-        end = barrierMs + t.shutdownMs;
-        moveMs = 0;
-        shutdownMs = t.shutdownMs;
-      }
-    });
-  } else if (stage.terminated.length > 0) {
-    shutdownMs = Math.max(...stage.terminated.map((t) => t.shutdownMs));
-    end += shutdownMs;
+  // Old instances go no earlier than their group is deleted: at the barrier (the hook releases each
+  // once empty), or once the last task may stop (blue-green retires the old generation then).
+  const retireAt = stage.terminate === "each-when-empty" ? barrierMs : lastReady;
+  for (const t of stage.terminated) {
+    if (retireAt + t.shutdownMs > end) {
+      end = retireAt + t.shutdownMs;
+      moveMs = retireAt - barrierMs;
+      shutdownMs = t.shutdownMs;
+    }
   }
-  return { name: stage.name, barrierMs, moveMs, shutdownMs, policyMs: stage.policyMs, totalMs: end + stage.policyMs };
+  // The policy wait runs from the last replacement needed, alongside the stops it covers.
+  if (stage.policyMs > 0 && lastReady + stage.policyMs >= end) {
+    return { name: stage.name, barrierMs, moveMs: lastReady - barrierMs, shutdownMs: 0, policyMs: stage.policyMs, totalMs: lastReady + stage.policyMs };
+  }
+  return { name: stage.name, barrierMs, moveMs, shutdownMs, policyMs: 0, totalMs: end };
 }
 
 /** The roll's critical path: its stages one after the other. */
