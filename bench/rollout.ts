@@ -560,11 +560,14 @@ function parent(): void {
       if (r.outcome !== "done") verdicts.push(`${run.label} ${n}: ${r.outcome}`);
     }
     const refresh = safe("instance refresh");
+    const faster = (mine: number, theirs: number) => (theirs >= mine ? `${(theirs / mine).toFixed(1)}x faster` : `${(mine / theirs).toFixed(1)}x slower`);
     if (best && refresh && !failed(best.r) && !failed(refresh.r)) {
-      const ratio = refresh.r.makespanMs / best.r.makespanMs;
+      // Replace rolls the group's instances as a refresh does (with a canary first): compared on its own too.
+      const replace = safe("amiroll replace");
+      const also = replace && !failed(replace.r) && replace !== best ? `; amiroll replace ${sec(replace.r.makespanMs)}: ${faster(replace.r.makespanMs, refresh.r.makespanMs)}` : "";
       verdicts.push(
-        `${n} instances: fastest amiroll with 0 violations ${best.run.label.replace("amiroll ", "")} ${sec(best.r.makespanMs)}; fastest instance refresh with 0 violations ` +
-          `${refresh.run.label.replace("instance refresh ", "at ")} ${sec(refresh.r.makespanMs)}: amiroll ${ratio >= 1 ? `${ratio.toFixed(1)}x faster` : `${(1 / ratio).toFixed(1)}x slower`}`,
+        `${n} instances: fastest instance refresh with 0 violations ${refresh.run.label.replace("instance refresh ", "at ")} ${sec(refresh.r.makespanMs)}; ` +
+          `fastest amiroll with 0 violations ${best.run.label.replace("amiroll ", "")} ${sec(best.r.makespanMs)}: ${faster(best.r.makespanMs, refresh.r.makespanMs)}${also}`,
       );
     } else verdicts.push(`${n} instances: no ${best ? "instance refresh" : "amiroll strategy"} finished with 0 violations`);
   }
