@@ -1,40 +1,61 @@
 /**
- * `npm run bench:rollout`: how close `amiroll rollout` comes to what physics allows.
+ * `npm run bench:rollout`: how close `amiroll rollout` comes to what the simulated fleet allows,
+ * and how it compares with the rolls a user would pick instead.
  *
  * For each strategy (replace, blue-green) and fleet size (6, 60, 600 instances, about 10 tasks
- * each) the same simulated world is rolled onto a new image, and the rollout's makespan (virtual
- * time) is divided by the physical lower bound of replacing one instance: boot + agent
- * registration + task start (to healthy) + one task stop. Beside it: a classic serial n+1 roll of
- * the same world (one instance at a time: add one new, wait until it registers, drain one old,
- * wait until its tasks are gone, terminate it), and the zero-downtime violations the sim saw.
+ * each) the same simulated world is rolled onto a new image. The rollout's makespan (virtual time)
+ * is divided by two things: the critical path of that very run (critical-path.ts: the durations
+ * the sim sampled, for boots, registrations, task starts, health graces, task stops and
+ * shutdowns, chained in the strategy's order with every wait taken out), and a naive bound from
+ * the sim's constants before jitter (one instance replaced, no waiting anywhere).
  *
- * Targets (makespan at most 1.10x the bound, zero violations) are printed as PASS/MISS, never
- * enforced: the exit code is 0 whatever the figures are (1 only when a run cannot complete).
+ * Beside it, on the same world (replace's: one group, its drain hook): an ASG instance refresh
+ * (the group's launch template on the new image, StartInstanceRefresh at MinHealthyPercentage 90
+ * and 100, DescribeInstanceRefreshes until it is done) and a classic serial n+1 roll. For every
+ * run: makespan, zero-downtime violations, and the API calls of the roll (settling excluded) per
+ * replaced instance with the top operations.
  *
- * Each run is a child process of this same file (`--child rollout <strategy> <n>` or
- * `--child serial <n>`), so that its wall time and peak RSS are its own; it prints one JSON line.
+ * Targets (makespan at most 1.05x the critical path, zero violations) are printed as PASS/MISS,
+ * never enforced: the exit code is 0 whatever the figures are (1 only when a run cannot complete).
+ *
+ * Each run is a child process of this same file (`--child rollout <strategy> <n>`,
+ * `--child refresh <min healthy %> <n>` or `--child serial <n>`), so that its wall time and peak
+ * RSS are its own; it prints one JSON line.
  */
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { SetDesiredCapacityCommand, TerminateInstanceInAutoScalingGroupCommand, UpdateAutoScalingGroupCommand } from "@aws-sdk/client-auto-scaling";
+import {
+  DescribeInstanceRefreshesCommand,
+  SetDesiredCapacityCommand,
+  StartInstanceRefreshCommand,
+  TerminateInstanceInAutoScalingGroupCommand,
+  UpdateAutoScalingGroupCommand,
+} from "@aws-sdk/client-auto-scaling";
 import { createLogger } from "../scripts/core/log";
 import { rolloutOptions, simulatedWorld } from "../scripts/commands/rollout";
 import { setContainerInstanceStatus } from "../scripts/fleet/drain";
 import { rollout } from "../scripts/rollout/rollout";
+import { CANARY_SOAK_MS } from "../scripts/rollout/canary";
+import type { WaveReport } from "../scripts/rollout/rollout";
 import type { Simulation } from "../scripts/sim/scenarios";
-import { DEFAULT_BEHAVIOUR, type ServiceSpec } from "../scripts/sim/world";
+import { DEFAULT_BEHAVIOUR, type ServiceSpec, type World } from "../scripts/sim/world";
 import type { CapacityStrategy } from "../constructs/ecs-cluster";
 import { type EnvironmentsConfig, loadEnvironments } from "../scripts/config/environments";
 import type { Config } from "../scripts/config/file";
 import { parsePins } from "../scripts/config/pins";
+import { countFlag } from "./args";
+import { criticalPath, type ServiceMoves, type StagePath, type StageSamples } from "./critical-path";
 
 const STRATEGIES: readonly CapacityStrategy[] = ["replace", "blue-green"];
-const SIZES = [6, 60, 600];
-/** Targets: makespan / bound, and violations. */
-const TARGET_RATIO = 1.1;
+/** Fleet sizes: 6, 60 and 600, or the one `-- --instances N` names. */
+const SIZES = process.argv[2] === "--child" ? [] : process.argv.includes("--instances") ? [countFlag(process.argv.slice(2), "instances", 6, "npm run bench:rollout [-- --instances N]")] : [6, 60, 600];
+/** Instance refresh's MinHealthyPercentage settings compared. */
+const REFRESH_MIN_HEALTHY = [90, 100];
+/** Targets: makespan / critical path, and violations. */
+const TARGET_RATIO = 1.05;
 const TARGET_VIOLATIONS = 0;
 
 /** The image every case rolls to (the pin); the sim starts every cluster on an older one. */
@@ -44,9 +65,13 @@ const TASKS_PER_INSTANCE = 10;
 const TASKS_PER_SERVICE = 30;
 /** How often the serial roll looks at the world (as terraform's and the sim's own waits do). */
 const SERIAL_POLL_MS = 5_000;
+/** How often the instance refresh's caller asks DescribeInstanceRefreshes (the makespan is the refresh's own end time). */
+const REFRESH_POLL_MS = 30_000;
+/** How many operations the call budget names. */
+const TOP_OPERATIONS = 4;
 
 // ---------------------------------------------------------------------------------------------
-// The physical lower bound, from the sim's behaviour constants (seconds, before jitter).
+// The naive bound, from the sim's behaviour constants (seconds, before jitter).
 
 const B = DEFAULT_BEHAVIOUR;
 const BOUND_S = B.bootSeconds + B.agentRegistrationSeconds + B.taskStartSeconds + B.healthGraceSeconds + B.taskStopSeconds;
@@ -128,11 +153,118 @@ function milestones(sim: Simulation, start: number): string {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Children: one rollout, or one serial n+1 roll.
+// What the sim sampled: the critical path's inputs, read from the world's records and event log.
+
+/** Per instance, from the world's event log ("<ISO time> <message>"): InService, hook released, terminated. */
+function instanceTimes(w: World): Map<string, { inService?: number; released?: number; terminated?: number }> {
+  const times = new Map<string, { inService?: number; released?: number; terminated?: number }>();
+  for (const line of w.log) {
+    const m = / (i-[0-9a-f]+) (InService in |lifecycle action |terminated$)/.exec(line);
+    if (!m) continue;
+    const at = Date.parse(line.slice(0, line.indexOf(" ")));
+    const entry = times.get(m[1]) ?? {};
+    if (m[2] === "InService in ") entry.inService = at;
+    else if (m[2] === "lifecycle action ") entry.released = at;
+    else entry.terminated = at;
+    times.set(m[1], entry);
+  }
+  return times;
+}
+
+/** One stage of the roll, between `from` and `to` (virtual ms), as the sim sampled it. */
+function sampleStage(
+  w: World,
+  times: ReturnType<typeof instanceTimes>,
+  stage: Pick<StageSamples, "name" | "drainAfter" | "terminate" | "policyMs">,
+  from: number,
+  to: number,
+): StageSamples {
+  // Launches, starts and stops in [from, to); terminations in [from, to] (the stage waits for them).
+  const inside = (at: number | undefined) => at !== undefined && at >= from && at < to;
+  // New instances: launched in the stage and registered with ECS (one that never registers does not hold the roll up).
+  const newIndex = new Map<string, number>();
+  const newInstances: StageSamples["newInstances"][number][] = [];
+  for (const i of w.instances.values()) {
+    const inService = times.get(i.id)?.inService;
+    const ci = i.containerInstanceArn ? w.containerInstances.get(i.containerInstanceArn) : undefined;
+    if (!inside(i.launchedAt) || inService === undefined || !ci) continue;
+    newIndex.set(i.id, newInstances.length);
+    newInstances.push({ bootMs: inService - i.launchedAt, registrationMs: ci.registeredAt - inService });
+  }
+  const terminatedIndex = new Map<string, number>();
+  const terminated: { shutdownMs: number }[] = [];
+  for (const [id, t] of times) {
+    if (t.terminated === undefined || t.terminated < from || t.terminated > to) continue;
+    terminatedIndex.set(id, terminated.length);
+    // Without a hook there is no release: count no shutdown rather than guess one.
+    terminated.push({ shutdownMs: t.released === undefined ? 0 : t.terminated! - t.released });
+  }
+  const daemons = new Set([...w.services.values()].filter((s) => s.schedulingStrategy === "DAEMON").map((s) => `${s.clusterName}/${s.name}`));
+  const services = new Map<string, { started: ServiceMoves["started"][number][]; stopped: ServiceMoves["stopped"][number][] }>();
+  for (const t of w.tasks.values()) {
+    const key = `${t.clusterName}/${t.serviceName}`;
+    if (!t.serviceName || daemons.has(key)) continue;
+    const moves = services.get(key) ?? { started: [], stopped: [] };
+    services.set(key, moves);
+    const ec2 = w.containerInstances.get(t.containerInstanceArn)?.ec2InstanceId ?? "";
+    // A replacement: started in the stage, healthy, and still wanted at its end.
+    if (inside(t.createdAt) && t.startedAt !== undefined && t.healthyAt !== undefined && (t.stoppingAt === undefined || t.stoppingAt > to)) {
+      moves.started.push({ instance: newIndex.get(ec2), startMs: t.startedAt - t.createdAt, graceMs: t.healthyAt - t.startedAt });
+    } else if (t.createdAt < from && inside(t.stoppingAt) && t.stoppedAt !== undefined) {
+      moves.stopped.push({ stopMs: t.stoppedAt - t.stoppingAt!, terminated: terminatedIndex.get(ec2) });
+    }
+  }
+  return { ...stage, newInstances, terminated, services: [...services.values()] };
+}
+
+/**
+ * The stages of a wave, from its phases: replace proves the image on a canary (its first apply
+ * and the canary step: registered barrier, the soak as policy) then replaces the group (its last
+ * apply: terraform deletes the old group once the new one is InService, the drain hook releases
+ * each old instance once empty); blue-green adds the new generation, drains and retires the old
+ * one (its first apply to its last: registered barrier, the old generation retired once every task
+ * moved).
+ */
+function waveStages(w: World, strategy: CapacityStrategy, wave: WaveReport): StageSamples[] {
+  const times = instanceTimes(w);
+  const spans: { step: string; from: number; to: number }[] = [];
+  let at = wave.startedAt;
+  for (const p of wave.phases) {
+    spans.push({ step: p.step, from: at, to: at + p.ms });
+    at += p.ms;
+  }
+  const applies = spans.filter((p) => p.step === "apply");
+  if (applies.length === 0) return [];
+  const first = applies[0];
+  const last = applies[applies.length - 1];
+  if (strategy === "blue-green") {
+    return [sampleStage(w, times, { name: "blue-green", drainAfter: "registered", terminate: "after-all-moved", policyMs: 0 }, first.from, last.to)];
+  }
+  const canary = spans.find((p) => p.step === "canary");
+  const roll = sampleStage(w, times, { name: "replace", drainAfter: "in-service", terminate: "each-when-empty", policyMs: 0 }, last.from, last.to);
+  if (!canary) return [roll];
+  return [sampleStage(w, times, { name: "canary", drainAfter: "registered", terminate: "each-when-empty", policyMs: CANARY_SOAK_MS }, first.from, canary.to), roll];
+}
+
+/** The roll's API calls from `from` on (virtual ms): how many, and the operations that made most of them. */
+function callBudget(w: World, from: number): { rollCalls: number; topCalls: [string, number][] } {
+  const counts = new Map<string, number>();
+  let rollCalls = 0;
+  for (const c of w.calls) {
+    if (c.at < from) continue;
+    rollCalls++;
+    const op = `${c.service}:${c.operation}`;
+    counts.set(op, (counts.get(op) ?? 0) + 1);
+  }
+  return { rollCalls, topCalls: [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, TOP_OPERATIONS) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Children: one rollout, one instance refresh, or one serial n+1 roll.
 
 interface ChildReport {
   readonly tasks: number;
-  /** Virtual ms: the makespan as defined in the header, and the whole wave (or serial roll). */
+  /** Virtual ms: the makespan as defined in the header, and the whole wave (or the peer's roll). */
   readonly makespanMs: number;
   readonly waveMs: number;
   readonly outcome: string;
@@ -140,6 +272,11 @@ interface ChildReport {
   /** When the last of each thing happened, from the start of the roll (where the time goes). */
   readonly milestones: string;
   readonly violations: number;
+  /** The rollout's critical path (critical-path.ts), per stage. */
+  readonly criticalPath?: { readonly totalMs: number; readonly stages: readonly StagePath[] };
+  /** API calls of the roll itself (settling excluded), and its most frequent operations. */
+  readonly rollCalls: number;
+  readonly topCalls: readonly [string, number][];
   /** Wall time of building and settling the world (included in wallMs). */
   readonly settleWallMs: number;
   /** API calls the world answered (settle included), and a hash of its event log and calls (determinism across changes). */
@@ -149,8 +286,10 @@ interface ChildReport {
   readonly maxRssKb: number;
 }
 
+type ChildResult = Omit<ChildReport, "wallMs" | "maxRssKb">;
+
 /** The rollout itself, as test/rollout/rollout.test.ts drives it. */
-async function rolloutChild(strategy: CapacityStrategy, n: number): Promise<Omit<ChildReport, "wallMs" | "maxRssKb">> {
+async function rolloutChild(strategy: CapacityStrategy, n: number): Promise<ChildResult> {
   const { config, log, world, sim, tasks, cleanup, settleWallMs } = await buildWorld(strategy, n);
   const result = await rollout(rolloutOptions(world, config.environments, log));
   cleanup();
@@ -165,6 +304,8 @@ async function rolloutChild(strategy: CapacityStrategy, n: number): Promise<Omit
     phases: wave.phases.map((p) => `${p.step} ${Math.round(p.ms / 1000)}s`).join(", "),
     milestones: milestones(sim, wave.startedAt),
     violations: sim.world.downtimeViolations().length,
+    criticalPath: criticalPath(waveStages(sim.world, strategy, wave)),
+    ...callBudget(sim.world, wave.startedAt),
     settleWallMs,
     apiCalls: sim.world.calls.length,
     logHash: logHash(sim),
@@ -180,6 +321,41 @@ function logHash(sim: Simulation): string {
 }
 
 /**
+ * An ASG instance refresh of the same world, through the sim's AWS clients: the group's launch
+ * template moves to the new image in place (the sim's group carries the image itself), then
+ * StartInstanceRefresh with MinHealthyPercentage `minHealthy`, and DescribeInstanceRefreshes every
+ * REFRESH_POLL_MS until it succeeds. The group keeps its drain hook, so every instance the refresh
+ * terminates is drained by the same Lambda as in a rollout. Makespan: the refresh's start to its
+ * own end time (the last old instance terminated, every replacement InService).
+ */
+async function refreshChild(minHealthy: number, n: number): Promise<ChildResult> {
+  const { world, sim, tasks, cleanup, settleWallMs } = await buildWorld("replace", n);
+  cleanup(); // the refresh never synthesizes
+  const { clock } = world;
+  const w = sim.world;
+  const group = [...w.groups.values()][0];
+  Object.assign(group, { imageId: NEW_AMI });
+  const started = clock.now();
+  const { InstanceRefreshId } = await sim.clients.autoScaling.send(new StartInstanceRefreshCommand({ AutoScalingGroupName: group.name, Preferences: { MinHealthyPercentage: minHealthy } }));
+  const giveUpAt = started + 48 * 3_600_000;
+  for (;;) {
+    await clock.sleep(REFRESH_POLL_MS);
+    const { InstanceRefreshes } = await sim.clients.autoScaling.send(new DescribeInstanceRefreshesCommand({ AutoScalingGroupName: group.name, InstanceRefreshIds: [InstanceRefreshId!] }));
+    const status = InstanceRefreshes?.find((r) => r.InstanceRefreshId === InstanceRefreshId)?.Status;
+    if (status === "Successful") break;
+    if (status !== "Pending" && status !== "InProgress") throw new Error(`the instance refresh ended ${status}`);
+    if (clock.now() > giveUpAt) throw new Error("the instance refresh did not finish in 48 virtual hours");
+  }
+  const refresh = group.refreshes.find((r) => r.id === InstanceRefreshId)!;
+  const ms = refresh.endedAt! - started;
+  const left = [...w.instances.values()].filter((i) => i.groupName === group.name && i.imageId !== NEW_AMI && i.state !== "terminated").length;
+  return {
+    tasks, makespanMs: ms, waveMs: ms, outcome: left === 0 ? "done" : `${left} old instance(s) left`, phases: "",
+    milestones: milestones(sim, started), violations: w.downtimeViolations().length, ...callBudget(w, started), settleWallMs,
+  };
+}
+
+/**
  * The classic serial n+1 roll of the same world, through the sim's AWS clients: a second group
  * on the new image starts empty; for each old instance, one more new instance (SetDesiredCapacity),
  * wait until it registers with ECS, set the old one DRAINING, wait until its service tasks are gone
@@ -187,7 +363,7 @@ function logHash(sim: Simulation): string {
  * empty), and go on with the next while it shuts down. Makespan: first launch to the last old
  * instance terminated. The waits poll the world every SERIAL_POLL_MS.
  */
-async function serialChild(n: number): Promise<Omit<ChildReport, "wallMs" | "maxRssKb">> {
+async function serialChild(n: number): Promise<ChildResult> {
   const { world, sim, cluster, tasks, cleanup, settleWallMs } = await buildWorld("replace", n);
   cleanup(); // the serial roll never synthesizes
   const { clock } = world;
@@ -223,15 +399,21 @@ async function serialChild(n: number): Promise<Omit<ChildReport, "wallMs" | "max
   }
   while (olds.some((i) => i.state !== "terminated")) await clock.sleep(SERIAL_POLL_MS);
   const ms = clock.now() - started;
-  return { tasks, makespanMs: ms, waveMs: ms, outcome: "done", phases: "", milestones: "", violations: w.downtimeViolations().length, settleWallMs };
+  return { tasks, makespanMs: ms, waveMs: ms, outcome: "done", phases: "", milestones: "", violations: w.downtimeViolations().length, ...callBudget(w, started), settleWallMs };
 }
 
 async function child(args: readonly string[]): Promise<void> {
   const started = performance.now();
   const [kind, a, b] = args;
   const report =
-    kind === "rollout" ? await rolloutChild(a as CapacityStrategy, Number(b)) : kind === "serial" ? await serialChild(Number(a)) : undefined;
-  if (!report) throw new Error(`usage: rollout.ts --child rollout <strategy> <n> | --child serial <n>`);
+    kind === "rollout"
+      ? await rolloutChild(a as CapacityStrategy, Number(b))
+      : kind === "refresh"
+        ? await refreshChild(Number(a), Number(b))
+        : kind === "serial"
+          ? await serialChild(Number(a))
+          : undefined;
+  if (!report) throw new Error(`usage: rollout.ts --child rollout <strategy> <n> | --child refresh <min healthy %> <n> | --child serial <n>`);
   const full: ChildReport = { ...report, wallMs: performance.now() - started, maxRssKb: process.resourceUsage().maxRSS };
   process.stdout.write(`${JSON.stringify(full)}\n`);
 }
@@ -251,71 +433,146 @@ function runChild(args: readonly string[]): ChildReport | { failed: string } {
 
 const sec = (ms: number) => `${Math.round(ms / 1000)} s`;
 const pass = (ok: boolean) => (ok ? "PASS" : "MISS");
+const failed = (r: ChildReport | { failed: string }): r is { failed: string } => "failed" in r;
+
+/** The roll's calls per replaced instance, and its top operations per replaced instance. */
+function budget(r: ChildReport, n: number): { perInstance: string; top: string } {
+  return {
+    perInstance: (r.rollCalls / n).toFixed(1),
+    top: r.topCalls.map(([op, count]) => `${op.split(":")[1]} ${(count / n).toFixed(1)}`).join(", "),
+  };
+}
+
+function stageText(p: StagePath): string {
+  const parts = [`barrier ${sec(p.barrierMs)}`, `move ${sec(p.moveMs)}`];
+  if (p.shutdownMs > 0) parts.push(`shutdown ${sec(p.shutdownMs)}`);
+  if (p.policyMs > 0) parts.push(`soak ${sec(p.policyMs)}`);
+  return `${p.name} ${sec(p.totalMs)} (${parts.join(" + ")})`;
+}
+
+interface Run {
+  readonly label: string;
+  readonly args: readonly string[];
+}
+
+function runsOf(n: number): Run[] {
+  return [
+    ...STRATEGIES.map((strategy) => ({ label: `amiroll ${strategy}`, args: ["rollout", strategy, String(n)] })),
+    ...REFRESH_MIN_HEALTHY.map((pct) => ({ label: `instance refresh ${pct}%`, args: ["refresh", String(pct), String(n)] })),
+    { label: "serial n+1", args: ["serial", String(n)] },
+  ];
+}
 
 function parent(): void {
-  console.log("bench:rollout: simulated makespan of `amiroll rollout` vs the physical lower bound and a serial n+1 roll");
+  console.log("bench:rollout: simulated makespan of `amiroll rollout` against its critical path, and the rolls a user would pick instead");
+  console.log(`machine: ${cpus().length} cpus (${cpus()[0]?.model.trim()}), load ${loadavg().map((l) => l.toFixed(2)).join(" ")} at the start, node ${process.version}`);
   console.log(
     `sim constants (s, each +/-${B.jitter * 100}% jitter): boot ${B.bootSeconds}, agent registration ${B.agentRegistrationSeconds}, ` +
       `task start ${B.taskStartSeconds}, health grace ${B.healthGraceSeconds}, task stop ${B.taskStopSeconds}, shutdown ${B.shutdownSeconds}`,
   );
-  console.log(`bound = boot + registration + task start + health grace + task stop = ${BOUND_S} s (one instance replaced, no waiting anywhere)`);
-  console.log(
-    `  note: with the jitter, the slowest of n instances and ~${TASKS_PER_INSTANCE}n tasks takes up to ${(1 + B.jitter).toFixed(1)}x that ` +
-      `(${Math.round(BOUND_S * (1 + B.jitter))} s); the old instances' shutdown (${B.shutdownSeconds} s) is outside the bound but inside both strategies' last apply`,
-  );
   console.log(
     `world: one cluster of n m7g.xlarge over 3 zones; ~${TASKS_PER_INSTANCE} tasks per instance (services of ${TASKS_PER_SERVICE}, ` +
-      "minimumHealthyPercent 100, plus the sim's demo services and a daemon); soak 0, no smoke, no window",
+      "minimumHealthyPercent 100, plus the sim's demo services and a daemon); soak 0, no smoke, no window; a drain hook on every group",
   );
+  console.log("critical path: from the durations this very run sampled (bench/critical-path.ts), every wait (polls, hook rechecks,");
+  console.log("  terraform's capacity checks) taken out, the strategy's order kept, per stage: barrier (every new instance InService for");
+  console.log("  replace's apply, registered for the canary and blue-green) + move (the critical task: its instance's registration, start,");
+  console.log("  health grace, stop) + shutdown (its old instance's; blue-green retires the old generation once every task may stop) +");
+  console.log(`  the canary's soak (${CANARY_SOAK_MS / 1000} s: policy, not physics). Replace's path is canary + replace, one after the other.`);
+  console.log(`naive bound: boot + registration + task start + health grace + task stop, constants before jitter = ${BOUND_S} s (one instance)`);
   console.log("columns:");
-  console.log("  tasks      running tasks before the roll (daemons included)");
-  console.log("  makespan   rollout phases summed, window check and gates excluded (pins, apply, drain, watch, pins, apply)");
-  console.log(`  ratio      makespan / bound (target <= ${TARGET_RATIO.toFixed(2)})`);
-  console.log("  wave       the whole wave, gates included");
-  console.log("  serial     classic n+1 roll of the same world, one instance at a time (run once per size: the world does not");
-  console.log("             depend on the strategy); serial/rollout = how much faster the rollout is");
-  console.log(`  viol       zero-downtime violations during the rollout (target ${TARGET_VIOLATIONS}); serial's in brackets`);
-  console.log("  wall, RSS  the rollout's child process: world build and settle included; serial runs listed below");
+  console.log("  makespan   rollout phases summed, window check and gates excluded (replace: apply, canary, pins, apply; blue-green:");
+  console.log("             pins, apply, drain, watch, pins, apply)");
+  console.log(`  /crit      makespan / critical path (target <= ${TARGET_RATIO.toFixed(2)}); /naive makespan / naive bound`);
+  console.log("  viol       zero-downtime violations (target 0)");
+  console.log("  calls/inst API calls of the roll (settling excluded; the driver's and the drain hook's) per replaced instance");
+  console.log("  wall, RSS  the child process: world build and settle included");
   console.log("");
 
-  const serial = new Map<number, ChildReport | { failed: string }>();
-  for (const n of SIZES) serial.set(n, runChild(["serial", String(n)]));
+  const results = new Map<number, { run: Run; r: ChildReport | { failed: string } }[]>();
+  for (const n of SIZES) {
+    const list: { run: Run; r: ChildReport | { failed: string } }[] = [];
+    for (const run of runsOf(n)) {
+      process.stderr.write(`bench:rollout: ${run.label}, ${n} instances...\n`);
+      list.push({ run, r: runChild(run.args) });
+    }
+    results.set(n, list);
+  }
 
-  const header = ["strategy", "inst", "tasks", "bound", "makespan", "ratio", "", "wave", "serial", "ser/roll", "viol", "", "wall s", "RSS MB"];
-  const widths = [10, 5, 6, 6, 9, 6, 4, 7, 9, 8, 9, 4, 7, 7];
+  const header = ["strategy", "inst", "tasks", "makespan", "crit path", "/crit", "", "naive", "/naive", "viol", "", "calls/inst", "wall s", "RSS MB"];
+  const widths = [10, 5, 6, 9, 9, 6, 4, 6, 6, 5, 4, 10, 7, 7];
   const line = (cells: readonly string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(" ");
   console.log(line(header));
   const notes: string[] = [];
   for (const strategy of STRATEGIES) {
     for (const n of SIZES) {
-      const r = runChild(["rollout", strategy, String(n)]);
-      const s = serial.get(n)!;
-      if ("failed" in r) {
-        console.log(line([strategy, String(n), "-", `${BOUND_S} s`, "failed", "", "", "", "", "", "", "", "", ""]));
+      const { r } = results.get(n)!.find((x) => x.run.label === `amiroll ${strategy}`)!;
+      if (failed(r)) {
+        console.log(line([strategy, String(n), "-", "failed", ...Array(10).fill("")]));
         notes.push(`${strategy} ${n}: the run failed (${r.failed})`);
         continue;
       }
-      const ratio = r.makespanMs / (BOUND_S * 1000);
-      const serialCells = "failed" in s ? ["failed", "-"] : [sec(s.makespanMs), `${(s.makespanMs / r.makespanMs).toFixed(1)}x`];
-      const viol = `${r.violations}${"failed" in s ? "" : ` [${s.violations}]`}`;
+      const crit = r.criticalPath!.totalMs;
+      const ratio = r.makespanMs / crit;
       console.log(
         line([
-          strategy, String(n), String(r.tasks), `${BOUND_S} s`, sec(r.makespanMs), `${ratio.toFixed(2)}x`, pass(ratio <= TARGET_RATIO),
-          sec(r.waveMs), ...serialCells, viol, pass(r.violations <= TARGET_VIOLATIONS),
-          (r.wallMs / 1000).toFixed(1), String(Math.round(r.maxRssKb / 1024)),
+          strategy, String(n), String(r.tasks), sec(r.makespanMs), sec(crit), `${ratio.toFixed(2)}x`, pass(ratio <= TARGET_RATIO),
+          `${BOUND_S} s`, `${(r.makespanMs / (BOUND_S * 1000)).toFixed(2)}x`, String(r.violations), pass(r.violations <= TARGET_VIOLATIONS),
+          budget(r, n).perInstance, (r.wallMs / 1000).toFixed(1), String(Math.round(r.maxRssKb / 1024)),
         ]),
       );
       if (r.outcome !== "done") notes.push(`${strategy} ${n}: wave ${r.outcome}`);
+      notes.push(`${strategy} ${n}: critical path ${r.criticalPath!.stages.map(stageText).join(" then ")}`);
       notes.push(`${strategy} ${n}: phases ${r.phases}; milestones ${r.milestones}; settle wall ${(r.settleWallMs / 1000).toFixed(1)} s`);
     }
   }
   console.log("");
-  for (const [n, s] of serial) {
-    console.log("failed" in s ? `serial ${n}: failed (${s.failed})` : `serial ${n}: ${sec(s.makespanMs)} virtual, ${s.violations} violations, wall ${(s.wallMs / 1000).toFixed(1)} s, RSS ${Math.round(s.maxRssKb / 1024)} MB`);
-  }
   for (const note of notes) console.log(note);
   console.log("milestones: from the start of the wave, when the last new instance registered, the last service task left an old one, the");
   console.log("last old instance's terminating hook was released (the drain hook rechecks every 30 s) and the last old instance terminated");
+
+  console.log("");
+  console.log("the same world rolled each way: amiroll's two strategies; an ASG instance refresh of the group (launch template on the new");
+  console.log(`image, StartInstanceRefresh at MinHealthyPercentage 90 / 100, DescribeInstanceRefreshes every ${REFRESH_POLL_MS / 1000} s; makespan to the`);
+  console.log("refresh's own end time), the same drain hook on the group; a serial n+1 roll (one new instance, drain one old, terminate it).");
+  console.log("x amiroll = makespan / the fastest amiroll strategy with 0 violations at that size; calls per replaced instance, top operations");
+  const peerHeader = ["inst", "roll", "makespan", "x amiroll", "viol", "calls", "calls/inst", "  top operations per replaced instance"];
+  const peerWidths = [5, 22, 9, 9, 5, 7, 10, 0];
+  const peerLine = (cells: readonly string[]) => cells.map((c, i) => (i === 1 || i === 7 ? c.padEnd(peerWidths[i]) : c.padStart(peerWidths[i]))).join(" ");
+  console.log(peerLine(peerHeader));
+  const verdicts: string[] = [];
+  for (const n of SIZES) {
+    const list = results.get(n)!;
+    const safe = (prefix: string) =>
+      list
+        .filter((x) => x.run.label.startsWith(prefix) && !failed(x.r) && x.r.violations === 0 && x.r.outcome === "done")
+        .sort((a, b) => (a.r as ChildReport).makespanMs - (b.r as ChildReport).makespanMs)[0];
+    const best = safe("amiroll");
+    const bestMs = best && !failed(best.r) ? best.r.makespanMs : undefined;
+    for (const { run, r } of list) {
+      if (failed(r)) {
+        console.log(peerLine([String(n), run.label, "failed", "", "", "", "", `  ${r.failed}`]));
+        continue;
+      }
+      const b = budget(r, n);
+      const x = bestMs === undefined ? "-" : `${(r.makespanMs / bestMs).toFixed(1)}x`;
+      console.log(peerLine([String(n), run.label, sec(r.makespanMs), x, String(r.violations), String(r.rollCalls), b.perInstance, `  ${b.top}`]));
+      if (r.outcome !== "done") verdicts.push(`${run.label} ${n}: ${r.outcome}`);
+    }
+    const refresh = safe("instance refresh");
+    const faster = (mine: number, theirs: number) => (theirs >= mine ? `${(theirs / mine).toFixed(1)}x faster` : `${(mine / theirs).toFixed(1)}x slower`);
+    if (best && refresh && !failed(best.r) && !failed(refresh.r)) {
+      // Replace rolls the group's instances as a refresh does (with a canary first): compared on its own too.
+      const replace = safe("amiroll replace");
+      const also = replace && !failed(replace.r) && replace !== best ? `; amiroll replace ${sec(replace.r.makespanMs)}: ${faster(replace.r.makespanMs, refresh.r.makespanMs)}` : "";
+      verdicts.push(
+        `${n} instances: fastest instance refresh with 0 violations ${refresh.run.label.replace("instance refresh ", "at ")} ${sec(refresh.r.makespanMs)}; ` +
+          `fastest amiroll with 0 violations ${best.run.label.replace("amiroll ", "")} ${sec(best.r.makespanMs)}: ${faster(best.r.makespanMs, refresh.r.makespanMs)}${also}`,
+      );
+    } else verdicts.push(`${n} instances: no ${best ? "instance refresh" : "amiroll strategy"} finished with 0 violations`);
+  }
+  console.log("");
+  for (const v of verdicts) console.log(v);
 }
 
 const argv = process.argv.slice(2);

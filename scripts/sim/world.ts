@@ -142,6 +142,8 @@ export interface SimTask {
   desiredStatus: "RUNNING" | "STOPPED";
   healthy: boolean;
   startedAt?: number;
+  /** When it passed its health checks (the grace period sampled): a record for bench:rollout's critical path. */
+  healthyAt?: number;
   stoppingAt?: number;
   stoppedAt?: number;
   stoppedReason?: string;
@@ -445,6 +447,7 @@ export class World {
       this.clock.after(this.seconds(this.behaviour.healthGraceSeconds), () => {
         if (task.lastStatus !== "RUNNING") return;
         task.healthy = true;
+        task.healthyAt = this.clock.now();
         if (service) this.recordHealth(service);
         this.poke();
       });

@@ -1,0 +1,79 @@
+import { bestPairing, criticalPath, stagePath, type StageSamples } from "../../bench/critical-path";
+
+/** A stage with one new instance and one service; seconds as ms for readability. */
+function stage(over: Partial<StageSamples> = {}): StageSamples {
+  return {
+    name: "roll",
+    newInstances: [{ bootMs: 60, registrationMs: 20 }],
+    drainAfter: "registered",
+    services: [{ started: [{ instance: 0, startMs: 15, graceMs: 30 }], stopped: [{ stopMs: 10, terminated: 0 }] }],
+    terminated: [{ shutdownMs: 30 }],
+    terminate: "each-when-empty",
+    policyMs: 0,
+    ...over,
+  };
+}
+
+describe("bestPairing", () => {
+  it("pairs the fastest replacement with the longest tail", () => {
+    // 10+5 and 20+1, not 20+5.
+    expect(bestPairing([20, 10], [1, 5], 0)).toEqual({ max: 21, a: 20, bIndex: 0, lastA: 20 });
+  });
+
+  it("lets old tasks without a replacement stop at the pad, and drops the slowest extra replacements", () => {
+    expect(bestPairing([10], [7, 3], 2)).toEqual({ max: 13, a: 10, bIndex: 1, lastA: 10 });
+    expect(bestPairing([10, 50, 12], [4], 0)).toEqual({ max: 14, a: 10, bIndex: 0, lastA: 10 });
+    expect(bestPairing([10], [], 0)).toBeUndefined();
+  });
+});
+
+describe("stagePath", () => {
+  it("is boot + registration + start + grace + stop + shutdown for one instance replaced", () => {
+    expect(stagePath(stage())).toEqual({ name: "roll", barrierMs: 80, moveMs: 55, shutdownMs: 30, policyMs: 0, totalMs: 165 });
+  });
+
+  it("waits for the slowest new instance, even for tasks placed on a fast one", () => {
+    const path = stagePath(stage({ newInstances: [{ bootMs: 60, registrationMs: 20 }, { bootMs: 70, registrationMs: 24 }] }));
+    expect(path.barrierMs).toBe(94);
+    expect(path.totalMs).toBe(94 + 45 + 10 + 30);
+  });
+
+  it("behind an in-service barrier, a task waits for its own instance's registration, not for the others'", () => {
+    const s = stage({
+      drainAfter: "in-service",
+      newInstances: [{ bootMs: 60, registrationMs: 30 }, { bootMs: 70, registrationMs: 10 }],
+      services: [{ started: [{ instance: 0, startMs: 15, graceMs: 30 }, { startMs: 15, graceMs: 30 }], stopped: [{ stopMs: 10, terminated: 0 }, { stopMs: 10, terminated: 0 }] }],
+    });
+    // Barrier 70 (the slowest boot); instance 0 registers at 90; the other task's instance was already there.
+    expect(stagePath(s)).toMatchObject({ barrierMs: 70, moveMs: 20 + 45 + 10, shutdownMs: 30, totalMs: 90 + 45 + 10 + 30 });
+  });
+
+  it("in blue-green, retires the old generation once the last task may stop, each instance once its tasks stopped", () => {
+    const s = stage({
+      terminate: "after-all-moved",
+      services: [{ started: [{ instance: 0, startMs: 15, graceMs: 30 }, { instance: 0, startMs: 18, graceMs: 36 }], stopped: [{ stopMs: 10, terminated: 0 }, { stopMs: 12, terminated: 1 }] }],
+      terminated: [{ shutdownMs: 36 }, { shutdownMs: 24 }],
+    });
+    // Ready at 125 and 134; tails 10+36 and 12+24: 125+46 = 171 beats 134+36 = 170 (and the retirement, 134 + 36).
+    expect(stagePath(s)).toMatchObject({ barrierMs: 80, moveMs: 55, shutdownMs: 36, totalMs: 171 });
+    // An empty old instance with a slow shutdown: retired at 134, not at the barrier.
+    const empty = stagePath({ ...s, terminated: [...s.terminated, { shutdownMs: 50 }] });
+    expect(empty).toMatchObject({ moveMs: 54, shutdownMs: 50, totalMs: 184 });
+    expect(stagePath({ ...s, terminate: "each-when-empty", terminated: [...s.terminated, { shutdownMs: 50 }] }).totalMs).toBe(171);
+  });
+
+  it("when the hook releases each instance once empty, an empty old instance goes right after the barrier", () => {
+    const s = stage({ terminated: [{ shutdownMs: 30 }, { shutdownMs: 200 }] });
+    expect(stagePath(s)).toMatchObject({ moveMs: 0, shutdownMs: 200, totalMs: 280 });
+  });
+
+  it("runs the policy wait from the last replacement needed, covering the stops, and chains the stages", () => {
+    const canary = stage({ name: "canary", terminated: [], services: [{ started: [{ startMs: 15, graceMs: 30 }], stopped: [{ stopMs: 10 }] }], policyMs: 120 });
+    // 80 + 45, then the soak (the stop, 10, runs inside it).
+    expect(stagePath(canary)).toEqual({ name: "canary", barrierMs: 80, moveMs: 45, shutdownMs: 0, policyMs: 120, totalMs: 245 });
+    expect(criticalPath([canary, stage()]).totalMs).toBe(245 + 165);
+    // A stop longer than the soak ends the stage.
+    const slowStop = stage({ name: "canary", terminated: [], services: [{ started: [{ startMs: 15, graceMs: 30 }], stopped: [{ stopMs: 150 }] }], policyMs: 120 });
+    expect(stagePath(slowStop)).toMatchObject({ moveMs: 195, policyMs: 0, totalMs: 275 });
+  });
+});
