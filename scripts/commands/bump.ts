@@ -94,9 +94,11 @@ export function bumpCommand(): Command {
       const diff = writePins(written, plan.pins, config.environments);
       log.info(`${written === config.pinsPath ? config.pinsShownAs : `${written} (a simulated copy; ${config.pinsShownAs} is unchanged; the copy is removed on exit, AMIROLL_PINS=FILE writes one that stays)`}:\n${diff.map((l) => `    ${l}`).join("\n")}`, { pins: written, diff });
     }
+    // Nothing to bump prints nothing, in every format: a scheduled job opens a pull request only when stdout has one.
+    if (!pr) return;
     if (options.output === "json") {
-      process.stdout.write(`${JSON.stringify({ title: pr?.title, body: pr?.body, pinsFile: written, changes: plan.changes, skipped: plan.skipped, upToDate: plan.upToDate }, null, 2)}\n`);
-    } else if (pr) {
+      process.stdout.write(`${JSON.stringify({ title: pr.title, body: pr.body, pinsFile: written, changes: plan.changes, skipped: plan.skipped, upToDate: plan.upToDate }, null, 2)}\n`);
+    } else {
       process.stdout.write(`${pr.title}\n\n${pr.body}`);
     }
   });

@@ -118,9 +118,10 @@ describe("amiroll bump --simulate", () => {
     expect(readFileSync(REPO_PINS_PATH, "utf8")).toBe(REPO_PINS);
   });
 
-  it("says so, prints nothing on stdout and exits 0 when there is nothing to bump", async () => {
+  // A scheduled job opens a pull request only when stdout is not empty, whatever the format.
+  it.each([[[]], [["-o", "markdown"]], [["-o", "json"]]])("says so, prints nothing on stdout and exits 0 when there is nothing to bump (%j)", async (format) => {
     const file = pinsCopy("up-to-date.json");
-    const r = await amirollInProcess(["bump", "--simulate", "--env", "staging", "--to", "ami-0c8e1f5b2a9d47e31"], { AMIROLL_PINS: file });
+    const r = await amirollInProcess(["bump", "--simulate", "--env", "staging", "--to", "ami-0c8e1f5b2a9d47e31", ...format], { AMIROLL_PINS: file });
     expect(r.status).toBe(0);
     expect(r.stdout).toBe("");
     expect(r.stderr).toContain("nothing to bump: the pins file is unchanged");
