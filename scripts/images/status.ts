@@ -8,7 +8,7 @@ import type { Cluster, Environment } from "../config/environments";
 import type { ClusterPins } from "../config/pins";
 import type { FleetSnapshot } from "../fleet/snapshot";
 import { openWindow, nextOpening } from "../config/windows";
-import { type ImageFacts, type Release, ageDays, releaseNotesUrl } from "./release";
+import { type ImageFacts, type Release, ageDays, imageProblem, releaseNotesUrl } from "./release";
 
 export interface ImageSummary {
   readonly imageId: string;
@@ -125,7 +125,9 @@ export function clusterStatus(input: ClusterStatusInput): ClusterStatus {
   const warnings: string[] = [];
   if (!fleet) warnings.push(`ECS cluster ${cluster.ecsClusterName} not found: not deployed yet`);
   if (pinned.state !== "available") warnings.push(`the pinned image ${pinned.imageId} is ${pinned.state}: new instances cannot launch from it`);
-  if (latest.state !== "available") warnings.push(`the newest image ${latest.imageId} of ${release.parameter} is ${latest.state}: amiroll bump refuses it`);
+  // Bump's own check (and words), so status warns whenever bump would refuse the newest image.
+  const refused = imageProblem(release.imageId, images.get(release.imageId), cluster.instanceType);
+  if (refused) warnings.push(`the newest image of ${release.parameter}: ${refused}: amiroll bump refuses it`);
   if (pins.rejected?.imageId === release.imageId) warnings.push(`the newest image ${release.imageId} was rejected on ${pins.rejected.at} (${pins.rejected.reason})`);
   return {
     environment: environment.name,

@@ -203,6 +203,20 @@ describe("warnings", () => {
     expect(statusTable(status)).toMatch(/^production\s+batch\s.*\snone\s+-\s+-\s/m);
   });
 
+  // Status warns whenever bump would refuse the newest image, with bump's own words for why.
+  it.each([
+    ["ami-wrong-architecture", /^the newest image of \S+: (ami-0\w{16}) is built for x86_64 but m7g\.large is arm64: amiroll bump refuses it$/],
+    ["ami-deregistered", /^the newest image of \S+: (ami-0\w{16}) is deregistered, not available: amiroll bump refuses it$/],
+  ] as const)("warns when bump would refuse the newest image (%s), in the table and the JSON", async (scenario, warning) => {
+    const sim = await createSimulation({ environment: production, pins: pins.production, startAt: SIMULATED_START, scenario });
+    const status = await statusOf(sim);
+    const apps = status.clusters[0];
+    expect(apps.warnings).toEqual([expect.stringMatching(warning)]);
+    expect(warning.exec(apps.warnings[0])![1]).toBe(apps.latest.imageId);
+    expect(statusTable(status)).toContain(`Warnings:\n  production/apps: ${apps.warnings[0]}`);
+    expect(JSON.parse(statusJson(status)).clusters[0].warnings).toEqual(apps.warnings);
+  });
+
   it("warns when the newest image is the one a blue-green roll rejected", async () => {
     const sim = await simulate();
     const input = await inputOf(sim);

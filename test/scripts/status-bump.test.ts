@@ -60,7 +60,7 @@ describe("amiroll status --simulate", () => {
   it("warns, and still reports, when the newest image is deregistered", async () => {
     const r = await amirollInProcess(["status", "--simulate", "--env", "staging", "--scenario", "ami-deregistered"]);
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/\nWarnings:\n  staging\/apps: the newest image ami-0\w{16} of \S+ is deregistered: amiroll bump refuses it\n/);
+    expect(r.stdout).toMatch(/\nWarnings:\n  staging\/apps: the newest image of \S+: ami-0\w{16} is deregistered, not available: amiroll bump refuses it\n/);
   });
 
   it.each([
