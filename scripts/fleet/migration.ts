@@ -5,6 +5,7 @@
  * so the watch keeps a few numbers, not every snapshot.
  */
 import type { ContainerInstanceSnapshot, FleetSnapshot, ServiceSnapshot, TaskSnapshot } from "./snapshot";
+import { formatDuration } from "../core/duration";
 
 export interface MigrationOptions {
   /** The image(s) the cluster moves to; every other image is old. */
@@ -186,7 +187,7 @@ export function stepMigration(previous: MigrationState | undefined, snapshot: Fl
   const stalled = !(migrated && steady) && snapshot.at - lastProgressAt >= stallAfterMs;
   const stall = stalled
     ? {
-        reason: `no progress for ${Math.round((snapshot.at - lastProgressAt) / 60_000)} min`,
+        reason: `no progress for ${formatDuration(snapshot.at - lastProgressAt)}`,
         instances: [...new Set(tasksOnOld.map((t) => t.ec2InstanceId))].sort(),
         tasks: countedTasks(tasksOnOld),
       }

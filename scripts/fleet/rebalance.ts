@@ -21,6 +21,7 @@ import { type DeploymentConfiguration, DescribeServicesCommand, type ECSClient, 
 import type { Clock } from "../core/clock";
 import { type BalanceReport, type ServiceBalance, serviceBalance } from "./balance";
 import type { FleetSnapshot, ServiceSnapshot } from "./snapshot";
+import { formatDuration } from "../core/duration";
 
 /** Forced deployments in flight at once. */
 export const DEFAULT_REBALANCE_CONCURRENCY = 3;
@@ -266,7 +267,7 @@ export async function rebalance(clients: { readonly ecs: ECSClient }, clock: Clo
       const { state, why } = deploymentState(snapshot.services.find((s) => s.name === name), flight.deploymentId);
       if (state === "completed") await finish(name, flight, false);
       else if (state === "failed") await finish(name, flight, true, why);
-      else if (clock.now() - flight.startedAt >= timeoutMs) await finish(name, flight, true, `the deployment did not complete within ${Math.round(timeoutMs / 1000)} s`);
+      else if (clock.now() - flight.startedAt >= timeoutMs) await finish(name, flight, true, `the deployment did not complete within ${formatDuration(timeoutMs)}`);
     }
   }
 

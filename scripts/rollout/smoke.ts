@@ -6,6 +6,7 @@
  */
 import type { SmokeCheck } from "../config/environments";
 import type { Clock } from "../core/clock";
+import { formatDuration } from "../core/duration";
 
 
 /**
@@ -60,7 +61,7 @@ function fetchFailure(e: unknown, url: string, timeoutMs: number): string {
   if (typeof e !== "object" || e === null || typeof (e as ErrorLike).message !== "string") return String(e);
   const { name, message, cause } = e as ErrorLike & { message: string };
   // AbortSignal.timeout rejects fetch with a DOMException named TimeoutError.
-  if (name === "TimeoutError") return `timed out after ${seconds(timeoutMs)}`;
+  if (name === "TimeoutError") return `timed out after ${formatDuration(timeoutMs)}`;
   // With several addresses to try (happy eyeballs), Node wraps one error per address in an AggregateError.
   const code = cause?.code ?? (Array.isArray(cause?.errors) ? (cause.errors[0] as ErrorLike | undefined)?.code : undefined);
   if (code === "ENOTFOUND" || code === "EAI_AGAIN") return `DNS lookup failed for host ${hostOf(url)}`;
@@ -69,10 +70,6 @@ function fetchFailure(e: unknown, url: string, timeoutMs: number): string {
   return typeof cause?.message === "string" ? `${message}: ${cause.message}` : message;
 }
 
-/** "5 s", "0.2 s": timeouts are configured in ms but read better in seconds. */
-function seconds(ms: number): string {
-  return `${Number((ms / 1000).toFixed(3))} s`;
-}
 
 function hostOf(url: string): string {
   try {

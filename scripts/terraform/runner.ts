@@ -7,6 +7,7 @@ import { statSync } from "node:fs";
 import { resolve } from "node:path";
 import { StalePlanError, TerraformError, UsageError } from "../core/errors";
 import { providerSource, providerSourceNotice } from "./plugins";
+import { formatDuration } from "../core/duration";
 
 /** What the driver needs from terraform, real or simulated. */
 export interface TerraformRunner {
@@ -290,14 +291,6 @@ export function errorSummary(stderr: string): string | undefined {
   if (error) return error.replace(/^Error:\s*/, "");
   const last = lines.at(-1);
   return last && last.length > 500 ? `${last.slice(0, 499)}…` : last;
-}
-
-/** 3h, 20m, 90s, 1.5s, 300ms. */
-export function formatDuration(ms: number): string {
-  if (ms >= HOUR && ms % HOUR === 0) return `${ms / HOUR}h`;
-  if (ms >= MINUTE && ms % MINUTE === 0) return `${ms / MINUTE}m`;
-  if (ms >= SECOND) return `${Number((ms / SECOND).toFixed(1))}s`;
-  return `${ms}ms`;
 }
 
 function parseJson(command: TerraformCommand, stdout: string): unknown {

@@ -4,6 +4,7 @@
  */
 import { type MigrationState, finished, nextPollDelay, stepMigration } from "../../scripts/fleet/migration";
 import type { ContainerInstanceSnapshot, FleetSnapshot, ServiceSnapshot, TaskSnapshot } from "../../scripts/fleet/snapshot";
+import { failureReason } from "../../scripts/fleet/report";
 
 const OLD = "ami-0000000000000aaaa";
 const NEW = "ami-0000000000000bbbb";
@@ -102,7 +103,10 @@ describe("the migration state", () => {
     expect(fold([start, stopping]).tasksOnOld.map((t) => t.taskArn)).toEqual(["arn:task/s1"]);
     const late = fold([start, stuck(T0 + 60_000), stuck(T0 + 11 * 60_000 + 1)]);
     expect(late.phase).toBe("stalled");
-    expect(late.stall).toEqual({ reason: "no progress for 10 min", instances: ["i-old1"], tasks: ["family:batch on i-old1 (RUNNING)"] });
+    expect(late.stall).toEqual({ reason: "no progress for 10m", instances: ["i-old1"], tasks: ["family:batch on i-old1 (RUNNING)"] });
+    // A stall time under a minute is said as given (it was "0 min" or "1 min").
+    const quick = [start, stuck(T0 + 60_000), stuck(T0 + 60_000 + 20_000)].reduce<MigrationState | undefined>((state, s) => stepMigration(state, s, { ...options, stallAfterMs: 20_000 }), undefined)!;
+    expect(quick.stall?.reason).toBe("no progress for 20s");
   });
 
   it("polls fast while things change, slowly while waiting on boots or nothing, never under the floor", () => {
@@ -115,5 +119,18 @@ describe("the migration state", () => {
     const settling = stepMigration(same, snap(T0 + 30_000, { ...start, groups: [], containerInstances: [...start.containerInstances, ci("i-new1", NEW, "eu-west-1a")] }), options);
     expect(nextPollDelay(settling, stepMigration(settling, snap(T0 + 40_000, { ...start, groups: [], containerInstances: [...start.containerInstances, ci("i-new1", NEW, "eu-west-1a")] }), options))).toBe(20_000);
     expect(nextPollDelay(first, moving, { floorMs: 15_000, fastMs: 1_000 })).toBe(15_000);
+  });
+});
+
+describe("failureReason", () => {
+  const stalled = (stall: MigrationState["stall"], unsteady: MigrationState["unsteady"]) => ({ ...({} as MigrationState), stall, unsteady }) as MigrationState;
+
+  it("names only what holds the migration: no empty list of instances or tasks", () => {
+    expect(failureReason("apps", stalled({ reason: "no progress for 20s", instances: [], tasks: [] }, [{ service: "web", reason: "1 of 2 running" }]))).toBe(
+      "apps: stalled (no progress for 20s); services not steady: web (1 of 2 running)",
+    );
+    expect(failureReason("apps", stalled({ reason: "no progress for 10m", instances: ["i-old1"], tasks: ["family:batch on i-old1 (RUNNING)"] }, []))).toBe(
+      "apps: stalled (no progress for 10m); old instances still holding tasks: i-old1; tasks: family:batch on i-old1 (RUNNING)",
+    );
   });
 });

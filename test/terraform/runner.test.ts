@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
 import { AWS_PROVIDER_VERSION, findPluginDir, providerPlatform } from "../../scripts/terraform/plugins";
-import { errorSummary, formatDuration } from "../../scripts/terraform/runner";
+import { errorSummary } from "../../scripts/terraform/runner";
 import { synthesizeRepo } from "../support/repo-config";
 import { type SharedProvider, findTerraform, startSharedProvider } from "../support/terraform";
 
@@ -314,7 +314,7 @@ describe("TerraformCli against a fake terraform (in a Node child: jest cannot lo
   }, 15_000);
 });
 
-describe("errorSummary and formatDuration", () => {
+describe("errorSummary", () => {
   it("takes the first Error line, without terraform's box or the Error: prefix", () => {
     const stderr = ["╷", "│ Warning: Deprecated", "╵", "", "╷", "│ Error: No valid credential sources found", "│", "│ Please see ...", "╵", "Error: second"].join("\n");
     expect(errorSummary(stderr)).toBe("No valid credential sources found");
@@ -324,10 +324,6 @@ describe("errorSummary and formatDuration", () => {
   it("falls back to the last non-empty line, and to nothing for blank stderr", () => {
     expect(errorSummary("one\n│ two\n\n")).toBe("two");
     expect(errorSummary(" \n\n")).toBeUndefined();
-  });
-
-  it("formats durations as the timeout reason shows them", () => {
-    expect([3 * 3_600_000, 20 * 60_000, 90_000, 1_500, 400].map(formatDuration)).toEqual(["3h", "20m", "90s", "1.5s", "400ms"]);
   });
 });
 
