@@ -43,7 +43,10 @@ export async function rebalanceEnvironment(clients: AwsClients, clock: Clock, en
       console.log(`${cluster.name}: balance after`);
       console.log(balanceTable(result.after).join("\n"));
     }
-    for (const s of result.services) if (s.outcome === "failed" || s.outcome === "still-imbalanced") options.log.warn(`${cluster.name}/${s.service}: ${s.outcome}${s.error ? `: ${s.error}` : ""}`);
+    for (const s of result.services) {
+      if (s.outcome === "failed") options.log.warn(`${cluster.name}/${s.service}: not rebalanced${s.error ? `: ${s.error}` : ""}`);
+      if (s.outcome === "still-imbalanced") options.log.warn(`${cluster.name}/${s.service}: still imbalanced after its deployment`);
+    }
     ok &&= options.dryRun ? true : result.ok;
   }
   return ok;

@@ -57,7 +57,14 @@ export function progressFields(cluster: string, state: MigrationState): Record<s
 export function failureReason(cluster: string, state: MigrationState): string | undefined {
   if (state.crashLoop) return `${cluster}: crash loop on the new AMI: ${state.crashLoop.reason}`;
   if (state.stall) {
-    return `${cluster}: stalled (${state.stall.reason}); old instances still holding tasks: ${state.stall.instances.join(", ") || "(none)"}; tasks: ${state.stall.tasks.slice(0, 10).join(", ")}${state.stall.tasks.length > 10 ? `, and ${state.stall.tasks.length - 10} more` : ""}${state.unsteady.length ? `; services not steady: ${state.unsteady.map((u) => `${u.service} (${u.reason})`).join(", ")}` : ""}`;
+    const { instances, tasks } = state.stall;
+    // Only what there is: a stall on booting instances or unsteady services holds no old instance.
+    return [
+      `${cluster}: stalled (${state.stall.reason})`,
+      ...(instances.length ? [`old instances still holding tasks: ${instances.join(", ")}`] : []),
+      ...(tasks.length ? [`tasks: ${tasks.slice(0, 10).join(", ")}${tasks.length > 10 ? `, and ${tasks.length - 10} more` : ""}`] : []),
+      ...(state.unsteady.length ? [`services not steady: ${state.unsteady.map((u) => `${u.service} (${u.reason})`).join(", ")}`] : []),
+    ].join("; ");
   }
   return undefined;
 }

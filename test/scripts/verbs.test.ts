@@ -238,6 +238,13 @@ describe("amiroll watch and rebalance --simulate", () => {
     expect(errorLines(r.stderr)).toEqual([expect.stringMatching(/^amiroll: watch of staging failed: timed out after 30s \(apps: waiting for new instances\)$/)]);
   });
 
+  it("a rebalance that leaves a service imbalanced says so in words (no raw outcome token), exit 1", async () => {
+    const r = await amirollInProcess(["rebalance", "--env", "staging", "--simulate", "--scenario", "imbalanced"]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain("warning: apps/web: still imbalanced after its deployment");
+    expect(r.stderr).not.toMatch(/still-imbalanced|: failed\b/);
+  });
+
   it("rebalance --dry-run names the imbalanced services and forces nothing", async () => {
     const r = await amirollInProcess(["rebalance", "--env", "production", "--simulate", "--scenario", "imbalanced", "--dry-run"]);
     expect(r.status).toBe(0);
