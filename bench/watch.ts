@@ -1,28 +1,25 @@
 /**
- * `npx tsx bench/watch.ts [--cycles N]`: the cost of one watch poll cycle against the simulator,
- * at 60 instances (600 tasks, 20 services) and 600 instances (6,000 tasks, 200 services), one
- * cluster each: API calls per cycle beside the bound (apiCallBound), and the driver's CPU per
- * cycle (process.cpuUsage, user + system, median of the cycles) with the CPU the simulated AWS
- * spends answering taken out, since in production that is AWS's. Targets (calls at or under the
- * bound; under 50 ms of driver CPU per cycle at 600 instances) are reported, never enforced.
+ * `npx tsx bench/watch.ts [--cycles N]`: the cost of one watch poll against the simulator, at 60
+ * instances (600 tasks, 20 services) and 600 instances (6,000 tasks, 200 services), one cluster
+ * each: API calls per poll beside the bound (apiCallBound), and the driver's CPU per poll
+ * (process.cpuUsage, user + system, median of the polls) with the CPU the simulated AWS spends
+ * answering taken out, since in production that is AWS's. Each poll is measured twice: full (no
+ * previous snapshot, as `status` polls) and incremental (given the last one, as the watch polls).
+ * Targets (calls at or under the bound; at most 50 ms of driver CPU per incremental poll, analysis
+ * included, at 600 instances) are reported, never enforced.
  *
- * What the sim does not cost: a real SDK also parses each response (the sim hands the SDK its
- * output as objects). The bench replays each cycle's ECS answers, as JSON, through a real ECS
- * client and prints what that parsing adds, as an estimate beside the figure.
+ * Real responses are parsed: the sim answers with objects, so a probe turns each ECS and Auto
+ * Scaling answer into the bytes AWS would send (awsJson 1.1 JSON; awsQuery XML) and hands them to
+ * the client's own protocol deserializer, as the SDK does with an HTTP response. Making the bytes
+ * is AWS's CPU (taken out); parsing them is the driver's (counted). EC2 and SSM answers are not
+ * wired (a settled fleet makes no such call in a poll).
  *
  * `measureCycle` is the loop's unit, exported so the pure analysis (migration, balance) can be
  * timed on the same snapshots: pass it as `analyse` (see `ANALYSIS` below).
  */
-import {
-  DescribeContainerInstancesCommand,
-  DescribeServicesCommand,
-  DescribeTasksCommand,
-  ECSClient,
-  type ECSClientConfig,
-  ListContainerInstancesCommand,
-  ListServicesCommand,
-  ListTasksCommand,
-} from "@aws-sdk/client-ecs";
+import { getSmithyContext } from "@smithy/core/transport";
+import { HttpResponse } from "@smithy/core/transport";
+import { operation as operationSchemaOf } from "@smithy/core/schema";
 import { cpus } from "node:os";
 import { Readable } from "node:stream";
 import { type AwsClients, withoutSdkLogging } from "../scripts/fleet/clients";
@@ -43,6 +40,8 @@ export interface CycleOptions {
   /** Service events before this are left out (the watch's start). */
   readonly since: number;
   readonly concurrency?: number;
+  /** The last snapshot of the cluster: the poll is then incremental. */
+  readonly previous?: FleetSnapshot;
   /**
    * The pure analysis of the cycle's snapshot (migration, balance, verdicts), timed apart from
    * the poll. Receives every snapshot so far, the newest last, as a watch keeps them.
@@ -129,83 +128,84 @@ const FLEETS: readonly Fleet[] = [
   { instances: 600, services: 200, tasksPerService: 30 },
 ];
 
-/** An ECS response as it would come over the wire (awsJson 1.1: timestamps in epoch seconds). */
-interface WireResponse {
-  readonly operation: keyof typeof ECS_COMMANDS;
-  readonly input: object;
-  readonly body: string;
+/** The XML of a value as awsQuery carries it: an element per member, lists as `member`s, times in ISO 8601. */
+function queryXml(name: string, value: unknown): string {
+  if (value === undefined || value === null) return "";
+  if (Array.isArray(value)) return `<${name}>${value.map((v) => queryXml("member", v)).join("")}</${name}>`;
+  if (value instanceof Date) return `<${name}>${value.toISOString()}</${name}>`;
+  if (typeof value === "object") return `<${name}>${Object.entries(value).map(([k, v]) => queryXml(k, v)).join("")}</${name}>`;
+  return `<${name}>${String(value).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")}</${name}>`;
 }
 
-const ECS_COMMANDS = {
-  ListContainerInstances: ListContainerInstancesCommand,
-  DescribeContainerInstances: DescribeContainerInstancesCommand,
-  ListServices: ListServicesCommand,
-  DescribeServices: DescribeServicesCommand,
-  ListTasks: ListTasksCommand,
-  DescribeTasks: DescribeTasksCommand,
-};
+/** An answer as AWS would send it: awsJson 1.1 for ECS (times in epoch seconds), awsQuery XML for Auto Scaling. */
+function wire(service: "ecs" | "autoScaling", operation: string, output: object): { body: string; contentType: string } {
+  const { $metadata: _, ...fields } = output as { $metadata?: unknown };
+  if (service === "ecs") {
+    const body = JSON.stringify(fields, function (this: Record<string, unknown>, key, value) {
+      const raw = this[key];
+      return raw instanceof Date ? raw.getTime() / 1000 : value;
+    });
+    return { body, contentType: "application/x-amz-json-1.1" };
+  }
+  const inner = Object.entries(fields).map(([k, v]) => queryXml(k, v)).join("");
+  const body = `<${operation}Response xmlns="http://autoscaling.amazonaws.com/doc/2011-01-01/"><${operation}Result>${inner}</${operation}Result><ResponseMetadata><RequestId>bench</RequestId></ResponseMetadata></${operation}Response>`;
+  return { body, contentType: "text/xml" };
+}
+
+/** A value with times as epoch ms, members in name order, no undefined ones or SDK metadata: to compare a parsed answer with the sim's. */
+const plain = (value: object): unknown =>
+  JSON.parse(JSON.stringify(value, function (this: Record<string, unknown>, key, v) {
+    if (key === "$metadata") return undefined;
+    const raw = this[key];
+    if (raw instanceof Date) return raw.getTime();
+    if (v && typeof v === "object" && !Array.isArray(v)) return Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    return v;
+  }));
 
 /**
- * Probes on the simulated clients: the CPU the world spends answering, and each ECS answer as
- * the wire would carry it (the probe's own CPU is not the driver's either).
+ * Probes on the simulated clients: the CPU the world spends answering and the CPU of turning its
+ * answers into wire bytes (AWS's, not the driver's), then the client's own deserializer on those
+ * bytes (the driver's). With `check`, each parsed answer is compared with the sim's, and a
+ * difference is an error: the parse must give the driver what the sim said.
  */
 function instrument(clients: AwsClients) {
-  const totals = { answeringCpuMs: 0, probeCpuMs: 0, wire: [] as WireResponse[] };
-  for (const [name, client] of Object.entries(clients) as [string, { middlewareStack: any }][]) {
+  const totals = { answeringCpuMs: 0, foreignCpuMs: 0, bytes: 0, check: false, byOperation: new Map<string, { bytes: number; parseMs: number }>() };
+  for (const service of ["ecs", "autoScaling"] as const) {
+    const client = clients[service] as unknown as { middlewareStack: any; config: { protocol: { deserializeResponse(op: unknown, context: object, response: HttpResponse): Promise<object> } } };
     client.middlewareStack.addRelativeTo(
       // Runs just outside the sim's answering middleware: the world's handlers are synchronous, so
       // the CPU of next()'s synchronous part is the answering.
-      (next: (args: { input: object }) => Promise<{ output: { $metadata?: unknown } }>, context: { commandName: string }) => async (args: { input: object }) => {
+      (next: (args: { input: object }) => Promise<{ output: object }>, context: { commandName: string }) => async (args: { input: object }) => {
         const start = process.cpuUsage();
         const answer = next(args);
         totals.answeringCpuMs += cpuMs(start);
-        const result = await answer;
-        const probeStart = process.cpuUsage();
-        const operation = context.commandName.replace(/Command$/, "");
-        if (name === "ecs" && Object.hasOwn(ECS_COMMANDS, operation)) {
-          const { $metadata: _, ...output } = result.output;
-          const body = JSON.stringify(output, function (this: Record<string, unknown>, key, value) {
-            const raw = this[key];
-            return raw instanceof Date ? raw.getTime() / 1000 : value;
-          });
-          totals.wire.push({ operation: operation as WireResponse["operation"], input: { ...args.input }, body });
+        const { output: simulated } = await answer;
+        const serializing = process.cpuUsage();
+        const { body, contentType } = wire(service, context.commandName.replace(/Command$/, ""), simulated);
+        const bytes = Buffer.from(body);
+        totals.foreignCpuMs += cpuMs(serializing);
+        totals.bytes += bytes.length;
+        // What the SDK's deserializer middleware does with an HTTP response (schemaDeserializationMiddleware).
+        const response = new HttpResponse({ statusCode: 200, headers: { "content-type": contentType, "x-amzn-requestid": "bench" }, body: Readable.from([bytes]) });
+        const [, ns, name, traits, input, output] = (getSmithyContext(context) as { operationSchema: [unknown, string, string, object, unknown, unknown] }).operationSchema;
+        const parsing = process.cpuUsage();
+        const parsed = await client.config.protocol.deserializeResponse(operationSchemaOf(ns, name, traits as never, input as never, output as never), { ...client.config, ...context }, response);
+        const op = totals.byOperation.get(context.commandName) ?? { bytes: 0, parseMs: 0 };
+        totals.byOperation.set(context.commandName, { bytes: op.bytes + bytes.length, parseMs: op.parseMs + cpuMs(parsing) });
+        if (totals.check) {
+          const checking = process.cpuUsage();
+          const [got, want] = [JSON.stringify(plain(parsed)), JSON.stringify(plain(simulated))];
+          // (the first difference, for the message)
+          const at = [...got].findIndex((c, i) => c !== want[i]);
+          if (got !== want) throw new Error(`bench:watch: ${service} ${context.commandName} parsed from the wire differs from the sim's answer:\n  parsed ...${got.slice(Math.max(0, at - 200), at + 200)}\n  sim    ...${want.slice(Math.max(0, at - 200), at + 200)}`);
+          totals.foreignCpuMs += cpuMs(checking);
         }
-        totals.probeCpuMs += cpuMs(probeStart);
-        return result;
+        return { response, output: parsed };
       },
-      { relation: "before", toMiddleware: "amirollSimulatedAws", name: "benchProbe" },
+      { relation: "before", toMiddleware: "amirollSimulatedAws", name: "benchWire" },
     );
   }
   return totals;
-}
-
-/**
- * What parsing real responses would add to a cycle: the cycle's ECS calls sent again through a
- * real ECS client whose HTTP handler returns the recorded JSON, less the same calls answered
- * `{}`. The difference is the SDK's deserialization of the content (JSON.parse, shapes, dates).
- */
-async function wireDeserializationMs(responses: readonly WireResponse[]): Promise<{ ms: number; bytes: number }> {
-  let next = "{}";
-  const requestHandler = {
-    handle: async () => ({
-      response: { statusCode: 200, headers: { "content-type": "application/x-amz-json-1.1" }, body: Readable.from([Buffer.from(next)]) },
-    }),
-  };
-  const client = withoutSdkLogging(
-    new ECSClient({ region: "eu-west-1", credentials: { accessKeyId: "BENCH", secretAccessKey: "BENCH" }, maxAttempts: 1, requestHandler: requestHandler as unknown as ECSClientConfig["requestHandler"] }),
-  );
-  const replay = async (withBody: boolean) => {
-    const start = process.cpuUsage();
-    for (const r of responses) {
-      next = withBody ? r.body : "{}";
-      const Command = ECS_COMMANDS[r.operation] as unknown as new (input: object) => DescribeTasksCommand;
-      await client.send(new Command(r.input));
-    }
-    return cpuMs(start);
-  };
-  const full = await replay(true);
-  const empty = await replay(false);
-  return { ms: Math.max(0, full - empty), bytes: responses.reduce((n, r) => n + r.body.length, 0) };
 }
 
 const median = (values: readonly number[]): number => {
@@ -214,7 +214,18 @@ const median = (values: readonly number[]): number => {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 };
 
-async function benchFleet(fleet: Fleet, cycles: number): Promise<{ fleet: Fleet; ok: boolean; cpuMs: number; withParsingMs: number; calls: number; bound: number }> {
+interface PollFigures {
+  readonly calls: number;
+  readonly describeTasks: number;
+  readonly bound: number;
+  readonly pollCpuMs: number;
+  readonly analysisCpuMs: number;
+  readonly answeringMs: number;
+  readonly wallMs: number;
+  readonly mb: number;
+}
+
+async function benchFleet(fleet: Fleet, cycles: number) {
   const environment = fleetEnvironment(1, fleet.instances);
   const services: ServiceSpec[] = Array.from({ length: fleet.services }, (_, i) => ({ name: `svc${i}`, desiredCount: fleet.tasksPerService }));
   const settleStart = performance.now();
@@ -226,53 +237,77 @@ async function benchFleet(fleet: Fleet, cycles: number): Promise<{ fleet: Fleet;
   const cluster = environment.clusters[0].ecsClusterName;
   const since = sim.clock.now();
 
-  // One cycle to warm up (module code, JIT), then the measured ones, a poll interval apart.
-  const history: FleetSnapshot[] = [];
-  await measureCycle(sim.clients, cluster, { now: sim.clock.now(), since });
-  const figures: CycleFigures[] = [];
-  const answeringMs: number[] = [];
-  const wire: { ms: number; bytes: number }[] = [];
-  for (let i = 0; i < cycles; i++) {
-    await sim.clock.sleep(POLL_INTERVAL_MS);
-    const answeringBefore = totals.answeringCpuMs;
-    totals.wire.length = 0;
-    const figure = await measureCycle(sim.clients, cluster, { now: sim.clock.now(), since, analyse: ANALYSIS, history, foreignCpuMs: () => totals.answeringCpuMs + totals.probeCpuMs });
-    figures.push(figure);
-    history.push(figure.snapshot);
-    answeringMs.push(totals.answeringCpuMs - answeringBefore);
-    wire.push(await wireDeserializationMs(totals.wire));
-  }
+  // One full poll to warm up (module code, JIT), its every answer checked against the sim's.
+  totals.check = true;
+  let last = (await measureCycle(sim.clients, cluster, { now: sim.clock.now(), since })).snapshot;
+  totals.check = false;
 
-  const last = figures[figures.length - 1];
-  const calls = Math.max(...figures.map((f) => f.apiCalls));
-  const cpu = median(figures.map((f) => f.pollCpuMs));
-  const s = last.snapshot;
-  console.log(`${fleet.instances} instances, ${s.tasks.length} running tasks, ${s.services.length} services (one cluster; world settled in ${settleS.toFixed(1)} s)`);
-  console.log(`  API calls per cycle              ${calls} (bound ${last.bound})`);
-  console.log(`  driver CPU per cycle, median     ${cpu.toFixed(1)} ms (min ${Math.min(...figures.map((f) => f.pollCpuMs)).toFixed(1)}, max ${Math.max(...figures.map((f) => f.pollCpuMs)).toFixed(1)}; ${cycles} cycles)`);
-  console.log(`  sim answering CPU, median        ${median(answeringMs).toFixed(1)} ms (taken out of the driver's)`);
-  if (ANALYSIS) console.log(`  analysis CPU per cycle, median   ${median(figures.map((f) => f.analysisCpuMs)).toFixed(1)} ms`);
-  console.log(`  wall per cycle, median           ${median(figures.map((f) => f.wallMs)).toFixed(1)} ms (no network: the sim answers in process)`);
-  const parsing = median(wire.map((w) => w.ms));
-  console.log(`  + parsing real responses (est.)  ${parsing.toFixed(1)} ms for ${(median(wire.map((w) => w.bytes)) / 1e6).toFixed(2)} MB of ECS JSON (the sim skips it): about ${(cpu + parsing).toFixed(0)} ms on AWS`);
-  // The driver's whole cycle: the poll and the analysis of what it returned.
-  const analysis = median(figures.map((f) => f.analysisCpuMs));
-  console.log(`  driver CPU per cycle, all in      ${(cpu + analysis).toFixed(1)} ms (poll + analysis)`);
-  return { fleet, ok: calls <= last.bound, cpuMs: cpu + analysis, withParsingMs: cpu + analysis + parsing, calls, bound: last.bound };
+  /** `cycles` polls a poll interval apart, full or each given the last snapshot. */
+  const polls = async (incremental: boolean): Promise<PollFigures[]> => {
+    const out: PollFigures[] = [];
+    for (let i = 0; i < cycles; i++) {
+      await sim.clock.sleep(POLL_INTERVAL_MS);
+      const before = { answering: totals.answeringCpuMs, bytes: totals.bytes, calls: sim.world.calls.length };
+      const figure = await measureCycle(sim.clients, cluster, {
+        now: sim.clock.now(),
+        since,
+        previous: incremental ? last : undefined,
+        analyse: ANALYSIS,
+        foreignCpuMs: () => totals.answeringCpuMs + totals.foreignCpuMs,
+      });
+      last = figure.snapshot;
+      out.push({
+        calls: figure.apiCalls,
+        describeTasks: sim.world.calls.slice(before.calls).filter((c) => c.operation === "DescribeTasks").length,
+        bound: figure.bound,
+        pollCpuMs: figure.pollCpuMs,
+        analysisCpuMs: figure.analysisCpuMs,
+        answeringMs: totals.answeringCpuMs - before.answering,
+        wallMs: figure.wallMs,
+        mb: (totals.bytes - before.bytes) / 1e6,
+      });
+    }
+    return out;
+  };
+  const full = await polls(false);
+  totals.byOperation.clear();
+  const incremental = await polls(true);
+
+  const s = last;
+  console.log(`${fleet.instances} instances, ${s.tasks.length} running tasks, ${s.services.length} services (one cluster; world settled in ${settleS.toFixed(1)} s; ${cycles} polls of each kind, medians)`);
+  console.log(`                                   full poll   incremental`);
+  const row = (label: string, of: (f: PollFigures) => number, digits = 1, unit = "ms") =>
+    console.log(`  ${label.padEnd(31)}${`${median(full.map(of)).toFixed(digits)} ${unit}`.padStart(12)}${`${median(incremental.map(of)).toFixed(digits)} ${unit}`.padStart(14)}`);
+  row("API calls (bound)", (f) => f.calls, 0, "");
+  console.log(`  ${"".padEnd(31)}${`(${full[0].bound})`.padStart(11)} ${`(${incremental[0].bound})`.padStart(13)}`);
+  row("  of which DescribeTasks", (f) => f.describeTasks, 0, "");
+  row("ECS + Auto Scaling JSON/XML", (f) => f.mb, 2, "MB");
+  row("driver CPU: poll, parsing in", (f) => f.pollCpuMs);
+  row("driver CPU: analysis", (f) => f.analysisCpuMs);
+  row("driver CPU: all in", (f) => f.pollCpuMs + f.analysisCpuMs);
+  row("sim answering (taken out)", (f) => f.answeringMs);
+  row("wall (no network)", (f) => f.wallMs);
+  const allIn = (f: PollFigures) => f.pollCpuMs + f.analysisCpuMs;
+  console.log(`  incremental all-in CPU: min ${Math.min(...incremental.map(allIn)).toFixed(1)}, max ${Math.max(...incremental.map(allIn)).toFixed(1)} ms`);
+  const parts = [...totals.byOperation].sort(([, a], [, b]) => b.bytes - a.bytes);
+  console.log(`  incremental, per poll by call: bytes, and process CPU while its answers parse (concurrent calls overlap, so these add up to more than the poll):`);
+  console.log(`    ${parts.map(([name, p]) => `${name.replace(/Command$/, "")} ${(p.bytes / cycles / 1e3).toFixed(0)} kB ${(p.parseMs / cycles).toFixed(1)} ms`).join(", ")}`);
+  const calls = Math.max(...[...full, ...incremental].map((f) => f.calls));
+  const bound = Math.min(...[...full, ...incremental].map((f) => f.bound));
+  return { fleet, ok: calls <= bound, cpuMs: median(incremental.map(allIn)), fullCpuMs: median(full.map(allIn)), calls: Math.max(...incremental.map((f) => f.calls)), fullCalls: Math.max(...full.map((f) => f.calls)), bound };
 }
 
 async function main(): Promise<void> {
   const cycles = countFlag(process.argv.slice(2), "cycles", 9, "npx tsx bench/watch.ts [--cycles N]");
-  console.log(`watch poll cycle (takeSnapshot) against the simulator; node ${process.version}, ${cpus()[0]?.model.trim() ?? "unknown cpu"}`);
+  console.log(`watch poll (takeSnapshot, full and incremental) against the simulator, real responses parsed; node ${process.version}, ${cpus()[0]?.model.trim() ?? "unknown cpu"}`);
   const results = [];
   for (const fleet of FLEETS) results.push(await benchFleet(fleet, cycles));
   const callsMet = results.every((r) => r.ok);
   const big = results.find((r) => r.fleet.instances === 600)!;
-  const cpuMet = big.cpuMs < TARGET_CPU_MS_AT_600;
+  const cpuMet = big.cpuMs <= TARGET_CPU_MS_AT_600;
   console.log(
-    `targets: API calls at or under the bound: ${callsMet ? "met" : "NOT met"} (${results.map((r) => `${r.calls}/${r.bound}`).join(", ")}); ` +
-      `under ${TARGET_CPU_MS_AT_600} ms driver CPU per cycle (poll + analysis) at 600 instances: ${cpuMet ? "met" : "NOT met"} (${big.cpuMs.toFixed(1)} ms; ` +
-      `with real responses to parse, about ${big.withParsingMs.toFixed(0)} ms: ${big.withParsingMs < TARGET_CPU_MS_AT_600 ? "met" : "NOT met"})`,
+    `targets: API calls at or under the bound: ${callsMet ? "met" : "NOT met"} (incremental ${results.map((r) => `${r.calls}/${r.bound}`).join(", ")}; full ${results.map((r) => `${r.fullCalls}/${r.bound}`).join(", ")}); ` +
+      `at most ${TARGET_CPU_MS_AT_600} ms driver CPU per incremental poll (poll with parsing + analysis) at 600 instances: ${cpuMet ? "met" : "NOT met"} (${big.cpuMs.toFixed(1)} ms; a full poll ${big.fullCpuMs.toFixed(1)} ms)`,
   );
 }
 

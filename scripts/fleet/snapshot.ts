@@ -2,7 +2,8 @@
  * One poll cycle of a cluster, as an immutable value: the Auto Scaling groups with their
  * instances, the ECS container instances, services and tasks. Everything the driver concludes
  * (migration, balance, verdicts) is a pure function of snapshots; `takeSnapshot` (the end of
- * this file) is the poller that makes them.
+ * this file) is the poller that makes them. Given the previous snapshot of the cluster, a poll
+ * describes only the tasks that can have changed since (`tasksToDescribe`) and reuses the rest.
  */
 import { type AutoScalingGroup, paginateDescribeAutoScalingGroups } from "@aws-sdk/client-auto-scaling";
 import { DescribeInstancesCommand, type Instance } from "@aws-sdk/client-ec2";
@@ -108,7 +109,8 @@ export interface TaskSnapshot {
   /** PROVISIONING, PENDING, ACTIVATING, RUNNING, DEACTIVATING, STOPPING, DEPROVISIONING, STOPPED. */
   readonly lastStatus: string;
   readonly desiredStatus: string;
-  readonly healthStatus?: string;
+  // No health status: it changes while a task stays RUNNING on an unchanged instance, so keeping
+  // it fresh would cost a describe of every task every poll, and nothing judges by it.
   readonly startedAt?: number;
   readonly stoppedAt?: number;
   readonly stoppedReason?: string;
@@ -165,7 +167,54 @@ export interface SnapshotOptions {
   readonly since: number;
   /** Calls in flight at once. @default 4 */
   readonly concurrency?: number;
+  /**
+   * The last snapshot of the same cluster: its tasks that cannot have changed are reused, not
+   * described again (see `tasksToDescribe`). Without it (or for another cluster) every task is described.
+   */
+  readonly previous?: FleetSnapshot;
 }
+
+/** What can change about a container instance's tasks without them leaving the RUNNING list. */
+const instanceKey = (ci: ContainerInstanceSnapshot) => `${ci.status}/${ci.runningTasksCount}/${ci.pendingTasksCount}/${ci.agentConnected}`;
+
+/**
+ * The container instances (ARNs) whose status or task counts differ from the previous
+ * snapshot's, or that it did not have: their tasks are described again.
+ */
+export function changedInstances(previous: readonly ContainerInstanceSnapshot[], current: readonly ContainerInstanceSnapshot[]): Set<string> {
+  const before = new Map(previous.map((ci) => [ci.arn, instanceKey(ci)]));
+  return new Set(current.filter((ci) => before.get(ci.arn) !== instanceKey(ci)).map((ci) => ci.arn));
+}
+
+/**
+ * Which of a listing's tasks a poll must describe, given what the previous poll saw of them
+ * (`known`, by ARN): one it did not see (new since the last list), one not yet settled, and one
+ * on an instance whose status or counts changed (`changed`, when known; undefined = not known
+ * yet). A settled task is a STOPPED one (it changes no more), or, among the tasks meant to run,
+ * a RUNNING one: it changes no more while it stays in that list (told to stop, it leaves it),
+ * and a change to it shows in its instance's counts. The rest are reused as they were.
+ * `waiting` are the settled tasks whose instance's change is not known yet.
+ */
+export function tasksToDescribe(
+  listed: readonly string[],
+  known: ReadonlyMap<string, TaskSnapshot>,
+  changed?: ReadonlySet<string>,
+): { describe: string[]; reuse: TaskSnapshot[]; waiting: string[] } {
+  const describe: string[] = [];
+  const reuse: TaskSnapshot[] = [];
+  const waiting: string[] = [];
+  for (const arn of listed) {
+    const task = known.get(arn);
+    if (!task || !settled(task)) describe.push(arn);
+    else if (task.lastStatus === "STOPPED") reuse.push(task);
+    else if (!changed) waiting.push(arn);
+    else if (changed.has(task.containerInstanceArn)) describe.push(arn);
+    else reuse.push(task);
+  }
+  return { describe, reuse, waiting };
+}
+
+const settled = (task: TaskSnapshot): boolean => task.lastStatus === "STOPPED" || (task.lastStatus === "RUNNING" && task.desiredStatus === "RUNNING");
 
 /**
  * One poll cycle of `clusterName` (the ECS cluster's name, which its groups carry in the
@@ -174,7 +223,8 @@ export interface SnapshotOptions {
  * `concurrency` calls in flight. Throttling is the SDK's to retry; a cluster ECS does not know
  * is a UsageError. `apiCalls` counts the calls sent (a retried call once). InService instances
  * of the groups that have no container instance are then described with EC2 (100 per call) for
- * their image and launch time.
+ * their image and launch time. Groups, container instances and services are described every
+ * cycle; tasks only as `tasksToDescribe` says, given `options.previous`.
  */
 export async function takeSnapshot(clients: AwsClients, clusterName: string, options: SnapshotOptions): Promise<FleetSnapshot> {
   const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
@@ -182,6 +232,10 @@ export async function takeSnapshot(clients: AwsClients, clusterName: string, opt
   const cycle = new Cycle(concurrency);
   const cluster = clusterName;
   const { ecs, autoScaling } = clients;
+  const previous = options.previous?.clusterName === cluster ? options.previous : undefined;
+  const known = new Map<string, TaskSnapshot>();
+  for (const t of previous?.tasks ?? []) known.set(t.arn, t);
+  const knownStopped = new Map((previous?.stoppedTasks ?? []).map((t) => [t.arn, t]));
 
   const groups: AutoScalingGroup[] = [];
   const containerInstances = new Batches<ContainerInstance>(BATCH, async (ids) => {
@@ -198,22 +252,43 @@ export async function takeSnapshot(clients: AwsClients, clusterName: string, opt
   };
   const tasks = new Batches<Task>(BATCH, describeTasks);
   const stopped = new Batches<Task>(BATCH, describeTasks);
+  // Running tasks listed so far, and the settled ones waiting for their instances' counts.
+  const listedTasks: string[] = [];
+  const waiting: string[] = [];
 
   const paging = { pageSize: BATCH, withCommand: cycle.counted };
+  let instances: ContainerInstanceSnapshot[] = [];
+  let stoppedListed: string[] = [];
   try {
+    const instancesDescribed = cycle
+      .eachPage(paginateListContainerInstances({ client: ecs, ...paging }, { cluster }), (page) => containerInstances.add(page.containerInstanceArns))
+      .then(() => containerInstances.done())
+      .then((described) => (instances = described.map(containerInstanceSnapshot)));
+    const tasksListed = cycle.eachPage(paginateListTasks({ client: ecs, ...paging }, { cluster, desiredStatus: "RUNNING" }), (page) => {
+      const arns = page.taskArns ?? [];
+      listedTasks.push(...arns);
+      // What must be described whatever the instances say goes now; the rest once they are known.
+      const plan = tasksToDescribe(arns, known);
+      tasks.add(plan.describe);
+      waiting.push(...plan.waiting);
+    });
     await Promise.all([
       cycle.eachPage(
         paginateDescribeAutoScalingGroups({ client: autoScaling, ...paging }, { Filters: [{ Name: `tag:${CLUSTER_TAG}`, Values: [cluster] }] }),
         (page) => groups.push(...(page.AutoScalingGroups ?? [])),
       ),
-      cycle.eachPage(paginateListContainerInstances({ client: ecs, ...paging }, { cluster }), (page) => containerInstances.add(page.containerInstanceArns)).then(() => containerInstances.done()),
+      instancesDescribed,
       cycle.eachPage(paginateListServices({ client: ecs, ...paging }, { cluster }), (page) => services.add(page.serviceArns)).then(() => services.done()),
-      cycle.eachPage(paginateListTasks({ client: ecs, ...paging }, { cluster, desiredStatus: "RUNNING" }), (page) => tasks.add(page.taskArns)).then(() => tasks.done()),
+      Promise.all([tasksListed, instancesDescribed]).then(([, current]) => {
+        tasks.add(tasksToDescribe(waiting, known, changedInstances(previous?.containerInstances ?? [], current)).describe);
+        return tasks.done();
+      }),
       // One page of stopped tasks is enough to see a crash loop; more would cost a call per 100.
       cycle
         .call(() => ecs.send(new ListTasksCommand({ cluster, desiredStatus: "STOPPED", maxResults: BATCH })))
         .then((page) => {
-          stopped.add(page.taskArns);
+          stoppedListed = page.taskArns ?? [];
+          stopped.add(tasksToDescribe(stoppedListed, knownStopped).describe);
           return stopped.done();
         }),
     ]);
@@ -225,22 +300,36 @@ export async function takeSnapshot(clients: AwsClients, clusterName: string, opt
     throw error;
   }
 
-  const instances = (await containerInstances.done()).map(containerInstanceSnapshot);
   const launches = await describeUnregistered(clients, cycle, groups, instances);
   const zoneOf = new Map(instances.map((ci) => [ci.arn, ci.availabilityZone]));
   const taskOf = (task: Task) => taskSnapshot(task, zoneOf);
   const byNewest = (a: TaskSnapshot, b: TaskSnapshot) => (b.stoppedAt ?? 0) - (a.stoppedAt ?? 0);
+  // A task told to stop between the list and the describe is left to the next cycle's stopped page.
+  const running = inListedOrder(listedTasks, known, (await tasks.done()).map(taskOf), tasks.sent).filter((t) => t.desiredStatus === "RUNNING");
   return Object.freeze({
     at: options.now,
     clusterName: cluster,
     groups: Object.freeze(groups.map((g) => groupSnapshot(g, launches))),
     containerInstances: Object.freeze(instances),
     services: Object.freeze((await services.done()).map((s) => serviceSnapshot(s, options.since))),
-    // A task told to stop between the list and the describe is left to the next cycle's stopped page.
-    tasks: Object.freeze((await tasks.done()).filter((t) => t.desiredStatus === "RUNNING").map(taskOf)),
-    stoppedTasks: Object.freeze((await stopped.done()).map(taskOf).sort(byNewest)),
+    tasks: Object.freeze(running),
+    stoppedTasks: Object.freeze(inListedOrder(stoppedListed, knownStopped, (await stopped.done()).map(taskOf), stopped.sent).sort(byNewest)),
     apiCalls: cycle.calls,
   });
+}
+
+/**
+ * The listed tasks in the listing's order: as described this cycle, else as known from the last
+ * (a task sent to be described that ECS no longer finds is left out, never taken from the last).
+ */
+function inListedOrder(listed: readonly string[], known: ReadonlyMap<string, TaskSnapshot>, described: readonly TaskSnapshot[], sent: ReadonlySet<string>): TaskSnapshot[] {
+  const fresh = new Map(described.map((t) => [t.arn, t]));
+  const out: TaskSnapshot[] = [];
+  for (const arn of listed) {
+    const task = sent.has(arn) ? fresh.get(arn) : known.get(arn);
+    if (task) out.push(task);
+  }
+  return out;
 }
 
 /**
@@ -311,6 +400,8 @@ class Cycle {
 
 /** Ids gathered from list pages and described `size` at a time, each batch as soon as it is full. */
 class Batches<T> {
+  /** Every id added (sent, or to be sent, to the describe). */
+  readonly sent = new Set<string>();
   private buffer: string[] = [];
   private readonly results: Promise<T[]>[] = [];
   private finished?: Promise<T[]>;
@@ -322,6 +413,7 @@ class Batches<T> {
 
   add(ids: readonly string[] | undefined): void {
     for (const id of ids ?? []) {
+      this.sent.add(id);
       this.buffer.push(id);
       if (this.buffer.length === this.size) this.flush();
     }
@@ -442,7 +534,6 @@ function taskSnapshot(task: Task, zoneOf: ReadonlyMap<string, string>): TaskSnap
     desiredStatus: task.desiredStatus ?? "",
     exitCodes: Object.freeze(exitCodes),
   };
-  if (task.healthStatus !== undefined) snapshot.healthStatus = task.healthStatus;
   if (task.startedAt !== undefined) snapshot.startedAt = task.startedAt.getTime();
   if (task.stoppedAt !== undefined) snapshot.stoppedAt = task.stoppedAt.getTime();
   if (task.stoppedReason !== undefined) snapshot.stoppedReason = task.stoppedReason;

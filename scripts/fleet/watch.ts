@@ -1,7 +1,8 @@
 /**
  * The watch loop: poll each cluster, fold the snapshot into its migration state, report
  * progress, and stop when every cluster is done, one fails (crash loop, stall), or time runs
- * out. The only impure parts are the snapshot and the clock's sleep.
+ * out. The only impure parts are the snapshot and the clock's sleep. Each poll of a cluster is
+ * given the cluster's last snapshot, so it describes only the tasks that can have changed.
  */
 import type { Clock } from "../core/clock";
 import type { AwsClients } from "./clients";
@@ -57,7 +58,7 @@ export async function watchMigration(options: WatchOptions): Promise<WatchResult
   for (let cycle = 1; ; cycle++) {
     const previous = new Map(states);
     for (const cluster of options.clusters) {
-      const snapshot = await takeSnapshot(clients, cluster.ecsClusterName, { now: clock.now(), since });
+      const snapshot = await takeSnapshot(clients, cluster.ecsClusterName, { now: clock.now(), since, previous: snapshots.get(cluster.name) });
       await options.onSnapshot?.(cluster, snapshot);
       const migration: MigrationOptions = { targetImageIds: cluster.targetImageIds, stallAfterMs: options.stallAfterMs };
       snapshots.set(cluster.name, snapshot);

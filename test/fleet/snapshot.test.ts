@@ -7,7 +7,7 @@
 import { ECSClient } from "@aws-sdk/client-ecs";
 import { UsageError } from "../../scripts/core/errors";
 import { type AwsClients, DEFAULT_MAX_ATTEMPTS, createAwsClients, maxAttemptsFrom } from "../../scripts/fleet/clients";
-import { type FleetSnapshot, apiCallBound, takeSnapshot } from "../../scripts/fleet/snapshot";
+import { type FleetSnapshot, type TaskSnapshot, apiCallBound, changedInstances, takeSnapshot, tasksToDescribe } from "../../scripts/fleet/snapshot";
 import { type ScenarioName, type Simulation, createSimulation } from "../../scripts/sim/scenarios";
 import type { ServiceSpec, World } from "../../scripts/sim/world";
 import { type Environment } from "../../scripts/config/environments";
@@ -23,9 +23,9 @@ const simulate = (env: "staging" | "production", scenario: ScenarioName = "healt
   createSimulation({ environment: findEnvironment(environments, env), pins: pins[env], scenario });
 
 /** One cycle, with the world's record of the calls it made. */
-async function snapshotOf(sim: Simulation, cluster: string, options: { since?: number; concurrency?: number } = {}) {
+async function snapshotOf(sim: Simulation, cluster: string, options: { since?: number; concurrency?: number; previous?: FleetSnapshot } = {}) {
   const before = sim.world.calls.length;
-  const snapshot = await takeSnapshot(sim.clients, cluster, { now: sim.clock.now(), since: options.since ?? 0, concurrency: options.concurrency });
+  const snapshot = await takeSnapshot(sim.clients, cluster, { now: sim.clock.now(), since: options.since ?? 0, concurrency: options.concurrency, previous: options.previous });
   return { snapshot, calls: sim.world.calls.slice(before) };
 }
 
@@ -281,6 +281,127 @@ describe("takeSnapshot", () => {
       expect(calls.filter((c) => c.operation === "DescribeTasks").length).toBe(Math.ceil(snapshot.tasks.length / 100) + 1);
       expectWithinBound(snapshot);
     });
+  });
+});
+
+describe("takeSnapshot given the previous snapshot (incremental polls)", () => {
+  const cluster = "production-apps";
+  /** The same fields, whatever the calls that made them. */
+  const withoutCalls = ({ apiCalls: _, ...rest }: FleetSnapshot) => rest;
+
+  /** An incremental poll, then a full one of the same world at the same time: they must agree. */
+  async function pollBoth(sim: Simulation, previous: FleetSnapshot) {
+    const incremental = await snapshotOf(sim, cluster, { previous });
+    const full = await snapshotOf(sim, cluster);
+    expect(withoutCalls(incremental.snapshot)).toEqual(withoutCalls(full.snapshot));
+    expectMatchesWorld(incremental.snapshot, sim.world, cluster);
+    expectWithinBound(incremental.snapshot);
+    return { incremental, full };
+  }
+
+  const liveTasks = (sim: Simulation) => [...sim.world.tasks.values()].filter((t) => t.clusterName === cluster && t.desiredStatus === "RUNNING");
+
+  it("on an unchanged world describes no task: fewer calls than a full poll, the same snapshot", async () => {
+    const sim = await simulate("production");
+    const first = await snapshotOf(sim, cluster);
+    await sim.clock.sleep(15_000);
+    const { incremental, full } = await pollBoth(sim, first.snapshot);
+    expect(byOperation(full.calls).DescribeTasks).toBe(1);
+    expect(byOperation(incremental.calls).DescribeTasks).toBeUndefined();
+    expect(incremental.snapshot.apiCalls).toBe(full.snapshot.apiCalls - 1);
+    expect(incremental.snapshot.apiCalls).toBe(incremental.calls.length);
+  });
+
+  it("sees a task that stopped (and its replacement), describing only what changed", async () => {
+    const sim = await simulate("production");
+    const first = await snapshotOf(sim, cluster);
+    const [victim] = liveTasks(sim).filter((t) => t.group === "service:web");
+    sim.world.stopTask(victim, "Essential container in task exited", 1);
+    await sim.clock.sleep(60_000);
+    const { incremental, full } = await pollBoth(sim, first.snapshot);
+    expect(incremental.snapshot.tasks.map((t) => t.arn)).not.toContain(victim.arn);
+    expect(incremental.snapshot.stoppedTasks.map((t) => [t.arn, t.exitCodes])).toEqual([[victim.arn, [1]]]);
+    // The replacement is new; the stopped task's instance (and the replacement's) changed counts.
+    expect(incremental.snapshot.tasks.length).toBe(first.snapshot.tasks.length);
+    expect(byOperation(incremental.calls)).toMatchObject({ DescribeTasks: 2 });
+    expect(incremental.snapshot.apiCalls).toBe(full.snapshot.apiCalls);
+    // And the poll after that, nothing having changed, describes neither list's tasks again.
+    await sim.clock.sleep(15_000);
+    const again = await pollBoth(sim, incremental.snapshot);
+    expect(byOperation(again.incremental.calls).DescribeTasks).toBeUndefined();
+    expect(again.incremental.snapshot.stoppedTasks.map((t) => t.arn)).toEqual([victim.arn]);
+  });
+
+  it("sees a container instance set DRAINING, and ACTIVE again", async () => {
+    const sim = await simulate("production");
+    const first = await snapshotOf(sim, cluster);
+    const ci = [...sim.world.containerInstances.values()].find((c) => c.clusterName === cluster)!;
+    sim.world.setContainerInstanceStatus(ci, "DRAINING");
+    const draining = await pollBoth(sim, first.snapshot);
+    expect(draining.incremental.snapshot.containerInstances.find((c) => c.arn === ci.arn)!.status).toBe("DRAINING");
+    await sim.clock.sleep(5 * 60_000);
+    sim.world.setContainerInstanceStatus(ci, "ACTIVE");
+    const active = await pollBoth(sim, draining.incremental.snapshot);
+    expect(active.incremental.snapshot.containerInstances.find((c) => c.arn === ci.arn)!.status).toBe("ACTIVE");
+  });
+
+  it("sees a new instance register, and an instance deregistered with its tasks gone", async () => {
+    const sim = await simulate("production");
+    const first = await snapshotOf(sim, cluster);
+    const [group] = sim.world.groups.values();
+    group.desired += 1;
+    await sim.clock.sleep(5 * 60_000);
+    const grown = await pollBoth(sim, first.snapshot);
+    expect(grown.incremental.snapshot.containerInstances).toHaveLength(first.snapshot.containerInstances.length + 1);
+
+    const gone = sim.world.instances.get(grown.incremental.snapshot.containerInstances[0].ec2InstanceId)!;
+    const goneArn = gone.containerInstanceArn!;
+    expect(grown.incremental.snapshot.tasks.some((t) => t.containerInstanceArn === goneArn)).toBe(true);
+    sim.world.beginTermination(gone);
+    if (gone.lifecycle === "Terminating:Wait") sim.world.completeLifecycleAction(gone, "CONTINUE");
+    await sim.clock.sleep(5 * 60_000);
+    const shrunk = await pollBoth(sim, grown.incremental.snapshot);
+    expect(shrunk.incremental.snapshot.containerInstances.map((c) => c.arn)).not.toContain(goneArn);
+    expect(shrunk.incremental.snapshot.tasks.some((t) => t.containerInstanceArn === goneArn)).toBe(false);
+  });
+
+  it("ignores a previous snapshot of another cluster", async () => {
+    const sim = await simulate("production");
+    const first = await snapshotOf(sim, cluster);
+    const other = await snapshotOf(sim, cluster, { previous: { ...first.snapshot, clusterName: "production-other" } });
+    expect(byOperation(other.calls).DescribeTasks).toBe(1);
+  });
+});
+
+describe("tasksToDescribe and changedInstances", () => {
+  const task = (arn: string, lastStatus: string, containerInstanceArn = "ci-1", desiredStatus = "RUNNING"): TaskSnapshot => ({
+    arn,
+    group: "service:web",
+    containerInstanceArn,
+    availabilityZone: "eu-west-1a",
+    lastStatus,
+    desiredStatus,
+    exitCodes: [],
+  });
+  const known = new Map([task("running", "RUNNING"), task("pending", "PENDING"), task("other", "RUNNING", "ci-2"), task("stopped", "STOPPED", "ci-1", "STOPPED")].map((t) => [t.arn, t]));
+
+  it("describes new and unsettled tasks at once, holds settled ones until the instances are known", () => {
+    const plan = tasksToDescribe(["new", "running", "pending", "other", "stopped"], known);
+    expect(plan.describe).toEqual(["new", "pending"]);
+    expect(plan.waiting).toEqual(["running", "other"]);
+    expect(plan.reuse.map((t) => t.arn)).toEqual(["stopped"]);
+  });
+
+  it("then describes the settled tasks on changed instances and reuses the rest", () => {
+    const plan = tasksToDescribe(["running", "other"], known, new Set(["ci-2"]));
+    expect(plan).toEqual({ describe: ["other"], reuse: [known.get("running")], waiting: [] });
+  });
+
+  it("finds instances whose status, task counts or agent changed, and new ones", () => {
+    const ci = { arn: "ci-1", ec2InstanceId: "i-1", status: "ACTIVE", imageId: "ami-1", availabilityZone: "eu-west-1a", runningTasksCount: 3, pendingTasksCount: 0, agentConnected: true };
+    const previous = [ci, { ...ci, arn: "ci-2" }, { ...ci, arn: "ci-3" }, { ...ci, arn: "ci-4" }, { ...ci, arn: "ci-gone" }];
+    const current = [ci, { ...ci, arn: "ci-2", status: "DRAINING" }, { ...ci, arn: "ci-3", runningTasksCount: 2 }, { ...ci, arn: "ci-4", agentConnected: false }, { ...ci, arn: "ci-new" }];
+    expect([...changedInstances(previous, current)]).toEqual(["ci-2", "ci-3", "ci-4", "ci-new"]);
   });
 });
 

@@ -21,6 +21,7 @@ async function watch(envName: string, scenario: ScenarioName, stallAfterMs?: num
   const simulation = await simulatedRollInProgress({ config, environment, log: silent, scenario });
   running.push(simulation);
   const cycles: WatchCycle[] = [];
+  const callsBefore = simulation.world.calls.length;
   const result = await watchMigration({
     clients: simulation.clients,
     clock: simulation.clock,
@@ -30,7 +31,8 @@ async function watch(envName: string, scenario: ScenarioName, stallAfterMs?: num
     // Keep a copy: the maps are the watch's own.
     onCycle: (cycle) => cycles.push({ number: cycle.number, states: new Map(cycle.states), snapshots: new Map(cycle.snapshots) }),
   });
-  return { result, cycles, simulation, state: result.states.get("apps")! };
+  const calls = simulation.world.calls.slice(callsBefore).filter((c) => !c.throttled);
+  return { result, cycles, simulation, calls, state: result.states.get("apps")! };
 }
 
 describe("amiroll watch on the simulated AWS", () => {
@@ -48,6 +50,21 @@ describe("amiroll watch on the simulated AWS", () => {
     const phases = [...new Set(cycles.map((c) => c.states.get("apps")!.phase))];
     expect(phases[0]).toBe("waiting for new instances");
     expect(phases.at(-1)).toBe("done");
+  });
+
+  it("describes fewer tasks than full polls would: each poll only what changed since the last", async () => {
+    const { result, cycles, calls } = await watch("production", "healthy");
+    expect(result.outcome).toBe("done");
+    const described = calls.filter((c) => c.operation === "DescribeTasks").length;
+    // A full poll describes every running and recently stopped task, 100 per call.
+    const full = cycles.reduce((n, c) => {
+      const s = c.snapshots.get("apps")!;
+      return n + Math.ceil(s.tasks.length / 100) + Math.ceil(s.stoppedTasks.length / 100);
+    }, 0);
+    expect(described).toBeLessThan(full);
+    // The lists are still read every poll: nothing is assumed about what they hold.
+    expect(calls.filter((c) => c.operation === "ListTasks").length).toBeGreaterThanOrEqual(2 * cycles.length);
+    expect(calls.filter((c) => c.operation === "DescribeContainerInstances").length).toBeGreaterThanOrEqual(cycles.length);
   });
 
   it("broken-ami: a crash loop, within 3 polls of the first crash on the new image", async () => {

@@ -15,7 +15,6 @@ function taskSnapshot(task: SimTask): TaskSnapshot {
     availabilityZone: task.az,
     lastStatus: task.lastStatus,
     desiredStatus: task.desiredStatus,
-    healthStatus: task.healthy ? "HEALTHY" : "UNKNOWN",
     startedAt: task.startedAt,
     stoppedAt: task.stoppedAt,
     stoppedReason: task.stoppedReason,
