@@ -18,7 +18,7 @@ import type { DrainHookSettings } from "../../constructs/drain-hook.lambda";
 import { createDrainHandler } from "../../constructs/drain-hook.lambda";
 import { durationSeconds } from "../../constructs/formats";
 import { DRAIN_HOOK_DEFAULTS, DRAIN_HOOK_TIMING, drainHookMaxReceiveCount } from "../../constructs/names";
-import type { SimContainerInstance, SimGroup, SimInstance, SimService, SimTask, World } from "./world";
+import type { ApiCall, SimContainerInstance, SimGroup, SimInstance, SimService, SimTask, World } from "./world";
 
 /** What the driver talks to: one client per service, as DESIGN.md's AwsClients. */
 export interface SimAwsClients {
@@ -53,7 +53,12 @@ function page<T>(items: readonly T[], nextToken: string | undefined, max: number
   return { items: items.slice(start, end), nextToken: end < items.length ? String(end) : undefined };
 }
 
-function simulate<C extends { middlewareStack: any }>(client: C, world: World, service: string, handlers: Record<string, Handler>): C {
+/** An API call as recorded, with who made it when it was the drain hook (the bench tells hook and driver apart). */
+export interface SimApiCall extends ApiCall {
+  readonly caller?: "drain-hook";
+}
+
+function simulate<C extends { middlewareStack: any }>(client: C, world: World, service: string, handlers: Record<string, Handler>, caller?: "drain-hook"): C {
   // Nothing reads the SDK's log of each call here (its logger is the no-op one), yet the logger
   // middleware filters every input and output through the schema: a sixth of a large sim's time.
   client.middlewareStack.remove("loggerMiddleware");
@@ -65,7 +70,8 @@ function simulate<C extends { middlewareStack: any }>(client: C, world: World, s
     (_next: unknown, context: { commandName: string }) => async (args: { input: unknown }) => {
       const operation = context.commandName.replace(/Command$/, "");
       const throttled = world.rng.chance(world.behaviour.throttleRate);
-      world.calls.push({ service, operation, at: world.clock.now(), throttled });
+      const call: SimApiCall = caller ? { service, operation, at: world.clock.now(), throttled, caller } : { service, operation, at: world.clock.now(), throttled };
+      world.calls.push(call);
       if (throttled) throw awsError(THROTTLING_ERROR[service], "Rate exceeded");
       const handler = handlers[operation];
       if (!handler) throw awsError("UnknownOperationException", `the simulated ${service} does not implement ${operation}`);
@@ -135,26 +141,35 @@ export function createSimClients(world: World, drainHooks: readonly DrainHookSet
     });
   const byQueueUrl = new Map<string, Invoke>();
   const byHookName = new Map<string, Invoke>();
+  const ecs = ecsHandlers(world);
+  const autoScaling = autoScalingHandlers(world);
+  const sqs: Record<string, Handler> = {
+    SendMessage: (input) => {
+      const invoke = byQueueUrl.get(input.QueueUrl);
+      if (!invoke) throw awsError("QueueDoesNotExist", `The specified queue does not exist: ${input.QueueUrl}`);
+      const messageId = world.rng.hex(32);
+      world.clock.after((input.DelaySeconds ?? 0) * 1000, () => receive(invoke, messageId, input.MessageBody, 1));
+      // The SQS client checks the body's MD5 in the answer, as it would AWS's.
+      return { MessageId: messageId, MD5OfMessageBody: createHash("md5").update(input.MessageBody ?? "").digest("hex") };
+    },
+  };
   const clients: SimAwsClients = {
-    ecs: simulate(new ECSClient(config), world, "ecs", ecsHandlers(world)),
-    autoScaling: simulate(new AutoScalingClient(config), world, "autoscaling", autoScalingHandlers(world)),
+    ecs: simulate(new ECSClient(config), world, "ecs", ecs),
+    autoScaling: simulate(new AutoScalingClient(config), world, "autoscaling", autoScaling),
     ec2: simulate(new EC2Client(config), world, "ec2", ec2Handlers(world)),
     ssm: simulate(new SSMClient(config), world, "ssm", ssmHandlers(world)),
-    sqs: simulate(new SQSClient(config), world, "sqs", {
-      SendMessage: (input) => {
-        const invoke = byQueueUrl.get(input.QueueUrl);
-        if (!invoke) throw awsError("QueueDoesNotExist", `The specified queue does not exist: ${input.QueueUrl}`);
-        const messageId = world.rng.hex(32);
-        world.clock.after((input.DelaySeconds ?? 0) * 1000, () => receive(invoke, messageId, input.MessageBody, 1));
-        // The SQS client checks the body's MD5 in the answer, as it would AWS's.
-        return { MessageId: messageId, MD5OfMessageBody: createHash("md5").update(input.MessageBody ?? "").digest("hex") };
-      },
-    }),
+    sqs: simulate(new SQSClient(config), world, "sqs", sqs),
+  };
+  // The drain hook's own clients (the same world and handlers): its calls are recorded as its.
+  const hookClients = {
+    ecs: simulate(new ECSClient(config), world, "ecs", ecs, "drain-hook"),
+    autoScaling: simulate(new AutoScalingClient(config), world, "autoscaling", autoScaling, "drain-hook"),
+    sqs: simulate(new SQSClient(config), world, "sqs", sqs, "drain-hook"),
   };
   for (const settings of drainHooks) {
     const handler = faulty(
       createDrainHandler({
-        clients,
+        clients: hookClients,
         settings,
         now: () => world.clock.now(),
         log: (entry) => world.note(`drain hook ${settings.cluster}: ${entry.message}`),
