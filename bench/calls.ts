@@ -78,6 +78,9 @@ export interface CallCount {
   readonly replaced: number;
   readonly violations: number;
   readonly outcome: string;
+  /** Virtual time of the wave, and from its start until the last old instance's lifecycle action was completed. */
+  readonly waveMs: number;
+  readonly releasedMs: number;
   /** "service Operation" -> calls, the hook's and the driver's. */
   readonly hook: ReadonlyMap<string, number>;
   readonly driver: ReadonlyMap<string, number>;
@@ -109,6 +112,8 @@ export async function countCalls(strategy: CapacityStrategy, n: number): Promise
       replaced: [...oldIds].filter((id) => w.instances.get(id)?.state === "terminated").length,
       violations: w.downtimeViolations().length,
       outcome: wave.outcome === "done" ? "done" : `${wave.outcome}: ${wave.reason ?? ""}`,
+      waveMs: wave.endedAt - wave.startedAt,
+      releasedMs: Math.max(...w.log.filter((l) => / lifecycle action /.test(l)).map((l) => Date.parse(l.slice(0, l.indexOf(" "))))) - wave.startedAt,
       hook: tally(calls, true),
       driver: tally(calls, false),
     };
@@ -124,7 +129,7 @@ export function formatCount(c: CallCount): string {
   const per = (k: number) => (c.replaced > 0 ? (k / c.replaced).toFixed(2) : "-");
   const all = total(c.hook) + total(c.driver);
   const lines = [
-    `${c.strategy} ${c.instances} instances: ${c.replaced} replaced, outcome ${c.outcome}, ${c.violations} violations`,
+    `${c.strategy} ${c.instances} instances: ${c.replaced} replaced, outcome ${c.outcome}, ${c.violations} violations, wave ${Math.round(c.waveMs / 1000)} s, last hook released +${Math.round(c.releasedMs / 1000)} s`,
     `  total ${all} calls, ${per(all)} per replaced instance (target <= ${TARGET_CALLS_PER_INSTANCE}: ${c.replaced > 0 && all / c.replaced <= TARGET_CALLS_PER_INSTANCE ? "PASS" : "MISS"})`,
   ];
   for (const [who, m] of [["drain hook", c.hook], ["driver", c.driver]] as const) {

@@ -115,20 +115,45 @@ export function createSimClients(world: World, drainHooks: readonly DrainHookSet
     await invoke(event);
     throw new Error("simulated fault: the invocation failed after its check");
   };
-  /** One receive of a re-check message; it comes back after the visibility timeout when it fails. */
-  const receive = (invoke: Invoke, messageId: string, body: string | undefined, receives: number): void => {
-    const event = { Records: [{ messageId, eventSource: "aws:sqs", body, attributes: { ApproximateReceiveCount: String(receives) } }] };
+  interface Message {
+    readonly messageId: string;
+    readonly body: string | undefined;
+    readonly receives: number;
+  }
+  /** One invocation with a batch of re-check messages; each failed one comes back after the visibility timeout. */
+  const receiveBatch = (invoke: Invoke, messages: readonly Message[]): void => {
+    const event = { Records: messages.map((m) => ({ messageId: m.messageId, eventSource: "aws:sqs", body: m.body, attributes: { ApproximateReceiveCount: String(m.receives) } })) };
     const failed = invoke(event).then(
-      (out) => Boolean((out as { batchItemFailures?: { itemIdentifier: string }[] } | undefined)?.batchItemFailures?.some((f) => f.itemIdentifier === messageId)),
-      (error) => (world.note(`drain hook invocation failed: ${error}`), true),
+      (out) => new Set((out as { batchItemFailures?: { itemIdentifier: string }[] } | undefined)?.batchItemFailures?.map((f) => f.itemIdentifier)),
+      (error) => (world.note(`drain hook invocation failed: ${error}`), new Set(messages.map((m) => m.messageId))),
     );
     void world.clock.track(
       failed.then((again) => {
-        if (!again) return;
-        if (receives >= maxReceiveCount) return world.note(`drain hook re-check ${messageId} moved to the dead-letter queue after ${receives} receives`);
-        world.clock.after(DRAIN_HOOK_TIMING.visibilityTimeoutSeconds * 1000, () => receive(invoke, messageId, body, receives + 1));
+        for (const m of messages) {
+          if (!again.has(m.messageId)) continue;
+          if (m.receives >= maxReceiveCount) {
+            world.note(`drain hook re-check ${m.messageId} moved to the dead-letter queue after ${m.receives} receives`);
+            continue;
+          }
+          world.clock.after(DRAIN_HOOK_TIMING.visibilityTimeoutSeconds * 1000, () => receive(invoke, { ...m, receives: m.receives + 1 }));
+        }
       }),
     );
+  };
+  /**
+   * A message becomes visible: as Lambda's poller, an invocation takes the messages visible at
+   * that instant together, DRAIN_HOOK_TIMING.batchSize at most (no batching window).
+   */
+  const visible = new Map<Invoke, Message[]>();
+  const receive = (invoke: Invoke, message: Message): void => {
+    const queued = visible.get(invoke);
+    if (queued) return void queued.push(message);
+    visible.set(invoke, [message]);
+    world.clock.after(0, () => {
+      const batch = visible.get(invoke)!;
+      visible.delete(invoke);
+      for (let i = 0; i < batch.length; i += DRAIN_HOOK_TIMING.batchSize) receiveBatch(invoke, batch.slice(i, i + DRAIN_HOOK_TIMING.batchSize));
+    });
   };
   /** An EventBridge invocation: Lambda retries a failed one twice, 1 then 2 minutes later. */
   const invokeAsync = (invoke: Invoke, event: unknown, attempt = 1): Promise<unknown> =>
@@ -148,7 +173,7 @@ export function createSimClients(world: World, drainHooks: readonly DrainHookSet
       const invoke = byQueueUrl.get(input.QueueUrl);
       if (!invoke) throw awsError("QueueDoesNotExist", `The specified queue does not exist: ${input.QueueUrl}`);
       const messageId = world.rng.hex(32);
-      world.clock.after((input.DelaySeconds ?? 0) * 1000, () => receive(invoke, messageId, input.MessageBody, 1));
+      world.clock.after((input.DelaySeconds ?? 0) * 1000, () => receive(invoke, { messageId, body: input.MessageBody, receives: 1 }));
       // The SQS client checks the body's MD5 in the answer, as it would AWS's.
       return { MessageId: messageId, MD5OfMessageBody: createHash("md5").update(input.MessageBody ?? "").digest("hex") };
     },
@@ -239,6 +264,12 @@ function containerInstanceView(world: World, ci: SimContainerInstance) {
 /** The cluster query language, as far as the driver and the drain hook use it. */
 function containerInstanceFilter(filter: string | undefined): (ci: SimContainerInstance) => boolean {
   if (!filter) return () => true;
+  // `ec2InstanceId in ['i-1', 'i-2']`: the drain hook finds several instances' container instances at once.
+  const among = /^\s*ec2InstanceId\s+in\s+\[([^\]]*)\]\s*$/.exec(filter);
+  if (among) {
+    const ids = new Set(among[1].split(",").map((id) => id.trim().replace(/^'(.*)'$/, "$1")));
+    return (ci) => ids.has(ci.ec2InstanceId);
+  }
   const match = /^\s*(ec2InstanceId|attribute:ecs\.ami-id|attribute:ecs\.availability-zone|attribute:ecs\.instance-type)\s*==\s*(\S+)\s*$/.exec(filter);
   if (!match) throw awsError("InvalidParameterException", `Invalid filter: ${filter}`);
   const field = { ec2InstanceId: "ec2InstanceId", "attribute:ecs.ami-id": "imageId", "attribute:ecs.availability-zone": "az", "attribute:ecs.instance-type": "instanceType" }[match[1]] as keyof SimContainerInstance;
@@ -378,7 +409,8 @@ function ecsHandlers(world: World): Record<string, Handler> {
     },
     ListServices: (input) => {
       const cluster = findCluster(world, input.cluster);
-      const { items, nextToken } = page(servicesOf(cluster.name), input.nextToken, input.maxResults, 100, 10);
+      const services = servicesOf(cluster.name).filter((s) => !input.schedulingStrategy || s.schedulingStrategy === input.schedulingStrategy);
+      const { items, nextToken } = page(services, input.nextToken, input.maxResults, 100, 10);
       return { serviceArns: items.map((s) => s.arn), nextToken };
     },
     DescribeServices: (input) => {
