@@ -1,16 +1,20 @@
 /**
- * The drain hook's Lambda handler: holds a terminating instance (autoscaling's Terminating:Wait)
- * until ECS has moved its tasks elsewhere, then lets it go.
+ * The drain hook's Lambda handler: holds terminating instances (autoscaling's Terminating:Wait)
+ * until ECS has moved their tasks elsewhere, then lets them go.
  *
  * Bundled with esbuild at synth (see drain-hook.ts). The SDK v3 clients come from the Lambda
  * runtime; every AWS call goes through the clients handed to `createDrainHandler`, so tests and
  * the simulated AWS run this same code against mocks.
  *
- * One invocation never waits: it makes one check, and when tasks remain it sends itself a delayed
- * SQS message to check again. A drain can so last hours without a Lambda running for more than a
- * few seconds. Every check records the lifecycle action's heartbeat first, before anything that
- * can fail, and the timing (constructs/names.ts, DRAIN_HOOK_TIMING) is such that one failed check
- * never lets that heartbeat lapse.
+ * No invocation waits: a lifecycle event is queued on the re-check queue at once, and each
+ * invocation checks every instance its SQS batch carries in one sweep (their container instances
+ * described together, their tasks described together), then sends those still holding tasks back
+ * in one delayed message (up to MAX_ACTIONS_PER_MESSAGE instances each). Instances whose checks
+ * meet in a batch so travel together from then on, and a roll of hundreds of instances costs a
+ * few calls per instance rather than a few per instance per check. A heartbeat is recorded only
+ * when the last one would otherwise run out before the next check could record one, even if that
+ * check fails once (constructs/names.ts, DRAIN_HOOK_TIMING); the first heartbeat due is recorded
+ * before anything that can fail.
  */
 import {
   AutoScalingClient,
@@ -23,6 +27,7 @@ import {
   DescribeTasksCommand,
   ECSClient,
   ListContainerInstancesCommand,
+  ListServicesCommand,
   ListTasksCommand,
   UpdateContainerInstancesStateCommand,
   type ContainerInstance,
@@ -49,6 +54,16 @@ export interface DrainHookSettings {
   readonly recheckSeconds: number;
   /** After this long in Terminating:Wait the instance goes, tasks or not. */
   readonly maxDrainSeconds: number;
+  /**
+   * The lifecycle hook's heartbeat timeout. Unset (a function deployed before it was passed):
+   * a heartbeat at every check and no backoff, as before.
+   */
+  readonly heartbeatTimeoutSeconds?: number;
+  /**
+   * The most one failed check adds between two heartbeats (names.ts FAILED_CHECK_SECONDS).
+   * @default 240
+   */
+  readonly failedCheckSeconds?: number;
 }
 
 export interface LogEntry {
@@ -82,6 +97,20 @@ export interface LifecycleAction {
    * maximum drain time passes).
    */
   readonly unconfirmedTasks?: readonly string[];
+  /** Its container instances, verified by their ec2InstanceId at an earlier check: described directly, not listed again. */
+  readonly containerInstanceArns?: readonly string[];
+  /** When its heartbeat was last recorded (ISO 8601); until the first, startedAt. */
+  readonly heartbeatAt?: string;
+  /** The delay before this check, and the tasks that held the instance at the previous one (the backoff's memory). */
+  readonly delaySeconds?: number;
+  readonly remaining?: number;
+  /**
+   * The tasks that held it at the previous check's listing, when that listing was a full one
+   * (tasks meant to run and told to stop) of an instance already DRAINING: the next listing then
+   * needs only the tasks meant to run, beside these described again. No task is placed on a
+   * DRAINING instance, so a task told to stop since was one of these or is listed as meant to run.
+   */
+  readonly heldBy?: readonly string[];
 }
 
 /** A task that keeps the instance from going. */
@@ -95,10 +124,14 @@ export type DrainOutcome =
   | { readonly kind: "completed"; readonly reason: "drained" | "not-registered" }
   | { readonly kind: "completed"; readonly reason: "max-drain-time"; readonly holding: readonly HoldingTask[] }
   | { readonly kind: "waiting"; readonly holding: number; readonly nextCheckSeconds: number }
-  /** ECS listed container instances, none of them verified to be this EC2 instance: nothing drained. */
+  /** ECS listed container instances it did not describe: none verified to be this EC2 instance, nothing drained. */
   | { readonly kind: "unverified"; readonly listed: readonly string[]; readonly nextCheckSeconds: number }
   /** The action was already completed (a duplicate event, or a check after the end). */
-  | { readonly kind: "already-completed" };
+  | { readonly kind: "already-completed" }
+  /** A call for this instance alone failed: checked again after the re-check interval. */
+  | { readonly kind: "failed"; readonly error: string; readonly nextCheckSeconds: number }
+  /** A lifecycle event, queued for its first check (with whatever else the queue holds). */
+  | { readonly kind: "queued" };
 
 export type Parsed = { readonly action: LifecycleAction } | { readonly dropped: string };
 
@@ -106,18 +139,30 @@ const TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING";
 const DETAIL_TYPE = "EC2 Instance-terminate Lifecycle Action";
 const INSTANCE_ID = /^i-[0-9a-f]{8,17}$/;
 const TASK_ARN = /^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:task\/[A-Za-z0-9_/-]+$/;
+const CONTAINER_INSTANCE_ARN = /^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:container-instance\/[A-Za-z0-9_/-]+$/;
 /** At most this many unconfirmed tasks ride along in a message (SQS bodies are at most 256 KiB). */
 const MAX_UNCONFIRMED = 500;
-/** DescribeTasks and DescribeContainerInstances take at most 100 ids, DescribeServices 10. */
+/** Instances per re-check message: one DescribeContainerInstances call each, and well under 256 KiB. */
+export const MAX_ACTIONS_PER_MESSAGE = 100;
+/** DescribeTasks and DescribeContainerInstances take at most 100 ids, DescribeServices 10, UpdateContainerInstancesState 10. */
 const TASK_BATCH = 100;
 const CONTAINER_INSTANCE_BATCH = 100;
 const SERVICE_BATCH = 10;
+const DRAIN_BATCH = 10;
+/** EC2 ids per ListContainerInstances filter (`ec2InstanceId in [...]`), well within its length limit. */
+const FILTER_IDS = 20;
+/** Calls for single instances (heartbeats, task listings, completions) in flight at once. */
+const CONCURRENCY = 10;
 /** SQS's longest message delay. */
 export const MAX_RECHECK_SECONDS = 900;
+/** names.ts FAILED_CHECK_SECONDS with the fixed timing (the handler is bundled alone, so not imported). */
+const DEFAULT_FAILED_CHECK_SECONDS = 240;
+/** A drain still holding after this long, with nothing moving, is checked less often (doubling, within the heartbeat's bound). */
+export const BACKOFF_AFTER_SECONDS = 300;
 /**
- * How long before the Lambda's own timeout the handler gives up on checks still running: it
- * reports them failed (their messages come back after the visibility timeout) rather than let
- * the whole invocation time out, which would send back the finished ones too.
+ * How long before the Lambda's own timeout the handler gives up on a sweep still running: it
+ * reports its messages failed (they come back after the visibility timeout) rather than let the
+ * invocation time out.
  */
 export const DEADLINE_MARGIN_MS = 5_000;
 
@@ -173,31 +218,119 @@ export function actionFromEvent(event: unknown, hookName: string): Parsed {
   );
 }
 
-/** The body of a re-check message (written by `scheduleRecheck`) -> the action to drain. */
-export function actionFromRecheck(body: unknown, hookName: string): Parsed {
+const isCount = (value: unknown, min = 0) => typeof value === "number" && Number.isInteger(value) && value >= min;
+const arnList = (value: unknown, pattern: RegExp, max: number) =>
+  Array.isArray(value) && value.length <= max && value.every((arn) => typeof arn === "string" && pattern.test(arn));
+
+/** One action as a re-check message carries it (written by `sendRechecks`). */
+function actionFromFields(fields: unknown, hookName: string): Parsed {
+  if (!isRecord(fields)) return { dropped: "the action is not an object" };
+  if (!isCount(fields.checks)) return { dropped: "checks is not a count" };
+  const { unconfirmedTasks, containerInstanceArns, heartbeatAt, delaySeconds, remaining, heldBy } = fields;
+  if (unconfirmedTasks !== undefined && !arnList(unconfirmedTasks, TASK_ARN, MAX_UNCONFIRMED)) return { dropped: "unconfirmedTasks is not a list of task ARNs" };
+  if (containerInstanceArns !== undefined && !arnList(containerInstanceArns, CONTAINER_INSTANCE_ARN, 10)) {
+    return { dropped: "containerInstanceArns is not a list of container instance ARNs" };
+  }
+  if (heartbeatAt !== undefined && (typeof heartbeatAt !== "string" || Number.isNaN(Date.parse(heartbeatAt)))) return { dropped: "heartbeatAt is not a time" };
+  if (delaySeconds !== undefined && !isCount(delaySeconds, 1)) return { dropped: "delaySeconds is not a count" };
+  if (remaining !== undefined && !isCount(remaining)) return { dropped: "remaining is not a count" };
+  if (heldBy !== undefined && !arnList(heldBy, TASK_ARN, MAX_UNCONFIRMED)) return { dropped: "heldBy is not a list of task ARNs" };
+  const parsed = checkedAction(fields, hookName, fields.checks as number);
+  if ("dropped" in parsed) return parsed;
+  const extra = { unconfirmedTasks, containerInstanceArns, heartbeatAt, delaySeconds, remaining, heldBy } as Partial<LifecycleAction>;
+  // An empty heldBy still says the last listing was a full one; an empty list of the others says nothing.
+  const present = Object.fromEntries(Object.entries(extra).filter(([key, v]) => v !== undefined && !(Array.isArray(v) && v.length === 0 && key !== "heldBy")));
+  return { action: { ...parsed.action, ...present } };
+}
+
+/**
+ * The body of a re-check message -> its actions: `{"actions": [...]}`, or one action alone (the
+ * form of messages sent before actions travelled together). A malformed action is dropped alone.
+ */
+export function actionsFromRecheck(body: unknown, hookName: string): { readonly actions: readonly LifecycleAction[]; readonly dropped: readonly string[] } {
   let fields: unknown;
   try {
     fields = JSON.parse(String(body));
   } catch {
-    return { dropped: "the message body is not JSON" };
+    return { actions: [], dropped: ["the message body is not JSON"] };
   }
-  if (!isRecord(fields)) return { dropped: "the message body is not an object" };
-  const checks = fields.checks;
-  if (typeof checks !== "number" || !Number.isInteger(checks) || checks < 0) return { dropped: "checks is not a count" };
-  const unconfirmed = fields.unconfirmedTasks;
-  if (
-    unconfirmed !== undefined &&
-    !(Array.isArray(unconfirmed) && unconfirmed.length <= MAX_UNCONFIRMED && unconfirmed.every((arn) => typeof arn === "string" && TASK_ARN.test(arn)))
-  ) {
-    return { dropped: "unconfirmedTasks is not a list of task ARNs" };
+  if (!isRecord(fields)) return { actions: [], dropped: ["the message body is not an object"] };
+  const listed = Array.isArray(fields.actions) ? (fields.actions as unknown[]) : [fields];
+  const actions: LifecycleAction[] = [];
+  const dropped: string[] = [];
+  for (const one of listed) {
+    const parsed = actionFromFields(one, hookName);
+    if ("dropped" in parsed) dropped.push(parsed.dropped);
+    else actions.push(parsed.action);
   }
-  const parsed = checkedAction(fields, hookName, checks);
-  if ("dropped" in parsed || !unconfirmed?.length) return parsed;
-  return { action: { ...parsed.action, unconfirmedTasks: unconfirmed as string[] } };
+  return { actions, dropped };
+}
+
+/**
+ * One action per lifecycle action token: a duplicate chain (a repeated event, a message sent
+ * twice) merges here, keeping the most cautious of each (the earliest heartbeat, every
+ * unconfirmed task, no carried container instance unless both agree).
+ */
+export function mergeDuplicates(actions: readonly LifecycleAction[]): LifecycleAction[] {
+  const byToken = new Map<string, LifecycleAction>();
+  for (const action of actions) {
+    const key = `${action.instanceId} ${action.lifecycleActionToken}`;
+    const seen = byToken.get(key);
+    if (!seen) {
+      byToken.set(key, action);
+      continue;
+    }
+    const heartbeat = (a: LifecycleAction) => Date.parse(a.heartbeatAt ?? a.startedAt);
+    const unconfirmed = [...new Set([...(seen.unconfirmedTasks ?? []), ...(action.unconfirmedTasks ?? [])])].slice(0, MAX_UNCONFIRMED);
+    const sameInstances = JSON.stringify(seen.containerInstanceArns) === JSON.stringify(action.containerInstanceArns);
+    byToken.set(key, {
+      ...seen,
+      checks: Math.max(seen.checks, action.checks),
+      heartbeatAt: heartbeat(action) < heartbeat(seen) ? action.heartbeatAt : seen.heartbeatAt,
+      unconfirmedTasks: unconfirmed.length > 0 ? unconfirmed : undefined,
+      containerInstanceArns: sameInstances ? seen.containerInstanceArns : undefined,
+      delaySeconds: undefined,
+      remaining: undefined,
+      heldBy: undefined,
+    });
+  }
+  return [...byToken.values()];
 }
 
 // ---------------------------------------------------------------------------------------------
-// One check.
+// The timing policy: pure functions of the settings and the action.
+
+/**
+ * Whether the heartbeat must be recorded now, at a check that started at `nowMs` and will send
+ * the next one `nextDelaySeconds` later (0: at the start of the check, before anything can fail).
+ * The next check, even failing once, records one within nextDelay + failedCheckSeconds
+ * (DRAIN_HOOK_TIMING); the last one must outlast that.
+ */
+export function heartbeatDue(settings: DrainHookSettings, lastHeartbeatMs: number, nowMs: number, nextDelaySeconds: number): boolean {
+  if (settings.heartbeatTimeoutSeconds === undefined) return lastHeartbeatMs < nowMs; // every check, as before
+  const failed = settings.failedCheckSeconds ?? DEFAULT_FAILED_CHECK_SECONDS;
+  return lastHeartbeatMs + settings.heartbeatTimeoutSeconds * 1000 < nowMs + (nextDelaySeconds + failed) * 1000;
+}
+
+/**
+ * The delay before the next check: the re-check interval, doubled from check to check once the
+ * drain has lasted BACKOFF_AFTER_SECONDS with no task leaving, up to what the heartbeat timeout
+ * allows (heartbeatTimeout - failedCheckSeconds, the synth-time bound of the interval itself) and
+ * SQS's 15 minutes; never past the maximum drain time.
+ */
+export function nextCheckDelay(settings: DrainHookSettings, action: LifecycleAction, remaining: number, elapsedSeconds: number): number {
+  const base = Math.min(settings.recheckSeconds, MAX_RECHECK_SECONDS);
+  const ceiling =
+    settings.heartbeatTimeoutSeconds === undefined
+      ? base
+      : Math.min(MAX_RECHECK_SECONDS, Math.max(base, settings.heartbeatTimeoutSeconds - (settings.failedCheckSeconds ?? DEFAULT_FAILED_CHECK_SECONDS)));
+  const stuck = elapsedSeconds >= BACKOFF_AFTER_SECONDS && action.remaining !== undefined && remaining >= action.remaining;
+  const delay = stuck ? Math.min(ceiling, 2 * (action.delaySeconds ?? base)) : base;
+  return Math.max(1, Math.min(delay, settings.maxDrainSeconds - elapsedSeconds));
+}
+
+// ---------------------------------------------------------------------------------------------
+// One sweep: every action an invocation carries, checked together.
 
 type Send = (command: any) => Promise<any>;
 
@@ -217,94 +350,13 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
   return Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size));
 }
 
-type Found =
-  | { readonly kind: "unregistered" }
-  | { readonly kind: "verified"; readonly instances: readonly ContainerInstance[] }
-  | { readonly kind: "unverified"; readonly listed: readonly { containerInstanceArn: string; ec2InstanceId?: string }[] };
-
-/**
- * The container instances of the EC2 instance, each verified by DescribeContainerInstances to
- * carry that `ec2InstanceId`: the list call's filter alone is not trusted to drain with.
- */
-async function findContainerInstances(ecs: DrainHookClients["ecs"], cluster: string, instanceId: string): Promise<Found> {
-  const send: Send = (command) => ecs.send(command);
-  // Not filtered by status: the default lists every status but INACTIVE (deregistered).
-  const arns = await allPages<string>(
-    send,
-    (nextToken) => new ListContainerInstancesCommand({ cluster, filter: `ec2InstanceId == ${instanceId}`, nextToken }),
-    (page) => page.containerInstanceArns,
-  );
-  if (arns.length === 0) return { kind: "unregistered" };
-  const described: ContainerInstance[] = [];
-  for (const batch of chunks(arns, CONTAINER_INSTANCE_BATCH)) {
-    const out = await ecs.send(new DescribeContainerInstancesCommand({ cluster, containerInstances: batch }));
-    described.push(...(out.containerInstances ?? []));
-  }
-  const instances = described.filter((ci) => ci.ec2InstanceId === instanceId && ci.containerInstanceArn && arns.includes(ci.containerInstanceArn));
-  if (instances.length > 0) return { kind: "verified", instances };
-  return {
-    kind: "unverified",
-    listed: arns.map((arn) => ({ containerInstanceArn: arn, ec2InstanceId: described.find((ci) => ci.containerInstanceArn === arn)?.ec2InstanceId })),
+/** `work` on every item, CONCURRENCY at a time (calls for single instances: heartbeats, listings, completions). */
+async function eachLimited<T>(items: readonly T[], work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await work(items[next++]);
   };
-}
-
-/** What holds the instance: the tasks, and those DescribeTasks did not describe (counted in). */
-export interface HoldingCount {
-  readonly holding: readonly HoldingTask[];
-  /** ARNs of tasks not described this time (`MISSING`...): carried to the next check. */
-  readonly unconfirmed: readonly string[];
-}
-
-/**
- * The tasks that keep the instance: every task whose last status is not STOPPED (RUNNING,
- * PENDING, ACTIVATING, DEACTIVATING, STOPPING, DEPROVISIONING...), except daemon-service tasks.
- *
- * Tasks already told to stop (desired STOPPED) still count while their containers shut down:
- * that window is where the 502s of an undrained termination come from. So does a task that
- * DescribeTasks does not describe (a `MISSING` failure, or left out): it may still run, and only
- * DescribeTasks saying STOPPED lets it go. `carried` are such tasks from earlier checks; they are
- * described again even when no longer listed.
- */
-export async function holdingTasks(
-  ecs: DrainHookClients["ecs"],
-  cluster: string,
-  containerInstances: readonly string[],
-  carried: readonly string[] = [],
-): Promise<HoldingCount> {
-  const send: Send = (command) => ecs.send(command);
-  const listed: string[] = [];
-  for (const containerInstance of containerInstances) {
-    for (const desiredStatus of ["RUNNING", "STOPPED"] as DesiredStatus[]) {
-      listed.push(
-        ...(await allPages<string>(
-          send,
-          (nextToken) => new ListTasksCommand({ cluster, containerInstance, desiredStatus, nextToken }),
-          (page) => page.taskArns,
-        )),
-      );
-    }
-  }
-  const arns = [...new Set([...listed, ...carried])];
-  const tasks: Task[] = [];
-  const failures = new Map<string, string>();
-  for (const batch of chunks(arns, TASK_BATCH)) {
-    const described = await ecs.send(new DescribeTasksCommand({ cluster, tasks: batch }));
-    tasks.push(...(described.tasks ?? []));
-    for (const failure of described.failures ?? []) if (failure.arn) failures.set(failure.arn, failure.reason ?? "failed");
-  }
-  const describedArns = new Set(tasks.map((task) => task.taskArn));
-  const unconfirmed = arns.filter((arn) => !describedArns.has(arn));
-  const live = tasks.filter((task) => task.lastStatus !== "STOPPED");
-  const daemons = await daemonServices(ecs, cluster, live);
-  return {
-    holding: [
-      ...live
-        .filter((task) => !daemons.has(serviceOf(task) ?? ""))
-        .map((task) => ({ taskArn: task.taskArn ?? "", group: task.group ?? "", lastStatus: task.lastStatus ?? "" })),
-      ...unconfirmed.map((arn) => ({ taskArn: arn, group: "", lastStatus: failures.get(arn) ?? "NOT DESCRIBED" })),
-    ],
-    unconfirmed,
-  };
+  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, items.length) }, worker));
 }
 
 function serviceOf(task: Task): string | undefined {
@@ -312,11 +364,11 @@ function serviceOf(task: Task): string | undefined {
 }
 
 /** The names of the DAEMON services among the tasks' services. */
-async function daemonServices(ecs: DrainHookClients["ecs"], cluster: string, tasks: readonly Task[]): Promise<Set<string>> {
+async function daemonServices(send: Send, cluster: string, tasks: readonly Task[]): Promise<Set<string>> {
   const names = [...new Set(tasks.map(serviceOf).filter((name): name is string => name !== undefined))];
   const daemons = new Set<string>();
   for (const batch of chunks(names, SERVICE_BATCH)) {
-    const described = await ecs.send(new DescribeServicesCommand({ cluster, services: batch }));
+    const described = await send(new DescribeServicesCommand({ cluster, services: batch }));
     for (const service of described.services ?? []) {
       if (service.schedulingStrategy === "DAEMON" && service.serviceName) daemons.add(service.serviceName);
     }
@@ -343,131 +395,338 @@ function lifecycleParams(action: LifecycleAction) {
   };
 }
 
+/** One action during a sweep. */
+interface Check {
+  readonly action: LifecycleAction;
+  readonly about: Record<string, unknown>;
+  readonly elapsedSeconds: number;
+  readonly overdue: boolean;
+  /** When its heartbeat was last recorded (ms). */
+  heartbeatAt: number;
+  /** Its container instances, verified by ec2InstanceId. */
+  instances?: ContainerInstance[];
+  /** Decided: complete it with this outcome. */
+  completeWith?: DrainOutcome & { kind: "completed" };
+  /** Decided: check again, with what to carry. */
+  wait?: { outcome: DrainOutcome; remaining?: number; unconfirmed: readonly string[]; heldBy?: readonly string[] };
+  /** The end of its check (set last). */
+  outcome?: DrainOutcome;
+}
+
 /**
- * One check of one terminating instance: records the heartbeat, drains the instance if it is
- * still ACTIVE (once verified to be it), then lets it go when no task holds it (or the maximum
- * drain time has passed), else schedules the next check.
+ * Checks every action given, together: records the heartbeats due, finds their container
+ * instances (verified by ec2InstanceId), drains those still ACTIVE, lets go those no task holds
+ * (or past the maximum drain time), and sends the others back to the re-check queue, together.
+ *
+ * What holds an instance (`holding`): every task whose last status is not STOPPED (RUNNING,
+ * PENDING, ACTIVATING, DEACTIVATING, STOPPING, DEPROVISIONING...), except daemon-service tasks,
+ * plus a task DescribeTasks does not describe (carried from check to check), plus a pending task
+ * the instance reports before it is listed. An instance is let go only on a listing of its tasks
+ * made in the same check; it is listed only once DescribeContainerInstances' counts leave room
+ * for it to be empty (no more tasks than the cluster has daemon services), so that an instance
+ * whose tasks are still there costs no listing.
+ *
+ * A call for one instance that fails (a heartbeat, its listing, its completion) ends that
+ * instance's check alone: it is checked again after the re-check interval. A call for several
+ * (describing, draining, sending the next message) failing throws: the invocation's messages
+ * come back after the queue's visibility timeout.
  */
-export async function checkDrain(action: LifecycleAction, deps: DrainHookDeps): Promise<DrainOutcome> {
+export async function checkDrains(actions: readonly LifecycleAction[], deps: DrainHookDeps): Promise<DrainOutcome[]> {
   const { clients, settings } = deps;
+  const { cluster } = settings;
   const log = deps.log ?? logJson;
   const now = (deps.now ?? Date.now)();
-  const elapsedSeconds = Math.max(0, Math.round((now - Date.parse(action.startedAt)) / 1000));
-  const about = { instanceId: action.instanceId, autoScalingGroupName: action.autoScalingGroupName, checks: action.checks, elapsedSeconds };
-  const gone = (error: unknown): DrainOutcome => {
-    if (!isActionGone(error)) throw error;
-    log({ level: "info", message: "lifecycle action no longer waiting: stopping checks", reason: (error as Error).message, ...about });
-    return { kind: "already-completed" };
-  };
-
-  // First, before anything that can fail: a check that fails after this has still kept the
-  // instance waiting for a whole heartbeat timeout, which outlasts its retry (DRAIN_HOOK_TIMING).
-  try {
-    await clients.autoScaling.send(new RecordLifecycleActionHeartbeatCommand(lifecycleParams(action)));
-  } catch (error) {
-    return gone(error);
-  }
-
-  const complete = async (outcome: DrainOutcome & { kind: "completed" }): Promise<DrainOutcome> => {
-    try {
-      await clients.autoScaling.send(new CompleteLifecycleActionCommand({ ...lifecycleParams(action), LifecycleActionResult: "CONTINUE" }));
-    } catch (error) {
-      return gone(error);
-    }
-    return outcome;
-  };
-  const overdue = elapsedSeconds >= settings.maxDrainSeconds;
-  // Check again after the interval, or at the maximum drain time if that comes first.
-  const nextCheckSeconds = Math.max(1, Math.min(settings.recheckSeconds, settings.maxDrainSeconds - elapsedSeconds));
-  const recheck = async (unconfirmedTasks: readonly string[] = []) => {
-    // Without unconfirmed tasks the field is left out of the message (JSON drops undefined).
-    const next: LifecycleAction = {
-      ...action,
-      checks: action.checks + 1,
-      unconfirmedTasks: unconfirmedTasks.length > 0 ? unconfirmedTasks.slice(0, MAX_UNCONFIRMED) : undefined,
+  const send: Send = (command) => clients.ecs.send(command);
+  const checks: Check[] = actions.map((action) => {
+    const elapsedSeconds = Math.max(0, Math.round((now - Date.parse(action.startedAt)) / 1000));
+    return {
+      action,
+      elapsedSeconds,
+      overdue: elapsedSeconds >= settings.maxDrainSeconds,
+      heartbeatAt: Date.parse(action.heartbeatAt ?? action.startedAt),
+      about: { instanceId: action.instanceId, autoScalingGroupName: action.autoScalingGroupName, checks: action.checks, elapsedSeconds },
     };
-    await clients.sqs.send(
-      new SendMessageCommand({ QueueUrl: settings.recheckQueueUrl, MessageBody: JSON.stringify(next), DelaySeconds: nextCheckSeconds }),
-    );
+  });
+  const undecided = () => checks.filter((c) => !c.outcome && !c.completeWith && !c.wait);
+  /** A call for this instance alone failed: its check ends; a lifecycle action no longer waiting ends its chain quietly. */
+  const failed = (c: Check, error: unknown) => {
+    if (isActionGone(error)) {
+      log({ level: "info", message: "lifecycle action no longer waiting: stopping checks", reason: (error as Error).message, ...c.about });
+      c.outcome = { kind: "already-completed" };
+      return;
+    }
+    const nextCheckSeconds = Math.max(1, Math.min(settings.recheckSeconds, MAX_RECHECK_SECONDS, settings.maxDrainSeconds - c.elapsedSeconds));
+    log({ level: "error", message: "check failed for this instance; checking it again", error: String(error), nextCheckSeconds, ...c.about });
+    c.completeWith = undefined;
+    c.wait = { outcome: { kind: "failed", error: String(error), nextCheckSeconds }, remaining: c.action.remaining, unconfirmed: c.action.unconfirmedTasks ?? [] };
+  };
+  const heartbeat = async (c: Check) => {
+    await clients.autoScaling.send(new RecordLifecycleActionHeartbeatCommand(lifecycleParams(c.action)));
+    c.heartbeatAt = now;
   };
 
-  const found = await findContainerInstances(clients.ecs, settings.cluster, action.instanceId);
-  if (found.kind === "unregistered") {
-    log({ level: "info", message: "instance is not registered with ECS: letting it go", cluster: settings.cluster, ...about });
-    return complete({ kind: "completed", reason: "not-registered" });
-  }
-  if (found.kind === "unverified") {
-    const listed = found.listed.map((ci) => ci.containerInstanceArn);
-    if (overdue) {
-      log({ level: "error", message: "MAX DRAIN TIME REACHED: terminating an instance ECS never verified as registered", listed: found.listed, ...about });
-      return complete({ kind: "completed", reason: "max-drain-time", holding: [] });
+  // 1. The heartbeats due now, before anything that can fail (DRAIN_HOOK_TIMING).
+  await eachLimited(checks, async (c) => {
+    if (!heartbeatDue(settings, c.heartbeatAt, now, 0)) return;
+    try {
+      await heartbeat(c);
+    } catch (error) {
+      failed(c, error);
     }
-    await recheck(action.unconfirmedTasks);
-    log({
-      level: "error",
-      message: "ECS listed container instances that are not the terminating instance: draining nothing, checking again",
-      listed: found.listed,
-      nextCheckSeconds,
-      ...about,
-    });
-    return { kind: "unverified", listed, nextCheckSeconds };
-  }
-  const containerInstances = found.instances.map((ci) => ci.containerInstanceArn!);
-  const containerInstance = containerInstances.length === 1 ? containerInstances[0] : containerInstances;
-
-  for (const instance of found.instances) {
-    if (instance.status !== "ACTIVE") continue;
-    const updated = await clients.ecs.send(
-      new UpdateContainerInstancesStateCommand({ cluster: settings.cluster, containerInstances: [instance.containerInstanceArn!], status: "DRAINING" }),
-    );
-    const failure = updated.failures?.[0];
-    if (failure) log({ level: "warn", message: "ECS refused to drain the instance; checking again later", reason: failure.reason, detail: failure.detail, ...about });
-    else log({ level: "info", message: "set the container instance DRAINING", containerInstance: instance.containerInstanceArn, ...about });
-  }
-
-  const { holding, unconfirmed } = await holdingTasks(clients.ecs, settings.cluster, containerInstances, action.unconfirmedTasks);
-  if (unconfirmed.length > 0) {
-    log({
-      level: "warn",
-      message: `${unconfirmed.length} task(s) not described by DescribeTasks: counted as still running until it reports them STOPPED`,
-      tasks: holding.filter((task) => unconfirmed.includes(task.taskArn)).map((task) => `${task.taskArn} ${task.lastStatus}`),
-      containerInstance,
-      ...about,
-    });
-  }
-  // A task being placed right now may not be listed yet; the instance's own count sees it.
-  const pending = found.instances.reduce((sum, ci) => sum + (ci.pendingTasksCount ?? 0), 0);
-  const remaining = holding.length > 0 ? holding.length : pending;
-  if (remaining === 0) {
-    log({ level: "info", message: "drained: letting the instance go", containerInstance, ...about });
-    return complete({ kind: "completed", reason: "drained" });
-  }
-  if (overdue) {
-    log({
-      level: "error",
-      message: `MAX DRAIN TIME REACHED: terminating with ${remaining} task(s) still on the instance`,
-      maxDrainSeconds: settings.maxDrainSeconds,
-      tasks: holding.map((task) => `${task.group || "(no group)"} ${task.taskArn} ${task.lastStatus}`),
-      containerInstance,
-      ...about,
-    });
-    return complete({ kind: "completed", reason: "max-drain-time", holding });
-  }
-
-  await recheck(unconfirmed);
-  log({
-    level: "info",
-    message: `waiting for ${remaining} task(s) to leave`,
-    groups: [...new Set(holding.map((task) => task.group))],
-    nextCheckSeconds,
-    containerInstance,
-    ...about,
   });
-  return { kind: "waiting", holding: remaining, nextCheckSeconds };
+
+  // 2. Their container instances: those carried described directly; the others listed by EC2 id
+  // and described, and only one that carries the instance's ec2InstanceId taken (the list
+  // call's filter alone is not trusted to drain with: an AWS that ignores it lists every one).
+  const described = new Map<string, ContainerInstance>();
+  const notDescribed = new Set<string>();
+  const describe = async (arns: readonly string[]) => {
+    const fresh = [...new Set(arns)].filter((arn) => !described.has(arn) && !notDescribed.has(arn));
+    for (const batch of chunks(fresh, CONTAINER_INSTANCE_BATCH)) {
+      const out = await send(new DescribeContainerInstancesCommand({ cluster, containerInstances: batch }));
+      for (const ci of (out.containerInstances ?? []) as ContainerInstance[]) if (ci.containerInstanceArn) described.set(ci.containerInstanceArn, ci);
+      for (const arn of batch) if (!described.has(arn)) notDescribed.add(arn);
+    }
+  };
+  const isOf = (c: Check, ci: ContainerInstance | undefined): ci is ContainerInstance =>
+    ci !== undefined && ci.ec2InstanceId === c.action.instanceId && ci.status !== "INACTIVE";
+  await describe(undecided().flatMap((c) => c.action.containerInstanceArns ?? []));
+  for (const c of undecided()) {
+    const carried = (c.action.containerInstanceArns ?? []).map((arn) => described.get(arn));
+    if (carried.length > 0 && carried.every((ci) => isOf(c, ci))) c.instances = carried as ContainerInstance[];
+  }
+  for (const group of chunks(undecided().filter((c) => !c.instances), FILTER_IDS)) {
+    const ids = [...new Set(group.map((c) => c.action.instanceId))];
+    const filter = ids.length === 1 ? `ec2InstanceId == ${ids[0]}` : `ec2InstanceId in [${ids.map((id) => `'${id}'`).join(", ")}]`;
+    // Not filtered by status: the default lists every status but INACTIVE (deregistered).
+    const arns = await allPages<string>(send, (nextToken) => new ListContainerInstancesCommand({ cluster, filter, nextToken }), (page) => page.containerInstanceArns);
+    await describe(arns);
+    for (const c of group) {
+      const mine = arns.map((arn) => described.get(arn)).filter((ci): ci is ContainerInstance => isOf(c, ci));
+      if (mine.length > 0) {
+        c.instances = mine;
+      } else if (arns.some((arn) => notDescribed.has(arn))) {
+        // Listed but not described: it may be this instance; nothing is drained on a guess.
+        const listed = arns.map((arn) => ({ containerInstanceArn: arn, ec2InstanceId: described.get(arn)?.ec2InstanceId }));
+        if (c.overdue) {
+          log({ level: "error", message: "MAX DRAIN TIME REACHED: terminating an instance ECS never verified as registered", listed, ...c.about });
+          c.completeWith = { kind: "completed", reason: "max-drain-time", holding: [] };
+        } else {
+          const nextCheckSeconds = nextCheckDelay(settings, c.action, c.action.remaining ?? 0, c.elapsedSeconds);
+          log({ level: "error", message: "ECS listed container instances it did not describe: draining nothing, checking again", listed, nextCheckSeconds, ...c.about });
+          c.wait = { outcome: { kind: "unverified", listed: arns, nextCheckSeconds }, remaining: c.action.remaining, unconfirmed: c.action.unconfirmedTasks ?? [] };
+        }
+      } else {
+        // Nothing listed, or only other instances (an AWS that ignored the filter): not in the cluster.
+        log({ level: "info", message: "instance is not registered with ECS: letting it go", cluster, ...(arns.length > 0 && { listedOthers: arns.length }), ...c.about });
+        c.completeWith = { kind: "completed", reason: "not-registered" };
+      }
+    }
+  }
+  const found = undecided().filter((c) => c.instances);
+
+  // 3. Those still ACTIVE set DRAINING (ten per call), so ECS starts moving their tasks.
+  const active = found.flatMap((c) => c.instances!.filter((ci) => ci.status === "ACTIVE").map((ci) => ({ c, arn: ci.containerInstanceArn! })));
+  for (const batch of chunks(active, DRAIN_BATCH)) {
+    const updated = await send(new UpdateContainerInstancesStateCommand({ cluster, containerInstances: batch.map((b) => b.arn), status: "DRAINING" }));
+    for (const { c, arn } of batch) {
+      const failure = (updated.failures ?? []).find((f: { arn?: string }) => f.arn === arn);
+      if (failure) log({ level: "warn", message: "ECS refused to drain the instance; checking again later", reason: failure.reason, detail: failure.detail, ...c.about });
+      else log({ level: "info", message: "set the container instance DRAINING", containerInstance: arn, ...c.about });
+    }
+  }
+
+  // 4. Which to list: DescribeContainerInstances counts the tasks meant to run on each (daemon
+  // tasks included, tasks already told to stop not); more than the cluster has daemon services
+  // means some are still there, and the listing can wait.
+  const counted = (c: Check) => c.instances!.reduce((n, ci) => n + (ci.runningTasksCount ?? 0) + (ci.pendingTasksCount ?? 0), 0);
+  let daemonServiceCount: number | undefined;
+  const daemonServicesInCluster = async () =>
+    (daemonServiceCount ??= (
+      await allPages<string>(send, (nextToken) => new ListServicesCommand({ cluster, schedulingStrategy: "DAEMON", nextToken }), (page) => page.serviceArns)
+    ).length);
+  const toList: Check[] = [];
+  for (const c of found) {
+    const n = counted(c);
+    if (n === 0 || c.overdue || (c.action.unconfirmedTasks?.length ?? 0) > 0 || n <= (await daemonServicesInCluster())) toList.push(c);
+    else {
+      const nextCheckSeconds = nextCheckDelay(settings, c.action, n, c.elapsedSeconds);
+      log({ level: "info", message: `waiting for ${n} task(s) to leave`, counted: n, nextCheckSeconds, ...c.about });
+      c.wait = { outcome: { kind: "waiting", holding: n, nextCheckSeconds }, remaining: n, unconfirmed: c.action.unconfirmedTasks ?? [] };
+    }
+  }
+
+  // 5. The listed instances' tasks: each container instance's tasks meant to run and told to
+  // stop (two ListTasks; only the first after a full listing of the DRAINING instance, whose
+  // holding tasks are carried), and those carried unconfirmed, described together.
+  const listed = new Map<Check, string[]>();
+  /** Listings of both statuses made of instances DRAINING before this check: their holders may be carried. */
+  const full = new Set<Check>();
+  await eachLimited(toList, async (c) => {
+    try {
+      const arns: string[] = [...(c.action.heldBy ?? [])];
+      const statuses: DesiredStatus[] = c.action.heldBy && c.action.heldBy.length <= MAX_UNCONFIRMED ? ["RUNNING"] : ["RUNNING", "STOPPED"];
+      if (statuses.length === 2 && c.instances!.every((ci) => ci.status === "DRAINING")) full.add(c);
+      for (const ci of c.instances!) {
+        for (const desiredStatus of statuses) {
+          arns.push(
+            ...(await allPages<string>(
+              send,
+              (nextToken) => new ListTasksCommand({ cluster, containerInstance: ci.containerInstanceArn, desiredStatus, nextToken }),
+              (page) => page.taskArns,
+            )),
+          );
+        }
+      }
+      listed.set(c, [...new Set([...arns, ...(c.action.unconfirmedTasks ?? [])])]);
+    } catch (error) {
+      failed(c, error);
+    }
+  });
+  const tasks = new Map<string, Task>();
+  const failures = new Map<string, string>();
+  for (const batch of chunks([...new Set([...listed.values()].flat())], TASK_BATCH)) {
+    const out = await send(new DescribeTasksCommand({ cluster, tasks: batch }));
+    for (const task of (out.tasks ?? []) as Task[]) if (task.taskArn) tasks.set(task.taskArn, task);
+    for (const failure of out.failures ?? []) if (failure.arn) failures.set(failure.arn, failure.reason ?? "failed");
+  }
+  const daemons = await daemonServices(send, cluster, [...tasks.values()].filter((task) => task.lastStatus !== "STOPPED"));
+
+  // 6. Decided: let go those no task holds (or overdue), wait for the others.
+  for (const [c, arns] of listed) {
+    if (c.wait) continue; // its listing failed
+    const containerInstance = c.instances!.length === 1 ? c.instances![0].containerInstanceArn : c.instances!.map((ci) => ci.containerInstanceArn);
+    const unconfirmed = arns.filter((arn) => !tasks.has(arn));
+    const holding: HoldingTask[] = [
+      ...arns
+        .map((arn) => tasks.get(arn))
+        .filter((task): task is Task => task !== undefined && task.lastStatus !== "STOPPED" && !daemons.has(serviceOf(task) ?? ""))
+        .map((task) => ({ taskArn: task.taskArn ?? "", group: task.group ?? "", lastStatus: task.lastStatus ?? "" })),
+      ...unconfirmed.map((arn) => ({ taskArn: arn, group: "", lastStatus: failures.get(arn) ?? "NOT DESCRIBED" })),
+    ];
+    if (unconfirmed.length > 0) {
+      log({
+        level: "warn",
+        message: `${unconfirmed.length} task(s) not described by DescribeTasks: counted as still running until it reports them STOPPED`,
+        tasks: holding.filter((task) => unconfirmed.includes(task.taskArn)).map((task) => `${task.taskArn} ${task.lastStatus}`),
+        containerInstance,
+        ...c.about,
+      });
+    }
+    // A task being placed right now may not be listed yet; the instance's own count sees it.
+    const pending = c.instances!.reduce((sum, ci) => sum + (ci.pendingTasksCount ?? 0), 0);
+    const remaining = holding.length > 0 ? holding.length : pending;
+    if (remaining === 0) {
+      log({ level: "info", message: "drained: letting the instance go", containerInstance, ...c.about });
+      c.completeWith = { kind: "completed", reason: "drained" };
+    } else if (c.overdue) {
+      log({
+        level: "error",
+        message: `MAX DRAIN TIME REACHED: terminating with ${remaining} task(s) still on the instance`,
+        maxDrainSeconds: settings.maxDrainSeconds,
+        tasks: holding.map((task) => `${task.group || "(no group)"} ${task.taskArn} ${task.lastStatus}`),
+        containerInstance,
+        ...c.about,
+      });
+      c.completeWith = { kind: "completed", reason: "max-drain-time", holding };
+    } else {
+      const nextCheckSeconds = nextCheckDelay(settings, c.action, remaining, c.elapsedSeconds);
+      log({ level: "info", message: `waiting for ${remaining} task(s) to leave`, groups: [...new Set(holding.map((task) => task.group))], nextCheckSeconds, containerInstance, ...c.about });
+      // Carried when this listing or the one it continues was a full listing of the DRAINING instance.
+      const carry = (full.has(c) || c.action.heldBy !== undefined) && holding.length <= MAX_UNCONFIRMED;
+      c.wait = { outcome: { kind: "waiting", holding: remaining, nextCheckSeconds }, remaining, unconfirmed, heldBy: carry ? holding.map((t) => t.taskArn) : undefined };
+    }
+  }
+
+  // 7. The completions, each alone.
+  await eachLimited(
+    checks.filter((c) => c.completeWith && !c.outcome),
+    async (c) => {
+      try {
+        await clients.autoScaling.send(new CompleteLifecycleActionCommand({ ...lifecycleParams(c.action), LifecycleActionResult: "CONTINUE" }));
+        c.outcome = c.completeWith;
+      } catch (error) {
+        failed(c, error);
+      }
+    },
+  );
+
+  // 8. The others: a heartbeat now if the last would not outlast the next check (failing once),
+  // then back to the queue together, grouped by delay.
+  const waiting = checks.filter((c) => c.wait && !c.outcome);
+  await eachLimited(waiting, async (c) => {
+    const delay = nextSeconds(c.wait!.outcome);
+    if (!heartbeatDue(settings, c.heartbeatAt, now, delay)) return;
+    try {
+      await heartbeat(c);
+    } catch (error) {
+      if (isActionGone(error)) failed(c, error);
+      else log({ level: "error", message: "heartbeat failed; checking again", error: String(error), ...c.about });
+    }
+  });
+  const next = checks
+    .filter((c) => c.wait && !c.outcome)
+    .map((c) => {
+      const delaySeconds = nextSeconds(c.wait!.outcome);
+      const unconfirmed = c.wait!.unconfirmed.slice(0, MAX_UNCONFIRMED);
+      const action: LifecycleAction = {
+        ...c.action,
+        checks: c.action.checks + 1,
+        // Left out of the message when empty or unknown (JSON drops undefined).
+        unconfirmedTasks: unconfirmed.length > 0 ? unconfirmed : undefined,
+        containerInstanceArns: c.instances?.map((ci) => ci.containerInstanceArn!) ?? c.action.containerInstanceArns,
+        heartbeatAt: new Date(c.heartbeatAt).toISOString(),
+        delaySeconds,
+        remaining: c.wait!.remaining,
+        heldBy: c.wait!.heldBy,
+      };
+      c.outcome = c.wait!.outcome;
+      return action;
+    });
+  await sendRechecks(clients.sqs, settings.recheckQueueUrl, next);
+  return checks.map((c) => c.outcome!);
+}
+
+function nextSeconds(outcome: DrainOutcome): number {
+  return "nextCheckSeconds" in outcome ? outcome.nextCheckSeconds : 1;
+}
+
+/** Largest message body written (SQS's limit is 256 KiB). */
+const MAX_BODY_CHARS = 200_000;
+
+/** The actions back to the queue: one message per delay, at most MAX_ACTIONS_PER_MESSAGE (and MAX_BODY_CHARS) each. */
+async function sendRechecks(sqs: DrainHookClients["sqs"], queueUrl: string, actions: readonly LifecycleAction[]): Promise<void> {
+  const byDelay = new Map<number, LifecycleAction[]>();
+  for (const action of actions) {
+    const delay = action.delaySeconds ?? 1;
+    byDelay.set(delay, [...(byDelay.get(delay) ?? []), action]);
+  }
+  for (const [delay, group] of byDelay) {
+    let batch: string[] = [];
+    let chars = 0;
+    const flush = async () => {
+      if (batch.length === 0) return;
+      await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: `{"actions":[${batch.join(",")}]}`, DelaySeconds: delay }));
+      batch = [];
+      chars = 0;
+    };
+    for (const action of group) {
+      const body = JSON.stringify(action);
+      if (batch.length >= MAX_ACTIONS_PER_MESSAGE || chars + body.length > MAX_BODY_CHARS) await flush();
+      batch.push(body);
+      chars += body.length + 1;
+    }
+    await flush();
+  }
+}
+
+/** A lifecycle event's action, queued for its first check (checked with whatever else the queue then holds). */
+async function queueFirstCheck(sqs: DrainHookClients["sqs"], queueUrl: string, action: LifecycleAction): Promise<void> {
+  await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: JSON.stringify({ actions: [action] }), DelaySeconds: 0 }));
 }
 
 // ---------------------------------------------------------------------------------------------
-// The handler: EventBridge events start a drain, SQS messages continue it.
+// The handler: EventBridge events are queued, SQS messages are checked.
 
 interface SqsRecord {
   readonly messageId: string;
@@ -496,11 +755,11 @@ function abortable(clients: DrainHookClients, signal: AbortSignal): DrainHookCli
 }
 
 /**
- * One check, given up (aborted, and failed) when it is still running `budgetMs` from now, so
- * that a hung or endlessly retried call fails only its own check, never the whole invocation.
+ * `work`, given up (aborted, and failed) when it is still running `budgetMs` from now, so that a
+ * hung or endlessly retried call fails the invocation's messages before the Lambda's timeout.
  */
-async function checkWithin(action: LifecycleAction, deps: DrainHookDeps, budgetMs: number | undefined): Promise<DrainOutcome> {
-  if (budgetMs === undefined) return checkDrain(action, deps);
+async function within<T>(deps: DrainHookDeps, budgetMs: number | undefined, work: (deps: DrainHookDeps) => Promise<T>): Promise<T> {
+  if (budgetMs === undefined) return work(deps);
   const controller = new AbortController();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const deadline = new Promise<never>((_, reject) => {
@@ -511,52 +770,54 @@ async function checkWithin(action: LifecycleAction, deps: DrainHookDeps, budgetM
     }, Math.max(0, budgetMs));
   });
   try {
-    return await Promise.race([checkDrain(action, { ...deps, clients: abortable(deps.clients, controller.signal) }), deadline]);
+    return await Promise.race([work({ ...deps, clients: abortable(deps.clients, controller.signal) }), deadline]);
   } finally {
     clearTimeout(timer);
   }
 }
 
 /**
- * The handler for both triggers. A malformed event or message is logged and dropped (never
- * retried). The messages of an SQS batch are checked concurrently, and each failed one is
- * reported alone (`batchItemFailures`, the event source mapping's `ReportBatchItemFailures`): it
- * comes back after the visibility timeout, the others are done, and none waits for another.
- * A check that fails after the SDK's own retries, or is still running near the Lambda's timeout,
- * fails: an SQS message comes back (and after `maxReceiveCount` receives goes to the DLQ); a
- * lifecycle event fails the invocation, and Lambda retries it (twice).
+ * The handler for both triggers. A malformed event, message or action is logged and dropped
+ * (never retried). A lifecycle event is queued for its first check (a failure to queue fails the
+ * invocation, and Lambda retries it, twice). The actions of an SQS batch are checked in one
+ * sweep (`checkDrains`; duplicates merged); when the sweep fails (a call for several instances
+ * failing after the SDK's retries, or still running near the Lambda's timeout), every message
+ * that carried an action is reported failed (`batchItemFailures`) and comes back after the
+ * visibility timeout (after `maxReceiveCount` receives, to the DLQ).
  */
 export function createDrainHandler(deps: DrainHookDeps) {
   const log = deps.log ?? logJson;
-  const hookName = deps.settings.hookName;
+  const { hookName, recheckQueueUrl } = deps.settings;
   return async (event: unknown, context?: LambdaContext): Promise<BatchResponse | DrainOutcome | undefined> => {
     const budgetMs = context ? context.getRemainingTimeInMillis() - DEADLINE_MARGIN_MS : undefined;
     const records = sqsRecords(event);
     if (records) {
-      const failed = await Promise.all(
-        records.map(async (record) => {
-          const parsed = actionFromRecheck(record.body, hookName);
-          if ("dropped" in parsed) {
-            log({ level: "warn", message: "dropped a malformed re-check message", reason: parsed.dropped, messageId: record.messageId });
-            return undefined;
-          }
-          try {
-            await checkWithin(parsed.action, deps, budgetMs);
-            return undefined;
-          } catch (error) {
-            log({ level: "error", message: "check failed; SQS will deliver it again", error: String(error), messageId: record.messageId });
-            return record.messageId;
-          }
-        }),
-      );
-      return { batchItemFailures: failed.filter((id): id is string => id !== undefined).map((itemIdentifier) => ({ itemIdentifier })) };
+      const actions: LifecycleAction[] = [];
+      const carrying: string[] = [];
+      for (const record of records) {
+        const parsed = actionsFromRecheck(record.body, hookName);
+        for (const reason of parsed.dropped) log({ level: "warn", message: "dropped a malformed re-check message", reason, messageId: record.messageId });
+        if (parsed.actions.length === 0) continue;
+        actions.push(...parsed.actions);
+        carrying.push(record.messageId);
+      }
+      if (actions.length === 0) return { batchItemFailures: [] };
+      try {
+        await within(deps, budgetMs, (d) => checkDrains(mergeDuplicates(actions), d));
+        return { batchItemFailures: [] };
+      } catch (error) {
+        log({ level: "error", message: "check failed; SQS will deliver its messages again", error: String(error), messageIds: carrying, instances: actions.length });
+        return { batchItemFailures: carrying.map((itemIdentifier) => ({ itemIdentifier })) };
+      }
     }
     const parsed = actionFromEvent(event, hookName);
     if ("dropped" in parsed) {
       log({ level: "warn", message: "dropped a malformed lifecycle event", reason: parsed.dropped });
       return undefined;
     }
-    return checkWithin(parsed.action, deps, budgetMs);
+    await within(deps, budgetMs, (d) => queueFirstCheck(d.clients.sqs, recheckQueueUrl, parsed.action));
+    log({ level: "info", message: "queued for its first check", instanceId: parsed.action.instanceId, autoScalingGroupName: parsed.action.autoScalingGroupName });
+    return { kind: "queued" };
   };
 }
 
@@ -576,12 +837,15 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv): DrainHookSettings {
     if (!Number.isInteger(value) || value < 1) throw new Error(`drain hook: ${name}=${env[name]} is not a whole number of seconds`);
     return value;
   };
+  const optional = (name: string) => (env[name] === undefined || env[name] === "" ? undefined : seconds(name));
   return {
     cluster: need("AMIROLL_CLUSTER"),
     hookName: need("AMIROLL_HOOK_NAME"),
     recheckQueueUrl: need("AMIROLL_RECHECK_QUEUE_URL"),
     recheckSeconds: Math.min(seconds("AMIROLL_RECHECK_SECONDS"), MAX_RECHECK_SECONDS),
     maxDrainSeconds: seconds("AMIROLL_MAX_DRAIN_SECONDS"),
+    heartbeatTimeoutSeconds: optional("AMIROLL_HEARTBEAT_TIMEOUT_SECONDS"),
+    failedCheckSeconds: optional("AMIROLL_FAILED_CHECK_SECONDS"),
   };
 }
 

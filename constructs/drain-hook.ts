@@ -232,7 +232,7 @@ export class DrainHook extends Construct {
             // Reads whose resources are ids only known at run time; still only in this cluster.
             Sid: "ReadTasks",
             Effect: "Allow",
-            Action: ["ecs:DescribeContainerInstances", "ecs:ListTasks", "ecs:DescribeTasks", "ecs:DescribeServices"],
+            Action: ["ecs:DescribeContainerInstances", "ecs:ListTasks", "ecs:DescribeTasks", "ecs:DescribeServices", "ecs:ListServices"],
             Resource: "*",
             Condition: inCluster,
           },
@@ -288,6 +288,9 @@ export class DrainHook extends Construct {
           AMIROLL_RECHECK_QUEUE_URL: this.recheckQueue.url,
           AMIROLL_RECHECK_SECONDS: String(durationSeconds(o.recheckInterval)),
           AMIROLL_MAX_DRAIN_SECONDS: String(maxDrainSeconds),
+          // The heartbeat policy: a heartbeat only when the last would not outlast the next check.
+          AMIROLL_HEARTBEAT_TIMEOUT_SECONDS: String(heartbeatSeconds),
+          AMIROLL_FAILED_CHECK_SECONDS: String(FAILED_CHECK_SECONDS),
         },
       },
       tags,

@@ -18,7 +18,7 @@ import type { DrainHookSettings } from "../../constructs/drain-hook.lambda";
 import { createDrainHandler } from "../../constructs/drain-hook.lambda";
 import { durationSeconds } from "../../constructs/formats";
 import { DRAIN_HOOK_DEFAULTS, DRAIN_HOOK_TIMING, drainHookMaxReceiveCount } from "../../constructs/names";
-import type { SimContainerInstance, SimGroup, SimInstance, SimService, SimTask, World } from "./world";
+import type { ApiCall, SimContainerInstance, SimGroup, SimInstance, SimService, SimTask, World } from "./world";
 
 /** What the driver talks to: one client per service, as DESIGN.md's AwsClients. */
 export interface SimAwsClients {
@@ -53,7 +53,12 @@ function page<T>(items: readonly T[], nextToken: string | undefined, max: number
   return { items: items.slice(start, end), nextToken: end < items.length ? String(end) : undefined };
 }
 
-function simulate<C extends { middlewareStack: any }>(client: C, world: World, service: string, handlers: Record<string, Handler>): C {
+/** An API call as recorded, with who made it when it was the drain hook (the bench tells hook and driver apart). */
+export interface SimApiCall extends ApiCall {
+  readonly caller?: "drain-hook";
+}
+
+function simulate<C extends { middlewareStack: any }>(client: C, world: World, service: string, handlers: Record<string, Handler>, caller?: "drain-hook"): C {
   // Nothing reads the SDK's log of each call here (its logger is the no-op one), yet the logger
   // middleware filters every input and output through the schema: a sixth of a large sim's time.
   client.middlewareStack.remove("loggerMiddleware");
@@ -65,7 +70,8 @@ function simulate<C extends { middlewareStack: any }>(client: C, world: World, s
     (_next: unknown, context: { commandName: string }) => async (args: { input: unknown }) => {
       const operation = context.commandName.replace(/Command$/, "");
       const throttled = world.rng.chance(world.behaviour.throttleRate);
-      world.calls.push({ service, operation, at: world.clock.now(), throttled });
+      const call: SimApiCall = caller ? { service, operation, at: world.clock.now(), throttled, caller } : { service, operation, at: world.clock.now(), throttled };
+      world.calls.push(call);
       if (throttled) throw awsError(THROTTLING_ERROR[service], "Rate exceeded");
       const handler = handlers[operation];
       if (!handler) throw awsError("UnknownOperationException", `the simulated ${service} does not implement ${operation}`);
@@ -109,20 +115,45 @@ export function createSimClients(world: World, drainHooks: readonly DrainHookSet
     await invoke(event);
     throw new Error("simulated fault: the invocation failed after its check");
   };
-  /** One receive of a re-check message; it comes back after the visibility timeout when it fails. */
-  const receive = (invoke: Invoke, messageId: string, body: string | undefined, receives: number): void => {
-    const event = { Records: [{ messageId, eventSource: "aws:sqs", body, attributes: { ApproximateReceiveCount: String(receives) } }] };
+  interface Message {
+    readonly messageId: string;
+    readonly body: string | undefined;
+    readonly receives: number;
+  }
+  /** One invocation with a batch of re-check messages; each failed one comes back after the visibility timeout. */
+  const receiveBatch = (invoke: Invoke, messages: readonly Message[]): void => {
+    const event = { Records: messages.map((m) => ({ messageId: m.messageId, eventSource: "aws:sqs", body: m.body, attributes: { ApproximateReceiveCount: String(m.receives) } })) };
     const failed = invoke(event).then(
-      (out) => Boolean((out as { batchItemFailures?: { itemIdentifier: string }[] } | undefined)?.batchItemFailures?.some((f) => f.itemIdentifier === messageId)),
-      (error) => (world.note(`drain hook invocation failed: ${error}`), true),
+      (out) => new Set((out as { batchItemFailures?: { itemIdentifier: string }[] } | undefined)?.batchItemFailures?.map((f) => f.itemIdentifier)),
+      (error) => (world.note(`drain hook invocation failed: ${error}`), new Set(messages.map((m) => m.messageId))),
     );
     void world.clock.track(
       failed.then((again) => {
-        if (!again) return;
-        if (receives >= maxReceiveCount) return world.note(`drain hook re-check ${messageId} moved to the dead-letter queue after ${receives} receives`);
-        world.clock.after(DRAIN_HOOK_TIMING.visibilityTimeoutSeconds * 1000, () => receive(invoke, messageId, body, receives + 1));
+        for (const m of messages) {
+          if (!again.has(m.messageId)) continue;
+          if (m.receives >= maxReceiveCount) {
+            world.note(`drain hook re-check ${m.messageId} moved to the dead-letter queue after ${m.receives} receives`);
+            continue;
+          }
+          world.clock.after(DRAIN_HOOK_TIMING.visibilityTimeoutSeconds * 1000, () => receive(invoke, { ...m, receives: m.receives + 1 }));
+        }
       }),
     );
+  };
+  /**
+   * A message becomes visible: as Lambda's poller, an invocation takes the messages visible at
+   * that instant together, DRAIN_HOOK_TIMING.batchSize at most (no batching window).
+   */
+  const visible = new Map<Invoke, Message[]>();
+  const receive = (invoke: Invoke, message: Message): void => {
+    const queued = visible.get(invoke);
+    if (queued) return void queued.push(message);
+    visible.set(invoke, [message]);
+    world.clock.after(0, () => {
+      const batch = visible.get(invoke)!;
+      visible.delete(invoke);
+      for (let i = 0; i < batch.length; i += DRAIN_HOOK_TIMING.batchSize) receiveBatch(invoke, batch.slice(i, i + DRAIN_HOOK_TIMING.batchSize));
+    });
   };
   /** An EventBridge invocation: Lambda retries a failed one twice, 1 then 2 minutes later. */
   const invokeAsync = (invoke: Invoke, event: unknown, attempt = 1): Promise<unknown> =>
@@ -135,26 +166,35 @@ export function createSimClients(world: World, drainHooks: readonly DrainHookSet
     });
   const byQueueUrl = new Map<string, Invoke>();
   const byHookName = new Map<string, Invoke>();
+  const ecs = ecsHandlers(world);
+  const autoScaling = autoScalingHandlers(world);
+  const sqs: Record<string, Handler> = {
+    SendMessage: (input) => {
+      const invoke = byQueueUrl.get(input.QueueUrl);
+      if (!invoke) throw awsError("QueueDoesNotExist", `The specified queue does not exist: ${input.QueueUrl}`);
+      const messageId = world.rng.hex(32);
+      world.clock.after((input.DelaySeconds ?? 0) * 1000, () => receive(invoke, { messageId, body: input.MessageBody, receives: 1 }));
+      // The SQS client checks the body's MD5 in the answer, as it would AWS's.
+      return { MessageId: messageId, MD5OfMessageBody: createHash("md5").update(input.MessageBody ?? "").digest("hex") };
+    },
+  };
   const clients: SimAwsClients = {
-    ecs: simulate(new ECSClient(config), world, "ecs", ecsHandlers(world)),
-    autoScaling: simulate(new AutoScalingClient(config), world, "autoscaling", autoScalingHandlers(world)),
+    ecs: simulate(new ECSClient(config), world, "ecs", ecs),
+    autoScaling: simulate(new AutoScalingClient(config), world, "autoscaling", autoScaling),
     ec2: simulate(new EC2Client(config), world, "ec2", ec2Handlers(world)),
     ssm: simulate(new SSMClient(config), world, "ssm", ssmHandlers(world)),
-    sqs: simulate(new SQSClient(config), world, "sqs", {
-      SendMessage: (input) => {
-        const invoke = byQueueUrl.get(input.QueueUrl);
-        if (!invoke) throw awsError("QueueDoesNotExist", `The specified queue does not exist: ${input.QueueUrl}`);
-        const messageId = world.rng.hex(32);
-        world.clock.after((input.DelaySeconds ?? 0) * 1000, () => receive(invoke, messageId, input.MessageBody, 1));
-        // The SQS client checks the body's MD5 in the answer, as it would AWS's.
-        return { MessageId: messageId, MD5OfMessageBody: createHash("md5").update(input.MessageBody ?? "").digest("hex") };
-      },
-    }),
+    sqs: simulate(new SQSClient(config), world, "sqs", sqs),
+  };
+  // The drain hook's own clients (the same world and handlers): its calls are recorded as its.
+  const hookClients = {
+    ecs: simulate(new ECSClient(config), world, "ecs", ecs, "drain-hook"),
+    autoScaling: simulate(new AutoScalingClient(config), world, "autoscaling", autoScaling, "drain-hook"),
+    sqs: simulate(new SQSClient(config), world, "sqs", sqs, "drain-hook"),
   };
   for (const settings of drainHooks) {
     const handler = faulty(
       createDrainHandler({
-        clients,
+        clients: hookClients,
         settings,
         now: () => world.clock.now(),
         log: (entry) => world.note(`drain hook ${settings.cluster}: ${entry.message}`),
@@ -224,6 +264,12 @@ function containerInstanceView(world: World, ci: SimContainerInstance) {
 /** The cluster query language, as far as the driver and the drain hook use it. */
 function containerInstanceFilter(filter: string | undefined): (ci: SimContainerInstance) => boolean {
   if (!filter) return () => true;
+  // `ec2InstanceId in ['i-1', 'i-2']`: the drain hook finds several instances' container instances at once.
+  const among = /^\s*ec2InstanceId\s+in\s+\[([^\]]*)\]\s*$/.exec(filter);
+  if (among) {
+    const ids = new Set(among[1].split(",").map((id) => id.trim().replace(/^'(.*)'$/, "$1")));
+    return (ci) => ids.has(ci.ec2InstanceId);
+  }
   const match = /^\s*(ec2InstanceId|attribute:ecs\.ami-id|attribute:ecs\.availability-zone|attribute:ecs\.instance-type)\s*==\s*(\S+)\s*$/.exec(filter);
   if (!match) throw awsError("InvalidParameterException", `Invalid filter: ${filter}`);
   const field = { ec2InstanceId: "ec2InstanceId", "attribute:ecs.ami-id": "imageId", "attribute:ecs.availability-zone": "az", "attribute:ecs.instance-type": "instanceType" }[match[1]] as keyof SimContainerInstance;
@@ -363,7 +409,8 @@ function ecsHandlers(world: World): Record<string, Handler> {
     },
     ListServices: (input) => {
       const cluster = findCluster(world, input.cluster);
-      const { items, nextToken } = page(servicesOf(cluster.name), input.nextToken, input.maxResults, 100, 10);
+      const services = servicesOf(cluster.name).filter((s) => !input.schedulingStrategy || s.schedulingStrategy === input.schedulingStrategy);
+      const { items, nextToken } = page(services, input.nextToken, input.maxResults, 100, 10);
       return { serviceArns: items.map((s) => s.arn), nextToken };
     },
     DescribeServices: (input) => {

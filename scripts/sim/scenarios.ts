@@ -6,7 +6,7 @@
  * The `first-deploy` scenario starts before anything was deployed instead.
  */
 import { type ClusterAmis, imageIdLeaf, instanceArchitecture } from "../../constructs/ami";
-import { DRAIN_HOOK_DEFAULTS, drainHookName, generationAsgName } from "../../constructs/names";
+import { DRAIN_HOOK_DEFAULTS, FAILED_CHECK_SECONDS, drainHookName, generationAsgName } from "../../constructs/names";
 import type { DrainHookSettings } from "../../constructs/drain-hook.lambda";
 import { durationSeconds } from "../../constructs/formats";
 import type { Cluster, Environment } from "../config/environments";
@@ -121,6 +121,8 @@ export function drainHookSettings(world: World, cluster: Cluster): DrainHookSett
     recheckQueueUrl: `https://sqs.${world.region}.amazonaws.com/${world.accountId}/${name}-recheck`,
     recheckSeconds: durationSeconds(DRAIN_HOOK_DEFAULTS.recheckInterval),
     maxDrainSeconds: durationSeconds(DRAIN_HOOK_DEFAULTS.maxDrainTime),
+    heartbeatTimeoutSeconds: durationSeconds(DRAIN_HOOK_DEFAULTS.heartbeatTimeout),
+    failedCheckSeconds: FAILED_CHECK_SECONDS,
   };
 }
 

@@ -14,6 +14,7 @@ import {
   DescribeTasksCommand,
   ECSClient,
   ListContainerInstancesCommand,
+  ListServicesCommand,
   ListTasksCommand,
   UpdateContainerInstancesStateCommand,
 } from "@aws-sdk/client-ecs";
@@ -23,9 +24,14 @@ import {
   type DrainHookSettings,
   type LifecycleAction,
   type LogEntry,
+  BACKOFF_AFTER_SECONDS,
   DEADLINE_MARGIN_MS,
   SDK_MAX_ATTEMPTS,
+  heartbeatDue,
+  nextCheckDelay,
   actionFromEvent,
+  actionsFromRecheck,
+  checkDrains,
   createDrainHandler,
   createDrainHookClients,
   settingsFromEnv,
@@ -71,7 +77,7 @@ interface FakeTask {
 
 interface FakeWorld {
   /** Undefined: the EC2 instance never registered with ECS. */
-  readonly instance?: { status: string; pendingTasksCount?: number };
+  readonly instance?: { status: string; pendingTasksCount?: number; runningTasksCount?: number };
   readonly tasks?: readonly FakeTask[];
   /** Service name -> scheduling strategy. */
   readonly services?: Readonly<Record<string, "REPLICA" | "DAEMON">>;
@@ -85,7 +91,7 @@ const noActiveAction = () =>
   Object.assign(new Error("No active Lifecycle Action found with instance ID i-0123456789abcdef0"), { name: "ValidationError" });
 
 /** Mocked clients answering from a small world, plus the log lines the handler wrote. */
-function setup(world: FakeWorld, nowMs = STARTED + 60_000) {
+function setup(world: FakeWorld, nowMs = STARTED + 60_000, settings: Partial<DrainHookSettings> = {}) {
   const clients = { ecs: new ECSClient({ region: "eu-west-1" }), autoScaling: new AutoScalingClient({ region: "eu-west-1" }), sqs: new SQSClient({ region: "eu-west-1" }) };
   const ecs = mockClient(clients.ecs);
   const autoScaling = mockClient(clients.autoScaling);
@@ -99,7 +105,7 @@ function setup(world: FakeWorld, nowMs = STARTED + 60_000) {
   });
   ecs.on(DescribeContainerInstancesCommand).resolves({
     containerInstances: world.instance
-      ? [{ containerInstanceArn: CONTAINER_INSTANCE, ec2InstanceId: INSTANCE_ID, status: world.instance.status, pendingTasksCount: world.instance.pendingTasksCount ?? 0 }]
+      ? [{ containerInstanceArn: CONTAINER_INSTANCE, ec2InstanceId: INSTANCE_ID, status: world.instance.status, pendingTasksCount: world.instance.pendingTasksCount ?? 0, runningTasksCount: world.instance.runningTasksCount ?? 0 }]
       : [],
   });
   ecs.on(UpdateContainerInstancesStateCommand).resolves({ containerInstances: [{ containerInstanceArn: CONTAINER_INSTANCE, status: "DRAINING" }], failures: [] });
@@ -126,9 +132,23 @@ function setup(world: FakeWorld, nowMs = STARTED + 60_000) {
   autoScaling.on(RecordLifecycleActionHeartbeatCommand).callsFake(lifecycle);
   sqs.on(SendMessageCommand).resolves({ MessageId: "m-1" });
 
+  ecs.on(ListServicesCommand).callsFake((input) => {
+    expect(input.schedulingStrategy).toBe("DAEMON");
+    return { serviceArns: Object.entries(world.services ?? {}).filter(([, kind]) => kind === "DAEMON").map(([name]) => `arn:aws:ecs:eu-west-1:123456789012:service/staging-apps/${name}`) };
+  });
+
   const logs: LogEntry[] = [];
-  const handler = createDrainHandler({ clients, settings: SETTINGS, now: () => nowMs, log: (entry) => logs.push(entry) });
-  return { handler, ecs, autoScaling, sqs, logs, clients };
+  const deps = { clients, settings: { ...SETTINGS, ...settings }, now: () => nowMs, log: (entry: LogEntry) => logs.push(entry) };
+  const handler = createDrainHandler(deps);
+  /** One check of the action a lifecycle event or a re-check message carries (as the sweep of a batch makes it). */
+  const check = async (input: unknown) => {
+    const records = (input as { Records?: { body: string }[] }).Records;
+    const actions = records ? records.flatMap((r) => actionsFromRecheck(r.body, SETTINGS.hookName).actions) : [(actionFromEvent(input, SETTINGS.hookName) as { action: LifecycleAction }).action];
+    return (await checkDrains(actions, deps))[0];
+  };
+  /** The actions of the `n`th re-check message sent. */
+  const sent = (n = 0) => JSON.parse(sqs.commandCalls(SendMessageCommand)[n].args[0].input.MessageBody!).actions as LifecycleAction[];
+  return { handler, check, sent, ecs, autoScaling, sqs, logs, clients };
 }
 
 const task = (n: number, group: string, lastStatus = "RUNNING", desiredStatus: FakeTask["desiredStatus"] = "RUNNING"): FakeTask => ({
@@ -154,8 +174,8 @@ const recheckMessage = (action: Partial<LifecycleAction> = {}, messageId = "msg-
 
 describe("drain hook handler", () => {
   it("lets an instance that never joined ECS go at once", async () => {
-    const { handler, ecs, autoScaling, sqs } = setup({ instance: undefined });
-    await expect(handler(EVENT)).resolves.toEqual({ kind: "completed", reason: "not-registered" });
+    const { check, ecs, autoScaling, sqs } = setup({ instance: undefined });
+    await expect(check(EVENT)).resolves.toEqual({ kind: "completed", reason: "not-registered" });
     expect(autoScaling.commandCalls(CompleteLifecycleActionCommand)[0].args[0].input).toEqual({
       AutoScalingGroupName: EVENT.detail.AutoScalingGroupName,
       LifecycleHookName: EVENT.detail.LifecycleHookName,
@@ -168,8 +188,8 @@ describe("drain hook handler", () => {
   });
 
   it("sets an ACTIVE instance DRAINING, records a heartbeat and schedules the next check while tasks remain", async () => {
-    const { handler, ecs, autoScaling, sqs, logs } = setup({ instance: { status: "ACTIVE" }, tasks: [task(1, "service:web"), task(2, "service:web")] });
-    await expect(handler(EVENT)).resolves.toEqual({ kind: "waiting", holding: 2, nextCheckSeconds: 30 });
+    const { check, sent, ecs, autoScaling, sqs, logs } = setup({ instance: { status: "ACTIVE" }, tasks: [task(1, "service:web"), task(2, "service:web")] });
+    await expect(check(EVENT)).resolves.toEqual({ kind: "waiting", holding: 2, nextCheckSeconds: 30 });
 
     expect(ecs.commandCalls(UpdateContainerInstancesStateCommand)[0].args[0].input).toEqual({
       cluster: "staging-apps",
@@ -178,16 +198,16 @@ describe("drain hook handler", () => {
     });
     expect(autoScaling.commandCalls(RecordLifecycleActionHeartbeatCommand)).toHaveLength(1);
     expect(autoScaling.commandCalls(CompleteLifecycleActionCommand)).toHaveLength(0);
-    const sent = sqs.commandCalls(SendMessageCommand)[0].args[0].input;
-    expect(sent.QueueUrl).toBe(SETTINGS.recheckQueueUrl);
-    expect(sent.DelaySeconds).toBe(30);
-    expect(JSON.parse(sent.MessageBody!)).toMatchObject({ instanceId: INSTANCE_ID, startedAt: EVENT.time, checks: 1 });
+    const message = sqs.commandCalls(SendMessageCommand)[0].args[0].input;
+    expect(message.QueueUrl).toBe(SETTINGS.recheckQueueUrl);
+    expect(message.DelaySeconds).toBe(30);
+    expect(sent()).toEqual([expect.objectContaining({ instanceId: INSTANCE_ID, startedAt: EVENT.time, checks: 1, containerInstanceArns: [CONTAINER_INSTANCE] })]);
     expect(logs.map((l) => l.message)).toContain("waiting for 2 task(s) to leave");
   });
 
   it("lets a DRAINING instance with no tasks left go, without draining it again", async () => {
-    const { handler, ecs, autoScaling, sqs } = setup({ instance: { status: "DRAINING" }, tasks: [task(1, "service:web", "STOPPED", "STOPPED")] });
-    await expect(handler(EVENT)).resolves.toEqual({ kind: "completed", reason: "drained" });
+    const { check, ecs, autoScaling, sqs } = setup({ instance: { status: "DRAINING" }, tasks: [task(1, "service:web", "STOPPED", "STOPPED")] });
+    await expect(check(EVENT)).resolves.toEqual({ kind: "completed", reason: "drained" });
     expect(ecs.commandCalls(UpdateContainerInstancesStateCommand)).toHaveLength(0);
     expect(autoScaling.commandCalls(CompleteLifecycleActionCommand)).toHaveLength(1);
     expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
@@ -196,34 +216,34 @@ describe("drain hook handler", () => {
   it.each(["RUNNING", "PENDING", "ACTIVATING", "DEACTIVATING", "STOPPING", "DEPROVISIONING"])(
     "a task whose last status is %s holds the instance, even when already told to stop",
     async (lastStatus) => {
-      const { handler, autoScaling } = setup({ instance: { status: "DRAINING" }, tasks: [task(1, "service:web", lastStatus, "STOPPED")] });
-      await expect(handler(EVENT)).resolves.toMatchObject({ kind: "waiting", holding: 1 });
+      const { check, autoScaling } = setup({ instance: { status: "DRAINING" }, tasks: [task(1, "service:web", lastStatus, "STOPPED")] });
+      await expect(check(EVENT)).resolves.toMatchObject({ kind: "waiting", holding: 1 });
       expect(autoScaling.commandCalls(CompleteLifecycleActionCommand)).toHaveLength(0);
     },
   );
 
   it("does not wait for daemon-service tasks (one per instance by design)", async () => {
-    const { handler, ecs } = setup({
+    const { check, ecs } = setup({
       instance: { status: "DRAINING" },
       tasks: [task(1, "service:log-router"), task(2, "service:node-exporter")],
       services: { "log-router": "DAEMON", "node-exporter": "DAEMON" },
     });
-    await expect(handler(EVENT)).resolves.toEqual({ kind: "completed", reason: "drained" });
+    await expect(check(EVENT)).resolves.toEqual({ kind: "completed", reason: "drained" });
     expect(ecs.commandCalls(DescribeServicesCommand)[0].args[0].input.services!.sort()).toEqual(["log-router", "node-exporter"]);
   });
 
   it("waits for replica-service and standalone tasks beside a daemon", async () => {
-    const { handler } = setup({
+    const { check } = setup({
       instance: { status: "DRAINING" },
       tasks: [task(1, "service:log-router"), task(2, "service:web"), task(3, "family:nightly-report")],
       services: { "log-router": "DAEMON" },
     });
-    await expect(handler(EVENT)).resolves.toMatchObject({ kind: "waiting", holding: 2 });
+    await expect(check(EVENT)).resolves.toMatchObject({ kind: "waiting", holding: 2 });
   });
 
   it("waits while the instance reports a pending task not listed yet", async () => {
-    const { handler } = setup({ instance: { status: "DRAINING", pendingTasksCount: 1 }, tasks: [] });
-    await expect(handler(EVENT)).resolves.toMatchObject({ kind: "waiting", holding: 1 });
+    const { check } = setup({ instance: { status: "DRAINING", pendingTasksCount: 1 }, tasks: [] });
+    await expect(check(EVENT)).resolves.toMatchObject({ kind: "waiting", holding: 1 });
   });
 
   it("after the maximum drain time lets the instance go anyway and logs an error naming the tasks", async () => {
@@ -240,20 +260,20 @@ describe("drain hook handler", () => {
   });
 
   it("schedules the last check at the maximum drain time rather than past it", async () => {
-    const { handler, sqs } = setup({ instance: { status: "DRAINING" }, tasks: [task(1, "service:web")] }, STARTED + (SETTINGS.maxDrainSeconds - 10) * 1000);
-    await handler(EVENT);
+    const { check, sqs } = setup({ instance: { status: "DRAINING" }, tasks: [task(1, "service:web")] }, STARTED + (SETTINGS.maxDrainSeconds - 10) * 1000);
+    await check(EVENT);
     expect(sqs.commandCalls(SendMessageCommand)[0].args[0].input.DelaySeconds).toBe(10);
   });
 
   it("continues from an SQS re-check message, counting checks", async () => {
-    const { handler, sqs } = setup({ instance: { status: "DRAINING" }, tasks: [task(1, "service:web")] });
+    const { handler, sent } = setup({ instance: { status: "DRAINING" }, tasks: [task(1, "service:web")] });
     await expect(handler(recheckMessageEvent({ checks: 4 }))).resolves.toEqual({ batchItemFailures: [] });
-    expect(JSON.parse(sqs.commandCalls(SendMessageCommand)[0].args[0].input.MessageBody!).checks).toBe(5);
+    expect(sent()[0].checks).toBe(5);
   });
 
   it("is idempotent: a duplicate event after the action completed changes nothing and stops", async () => {
-    const { handler, ecs, sqs, logs } = setup({ instance: { status: "DRAINING" }, tasks: [], actionActive: false });
-    await expect(handler(EVENT)).resolves.toEqual({ kind: "already-completed" });
+    const { check, ecs, sqs, logs } = setup({ instance: { status: "DRAINING" }, tasks: [], actionActive: false });
+    await expect(check(EVENT)).resolves.toEqual({ kind: "already-completed" });
     expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
     expect(ecs.commandCalls(UpdateContainerInstancesStateCommand)).toHaveLength(0);
     expect(logs.map((l) => l.message)).toContain("lifecycle action no longer waiting: stopping checks");
@@ -275,14 +295,14 @@ describe("drain hook handler", () => {
   it("keeps checking when ECS refuses to drain the instance", async () => {
     const world = setup({ instance: { status: "ACTIVE" }, tasks: [task(1, "service:web")] });
     world.ecs.on(UpdateContainerInstancesStateCommand).resolves({ failures: [{ arn: CONTAINER_INSTANCE, reason: "MISSING" }] });
-    await expect(world.handler(EVENT)).resolves.toMatchObject({ kind: "waiting" });
+    await expect(world.check(EVENT)).resolves.toMatchObject({ kind: "waiting" });
     expect(world.logs.find((l) => l.level === "warn")?.reason).toBe("MISSING");
   });
 
   it("reads every page of tasks and describes them 100 at a time", async () => {
     const tasks = Array.from({ length: 250 }, (_, i) => task(i, "service:web", "STOPPED", "STOPPED"));
-    const { handler, ecs } = setup({ instance: { status: "DRAINING" }, tasks: [...tasks, task(999, "service:web")], pageSize: 40 });
-    await expect(handler(EVENT)).resolves.toMatchObject({ kind: "waiting", holding: 1 });
+    const { check, ecs } = setup({ instance: { status: "DRAINING" }, tasks: [...tasks, task(999, "service:web")], pageSize: 40 });
+    await expect(check(EVENT)).resolves.toMatchObject({ kind: "waiting", holding: 1 });
     expect(ecs.commandCalls(DescribeTasksCommand).map((c) => c.args[0].input.tasks!.length)).toEqual([100, 100, 51]);
   });
 
@@ -319,16 +339,33 @@ describe("drain hook handler", () => {
     });
   });
 
-  it("reports only the failing message of a batch back to SQS (the others are done)", async () => {
-    const { handler, ecs } = setup({ instance: { status: "DRAINING" }, tasks: [] });
-    ecs.on(ListContainerInstancesCommand).rejectsOnce(Object.assign(new Error("Rate exceeded"), { name: "ThrottlingException" })).resolves({ containerInstanceArns: [CONTAINER_INSTANCE] });
+  it("reports every message of a batch back to SQS when a call made for all of them fails (none is lost)", async () => {
+    const { handler, ecs, logs } = setup({ instance: { status: "DRAINING" }, tasks: [] });
+    ecs.on(ListContainerInstancesCommand).rejects(Object.assign(new Error("Rate exceeded"), { name: "ThrottlingException" }));
     const event = { Records: [recheckMessage({}, "first"), recheckMessage({}, "second")] };
-    await expect(handler(event)).resolves.toEqual({ batchItemFailures: [{ itemIdentifier: "first" }] });
+    await expect(handler(event)).resolves.toEqual({ batchItemFailures: [{ itemIdentifier: "first" }, { itemIdentifier: "second" }] });
+    expect(logs.find((l) => l.level === "error")).toMatchObject({ message: "check failed; SQS will deliver its messages again", messageIds: ["first", "second"] });
   });
 
-  it("an AWS error on a lifecycle event fails the invocation so Lambda retries it", async () => {
-    const { handler, ecs } = setup({ instance: { status: "ACTIVE" } });
-    ecs.on(ListContainerInstancesCommand).rejects(Object.assign(new Error("Service unavailable"), { name: "ServerException" }));
+  it("a call for one instance failing (its completion) fails its check alone: checked again after the interval, the batch done", async () => {
+    const { handler, autoScaling, sent } = setup({ instance: { status: "DRAINING" }, tasks: [] });
+    autoScaling.on(CompleteLifecycleActionCommand).rejects(Object.assign(new Error("Rate exceeded"), { name: "Throttling" }));
+    await expect(handler(recheckMessageEvent())).resolves.toEqual({ batchItemFailures: [] });
+    expect(sent()).toEqual([expect.objectContaining({ instanceId: INSTANCE_ID, checks: 2, delaySeconds: 30 })]);
+  });
+
+  it("queues a lifecycle event for its first check, in the message form re-checks take", async () => {
+    const { handler, ecs, autoScaling, sqs, sent } = setup({ instance: { status: "ACTIVE" } });
+    await expect(handler(EVENT)).resolves.toEqual({ kind: "queued" });
+    expect(ecs.calls()).toHaveLength(0);
+    expect(autoScaling.calls()).toHaveLength(0);
+    expect(sqs.commandCalls(SendMessageCommand)[0].args[0].input).toMatchObject({ QueueUrl: SETTINGS.recheckQueueUrl, DelaySeconds: 0 });
+    expect(sent()).toEqual([(actionFromEvent(EVENT, SETTINGS.hookName) as { action: LifecycleAction }).action]);
+  });
+
+  it("an AWS error queueing a lifecycle event fails the invocation so Lambda retries it", async () => {
+    const { handler, sqs } = setup({ instance: { status: "ACTIVE" } });
+    sqs.on(SendMessageCommand).rejects(Object.assign(new Error("Service unavailable"), { name: "ServerException" }));
     await expect(handler(EVENT)).rejects.toThrow("Service unavailable");
   });
 });
@@ -349,9 +386,9 @@ describe("drain hook timing and identity", () => {
     });
 
     it("also on the first check, from the lifecycle event", async () => {
-      const { handler, ecs, autoScaling } = setup({ instance: { status: "ACTIVE" } });
+      const { check, ecs, autoScaling } = setup({ instance: { status: "ACTIVE" } });
       ecs.on(ListContainerInstancesCommand).rejects(throttled());
-      await expect(handler(EVENT)).rejects.toThrow("Rate exceeded");
+      await expect(check(EVENT)).rejects.toThrow("Rate exceeded");
       expect(autoScaling.commandCalls(RecordLifecycleActionHeartbeatCommand)).toHaveLength(1);
     });
   });
@@ -370,9 +407,9 @@ describe("drain hook timing and identity", () => {
     });
 
     it("on the lifecycle event when the group was deleted", async () => {
-      const { handler, autoScaling } = setup({ instance: { status: "ACTIVE" } });
+      const { check, autoScaling } = setup({ instance: { status: "ACTIVE" } });
       autoScaling.on(RecordLifecycleActionHeartbeatCommand).rejects(groupGone());
-      await expect(handler(EVENT)).resolves.toEqual({ kind: "already-completed" });
+      await expect(check(EVENT)).resolves.toEqual({ kind: "already-completed" });
     });
 
     it("when the group goes between the heartbeat and CompleteLifecycleAction", async () => {
@@ -381,38 +418,52 @@ describe("drain hook timing and identity", () => {
       await expect(handler(recheckMessageEvent())).resolves.toEqual({ batchItemFailures: [] });
     });
 
-    it("another autoscaling error still fails the check (it may pass next time)", async () => {
-      const { handler, autoScaling } = setup({ instance: { status: "DRAINING" }, tasks: [] });
+    it("another autoscaling error still fails the check, which is made again after the interval (it may pass next time)", async () => {
+      const { handler, ecs, autoScaling, sent } = setup({ instance: { status: "DRAINING" }, tasks: [] });
       autoScaling.on(RecordLifecycleActionHeartbeatCommand).rejects(Object.assign(new Error("Rate exceeded"), { name: "Throttling" }));
-      await expect(handler(recheckMessageEvent())).resolves.toEqual({ batchItemFailures: [{ itemIdentifier: "msg-1" }] });
+      await expect(handler(recheckMessageEvent())).resolves.toEqual({ batchItemFailures: [] });
+      expect(ecs.calls()).toHaveLength(0);
+      expect(autoScaling.commandCalls(CompleteLifecycleActionCommand)).toHaveLength(0);
+      expect(sent()).toEqual([expect.objectContaining({ instanceId: INSTANCE_ID, delaySeconds: 30 })]);
     });
   });
 
   describe("the container instance is verified to be the terminating EC2 instance before it is drained", () => {
-    it("drains nothing when ECS names a container instance of another EC2 instance, logs an error and checks again", async () => {
-      const { handler, ecs, autoScaling, sqs, logs } = setup({ instance: { status: "ACTIVE" }, tasks: [task(1, "service:web")] });
+    it("an AWS that ignores the filter (moto) and lists only other instances' container instances: drains none of them, lets the instance go as not in the cluster", async () => {
+      const { check, ecs, autoScaling, sqs } = setup({ instance: { status: "ACTIVE" }, tasks: [task(1, "service:web")] });
+      ecs.on(ListContainerInstancesCommand).resolves({ containerInstanceArns: [OTHER_CONTAINER_INSTANCE] });
       ecs.on(DescribeContainerInstancesCommand).resolves({
-        containerInstances: [{ containerInstanceArn: CONTAINER_INSTANCE, ec2InstanceId: OTHER_INSTANCE, status: "ACTIVE" }],
+        containerInstances: [{ containerInstanceArn: OTHER_CONTAINER_INSTANCE, ec2InstanceId: OTHER_INSTANCE, status: "ACTIVE", runningTasksCount: 1 }],
       });
-      await expect(handler(EVENT)).resolves.toEqual({ kind: "unverified", listed: [CONTAINER_INSTANCE], nextCheckSeconds: 30 });
+      await expect(check(EVENT)).resolves.toEqual({ kind: "completed", reason: "not-registered" });
       expect(ecs.commandCalls(UpdateContainerInstancesStateCommand)).toHaveLength(0);
       expect(ecs.commandCalls(ListTasksCommand)).toHaveLength(0);
-      expect(autoScaling.commandCalls(CompleteLifecycleActionCommand)).toHaveLength(0);
-      expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(1);
-      const error = logs.find((l) => l.level === "error")!;
-      expect(error.message).toMatch(/not the terminating instance/);
-      expect(error.listed).toEqual([{ containerInstanceArn: CONTAINER_INSTANCE, ec2InstanceId: OTHER_INSTANCE }]);
+      expect(autoScaling.commandCalls(CompleteLifecycleActionCommand)[0].args[0].input.InstanceId).toBe(INSTANCE_ID);
+      expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
+    });
+
+    it("a carried container instance that no longer carries the instance's ec2InstanceId is found again by listing, never drained", async () => {
+      const { check, ecs } = setup({ instance: { status: "DRAINING" }, tasks: [] });
+      ecs.on(DescribeContainerInstancesCommand).callsFake((input) => ({
+        containerInstances: input.containerInstances.includes(OTHER_CONTAINER_INSTANCE)
+          ? [{ containerInstanceArn: OTHER_CONTAINER_INSTANCE, ec2InstanceId: OTHER_INSTANCE, status: "ACTIVE" }]
+          : [{ containerInstanceArn: CONTAINER_INSTANCE, ec2InstanceId: INSTANCE_ID, status: "DRAINING" }],
+      }));
+      await expect(check(recheckMessageEvent({ containerInstanceArns: [OTHER_CONTAINER_INSTANCE] }))).resolves.toEqual({ kind: "completed", reason: "drained" });
+      expect(ecs.commandCalls(ListContainerInstancesCommand)).toHaveLength(1);
+      expect(ecs.commandCalls(UpdateContainerInstancesStateCommand)).toHaveLength(0);
+      expect(ecs.commandCalls(ListTasksCommand).every((c) => c.args[0].input.containerInstance === CONTAINER_INSTANCE)).toBe(true);
     });
 
     it("drains nothing when DescribeContainerInstances does not describe the listed one", async () => {
-      const { handler, ecs } = setup({ instance: { status: "ACTIVE" }, tasks: [] });
+      const { check, ecs } = setup({ instance: { status: "ACTIVE" }, tasks: [] });
       ecs.on(DescribeContainerInstancesCommand).resolves({ containerInstances: [], failures: [{ arn: CONTAINER_INSTANCE, reason: "MISSING" }] });
-      await expect(handler(EVENT)).resolves.toMatchObject({ kind: "unverified" });
+      await expect(check(EVENT)).resolves.toMatchObject({ kind: "unverified" });
       expect(ecs.commandCalls(UpdateContainerInstancesStateCommand)).toHaveLength(0);
     });
 
     it("of several listed, drains only the one whose ec2InstanceId matches", async () => {
-      const { handler, ecs } = setup({ instance: { status: "ACTIVE" }, tasks: [task(1, "service:web")] });
+      const { check, ecs } = setup({ instance: { status: "ACTIVE" }, tasks: [task(1, "service:web")] });
       ecs.on(ListContainerInstancesCommand).resolves({ containerInstanceArns: [OTHER_CONTAINER_INSTANCE, CONTAINER_INSTANCE] });
       ecs.on(DescribeContainerInstancesCommand).callsFake((input) => ({
         containerInstances: [
@@ -420,16 +471,14 @@ describe("drain hook timing and identity", () => {
           { containerInstanceArn: CONTAINER_INSTANCE, ec2InstanceId: INSTANCE_ID, status: "ACTIVE" },
         ].filter((ci) => input.containerInstances.includes(ci.containerInstanceArn)),
       }));
-      await expect(handler(EVENT)).resolves.toMatchObject({ kind: "waiting", holding: 1 });
+      await expect(check(EVENT)).resolves.toMatchObject({ kind: "waiting", holding: 1 });
       expect(ecs.commandCalls(UpdateContainerInstancesStateCommand).map((c) => c.args[0].input.containerInstances)).toEqual([[CONTAINER_INSTANCE]]);
       expect(ecs.commandCalls(ListTasksCommand).every((c) => c.args[0].input.containerInstance === CONTAINER_INSTANCE)).toBe(true);
     });
 
     it("lets the instance go at the maximum drain time even when it was never verified", async () => {
       const { handler, ecs, autoScaling } = setup({ instance: { status: "ACTIVE" } }, STARTED + SETTINGS.maxDrainSeconds * 1000);
-      ecs.on(DescribeContainerInstancesCommand).resolves({
-        containerInstances: [{ containerInstanceArn: CONTAINER_INSTANCE, ec2InstanceId: OTHER_INSTANCE, status: "ACTIVE" }],
-      });
+      ecs.on(DescribeContainerInstancesCommand).resolves({ containerInstances: [], failures: [{ arn: CONTAINER_INSTANCE, reason: "MISSING" }] });
       await handler(recheckMessageEvent({ checks: 120 }));
       expect(autoScaling.commandCalls(CompleteLifecycleActionCommand)).toHaveLength(1);
       expect(ecs.commandCalls(UpdateContainerInstancesStateCommand)).toHaveLength(0);
@@ -449,9 +498,9 @@ describe("drain hook timing and identity", () => {
     it("holds the instance for a listed task DescribeTasks reports MISSING, and carries it to the next check", async () => {
       const world = setup({ instance: { status: "DRAINING" }, tasks: [missing] });
       describeWithout(world, [missing.arn]);
-      await expect(world.handler(EVENT)).resolves.toMatchObject({ kind: "waiting", holding: 1 });
+      await expect(world.check(EVENT)).resolves.toMatchObject({ kind: "waiting", holding: 1 });
       expect(world.autoScaling.commandCalls(CompleteLifecycleActionCommand)).toHaveLength(0);
-      expect(JSON.parse(world.sqs.commandCalls(SendMessageCommand)[0].args[0].input.MessageBody!).unconfirmedTasks).toEqual([missing.arn]);
+      expect(world.sent()[0].unconfirmedTasks).toEqual([missing.arn]);
       expect(world.logs.find((l) => l.level === "warn")?.message).toMatch(/1 task\(s\) not described/);
     });
 
@@ -461,11 +510,11 @@ describe("drain hook timing and identity", () => {
       await expect(still.handler(recheckMessageEvent({ unconfirmedTasks: [missing.arn] }))).resolves.toEqual({ batchItemFailures: [] });
       expect(still.autoScaling.commandCalls(CompleteLifecycleActionCommand)).toHaveLength(0);
       expect(still.ecs.commandCalls(DescribeTasksCommand)[0].args[0].input.tasks).toEqual([missing.arn]);
-      expect(JSON.parse(still.sqs.commandCalls(SendMessageCommand)[0].args[0].input.MessageBody!).unconfirmedTasks).toEqual([missing.arn]);
+      expect(still.sent()[0].unconfirmedTasks).toEqual([missing.arn]);
 
       const stopped = setup({ instance: { status: "DRAINING" }, tasks: [] });
       describeWithout(stopped, [], [missing.arn]);
-      await stopped.handler(recheckMessageEvent({ unconfirmedTasks: [missing.arn] }));
+      await stopped.check(recheckMessageEvent({ unconfirmedTasks: [missing.arn] }));
       expect(stopped.autoScaling.commandCalls(CompleteLifecycleActionCommand)).toHaveLength(1);
     });
 
@@ -485,31 +534,34 @@ describe("drain hook timing and identity", () => {
     });
   });
 
-  describe("a batch item's failure does not delay the others", () => {
-    it("checks the messages of a batch concurrently: one slow failing check does not hold the next", async () => {
+  describe("a batch is checked as one", () => {
+    it("checks the instances of a batch in one sweep: one DescribeContainerInstances, no listing while their counts show tasks, one message back", async () => {
       const world = setup({ instance: { status: "DRAINING" }, tasks: [] });
-      const order: string[] = [];
-      let releaseSlow!: () => void;
-      const slowDone = new Promise<void>((resolve) => {
-        releaseSlow = resolve;
-        setTimeout(resolve, 1_000);
-      });
-      world.ecs.on(ListContainerInstancesCommand).callsFakeOnce(async () => {
-        await slowDone;
-        order.push("slow failed");
-        throw throttled();
-      }).resolves({ containerInstanceArns: [CONTAINER_INSTANCE] });
-      world.autoScaling.on(CompleteLifecycleActionCommand).callsFake(async () => {
-        order.push("other completed");
-        releaseSlow();
-        return {};
-      });
-      const event = { Records: [recheckMessage({}, "slow"), recheckMessage({}, "other")] };
-      await expect(world.handler(event)).resolves.toEqual({ batchItemFailures: [{ itemIdentifier: "slow" }] });
-      expect(order).toEqual(["other completed", "slow failed"]);
+      world.ecs.on(DescribeContainerInstancesCommand).callsFake((input) => ({
+        containerInstances: [
+          { containerInstanceArn: CONTAINER_INSTANCE, ec2InstanceId: INSTANCE_ID, status: "DRAINING", runningTasksCount: 4, pendingTasksCount: 0 },
+          { containerInstanceArn: OTHER_CONTAINER_INSTANCE, ec2InstanceId: OTHER_INSTANCE, status: "DRAINING", runningTasksCount: 2, pendingTasksCount: 1 },
+        ].filter((ci) => input.containerInstances.includes(ci.containerInstanceArn)),
+      }));
+      const other = { instanceId: OTHER_INSTANCE, lifecycleActionToken: "11111111-2222-3333-4444-555555555555", containerInstanceArns: [OTHER_CONTAINER_INSTANCE] };
+      const event = { Records: [recheckMessage({ containerInstanceArns: [CONTAINER_INSTANCE] }, "one"), recheckMessage(other, "two")] };
+      await expect(world.handler(event)).resolves.toEqual({ batchItemFailures: [] });
+      expect(world.ecs.commandCalls(DescribeContainerInstancesCommand)).toHaveLength(1);
+      expect(world.ecs.commandCalls(ListContainerInstancesCommand)).toHaveLength(0);
+      expect(world.ecs.commandCalls(ListTasksCommand)).toHaveLength(0);
+      expect(world.sqs.commandCalls(SendMessageCommand)).toHaveLength(1);
+      expect(world.sent().map((a) => [a.instanceId, a.remaining])).toEqual([[INSTANCE_ID, 4], [OTHER_INSTANCE, 3]]);
     });
 
-    it("gives up on a check still running near the Lambda's timeout: only that message comes back, the others are done", async () => {
+    it("merges duplicate chains of one lifecycle action that meet in a batch (one heartbeat, one check)", async () => {
+      const world = setup({ instance: { status: "DRAINING" }, tasks: [task(1, "service:web")] });
+      const event = { Records: [recheckMessage({ checks: 3 }, "one"), recheckMessage({ checks: 5 }, "two")] };
+      await expect(world.handler(event)).resolves.toEqual({ batchItemFailures: [] });
+      expect(world.autoScaling.commandCalls(RecordLifecycleActionHeartbeatCommand)).toHaveLength(1);
+      expect(world.sent()).toEqual([expect.objectContaining({ instanceId: INSTANCE_ID, checks: 6 })]);
+    });
+
+    it("gives up on a sweep still running near the Lambda's timeout: its messages come back", async () => {
       const world = setup({ instance: { status: "DRAINING" }, tasks: [] });
       let aborted = false;
       world.ecs.on(ListContainerInstancesCommand).callsFakeOnce(
@@ -522,20 +574,118 @@ describe("drain hook timing and identity", () => {
               reject(new Error("Request aborted"));
             });
           }),
-      ).resolves({ containerInstanceArns: [CONTAINER_INSTANCE] });
+      );
       const context = { getRemainingTimeInMillis: () => DEADLINE_MARGIN_MS + 50 };
-      const event = { Records: [recheckMessage({}, "hung"), recheckMessage({}, "fine")] };
-      await expect(world.handler(event, context)).resolves.toEqual({ batchItemFailures: [{ itemIdentifier: "hung" }] });
-      expect(world.autoScaling.commandCalls(CompleteLifecycleActionCommand)).toHaveLength(1);
+      const event = { Records: [recheckMessage({}, "hung"), recheckMessage({ instanceId: OTHER_INSTANCE, lifecycleActionToken: "t-2" }, "other")] };
+      await expect(world.handler(event, context)).resolves.toEqual({ batchItemFailures: [{ itemIdentifier: "hung" }, { itemIdentifier: "other" }] });
       expect(aborted).toBe(true);
-      expect(world.logs.find((l) => l.messageId === "hung")?.error).toMatch(/given up/);
+      expect(world.logs.find((l) => l.level === "error")?.error).toMatch(/given up/);
     }, 3_000);
 
-    it("fails a lifecycle event's check still running near the timeout, so that Lambda retries it", async () => {
+    it("fails a lifecycle event still being queued near the timeout, so that Lambda retries it", async () => {
       const world = setup({ instance: { status: "DRAINING" }, tasks: [] });
-      world.ecs.on(ListContainerInstancesCommand).callsFake(() => new Promise(() => {}));
+      world.sqs.on(SendMessageCommand).callsFake(() => new Promise(() => {}));
       await expect(world.handler(EVENT, { getRemainingTimeInMillis: () => DEADLINE_MARGIN_MS + 20 })).rejects.toThrow(/given up/);
     }, 3_000);
+  });
+});
+
+describe("drain hook: fewer calls, the same guarantees", () => {
+  /** The defaults: heartbeat timeout 5m, one failed check adds at most 4m. */
+  const TIMED = { heartbeatTimeoutSeconds: 300, failedCheckSeconds: 240 };
+  const ago = (seconds: number, nowMs: number) => new Date(nowMs - seconds * 1000).toISOString();
+
+  describe("heartbeats only as often as the heartbeat timeout needs", () => {
+    const settings = { ...SETTINGS, ...TIMED };
+    it("records one when the last would not outlast the next check failing once (delay + 4m)", () => {
+      const now = STARTED + 1_000_000;
+      expect(heartbeatDue(settings, now - 60_000, now, 0)).toBe(false); // 60 s + 4m = 5m: still covered
+      expect(heartbeatDue(settings, now - 61_000, now, 0)).toBe(true);
+      expect(heartbeatDue(settings, now - 30_000, now, 30)).toBe(false);
+      expect(heartbeatDue(settings, now - 31_000, now, 30)).toBe(true);
+      // Without the timeout (a function deployed before it was passed): every check, once.
+      expect(heartbeatDue(SETTINGS, now - 1, now, 0)).toBe(true);
+      expect(heartbeatDue(SETTINGS, now, now, 30)).toBe(false);
+    });
+
+    it("the first check of a new action records none; the message carries when the last was recorded", async () => {
+      const { check, autoScaling, sent } = setup({ instance: { status: "ACTIVE", runningTasksCount: 3 } }, STARTED + 1_000, TIMED);
+      await expect(check(EVENT)).resolves.toMatchObject({ kind: "waiting", holding: 3 });
+      expect(autoScaling.commandCalls(RecordLifecycleActionHeartbeatCommand)).toHaveLength(0);
+      expect(Date.parse(sent()[0].heartbeatAt!)).toBe(Date.parse(EVENT.time));
+    });
+
+    it("a check whose last heartbeat is 40 s old records one before sending the next check 30 s later", async () => {
+      const now = STARTED + 100_000;
+      const { check, autoScaling, sqs, sent } = setup({ instance: { status: "DRAINING", runningTasksCount: 3 } }, now, TIMED);
+      await check(recheckMessageEvent({ heartbeatAt: ago(40, now), containerInstanceArns: [CONTAINER_INSTANCE] }));
+      expect(autoScaling.commandCalls(RecordLifecycleActionHeartbeatCommand)).toHaveLength(1);
+      expect(autoScaling.send.calledBefore(sqs.send)).toBe(true);
+      expect(sent()[0].heartbeatAt).toBe(new Date(now).toISOString());
+    });
+
+    it("a check whose last heartbeat is 70 s old records one first, before any ECS call", async () => {
+      const now = STARTED + 100_000;
+      const { check, ecs, autoScaling } = setup({ instance: { status: "DRAINING", runningTasksCount: 3 } }, now, TIMED);
+      ecs.on(DescribeContainerInstancesCommand).rejects(Object.assign(new Error("Rate exceeded"), { name: "ThrottlingException" }));
+      await expect(check(recheckMessageEvent({ heartbeatAt: ago(70, now), containerInstanceArns: [CONTAINER_INSTANCE] }))).rejects.toThrow("Rate exceeded");
+      expect(autoScaling.commandCalls(RecordLifecycleActionHeartbeatCommand)).toHaveLength(1);
+    });
+
+    it("a check whose last heartbeat is 20 s old records none", async () => {
+      const now = STARTED + 100_000;
+      const { check, autoScaling } = setup({ instance: { status: "DRAINING", runningTasksCount: 3 } }, now, TIMED);
+      await check(recheckMessageEvent({ heartbeatAt: ago(20, now), containerInstanceArns: [CONTAINER_INSTANCE] }));
+      expect(autoScaling.commandCalls(RecordLifecycleActionHeartbeatCommand)).toHaveLength(0);
+    });
+  });
+
+  describe("re-checks back off while nothing moves", () => {
+    const settings = { ...SETTINGS, ...TIMED };
+    const action = (delaySeconds: number, remaining: number) => ({ ...(actionFromEvent(EVENT, SETTINGS.hookName) as { action: LifecycleAction }).action, delaySeconds, remaining });
+    it("keeps the interval while the drain is young or tasks leave, doubles it (up to heartbeatTimeout - 4m) once stuck", () => {
+      expect(nextCheckDelay(settings, action(30, 2), 2, 120)).toBe(30);
+      expect(nextCheckDelay(settings, action(30, 3), 2, BACKOFF_AFTER_SECONDS + 10)).toBe(30);
+      expect(nextCheckDelay(settings, action(30, 2), 2, BACKOFF_AFTER_SECONDS + 10)).toBe(60);
+      expect(nextCheckDelay(settings, action(60, 2), 2, BACKOFF_AFTER_SECONDS + 70)).toBe(60);
+      expect(nextCheckDelay({ ...settings, heartbeatTimeoutSeconds: 900 }, action(240, 1), 1, 1000)).toBe(480);
+      expect(nextCheckDelay({ ...settings, heartbeatTimeoutSeconds: 900 }, action(480, 1), 1, SETTINGS.maxDrainSeconds - 100)).toBe(100);
+      // Without the heartbeat timeout: the interval always.
+      expect(nextCheckDelay(SETTINGS, action(30, 2), 2, 1000)).toBe(30);
+    });
+  });
+
+  describe("an instance is let go only on a listing of its tasks made in the same check", () => {
+    it("does not list an instance whose counts show more tasks than the cluster has daemon services", async () => {
+      const { check, ecs, autoScaling } = setup({ instance: { status: "DRAINING", runningTasksCount: 2 }, tasks: [task(1, "service:web", "STOPPED", "STOPPED")], services: { agent: "DAEMON" } });
+      await expect(check(EVENT)).resolves.toMatchObject({ kind: "waiting", holding: 2 });
+      expect(ecs.commandCalls(ListTasksCommand)).toHaveLength(0);
+      expect(autoScaling.commandCalls(CompleteLifecycleActionCommand)).toHaveLength(0);
+    });
+
+    it("lists one whose count no daemon service can exceed, and still waits for a task being stopped there", async () => {
+      const { check, ecs, sent } = setup(
+        { instance: { status: "DRAINING", runningTasksCount: 1 }, tasks: [task(1, "service:agent"), task(2, "service:web", "RUNNING", "STOPPED")], services: { agent: "DAEMON" } },
+      );
+      await expect(check(EVENT)).resolves.toMatchObject({ kind: "waiting", holding: 1 });
+      expect(ecs.commandCalls(ListTasksCommand).map((c) => c.args[0].input.desiredStatus)).toEqual(["RUNNING", "STOPPED"]);
+      expect(sent()[0].heldBy).toEqual([task(2, "").arn]);
+    });
+
+    it("after a full listing of the DRAINING instance, lists only tasks meant to run and describes those that held again: one told to stop since still holds", async () => {
+      const stopping = task(2, "service:web", "STOPPING", "STOPPED");
+      const { check, ecs, autoScaling } = setup({ instance: { status: "DRAINING" }, tasks: [stopping] });
+      await expect(check(recheckMessageEvent({ heldBy: [stopping.arn], containerInstanceArns: [CONTAINER_INSTANCE] }))).resolves.toMatchObject({ kind: "waiting", holding: 1 });
+      expect(ecs.commandCalls(ListTasksCommand).map((c) => c.args[0].input.desiredStatus)).toEqual(["RUNNING"]);
+      expect(ecs.commandCalls(DescribeTasksCommand)[0].args[0].input.tasks).toEqual([stopping.arn]);
+      expect(autoScaling.commandCalls(CompleteLifecycleActionCommand)).toHaveLength(0);
+    });
+
+    it("no listing of a DRAINING instance is full on the check that set it DRAINING: nothing is carried from it", async () => {
+      const { check, sent } = setup({ instance: { status: "ACTIVE" }, tasks: [task(2, "service:web", "STOPPING", "STOPPED")] });
+      await expect(check(EVENT)).resolves.toMatchObject({ kind: "waiting", holding: 1 });
+      expect(sent()[0].heldBy).toBeUndefined();
+    });
   });
 });
 
@@ -568,12 +718,13 @@ describe("drain hook handler on real SDK clients", () => {
     const base = { region: "eu-west-1", credentials, requestHandler, retryMode: "adaptive", maxAttempts: SDK_MAX_ATTEMPTS };
     const autoScaling = new AutoScalingClient({ region: "eu-west-1", credentials });
     mockClient(autoScaling).on(CompleteLifecycleActionCommand).resolves({});
-    const handler = createDrainHandler({
+    const action = (actionFromEvent(EVENT, SETTINGS.hookName) as { action: LifecycleAction }).action;
+    const outcomes = checkDrains([action], {
       clients: { ecs: new ECSClient(base), autoScaling, sqs: new SQSClient({ region: "eu-west-1", credentials }) },
       settings: SETTINGS,
       log: () => {},
     });
-    await expect(handler(EVENT)).resolves.toEqual({ kind: "completed", reason: "not-registered" });
+    await expect(outcomes).resolves.toEqual([{ kind: "completed", reason: "not-registered" }]);
     expect(calls.filter((c) => c.endsWith("ListContainerInstances"))).toHaveLength(3);
   }, 30_000);
 });

@@ -86,6 +86,8 @@ describe("DrainHook (added by EcsCluster)", () => {
       AMIROLL_HOOK_NAME: "test-apps-drain-hook",
       AMIROLL_RECHECK_SECONDS: "30",
       AMIROLL_MAX_DRAIN_SECONDS: "3600",
+      AMIROLL_HEARTBEAT_TIMEOUT_SECONDS: "300",
+      AMIROLL_FAILED_CHECK_SECONDS: "240",
     });
     expect(fn.environment.variables.AMIROLL_RECHECK_QUEUE_URL).toMatch(/aws_sqs_queue\..*recheck.*\.url/);
     expect(fn.filename).toMatch(/^assets\/.+\/drain-hook\.zip$/);
@@ -161,6 +163,7 @@ describe("DrainHook (added by EcsCluster)", () => {
         "ecs:DescribeServices",
         "ecs:DescribeTasks",
         "ecs:ListContainerInstances",
+        "ecs:ListServices",
         "ecs:ListTasks",
         "ecs:UpdateContainerInstancesState",
         "logs:CreateLogStream",
