@@ -172,6 +172,11 @@ export interface SnapshotOptions {
    * described again (see `tasksToDescribe`). Without it (or for another cluster) every task is described.
    */
   readonly previous?: FleetSnapshot;
+  /**
+   * Groups and instances only (tasks and services left empty): all the boot check reads, polled
+   * through a whole apply, where listing every task of the cluster would be most of the calls.
+   */
+  readonly instancesOnly?: boolean;
 }
 
 /** What can change about a container instance's tasks without them leaving the RUNNING list. */
@@ -264,27 +269,28 @@ export async function takeSnapshot(clients: AwsClients, clusterName: string, opt
       .eachPage(paginateListContainerInstances({ client: ecs, ...paging }, { cluster }), (page) => containerInstances.add(page.containerInstanceArns))
       .then(() => containerInstances.done())
       .then((described) => (instances = described.map(containerInstanceSnapshot)));
-    const tasksListed = cycle.eachPage(paginateListTasks({ client: ecs, ...paging }, { cluster, desiredStatus: "RUNNING" }), (page) => {
+    const onTaskPage = (page: { taskArns?: string[] }) => {
       const arns = page.taskArns ?? [];
       listedTasks.push(...arns);
       // What must be described whatever the instances say goes now; the rest once they are known.
       const plan = tasksToDescribe(arns, known);
       tasks.add(plan.describe);
       waiting.push(...plan.waiting);
-    });
+    };
+    const tasksListed = options.instancesOnly ? Promise.resolve() : cycle.eachPage(paginateListTasks({ client: ecs, ...paging }, { cluster, desiredStatus: "RUNNING" }), onTaskPage);
     await Promise.all([
       cycle.eachPage(
         paginateDescribeAutoScalingGroups({ client: autoScaling, ...paging }, { Filters: [{ Name: `tag:${CLUSTER_TAG}`, Values: [cluster] }] }),
         (page) => groups.push(...(page.AutoScalingGroups ?? [])),
       ),
       instancesDescribed,
-      cycle.eachPage(paginateListServices({ client: ecs, ...paging }, { cluster }), (page) => services.add(page.serviceArns)).then(() => services.done()),
+      options.instancesOnly ? undefined : cycle.eachPage(paginateListServices({ client: ecs, ...paging }, { cluster }), (page) => services.add(page.serviceArns)).then(() => services.done()),
       Promise.all([tasksListed, instancesDescribed]).then(([, current]) => {
         tasks.add(tasksToDescribe(waiting, known, changedInstances(previous?.containerInstances ?? [], current)).describe);
         return tasks.done();
       }),
       // One page of stopped tasks is enough to see a crash loop; more would cost a call per 100.
-      cycle
+      options.instancesOnly ? undefined : cycle
         .call(() => ecs.send(new ListTasksCommand({ cluster, desiredStatus: "STOPPED", maxResults: BATCH })))
         .then((page) => {
           stoppedListed = page.taskArns ?? [];

@@ -560,7 +560,7 @@ async function drain(
   for (const cluster of environment.clusters.filter((c) => drainable.has(c.name))) {
     const image = targets.get(cluster.name)!.imageId;
     for (;;) {
-      const fleet = await takeSnapshot(access.clients, cluster.ecsClusterName, { now: clock.now(), since: clock.now() });
+      const fleet = await takeSnapshot(access.clients, cluster.ecsClusterName, { now: clock.now(), since: clock.now(), instancesOnly: true });
       await boots(cluster, image, fleet);
       const ready = fleet.containerInstances.filter((ci) => ci.imageId === image && ci.status === "ACTIVE" && ci.agentConnected).length;
       if (ready >= cluster.desiredCapacity) break;
@@ -632,7 +632,7 @@ async function applyCheckingBoots(
       if (!applying) return;
       try {
         for (const cluster of clusters) {
-          const fleet = await takeSnapshot(access.clients, cluster.ecsClusterName, { now: clock.now(), since: clock.now() });
+          const fleet = await takeSnapshot(access.clients, cluster.ecsClusterName, { now: clock.now(), since: clock.now(), instancesOnly: true });
           await boots(cluster, targets.get(cluster.name)!.imageId, fleet);
         }
       } catch (error) {
@@ -736,7 +736,7 @@ async function rollBack(
     if (options.signal?.aborted) return interrupted("after the pins were written");
     for (const cluster of rolling) {
       const pin = pins[env][cluster.name];
-      const fleet = await takeSnapshot(access.clients, cluster.ecsClusterName, { now: clock.now(), since: clock.now() });
+      const fleet = await takeSnapshot(access.clients, cluster.ecsClusterName, { now: clock.now(), since: clock.now(), instancesOnly: true });
       const drained = fleet.containerInstances.filter((ci) => ci.imageId === pin.retiring!.imageId && ci.status === "DRAINING").map((ci) => ci.arn);
       if (drained.length > 0) {
         log.info(`${cluster.name}: ${drained.length} old instance(s) set ACTIVE again`, { env, cluster: cluster.name });

@@ -105,6 +105,19 @@ describe("takeSnapshot", () => {
     expect(snapshot.apiCalls).toBeLessThanOrEqual(apiCallBound(snapshot.containerInstances.length, snapshot.tasks.length, snapshot.services.length, described.length));
   });
 
+  it("instances only (the boot check's poll through an apply): the same groups and instances, no task or service call", async () => {
+    const sim = await simulate("production");
+    const cluster = findEnvironment(environments, "production").clusters[0].ecsClusterName;
+    const full = await snapshotOf(sim, cluster);
+    const before = sim.world.calls.length;
+    const only = await takeSnapshot(sim.clients, cluster, { now: sim.clock.now(), since: 0, instancesOnly: true });
+    const calls = byOperation(sim.world.calls.slice(before));
+    expect(Object.keys(calls).sort()).toEqual(["DescribeAutoScalingGroups", "DescribeContainerInstances", "ListContainerInstances"]);
+    expect(only.apiCalls).toBe(sim.world.calls.length - before);
+    expect([only.groups, only.containerInstances]).toEqual([full.snapshot.groups, full.snapshot.containerInstances]);
+    expect([only.tasks, only.services, only.stoppedTasks]).toEqual([[], [], []]);
+  });
+
   it("returns plain frozen data, times as epoch ms", async () => {
     const sim = await simulate("production");
     const { snapshot } = await snapshotOf(sim, "production-apps");
