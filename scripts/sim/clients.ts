@@ -12,7 +12,7 @@ import { EC2Client } from "@aws-sdk/client-ec2";
 import { ECSClient } from "@aws-sdk/client-ecs";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { SSMClient } from "@aws-sdk/client-ssm";
-import { ConfiguredRetryStrategy } from "@smithy/core/retry";
+import { ConfiguredRetryStrategy, retryMiddleware } from "@smithy/core/retry";
 import { createHash } from "node:crypto";
 import type { DrainHookSettings } from "../../constructs/drain-hook.lambda";
 import { createDrainHandler } from "../../constructs/drain-hook.lambda";
@@ -53,7 +53,24 @@ function page<T>(items: readonly T[], nextToken: string | undefined, max: number
   return { items: items.slice(start, end), nextToken: end < items.length ? String(end) : undefined };
 }
 
-function simulate<C extends { middlewareStack: any }>(client: C, world: World, service: string, handlers: Record<string, Handler>): C {
+/**
+ * Microtask turns the SDK's middleware took around a simulated call (measured on @aws-sdk
+ * 3.1164, once a client had made its first call): from `send` to the retry middleware, inside it
+ * before and after the answer (the signing middleware's), and back out to `send`'s caller. The
+ * sim answers in process, so these turns were all the driver could see of that work: concurrent
+ * calls, the drain hook's invocations and the driver interleave by them. The short path below
+ * lets as many go by, so every interleaving, hence the event log and API calls for a seed, stays.
+ */
+const SDK_TURNS = { toRetry: 36, toAnswer: 19, afterAnswer: 1, afterFailure: 1, fromRetry: 6, fromRetryFailure: 6 };
+/** SQS's client took one turn more on the way out (its SendMessage MD5 check stays in the stack). */
+const SDK_EXTRA_TURNS_OUT: Record<string, number> = { sqs: 1 };
+
+/** `await pass(turns)` lets `turns` (at least 1) microtask turns go by: the awaits here, and the await of its promise. */
+async function pass(turns: number): Promise<void> {
+  for (let i = 1; i < turns; i++) await undefined;
+}
+
+function simulate<C extends { middlewareStack: any; config: any }>(client: C, world: World, service: string, handlers: Record<string, Handler>): C {
   // Nothing reads the SDK's log of each call here (its logger is the no-op one), yet the logger
   // middleware filters every input and output through the schema: a sixth of a large sim's time.
   client.middlewareStack.remove("loggerMiddleware");
@@ -61,18 +78,70 @@ function simulate<C extends { middlewareStack: any }>(client: C, world: World, s
     (next: (args: unknown) => Promise<unknown>) => (args: unknown) => world.clock.track(next(args)),
     { step: "initialize", priority: "high", name: "amirollSimulatedTime" },
   );
+  /** Where AWS would answer (where the HTTP call would be): the world's handler, or an AWS-shaped error. */
+  const respond = (commandName: string) => async (args: { input: unknown }) => {
+    const operation = commandName.replace(/Command$/, "");
+    const throttled = world.rng.chance(world.behaviour.throttleRate);
+    world.calls.push({ service, operation, at: world.clock.now(), throttled });
+    if (throttled) throw awsError(THROTTLING_ERROR[service], "Rate exceeded");
+    const handler = handlers[operation];
+    if (!handler) throw awsError("UnknownOperationException", `the simulated ${service} does not implement ${operation}`);
+    const output = await handler(args.input ?? {});
+    return { output: { $metadata: { httpStatusCode: 200 }, ...(output as object) }, response: { statusCode: 200, headers: {} } };
+  };
+  // The full path: the whole stack, answered inside the retry middleware, before the response is parsed.
+  client.middlewareStack.add((_next: unknown, context: { commandName: string }) => respond(context.commandName), {
+    step: "deserialize",
+    priority: "high",
+    name: "amirollSimulatedAws",
+  });
+  // The short path: nothing to serialize, resolve an endpoint for, sign or parse (a third of a
+  // large sim's time), so from the initialize step straight to the SDK's own retry middleware
+  // (its attempts, retry quota and errors as they were) around the answer. The client's own
+  // initialize-step middleware (SQS's MD5 check of SendMessage) still runs, before it. A
+  // client's first calls (until one has completed) take the full path: they resolve its
+  // credentials and configuration, in more turns (and, once a process, an I/O wait).
+  let warm = false;
+  const becameWarm = () => {
+    warm = true;
+  };
+  const extraOut = SDK_EXTRA_TURNS_OUT[service] ?? 0;
   client.middlewareStack.add(
-    (_next: unknown, context: { commandName: string }) => async (args: { input: unknown }) => {
-      const operation = context.commandName.replace(/Command$/, "");
-      const throttled = world.rng.chance(world.behaviour.throttleRate);
-      world.calls.push({ service, operation, at: world.clock.now(), throttled });
-      if (throttled) throw awsError(THROTTLING_ERROR[service], "Rate exceeded");
-      const handler = handlers[operation];
-      if (!handler) throw awsError("UnknownOperationException", `the simulated ${service} does not implement ${operation}`);
-      const output = await handler(args.input ?? {});
-      return { output: { $metadata: { httpStatusCode: 200 }, ...(output as object) }, response: { statusCode: 200, headers: {} } };
+    (next: (args: unknown) => Promise<unknown>, context: { commandName: string }) => {
+      const answer = respond(context.commandName);
+      const retrying = retryMiddleware(client.config)(
+        (async (args: { input: unknown }) => {
+          await pass(SDK_TURNS.toAnswer);
+          try {
+            const result = await answer(args);
+            await pass(SDK_TURNS.afterAnswer);
+            return result;
+          } catch (error) {
+            await pass(SDK_TURNS.afterFailure);
+            throw error;
+          }
+        }) as any,
+        context as any,
+      );
+      const short = async (args: any) => {
+        await pass(SDK_TURNS.toRetry);
+        try {
+          const result = await retrying(args);
+          await pass(SDK_TURNS.fromRetry + extraOut);
+          return result;
+        } catch (error) {
+          await pass(SDK_TURNS.fromRetryFailure + extraOut);
+          throw error;
+        }
+      };
+      return (args: unknown) => {
+        if (warm) return short(args);
+        const full = next(args);
+        full.then(becameWarm, becameWarm);
+        return full;
+      };
     },
-    { step: "deserialize", priority: "high", name: "amirollSimulatedAws" },
+    { step: "initialize", priority: "low", name: "amirollSimulatedShortPath" },
   );
   return client;
 }
@@ -98,6 +167,8 @@ export function createSimClients(world: World, drainHooks: readonly DrainHookSet
     credentials: { accessKeyId: "SIMULATED", secretAccessKey: "SIMULATED" },
     maxAttempts,
     retryStrategy: new ConfiguredRetryStrategy(maxAttempts, () => 0),
+    // Each command class's middleware resolved once, not on every call (an SDK option).
+    cacheMiddleware: true,
   };
   type Invoke = (event: unknown) => Promise<unknown>;
   const faultRate = options.hookFaultRate ?? 0;
