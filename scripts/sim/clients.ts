@@ -380,6 +380,16 @@ function validDeploymentConfiguration(input: { minimumHealthyPercent?: number; m
 
 function ecsHandlers(world: World): Record<string, Handler> {
   const servicesOf = (cluster: string) => [...world.services.values()].filter((s) => s.clusterName === cluster);
+  /**
+   * A cluster's service by ARN or name: a map look-up (services are keyed cluster/name) when the
+   * reference is the service's own ARN or name, else the scan (by ARN or id, then by name).
+   * Both find the same service, service names holding no "/" (ECS allows none).
+   */
+  const serviceIn = (clusterName: string, ref: string): SimService | undefined => {
+    const direct = world.services.get(ref.startsWith("arn:") ? ref.slice(ref.indexOf(":service/") + ":service/".length) : `${clusterName}/${ref}`);
+    if (direct && direct.clusterName === clusterName && (direct.arn === ref || direct.name === ref) && !direct.name.includes("/")) return direct;
+    return byArnOrId(servicesOf(clusterName), ref) ?? servicesOf(clusterName).find((s) => s.name === ref);
+  };
   let listed: { key: string; found: SimTask[] } | undefined;
   return {
     DescribeClusters: (input) => {
@@ -401,7 +411,10 @@ function ecsHandlers(world: World): Record<string, Handler> {
     ListContainerInstances: (input) => {
       const cluster = findCluster(world, input.cluster);
       const matches = containerInstanceFilter(input.filter);
-      const found = [...world.containerInstances.values()].filter(
+      // The drain hook asks for one EC2 instance's: those are indexed (the same ones, in the same order).
+      const ec2InstanceId = /^\s*ec2InstanceId\s*==\s*(\S+)\s*$/.exec(input.filter ?? "")?.[1];
+      const source = ec2InstanceId ? world.containerInstancesOfEc2(ec2InstanceId) : [...world.containerInstances.values()];
+      const found = source.filter(
         (ci) => ci.clusterName === cluster.name && (input.status ? ci.status === input.status : ci.status !== "INACTIVE") && matches(ci),
       );
       const { items, nextToken } = page(found, input.nextToken, input.maxResults, 100);
@@ -440,7 +453,7 @@ function ecsHandlers(world: World): Record<string, Handler> {
     DescribeServices: (input) => {
       const cluster = findCluster(world, input.cluster);
       tooMany(input.services, 10, "services");
-      const found = (input.services as string[]).map((ref) => [ref, byArnOrId(servicesOf(cluster.name), ref) ?? servicesOf(cluster.name).find((s) => s.name === ref)] as const);
+      const found = (input.services as string[]).map((ref) => [ref, serviceIn(cluster.name, ref)] as const);
       return {
         services: found.filter(([, s]) => s).map(([, s]) => serviceView(world, s!)),
         failures: found.filter(([, s]) => !s).map(([arn]) => ({ arn, reason: "MISSING" })),

@@ -247,6 +247,8 @@ export class World {
   taskChanges = 0;
   /** Per cluster: its tasks whose desiredStatus is RUNNING, in creation order (as in `tasks`). */
   private readonly clusterRunning = new Map<string, Set<SimTask>>();
+  /** Per EC2 instance: its container instances, in registration order (as in `containerInstances`). */
+  private readonly containerInstancesByEc2 = new Map<string, SimContainerInstance[]>();
   /** During a scheduler pass: each cluster's placeable instances (no instance changes status within a pass). */
   private placeableCache?: Map<string, SimContainerInstance[]>;
 
@@ -353,6 +355,11 @@ export class World {
 
   tasksOnInstance(containerInstanceArn: string): SimTask[] {
     return [...(this.instanceTasks.get(containerInstanceArn) ?? [])].map((arn) => this.tasks.get(arn)!);
+  }
+
+  /** The container instances an EC2 instance registered, in the order of `containerInstances` (a filter on ec2InstanceId without the scan). */
+  containerInstancesOfEc2(ec2InstanceId: string): readonly SimContainerInstance[] {
+    return this.containerInstancesByEc2.get(ec2InstanceId) ?? [];
   }
 
   /** A cluster's tasks whose desiredStatus is RUNNING, in the order of `tasks` (ListTasks without a scan of every task). */
@@ -899,6 +906,9 @@ export class World {
       registeredAt: this.clock.now(),
     };
     this.containerInstances.set(ci.arn, ci);
+    const ofEc2 = this.containerInstancesByEc2.get(ci.ec2InstanceId);
+    if (ofEc2) ofEc2.push(ci);
+    else this.containerInstancesByEc2.set(ci.ec2InstanceId, [ci]);
     instance.containerInstanceArn = ci.arn;
     this.note(`${instance.id} registered with ${clusterName}`);
     this.poke();
