@@ -249,6 +249,10 @@ export class World {
   private readonly clusterRunning = new Map<string, Set<SimTask>>();
   /** Per EC2 instance: its container instances, in registration order (as in `containerInstances`). */
   private readonly containerInstancesByEc2 = new Map<string, SimContainerInstance[]>();
+  /** Every container instance, in `collate` order of ARN (kept as they register: spread indexes are built from it without sorting). */
+  private readonly byArnOrder: SimContainerInstance[] = [];
+  /** During a scheduler pass: per cluster, its placeable instances by zone and task count (built on first use). */
+  private spreadIndexes?: Map<string, SpreadIndex>;
   /** During a scheduler pass: each cluster's placeable instances (no instance changes status within a pass). */
   private placeableCache?: Map<string, SimContainerInstance[]>;
 
@@ -433,6 +437,7 @@ export class World {
     this.taskChanges++;
     if (!this.instanceTasks.has(ci.arn)) this.instanceTasks.set(ci.arn, new Set());
     this.instanceTasks.get(ci.arn)!.add(task.arn);
+    this.spreadIndexes?.get(ci.clusterName)?.move(ci, this.taskCount(ci.arn) - 1, this.taskCount(ci.arn));
     const usage = this.instanceUsage.get(ci.arn);
     if (usage) {
       usage.cpu += cpu;
@@ -497,6 +502,8 @@ export class World {
         const usage = this.instanceUsage.get(task.containerInstanceArn)!;
         usage.cpu -= task.cpu;
         usage.memory -= task.memory;
+        const ci = this.containerInstances.get(task.containerInstanceArn);
+        if (ci) this.spreadIndexes?.get(ci.clusterName)?.move(ci, this.taskCount(ci.arn) + 1, this.taskCount(ci.arn));
       }
       this.poke();
     };
@@ -518,6 +525,7 @@ export class World {
       else placeable.set(ci.clusterName, [ci]);
     }
     this.placeableCache = placeable;
+    this.spreadIndexes = new Map();
     try {
       for (const service of this.services.values()) {
         if (service.schedulingStrategy === "DAEMON") this.scheduleDaemon(service);
@@ -526,6 +534,7 @@ export class World {
       }
     } finally {
       this.placeableCache = undefined;
+      this.spreadIndexes = undefined;
     }
   }
 
@@ -580,10 +589,11 @@ export class World {
       perInstance.set(task.containerInstanceArn, (perInstance.get(task.containerInstanceArn) ?? 0) + 1);
       if (task.deploymentId === primary) primaryPerInstance.set(task.containerInstanceArn, (primaryPerInstance.get(task.containerInstanceArn) ?? 0) + 1);
     }
-    // The least of the candidates in that order: one scan, each key computed once per instance.
+    // The least of the candidates in that order: one scan, each key computed once per instance;
+    // during a scheduler pass, only the instances that can be least (spreadCandidates).
     let best: SimContainerInstance | undefined;
     let bestKey: [number, number, number, number] = [0, 0, 0, 0];
-    for (const ci of this.placeable(service.clusterName)) {
+    for (const ci of this.spreadCandidates(service.clusterName, perInstance, fits)) {
       if (!fits(this.freeCapacity(ci))) continue;
       const key: [number, number, number, number] = [perZone.get(ci.az) ?? 0, perInstance.get(ci.arn) ?? 0, primaryPerInstance.get(ci.arn) ?? 0, this.taskCount(ci.arn)];
       const order = !best ? -1 : key[0] - bestKey[0] || key[1] - bestKey[1] || key[2] - bestKey[2] || key[3] - bestKey[3] || collate(ci.arn, best.arn);
@@ -593,6 +603,36 @@ export class World {
       }
     }
     return best;
+  }
+
+  /**
+   * The instances among which place() finds the least by (zone count, service tasks on it,
+   * primary tasks on it, tasks on it, ARN): every placeable one, or during a scheduler pass only
+   * those holding the service's tasks (`perInstance`) and, per zone, the first of the others that
+   * fits in (task count, ARN) order: the others of a zone tie on the first three keys, so no
+   * other one of them can be less. The same least, without scanning every instance per task.
+   */
+  private spreadCandidates(
+    clusterName: string,
+    perInstance: ReadonlyMap<string, number>,
+    fits: (free: { cpu: number; memory: number }) => boolean,
+  ): Iterable<SimContainerInstance> {
+    if (!this.spreadIndexes) return this.placeable(clusterName);
+    let index = this.spreadIndexes.get(clusterName);
+    if (!index) {
+      index = new SpreadIndex(
+        this.byArnOrder.filter((ci) => ci.clusterName === clusterName && ci.status === "ACTIVE" && ci.agentConnected),
+        (arn) => this.taskCount(arn),
+      );
+      this.spreadIndexes.set(clusterName, index);
+    }
+    const candidates: SimContainerInstance[] = [];
+    for (const arn of perInstance.keys()) {
+      const ci = this.containerInstances.get(arn);
+      if (ci && index.has(ci)) candidates.push(ci);
+    }
+    for (const ci of index.firstPerZone((ci) => !perInstance.has(ci.arn) && fits(this.freeCapacity(ci)))) candidates.push(ci);
+    return candidates;
   }
 
   /**
@@ -906,6 +946,7 @@ export class World {
       registeredAt: this.clock.now(),
     };
     this.containerInstances.set(ci.arn, ci);
+    this.byArnOrder.splice(sortedIndex(this.byArnOrder, ci.arn), 0, ci);
     const ofEc2 = this.containerInstancesByEc2.get(ci.ec2InstanceId);
     if (ofEc2) ofEc2.push(ci);
     else this.containerInstancesByEc2.set(ci.ec2InstanceId, [ci]);
@@ -1069,5 +1110,78 @@ export class World {
   percentComplete(refresh: SimInstanceRefresh): number {
     if (refresh.total === 0) return 100;
     return Math.round(((refresh.total - refresh.toReplace.size) / refresh.total) * 100);
+  }
+}
+
+/** Where `arn` goes in `list` (sorted by `collate` of ARN). */
+function sortedIndex(list: readonly SimContainerInstance[], arn: string): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (collate(list[mid].arn, arn) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * A cluster's placeable container instances during one scheduler pass, per zone in buckets by
+ * task count, each bucket in `collate` order of ARN (as `instances` come), kept as counts change.
+ */
+class SpreadIndex {
+  private readonly zones = new Map<string, SimContainerInstance[][]>();
+  /** Each instance's position in `collate` order (to insert into a bucket by number, not by collation). */
+  private readonly rank = new Map<SimContainerInstance, number>();
+
+  constructor(instances: readonly SimContainerInstance[], taskCount: (arn: string) => number) {
+    instances.forEach((ci, i) => {
+      this.rank.set(ci, i);
+      this.bucket(ci.az, taskCount(ci.arn)).push(ci);
+    });
+  }
+
+  has(ci: SimContainerInstance): boolean {
+    return this.rank.has(ci);
+  }
+
+  private bucket(zone: string, count: number): SimContainerInstance[] {
+    let buckets = this.zones.get(zone);
+    if (!buckets) this.zones.set(zone, (buckets = []));
+    while (buckets.length <= count) buckets.push([]);
+    return buckets[count];
+  }
+
+  /** An instance's task count went from `from` to `to`. */
+  move(ci: SimContainerInstance, from: number, to: number): void {
+    const rank = this.rank.get(ci);
+    if (rank === undefined) return;
+    const source = this.bucket(ci.az, from);
+    const at = source.indexOf(ci);
+    if (at < 0) throw new Error(`spread index: ${ci.arn} is not among the instances with ${from} tasks`);
+    source.splice(at, 1);
+    const target = this.bucket(ci.az, to);
+    let lo = 0;
+    let hi = target.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.rank.get(target[mid])! < rank) lo = mid + 1;
+      else hi = mid;
+    }
+    target.splice(lo, 0, ci);
+  }
+
+  /** Per zone, the first instance in (task count, ARN) order that `ok` accepts. */
+  *firstPerZone(ok: (ci: SimContainerInstance) => boolean): Iterable<SimContainerInstance> {
+    for (const buckets of this.zones.values()) {
+      search: for (const bucket of buckets) {
+        for (const ci of bucket) {
+          if (ok(ci)) {
+            yield ci;
+            break search;
+          }
+        }
+      }
+    }
   }
 }
