@@ -302,8 +302,18 @@ function containerInstanceFilter(filter: string | undefined): (ci: SimContainerI
 }
 
 function serviceView(world: World, service: SimService) {
-  const tasks = world.liveTasksOfService(service);
-  const count = (deploymentId: string | undefined, status: string) => tasks.filter((t) => (!deploymentId || t.deploymentId === deploymentId) && t.lastStatus === status).length;
+  // RUNNING and PENDING tasks per deployment ("" for all), counted in one pass.
+  const counts = new Map<string, { RUNNING: number; PENDING: number }>([["", { RUNNING: 0, PENDING: 0 }]]);
+  for (const t of world.liveTasksOfService(service)) {
+    if (t.lastStatus !== "RUNNING" && t.lastStatus !== "PENDING") continue;
+    counts.get("")![t.lastStatus]++;
+    const key = t.deploymentId ?? "";
+    if (key === "") continue;
+    let ofDeployment = counts.get(key);
+    if (!ofDeployment) counts.set(key, (ofDeployment = { RUNNING: 0, PENDING: 0 }));
+    ofDeployment[t.lastStatus]++;
+  }
+  const count = (deploymentId: string | undefined, status: "RUNNING" | "PENDING") => counts.get(deploymentId ?? "")?.[status] ?? 0;
   return {
     serviceArn: service.arn,
     serviceName: service.name,

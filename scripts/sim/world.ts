@@ -645,9 +645,13 @@ export class World {
   private scheduleReplica(service: SimService): void {
     const primary = service.deployments.find((d) => d.status === "PRIMARY")!;
     const live = this.liveTasksOfService(service);
-    const instanceOk = (t: SimTask) => this.containerInstances.get(t.containerInstanceArn)?.status === "ACTIVE";
-    const keep = live.filter((t) => instanceOk(t) && t.deploymentId === primary.id);
-    const replace = live.filter((t) => !(instanceOk(t) && t.deploymentId === primary.id));
+    // What stays (the primary deployment's, on an ACTIVE instance) and what is replaced, in one pass.
+    const keep: SimTask[] = [];
+    const replace: SimTask[] = [];
+    for (const t of live) {
+      if (t.deploymentId === primary.id && this.containerInstances.get(t.containerInstanceArn)?.status === "ACTIVE") keep.push(t);
+      else replace.push(t);
+    }
     const desired = service.desiredCount;
     const ceiling = Math.floor((desired * service.maximumPercent) / 100);
     const floor = Math.ceil((desired * service.minimumHealthyPercent) / 100);
