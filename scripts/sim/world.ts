@@ -760,17 +760,26 @@ export class World {
 
   private updateDeployments(service: SimService): void {
     const primary = service.deployments.find((d) => d.status === "PRIMARY")!;
-    const live = this.liveTasksOfService(service);
+    // Read, not changed, here: the live set itself rather than a copy (this runs for every service on every pass).
+    const live: ReadonlySet<SimTask> = this.serviceLive.get(`${service.clusterName}/${service.name}`) ?? new Set();
+    const holds = (deploymentId: string) => {
+      for (const t of live) if (t.deploymentId === deploymentId) return true;
+      return false;
+    };
     for (const old of service.deployments.filter((d) => d.status === "ACTIVE")) {
-      if (!live.some((t) => t.deploymentId === old.id)) old.status = "INACTIVE";
+      if (!holds(old.id)) old.status = "INACTIVE";
     }
     for (let i = service.deployments.length - 1; i >= 0; i--) if (service.deployments[i].status === "INACTIVE") service.deployments.splice(i, 1);
     const target = service.schedulingStrategy === "DAEMON" ? this.placeable(service.clusterName).length : service.desiredCount;
-    const steady = live.length === target && live.every((t) => t.deploymentId === primary.id && t.lastStatus === "RUNNING" && t.healthy);
+    let steady = live.size === target;
+    if (steady) for (const t of live) if (!(t.deploymentId === primary.id && t.lastStatus === "RUNNING" && t.healthy)) { steady = false; break; }
     if (primary.rolloutState !== "IN_PROGRESS") {
       // ECS reports a steady state again (SERVICE_STEADY_STATE) once a service that could not place a task runs them all.
-      const lastSteadyAt = service.events.find((e) => e.message.endsWith("has reached a steady state."))?.createdAt ?? -Infinity;
-      if (steady && service.deployments.length === 1 && (service.lastPlacementFailureAt ?? -Infinity) > lastSteadyAt) this.serviceEvent(service, "has reached a steady state.");
+      // (The last steady-state event is looked for only when that can matter.)
+      if (steady && service.deployments.length === 1 && service.lastPlacementFailureAt !== undefined) {
+        const lastSteadyAt = service.events.find((e) => e.message.endsWith("has reached a steady state."))?.createdAt ?? -Infinity;
+        if (service.lastPlacementFailureAt > lastSteadyAt) this.serviceEvent(service, "has reached a steady state.");
+      }
       return;
     }
     if (steady && service.deployments.length === 1) {
