@@ -301,6 +301,18 @@ function containerInstanceFilter(filter: string | undefined): (ci: SimContainerI
   return (ci) => ci[field] === match[2];
 }
 
+type SimServiceEvent = SimService["events"][number];
+/**
+ * A service event as DescribeServices answers it, made once per event (an event never changes):
+ * a service's last 100 events went into every answer, fresh, for callers that only read them.
+ */
+const eventViews = new WeakMap<SimServiceEvent, { id: string; createdAt: Date; message: string }>();
+function eventView(e: SimServiceEvent) {
+  let view = eventViews.get(e);
+  if (!view) eventViews.set(e, (view = { id: e.id, createdAt: new Date(e.createdAt), message: e.message }));
+  return view;
+}
+
 function serviceView(world: World, service: SimService) {
   // RUNNING and PENDING tasks per deployment ("" for all), counted in one pass.
   const counts = new Map<string, { RUNNING: number; PENDING: number }>([["", { RUNNING: 0, PENDING: 0 }]]);
@@ -337,7 +349,7 @@ function serviceView(world: World, service: SimService) {
       createdAt: new Date(d.createdAt),
       updatedAt: new Date(d.updatedAt),
     })),
-    events: service.events.map((e) => ({ id: e.id, createdAt: new Date(e.createdAt), message: e.message })),
+    events: service.events.map(eventView),
     createdAt: new Date(service.createdAt),
     tags: Object.entries(service.tags).map(([key, value]) => ({ key, value })),
   };
