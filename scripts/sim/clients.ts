@@ -12,7 +12,7 @@ import { EC2Client } from "@aws-sdk/client-ec2";
 import { ECSClient } from "@aws-sdk/client-ecs";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { SSMClient } from "@aws-sdk/client-ssm";
-import { ConfiguredRetryStrategy } from "@smithy/core/retry";
+import { ConfiguredRetryStrategy, retryMiddleware } from "@smithy/core/retry";
 import { createHash } from "node:crypto";
 import type { DrainHookSettings } from "../../constructs/drain-hook.lambda";
 import { createDrainHandler } from "../../constructs/drain-hook.lambda";
@@ -58,7 +58,24 @@ export interface SimApiCall extends ApiCall {
   readonly caller?: "drain-hook";
 }
 
-function simulate<C extends { middlewareStack: any }>(client: C, world: World, service: string, handlers: Record<string, Handler>, caller?: "drain-hook"): C {
+/**
+ * Microtask turns the SDK's middleware took around a simulated call (measured on @aws-sdk
+ * 3.1164, once a client had made its first call): from `send` to the retry middleware, inside it
+ * before and after the answer (the signing middleware's), and back out to `send`'s caller. The
+ * sim answers in process, so these turns were all the driver could see of that work: concurrent
+ * calls, the drain hook's invocations and the driver interleave by them. The short path below
+ * lets as many go by, so every interleaving, hence the event log and API calls for a seed, stays.
+ */
+const SDK_TURNS = { toRetry: 36, toAnswer: 19, afterAnswer: 1, afterFailure: 1, fromRetry: 6, fromRetryFailure: 6 };
+/** SQS's client took one turn more on the way out (its SendMessage MD5 check stays in the stack). */
+const SDK_EXTRA_TURNS_OUT: Record<string, number> = { sqs: 1 };
+
+/** `await pass(turns)` lets `turns` (at least 1) microtask turns go by: the awaits here, and the await of its promise. */
+async function pass(turns: number): Promise<void> {
+  for (let i = 1; i < turns; i++) await undefined;
+}
+
+function simulate<C extends { middlewareStack: any; config: any }>(client: C, world: World, service: string, handlers: Record<string, Handler>, caller?: "drain-hook"): C {
   // Nothing reads the SDK's log of each call here (its logger is the no-op one), yet the logger
   // middleware filters every input and output through the schema: a sixth of a large sim's time.
   client.middlewareStack.remove("loggerMiddleware");
@@ -66,19 +83,71 @@ function simulate<C extends { middlewareStack: any }>(client: C, world: World, s
     (next: (args: unknown) => Promise<unknown>) => (args: unknown) => world.clock.track(next(args)),
     { step: "initialize", priority: "high", name: "amirollSimulatedTime" },
   );
+  /** Where AWS would answer (where the HTTP call would be): the world's handler, or an AWS-shaped error. */
+  const respond = (commandName: string) => async (args: { input: unknown }) => {
+    const operation = commandName.replace(/Command$/, "");
+    const throttled = world.rng.chance(world.behaviour.throttleRate);
+    const call: SimApiCall = caller ? { service, operation, at: world.clock.now(), throttled, caller } : { service, operation, at: world.clock.now(), throttled };
+    world.calls.push(call);
+    if (throttled) throw awsError(THROTTLING_ERROR[service], "Rate exceeded");
+    const handler = handlers[operation];
+    if (!handler) throw awsError("UnknownOperationException", `the simulated ${service} does not implement ${operation}`);
+    const output = await handler(args.input ?? {});
+    return { output: { $metadata: { httpStatusCode: 200 }, ...(output as object) }, response: { statusCode: 200, headers: {} } };
+  };
+  // The full path: the whole stack, answered inside the retry middleware, before the response is parsed.
+  client.middlewareStack.add((_next: unknown, context: { commandName: string }) => respond(context.commandName), {
+    step: "deserialize",
+    priority: "high",
+    name: "amirollSimulatedAws",
+  });
+  // The short path: nothing to serialize, resolve an endpoint for, sign or parse (a third of a
+  // large sim's time), so from the initialize step straight to the SDK's own retry middleware
+  // (its attempts, retry quota and errors as they were) around the answer. The client's own
+  // initialize-step middleware (SQS's MD5 check of SendMessage) still runs, before it. A
+  // client's first calls (until one has completed) take the full path: they resolve its
+  // credentials and configuration, in more turns (and, once a process, an I/O wait).
+  let warm = false;
+  const becameWarm = () => {
+    warm = true;
+  };
+  const extraOut = SDK_EXTRA_TURNS_OUT[service] ?? 0;
   client.middlewareStack.add(
-    (_next: unknown, context: { commandName: string }) => async (args: { input: unknown }) => {
-      const operation = context.commandName.replace(/Command$/, "");
-      const throttled = world.rng.chance(world.behaviour.throttleRate);
-      const call: SimApiCall = caller ? { service, operation, at: world.clock.now(), throttled, caller } : { service, operation, at: world.clock.now(), throttled };
-      world.calls.push(call);
-      if (throttled) throw awsError(THROTTLING_ERROR[service], "Rate exceeded");
-      const handler = handlers[operation];
-      if (!handler) throw awsError("UnknownOperationException", `the simulated ${service} does not implement ${operation}`);
-      const output = await handler(args.input ?? {});
-      return { output: { $metadata: { httpStatusCode: 200 }, ...(output as object) }, response: { statusCode: 200, headers: {} } };
+    (next: (args: unknown) => Promise<unknown>, context: { commandName: string }) => {
+      const answer = respond(context.commandName);
+      const retrying = retryMiddleware(client.config)(
+        (async (args: { input: unknown }) => {
+          await pass(SDK_TURNS.toAnswer);
+          try {
+            const result = await answer(args);
+            await pass(SDK_TURNS.afterAnswer);
+            return result;
+          } catch (error) {
+            await pass(SDK_TURNS.afterFailure);
+            throw error;
+          }
+        }) as any,
+        context as any,
+      );
+      const short = async (args: any) => {
+        await pass(SDK_TURNS.toRetry);
+        try {
+          const result = await retrying(args);
+          await pass(SDK_TURNS.fromRetry + extraOut);
+          return result;
+        } catch (error) {
+          await pass(SDK_TURNS.fromRetryFailure + extraOut);
+          throw error;
+        }
+      };
+      return (args: unknown) => {
+        if (warm) return short(args);
+        const full = next(args);
+        full.then(becameWarm, becameWarm);
+        return full;
+      };
     },
-    { step: "deserialize", priority: "high", name: "amirollSimulatedAws" },
+    { step: "initialize", priority: "low", name: "amirollSimulatedShortPath" },
   );
   return client;
 }
@@ -104,6 +173,8 @@ export function createSimClients(world: World, drainHooks: readonly DrainHookSet
     credentials: { accessKeyId: "SIMULATED", secretAccessKey: "SIMULATED" },
     maxAttempts,
     retryStrategy: new ConfiguredRetryStrategy(maxAttempts, () => 0),
+    // Each command class's middleware resolved once, not on every call (an SDK option).
+    cacheMiddleware: true,
   };
   type Invoke = (event: unknown) => Promise<unknown>;
   const faultRate = options.hookFaultRate ?? 0;
@@ -276,9 +347,31 @@ function containerInstanceFilter(filter: string | undefined): (ci: SimContainerI
   return (ci) => ci[field] === match[2];
 }
 
+type SimServiceEvent = SimService["events"][number];
+/**
+ * A service event as DescribeServices answers it, made once per event (an event never changes):
+ * a service's last 100 events went into every answer, fresh, for callers that only read them.
+ */
+const eventViews = new WeakMap<SimServiceEvent, { id: string; createdAt: Date; message: string }>();
+function eventView(e: SimServiceEvent) {
+  let view = eventViews.get(e);
+  if (!view) eventViews.set(e, (view = { id: e.id, createdAt: new Date(e.createdAt), message: e.message }));
+  return view;
+}
+
 function serviceView(world: World, service: SimService) {
-  const tasks = world.liveTasksOfService(service);
-  const count = (deploymentId: string | undefined, status: string) => tasks.filter((t) => (!deploymentId || t.deploymentId === deploymentId) && t.lastStatus === status).length;
+  // RUNNING and PENDING tasks per deployment ("" for all), counted in one pass.
+  const counts = new Map<string, { RUNNING: number; PENDING: number }>([["", { RUNNING: 0, PENDING: 0 }]]);
+  for (const t of world.liveTasksOfService(service)) {
+    if (t.lastStatus !== "RUNNING" && t.lastStatus !== "PENDING") continue;
+    counts.get("")![t.lastStatus]++;
+    const key = t.deploymentId ?? "";
+    if (key === "") continue;
+    let ofDeployment = counts.get(key);
+    if (!ofDeployment) counts.set(key, (ofDeployment = { RUNNING: 0, PENDING: 0 }));
+    ofDeployment[t.lastStatus]++;
+  }
+  const count = (deploymentId: string | undefined, status: "RUNNING" | "PENDING") => counts.get(deploymentId ?? "")?.[status] ?? 0;
   return {
     serviceArn: service.arn,
     serviceName: service.name,
@@ -302,7 +395,7 @@ function serviceView(world: World, service: SimService) {
       createdAt: new Date(d.createdAt),
       updatedAt: new Date(d.updatedAt),
     })),
-    events: service.events.map((e) => ({ id: e.id, createdAt: new Date(e.createdAt), message: e.message })),
+    events: service.events.map(eventView),
     createdAt: new Date(service.createdAt),
     tags: Object.entries(service.tags).map(([key, value]) => ({ key, value })),
   };
@@ -355,6 +448,16 @@ function validDeploymentConfiguration(input: { minimumHealthyPercent?: number; m
 
 function ecsHandlers(world: World): Record<string, Handler> {
   const servicesOf = (cluster: string) => [...world.services.values()].filter((s) => s.clusterName === cluster);
+  /**
+   * A cluster's service by ARN or name: a map look-up (services are keyed cluster/name) when the
+   * reference is the service's own ARN or name, else the scan (by ARN or id, then by name).
+   * Both find the same service, service names holding no "/" (ECS allows none).
+   */
+  const serviceIn = (clusterName: string, ref: string): SimService | undefined => {
+    const direct = world.services.get(ref.startsWith("arn:") ? ref.slice(ref.indexOf(":service/") + ":service/".length) : `${clusterName}/${ref}`);
+    if (direct && direct.clusterName === clusterName && (direct.arn === ref || direct.name === ref) && !direct.name.includes("/")) return direct;
+    return byArnOrId(servicesOf(clusterName), ref) ?? servicesOf(clusterName).find((s) => s.name === ref);
+  };
   let listed: { key: string; found: SimTask[] } | undefined;
   return {
     DescribeClusters: (input) => {
@@ -376,7 +479,10 @@ function ecsHandlers(world: World): Record<string, Handler> {
     ListContainerInstances: (input) => {
       const cluster = findCluster(world, input.cluster);
       const matches = containerInstanceFilter(input.filter);
-      const found = [...world.containerInstances.values()].filter(
+      // The drain hook asks for one EC2 instance's: those are indexed (the same ones, in the same order).
+      const ec2InstanceId = /^\s*ec2InstanceId\s*==\s*(\S+)\s*$/.exec(input.filter ?? "")?.[1];
+      const source = ec2InstanceId ? world.containerInstancesOfEc2(ec2InstanceId) : [...world.containerInstances.values()];
+      const found = source.filter(
         (ci) => ci.clusterName === cluster.name && (input.status ? ci.status === input.status : ci.status !== "INACTIVE") && matches(ci),
       );
       const { items, nextToken } = page(found, input.nextToken, input.maxResults, 100);
@@ -416,7 +522,7 @@ function ecsHandlers(world: World): Record<string, Handler> {
     DescribeServices: (input) => {
       const cluster = findCluster(world, input.cluster);
       tooMany(input.services, 10, "services");
-      const found = (input.services as string[]).map((ref) => [ref, byArnOrId(servicesOf(cluster.name), ref) ?? servicesOf(cluster.name).find((s) => s.name === ref)] as const);
+      const found = (input.services as string[]).map((ref) => [ref, serviceIn(cluster.name, ref)] as const);
       return {
         services: found.filter(([, s]) => s).map(([, s]) => serviceView(world, s!)),
         failures: found.filter(([, s]) => !s).map(([arn]) => ({ arn, reason: "MISSING" })),

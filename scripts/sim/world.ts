@@ -249,6 +249,12 @@ export class World {
   taskChanges = 0;
   /** Per cluster: its tasks whose desiredStatus is RUNNING, in creation order (as in `tasks`). */
   private readonly clusterRunning = new Map<string, Set<SimTask>>();
+  /** Per EC2 instance: its container instances, in registration order (as in `containerInstances`). */
+  private readonly containerInstancesByEc2 = new Map<string, SimContainerInstance[]>();
+  /** Every container instance, in `collate` order of ARN (kept as they register: spread indexes are built from it without sorting). */
+  private readonly byArnOrder: SimContainerInstance[] = [];
+  /** During a scheduler pass: per cluster, its placeable instances by zone and task count (built on first use). */
+  private spreadIndexes?: Map<string, SpreadIndex>;
   /** During a scheduler pass: each cluster's placeable instances (no instance changes status within a pass). */
   private placeableCache?: Map<string, SimContainerInstance[]>;
 
@@ -357,6 +363,11 @@ export class World {
     return [...(this.instanceTasks.get(containerInstanceArn) ?? [])].map((arn) => this.tasks.get(arn)!);
   }
 
+  /** The container instances an EC2 instance registered, in the order of `containerInstances` (a filter on ec2InstanceId without the scan). */
+  containerInstancesOfEc2(ec2InstanceId: string): readonly SimContainerInstance[] {
+    return this.containerInstancesByEc2.get(ec2InstanceId) ?? [];
+  }
+
   /** A cluster's tasks whose desiredStatus is RUNNING, in the order of `tasks` (ListTasks without a scan of every task). */
   desiredRunning(clusterName: string): Iterable<SimTask> {
     return this.clusterRunning.get(clusterName) ?? [];
@@ -428,6 +439,7 @@ export class World {
     this.taskChanges++;
     if (!this.instanceTasks.has(ci.arn)) this.instanceTasks.set(ci.arn, new Set());
     this.instanceTasks.get(ci.arn)!.add(task.arn);
+    this.spreadIndexes?.get(ci.clusterName)?.move(ci, this.taskCount(ci.arn) - 1, this.taskCount(ci.arn));
     const usage = this.instanceUsage.get(ci.arn);
     if (usage) {
       usage.cpu += cpu;
@@ -493,6 +505,8 @@ export class World {
         const usage = this.instanceUsage.get(task.containerInstanceArn)!;
         usage.cpu -= task.cpu;
         usage.memory -= task.memory;
+        const ci = this.containerInstances.get(task.containerInstanceArn);
+        if (ci) this.spreadIndexes?.get(ci.clusterName)?.move(ci, this.taskCount(ci.arn) + 1, this.taskCount(ci.arn));
       }
       this.poke();
     };
@@ -514,6 +528,7 @@ export class World {
       else placeable.set(ci.clusterName, [ci]);
     }
     this.placeableCache = placeable;
+    this.spreadIndexes = new Map();
     try {
       for (const service of this.services.values()) {
         if (service.schedulingStrategy === "DAEMON") this.scheduleDaemon(service);
@@ -522,6 +537,7 @@ export class World {
       }
     } finally {
       this.placeableCache = undefined;
+      this.spreadIndexes = undefined;
     }
   }
 
@@ -576,10 +592,11 @@ export class World {
       perInstance.set(task.containerInstanceArn, (perInstance.get(task.containerInstanceArn) ?? 0) + 1);
       if (task.deploymentId === primary) primaryPerInstance.set(task.containerInstanceArn, (primaryPerInstance.get(task.containerInstanceArn) ?? 0) + 1);
     }
-    // The least of the candidates in that order: one scan, each key computed once per instance.
+    // The least of the candidates in that order: one scan, each key computed once per instance;
+    // during a scheduler pass, only the instances that can be least (spreadCandidates).
     let best: SimContainerInstance | undefined;
     let bestKey: [number, number, number, number] = [0, 0, 0, 0];
-    for (const ci of this.placeable(service.clusterName)) {
+    for (const ci of this.spreadCandidates(service.clusterName, perInstance, fits)) {
       if (!fits(this.freeCapacity(ci))) continue;
       const key: [number, number, number, number] = [perZone.get(ci.az) ?? 0, perInstance.get(ci.arn) ?? 0, primaryPerInstance.get(ci.arn) ?? 0, this.taskCount(ci.arn)];
       const order = !best ? -1 : key[0] - bestKey[0] || key[1] - bestKey[1] || key[2] - bestKey[2] || key[3] - bestKey[3] || collate(ci.arn, best.arn);
@@ -592,6 +609,36 @@ export class World {
   }
 
   /**
+   * The instances among which place() finds the least by (zone count, service tasks on it,
+   * primary tasks on it, tasks on it, ARN): every placeable one, or during a scheduler pass only
+   * those holding the service's tasks (`perInstance`) and, per zone, the first of the others that
+   * fits in (task count, ARN) order: the others of a zone tie on the first three keys, so no
+   * other one of them can be less. The same least, without scanning every instance per task.
+   */
+  private spreadCandidates(
+    clusterName: string,
+    perInstance: ReadonlyMap<string, number>,
+    fits: (free: { cpu: number; memory: number }) => boolean,
+  ): Iterable<SimContainerInstance> {
+    if (!this.spreadIndexes) return this.placeable(clusterName);
+    let index = this.spreadIndexes.get(clusterName);
+    if (!index) {
+      index = new SpreadIndex(
+        this.byArnOrder.filter((ci) => ci.clusterName === clusterName && ci.status === "ACTIVE" && ci.agentConnected),
+        (arn) => this.taskCount(arn),
+      );
+      this.spreadIndexes.set(clusterName, index);
+    }
+    const candidates: SimContainerInstance[] = [];
+    for (const arn of perInstance.keys()) {
+      const ci = this.containerInstances.get(arn);
+      if (ci && index.has(ci)) candidates.push(ci);
+    }
+    for (const ci of index.firstPerZone((ci) => !perInstance.has(ci.arn) && fits(this.freeCapacity(ci)))) candidates.push(ci);
+    return candidates;
+  }
+
+  /**
    * Replica services: keep desiredCount tasks on ACTIVE instances of the primary deployment.
    * Tasks on DRAINING instances or of an older deployment are replaced first, and stopped only
    * while the healthy count stays at or above minimumHealthyPercent, in the order that keeps the
@@ -601,9 +648,13 @@ export class World {
   private scheduleReplica(service: SimService): void {
     const primary = service.deployments.find((d) => d.status === "PRIMARY")!;
     const live = this.liveTasksOfService(service);
-    const instanceOk = (t: SimTask) => this.containerInstances.get(t.containerInstanceArn)?.status === "ACTIVE";
-    const keep = live.filter((t) => instanceOk(t) && t.deploymentId === primary.id);
-    const replace = live.filter((t) => !(instanceOk(t) && t.deploymentId === primary.id));
+    // What stays (the primary deployment's, on an ACTIVE instance) and what is replaced, in one pass.
+    const keep: SimTask[] = [];
+    const replace: SimTask[] = [];
+    for (const t of live) {
+      if (t.deploymentId === primary.id && this.containerInstances.get(t.containerInstanceArn)?.status === "ACTIVE") keep.push(t);
+      else replace.push(t);
+    }
     const desired = service.desiredCount;
     const ceiling = Math.floor((desired * service.maximumPercent) / 100);
     const floor = Math.ceil((desired * service.minimumHealthyPercent) / 100);
@@ -712,17 +763,26 @@ export class World {
 
   private updateDeployments(service: SimService): void {
     const primary = service.deployments.find((d) => d.status === "PRIMARY")!;
-    const live = this.liveTasksOfService(service);
+    // Read, not changed, here: the live set itself rather than a copy (this runs for every service on every pass).
+    const live: ReadonlySet<SimTask> = this.serviceLive.get(`${service.clusterName}/${service.name}`) ?? new Set();
+    const holds = (deploymentId: string) => {
+      for (const t of live) if (t.deploymentId === deploymentId) return true;
+      return false;
+    };
     for (const old of service.deployments.filter((d) => d.status === "ACTIVE")) {
-      if (!live.some((t) => t.deploymentId === old.id)) old.status = "INACTIVE";
+      if (!holds(old.id)) old.status = "INACTIVE";
     }
     for (let i = service.deployments.length - 1; i >= 0; i--) if (service.deployments[i].status === "INACTIVE") service.deployments.splice(i, 1);
     const target = service.schedulingStrategy === "DAEMON" ? this.placeable(service.clusterName).length : service.desiredCount;
-    const steady = live.length === target && live.every((t) => t.deploymentId === primary.id && t.lastStatus === "RUNNING" && t.healthy);
+    let steady = live.size === target;
+    if (steady) for (const t of live) if (!(t.deploymentId === primary.id && t.lastStatus === "RUNNING" && t.healthy)) { steady = false; break; }
     if (primary.rolloutState !== "IN_PROGRESS") {
       // ECS reports a steady state again (SERVICE_STEADY_STATE) once a service that could not place a task runs them all.
-      const lastSteadyAt = service.events.find((e) => e.message.endsWith("has reached a steady state."))?.createdAt ?? -Infinity;
-      if (steady && service.deployments.length === 1 && (service.lastPlacementFailureAt ?? -Infinity) > lastSteadyAt) this.serviceEvent(service, "has reached a steady state.");
+      // (The last steady-state event is looked for only when that can matter.)
+      if (steady && service.deployments.length === 1 && service.lastPlacementFailureAt !== undefined) {
+        const lastSteadyAt = service.events.find((e) => e.message.endsWith("has reached a steady state."))?.createdAt ?? -Infinity;
+        if (service.lastPlacementFailureAt > lastSteadyAt) this.serviceEvent(service, "has reached a steady state.");
+      }
       return;
     }
     if (steady && service.deployments.length === 1) {
@@ -902,6 +962,10 @@ export class World {
       registeredAt: this.clock.now(),
     };
     this.containerInstances.set(ci.arn, ci);
+    this.byArnOrder.splice(sortedIndex(this.byArnOrder, ci.arn), 0, ci);
+    const ofEc2 = this.containerInstancesByEc2.get(ci.ec2InstanceId);
+    if (ofEc2) ofEc2.push(ci);
+    else this.containerInstancesByEc2.set(ci.ec2InstanceId, [ci]);
     instance.containerInstanceArn = ci.arn;
     this.note(`${instance.id} registered with ${clusterName}`);
     this.poke();
@@ -1062,5 +1126,78 @@ export class World {
   percentComplete(refresh: SimInstanceRefresh): number {
     if (refresh.total === 0) return 100;
     return Math.round(((refresh.total - refresh.toReplace.size) / refresh.total) * 100);
+  }
+}
+
+/** Where `arn` goes in `list` (sorted by `collate` of ARN). */
+function sortedIndex(list: readonly SimContainerInstance[], arn: string): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (collate(list[mid].arn, arn) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * A cluster's placeable container instances during one scheduler pass, per zone in buckets by
+ * task count, each bucket in `collate` order of ARN (as `instances` come), kept as counts change.
+ */
+class SpreadIndex {
+  private readonly zones = new Map<string, SimContainerInstance[][]>();
+  /** Each instance's position in `collate` order (to insert into a bucket by number, not by collation). */
+  private readonly rank = new Map<SimContainerInstance, number>();
+
+  constructor(instances: readonly SimContainerInstance[], taskCount: (arn: string) => number) {
+    instances.forEach((ci, i) => {
+      this.rank.set(ci, i);
+      this.bucket(ci.az, taskCount(ci.arn)).push(ci);
+    });
+  }
+
+  has(ci: SimContainerInstance): boolean {
+    return this.rank.has(ci);
+  }
+
+  private bucket(zone: string, count: number): SimContainerInstance[] {
+    let buckets = this.zones.get(zone);
+    if (!buckets) this.zones.set(zone, (buckets = []));
+    while (buckets.length <= count) buckets.push([]);
+    return buckets[count];
+  }
+
+  /** An instance's task count went from `from` to `to`. */
+  move(ci: SimContainerInstance, from: number, to: number): void {
+    const rank = this.rank.get(ci);
+    if (rank === undefined) return;
+    const source = this.bucket(ci.az, from);
+    const at = source.indexOf(ci);
+    if (at < 0) throw new Error(`spread index: ${ci.arn} is not among the instances with ${from} tasks`);
+    source.splice(at, 1);
+    const target = this.bucket(ci.az, to);
+    let lo = 0;
+    let hi = target.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.rank.get(target[mid])! < rank) lo = mid + 1;
+      else hi = mid;
+    }
+    target.splice(lo, 0, ci);
+  }
+
+  /** Per zone, the first instance in (task count, ARN) order that `ok` accepts. */
+  *firstPerZone(ok: (ci: SimContainerInstance) => boolean): Iterable<SimContainerInstance> {
+    for (const buckets of this.zones.values()) {
+      search: for (const bucket of buckets) {
+        for (const ci of bucket) {
+          if (ok(ci)) {
+            yield ci;
+            break search;
+          }
+        }
+      }
+    }
   }
 }
