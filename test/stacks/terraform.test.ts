@@ -11,7 +11,7 @@ import { type Environment } from "../../scripts/config/environments";
 import { findEnvironment } from "../../scripts/config/file";
 
 import { type Pins, readPins } from "../../scripts/config/pins";
-import { type SharedProvider, findTerraform, startSharedProvider, terraform } from "../support/terraform";
+import { type SharedProvider, findTerraform, startSharedProvider, terraformAsync } from "../support/terraform";
 import { REPO_PINS_PATH, loadEnvironments, synthesizeRepo } from "../support/repo-config";
 
 const setup = findTerraform();
@@ -37,52 +37,66 @@ const CASES = [
 ];
 
 describeTerraform(`terraform validate and terraform test on the synthesized stacks${suffix}`, () => {
-  /** Synthesized stack file per case label. */
-  const stackFiles: Record<string, string> = {};
   /** One provider for every command of this file (each would otherwise start its own). */
   let provider: SharedProvider | undefined;
-  const run = (dir: string, args: string[]) => terraform(tf, dir, args, provider?.env);
+  /** Per case label: its validate and terraform test, run side by side with the other cases'. */
+  const results: Record<string, Promise<{ validate: TerraformResult; test: TerraformResult }>> = {};
+  let wrongPinsTest: Promise<TerraformResult>;
 
   beforeAll(async () => {
     provider = await startSharedProvider(tf.pluginDir);
+    const run = (dir: string, args: string[]) => terraformAsync(tf, dir, args, provider?.env);
+    /** init, then validate, then `terraform test` of the generated test file asserting `expected`. */
+    const check = async (label: string, stackFile: string, env: Environment, expected: Pins) => {
+      const dir = dirname(stackFile);
+      const init = await run(dir, ["init", "-backend=false", `-plugin-dir=${tf.pluginDir}`, "-input=false"]);
+      if (init.status !== 0) throw new Error(`terraform init of ${label} failed:\n${init.output}`);
+      const validate = await run(dir, ["validate"]);
+      writeFileSync(join(dir, "amiroll.tftest.hcl"), tftest(JSON.parse(readFileSync(stackFile, "utf8")), env, expected));
+      return { validate, test: await run(dir, ["test"]) };
+    };
     for (const c of CASES) {
-      if (stackFiles[c.label]) continue;
-      const dir = mkdtempSync(join(tmpdir(), "amiroll-tf-"));
-      const pinsPath = join(dir, "amis.json");
-      writeFileSync(pinsPath, JSON.stringify(c.pins));
-      const stack = synthesizeRepo({ outdir: join(dir, "out"), pinsPath }).stacks.find((s) => s.name === c.env)!;
-      stackFiles[c.label] = stack.file;
-      const init = run(dirname(stack.file), ["init", "-backend=false", `-plugin-dir=${tf.pluginDir}`, "-input=false"]);
-      if (init.status !== 0) throw new Error(`terraform init of ${c.label} failed:\n${init.output}`);
+      const stackFile = synthesize(c.env, c.pins);
+      results[c.label] = check(c.label, stackFile, findEnvironment(environments, c.env), c.pins);
     }
-  }, 120_000);
-  afterAll(() => provider?.stop());
+    // The staging stack again, in a directory of its own, tested against pins it does not run.
+    const wrongPins: Pins = { ...pins, staging: { apps: { current: { imageId: "ami-0123456789abcdef0" } } } };
+    wrongPinsTest = check("staging (wrong pins)", synthesize("staging", pins), findEnvironment(environments, "staging"), wrongPins).then((r) => r.test);
+    // Every case's failure is its own test's (awaited there); none may go unhandled meanwhile.
+    for (const r of [...Object.values(results), wrongPinsTest]) r.catch(() => undefined);
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.allSettled([...Object.values(results), wrongPinsTest]);
+    await provider?.stop();
+  });
 
-  it.each(CASES)("$label: terraform validate passes", ({ label }) => {
-    const result = run(dirname(stackFiles[label]), ["validate"]);
+  it.each(CASES)("$label: terraform validate passes", async ({ label }) => {
+    const result = (await results[label]).validate;
     expect(result.output).toContain("The configuration is valid");
     expect(result.status).toBe(0);
-  }, 60_000);
+  }, 120_000);
 
-  it.each(CASES)("$label: terraform test with a mock provider passes", ({ label, env, pins: casePins }) => {
-    const result = runTftest(run, stackFiles[label], findEnvironment(environments, env), casePins);
+  it.each(CASES)("$label: terraform test with a mock provider passes", async ({ label }) => {
+    const result = (await results[label]).test;
     expect(result.output).toMatch(/Success! 2 passed, 0 failed/);
     expect(result.status).toBe(0);
   }, 120_000);
 
-  it("terraform test fails when the stack does not run the pinned image (the assertions bite)", () => {
-    const wrongPins: Pins = { ...pins, staging: { apps: { current: { imageId: "ami-0123456789abcdef0" } } } };
-    const result = runTftest(run, stackFiles.staging, findEnvironment(environments, "staging"), wrongPins);
+  it("terraform test fails when the stack does not run the pinned image (the assertions bite)", async () => {
+    const result = await wrongPinsTest;
     expect(result.status).not.toBe(0);
     expect(result.output).toMatch(/must run the\s+pinned\s+images\s+ami-0123456789abcdef0/);
   }, 120_000);
 });
 
-/** Writes the generated test file beside a synthesized stack and runs `terraform test` there. */
-function runTftest(run: (dir: string, args: string[]) => { status: number; output: string }, stackFile: string, env: Environment, expectedPins: Pins) {
-  const dir = dirname(stackFile);
-  writeFileSync(join(dir, "amiroll.tftest.hcl"), tftest(JSON.parse(readFileSync(stackFile, "utf8")), env, expectedPins));
-  return run(dir, ["test"]);
+type TerraformResult = { status: number; output: string };
+
+/** The stack of environment `env` synthesized with `casePins` into a directory of its own; its file. */
+function synthesize(env: string, casePins: Pins): string {
+  const dir = mkdtempSync(join(tmpdir(), "amiroll-tf-"));
+  const pinsPath = join(dir, "amis.json");
+  writeFileSync(pinsPath, JSON.stringify(casePins));
+  return synthesizeRepo({ outdir: join(dir, "out"), pinsPath }).stacks.find((s) => s.name === env)!.file;
 }
 
 /**

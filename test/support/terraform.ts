@@ -31,6 +31,22 @@ export function terraform(setup: { terraform: string }, cwd: string, args: strin
   return { status: result.status ?? 1, output: `${result.stdout}${result.stderr}` };
 }
 
+/** `terraform`, without blocking: for commands of one file run side by side. */
+export function terraformAsync(setup: { terraform: string }, cwd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ status: number; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(setup.terraform, [...args, "-no-color"], {
+      cwd,
+      env: { ...process.env, TF_IN_AUTOMATION: "1", TF_INPUT: "0", CHECKPOINT_DISABLE: "1", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
+    child.on("error", (error) => resolve({ status: 1, output: `${output}${error.message}` }));
+    child.on("close", (code) => resolve({ status: code ?? 1, output }));
+  });
+}
+
 /** A provider server that terraform commands attach to (TF_REATTACH_PROVIDERS), started once. */
 export interface SharedProvider {
   /** Environment to give terraform so that it attaches instead of starting the provider itself. */

@@ -380,8 +380,8 @@ describeTerraform(`TerraformCli with real terraform on a synthesized stack, offl
   let stsMode: "identity" | "invalid-token" = "identity";
   /**
    * The first test's provider, shared by its five commands and started with the credentials
-   * below. Not the second's: a provider that once got an identity keeps it, so a rejection needs
-   * a fresh one.
+   * below. The second starts its own: a provider that once got an identity keeps it, so a
+   * rejection needs a fresh one.
    */
   let provider: SharedProvider | undefined;
 
@@ -453,10 +453,12 @@ describeTerraform(`TerraformCli with real terraform on a synthesized stack, offl
     const stack = stackDirs.production;
     writeFileSync(join(stack, "amiroll_local_backend_override.tf.json"), JSON.stringify({ terraform: { backend: { local: {} } } }));
     stsMode = "invalid-token";
+    // A provider of its own, fresh, shared by its init and plan.
+    const own = await startSharedProvider(tf.pluginDir, awsEnv());
     const { lines } = await runHarness({
-      options: { binary: tf.terraform, workingDirectory: stack, pluginDir: tf.pluginDir, env: awsEnv() },
+      options: { binary: tf.terraform, workingDirectory: stack, pluginDir: tf.pluginDir, env: { ...awsEnv(), ...own?.env } },
       steps: [["init"], ["plan", "amiroll.tfplan"]],
-    });
+    }).finally(() => own?.stop());
     const error = failure(lines);
     expect(error).toMatchObject({ name: "TerraformError", command: "plan", exitCode: 1 });
     expect(error.reason).toMatch(/^Retrieving AWS account details: .*InvalidClientTokenId: The security token included in the request is invalid\.?$/);
