@@ -10,65 +10,15 @@
  *
  * Usage: bench:calls [--instances N[,N...]] [--strategy replace|blue-green[,...]]   (default 600, replace)
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
 import type { CapacityStrategy } from "../constructs/ecs-cluster";
-import { type EnvironmentsConfig, loadEnvironments } from "../scripts/config/environments";
-import type { Config } from "../scripts/config/file";
-import { parsePins } from "../scripts/config/pins";
-import { createLogger } from "../scripts/core/log";
-import { rolloutOptions, simulatedWorld } from "../scripts/commands/rollout";
+import { rolloutOptions } from "../scripts/commands/rollout";
 import { rollout } from "../scripts/rollout/rollout";
 import type { SimApiCall } from "../scripts/sim/clients";
-import type { ServiceSpec, World } from "../scripts/sim/world";
+import type { World } from "../scripts/sim/world";
+import { buildWorld } from "./rollout-world";
 
-const NEW_AMI = "ami-0123456789abcdef0";
-const TASKS_PER_INSTANCE = 10;
-const TASKS_PER_SERVICE = 30;
 /** The target: hook and driver together, per replaced instance. */
 export const TARGET_CALLS_PER_INSTANCE = 12;
-
-/** bench:rollout's world for `strategy` and `n` instances (the same config, services and settling). */
-async function benchWorld(strategy: CapacityStrategy, n: number) {
-  const raw: EnvironmentsConfig = {
-    bench: {
-      region: "eu-west-1",
-      backend: { bucket: "example-amiroll-tfstate" },
-      vpcId: "vpc-0123456789abcdef0",
-      subnets: ["a", "b", "c"].map((zone, i) => ({ id: `subnet-0000000000000000${i + 1}`, availabilityZone: `eu-west-1${zone}` })),
-      strategy,
-      clusters: { fleet: { instanceType: "m7g.xlarge", minSize: n, maxSize: 2 * n, desiredCapacity: n } },
-      soak: "0s",
-    },
-  };
-  const environments = loadEnvironments(raw, "bench/calls.ts");
-  const pinsRaw = { bench: { fleet: { current: { imageId: NEW_AMI } } } };
-  const pins = parsePins(pinsRaw, environments, "bench pins");
-  const dir = mkdtempSync(join(tmpdir(), "amiroll-bench-calls-"));
-  const pinsPath = join(dir, "amis.json");
-  writeFileSync(pinsPath, JSON.stringify(pinsRaw, null, 2));
-  const config: Config = { path: join(dir, "amiroll.json"), shownAs: "bench/calls.ts", environments, pins, pinsPath, pinsShownAs: pinsPath, outDir: join(dir, "cdktf.out") };
-  const log = createLogger("text", () => {});
-  const world = await simulatedWorld(config, { log });
-  const sim = world.simulations.get("bench")!;
-  const cluster = config.environments[0].clusters[0];
-  const services = Math.max(1, Math.round((n * TASKS_PER_INSTANCE) / TASKS_PER_SERVICE));
-  for (let i = 0; i < services; i++) {
-    const spec: ServiceSpec = { name: `svc${i}`, desiredCount: TASKS_PER_SERVICE, tags: { owner: "bench" } };
-    sim.world.createService(cluster.ecsClusterName, spec);
-  }
-  const steady = () => [...sim.world.services.values()].every((s) => s.deployments.length === 1 && s.deployments[0].rolloutState === "COMPLETED");
-  const settleBy = world.clock.now() + 30 * 60_000;
-  while (!steady()) {
-    if (world.clock.now() > settleBy) throw new Error(`the ${n}-instance world did not settle in 30 virtual minutes`);
-    await world.clock.sleep(5_000);
-  }
-  const cleanup = () => {
-    for (const d of [dir, dirname(world.pinsPath)]) rmSync(d, { recursive: true, force: true });
-  };
-  return { config, log, world, sim, cleanup };
-}
 
 /** The calls of one roll, per operation and caller. */
 export interface CallCount {
@@ -98,7 +48,7 @@ function tally(calls: readonly SimApiCall[], hook: boolean): Map<string, number>
 
 /** Rolls one world and counts the roll's calls. */
 export async function countCalls(strategy: CapacityStrategy, n: number): Promise<CallCount> {
-  const { config, log, world, sim, cleanup } = await benchWorld(strategy, n);
+  const { config, log, world, sim, cleanup } = await buildWorld(strategy, n);
   const w: World = sim.world;
   const before = w.calls.length;
   const oldIds = new Set([...w.instances.values()].filter((i) => i.state !== "terminated").map((i) => i.id));

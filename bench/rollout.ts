@@ -24,9 +24,8 @@
  */
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, loadavg, tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { cpus, loadavg } from "node:os";
+import { resolve } from "node:path";
 import {
   DescribeInstanceRefreshesCommand,
   SetDesiredCapacityCommand,
@@ -34,19 +33,16 @@ import {
   TerminateInstanceInAutoScalingGroupCommand,
   UpdateAutoScalingGroupCommand,
 } from "@aws-sdk/client-auto-scaling";
-import { createLogger } from "../scripts/core/log";
-import { rolloutOptions, simulatedWorld } from "../scripts/commands/rollout";
+import { rolloutOptions } from "../scripts/commands/rollout";
 import { setContainerInstanceStatus } from "../scripts/fleet/drain";
 import { rollout } from "../scripts/rollout/rollout";
 import { CANARY_SOAK_MS } from "../scripts/rollout/canary";
 import type { WaveReport } from "../scripts/rollout/rollout";
 import type { Simulation } from "../scripts/sim/scenarios";
-import { DEFAULT_BEHAVIOUR, type ServiceSpec, type World } from "../scripts/sim/world";
+import { DEFAULT_BEHAVIOUR, type World } from "../scripts/sim/world";
 import type { CapacityStrategy } from "../constructs/ecs-cluster";
-import { type EnvironmentsConfig, loadEnvironments } from "../scripts/config/environments";
-import type { Config } from "../scripts/config/file";
-import { parsePins } from "../scripts/config/pins";
 import { countFlag } from "./args";
+import { NEW_AMI, TASKS_PER_INSTANCE, TASKS_PER_SERVICE, buildWorld } from "./rollout-world";
 import { criticalPath, type ServiceMoves, type StagePath, type StageSamples } from "./critical-path";
 
 const STRATEGIES: readonly CapacityStrategy[] = ["replace", "blue-green"];
@@ -58,11 +54,6 @@ const REFRESH_MIN_HEALTHY = [90, 100];
 const TARGET_RATIO = 1.05;
 const TARGET_VIOLATIONS = 0;
 
-/** The image every case rolls to (the pin); the sim starts every cluster on an older one. */
-const NEW_AMI = "ami-0123456789abcdef0";
-/** Extra services: TASKS_PER_SERVICE tasks each, about TASKS_PER_INSTANCE per instance in all. */
-const TASKS_PER_INSTANCE = 10;
-const TASKS_PER_SERVICE = 30;
 /** How often the serial roll looks at the world (as terraform's and the sim's own waits do). */
 const SERIAL_POLL_MS = 5_000;
 /** How often the instance refresh's caller asks DescribeInstanceRefreshes (the makespan is the refresh's own end time). */
@@ -76,61 +67,6 @@ const TOP_OPERATIONS = 4;
 const B = DEFAULT_BEHAVIOUR;
 const BOUND_S = B.bootSeconds + B.agentRegistrationSeconds + B.taskStartSeconds + B.healthGraceSeconds + B.taskStopSeconds;
 
-// ---------------------------------------------------------------------------------------------
-// One world: environment `bench`, cluster `fleet` of n m7g.xlarge over 3 zones, settled.
-
-function benchConfig(strategy: CapacityStrategy, n: number) {
-  const raw: EnvironmentsConfig = {
-    bench: {
-      region: "eu-west-1",
-      backend: { bucket: "example-amiroll-tfstate" },
-      vpcId: "vpc-0123456789abcdef0",
-      subnets: ["a", "b", "c"].map((zone, i) => ({ id: `subnet-0000000000000000${i + 1}`, availabilityZone: `eu-west-1${zone}` })),
-      strategy,
-      clusters: { fleet: { instanceType: "m7g.xlarge", minSize: n, maxSize: 2 * n, desiredCapacity: n } },
-      soak: "0s",
-    },
-  };
-  const environments = loadEnvironments(raw, "bench/rollout.ts");
-  const pinsRaw = { bench: { fleet: { current: { imageId: NEW_AMI } } } };
-  const pins = parsePins(pinsRaw, environments, "bench pins");
-  const dir = mkdtempSync(join(tmpdir(), "amiroll-bench-rollout-"));
-  const pinsPath = join(dir, "amis.json");
-  writeFileSync(pinsPath, JSON.stringify(pinsRaw, null, 2));
-  const config: Config = { path: join(dir, "amiroll.json"), shownAs: "bench/rollout.ts", environments, pins, pinsPath, pinsShownAs: pinsPath, outDir: join(dir, "cdktf.out") };
-  return config;
-}
-
-/**
- * The simulated world of one case (built by the rollout's own simulatedWorld, healthy
- * scenario), plus enough services for about TASKS_PER_INSTANCE tasks per instance, settled: every
- * service has reached a steady state before anything is rolled.
- */
-async function buildWorld(strategy: CapacityStrategy, n: number) {
-  const started = performance.now();
-  const config = benchConfig(strategy, n);
-  const log = createLogger("text", () => {});
-  const world = await simulatedWorld(config, { log });
-  const sim: Simulation = world.simulations.get("bench")!;
-  const cluster = config.environments[0].clusters[0];
-  const services = Math.max(1, Math.round((n * TASKS_PER_INSTANCE) / TASKS_PER_SERVICE));
-  for (let i = 0; i < services; i++) {
-    const spec: ServiceSpec = { name: `svc${i}`, desiredCount: TASKS_PER_SERVICE, tags: { owner: "bench" } };
-    sim.world.createService(cluster.ecsClusterName, spec);
-  }
-  const steady = () => [...sim.world.services.values()].every((s) => s.deployments.length === 1 && s.deployments[0].rolloutState === "COMPLETED");
-  const settleBy = world.clock.now() + 30 * 60_000;
-  while (!steady()) {
-    if (world.clock.now() > settleBy) throw new Error(`the ${n}-instance world did not settle in 30 virtual minutes`);
-    await world.clock.sleep(5_000);
-  }
-  const tasks = [...sim.world.tasks.values()].filter((t) => t.desiredStatus === "RUNNING").length;
-  // Temporary directories: ours (the pins we pass in) and the world's (its pins copy, the synthesized stacks).
-  const cleanup = () => {
-    for (const dir of [dirname(config.pinsPath), dirname(world.pinsPath)]) rmSync(dir, { recursive: true, force: true });
-  };
-  return { config, log, world, sim, cluster, tasks, cleanup, settleWallMs: performance.now() - started };
-}
 
 /**
  * Where the time went, from `start` (virtual ms): the last new instance registered with ECS, the
