@@ -57,8 +57,14 @@ function freePort(): Promise<number> {
     }
   }, 30_000);
 
-  afterAll(() => {
-    moto?.kill();
+  // Waits for moto (ours, by its pid) to be gone: a child still exiting keeps jest's worker alive.
+  afterAll(async () => {
+    if (!moto || moto.exitCode !== null || moto.signalCode !== null) return;
+    const exited = new Promise((resolve) => moto!.once("exit", resolve));
+    moto.kill();
+    const stubborn = setTimeout(() => moto?.kill("SIGKILL"), 5_000);
+    await exited;
+    clearTimeout(stubborn);
   });
 
   const action = (instanceId: string): LifecycleAction => ({
