@@ -182,7 +182,8 @@ export function temporaryDirectory(prefix: string): string {
   return directory;
 }
 
-function removeTemporaryDirectories(): void {
+/** Removes every temporary directory made so far (at exit; the in-process test runner's end of a run too). */
+export function removeTemporaryDirectories(): void {
   for (const directory of temporaryDirectories) rmSync(directory, { recursive: true, force: true });
   temporaryDirectories.clear();
 }

@@ -12,6 +12,7 @@
 import { format } from "node:util";
 import { join } from "node:path";
 import { main } from "../../scripts/amiroll";
+import { removeTemporaryDirectories } from "../../scripts/commands/common";
 import { REPO_CONFIG, scratch } from "./cli";
 
 export interface CliResult {
@@ -60,6 +61,9 @@ export async function amirollInProcess(args: string[], env: Record<string, strin
     const status = await main(args);
     return { status, stdout, stderr };
   } finally {
+    // What the process's exit would do: the run's temporary directories go with it (left to
+    // the worker's exit, hundreds of synthesized stacks made it overrun jest's grace).
+    removeTemporaryDirectories();
     process.stdout.write = stdoutWrite;
     process.stderr.write = stderrWrite;
     Object.assign(console, savedConsole);
