@@ -21,17 +21,10 @@ export function findTerraform(env: NodeJS.ProcessEnv = process.env): TerraformSe
   return plugins.ok ? { ok: true, terraform, pluginDir: plugins.pluginDir } : plugins;
 }
 
-/** Runs terraform in `cwd` without colour or prompts; returns status and combined output. */
-export function terraform(setup: { terraform: string }, cwd: string, args: string[], env: NodeJS.ProcessEnv = {}): { status: number; output: string } {
-  const result = spawnSync(setup.terraform, [...args, "-no-color"], {
-    cwd,
-    encoding: "utf8",
-    env: { ...process.env, TF_IN_AUTOMATION: "1", TF_INPUT: "0", CHECKPOINT_DISABLE: "1", ...env },
-  });
-  return { status: result.status ?? 1, output: `${result.stdout}${result.stderr}` };
-}
-
-/** `terraform`, without blocking: for commands of one file run side by side. */
+/**
+ * Runs terraform in `cwd` without colour or prompts; resolves with its status and combined output.
+ * Not blocking, so that a file's commands can run side by side.
+ */
 export function terraformAsync(setup: { terraform: string }, cwd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ status: number; output: string }> {
   return new Promise((resolve) => {
     const child = spawn(setup.terraform, [...args, "-no-color"], {
