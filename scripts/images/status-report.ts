@@ -121,6 +121,7 @@ export function statusProm(status: FleetStatus): string {
     { name: "amiroll_pin_outdated", help: "1 when the pinned AMI is not the newest of the cluster's SSM parameter (amiroll bump has work to do).", samples: [] },
     { name: "amiroll_latest_release_timestamp_seconds", help: "When the newest AMI of the cluster's SSM parameter was released.", samples: [] },
     { name: "amiroll_pin_verified", help: "1 when amiroll rollout has verified the pinned AMI in this environment.", samples: [] },
+    { name: "amiroll_warnings", help: "Warnings about the cluster, as the table lists them (a pinned image gone, not deployed yet, a newest image bump would refuse or the rollout rejected).", samples: [] },
     { name: "amiroll_hold", help: "1 when the cluster or its environment is on hold (amiroll rollout refuses it without --force).", samples: [] },
     { name: "amiroll_window_open", help: "1 when the environment's maintenance window is open now (or it has none).", samples: [] },
     { name: "amiroll_next_window_timestamp_seconds", help: "When the environment's next maintenance window opens (absent when it has none or one is open).", samples: [] },
@@ -140,6 +141,7 @@ export function statusProm(status: FleetStatus): string {
     add("amiroll_pin_outdated", id, c.pinned.imageId === c.latest.imageId ? 0 : 1);
     add("amiroll_latest_release_timestamp_seconds", { ...id, ami: c.latest.imageId }, seconds(c.latest.releasedAt));
     add("amiroll_pin_verified", id, c.pinned.verifiedAt ? 1 : 0);
+    add("amiroll_warnings", id, c.warnings.length);
     add("amiroll_hold", id, c.holds.length ? 1 : 0);
     if (environments.has(c.environment)) continue;
     environments.add(c.environment);

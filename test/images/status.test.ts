@@ -215,6 +215,7 @@ describe("warnings", () => {
     expect(warning.exec(apps.warnings[0])![1]).toBe(apps.latest.imageId);
     expect(statusTable(status)).toContain(`Warnings:\n  production/apps: ${apps.warnings[0]}`);
     expect(JSON.parse(statusJson(status)).clusters[0].warnings).toEqual(apps.warnings);
+    expect(statusProm(status)).toContain('amiroll_warnings{env="production",cluster="apps"} 1\n');
   });
 
   it("warns when the newest image is the one a blue-green roll rejected", async () => {
@@ -383,6 +384,7 @@ describe("renderings", () => {
       expect(all).toContain('amiroll_pin_outdated{env="production",cluster="apps"} 1');
       expect(all).toContain('amiroll_pin_verified{env="production",cluster="apps"} 0');
       expect(all).toContain('amiroll_hold{env="production",cluster="apps"} 0');
+      expect(all).toContain('amiroll_warnings{env="production",cluster="apps"} 0');
       expect(all).toContain('amiroll_window_open{env="production"} 0');
       expect(all).toContain(`amiroll_next_window_timestamp_seconds{env="production"} ${NINE_TUESDAY / 1000}`);
       expect(all).toContain(`amiroll_status_timestamp_seconds ${status.at / 1000}`);
@@ -391,8 +393,8 @@ describe("renderings", () => {
     it("keeps a hold reason with a double quote and a newline out of the output: one line per sample or comment", () => {
       const held = { ...status, clusters: [{ ...status.clusters[0], holds: ['production: "freeze"\nuntil December'] }] };
       const text = statusProm(held);
-      // 11 metrics with one sample each (one image, one environment, a closed window): HELP, TYPE, sample.
-      expect(lines(text)).toHaveLength(11 * 3);
+      // 12 metrics with one sample each (one image, one environment, a closed window): HELP, TYPE, sample.
+      expect(lines(text)).toHaveLength(12 * 3);
       expect(text).not.toContain("freeze");
       expect(lines(text)).toContain('amiroll_hold{env="production",cluster="apps"} 1');
       for (const line of lines(text)) if (!line.startsWith("#")) expect(line).toMatch(SAMPLE);
