@@ -3,6 +3,7 @@
  * `TerraformRunner`, so `--simulate` and the tests pass the sim's stand-in instead; the real one
  * is `TerraformCli`.
  */
+import { spawn } from "node:child_process";
 import { statSync } from "node:fs";
 import { resolve } from "node:path";
 import { StalePlanError, TerraformError, UsageError } from "../core/errors";
@@ -32,7 +33,7 @@ export interface TerraformStack {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The real runner: terraform (or OpenTofu) as a subprocess, through execa.
+// The real runner: terraform (or OpenTofu) as a subprocess.
 // ---------------------------------------------------------------------------------------------
 
 /** The terraform subcommands the runner runs. */
@@ -106,13 +107,6 @@ export interface TerraformCliOptions {
 
 /** Notices given, so that a rollout's many stacks say it once. */
 const noticed = new Set<string>();
-
-type Execa = typeof import("execa");
-let execaModule: Promise<Execa> | undefined;
-/** execa is ESM-only: loaded on first use, so that requiring this file (jest, CJS) never loads it. */
-function loadExeca(): Promise<Execa> {
-  return (execaModule ??= import("execa"));
-}
 
 /**
  * `TerraformRunner` running terraform (or OpenTofu) in a stack's directory: never prompting
@@ -194,25 +188,10 @@ export class TerraformCli implements TerraformRunner {
     if (!isDirectory(this.workingDirectory)) {
       throw new UsageError(`terraform working directory ${this.workingDirectory} does not exist; synthesize the stacks first (npm run synth)`);
     }
-    const { execa } = await loadExeca();
-    if (signal?.aborted) throw new TerraformError(command, "interrupted before it started", undefined, true);
-    const logLines = (stream: "stdout" | "stderr") =>
-      function* (line: unknown) {
-        log!(String(line), stream);
-        yield line;
-      };
-    const subprocess = execa(this.binary, [command, ...args], {
+    const subprocess = startProcess(this.binary, [command, ...args], {
       cwd: this.workingDirectory,
-      env: { ...this.options.env, ...AUTOMATION_ENV },
-      stdin: "ignore",
-      stdout: log && logStdout ? logLines("stdout") : "pipe",
-      stderr: log ? logLines("stderr") : "pipe",
-      reject: false,
-      // Own process group: the terminal's SIGINT is not delivered twice (see the class comment).
-      detached: process.platform !== "win32",
-      // Escalation is ours (below); execa's would SIGKILL after 5 s.
-      forceKillAfterDelay: false,
-      cleanup: false,
+      env: { ...process.env, ...this.options.env, ...AUTOMATION_ENV },
+      onLine: log ? (line, stream) => (stream === "stderr" || logStdout) && log(line, stream) : undefined,
     });
 
     const timeoutMs = this.options.timeouts?.[command] ?? DEFAULT_TIMEOUTS[command];
@@ -245,9 +224,9 @@ export class TerraformCli implements TerraformRunner {
     signal?.addEventListener("abort", onAbort, { once: true });
     timers.push(setTimeout(() => interrupt(`timed out after ${formatDuration(timeoutMs)}`), timeoutMs));
 
-    let result: Awaited<typeof subprocess>;
+    let result: ProcessResult;
     try {
-      result = await subprocess;
+      result = await subprocess.done;
     } finally {
       signal?.removeEventListener("abort", onAbort);
       for (const timer of timers) clearTimeout(timer);
@@ -255,9 +234,9 @@ export class TerraformCli implements TerraformRunner {
 
     const stdout = String(result.stdout ?? "");
     const stderr = String(result.stderr ?? "");
-    if ("code" in result && (result.code === "ENOENT" || result.code === "EACCES") && result.exitCode === undefined) {
+    if (result.spawnError && (result.spawnError.code === "ENOENT" || result.spawnError.code === "EACCES")) {
       throw new UsageError(
-        `cannot run terraform binary "${this.binary}" (${result.code === "ENOENT" ? "not found" : "not executable"}); install terraform or OpenTofu, or set AMIROLL_TERRAFORM`,
+        `cannot run terraform binary "${this.binary}" (${result.spawnError.code === "ENOENT" ? "not found" : "not executable"}); install terraform or OpenTofu, or set AMIROLL_TERRAFORM`,
       );
     }
     // A command that succeeded as it was being interrupted did its work: report that.
@@ -271,7 +250,7 @@ export class TerraformCli implements TerraformRunner {
     }
     if (/Saved plan is stale/i.test(stderr)) throw new StalePlanError(command);
     if (result.exitCode === undefined) {
-      throw new TerraformError(command, result.signal ? `killed by ${result.signal}` : `failed to run: ${result.shortMessage ?? "unknown error"}`);
+      throw new TerraformError(command, result.signal ? `killed by ${result.signal}` : `failed to run: ${result.spawnError?.message ?? "unknown error"}`);
     }
     throw new TerraformError(command, errorSummary(stderr) ?? `exited with code ${result.exitCode}`, result.exitCode);
   }
@@ -309,3 +288,82 @@ function isDirectory(path: string): boolean {
   }
 }
 
+
+/** How a subprocess ended, with everything it printed. */
+interface ProcessResult {
+  /** Its exit code; undefined when a signal ended it or it never started. */
+  readonly exitCode?: number;
+  readonly signal?: NodeJS.Signals;
+  /** Why it never started (ENOENT, EACCES, ...). */
+  readonly spawnError?: NodeJS.ErrnoException;
+  /** What it printed, without the final newline. */
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+interface RunningProcess {
+  readonly pid: number | undefined;
+  kill(signal: NodeJS.Signals): void;
+  readonly done: Promise<ProcessResult>;
+}
+
+/**
+ * Starts `binary` with stdin closed and its output captured, each line handed to `onLine` as it
+ * comes. In its own process group (not on Windows), so a terminal's Ctrl-C reaches amiroll only.
+ */
+function startProcess(
+  binary: string,
+  args: readonly string[],
+  options: { cwd: string; env: NodeJS.ProcessEnv; onLine?: (line: string, stream: "stdout" | "stderr") => void },
+): RunningProcess {
+  const child = spawn(binary, args, { cwd: options.cwd, env: options.env, stdio: ["ignore", "pipe", "pipe"], detached: process.platform !== "win32" });
+  const output = { stdout: "", stderr: "" };
+  const pending = { stdout: "", stderr: "" };
+  const emitLines = (stream: "stdout" | "stderr", final: boolean) => {
+    const lines = pending[stream].split("\n");
+    pending[stream] = final ? "" : lines.pop()!;
+    if (final && lines.at(-1) === "") lines.pop();
+    for (const line of lines) options.onLine!(line.endsWith("\r") ? line.slice(0, -1) : line, stream);
+  };
+  for (const stream of ["stdout", "stderr"] as const) {
+    child[stream].setEncoding("utf8").on("data", (chunk: string) => {
+      output[stream] += chunk;
+      if (!options.onLine) return;
+      pending[stream] += chunk;
+      emitLines(stream, false);
+    });
+  }
+  const done = new Promise<ProcessResult>((resolveDone) => {
+    let spawnError: NodeJS.ErrnoException | undefined;
+    child.once("error", (error: NodeJS.ErrnoException) => {
+      spawnError = error;
+      // A process that never started emits no "close" on some Node versions.
+      if (child.pid === undefined) finish(null, null);
+    });
+    let finished = false;
+    const finish = (code: number | null, signal: NodeJS.Signals | null) => {
+      if (finished) return;
+      finished = true;
+      if (options.onLine) for (const stream of ["stdout", "stderr"] as const) emitLines(stream, true);
+      resolveDone({
+        exitCode: code ?? undefined,
+        signal: signal ?? undefined,
+        spawnError,
+        stdout: output.stdout.replace(/\r?\n$/, ""),
+        stderr: output.stderr.replace(/\r?\n$/, ""),
+      });
+    };
+    child.once("close", finish);
+  });
+  return {
+    pid: child.pid,
+    kill: (signal) => {
+      try {
+        child.kill(signal);
+      } catch {
+        // already gone
+      }
+    },
+    done,
+  };
+}

@@ -1,6 +1,6 @@
 /**
- * Runs `TerraformCli` in a plain Node process, for test/terraform/runner.test.ts: jest cannot
- * load execa (ESM-only) on Node 20, so the test spawns
+ * Runs `TerraformCli` in a plain Node process, for the tests of test/terraform/runner.test.ts that
+ * signal the runner as a terminal would (SIGINT to its process group): the test spawns
  *   node test/support/runner-harness.js '{"options": {...}, "steps": [["plan", "x.tfplan"], ...]}'
  * and reads one JSON object per stdout line:
  *   {"log": LINE, "stream": "stdout"|"stderr"}     each line terraform printed, as it came

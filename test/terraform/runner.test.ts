@@ -1,7 +1,8 @@
 /**
- * `TerraformCli`, the real terraform runner. jest cannot load execa (ESM-only) on Node 20, so
- * the runner runs in a plain Node child (test/support/runner-harness.js, on the built dist/) against a
- * fake terraform: a bash script that records its argv and environment and behaves per FAKE_MODE.
+ * `TerraformCli`, the real terraform runner, against a fake terraform: a bash script that records
+ * its argv and environment and behaves per FAKE_MODE. The runner runs in this process, except in
+ * the tests that signal it as a terminal would: there it runs in a plain Node child
+ * (test/support/runner-harness.js, on the built dist/) in its own process group.
  * Then, where terraform and the provider mirror exist, the same runner on a synthesized stack:
  * init, validate and a real offline plan (STS answered by a local stand-in).
  */
@@ -13,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
 import { AWS_PROVIDER_VERSION, findPluginDir, providerPlatform } from "../../scripts/terraform/plugins";
-import { errorSummary } from "../../scripts/terraform/runner";
+import { TerraformCli, errorSummary } from "../../scripts/terraform/runner";
 import { synthesizeRepo } from "../support/repo-config";
 import { type SharedProvider, findTerraform, startSharedProvider } from "../support/terraform";
 
@@ -124,11 +125,40 @@ function startHarness(input: object, env: NodeJS.ProcessEnv = {}): HarnessRun {
   };
 }
 
-async function runHarness(input: object, env?: NodeJS.ProcessEnv) {
-  const { done } = startHarness(input, env);
-  const result = await done;
-  if (result.code !== 0) throw new Error(`harness exited ${result.code}:\n${result.stderr}`);
-  return result;
+/**
+ * What the harness does (runner-harness.js), in this process: runs `input.steps` on a
+ * `TerraformCli` with `input.options`, AMIROLL_TERRAFORM and AMIROLL_TF_PLUGIN_DIR unset unless
+ * `env` sets them, and returns the lines the harness would print.
+ */
+async function runHarness(input: { options: object; steps: unknown[][]; abortFirst?: boolean }, env: NodeJS.ProcessEnv = {}) {
+  const overrides: NodeJS.ProcessEnv = { AMIROLL_TERRAFORM: undefined, AMIROLL_TF_PLUGIN_DIR: undefined, ...env };
+  const saved = Object.fromEntries(Object.keys(overrides).map((key) => [key, process.env[key]]));
+  const setEnv = (values: NodeJS.ProcessEnv) => {
+    for (const [key, value] of Object.entries(values)) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+  };
+  const lines: Line[] = [];
+  setEnv(overrides);
+  try {
+    const controller = new AbortController();
+    if (input.abortFirst) controller.abort();
+    const cli = new TerraformCli({ ...(input.options as { workingDirectory: string }), signal: controller.signal, log: (log, stream) => lines.push({ log, stream }) });
+    for (const [method, ...args] of input.steps) {
+      try {
+        const value = await (cli as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[method as string](...args);
+        lines.push({ step: method as string, value: value ?? null });
+      } catch (e) {
+        const error = e as Error & { command?: string; reason?: string; exitCode?: number; interrupted?: boolean };
+        lines.push({ step: method as string, error: { name: error.name, message: error.message, command: error.command, reason: error.reason, exitCode: error.exitCode ?? null, interrupted: error.interrupted ?? null } });
+        break;
+      }
+    }
+  } finally {
+    setEnv(saved);
+  }
+  return { lines, code: 0 };
 }
 
 const steps = (lines: Line[]) => lines.filter((l): l is Exclude<Line, { log: string }> => "step" in l);
@@ -139,7 +169,7 @@ const failure = (lines: Line[]) => {
   return last.error;
 };
 
-describe("TerraformCli against a fake terraform (in a Node child: jest cannot load execa)", () => {
+describe("TerraformCli against a fake terraform", () => {
   let dir: string;
   let fake: string;
   let stack: string;
