@@ -22,7 +22,8 @@ import {
   partitionOf,
   policySize,
 } from "../../scripts/iam/policy";
-import { amiroll, errorLines } from "../support/cli";
+import { errorLines } from "../support/cli";
+import { amirollInProcess } from "../support/cli-in-process";
 import { ENVIRONMENTS_CONFIG, REPO_PINS_PATH, loadEnvironments, synthesizeRepo } from "../support/repo-config";
 
 const ROOT = resolve(__dirname, "../..");
@@ -363,8 +364,8 @@ describe("scoping to the config", () => {
 // ---------------------------------------------------------------------------------------------
 
 describe("amiroll iam-policy", () => {
-  it("--role watch: the watch policy on stdout; a warning that the config has no accountId", () => {
-    const result = amiroll(["iam-policy", "--role", "watch"]);
+  it("--role watch: the watch policy on stdout; a warning that the config has no accountId", async () => {
+    const result = await amirollInProcess(["iam-policy", "--role", "watch"]);
     expect(result.status).toBe(0);
     expect(JSON.parse(result.stdout)).toEqual(iamPolicy(environments, "watch"));
     expect(result.stderr.trim().split("\n")).toEqual([
@@ -372,22 +373,22 @@ describe("amiroll iam-policy", () => {
     ]);
   });
 
-  it("without --role: the three policies keyed by role; --env narrows to an environment", () => {
-    const all = amiroll(["iam-policy"]);
+  it("without --role: the three policies keyed by role; --env narrows to an environment", async () => {
+    const all = await amirollInProcess(["iam-policy"]);
     expect(all.status).toBe(0);
     expect(JSON.parse(all.stdout)).toEqual(iamPolicies(environments));
     expect(all.stderr).toMatch(/warning: the apply policy is \d+ characters, more than the 6144 IAM allows a managed policy/);
-    const staging = amiroll(["iam-policy", "--role", "plan", "--env", "staging"]);
+    const staging = await amirollInProcess(["iam-policy", "--role", "plan", "--env", "staging"]);
     expect(staging.status).toBe(0);
     expect(JSON.parse(staging.stdout)).toEqual(iamPolicy(environments.filter((e) => e.name === "staging"), "plan"));
   });
 
-  it("bad input is exit 2 with one line: an unknown role, an unknown environment", () => {
-    const role = amiroll(["iam-policy", "--role", "nonsense"]);
+  it("bad input is exit 2 with one line: an unknown role, an unknown environment", async () => {
+    const role = await amirollInProcess(["iam-policy", "--role", "nonsense"]);
     expect(role.status).toBe(2);
     expect(role.stdout).toBe("");
     expect(role.stderr.trim().split("\n")).toEqual(['amiroll: --role: "nonsense" is not a role (expected watch, plan or apply)']);
-    const env = amiroll(["iam-policy", "--role", "apply", "--env", "nope"]);
+    const env = await amirollInProcess(["iam-policy", "--role", "apply", "--env", "nope"]);
     expect(env.status).toBe(2);
     expect(errorLines(env.stderr)).toEqual(['amiroll: --env: no such environment "nope" (known: staging, production)']);
   });

@@ -11,7 +11,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { amiroll, errorLines, scratch } from "../support/cli";
+import { errorLines, scratch } from "../support/cli";
 import { type CliResult, amirollInProcess } from "../support/cli-in-process";
 import { fakeTerraform } from "../support/fake-terraform";
 
@@ -29,7 +29,7 @@ beforeAll(async () => {
 beforeEach(() => writeFileSync(env.FAKE_LOG, ""));
 
 /** Exit 2; stderr is the one error line (nothing was logged before it: nothing ran); stdout empty. */
-function refused(r: CliResult | ReturnType<typeof amiroll>, message: RegExp): void {
+function refused(r: CliResult, message: RegExp): void {
   expect({ status: r.status, stdout: r.stdout, stderr: r.stderr.trimEnd().split("\n") }).toEqual({ status: 2, stdout: "", stderr: [expect.stringMatching(message)] });
   expect(errorLines(r.stderr)).toHaveLength(1);
   expect(r.stderr).not.toContain("terraform plan");
@@ -45,9 +45,9 @@ function dir(name: string): string {
 const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 describe("amiroll plan: --out and --comment are checked before terraform runs", () => {
-  it("--comment in a directory that does not exist: exit 2 before terraform init, nothing written", () => {
+  it("--comment in a directory that does not exist: exit 2 before terraform init, nothing written", async () => {
     const comment = join(scratch, "no-such-dir", "c.md");
-    const r = amiroll(["plan", "--env", "staging", "--comment", comment], env);
+    const r = await amirollInProcess(["plan", "--env", "staging", "--comment", comment], env);
     refused(r, new RegExp(`^amiroll: --comment: ${escape(comment)}: its directory does not exist$`));
     expect(terraformCalls()).toBe("");
     expect(existsSync(join(scratch, "no-such-dir"))).toBe(false);
@@ -119,8 +119,8 @@ describe("amiroll apply: every input before terraform runs", () => {
     refused(await amirollInProcess(["apply", "--env", "staging", "--simulate", "--timeout", "0s"]), /^amiroll: --timeout: "0s" must be more than zero \(a duration such as 90s, 30m or 2h\)$/);
   });
 
-  it("a bad AMIROLL_AWS_MAX_ATTEMPTS (the watch after the apply): exit 2 before terraform init, not after the apply", () => {
-    const r = amiroll(["apply", "--env", "staging"], { ...env, AMIROLL_AWS_MAX_ATTEMPTS: "0" });
+  it("a bad AMIROLL_AWS_MAX_ATTEMPTS (the watch after the apply): exit 2 before terraform init, not after the apply", async () => {
+    const r = await amirollInProcess(["apply", "--env", "staging"], { ...env, AMIROLL_AWS_MAX_ATTEMPTS: "0" });
     refused(r, /^amiroll: AMIROLL_AWS_MAX_ATTEMPTS must be a whole number from 1 to 100/);
     expect(terraformCalls()).toBe("");
   });

@@ -72,10 +72,10 @@ describe("--log-format json: every line on stderr is a JSON object", () => {
     expect(text.stderr).toMatch(/^error: unknown option '--no-such-option'\n/);
   });
 
-  it("terraform's own lines are output objects (simulated terraform passes none: a fake terraform that fails)", () => {
+  it("terraform's own lines are output objects (simulated terraform passes none: a fake terraform that fails)", async () => {
     const fake = join(scratch, "terraform-fails.sh");
     require("node:fs").writeFileSync(fake, "#!/bin/sh\necho 'Initializing the backend...'\necho 'Error: Failed to get existing workspaces' >&2\nexit 1\n", { mode: 0o755 });
-    const r = amiroll(["plan", "--env", "staging", "--log-format", "json"], { AMIROLL_TERRAFORM: fake, AMIROLL_TF_PLUGIN_DIR: "" });
+    const r = await amirollInProcess(["plan", "--env", "staging", "--log-format", "json"], { AMIROLL_TERRAFORM: fake, AMIROLL_TF_PLUGIN_DIR: "" });
     expect(r.status).toBe(EXIT.failed);
     const lines = jsonLines(r.stderr);
     expect(lines).toContainEqual(expect.objectContaining({ level: "output", source: "terraform", message: "Initializing the backend..." }));
@@ -183,12 +183,14 @@ async function closedPort(): Promise<number> {
 }
 
 describe("AWS that cannot be asked (real mode, no --simulate)", () => {
-  it("no credentials: one line naming the region and what to do, exit 1", () => {
-    const r = amiroll(["status"], NO_CREDENTIALS);
+  it("no credentials: one line naming the region and what to do, exit 1", async () => {
+    const r = await amirollInProcess(["status"], NO_CREDENTIALS);
     expect(r.status).toBe(EXIT.failed);
     expect(errorLines(r.stderr)).toEqual(["amiroll: no AWS credentials for eu-west-1 (set AWS_PROFILE, run aws sso login, or try --simulate)"]);
   });
 
+  // A child process: under jest, the SDK wraps the Node realm's socket error ("AWS SDK error
+  // wrapper for ...", it is not an Error of the test's realm), which a real run never sees.
   it("no network: one line naming the endpoint and what to do, exit 1", async () => {
     const port = await closedPort();
     const r = amiroll(["status"], { ...NO_CREDENTIALS, AWS_ACCESS_KEY_ID: "AKIDEXAMPLE", AWS_SECRET_ACCESS_KEY: "example", AWS_ENDPOINT_URL: `http://127.0.0.1:${port}` });
@@ -196,8 +198,8 @@ describe("AWS that cannot be asked (real mode, no --simulate)", () => {
     expect(errorLines(r.stderr)).toEqual([`amiroll: cannot reach AWS (127.0.0.1:${port}): connect ECONNREFUSED 127.0.0.1:${port} (check the network or proxy, or try --simulate)`]);
   });
 
-  it("as JSON too", () => {
-    const r = amiroll(["status", "--log-format", "json"], NO_CREDENTIALS);
+  it("as JSON too", async () => {
+    const r = await amirollInProcess(["status", "--log-format", "json"], NO_CREDENTIALS);
     expect(r.status).toBe(EXIT.failed);
     expect(jsonLines(r.stderr).at(-1)).toMatchObject({ level: "error", message: expect.stringMatching(/^no AWS credentials for eu-west-1/), exitCode: 1, error: "AwsAccessError" });
   });

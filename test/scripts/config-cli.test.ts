@@ -5,7 +5,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { REPO_CONFIG, amiroll, errorLines } from "../support/cli";
+import { REPO_CONFIG, errorLines } from "../support/cli";
 import { amirollInProcess } from "../support/cli-in-process";
 import { REPO_PINS_PATH } from "../support/repo-config";
 
@@ -24,12 +24,12 @@ function withBootGrace(name: string, value: string): string {
 }
 
 describe("the config of every verb", () => {
-  it("is found upward from the current directory, so a verb runs from a subdirectory", () => {
+  it("is found upward from the current directory, so a verb runs from a subdirectory", async () => {
     const project = mkdtempSync(join(tmpdir(), "amiroll-project-"));
     writeFileSync(join(project, "amiroll.json"), readFileSync(REPO_CONFIG));
     writeFileSync(join(project, "amis.json"), readFileSync(REPO_PINS_PATH));
     mkdirSync(join(project, "infra/deep"), { recursive: true });
-    const r = amiroll(["synth", "--env", "staging"], { AMIROLL_CONFIG: "", CDKTF_OUTDIR: "" }, join(project, "infra/deep"));
+    const r = await amirollInProcess(["synth", "--env", "staging"], { AMIROLL_CONFIG: "", CDKTF_OUTDIR: "" }, join(project, "infra/deep"));
     expect(r.status).toBe(0);
     expect(r.stderr).toContain("synthesized staging -> ");
     expect(readFileSync(join(project, "cdktf.out/stacks/staging/cdk.tf.json"), "utf8")).toContain("staging-apps");

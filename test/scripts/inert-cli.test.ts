@@ -9,7 +9,7 @@
 import { truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { MAX_JSON_BYTES } from "../../scripts/config/input";
-import { amiroll, errorLines, scratch } from "../support/cli";
+import { errorLines, scratch } from "../support/cli";
 import { amirollInProcess } from "../support/cli-in-process";
 import { HOSTILE, deepPlanText, hostilePlanJson } from "../support/hostile";
 import { inspectMarkdown } from "../support/markdown";
@@ -22,8 +22,8 @@ const hostile = join(scratch, "hostile.json");
 writeFileSync(hostile, JSON.stringify(hostilePlanJson()));
 
 describe("amiroll guard on a plan full of hostile text", () => {
-  it("-o text: the terminal gets escapes, never ESC, BEL, CR or U+009B (stdout and stderr)", () => {
-    const r = amiroll(["guard", "--plan-json", hostile]);
+  it("-o text: the terminal gets escapes, never ESC, BEL, CR or U+009B (stdout and stderr)", async () => {
+    const r = await amirollInProcess(["guard", "--plan-json", hostile]);
     expect(r.status).toBe(3);
     expect(r.stdout).toMatch(/^plan guard: REFUSED/);
     expect(r.stdout).not.toMatch(C0_C1);
@@ -75,10 +75,10 @@ describe("an error that quotes the file's text", () => {
 });
 
 describe("amiroll guard on a plan too deep or too big", () => {
-  it("a plan nested 5,000 levels deep: exit 2, one line naming the file (was exit 1, a stack overflow)", () => {
+  it("a plan nested 5,000 levels deep: exit 2, one line naming the file (was exit 1, a stack overflow)", async () => {
     const deep = join(scratch, "deep.json");
     writeFileSync(deep, deepPlanText(5_000));
-    const r = amiroll(["guard", "--plan-json", deep]);
+    const r = await amirollInProcess(["guard", "--plan-json", deep]);
     expect(r.status).toBe(2);
     expect(r.stdout).toBe("");
     expect(errorLines(r.stderr)).toEqual([

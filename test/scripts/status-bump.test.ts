@@ -9,7 +9,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { TSV_COLUMNS } from "../../scripts/images/status-report";
-import { amiroll, errorLines, scratch } from "../support/cli";
+import { errorLines, scratch } from "../support/cli";
 import { amirollInProcess } from "../support/cli-in-process";
 import { REPO_PINS_PATH } from "../support/repo-config";
 
@@ -27,8 +27,8 @@ function pinsCopy(name: string, format: (raw: any) => string = (raw) => JSON.str
 }
 
 describe("amiroll status --simulate", () => {
-  it("prints a table: per cluster the pin, the newest image, instances by image, outdated share, holds, next window", () => {
-    const r = amiroll(["status", "--simulate"]);
+  it("prints a table: per cluster the pin, the newest image, instances by image, outdated share, holds, next window", async () => {
+    const r = await amirollInProcess(["status", "--simulate"]);
     expect(r.status).toBe(0);
     const [header, staging, production] = r.stdout.split("\n");
     expect(header.split(/\s{2,}/)).toEqual(["ENVIRONMENT", "CLUSTER", "PINNED", "PIN AGE", "LATEST", "RELEASED", "AGENT", "INSTANCES", "OUTDATED", "HOLD", "NEXT WINDOW"]);
@@ -76,11 +76,11 @@ describe("amiroll status --simulate", () => {
 });
 
 describe("amiroll bump --simulate", () => {
-  it("rewrites the pins in their own formatting, and prints the PR title and body", () => {
+  it("rewrites the pins in their own formatting, and prints the PR title and body", async () => {
     // Four spaces and production first: bump must keep both.
     const file = pinsCopy("four-spaces.json", (raw) => JSON.stringify({ production: raw.production, staging: raw.staging }, null, 4) + "\n");
     const before = readFileSync(file, "utf8").split("\n");
-    const r = amiroll(["bump", "--simulate"], { AMIROLL_PINS: file });
+    const r = await amirollInProcess(["bump", "--simulate"], { AMIROLL_PINS: file });
     expect(r.status).toBe(0);
     const after = readFileSync(file, "utf8").split("\n");
     expect(after).toHaveLength(before.length);

@@ -3,9 +3,9 @@
  * real plan fixtures (guard), on the simulated AWS (--simulate), and on real terraform's
  * failure modes. Exit codes per README: 0 done, 1 failed, 2 bad input, 3 guard refused.
  *
- * The runs with terraform (a stand-in, run through execa, which jest cannot load) and the
- * rollout demo spawn the built bin; the others call the CLI's main() in this process
- * (test/support/cli-in-process.ts), with the same output and exit code, without a Node start each.
+ * The rollout demo spawns the built bin (the smoke test of a real start); the others call the
+ * CLI's main() in this process (test/support/cli-in-process.ts), with the same output and exit
+ * code, without a Node start each.
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -160,10 +160,10 @@ describe("amiroll plan and apply with terraform (a stand-in binary)", () => {
   });
   beforeEach(() => writeFileSync(env.FAKE_LOG, ""));
 
-  it("plan runs init, plan -out, show -json in the synthesized stack and prints the comment", () => {
+  it("plan runs init, plan -out, show -json in the synthesized stack and prints the comment", async () => {
     const out = join(scratch, "plans");
     mkdirSync(out, { recursive: true });
-    const r = amiroll(["plan", "--env", "staging", "--out", out], env);
+    const r = await amirollInProcess(["plan", "--env", "staging", "--out", out], env);
     expect(r.status).toBe(0);
     expect(calls()).toEqual(["init", "plan", "show"]);
     expect(readFileSync(env.FAKE_LOG, "utf8")).toContain(`-out=${join(out, "staging.tfplan")}`);
@@ -172,37 +172,37 @@ describe("amiroll plan and apply with terraform (a stand-in binary)", () => {
     expect(r.stderr).toContain("terraform: Plan: 3 to add, 0 to change, 3 to destroy.");
   });
 
-  it("apply --plan judges the saved plan, then applies exactly it", () => {
+  it("apply --plan judges the saved plan, then applies exactly it", async () => {
     // --no-watch: the watch after a replace roll would need AWS.
-    const r = amiroll(["apply", "--env", "staging", "--plan", join(scratch, "saved.tfplan"), "--no-watch"], env);
+    const r = await amirollInProcess(["apply", "--env", "staging", "--plan", join(scratch, "saved.tfplan"), "--no-watch"], env);
     expect(r.status).toBe(0);
     expect(calls()).toEqual(["init", "show", "apply"]);
     expect(readFileSync(env.FAKE_LOG, "utf8")).toMatch(/^apply .*saved\.tfplan$/m);
   });
 
-  it("apply of a plan the guard refuses applies nothing: exit 3", () => {
-    const r = amiroll(["apply", "--env", "staging", "--plan", join(scratch, "saved.tfplan"), "--expect", "add"], env);
+  it("apply of a plan the guard refuses applies nothing: exit 3", async () => {
+    const r = await amirollInProcess(["apply", "--env", "staging", "--plan", join(scratch, "saved.tfplan"), "--expect", "add"], env);
     expect(r.status).toBe(3);
     expect(calls()).toEqual(["init", "show"]);
   });
 
-  it("apply with a bad --timeout: exit 2 before terraform runs at all", () => {
-    const r = amiroll(["apply", "--env", "staging", "--plan", join(scratch, "saved.tfplan"), "--timeout", "5x"], env);
+  it("apply with a bad --timeout: exit 2 before terraform runs at all", async () => {
+    const r = await amirollInProcess(["apply", "--env", "staging", "--plan", join(scratch, "saved.tfplan"), "--timeout", "5x"], env);
     expect(r.status).toBe(2);
     expect(errorLines(r.stderr)).toEqual([expect.stringMatching(/^amiroll: --timeout: /)]);
     expect(readFileSync(env.FAKE_LOG, "utf8")).toBe("");
   });
 
-  it("apply of a stale plan: one line saying to plan again, exit 2", () => {
-    const r = amiroll(["apply", "--env", "staging", "--plan", join(scratch, "saved.tfplan")], { ...env, FAKE_STALE: "1" });
+  it("apply of a stale plan: one line saying to plan again, exit 2", async () => {
+    const r = await amirollInProcess(["apply", "--env", "staging", "--plan", join(scratch, "saved.tfplan")], { ...env, FAKE_STALE: "1" });
     expect(r.status).toBe(2);
     expect(errorLines(r.stderr)).toEqual([expect.stringMatching(/saved\.tfplan: the saved plan is stale .*run amiroll plan again$/)]);
   });
 });
 
 describe("amiroll plan and apply with terraform", () => {
-  it("no terraform binary: one line naming it, exit 2", () => {
-    const r = amiroll(["plan", "--env", "staging"], { AMIROLL_TERRAFORM: "/nonexistent/terraform" });
+  it("no terraform binary: one line naming it, exit 2", async () => {
+    const r = await amirollInProcess(["plan", "--env", "staging"], { AMIROLL_TERRAFORM: "/nonexistent/terraform" });
     expect(r.status).toBe(2);
     expect(errorLines(r.stderr)).toEqual([expect.stringMatching(/\/nonexistent\/terraform.*AMIROLL_TERRAFORM/)]);
   });

@@ -6,7 +6,8 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { amiroll } from "../support/cli";
+
+import { amirollInProcess } from "../support/cli-in-process";
 import { REPO_PINS_PATH, synthesizeRepo } from "../support/repo-config";
 
 const ROOT = resolve(__dirname, "../..");
@@ -17,7 +18,7 @@ describe("the worked example (stacks/)", () => {
     expect(imports).toEqual(["amiroll", "amiroll/config"]);
   });
 
-  it("main.ts (a team's own cdktf app) and amiroll synth write the same stacks", () => {
+  it("main.ts (a team's own cdktf app) and amiroll synth write the same stacks", async () => {
     const dir = mkdtempSync(join(tmpdir(), "amiroll-synth-"));
     const app = spawnSync(process.execPath, ["--import", "tsx", "stacks/main.ts"], {
       cwd: ROOT,
@@ -26,7 +27,7 @@ describe("the worked example (stacks/)", () => {
     });
     expect(app.stderr).toBe("");
     expect(app.status).toBe(0);
-    const verb = amiroll(["synth"], { CDKTF_OUTDIR: join(dir, "verb") });
+    const verb = await amirollInProcess(["synth"], { CDKTF_OUTDIR: join(dir, "verb") });
     expect(verb.status).toBe(0);
     expect(verb.stderr).toMatch(/synthesized staging -> .*verb\/stacks\/staging\/cdk\.tf\.json/);
     expect(verb.stderr).toMatch(/synthesized production -> .*verb\/stacks\/production\/cdk\.tf\.json/);
@@ -40,13 +41,13 @@ describe("the worked example (stacks/)", () => {
     expect(library.stacks.map((s) => s.name)).toEqual(["staging", "production"]);
   });
 
-  it("synth with bad pins: one line naming the file and field, exit 2, nothing written", () => {
+  it("synth with bad pins: one line naming the file and field, exit 2, nothing written", async () => {
     const dir = mkdtempSync(join(tmpdir(), "amiroll-synth-"));
     const badPins = join(dir, "amis.json");
     const pins = JSON.parse(readFileSync(REPO_PINS_PATH, "utf8"));
     pins.production.apps.current.imageId = "ami-not-hex";
     writeFileSync(badPins, JSON.stringify(pins));
-    const bad = amiroll(["synth"], { CDKTF_OUTDIR: join(dir, "out"), AMIROLL_PINS: badPins });
+    const bad = await amirollInProcess(["synth"], { CDKTF_OUTDIR: join(dir, "out"), AMIROLL_PINS: badPins });
     expect(bad.status).toBe(2);
     expect(bad.stderr.trim().split("\n")).toEqual([
       `amiroll: ${badPins}: production.apps.current.imageId: "ami-not-hex" is not an AMI id (expected "ami-" and 8 or 17 lower-case hex digits)`,
@@ -54,10 +55,10 @@ describe("the worked example (stacks/)", () => {
     expect(existsSync(join(dir, "out"))).toBe(false);
   });
 
-  it("synth into an outDir that is a file: exit 2 naming the config's outDir, nothing written", () => {
+  it("synth into an outDir that is a file: exit 2 naming the config's outDir, nothing written", async () => {
     const dir = mkdtempSync(join(tmpdir(), "amiroll-synth-"));
     writeFileSync(join(dir, "out"), "not a directory");
-    const bad = amiroll(["synth"], { CDKTF_OUTDIR: join(dir, "out") });
+    const bad = await amirollInProcess(["synth"], { CDKTF_OUTDIR: join(dir, "out") });
     expect(bad.status).toBe(2);
     expect(bad.stderr.trim()).toBe(`amiroll: stacks/amiroll.json: outDir: ${join(dir, "out")} is a file, not a directory`);
     expect(readFileSync(join(dir, "out"), "utf8")).toBe("not a directory");

@@ -1,9 +1,9 @@
 /**
  * The CLI in this jest process: `main(argv)` of scripts/amiroll.ts with what it printed and its
  * exit code, as test/support/cli.ts's `amiroll` returns them from a child process, without a
- * Node start and a load of the CLI per call. For bad input and --simulate runs, not for runs
- * that start terraform (the runner loads execa, which jest cannot load): those, and a few smoke
- * tests per file, spawn the built bin.
+ * Node start and a load of the CLI per call. What needs a real process (signals, Node's own
+ * warnings, errors that cross from Node's realm into jest's) and a few smoke tests spawn the
+ * built bin (./cli.ts).
  *
  * Process-global state is the caller's again when a call returns: process.env, the cwd,
  * process.stdout/stderr.write, console's methods, process.exitCode and the SIGINT, SIGTERM and
