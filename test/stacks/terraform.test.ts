@@ -46,22 +46,23 @@ describeTerraform(`terraform validate and terraform test on the synthesized stac
   beforeAll(async () => {
     provider = await startSharedProvider(tf.pluginDir);
     const run = (dir: string, args: string[]) => terraformAsync(tf, dir, args, provider?.env);
-    /** init, then validate, then `terraform test` of the generated test file asserting `expected`. */
-    const check = async (label: string, stackFile: string, env: Environment, expected: Pins) => {
+    /** init, then `terraform test` of the generated test file asserting `expected`; validate too unless `validate` is false (~3 s of CPU). */
+    const check = async (label: string, stackFile: string, env: Environment, expected: Pins, validate = true) => {
       const dir = dirname(stackFile);
       const init = await run(dir, ["init", "-backend=false", `-plugin-dir=${tf.pluginDir}`, "-input=false"]);
       if (init.status !== 0) throw new Error(`terraform init of ${label} failed:\n${init.output}`);
-      const validate = await run(dir, ["validate"]);
+      const validated = validate ? await run(dir, ["validate"]) : { status: 0, output: "(not validated)" };
       writeFileSync(join(dir, "amiroll.tftest.hcl"), tftest(JSON.parse(readFileSync(stackFile, "utf8")), env, expected));
-      return { validate, test: await run(dir, ["test"]) };
+      return { validate: validated, test: await run(dir, ["test"]) };
     };
     for (const c of CASES) {
       const stackFile = synthesize(c.env, c.pins);
       results[c.label] = check(c.label, stackFile, findEnvironment(environments, c.env), c.pins);
     }
-    // The staging stack again, in a directory of its own, tested against pins it does not run.
+    // The staging stack again, in a directory of its own, tested against pins it does not run
+    // (the staging case above validates the same configuration).
     const wrongPins: Pins = { ...pins, staging: { apps: { current: { imageId: "ami-0123456789abcdef0" } } } };
-    wrongPinsTest = check("staging (wrong pins)", synthesize("staging", pins), findEnvironment(environments, "staging"), wrongPins).then((r) => r.test);
+    wrongPinsTest = check("staging (wrong pins)", synthesize("staging", pins), findEnvironment(environments, "staging"), wrongPins, false).then((r) => r.test);
     // Every case's failure is its own test's (awaited there); none may go unhandled meanwhile.
     for (const r of [...Object.values(results), wrongPinsTest]) r.catch(() => undefined);
   }, 60_000);
