@@ -6,6 +6,10 @@ module.exports = {
   maxWorkers: "100%",
   // A simulated roll takes seconds of CPU; on a busy 2-core machine jest's 5 s default is a flake.
   testTimeout: 30_000,
+  // A worker ends as soon as jest asks (its event loop is empty within a millisecond), but the
+  // process then frees a heap of up to a gigabyte, which on a busy 2-core machine can take longer
+  // than jest's 500 ms default, and jest would kill it ("failed to exit gracefully").
+  workerGracefulExitTimeout: 5_000,
   roots: ["<rootDir>/test"],
   testMatch: ["**/*.test.ts"],
   transform: { "^.+\\.tsx?$": ["@swc/jest", { jsc: { target: "es2022" } }] },
