@@ -3,8 +3,8 @@
  * `amiroll synth` uses it, and so can a team's own cdktf app (`new AmirollApp(loadConfig())`).
  */
 import { App } from "cdktf";
-import { mkdirSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
 import type { ClusterAmis } from "./ami";
 import { type EnvironmentSpec, EnvironmentStack } from "./environment-stack";
 
@@ -51,9 +51,47 @@ function withParents(dir: string): string {
   return dir;
 }
 
+/** What one synthesis wrote, relative to its outDir, and the stacks' names. */
+interface Synthesis {
+  readonly files: ReadonlyMap<string, Buffer>;
+  readonly names: readonly string[];
+}
+
+/**
+ * The last syntheses of this process, by what they were made from: a rollout synthesizes the
+ * same pins more than once (its plan, its rollback), and so do tests. What cdktf writes does not
+ * depend on the outDir (its paths are relative), so a synthesis is written again instead of made.
+ */
+const recentSyntheses = new Map<string, Synthesis>();
+const RECENT_SYNTHESES = 16;
+
 /** Synthesizes the environments into `outDir` and says where each stack went. */
 export function synthesizeStacks(props: AmirollAppProps): SynthesizedStack[] {
+  const outDir = resolve(props.outDir ?? "cdktf.out");
+  const key = JSON.stringify([props.environments, props.pins, props.only ?? null]);
+  const recent = recentSyntheses.get(key);
+  if (recent) {
+    for (const [path, content] of recent.files) {
+      mkdirSync(dirname(join(outDir, path)), { recursive: true });
+      writeFileSync(join(outDir, path), content);
+    }
+    return recent.names.map((name) => {
+      const directory = resolve(outDir, "stacks", name);
+      return { name, directory, file: resolve(directory, "cdk.tf.json") };
+    });
+  }
   const app = new AmirollApp(props);
   app.synth();
-  return app.synthesized;
+  const synthesized = app.synthesized;
+  const files = new Map<string, Buffer>([["manifest.json", readFileSync(join(outDir, "manifest.json"))]]);
+  for (const stack of synthesized) {
+    for (const path of filesUnder(stack.directory)) files.set(relative(outDir, path), readFileSync(path));
+  }
+  recentSyntheses.set(key, { files, names: synthesized.map((s) => s.name) });
+  if (recentSyntheses.size > RECENT_SYNTHESES) recentSyntheses.delete(recentSyntheses.keys().next().value!);
+  return synthesized;
+}
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => (entry.isDirectory() ? filesUnder(join(dir, entry.name)) : [join(dir, entry.name)]));
 }
