@@ -15,7 +15,7 @@ const SCHEMA = JSON.parse(readFileSync(join(__dirname, "../../amiroll.schema.jso
 
 /** Runs amiroll in `dir`, with no AMIROLL_CONFIG: it finds (or writes) the config there. */
 const inDir = (dir: string, args: string[]) => amiroll(args, { AMIROLL_CONFIG: "", CDKTF_OUTDIR: "" }, dir);
-/** The same, through the CLI's main() in this process (test/support/cli-in-process.ts): the first init and the synth-and-rollout case stay spawns of the built bin. */
+/** The same, through the CLI's main() in this process (test/support/cli-in-process.ts): only the first init stays a spawn of the built bin (the consumer test, npm run test:consumer, runs init, synth and rollout from the packed package). */
 const inDirInProcess = (dir: string, args: string[]) => amirollInProcess(args, { AMIROLL_CONFIG: "", CDKTF_OUTDIR: "" }, dir);
 const emptyDir = () => mkdtempSync(join(tmpdir(), "amiroll-init-"));
 /** Every file under `dir`, with its text. */
@@ -74,15 +74,15 @@ describe("amiroll init --simulate", () => {
     expect(Object.keys(JSON.parse(readFileSync(join(dir, "amiroll.json"), "utf8")).environments)).toEqual(["dev", "prod"]);
   });
 
-  it("what it wrote synthesizes and rolls out on the simulator", () => {
+  it("what it wrote synthesizes and rolls out on the simulator", async () => {
     const fresh = emptyDir();
     // A team's repository is not empty: init writes beside what is there.
     writeFileSync(join(fresh, "package.json"), "{}\n");
-    expect(inDir(fresh, ["init", "--simulate"]).status).toBe(0);
-    const synth = inDir(fresh, ["synth"]);
+    expect((await inDirInProcess(fresh, ["init", "--simulate"])).status).toBe(0);
+    const synth = await inDirInProcess(fresh, ["synth"]);
     expect(synth.status).toBe(0);
     expect(readdirSync(join(fresh, "cdktf.out", "stacks")).sort()).toEqual(["production", "staging"]);
-    const rollout = inDir(fresh, ["rollout", "--simulate", "--ignore-window"]);
+    const rollout = await inDirInProcess(fresh, ["rollout", "--simulate", "--ignore-window"]);
     expect(rollout.status).toBe(0);
     expect(rollout.stdout).toContain("zero-downtime violations: 0");
   });
