@@ -4,7 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { AssetType, Fn, TerraformAsset, type ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
-import { buildSync } from "esbuild";
+import { buildSync, version as esbuildVersion } from "esbuild";
 import { zipSync } from "fflate";
 import {
   type AutoscalingGroupInitialLifecycleHook,
@@ -357,38 +357,68 @@ const ZIP_MTIME = new Date("1980-01-01T00:00:00Z");
  */
 const HANDLER_SOURCES = [path.join(__dirname, "drain-hook.lambda.ts"), path.join(__dirname, "..", "..", "constructs", "drain-hook.lambda.ts")];
 
+/** How the handler is bundled (its entry point and working directory aside). */
+const BUNDLE_OPTIONS = { bundle: true, platform: "node", target: "node22", format: "cjs", external: ["@aws-sdk/*"] } as const;
+/** fflate's compression level for the zip. */
+const ZIP_LEVEL = 9;
+
 /**
  * Bundles drain-hook.lambda.ts with esbuild into a deterministic zip: same code, same bytes,
  * whatever the time or working directory. The SDK v3 clients are left to the Lambda runtime.
+ *
+ * The zip is kept in this user's cache directory under `outDir` (default the system's temporary
+ * directory), by what it is built from (the handler's source, esbuild's version, the options), so
+ * a process whose handler source is unchanged reuses it instead of running esbuild again.
  */
 export function bundleDrainHandler(outDir = os.tmpdir()): DrainHandlerBundle {
   const source = HANDLER_SOURCES.find(fs.existsSync);
   if (!source) throw new Error(`drain hook: the handler source is missing (looked for ${HANDLER_SOURCES.join(", ")})`);
-  const built = buildSync({
-    entryPoints: [source],
-    bundle: true,
-    platform: "node",
-    target: "node22",
-    format: "cjs",
-    external: ["@aws-sdk/*"],
-    write: false,
-    // Paths in the bundle's comments are relative to the package root, not to wherever synth runs.
-    absWorkingDir: path.dirname(path.dirname(source)),
-    logLevel: "silent",
-  });
-  const zip = zipSync({ "index.js": [built.outputFiles[0].contents, { mtime: ZIP_MTIME, level: 9 }] });
-  const digest = createHash("sha256").update(zip).digest();
-  const sha256Hex = digest.toString("hex");
-  const dir = path.join(outDir, `amiroll-drain-hook-${sha256Hex.slice(0, 16)}`);
+  const sourceText = fs.readFileSync(source);
+  const builtFrom = createHash("sha256").update(JSON.stringify({ esbuild: esbuildVersion, BUNDLE_OPTIONS, ZIP_LEVEL })).update(sourceText).digest("hex");
+  const cache = privateCacheDirectory(outDir) ?? fs.mkdtempSync(path.join(outDir, "amiroll-drain-hook-"));
+  const dir = path.join(cache, `drain-hook-${builtFrom.slice(0, 16)}`);
   const file = path.join(dir, "drain-hook.zip");
-  if (!fs.existsSync(file)) {
+  let zip: Uint8Array;
+  if (fs.existsSync(file)) {
+    zip = fs.readFileSync(file);
+  } else {
+    const built = buildSync({
+      ...BUNDLE_OPTIONS,
+      external: [...BUNDLE_OPTIONS.external],
+      entryPoints: [source],
+      write: false,
+      // Paths in the bundle's comments are relative to the package root, not to wherever synth runs.
+      absWorkingDir: path.dirname(path.dirname(source)),
+      logLevel: "silent",
+    });
+    zip = zipSync({ "index.js": [built.outputFiles[0].contents, { mtime: ZIP_MTIME, level: ZIP_LEVEL }] });
     // Written aside then renamed, so a parallel synth never reads half a zip.
     fs.mkdirSync(dir, { recursive: true });
     const partial = `${file}.${process.pid}.partial`;
     fs.writeFileSync(partial, zip);
     fs.renameSync(partial, file);
   }
-  return { file, sha256Base64: digest.toString("base64"), sha256Hex };
+  const digest = createHash("sha256").update(zip).digest();
+  return { file, sha256Base64: digest.toString("base64"), sha256Hex: digest.toString("hex") };
+}
+
+/**
+ * `amiroll-cache-UID` under `base`, a directory only this user can write, made if need be; else
+ * undefined. The temporary directory is shared: a zip another user planted there under a name
+ * amiroll would look for would be deployed as the drain hook, so a directory that is not ours
+ * alone (a symlink, another owner, group or world access) is never used. Not on Windows (no uid).
+ */
+function privateCacheDirectory(base: string): string | undefined {
+  const uid = process.getuid?.();
+  if (uid === undefined) return undefined;
+  const dir = path.join(base, `amiroll-cache-${uid}`);
+  try {
+    fs.mkdirSync(dir, { mode: 0o700 });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") return undefined;
+  }
+  const stat = fs.lstatSync(dir);
+  return stat.isDirectory() && stat.uid === uid && (stat.mode & 0o077) === 0 ? dir : undefined;
 }
 
 let bundled: DrainHandlerBundle | undefined;

@@ -4,9 +4,9 @@
  */
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { unzipSync } from "fflate";
 import { CloudwatchEventTarget, CloudwatchLogGroup, LambdaEventSourceMapping, LambdaFunction, LambdaPermission, SqsQueue } from "../../constructs/aws";
 import { DRAIN_HOOK_TIMING, bundleDrainHandler } from "../../constructs/drain-hook";
@@ -237,6 +237,43 @@ process.stdout.write(JSON.stringify(bundleDrainHandler(${JSON.stringify(mkdtempS
     expect(readFileSync(there.file).equals(readFileSync(here.file))).toBe(true);
     expect(createHash("sha256").update(readFileSync(here.file)).digest("base64")).toBe(here.sha256Base64);
   }, 30_000);
+
+  it("is built once per handler source: another process finds it in the user's cache and gets the same file", () => {
+    const outDir = mkdtempSync(join(tmpdir(), "amiroll-bundle-"));
+    const first = bundleDrainHandler(outDir);
+    const cache = dirname(dirname(first.file));
+    expect(basename(cache)).toBe(`amiroll-cache-${process.getuid!()}`);
+    expect(statSync(cache).mode & 0o777).toBe(0o700);
+    const built = statSync(first.file).mtimeMs;
+    const again = bundleDrainHandler(outDir);
+    expect(again).toEqual(first);
+    // Read, not rebuilt and rewritten.
+    expect(statSync(again.file).mtimeMs).toBe(built);
+  });
+
+  it("never uses a zip someone else could have put there: a cache directory others can write, or a symlink, is passed over", () => {
+    const legit = bundleDrainHandler(mkdtempSync(join(tmpdir(), "amiroll-bundle-")));
+    const legitZip = readFileSync(legit.file);
+    const evil = Buffer.from("not the drain hook");
+    for (const plant of ["shared", "symlink"] as const) {
+      const outDir = mkdtempSync(join(tmpdir(), "amiroll-bundle-"));
+      const cache = join(outDir, `amiroll-cache-${process.getuid!()}`);
+      const planted = plant === "shared" ? cache : mkdtempSync(join(tmpdir(), "amiroll-planted-"));
+      if (plant === "symlink") symlinkSync(planted, cache);
+      else mkdirSync(cache);
+      chmodSync(planted, plant === "shared" ? 0o777 : 0o700);
+      // Under the names this and earlier versions of amiroll would look for.
+      for (const name of [basename(dirname(legit.file)), `amiroll-drain-hook-${legit.sha256Hex.slice(0, 16)}`]) {
+        for (const at of [planted, outDir]) {
+          mkdirSync(join(at, name), { recursive: true });
+          writeFileSync(join(at, name, "drain-hook.zip"), evil);
+        }
+      }
+      const bundle = bundleDrainHandler(outDir);
+      expect(readFileSync(bundle.file).equals(legitZip)).toBe(true);
+      expect(bundle.sha256Hex).toBe(legit.sha256Hex);
+    }
+  });
 
   it("is index.js exporting a handler that runs where the SDK is provided (as in the Lambda runtime)", async () => {
     const { file } = bundleDrainHandler();

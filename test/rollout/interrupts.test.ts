@@ -311,8 +311,8 @@ describe("amiroll rollout --simulate --state-dir: Ctrl-C in one process, the sam
     const cut = amiroll(["rollout", "--simulate", "--ignore-window"], { AMIROLL_SIM_INTERRUPT: "staging:apply", TMPDIR: tmp });
     expect(cut.status).toBe(130);
     expect(cut.stderr).toContain("(simulated without --state-dir: this world ends with this process; --state-dir DIR keeps it for the next run)");
-    // (The drain hook's bundle, amiroll-drain-hook-<sha256>, is a cache every synth shares, by content.)
-    expect(readdirSync(tmp).filter((name) => !name.startsWith("amiroll-drain-hook-"))).toEqual([]);
+    // (amiroll-cache-<uid> holds the drain hook's bundle, a cache every synth of this user shares.)
+    expect(readdirSync(tmp).filter((name) => name !== `amiroll-cache-${process.getuid!()}`)).toEqual([]);
   });
 });
 
