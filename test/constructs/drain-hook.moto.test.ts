@@ -37,11 +37,13 @@ function freePort(): Promise<number> {
   beforeAll(async () => {
     const port = await freePort();
     moto = spawn("python3", ["-m", "moto.server", "-H", "127.0.0.1", "-p", String(port)], { stdio: "ignore" });
-    for (let i = 0; i < 100; i++) {
+    // moto takes a few seconds of CPU to start: on a busy machine, many more.
+    for (const deadline = Date.now() + 60_000; ; ) {
       try {
         await fetch(`http://127.0.0.1:${port}/moto-api/`);
         break;
       } catch {
+        if (moto.exitCode !== null || Date.now() > deadline) throw new Error(`moto did not answer on 127.0.0.1:${port} within 60 s (exit code ${moto.exitCode})`);
         await new Promise((r) => setTimeout(r, 100));
       }
     }
@@ -55,7 +57,7 @@ function freePort(): Promise<number> {
       const document = JSON.stringify({ instanceId, region: REGION, availabilityZone: `${REGION}a` });
       await ecs.send(new RegisterContainerInstanceCommand({ cluster: CLUSTER, instanceIdentityDocument: document }));
     }
-  }, 30_000);
+  }, 90_000);
 
   // Waits for moto (ours, by its pid) to be gone: a child still exiting keeps jest's worker alive.
   afterAll(async () => {
