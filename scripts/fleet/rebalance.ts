@@ -211,15 +211,18 @@ export async function rebalance(clients: { readonly ecs: ECSClient }, clock: Clo
 
   /**
    * Waits until the service runs `count` tasks, steady; "unplaced" when the scheduler reports it
-   * cannot place a task after `since`. Gives up at the service's timeout.
+   * cannot place a task after `since`, or two polls in a row find fewer tasks running or pending
+   * than `count` (ECS creates no task it cannot place). Gives up at the service's timeout.
    */
   const settle = async (name: string, count: number, since: number, startedAt: number): Promise<"steady" | "unplaced" | "gone" | "timeout"> => {
+    let short = 0;
     for (;;) {
       await clock.sleep(pollMs);
       const service = (await options.take()).services.find((s) => s.name === name);
       if (!service) return "gone";
       if (service.desiredCount === count && unsteadyReason(service) === undefined) return "steady";
-      if (service.events.some((e) => e.at >= since && /unable to place a task/i.test(e.message))) return "unplaced";
+      short = service.runningCount + service.pendingCount < count ? short + 1 : 0;
+      if (short >= 2 || service.events.some((e) => e.at >= since && /unable to place a task/i.test(e.message))) return "unplaced";
       if (clock.now() - startedAt >= timeoutMs) return "timeout";
     }
   };
