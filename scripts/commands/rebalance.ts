@@ -28,7 +28,7 @@ export async function rebalanceEnvironment(clients: AwsClients, clock: Clock, en
       console.log(balanceTable(before).join("\n"));
       continue;
     }
-    options.log.info(`${cluster.name}: ${before.imbalanced.length} imbalanced: ${before.imbalanced.join(", ")}${options.dryRun ? " (dry run: nothing forced)" : "; forcing new deployments"}`);
+    options.log.info(`${cluster.name}: ${before.imbalanced.length} imbalanced: ${before.imbalanced.join(", ")}${options.dryRun ? " (dry run: nothing changed)" : "; moving their tasks"}`);
     const result = await rebalance(clients, clock, {
       clusterName: cluster.ecsClusterName,
       services: before.imbalanced,
@@ -45,7 +45,7 @@ export async function rebalanceEnvironment(clients: AwsClients, clock: Clock, en
     }
     for (const s of result.services) {
       if (s.outcome === "failed") options.log.warn(`${cluster.name}/${s.service}: not rebalanced${s.error ? `: ${s.error}` : ""}`);
-      if (s.outcome === "still-imbalanced") options.log.warn(`${cluster.name}/${s.service}: still imbalanced after its deployment`);
+      if (s.outcome === "still-imbalanced") options.log.warn(`${cluster.name}/${s.service}: still imbalanced (no room left where it lacks tasks)`);
     }
     ok &&= options.dryRun ? true : result.ok;
   }
@@ -59,9 +59,9 @@ interface RebalanceCommandOptions extends CommonOptions {
 
 export function rebalanceCommand(): Command {
   const command = new Command("rebalance")
-    .description("force a new deployment of each service whose tasks are not spread across zones and instances, a few at a time, then check again (exit 1 if any stays imbalanced)")
+    .description("move the tasks of each service not spread across zones one at a time (force a new deployment of one bunched on instances), a few services at a time, then check again (exit 1 if any stays imbalanced)")
     .requiredOption("--env <name>", "the environment to rebalance")
-    .option("--dry-run", "only say which services would be forced");
+    .option("--dry-run", "only say which services would be moved or forced");
   return withCommonOptions(command).action(async (options: RebalanceCommandOptions) => {
     const log = createLogger(options.logFormat, stderrSink);
     const config = loadConfig(options);

@@ -14,6 +14,19 @@
  * deploymentConfiguration (DescribeServices, just before) is sent back once its deployment is
  * over, however that ended (completed, failed, timed out); the forcing's log line carries it too.
  *
+ * That holds for a service bunched on instances of its zones (instance-stacking). A service
+ * bunched over zones (single-zone, zone-spread) is moved instead, one task at a time, as ECS's
+ * own Availability Zone rebalancing does it: the desired count one up (the service scheduler
+ * starts the task in the zone with the fewest of its tasks that has room), then, once the
+ * service is steady, back (scaling in, it stops a task in the zone with the most). Only the
+ * surplus moves, and nothing stops before its replacement runs. A forced deployment would
+ * replace every task, and where the other zones lack room (a small cluster; stopping tasks keep
+ * theirs until STOPPED) each replacement lands where there is room, so a service bunched in one
+ * zone can come out bunched in another. The moves stop when the service is balanced or a move
+ * did not narrow its spread (no room left where it lacks tasks). The desired count is put back
+ * after every move, however it ended; an Application Auto Scaling policy that changes it
+ * meanwhile may undo a move.
+ *
  * The result is still verified: the scheduler places only where there is room, so a service whose
  * other zones are full comes out as bunched as it was, and is reported still imbalanced.
  */
@@ -22,6 +35,7 @@ import type { Clock } from "../core/clock";
 import { type BalanceReport, type ServiceBalance, serviceBalance } from "./balance";
 import type { FleetSnapshot, ServiceSnapshot } from "./snapshot";
 import { formatDuration } from "../core/duration";
+import { unsteadyReason } from "./migration";
 
 /** Forced deployments in flight at once. */
 export const DEFAULT_REBALANCE_CONCURRENCY = 3;
@@ -92,6 +106,8 @@ export interface ServiceRebalance {
   readonly restored?: boolean;
   /** Why it could not be put back (the service keeps the narrowed one: restore it by hand). */
   readonly restoreError?: string;
+  /** Tasks moved one at a time (a zone imbalance); absent when the service was forced instead. */
+  readonly moves?: number;
 }
 
 export interface RebalanceResult {
@@ -129,7 +145,16 @@ interface Finished {
   readonly narrowed?: DeploymentLimits;
   readonly restored?: boolean;
   readonly restoreError?: string;
+  readonly moves?: number;
 }
+
+/** A zone imbalance: fixed by moving tasks, not by a forced deployment. */
+const zoneImbalanced = (balance: ServiceBalance): boolean => balance.imbalances.some((i) => i.kind !== "instance-stacking");
+/** How far apart the service's fullest and emptiest zones are. */
+const zoneSpread = (balance: ServiceBalance): number => {
+  const counts = balance.perZone.map((z) => z.tasks);
+  return counts.length === 0 ? 0 : Math.max(...counts) - Math.min(...counts);
+};
 
 const limits = (c: DeploymentConfiguration | DeploymentLimits): DeploymentLimits => ({ minimumHealthyPercent: c.minimumHealthyPercent, maximumPercent: c.maximumPercent });
 
@@ -169,6 +194,11 @@ export async function rebalance(clients: { readonly ecs: ECSClient }, clock: Clo
 
   if (options.dryRun) {
     const services = names.map((name): ServiceRebalance => {
+      const balance = balanceOf(before, name);
+      if (balance && zoneImbalanced(balance)) {
+        log("would move tasks one at a time", { cluster, service: name, dryRun: true });
+        return { service: name, outcome: "would-force", before: balance, moves: 0 };
+      }
       const desired = first.services.find((s) => s.name === name)?.desiredCount;
       const narrowed = desired === undefined ? undefined : narrowedDeploymentConfiguration(desired);
       log("would force a new deployment", { cluster, service: name, dryRun: true, ...(narrowed ? { narrowed } : {}) });
@@ -177,9 +207,93 @@ export async function rebalance(clients: { readonly ecs: ECSClient }, clock: Clo
     return { clusterName: cluster, dryRun: true, startedAt, finishedAt: clock.now(), services, before, ok: true };
   }
 
-  const queue = [...names];
-  const inFlight = new Map<string, Flight>();
   const finished = new Map<string, Finished>();
+
+  /**
+   * Waits until the service runs `count` tasks, steady; "unplaced" when the scheduler reports it
+   * cannot place a task after `since`, or two polls in a row find fewer tasks running or pending
+   * than `count` (ECS creates no task it cannot place). Gives up at the service's timeout.
+   */
+  const settle = async (name: string, count: number, since: number, startedAt: number): Promise<"steady" | "unplaced" | "gone" | "timeout"> => {
+    let short = 0;
+    for (;;) {
+      await clock.sleep(pollMs);
+      const service = (await options.take()).services.find((s) => s.name === name);
+      if (!service) return "gone";
+      if (service.desiredCount === count && unsteadyReason(service) === undefined) return "steady";
+      short = service.runningCount + service.pendingCount < count ? short + 1 : 0;
+      if (short >= 2 || service.events.some((e) => e.at >= since && /unable to place a task/i.test(e.message))) return "unplaced";
+      if (clock.now() - startedAt >= timeoutMs) return "timeout";
+    }
+  };
+  const setDesired = async (name: string, desiredCount: number): Promise<string | undefined> => {
+    try {
+      await clients.ecs.send(new UpdateServiceCommand({ cluster, service: name, desiredCount }));
+      return undefined;
+    } catch (error) {
+      return message(error);
+    }
+  };
+  /** Moves the service's tasks one at a time (desired + 1, then back) until balanced over zones, or no move helps. */
+  const move = async (name: string): Promise<Finished> => {
+    const startedAt = clock.now();
+    let moves = 0;
+    /** Set once a desired count was put back. */
+    let restored: boolean | undefined;
+    const done = (fields: Partial<Finished> = {}): Finished => ({ failed: false, startedAt, finishedAt: clock.now(), moves, ...(restored && { restored }), ...fields });
+    for (;;) {
+      const snapshot = await options.take();
+      const service = snapshot.services.find((s) => s.name === name);
+      if (!service) return done({ failed: true, error: "the service is no longer in the cluster" });
+      const balance = balanceOf(serviceBalance(snapshot), name);
+      if (!balance || !zoneImbalanced(balance) || moves >= service.desiredCount) return done();
+      const desired = service.desiredCount;
+      const sentAt = clock.now();
+      const refused = await setDesired(name, desired + 1);
+      if (refused) return done({ failed: true, error: `UpdateService refused: ${refused}` });
+      log("moving a task: desired count one up", { cluster, service: name, desiredCount: desired + 1 });
+      const out = await settle(name, desired + 1, sentAt, startedAt);
+      // Back to the service's own count, however the wait ended.
+      const restoreRefused = await setDesired(name, desired);
+      if (restoreRefused) {
+        const restoreError = `UpdateService refused to put the desired count back to ${desired}: ${restoreRefused}`;
+        log("could not restore the desired count", { cluster, service: name, error: restoreError });
+        return done({ failed: true, restored: false, restoreError, error: restoreError });
+      }
+      restored = true;
+      if (out === "gone") return done({ failed: true, error: "the service is no longer in the cluster" });
+      if (out === "timeout") return done({ failed: true, error: `a move did not complete within ${formatDuration(timeoutMs)}` });
+      const back = await settle(name, desired, clock.now(), startedAt);
+      if (back === "gone") return done({ failed: true, error: "the service is no longer in the cluster" });
+      if (back === "timeout") return done({ failed: true, error: `a move did not complete within ${formatDuration(timeoutMs)}` });
+      if (out === "unplaced") return done(); // no room for one more task anywhere
+      const after = balanceOf(serviceBalance(await options.take()), name);
+      const perZone = after?.perZone.map((z) => `${z.availabilityZone} ${z.tasks}`).join(", ");
+      // No narrower: the zones that lack its tasks have no room; another move would do the same.
+      if (!after || zoneSpread(after) >= zoneSpread(balance)) {
+        log("no room to move a task to", { cluster, service: name, perZone });
+        return done();
+      }
+      moves++;
+      log("moved a task", { cluster, service: name, perZone });
+    }
+  };
+
+  // Zone imbalances are moved (a few services at a time); what is left (instances only) is forced.
+  const moving = names.filter((name) => {
+    const balance = balanceOf(before, name);
+    return balance !== undefined && zoneImbalanced(balance);
+  });
+  const movers = [...moving];
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, movers.length) }, async () => {
+      for (let name = movers.shift(); name !== undefined; name = movers.shift()) finished.set(name, await move(name));
+    }),
+  );
+
+  const queueOrder = names.filter((name) => !moving.includes(name));
+  const queue = [...queueOrder];
+  const inFlight = new Map<string, Flight>();
 
   /** Puts the service's own configuration back, if it was narrowed. */
   const restore = async (name: string, flight: Flight): Promise<{ restored?: boolean; restoreError?: string }> => {
@@ -271,6 +385,26 @@ export async function rebalance(clients: { readonly ecs: ECSClient }, clock: Clo
     }
   }
 
+  // A forced deployment places where there is room, which can leave the zones uneven: those are moved after.
+  const forced = queueOrder.filter((name) => finished.get(name)?.failed === false);
+  if (forced.length > 0) {
+    const placed = serviceBalance(await options.take());
+    for (const name of forced) {
+      const balance = balanceOf(placed, name);
+      if (!balance || !zoneImbalanced(balance)) continue;
+      const deployment = finished.get(name)!;
+      const moved = await move(name);
+      finished.set(name, {
+        ...deployment,
+        failed: moved.failed,
+        error: moved.error,
+        finishedAt: moved.finishedAt,
+        moves: moved.moves,
+        ...(moved.restored === false && { restored: false, restoreError: moved.restoreError }),
+      });
+    }
+  }
+
   const after = serviceBalance(await options.take());
   const services = names.map((name): ServiceRebalance => {
     const done = finished.get(name)!;
@@ -289,10 +423,11 @@ export async function rebalance(clients: { readonly ecs: ECSClient }, clock: Clo
       ...(done.narrowed ? { narrowed: done.narrowed } : {}),
       ...(done.restored !== undefined ? { restored: done.restored } : {}),
       ...(done.restoreError ? { restoreError: done.restoreError } : {}),
+      ...(done.moves !== undefined ? { moves: done.moves } : {}),
     };
   });
   for (const s of services) {
-    if (s.outcome === "still-imbalanced") log("still imbalanced after its deployment", { cluster, service: s.service, why: s.after!.imbalances.map((i) => i.detail) });
+    if (s.outcome === "still-imbalanced") log(s.moves !== undefined ? "still imbalanced after its moves" : "still imbalanced after its deployment", { cluster, service: s.service, why: s.after!.imbalances.map((i) => i.detail) });
   }
   return {
     clusterName: cluster,

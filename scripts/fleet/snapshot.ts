@@ -177,6 +177,12 @@ export interface SnapshotOptions {
    * through a whole apply, where listing every task of the cluster would be most of the calls.
    */
   readonly instancesOnly?: boolean;
+  /**
+   * Only the tasks of the container instances this accepts (one ListTasks per instance, by its
+   * `containerInstance` filter), not the cluster's: the replace canary reads the canary's and
+   * the drained instances' tasks, not the 6,000 of a 600-instance cluster every 10 s.
+   */
+  readonly tasksOn?: (ci: ContainerInstanceSnapshot) => boolean;
 }
 
 /** What can change about a container instance's tasks without them leaving the RUNNING list. */
@@ -277,7 +283,13 @@ export async function takeSnapshot(clients: AwsClients, clusterName: string, opt
       tasks.add(plan.describe);
       waiting.push(...plan.waiting);
     };
-    const tasksListed = options.instancesOnly ? Promise.resolve() : cycle.eachPage(paginateListTasks({ client: ecs, ...paging }, { cluster, desiredStatus: "RUNNING" }), onTaskPage);
+    const listTasks = (containerInstance?: string) => cycle.eachPage(paginateListTasks({ client: ecs, ...paging }, { cluster, desiredStatus: "RUNNING", ...(containerInstance && { containerInstance }) }), onTaskPage);
+    const tasksOn = options.tasksOn;
+    const tasksListed = options.instancesOnly
+      ? Promise.resolve()
+      : tasksOn
+        ? instancesDescribed.then((current) => Promise.all(current.filter(tasksOn).map((ci) => listTasks(ci.arn))))
+        : listTasks();
     await Promise.all([
       cycle.eachPage(
         paginateDescribeAutoScalingGroups({ client: autoScaling, ...paging }, { Filters: [{ Name: `tag:${CLUSTER_TAG}`, Values: [cluster] }] }),

@@ -35,8 +35,18 @@ export interface CanaryInput {
 
 const SERVICE_TASK = /^service:/;
 
-/** Judges one snapshot of a cluster whose canary group of `imageId` stands beside the old group. */
+/**
+ * The container instances whose tasks `judgeCanary` reads: the canary's (the target image) and
+ * the DRAINING ones. The canary's poll lists only theirs (SnapshotOptions.tasksOn).
+ */
+export const canaryTasksOn = (imageId: string) => (ci: ContainerInstanceSnapshot): boolean => ci.imageId === imageId || ci.status === "DRAINING";
+
+/**
+ * Judges one snapshot of a cluster whose canary group of `imageId` stands beside the old group.
+ * It needs the tasks of the instances `canaryTasksOn` names only (others may be left out).
+ */
 export function judgeCanary(snapshot: FleetSnapshot, input: CanaryInput): CanaryVerdict {
+
   const onImage = new Set(snapshot.containerInstances.filter((ci) => ci.imageId === input.imageId).map((ci) => ci.arn));
   const crash = crashLoopOn(snapshot, (arn) => onImage.has(arn), input.startedAt, `on ${input.imageId}`);
   if (crash) return { kind: "crash", reason: `crash loop on the canary: ${crash.reason}` };
@@ -61,10 +71,9 @@ export function judgeCanary(snapshot: FleetSnapshot, input: CanaryInput): Canary
     // the emptiest zone), the busiest first.
     const zones = new Set(canaries.map((ci) => ci.availabilityZone));
     const active = old.filter((ci) => ci.status === "ACTIVE");
-    // Each instance's service tasks, counted once (not per comparison: a 600-instance fleet's sort would scan every task ~10^4 times).
-    const busy = new Map<string, number>();
-    for (const t of serviceTasksOn(active)) busy.set(t.containerInstanceArn, (busy.get(t.containerInstanceArn) ?? 0) + 1);
-    const tasksOf = (ci: ContainerInstanceSnapshot) => busy.get(ci.arn) ?? 0;
+    // Busy by the instance's own counts (the poll lists no task of the other old instances); its
+    // daemon tasks count too, one per daemon service on every instance alike.
+    const tasksOf = (ci: ContainerInstanceSnapshot) => ci.runningTasksCount + ci.pendingTasksCount;
     const next = active.sort((a, b) => Number(zones.has(b.availabilityZone)) - Number(zones.has(a.availabilityZone)) || tasksOf(b) - tasksOf(a) || a.arn.localeCompare(b.arn))[0];
     return next ? { kind: "drain", containerInstanceArn: next.arn } : { kind: "waiting", why: "no task has reached the canary and no old instance is left to drain" };
   }

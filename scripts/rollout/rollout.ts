@@ -32,7 +32,7 @@ import { CLUSTERS_OUTPUT } from "../../constructs/outputs";
 import { guardPlan } from "../terraform/guard";
 import { parsePlan, summaryLine } from "../terraform/plan";
 import { clusterGenerations } from "../terraform/rolls";
-import { CANARY_SOAK_MS, judgeCanary } from "./canary";
+import { CANARY_SOAK_MS, canaryTasksOn, judgeCanary } from "./canary";
 import { type GateResult, runGates } from "./gates";
 import type { HttpProbe } from "./smoke";
 import { type ClusterStep, type StepKind, environmentStep, nextClusterStep, rollbackUnfinished } from "./state";
@@ -509,8 +509,11 @@ async function proveCanaries(
     const imageId = targets.get(cluster.name)!.imageId;
     let steadySince: number | undefined;
     let last = "";
+    let fleet: FleetSnapshot | undefined;
     for (;;) {
-      const fleet = await takeSnapshot(access.clients, cluster.ecsClusterName, { now: clock.now(), since: startedAt });
+      // Only what the verdict reads: the canary's and the drained instances' tasks, described
+      // again only where they may have changed since the last poll.
+      fleet = await takeSnapshot(access.clients, cluster.ecsClusterName, { now: clock.now(), since: startedAt, previous: fleet, tasksOn: canaryTasksOn(imageId) });
       // A canary instance that does not register is replaced like any new instance (boot.ts).
       await boots(cluster, imageId, fleet);
       const verdict = judgeCanary(fleet, { imageId, startedAt });

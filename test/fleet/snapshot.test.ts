@@ -418,6 +418,24 @@ describe("tasksToDescribe and changedInstances", () => {
   });
 });
 
+describe("takeSnapshot with tasksOn", () => {
+  it("lists and describes only the tasks of the container instances it accepts, one ListTasks each; the rest as a whole snapshot has it", async () => {
+    const sim = await simulate("production");
+    const cluster = "production-apps";
+    const whole = (await snapshotOf(sim, cluster)).snapshot;
+    const [chosen] = whole.containerInstances;
+    const before = sim.world.calls.length;
+    const partial = await takeSnapshot(sim.clients, cluster, { now: sim.clock.now(), since: 0, tasksOn: (ci) => ci.arn === chosen.arn });
+    const calls = sim.world.calls.slice(before);
+    expect(partial.tasks.length).toBeGreaterThan(0);
+    expect(sorted(partial.tasks, (t) => t.arn)).toEqual(sorted(whole.tasks.filter((t) => t.containerInstanceArn === chosen.arn), (t) => t.arn));
+    expect(partial.containerInstances).toEqual(whole.containerInstances);
+    expect(partial.services).toEqual(whole.services);
+    // One running listing (of that instance) and the page of stopped tasks.
+    expect(calls.filter((c) => c.operation === "ListTasks")).toHaveLength(2);
+  });
+});
+
 describe("apiCallBound", () => {
   it("is 2 calls per 100 instances and per 100 tasks, 1 per 10 services, 1 per 100 instances not registered with ECS, and 5", () => {
     expect(apiCallBound(4, 20, 6)).toBe(2 + 2 + 1 + 5);

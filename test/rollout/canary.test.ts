@@ -3,7 +3,7 @@
  * when it has crashed, and when it carries tasks steadily.
  */
 import type { ContainerInstanceSnapshot, FleetSnapshot, ServiceSnapshot, TaskSnapshot } from "../../scripts/fleet/snapshot";
-import { judgeCanary } from "../../scripts/rollout/canary";
+import { canaryTasksOn, judgeCanary } from "../../scripts/rollout/canary";
 
 const OLD = "ami-0000000000000aaaa";
 const NEW = "ami-0000000000000bbbb";
@@ -40,6 +40,16 @@ const canary = ci("i-canary", NEW, "eu-west-1b");
 describe("judgeCanary", () => {
   it("waits for the canary instance to register", () => {
     expect(judgeCanary(snapshot({ containerInstances: [old1, old2], services: [service("web")] }), { imageId: NEW, startedAt: START })).toEqual({ kind: "booting" });
+  });
+
+  it("picks the busier of the canary zone's old instances by their own task counts (the poll lists no task of theirs)", () => {
+    const quiet = { ...ci("i-quiet", OLD, "eu-west-1b"), runningTasksCount: 2 };
+    const busy = { ...ci("i-busy", OLD, "eu-west-1b"), runningTasksCount: 4, pendingTasksCount: 1 };
+    const fleet = snapshot({ containerInstances: [old1, quiet, busy, canary], services: [service("web")], tasks: [] });
+    expect(judgeCanary(fleet, { imageId: NEW, startedAt: START })).toEqual({ kind: "drain", containerInstanceArn: arn("i-busy") });
+    // What the canary's poll lists tasks of: the canary's instances and the DRAINING ones.
+    const on = canaryTasksOn(NEW);
+    expect([old1, quiet, canary, ci("i-draining", OLD, "eu-west-1a", "DRAINING")].map((c) => on(c))).toEqual([false, false, true, true]);
   });
 
   it("drains one old instance in the canary's zone first (the busier of a zone's instances), not the others", () => {

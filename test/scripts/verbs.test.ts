@@ -13,6 +13,12 @@ import { amiroll, errorLines, scratch } from "../support/cli";
 import { amirollInProcess } from "../support/cli-in-process";
 import { fakeTerraform } from "../support/fake-terraform";
 import { fixture, fixtureJson } from "../support/fixtures";
+import { rebalanceEnvironment } from "../../scripts/commands/rebalance";
+import { findEnvironment } from "../../scripts/config/file";
+import { readPins } from "../../scripts/config/pins";
+import { createLogger } from "../../scripts/core/log";
+import { createSimulation } from "../../scripts/sim/scenarios";
+import { REPO_PINS_PATH, loadEnvironments } from "../support/repo-config";
 
 describe("amiroll guard", () => {
   it("accepts a plan of the expected shape: exit 0, a verdict per change", async () => {
@@ -238,17 +244,34 @@ describe("amiroll watch and rebalance --simulate", () => {
     expect(errorLines(r.stderr)).toEqual([expect.stringMatching(/^amiroll: watch of staging failed: timed out after 30s \(apps: waiting for new instances\)$/)]);
   });
 
-  it("a rebalance that leaves a service imbalanced says so in words (no raw outcome token), exit 1", async () => {
+  it("rebalance of staging's bunched services moves them over its two zones: exit 0", async () => {
     const r = await amirollInProcess(["rebalance", "--env", "staging", "--simulate", "--scenario", "imbalanced"]);
-    expect(r.status).toBe(1);
-    expect(r.stderr).toContain("warning: apps/web: still imbalanced after its deployment");
-    expect(r.stderr).not.toMatch(/still-imbalanced|: failed\b/);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/apps: balance after\n(.*\n)*web\s+1\s+1\s+balanced/);
+  });
+
+  it("a rebalance that leaves a service imbalanced says so in words (no raw outcome token), and is not ok", async () => {
+    // Staging bunched in its first zone, its other zone's instance full: web cannot move.
+    const environment = findEnvironment(loadEnvironments(), "staging");
+    const sim = await createSimulation({ environment, pins: readPins(REPO_PINS_PATH, loadEnvironments()).staging, scenario: "imbalanced" });
+    for (const ci of sim.world.containerInstances.values()) if (ci.az !== environment.subnets[0].availabilityZone) for (let i = 0; i < 8; i++) sim.world.runStandaloneTask(environment.clusters[0].ecsClusterName, "hog", ci, 24 * 3600);
+    const lines: string[] = [];
+    const stdout = jest.spyOn(console, "log").mockImplementation(() => {});
+    try {
+      const ok = await rebalanceEnvironment(sim.clients, sim.clock, environment, { log: createLogger("text", (line) => lines.push(line)) });
+      expect(ok).toBe(false);
+    } finally {
+      stdout.mockRestore();
+      sim.clock.stop();
+    }
+    expect(lines).toContain("warning: apps/web: still imbalanced (no room left where it lacks tasks)");
+    expect(lines.join("\n")).not.toMatch(/still-imbalanced|: failed\b/);
   });
 
   it("rebalance --dry-run names the imbalanced services and forces nothing", async () => {
     const r = await amirollInProcess(["rebalance", "--env", "production", "--simulate", "--scenario", "imbalanced", "--dry-run"]);
     expect(r.status).toBe(0);
-    expect(r.stderr).toMatch(/apps: 3 imbalanced: api, search, web \(dry run: nothing forced\)/);
+    expect(r.stderr).toMatch(/apps: 3 imbalanced: api, search, web \(dry run: nothing changed\)/);
     expect(r.stdout).toMatch(/apps: balance before\nservice\s+eu-west-1a\s+eu-west-1b\s+eu-west-1c\s+verdict/);
     expect(r.stdout).not.toContain("balance after");
   });
