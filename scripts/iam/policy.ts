@@ -9,7 +9,7 @@
  *   instance and drain-hook roles), writing the state, and what the driver itself changes during
  *   apply, rollout and rebalance: draining container instances (and setting them ACTIVE again on
  *   a rollback), replacing a new instance that never registered with ECS (rollout's boot check),
- *   and forcing new deployments of services (rebalance). Rebalance is in apply, not in
+ *   and moving services' tasks between zones (rebalance: a desired count one up then back, or a forced deployment). Rebalance is in apply, not in
  *   watch: ecs:UpdateService cannot be narrowed to "force a new deployment" (the same permission
  *   sets desiredCount or the task definition), so a read-only role must not carry it.
  *
@@ -287,7 +287,7 @@ export const DRIVER_CALLS: readonly DriverCall[] = [
   { action: "ssm:GetParameters", role: "watch", scope: "amiParameters", calledBy: "images/release.ts resolveReleases: the newest image of each amiParameter (status, bump)" },
   { action: "ecs:UpdateContainerInstancesState", role: "apply", scope: "ecsClusterMembers", calledBy: "fleet/drain.ts via rollout/rollout.ts: drain the retiring generation (blue-green), ACTIVE again on rollback" },
   { action: "autoscaling:TerminateInstanceInAutoScalingGroup", role: "apply", scope: "autoScalingGroups", calledBy: "rollout/rollout.ts: replace a new instance that never registered with ECS (desired capacity kept, so the group launches another)" },
-  { action: "ecs:UpdateService", role: "apply", scope: "ecsClusterMembers", calledBy: "fleet/rebalance.ts: force a new deployment of a service in one zone (rebalance, watch --rebalance, the rollout's balance gate)" },
+  { action: "ecs:UpdateService", role: "apply", scope: "ecsClusterMembers", calledBy: "fleet/rebalance.ts: move a task of a bunched service (desired count one up, then back) or force a new deployment of one stacked on an instance (rebalance, watch --rebalance, the rollout's balance gate)" },
 ];
 
 // ---------------------------------------------------------------------------------------------
