@@ -12,6 +12,8 @@ module.exports = {
   workerGracefulExitTimeout: 5_000,
   roots: ["<rootDir>/test"],
   testMatch: ["**/*.test.ts"],
+  // test/wire/ runs apart: `npm run test:wire` (jest.wire.config.js).
+  testPathIgnorePatterns: ["/node_modules/", "<rootDir>/test/wire/"],
   transform: { "^.+\\.tsx?$": ["@swc/jest", { jsc: { target: "es2022" } }] },
   setupFilesAfterEnv: ["<rootDir>/test/support/setup.ts"],
   // The CLI tests run the built CLI (bin/amiroll.js -> dist/): rebuilt first when stale.

@@ -55,10 +55,12 @@ export interface SharedProvider {
  * The provider runs with `providerEnv` (credentials, endpoints), since terraform's own environment
  * does not reach a provider it did not start. Undefined when the mirror holds only a packed zip.
  */
-export async function startSharedProvider(pluginDir: string, providerEnv: NodeJS.ProcessEnv = {}): Promise<SharedProvider | undefined> {
+export async function startSharedProvider(pluginDir: string, providerEnv: NodeJS.ProcessEnv = {}, options: { cwd?: string } = {}): Promise<SharedProvider | undefined> {
   const binary = awsProviderExecutable(pluginDir);
   if (!binary) return undefined;
-  const child = spawn(binary, ["-debug"], { env: { ...process.env, ...providerEnv }, stdio: ["ignore", "pipe", "ignore"] });
+  // The provider reads relative paths (a Lambda's zip, `assets/...`) against its own working
+  // directory, not the terraform command's: `cwd` is the stack's directory where one is read.
+  const child = spawn(binary, ["-debug"], { cwd: options.cwd, env: { ...process.env, ...providerEnv }, stdio: ["ignore", "pipe", "ignore"] });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const reattach = await new Promise<string>((resolve, reject) => {
     let seen = "";

@@ -1,0 +1,305 @@
+/**
+ * amiroll over the wire (`npm run test:wire`, not part of `npm test`): the real CLI, the real AWS
+ * SDK path and real terraform against moto, a public AWS emulator nobody here wrote, on
+ * 127.0.0.1 (test/wire/moto-world.ts, test/wire/seed.py). The cases run in order, as a user
+ * would: synth, a first deploy of staging with terraform itself, status in every format, a new
+ * image published and bumped, plan and guard, apply, watch and rebalance, a first deploy of
+ * production. Where moto is not AWS (docs/testing.md, "moto is not AWS"), the set-up says so and
+ * does AWS's part; amiroll's own checks are never loosened.
+ *
+ * Skipped, with the reason printed, where python3, moto, terraform or the provider mirror is
+ * missing. AMIROLL_E2E_REAL=1 with AWS_PROFILE runs the read-only part against a real account.
+ */
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from "@aws-sdk/client-auto-scaling";
+import { CreateVpcCommand, CreateSubnetCommand, EC2Client } from "@aws-sdk/client-ec2";
+import {
+  CreateServiceCommand,
+  DeregisterContainerInstanceCommand,
+  DescribeContainerInstancesCommand,
+  DescribeTasksCommand,
+  ECSClient,
+  ListContainerInstancesCommand,
+  ListTasksCommand,
+  RegisterContainerInstanceCommand,
+  RegisterTaskDefinitionCommand,
+  StartTaskCommand,
+  StopTaskCommand,
+} from "@aws-sdk/client-ecs";
+import { amirollInProcess, type CliResult } from "../support/cli-in-process";
+import { findTerraform, startSharedProvider, terraformAsync, type SharedProvider } from "../support/terraform";
+import { type MotoWorld, REAL, motoMissing, startMoto } from "./moto-world";
+
+jest.setTimeout(180_000);
+
+const REGION = "eu-west-1";
+const BUCKET = "amiroll-wire-tfstate";
+const PARAMETER = "/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended";
+/** The image staging and production are first deployed on, and the one published later. */
+const OLD = { id: "ami-0c8e1f5b2a9d47e31", date: "20261105", created: "2026-11-05T08:14:31.000Z" };
+const NEW = { id: "ami-0d9f2a6c3b8e41f57", date: "20261120", created: "2026-11-20T07:52:10.000Z" };
+const imageName = (date: string) => `al2023-ami-ecs-hvm-2023.0.${date}-kernel-6.1-arm64`;
+/** The parameter's JSON value, as AWS publishes it. */
+const parameterValue = (image: { id: string; date: string }) =>
+  JSON.stringify({
+    ecs_agent_version: image === NEW ? "1.99.1" : "1.98.0",
+    ecs_runtime_version: "Docker version 25.0.8",
+    image_id: image.id,
+    image_name: imageName(image.date),
+    image_version: `2023.0.${image.date}`,
+    os: "Amazon Linux 2023",
+    schema_version: 1,
+    source_image_name: imageName(image.date).replace("-ecs-hvm", ""),
+  });
+
+const terraform = findTerraform();
+const missing = REAL ? (process.env.AWS_PROFILE ? undefined : "AMIROLL_E2E_REAL=1 needs AWS_PROFILE (a named profile of the account to test in)") : motoMissing();
+const skipReason = missing ?? (terraform.ok ? undefined : terraform.reason);
+if (skipReason) console.log(`wire tests skipped: ${skipReason}`);
+const wire = skipReason ? describe.skip : describe;
+/** Steps that need moto's seeding or the agent stand-in: not run against a real account. */
+const motoOnly = REAL ? it.skip : it;
+
+wire(`amiroll over the wire against ${REAL ? `a real AWS account (profile ${process.env.AWS_PROFILE})` : "moto"}${skipReason ? ` (skipped: ${skipReason})` : ""}`, () => {
+  let moto: MotoWorld | undefined;
+  let provider: SharedProvider | undefined;
+  let dir: string;
+  let configPath: string;
+  let pinsPath: string;
+  let env: Record<string, string>;
+  let clientConfig: { region: string; endpoint?: string; credentials?: { accessKeyId: string; secretAccessKey: string } };
+  const subnets: { id: string; availabilityZone: string }[] = [];
+  let vpcId: string;
+  const pluginDir = terraform.ok ? terraform.pluginDir : "";
+
+  const cli = (args: string[], extra: Record<string, string> = {}): Promise<CliResult> => amirollInProcess([...args, "--config", configPath], { CDKTF_OUTDIR: join(dir, "cdktf.out"), ...env, ...extra });
+  const stackDir = (environment: string) => join(dir, "cdktf.out", "stacks", environment);
+  const tf = (environment: string, args: string[]) => terraformAsync({ terraform: terraform.ok ? terraform.terraform : "terraform" }, stackDir(environment), args, { ...env, ...provider?.env });
+
+  /**
+   * Stands in for the ECS container agent and the ECS service scheduler, which moto does not run:
+   * registers each InService instance of a cluster's groups as a container instance (with the
+   * `ecs.ami-id` and `ecs.availability-zone` attributes the agent reports), starts a service's
+   * tasks on them, moves them to the instances of a new image and deregisters the old instances
+   * (what ECS does when a drained instance terminates).
+   */
+  const agent = {
+    ecs: () => new ECSClient(clientConfig),
+    async containerInstances(cluster: string) {
+      const arns = (await this.ecs().send(new ListContainerInstancesCommand({ cluster }))).containerInstanceArns ?? [];
+      if (arns.length === 0) return [];
+      return (await this.ecs().send(new DescribeContainerInstancesCommand({ cluster, containerInstances: arns }))).containerInstances ?? [];
+    },
+    async join(cluster: string, imageId: string) {
+      const groups = await new AutoScalingClient(clientConfig).send(new DescribeAutoScalingGroupsCommand({}));
+      const registered = new Set((await this.containerInstances(cluster)).map((ci) => ci.ec2InstanceId));
+      for (const group of groups.AutoScalingGroups ?? []) {
+        if (!group.Tags?.some((t) => t.Value === cluster)) continue;
+        for (const instance of group.Instances ?? []) {
+          if (instance.LifecycleState !== "InService" || registered.has(instance.InstanceId)) continue;
+          const document = JSON.stringify({ instanceId: instance.InstanceId, region: REGION, availabilityZone: instance.AvailabilityZone, imageId });
+          await this.ecs().send(
+            new RegisterContainerInstanceCommand({
+              cluster,
+              instanceIdentityDocument: document,
+              attributes: [
+                { name: "ecs.ami-id", value: imageId },
+                { name: "ecs.availability-zone", value: instance.AvailabilityZone! },
+              ],
+            }),
+          );
+        }
+      }
+    },
+    async runService(cluster: string, service: string, count: number) {
+      const family = `${cluster}-${service}`;
+      await this.ecs().send(new RegisterTaskDefinitionCommand({ family, containerDefinitions: [{ name: service, image: "public.ecr.aws/nginx/nginx:stable", memory: 128, essential: true }] }));
+      await this.ecs().send(new CreateServiceCommand({ cluster, serviceName: service, taskDefinition: family, desiredCount: count, launchType: "EC2", placementStrategy: [{ type: "spread", field: "attribute:ecs.availability-zone" }] }));
+      const instances = (await this.containerInstances(cluster)).filter((ci) => ci.status === "ACTIVE");
+      await this.ecs().send(new StartTaskCommand({ cluster, taskDefinition: family, group: `service:${service}`, startedBy: "ecs-svc/stand-in", containerInstances: instances.slice(0, count).map((ci) => ci.containerInstanceArn!) }));
+      await moto!.seed({ op: "service-steady", region: REGION, cluster, service });
+    },
+    async moveTasks(cluster: string, service: string, imageId: string) {
+      const instances = await this.containerInstances(cluster);
+      const image = (ci: (typeof instances)[number]) => ci.attributes?.find((a) => a.name === "ecs.ami-id")?.value;
+      const fresh = instances.filter((ci) => image(ci) === imageId);
+      const old = instances.filter((ci) => image(ci) !== imageId);
+      const family = `${cluster}-${service}`;
+      await this.ecs().send(new StartTaskCommand({ cluster, taskDefinition: family, group: `service:${service}`, startedBy: "ecs-svc/stand-in", containerInstances: fresh.map((ci) => ci.containerInstanceArn!) }));
+      const running = (await this.ecs().send(new ListTasksCommand({ cluster }))).taskArns ?? [];
+      const oldArns = new Set(old.map((ci) => ci.containerInstanceArn));
+      const tasks = running.length ? ((await this.ecs().send(new DescribeTasksCommand({ cluster, tasks: running }))).tasks ?? []) : [];
+      for (const task of tasks) if (oldArns.has(task.containerInstanceArn)) await this.ecs().send(new StopTaskCommand({ cluster, task: task.taskArn!, reason: "drained (agent stand-in)" }));
+      for (const ci of old) await this.ecs().send(new DeregisterContainerInstanceCommand({ cluster, containerInstance: ci.containerInstanceArn!, force: true }));
+    },
+  };
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "amiroll-wire-"));
+    if (REAL) {
+      env = { AWS_PROFILE: process.env.AWS_PROFILE!, AMIROLL_TF_PLUGIN_DIR: pluginDir };
+      clientConfig = { region: REGION };
+    } else {
+      moto = await startMoto();
+      const credentials = { accessKeyId: "moto", secretAccessKey: "moto" };
+      env = {
+        AWS_ENDPOINT_URL: moto.endpoint,
+        AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+        AWS_PROFILE: "",
+        AWS_CONFIG_FILE: join(dir, "no-aws-config"),
+        AWS_SHARED_CREDENTIALS_FILE: join(dir, "no-aws-credentials"),
+        // moto answers S3 on its one address: path-style (the backend's use_path_style), the
+        // state bucket as AWS would have it. Set for terraform's init only, not by amiroll.
+        // The provider fails "unable to add custom RootCAs HTTPClient" with a CA bundle (this
+        // machine sets one for its proxy) and moto's plain-HTTP endpoint: loopback needs none.
+        AWS_CA_BUNDLE: "",
+        TF_CLI_ARGS_init: "-backend-config=use_path_style=true",
+      };
+      clientConfig = { region: REGION, endpoint: moto.endpoint, credentials };
+      // What only AWS has: the public ECS-optimized images and their parameter.
+      await moto.seed({ op: "image", region: REGION, id: OLD.id, name: imageName(OLD.date), architecture: "arm64", created: OLD.created });
+      await moto.seed({ op: "parameter", region: REGION, name: PARAMETER, value: parameterValue(OLD) });
+      const s3 = await fetch(`${moto.endpoint}/${BUCKET}`, {
+        method: "PUT",
+        body: `<CreateBucketConfiguration><LocationConstraint>${REGION}</LocationConstraint></CreateBucketConfiguration>`,
+      });
+      if (!s3.ok) throw new Error(`moto: creating the state bucket: ${s3.status} ${await s3.text()}`);
+    }
+    const ec2 = new EC2Client(clientConfig);
+    vpcId = (await ec2.send(new CreateVpcCommand({ CidrBlock: "10.80.0.0/16" }))).Vpc!.VpcId!;
+    for (const [i, zone] of ["a", "b", "c"].entries()) {
+      const subnet = await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: `10.80.${i}.0/24`, AvailabilityZone: `${REGION}${zone}` }));
+      subnets.push({ id: subnet.Subnet!.SubnetId!, availabilityZone: subnet.Subnet!.AvailabilityZone! });
+    }
+    const environment = (name: string, strategy: string, size: number) => ({
+      region: REGION,
+      backend: { bucket: BUCKET },
+      vpcId,
+      subnets,
+      strategy,
+      tags: { team: "platform", environment: name },
+      clusters: { apps: { instanceType: "m7g.large", minSize: size, maxSize: size * 2, desiredCapacity: size } },
+    });
+    configPath = join(dir, "amiroll.json");
+    pinsPath = join(dir, "amis.json");
+    writeFileSync(
+      configPath,
+      JSON.stringify({ outDir: "cdktf.out", environments: { staging: environment("staging", "replace", 2), production: { ...environment("production", "blue-green", 3), promotesFrom: "staging" } } }, null, 2),
+    );
+    const pin = { imageId: OLD.id, imageName: imageName(OLD.date), ssmParameter: PARAMETER, resolvedAt: "2026-11-09T09:12:00Z" };
+    writeFileSync(pinsPath, `${JSON.stringify({ staging: { apps: { current: pin } }, production: { apps: { current: pin } } }, null, 2)}\n`);
+  }, 180_000);
+
+  afterAll(async () => {
+    await provider?.stop();
+    await moto?.stop();
+  });
+
+  it("amiroll synth writes both stacks from the config moto's network is in", async () => {
+    const r = await cli(["synth"]);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toContain(`synthesized staging -> ${join(stackDir("staging"), "cdk.tf.json")}`);
+    const staging = JSON.parse(readFileSync(join(stackDir("staging"), "cdk.tf.json"), "utf8"));
+    expect(staging.terraform.backend.s3).toMatchObject({ bucket: BUCKET, key: "amiroll/staging/terraform.tfstate", use_lockfile: true });
+    expect(JSON.stringify(staging.resource.aws_autoscaling_group)).toContain(subnets[2].id);
+    // One provider process for every terraform command of the file (test/support/terraform.ts),
+    // in a stack's directory: the Lambda's zip is a path relative to it (the same in both stacks).
+    if (!REAL) provider = await startSharedProvider(pluginDir, env, { cwd: stackDir("staging") });
+  });
+
+  it("terraform init -plugin-dir and apply create staging in moto, its state in the moto bucket", async () => {
+    const init = await tf("staging", ["init", "-input=false", `-plugin-dir=${pluginDir}`]);
+    expect(init.output).toContain("Terraform has been successfully initialized");
+    const apply = await tf("staging", ["apply", "-input=false", "-auto-approve"]);
+    if (apply.status !== 0) throw new Error(apply.output);
+    expect(apply.output).toMatch(/Apply complete! Resources: \d+ added, 0 changed, 0 destroyed/);
+    // The state is in the moto bucket (terraform reads it back through the S3 backend).
+    const pulled = await tf("staging", ["state", "pull"]);
+    expect(JSON.parse(pulled.output).resources.map((r: { type: string }) => r.type)).toContain("aws_autoscaling_group");
+  });
+
+  motoOnly("the agent stand-in registers staging's instances and runs a service on them", async () => {
+    await agent.join("staging-apps", OLD.id);
+    await agent.runService("staging-apps", "api", 2);
+    expect(await agent.containerInstances("staging-apps")).toHaveLength(2);
+  });
+
+  it("amiroll status: table, JSON and Prometheus, read through the SDK from moto", async () => {
+    const table = await cli(["status"]);
+    expect(table.status).toBe(0);
+    const [, staging, production] = table.stdout.split("\n");
+    expect(staging).toMatch(new RegExp(`^staging\\s+apps\\s+${OLD.id}\\s+\\d+d\\s+= pinned\\s+2026-11-05\\s+1\\.98\\.0\\s+2 on ${OLD.id}\\s+0/2 0%`));
+    expect(production).toMatch(/^production\s+apps\s+.*none\s+-/);
+    expect(table.stdout).toContain("production/apps: ECS cluster production-apps not found: not deployed yet");
+    const json = JSON.parse((await cli(["status", "-o", "json"])).stdout);
+    expect(json.clusters[0]).toMatchObject({ environment: "staging", total: 2, outdated: 0, warnings: [], latest: { imageId: OLD.id, name: imageName(OLD.date), releasedAt: OLD.created, agentVersion: "1.98.0" } });
+    const prom = (await cli(["status", "-o", "prom"])).stdout;
+    expect(prom).toContain(`amiroll_instances{env="staging",cluster="apps",ami="${OLD.id}",outdated="false"} 2\n`);
+    expect(prom).toContain('amiroll_pin_outdated{env="staging",cluster="apps"} 0\n');
+  });
+
+  motoOnly("a new image published: status shows it, bump pins it for staging", async () => {
+    await moto!.seed({ op: "image", region: REGION, id: NEW.id, name: imageName(NEW.date), architecture: "arm64", created: NEW.created });
+    await moto!.seed({ op: "parameter", region: REGION, name: PARAMETER, value: parameterValue(NEW) });
+    const json = JSON.parse((await cli(["status", "--env", "staging", "-o", "json"])).stdout);
+    expect(json.clusters[0]).toMatchObject({ outdated: 2, latest: { imageId: NEW.id, agentVersion: "1.99.1" }, warnings: [] });
+    const bump = await cli(["bump", "--env", "staging"]);
+    expect(bump.status).toBe(0);
+    expect(bump.stdout).toContain(NEW.id);
+    expect(JSON.parse(readFileSync(pinsPath, "utf8")).staging.apps.current).toMatchObject({ imageId: NEW.id, imageName: imageName(NEW.date), ssmParameter: PARAMETER });
+    // Production promotes from staging: it waits until staging verified the image.
+    expect(JSON.parse(readFileSync(pinsPath, "utf8")).production.apps.current.imageId).toBe(OLD.id);
+  });
+
+  motoOnly("amiroll plan (real terraform against moto): only the launch template, ASG and alarm, replaced create-before-destroy; guard agrees on its JSON", async () => {
+    const planFile = join(dir, "staging.tfplan");
+    const plan = await cli(["plan", "--env", "staging", "--out", planFile]);
+    if (plan.status !== 0) throw new Error(`${plan.stdout}\n${plan.stderr}`);
+    const shown = await tf("staging", ["show", "-json", planFile]);
+    const changes = JSON.parse(shown.output).resource_changes.filter((c: any) => !c.change.actions.includes("no-op") && !c.change.actions.includes("read"));
+    expect(changes.map((c: any) => [c.type, c.change.actions]).sort()).toEqual([
+      ["aws_autoscaling_group", ["create", "delete"]],
+      ["aws_cloudwatch_metric_alarm", ["create", "delete"]],
+      ["aws_launch_template", ["create", "delete"]],
+    ]);
+    const planJson = join(dir, "staging-plan.json");
+    writeFileSync(planJson, shown.output);
+    const guard = await cli(["guard", "--plan-json", planJson, "-o", "json"]);
+    expect(guard.status).toBe(0);
+    expect(JSON.parse(guard.stdout)).toMatchObject({ accepted: true, expect: "replace" });
+  });
+
+  motoOnly("amiroll apply rolls staging onto the new image (moto ignores the drain hook: the agent stand-in drains)", async () => {
+    const apply = await cli(["apply", "--env", "staging", "--no-watch"]);
+    if (apply.status !== 0) throw new Error(`${apply.stdout}\n${apply.stderr}`);
+    const groups = await new AutoScalingClient(clientConfig).send(new DescribeAutoScalingGroupsCommand({}));
+    expect(groups.AutoScalingGroups!.map((g) => g.AutoScalingGroupName)).toEqual([`staging-apps-${NEW.id}`]);
+  });
+
+  motoOnly("amiroll watch sees the tasks move to the new instances; rebalance --dry-run reads the spread", async () => {
+    // What ECS and its agent do while terraform deletes the old group: the new instances
+    // register, the scheduler starts the service's tasks on them, the old ones go.
+    await agent.join("staging-apps", NEW.id);
+    await agent.moveTasks("staging-apps", "api", NEW.id);
+    const watch = await cli(["watch", "--env", "staging", "--timeout", "2m", "--stall-after", "1m"]);
+    if (watch.status !== 0) throw new Error(`${watch.stdout}\n${watch.stderr}`);
+    expect(watch.stdout).toMatch(/^watch of staging: done after \d+ polls/);
+    const rebalance = await cli(["rebalance", "--env", "staging", "--dry-run"]);
+    expect(rebalance.status).toBe(0);
+    expect(rebalance.stdout).toContain("apps:");
+    const status = JSON.parse((await cli(["status", "--env", "staging", "-o", "json"])).stdout);
+    expect(status.clusters[0]).toMatchObject({ total: 2, outdated: 0, pinned: { imageId: NEW.id } });
+  });
+
+  motoOnly("a first deploy of production through the create shape", async () => {
+    const apply = await cli(["apply", "--env", "production", "--expect", "create"]);
+    if (apply.status !== 0) throw new Error(`${apply.stdout}\n${apply.stderr}`);
+    expect(apply.stdout).toMatch(/Guard: accepted|accepted/);
+    expect(apply.stderr).toContain("first deploy of apps applied");
+    const groups = await new AutoScalingClient(clientConfig).send(new DescribeAutoScalingGroupsCommand({}));
+    expect(groups.AutoScalingGroups!.map((g) => g.AutoScalingGroupName).sort()).toEqual([`production-apps-${OLD.id}`, `staging-apps-${NEW.id}`]);
+  });
+});
