@@ -49,7 +49,9 @@ export async function bumpPlan(config: Config, access: AwsAccess, options: BumpO
     const parameters = mine.flatMap((t) => (t.source.kind === "ssm" ? [t.source.parameter] : []));
     const releases = parameters.length ? await resolveReleases(clients.ssm, parameters, usedBy(environment)) : new Map<string, Release>();
     const ids = mine.map((t) => (t.source.kind === "ssm" ? releases.get(t.source.parameter)!.imageId : t.source.kind === "to" ? t.source.imageId : t.source.pin.imageId));
-    lookups.set(environment.name, { releases, images: await describeImages(clients.ec2, ids) });
+    // The pins too (same call): bump refuses an image from SSM that is older than the pin.
+    const pinned = mine.flatMap((t) => (t.source.kind === "ssm" ? [config.pins[environment.name][t.cluster.name].current.imageId] : []));
+    lookups.set(environment.name, { releases, images: await describeImages(clients.ec2, [...ids, ...pinned]) });
   }
   return planBump({ request, targets, lookups, now: access.clock.now() });
 }

@@ -2,13 +2,14 @@
  * `amiroll status [--env E]... [-o table|tsv|json|prom]`: what runs where and how far behind it
  * is. Per cluster: the pinned AMI and its age, the newest from the cluster's SSM parameter, the
  * running instances by AMI and the share outdated, holds, and the next maintenance window.
- * Reads only; exit 2 when an SSM parameter is missing or malformed.
+ * Reads only. A cluster whose SSM parameter cannot be read (denied, missing, malformed) is
+ * reported with a warning saying why, and without a newest image.
  */
 import { Command, Option } from "commander";
 import type { Environment } from "../config/environments";
 import { UsageError } from "../core/errors";
 import { type FleetSnapshot, takeSnapshot } from "../fleet/snapshot";
-import { describeImages, resolveReleases } from "../images/release";
+import { describeImages, readReleases } from "../images/release";
 import { type ClusterStatus, clusterStatus } from "../images/status";
 import { type FleetStatus, statusJson, statusProm, statusTable, statusTsv } from "../images/status-report";
 import { type Logger, createLogger } from "../core/log";
@@ -33,7 +34,8 @@ export async function fleetStatus(config: Config, environments: readonly Environ
   for (const environment of environments) {
     log.info(`${environment.name}: reading ${environment.clusters.length} cluster${environment.clusters.length === 1 ? "" : "s"} in ${environment.region}`, { env: environment.name });
     const clients = access.clients(environment);
-    const releases = await resolveReleases(clients.ssm, environment.clusters.map((c) => c.amiParameter), usedBy(environment));
+    // A parameter that cannot be read is a warning on its clusters, not the end of the report.
+    const releases = await readReleases(clients.ssm, environment.clusters.map((c) => c.amiParameter));
     const fleets = await Promise.all(
       environment.clusters.map((c) =>
         takeSnapshot(clients, c.ecsClusterName, { now, since: now }).catch((e: unknown): FleetSnapshot | undefined => {
@@ -48,7 +50,8 @@ export async function fleetStatus(config: Config, environments: readonly Environ
     environment.clusters.forEach((c, i) => {
       ids.add(pins[c.name].current.imageId);
       if (pins[c.name].retiring) ids.add(pins[c.name].retiring!.imageId);
-      ids.add(releases.get(c.amiParameter)!.imageId);
+      const release = releases.get(c.amiParameter)!;
+      if ("imageId" in release) ids.add(release.imageId);
       for (const ci of fleets[i]?.containerInstances ?? []) ids.add(ci.imageId);
     });
     const images = await describeImages(clients.ec2, [...ids]);

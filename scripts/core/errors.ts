@@ -56,7 +56,7 @@ export class GuardRefusal extends Error {
 export class AwsAnswerError extends UsageError {
   constructor(
     readonly source: string,
-    problem: string,
+    readonly problem: string,
   ) {
     super(`${source}: ${problem}`);
     this.name = "AwsAnswerError";

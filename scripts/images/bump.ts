@@ -14,7 +14,7 @@ import { findEnvironment } from "../config/file";
 import type { ClusterPins, Pin, Pins } from "../config/pins";
 import { AwsAnswerError, UsageError } from "../core/errors";
 import { sourceCluster, wavesOf } from "../rollout/rollout";
-import { type ImageFacts, type Release, imageProblem } from "./release";
+import { type ImageFacts, type Release, imageProblem, olderThanPin } from "./release";
 
 export interface BumpRequest {
   readonly environments: readonly Environment[];
@@ -146,6 +146,8 @@ export interface PlanBumpInput {
  * cluster's instance type is an AwsAnswerError naming the cluster (exit 2, nothing written). An
  * image the rollout rejected in that cluster is skipped unless `--force`. A blue-green cluster
  * keeps its running image as `retiring`, so that its plan adds a generation and deletes nothing.
+ * An image from SSM that is older than the pin is skipped (an error when its environment was
+ * named): `--to` pins an older image on purpose.
  */
 export function planBump(input: PlanBumpInput): BumpPlan {
   const { request, targets, lookups, now } = input;
@@ -167,6 +169,15 @@ export function planBump(input: PlanBumpInput): BumpPlan {
     const own = request.pins[environment.name][cluster.name];
     if (own.current.imageId === imageId) {
       upToDate.push(where);
+      continue;
+    }
+    // SSM going back (a withdrawn release, a parameter pointed at an old image) is not a bump:
+    // --to pins an older image on purpose.
+    const older = source.kind === "ssm" ? olderThanPin(image, images.get(own.current.imageId)) : undefined;
+    if (older) {
+      const reason = `the newest image of ${source.kind === "ssm" ? source.parameter : ""}, ${older}: not a bump (--to ${imageId} pins it on purpose)`;
+      if (request.selected.includes(environment.name)) throw new UsageError(`${where}: ${reason}`);
+      skipped.push({ environment: environment.name, cluster: cluster.name, reason });
       continue;
     }
     const rejected = own.rejected;

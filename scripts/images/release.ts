@@ -62,6 +62,69 @@ export async function resolveReleases(ssm: SSMClient, parameters: readonly strin
   return releases;
 }
 
+/** A parameter amiroll could not read: why, in words for a person (status warns with them). */
+export interface Unreadable {
+  readonly parameter: string;
+  readonly unreadable: string;
+}
+
+/** What SSM answers for a parameter that status must carry on without (not a whole-call failure). */
+const PER_PARAMETER_ERRORS = new Set(["AccessDeniedException", "ParameterNotFound", "ParameterVersionNotFound"]);
+
+/**
+ * As `resolveReleases`, but a parameter that cannot be read (denied to this identity, missing in
+ * this region, or holding something that is not a release) is an `Unreadable` with the reason,
+ * not an error, so that `status` reports every other cluster and warns about this one. A batch
+ * that SSM refuses as a whole (one denied name fails GetParameters) is asked again a name at a
+ * time. Anything else (no network, no credentials, throttling past the retries) still fails.
+ */
+export async function readReleases(ssm: SSMClient, parameters: readonly string[]): Promise<Map<string, Release | Unreadable>> {
+  const out = new Map<string, Release | Unreadable>();
+  const read = async (names: string[]) => {
+    const answer = await ssm.send(new GetParametersCommand({ Names: names }));
+    for (const name of answer.InvalidParameters ?? []) out.set(name, { parameter: name, unreadable: "does not exist in this region (check the cluster's amiParameter)" });
+    for (const p of answer.Parameters ?? []) {
+      if (!p.Name) continue;
+      try {
+        out.set(p.Name, parseRelease(p.Name, p.Value));
+      } catch (e) {
+        if (!(e instanceof AwsAnswerError)) throw e;
+        out.set(p.Name, { parameter: p.Name, unreadable: e.problem });
+      }
+    }
+  };
+  for (const names of chunks([...new Set(parameters)], PARAMETERS_PER_CALL)) {
+    try {
+      await read(names);
+    } catch (e) {
+      if (!PER_PARAMETER_ERRORS.has((e as Error).name)) throw e;
+      for (const name of names) {
+        try {
+          await read([name]);
+        } catch (single) {
+          if (!PER_PARAMETER_ERRORS.has((single as Error).name)) throw single;
+          out.set(name, { parameter: name, unreadable: `GetParameters: ${(single as Error).name}: ${firstLine((single as Error).message)}` });
+        }
+      }
+    }
+  }
+  for (const name of parameters) if (!out.has(name)) out.set(name, { parameter: name, unreadable: "was not in GetParameters' answer" });
+  return out;
+}
+
+const firstLine = (text: string) => (text.split("\n")[0] ?? "").trim();
+
+/**
+ * Why the newest image of a parameter should not replace the pin because it is older than the
+ * pinned image (SSM went back: a withdrawn release, or a parameter pointed at an old image), or
+ * undefined. Unknown creation dates say nothing.
+ */
+export function olderThanPin(newest: ImageFacts | undefined, pinned: ImageFacts | undefined): string | undefined {
+  if (!newest?.createdAt || !pinned?.createdAt || newest.imageId === pinned.imageId) return undefined;
+  if (Date.parse(newest.createdAt) >= Date.parse(pinned.createdAt)) return undefined;
+  return `${newest.imageId} (released ${newest.createdAt.slice(0, 10)}) is older than the pinned ${pinned.imageId} (released ${pinned.createdAt.slice(0, 10)})`;
+}
+
 /**
  * The release in a parameter's value: a bare AMI id (an `/image_id` leaf, or a parameter of your
  * own), or the ECS-optimized JSON document (`image_id`, `image_name`, `ecs_agent_version`, `os`).

@@ -40,9 +40,9 @@ export function statusTable(status: FleetStatus): string {
       c.cluster,
       `${c.pinned.imageId}${c.retiring ? ` (retiring ${c.retiring.imageId})` : ""}`,
       c.pinned.ageDays === undefined ? "?" : `${Math.floor(c.pinned.ageDays)}d`,
-      c.latest.imageId === c.pinned.imageId ? "= pinned" : c.latest.imageId,
-      day(c.latest.releasedAt),
-      c.latest.agentVersion ?? "?",
+      !c.latest ? "? (unreadable)" : c.latest.imageId === c.pinned.imageId ? "= pinned" : c.latest.imageId,
+      day(c.latest?.releasedAt),
+      c.latest?.agentVersion ?? "?",
       c.instances.map((i) => `${i.instances} on ${i.imageId}${i.draining ? ` (${i.draining} draining)` : ""}`).join(", ") || "none",
       c.total === 0 ? "-" : `${c.outdated}/${c.total} ${percent(c.outdatedRatio)}`,
       c.holds.length ? "held" : "-",
@@ -53,12 +53,12 @@ export function statusTable(status: FleetStatus): string {
   const out = columns(rows);
   const images = new Map<string, string>();
   for (const c of status.clusters) {
-    for (const image of [c.pinned, ...(c.retiring ? [c.retiring] : []), c.latest, ...c.instances]) {
+    for (const image of [c.pinned, ...(c.retiring ? [c.retiring] : []), ...(c.latest ? [c.latest] : []), ...c.instances]) {
       images.set(terminalLine(image.imageId), terminalLine(`${image.name ?? "(no name)"}  released ${day(image.releasedAt)}  ${image.state}`));
     }
   }
   out.push("", "Images:", ...[...images].map(([id, text]) => `  ${id}  ${text}`));
-  const notes = [...new Set(status.clusters.map((c) => c.latest.releaseNotes).filter((n): n is string => n !== undefined))];
+  const notes = [...new Set(status.clusters.map((c) => c.latest?.releaseNotes).filter((n): n is string => n !== undefined))];
   if (notes.length) out.push("", "Release notes of the latest images:", ...notes.map((n) => `  ${terminalLine(n)}`));
   const holds = [...new Set(status.clusters.flatMap((c) => c.holds))];
   if (holds.length) out.push("", "Holds (amiroll rollout refuses these unless --force):", ...holds.map((h) => `  ${terminalLine(h.replace(/\s*\n\s*/g, " "))}`));
@@ -83,7 +83,7 @@ export function statusTsv(status: FleetStatus): string {
   const rows = status.clusters.map((c) =>
     [
       c.environment, c.cluster, c.strategy, c.pinned.imageId, c.pinned.name, c.pinned.releasedAt, c.pinned.ageDays, c.pinned.verifiedAt,
-      c.latest.imageId, c.latest.name, c.latest.releasedAt, c.latest.agentVersion, c.total, c.outdated, Number(c.outdatedRatio.toFixed(4)),
+      c.latest?.imageId, c.latest?.name, c.latest?.releasedAt, c.latest?.agentVersion, c.total, c.outdated, Number(c.outdatedRatio.toFixed(4)),
       c.instances.map((i) => `${i.imageId}=${i.instances}`).join(","), c.holds.join("; "), c.window.state,
       c.window.state === "open" ? new Date(c.window.closesAt).toISOString() : c.window.state === "closed" ? new Date(c.window.opensAt).toISOString() : undefined,
     ].map(clean).join("\t"),
@@ -119,9 +119,10 @@ export function statusProm(status: FleetStatus): string {
     { name: "amiroll_outdated_ratio", help: "Share of a cluster's container instances not on the newest AMI (0 to 1; 0 with no instances).", samples: [] },
     { name: "amiroll_pin_age_days", help: "Days since the pinned AMI was released.", samples: [] },
     { name: "amiroll_pin_outdated", help: "1 when the pinned AMI is not the newest of the cluster's SSM parameter (amiroll bump has work to do).", samples: [] },
+    { name: "amiroll_latest_readable", help: "1 when the cluster's SSM parameter was read; 0 when it could not be (denied, missing, malformed: amiroll_warnings and the table say why).", samples: [] },
     { name: "amiroll_latest_release_timestamp_seconds", help: "When the newest AMI of the cluster's SSM parameter was released.", samples: [] },
     { name: "amiroll_pin_verified", help: "1 when amiroll rollout has verified the pinned AMI in this environment.", samples: [] },
-    { name: "amiroll_warnings", help: "Warnings about the cluster, as the table lists them (a pinned image gone, not deployed yet, a newest image bump would refuse or the rollout rejected).", samples: [] },
+    { name: "amiroll_warnings", help: "Warnings about the cluster, as the table lists them (a pinned image gone, not deployed yet, an unreadable SSM parameter, a newest image bump would refuse or the rollout rejected).", samples: [] },
     { name: "amiroll_hold", help: "1 when the cluster or its environment is on hold (amiroll rollout refuses it without --force).", samples: [] },
     { name: "amiroll_window_open", help: "1 when the environment's maintenance window is open now (or it has none).", samples: [] },
     { name: "amiroll_next_window_timestamp_seconds", help: "When the environment's next maintenance window opens (absent when it has none or one is open).", samples: [] },
@@ -138,8 +139,11 @@ export function statusProm(status: FleetStatus): string {
     add("amiroll_outdated_instances", id, c.outdated);
     add("amiroll_outdated_ratio", id, Number(c.outdatedRatio.toFixed(4)));
     add("amiroll_pin_age_days", { ...id, ami: c.pinned.imageId }, c.pinned.ageDays);
-    add("amiroll_pin_outdated", id, c.pinned.imageId === c.latest.imageId ? 0 : 1);
-    add("amiroll_latest_release_timestamp_seconds", { ...id, ami: c.latest.imageId }, seconds(c.latest.releasedAt));
+    add("amiroll_latest_readable", id, c.latest ? 1 : 0);
+    if (c.latest) {
+      add("amiroll_pin_outdated", id, c.pinned.imageId === c.latest.imageId ? 0 : 1);
+      add("amiroll_latest_release_timestamp_seconds", { ...id, ami: c.latest.imageId }, seconds(c.latest.releasedAt));
+    }
     add("amiroll_pin_verified", id, c.pinned.verifiedAt ? 1 : 0);
     add("amiroll_warnings", id, c.warnings.length);
     add("amiroll_hold", id, c.holds.length ? 1 : 0);

@@ -8,7 +8,7 @@ import type { Cluster, Environment } from "../config/environments";
 import type { ClusterPins } from "../config/pins";
 import type { FleetSnapshot } from "../fleet/snapshot";
 import { openWindow, nextOpening } from "../config/windows";
-import { type ImageFacts, type Release, ageDays, imageProblem, releaseNotesUrl } from "./release";
+import { type ImageFacts, type Release, type Unreadable, ageDays, imageProblem, olderThanPin, releaseNotesUrl } from "./release";
 
 export interface ImageSummary {
   readonly imageId: string;
@@ -26,7 +26,7 @@ export interface ImageCount extends ImageSummary {
   /** Container instances on it, ACTIVE or DRAINING. */
   readonly instances: number;
   readonly draining: number;
-  /** Not the newest image of the cluster's SSM parameter. */
+  /** Not the newest image of the cluster's SSM parameter (not the pin, when the parameter could not be read). */
   readonly outdated: boolean;
   /** What the pins call it: the pin, the blue-green generation being retired, or neither. */
   readonly role: "pinned" | "retiring" | "unpinned";
@@ -44,7 +44,8 @@ export interface ClusterStatus {
   readonly strategy: string;
   readonly pinned: ImageSummary & { readonly verifiedAt?: string; readonly resolvedAt?: string };
   readonly retiring?: ImageSummary;
-  readonly latest: ImageSummary & { readonly parameter: string; readonly agentVersion?: string; readonly releaseNotes?: string };
+  /** The newest image of the cluster's SSM parameter; absent when the parameter could not be read (a warning says why). */
+  readonly latest?: ImageSummary & { readonly parameter: string; readonly agentVersion?: string; readonly releaseNotes?: string };
   /** Running instances by image, most first. */
   readonly instances: readonly ImageCount[];
   readonly total: number;
@@ -62,7 +63,8 @@ export interface ClusterStatusInput {
   readonly environment: Environment;
   readonly cluster: Cluster;
   readonly pins: ClusterPins;
-  readonly release: Release;
+  /** The cluster's SSM parameter, read, or why it could not be. */
+  readonly release: Release | Unreadable;
   readonly images: ReadonlyMap<string, ImageFacts | undefined>;
   /** Undefined when the cluster does not exist yet (nothing deployed). */
   readonly fleet?: FleetSnapshot;
@@ -93,12 +95,14 @@ export function clusterStatus(input: ClusterStatusInput): ClusterStatus {
   const { environment, cluster, pins, release, images, fleet, now } = input;
   const pinned = { ...summary(pins.current.imageId, images, now, pins.current.imageName), ...(pins.current.verifiedAt && { verifiedAt: pins.current.verifiedAt }), ...(pins.current.resolvedAt && { resolvedAt: pins.current.resolvedAt }) };
   const retiring = pins.retiring ? summary(pins.retiring.imageId, images, now, pins.retiring.imageName) : undefined;
-  const latest = {
-    ...summary(release.imageId, images, now, release.imageName),
-    parameter: release.parameter,
-    ...(release.agentVersion && { agentVersion: release.agentVersion }),
+  const readable = "imageId" in release ? release : undefined;
+  const latest = readable && {
+    ...summary(readable.imageId, images, now, readable.imageName),
+    parameter: readable.parameter,
+    ...(readable.agentVersion && { agentVersion: readable.agentVersion }),
   };
-  const notes = releaseNotesUrl(latest.name);
+  const notes = releaseNotesUrl(latest?.name);
+  const newest = readable?.imageId ?? pins.current.imageId;
 
   const counts = new Map<string, { instances: number; draining: number }>();
   for (const ci of fleet?.containerInstances ?? []) {
@@ -114,7 +118,7 @@ export function clusterStatus(input: ClusterStatusInput): ClusterStatus {
       return {
         ...summary(imageId, images, now, pinnedName),
         ...count,
-        outdated: imageId !== release.imageId,
+        outdated: imageId !== newest,
         role: imageId === pins.current.imageId ? ("pinned" as const) : imageId === pins.retiring?.imageId ? ("retiring" as const) : ("unpinned" as const),
       };
     })
@@ -125,10 +129,13 @@ export function clusterStatus(input: ClusterStatusInput): ClusterStatus {
   const warnings: string[] = [];
   if (!fleet) warnings.push(`ECS cluster ${cluster.ecsClusterName} not found: not deployed yet`);
   if (pinned.state !== "available") warnings.push(`the pinned image ${pinned.imageId} is ${pinned.state}: new instances cannot launch from it`);
-  // Bump's own check (and words), so status warns whenever bump would refuse the newest image.
-  const refused = imageProblem(release.imageId, images.get(release.imageId), cluster.instanceType);
-  if (refused) warnings.push(`the newest image of ${release.parameter}: ${refused}: amiroll bump refuses it`);
-  if (pins.rejected?.imageId === release.imageId) warnings.push(`the newest image ${release.imageId} was rejected on ${pins.rejected.at} (${pins.rejected.reason})`);
+  if (!readable) warnings.push(`SSM parameter ${release.parameter} cannot be read: ${"unreadable" in release ? release.unreadable : "no answer"}: the newest image is unknown and amiroll bump cannot pin one`);
+  if (readable) {
+    // Bump's own checks (and words), so status warns whenever bump would refuse the newest image.
+    const refused = imageProblem(readable.imageId, images.get(readable.imageId), cluster.instanceType) ?? olderThanPin(images.get(readable.imageId), images.get(pins.current.imageId));
+    if (refused) warnings.push(`the newest image of ${readable.parameter}: ${refused}: amiroll bump refuses it`);
+    if (pins.rejected?.imageId === readable.imageId) warnings.push(`the newest image ${readable.imageId} was rejected on ${pins.rejected.at} (${pins.rejected.reason})`);
+  }
   return {
     environment: environment.name,
     cluster: cluster.name,
@@ -136,7 +143,7 @@ export function clusterStatus(input: ClusterStatusInput): ClusterStatus {
     strategy: cluster.strategy,
     pinned,
     ...(retiring && { retiring }),
-    latest: { ...latest, ...(notes && { releaseNotes: notes }) },
+    ...(latest && { latest: { ...latest, ...(notes && { releaseNotes: notes }) } }),
     instances,
     total,
     outdated,

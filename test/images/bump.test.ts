@@ -11,7 +11,7 @@ import { simulatedEnvironments } from "../../scripts/commands/stack";
 import { AwsAnswerError, UsageError } from "../../scripts/core/errors";
 import { bumpTargets } from "../../scripts/images/bump";
 import { bumpPullRequest } from "../../scripts/images/pull-request";
-import type { ScenarioName } from "../../scripts/sim/scenarios";
+import type { ScenarioName, Simulation } from "../../scripts/sim/scenarios";
 import { type Environment } from "../../scripts/config/environments";
 import { type Pins, parsePins } from "../../scripts/config/pins";
 import { REPO_PINS_FILE, REPO_PINS_PATH, loadEnvironments, repoConfig } from "../support/repo-config";
@@ -30,9 +30,10 @@ function pinsWith(edit: (raw: any) => void = () => {}): Pins {
   return parsePins(raw, environments, REPO_PINS_FILE);
 }
 
-async function plan(options: { pins?: Pins; selected?: string[]; to?: string; force?: boolean; scenario?: ScenarioName } = {}) {
+async function plan(options: { pins?: Pins; selected?: string[]; to?: string; force?: boolean; scenario?: ScenarioName; edit?: (simulations: Map<string, Simulation>) => void } = {}) {
   const config = { ...repoConfig(), environments, pins: options.pins ?? pinsWith() };
   const simulations = await simulatedEnvironments(config, environments, { scenario: options.scenario });
+  options.edit?.(simulations);
   const access = { clients: (e: Environment) => simulations.get(e.name)!.clients, clock: simulations.get("staging")!.clock };
   const images = simulations.get("staging")!.images.apps;
   return { newest: images.latest, running: images.running, result: await bumpPlan(config, access, { selected: options.selected ?? [], to: options.to, force: options.force }) };
@@ -112,6 +113,27 @@ describe("amiroll bump: which image each cluster takes", () => {
     const { result: forced } = await plan({ pins: rejected, force: true, selected: ["staging"] });
     expect(forced.pins.staging.apps.current.imageId).toBe(newest);
     expect(forced.pins.staging.apps.rejected).toBeUndefined();
+  });
+});
+
+describe("amiroll bump: an image from SSM older than the pin", () => {
+  // SSM went back (a withdrawn release): the pin stays; --to pins an older image on purpose.
+  const older = (simulations: Map<string, Simulation>) => {
+    const staging = simulations.get("staging")!;
+    const id = staging.images.apps.latest;
+    staging.world.images.set(id, { ...staging.world.images.get(id)!, creationDate: "2026-01-02T03:04:05.000Z" });
+  };
+  it("is skipped with the reason, and refused (exit 2) when staging is named; --to takes it", async () => {
+    const { result, newest } = await plan({ edit: older });
+    expect(result.changes).toEqual([]);
+    expect(result.skipped).toContainEqual({
+      environment: "staging",
+      cluster: "apps",
+      reason: expect.stringMatching(new RegExp(`^the newest image of /aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended, ${newest} \\(released 2026-01-02\\) is older than the pinned ami-0c8e1f5b2a9d47e31 \\(released 2026-\\d\\d-\\d\\d\\): not a bump \\(--to ${newest} pins it on purpose\\)$`)),
+    });
+    await expect(plan({ edit: older, selected: ["staging"] })).rejects.toThrow(new RegExp(`^staging/apps: the newest image of \\S+, ${newest} \\(released 2026-01-02\\) is older than the pinned`));
+    const { result: chosen } = await plan({ edit: older, to: newest, selected: ["staging"] });
+    expect(chosen.pins.staging.apps.current.imageId).toBe(newest);
   });
 });
 

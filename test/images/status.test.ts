@@ -212,10 +212,53 @@ describe("warnings", () => {
     const status = await statusOf(sim);
     const apps = status.clusters[0];
     expect(apps.warnings).toEqual([expect.stringMatching(warning)]);
-    expect(warning.exec(apps.warnings[0])![1]).toBe(apps.latest.imageId);
+    expect(warning.exec(apps.warnings[0])![1]).toBe(apps.latest!.imageId);
     expect(statusTable(status)).toContain(`Warnings:\n  production/apps: ${apps.warnings[0]}`);
     expect(JSON.parse(statusJson(status)).clusters[0].warnings).toEqual(apps.warnings);
     expect(statusProm(status)).toContain('amiroll_warnings{env="production",cluster="apps"} 1\n');
+  });
+
+  it("warns when the newest image is older than the pin (SSM went back), in the table, JSON and Prometheus", async () => {
+    const sim = await simulate();
+    const latest = sim.images.apps.latest;
+    sim.world.images.set(latest, { ...sim.world.images.get(latest)!, creationDate: "2026-01-02T03:04:05.000Z" });
+    const status = await statusOf(sim);
+    const apps = status.clusters[0];
+    const warning = `the newest image of ${apps.latest!.parameter}: ${latest} (released 2026-01-02) is older than the pinned ${PINNED} (released ${sim.world.images.get(PINNED)!.creationDate.slice(0, 10)}): amiroll bump refuses it`;
+    expect(apps.warnings).toEqual([warning]);
+    expect(statusTable(status)).toContain(`Warnings:\n  production/apps: ${warning}`);
+    expect(JSON.parse(statusJson(status)).clusters[0].warnings).toEqual([warning]);
+    expect(statusProm(status)).toContain('amiroll_warnings{env="production",cluster="apps"} 1\n');
+  });
+
+  // A parameter status cannot read is a warning on its cluster; the rest is still reported.
+  it.each([
+    ["denied to this identity", "AccessDeniedException", /^SSM parameter \S+ cannot be read: GetParameters: AccessDeniedException: User: arn:aws:sts::123456789012:assumed-role\/watch is not authorized to perform: ssm:GetParameters on resource: \S+: the newest image is unknown and amiroll bump cannot pin one$/],
+    ["missing in the region", "missing", /^SSM parameter \S+ cannot be read: does not exist in this region \(check the cluster's amiParameter\): the newest image is unknown and amiroll bump cannot pin one$/],
+  ] as const)("warns when the parameter cannot be read (%s), in the table, JSON and Prometheus", async (_, kind, warning) => {
+    const sim = await simulate();
+    const parameter = production.clusters[0].amiParameter;
+    let clients = sim.clients;
+    if (kind === "missing") sim.world.parameters.delete(parameter);
+    else {
+      const denied = Object.assign(new Error(`User: arn:aws:sts::123456789012:assumed-role/watch is not authorized to perform: ssm:GetParameters on resource: arn:aws:ssm:eu-west-1::parameter${parameter}`), { name: kind });
+      clients = { ...sim.clients, ssm: { send: async () => Promise.reject(denied) } as unknown as typeof sim.clients.ssm };
+    }
+    const status = await fleetStatus({ ...repoConfig(), environments: [production], pins }, [production], { clients: () => clients, clock: sim.clock }, createLogger("text", () => {}));
+    const apps = status.clusters[0];
+    expect(apps.latest).toBeUndefined();
+    expect(apps.warnings).toEqual([expect.stringMatching(warning)]);
+    expect(apps).toMatchObject({ total: 4, outdated: 4 }); // against the pin: the instances run an older image
+    expect(statusTable(status)).toMatch(/^production\s+apps\s+ami-0\w{16}\s+\d+d\s+\? \(unreadable\)\s+\?\s+\?\s+4 on /m);
+    expect(statusTable(status)).toContain(`Warnings:\n  production/apps: ${apps.warnings[0]}`);
+    const json = JSON.parse(statusJson(status)).clusters[0];
+    expect(json.latest).toBeUndefined();
+    expect(json.warnings).toEqual(apps.warnings);
+    const prom = statusProm(status);
+    expect(prom).toContain('amiroll_latest_readable{env="production",cluster="apps"} 0\n');
+    expect(prom).toContain('amiroll_warnings{env="production",cluster="apps"} 1\n');
+    expect(prom).not.toContain("amiroll_pin_outdated{");
+    expect(statusTsv(status).split("\n")[1].split("\t")).toHaveLength(TSV_COLUMNS.length);
   });
 
   it("warns when the newest image is the one a blue-green roll rejected", async () => {
@@ -393,8 +436,8 @@ describe("renderings", () => {
     it("keeps a hold reason with a double quote and a newline out of the output: one line per sample or comment", () => {
       const held = { ...status, clusters: [{ ...status.clusters[0], holds: ['production: "freeze"\nuntil December'] }] };
       const text = statusProm(held);
-      // 12 metrics with one sample each (one image, one environment, a closed window): HELP, TYPE, sample.
-      expect(lines(text)).toHaveLength(12 * 3);
+      // 13 metrics with one sample each (one image, one environment, a closed window): HELP, TYPE, sample.
+      expect(lines(text)).toHaveLength(13 * 3);
       expect(text).not.toContain("freeze");
       expect(lines(text)).toContain('amiroll_hold{env="production",cluster="apps"} 1');
       for (const line of lines(text)) if (!line.startsWith("#")) expect(line).toMatch(SAMPLE);

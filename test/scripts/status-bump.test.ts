@@ -63,9 +63,19 @@ describe("amiroll status --simulate", () => {
     expect(r.stdout).toMatch(/\nWarnings:\n  staging\/apps: the newest image of \S+: ami-0\w{16} is deregistered, not available: amiroll bump refuses it\n/);
   });
 
+  // An unreadable parameter is a warning on its cluster (issue 18): a textfile collector still
+  // gets every other figure, and amiroll_warnings says something needs a person.
   it.each([
-    [["status", "--simulate", "--scenario", "ssm-missing"], /^amiroll: SSM parameter \S+ \(staging\/apps\): does not exist/],
-    [["status", "--simulate", "--scenario", "ssm-malformed"], /^amiroll: SSM parameter \S+ \(staging\/apps\): value is not valid JSON/],
+    ["ssm-missing", /\nWarnings:\n  staging\/apps: SSM parameter \S+ cannot be read: does not exist in this region \(check the cluster's amiParameter\): the newest image is unknown and amiroll bump cannot pin one\n/],
+    ["ssm-malformed", /\nWarnings:\n  staging\/apps: SSM parameter \S+ cannot be read: value is not valid JSON: .*: the newest image is unknown and amiroll bump cannot pin one\n/],
+  ])("warns, and still reports, when the parameter cannot be read (%s)", async (scenario, warning) => {
+    const r = await amirollInProcess(["status", "--simulate", "--env", "staging", "--scenario", scenario]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^staging\s+apps\s+ami-0\w{16}\s+\d+d\s+\? \(unreadable\)\s/m);
+    expect(r.stdout).toMatch(warning);
+  });
+
+  it.each([
     [["status", "--env", "qa"], /^amiroll: --env: no such environment "qa" \(known: staging, production\)$/],
     [["status", "-o", "csv"], /^error: option '-o, --output <format>' argument 'csv' is invalid/],
   ])("%j: one line, exit 2", async (args, message) => {

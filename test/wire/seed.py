@@ -95,7 +95,28 @@ def service_steady(region, cluster, service):
 COMMANDS = {"service-steady": service_steady, "parameter": parameter, "image": image, "image-state": image_state}
 
 
+def answer_json_as_given():
+    """
+    SQS returns a queue's RedrivePolicy as it was given (compact JSON, as terraform's jsonencode
+    writes it); moto re-serializes it with spaces, which terraform then plans as an in-place
+    update of the queue ("whitespace changes") on every plan, and amiroll's plan guard rightly
+    refuses an update of the drain hook's queue in a replace roll. Answer it as AWS does.
+    """
+    from moto.sqs.models import Queue
+
+    attributes = Queue.attributes.fget
+
+    def as_aws(self):
+        result = attributes(self)
+        if self.redrive_policy:
+            result["RedrivePolicy"] = json.dumps(self.redrive_policy, separators=(",", ":"))
+        return result
+
+    Queue.attributes = property(as_aws)
+
+
 def main():
+    answer_json_as_given()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     print(json.dumps({"port": server.get_host_and_port()[1]}), flush=True)
