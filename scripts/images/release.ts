@@ -8,6 +8,7 @@ import { DescribeImagesCommand, type EC2Client } from "@aws-sdk/client-ec2";
 import { GetParametersCommand, type SSMClient } from "@aws-sdk/client-ssm";
 import { type Architecture, amiIdProblem, instanceArchitecture, isAmiId } from "../../constructs/ami";
 import { AwsAnswerError } from "../core/errors";
+import { AwsAccessError } from "../fleet/access";
 
 /** The image an SSM parameter names now. */
 export interface Release {
@@ -97,13 +98,14 @@ export async function readReleases(ssm: SSMClient, parameters: readonly string[]
     try {
       await read(names);
     } catch (e) {
-      if (!PER_PARAMETER_ERRORS.has((e as Error).name)) throw e;
+      if (!PER_PARAMETER_ERRORS.has(sdkName(e))) throw e;
       for (const name of names) {
         try {
           await read([name]);
         } catch (single) {
-          if (!PER_PARAMETER_ERRORS.has((single as Error).name)) throw single;
-          out.set(name, { parameter: name, unreadable: `GetParameters: ${(single as Error).name}: ${firstLine((single as Error).message)}` });
+          if (!PER_PARAMETER_ERRORS.has(sdkName(single))) throw single;
+          const cause = single instanceof AwsAccessError ? (single.cause as Error) : (single as Error);
+          out.set(name, { parameter: name, unreadable: `GetParameters: ${cause.name}: ${firstLine(cause.message)}` });
         }
       }
     }
@@ -111,6 +113,9 @@ export async function readReleases(ssm: SSMClient, parameters: readonly string[]
   for (const name of parameters) if (!out.has(name)) out.set(name, { parameter: name, unreadable: "was not in GetParameters' answer" });
   return out;
 }
+
+/** The SDK's name for an error, also under the CLI's AwsAccessError (a denied call). */
+const sdkName = (e: unknown) => (e instanceof AwsAccessError ? ((e.cause as Error | undefined)?.name ?? "") : ((e as Error)?.name ?? ""));
 
 const firstLine = (text: string) => (text.split("\n")[0] ?? "").trim();
 

@@ -47,6 +47,22 @@ describe("awsAccessError", () => {
     expect(e?.message).toMatch(/^cannot reach AWS \(ecs\.eu-west-1\.amazonaws\.com\): connect ECONNREFUSED/);
   });
 
+  it("with the call known: throttling through every retry and a denied action, each naming the call and what to do", () => {
+    const call = { region: "eu-west-1", call: { service: "EC2", operation: "DescribeImages" } };
+    const throttled = awsAccessError(named("RequestLimitExceeded", "Request limit exceeded."), call);
+    expect(throttled).toMatchObject({ problem: "throttled" });
+    expect(throttled?.message).toBe(
+      "EC2 DescribeImages: AWS throttled the call in eu-west-1, through every retry (RequestLimitExceeded: Request limit exceeded.; try again later, or give each call more attempts with AMIROLL_AWS_MAX_ATTEMPTS)",
+    );
+    const denied = awsAccessError(named("UnauthorizedOperation", "You are not authorized to perform this operation."), call);
+    expect(denied).toMatchObject({ problem: "denied" });
+    expect(denied?.message).toBe(
+      "EC2 DescribeImages: this identity may not call it in eu-west-1 (UnauthorizedOperation: You are not authorized to perform this operation.; grant ec2:DescribeImages: amiroll iam-policy prints the policy each role needs)",
+    );
+    expect(awsAccessError(named("AccessDeniedException", "no"), { region: "eu-west-1", call: { service: "AutoScaling", operation: "DescribeAutoScalingGroups" } })?.message).toContain("grant autoscaling:DescribeAutoScalingGroups");
+    expect(awsAccessError(named("ClusterNotFoundException", "Cluster not found."), call)).toBeUndefined();
+  });
+
   it("anything else is left alone (AWS answered)", () => {
     expect(awsAccessError(named("ClusterNotFoundException", "Cluster not found."), where)).toBeUndefined();
     expect(awsAccessError(named("ThrottlingException", "Rate exceeded"), where)).toBeUndefined();
@@ -56,7 +72,7 @@ describe("awsAccessError", () => {
 });
 
 describe("withAccessErrors", () => {
-  it("turns an SDK client's network failure into an AwsAccessError naming the endpoint it called, once the retries are spent", async () => {
+  it("turns an SDK client's network failure into an AwsAccessError naming the call and the endpoint, once the retries are spent", async () => {
     let attempts = 0;
     const client = withAccessErrors(
       new ECSClient({
@@ -75,7 +91,7 @@ describe("withAccessErrors", () => {
     const error = await client.send(new ListClustersCommand({})).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AwsAccessError);
     expect((error as Error).message).toBe(
-      "cannot reach AWS (ecs.eu-west-1.amazonaws.com): getaddrinfo ENOTFOUND ecs.eu-west-1.amazonaws.com (check the network or proxy, or try --simulate)",
+      "ECS ListClusters: cannot reach AWS (ecs.eu-west-1.amazonaws.com): getaddrinfo ENOTFOUND ecs.eu-west-1.amazonaws.com (check the network or proxy, or try --simulate)",
     );
     expect(attempts).toBe(2); // the SDK retried first: the middleware wraps the whole call
   });

@@ -183,24 +183,24 @@ async function closedPort(): Promise<number> {
 }
 
 describe("AWS that cannot be asked (real mode, no --simulate)", () => {
-  it("no credentials: one line naming the region and what to do, exit 1", async () => {
+  it("no credentials: one line naming the call, the region and what to do, exit 1", async () => {
     const r = await amirollInProcess(["status"], NO_CREDENTIALS);
     expect(r.status).toBe(EXIT.failed);
-    expect(errorLines(r.stderr)).toEqual(["amiroll: no AWS credentials for eu-west-1 (set AWS_PROFILE, run aws sso login, or try --simulate)"]);
+    expect(errorLines(r.stderr)).toEqual(["amiroll: SSM GetParameters: no AWS credentials for eu-west-1 (set AWS_PROFILE, run aws sso login, or try --simulate)"]);
   });
 
   // A child process: under jest, the SDK wraps the Node realm's socket error ("AWS SDK error
   // wrapper for ...", it is not an Error of the test's realm), which a real run never sees.
-  it("no network: one line naming the endpoint and what to do, exit 1", async () => {
+  it("no network: one line naming the call, the endpoint and what to do, exit 1", async () => {
     const port = await closedPort();
     const r = amiroll(["status"], { ...NO_CREDENTIALS, AWS_ACCESS_KEY_ID: "AKIDEXAMPLE", AWS_SECRET_ACCESS_KEY: "example", AWS_ENDPOINT_URL: `http://127.0.0.1:${port}` });
     expect(r.status).toBe(EXIT.failed);
-    expect(errorLines(r.stderr)).toEqual([`amiroll: cannot reach AWS (127.0.0.1:${port}): connect ECONNREFUSED 127.0.0.1:${port} (check the network or proxy, or try --simulate)`]);
+    expect(errorLines(r.stderr)).toEqual([`amiroll: SSM GetParameters: cannot reach AWS (127.0.0.1:${port}): connect ECONNREFUSED 127.0.0.1:${port} (check the network or proxy, or try --simulate)`]);
   });
 
   it("as JSON too", async () => {
     const r = await amirollInProcess(["status", "--log-format", "json"], NO_CREDENTIALS);
     expect(r.status).toBe(EXIT.failed);
-    expect(jsonLines(r.stderr).at(-1)).toMatchObject({ level: "error", message: expect.stringMatching(/^no AWS credentials for eu-west-1/), exitCode: 1, error: "AwsAccessError" });
+    expect(jsonLines(r.stderr).at(-1)).toMatchObject({ level: "error", message: expect.stringMatching(/^SSM GetParameters: no AWS credentials for eu-west-1/), exitCode: 1, error: "AwsAccessError" });
   });
 });
