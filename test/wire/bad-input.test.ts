@@ -6,7 +6,7 @@
  * the user's input), and nothing is half-written: the pins file is byte for byte as it was.
  * Skipped, with the reason printed, where python3 or moto is missing.
  */
-import { createServer, type Server } from "node:http";
+import type { Server } from "node:http";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { CreateClusterCommand, ECSClient } from "@aws-sdk/client-ecs";
 import { amirollInProcess, type CliResult } from "../support/cli-in-process";
 import { amiroll, errorLines } from "../support/cli";
-import { type MotoWorld, REAL, motoMissing, startMoto } from "./moto-world";
+import { type MotoWorld, REAL, type StandInAnswer, motoMissing, standIn, startMoto } from "./moto-world";
 
 jest.setTimeout(120_000);
 
@@ -42,43 +42,20 @@ function closedPort(): Promise<number> {
 /** How the stand-in answers one action instead of moto: `service:Operation` -> AWS's error code. */
 type Faults = Map<string, "ThrottlingException" | "AccessDenied">;
 
-/**
- * A loopback HTTP server in front of moto: forwards every request, except the actions in
- * `faults`, which it answers as AWS would (JSON protocols: `__type`; EC2's query protocol: its
- * XML `<Errors>`). The service comes from the request's SigV4 credential scope.
- */
-function faultyAws(moto: string, faults: Faults): Promise<{ url: string; server: Server; seen: string[] }> {
-  const seen: string[] = [];
-  const server = createServer(async (req, res) => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const body = Buffer.concat(chunks);
-    const service = /Credential=[^/]+\/\d+\/[^/]+\/([^/]+)\//.exec(String(req.headers.authorization))?.[1] ?? "?";
-    const target = req.headers["x-amz-target"];
-    const operation = typeof target === "string" ? target.split(".").pop()! : (new URLSearchParams(body.toString("utf8")).get("Action") ?? "?");
-    const action = `${service}:${operation}`;
-    seen.push(action);
+/** The stand-in's answer for a faulted action, as AWS words it (JSON protocols: `__type`; EC2's query protocol: its XML `<Errors>`). */
+function faultyAws(moto: string, faults: Faults) {
+  return standIn(moto, (action): StandInAnswer | undefined => {
     const fault = faults.get(action);
-    if (fault && service === "ec2") {
+    if (!fault) return undefined;
+    if (action.startsWith("ec2:")) {
       const code = fault === "AccessDenied" ? "UnauthorizedOperation" : "RequestLimitExceeded";
-      res.writeHead(fault === "AccessDenied" ? 403 : 503, { "content-type": "text/xml" });
-      res.end(`<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>${code}</Code><Message>${fault === "AccessDenied" ? "You are not authorized to perform this operation." : "Request limit exceeded."}</Message></Error></Errors><RequestID>stand-in</RequestID></Response>`);
-      return;
+      const message = fault === "AccessDenied" ? "You are not authorized to perform this operation." : "Request limit exceeded.";
+      return { status: fault === "AccessDenied" ? 403 : 503, headers: { "content-type": "text/xml" }, body: `<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>${code}</Code><Message>${message}</Message></Error></Errors><RequestID>stand-in</RequestID></Response>` };
     }
-    if (fault) {
-      const type = fault === "AccessDenied" ? "AccessDeniedException" : "ThrottlingException";
-      const message = fault === "AccessDenied" ? `User: arn:aws:sts::123456789012:assumed-role/ci/amiroll is not authorized to perform: ${action}` : "Rate exceeded";
-      res.writeHead(400, { "content-type": "application/x-amz-json-1.1", "x-amzn-errortype": type });
-      res.end(JSON.stringify({ __type: type, message }));
-      return;
-    }
-    const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => !["host", "content-length", "connection"].includes(k)).map(([k, v]) => [k, String(v)]));
-    const answer = await fetch(`${moto}${req.url}`, { method: req.method, headers, body: req.method === "GET" || req.method === "HEAD" ? undefined : body });
-    const out = Buffer.from(await answer.arrayBuffer());
-    res.writeHead(answer.status, Object.fromEntries([...answer.headers].filter(([k]) => !["content-length", "content-encoding", "transfer-encoding", "connection"].includes(k))));
-    res.end(out);
+    const type = fault === "AccessDenied" ? "AccessDeniedException" : "ThrottlingException";
+    const message = fault === "AccessDenied" ? `User: arn:aws:sts::123456789012:assumed-role/ci/amiroll is not authorized to perform: ${action}` : "Rate exceeded";
+    return { status: 400, headers: { "content-type": "application/x-amz-json-1.1", "x-amzn-errortype": type }, body: JSON.stringify({ __type: type, message }) };
   });
-  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, server, seen })));
 }
 
 wire(`bad input over the wire${skipReason ? ` (skipped: ${skipReason})` : ""}`, () => {

@@ -5,6 +5,7 @@
  * through a named profile (AWS_PROFILE), never in CI.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { createServer, type Server } from "node:http";
 import { createInterface } from "node:readline";
 import { join } from "node:path";
 
@@ -36,6 +37,8 @@ export async function startMoto(): Promise<MotoWorld> {
   const waiting: { resolve: (line: string) => void; reject: (error: Error) => void }[] = [];
   const early: string[] = [];
   lines.on("line", (line) => {
+    // seed.py answers in JSON lines; moto's own log lines (a WARNING) are not answers.
+    if (!line.startsWith("{")) return;
     const next = waiting.shift();
     if (next) next.resolve(line);
     else early.push(line);
@@ -82,4 +85,44 @@ export async function startMoto(): Promise<MotoWorld> {
       clearTimeout(stubborn);
     },
   };
+}
+
+/** An answer of the stand-in instead of moto's. */
+export interface StandInAnswer {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  readonly body: string;
+}
+
+/**
+ * A loopback HTTP server in front of moto: every request is forwarded, except those `intercept`
+ * answers (`service:Operation`, e.g. `autoscaling:CompleteLifecycleAction`, the service from the
+ * request's SigV4 credential scope, the operation from `X-Amz-Target` or the query's `Action`).
+ * For what moto does not do (answer an action it lacks, throttle, deny), never to change what
+ * it does. `seen` lists every action, in order.
+ */
+export function standIn(moto: string, intercept: (action: string, body: string) => StandInAnswer | undefined): Promise<{ url: string; server: Server; seen: string[] }> {
+  const seen: string[] = [];
+  const server = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks);
+    const service = /Credential=[^/]+\/\d+\/[^/]+\/([^/]+)\//.exec(String(req.headers.authorization))?.[1] ?? "?";
+    const target = req.headers["x-amz-target"];
+    const operation = typeof target === "string" ? target.split(".").pop()! : (new URLSearchParams(body.toString("utf8")).get("Action") ?? "?");
+    const action = `${service}:${operation}`;
+    seen.push(action);
+    const answer = intercept(action, body.toString("utf8"));
+    if (answer) {
+      res.writeHead(answer.status, answer.headers);
+      res.end(answer.body);
+      return;
+    }
+    const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => !["host", "content-length", "connection"].includes(k)).map(([k, v]) => [k, String(v)]));
+    const forwarded = await fetch(`${moto}${req.url}`, { method: req.method, headers, body: req.method === "GET" || req.method === "HEAD" ? undefined : body });
+    const out = Buffer.from(await forwarded.arrayBuffer());
+    res.writeHead(forwarded.status, Object.fromEntries([...forwarded.headers].filter(([k]) => !["content-length", "content-encoding", "transfer-encoding", "connection"].includes(k))));
+    res.end(out);
+  });
+  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, server, seen })));
 }

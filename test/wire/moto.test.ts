@@ -10,7 +10,9 @@
  * Skipped, with the reason printed, where python3, moto, terraform or the provider mirror is
  * missing. AMIROLL_E2E_REAL=1 with AWS_PROFILE runs the read-only part against a real account.
  */
+import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import type { Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from "@aws-sdk/client-auto-scaling";
@@ -30,12 +32,15 @@ import {
 } from "@aws-sdk/client-ecs";
 import { amirollInProcess, type CliResult } from "../support/cli-in-process";
 import { findTerraform, startSharedProvider, terraformAsync, type SharedProvider } from "../support/terraform";
-import { type MotoWorld, REAL, motoMissing, startMoto } from "./moto-world";
+import { unzipSync } from "fflate";
+import { GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
+import { DeleteMessageCommand, GetQueueUrlCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { type MotoWorld, REAL, motoMissing, standIn, startMoto } from "./moto-world";
 
 jest.setTimeout(180_000);
 
-const REGION = "eu-west-1";
-const BUCKET = "amiroll-wire-tfstate";
+const REGION = (REAL && process.env.AMIROLL_E2E_REGION) || "eu-west-1";
+const BUCKET = (REAL && process.env.AMIROLL_E2E_BUCKET) || "amiroll-wire-tfstate";
 const PARAMETER = "/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended";
 /** The image staging and production are first deployed on, and the one published later. */
 const OLD = { id: "ami-0c8e1f5b2a9d47e31", date: "20261105", created: "2026-11-05T08:14:31.000Z" };
@@ -58,16 +63,30 @@ const parameterValue = (image: { id: string; date: string }) =>
 const jsonOf = (output: string) => output.slice(output.indexOf("{"));
 
 const terraform = findTerraform();
-const missing = REAL ? (process.env.AWS_PROFILE ? undefined : "AMIROLL_E2E_REAL=1 needs AWS_PROFILE (a named profile of the account to test in)") : motoMissing();
+/**
+ * AMIROLL_E2E_REAL=1: the account of AWS_PROFILE, in AMIROLL_E2E_REGION (default eu-west-1), with
+ * its state bucket AMIROLL_E2E_BUCKET and a VPC of its own (AMIROLL_E2E_VPC, AMIROLL_E2E_SUBNETS
+ * as `subnet-...:zone,...`): nothing is created in it, only read and planned (the moto-only steps
+ * are skipped, with the reason in their names). Never in CI.
+ */
+const REAL_NEEDS = ["AWS_PROFILE", "AMIROLL_E2E_BUCKET", "AMIROLL_E2E_VPC", "AMIROLL_E2E_SUBNETS"];
+const missing = REAL
+  ? process.env.CI
+    ? "AMIROLL_E2E_REAL=1 is never run in CI"
+    : REAL_NEEDS.some((v) => !process.env[v])
+      ? `AMIROLL_E2E_REAL=1 needs ${REAL_NEEDS.filter((v) => !process.env[v]).join(", ")}`
+      : undefined
+  : motoMissing();
 const skipReason = missing ?? (terraform.ok ? undefined : terraform.reason);
 if (skipReason) console.log(`wire tests skipped: ${skipReason}`);
 const wire = skipReason ? describe.skip : describe;
 /** Steps that need moto's seeding or the agent stand-in: not run against a real account. */
-const motoOnly = REAL ? it.skip : it;
+const motoOnly = REAL ? (name: string, fn?: jest.ProvidesCallback) => it.skip(`${name} (moto only: it seeds images or applies)`, fn) : it;
 
 wire(`amiroll over the wire against ${REAL ? `a real AWS account (profile ${process.env.AWS_PROFILE})` : "moto"}${skipReason ? ` (skipped: ${skipReason})` : ""}`, () => {
   let moto: MotoWorld | undefined;
   let provider: SharedProvider | undefined;
+  const servers: Server[] = [];
   let dir: string;
   let configPath: string;
   let pinsPath: string;
@@ -124,6 +143,16 @@ wire(`amiroll over the wire against ${REAL ? `a real AWS account (profile ${proc
       await this.ecs().send(new StartTaskCommand({ cluster, taskDefinition: family, group: `service:${service}`, startedBy: "ecs-svc/stand-in", containerInstances: instances.slice(0, count).map((ci) => ci.containerInstanceArn!) }));
       await moto!.seed({ op: "service-steady", region: REGION, cluster, service });
     },
+    /** The scheduler replacing a draining instance's tasks: started on `to`, stopped on `from`. */
+    async drainTo(cluster: string, service: string, from: string, to: string) {
+      // By desired status: moto moves a task's lastStatus along (RUNNING, DEACTIVATING, ... STOPPED)
+      // each time it is described, whether or not it was stopped.
+      const arns = (await this.ecs().send(new ListTasksCommand({ cluster, containerInstance: from, desiredStatus: "RUNNING" }))).taskArns ?? [];
+      const tasks = arns.length ? ((await this.ecs().send(new DescribeTasksCommand({ cluster, tasks: arns }))).tasks ?? []) : [];
+      const mine = tasks.filter((t) => t.containerInstanceArn === from);
+      if (mine.length) await this.ecs().send(new StartTaskCommand({ cluster, taskDefinition: `${cluster}-${service}`, group: `service:${service}`, startedBy: "ecs-svc/stand-in", containerInstances: mine.map(() => to) }));
+      for (const task of mine) await this.ecs().send(new StopTaskCommand({ cluster, task: task.taskArn!, reason: "Task stopped by the scheduler: its container instance is DRAINING (agent stand-in)" }));
+    },
     async moveTasks(cluster: string, service: string, imageId: string) {
       const instances = await this.containerInstances(cluster);
       const image = (ci: (typeof instances)[number]) => ci.attributes?.find((a) => a.name === "ecs.ami-id")?.value;
@@ -142,8 +171,13 @@ wire(`amiroll over the wire against ${REAL ? `a real AWS account (profile ${proc
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "amiroll-wire-"));
     if (REAL) {
-      env = { AWS_PROFILE: process.env.AWS_PROFILE!, AMIROLL_TF_PLUGIN_DIR: pluginDir };
+      env = { AWS_PROFILE: process.env.AWS_PROFILE!, AMIROLL_TF_PLUGIN_DIR: pluginDir, AWS_ENDPOINT_URL: "" };
       clientConfig = { region: REGION };
+      vpcId = process.env.AMIROLL_E2E_VPC!;
+      for (const pair of process.env.AMIROLL_E2E_SUBNETS!.split(",")) {
+        const [id, availabilityZone] = pair.split(":");
+        subnets.push({ id, availabilityZone });
+      }
     } else {
       moto = await startMoto();
       const credentials = { accessKeyId: "moto", secretAccessKey: "moto" };
@@ -171,11 +205,13 @@ wire(`amiroll over the wire against ${REAL ? `a real AWS account (profile ${proc
       });
       if (!s3.ok) throw new Error(`moto: creating the state bucket: ${s3.status} ${await s3.text()}`);
     }
-    const ec2 = new EC2Client(clientConfig);
-    vpcId = (await ec2.send(new CreateVpcCommand({ CidrBlock: "10.80.0.0/16" }))).Vpc!.VpcId!;
-    for (const [i, zone] of ["a", "b", "c"].entries()) {
-      const subnet = await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: `10.80.${i}.0/24`, AvailabilityZone: `${REGION}${zone}` }));
-      subnets.push({ id: subnet.Subnet!.SubnetId!, availabilityZone: subnet.Subnet!.AvailabilityZone! });
+    if (!REAL) {
+      const ec2 = new EC2Client(clientConfig);
+      vpcId = (await ec2.send(new CreateVpcCommand({ CidrBlock: "10.80.0.0/16" }))).Vpc!.VpcId!;
+      for (const [i, zone] of ["a", "b", "c"].entries()) {
+        const subnet = await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: `10.80.${i}.0/24`, AvailabilityZone: `${REGION}${zone}` }));
+        subnets.push({ id: subnet.Subnet!.SubnetId!, availabilityZone: subnet.Subnet!.AvailabilityZone! });
+      }
     }
     const environment = (name: string, strategy: string, size: number) => ({
       region: REGION,
@@ -192,11 +228,16 @@ wire(`amiroll over the wire against ${REAL ? `a real AWS account (profile ${proc
       configPath,
       JSON.stringify({ outDir: "cdktf.out", environments: { staging: environment("staging", "replace", 2), production: { ...environment("production", "blue-green", 3), promotesFrom: "staging" } } }, null, 2),
     );
-    const pin = { imageId: OLD.id, imageName: imageName(OLD.date), ssmParameter: PARAMETER, resolvedAt: "2026-11-09T09:12:00Z" };
+    // Against a real account the pin is the parameter's image now (bump then has nothing to do).
+    const real = REAL ? JSON.parse((await new SSMClient(clientConfig).send(new GetParameterCommand({ Name: PARAMETER }))).Parameter!.Value!) : undefined;
+    const pin = real
+      ? { imageId: real.image_id, imageName: real.image_name, ssmParameter: PARAMETER, resolvedAt: new Date().toISOString().replace(/\.\d{3}Z$/, "Z") }
+      : { imageId: OLD.id, imageName: imageName(OLD.date), ssmParameter: PARAMETER, resolvedAt: "2026-11-09T09:12:00Z" };
     writeFileSync(pinsPath, `${JSON.stringify({ staging: { apps: { current: pin } }, production: { apps: { current: pin } } }, null, 2)}\n`);
   }, 180_000);
 
   afterAll(async () => {
+    for (const server of servers) await new Promise((resolve) => server.close(resolve));
     await provider?.stop();
     await moto?.stop();
   });
@@ -213,7 +254,14 @@ wire(`amiroll over the wire against ${REAL ? `a real AWS account (profile ${proc
     if (!REAL) provider = await startSharedProvider(pluginDir, env, { cwd: stackDir("staging") });
   });
 
-  it("terraform init -plugin-dir and apply create staging in moto, its state in the moto bucket", async () => {
+  (REAL ? it : it.skip)("against a real account: terraform init -plugin-dir and a plan of staging (nothing applied)", async () => {
+    const init = await tf("staging", ["init", "-input=false", `-plugin-dir=${pluginDir}`]);
+    expect(init.output).toContain("Terraform has been successfully initialized");
+    const plan = await tf("staging", ["plan", "-input=false", "-detailed-exitcode", "-out=real.tfplan"]);
+    expect([0, 2]).toContain(plan.status);
+  });
+
+  motoOnly("terraform init -plugin-dir and apply create staging in moto, its state in the moto bucket", async () => {
     const init = await tf("staging", ["init", "-input=false", `-plugin-dir=${pluginDir}`]);
     expect(init.output).toContain("Terraform has been successfully initialized");
     const apply = await tf("staging", ["apply", "-input=false", "-auto-approve"]);
@@ -230,7 +278,19 @@ wire(`amiroll over the wire against ${REAL ? `a real AWS account (profile ${proc
     expect(await agent.containerInstances("staging-apps")).toHaveLength(2);
   });
 
-  it("amiroll status: table, JSON and Prometheus, read through the SDK from moto", async () => {
+  (REAL ? it : it.skip)("against a real account: amiroll status in every format, and bump --dry-run with nothing to bump", async () => {
+    const table = await cli(["status"]);
+    expect(table.status).toBe(0);
+    expect(table.stdout).toMatch(/^staging\s+apps\s+ami-\w+\s+\d+d\s+= pinned\s/m);
+    const json = JSON.parse((await cli(["status", "-o", "json"])).stdout);
+    expect(json.clusters.map((c: { environment: string }) => c.environment)).toEqual(["staging", "production"]);
+    expect((await cli(["status", "-o", "prom"])).stdout).toContain('amiroll_pin_outdated{env="staging",cluster="apps"} 0\n');
+    const bump = await cli(["bump", "--dry-run"]);
+    expect(bump.status).toBe(0);
+    expect(bump.stdout).toBe("");
+  });
+
+  motoOnly("amiroll status: table, JSON and Prometheus, read through the SDK from moto", async () => {
     const table = await cli(["status"]);
     expect(table.status).toBe(0);
     const [, staging, production] = table.stdout.split("\n");
@@ -270,7 +330,8 @@ wire(`amiroll over the wire against ${REAL ? `a real AWS account (profile ${proc
     ]);
     const planJson = join(dir, "staging-plan.json");
     writeFileSync(planJson, jsonOf(shown.output));
-    const guard = await cli(["guard", "--plan-json", planJson, "-o", "json"]);
+    // guard is offline: it reads the plan file only (no --config).
+    const guard = await amirollInProcess(["guard", "--plan-json", planJson, "-o", "json"], env);
     expect(guard.status).toBe(0);
     expect(JSON.parse(guard.stdout)).toMatchObject({ accepted: true, expect: "replace" });
   });
@@ -297,6 +358,90 @@ wire(`amiroll over the wire against ${REAL ? `a real AWS account (profile ${proc
     expect(status.clusters[0]).toMatchObject({ total: 2, outdated: 0, pinned: { imageId: NEW.id } });
   });
 
+  motoOnly("the bundled drain-hook Lambda (synth's own asset) drains the terminating instance and completes its lifecycle action once its tasks are gone", async () => {
+    // The zip synth wrote for staging, unpacked; run by Node as Lambda runs index.handler, with
+    // the function's environment as the stack sets it (the queue URL resolved in moto).
+    const stack = JSON.parse(readFileSync(join(stackDir("staging"), "cdk.tf.json"), "utf8"));
+    const fn: any = Object.values(stack.resource.aws_lambda_function)[0];
+    const zipPath = join(stackDir("staging"), fn.filename);
+    const lambdaDir = mkdtempSync(join(tmpdir(), "amiroll-wire-lambda-"));
+    writeFileSync(join(lambdaDir, "index.js"), unzipSync(readFileSync(zipPath))["index.js"]);
+    const sqs = new SQSClient(clientConfig);
+    const queueUrl = (await sqs.send(new GetQueueUrlCommand({ QueueName: "staging-apps-drain-hook-recheck" }))).QueueUrl!;
+    // The re-check interval is a deployment setting (DrainHook's recheckInterval, 30 s here): 1 s,
+    // so that the test does not wait 30 s for each check. Nothing else is changed.
+    const functionEnv: Record<string, string> = { ...fn.environment.variables, AMIROLL_RECHECK_QUEUE_URL: queueUrl, AMIROLL_RECHECK_SECONDS: "1" };
+    const logs: string[] = [];
+    // moto has no CompleteLifecycleAction or RecordLifecycleActionHeartbeat: the stand-in answers
+    // them as Auto Scaling does (empty) and records them; everything else goes to moto.
+    const lifecycle: { action: string; body: URLSearchParams }[] = [];
+    const aws = await standIn(moto!.endpoint, (action, body) => {
+      if (action !== "autoscaling:CompleteLifecycleAction" && action !== "autoscaling:RecordLifecycleActionHeartbeat") return undefined;
+      lifecycle.push({ action, body: new URLSearchParams(body) });
+      const operation = action.split(":")[1];
+      return { status: 200, headers: { "content-type": "text/xml" }, body: `<${operation}Response xmlns="http://autoscaling.amazonaws.com/doc/2011-01-01/"><${operation}Result/><ResponseMetadata><RequestId>stand-in</RequestId></ResponseMetadata></${operation}Response>` };
+    });
+    servers.push(aws.server);
+    const invoke = (event: unknown) =>
+      new Promise<any>((resolve, reject) => {
+        const run = `require(${JSON.stringify(join(lambdaDir, "index.js"))}).handler(${JSON.stringify(event)}, { getRemainingTimeInMillis: () => 60000 }).then((r) => console.log("RESULT " + JSON.stringify(r ?? null)), (e) => { console.error(e); process.exit(1); })`;
+        // The Lambda runtime provides the SDK; here it is the repository's (NODE_PATH).
+        const child = spawn(process.execPath, ["-e", run], {
+          env: { ...process.env, ...env, ...functionEnv, AWS_ENDPOINT_URL: aws.url, AWS_REGION: REGION, NODE_PATH: join(__dirname, "..", "..", "node_modules") },
+          stdio: ["ignore", "pipe", "pipe"],
+        });
+        let out = "";
+        child.stdout.setEncoding("utf8").on("data", (c: string) => (out += c));
+        child.stderr.setEncoding("utf8").on("data", (c: string) => (out += c));
+        child.on("close", (code) => {
+          logs.push(out);
+          const result = /^RESULT (.*)$/m.exec(out);
+          if (code === 0 && result) resolve(JSON.parse(result[1]));
+          else reject(new Error(`the handler exited ${code}:\n${out}`));
+        });
+      });
+    /** What Lambda's SQS trigger does: a batch of the queue's messages, deleted when handled. */
+    const deliver = async () => {
+      const received = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 20 }));
+      const messages = received.Messages ?? [];
+      if (messages.length === 0) return undefined;
+      const result = await invoke({ Records: messages.map((m) => ({ eventSource: "aws:sqs", messageId: m.MessageId, body: m.Body })) });
+      // Lambda deletes what the batch handled; a reported failure comes back after the visibility timeout.
+      const failed = new Set((result?.batchItemFailures ?? []).map((f: { itemIdentifier: string }) => f.itemIdentifier));
+      for (const m of messages) if (!failed.has(m.MessageId)) await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle! }));
+      return result;
+    };
+
+    const instances = await agent.containerInstances("staging-apps");
+    const [leaving, staying] = instances;
+    expect(instances).toHaveLength(2);
+    expect(leaving.runningTasksCount).toBeGreaterThan(0);
+    const group = `staging-apps-${NEW.id}`;
+    // Auto Scaling's event as EventBridge delivers it.
+    const event = {
+      "detail-type": "EC2 Instance-terminate Lifecycle Action",
+      source: "aws.autoscaling",
+      time: new Date().toISOString(),
+      region: REGION,
+      detail: { LifecycleActionToken: "3f2c1a9e-wire-token", AutoScalingGroupName: group, LifecycleHookName: functionEnv.AMIROLL_HOOK_NAME, EC2InstanceId: leaving.ec2InstanceId, LifecycleTransition: "autoscaling:EC2_INSTANCE_TERMINATING" },
+    };
+    expect(await invoke(event)).toEqual({ kind: "queued" });
+    await deliver();
+    const statusOf = async () => Object.fromEntries((await agent.containerInstances("staging-apps")).map((ci) => [ci.ec2InstanceId, ci.status]));
+    // The terminating instance's own container instance, not the first one ListContainerInstances gives.
+    expect(await statusOf()).toEqual({ [leaving.ec2InstanceId!]: "DRAINING", [staying.ec2InstanceId!]: "ACTIVE" });
+    expect(lifecycle.filter((l) => l.action === "autoscaling:CompleteLifecycleAction")).toEqual([]);
+
+    // The service scheduler (the agent stand-in) replaces the task on the other instance.
+    await agent.drainTo("staging-apps", "api", leaving.containerInstanceArn!, staying.containerInstanceArn!);
+    for (let round = 0; round < 5 && !lifecycle.some((l) => l.action === "autoscaling:CompleteLifecycleAction"); round++) await deliver();
+    const completed = lifecycle.filter((l) => l.action === "autoscaling:CompleteLifecycleAction").map((l) => Object.fromEntries(l.body));
+    if (completed.length !== 1) throw new Error(`no CompleteLifecycleAction; the handler said:\n${logs.join("\n---\n")}`);
+    expect(completed).toEqual([
+      expect.objectContaining({ AutoScalingGroupName: group, LifecycleHookName: functionEnv.AMIROLL_HOOK_NAME, LifecycleActionToken: "3f2c1a9e-wire-token", InstanceId: leaving.ec2InstanceId, LifecycleActionResult: "CONTINUE" }),
+    ]);
+  });
+
   motoOnly("a first deploy of production through the create shape", async () => {
     const apply = await cli(["apply", "--env", "production", "--expect", "create"]);
     if (apply.status !== 0) throw new Error(`${apply.stdout}\n${apply.stderr}`);
@@ -304,5 +449,22 @@ wire(`amiroll over the wire against ${REAL ? `a real AWS account (profile ${proc
     expect(apply.stderr).toContain("first deploy of apps applied");
     const groups = await new AutoScalingClient(clientConfig).send(new DescribeAutoScalingGroupsCommand({}));
     expect(groups.AutoScalingGroups!.map((g) => g.AutoScalingGroupName).sort()).toEqual([`production-apps-${OLD.id}`, `staging-apps-${NEW.id}`]);
+  });
+
+  motoOnly("SSM going back to an older image: status warns in every format, bump refuses it and writes nothing", async () => {
+    const older = { id: "ami-0e1a2b3c4d5e6f708", date: "20261001", created: "2026-10-01T06:00:00.000Z" };
+    await moto!.seed({ op: "image", region: REGION, id: older.id, name: imageName(older.date), architecture: "arm64", created: older.created });
+    await moto!.seed({ op: "parameter", region: REGION, name: PARAMETER, value: parameterValue(older) });
+    const warning = `the newest image of ${PARAMETER}: ${older.id} (released 2026-10-01) is older than the pinned ${NEW.id} (released 2026-11-20): amiroll bump refuses it`;
+    const table = await cli(["status", "--env", "staging"]);
+    expect(table.stdout).toContain(`Warnings:\n  staging/apps: ${warning}\n`);
+    expect(JSON.parse((await cli(["status", "--env", "staging", "-o", "json"])).stdout).clusters[0].warnings).toEqual([warning]);
+    expect((await cli(["status", "--env", "staging", "-o", "prom"])).stdout).toContain('amiroll_warnings{env="staging",cluster="apps"} 1\n');
+    const pins = readFileSync(pinsPath, "utf8");
+    const bump = await cli(["bump", "--env", "staging"]);
+    expect(bump.status).toBe(2);
+    expect(bump.stderr).toContain(`amiroll: staging/apps: the newest image of ${PARAMETER}, ${older.id} (released 2026-10-01) is older than the pinned ${NEW.id}`);
+    expect(bump.stdout).toBe("");
+    expect(readFileSync(pinsPath, "utf8")).toBe(pins);
   });
 });
