@@ -254,7 +254,7 @@ wire(`amiroll over the wire against ${REAL ? `a real AWS account (profile ${proc
     if (!REAL) provider = await startSharedProvider(pluginDir, env, { cwd: stackDir("staging") });
   });
 
-  (REAL ? it : it.skip)("against a real account: terraform init -plugin-dir and a plan of staging (nothing applied)", async () => {
+  (REAL ? it : it.skip)("against a real account (AMIROLL_E2E_REAL=1 only): terraform init -plugin-dir and a plan of staging (nothing applied)", async () => {
     const init = await tf("staging", ["init", "-input=false", `-plugin-dir=${pluginDir}`]);
     expect(init.output).toContain("Terraform has been successfully initialized");
     const plan = await tf("staging", ["plan", "-input=false", "-detailed-exitcode", "-out=real.tfplan"]);
@@ -278,7 +278,7 @@ wire(`amiroll over the wire against ${REAL ? `a real AWS account (profile ${proc
     expect(await agent.containerInstances("staging-apps")).toHaveLength(2);
   });
 
-  (REAL ? it : it.skip)("against a real account: amiroll status in every format, and bump --dry-run with nothing to bump", async () => {
+  (REAL ? it : it.skip)("against a real account (AMIROLL_E2E_REAL=1 only): amiroll status in every format, and bump --dry-run with nothing to bump", async () => {
     const table = await cli(["status"]);
     expect(table.status).toBe(0);
     expect(table.stdout).toMatch(/^staging\s+apps\s+ami-\w+\s+\d+d\s+= pinned\s/m);
