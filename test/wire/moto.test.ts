@@ -3,8 +3,9 @@
  * SDK path and real terraform against moto, a public AWS emulator nobody here wrote, on
  * 127.0.0.1 (test/wire/moto-world.ts, test/wire/seed.py). The cases run in order, as a user
  * would: synth, a first deploy of staging with terraform itself, status in every format, a new
- * image published and bumped, plan and guard, apply, watch and rebalance, a first deploy of
- * production. Where moto is not AWS (docs/testing.md, "moto is not AWS"), the set-up says so and
+ * image published and bumped, plan and guard, apply, watch and rebalance, the drain-hook Lambda.
+ * Production's first deploy is first-deploy.test.ts (its own moto, so that jest runs its apply,
+ * a minute of terraform waiting on moto, beside this file's). Where moto is not AWS (docs/testing.md, "moto is not AWS"), the set-up says so and
  * does AWS's part; amiroll's own checks are never loosened.
  *
  * Skipped, with the reason printed, where python3, moto, terraform or the provider mirror is
@@ -96,7 +97,7 @@ wire(`amiroll over the wire against ${REAL ? `a real AWS account (profile ${proc
   let vpcId: string;
   const pluginDir = terraform.ok ? terraform.pluginDir : "";
 
-  const cli = (args: string[], extra: Record<string, string> = {}): Promise<CliResult> => amirollInProcess([...args, "--config", configPath], { CDKTF_OUTDIR: join(dir, "cdktf.out"), ...env, ...extra });
+  const cli = (args: string[], extra: Record<string, string> = {}): Promise<CliResult> => amirollInProcess([...args, "--config", configPath], { CDKTF_OUTDIR: join(dir, "cdktf.out"), ...env, ...provider?.env, ...extra });
   const stackDir = (environment: string) => join(dir, "cdktf.out", "stacks", environment);
   const tf = (environment: string, args: string[]) => terraformAsync({ terraform: terraform.ok ? terraform.terraform : "terraform" }, stackDir(environment), args, { ...env, ...provider?.env });
 
@@ -442,14 +443,6 @@ wire(`amiroll over the wire against ${REAL ? `a real AWS account (profile ${proc
     ]);
   });
 
-  motoOnly("a first deploy of production through the create shape", async () => {
-    const apply = await cli(["apply", "--env", "production", "--expect", "create"]);
-    if (apply.status !== 0) throw new Error(`${apply.stdout}\n${apply.stderr}`);
-    expect(apply.stdout).toContain("plan guard: ACCEPTED (expected a first deploy of apps)");
-    expect(apply.stderr).toContain("first deploy of apps applied");
-    const groups = await new AutoScalingClient(clientConfig).send(new DescribeAutoScalingGroupsCommand({}));
-    expect(groups.AutoScalingGroups!.map((g) => g.AutoScalingGroupName).sort()).toEqual([`production-apps-${OLD.id}`, `staging-apps-${NEW.id}`]);
-  });
 
   motoOnly("SSM going back to an older image: status warns in every format, bump refuses it and writes nothing", async () => {
     const older = { id: "ami-0e1a2b3c4d5e6f708", date: "20261001", created: "2026-10-01T06:00:00.000Z" };
