@@ -169,7 +169,7 @@ const plain = (value: object): unknown =>
  * bytes (the driver's). With `check`, each parsed answer is compared with the sim's, and a
  * difference is an error: the parse must give the driver what the sim said.
  */
-function instrument(clients: AwsClients) {
+export function instrument(clients: AwsClients) {
   const totals = { answeringCpuMs: 0, foreignCpuMs: 0, bytes: 0, check: false, byOperation: new Map<string, { bytes: number; parseMs: number }>() };
   for (const service of ["ecs", "autoScaling"] as const) {
     const client = clients[service] as unknown as { middlewareStack: any; config: { protocol: { deserializeResponse(op: unknown, context: object, response: HttpResponse): Promise<object> } } };
