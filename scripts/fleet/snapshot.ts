@@ -175,10 +175,17 @@ export interface SnapshotOptions {
    */
   readonly previous?: FleetSnapshot;
   /**
-   * How old a reused part of an incremental poll (the groups, the service list, a service, a
-   * container instance's task list) may grow before it is read again. @default DEFAULT_MAX_AGE_MS
+   * How old a reused part of an incremental poll (the groups, the instance list, the service
+   * list, a service) may grow before it is read again. @default DEFAULT_MAX_AGE_MS
    */
   readonly maxAgeMs?: number;
+  /**
+   * How old a container instance's list of running tasks may grow before it is listed again
+   * (the whole cluster's listing, for a poll without `tasksOn`). A backstop, longer than the
+   * other parts' max age: a change to a list shows in the instance's counts or on the page of
+   * stopped tasks, and lists it again at once. @default DEFAULT_TASK_LIST_MAX_AGE_MS
+   */
+  readonly taskListMaxAgeMs?: number;
   /**
    * Groups and instances only (tasks and services left empty): all the boot check reads, polled
    * through a whole apply, where listing every task of the cluster would be most of the calls.
@@ -195,17 +202,25 @@ export interface SnapshotOptions {
 
 /** An incremental poll reads again any part of its view older than this (SnapshotOptions.maxAgeMs). */
 export const DEFAULT_MAX_AGE_MS = 60_000;
+/** ... and lists again a container instance's running tasks older than this (SnapshotOptions.taskListMaxAgeMs). */
+export const DEFAULT_TASK_LIST_MAX_AGE_MS = 5 * 60_000;
 
 /** What can change about a container instance's tasks without them leaving the RUNNING list. */
-const instanceKey = (ci: ContainerInstanceSnapshot) => `${ci.status}/${ci.runningTasksCount}/${ci.pendingTasksCount}/${ci.agentConnected}`;
+const sameCounts = (a: ContainerInstanceSnapshot, b: ContainerInstanceSnapshot) =>
+  a === b || (a.status === b.status && a.runningTasksCount === b.runningTasksCount && a.pendingTasksCount === b.pendingTasksCount && a.agentConnected === b.agentConnected);
 
 /**
  * The container instances (ARNs) whose status or task counts differ from the previous
  * snapshot's, or that it did not have: their tasks are listed and described again.
  */
 export function changedInstances(previous: readonly ContainerInstanceSnapshot[], current: readonly ContainerInstanceSnapshot[]): Set<string> {
-  const before = new Map(previous.map((ci) => [ci.arn, instanceKey(ci)]));
-  return new Set(current.filter((ci) => before.get(ci.arn) !== instanceKey(ci)).map((ci) => ci.arn));
+  const before = new Map(previous.map((ci) => [ci.arn, ci]));
+  const changed = new Set<string>();
+  for (const ci of current) {
+    const was = before.get(ci.arn);
+    if (!was || !sameCounts(was, ci)) changed.add(ci.arn);
+  }
+  return changed;
 }
 
 /**
@@ -269,7 +284,7 @@ function instanceSetChanged(previous: readonly ContainerInstanceSnapshot[], curr
   const before = new Map(previous.map((ci) => [ci.arn, ci]));
   return current.some((ci) => {
     const was = before.get(ci.arn);
-    return !was || was.status !== ci.status || was.agentConnected !== ci.agentConnected || was.ec2InstanceId !== ci.ec2InstanceId;
+    return !was || (was !== ci && (was.status !== ci.status || was.agentConnected !== ci.agentConnected || was.ec2InstanceId !== ci.ec2InstanceId));
   });
 }
 
@@ -295,7 +310,11 @@ function sameTask(a: TaskSnapshot, b: TaskSnapshot): boolean {
 interface TaskList {
   readonly at: number;
   readonly tasks: readonly TaskSnapshot[];
+  /** One of them is not settled (described again every poll). */
+  readonly unsettled: boolean;
 }
+
+const taskList = (at: number, tasks: readonly TaskSnapshot[]): TaskList => ({ at, tasks, unsettled: tasks.some((t) => !settled(t)) });
 
 /**
  * What a snapshot's poll read, and when, for the next poll given it (`previous`). Kept beside the
@@ -307,6 +326,7 @@ interface PollRecord {
   /** The `since` the services' events were kept from. */
   readonly since: number;
   readonly groupsAt: number;
+  readonly instancesListedAt: number;
   readonly servicesListedAt: number;
   /** The service ARNs as last listed. */
   readonly serviceArns: readonly string[];
@@ -339,20 +359,25 @@ export function isFullView(snapshot: FleetSnapshot): boolean {
  * of the groups that have no container instance are then described with EC2 (100 per call) for
  * their image and launch time.
  *
- * Given `options.previous` (an incremental poll), the container instances and one page of
- * stopped tasks are read in full every poll: they are what shows a change. The rest is read
- * only where they say it may have changed, or where it has grown older than the max age:
+ * Given `options.previous` (an incremental poll), the known container instances are described
+ * and one page of stopped tasks is listed every poll: they show what changed. The rest is read
+ * only where they say it may have changed, or where it has grown older than its max age:
+ * - instances: listed again when the groups are read, when a known one is gone, and at the max age;
  * - running tasks: listed again only on the container instances whose status or counts changed,
- *   that hold a task not yet settled or one that stopped since, or whose list is too old; the
- *   whole cluster's listing instead when that is fewer calls, when more tasks stopped than one
- *   page shows (a stop and a start on one instance keep its counts), or when tasks are held on an
- *   instance the cluster no longer has. Of the listed, only what `tasksToDescribe` says is described;
+ *   that hold a task not yet settled or one that stopped since, or whose list is older than the
+ *   task-list max age; the whole cluster's listing instead when that is fewer calls, when more
+ *   tasks stopped than one page shows (a stop and a start on one instance keep its counts), or
+ *   when tasks are held on an instance the cluster no longer has. Of the listed, only what
+ *   `tasksToDescribe` says is described;
  * - services: described again when one of their tasks changed (started, stopped, changed status),
- *   when not settled (`serviceSettled`), when new, and the stalest a share at a time, so that each
- *   is at most the max age old; listed again when a task names a service not known, and at the max age;
+ *   when an instance registered, deregistered or changed status, when not settled
+ *   (`serviceSettled`), when new, and the stalest a share at a time, so that each is at most the
+ *   max age old; listed again when a task names a service not known, and at the max age;
  * - groups: read again when the container instances registered, deregistered or changed status,
  *   when they were moving (`groupsMoving`), and at the max age.
- * A snapshot so made can lag the world by up to the max age in what no change showed; what
+ * Unchanged parts are the previous snapshot's own objects. A snapshot so made can lag the world by
+ * up to the max age in what no change showed (a service that cannot place a task it was just
+ * told to run, an instance launched but not yet registered); what
  * decides (the watch's verdict, the canary's) is confirmed by a full poll (`isFullView`).
  */
 export async function takeSnapshot(clients: AwsClients, clusterName: string, options: SnapshotOptions): Promise<FleetSnapshot> {
@@ -367,6 +392,8 @@ export async function takeSnapshot(clients: AwsClients, clusterName: string, opt
   const previous = options.previous?.clusterName === cluster && !instancesOnly ? options.previous : undefined;
   const record = previous && records.get(previous);
   const young = (at: number | undefined) => at !== undefined && now - at < maxAge;
+  const taskListMaxAge = options.taskListMaxAgeMs ?? DEFAULT_TASK_LIST_MAX_AGE_MS;
+  if (!(taskListMaxAge >= 0)) throw new UsageError(`snapshot taskListMaxAgeMs must be 0 or more, not ${taskListMaxAge}`);
   const knownStopped = new Map((previous?.stoppedTasks ?? []).map((t) => [t.arn, t]));
 
   const containerInstances = new Batches<ContainerInstance>(BATCH, async (ids) => {
@@ -408,16 +435,41 @@ export async function takeSnapshot(clients: AwsClients, clusterName: string, opt
 
   // The groups: read now unless the last answer may stand; else once the instances say whether it does.
   const groupsNow = !record || !young(record.groupsAt) || groupsMoving(previous!.groups, previous!.containerInstances);
+  let instancesListedAt = now;
   let groups: readonly GroupSnapshot[];
   let containerInstanceList: ContainerInstanceSnapshot[];
   let running: RunningTasks = { tasks: [], tasksOf: new Map(), changedGroups: new Set() };
   let stopped: StoppedPage = { listed: [], described: [], sent: new Set(), complete: true };
   let serviceList: ServiceList = { services: [], serviceArns: [], servicesListedAt: -Infinity, describedAt: new Map() };
   try {
-    const instancesDescribed = cycle
-      .eachPage(paginateListContainerInstances({ client: ecs, ...paging }, { cluster }), (page) => containerInstances.add(page.containerInstanceArns))
-      .then(() => containerInstances.done())
-      .then((described) => reuseEqual(described.map(containerInstanceSnapshot), previous?.containerInstances));
+    /** The listed instances, in the listing's order: described now, or as `described` already has them. */
+    const listInstances = async (described = new Map<string, ContainerInstance>()): Promise<ContainerInstance[]> => {
+      const listed: string[] = [];
+      await cycle.eachPage(paginateListContainerInstances({ client: ecs, ...paging }, { cluster }), (page) => {
+        const arns = page.containerInstanceArns ?? [];
+        listed.push(...arns);
+        containerInstances.add(arns.filter((arn) => !described.has(arn)));
+      });
+      for (const ci of await containerInstances.done()) described.set(ci.containerInstanceArn ?? "", ci);
+      return listed.flatMap((arn) => (described.has(arn) ? [described.get(arn)!] : []));
+    };
+    // The instances: listed unless the last list may stand (the groups not moving, so no instance
+    // is on its way to register, and not too old); else the known ones described straight away,
+    // and listed after all when one of them is gone (deregistered).
+    const instancesDescribed = (async () => {
+      if (groupsNow || !young(record.instancesListedAt)) return listInstances();
+      const known = new Batches<ContainerInstance>(BATCH, async (ids) => {
+        const out = await cycle.call(() => ecs.send(new DescribeContainerInstancesCommand({ cluster, containerInstances: ids })));
+        return out.containerInstances ?? [];
+      });
+      known.add(previous!.containerInstances.map((ci) => ci.arn));
+      const described = await known.done();
+      if (described.length === previous!.containerInstances.length && described.every((ci) => ci.status !== "INACTIVE")) {
+        instancesListedAt = record.instancesListedAt;
+        return described;
+      }
+      return listInstances(new Map(described.filter((ci) => ci.status !== "INACTIVE").map((ci) => [ci.containerInstanceArn ?? "", ci])));
+    })().then((described) => reuseEqual(described.map(containerInstanceSnapshot), previous?.containerInstances));
     const groupsRead: Promise<AutoScalingGroup[] | undefined> = groupsNow
       ? readGroups()
       : instancesDescribed.then((current) => (instanceSetChanged(previous!.containerInstances, current) ? readGroups() : undefined));
@@ -434,7 +486,7 @@ export async function takeSnapshot(clients: AwsClients, clusterName: string, opt
           describing.add(tasksToDescribe(listed, knownStopped).describe);
           return { listed, described: await describing.done(), sent: describing.sent, complete: !page.nextToken };
         });
-      tasksRead = readRunningTasks({ previous, record, young, tasksOn, instancesDescribed, stoppedRead, listTasks, describeTasks, now });
+      tasksRead = readRunningTasks({ previous, record, young: (at) => at !== undefined && now - at < taskListMaxAge, tasksOn, instancesDescribed, stoppedRead, listTasks, describeTasks, now });
       servicesRead = readServices({ previous, record, young, now, since, maxAge, instancesDescribed, tasksRead, stoppedRead, listServices, services });
     }
     let rawGroups: AutoScalingGroup[] | undefined;
@@ -474,6 +526,7 @@ export async function takeSnapshot(clients: AwsClients, clusterName: string, opt
       full: !previous,
       since,
       groupsAt: groups === previous?.groups ? record!.groupsAt : now,
+      instancesListedAt,
       servicesListedAt: serviceList.servicesListedAt,
       serviceArns: serviceList.serviceArns,
       describedAt: serviceList.describedAt,
@@ -591,7 +644,12 @@ function reuseEqual(current: ContainerInstanceSnapshot[], previous: readonly Con
   const before = new Map(previous.map((ci) => [ci.arn, ci]));
   return current.map((ci) => {
     const was = before.get(ci.arn);
-    const same = was && (Object.keys(ci) as (keyof ContainerInstanceSnapshot)[]).every((k) => ci[k] === was[k]) && Object.keys(was).length === Object.keys(ci).length;
+    const same =
+      was !== undefined &&
+      sameCounts(was, ci) &&
+      was.ec2InstanceId === ci.ec2InstanceId &&
+      was.imageId === ci.imageId &&
+      was.availabilityZone === ci.availabilityZone;
     return same ? was : ci;
   });
 }
@@ -646,7 +704,7 @@ async function readRunningTasks(input: RunningTasksInput): Promise<RunningTasks>
   for (const t of stopped.described) if (t.containerInstanceArn) suspects.add(t.containerInstanceArn);
   const due = inScope.filter((ci) => {
     const list = held.get(ci.arn);
-    return !list || !young(list.at) || suspects.has(ci.arn) || !stopped.complete || list.tasks.some((t) => !settled(t));
+    return !list || !young(list.at) || suspects.has(ci.arn) || !stopped.complete || list.unsettled;
   });
   const orphans = [...held].some(([arn, list]) => !current.has(arn) && list.tasks.length > 0);
   const pages = (n: number) => Math.max(1, Math.ceil(n / BATCH));
@@ -690,7 +748,7 @@ async function readRunningTasks(input: RunningTasksInput): Promise<RunningTasks>
       if (list) list.push(task);
       else byInstance.set(task.containerInstanceArn, [task]);
     }
-    for (const [arn, list] of byInstance) tasksOf.set(arn, { at: now, tasks: list });
+    for (const [arn, list] of byInstance) tasksOf.set(arn, taskList(now, list));
   } else {
     const lists = await Promise.all(
       due.map(async (ci) => {
@@ -702,11 +760,15 @@ async function readRunningTasks(input: RunningTasksInput): Promise<RunningTasks>
     const described = new Map((await tasks.done()).map((t) => [t.taskArn ?? "", t]));
     const relisted = new Set(due.map((ci) => ci.arn));
     for (const ci of inScope) if (!relisted.has(ci.arn)) tasksOf.set(ci.arn, held.get(ci.arn)!);
-    for (const { ci, listed, before } of lists) tasksOf.set(ci.arn, { at: now, tasks: assemble(listed, before, described) });
+    for (const { ci, listed, before } of lists) tasksOf.set(ci.arn, taskList(now, assemble(listed, before, described)));
   }
   for (const [arn, list] of tasksOf) if (list !== held.get(arn)) compare(held.get(arn)?.tasks ?? [], list.tasks);
   // Instances gone (or out of the tasksOn's scope): their tasks with them.
   for (const [arn, list] of held) if (!tasksOf.has(arn)) compare(list.tasks, []);
+  // Every list the last poll's, for the same instances: its tasks as they were (the same array).
+  if (previous && record && tasksOf.size === held.size && instances.length === previous.containerInstances.length && instances.every((ci, i) => ci.arn === previous.containerInstances[i].arn) && [...tasksOf].every(([arn, list]) => held.get(arn) === list)) {
+    return { tasks: previous.tasks, tasksOf, changedGroups };
+  }
   // In the instances' order, then tasks on instances the cluster no longer has.
   const out: TaskSnapshot[] = [];
   for (const ci of instances) {

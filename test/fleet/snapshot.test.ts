@@ -192,6 +192,7 @@ describe("takeSnapshot", () => {
   it("refuses a negative max age", async () => {
     const sim = await simulate("staging");
     await expect(takeSnapshot(sim.clients, "staging-apps", { now: 0, since: 0, maxAgeMs: -1 })).rejects.toThrow("snapshot maxAgeMs must be 0 or more, not -1");
+    await expect(takeSnapshot(sim.clients, "staging-apps", { now: 0, since: 0, taskListMaxAgeMs: -1 })).rejects.toThrow("snapshot taskListMaxAgeMs must be 0 or more, not -1");
   });
 
   describe("at scale (250 instances, 25 services, 754 running tasks)", () => {
@@ -341,9 +342,10 @@ describe("takeSnapshot given the previous snapshot (incremental polls)", () => {
     await sim.clock.sleep(15_000);
     const { incremental, full } = await pollBoth(sim, first.snapshot);
     expect(byOperation(full.calls)).toEqual({ DescribeAutoScalingGroups: 1, ListContainerInstances: 1, DescribeContainerInstances: 1, ListServices: 1, DescribeServices: 1, ListTasks: 2, DescribeTasks: 1 });
-    // The instances and the stopped page show what changed (nothing); no group, service list,
-    // running task list or task describe; 2 of the 6 services (15 s of the 60 s max age), the first listed.
-    expect(byOperation(incremental.calls)).toEqual({ ListContainerInstances: 1, DescribeContainerInstances: 1, ListTasks: 1, DescribeServices: 1 });
+    // The known instances and the stopped page show what changed (nothing); no group, instance or
+    // service list, running task list or task describe; 2 of the 6 services (15 s of the 60 s max
+    // age), the first listed.
+    expect(byOperation(incremental.calls)).toEqual({ DescribeContainerInstances: 1, ListTasks: 1, DescribeServices: 1 });
     expect(incremental.snapshot.apiCalls).toBe(incremental.calls.length);
     const { snapshot } = incremental;
     expect(snapshot.groups).toBe(first.snapshot.groups);
@@ -458,6 +460,34 @@ describe("takeSnapshot given the previous snapshot (incremental polls)", () => {
     const shrunk = await pollBoth(sim, grown.incremental.snapshot);
     expect(shrunk.incremental.snapshot.containerInstances.map((c) => c.arn)).not.toContain(goneArn);
     expect(shrunk.incremental.snapshot.tasks.some((t) => t.containerInstanceArn === goneArn)).toBe(false);
+  });
+
+  it("lists the running tasks again only at the task-list max age while nothing shows a change, the whole cluster at once", async () => {
+    const sim = await simulate("production");
+    let last = (await snapshotOf(sim, cluster)).snapshot;
+    const listings: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      await sim.clock.sleep(100_000);
+      const { snapshot, calls } = await snapshotOf(sim, cluster, { previous: last });
+      listings.push(byOperation(calls).ListTasks);
+      last = snapshot;
+    }
+    // The page of stopped tasks every poll; at 300 s (DEFAULT_TASK_LIST_MAX_AGE_MS) the running ones too, one page.
+    expect(listings).toEqual([1, 1, 2, 1]);
+    expectMatchesWorld(last, sim.world, cluster);
+  });
+
+  it("lists the instances after all when a known one is gone, within the max age", async () => {
+    const sim = await simulate("production");
+    const first = await snapshotOf(sim, cluster);
+    const gone = sim.world.instances.get(first.snapshot.containerInstances[0].ec2InstanceId)!;
+    sim.world.beginTermination(gone);
+    if (gone.lifecycle === "Terminating:Wait") sim.world.completeLifecycleAction(gone, "CONTINUE");
+    await sim.clock.sleep(40_000);
+    const { incremental } = await pollBoth(sim, first.snapshot);
+    expect(incremental.snapshot.containerInstances.map((c) => c.ec2InstanceId)).not.toContain(gone.id);
+    // The known ones described (one INACTIVE), then listed; nothing left to describe; the groups read again.
+    expect(byOperation(incremental.calls)).toMatchObject({ DescribeContainerInstances: 1, ListContainerInstances: 1, DescribeAutoScalingGroups: 1 });
   });
 
   it("ignores a previous snapshot of another cluster", async () => {
