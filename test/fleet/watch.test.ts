@@ -10,6 +10,7 @@ import { simulatedRollInProgress } from "../../scripts/commands/stack";
 import { type WatchCycle, watchMigration } from "../../scripts/fleet/watch";
 import { type FleetSnapshot, isFullView } from "../../scripts/fleet/snapshot";
 import { createSimulation } from "../../scripts/sim/scenarios";
+import { worldSnapshot } from "../support/world-snapshot";
 import type { ScenarioName } from "../../scripts/sim/scenarios";
 
 const config = repoConfig();
@@ -68,6 +69,36 @@ describe("amiroll watch on the simulated AWS", () => {
     expect(described - fullDescribes(last)).toBeLessThan(full);
     // The container instances are read every poll: they show what changed.
     expect(calls.filter((c) => c.operation === "DescribeContainerInstances").length).toBeGreaterThanOrEqual(cycles.length + 1);
+  });
+
+  it.each([
+    ["staging", "healthy"],
+    ["production", "healthy"],
+    ["staging", "slow-drain"],
+  ] as const)("%s, %s: every incremental poll of the roll sees the world as it is (groups, instances, tasks, services)", async (env, scenario) => {
+    const environment = findEnvironment(config.environments, env);
+    const simulation = await simulatedRollInProgress({ config, environment, log: silent, scenario });
+    running.push(simulation);
+    const seen: { full: boolean; got: unknown; world: unknown }[] = [];
+    const sortedBy = <T>(items: readonly T[], key: (t: T) => string) => [...items].sort((a, b) => key(a).localeCompare(key(b)));
+    const comparable = (s: Pick<FleetSnapshot, "groups" | "containerInstances" | "services" | "tasks">) => ({
+      groups: sortedBy(s.groups, (g) => g.name),
+      containerInstances: sortedBy(s.containerInstances, (ci) => ci.arn),
+      services: sortedBy(s.services, (x) => x.name).map(({ events: _, ...rest }) => rest),
+      tasks: sortedBy(s.tasks, (t) => t.arn),
+    });
+    await watchMigration({
+      clients: simulation.clients,
+      clock: simulation.clock,
+      clusters: environment.clusters.map((c) => ({ name: c.name, ecsClusterName: c.ecsClusterName, targetImageIds: [config.pins[env][c.name].current.imageId] })),
+      timeoutMs: 60 * 60_000,
+      stallAfterMs: 2 * 60_000,
+      onSnapshot: async (cluster, snapshot) => {
+        seen.push({ full: isFullView(snapshot), got: comparable(snapshot), world: comparable(worldSnapshot(simulation.world, cluster.ecsClusterName)) });
+      },
+    });
+    expect(seen.filter((s) => !s.full).length).toBeGreaterThan(3);
+    expect(seen.map((s) => s.got)).toEqual(seen.map((s) => s.world));
   });
 
   it("never ends on a reused answer: a 'done' an incremental poll saw with a stale service is taken again on a full poll, which goes on", async () => {
