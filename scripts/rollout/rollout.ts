@@ -25,14 +25,14 @@ import { TerminateInstanceInAutoScalingGroupCommand } from "@aws-sdk/client-auto
 import { type BootFailure, type BootState, stepBoot } from "../fleet/boot";
 import { setContainerInstanceStatus } from "../fleet/drain";
 import { elapsedText, failureReason, progressItem } from "../fleet/report";
-import { type FleetSnapshot, takeSnapshot } from "../fleet/snapshot";
+import { type FleetSnapshot, isFullView, takeSnapshot } from "../fleet/snapshot";
 import { watchMigration } from "../fleet/watch";
 import type { Clock } from "../core/clock";
 import { CLUSTERS_OUTPUT } from "../../constructs/outputs";
 import { guardPlan } from "../terraform/guard";
 import { parsePlan, summaryLine } from "../terraform/plan";
 import { clusterGenerations } from "../terraform/rolls";
-import { CANARY_SOAK_MS, canaryTasksOn, judgeCanary } from "./canary";
+import { CANARY_SOAK_MS, type CanaryVerdict, canaryTasksOn, judgeCanary } from "./canary";
 import { type GateResult, runGates } from "./gates";
 import type { HttpProbe } from "./smoke";
 import { type ClusterStep, type StepKind, environmentStep, nextClusterStep, rollbackUnfinished } from "./state";
@@ -513,10 +513,21 @@ async function proveCanaries(
     for (;;) {
       // Only what the verdict reads: the canary's and the drained instances' tasks, described
       // again only where they may have changed since the last poll.
-      fleet = await takeSnapshot(access.clients, cluster.ecsClusterName, { now: clock.now(), since: startedAt, previous: fleet, tasksOn: canaryTasksOn(imageId) });
-      // A canary instance that does not register is replaced like any new instance (boot.ts).
-      await boots(cluster, imageId, fleet);
-      const verdict = judgeCanary(fleet, { imageId, startedAt });
+      const look = async (previous: FleetSnapshot | undefined) => {
+        const snapshot = await takeSnapshot(access.clients, cluster.ecsClusterName, { now: clock.now(), since: startedAt, previous, tasksOn: canaryTasksOn(imageId) });
+        // A canary instance that does not register is replaced like any new instance (boot.ts).
+        await boots(cluster, imageId, snapshot);
+        return snapshot;
+      };
+      fleet = await look(fleet);
+      let verdict = judgeCanary(fleet, { imageId, startedAt });
+      // A verdict that fails the proof or passes it (the soak over) rests on a full poll, not on
+      // answers an incremental one reused.
+      const decisive = (v: CanaryVerdict) => v.kind === "crash" || (v.kind === "steady" && (v.services === 0 || (steadySince !== undefined && clock.now() - steadySince >= CANARY_SOAK_MS)));
+      if (decisive(verdict) && !isFullView(fleet)) {
+        fleet = await look(undefined);
+        verdict = judgeCanary(fleet, { imageId, startedAt });
+      }
       if (verdict.kind === "crash") throw new Stop("failed", `${cluster.name}: ${verdict.reason}`, true);
       if (verdict.kind === "drain") {
         const ci = fleet.containerInstances.find((c) => c.arn === verdict.containerInstanceArn)!;
