@@ -413,8 +413,9 @@ function parent(): void {
   console.log("critical path: from the durations this very run sampled (bench/critical-path.ts), every wait (polls, hook rechecks,");
   console.log("  terraform's capacity checks) taken out, the strategy's order kept, per stage: barrier (every new instance InService for");
   console.log("  replace's apply, registered for the canary and blue-green) + move (the critical task: its instance's registration, start,");
-  console.log("  health grace, stop) + shutdown (its old instance's; blue-green retires the old generation once every task may stop) +");
-  console.log(`  the canary's soak (${CANARY_SOAK_MS / 1000} s: policy, not physics). Replace's path is canary + replace, one after the other.`);
+  console.log("  health grace, stop) + shutdown (its old instance's; blue-green retires the old generation once its last task stopped, as");
+  console.log(`  the watch verifies) + the canary's soak (${CANARY_SOAK_MS / 1000} s from the drained instance empty: policy, not physics). Replace's path`);
+  console.log("  is canary + replace, one after the other.");
   console.log(`naive bound: boot + registration + task start + health grace + task stop, constants before jitter = ${BOUND_S} s (one instance)`);
   console.log("columns:");
   console.log("  makespan   rollout phases summed, window check and gates excluded (replace: apply, canary, pins, apply; blue-green:");
