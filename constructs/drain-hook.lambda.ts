@@ -104,6 +104,8 @@ export interface LifecycleAction {
   /** The delay before this check, and the tasks that held the instance at the previous one (the backoff's memory). */
   readonly delaySeconds?: number;
   readonly remaining?: number;
+  /** When a check last saw fewer tasks holding it than the check before (ISO 8601): tasks are leaving. */
+  readonly leftAt?: string;
   /**
    * The tasks that held it at the previous check's listing, when that listing was a full one
    * (tasks meant to run and told to stop) of an instance already DRAINING: the next listing then
@@ -159,6 +161,14 @@ export const MAX_RECHECK_SECONDS = 900;
 const DEFAULT_FAILED_CHECK_SECONDS = 240;
 /** A drain still holding after this long, with nothing moving, is checked less often (doubling, within the heartbeat's bound). */
 export const BACKOFF_AFTER_SECONDS = 300;
+/**
+ * The re-check delay (when shorter than the interval) of an instance due to be empty soon: its
+ * count of tasks meant to run fell since its last check (tasks are leaving: the rest follow as
+ * their replacements become healthy), or every task that holds it has been told to stop (it is
+ * empty once they have stopped, about one stop timeout). Only while it keeps getting closer: a
+ * prompt check that finds the same tasks holding goes back to the interval.
+ */
+export const PROMPT_RECHECK_SECONDS = 5;
 /**
  * How long before the Lambda's own timeout the handler gives up on a sweep still running: it
  * reports its messages failed (they come back after the visibility timeout) rather than let the
@@ -226,18 +236,19 @@ const arnList = (value: unknown, pattern: RegExp, max: number) =>
 function actionFromFields(fields: unknown, hookName: string): Parsed {
   if (!isRecord(fields)) return { dropped: "the action is not an object" };
   if (!isCount(fields.checks)) return { dropped: "checks is not a count" };
-  const { unconfirmedTasks, containerInstanceArns, heartbeatAt, delaySeconds, remaining, heldBy } = fields;
+  const { unconfirmedTasks, containerInstanceArns, heartbeatAt, delaySeconds, remaining, heldBy, leftAt } = fields;
   if (unconfirmedTasks !== undefined && !arnList(unconfirmedTasks, TASK_ARN, MAX_UNCONFIRMED)) return { dropped: "unconfirmedTasks is not a list of task ARNs" };
   if (containerInstanceArns !== undefined && !arnList(containerInstanceArns, CONTAINER_INSTANCE_ARN, 10)) {
     return { dropped: "containerInstanceArns is not a list of container instance ARNs" };
   }
   if (heartbeatAt !== undefined && (typeof heartbeatAt !== "string" || Number.isNaN(Date.parse(heartbeatAt)))) return { dropped: "heartbeatAt is not a time" };
+  if (leftAt !== undefined && (typeof leftAt !== "string" || Number.isNaN(Date.parse(leftAt)))) return { dropped: "leftAt is not a time" };
   if (delaySeconds !== undefined && !isCount(delaySeconds, 1)) return { dropped: "delaySeconds is not a count" };
   if (remaining !== undefined && !isCount(remaining)) return { dropped: "remaining is not a count" };
   if (heldBy !== undefined && !arnList(heldBy, TASK_ARN, MAX_UNCONFIRMED)) return { dropped: "heldBy is not a list of task ARNs" };
   const parsed = checkedAction(fields, hookName, fields.checks as number);
   if ("dropped" in parsed) return parsed;
-  const extra = { unconfirmedTasks, containerInstanceArns, heartbeatAt, delaySeconds, remaining, heldBy } as Partial<LifecycleAction>;
+  const extra = { unconfirmedTasks, containerInstanceArns, heartbeatAt, delaySeconds, remaining, heldBy, leftAt } as Partial<LifecycleAction>;
   // An empty heldBy still says the last listing was a full one; an empty list of the others says nothing.
   const present = Object.fromEntries(Object.entries(extra).filter(([key, v]) => v !== undefined && !(Array.isArray(v) && v.length === 0 && key !== "heldBy")));
   return { action: { ...parsed.action, ...present } };
@@ -316,17 +327,34 @@ export function heartbeatDue(settings: DrainHookSettings, lastHeartbeatMs: numbe
  * The delay before the next check: the re-check interval, doubled from check to check once the
  * drain has lasted BACKOFF_AFTER_SECONDS with no task leaving, up to what the heartbeat timeout
  * allows (heartbeatTimeout - failedCheckSeconds, the synth-time bound of the interval itself) and
- * SQS's 15 minutes; never past the maximum drain time.
+ * SQS's 15 minutes; never past the maximum drain time; PROMPT_RECHECK_SECONDS instead when the
+ * instance is due to be empty soon (`dueToEmpty`, see below).
  */
-export function nextCheckDelay(settings: DrainHookSettings, action: LifecycleAction, remaining: number, elapsedSeconds: number): number {
+export function nextCheckDelay(settings: DrainHookSettings, action: LifecycleAction, remaining: number, elapsedSeconds: number, dueToEmpty = false): number {
   const base = Math.min(settings.recheckSeconds, MAX_RECHECK_SECONDS);
   const ceiling =
     settings.heartbeatTimeoutSeconds === undefined
       ? base
       : Math.min(MAX_RECHECK_SECONDS, Math.max(base, settings.heartbeatTimeoutSeconds - (settings.failedCheckSeconds ?? DEFAULT_FAILED_CHECK_SECONDS)));
   const stuck = elapsedSeconds >= BACKOFF_AFTER_SECONDS && action.remaining !== undefined && remaining >= action.remaining;
-  const delay = stuck ? Math.min(ceiling, 2 * (action.delaySeconds ?? base)) : base;
+  const delay = stuck ? Math.min(ceiling, 2 * Math.max(base, action.delaySeconds ?? base)) : dueToEmpty ? Math.min(base, PROMPT_RECHECK_SECONDS) : base;
   return Math.max(1, Math.min(delay, settings.maxDrainSeconds - elapsedSeconds));
+}
+
+/**
+ * Whether an instance is due to be empty soon, at a check (`nowMs`) that found `remaining` tasks
+ * holding it: tasks left it within the last re-check interval (the rest follow as their
+ * replacements become healthy, a few seconds apart), or only tasks already told to stop hold it
+ * (it is empty once they have stopped) and the last check was not already a prompt one that found
+ * as many. Also when tasks were last seen leaving (`leftAt`, carried to the next check).
+ */
+export function dueToEmpty(settings: DrainHookSettings, action: LifecycleAction, remaining: number, nowMs: number, stoppingOnly: boolean): { due: boolean; leftAt?: string } {
+  const base = Math.min(settings.recheckSeconds, MAX_RECHECK_SECONDS);
+  const left = action.remaining !== undefined && remaining < action.remaining;
+  const leftAt = left ? new Date(nowMs).toISOString() : action.leftAt;
+  const recently = leftAt !== undefined && nowMs - Date.parse(leftAt) < base * 1000;
+  const closer = left || (action.delaySeconds ?? base) > PROMPT_RECHECK_SECONDS;
+  return { due: recently || (stoppingOnly && closer), ...(leftAt !== undefined && { leftAt }) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -408,7 +436,7 @@ interface Check {
   /** Decided: complete it with this outcome. */
   completeWith?: DrainOutcome & { kind: "completed" };
   /** Decided: check again, with what to carry. */
-  wait?: { outcome: DrainOutcome; remaining?: number; unconfirmed: readonly string[]; heldBy?: readonly string[] };
+  wait?: { outcome: DrainOutcome; remaining?: number; unconfirmed: readonly string[]; heldBy?: readonly string[]; leftAt?: string };
   /** The end of its check (set last). */
   outcome?: DrainOutcome;
 }
@@ -550,9 +578,10 @@ export async function checkDrains(actions: readonly LifecycleAction[], deps: Dra
     const n = counted(c);
     if (n === 0 || c.overdue || (c.action.unconfirmedTasks?.length ?? 0) > 0 || n <= (await daemonServicesInCluster())) toList.push(c);
     else {
-      const nextCheckSeconds = nextCheckDelay(settings, c.action, n, c.elapsedSeconds);
+      const soon = dueToEmpty(settings, c.action, n, now, false);
+      const nextCheckSeconds = nextCheckDelay(settings, c.action, n, c.elapsedSeconds, soon.due);
       log({ level: "info", message: `waiting for ${n} task(s) to leave`, counted: n, nextCheckSeconds, ...c.about });
-      c.wait = { outcome: { kind: "waiting", holding: n, nextCheckSeconds }, remaining: n, unconfirmed: c.action.unconfirmedTasks ?? [] };
+      c.wait = { outcome: { kind: "waiting", holding: n, nextCheckSeconds }, remaining: n, unconfirmed: c.action.unconfirmedTasks ?? [], leftAt: soon.leftAt };
     }
   }
 
@@ -630,11 +659,14 @@ export async function checkDrains(actions: readonly LifecycleAction[], deps: Dra
       });
       c.completeWith = { kind: "completed", reason: "max-drain-time", holding };
     } else {
-      const nextCheckSeconds = nextCheckDelay(settings, c.action, remaining, c.elapsedSeconds);
+      // Held only by tasks told to stop: empty once they have stopped.
+      const stopping = unconfirmed.length === 0 && holding.length > 0 && holding.every((t) => tasks.get(t.taskArn)?.desiredStatus === "STOPPED");
+      const soon = dueToEmpty(settings, c.action, remaining, now, stopping);
+      const nextCheckSeconds = nextCheckDelay(settings, c.action, remaining, c.elapsedSeconds, soon.due);
       log({ level: "info", message: `waiting for ${remaining} task(s) to leave`, groups: [...new Set(holding.map((task) => task.group))], nextCheckSeconds, containerInstance, ...c.about });
       // Carried when this listing or the one it continues was a full listing of the DRAINING instance.
       const carry = (full.has(c) || c.action.heldBy !== undefined) && holding.length <= MAX_UNCONFIRMED;
-      c.wait = { outcome: { kind: "waiting", holding: remaining, nextCheckSeconds }, remaining, unconfirmed, heldBy: carry ? holding.map((t) => t.taskArn) : undefined };
+      c.wait = { outcome: { kind: "waiting", holding: remaining, nextCheckSeconds }, remaining, unconfirmed, heldBy: carry ? holding.map((t) => t.taskArn) : undefined, leftAt: soon.leftAt };
     }
   }
 
@@ -679,6 +711,7 @@ export async function checkDrains(actions: readonly LifecycleAction[], deps: Dra
         delaySeconds,
         remaining: c.wait!.remaining,
         heldBy: c.wait!.heldBy,
+        leftAt: c.wait!.leftAt ?? c.action.leftAt,
       };
       c.outcome = c.wait!.outcome;
       return action;
