@@ -84,3 +84,16 @@ export function judgeCanary(snapshot: FleetSnapshot, input: CanaryInput): Canary
   if (unsteady.length > 0) return { kind: "waiting", why: `not steady: ${unsteady.join(", ")}` };
   return { kind: "steady", tasksOnCanary: onCanary.length, services: replicas.length };
 }
+
+/**
+ * True when the proof waits only for tasks already told to stop on the drained instance(s) (each
+ * gone once its stop ends, seconds away): the rollout then looks again sooner.
+ */
+export function drainedTasksAllStopping(snapshot: FleetSnapshot, input: CanaryInput): boolean {
+  const draining = new Set(snapshot.containerInstances.filter((ci) => ci.imageId !== input.imageId && ci.status === "DRAINING").map((ci) => ci.arn));
+  const daemons = daemonGroups(snapshot.services);
+  const held = [...snapshot.tasks, ...snapshot.stoppedTasks].filter(
+    (t) => draining.has(t.containerInstanceArn) && t.lastStatus !== "STOPPED" && SERVICE_TASK.test(t.group) && !daemons.has(t.group),
+  );
+  return held.length > 0 && held.every((t) => t.desiredStatus === "STOPPED");
+}

@@ -3,7 +3,7 @@
  * when it has crashed, and when it carries tasks steadily.
  */
 import type { ContainerInstanceSnapshot, FleetSnapshot, ServiceSnapshot, TaskSnapshot } from "../../scripts/fleet/snapshot";
-import { canaryTasksOn, judgeCanary } from "../../scripts/rollout/canary";
+import { canaryTasksOn, drainedTasksAllStopping, judgeCanary } from "../../scripts/rollout/canary";
 
 const OLD = "ami-0000000000000aaaa";
 const NEW = "ami-0000000000000bbbb";
@@ -105,5 +105,27 @@ describe("judgeCanary", () => {
 
   it("has nothing to prove on a cluster without services", () => {
     expect(judgeCanary(snapshot({ containerInstances: [old1, canary] }), { imageId: NEW, startedAt: START })).toEqual({ kind: "steady", tasksOnCanary: 0, services: 0 });
+  });
+});
+
+describe("drainedTasksAllStopping", () => {
+  const drained = ci("i-old1", OLD, "eu-west-1a", "DRAINING");
+  const input = { imageId: NEW, startedAt: START };
+  const stopping = (n: number) => task(n, "service:web", "i-old1", { lastStatus: "STOPPING", desiredStatus: "STOPPED" });
+
+  it("is true when every service task left on a drained instance was told to stop (daemons and standalone tasks aside)", () => {
+    const fleet = snapshot({
+      containerInstances: [drained, old2, canary],
+      services: [service("web"), service("logs", true, true)],
+      tasks: [task(2, "service:web", "i-canary"), task(3, "service:logs", "i-old1"), task(4, "service:web", "i-old2")],
+      stoppedTasks: [stopping(1), task(5, "service:web", "i-old1", { lastStatus: "STOPPED", desiredStatus: "STOPPED" })],
+    });
+    expect(drainedTasksAllStopping(fleet, input)).toBe(true);
+  });
+
+  it("is false while a task there is still meant to run, or when nothing is left to stop", () => {
+    const base = { containerInstances: [drained, canary], services: [service("web")] };
+    expect(drainedTasksAllStopping(snapshot({ ...base, tasks: [task(1, "service:web", "i-old1")], stoppedTasks: [stopping(2)] }), input)).toBe(false);
+    expect(drainedTasksAllStopping(snapshot({ ...base, tasks: [task(2, "service:web", "i-canary")] }), input)).toBe(false);
   });
 });
