@@ -23,7 +23,6 @@ import {
 } from "@aws-sdk/client-auto-scaling";
 import {
   DescribeContainerInstancesCommand,
-  DescribeServicesCommand,
   DescribeTasksCommand,
   ECSClient,
   ListContainerInstancesCommand,
@@ -146,10 +145,9 @@ const CONTAINER_INSTANCE_ARN = /^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:container-
 const MAX_UNCONFIRMED = 500;
 /** Instances per re-check message: one DescribeContainerInstances call each, and well under 256 KiB. */
 export const MAX_ACTIONS_PER_MESSAGE = 100;
-/** DescribeTasks and DescribeContainerInstances take at most 100 ids, DescribeServices 10, UpdateContainerInstancesState 10. */
+/** DescribeTasks and DescribeContainerInstances take at most 100 ids, UpdateContainerInstancesState 10. */
 const TASK_BATCH = 100;
 const CONTAINER_INSTANCE_BATCH = 100;
-const SERVICE_BATCH = 10;
 const DRAIN_BATCH = 10;
 /** EC2 ids per ListContainerInstances filter (`ec2InstanceId in [...]`), well within its length limit. */
 const FILTER_IDS = 20;
@@ -391,17 +389,14 @@ function serviceOf(task: Task): string | undefined {
   return task.group?.startsWith("service:") ? task.group.slice("service:".length) : undefined;
 }
 
-/** The names of the DAEMON services among the tasks' services. */
-async function daemonServices(send: Send, cluster: string, tasks: readonly Task[]): Promise<Set<string>> {
-  const names = [...new Set(tasks.map(serviceOf).filter((name): name is string => name !== undefined))];
-  const daemons = new Set<string>();
-  for (const batch of chunks(names, SERVICE_BATCH)) {
-    const described = await send(new DescribeServicesCommand({ cluster, services: batch }));
-    for (const service of described.services ?? []) {
-      if (service.schedulingStrategy === "DAEMON" && service.serviceName) daemons.add(service.serviceName);
-    }
-  }
-  return daemons;
+/**
+ * The names of the cluster's DAEMON services, from ListServices (schedulingStrategy DAEMON): a
+ * service ARN ends with its name (`.../service/<cluster>/<name>`, or `.../service/<name>` in the
+ * old format). No DescribeServices: the hook's role does not need it.
+ */
+async function daemonServiceNames(send: Send, cluster: string): Promise<Set<string>> {
+  const arns = await allPages<string>(send, (nextToken) => new ListServicesCommand({ cluster, schedulingStrategy: "DAEMON", nextToken }), (page) => page.serviceArns);
+  return new Set(arns.map((arn) => arn.slice(arn.lastIndexOf("/") + 1)));
 }
 
 /**
@@ -568,15 +563,13 @@ export async function checkDrains(actions: readonly LifecycleAction[], deps: Dra
   // tasks included, tasks already told to stop not); more than the cluster has daemon services
   // means some are still there, and the listing can wait.
   const counted = (c: Check) => c.instances!.reduce((n, ci) => n + (ci.runningTasksCount ?? 0) + (ci.pendingTasksCount ?? 0), 0);
-  let daemonServiceCount: number | undefined;
-  const daemonServicesInCluster = async () =>
-    (daemonServiceCount ??= (
-      await allPages<string>(send, (nextToken) => new ListServicesCommand({ cluster, schedulingStrategy: "DAEMON", nextToken }), (page) => page.serviceArns)
-    ).length);
+  // The cluster's daemon services, listed once per sweep and only when needed.
+  let daemonNames: Promise<Set<string>> | undefined;
+  const daemonServicesInCluster = () => (daemonNames ??= daemonServiceNames(send, cluster));
   const toList: Check[] = [];
   for (const c of found) {
     const n = counted(c);
-    if (n === 0 || c.overdue || (c.action.unconfirmedTasks?.length ?? 0) > 0 || n <= (await daemonServicesInCluster())) toList.push(c);
+    if (n === 0 || c.overdue || (c.action.unconfirmedTasks?.length ?? 0) > 0 || n <= (await daemonServicesInCluster()).size) toList.push(c);
     else {
       const soon = dueToEmpty(settings, c.action, n, now, false);
       const nextCheckSeconds = nextCheckDelay(settings, c.action, n, c.elapsedSeconds, soon.due);
@@ -619,7 +612,8 @@ export async function checkDrains(actions: readonly LifecycleAction[], deps: Dra
     for (const task of (out.tasks ?? []) as Task[]) if (task.taskArn) tasks.set(task.taskArn, task);
     for (const failure of out.failures ?? []) if (failure.arn) failures.set(failure.arn, failure.reason ?? "failed");
   }
-  const daemons = await daemonServices(send, cluster, [...tasks.values()].filter((task) => task.lastStatus !== "STOPPED"));
+  // Which of the services of the tasks still there are daemons (their tasks never hold an instance).
+  const daemons = [...tasks.values()].some((task) => task.lastStatus !== "STOPPED" && serviceOf(task)) ? await daemonServicesInCluster() : new Set<string>();
 
   // 6. Decided: let go those no task holds (or overdue), wait for the others.
   for (const [c, arns] of listed) {

@@ -231,7 +231,17 @@ describe("drain hook handler", () => {
       services: { "log-router": "DAEMON", "node-exporter": "DAEMON" },
     });
     await expect(check(EVENT)).resolves.toEqual({ kind: "completed", reason: "drained" });
-    expect(ecs.commandCalls(DescribeServicesCommand)[0].args[0].input.services!.sort()).toEqual(["log-router", "node-exporter"]);
+    // Found by listing the cluster's daemon services (once), not by describing the tasks' services.
+    expect(ecs.commandCalls(ListServicesCommand).map((c) => [c.args[0].input.cluster, c.args[0].input.schedulingStrategy])).toEqual([["staging-apps", "DAEMON"]]);
+    expect(ecs.commandCalls(DescribeServicesCommand)).toHaveLength(0);
+  });
+
+  it("takes a daemon service's name from the end of its ARN, in the old ARN format too", async () => {
+    const { check, ecs } = setup({ instance: { status: "DRAINING" }, tasks: [task(1, "service:log-router"), task(2, "service:web")] });
+    ecs.on(ListServicesCommand).resolves({ serviceArns: ["arn:aws:ecs:eu-west-1:123456789012:service/log-router"] });
+    await expect(check(EVENT)).resolves.toMatchObject({ kind: "waiting", holding: 1 });
+    ecs.on(ListServicesCommand).resolves({ serviceArns: ["arn:aws:ecs:eu-west-1:123456789012:service/staging-apps/web", "arn:aws:ecs:eu-west-1:123456789012:service/staging-apps/log-router"] });
+    await expect(check(EVENT)).resolves.toEqual({ kind: "completed", reason: "drained" });
   });
 
   it("waits for replica-service and standalone tasks beside a daemon", async () => {
