@@ -71,7 +71,7 @@ const BOUND_S = B.bootSeconds + B.agentRegistrationSeconds + B.taskStartSeconds 
 /**
  * Where the time went, from `start` (virtual ms): the last new instance registered with ECS, the
  * last service task on an old instance stopped, the last old instance's lifecycle hook released
- * (the drain hook checks every recheck interval), the last old instance terminated.
+ * (the drain hook checks every recheck interval, or every 5 s while an instance is due to be empty), the last old instance terminated.
  */
 function milestones(sim: Simulation, start: number): string {
   const w = sim.world;
@@ -466,7 +466,8 @@ function parent(): void {
   console.log("");
   for (const note of notes) console.log(note);
   console.log("milestones: from the start of the wave, when the last new instance registered, the last service task left an old one, the");
-  console.log("last old instance's terminating hook was released (the drain hook rechecks every 30 s) and the last old instance terminated");
+  console.log("last old instance's terminating hook was released (the drain hook rechecks every 30 s, every 5 s while an instance is due to be empty)");
+  console.log("and the last old instance terminated");
 
   console.log("");
   console.log("the same world rolled each way: amiroll's two strategies; an ASG instance refresh of the group (launch template on the new");
