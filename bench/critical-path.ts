@@ -11,7 +11,8 @@
  * replacement of its service is healthy (minimumHealthyPercent 100); an old instance terminates
  * (its shutdown) once its tasks are gone, or, in blue-green, once every task has left the old
  * generation (STOPPED: what the watch verifies before the retire apply). The canary's soak runs
- * from the moment its proof holds (the drained instance empty, so its last task STOPPED).
+ * from the moment its proof holds (no task meant to run left on the drained instance: the last
+ * replacement healthy, its old task told to stop), overlapping the stops.
  *
  * Which replacement frees which old task is the scheduler's choice, so each service's pairing is
  * taken at its best for the path (the fastest replacement with the longest tail: sorted pairing
@@ -65,8 +66,8 @@ export interface StageSamples {
    */
   readonly terminate: "each-when-empty" | "after-all-moved";
   /**
-   * A deliberate wait from the moment the last old task has stopped (the canary's soak, which
-   * starts once the drained instance is empty and every replacement healthy): policy, not physics.
+   * A deliberate wait from the moment the last old task may be told to stop (its replacement
+   * healthy), overlapping the stops (the canary's soak): policy, not physics.
    */
   readonly policyMs: number;
 }
@@ -115,10 +116,14 @@ export function stagePath(stage: StageSamples): StagePath {
   // watch (blue-green's verification) and the canary's steadiness both wait for it.
   let lastStopped = barrierMs;
   let lastStop: { readyMs: number; stopMs: number } | undefined;
+  // When the last old task may be told to stop: its replacement healthy (the canary's proof holds
+  // then: its polls list the tasks meant to run, and a task told to stop is no longer one).
+  let lastReady = barrierMs;
   for (const service of stage.services) {
     const ready = service.started.map((t) => Math.max(barrierMs, t.instance === undefined ? 0 : registered[t.instance]) + t.startMs + t.graceMs);
     const stops = service.stopped.map((t) => t.stopMs);
     const stopped = bestPairing(ready, stops, barrierMs);
+    if (stopped) lastReady = Math.max(lastReady, stopped.lastA);
     if (stopped && stopped.max > lastStopped) {
       lastStopped = stopped.max;
       lastStop = { readyMs: stopped.a, stopMs: stops[stopped.bIndex] };
@@ -152,9 +157,9 @@ export function stagePath(stage: StageSamples): StagePath {
     }
   }
   // The policy wait (the canary's soak) runs from the moment its proof holds: every replacement
-  // healthy and the drained instances empty (their last task STOPPED).
-  if (stage.policyMs > 0 && lastStopped + stage.policyMs >= end) {
-    return { name: stage.name, barrierMs, moveMs: lastStopped - barrierMs, shutdownMs: 0, policyMs: stage.policyMs, totalMs: lastStopped + stage.policyMs };
+  // healthy, so no task meant to run left on the drained instance; the stops run inside it.
+  if (stage.policyMs > 0 && lastReady + stage.policyMs >= end) {
+    return { name: stage.name, barrierMs, moveMs: lastReady - barrierMs, shutdownMs: 0, policyMs: stage.policyMs, totalMs: lastReady + stage.policyMs };
   }
   return { name: stage.name, barrierMs, moveMs, shutdownMs, policyMs: 0, totalMs: end };
 }

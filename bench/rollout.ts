@@ -414,7 +414,7 @@ function parent(): void {
   console.log("  terraform's capacity checks) taken out, the strategy's order kept, per stage: barrier (every new instance InService for");
   console.log("  replace's apply, registered for the canary and blue-green) + move (the critical task: its instance's registration, start,");
   console.log("  health grace, stop) + shutdown (its old instance's; blue-green retires the old generation once its last task stopped, as");
-  console.log(`  the watch verifies) + the canary's soak (${CANARY_SOAK_MS / 1000} s from the drained instance empty: policy, not physics). Replace's path`);
+  console.log(`  the watch verifies) + the canary's soak (${CANARY_SOAK_MS / 1000} s from the last replacement healthy: policy, not physics). Replace's path`);
   console.log("  is canary + replace, one after the other.");
   console.log(`naive bound: boot + registration + task start + health grace + task stop, constants before jitter = ${BOUND_S} s (one instance)`);
   console.log("columns:");

@@ -86,14 +86,12 @@ export function judgeCanary(snapshot: FleetSnapshot, input: CanaryInput): Canary
 }
 
 /**
- * True when the proof waits only for tasks already told to stop on the drained instance(s) (each
- * gone once its stop ends, seconds away): the rollout then looks again sooner.
+ * How many service tasks meant to run are left on the drained (DRAINING, old) instances, daemons
+ * aside: the tasks whose replacements the proof waits for. The rollout looks again sooner while
+ * this falls (replacements become healthy seconds apart: the proof is about to hold).
  */
-export function drainedTasksAllStopping(snapshot: FleetSnapshot, input: CanaryInput): boolean {
+export function tasksLeftOnDrained(snapshot: FleetSnapshot, input: CanaryInput): number {
   const draining = new Set(snapshot.containerInstances.filter((ci) => ci.imageId !== input.imageId && ci.status === "DRAINING").map((ci) => ci.arn));
   const daemons = daemonGroups(snapshot.services);
-  const held = [...snapshot.tasks, ...snapshot.stoppedTasks].filter(
-    (t) => draining.has(t.containerInstanceArn) && t.lastStatus !== "STOPPED" && SERVICE_TASK.test(t.group) && !daemons.has(t.group),
-  );
-  return held.length > 0 && held.every((t) => t.desiredStatus === "STOPPED");
+  return snapshot.tasks.filter((t) => draining.has(t.containerInstanceArn) && t.lastStatus !== "STOPPED" && t.desiredStatus !== "STOPPED" && SERVICE_TASK.test(t.group) && !daemons.has(t.group)).length;
 }

@@ -32,7 +32,7 @@ import { CLUSTERS_OUTPUT } from "../../constructs/outputs";
 import { guardPlan } from "../terraform/guard";
 import { parsePlan, summaryLine } from "../terraform/plan";
 import { clusterGenerations } from "../terraform/rolls";
-import { CANARY_SOAK_MS, canaryTasksOn, drainedTasksAllStopping, judgeCanary } from "./canary";
+import { CANARY_SOAK_MS, canaryTasksOn, judgeCanary, tasksLeftOnDrained } from "./canary";
 import { type GateResult, runGates } from "./gates";
 import type { HttpProbe } from "./smoke";
 import { type ClusterStep, type StepKind, environmentStep, nextClusterStep, rollbackUnfinished } from "./state";
@@ -511,6 +511,7 @@ async function proveCanaries(
     let last = "";
     let fleet: FleetSnapshot | undefined;
     let booting = true;
+    let leftBefore: number | undefined;
     for (;;) {
       if (booting) {
         // Until a canary instance registers with ECS, the verdict can only be "booting": look at
@@ -547,9 +548,12 @@ async function proveCanaries(
       if (steadySince !== undefined && (verdict.kind === "steady" && verdict.services === 0 || clock.now() - steadySince >= CANARY_SOAK_MS)) break;
       if (clock.now() >= deadline) throw new Stop("failed", `${cluster.name}: the canary of ${imageId} was not proven within the watch timeout (${now})`);
       if (options.signal?.aborted) throw new Stop("interrupted", "interrupted while proving the canary");
-      // Sooner when the proof is about to hold: every task left on the drained instance told to stop.
-      const stopping = verdict.kind === "waiting" && drainedTasksAllStopping(fleet, { imageId, startedAt });
-      await clock.sleep(stopping ? REGISTRATION_POLL_MS : 10_000);
+      // Sooner while tasks leave the drained instance (their replacements become healthy seconds
+      // apart): the proof is about to hold, and its soak starts when it is seen.
+      const left = tasksLeftOnDrained(fleet, { imageId, startedAt });
+      const leaving = verdict.kind === "waiting" && leftBefore !== undefined && left < leftBefore;
+      leftBefore = left;
+      await clock.sleep(leaving ? REGISTRATION_POLL_MS : 10_000);
     }
     log.info(`${cluster.name}: ${imageId} proven on the canary`, { env: environment.name, cluster: cluster.name });
   }
@@ -557,8 +561,9 @@ async function proveCanaries(
 
 /**
  * How often the rollout looks while it waits for new instances to register with ECS (the canary,
- * blue-green's drain) or for the last tasks told to stop: a registration is due within seconds
- * of InService, a stop within its stop timeout. Those looks read instances only, or few tasks.
+ * blue-green's drain) or while the canary's drained instance empties: a registration is due
+ * within seconds of InService, the next replacement healthy within seconds of the last. Those
+ * looks read instances only, or the few tasks the canary judges.
  */
 const REGISTRATION_POLL_MS = 5_000;
 

@@ -3,7 +3,7 @@
  * when it has crashed, and when it carries tasks steadily.
  */
 import type { ContainerInstanceSnapshot, FleetSnapshot, ServiceSnapshot, TaskSnapshot } from "../../scripts/fleet/snapshot";
-import { canaryTasksOn, drainedTasksAllStopping, judgeCanary } from "../../scripts/rollout/canary";
+import { canaryTasksOn, judgeCanary, tasksLeftOnDrained } from "../../scripts/rollout/canary";
 
 const OLD = "ami-0000000000000aaaa";
 const NEW = "ami-0000000000000bbbb";
@@ -108,24 +108,25 @@ describe("judgeCanary", () => {
   });
 });
 
-describe("drainedTasksAllStopping", () => {
+describe("tasksLeftOnDrained", () => {
   const drained = ci("i-old1", OLD, "eu-west-1a", "DRAINING");
   const input = { imageId: NEW, startedAt: START };
-  const stopping = (n: number) => task(n, "service:web", "i-old1", { lastStatus: "STOPPING", desiredStatus: "STOPPED" });
 
-  it("is true when every service task left on a drained instance was told to stop (daemons and standalone tasks aside)", () => {
+  it("counts the service tasks meant to run on the drained instances: not daemons, standalone tasks, tasks told to stop, or other instances'", () => {
     const fleet = snapshot({
       containerInstances: [drained, old2, canary],
       services: [service("web"), service("logs", true, true)],
-      tasks: [task(2, "service:web", "i-canary"), task(3, "service:logs", "i-old1"), task(4, "service:web", "i-old2")],
-      stoppedTasks: [stopping(1), task(5, "service:web", "i-old1", { lastStatus: "STOPPED", desiredStatus: "STOPPED" })],
+      tasks: [
+        task(1, "service:web", "i-old1"),
+        task(2, "service:web", "i-old1", { lastStatus: "PENDING" }),
+        task(3, "service:web", "i-old1", { lastStatus: "STOPPING", desiredStatus: "STOPPED" }),
+        task(4, "service:logs", "i-old1"),
+        task(5, "family:batch", "i-old1"),
+        task(6, "service:web", "i-old2"),
+        task(7, "service:web", "i-canary"),
+      ],
     });
-    expect(drainedTasksAllStopping(fleet, input)).toBe(true);
-  });
-
-  it("is false while a task there is still meant to run, or when nothing is left to stop", () => {
-    const base = { containerInstances: [drained, canary], services: [service("web")] };
-    expect(drainedTasksAllStopping(snapshot({ ...base, tasks: [task(1, "service:web", "i-old1")], stoppedTasks: [stopping(2)] }), input)).toBe(false);
-    expect(drainedTasksAllStopping(snapshot({ ...base, tasks: [task(2, "service:web", "i-canary")] }), input)).toBe(false);
+    expect(tasksLeftOnDrained(fleet, input)).toBe(2);
+    expect(tasksLeftOnDrained(snapshot({ containerInstances: [old1, canary], tasks: [task(1, "service:web", "i-old1")] }), input)).toBe(0);
   });
 });
