@@ -32,7 +32,7 @@ import { CLUSTERS_OUTPUT } from "../../constructs/outputs";
 import { guardPlan } from "../terraform/guard";
 import { parsePlan, summaryLine } from "../terraform/plan";
 import { clusterGenerations } from "../terraform/rolls";
-import { CANARY_SOAK_MS, type CanaryVerdict, canaryTasksOn, judgeCanary } from "./canary";
+import { CANARY_SOAK_MS, type CanaryVerdict, canaryTasksOn, judgeCanary, tasksLeftOnDrained } from "./canary";
 import { type GateResult, runGates } from "./gates";
 import type { HttpProbe } from "./smoke";
 import { type ClusterStep, type StepKind, environmentStep, nextClusterStep, rollbackUnfinished } from "./state";
@@ -510,7 +510,25 @@ async function proveCanaries(
     let steadySince: number | undefined;
     let last = "";
     let fleet: FleetSnapshot | undefined;
+    let booting = true;
+    let leftBefore: number | undefined;
     for (;;) {
+      if (booting) {
+        // Until a canary instance registers with ECS, the verdict can only be "booting": look at
+        // the instances alone (no services, no tasks), every REGISTRATION_POLL_MS.
+        const instances = await takeSnapshot(access.clients, cluster.ecsClusterName, { now: clock.now(), since: startedAt, instancesOnly: true });
+        await boots(cluster, imageId, instances);
+        booting = !instances.containerInstances.some((ci) => ci.imageId === imageId && ci.status === "ACTIVE" && ci.agentConnected);
+        if (booting) {
+          const now = "waiting for the canary instance to register with ECS";
+          if (now !== last) log.info(`${cluster.name}: canary of ${imageId}: ${now}`, { env: environment.name, cluster: cluster.name });
+          last = now;
+          if (clock.now() >= deadline) throw new Stop("failed", `${cluster.name}: the canary of ${imageId} was not proven within the watch timeout (${now})`);
+          if (options.signal?.aborted) throw new Stop("interrupted", "interrupted while proving the canary");
+          await clock.sleep(REGISTRATION_POLL_MS);
+          continue;
+        }
+      }
       // Only what the verdict reads: the canary's and the drained instances' tasks, described
       // again only where they may have changed since the last poll.
       const look = async (previous: FleetSnapshot | undefined) => {
@@ -541,11 +559,24 @@ async function proveCanaries(
       if (steadySince !== undefined && (verdict.kind === "steady" && verdict.services === 0 || clock.now() - steadySince >= CANARY_SOAK_MS)) break;
       if (clock.now() >= deadline) throw new Stop("failed", `${cluster.name}: the canary of ${imageId} was not proven within the watch timeout (${now})`);
       if (options.signal?.aborted) throw new Stop("interrupted", "interrupted while proving the canary");
-      await clock.sleep(10_000);
+      // Sooner while tasks leave the drained instance (their replacements become healthy seconds
+      // apart): the proof is about to hold, and its soak starts when it is seen.
+      const left = tasksLeftOnDrained(fleet, { imageId, startedAt });
+      const leaving = verdict.kind === "waiting" && leftBefore !== undefined && left < leftBefore;
+      leftBefore = left;
+      await clock.sleep(leaving ? REGISTRATION_POLL_MS : 10_000);
     }
     log.info(`${cluster.name}: ${imageId} proven on the canary`, { env: environment.name, cluster: cluster.name });
   }
 }
+
+/**
+ * How often the rollout looks while it waits for new instances to register with ECS (the canary,
+ * blue-green's drain) or while the canary's drained instance empties: a registration is due
+ * within seconds of InService, the next replacement healthy within seconds of the last. Those
+ * looks read instances only, or the few tasks the canary judges.
+ */
+const REGISTRATION_POLL_MS = 5_000;
 
 /** A rollback cut short after its pins were written: its old instances go back to ACTIVE. */
 async function reactivate(environment: Environment, access: EnvironmentAccess, options: RolloutOptions, drained: ReadonlyMap<string, readonly string[]>): Promise<void> {
@@ -580,7 +611,7 @@ async function drain(
       if (ready >= cluster.desiredCapacity) break;
       if (clock.now() >= deadline) throw new Error(`${cluster.name}: only ${ready} of ${cluster.desiredCapacity} new instances registered with ECS before the timeout`);
       if (options.signal?.aborted) throw new Stop("interrupted", "interrupted while waiting for the new instances");
-      await clock.sleep(10_000);
+      await clock.sleep(REGISTRATION_POLL_MS);
     }
     const arns = drainable.get(cluster.name)!;
     log.info(`${cluster.name}: ${arns.length} old instance(s) set DRAINING`, { env: environment.name, cluster: cluster.name, instances: arns.length });
