@@ -55,7 +55,7 @@ async function loop(options: { scenario?: ScenarioName; edit?: (config: any) => 
 }
 
 /** Every environment pinned to what it runs, verified there: the world before a bump PR. */
-const settled = (s: Awaited<ReturnType<typeof simulatedRollout>>, pins: Pins): Pins =>
+const settled = (s: Awaited<ReturnType<typeof simulatedRollout>>): Pins =>
   Object.fromEntries(s.environments.map((e) => [e.name, Object.fromEntries(e.clusters.map((c) => [c.name, { current: { imageId: s.sim(e.name).images[c.name].running, verifiedAt: "2026-11-01T09:00:00Z" } }]))])) as Pins;
 
 describe("the PR loop on one simulated world", () => {
@@ -68,7 +68,7 @@ describe("the PR loop on one simulated world", () => {
     expect(staged.changes.map((c) => `${c.environment}/${c.cluster}`)).toEqual(["staging/apps"]);
     expect(image).not.toBe(running);
     // Production waits for staging's verification (bump named it: exit 2).
-    await expect(s.bump("production")).rejects.toThrow(new UsageError(`production/apps: waits for staging: it has not verified its image yet (run amiroll rollout --to staging; --force takes the newest image from SSM anyway)`));
+    await expect(s.bump("production")).rejects.toThrow(new UsageError(`production/apps: waits for staging: it has not verified its image yet (amiroll verify --env staging once its pins are applied, or amiroll rollout --to staging; --force takes the newest image from SSM anyway)`));
 
     expect(await s.apply("staging")).toBe("replace");
     const staging = await s.verify("staging");
