@@ -77,10 +77,15 @@ export function verifyCommand(dependencies: VerifyDependencies = {}): Command {
       else process.stdout.write(`verify: already done\n${environment.name}: already done (verified: ${at})\n`);
       if (options.promote) {
         const world = options.simulate ? await simulatedWorld(config, { scenario: options.scenario, log }) : realWorld(config, log);
+        let promoted: Promotion;
         try {
-          await promote(config, world, environment, log, undefined);
+          promoted = await promote(config, world, environment, log);
         } finally {
           (world as SimulatedWorld).stop?.();
+        }
+        if (promoted.refused) {
+          log.error(`--promote: ${promoted.refused}`, { exitCode: EXIT.failed });
+          throw new Exit(EXIT.failed);
         }
       }
       return;
@@ -103,12 +108,14 @@ export function verifyCommand(dependencies: VerifyDependencies = {}): Command {
       (world as SimulatedWorld | undefined)?.stop?.();
     }
 
-    const promoted = options.promote && wave.outcome === "done" ? await promote(config, world, environment, log, wave) : undefined;
+    const promotion = options.promote && wave.outcome === "done" ? await promote(config, world, environment, log) : undefined;
+    const promoted = promotion?.plan;
     const commitMessage = withPromotion(verifyCommitMessage(wave), promoted);
-    const code = rolloutExitCode(wave.outcome);
+    // Verified, but what promotes from it could not be pinned: the verification stands (and is committed), the exit says so.
+    const code = promotion?.refused ? EXIT.failed : rolloutExitCode(wave.outcome);
     const violations = world.violations?.();
     if (options.output === "json") {
-      process.stdout.write(`${JSON.stringify(verifyJson(wave, world, commitMessage, promoted, violations), null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify(verifyJson(wave, world, commitMessage, promotion, violations), null, 2)}\n`);
     } else {
       process.stdout.write(`${verifyText(wave).join("\n")}\n`);
       if (promoted && promoted.changes.length > 0) process.stdout.write(`  promoted: ${promoted.changes.map((c) => `${c.environment}/${c.cluster} -> ${c.to.imageId}`).join(", ")}\n`);
@@ -121,6 +128,8 @@ export function verifyCommand(dependencies: VerifyDependencies = {}): Command {
     }
     if (wave.outcome === "interrupted") {
       log.error(`verify interrupted (an interrupt is no verdict on the image); run amiroll verify --env ${environment.name} again to continue`, { exitCode: code });
+    } else if (promotion?.refused) {
+      log.error(`verify done, but --promote: ${promotion.refused}`, { exitCode: code });
     } else if (code !== EXIT.ok) {
       log.error(`verify ${wave.outcome}: ${wave.reason ?? ""}`, { exitCode: code });
     }
@@ -129,7 +138,7 @@ export function verifyCommand(dependencies: VerifyDependencies = {}): Command {
 }
 
 /** What `-o json` prints: the wave, the pins it changed and the commit message for them. */
-function verifyJson(wave: WaveReport, world: RolloutWorld, commitMessage: string | undefined, promoted: BumpPlan | undefined, violations: number | undefined) {
+function verifyJson(wave: WaveReport, world: RolloutWorld, commitMessage: string | undefined, promotion: Promotion | undefined, violations: number | undefined) {
   const iso = (ms: number) => new Date(ms).toISOString();
   return {
     verb: "verify",
@@ -149,7 +158,8 @@ function verifyJson(wave: WaveReport, world: RolloutWorld, commitMessage: string
     tasksMoved: wave.tasksMoved,
     pinsFile: world.pinsShownAs,
     pinChanges: wave.pinChanges,
-    ...(promoted && { promoted: promoted.changes.map((c) => ({ environment: c.environment, cluster: c.cluster, from: c.from.imageId, to: c.to.imageId })) }),
+    ...(promotion?.plan && { promoted: promotion.plan.changes.map((c) => ({ environment: c.environment, cluster: c.cluster, from: c.from.imageId, to: c.to.imageId })) }),
+    ...(promotion?.refused && { promotionRefused: promotion.refused }),
     ...(commitMessage && { commitMessage }),
     ...(violations !== undefined && { zeroDowntimeViolations: violations }),
   };
@@ -163,14 +173,14 @@ function withPromotion(message: string | undefined, promoted: BumpPlan | undefin
 /**
  * `--promote`: the environments that promote from `environment`, pinned to its verified image by
  * bump's own rules (bumpPlan: the source verified, no roll under way, the image checked in the
- * target's region). Run after a verify: what it refuses is reported (exit 1), as the verify's
- * pins change stands.
+ * target's region). Run after a verify: what it refuses is reported (`refused`; the verb exits 1),
+ * as the verify's pins change stands.
  */
-async function promote(config: Config, world: RolloutWorld, environment: Environment, log: Logger, wave: WaveReport | undefined): Promise<BumpPlan | undefined> {
+async function promote(config: Config, world: RolloutWorld, environment: Environment, log: Logger): Promise<Promotion> {
   const followers = config.environments.filter((e) => e.promotesFrom === environment.name).map((e) => e.name);
   if (followers.length === 0) {
     log.warn(`--promote: no environment promotes from ${environment.name}: nothing to promote`);
-    return undefined;
+    return {};
   }
   const pins: Pins = readPins(world.pinsPath, config.environments, world.pinsShownAs);
   let plan: BumpPlan;
@@ -178,17 +188,21 @@ async function promote(config: Config, world: RolloutWorld, environment: Environ
     plan = await bumpPlan({ ...config, pins }, { clients: (e) => world.access(e).clients, clock: world.clock }, { selected: followers });
   } catch (error) {
     if (!(error instanceof UsageError || error instanceof AwsAnswerError)) throw error;
-    log.error(`--promote: ${followers.join(", ")} not promoted: ${error.message}`, { exitCode: EXIT.failed });
-    if (wave) wave.outcome = "failed";
-    throw new Exit(EXIT.failed);
+    return { refused: `${followers.join(", ")} not promoted: ${error.message}` };
   }
   if (plan.changes.length === 0) {
     log.info(`--promote: ${followers.join(", ")} already on ${environment.name}'s verified image`);
-    return plan;
+    return { plan };
   }
   const diff = writePins(world.pinsPath, plan.pins, config.environments);
   log.info(`--promote: ${world.pinsShownAs}: ${plan.changes.map((c) => `${c.environment}/${c.cluster} -> ${c.to.imageId}`).join(", ")}\n${diff.map((l) => `    ${l}`).join("\n")}`, { diff });
-  return plan;
+  return { plan };
+}
+
+/** What `--promote` did: the bump it made (maybe no change), or why it could not. */
+interface Promotion {
+  readonly plan?: BumpPlan;
+  readonly refused?: string;
 }
 
 /**

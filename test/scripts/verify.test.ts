@@ -114,6 +114,17 @@ describe("verify --promote --commit (the committer injected, as the GitHub layer
     expect(JSON.parse(readFileSync(file, "utf8")).production.apps.current).toEqual({ imageId: older });
   });
 
+  it("verified, but production is mid-roll: exit 1, staging's verification kept (and its commit message), the promotion refused in one line", async () => {
+    const file = pinsFile("mid-roll.json", (raw) => (raw.production.apps.retiring = { imageId: "ami-0a08ff49b6f772632" }));
+    const r = await amirollInProcess(["verify", "--simulate", "--env", "staging", "--promote", "-o", "json"], { AMIROLL_PINS: file });
+    expect(r.status).toBe(1);
+    expect(errorLines(r.stderr)).toEqual([expect.stringMatching(/^amiroll: verify done, but --promote: production not promoted: production\/apps: a blue-green roll is under way \(retiring ami-0a08ff49b6f772632\)/)]);
+    const out = JSON.parse(r.stdout);
+    expect(out).toMatchObject({ outcome: "done", verifiedAt: expect.any(String), promotionRefused: expect.stringContaining("production not promoted") });
+    expect(out.promoted).toBeUndefined();
+    expect(out.commitMessage.split("\n")[0]).toBe(`amiroll verify staging: apps ${PINNED} verified`);
+  });
+
   it("without a committer, --commit is not an option (exit 2)", async () => {
     const r = await amirollInProcess(["verify", "--simulate", "--env", "staging", "--commit"]);
     expect(r.status).toBe(2);
