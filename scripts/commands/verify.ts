@@ -26,6 +26,7 @@ import type { ScenarioName } from "../sim/scenario-list";
 import { bumpPlan } from "./bump";
 import { type CommonOptions, type Config, EXIT, Exit, findEnvironment, interruptible, loadConfig, stderrSink, withCommonOptions } from "./common";
 import { type RolloutWorld, type SimulatedWorld, realWorld, rolloutExitCode, rolloutOptions, simulatedWorld } from "./rollout";
+import { interruptAt, interruptPointFrom } from "./sim-state";
 import { bumpPinsFor } from "./stack";
 import { durationOption } from "./watch";
 
@@ -69,6 +70,8 @@ export function verifyCommand(dependencies: VerifyDependencies = {}): Command {
     const config = loadConfig(options);
     const environment = findEnvironment(config.environments, options.env);
     const committer = options.commit ? dependencies.committer?.() : undefined;
+    // Tests only (sim-state.ts): a signal sent at a step of the simulated verify.
+    const interruptPoint = options.simulate ? interruptPointFrom(process.env, config.environments) : undefined;
 
     if (alreadyVerified(environment, config.pins)) {
       const at = environment.clusters.map((c) => `${c.name} ${config.pins[environment.name][c.name].current.imageId} at ${config.pins[environment.name][c.name].current.verifiedAt}`).join(", ");
@@ -101,8 +104,10 @@ export function verifyCommand(dependencies: VerifyDependencies = {}): Command {
         throw new Exit(EXIT.interrupted);
       }
       world.signal = interrupt.signal;
+      const checkpoint = interruptPoint && interruptAt(interruptPoint, log);
+      world.checkpoint = checkpoint;
       log.info(`verify: ${environment.name}${options.simulate ? ` (simulated, scenario ${options.scenario ?? "healthy"})` : ""}`, { env: environment.name });
-      wave = await verifyEnvironment(environment, rolloutOptions(world, config.environments, log, { logFormat: options.logFormat, watchTimeoutMs, stallAfterMs }));
+      wave = await verifyEnvironment(environment, rolloutOptions(world, config.environments, log, { logFormat: options.logFormat, watchTimeoutMs, stallAfterMs, beforeStep: checkpoint }));
     } finally {
       interrupt.done();
       (world as SimulatedWorld | undefined)?.stop?.();

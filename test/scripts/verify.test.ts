@@ -53,6 +53,26 @@ describe("amiroll verify --simulate", () => {
     expect(r.stderr).toMatch(/apps: 4 old instance\(s\) set ACTIVE again/);
   });
 
+  it("interrupted (SIGINT before the watch of a broken image): exit 130, nothing rejected, no pin changed", async () => {
+    // The signal the sim's interrupt point sends, delivered to this process's listeners (the verb's) without a real signal.
+    const kill = jest.spyOn(process, "kill").mockImplementation(((_pid: number, signal: NodeJS.Signals) => process.emit(signal, signal)) as typeof process.kill);
+    let r;
+    let calls;
+    try {
+      r = await amirollInProcess(["verify", "--simulate", "--env", "production", "--scenario", "broken-ami", "-o", "json"], { AMIROLL_SIM_INTERRUPT: "production:migrate" });
+    } finally {
+      calls = [...kill.mock.calls];
+      kill.mockRestore();
+    }
+    expect(calls).toEqual([[process.pid, "SIGINT"]]);
+    expect(r.status).toBe(130);
+    expect(errorLines(r.stderr)).toEqual(["amiroll: verify interrupted (an interrupt is no verdict on the image); run amiroll verify --env production again to continue"]);
+    const out = JSON.parse(r.stdout);
+    expect(out).toMatchObject({ outcome: "interrupted", pinChanges: [], zeroDowntimeViolations: 0 });
+    expect(out.rejected).toBeUndefined();
+    expect(out.commitMessage).toBeUndefined();
+  });
+
   it.each<[string, string[], Record<string, string>, RegExp]>([
     ["an unknown environment", ["--env", "qa"], {}, /^amiroll: --env: no such environment "qa" \(known: staging, production\)$/],
     ["no --env", [], {}, /^error: required option '--env <name>' not specified$/],
