@@ -321,6 +321,8 @@ async function runWave(environment: Environment, options: RolloutOptions, mode: 
     const diff = writePins(options.pinsPath, next, options.environments);
     report.pinChanges.push(diff);
     log.info(`${env}: ${options.pinsShownAs}: ${why}\n${diff.map((l) => `    ${l}`).join("\n")}`, { env, pins: options.pinsShownAs, why, diff });
+    // The stack as the pins now are, for the next plan (verify plans nothing: its pins change is the next apply's).
+    if (verifying) return;
     stack = await access.stack();
     await stack.runner.init();
   };
