@@ -128,6 +128,7 @@ describe("the PR loop on one simulated world", () => {
     expect(rolloutExitCode(result.outcome)).toBe(2);
     expect(s.pinsText()).toBe(pins);
     expect(s.writes("staging", calls)).toEqual([]);
+    expect(s.violations()).toEqual([]);
   });
 });
 

@@ -121,6 +121,7 @@ describe("verify --promote --commit (the committer injected, as the GitHub layer
       removeTemporaryDirectories();
     }
     expect(stdout.join("")).toContain(`  promoted: production/apps -> ${PINNED}\n`);
+    expect(stdout.join("")).toMatch(/^zero-downtime violations: 0$/m);
     expect(commits).toHaveLength(1);
     const [commit] = commits;
     expect(commit.path).toMatch(/promote\.json$/);
@@ -140,7 +141,7 @@ describe("verify --promote --commit (the committer injected, as the GitHub layer
     expect(r.status).toBe(1);
     expect(errorLines(r.stderr)).toEqual([expect.stringMatching(/^amiroll: verify done, but --promote: production not promoted: production\/apps: a blue-green roll is under way \(retiring ami-0a08ff49b6f772632\)/)]);
     const out = JSON.parse(r.stdout);
-    expect(out).toMatchObject({ outcome: "done", verifiedAt: expect.any(String), promotionRefused: expect.stringContaining("production not promoted") });
+    expect(out).toMatchObject({ outcome: "done", verifiedAt: expect.any(String), promotionRefused: expect.stringContaining("production not promoted"), zeroDowntimeViolations: 0 });
     expect(out.promoted).toBeUndefined();
     expect(out.commitMessage.split("\n")[0]).toBe(`amiroll verify staging: apps ${PINNED} verified`);
   });
