@@ -2,8 +2,9 @@
  * `amiroll verify`'s core (rollout.ts `verifyEnvironment`, the rollout's wave loop in verify
  * mode) against the simulated AWS, in process: the PR loop end to end on one world (bump staging,
  * apply, verify, bump production promotes, apply, verify, retire apply; then all of it again
- * changes nothing), a broken image interrupted (nothing rejected) then judged (rejected, the old
- * generation serving), and an environment with nothing applied (refused, nothing changed).
+ * changes nothing), an environment with nothing applied (refused, nothing changed), a timeout
+ * (failed, no verdict: nothing rejected) and a broken image interrupted (nothing rejected) then
+ * judged (rejected, the old generation serving).
  */
 import { readFileSync } from "node:fs";
 import { bumpPlan } from "../../scripts/commands/bump";
@@ -132,13 +133,31 @@ describe("the PR loop on one simulated world", () => {
   });
 });
 
+/** Production (blue-green) pinned to PINNED with what it runs as retiring, as bump writes it. */
+const productionBumped = (w: Awaited<ReturnType<typeof simulatedRollout>>, pins: Pins): Pins => ({ ...pins, production: { apps: { current: pins.production.apps.current, retiring: { imageId: w.sim("production").images.apps.running } } } });
+
+describe("no verdict on the image", () => {
+  it("a watch timeout is failed (exit 1) with nothing rejected; verify again continues and verifies", async () => {
+    const s = await loop({ pins: productionBumped });
+    expect(await s.apply("production")).toBe("add");
+    const pins = s.pinsText();
+    const timedOut = await s.verify("production", { watchTimeoutMs: 20_000 });
+    expect([timedOut.outcome, rolloutExitCode(timedOut.outcome)]).toEqual(["failed", 1]);
+    expect(timedOut.reason).toMatch(/ the (watch )?timeout/);
+    expect(timedOut.rejected).toBeUndefined();
+    expect(s.pinsText()).toBe(pins);
+    expect(s.lines.join("\n")).toContain("no verdict on the image, so nothing is rolled back and nothing rejected; once the cause is fixed, run amiroll verify --env production again");
+    const again = await s.verify("production");
+    expect(again.outcome).toBe("done");
+    expect(s.pins().production.apps).toEqual({ current: expect.objectContaining({ imageId: PINNED, verifiedAt: again.verifiedAt }) });
+    expect(s.violations()).toEqual([]);
+  });
+});
+
 describe("a broken image", () => {
   it("interrupted before the watch: 130, nothing rejected; again: rejected (exit 1), the old generation serving, 0 violations", async () => {
     // Production (blue-green) pinned to the broken image with what it runs as retiring, applied.
-    const s = await loop({
-      scenario: "broken-ami",
-      pins: (w, pins) => ({ ...pins, production: { apps: { current: pins.production.apps.current, retiring: { imageId: w.sim("production").images.apps.running } } } }),
-    });
+    const s = await loop({ scenario: "broken-ami", pins: productionBumped });
     const old = s.sim("production").images.apps.running;
     expect(await s.apply("production")).toBe("add");
     const pins = s.pinsText();
