@@ -155,6 +155,25 @@ describe("no verdict on the image", () => {
 });
 
 describe("a broken image", () => {
+  it("replace: a gate fails after the apply: exit 1, the image rejected in place (no old generation to go back to); production does not take it", async () => {
+    const s = await loop({ pins: settled });
+    const image = (await s.bump("staging")).changes[0].to.imageId;
+    expect(await s.apply("staging")).toBe("replace");
+    // The site answers 503 on the new image: the smoke gate fails.
+    const failed = await s.verify("staging", { probe: async () => ({ status: 503 }) });
+    expect([failed.outcome, rolloutExitCode(failed.outcome)]).toEqual(["failed", 1]);
+    expect(failed.reason).toMatch(/^gate smoke: https:\/\/staging\.example\.com\/healthz: 503 \(expected 200\) after \d+ attempts$/);
+    expect(failed.rejected).toEqual({ apps: image });
+    expect(s.pins().staging.apps).toEqual({ current: expect.objectContaining({ imageId: image }), rejected: { imageId: image, reason: failed.reason, at: expect.any(String) } });
+    expect(s.pins().staging.apps.current.verifiedAt).toBeUndefined();
+    expect(s.lines.join("\n")).toContain(`staging: apps: ${image} rejected; no old generation is kept (strategy replace), so nothing can be rolled back: bump to another image (amiroll bump --env staging --to AMI_ID)`);
+    await expect(s.bump("production")).rejects.toThrow(/^production\/apps: waits for staging/);
+    // Verify again: the image stays rejected (refused, nothing changed).
+    const again = await s.verify("staging");
+    expect([again.outcome, again.pinChanges]).toEqual(["refused", []]);
+    expect(s.violations()).toEqual([]);
+  });
+
   it("interrupted before the watch: 130, nothing rejected; again: rejected (exit 1), the old generation serving, 0 violations", async () => {
     // Production (blue-green) pinned to the broken image with what it runs as retiring, applied.
     const s = await loop({ scenario: "broken-ami", pins: productionBumped });
