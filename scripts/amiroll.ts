@@ -29,6 +29,7 @@ const VERBS: readonly { readonly name: string; readonly summary: string; readonl
   { name: "plan", summary: "terraform plan an environment, guard it, and write the PR comment", load: () => require("./commands/plan").planCommand() },
   { name: "guard", summary: "judge a plan (terraform show -json) against the expected roll, offline", load: () => require("./commands/guard").guardCommand() },
   { name: "apply", summary: "apply an environment's guarded plan and watch the tasks move", load: () => require("./commands/apply").applyCommand() },
+  { name: "verify", summary: "watch an applied environment to done, run its gates, record the image as verified or rejected", load: () => require("./commands/verify").verifyCommand() },
   { name: "watch", summary: "watch ECS tasks move off the old instances until done or stuck", load: () => require("./commands/watch").watchCommand() },
   { name: "rebalance", summary: "spread services whose tasks sit in one zone", load: () => require("./commands/rebalance").rebalanceCommand() },
   { name: "rollout", summary: "roll the pinned image through the environments, staging then production", load: () => require("./commands/rollout").rolloutCommand() },

@@ -90,7 +90,7 @@ export function bumpTargets(request: BumpRequest): Targets {
       const verified = verifiedSourcePin(cluster, source, pins);
       if (verified) targets.push({ environment, cluster, source: { kind: "promoted", from: source.name, pin: verified } });
       else if (force) targets.push({ environment, cluster, source: { kind: "ssm", parameter: cluster.amiParameter } });
-      else skip(environment, cluster, `waits for ${source.name}: it has not verified its image yet (run amiroll rollout --to ${source.name}; --force takes the newest image from SSM anyway)`);
+      else skip(environment, cluster, `waits for ${source.name}: it has not verified its image yet (amiroll verify --env ${source.name} once its pins are applied, or amiroll rollout --to ${source.name}; --force takes the newest image from SSM anyway)`);
     }
   }
   return { targets, skipped };
