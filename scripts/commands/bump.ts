@@ -117,7 +117,8 @@ export function bumpCommand(): Command {
     if (!pr) return;
     let pullRequest: { branch: string; number?: number; url?: string; action: string; commit?: string } | undefined;
     if (github && pinsInRepository) {
-      const { octokitRepository } = await import("../github/octokit");
+      // Loaded only here: octokit is a few hundred modules (require: tsx, like dist, resolves the .ts/.js file).
+      const { octokitRepository } = require("../github/octokit") as typeof import("../github/octokit");
       const repo = await octokitRepository(github, { warn: (line) => log.warn(line) });
       const published = await publishBump(repo, { plan, pullRequest: pr, environments: config.environments, pinsPath: pinsInRepository, labels: options.label, reviewers: options.reviewer });
       for (const warning of published.pull?.warnings ?? []) log.warn(warning);
