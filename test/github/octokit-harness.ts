@@ -29,11 +29,18 @@ interface Run {
   readonly cli?: string[];
 }
 
-async function publish(run: NonNullable<Run["publish"]>, warnings: string[]): Promise<unknown> {
+/** The simulated staging bump, made once: every run publishes the same one. */
+let bump: Promise<{ config: ReturnType<typeof loadConfig>; plan: Awaited<ReturnType<typeof bumpPlan>> }> | undefined;
+async function simulatedBump() {
   const config = loadConfig({ config: process.env.AMIROLL_CONFIG });
   const simulations = await simulatedEnvironments(config, config.environments);
   const access = { clients: (e: { name: string }) => simulations.get(e.name)!.clients, clock: simulations.get("staging")!.clock };
-  const plan = await bumpPlan(config, access, { selected: ["staging"] });
+  return { config, plan: await bumpPlan(config, access, { selected: ["staging"] }) };
+}
+
+async function publish(run: NonNullable<Run["publish"]>, warnings: string[]): Promise<unknown> {
+  bump ??= simulatedBump();
+  const { config, plan } = await bump;
   const context = repositoryContextFromEnv("--open-pr", run.repo, { ...process.env, ...(run.token && { GITHUB_TOKEN: run.token }) });
   // Bottleneck comes with the throttling plugin; a group of our own spaces writes 20 ms apart.
   const Bottleneck = require("bottleneck/light.js");
