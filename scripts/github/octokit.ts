@@ -51,6 +51,9 @@ export async function octokitRepository(context: RepositoryContext, options: Oct
     auth: context.token,
     baseUrl: context.apiUrl,
     userAgent: "amiroll",
+    // Octokit would print every failed request on stderr (a 404 amiroll expects, for a branch not
+    // there yet, included); amiroll reports what failed itself, in one line.
+    log: { debug: () => {}, info: () => {}, warn: (message: string) => warn(message), error: () => {} },
     throttle: { onRateLimit: limit("primary"), onSecondaryRateLimit: limit("secondary"), ...options.throttle },
     ...(options.retry && { retry: options.retry }),
   });

@@ -104,6 +104,7 @@ describe("octokitRepository against a local GitHub stand-in", () => {
       { publish: { repo: "acme/nope" } },
       { publish: {} },
       { publish: {} },
+      { cli: ["bump", "--simulate", "--env", "staging", "--open-pr", "--repo", "acme/nope"] },
     ]);
     after[outcomes.length - 1] = github.snapshot();
   }, 90_000);
@@ -200,5 +201,15 @@ describe("octokitRepository against a local GitHub stand-in", () => {
     expect(closed.error!.message).toBe(`pull request #1 of branch ${bumpBranch} was closed without merging (https://github.test/acme/infra/pull/1): reopen it, or delete branch ${bumpBranch} to let amiroll open a new one`);
     expect(requestsOf(6).filter((r) => !r.startsWith("GET "))).toEqual([]);
     expect(after[6].refs.get(bumpBranch)).toBe(main);
+  });
+
+  it("amiroll bump --open-pr --repo of a repository that does not exist: exit 2, one line, no octokit noise", () => {
+    const cli = outcomes[7] as CliOutcome;
+    expect(cli.stderr.split("\n").filter((l) => /^amiroll:|\b404\b/.test(l))).toEqual([
+      "amiroll: repository acme/nope does not exist, or the token cannot see it: check --repo or GITHUB_REPOSITORY (and, for a private repository, that the token may read it)",
+    ]);
+    expect(cli.status).toBe(2);
+    expect(cli.stdout).toBe("");
+    expect(requestsOf(7)).toEqual(["GET /repos/acme/nope"]);
   });
 });
