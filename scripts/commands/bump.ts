@@ -44,6 +44,8 @@ export interface BumpOptions {
   readonly selected: readonly string[];
   readonly to?: string;
   readonly force?: boolean;
+  /** See BumpRequest.skipBlocked (`--open-pr`). */
+  readonly skipBlocked?: boolean;
 }
 
 /**
@@ -52,7 +54,7 @@ export interface BumpOptions {
  */
 export async function bumpPlan(config: Config, access: AwsAccess, options: BumpOptions): Promise<BumpPlan> {
   if (options.to !== undefined) toOption(options.to);
-  const request = { environments: config.environments, pins: config.pins, selected: options.selected, to: options.to, force: options.force };
+  const request = { environments: config.environments, pins: config.pins, selected: options.selected, to: options.to, force: options.force, skipBlocked: options.skipBlocked };
   const targets = bumpTargets(request);
   const lookups = new Map<string, Lookups>();
   for (const environment of config.environments) {
@@ -96,7 +98,8 @@ export function bumpCommand(): Command {
     const pinsInRepository = github && pathInRepository(config.pinsPath);
     // Every environment: production's target may be an image staging's region knows.
     const access = await awsAccess(config, config.environments, { simulate: options.simulate, scenario: options.scenario, log });
-    const plan = await bumpPlan(config, access, { selected: options.env, to: options.to, force: options.force });
+    // A scheduled --open-pr run skips (with the reason) what cannot move now, rather than fail.
+    const plan = await bumpPlan(config, access, { selected: options.env, to: options.to, force: options.force, skipBlocked: github !== undefined });
 
     for (const s of plan.skipped) log.warn(`${s.environment}/${s.cluster} not bumped: ${s.reason}`, { env: s.environment, cluster: s.cluster });
     for (const u of plan.upToDate) log.info(`${u}: already on its target image`, { cluster: u });

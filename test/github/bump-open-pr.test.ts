@@ -34,4 +34,14 @@ describe("amiroll bump --open-pr: bad input, exit 2 before any AWS or GitHub cal
     expect(r.status).toBe(0);
     expect(r.stdout).toBe("");
   });
+
+  it("a named environment that waits for its source is skipped with the reason, not refused: a scheduled run does not fail", async () => {
+    const plain = await amirollInProcess(["bump", "--simulate", "--env", "production"], GITHUB);
+    expect(plain.status).toBe(2);
+    const r = await amirollInProcess(["bump", "--simulate", "--env", "production", "--open-pr"], GITHUB);
+    expect(r.stderr).toContain("warning: production/apps not bumped: waits for staging: it has not verified its image yet");
+    expect(r.stderr).toContain("nothing to bump");
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe("");
+  });
 });
