@@ -88,6 +88,7 @@ export async function octokitRepository(context: RepositoryContext, options: Oct
     title: string;
     body?: string | null;
     base: { ref: string };
+    head: { ref: string; sha: string };
     labels?: readonly ({ name?: string } | string)[];
   };
   const toPull = (data: PullData): PullRequestInfo => ({
@@ -98,6 +99,8 @@ export async function octokitRepository(context: RepositoryContext, options: Oct
     title: data.title,
     body: data.body ?? "",
     base: data.base.ref,
+    head: data.head.ref,
+    headSha: data.head.sha,
     labels: (data.labels ?? []).map((l) => (typeof l === "string" ? l : (l.name ?? ""))).filter((l) => l !== ""),
   });
 
@@ -135,6 +138,10 @@ export async function octokitRepository(context: RepositoryContext, options: Oct
     },
     async moveBranch(branch, sha) {
       await call(`update branch ${branch}`, () => octokit.rest.git.updateRef({ ...where, ref: `heads/${branch}`, sha, force: false }));
+    },
+    async pullRequest(number) {
+      const { data } = await call(`read pull request #${number}`, () => octokit.rest.pulls.get({ ...where, pull_number: number }));
+      return toPull(data as PullData);
     },
     async pullRequests(head) {
       const { data } = await call(`list the pull requests of ${head}`, () =>

@@ -81,6 +81,10 @@ export interface PullRequestInfo {
   readonly body: string;
   /** The branch it merges into. */
   readonly base: string;
+  /** Its branch (in this repository, for the pull requests amiroll writes to). */
+  readonly head: string;
+  /** The commit its branch pointed at when GitHub answered. */
+  readonly headSha: string;
   readonly labels: readonly string[];
 }
 
@@ -121,6 +125,8 @@ export interface Repository {
   createBranch(branch: string, sha: string): Promise<void>;
   /** Moves a branch to `sha`, a fast-forward only (never force); GitHub answers 422 otherwise. */
   moveBranch(branch: string, sha: string): Promise<void>;
+  /** One pull request by number (404: GitHubApiError): e.g. the branch a `verify --commit` commits to. */
+  pullRequest(number: number): Promise<PullRequestInfo>;
   /** The pull requests whose head is this branch of this repository, any state, newest first. */
   pullRequests(head: string): Promise<readonly PullRequestInfo[]>;
   createPullRequest(pull: NewPullRequest): Promise<PullRequestInfo>;

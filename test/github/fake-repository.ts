@@ -125,9 +125,15 @@ export class FakeRepository implements Repository {
     if (!descends) throw new GitHubApiError(`update branch ${branch}`, 422, "Update is not a fast forward");
     this.branches.set(branch, sha);
   }
+  async pullRequest(number: number): Promise<PullRequestInfo> {
+    this.enter("pullRequest", `#${number}`);
+    const pull = this.pulls.find((p) => p.number === number);
+    if (!pull) throw new GitHubApiError(`read pull request #${number}`, 404, "Not Found");
+    return { ...pull, headSha: this.branches.get(pull.head) ?? pull.headSha };
+  }
   async pullRequests(head: string): Promise<readonly PullRequestInfo[]> {
     this.enter("pullRequests", head);
-    return this.pulls.filter((p) => this.heads.get(p.number) === head).sort((a, b) => b.number - a.number);
+    return this.pulls.filter((p) => this.heads.get(p.number) === head).map((p) => ({ ...p, headSha: this.branches.get(p.head) ?? p.headSha })).sort((a, b) => b.number - a.number);
   }
   private readonly heads = new Map<number, string>();
   async createPullRequest(pull: NewPullRequest): Promise<PullRequestInfo> {
@@ -136,7 +142,7 @@ export class FakeRepository implements Repository {
       throw new GitHubApiError("open a pull request", 422, `A pull request already exists for acme:${pull.head}.`);
     }
     const number = this.pulls.length + 1;
-    const created: PullRequestInfo = { number, url: `https://github.test/acme/infra/pull/${number}`, state: "open", merged: false, title: pull.title, body: pull.body, base: pull.base, labels: [] };
+    const created: PullRequestInfo = { number, url: `https://github.test/acme/infra/pull/${number}`, state: "open", merged: false, title: pull.title, body: pull.body, base: pull.base, head: pull.head, headSha: this.branches.get(pull.head) ?? "", labels: [] };
     this.pulls.push(created);
     this.heads.set(number, pull.head);
     return created;
@@ -144,7 +150,7 @@ export class FakeRepository implements Repository {
   /** A pull request opened by someone else (or an earlier run) for `head`. */
   seedPull(head: string, change: Partial<PullRequestInfo> = {}): PullRequestInfo {
     const number = this.pulls.length + 1;
-    const pull: PullRequestInfo = { number, url: `https://github.test/acme/infra/pull/${number}`, state: "open", merged: false, title: "t", body: "b", base: "main", labels: [], ...change };
+    const pull: PullRequestInfo = { number, url: `https://github.test/acme/infra/pull/${number}`, state: "open", merged: false, title: "t", body: "b", base: "main", head, headSha: this.branches.get(head) ?? "", labels: [], ...change };
     this.pulls.push(pull);
     this.heads.set(number, head);
     return pull;

@@ -147,7 +147,7 @@ export class GitHubStandIn {
       merged_at: p.merged ? "2026-11-28T00:00:00Z" : null,
       title: p.title,
       body: p.body,
-      head: { ref: p.head, label: `${OWNER}:${p.head}` },
+      head: { ref: p.head, label: `${OWNER}:${p.head}`, sha: this.refs.get(p.head) ?? "0".repeat(40) },
       base: { ref: p.base },
       labels: p.labels.map((name) => ({ name })),
     };
@@ -238,6 +238,7 @@ export class GitHubStandIn {
     }
     const pull = (m = /^\/(?:pulls|issues)\/(\d+)(\/.*)?$/.exec(rest)) ? this.pulls.find((p) => p.number === Number(m![1])) : undefined;
     if (m && !pull) return send(res, 404, { message: "Not Found" });
+    if (pull && m![2] === undefined && method === "GET") return send(res, 200, this.pullJson(pull));
     if (pull && m![2] === undefined && method === "PATCH") {
       if (body.title !== undefined) pull.title = body.title;
       if (body.body !== undefined) pull.body = body.body;

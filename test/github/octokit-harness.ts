@@ -7,6 +7,7 @@
  * - `{"publish": {...}}`: `publishBump` of this repository's simulated staging bump, through
  *   octokitRepository with short waits (writes 20 ms apart instead of GitHub's 1 s; a rate limit's
  *   retry-after counted in 10 ms units), printed as its result or its error and exit code;
+ * - `{"pull": n}`: `pullRequest(n)` of octokitRepository;
  * - `{"cli": [args]}`: the CLI's main(args), with what it printed and its exit code (default pacing:
  *   give it runs with few writes).
  *
@@ -27,6 +28,8 @@ import { bumpPullRequest } from "../../scripts/images/pull-request";
 interface Run {
   readonly publish?: { readonly repo?: string; readonly token?: string; readonly labels?: string[]; readonly reviewers?: string[] };
   readonly cli?: string[];
+  /** `repo.pullRequest(number)` through octokit. */
+  readonly pull?: number;
 }
 
 /** The simulated staging bump, made once: every run publishes the same one. */
@@ -74,6 +77,11 @@ async function run(): Promise<void> {
   const silent = createLogger("text", () => {});
   for (const [index, step] of runs.entries()) {
     await fetch(`${process.env.GITHUB_API_URL}/_control/${index}`, { method: "POST" });
+    if (step.pull !== undefined) {
+      const repo = await octokitRepository(repositoryContextFromEnv("--open-pr", undefined, process.env));
+      results.push({ result: await repo.pullRequest(step.pull), warnings: [] });
+      continue;
+    }
     if (step.cli) {
       results.push(await cli(step.cli));
       continue;

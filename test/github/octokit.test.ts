@@ -75,10 +75,10 @@ describe("octokitRepository against a local GitHub stand-in", () => {
           // Someone retitles the pull request: the next run puts the bump's title back.
           github.pulls[0].title = "edited by hand";
           break;
-        case 3:
+        case 4:
           github.reset();
           break;
-        case 5: {
+        case 6: {
           // A branch of the bump's name with no change yet: amiroll commits on it, and someone
           // pushes between amiroll's read and its ref update.
           github.reset();
@@ -89,7 +89,7 @@ describe("octokitRepository against a local GitHub stand-in", () => {
           };
           break;
         }
-        case 6:
+        case 7:
           github.reset();
           github.refs.set(bumpBranch, main);
           github.seedPull({ head: bumpBranch, state: "closed" });
@@ -100,6 +100,7 @@ describe("octokitRepository against a local GitHub stand-in", () => {
       { publish: { labels: ["amiroll", "ami"], reviewers: ["alice", "acme/platform"] } },
       { publish: { labels: ["amiroll"] } },
       { cli: ["bump", "--simulate", "--env", "staging", "--open-pr", "--label", "amiroll"] },
+      { pull: 1 },
       { publish: { token: READ_ONLY_TOKEN } },
       { publish: { repo: "acme/nope" } },
       { publish: {} },
@@ -169,47 +170,63 @@ describe("octokitRepository against a local GitHub stand-in", () => {
     expect(after[2]).toEqual(after[1]);
   });
 
+  it("reads a pull request by number: its branch and head commit (what verify --commit commits to)", () => {
+    const { result } = outcomes[3] as PublishOutcome;
+    expect(result).toEqual({
+      number: 1,
+      url: "https://github.test/acme/infra/pull/1",
+      state: "open",
+      merged: false,
+      title: after[0].pulls[0].title,
+      body: after[0].pulls[0].body,
+      base: "main",
+      head: bumpBranch,
+      headSha: after[0].refs.get(bumpBranch),
+      labels: ["amiroll", "ami"],
+    });
+  });
+
   it("a token without contents: write: one line saying what to grant, exit 1, no branch", () => {
-    const readOnly = publish(3);
+    const readOnly = publish(4);
     expect(readOnly.exitCode).toBe(1);
     expect(readOnly.error!.message).toMatch(/^cannot commit stacks\/amis\.json in acme\/infra \(GitHub answered 403 Resource not accessible by integration\): grant the token contents: write \(workflow: permissions: contents: write;/);
-    expect([...after[3].refs.keys()]).toEqual(["main"]);
-    expect(requestsOf(3).filter((r) => !r.startsWith("GET "))).toEqual(["POST /repos/acme/infra/git/blobs"]);
+    expect([...after[4].refs.keys()]).toEqual(["main"]);
+    expect(requestsOf(4).filter((r) => !r.startsWith("GET "))).toEqual(["POST /repos/acme/infra/git/blobs"]);
   });
 
   it("a repository that does not exist: one line, exit 2, nothing written", () => {
-    const missing = publish(4);
+    const missing = publish(5);
     expect(missing.exitCode).toBe(2);
     expect(missing.error!.message).toMatch(/^repository acme\/nope does not exist, or the token cannot see it: check --repo or GITHUB_REPOSITORY/);
-    expect(requestsOf(4)).toEqual(["GET /repos/acme/nope"]);
+    expect(requestsOf(5)).toEqual(["GET /repos/acme/nope"]);
   });
 
   it("a branch that moved under the ref update (someone pushed): refused, exit 1; the branch keeps the push", () => {
-    const movedRun = publish(5);
+    const movedRun = publish(6);
     expect(movedRun.exitCode).toBe(1);
     expect(movedRun.error!.message).toBe(`branch ${bumpBranch} moved since amiroll read it (it was at ${main.slice(0, 12)}; someone pushed): nothing was committed; run amiroll bump --open-pr again`);
-    expect(after[5].refs.get(bumpBranch)).toBe(moved!.pushed);
+    expect(after[6].refs.get(bumpBranch)).toBe(moved!.pushed);
     expect(github.history(moved!.pushed)).toEqual([moved!.pushed, main]);
     expect(github.fileAt(moved!.pushed, PINS_PATH)).toBe(REPO_PINS);
-    expect(after[5].pulls).toEqual([]);
-    expect(requestsOf(5).filter((r) => !r.startsWith("GET ")).at(-1)).toBe(`PATCH /repos/acme/infra/git/refs/heads/${bumpBranch}`);
+    expect(after[6].pulls).toEqual([]);
+    expect(requestsOf(6).filter((r) => !r.startsWith("GET ")).at(-1)).toBe(`PATCH /repos/acme/infra/git/refs/heads/${bumpBranch}`);
   });
 
   it("a pull request closed meanwhile: refused before any write, exit 1", () => {
-    const closed = publish(6);
+    const closed = publish(7);
     expect(closed.exitCode).toBe(1);
     expect(closed.error!.message).toBe(`pull request #1 of branch ${bumpBranch} was closed without merging (https://github.test/acme/infra/pull/1): reopen it, or delete branch ${bumpBranch} to let amiroll open a new one`);
-    expect(requestsOf(6).filter((r) => !r.startsWith("GET "))).toEqual([]);
-    expect(after[6].refs.get(bumpBranch)).toBe(main);
+    expect(requestsOf(7).filter((r) => !r.startsWith("GET "))).toEqual([]);
+    expect(after[7].refs.get(bumpBranch)).toBe(main);
   });
 
   it("amiroll bump --open-pr --repo of a repository that does not exist: exit 2, one line, no octokit noise", () => {
-    const cli = outcomes[7] as CliOutcome;
+    const cli = outcomes[8] as CliOutcome;
     expect(cli.stderr.split("\n").filter((l) => /^amiroll:|\b404\b/.test(l))).toEqual([
       "amiroll: repository acme/nope does not exist, or the token cannot see it: check --repo or GITHUB_REPOSITORY (and, for a private repository, that the token may read it)",
     ]);
     expect(cli.status).toBe(2);
     expect(cli.stdout).toBe("");
-    expect(requestsOf(7)).toEqual(["GET /repos/acme/nope"]);
+    expect(requestsOf(8)).toEqual(["GET /repos/acme/nope"]);
   });
 });

@@ -128,6 +128,21 @@ describe("commitFileChange", () => {
     }
   });
 
+  it("commits to a pull request's branch only at the head CI checked out (how verify --commit uses it)", async () => {
+    const repo = new FakeRepository({ [PINS]: "a\n" });
+    repo.branches.set("amiroll/x", repo.branches.get("main")!);
+    const pull = await repo.pullRequest(repo.seedPull("amiroll/x").number);
+    const checkedOut = pull.headSha;
+    const ok = await commitFileChange(repo, { branch: pull.head, path: PINS, edit: () => "verified\n", message: "verify", expectedHead: checkedOut });
+    expect(ok).toMatchObject({ committed: true, parent: checkedOut });
+    // A second verify from the same (now old) checkout is refused before any write.
+    repo.calls.length = 0;
+    const error = await refusal(commitFileChange(repo, { branch: pull.head, path: PINS, edit: () => "again\n", message: "verify", expectedHead: checkedOut }));
+    expect(error).toBeInstanceOf(BranchMovedError);
+    expect(repo.writes()).toEqual([]);
+    expect((await repo.pullRequest(pull.number)).headSha).toBe(ok.head);
+  });
+
   it("a bad token is the input's fault (401: UsageError, exit 2)", async () => {
     const repo = new FakeRepository({ [PINS]: "a\n" });
     repo.failing.set("branchHead", { status: 401, message: "Bad credentials" });
