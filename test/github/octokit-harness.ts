@@ -5,7 +5,7 @@
  * for one Node start and one load of octokit:
  *
  * - `{"publish": {...}}`: `publishBump` of this repository's simulated staging bump, through
- *   octokitRepository with short waits (writes 20 ms apart instead of GitHub's 1 s; a rate limit's
+ *   octokitRepository with short waits (writes 20 ms apart instead of GitHub's 1 s (3 s for calls that notify); a rate limit's
  *   retry-after counted in 10 ms units), printed as its result or its error and exit code;
  * - `{"pull": n}`: `pullRequest(n)` of octokitRepository;
  * - `{"cli": [args]}`: the CLI's main(args), with what it printed and its exit code (default pacing:
@@ -49,7 +49,12 @@ async function publish(run: NonNullable<Run["publish"]>, warnings: string[]): Pr
   const Bottleneck = require("bottleneck/light.js");
   const repo = await octokitRepository(context, {
     warn: (line) => warnings.push(line),
-    throttle: { write: new Bottleneck.Group({ maxConcurrent: 1, minTime: 20 }), retryAfterBaseValue: 10 },
+    throttle: {
+      write: new Bottleneck.Group({ maxConcurrent: 1, minTime: 20 }),
+      // Opening a pull request and requesting reviews notify people: GitHub's pace there is 3 s.
+      notifications: new Bottleneck.Group({ maxConcurrent: 1, minTime: 20 }),
+      retryAfterBaseValue: 10,
+    },
     retry: { retryAfterBaseValue: 10 },
   });
   return publishBump(repo, { plan, pullRequest: bumpPullRequest(plan, config.environments), environments: config.environments, pinsPath: "stacks/amis.json", labels: run.labels, reviewers: run.reviewers });
