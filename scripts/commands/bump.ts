@@ -162,7 +162,12 @@ function openPrOptions(options: BumpCommandOptions): RepositoryContext | undefin
     const problem = reviewerProblem(reviewer);
     if (problem) throw new UsageError(`--reviewer: ${problem}`);
   }
-  return repositoryContextFromEnv("--open-pr", options.repo);
+  const context = repositoryContextFromEnv("--open-pr", options.repo);
+  // Simulated image ids never belong in a real repository (as they never go into its pins file).
+  if (options.simulate && !["127.0.0.1", "localhost", "[::1]"].includes(new URL(context.apiUrl).hostname)) {
+    throw new UsageError(`--open-pr with --simulate commits simulated image ids: only to a GitHub stand-in on this machine (GITHUB_API_URL on 127.0.0.1 or localhost, not ${context.apiUrl})`);
+  }
+  return context;
 }
 
 /** A simulated bump writes a copy (removed on exit): sim image ids never belong in the repository's pins. */

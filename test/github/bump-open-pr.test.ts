@@ -18,6 +18,7 @@ describe("amiroll bump --open-pr: bad input, exit 2 before any AWS or GitHub cal
     ["a --repo that is not owner/name", ["--open-pr", "--repo", "infra"], GITHUB, /^amiroll: --open-pr: --repo is "infra", expected owner\/name$/],
     ["--open-pr with --dry-run", ["--open-pr", "--dry-run"], GITHUB, /^amiroll: --open-pr with --dry-run: a dry run writes nothing; drop one of them$/],
     ["--label without --open-pr", ["--label", "ami", "--reviewer", "alice"], GITHUB, /^amiroll: --label, --reviewer: only with --open-pr$/],
+    ["--simulate to a real GitHub", ["--open-pr"], { ...GITHUB, GITHUB_API_URL: "" }, /^amiroll: --open-pr with --simulate commits simulated image ids: only to a GitHub stand-in on this machine \(GITHUB_API_URL on 127\.0\.0\.1 or localhost, not https:\/\/api\.github\.com\)$/],
     ["a reviewer that is no login", ["--open-pr", "--reviewer", "@alice"], GITHUB, /^amiroll: --reviewer: "@alice" is not a GitHub login or org\/team$/],
   ])("%s", async (_what, args, env, message) => {
     const r = await amirollInProcess(["bump", "--simulate", ...args], env);

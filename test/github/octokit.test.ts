@@ -94,6 +94,14 @@ describe("octokitRepository against a local GitHub stand-in", () => {
           github.refs.set(bumpBranch, main);
           github.seedPull({ head: bumpBranch, state: "closed" });
           break;
+        case 9: {
+          // Back to the state of run 0: the branch with the bump, its pull request open.
+          github.reset();
+          const { refs, pulls } = after[0];
+          github.refs.set(bumpBranch, refs.get(bumpBranch)!);
+          github.seedPull({ ...pulls[0] });
+          break;
+        }
       }
     };
     outcomes = await harness(apiUrl, [
@@ -106,6 +114,7 @@ describe("octokitRepository against a local GitHub stand-in", () => {
       { publish: {} },
       { publish: {} },
       { cli: ["bump", "--simulate", "--env", "staging", "--open-pr", "--repo", "acme/nope"] },
+      { cli: ["bump", "--simulate", "--env", "staging", "--open-pr", "-o", "json"] },
     ]);
     after[outcomes.length - 1] = github.snapshot();
   }, 90_000);
@@ -228,5 +237,14 @@ describe("octokitRepository against a local GitHub stand-in", () => {
     expect(cli.status).toBe(2);
     expect(cli.stdout).toBe("");
     expect(requestsOf(8)).toEqual(["GET /repos/acme/nope"]);
+  });
+
+  it("-o json: the bump's object with the pull request", () => {
+    const cli = outcomes[9] as CliOutcome;
+    expect(cli.status).toBe(0);
+    const json = JSON.parse(cli.stdout);
+    expect(json.title).toMatch(/^amiroll: bump staging\/apps to /);
+    expect(json.pullRequest).toEqual({ branch: bumpBranch, action: "unchanged", number: 1, url: "https://github.test/acme/infra/pull/1" });
+    expect(requestsOf(9).filter((r) => !r.startsWith("GET "))).toEqual([]);
   });
 });
