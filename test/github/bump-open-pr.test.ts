@@ -8,7 +8,8 @@ import { amirollInProcess } from "../support/cli-in-process";
 
 jest.setTimeout(30_000);
 
-const GITHUB = { GITHUB_TOKEN: "ghs_test", GITHUB_REPOSITORY: "acme/infra", GITHUB_API_URL: "http://127.0.0.1:9" };
+// GH_TOKEN and GITHUB_WORKSPACE emptied: a CI runner sets them.
+const GITHUB = { GITHUB_TOKEN: "ghs_test", GH_TOKEN: "", GITHUB_REPOSITORY: "acme/infra", GITHUB_API_URL: "http://127.0.0.1:9", GITHUB_WORKSPACE: "" };
 const errors = (stderr: string) => stderr.split("\n").filter((l) => l.startsWith("amiroll:") || l.startsWith("error:"));
 
 describe("amiroll bump --open-pr: bad input, exit 2 before any AWS or GitHub call", () => {
