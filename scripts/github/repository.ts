@@ -57,6 +57,9 @@ export function repositoryContextFromEnv(flag: string, repo?: string, env: NodeJ
     );
   }
   const apiUrl = (set("GITHUB_API_URL") ?? DEFAULT_API_URL).replace(/\/+$/, "");
+  if (!/^https?:\/\/[^/\s]+/.test(apiUrl) || !URL.canParse(apiUrl)) {
+    throw new UsageError(`${flag}: GITHUB_API_URL is ${JSON.stringify(apiUrl)}, expected an http(s) URL such as ${DEFAULT_API_URL}`);
+  }
   return { token, owner: match[1], repo: match[2], apiUrl };
 }
 

@@ -257,6 +257,7 @@ describe("input checks", () => {
     expect(fail(undefined, { GITHUB_TOKEN: "t" })).toMatch(/^--open-pr: no repository: pass --repo owner\/name, or set GITHUB_REPOSITORY/);
     expect(fail("acme", { GITHUB_TOKEN: "t" })).toBe('--open-pr: --repo is "acme", expected owner/name');
     expect(fail(undefined, { GITHUB_TOKEN: "t", GITHUB_REPOSITORY: "a/b/c" })).toBe('--open-pr: GITHUB_REPOSITORY is "a/b/c", expected owner/name');
+    expect(fail(undefined, { GITHUB_TOKEN: "t", GITHUB_REPOSITORY: "a/b", GITHUB_API_URL: "api.github.com" })).toBe('--open-pr: GITHUB_API_URL is "api.github.com", expected an http(s) URL such as https://api.github.com');
   });
 
   it("checks labels and reviewers", () => {
