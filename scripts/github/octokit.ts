@@ -23,6 +23,8 @@ export interface OctokitRepositoryOptions {
 
 /** How many times a call that hit a rate limit is retried before amiroll gives up (exit 1). */
 const RATE_LIMIT_RETRIES = 3;
+/** A rate limit that resets later than this (seconds) is not waited for: the run fails and says so. */
+const RATE_LIMIT_MAX_WAIT = 120;
 
 interface OctokitError {
   readonly status?: number;
@@ -44,6 +46,10 @@ export async function octokitRepository(context: RepositoryContext, options: Oct
   const Client = Octokit.plugin(retry, throttling);
   const limit = (kind: string) => (retryAfter: number, request: { method: string; url: string }, _octokit: unknown, retryCount: number) => {
     if (retryCount >= RATE_LIMIT_RETRIES) return false;
+    if (retryAfter > RATE_LIMIT_MAX_WAIT) {
+      warn(`GitHub's ${kind} rate limit: ${request.method} ${request.url} could go again in ${retryAfter} s, longer than amiroll waits (${RATE_LIMIT_MAX_WAIT} s)`);
+      return false;
+    }
     warn(`GitHub's ${kind} rate limit: ${request.method} ${request.url} again in ${retryAfter} s (retry ${retryCount + 1} of ${RATE_LIMIT_RETRIES})`);
     return true;
   };

@@ -175,9 +175,9 @@ export class BranchMovedError extends GitHubRefusal {
 const firstLine = (text: string) => text.split("\n")[0].trim();
 
 /**
- * The one line for an error of a call to `repo`: a 401 is the token (exit 2), a 403 or 404 on a
- * write is a missing permission (`permission`, exit 1); anything else passes through as exit 1
- * with GitHub's message.
+ * The one line for an error of a call to `repo`: a 401 is the token (exit 2), a rate limit
+ * still hit after the throttling plugin's retries says so, a 403 or 404 on a write is a missing
+ * permission (`permission`, exit 1); anything else passes through as exit 1 with GitHub's message.
  */
 export function explainGitHubError(error: unknown, repo: Pick<Repository, "owner" | "repo">, permission: "contents" | "pull-requests"): Error {
   if (!(error instanceof GitHubApiError)) return error instanceof Error ? error : new Error(String(error));
@@ -185,6 +185,9 @@ export function explainGitHubError(error: unknown, repo: Pick<Repository, "owner
   const said = `GitHub answered ${error.status}${error.githubMessage ? ` ${firstLine(error.githubMessage)}` : ""}`;
   if (error.status === 401) {
     return new UsageError(`GitHub refused the token (${said}): GITHUB_TOKEN is wrong or expired`);
+  }
+  if ((error.status === 403 || error.status === 429) && /rate limit/i.test(error.githubMessage)) {
+    return new GitHubRefusal(`cannot ${error.operation} in ${where} (${said}): GitHub's rate limit for this token is used up; run again once it resets (nothing was half committed)`);
   }
   if (error.status === 403 || error.status === 404) {
     const grant =

@@ -46,6 +46,8 @@ export class GitHubStandIn {
   readonly requests: string[] = [];
   /** `METHOD /path` answered once with a secondary rate limit (403, retry-after 1). */
   readonly secondaryLimitOnce = new Set<string>();
+  /** `METHOD /path` answered once with the primary rate limit used up (403, resetting in an hour). */
+  readonly primaryLimitOnce = new Set<string>();
   /** Runs once, just before a PATCH of a ref is judged (someone pushes). */
   beforeRefUpdate?: () => void;
   /** POST /_control/<n> calls this: a test sets the scene of run n. */
@@ -167,6 +169,10 @@ export class GitHubStandIn {
     if (auth !== `token ${TOKEN}` && auth !== `token ${READ_ONLY_TOKEN}`) return send(res, 401, { message: "Bad credentials" });
     if (this.secondaryLimitOnce.delete(`${method} ${path}`)) {
       return send(res, 403, { message: "You have exceeded a secondary rate limit. Please wait a few minutes before you try again." }, { "retry-after": "1" });
+    }
+    if (this.primaryLimitOnce.delete(`${method} ${path}`)) {
+      const reset = Math.floor(Date.now() / 1000) + 3600;
+      return send(res, 403, { message: "API rate limit exceeded for installation ID 42." }, { "x-ratelimit-remaining": "0", "x-ratelimit-reset": String(reset) });
     }
     const base = `/repos/${OWNER}/${REPO}`;
     if (path !== base && !path.startsWith(`${base}/`)) return send(res, 404, { message: "Not Found" });

@@ -94,6 +94,9 @@ describe("octokitRepository against a local GitHub stand-in", () => {
           github.refs.set(bumpBranch, main);
           github.seedPull({ head: bumpBranch, state: "closed" });
           break;
+        case 10:
+          github.primaryLimitOnce.add("GET /repos/acme/infra");
+          break;
         case 9: {
           // Back to the state of run 0: the branch with the bump, its pull request open.
           github.reset();
@@ -115,6 +118,7 @@ describe("octokitRepository against a local GitHub stand-in", () => {
       { publish: {} },
       { cli: ["bump", "--simulate", "--env", "staging", "--open-pr", "--repo", "acme/nope"] },
       { cli: ["bump", "--simulate", "--env", "staging", "--open-pr", "-o", "json"] },
+      { publish: {} },
     ]);
     after[outcomes.length - 1] = github.snapshot();
   }, 90_000);
@@ -246,5 +250,13 @@ describe("octokitRepository against a local GitHub stand-in", () => {
     expect(json.title).toMatch(/^amiroll: bump staging\/apps to /);
     expect(json.pullRequest).toEqual({ branch: bumpBranch, action: "unchanged", number: 1, url: "https://github.test/acme/infra/pull/1" });
     expect(requestsOf(9).filter((r) => !r.startsWith("GET "))).toEqual([]);
+  });
+
+  it("a rate limit that resets in an hour is not waited for: one line, exit 1, nothing written", () => {
+    const limited = publish(10);
+    expect(limited.warnings).toEqual([expect.stringMatching(/^GitHub's primary rate limit: GET \/repos\/\{owner\}\/\{repo\} could go again in 36\d\d s, longer than amiroll waits \(120 s\)$/)]);
+    expect(limited.exitCode).toBe(1);
+    expect(limited.error!.message).toBe("cannot read the repository in acme/infra (GitHub answered 403 API rate limit exceeded for installation ID 42.): GitHub's rate limit for this token is used up; run again once it resets (nothing was half committed)");
+    expect(requestsOf(10)).toEqual(["GET /repos/acme/infra"]);
   });
 });

@@ -143,6 +143,14 @@ describe("commitFileChange", () => {
     expect((await repo.pullRequest(pull.number)).headSha).toBe(ok.head);
   });
 
+  it("a rate limit still hit after the retries says so, not that a permission is missing", async () => {
+    const repo = new FakeRepository({ [PINS]: "a\n" });
+    repo.failing.set("createCommit", { status: 403, message: "API rate limit exceeded for installation ID 42." });
+    const error = await refusal(commitFileChange(repo, change(() => "b\n")));
+    expect(error).toBeInstanceOf(GitHubRefusal);
+    expect(error.message).toBe("cannot createCommit in acme/infra (GitHub answered 403 API rate limit exceeded for installation ID 42.): GitHub's rate limit for this token is used up; run again once it resets (nothing was half committed)");
+  });
+
   it("a bad token is the input's fault (401: UsageError, exit 2)", async () => {
     const repo = new FakeRepository({ [PINS]: "a\n" });
     repo.failing.set("branchHead", { status: 401, message: "Bad credentials" });
