@@ -86,8 +86,8 @@ export function bumpCommand(): Command {
     .addOption(new Option("-o, --output <format>", "the pull request as markdown (title, blank line, body) or JSON").choices(["markdown", "json"]).default("markdown"))
     .option("--open-pr", "also commit the change to the branch amiroll/bump-<env>-<image> through the GitHub API and open (or update) its pull request; prints its URL (needs GITHUB_TOKEN)")
     .option("--repo <owner/name>", "the repository of --open-pr (default: GITHUB_REPOSITORY)")
-    .option("--label <name>", "with --open-pr: label the pull request (repeat for more)", collect, [])
-    .option("--reviewer <login>", "with --open-pr: request a review from this user or org/team when the pull request is opened (repeat for more)", collect, []);
+    .option("--label <name>", "with --open-pr: label the pull request (repeat for more; added to amiroll.json's pullRequests.labels)", collect, [])
+    .option("--reviewer <login>", "with --open-pr: request a review from this user or org/team when the pull request is opened (repeat for more; added to pullRequests.reviewers)", collect, []);
   return withCommonOptions(command).action(async (options: BumpCommandOptions) => {
     // Every flag first, then the config, all before the first AWS call (or simulated world).
     if (options.to !== undefined) toOption(options.to);
@@ -123,7 +123,10 @@ export function bumpCommand(): Command {
       // Loaded only here: octokit is a few hundred modules (require: tsx, like dist, resolves the .ts/.js file).
       const { octokitRepository } = require("../github/octokit") as typeof import("../github/octokit");
       const repo = await octokitRepository(github, { warn: (line) => log.warn(line) });
-      const published = await publishBump(repo, { plan, pullRequest: pr, environments: config.environments, pinsPath: pinsInRepository, labels: options.label, reviewers: options.reviewer });
+      // amiroll.json's pullRequests, then the flags.
+      const labels = [...new Set([...(config.pullRequests?.labels ?? []), ...options.label])];
+      const reviewers = [...new Set([...(config.pullRequests?.reviewers ?? []), ...options.reviewer])];
+      const published = await publishBump(repo, { plan, pullRequest: pr, environments: config.environments, pinsPath: pinsInRepository, labels, reviewers });
       for (const warning of published.pull?.warnings ?? []) log.warn(warning);
       log.info(`${github.owner}/${github.repo}: ${describeBumpPublished(published)}`, { branch: published.branch, ...(published.pull && { pullRequest: published.pull.pull.url }) });
       pullRequest = {

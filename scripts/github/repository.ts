@@ -429,11 +429,12 @@ export async function openOrUpdatePullRequest(repo: Repository, settings: PullRe
 // ---------------------------------------------------------------------------------------------
 // Input checks
 
-const LOGIN = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\/[A-Za-z0-9._-]+)?$/;
+/** A GitHub login, or `org/team-slug` (amiroll.schema.json uses the same pattern). */
+export const REVIEWER_PATTERN = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\/[A-Za-z0-9._-]+)?$/;
 
 /** `--reviewer`: a login, or `org/team-slug`. */
 export function reviewerProblem(reviewer: string): string | undefined {
-  return LOGIN.test(reviewer) ? undefined : `${JSON.stringify(reviewer)} is not a GitHub login or org/team`;
+  return REVIEWER_PATTERN.test(reviewer) ? undefined : `${JSON.stringify(reviewer)} is not a GitHub login or org/team`;
 }
 
 /** `--label`: any text GitHub takes as a label name (1 to 50 characters, no line break). */
