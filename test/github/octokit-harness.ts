@@ -28,6 +28,8 @@ import { bumpPullRequest } from "../../scripts/images/pull-request";
 interface Run {
   readonly publish?: { readonly repo?: string; readonly token?: string; readonly labels?: string[]; readonly reviewers?: string[] };
   readonly cli?: string[];
+  /** With `cli`: variables set for that run only. */
+  readonly env?: Record<string, string>;
   /** `repo.pullRequest(number)` through octokit. */
   readonly pull?: number;
 }
@@ -88,7 +90,14 @@ async function run(): Promise<void> {
       continue;
     }
     if (step.cli) {
-      results.push(await cli(step.cli));
+      const saved = { ...process.env };
+      Object.assign(process.env, step.env);
+      try {
+        results.push(await cli(step.cli));
+      } finally {
+        for (const name of Object.keys(step.env ?? {})) if (saved[name] === undefined) delete process.env[name];
+        Object.assign(process.env, saved);
+      }
       continue;
     }
     const warnings: string[] = [];

@@ -9,7 +9,8 @@
  * ref update, a closed pull request; one line each, exit 1 or 2, nothing half committed.
  */
 import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { READ_ONLY_TOKEN, TOKEN, GitHubStandIn } from "./github-stand-in";
 
@@ -61,7 +62,16 @@ describe("octokitRepository against a local GitHub stand-in", () => {
   let outcomes: unknown[];
   let moved: { pushed: string; branch: string } | undefined;
 
+  /** A team's checkout: its amiroll.json with pullRequests, the pins at stacks/amis.json. */
+  const checkout = mkdtempSync(join(tmpdir(), "amiroll-checkout-"));
+  afterAll(() => rmSync(checkout, { recursive: true, force: true }));
+
   beforeAll(async () => {
+    const config = JSON.parse(readFileSync(join(ROOT, "stacks/amiroll.json"), "utf8"));
+    delete config.$schema;
+    mkdirSync(join(checkout, "stacks"));
+    writeFileSync(join(checkout, "amiroll.json"), JSON.stringify({ ...config, pins: "stacks/amis.json", pullRequests: { labels: ["amiroll", "from-config"], reviewers: ["alice"] } }));
+    copyFileSync(join(ROOT, PINS_PATH), join(checkout, PINS_PATH));
     const apiUrl = await github.start();
     github.onControl = (run) => {
       if (run > 0) after[run - 1] = github.snapshot();
@@ -97,6 +107,14 @@ describe("octokitRepository against a local GitHub stand-in", () => {
         case 10:
           github.primaryLimitOnce.add("GET /repos/acme/infra");
           break;
+        case 11: {
+          // The pull request of run 0, open, labelled amiroll only.
+          github.reset();
+          const { refs, pulls } = after[0];
+          github.refs.set(bumpBranch, refs.get(bumpBranch)!);
+          github.seedPull({ ...pulls[0], labels: ["amiroll"], requestedReviewers: [] });
+          break;
+        }
         case 9: {
           // Back to the state of run 0: the branch with the bump, its pull request open.
           github.reset();
@@ -119,6 +137,7 @@ describe("octokitRepository against a local GitHub stand-in", () => {
       { cli: ["bump", "--simulate", "--env", "staging", "--open-pr", "--repo", "acme/nope"] },
       { cli: ["bump", "--simulate", "--env", "staging", "--open-pr", "-o", "json"] },
       { publish: {} },
+      { cli: ["bump", "--simulate", "--env", "staging", "--open-pr", "--label", "from-flag"], env: { AMIROLL_CONFIG: join(checkout, "amiroll.json"), GITHUB_WORKSPACE: checkout } },
     ]);
     after[outcomes.length - 1] = github.snapshot();
   }, 90_000);
@@ -250,6 +269,16 @@ describe("octokitRepository against a local GitHub stand-in", () => {
     expect(json.title).toMatch(/^amiroll: bump staging\/apps to /);
     expect(json.pullRequest).toEqual({ branch: bumpBranch, action: "unchanged", number: 1, url: "https://github.test/acme/infra/pull/1" });
     expect(requestsOf(9).filter((r) => !r.startsWith("GET "))).toEqual([]);
+  });
+
+  it("labels from amiroll.json's pullRequests and from --label, the pins path from GITHUB_WORKSPACE", () => {
+    const cli = outcomes[11] as CliOutcome;
+    expect(cli.stderr).toMatch(/acme\/infra: branch amiroll\/bump-staging-ami-\w+ already has this change \(no commit\); unchanged pull request #1 \(labels from-config, from-flag\)/);
+    expect(cli.status).toBe(0);
+    expect(requestsOf(11).filter((r) => !r.startsWith("GET "))).toEqual(["POST /repos/acme/infra/issues/1/labels"]);
+    expect(after[11].pulls[0].labels).toEqual(["amiroll", "from-config", "from-flag"]);
+    // Reviewers are asked when a pull request is opened, not again.
+    expect(after[11].pulls[0].requestedReviewers).toEqual([]);
   });
 
   it("a rate limit that resets in an hour is not waited for: one line, exit 1, nothing written", () => {
