@@ -304,6 +304,12 @@ export async function commitFileChange(repo: Repository, change: FileChange): Pr
   } catch (error) {
     throw explainGitHubError(error, repo, "contents");
   }
+  if (head !== undefined) {
+    // GitHub takes any fast-forward: a branch force-pushed back to an ancestor of `parent` since
+    // the read would take our commit on top of what its pusher removed. Read it again just before.
+    const now = await read(repo.branchHead(change.branch));
+    if (now !== parent) throw new BranchMovedError(change.branch, now === undefined ? "it was deleted" : `it was at ${short(parent)}, it is at ${short(now)} now`, rerun);
+  }
   try {
     if (head === undefined) await repo.createBranch(change.branch, commit);
     else await repo.moveBranch(change.branch, commit);

@@ -38,6 +38,8 @@ export class FakeRepository implements Repository {
   readonly failing = new Map<Method, { status: number; message: string }>();
   /** Runs just before createBranch / moveBranch does its work (someone pushes). */
   onBeforeRefUpdate?: () => void;
+  /** Runs once createCommit has made its commit (someone force-pushes meanwhile). */
+  onAfterCreateCommit?: () => void;
   private counter = 0;
 
   constructor(files: Record<string, string> = {}) {
@@ -106,7 +108,9 @@ export class FakeRepository implements Repository {
     if (!parent) throw new GitHubApiError("create a commit", 422, "parent not found");
     const files = new Map(parent.files);
     files.set(commit.path, commit.content);
-    return this.store({ parent: commit.parent, message: commit.message, files });
+    const sha = this.store({ parent: commit.parent, message: commit.message, files });
+    this.onAfterCreateCommit?.();
+    return sha;
   }
   async createBranch(branch: string, sha: string): Promise<void> {
     this.enter("createBranch", branch);

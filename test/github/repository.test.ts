@@ -103,6 +103,21 @@ describe("commitFileChange", () => {
     expect(repo.fileAt("amiroll/x", PINS)).toBe("b\n");
   });
 
+  it("refuses a branch force-pushed back to an older commit meanwhile (a fast-forward GitHub would take)", async () => {
+    const repo = new FakeRepository({ [PINS]: "a\n" });
+    const old = repo.branches.get("main")!;
+    await commitFileChange(repo, change(() => "b\n"));
+    const read = repo.branches.get("amiroll/x")!;
+    repo.onAfterCreateCommit = () => {
+      repo.onAfterCreateCommit = undefined;
+      repo.branches.set("amiroll/x", old);
+    };
+    const error = await refusal(commitFileChange(repo, change(() => "c\n")));
+    expect(error.message).toBe(`branch amiroll/x moved since amiroll read it (it was at ${read.slice(0, 12)}, it is at ${old.slice(0, 12)} now): nothing was committed; run the same command again`);
+    expect(repo.branches.get("amiroll/x")).toBe(old);
+    expect(repo.writes().at(-1)).toMatch(/^createCommit/);
+  });
+
   it("refuses a branch someone else created meanwhile", async () => {
     const repo = new FakeRepository({ [PINS]: "a\n" });
     repo.onBeforeRefUpdate = () => {
