@@ -25,7 +25,7 @@ const VERBS: readonly { readonly name: string; readonly summary: string; readonl
   { name: "init", summary: "write amiroll.json and amis.json into this directory (and the CI file)", load: () => require("./commands/init").initCommand() },
   { name: "synth", summary: "write each environment's terraform stack into the config's outDir", load: () => require("./commands/synth").synthCommand() },
   { name: "status", summary: "what runs where: pinned and newest images, instances by AMI, holds, windows", load: () => require("./commands/status").statusCommand() },
-  { name: "bump", summary: "pin each cluster to its newest verified image and print the PR", load: () => require("./commands/bump").bumpCommand() },
+  { name: "bump", summary: "pin each cluster to its newest verified image and print the PR (--open-pr: open it)", load: () => require("./commands/bump").bumpCommand() },
   { name: "plan", summary: "terraform plan an environment, guard it, and write the PR comment", load: () => require("./commands/plan").planCommand() },
   { name: "guard", summary: "judge a plan (terraform show -json) against the expected roll, offline", load: () => require("./commands/guard").guardCommand() },
   { name: "apply", summary: "apply an environment's guarded plan and watch the tasks move", load: () => require("./commands/apply").applyCommand() },
