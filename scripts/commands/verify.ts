@@ -23,6 +23,7 @@ import { type BumpPlan } from "../images/bump";
 import { verifyCommitMessage, verifyText } from "../rollout/report";
 import { type WaveReport, alreadyVerified, verifyEnvironment } from "../rollout/rollout";
 import type { ScenarioName } from "../sim/scenario-list";
+import type { PinsCommitOptions, PinsCommitter } from "../github/pins-committer";
 import { bumpPlan } from "./bump";
 import { type CommonOptions, type Config, EXIT, Exit, findEnvironment, interruptible, loadConfig, stderrSink, withCommonOptions } from "./common";
 import { type RolloutWorld, type SimulatedWorld, realWorld, rolloutExitCode, rolloutOptions, simulatedWorld } from "./rollout";
@@ -36,21 +37,25 @@ interface VerifyCommandOptions extends CommonOptions {
   readonly stallAfter: string;
   readonly promote?: boolean;
   readonly commit?: boolean;
+  readonly repo?: string;
+  readonly branch?: string;
+  readonly head?: string;
   readonly output: "text" | "json";
 }
 
-/**
- * Commits the pins file's new content (with `--commit`): the GitHub layer gives one (it commits
- * to the pull request's branch). `path` is the pins file as the config names it.
- */
-export interface PinsCommitter {
-  commitPins(path: string, content: string, message: string): Promise<void>;
-}
+/** Where `--commit` commits: the GitHub layer's (scripts/github/pins-committer.ts), or a test's. */
+export type PinsCommitterFactory = (options: PinsCommitOptions & { readonly pinsPath: string; readonly simulate: boolean }, warn: (line: string) => void) => PinsCommitter;
 
 export interface VerifyDependencies {
-  /** With one, the verb takes `--commit`. */
-  readonly committer?: () => PinsCommitter;
+  /** Default: commits through the GitHub API (made, and so checked, before the first AWS call). */
+  readonly committer?: PinsCommitterFactory;
 }
+
+/** The GitHub committer; with --simulate, only to a GitHub stand-in on this machine (simulated image ids never reach a real repository). */
+const githubCommitter: PinsCommitterFactory = (options, warn) => {
+  const { githubPinsCommitter } = require("../github/pins-committer") as typeof import("../github/pins-committer");
+  return githubPinsCommitter(options, process.env, warn, { loopbackOnly: options.simulate });
+};
 
 export function verifyCommand(dependencies: VerifyDependencies = {}): Command {
   const command = new Command("verify")
@@ -60,7 +65,11 @@ export function verifyCommand(dependencies: VerifyDependencies = {}): Command {
     .option("--stall-after <duration>", "no progress for this long is a stall", "10m")
     .option("--promote", "once verified, pin the environments that promote from this one to the verified image (as amiroll bump --env NAME)")
     .addOption(new Option("-o, --output <format>", "the report on stdout: text, or JSON with the commit message for the pins change").choices(["text", "json"]).default("text"));
-  if (dependencies.committer) command.option("--commit", "commit the pins change (with the evidence as its message) to the pull request's branch");
+  command
+    .option("--commit", "commit the pins change (with the evidence as its message) to the pull request's branch through the GitHub API (GITHUB_TOKEN)")
+    .option("--repo <owner/name>", "with --commit: the repository (default: GITHUB_REPOSITORY)")
+    .option("--branch <name>", "with --commit: the pull request's head branch (default: GITHUB_HEAD_REF)")
+    .option("--head <sha>", "with --commit: commit only if the branch is still at this commit (the one CI applied)");
   return withCommonOptions(command).action(async (options: VerifyCommandOptions) => {
     // Every flag, the config and the pins first, all before the first AWS call: exit 2 must mean nothing was changed.
     const watchTimeoutMs = durationOption("--timeout", options.timeout);
@@ -69,7 +78,10 @@ export function verifyCommand(dependencies: VerifyDependencies = {}): Command {
     const log = createLogger(options.logFormat, stderrSink);
     const config = loadConfig(options);
     const environment = findEnvironment(config.environments, options.env);
-    const committer = options.commit ? dependencies.committer?.() : undefined;
+    if (!options.commit && (options.repo || options.branch || options.head)) throw new UsageError("--repo, --branch and --head go with --commit");
+    const committer = options.commit
+      ? (dependencies.committer ?? githubCommitter)({ repo: options.repo, branch: options.branch, head: options.head, pinsPath: config.pinsPath, simulate: !!options.simulate }, (line) => log.warn(line))
+      : undefined;
     // Tests only (sim-state.ts): a signal sent at a step of the simulated verify.
     const interruptPoint = options.simulate ? interruptPointFrom(process.env, config.environments) : undefined;
 
@@ -128,8 +140,7 @@ export function verifyCommand(dependencies: VerifyDependencies = {}): Command {
     }
     if (committer && commitMessage) {
       const content = readFileSync(world.pinsPath, "utf8");
-      await committer.commitPins(config.pinsShownAs, content, commitMessage);
-      log.info(`committed ${config.pinsShownAs}: ${commitMessage.split("\n")[0]}`);
+      log.info(`${await committer.commitPins(content, commitMessage)}: ${commitMessage.split("\n")[0]}`);
     }
     if (wave.outcome === "interrupted") {
       log.error(`verify interrupted (an interrupt is no verdict on the image); run amiroll verify --env ${environment.name} again to continue`, { exitCode: code });

@@ -78,7 +78,7 @@ export function bumpPinsEdit(plan: BumpPlan, environments: readonly Environment[
  * GITHUB_WORKSPACE when the file is inside it (GitHub Actions), else to the nearest directory
  * above it that holds `.git`. A UsageError when neither says.
  */
-export function pathInRepository(file: string, env: NodeJS.ProcessEnv = process.env): string {
+export function pathInRepository(file: string, env: NodeJS.ProcessEnv = process.env, flag = "--open-pr"): string {
   const absolute = resolve(file);
   const inside = (root: string) => {
     const rel = relative(root, absolute);
@@ -94,7 +94,7 @@ export function pathInRepository(file: string, env: NodeJS.ProcessEnv = process.
     if (dirname(dir) === dir) break;
   }
   throw new UsageError(
-    `--open-pr: cannot tell where ${file} sits in the repository (no .git above it, and it is not inside GITHUB_WORKSPACE): run amiroll in a checkout of the repository`,
+    `${flag}: cannot tell where ${file} sits in the repository (no .git above it, and it is not inside GITHUB_WORKSPACE): run amiroll in a checkout of the repository`,
   );
 }
 

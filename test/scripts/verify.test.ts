@@ -8,7 +8,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { removeTemporaryDirectories } from "../../scripts/commands/common";
-import { type PinsCommitter, verifyCommand } from "../../scripts/commands/verify";
+import { type PinsCommitterFactory, verifyCommand } from "../../scripts/commands/verify";
 import { REPO_CONFIG, errorLines, scratch } from "../support/cli";
 import { amirollInProcess } from "../support/cli-in-process";
 import { REPO_PINS_PATH } from "../support/repo-config";
@@ -102,7 +102,9 @@ describe("verify --promote --commit (the committer injected, as the GitHub layer
     const older = "ami-0a08ff49b6f772632";
     const file = pinsFile("promote.json", (raw) => (raw.production.apps.current = { imageId: older }));
     const commits: { path: string; content: string; message: string }[] = [];
-    const committer: PinsCommitter = { commitPins: async (path, content, message) => void commits.push({ path, content, message }) };
+    const committer: PinsCommitterFactory = (options) => ({
+      commitPins: async (content, message) => (commits.push({ path: options.pinsPath, content, message }), "committed"),
+    });
     const stdout: string[] = [];
     const stdoutWrite = jest.spyOn(process.stdout, "write").mockImplementation((chunk) => (stdout.push(String(chunk)), true));
     const stderrWrite = jest.spyOn(process.stderr, "write").mockImplementation(() => true);
@@ -110,7 +112,7 @@ describe("verify --promote --commit (the committer injected, as the GitHub layer
     process.env.AMIROLL_PINS = file;
     process.env.CDKTF_OUTDIR = join(scratch, "cdktf.out");
     try {
-      await verifyCommand({ committer: () => committer }).exitOverride().parseAsync(["--config", REPO_CONFIG, "--simulate", "--env", "staging", "--promote", "--commit", "--log-format", "text"], { from: "user" });
+      await verifyCommand({ committer }).exitOverride().parseAsync(["--config", REPO_CONFIG, "--simulate", "--env", "staging", "--promote", "--commit", "--log-format", "text"], { from: "user" });
     } finally {
       stdoutWrite.mockRestore();
       stderrWrite.mockRestore();
@@ -146,9 +148,20 @@ describe("verify --promote --commit (the committer injected, as the GitHub layer
     expect(out.commitMessage.split("\n")[0]).toBe(`amiroll verify staging: apps ${PINNED} verified`);
   });
 
-  it("without a committer, --commit is not an option (exit 2)", async () => {
-    const r = await amirollInProcess(["verify", "--simulate", "--env", "staging", "--commit"]);
-    expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/^error: unknown option '--commit'$/m);
+  it("--commit checks its token, repository and branch before the simulated AWS: one line, exit 2", async () => {
+    const cases: [string[], Record<string, string>, RegExp][] = [
+      [["--commit", "--branch", "b"], { GITHUB_TOKEN: "", GH_TOKEN: "", GITHUB_REPOSITORY: "acme/infra" }, /^amiroll: --commit: GITHUB_TOKEN is not set/],
+      [["--commit", "--branch", "b"], { GITHUB_TOKEN: "t", GITHUB_REPOSITORY: "" }, /^amiroll: --commit: no repository: pass --repo owner\/name/],
+      [["--commit"], { GITHUB_TOKEN: "t", GITHUB_REPOSITORY: "acme/infra", GITHUB_HEAD_REF: "", GITHUB_API_URL: "http://127.0.0.1:9" }, /^amiroll: --commit: no branch: pass --branch/],
+      [["--commit", "--branch", "b", "--head", "abc"], { GITHUB_TOKEN: "t", GITHUB_REPOSITORY: "acme/infra", GITHUB_API_URL: "http://127.0.0.1:9" }, /^amiroll: --head: "abc" is not a full commit SHA/],
+      [["--commit", "--branch", "b"], { GITHUB_TOKEN: "t", GITHUB_REPOSITORY: "acme/infra", GITHUB_API_URL: "https://api.github.com" }, /^amiroll: --commit with --simulate commits simulated image ids: only to a GitHub stand-in on this machine/],
+      [["--branch", "b"], {}, /^amiroll: --repo, --branch and --head go with --commit$/],
+    ];
+    for (const [flags, env, message] of cases) {
+      const r = await amirollInProcess(["verify", "--simulate", "--env", "staging", ...flags], env);
+      expect(r.status).toBe(2);
+      expect(errorLines(r.stderr)).toEqual([expect.stringMatching(message)]);
+      expect(r.stderr).not.toContain("simulated");
+    }
   });
 });
