@@ -15,9 +15,13 @@ module.exports = {
   // test/wire/ runs apart: `npm run test:wire` (jest.wire.config.js).
   testPathIgnorePatterns: ["/node_modules/", "<rootDir>/test/wire/"],
   transform: { "^.+\\.tsx?$": ["@swc/jest", { jsc: { target: "es2022" } }] },
+  // Slowest files first, also on a fresh clone with no jest cache (test/support/sequencer.js).
+  testSequencer: "<rootDir>/test/support/sequencer.js",
   setupFilesAfterEnv: ["<rootDir>/test/support/setup.ts"],
-  // The CLI tests run the built CLI (bin/amiroll.js -> dist/): rebuilt first when stale.
-  globalSetup: "<rootDir>/test/support/build-dist.js",
+  // The CLI tests run the built CLI (bin/amiroll.js -> dist/): rebuilt first when stale. Every
+  // temporary directory of the run goes under one of its own, removed at the end.
+  globalSetup: "<rootDir>/test/support/global-setup.js",
+  globalTeardown: "<rootDir>/test/support/global-teardown.js",
   // The package's own name resolves to its sources, as tsconfig.json's "paths" say.
   moduleNameMapper: { "^amiroll$": "<rootDir>/constructs/index.ts", "^amiroll/config$": "<rootDir>/scripts/config/index.ts" },
   // The last reporter prints the plain "N passed, N failed" line CI reads.

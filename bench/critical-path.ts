@@ -9,7 +9,10 @@
  * (blue-green's drain, the canary); a replacement task is healthy after its own instance
  * registered, its start and its health grace; an old task stops (its stop time) only once a
  * replacement of its service is healthy (minimumHealthyPercent 100); an old instance terminates
- * (its shutdown) once its tasks are gone, or, in blue-green, once every task moved.
+ * (its shutdown) once its tasks are gone, or, in blue-green, once every task has left the old
+ * generation (STOPPED: what the watch verifies before the retire apply). The canary's soak runs
+ * from the moment its proof holds (no task meant to run left on the drained instance: the last
+ * replacement healthy, its old task told to stop), overlapping the stops.
  *
  * Which replacement frees which old task is the scheduler's choice, so each service's pairing is
  * taken at its best for the path (the fastest replacement with the longest tail: sorted pairing
@@ -58,7 +61,8 @@ export interface StageSamples {
   /**
    * each-when-empty: the old group is deleted at the barrier and the drain hook releases each
    * instance once its tasks are STOPPED; after-all-moved: blue-green retires the old generation
-   * once every task moved (the hook then releases each instance once its tasks are STOPPED).
+   * once every task has left it (its last task STOPPED, as the watch verifies), and every old
+   * instance shuts down from then on.
    */
   readonly terminate: "each-when-empty" | "after-all-moved";
   /**
@@ -72,7 +76,7 @@ export interface StagePath {
   readonly name: string;
   /** Stage start to the moment tasks may move (the slowest new instance). */
   readonly barrierMs: number;
-  /** On the critical chain, after the barrier: waiting for its own instance, start + grace, and the stop unless the policy wait covers it. */
+  /** On the critical chain, after the barrier: waiting for its own instance, start + grace, and the stop. */
   readonly moveMs: number;
   /** On the critical chain: the old instance's shutdown. */
   readonly shutdownMs: number;
@@ -108,25 +112,43 @@ export function stagePath(stage: StageSamples): StagePath {
   let end = barrierMs;
   let moveMs = 0;
   let shutdownMs = 0;
-  // When the last old task may be told to stop: its replacement healthy.
+  // When the last old task has STOPPED, each service's pairing at its best for that moment: the
+  // watch (blue-green's verification) and the canary's steadiness both wait for it.
+  let lastStopped = barrierMs;
+  let lastStop: { readyMs: number; stopMs: number } | undefined;
+  // When the last old task may be told to stop: its replacement healthy (the canary's proof holds
+  // then: its polls list the tasks meant to run, and a task told to stop is no longer one).
   let lastReady = barrierMs;
   for (const service of stage.services) {
     const ready = service.started.map((t) => Math.max(barrierMs, t.instance === undefined ? 0 : registered[t.instance]) + t.startMs + t.graceMs);
-    // An old task's tail: its stop, then its instance's shutdown (the drain hook waits for STOPPED).
+    const stops = service.stopped.map((t) => t.stopMs);
+    const stopped = bestPairing(ready, stops, barrierMs);
+    if (stopped) lastReady = Math.max(lastReady, stopped.lastA);
+    if (stopped && stopped.max > lastStopped) {
+      lastStopped = stopped.max;
+      lastStop = { readyMs: stopped.a, stopMs: stops[stopped.bIndex] };
+    }
+    if (stage.terminate === "after-all-moved") continue;
+    // Each instance released once empty: an old task's tail is its stop, then its instance's
+    // shutdown (the drain hook waits for STOPPED).
     const tails = service.stopped.map((t) => t.stopMs + (t.terminated === undefined ? 0 : stage.terminated[t.terminated].shutdownMs));
     const pair = bestPairing(ready, tails, barrierMs);
-    if (!pair) continue;
-    lastReady = Math.max(lastReady, pair.lastA);
-    if (pair.max > end) {
+    if (pair && pair.max > end) {
       end = pair.max;
       const stopMs = service.stopped[pair.bIndex].stopMs;
       moveMs = pair.a - barrierMs + stopMs;
       shutdownMs = tails[pair.bIndex] - stopMs;
     }
   }
+  if (lastStop && lastStopped > end) {
+    end = lastStopped;
+    moveMs = lastStop.readyMs - barrierMs + lastStop.stopMs;
+    shutdownMs = 0;
+  }
   // Old instances go no earlier than their group is deleted: at the barrier (the hook releases each
-  // once empty), or once the last task may stop (blue-green retires the old generation then).
-  const retireAt = stage.terminate === "each-when-empty" ? barrierMs : lastReady;
+  // once empty), or once every task has left the old generation (blue-green verifies that, then
+  // retires it: every old instance shuts down from then on).
+  const retireAt = stage.terminate === "each-when-empty" ? barrierMs : lastStopped;
   for (const t of stage.terminated) {
     if (retireAt + t.shutdownMs > end) {
       end = retireAt + t.shutdownMs;
@@ -134,7 +156,8 @@ export function stagePath(stage: StageSamples): StagePath {
       shutdownMs = t.shutdownMs;
     }
   }
-  // The policy wait runs from the last replacement needed, alongside the stops it covers.
+  // The policy wait (the canary's soak) runs from the moment its proof holds: every replacement
+  // healthy, so no task meant to run left on the drained instance; the stops run inside it.
   if (stage.policyMs > 0 && lastReady + stage.policyMs >= end) {
     return { name: stage.name, barrierMs, moveMs: lastReady - barrierMs, shutdownMs: 0, policyMs: stage.policyMs, totalMs: lastReady + stage.policyMs };
   }

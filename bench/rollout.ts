@@ -71,7 +71,7 @@ const BOUND_S = B.bootSeconds + B.agentRegistrationSeconds + B.taskStartSeconds 
 /**
  * Where the time went, from `start` (virtual ms): the last new instance registered with ECS, the
  * last service task on an old instance stopped, the last old instance's lifecycle hook released
- * (the drain hook checks every recheck interval), the last old instance terminated.
+ * (the drain hook checks every recheck interval, or every 5 s while an instance is due to be empty), the last old instance terminated.
  */
 function milestones(sim: Simulation, start: number): string {
   const w = sim.world;
@@ -413,8 +413,9 @@ function parent(): void {
   console.log("critical path: from the durations this very run sampled (bench/critical-path.ts), every wait (polls, hook rechecks,");
   console.log("  terraform's capacity checks) taken out, the strategy's order kept, per stage: barrier (every new instance InService for");
   console.log("  replace's apply, registered for the canary and blue-green) + move (the critical task: its instance's registration, start,");
-  console.log("  health grace, stop) + shutdown (its old instance's; blue-green retires the old generation once every task may stop) +");
-  console.log(`  the canary's soak (${CANARY_SOAK_MS / 1000} s: policy, not physics). Replace's path is canary + replace, one after the other.`);
+  console.log("  health grace, stop) + shutdown (its old instance's; blue-green retires the old generation once its last task stopped, as");
+  console.log(`  the watch verifies) + the canary's soak (${CANARY_SOAK_MS / 1000} s from the last replacement healthy: policy, not physics). Replace's path`);
+  console.log("  is canary + replace, one after the other.");
   console.log(`naive bound: boot + registration + task start + health grace + task stop, constants before jitter = ${BOUND_S} s (one instance)`);
   console.log("columns:");
   console.log("  makespan   rollout phases summed, window check and gates excluded (replace: apply, canary, pins, apply; blue-green:");
@@ -465,7 +466,8 @@ function parent(): void {
   console.log("");
   for (const note of notes) console.log(note);
   console.log("milestones: from the start of the wave, when the last new instance registered, the last service task left an old one, the");
-  console.log("last old instance's terminating hook was released (the drain hook rechecks every 30 s) and the last old instance terminated");
+  console.log("last old instance's terminating hook was released (the drain hook rechecks every 30 s, every 5 s while an instance is due to be empty)");
+  console.log("and the last old instance terminated");
 
   console.log("");
   console.log("the same world rolled each way: amiroll's two strategies; an ASG instance refresh of the group (launch template on the new");

@@ -6,7 +6,8 @@
  * answering taken out, since in production that is AWS's. Each poll is measured twice: full (no
  * previous snapshot, as `status` polls) and incremental (given the last one, as the watch polls).
  * Targets (calls at or under the bound; at most 50 ms of driver CPU per incremental poll, analysis
- * included, at 600 instances) are reported, never enforced.
+ * included, at 600 instances, as the median poll and as the mean over enough polls to pass every
+ * max age, so that the polls reading parts again at their max age count) are reported, never enforced.
  *
  * Real responses are parsed: the sim answers with objects, so a probe turns each ECS and Auto
  * Scaling answer into the bytes AWS would send (awsJson 1.1 JSON; awsQuery XML) and hands them to
@@ -25,7 +26,7 @@ import { Readable } from "node:stream";
 import { type AwsClients, withoutSdkLogging } from "../scripts/fleet/clients";
 import { serviceBalance } from "../scripts/fleet/balance";
 import { type MigrationState, stepMigration } from "../scripts/fleet/migration";
-import { type FleetSnapshot, apiCallBound, takeSnapshot } from "../scripts/fleet/snapshot";
+import { DEFAULT_TASK_LIST_MAX_AGE_MS, type FleetSnapshot, apiCallBound, takeSnapshot } from "../scripts/fleet/snapshot";
 import { createSimulation } from "../scripts/sim/scenarios";
 import type { ServiceSpec } from "../scripts/sim/world";
 import { NEW_AMI, fleetEnvironment } from "./fleet";
@@ -169,7 +170,7 @@ const plain = (value: object): unknown =>
  * bytes (the driver's). With `check`, each parsed answer is compared with the sim's, and a
  * difference is an error: the parse must give the driver what the sim said.
  */
-function instrument(clients: AwsClients) {
+export function instrument(clients: AwsClients) {
   const totals = { answeringCpuMs: 0, foreignCpuMs: 0, bytes: 0, check: false, byOperation: new Map<string, { bytes: number; parseMs: number }>() };
   for (const service of ["ecs", "autoScaling"] as const) {
     const client = clients[service] as unknown as { middlewareStack: any; config: { protocol: { deserializeResponse(op: unknown, context: object, response: HttpResponse): Promise<object> } } };
@@ -246,10 +247,10 @@ async function benchFleet(fleet: Fleet, cycles: number) {
   let last = (await measureCycle(sim.clients, cluster, { now: sim.clock.now(), since })).snapshot;
   totals.check = false;
 
-  /** `cycles` polls a poll interval apart, full or each given the last snapshot. */
-  const polls = async (incremental: boolean): Promise<PollFigures[]> => {
+  /** `count` polls a poll interval apart, full or each given the last snapshot. */
+  const polls = async (incremental: boolean, count: number): Promise<PollFigures[]> => {
     const out: PollFigures[] = [];
-    for (let i = 0; i < cycles; i++) {
+    for (let i = 0; i < count; i++) {
       await sim.clock.sleep(POLL_INTERVAL_MS);
       const before = { answering: totals.answeringCpuMs, bytes: totals.bytes, calls: sim.world.calls.length };
       const figure = await measureCycle(sim.clients, cluster, {
@@ -273,12 +274,15 @@ async function benchFleet(fleet: Fleet, cycles: number) {
     }
     return out;
   };
-  const full = await polls(false);
+  const full = await polls(false, cycles);
   totals.byOperation.clear();
-  const incremental = await polls(true);
+  // Enough incremental polls to pass every max age (the task lists' is the longest), so that
+  // the mean carries the polls that read parts again at their max age.
+  const incrementalPolls = Math.max(cycles, Math.ceil(DEFAULT_TASK_LIST_MAX_AGE_MS / POLL_INTERVAL_MS) + 1);
+  const incremental = await polls(true, incrementalPolls);
 
   const s = last;
-  console.log(`${fleet.instances} instances, ${s.tasks.length} running tasks, ${s.services.length} services (one cluster; world settled in ${settleS.toFixed(1)} s; ${cycles} polls of each kind, medians)`);
+  console.log(`${fleet.instances} instances, ${s.tasks.length} running tasks, ${s.services.length} services (one cluster; world settled in ${settleS.toFixed(1)} s; ${cycles} full and ${incrementalPolls} incremental polls ${POLL_INTERVAL_MS / 1000} s apart, medians)`);
   console.log(`                                   full poll   incremental`);
   const row = (label: string, of: (f: PollFigures) => number, digits = 1, unit = "ms") =>
     console.log(`  ${label.padEnd(31)}${`${median(full.map(of)).toFixed(digits)} ${unit}`.padStart(12)}${`${median(incremental.map(of)).toFixed(digits)} ${unit}`.padStart(14)}`);
@@ -296,13 +300,15 @@ async function benchFleet(fleet: Fleet, cycles: number) {
   serviceBalance(last);
   console.log(`  ${"balance, once at the end".padEnd(31)}${`${cpuMs(balanceStart).toFixed(1)} ms`.padStart(12)}`);
   const allIn = (f: PollFigures) => f.pollCpuMs + f.analysisCpuMs;
-  console.log(`  incremental all-in CPU: min ${Math.min(...incremental.map(allIn)).toFixed(1)}, max ${Math.max(...incremental.map(allIn)).toFixed(1)} ms`);
+  const mean = (values: readonly number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+  // The mean carries the polls that read parts again at their max age.
+  console.log(`  incremental all-in CPU: min ${Math.min(...incremental.map(allIn)).toFixed(1)}, mean ${mean(incremental.map(allIn)).toFixed(1)}, max ${Math.max(...incremental.map(allIn)).toFixed(1)} ms; calls min ${Math.min(...incremental.map((f) => f.calls))}, max ${Math.max(...incremental.map((f) => f.calls))}`);
   const parts = [...totals.byOperation].sort(([, a], [, b]) => b.bytes - a.bytes);
   console.log(`  incremental, per poll by call: bytes, and process CPU while its answers parse (concurrent calls overlap, so these add up to more than the poll):`);
-  console.log(`    ${parts.map(([name, p]) => `${name.replace(/Command$/, "")} ${(p.bytes / cycles / 1e3).toFixed(0)} kB ${(p.parseMs / cycles).toFixed(1)} ms`).join(", ")}`);
+  console.log(`    ${parts.map(([name, p]) => `${name.replace(/Command$/, "")} ${(p.bytes / incrementalPolls / 1e3).toFixed(0)} kB ${(p.parseMs / incrementalPolls).toFixed(1)} ms`).join(", ")}`);
   const calls = Math.max(...[...full, ...incremental].map((f) => f.calls));
   const bound = Math.min(...[...full, ...incremental].map((f) => f.bound));
-  return { fleet, ok: calls <= bound, cpuMs: median(incremental.map(allIn)), fullCpuMs: median(full.map(allIn)), calls: Math.max(...incremental.map((f) => f.calls)), fullCalls: Math.max(...full.map((f) => f.calls)), bound };
+  return { fleet, ok: calls <= bound, cpuMs: median(incremental.map(allIn)), meanCpuMs: mean(incremental.map(allIn)), fullCpuMs: median(full.map(allIn)), calls: Math.max(...incremental.map((f) => f.calls)), fullCalls: Math.max(...full.map((f) => f.calls)), bound };
 }
 
 async function main(): Promise<void> {
@@ -312,10 +318,10 @@ async function main(): Promise<void> {
   for (const fleet of FLEETS) results.push(await benchFleet(fleet, cycles));
   const callsMet = results.every((r) => r.ok);
   const big = results.find((r) => r.fleet.instances === 600)!;
-  const cpuMet = big.cpuMs <= TARGET_CPU_MS_AT_600;
+  const cpuMet = big.cpuMs <= TARGET_CPU_MS_AT_600 && big.meanCpuMs <= TARGET_CPU_MS_AT_600;
   console.log(
     `targets: API calls at or under the bound: ${callsMet ? "met" : "NOT met"} (incremental ${results.map((r) => `${r.calls}/${r.bound}`).join(", ")}; full ${results.map((r) => `${r.fullCalls}/${r.bound}`).join(", ")}); ` +
-      `at most ${TARGET_CPU_MS_AT_600} ms driver CPU per incremental poll (poll with parsing + analysis) at 600 instances: ${cpuMet ? "met" : "NOT met"} (${big.cpuMs.toFixed(1)} ms; a full poll ${big.fullCpuMs.toFixed(1)} ms)`,
+      `at most ${TARGET_CPU_MS_AT_600} ms driver CPU per incremental poll (poll with parsing + analysis) at 600 instances: ${cpuMet ? "met" : "NOT met"} (median ${big.cpuMs.toFixed(1)} ms, mean ${big.meanCpuMs.toFixed(1)} ms; a full poll ${big.fullCpuMs.toFixed(1)} ms)`,
   );
 }
 

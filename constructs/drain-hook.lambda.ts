@@ -23,7 +23,6 @@ import {
 } from "@aws-sdk/client-auto-scaling";
 import {
   DescribeContainerInstancesCommand,
-  DescribeServicesCommand,
   DescribeTasksCommand,
   ECSClient,
   ListContainerInstancesCommand,
@@ -104,6 +103,8 @@ export interface LifecycleAction {
   /** The delay before this check, and the tasks that held the instance at the previous one (the backoff's memory). */
   readonly delaySeconds?: number;
   readonly remaining?: number;
+  /** When a check last saw fewer tasks holding it than the check before (ISO 8601): tasks are leaving. */
+  readonly leftAt?: string;
   /**
    * The tasks that held it at the previous check's listing, when that listing was a full one
    * (tasks meant to run and told to stop) of an instance already DRAINING: the next listing then
@@ -144,10 +145,9 @@ const CONTAINER_INSTANCE_ARN = /^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:container-
 const MAX_UNCONFIRMED = 500;
 /** Instances per re-check message: one DescribeContainerInstances call each, and well under 256 KiB. */
 export const MAX_ACTIONS_PER_MESSAGE = 100;
-/** DescribeTasks and DescribeContainerInstances take at most 100 ids, DescribeServices 10, UpdateContainerInstancesState 10. */
+/** DescribeTasks and DescribeContainerInstances take at most 100 ids, UpdateContainerInstancesState 10. */
 const TASK_BATCH = 100;
 const CONTAINER_INSTANCE_BATCH = 100;
-const SERVICE_BATCH = 10;
 const DRAIN_BATCH = 10;
 /** EC2 ids per ListContainerInstances filter (`ec2InstanceId in [...]`), well within its length limit. */
 const FILTER_IDS = 20;
@@ -159,6 +159,14 @@ export const MAX_RECHECK_SECONDS = 900;
 const DEFAULT_FAILED_CHECK_SECONDS = 240;
 /** A drain still holding after this long, with nothing moving, is checked less often (doubling, within the heartbeat's bound). */
 export const BACKOFF_AFTER_SECONDS = 300;
+/**
+ * The re-check delay (when shorter than the interval) of an instance due to be empty soon: its
+ * count of tasks meant to run fell since its last check (tasks are leaving: the rest follow as
+ * their replacements become healthy), or every task that holds it has been told to stop (it is
+ * empty once they have stopped, about one stop timeout). Only while it keeps getting closer: a
+ * prompt check that finds the same tasks holding goes back to the interval.
+ */
+export const PROMPT_RECHECK_SECONDS = 5;
 /**
  * How long before the Lambda's own timeout the handler gives up on a sweep still running: it
  * reports its messages failed (they come back after the visibility timeout) rather than let the
@@ -226,18 +234,19 @@ const arnList = (value: unknown, pattern: RegExp, max: number) =>
 function actionFromFields(fields: unknown, hookName: string): Parsed {
   if (!isRecord(fields)) return { dropped: "the action is not an object" };
   if (!isCount(fields.checks)) return { dropped: "checks is not a count" };
-  const { unconfirmedTasks, containerInstanceArns, heartbeatAt, delaySeconds, remaining, heldBy } = fields;
+  const { unconfirmedTasks, containerInstanceArns, heartbeatAt, delaySeconds, remaining, heldBy, leftAt } = fields;
   if (unconfirmedTasks !== undefined && !arnList(unconfirmedTasks, TASK_ARN, MAX_UNCONFIRMED)) return { dropped: "unconfirmedTasks is not a list of task ARNs" };
   if (containerInstanceArns !== undefined && !arnList(containerInstanceArns, CONTAINER_INSTANCE_ARN, 10)) {
     return { dropped: "containerInstanceArns is not a list of container instance ARNs" };
   }
   if (heartbeatAt !== undefined && (typeof heartbeatAt !== "string" || Number.isNaN(Date.parse(heartbeatAt)))) return { dropped: "heartbeatAt is not a time" };
+  if (leftAt !== undefined && (typeof leftAt !== "string" || Number.isNaN(Date.parse(leftAt)))) return { dropped: "leftAt is not a time" };
   if (delaySeconds !== undefined && !isCount(delaySeconds, 1)) return { dropped: "delaySeconds is not a count" };
   if (remaining !== undefined && !isCount(remaining)) return { dropped: "remaining is not a count" };
   if (heldBy !== undefined && !arnList(heldBy, TASK_ARN, MAX_UNCONFIRMED)) return { dropped: "heldBy is not a list of task ARNs" };
   const parsed = checkedAction(fields, hookName, fields.checks as number);
   if ("dropped" in parsed) return parsed;
-  const extra = { unconfirmedTasks, containerInstanceArns, heartbeatAt, delaySeconds, remaining, heldBy } as Partial<LifecycleAction>;
+  const extra = { unconfirmedTasks, containerInstanceArns, heartbeatAt, delaySeconds, remaining, heldBy, leftAt } as Partial<LifecycleAction>;
   // An empty heldBy still says the last listing was a full one; an empty list of the others says nothing.
   const present = Object.fromEntries(Object.entries(extra).filter(([key, v]) => v !== undefined && !(Array.isArray(v) && v.length === 0 && key !== "heldBy")));
   return { action: { ...parsed.action, ...present } };
@@ -316,17 +325,34 @@ export function heartbeatDue(settings: DrainHookSettings, lastHeartbeatMs: numbe
  * The delay before the next check: the re-check interval, doubled from check to check once the
  * drain has lasted BACKOFF_AFTER_SECONDS with no task leaving, up to what the heartbeat timeout
  * allows (heartbeatTimeout - failedCheckSeconds, the synth-time bound of the interval itself) and
- * SQS's 15 minutes; never past the maximum drain time.
+ * SQS's 15 minutes; never past the maximum drain time; PROMPT_RECHECK_SECONDS instead when the
+ * instance is due to be empty soon (`dueToEmpty`, see below).
  */
-export function nextCheckDelay(settings: DrainHookSettings, action: LifecycleAction, remaining: number, elapsedSeconds: number): number {
+export function nextCheckDelay(settings: DrainHookSettings, action: LifecycleAction, remaining: number, elapsedSeconds: number, dueToEmpty = false): number {
   const base = Math.min(settings.recheckSeconds, MAX_RECHECK_SECONDS);
   const ceiling =
     settings.heartbeatTimeoutSeconds === undefined
       ? base
       : Math.min(MAX_RECHECK_SECONDS, Math.max(base, settings.heartbeatTimeoutSeconds - (settings.failedCheckSeconds ?? DEFAULT_FAILED_CHECK_SECONDS)));
   const stuck = elapsedSeconds >= BACKOFF_AFTER_SECONDS && action.remaining !== undefined && remaining >= action.remaining;
-  const delay = stuck ? Math.min(ceiling, 2 * (action.delaySeconds ?? base)) : base;
+  const delay = stuck ? Math.min(ceiling, 2 * Math.max(base, action.delaySeconds ?? base)) : dueToEmpty ? Math.min(base, PROMPT_RECHECK_SECONDS) : base;
   return Math.max(1, Math.min(delay, settings.maxDrainSeconds - elapsedSeconds));
+}
+
+/**
+ * Whether an instance is due to be empty soon, at a check (`nowMs`) that found `remaining` tasks
+ * holding it: tasks left it within the last re-check interval (the rest follow as their
+ * replacements become healthy, a few seconds apart), or only tasks already told to stop hold it
+ * (it is empty once they have stopped) and the last check was not already a prompt one that found
+ * as many. Also when tasks were last seen leaving (`leftAt`, carried to the next check).
+ */
+export function dueToEmpty(settings: DrainHookSettings, action: LifecycleAction, remaining: number, nowMs: number, stoppingOnly: boolean): { due: boolean; leftAt?: string } {
+  const base = Math.min(settings.recheckSeconds, MAX_RECHECK_SECONDS);
+  const left = action.remaining !== undefined && remaining < action.remaining;
+  const leftAt = left ? new Date(nowMs).toISOString() : action.leftAt;
+  const recently = leftAt !== undefined && nowMs - Date.parse(leftAt) < base * 1000;
+  const closer = left || (action.delaySeconds ?? base) > PROMPT_RECHECK_SECONDS;
+  return { due: recently || (stoppingOnly && closer), ...(leftAt !== undefined && { leftAt }) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -363,17 +389,14 @@ function serviceOf(task: Task): string | undefined {
   return task.group?.startsWith("service:") ? task.group.slice("service:".length) : undefined;
 }
 
-/** The names of the DAEMON services among the tasks' services. */
-async function daemonServices(send: Send, cluster: string, tasks: readonly Task[]): Promise<Set<string>> {
-  const names = [...new Set(tasks.map(serviceOf).filter((name): name is string => name !== undefined))];
-  const daemons = new Set<string>();
-  for (const batch of chunks(names, SERVICE_BATCH)) {
-    const described = await send(new DescribeServicesCommand({ cluster, services: batch }));
-    for (const service of described.services ?? []) {
-      if (service.schedulingStrategy === "DAEMON" && service.serviceName) daemons.add(service.serviceName);
-    }
-  }
-  return daemons;
+/**
+ * The names of the cluster's DAEMON services, from ListServices (schedulingStrategy DAEMON): a
+ * service ARN ends with its name (`.../service/<cluster>/<name>`, or `.../service/<name>` in the
+ * old format). No DescribeServices: the hook's role does not need it.
+ */
+async function daemonServiceNames(send: Send, cluster: string): Promise<Set<string>> {
+  const arns = await allPages<string>(send, (nextToken) => new ListServicesCommand({ cluster, schedulingStrategy: "DAEMON", nextToken }), (page) => page.serviceArns);
+  return new Set(arns.map((arn) => arn.slice(arn.lastIndexOf("/") + 1)));
 }
 
 /**
@@ -408,7 +431,7 @@ interface Check {
   /** Decided: complete it with this outcome. */
   completeWith?: DrainOutcome & { kind: "completed" };
   /** Decided: check again, with what to carry. */
-  wait?: { outcome: DrainOutcome; remaining?: number; unconfirmed: readonly string[]; heldBy?: readonly string[] };
+  wait?: { outcome: DrainOutcome; remaining?: number; unconfirmed: readonly string[]; heldBy?: readonly string[]; leftAt?: string };
   /** The end of its check (set last). */
   outcome?: DrainOutcome;
 }
@@ -540,19 +563,18 @@ export async function checkDrains(actions: readonly LifecycleAction[], deps: Dra
   // tasks included, tasks already told to stop not); more than the cluster has daemon services
   // means some are still there, and the listing can wait.
   const counted = (c: Check) => c.instances!.reduce((n, ci) => n + (ci.runningTasksCount ?? 0) + (ci.pendingTasksCount ?? 0), 0);
-  let daemonServiceCount: number | undefined;
-  const daemonServicesInCluster = async () =>
-    (daemonServiceCount ??= (
-      await allPages<string>(send, (nextToken) => new ListServicesCommand({ cluster, schedulingStrategy: "DAEMON", nextToken }), (page) => page.serviceArns)
-    ).length);
+  // The cluster's daemon services, listed once per sweep and only when needed.
+  let daemonNames: Promise<Set<string>> | undefined;
+  const daemonServicesInCluster = () => (daemonNames ??= daemonServiceNames(send, cluster));
   const toList: Check[] = [];
   for (const c of found) {
     const n = counted(c);
-    if (n === 0 || c.overdue || (c.action.unconfirmedTasks?.length ?? 0) > 0 || n <= (await daemonServicesInCluster())) toList.push(c);
+    if (n === 0 || c.overdue || (c.action.unconfirmedTasks?.length ?? 0) > 0 || n <= (await daemonServicesInCluster()).size) toList.push(c);
     else {
-      const nextCheckSeconds = nextCheckDelay(settings, c.action, n, c.elapsedSeconds);
+      const soon = dueToEmpty(settings, c.action, n, now, false);
+      const nextCheckSeconds = nextCheckDelay(settings, c.action, n, c.elapsedSeconds, soon.due);
       log({ level: "info", message: `waiting for ${n} task(s) to leave`, counted: n, nextCheckSeconds, ...c.about });
-      c.wait = { outcome: { kind: "waiting", holding: n, nextCheckSeconds }, remaining: n, unconfirmed: c.action.unconfirmedTasks ?? [] };
+      c.wait = { outcome: { kind: "waiting", holding: n, nextCheckSeconds }, remaining: n, unconfirmed: c.action.unconfirmedTasks ?? [], leftAt: soon.leftAt };
     }
   }
 
@@ -590,7 +612,8 @@ export async function checkDrains(actions: readonly LifecycleAction[], deps: Dra
     for (const task of (out.tasks ?? []) as Task[]) if (task.taskArn) tasks.set(task.taskArn, task);
     for (const failure of out.failures ?? []) if (failure.arn) failures.set(failure.arn, failure.reason ?? "failed");
   }
-  const daemons = await daemonServices(send, cluster, [...tasks.values()].filter((task) => task.lastStatus !== "STOPPED"));
+  // Which of the services of the tasks still there are daemons (their tasks never hold an instance).
+  const daemons = [...tasks.values()].some((task) => task.lastStatus !== "STOPPED" && serviceOf(task)) ? await daemonServicesInCluster() : new Set<string>();
 
   // 6. Decided: let go those no task holds (or overdue), wait for the others.
   for (const [c, arns] of listed) {
@@ -630,11 +653,14 @@ export async function checkDrains(actions: readonly LifecycleAction[], deps: Dra
       });
       c.completeWith = { kind: "completed", reason: "max-drain-time", holding };
     } else {
-      const nextCheckSeconds = nextCheckDelay(settings, c.action, remaining, c.elapsedSeconds);
+      // Held only by tasks told to stop: empty once they have stopped.
+      const stopping = unconfirmed.length === 0 && holding.length > 0 && holding.every((t) => tasks.get(t.taskArn)?.desiredStatus === "STOPPED");
+      const soon = dueToEmpty(settings, c.action, remaining, now, stopping);
+      const nextCheckSeconds = nextCheckDelay(settings, c.action, remaining, c.elapsedSeconds, soon.due);
       log({ level: "info", message: `waiting for ${remaining} task(s) to leave`, groups: [...new Set(holding.map((task) => task.group))], nextCheckSeconds, containerInstance, ...c.about });
       // Carried when this listing or the one it continues was a full listing of the DRAINING instance.
       const carry = (full.has(c) || c.action.heldBy !== undefined) && holding.length <= MAX_UNCONFIRMED;
-      c.wait = { outcome: { kind: "waiting", holding: remaining, nextCheckSeconds }, remaining, unconfirmed, heldBy: carry ? holding.map((t) => t.taskArn) : undefined };
+      c.wait = { outcome: { kind: "waiting", holding: remaining, nextCheckSeconds }, remaining, unconfirmed, heldBy: carry ? holding.map((t) => t.taskArn) : undefined, leftAt: soon.leftAt };
     }
   }
 
@@ -679,6 +705,7 @@ export async function checkDrains(actions: readonly LifecycleAction[], deps: Dra
         delaySeconds,
         remaining: c.wait!.remaining,
         heldBy: c.wait!.heldBy,
+        leftAt: c.wait!.leftAt ?? c.action.leftAt,
       };
       c.outcome = c.wait!.outcome;
       return action;

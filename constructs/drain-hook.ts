@@ -232,7 +232,7 @@ export class DrainHook extends Construct {
             // Reads whose resources are ids only known at run time; still only in this cluster.
             Sid: "ReadTasks",
             Effect: "Allow",
-            Action: ["ecs:DescribeContainerInstances", "ecs:ListTasks", "ecs:DescribeTasks", "ecs:DescribeServices", "ecs:ListServices"],
+            Action: ["ecs:DescribeContainerInstances", "ecs:ListTasks", "ecs:DescribeTasks", "ecs:ListServices"],
             Resource: "*",
             Condition: inCluster,
           },

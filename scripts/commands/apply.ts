@@ -94,9 +94,9 @@ export function applyCommand(): Command {
           timeoutText: options.timeout,
         });
       } else if (guard.creating.length > 0 && guard.expect !== "replace") {
-        log.info(`first deploy of ${guard.creating.join(", ")} applied: its instances are starting; amiroll rollout --from ${environment.name} --to ${environment.name} watches them register, runs the gates and records the image as verified`);
+        log.info(`first deploy of ${guard.creating.join(", ")} applied: its instances are starting; amiroll verify --env ${environment.name} watches them register, runs the gates and records the image as verified`);
       } else if (guard.expect === "add") {
-        log.info("the new generation is in service; the old one is still ACTIVE: drain it (ECS DRAINING), verify, then apply the retire (pins without `retiring`)");
+        log.info(`the new generation is in service; the old one is still ACTIVE: amiroll verify --env ${environment.name} drains it, runs the gates and records the image as verified (its pins then without \`retiring\`); then apply the retire`);
       }
     } finally {
       interrupt.done();

@@ -186,6 +186,9 @@ export function temporaryDirectory(prefix: string): string {
 export function removeTemporaryDirectories(): void {
   for (const directory of temporaryDirectories) rmSync(directory, { recursive: true, force: true });
   temporaryDirectories.clear();
+  // Nothing left to remove and no verb listening: the signals are Node's again (in process, the
+  // next verb then listens afresh instead of believing a listener its caller removed is still there).
+  if (onSignal === undefined) stopListeningForSignals();
 }
 
 /** `--env NAME`, which may be given several times; none means every environment. */

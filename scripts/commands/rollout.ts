@@ -229,7 +229,8 @@ export interface RolloutWorld {
   checkpoint?: (environment: string, point: string) => void;
 }
 
-function realWorld(config: Config, log: Logger): RolloutWorld {
+/** Real AWS and terraform, the config's pins file. */
+export function realWorld(config: Config, log: Logger): RolloutWorld {
   const world: RolloutWorld = {
     clock: wallClock,
     pinsPath: config.pinsPath,

@@ -10,6 +10,7 @@ import { UsageError } from "../core/errors";
 import { type Environment, type EnvironmentsConfig, loadEnvironments } from "./environments";
 import { ConfigError, Input, readJsonFile } from "./input";
 import { type Pins, readPins } from "./pins";
+import { labelProblem, reviewerProblem } from "../github/repository";
 
 export const CONFIG_FILE = "amiroll.json";
 export const DEFAULT_PINS_FILE = "amis.json";
@@ -25,6 +26,16 @@ export interface AmirollConfig {
   readonly outDir?: string;
   /** The environments, by name (lower-case letters, digits and '-'). */
   readonly environments: EnvironmentsConfig;
+  /** The pull requests `amiroll bump --open-pr` opens. */
+  readonly pullRequests?: PullRequestsConfig;
+}
+
+/** `pullRequests` of `amiroll.json`: what `bump --open-pr` adds to its pull requests (with its --label and --reviewer). */
+export interface PullRequestsConfig {
+  /** Labels, added on every run (only those the pull request lacks). @default [] */
+  readonly labels?: readonly string[];
+  /** GitHub logins or `org/team`, asked for a review when the pull request is opened. @default [] */
+  readonly reviewers?: readonly string[];
 }
 
 /** The config as loaded: validated, defaults filled in, paths absolute. */
@@ -39,6 +50,8 @@ export interface LoadedConfig {
   readonly pinsShownAs: string;
   /** The synthesized stacks' directory, absolute (CDKTF_OUTDIR overrides the config's `outDir`). */
   readonly outDir: string;
+  /** `pullRequests`, validated (absent: none). */
+  readonly pullRequests?: { readonly labels: readonly string[]; readonly reviewers: readonly string[] };
 }
 
 /** The config and the pins it names: what every verb starts from. */
@@ -97,7 +110,7 @@ export function shownPath(path: string, cwd: string = process.cwd()): string {
 export function parseConfig(raw: unknown, path: string, options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): LoadedConfig {
   const env = options.env ?? process.env;
   const shownAs = shownPath(path, options.cwd);
-  const f = new Input(shownAs, "", raw).object(["$schema", "pins", "outDir", "environments"]);
+  const f = new Input(shownAs, "", raw).object(["$schema", "pins", "outDir", "environments", "pullRequests"]);
   // $schema is for editors: any string, even one pointing nowhere, is fine.
   if (f.$schema.present) f.$schema.string();
   const directory = dirname(path);
@@ -117,7 +130,22 @@ export function parseConfig(raw: unknown, path: string, options: { env?: NodeJS.
   const environments = loadEnvironments(f.environments.value, shownAs, "environments");
   const pinsPath = env.AMIROLL_PINS ? resolve(options.cwd ?? process.cwd(), env.AMIROLL_PINS) : pinsFromConfig;
   const outDir = env.CDKTF_OUTDIR ? resolve(options.cwd ?? process.cwd(), env.CDKTF_OUTDIR) : outDirFromConfig;
-  return { path, shownAs, environments, pinsPath, pinsShownAs: shownPath(pinsPath, options.cwd), outDir };
+  const pullRequests = f.pullRequests.present ? parsePullRequests(f.pullRequests) : undefined;
+  return { path, shownAs, environments, pinsPath, pinsShownAs: shownPath(pinsPath, options.cwd), outDir, ...(pullRequests && { pullRequests }) };
+}
+
+function parsePullRequests(input: Input): NonNullable<LoadedConfig["pullRequests"]> {
+  const f = input.object(["labels", "reviewers"]);
+  const list = (field: Input, problem: (value: string) => string | undefined): string[] =>
+    field.present
+      ? field.array().map((item) => {
+          const value = item.string();
+          const wrong = problem(value);
+          if (wrong) item.fail(wrong);
+          return value;
+        })
+      : [];
+  return { labels: list(f.labels, labelProblem), reviewers: list(f.reviewers, reviewerProblem) };
 }
 
 /** Reads and validates the config file at `path` (pins not read), within the JSON limits every file read has. */

@@ -24,6 +24,12 @@ export interface BumpRequest {
   /** `--to`: an exact image for the selected environments (all but the promoted ones when none is selected). */
   readonly to?: string;
   readonly force?: boolean;
+  /**
+   * A cluster of a named environment that cannot move now (a roll under way, a source that has
+   * not verified, a rejected image) is skipped with its reason instead of refused: what a
+   * scheduled `bump --env E --open-pr` wants (it must not fail every week production waits).
+   */
+  readonly skipBlocked?: boolean;
 }
 
 export type TargetSource =
@@ -56,13 +62,13 @@ export interface Targets {
  * for something that cannot be done).
  */
 export function bumpTargets(request: BumpRequest): Targets {
-  const { environments, pins, selected, to, force } = request;
+  const { environments, pins, selected, to, force, skipBlocked } = request;
   selected.forEach((name) => findEnvironment(environments, name));
   const chosen = wavesOf(environments).filter((e) => selected.length === 0 || selected.includes(e.name));
   const targets: ClusterTarget[] = [];
   const skipped: Skipped[] = [];
   const skip = (environment: Environment, cluster: Cluster, reason: string) => {
-    if (selected.includes(environment.name)) throw new UsageError(`${environment.name}/${cluster.name}: ${reason}`);
+    if (selected.includes(environment.name) && !skipBlocked) throw new UsageError(`${environment.name}/${cluster.name}: ${reason}`);
     skipped.push({ environment: environment.name, cluster: cluster.name, reason });
   };
   for (const environment of chosen) {
@@ -90,7 +96,7 @@ export function bumpTargets(request: BumpRequest): Targets {
       const verified = verifiedSourcePin(cluster, source, pins);
       if (verified) targets.push({ environment, cluster, source: { kind: "promoted", from: source.name, pin: verified } });
       else if (force) targets.push({ environment, cluster, source: { kind: "ssm", parameter: cluster.amiParameter } });
-      else skip(environment, cluster, `waits for ${source.name}: it has not verified its image yet (run amiroll rollout --to ${source.name}; --force takes the newest image from SSM anyway)`);
+      else skip(environment, cluster, `waits for ${source.name}: it has not verified its image yet (amiroll verify --env ${source.name} once its pins are applied, or amiroll rollout --to ${source.name}; --force takes the newest image from SSM anyway)`);
     }
   }
   return { targets, skipped };
@@ -183,7 +189,7 @@ export function planBump(input: PlanBumpInput): BumpPlan {
     const rejected = own.rejected;
     if (rejected && rejected.imageId === imageId && !request.force) {
       const reason = `${imageId} was rejected here on ${rejected.at} (${rejected.reason}); --force pins it anyway`;
-      if (request.selected.includes(environment.name)) throw new UsageError(`${where}: ${reason}`);
+      if (request.selected.includes(environment.name) && !request.skipBlocked) throw new UsageError(`${where}: ${reason}`);
       skipped.push({ environment: environment.name, cluster: cluster.name, reason });
       continue;
     }

@@ -84,3 +84,14 @@ export function judgeCanary(snapshot: FleetSnapshot, input: CanaryInput): Canary
   if (unsteady.length > 0) return { kind: "waiting", why: `not steady: ${unsteady.join(", ")}` };
   return { kind: "steady", tasksOnCanary: onCanary.length, services: replicas.length };
 }
+
+/**
+ * How many service tasks meant to run are left on the drained (DRAINING, old) instances, daemons
+ * aside: the tasks whose replacements the proof waits for. The rollout looks again sooner while
+ * this falls (replacements become healthy seconds apart: the proof is about to hold).
+ */
+export function tasksLeftOnDrained(snapshot: FleetSnapshot, input: CanaryInput): number {
+  const draining = new Set(snapshot.containerInstances.filter((ci) => ci.imageId !== input.imageId && ci.status === "DRAINING").map((ci) => ci.arn));
+  const daemons = daemonGroups(snapshot.services);
+  return snapshot.tasks.filter((t) => draining.has(t.containerInstanceArn) && t.lastStatus !== "STOPPED" && t.desiredStatus !== "STOPPED" && SERVICE_TASK.test(t.group) && !daemons.has(t.group)).length;
+}

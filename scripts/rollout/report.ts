@@ -38,9 +38,10 @@ function balanceText(wave: WaveReport): string[] {
   );
 }
 
-export function rolloutText(result: RolloutResult): string[] {
+/** The report as text; `verb` names it on the first line (`amiroll verify` reports its one wave this way). */
+export function rolloutText(result: RolloutResult, verb = "rollout"): string[] {
   const t = terminalLine;
-  const lines = [`rollout: ${result.outcome} after ${elapsedText(result.endedAt - result.startedAt)}`];
+  const lines = [`${verb}: ${result.outcome} after ${elapsedText(result.endedAt - result.startedAt)}`];
   for (const wave of result.waves) {
     lines.push(`${t(wave.environment)}: ${wave.outcome}${wave.reason ? ` (${t(wave.reason)})` : ""}`);
     if (wave.outcome === "not started") continue;
@@ -88,4 +89,44 @@ export function rolloutMarkdown(result: RolloutResult): string {
     for (const diff of wave.pinChanges) out.push("", "```diff", ...diff.map((l) => codeLine(l.startsWith("  ") ? ` ${l.slice(2)}` : `${l[0]}${l.slice(2)}`)), "```");
   }
   return `${out.join("\n").trimEnd()}\n`;
+}
+
+/** `amiroll verify`'s one wave as a result, for the rollout's formats. */
+export function verifyResult(wave: WaveReport): RolloutResult {
+  return { outcome: wave.outcome, waves: [wave], startedAt: wave.startedAt, endedAt: wave.endedAt };
+}
+
+/** `amiroll verify`'s report as text: the wave as the rollout reports it, then what the pins now record. */
+export function verifyText(wave: WaveReport): string[] {
+  const t = terminalLine;
+  const lines = rolloutText(verifyResult(wave), "verify");
+  if (wave.verifiedAt) lines.push(`  verified at ${wave.verifiedAt}`);
+  if (wave.rejected) lines.push(`  rejected: ${t(Object.entries(wave.rejected).map(([cluster, image]) => `${cluster} ${image}`).join(", "))}`);
+  return lines;
+}
+
+/**
+ * The commit message for the pins change `amiroll verify` made (undefined when it changed
+ * nothing): a subject naming the environment and the images verified or rejected, then the
+ * evidence: when, how long each phase took, every gate with its detail (the soak's time
+ * included). Plain text, each line inert (a commit message is read on terminals).
+ */
+export function verifyCommitMessage(wave: WaveReport): string | undefined {
+  if (wave.pinChanges.length === 0) return undefined;
+  const t = terminalLine;
+  const env = t(wave.environment);
+  const images = (record: Readonly<Record<string, string>>) => t(Object.entries(record).map(([cluster, image]) => `${cluster} ${image}`).join(", "));
+  const took = `${elapsedText(wave.endedAt - wave.startedAt)} (${t(phasesText(wave))})`;
+  const lines = wave.verifiedAt
+    ? [`amiroll verify ${env}: ${images(wave.targets)} verified`, "", `${env}: ${t(targetsText(wave))}: verified at ${wave.verifiedAt}, after ${took}.`]
+    : [
+        `amiroll verify ${env}: ${images(wave.rejected ?? wave.targets)} rejected`,
+        "",
+        `${env}: ${t(targetsText(wave))}: ${wave.outcome} after ${took}.`,
+        ...(wave.reason ? [`Reason: ${t(wave.reason)}`] : []),
+      ];
+  if (wave.gates.length > 0) lines.push("", "Gates:", ...wave.gates.map((g) => `- ${t(g.gate)}: ${g.outcome}${g.detail ? ` (${t(g.detail)})` : ""}`));
+  for (const line of balanceText(wave)) lines.push(`Balance: ${t(line)}`);
+  if (wave.bootFailures.length > 0) lines.push(`Did not boot, replaced: ${t(bootFailuresText(wave))}`);
+  return `${lines.join("\n")}\n`;
 }

@@ -13,6 +13,13 @@
  * generation is removed. Anything else that stops a wave is no verdict on the image: Ctrl-C or
  * SIGTERM (at any step, the rollback included) ends it "interrupted", and a terraform or AWS
  * error "failed", both with nothing rolled back and nothing rejected; the same command resumes.
+ *
+ * `verifyEnvironment` (amiroll verify) runs the same wave loop over what is already applied, in
+ * verify mode: only the drain, the watch and the gates, with the same code; no terraform, no
+ * window. On success it writes `verifiedAt` (and drops a blue-green `retiring`, so that the next
+ * apply is the retire, as the rollout's own next step would be); when the image was shown to
+ * fail it records the rejection and sets the old instances serving again, leaving the removal of
+ * the rejected generation to the next (reviewed) apply.
  */
 import type { Cluster, Environment } from "../config/environments";
 import { type ClusterPins, type Pin, type Pins, readPins, writePins } from "../config/pins";
@@ -25,14 +32,14 @@ import { TerminateInstanceInAutoScalingGroupCommand } from "@aws-sdk/client-auto
 import { type BootFailure, type BootState, stepBoot } from "../fleet/boot";
 import { setContainerInstanceStatus } from "../fleet/drain";
 import { elapsedText, failureReason, progressItem } from "../fleet/report";
-import { type FleetSnapshot, takeSnapshot } from "../fleet/snapshot";
+import { type FleetSnapshot, isFullView, takeSnapshot } from "../fleet/snapshot";
 import { watchMigration } from "../fleet/watch";
 import type { Clock } from "../core/clock";
 import { CLUSTERS_OUTPUT } from "../../constructs/outputs";
 import { guardPlan } from "../terraform/guard";
 import { parsePlan, summaryLine } from "../terraform/plan";
 import { clusterGenerations } from "../terraform/rolls";
-import { CANARY_SOAK_MS, canaryTasksOn, judgeCanary } from "./canary";
+import { CANARY_SOAK_MS, type CanaryVerdict, canaryTasksOn, judgeCanary, tasksLeftOnDrained } from "./canary";
 import { type GateResult, runGates } from "./gates";
 import type { HttpProbe } from "./smoke";
 import { type ClusterStep, type StepKind, environmentStep, nextClusterStep, rollbackUnfinished } from "./state";
@@ -101,6 +108,10 @@ export interface WaveReport {
   readonly pinChanges: string[][];
   /** New instances that did not register with ECS within their boot grace period, replaced (fleet/boot.ts). */
   readonly bootFailures: BootFailure[];
+  /** When the gates passed and the pins recorded the image as verified. */
+  verifiedAt?: string;
+  /** The images recorded as rejected (the image was shown to fail), by cluster. */
+  rejected?: Readonly<Record<string, string>>;
 }
 
 export interface RolloutResult {
@@ -146,6 +157,51 @@ export function targetsOf(env: Environment, environments: readonly Environment[]
     targets.set(cluster.name, pin.current);
   }
   return targets;
+}
+
+/** What each cluster of `env` is verified on: its own pin (amiroll verify judges what the environment's pins say and terraform applied). */
+export function pinnedTargets(env: Environment, pins: Pins): Map<string, Pin> {
+  return new Map(env.clusters.map((c) => [c.name, pins[env.name][c.name].current]));
+}
+
+/**
+ * The environment is verified on its pins already: every cluster's current pin has `verifiedAt`
+ * and no roll is under way. Read from the pins alone (no AWS call): `amiroll verify` then has
+ * nothing to do.
+ */
+export function alreadyVerified(env: Environment, pins: Pins): boolean {
+  return env.clusters.every((c) => pins[env.name][c.name].current.verifiedAt !== undefined && !pins[env.name][c.name].retiring);
+}
+
+export type VerifyOptions = Omit<RolloutOptions, "waves" | "force" | "ignoreWindow" | "waitForWindow">;
+
+/**
+ * `amiroll verify`: one wave of `environment` in verify mode (see the top of this file). Ends
+ * "done" (verified), "already done", "failed" (the image failed with nothing kept to go back to,
+ * or no verdict: a timeout, AWS), "rolled back" (the image failed: rejected, the old generation
+ * serving again), "refused" (nothing applied to verify; nothing was changed) or "interrupted".
+ */
+export async function verifyEnvironment(environment: Environment, options: VerifyOptions): Promise<WaveReport> {
+  return runWave(environment, { ...options, waves: [environment] }, "verify");
+}
+
+/** The steps a verify takes; any other step means what is pinned is not what is applied (or a roll is under way). */
+const VERIFY_STEPS: ReadonlySet<StepKind> = new Set(["drain", "migrate", "verify"]);
+
+/** Why an environment whose next step is `kind` (not a verify step) cannot be verified, and what to run. */
+function notVerifiable(env: string, kind: StepKind, steps: ReadonlyMap<string, ClusterStep>): string {
+  const why = [...steps].filter(([, s]) => s.kind === kind).map(([c, s]) => `${c}: ${"why" in s ? s.why : "reason" in s ? s.reason : kind}`).join("; ");
+  switch (kind) {
+    case "pin":
+    case "apply":
+      return `${env}: nothing to verify: what is pinned is not what terraform applied (${why}); apply it first (amiroll apply --env ${env})`;
+    case "canary":
+      return `${env}: a replace roll's canary is under way (${why}); amiroll rollout --from ${env} --to ${env} finishes it`;
+    case "reactivate":
+      return `${env}: a rollback is unfinished; amiroll rollout --from ${env} --to ${env} finishes it`;
+    default:
+      return `${env}: cannot be verified: ${why}`;
+  }
 }
 
 /** Wraps what beforeStep throws: it models the process dying there, so nothing handles it. */
@@ -214,9 +270,12 @@ function emptyReport(environment: Environment, at: number, outcome: WaveOutcome,
 /** At most this many steps per wave: a world that does not converge is reported, not looped on. */
 const MAX_STEPS = 20;
 
-async function runWave(environment: Environment, options: RolloutOptions): Promise<WaveReport> {
+async function runWave(environment: Environment, options: RolloutOptions, mode: "rollout" | "verify" = "rollout"): Promise<WaveReport> {
   const { clock, log } = options;
   const env = environment.name;
+  const verifying = mode === "verify";
+  /** The command that continues from where the world is. */
+  const again = verifying ? `amiroll verify --env ${env}` : "amiroll rollout";
   const report = emptyReport(environment, clock.now(), "done");
   const access = options.access(environment);
   const readCurrentPins = () => readPins(options.pinsPath, options.environments, options.pinsShownAs);
@@ -232,7 +291,7 @@ async function runWave(environment: Environment, options: RolloutOptions): Promi
 
   const observe = async () => {
     const pins = readCurrentPins();
-    const targets = targetsOf(environment, options.environments, pins);
+    const targets = verifying ? pinnedTargets(environment, pins) : targetsOf(environment, options.environments, pins);
     if ("refuse" in targets) throw new Stop("refused", targets.refuse);
     const outputs = await stack.runner.output();
     const generations = clusterGenerations(outputs[CLUSTERS_OUTPUT]?.value);
@@ -262,6 +321,8 @@ async function runWave(environment: Environment, options: RolloutOptions): Promi
     const diff = writePins(options.pinsPath, next, options.environments);
     report.pinChanges.push(diff);
     log.info(`${env}: ${options.pinsShownAs}: ${why}\n${diff.map((l) => `    ${l}`).join("\n")}`, { env, pins: options.pinsShownAs, why, diff });
+    // The stack as the pins now are, for the next plan (verify plans nothing: its pins change is the next apply's).
+    if (verifying) return;
     stack = await access.stack();
     await stack.runner.init();
   };
@@ -305,7 +366,7 @@ async function runWave(environment: Environment, options: RolloutOptions): Promi
   /** This run took steps of a rollback an earlier run began. */
   let finishingRollback = false;
   try {
-    for (let n = 0; ; n++) {
+    steps: for (let n = 0; ; n++) {
       if (options.signal?.aborted) throw new Stop("interrupted", `interrupted before ${lastStep ?? "the first step"}`);
       const world = await observe();
       const kind = environmentStep([...world.steps.values()]);
@@ -323,11 +384,15 @@ async function runWave(environment: Environment, options: RolloutOptions): Promi
         break;
       }
       if (world.undoing.length > 0) finishingRollback = true;
+      // Verify changes neither terraform nor the pins before its verdict: anything else to do first is
+      // the user's (refused, nothing changed), or, after a step of its own, a world that moved.
+      if (verifying && !VERIFY_STEPS.has(kind)) throw new Stop(changed ? "failed" : "refused", notVerifiable(env, kind, world.steps));
       if (kind === "refuse") throw new Stop("refused", of("refuse").map(([c, s]) => `${c}: ${s.reason}`).join("; "));
       repeats = kind === lastStep ? repeats + 1 : 0;
       if (repeats >= 3 || n >= MAX_STEPS) throw new Stop("failed", `${env} does not converge: step ${kind} again after ${n} steps (${[...world.steps].map(([c, s]) => `${c}: ${s.kind}`).join(", ")})`);
       if (!changed) {
-        await timed("window", () => checkHoldAndWindow(environment, options));
+        // Verify rolls nothing: what it judges was applied already (holds and windows are the apply's).
+        if (!verifying) await timed("window", () => checkHoldAndWindow(environment, options));
         changed = true;
       }
       lastStep = kind;
@@ -395,8 +460,15 @@ async function runWave(environment: Environment, options: RolloutOptions): Promi
           if (options.signal?.aborted) throw new Stop("interrupted", "interrupted during the gates");
           if (!gates.passed) throw new Stop("failed", `gate ${gates.reason}`, true);
           const verifiedAt = new Date(clock.now()).toISOString().replace(/\.\d{3}Z$/, "Z");
+          // Without `retiring`: a blue-green environment's next step is the retire apply.
           const verified = new Map(environment.clusters.map((c) => [c.name, { current: { ...world.pins[env][c.name].current, verifiedAt } }]));
           await timed("pins", () => writeClusterPins(world.pins, verified, `${[...world.targets.values()].map((p) => p.imageId).join(", ")} verified`));
+          report.verifiedAt = verifiedAt;
+          if (verifying) {
+            const retire = environment.clusters.filter((c) => world.pins[env][c.name].retiring).map((c) => `${c.name} (${world.pins[env][c.name].retiring!.imageId})`);
+            log.info(`${env}: verified${retire.length > 0 ? `; the next apply retires the old generation of ${retire.join(", ")} (amiroll apply --env ${env})` : ""}`, { env, verifiedAt });
+            break steps;
+          }
           break;
         }
       }
@@ -419,12 +491,14 @@ async function runWave(environment: Environment, options: RolloutOptions): Promi
       report.reason = stop?.reason ?? (error as Error).message;
     }
     if (report.outcome === "failed" && stop?.imageFailed) {
-      report.outcome = await rollBack(environment, options, access, report, readCurrentPins(), async (pins, changes, why) => writeClusterPins(pins, changes, why), applyPins);
+      report.outcome = verifying
+        ? await rejectVerified(environment, options, access, report, readCurrentPins(), writeClusterPins)
+        : await rollBack(environment, options, access, report, readCurrentPins(), async (pins, changes, why) => writeClusterPins(pins, changes, why), applyPins);
     } else if (report.outcome === "failed") {
-      log.warn(`${env}: ${report.reason}: no verdict on the image, so nothing is rolled back and nothing rejected; once the cause is fixed, run amiroll rollout again: it continues from where the world is`, { env });
+      log.warn(`${env}: ${report.reason}: no verdict on the image, so nothing is rolled back and nothing rejected; once the cause is fixed, run ${again} again: it continues from where the world is`, { env });
     }
     if (report.outcome === "interrupted") {
-      log.warn(`${env}: ${report.reason}. Run amiroll rollout again: it continues from where the world is.`, { env });
+      log.warn(`${env}: ${report.reason}. Run ${again} again: it continues from where the world is.`, { env });
     }
   }
   // Replaced: old instances seen during the wave that are no longer registered; moved: the
@@ -510,13 +584,42 @@ async function proveCanaries(
     let steadySince: number | undefined;
     let last = "";
     let fleet: FleetSnapshot | undefined;
+    let booting = true;
+    let leftBefore: number | undefined;
     for (;;) {
+      if (booting) {
+        // Until a canary instance registers with ECS, the verdict can only be "booting": look at
+        // the instances alone (no services, no tasks), every REGISTRATION_POLL_MS.
+        const instances = await takeSnapshot(access.clients, cluster.ecsClusterName, { now: clock.now(), since: startedAt, instancesOnly: true });
+        await boots(cluster, imageId, instances);
+        booting = !instances.containerInstances.some((ci) => ci.imageId === imageId && ci.status === "ACTIVE" && ci.agentConnected);
+        if (booting) {
+          const now = "waiting for the canary instance to register with ECS";
+          if (now !== last) log.info(`${cluster.name}: canary of ${imageId}: ${now}`, { env: environment.name, cluster: cluster.name });
+          last = now;
+          if (clock.now() >= deadline) throw new Stop("failed", `${cluster.name}: the canary of ${imageId} was not proven within the watch timeout (${now})`);
+          if (options.signal?.aborted) throw new Stop("interrupted", "interrupted while proving the canary");
+          await clock.sleep(REGISTRATION_POLL_MS);
+          continue;
+        }
+      }
       // Only what the verdict reads: the canary's and the drained instances' tasks, described
       // again only where they may have changed since the last poll.
-      fleet = await takeSnapshot(access.clients, cluster.ecsClusterName, { now: clock.now(), since: startedAt, previous: fleet, tasksOn: canaryTasksOn(imageId) });
-      // A canary instance that does not register is replaced like any new instance (boot.ts).
-      await boots(cluster, imageId, fleet);
-      const verdict = judgeCanary(fleet, { imageId, startedAt });
+      const look = async (previous: FleetSnapshot | undefined) => {
+        const snapshot = await takeSnapshot(access.clients, cluster.ecsClusterName, { now: clock.now(), since: startedAt, previous, tasksOn: canaryTasksOn(imageId) });
+        // A canary instance that does not register is replaced like any new instance (boot.ts).
+        await boots(cluster, imageId, snapshot);
+        return snapshot;
+      };
+      fleet = await look(fleet);
+      let verdict = judgeCanary(fleet, { imageId, startedAt });
+      // A verdict that fails the proof or passes it (the soak over) rests on a full poll, not on
+      // answers an incremental one reused.
+      const decisive = (v: CanaryVerdict) => v.kind === "crash" || (v.kind === "steady" && (v.services === 0 || (steadySince !== undefined && clock.now() - steadySince >= CANARY_SOAK_MS)));
+      if (decisive(verdict) && !isFullView(fleet)) {
+        fleet = await look(undefined);
+        verdict = judgeCanary(fleet, { imageId, startedAt });
+      }
       if (verdict.kind === "crash") throw new Stop("failed", `${cluster.name}: ${verdict.reason}`, true);
       if (verdict.kind === "drain") {
         const ci = fleet.containerInstances.find((c) => c.arn === verdict.containerInstanceArn)!;
@@ -530,11 +633,24 @@ async function proveCanaries(
       if (steadySince !== undefined && (verdict.kind === "steady" && verdict.services === 0 || clock.now() - steadySince >= CANARY_SOAK_MS)) break;
       if (clock.now() >= deadline) throw new Stop("failed", `${cluster.name}: the canary of ${imageId} was not proven within the watch timeout (${now})`);
       if (options.signal?.aborted) throw new Stop("interrupted", "interrupted while proving the canary");
-      await clock.sleep(10_000);
+      // Sooner while tasks leave the drained instance (their replacements become healthy seconds
+      // apart): the proof is about to hold, and its soak starts when it is seen.
+      const left = tasksLeftOnDrained(fleet, { imageId, startedAt });
+      const leaving = verdict.kind === "waiting" && leftBefore !== undefined && left < leftBefore;
+      leftBefore = left;
+      await clock.sleep(leaving ? REGISTRATION_POLL_MS : 10_000);
     }
     log.info(`${cluster.name}: ${imageId} proven on the canary`, { env: environment.name, cluster: cluster.name });
   }
 }
+
+/**
+ * How often the rollout looks while it waits for new instances to register with ECS (the canary,
+ * blue-green's drain) or while the canary's drained instance empties: a registration is due
+ * within seconds of InService, the next replacement healthy within seconds of the last. Those
+ * looks read instances only, or the few tasks the canary judges.
+ */
+const REGISTRATION_POLL_MS = 5_000;
 
 /** A rollback cut short after its pins were written: its old instances go back to ACTIVE. */
 async function reactivate(environment: Environment, access: EnvironmentAccess, options: RolloutOptions, drained: ReadonlyMap<string, readonly string[]>): Promise<void> {
@@ -569,7 +685,7 @@ async function drain(
       if (ready >= cluster.desiredCapacity) break;
       if (clock.now() >= deadline) throw new Error(`${cluster.name}: only ${ready} of ${cluster.desiredCapacity} new instances registered with ECS before the timeout`);
       if (options.signal?.aborted) throw new Stop("interrupted", "interrupted while waiting for the new instances");
-      await clock.sleep(10_000);
+      await clock.sleep(REGISTRATION_POLL_MS);
     }
     const arns = drainable.get(cluster.name)!;
     log.info(`${cluster.name}: ${arns.length} old instance(s) set DRAINING`, { env: environment.name, cluster: cluster.name, instances: arns.length });
@@ -735,6 +851,7 @@ async function rollBack(
     const at = new Date(clock.now()).toISOString().replace(/\.\d{3}Z$/, "Z");
     const changes = new Map(rolling.map((c) => [c.name, { current: pins[env][c.name].retiring!, rejected: { imageId: pins[env][c.name].current.imageId, reason: report.reason ?? "the wave failed", at } }]));
     await writeClusterPins(pins, changes, `roll back to ${rolling.map((c) => pins[env][c.name].retiring!.imageId).join(", ")}`);
+    report.rejected = Object.fromEntries([...changes].map(([c, p]) => [c, p.rejected.imageId]));
     options.checkpoint?.(env, "rollback:pinned");
     if (options.signal?.aborted) return interrupted("after the pins were written");
     for (const cluster of rolling) {
@@ -754,6 +871,80 @@ async function rollBack(
   } catch (error) {
     if (isInterruption(error, options.signal)) return interrupted(`(${(error as Error).message})`);
     report.reason = `${report.reason}; the rollback did not finish: ${(error as Error).message} (run amiroll rollout again to finish it)`;
+    return "failed";
+  } finally {
+    report.phases.push({ step: "rollback", ms: clock.now() - started });
+  }
+}
+
+/**
+ * Verify's answer to an image shown to fail (a crash loop, a gate): as a rollback does, the pins
+ * first, the image recorded as rejected (a blue-green cluster pinned back to its retiring
+ * generation), so that no later run drains anything onto it, no environment promotes it and no
+ * bump pins it again; then the old instances ACTIVE again and the rejected generation's set
+ * DRAINING, so that the old capacity serves and no task is placed on the failed image. Verify runs
+ * no terraform: the pins now ask for the rejected generation's removal, which the next (reviewed)
+ * apply does. A cluster with no old generation (replace) keeps its pin, its image rejected.
+ * Resolves "rolled back" when an old generation serves again, "failed" when none was kept (or the
+ * rejection did not finish), "interrupted" when Ctrl-C came before the pins (nothing rejected) or
+ * after them.
+ */
+async function rejectVerified(
+  environment: Environment,
+  options: RolloutOptions,
+  access: EnvironmentAccess,
+  report: WaveReport,
+  pins: Pins,
+  writeClusterPins: (pins: Pins, changes: ReadonlyMap<string, ClusterPins>, why: string) => Promise<void>,
+): Promise<"rolled back" | "failed" | "interrupted"> {
+  const { clock, log } = options;
+  const env = environment.name;
+  const interrupted = (what: string) => {
+    report.reason = `${report.reason}; interrupted ${what}`;
+    return "interrupted" as const;
+  };
+  // Ctrl-C before anything was recorded: the next run judges the image again.
+  if (options.signal?.aborted) return interrupted("before the image was rejected");
+  const started = clock.now();
+  const at = new Date(clock.now()).toISOString().replace(/\.\d{3}Z$/, "Z");
+  const rolling = environment.clusters.filter((c) => pins[env][c.name].retiring);
+  const changes = new Map<string, ClusterPins>(
+    environment.clusters.map((c) => {
+      const pin = pins[env][c.name];
+      const rejected = { imageId: pin.current.imageId, reason: report.reason ?? "verify failed", at };
+      return [c.name, pin.retiring ? { current: pin.retiring, rejected } : { current: pin.current, rejected }];
+    }),
+  );
+  try {
+    await writeClusterPins(pins, changes, `reject ${environment.clusters.map((c) => pins[env][c.name].current.imageId).join(", ")}${rolling.length > 0 ? `; back to ${rolling.map((c) => pins[env][c.name].retiring!.imageId).join(", ")}` : ""}`);
+    report.rejected = Object.fromEntries(environment.clusters.map((c) => [c.name, pins[env][c.name].current.imageId]));
+    options.checkpoint?.(env, "rollback:pinned");
+    if (options.signal?.aborted) return interrupted(`after the pins were written (amiroll rollout --from ${env} --to ${env} finishes the rollback)`);
+    for (const cluster of rolling) {
+      const pin = pins[env][cluster.name];
+      const fleet = await takeSnapshot(access.clients, cluster.ecsClusterName, { now: clock.now(), since: clock.now(), instancesOnly: true });
+      const old = fleet.containerInstances.filter((ci) => ci.imageId === pin.retiring!.imageId && ci.status === "DRAINING").map((ci) => ci.arn);
+      if (old.length > 0) {
+        log.info(`${cluster.name}: ${old.length} old instance(s) set ACTIVE again`, { env, cluster: cluster.name });
+        await setContainerInstanceStatus(access.clients.ecs, cluster.ecsClusterName, old, "ACTIVE");
+      }
+      const failed = fleet.containerInstances.filter((ci) => ci.imageId === pin.current.imageId && ci.status === "ACTIVE").map((ci) => ci.arn);
+      if (failed.length > 0) {
+        log.info(`${cluster.name}: ${failed.length} instance(s) of the rejected ${pin.current.imageId} set DRAINING (their tasks move back to the old generation)`, { env, cluster: cluster.name });
+        await setContainerInstanceStatus(access.clients.ecs, cluster.ecsClusterName, failed, "DRAINING");
+      }
+    }
+    options.checkpoint?.(env, "rollback:reactivated");
+    const kept = environment.clusters.filter((c) => !pins[env][c.name].retiring);
+    if (kept.length > 0) {
+      log.warn(`${env}: ${kept.map((c) => `${c.name}: ${pins[env][c.name].current.imageId}`).join(", ")} rejected; no old generation is kept (strategy replace), so nothing can be rolled back: bump to another image (amiroll bump --env ${env} --to AMI_ID)`, { env });
+    }
+    if (rolling.length === 0) return "failed";
+    log.warn(`${env}: rolled back: the old generation serves again; the next apply (amiroll apply --env ${env}) removes the rejected one`, { env });
+    return "rolled back";
+  } catch (error) {
+    if (isInterruption(error, options.signal)) return interrupted(`(${(error as Error).message})`);
+    report.reason = `${report.reason}; the rejection did not finish: ${(error as Error).message} (amiroll rollout --from ${env} --to ${env} finishes the rollback)`;
     return "failed";
   } finally {
     report.phases.push({ step: "rollback", ms: clock.now() - started });

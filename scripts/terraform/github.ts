@@ -126,14 +126,19 @@ function pullNumberOfEvent(eventPath: string, eventName: string | undefined): nu
   const event = (payload ?? {}) as {
     pull_request?: { number?: unknown };
     issue?: { number?: unknown; pull_request?: unknown };
+    inputs?: { pr?: unknown };
   };
-  const number = event.pull_request?.number ?? (event.issue?.pull_request ? event.issue.number : undefined);
+  // A workflow_dispatch names the pull request in its `pr` input (a string, as all inputs are):
+  // amiroll's workflow plans again that way after `verify --commit`, whose push by the
+  // workflow's own token starts no pull_request run.
+  const dispatched = typeof event.inputs?.pr === "string" && /^[1-9]\d*$/.test(event.inputs.pr.trim()) ? Number(event.inputs.pr.trim()) : undefined;
+  const number = event.pull_request?.number ?? (event.issue?.pull_request ? event.issue.number : dispatched);
   if (typeof number === "number" && Number.isInteger(number) && number > 0) return number;
   const what = eventName ? `the ${eventName} event` : "the event";
   const onIssue = event.issue !== undefined && !event.issue.pull_request ? " (it is on an issue, not a pull request)" : "";
   throw new UsageError(
     `--github: ${what} at GITHUB_EVENT_PATH has no pull request number${onIssue}; ` +
-      "--github runs on pull_request or issue_comment events of a pull request",
+      "--github runs on pull_request or issue_comment events of a pull request, or a workflow_dispatch with a pr input",
   );
 }
 

@@ -48,18 +48,22 @@ describe("stagePath", () => {
     expect(stagePath(s)).toMatchObject({ barrierMs: 70, moveMs: 20 + 45 + 10, shutdownMs: 30, totalMs: 90 + 45 + 10 + 30 });
   });
 
-  it("in blue-green, retires the old generation once the last task may stop, each instance once its tasks stopped", () => {
+  it("in blue-green, retires the old generation once every old task has stopped, then every old instance shuts down", () => {
     const s = stage({
       terminate: "after-all-moved",
       services: [{ started: [{ instance: 0, startMs: 15, graceMs: 30 }, { instance: 0, startMs: 18, graceMs: 36 }], stopped: [{ stopMs: 10, terminated: 0 }, { stopMs: 12, terminated: 1 }] }],
       terminated: [{ shutdownMs: 36 }, { shutdownMs: 24 }],
     });
-    // Ready at 125 and 134; tails 10+36 and 12+24: 125+46 = 171 beats 134+36 = 170 (and the retirement, 134 + 36).
-    expect(stagePath(s)).toMatchObject({ barrierMs: 80, moveMs: 55, shutdownMs: 36, totalMs: 171 });
-    // An empty old instance with a slow shutdown: retired at 134, not at the barrier.
+    // Ready at 125 and 134; stops 12 and 10 paired at their best: 125+12, 134+10 = 144 (not 125+10,
+    // 134+12 = 146). The watch sees every task gone at 144, the retire apply starts then, and the
+    // slowest shutdown (36) ends the stage: 180, though a task's own instance could have gone at 171.
+    expect(stagePath(s)).toMatchObject({ barrierMs: 80, moveMs: 64, shutdownMs: 36, totalMs: 180 });
+    // An empty old instance with a slow shutdown goes with the others, at 144.
     const empty = stagePath({ ...s, terminated: [...s.terminated, { shutdownMs: 50 }] });
-    expect(empty).toMatchObject({ moveMs: 54, shutdownMs: 50, totalMs: 184 });
-    expect(stagePath({ ...s, terminate: "each-when-empty", terminated: [...s.terminated, { shutdownMs: 50 }] }).totalMs).toBe(171);
+    expect(empty).toMatchObject({ moveMs: 64, shutdownMs: 50, totalMs: 194 });
+    // Released each once empty (replace), the same samples allow 125+10+36 = 171, and the empty one right after the barrier.
+    expect(stagePath({ ...s, terminate: "each-when-empty" }).totalMs).toBe(171);
+    expect(stagePath({ ...s, terminate: "each-when-empty", terminated: [...s.terminated, { shutdownMs: 100 }] }).totalMs).toBe(180);
   });
 
   it("when the hook releases each instance once empty, an empty old instance goes right after the barrier", () => {
@@ -69,7 +73,8 @@ describe("stagePath", () => {
 
   it("runs the policy wait from the last replacement needed, covering the stops, and chains the stages", () => {
     const canary = stage({ name: "canary", terminated: [], services: [{ started: [{ startMs: 15, graceMs: 30 }], stopped: [{ stopMs: 10 }] }], policyMs: 120 });
-    // 80 + 45, then the soak (the stop, 10, runs inside it).
+    // 80 + 45, then the soak (the canary's proof holds once no task meant to run is left on the
+    // drained instance: the stop, 10, runs inside the soak).
     expect(stagePath(canary)).toEqual({ name: "canary", barrierMs: 80, moveMs: 45, shutdownMs: 0, policyMs: 120, totalMs: 245 });
     expect(criticalPath([canary, stage()]).totalMs).toBe(245 + 165);
     // A stop longer than the soak ends the stage.

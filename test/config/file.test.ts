@@ -10,6 +10,7 @@ import { FORMATS } from "../../constructs/formats";
 import { defineConfig, findConfigFile, loadConfig, parseConfig, readConfigFile } from "../../scripts/config/file";
 import { ConfigError, jsonErrorOffset } from "../../scripts/config/input";
 import { UsageError } from "../../scripts/core/errors";
+import { REVIEWER_PATTERN } from "../../scripts/github/repository";
 import { ENVIRONMENTS_CONFIG, REPO_CONFIG_PATH, REPO_PINS_PATH } from "../support/repo-config";
 
 const SCHEMA = JSON.parse(readFileSync(join(__dirname, "../../amiroll.schema.json"), "utf8"));
@@ -82,16 +83,27 @@ describe("reading amiroll.json", () => {
     ["an absolute pins path", (c) => (c.pins = "/etc/amis.json"), 'pins: "/etc/amis.json" is outside the config file\'s directory'],
     ["outDir outside the directory", (c) => (c.outDir = "../../out"), 'outDir: "../../out" is outside the config file\'s directory'],
     ["outDir as the directory itself", (c) => (c.outDir = "."), 'outDir: "." is the config file\'s own directory'],
-    ["an unknown top-level field", (c) => (c.environment = {}), "environment: unknown field (known: $schema, pins, outDir, environments)"],
+    ["an unknown top-level field", (c) => (c.environment = {}), "environment: unknown field (known: $schema, pins, outDir, environments, pullRequests)"],
     ["no environments", (c) => delete c.environments, "environments: the environments are missing"],
     ["a bad environment field", (c) => (c.environments.staging.vpcId = "vpc-1"), 'environments.staging.vpcId: "vpc-1" is not valid'],
     ["$schema that is not text", (c) => (c.$schema = 7), "$schema: expected a non-empty string, got number 7"],
+    ["pullRequests that is a list", (c) => (c.pullRequests = []), "pullRequests: expected an object, got"],
+    ["an unknown pullRequests field", (c) => (c.pullRequests = { label: ["x"] }), "pullRequests.label: unknown field (known: labels, reviewers)"],
+    ["a label that is empty", (c) => (c.pullRequests = { labels: ["ami", ""] }), "pullRequests.labels[1]: expected a non-empty string"],
+    ["a reviewer that is no login", (c) => (c.pullRequests = { reviewers: ["@alice"] }), 'pullRequests.reviewers[0]: "@alice" is not a GitHub login or org/team'],
   ])("refuses %s, naming the file and field", (_what, edit, message) => {
     const dir = project(edit);
     const error = thrown(() => loadConfig({ config: dir, cwd: dir, env: {} }));
     expect(error).toBeInstanceOf(ConfigError);
     expect(error.message.startsWith(`amiroll.json: ${message}`)).toBe(true);
     expect(error.message).not.toContain("\n");
+  });
+
+  it("reads pullRequests (labels and reviewers of bump --open-pr); none when absent", () => {
+    const dir = project((c) => (c.pullRequests = { labels: ["amiroll", "ami bump"], reviewers: ["alice", "acme/platform"] }));
+    expect(loadConfig({ config: dir, cwd: dir, env: {} }).pullRequests).toEqual({ labels: ["amiroll", "ami bump"], reviewers: ["alice", "acme/platform"] });
+    expect(loadConfig({ config: project((c) => (c.pullRequests = {})), env: {} }).pullRequests).toEqual({ labels: [], reviewers: [] });
+    expect(loadConfig({ config: project(), env: {} }).pullRequests).toBeUndefined();
   });
 
   it("names the line and column of a syntax error", () => {
@@ -163,6 +175,13 @@ describe("amiroll.schema.json", () => {
     expect(validate(REPO_CONFIG) ? [] : validate.errors).toEqual([]);
   });
 
+  it("accepts pullRequests, and refuses a reviewer that is no login, as the loader does", () => {
+    const config = { ...structuredClone(REPO_CONFIG), pullRequests: { labels: ["ami bump"], reviewers: ["alice", "acme/platform"] } };
+    expect(validate(config) ? [] : validate.errors).toEqual([]);
+    expect(validate({ ...config, pullRequests: { reviewers: ["@alice"] } })).toBe(false);
+    expect(validate({ ...config, pullRequests: { labels: [" "] } })).toBe(false);
+  });
+
   it("refuses what the loader refuses: a typo, a missing field, a bad id", () => {
     for (const edit of [(c: any) => (c.environments.staging.vpcid = "x"), (c: any) => delete c.environments.staging.region, (c: any) => (c.environments.staging.subnets[0].id = "subnet-1")]) {
       const config = structuredClone(REPO_CONFIG);
@@ -187,6 +206,7 @@ describe("amiroll.schema.json", () => {
     expect(keys(SCHEMA.definitions.environment.properties.subnets.items)).toEqual(loaderFields((c) => (c.environments.staging.subnets[0].zzz = 1)));
     expect(keys(SCHEMA.definitions.cluster)).toEqual(loaderFields((c) => (c.environments.staging.clusters.apps.zzz = 1)));
     expect(keys(SCHEMA.definitions.smoke)).toEqual(loaderFields((c) => (c.environments.staging.smoke[0].zzz = 1)));
+    expect(keys(SCHEMA.properties.pullRequests)).toEqual(loaderFields((c) => (c.pullRequests = { zzz: 1 })));
   });
 
   it("uses the loader's own patterns for AWS ids", () => {
@@ -196,5 +216,6 @@ describe("amiroll.schema.json", () => {
     expect(env.subnets.items.properties.id.pattern).toBe(FORMATS.subnetId.pattern.source);
     expect(SCHEMA.definitions.cluster.properties.instanceType.pattern).toBe(FORMATS.instanceType.pattern.source);
     expect(SCHEMA.definitions.duration.pattern).toBe(FORMATS.duration.pattern.source);
+    expect(SCHEMA.properties.pullRequests.properties.reviewers.items.pattern).toBe(REVIEWER_PATTERN.source);
   });
 });

@@ -26,6 +26,8 @@ import {
   type LogEntry,
   BACKOFF_AFTER_SECONDS,
   DEADLINE_MARGIN_MS,
+  PROMPT_RECHECK_SECONDS,
+  dueToEmpty,
   SDK_MAX_ATTEMPTS,
   heartbeatDue,
   nextCheckDelay,
@@ -229,7 +231,17 @@ describe("drain hook handler", () => {
       services: { "log-router": "DAEMON", "node-exporter": "DAEMON" },
     });
     await expect(check(EVENT)).resolves.toEqual({ kind: "completed", reason: "drained" });
-    expect(ecs.commandCalls(DescribeServicesCommand)[0].args[0].input.services!.sort()).toEqual(["log-router", "node-exporter"]);
+    // Found by listing the cluster's daemon services (once), not by describing the tasks' services.
+    expect(ecs.commandCalls(ListServicesCommand).map((c) => [c.args[0].input.cluster, c.args[0].input.schedulingStrategy])).toEqual([["staging-apps", "DAEMON"]]);
+    expect(ecs.commandCalls(DescribeServicesCommand)).toHaveLength(0);
+  });
+
+  it("takes a daemon service's name from the end of its ARN, in the old ARN format too", async () => {
+    const { check, ecs } = setup({ instance: { status: "DRAINING" }, tasks: [task(1, "service:log-router"), task(2, "service:web")] });
+    ecs.on(ListServicesCommand).resolves({ serviceArns: ["arn:aws:ecs:eu-west-1:123456789012:service/log-router"] });
+    await expect(check(EVENT)).resolves.toMatchObject({ kind: "waiting", holding: 1 });
+    ecs.on(ListServicesCommand).resolves({ serviceArns: ["arn:aws:ecs:eu-west-1:123456789012:service/staging-apps/web", "arn:aws:ecs:eu-west-1:123456789012:service/staging-apps/log-router"] });
+    await expect(check(EVENT)).resolves.toEqual({ kind: "completed", reason: "drained" });
   });
 
   it("waits for replica-service and standalone tasks beside a daemon", async () => {
@@ -652,6 +664,57 @@ describe("drain hook: fewer calls, the same guarantees", () => {
       expect(nextCheckDelay({ ...settings, heartbeatTimeoutSeconds: 900 }, action(480, 1), 1, SETTINGS.maxDrainSeconds - 100)).toBe(100);
       // Without the heartbeat timeout: the interval always.
       expect(nextCheckDelay(SETTINGS, action(30, 2), 2, 1000)).toBe(30);
+    });
+  });
+
+  describe("re-checks come promptly when an instance is due to be empty", () => {
+    const action = (over: Partial<LifecycleAction> = {}) => ({ ...(actionFromEvent(EVENT, SETTINGS.hookName) as { action: LifecycleAction }).action, ...over });
+    const at = (seconds: number) => STARTED + seconds * 1000;
+
+    it("dueToEmpty: tasks left within the last interval, or only tasks told to stop hold it (not again after a prompt check that found as many)", () => {
+      // First check: nothing to compare with.
+      expect(dueToEmpty(SETTINGS, action(), 11, at(0), false)).toEqual({ due: false });
+      // The count fell since the last check: due, and when is carried.
+      expect(dueToEmpty(SETTINGS, action({ remaining: 11, delaySeconds: 30 }), 3, at(60), false)).toEqual({ due: true, leftAt: new Date(at(60)).toISOString() });
+      // Nothing left since, but tasks left 20 s ago (within the 30 s interval): still due; 30 s ago: not.
+      const left = new Date(at(60)).toISOString();
+      expect(dueToEmpty(SETTINGS, action({ remaining: 3, delaySeconds: 5, leftAt: left }), 3, at(80), false)).toEqual({ due: true, leftAt: left });
+      expect(dueToEmpty(SETTINGS, action({ remaining: 3, delaySeconds: 5, leftAt: left }), 3, at(90), false)).toEqual({ due: false, leftAt: left });
+      // Held only by tasks told to stop: due after an interval's check, not after a prompt one that found as many.
+      expect(dueToEmpty(SETTINGS, action({ remaining: 2, delaySeconds: 30 }), 2, at(200), true).due).toBe(true);
+      expect(dueToEmpty(SETTINGS, action({ remaining: 2, delaySeconds: 5 }), 2, at(200), true).due).toBe(false);
+      expect(dueToEmpty(SETTINGS, action({ remaining: 2, delaySeconds: 5 }), 1, at(200), true).due).toBe(true);
+    });
+
+    it("nextCheckDelay: PROMPT_RECHECK_SECONDS when due (never longer than the interval), the backoff when stuck", () => {
+      expect(nextCheckDelay(SETTINGS, action({ remaining: 3, delaySeconds: 30 }), 2, 120, true)).toBe(PROMPT_RECHECK_SECONDS);
+      expect(nextCheckDelay({ ...SETTINGS, recheckSeconds: 3 }, action({ remaining: 3, delaySeconds: 3 }), 2, 120, true)).toBe(3);
+      expect(nextCheckDelay({ ...SETTINGS, ...TIMED }, action({ remaining: 2, delaySeconds: 5 }), 2, BACKOFF_AFTER_SECONDS + 10, true)).toBe(60);
+    });
+
+    it("a listing that finds only a task told to stop holding the instance checks again after PROMPT_RECHECK_SECONDS, not the interval", async () => {
+      const { check, sent } = setup({ instance: { status: "DRAINING", runningTasksCount: 0 }, tasks: [task(2, "service:web", "STOPPING", "STOPPED")] });
+      await expect(check(recheckMessageEvent({ containerInstanceArns: [CONTAINER_INSTANCE], remaining: 4, delaySeconds: 30 }))).resolves.toEqual({ kind: "waiting", holding: 1, nextCheckSeconds: PROMPT_RECHECK_SECONDS });
+      expect(sent()[0]).toMatchObject({ delaySeconds: PROMPT_RECHECK_SECONDS, remaining: 1 });
+      // A task still meant to run holds it too: the interval (nothing left since the last check).
+      const running = setup({ instance: { status: "DRAINING", runningTasksCount: 0 }, tasks: [task(2, "service:web", "STOPPING", "STOPPED"), task(3, "service:api", "PENDING")] });
+      await expect(running.check(recheckMessageEvent({ containerInstanceArns: [CONTAINER_INSTANCE], remaining: 2, delaySeconds: 30 }))).resolves.toMatchObject({ nextCheckSeconds: 30 });
+    });
+
+    it("a count that fell since the last check (no listing yet) checks again promptly, and carries when tasks left", async () => {
+      const now = STARTED + 100_000;
+      const { check, sent, ecs } = setup({ instance: { status: "DRAINING", runningTasksCount: 4 } }, now);
+      await expect(check(recheckMessageEvent({ containerInstanceArns: [CONTAINER_INSTANCE], remaining: 9, delaySeconds: 30 }))).resolves.toEqual({ kind: "waiting", holding: 4, nextCheckSeconds: PROMPT_RECHECK_SECONDS });
+      expect(ecs.commandCalls(ListTasksCommand)).toHaveLength(0);
+      expect(sent()[0]).toMatchObject({ remaining: 4, leftAt: new Date(now).toISOString() });
+      // The same count a whole interval after the last leave: back to the interval.
+      const later = setup({ instance: { status: "DRAINING", runningTasksCount: 4 } }, now + 30_000);
+      await expect(later.check(recheckMessageEvent({ containerInstanceArns: [CONTAINER_INSTANCE], remaining: 4, delaySeconds: 5, leftAt: new Date(now).toISOString() }))).resolves.toMatchObject({ nextCheckSeconds: 30 });
+    });
+
+    it("drops a re-check whose leftAt is not a time", () => {
+      const { actions, dropped } = actionsFromRecheck(recheckMessage({ leftAt: "soon" } as Partial<LifecycleAction>).body, SETTINGS.hookName);
+      expect([actions, dropped]).toEqual([[], ["leftAt is not a time"]]);
     });
   });
 

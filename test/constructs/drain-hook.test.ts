@@ -160,7 +160,6 @@ describe("DrainHook (added by EcsCluster)", () => {
         "autoscaling:CompleteLifecycleAction",
         "autoscaling:RecordLifecycleActionHeartbeat",
         "ecs:DescribeContainerInstances",
-        "ecs:DescribeServices",
         "ecs:DescribeTasks",
         "ecs:ListContainerInstances",
         "ecs:ListServices",

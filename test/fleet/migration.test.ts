@@ -122,6 +122,33 @@ describe("the migration state", () => {
   });
 });
 
+describe("the poll cadence near the end", () => {
+  const cis = [ci("i-old1", OLD, "eu-west-1a", "DRAINING"), ci("i-new1", NEW, "eu-west-1a"), ci("i-new2", NEW, "eu-west-1b")];
+  const base = snap(T0, { groups: [{ name: `staging-apps-${NEW}`, desiredCapacity: 2, minSize: 2, maxSize: 4, instances: [], tags: {} }], containerInstances: cis, services: [service("web", 2)] });
+  const told = (id: string) => ({ ...task(id, "service:web", "i-old1", "STOPPING"), desiredStatus: "STOPPED" });
+
+  it("polls at the floor once every task left on an old instance was told to stop, so the end is seen within the floor", () => {
+    const before = fold([snap(T0, { ...base, tasks: [task("w1", "service:web", "i-old1"), task("w2", "service:web", "i-new1")] })]);
+    const closing = stepMigration(before, snap(T0 + 10_000, { ...base, tasks: [task("w2", "service:web", "i-new1")], stoppedTasks: [told("w1")] }), options);
+    expect([closing.tasksOnOld.length, closing.tasksStoppingOnOld]).toEqual([1, 1]);
+    expect(nextPollDelay(before, closing)).toBe(5_000);
+    // Unchanged since the last poll, still only stopping: still the floor (not the 20 s of no change).
+    expect(nextPollDelay(closing, stepMigration(closing, snap(T0 + 15_000, { ...base, tasks: [task("w2", "service:web", "i-new1")], stoppedTasks: [told("w1")] }), options))).toBe(5_000);
+    expect(nextPollDelay(before, closing, { floorMs: 2_000 })).toBe(2_000);
+  });
+
+  it("not while a task meant to run is still on an old instance, an old instance is ACTIVE or an instance boots", () => {
+    const running = fold([snap(T0, { ...base, tasks: [task("w1", "service:web", "i-old1")], stoppedTasks: [told("w3")] })]);
+    expect([running.tasksOnOld.length, running.tasksStoppingOnOld]).toEqual([2, 1]);
+    expect(nextPollDelay(running, running)).toBe(20_000);
+    const active = fold([snap(T0, { ...base, containerInstances: [ci("i-old1", OLD, "eu-west-1a"), ...cis.slice(1)], stoppedTasks: [told("w1")] })]);
+    expect(nextPollDelay(active, active)).toBe(20_000);
+    const booting = fold([snap(T0, { ...base, containerInstances: cis.slice(0, 2), stoppedTasks: [told("w1")] })]);
+    expect(booting.booting).toBe(1);
+    expect(nextPollDelay(booting, booting)).toBe(30_000);
+  });
+});
+
 describe("failureReason", () => {
   const stalled = (stall: MigrationState["stall"], unsteady: MigrationState["unsteady"]) => ({ ...({} as MigrationState), stall, unsteady }) as MigrationState;
 

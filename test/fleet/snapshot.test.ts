@@ -7,7 +7,7 @@
 import { ECSClient } from "@aws-sdk/client-ecs";
 import { UsageError } from "../../scripts/core/errors";
 import { type AwsClients, DEFAULT_MAX_ATTEMPTS, createAwsClients, maxAttemptsFrom } from "../../scripts/fleet/clients";
-import { type FleetSnapshot, type TaskSnapshot, apiCallBound, changedInstances, takeSnapshot, tasksToDescribe } from "../../scripts/fleet/snapshot";
+import { type FleetSnapshot, type TaskSnapshot, apiCallBound, changedInstances, isFullView, takeSnapshot, tasksToDescribe } from "../../scripts/fleet/snapshot";
 import { type ScenarioName, type Simulation, createSimulation } from "../../scripts/sim/scenarios";
 import type { ServiceSpec, World } from "../../scripts/sim/world";
 import { type Environment } from "../../scripts/config/environments";
@@ -189,6 +189,12 @@ describe("takeSnapshot", () => {
     await expect(takeSnapshot(sim.clients, "staging-apps", { now: 0, since: 0, concurrency: 0 })).rejects.toThrow(UsageError);
   });
 
+  it("refuses a negative max age", async () => {
+    const sim = await simulate("staging");
+    await expect(takeSnapshot(sim.clients, "staging-apps", { now: 0, since: 0, maxAgeMs: -1 })).rejects.toThrow("snapshot maxAgeMs must be 0 or more, not -1");
+    await expect(takeSnapshot(sim.clients, "staging-apps", { now: 0, since: 0, taskListMaxAgeMs: -1 })).rejects.toThrow("snapshot taskListMaxAgeMs must be 0 or more, not -1");
+  });
+
   describe("at scale (250 instances, 25 services, 754 running tasks)", () => {
     const zones = ["eu-west-1a", "eu-west-1b", "eu-west-1c"];
     const environment: Environment = {
@@ -294,6 +300,22 @@ describe("takeSnapshot", () => {
       expect(calls.filter((c) => c.operation === "DescribeTasks").length).toBe(Math.ceil(snapshot.tasks.length / 100) + 1);
       expectWithinBound(snapshot);
     });
+
+    it("given the last poll, lists the whole cluster again when more tasks stopped than one page shows (a stop may be missing from it)", async () => {
+      const first = (await snapshotOf(sim, "big-fleet")).snapshot;
+      await sim.clock.sleep(15_000);
+      const quiet = await snapshotOf(sim, "big-fleet", { previous: first });
+      // 100 of the 150 stopped earlier are on the page, and more: no running task is listed then.
+      expect(quiet.snapshot.stoppedTasks).toHaveLength(100);
+      const running = [...sim.world.tasks.values()].filter((t) => t.clusterName === "big-fleet" && t.desiredStatus === "RUNNING" && t.group !== "service:daemon");
+      sim.world.stopTask(running[0], "Essential container in task exited", 2);
+      await sim.clock.sleep(15_000);
+      const { snapshot, calls } = await snapshotOf(sim, "big-fleet", { previous: quiet.snapshot });
+      expect(calls.filter((c) => c.operation === "ListTasks").length).toBe(Math.ceil(snapshot.tasks.length / 100) + 1);
+      expect(snapshot.tasks.map((t) => t.arn)).not.toContain(running[0].arn);
+      expectMatchesWorld(snapshot, sim.world, "big-fleet");
+      expectWithinBound(snapshot);
+    });
   });
 });
 
@@ -314,15 +336,28 @@ describe("takeSnapshot given the previous snapshot (incremental polls)", () => {
 
   const liveTasks = (sim: Simulation) => [...sim.world.tasks.values()].filter((t) => t.clusterName === cluster && t.desiredStatus === "RUNNING");
 
-  it("on an unchanged world describes no task: fewer calls than a full poll, the same snapshot", async () => {
+  it("on an unchanged world reads only the instances, the page of stopped tasks and its share of the services: the rest is the last poll's, the same objects", async () => {
     const sim = await simulate("production");
     const first = await snapshotOf(sim, cluster);
     await sim.clock.sleep(15_000);
     const { incremental, full } = await pollBoth(sim, first.snapshot);
-    expect(byOperation(full.calls).DescribeTasks).toBe(1);
-    expect(byOperation(incremental.calls).DescribeTasks).toBeUndefined();
-    expect(incremental.snapshot.apiCalls).toBe(full.snapshot.apiCalls - 1);
+    expect(byOperation(full.calls)).toEqual({ DescribeAutoScalingGroups: 1, ListContainerInstances: 1, DescribeContainerInstances: 1, ListServices: 1, DescribeServices: 1, ListTasks: 2, DescribeTasks: 1 });
+    // The known instances and the stopped page show what changed (nothing); no group, instance or
+    // service list, running task list or task describe; 2 of the 6 services (15 s of the 60 s max
+    // age), the first listed.
+    expect(byOperation(incremental.calls)).toEqual({ DescribeContainerInstances: 1, ListTasks: 1, DescribeServices: 1 });
     expect(incremental.snapshot.apiCalls).toBe(incremental.calls.length);
+    const { snapshot } = incremental;
+    expect(snapshot.groups).toBe(first.snapshot.groups);
+    const before = new Map(first.snapshot.tasks.map((t) => [t.arn, t]));
+    expect(snapshot.tasks.every((t) => before.get(t.arn) === t)).toBe(true);
+    expect(snapshot.containerInstances.every((ci, i) => ci === first.snapshot.containerInstances[i])).toBe(true);
+    expect(snapshot.services.map((s, i) => s === first.snapshot.services[i])).toEqual([false, false, true, true, true, true]);
+    expect([isFullView(first.snapshot), isFullView(snapshot), isFullView(full.snapshot)]).toEqual([true, false, true]);
+    // The next poll refreshes the next two, the stalest.
+    await sim.clock.sleep(15_000);
+    const next = await snapshotOf(sim, cluster, { previous: snapshot });
+    expect(next.snapshot.services.map((s, i) => s === snapshot.services[i])).toEqual([true, true, false, false, true, true]);
   });
 
   it("sees a task that stopped (and its replacement), describing only what changed", async () => {
@@ -343,6 +378,55 @@ describe("takeSnapshot given the previous snapshot (incremental polls)", () => {
     const again = await pollBoth(sim, incremental.snapshot);
     expect(byOperation(again.incremental.calls).DescribeTasks).toBeUndefined();
     expect(again.incremental.snapshot.stoppedTasks.map((t) => t.arn)).toEqual([victim.arn]);
+  });
+
+  it("after a task stops, lists again only the instances the change shows on, describes what is new there and describes its service", async () => {
+    const sim = await simulate("production");
+    const first = await snapshotOf(sim, cluster);
+    const [victim] = liveTasks(sim).filter((t) => t.group === "service:web");
+    sim.world.stopTask(victim, "Essential container in task exited", 1);
+    await sim.clock.sleep(15_000);
+    const { incremental } = await pollBoth(sim, first.snapshot);
+    const { snapshot, calls } = incremental;
+    const before = new Map(first.snapshot.tasks.map((t) => [t.arn, t]));
+    const started = snapshot.tasks.filter((t) => !before.has(t.arn));
+    expect(started.map((t) => t.group)).toEqual(["service:web"]);
+    // The stopped task's instance and the replacement's (counts changed, or a task on it stopped).
+    const touched = new Set([victim.containerInstanceArn, started[0].containerInstanceArn]);
+    expect(byOperation(calls)).toMatchObject({ ListTasks: 1 + touched.size, DescribeTasks: 2 });
+    expect(byOperation(calls).DescribeAutoScalingGroups).toBeUndefined();
+    // Tasks elsewhere are the last poll's objects; web is described again.
+    expect(snapshot.tasks.filter((t) => !touched.has(t.containerInstanceArn)).every((t) => before.get(t.arn) === t)).toBe(true);
+    const web = (s: FleetSnapshot) => s.services.find((x) => x.name === "web")!;
+    expect(web(snapshot)).not.toBe(web(first.snapshot));
+    expect(isFullView(snapshot)).toBe(false);
+  });
+
+  it("reuses a change nothing shows (a service told to run a task there is no room for) up to the max age, never longer", async () => {
+    const sim = await simulate("production");
+    const maxAgeMs = 10 * 60_000;
+    const poll = async (previous?: FleetSnapshot) => takeSnapshot(sim.clients, cluster, { now: sim.clock.now(), since: 0, previous, maxAgeMs });
+    const first = await poll();
+    // A service listed late (the max-age share describes the first listed first); no instance, task or group changes.
+    const name = first.services.at(-2)!.name;
+    const service = sim.world.services.get(`${cluster}/${name}`)!;
+    (service as { cpu: number }).cpu = 1_000_000;
+    sim.world.updateService(service, { desiredCount: service.desiredCount + 1 });
+    await sim.clock.sleep(15_000);
+    const stale = await poll(first);
+    const of = (s: FleetSnapshot) => s.services.find((x) => x.name === name)!;
+    // Reused as it was: a stale answer, and the snapshot says it is not a full view.
+    expect(of(stale)).toBe(of(first));
+    expect(of(stale).runningCount).toBe(of(stale).desiredCount);
+    expect(isFullView(stale)).toBe(false);
+    const full = await poll();
+    expect(of(full)).toMatchObject({ desiredCount: service.desiredCount, runningCount: service.desiredCount - 1 });
+    expect(isFullView(full)).toBe(true);
+    // At the max age it is described again, whatever else the poll saw.
+    await sim.clock.sleep(maxAgeMs - 15_000);
+    const aged = await poll(stale);
+    expect(of(aged)).toEqual(of(await poll()));
+    expect(of(aged).runningCount).toBe(service.desiredCount - 1);
   });
 
   it("sees a container instance set DRAINING, and ACTIVE again", async () => {
@@ -376,6 +460,34 @@ describe("takeSnapshot given the previous snapshot (incremental polls)", () => {
     const shrunk = await pollBoth(sim, grown.incremental.snapshot);
     expect(shrunk.incremental.snapshot.containerInstances.map((c) => c.arn)).not.toContain(goneArn);
     expect(shrunk.incremental.snapshot.tasks.some((t) => t.containerInstanceArn === goneArn)).toBe(false);
+  });
+
+  it("lists the running tasks again only at the task-list max age while nothing shows a change, the whole cluster at once", async () => {
+    const sim = await simulate("production");
+    let last = (await snapshotOf(sim, cluster)).snapshot;
+    const listings: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      await sim.clock.sleep(100_000);
+      const { snapshot, calls } = await snapshotOf(sim, cluster, { previous: last });
+      listings.push(byOperation(calls).ListTasks);
+      last = snapshot;
+    }
+    // The page of stopped tasks every poll; at 300 s (DEFAULT_TASK_LIST_MAX_AGE_MS) the running ones too, one page.
+    expect(listings).toEqual([1, 1, 2, 1]);
+    expectMatchesWorld(last, sim.world, cluster);
+  });
+
+  it("lists the instances after all when a known one is gone, within the max age", async () => {
+    const sim = await simulate("production");
+    const first = await snapshotOf(sim, cluster);
+    const gone = sim.world.instances.get(first.snapshot.containerInstances[0].ec2InstanceId)!;
+    sim.world.beginTermination(gone);
+    if (gone.lifecycle === "Terminating:Wait") sim.world.completeLifecycleAction(gone, "CONTINUE");
+    await sim.clock.sleep(40_000);
+    const { incremental } = await pollBoth(sim, first.snapshot);
+    expect(incremental.snapshot.containerInstances.map((c) => c.ec2InstanceId)).not.toContain(gone.id);
+    // The known ones described (one INACTIVE), then listed; nothing left to describe; the groups read again.
+    expect(byOperation(incremental.calls)).toMatchObject({ DescribeContainerInstances: 1, ListContainerInstances: 1, DescribeAutoScalingGroups: 1 });
   });
 
   it("ignores a previous snapshot of another cluster", async () => {
@@ -433,6 +545,39 @@ describe("takeSnapshot with tasksOn", () => {
     expect(partial.services).toEqual(whole.services);
     // One running listing (of that instance) and the page of stopped tasks.
     expect(calls.filter((c) => c.operation === "ListTasks")).toHaveLength(2);
+  });
+});
+
+describe("takeSnapshot with tasksOn, given the last poll", () => {
+  it("lists again only the accepted instances that changed, and an instance newly accepted", async () => {
+    const sim = await simulate("production");
+    const cluster = "production-apps";
+    const draining = (ci: { status: string }) => ci.status === "DRAINING";
+    const poll = async (previous?: FleetSnapshot) => {
+      const before = sim.world.calls.length;
+      const snapshot = await takeSnapshot(sim.clients, cluster, { now: sim.clock.now(), since: 0, previous, tasksOn: draining });
+      return { snapshot, listTasks: sim.world.calls.slice(before).filter((c) => c.operation === "ListTasks").length };
+    };
+    const [ci] = [...sim.world.containerInstances.values()].filter((c) => c.clusterName === cluster);
+    sim.world.setContainerInstanceStatus(ci, "DRAINING");
+    const first = await poll();
+    expect(first.listTasks).toBe(2);
+    expect(first.snapshot.tasks.length).toBeGreaterThan(0);
+    await sim.clock.sleep(5 * 60_000);
+    // The drained instance's tasks have moved (its counts changed): listed again, found empty.
+    const moved = await poll(first.snapshot);
+    expect(moved.listTasks).toBe(2);
+    expect(moved.snapshot.tasks.filter((t) => t.group !== "service:log-router")).toEqual([]);
+    await sim.clock.sleep(15_000);
+    // Nothing changed on it since: only the page of stopped tasks is listed.
+    const quiet = await poll(moved.snapshot);
+    expect(quiet.listTasks).toBe(1);
+    expect(quiet.snapshot.tasks).toEqual(moved.snapshot.tasks);
+    const [other] = [...sim.world.containerInstances.values()].filter((c) => c.clusterName === cluster && c.status === "ACTIVE");
+    sim.world.setContainerInstanceStatus(other, "DRAINING");
+    const more = await poll(quiet.snapshot);
+    expect(more.listTasks).toBe(2);
+    expect(more.snapshot.tasks.some((t) => t.containerInstanceArn === other.arn)).toBe(true);
   });
 });
 

@@ -8,6 +8,9 @@ import { createLogger } from "../../scripts/core/log";
 import { repoConfig } from "../support/repo-config";
 import { simulatedRollInProgress } from "../../scripts/commands/stack";
 import { type WatchCycle, watchMigration } from "../../scripts/fleet/watch";
+import { type FleetSnapshot, isFullView } from "../../scripts/fleet/snapshot";
+import { createSimulation } from "../../scripts/sim/scenarios";
+import { worldSnapshot } from "../support/world-snapshot";
 import type { ScenarioName } from "../../scripts/sim/scenarios";
 
 const config = repoConfig();
@@ -52,19 +55,93 @@ describe("amiroll watch on the simulated AWS", () => {
     expect(phases.at(-1)).toBe("done");
   });
 
-  it("describes fewer tasks than full polls would: each poll only what changed since the last", async () => {
+  it("describes fewer tasks than full polls would: each poll only what changed since the last; the verdict on a full poll", async () => {
     const { result, cycles, calls } = await watch("production", "healthy");
     expect(result.outcome).toBe("done");
     const described = calls.filter((c) => c.operation === "DescribeTasks").length;
     // A full poll describes every running and recently stopped task, 100 per call.
-    const full = cycles.reduce((n, c) => {
-      const s = c.snapshots.get("apps")!;
-      return n + Math.ceil(s.tasks.length / 100) + Math.ceil(s.stoppedTasks.length / 100);
-    }, 0);
-    expect(described).toBeLessThan(full);
-    // The lists are still read every poll: nothing is assumed about what they hold.
-    expect(calls.filter((c) => c.operation === "ListTasks").length).toBeGreaterThanOrEqual(2 * cycles.length);
-    expect(calls.filter((c) => c.operation === "DescribeContainerInstances").length).toBeGreaterThanOrEqual(cycles.length);
+    const fullDescribes = (s: FleetSnapshot) => Math.ceil(s.tasks.length / 100) + Math.ceil(s.stoppedTasks.length / 100);
+    const full = cycles.reduce((n, c) => n + fullDescribes(c.snapshots.get("apps")!), 0);
+    // The last cycle's incremental poll said done; the full poll that confirmed it is the last snapshot.
+    const last = result.snapshots.get("apps")!;
+    expect(isFullView(last)).toBe(true);
+    expect(cycles.slice(0, -1).every((c) => !isFullView(c.snapshots.get("apps")!) || c.number === 1)).toBe(true);
+    expect(described - fullDescribes(last)).toBeLessThan(full);
+    // The container instances are read every poll: they show what changed.
+    expect(calls.filter((c) => c.operation === "DescribeContainerInstances").length).toBeGreaterThanOrEqual(cycles.length + 1);
+  });
+
+  it.each([
+    ["staging", "healthy"],
+    ["production", "healthy"],
+    ["staging", "slow-drain"],
+  ] as const)("%s, %s: every incremental poll of the roll sees the world as it is (groups, instances, tasks, services)", async (env, scenario) => {
+    const environment = findEnvironment(config.environments, env);
+    const simulation = await simulatedRollInProgress({ config, environment, log: silent, scenario });
+    running.push(simulation);
+    const seen: { full: boolean; got: unknown; world: unknown }[] = [];
+    const sortedBy = <T>(items: readonly T[], key: (t: T) => string) => [...items].sort((a, b) => key(a).localeCompare(key(b)));
+    const comparable = (s: Pick<FleetSnapshot, "groups" | "containerInstances" | "services" | "tasks">) => ({
+      groups: sortedBy(s.groups, (g) => g.name),
+      containerInstances: sortedBy(s.containerInstances, (ci) => ci.arn),
+      services: sortedBy(s.services, (x) => x.name).map(({ events: _, ...rest }) => rest),
+      tasks: sortedBy(s.tasks, (t) => t.arn),
+    });
+    await watchMigration({
+      clients: simulation.clients,
+      clock: simulation.clock,
+      clusters: environment.clusters.map((c) => ({ name: c.name, ecsClusterName: c.ecsClusterName, targetImageIds: [config.pins[env][c.name].current.imageId] })),
+      timeoutMs: 60 * 60_000,
+      stallAfterMs: 2 * 60_000,
+      onSnapshot: async (cluster, snapshot) => {
+        seen.push({ full: isFullView(snapshot), got: comparable(snapshot), world: comparable(worldSnapshot(simulation.world, cluster.ecsClusterName)) });
+      },
+    });
+    expect(seen.filter((s) => !s.full).length).toBeGreaterThan(3);
+    expect(seen.map((s) => s.got)).toEqual(seen.map((s) => s.world));
+  });
+
+  it("never ends on a reused answer: a 'done' an incremental poll saw with a stale service is taken again on a full poll, which goes on", async () => {
+    const environment = findEnvironment(config.environments, "production");
+    const sim = await createSimulation({ environment, pins: config.pins.production, scenario: "healthy" });
+    running.push(sim);
+    const cluster = environment.clusters[0];
+    const image = sim.images[cluster.name].running;
+    const service = (name: string) => sim.world.services.get(`${cluster.ecsClusterName}/${name}`)!;
+    /** One task more than there is room for: the service is not steady, and no instance, task or group shows it. */
+    const overAsk = (name: string) => {
+      (service(name) as { cpu: number }).cpu = 1_000_000;
+      sim.world.updateService(service(name), { desiredCount: service(name).desiredCount + 1 });
+    };
+    const settle = (name: string, cpu: number) => {
+      (service(name) as { cpu: number }).cpu = cpu;
+      sim.world.updateService(service(name), { desiredCount: service(name).desiredCount - 1 });
+    };
+    const cpu = service("web").cpu;
+    overAsk("web");
+    const states: string[] = [];
+    const result = await watchMigration({
+      clients: sim.clients,
+      clock: sim.clock,
+      clusters: [{ name: cluster.name, ecsClusterName: cluster.ecsClusterName, targetImageIds: [image] }],
+      timeoutMs: 60 * 60_000,
+      onCycle: ({ number, states: byCluster, snapshots }) => {
+        const state = byCluster.get(cluster.name)!;
+        states.push(`${state.phase}: ${state.unsteady.map((u) => u.service).join(", ")} (${isFullView(snapshots.get(cluster.name)!) ? "full" : "incremental"})`);
+        // After the first poll web settles and admin (steady, so reused by the next poll) silently
+        // cannot place a task; after the second, admin settles too.
+        if (number === 1) {
+          settle("web", cpu);
+          overAsk("admin");
+        }
+        if (number === 2) settle("admin", cpu);
+      },
+    });
+    // Cycle 2's incremental poll saw web steady and reused admin (steady when last described):
+    // done, on a stale answer. The full poll taken instead sees admin and the watch goes on.
+    expect(states).toEqual(["settling: web (full)", "settling: admin (full)", "done:  (full)"]);
+    expect(result.outcome).toBe("done");
+    expect(result.cycles).toBe(3);
   });
 
   it("broken-ami: a crash loop, within 3 polls of the first crash on the new image", async () => {

@@ -73,7 +73,7 @@ describe("amiroll bump: which image each cluster takes", () => {
   });
 
   it("refuses production by name while staging has verified nothing, unless --force (then the newest image from SSM)", async () => {
-    await expect(plan({ selected: ["production"] })).rejects.toThrow(new UsageError("production/apps: waits for staging: it has not verified its image yet (run amiroll rollout --to staging; --force takes the newest image from SSM anyway)"));
+    await expect(plan({ selected: ["production"] })).rejects.toThrow(new UsageError("production/apps: waits for staging: it has not verified its image yet (amiroll verify --env staging once its pins are applied, or amiroll rollout --to staging; --force takes the newest image from SSM anyway)"));
     const { result, newest } = await plan({ selected: ["production"], force: true });
     expect(result.pins.production.apps.current.imageId).toBe(newest);
     expect(result.pins.production.apps.retiring?.imageId).toBe(PINNED);

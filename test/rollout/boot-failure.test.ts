@@ -72,9 +72,12 @@ describe("boot-failure: a fifth of new instances never register with ECS", () =>
       expect(s.pins()[env].apps.rejected).toBeUndefined();
       expect(s.pins()[env].apps.current).toEqual(expect.objectContaining({ imageId: PINNED, verifiedAt: expect.any(String) }));
     }
-    // Production no longer waits out its 60 min timeout in the drain.
+    // Production no longer waits out its 60 min timeout in the drain: each instance that does not
+    // boot costs its 5 min grace period and a boot. (This seed's draw, since the rollout's 5 s
+    // registration polls moved the draws, has four launches in a row fail in one zone: 20 min.)
     const drain = result.waves[1].phases.find((p) => p.step === "drain")!;
-    expect(drain.ms).toBeLessThan(15 * 60_000);
+    expect(drain.ms).toBeLessThan(30 * 60_000);
+    expect(drain.ms).toBeLessThanOrEqual(70_000 + result.waves[1].bootFailures.length * 5 * 60_000);
   });
 });
 

@@ -3,7 +3,7 @@
  * when it has crashed, and when it carries tasks steadily.
  */
 import type { ContainerInstanceSnapshot, FleetSnapshot, ServiceSnapshot, TaskSnapshot } from "../../scripts/fleet/snapshot";
-import { canaryTasksOn, judgeCanary } from "../../scripts/rollout/canary";
+import { canaryTasksOn, judgeCanary, tasksLeftOnDrained } from "../../scripts/rollout/canary";
 
 const OLD = "ami-0000000000000aaaa";
 const NEW = "ami-0000000000000bbbb";
@@ -105,5 +105,28 @@ describe("judgeCanary", () => {
 
   it("has nothing to prove on a cluster without services", () => {
     expect(judgeCanary(snapshot({ containerInstances: [old1, canary] }), { imageId: NEW, startedAt: START })).toEqual({ kind: "steady", tasksOnCanary: 0, services: 0 });
+  });
+});
+
+describe("tasksLeftOnDrained", () => {
+  const drained = ci("i-old1", OLD, "eu-west-1a", "DRAINING");
+  const input = { imageId: NEW, startedAt: START };
+
+  it("counts the service tasks meant to run on the drained instances: not daemons, standalone tasks, tasks told to stop, or other instances'", () => {
+    const fleet = snapshot({
+      containerInstances: [drained, old2, canary],
+      services: [service("web"), service("logs", true, true)],
+      tasks: [
+        task(1, "service:web", "i-old1"),
+        task(2, "service:web", "i-old1", { lastStatus: "PENDING" }),
+        task(3, "service:web", "i-old1", { lastStatus: "STOPPING", desiredStatus: "STOPPED" }),
+        task(4, "service:logs", "i-old1"),
+        task(5, "family:batch", "i-old1"),
+        task(6, "service:web", "i-old2"),
+        task(7, "service:web", "i-canary"),
+      ],
+    });
+    expect(tasksLeftOnDrained(fleet, input)).toBe(2);
+    expect(tasksLeftOnDrained(snapshot({ containerInstances: [old1, canary], tasks: [task(1, "service:web", "i-old1")] }), input)).toBe(0);
   });
 });

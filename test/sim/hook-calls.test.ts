@@ -19,14 +19,17 @@ const hookCalls = (world: World, operation?: string) =>
 const sum = (m: ReadonlyMap<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
 
 describe("the drain hook's API calls", () => {
-  it("a replace roll of 60 instances: at most 7.5 hook calls per replaced instance (35 before they travelled together), 0 violations", async () => {
+  it("a replace roll of 60 instances: at most 8.2 hook calls per replaced instance (35 before they travelled together), 0 violations", async () => {
     const count = await countCalls("replace", 60);
     expect([count.outcome, count.replaced, count.violations]).toEqual(["done", 60, 0]);
     const perInstance = sum(count.hook) / count.replaced;
     // 6.83 at c45b438, 7.02 since the canary's cheaper polls (17cae73) moved the wave's sampled
     // times: the hook's ListTasks 170 -> 180, more of its 30 s re-checks finding tasks still
     // stopping. Where a stop falls against the re-check clock is the draw, not the hook's policy.
-    expect(perInstance).toBeLessThanOrEqual(7.5);
+    // 7.97 since the prompt re-checks: an instance due to be empty is checked every 5 s, and
+    // listed again while told-to-stop tasks hold it (ListTasks 180 -> 225), so that it goes
+    // about 4 s after its last task stopped instead of about 18 s.
+    expect(perInstance).toBeLessThanOrEqual(8.2);
     // What no batching can share: one completion each; a heartbeat at most once a minute.
     expect(count.hook.get("autoscaling CompleteLifecycleAction")).toBeGreaterThanOrEqual(60);
     expect(count.hook.get("ecs DescribeContainerInstances")! / count.replaced).toBeLessThan(0.5);

@@ -25,7 +25,11 @@ describe("hook-faults: a quarter of the drain hook's invocations throw", () => {
     const environments = loadEnvironments(raw);
     const pins = readPins(REPO_PINS_PATH, environments);
     const log = createLogger("text", () => {});
-    const world = stopAfterTest(await simulatedWorld({ ...repoConfig(), environments, pins }, { scenario: "hook-faults", log }));
+    // Which invocations fail is drawn from the world's one RNG, which every API call of the run
+    // draws from too (the throttling chance), so it moves with the calls the driver makes: seed 4
+    // gives several faults of each kind (4 before, 5 after their check, at the cheaper watch polls
+    // of issue 17 item 3; the default seed 1 gave 5 and 3 before them, 1 and 0 since).
+    const world = stopAfterTest(await simulatedWorld({ ...repoConfig(), environments, pins }, { scenario: "hook-faults", log, seed: 4 }));
     const result = await rollout(rolloutOptions(world, environments, log, { waitForWindow: true }));
 
     expect(result.outcome).toBe("done");

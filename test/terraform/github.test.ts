@@ -254,6 +254,13 @@ describe("githubContextFromEnv", () => {
     expect(githubContextFromEnv(env)).toMatchObject({ token: "gh_other", pullNumber: 7, apiUrl: "https://ghe.acme.test/api/v3" });
   });
 
+  it("reads the pull request of a workflow_dispatch from its pr input", () => {
+    const dispatch = (inputs: Record<string, unknown>) => ({ ...base(), GITHUB_EVENT_NAME: "workflow_dispatch", GITHUB_EVENT_PATH: event("dispatch", { inputs, ref: "refs/heads/amiroll/bump" }) });
+    expect(githubContextFromEnv(dispatch({ pr: "12" }))).toMatchObject({ pullNumber: 12 });
+    expect(usageError(dispatch({ pr: "twelve" })).message).toMatch(/the workflow_dispatch event at GITHUB_EVENT_PATH has no pull request number;.*workflow_dispatch with a pr input/);
+    expect(usageError(dispatch({})).message).toMatch(/has no pull request number/);
+  });
+
   it("names the missing variable in one line", () => {
     const { GITHUB_TOKEN: _token, ...noToken } = base();
     expect(usageError(noToken).message).toMatch(/GITHUB_TOKEN is not set \(nor GH_TOKEN\)/);
