@@ -202,6 +202,8 @@ function failingApply(runner: TerraformRunner, error: Error, when: () => boolean
     plan: (file) => runner.plan(file),
     showJson: (file) => runner.showJson(file),
     output: () => runner.output(),
+    statePull: () => runner.statePull(),
+    statePush: (file) => runner.statePush(file),
     apply: async (file) => {
       if (!state.failed && when()) {
         state.failed = true;

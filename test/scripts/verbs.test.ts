@@ -182,8 +182,13 @@ describe("amiroll plan and apply with terraform (a stand-in binary)", () => {
     // --no-watch: the watch after a replace roll would need AWS.
     const r = await amirollInProcess(["apply", "--env", "staging", "--plan", join(scratch, "saved.tfplan"), "--no-watch"], env);
     expect(r.status).toBe(0);
-    expect(calls()).toEqual(["init", "show", "apply"]);
-    expect(readFileSync(env.FAKE_LOG, "utf8")).toMatch(/^apply .*saved\.tfplan$/m);
+    // The state is pulled and saved before the apply (the log names the backup).
+    expect(calls()).toEqual(["init", "show", "state", "apply"]);
+    expect(readFileSync(env.FAKE_LOG, "utf8")).toMatch(/^state pull\napply .*saved\.tfplan$/m);
+    const backup = /staging: state backed up to (\S+\.tfstate) \(serial 3; pins beside it\)/.exec(r.stderr)?.[1];
+    expect(backup).toBeDefined();
+    expect(readFileSync(backup!, "utf8")).toBe(`${readFileSync(env.FAKE_STATE, "utf8")}\n`);
+    expect(readFileSync(backup!.replace(/\.tfstate$/, ".amis.json"), "utf8")).toBe(readFileSync(REPO_PINS_PATH, "utf8"));
   });
 
   it("apply of a plan the guard refuses applies nothing: exit 3", async () => {
