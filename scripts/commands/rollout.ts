@@ -128,7 +128,8 @@ export function rolloutCommand(): Command {
           await replayRuns(state, clock, (o, signal) => {
             // The world's too: the simulated terraform stops on it as on Ctrl-C.
             simulated.signal = signal;
-            return rollout(rolloutOptions(simulated, config.environments, quiet, { ...runOptions(o), signal }));
+            // The replay makes the states the runs before made (and backed up) again: no second backup of them.
+            return rollout(rolloutOptions(simulated, config.environments, quiet, { ...runOptions(o), signal, backups: undefined }));
           }, log);
         }
       } else {
