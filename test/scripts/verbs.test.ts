@@ -118,6 +118,8 @@ describe("amiroll plan and apply --simulate", () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^Plan: 3 to add, 0 to change, 3 to destroy\.\nplan guard: ACCEPTED/);
     expect(r.stderr).toMatch(/applied staging in \d+\.\d simulated minutes/);
+    // The simulated state is backed up before the apply, beside the simulated world (not into the config's backups.dir or AMIROLL_BACKUP_DIR).
+    expect(r.stderr).toMatch(/\nstaging: state backed up to \S*\/amiroll-sim-backups-\w+\/staging\/\d{8}T\d{9}Z-serial00000001\.tfstate \(serial 1; pins beside it\)\nterraform apply /);
     // A replace roll hands over to the watch, which finds it done.
     expect(r.stdout).toMatch(/\nwatch of staging: done after 1 polls\napps: done/);
   });
