@@ -42,7 +42,7 @@ export function benchConfig(strategy: CapacityStrategy, n: number) {
   const dir = mkdtempSync(join(tmpdir(), "amiroll-bench-rollout-"));
   const pinsPath = join(dir, "amis.json");
   writeFileSync(pinsPath, JSON.stringify(pinsRaw, null, 2));
-  const config: Config = { path: join(dir, "amiroll.json"), shownAs: "bench/rollout.ts", environments, pins, pinsPath, pinsShownAs: pinsPath, outDir: join(dir, "cdktf.out") };
+  const config: Config = { path: join(dir, "amiroll.json"), shownAs: "bench/rollout.ts", environments, pins, pinsPath, pinsShownAs: pinsPath, outDir: join(dir, "cdktf.out"), backups: { dir: join(dir, "backups"), shownAs: join(dir, "backups"), keep: 10 } };
   return config;
 }
 

@@ -33,6 +33,7 @@ const VERBS: readonly { readonly name: string; readonly summary: string; readonl
   { name: "watch", summary: "watch ECS tasks move off the old instances until done or stuck", load: () => require("./commands/watch").watchCommand() },
   { name: "rebalance", summary: "spread services whose tasks sit in one zone", load: () => require("./commands/rebalance").rebalanceCommand() },
   { name: "rollout", summary: "roll the pinned image through the environments, staging then production", load: () => require("./commands/rollout").rolloutCommand() },
+  { name: "state", summary: "restore an environment's terraform state from a backup taken before an apply", load: () => require("./commands/state").stateCommand() },
   { name: "iam-policy", summary: "print the least-privilege IAM policy (JSON) for watch, plan or apply", load: () => require("./commands/iam-policy").iamPolicyCommand() },
 ];
 

@@ -13,7 +13,8 @@ import { wallClock } from "../core/clock";
 import { guardText } from "../terraform/guard";
 import { summaryLine } from "../terraform/plan";
 import { createLogger } from "../core/log";
-import { type CommonOptions, EXIT, Exit, existingFile, findEnvironment, interruptible, loadConfig, stderrSink, withCommonOptions } from "./common";
+import { type CommonOptions, EXIT, Exit, existingFile, findEnvironment, interruptible, loadConfig, stderrSink, temporaryDirectory, withCommonOptions } from "./common";
+import { backupBeforeApply, checkBackupDir } from "../terraform/state-backup";
 import { type GuardFlags, planAndGuard, withGuardOptions } from "./plan";
 import { openStack } from "./stack";
 import { durationOption, watchEnvironment } from "./watch";
@@ -51,6 +52,8 @@ export function applyCommand(): Command {
     const log = createLogger(options.logFormat, stderrSink);
     const config = loadConfig(options);
     const environment = findEnvironment(config.environments, options.env);
+    // The state is backed up before the apply: a directory it cannot go to is found now.
+    if (!options.simulate) checkBackupDir(config.backups, environment.name);
     const interrupt = interruptible(log);
     try {
       const stack = await openStack({ config, environment, log, simulate: options.simulate, scenario: options.scenario, signal: interrupt.signal });
@@ -69,6 +72,9 @@ export function applyCommand(): Command {
         return;
       }
       const clock = stack.simulation?.clock;
+      // A simulated state is backed up beside the simulated world (removed with it), never into the config's directory.
+      const backups = options.simulate ? { dir: temporaryDirectory("amiroll-sim-backups-"), shownAs: "the simulated backups", keep: config.backups.keep } : config.backups;
+      await backupBeforeApply(backups, { environment: environment.name, runner: stack.runner, pinsPath: config.pinsPath, at: clock ? clock.now() : Date.now(), purpose: `amiroll apply (${guard.expect})`, backend: environment.backend, log });
       const started = clock ? clock.now() : Date.now();
       log.info(`terraform apply ${planFile}`);
       try {

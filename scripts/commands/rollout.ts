@@ -12,7 +12,8 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Command, Option } from "commander";
 import type { Environment } from "../config/environments";
-import { findEnvironment } from "../config/file";
+import { type BackupSettings, DEFAULT_BACKUP_KEEP, findEnvironment } from "../config/file";
+import { checkBackupDir } from "../terraform/state-backup";
 import { formatPins } from "../config/pins";
 import { UsageError } from "../core/errors";
 import { createAwsClients, maxAttemptsFrom } from "../fleet/clients";
@@ -96,6 +97,8 @@ export function rolloutCommand(): Command {
     const waves = wavesOf(config.environments, options.from, options.to);
     if (waves.length === 0) throw new UsageError(`--from ${options.from} comes after --to ${options.to} in the promotion order (${wavesOf(config.environments).map((e) => e.name).join(" -> ")})`);
     if (options.stateDir !== undefined && !options.simulate) throw new UsageError("--state-dir needs --simulate (it keeps the simulated world between runs)");
+    // Backups are taken before every apply: a directory they cannot go to is found now.
+    if (!options.simulate) for (const wave of waves) checkBackupDir(config.backups, wave.name);
     const interruptPoint = options.simulate ? interruptPointFrom(process.env, config.environments) : undefined;
     const state = options.simulate && options.stateDir !== undefined ? openSimState(options.stateDir, config, { scenario: options.scenario, seed: SIMULATION_SEED, startAt: SIMULATED_START }) : undefined;
     const scenario = state?.journal.scenario ?? options.scenario;
@@ -125,7 +128,8 @@ export function rolloutCommand(): Command {
           await replayRuns(state, clock, (o, signal) => {
             // The world's too: the simulated terraform stops on it as on Ctrl-C.
             simulated.signal = signal;
-            return rollout(rolloutOptions(simulated, config.environments, quiet, { ...runOptions(o), signal }));
+            // The replay makes the states the runs before made (and backed up) again: no second backup of them.
+            return rollout(rolloutOptions(simulated, config.environments, quiet, { ...runOptions(o), signal, backups: undefined }));
           }, log);
         }
       } else {
@@ -208,6 +212,7 @@ export function rolloutOptions(world: RolloutWorld, environments: readonly Envir
     stallAfterMs: 10 * 60_000,
     signal: world.signal,
     checkpoint: world.checkpoint,
+    backups: world.backups,
     ...extra,
   };
 }
@@ -221,6 +226,8 @@ export interface RolloutWorld {
   readonly probe: typeof fetchProbe;
   /** Zero-downtime violations seen by the sim (simulated runs only). */
   readonly violations?: () => number;
+  /** Where the state is backed up before every apply. */
+  readonly backups?: BackupSettings;
   signal?: AbortSignal;
   /**
    * Called at the points inside the steps (rollout.ts `RolloutPoint`; simulated, also the sim
@@ -236,6 +243,7 @@ export function realWorld(config: Config, log: Logger): RolloutWorld {
     pinsPath: config.pinsPath,
     pinsShownAs: config.pinsShownAs,
     probe: fetchProbe,
+    backups: config.backups,
     access: (environment) => {
       const clients = createAwsClients(environment);
       return {
@@ -290,6 +298,8 @@ export async function simulatedWorld(
     clock,
     pinsPath,
     pinsShownAs: "amis.json (simulated copy)",
+    // The simulated state's backups stay with the simulated world (a --state-dir keeps them).
+    backups: { dir: join(dir, "backups"), shownAs: join(dir, "backups"), keep: config.backups?.keep ?? DEFAULT_BACKUP_KEEP },
     probe: simulatedProbe([...simulations.values()].map((s) => ({ environment: s.environment, world: s.world }))),
     violations: () => [...simulations.values()].reduce((n, s) => n + s.world.downtimeViolations().length, 0),
     access: (environment) => {

@@ -15,6 +15,12 @@ import { labelProblem, reviewerProblem } from "../github/repository";
 export const CONFIG_FILE = "amiroll.json";
 export const DEFAULT_PINS_FILE = "amis.json";
 export const DEFAULT_OUT_DIR = "cdktf.out";
+/** Where the state backups go by default (docs/configuration.md, `backups`). */
+export const DEFAULT_BACKUP_DIR = ".amiroll/backups";
+/** How many backups are kept per environment by default. */
+export const DEFAULT_BACKUP_KEEP = 10;
+/** The most backups per environment `backups.keep` may ask for. */
+export const MAX_BACKUP_KEEP = 1000;
 
 /** `amiroll.json` as written (amiroll.schema.json describes the same shape for editors). */
 export interface AmirollConfig {
@@ -28,6 +34,13 @@ export interface AmirollConfig {
   readonly environments: EnvironmentsConfig;
   /** The pull requests `amiroll bump --open-pr` opens. */
   readonly pullRequests?: PullRequestsConfig;
+  /** The state (and pins) backups taken before every apply. */
+  readonly backups?: {
+    /** Relative to this file. @default ".amiroll/backups" */
+    readonly dir?: string;
+    /** Backups kept per environment (the oldest go). @default 10 */
+    readonly keep?: number;
+  };
 }
 
 /** `pullRequests` of `amiroll.json`: what `bump --open-pr` adds to its pull requests (with its --label and --reviewer). */
@@ -36,6 +49,16 @@ export interface PullRequestsConfig {
   readonly labels?: readonly string[];
   /** GitHub logins or `org/team`, asked for a review when the pull request is opened. @default [] */
   readonly reviewers?: readonly string[];
+}
+
+/** Where the state backups go and how many are kept (terraform/state-backup.ts). */
+export interface BackupSettings {
+  /** The directory, absolute (AMIROLL_BACKUP_DIR overrides the config's `backups.dir`). */
+  readonly dir: string;
+  /** The directory as messages name it, with where it was set (e.g. `backups.dir: .amiroll/backups`). */
+  readonly shownAs: string;
+  /** Backups kept per environment. */
+  readonly keep: number;
 }
 
 /** The config as loaded: validated, defaults filled in, paths absolute. */
@@ -52,6 +75,7 @@ export interface LoadedConfig {
   readonly outDir: string;
   /** `pullRequests`, validated (absent: none). */
   readonly pullRequests?: { readonly labels: readonly string[]; readonly reviewers: readonly string[] };
+  readonly backups: BackupSettings;
 }
 
 /** The config and the pins it names: what every verb starts from. */
@@ -110,7 +134,7 @@ export function shownPath(path: string, cwd: string = process.cwd()): string {
 export function parseConfig(raw: unknown, path: string, options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): LoadedConfig {
   const env = options.env ?? process.env;
   const shownAs = shownPath(path, options.cwd);
-  const f = new Input(shownAs, "", raw).object(["$schema", "pins", "outDir", "environments", "pullRequests"]);
+  const f = new Input(shownAs, "", raw).object(["$schema", "pins", "outDir", "environments", "pullRequests", "backups"]);
   // $schema is for editors: any string, even one pointing nowhere, is fine.
   if (f.$schema.present) f.$schema.string();
   const directory = dirname(path);
@@ -126,12 +150,17 @@ export function parseConfig(raw: unknown, path: string, options: { env?: NodeJS.
   };
   const pinsFromConfig = inside(f.pins, DEFAULT_PINS_FILE);
   const outDirFromConfig = inside(f.outDir, DEFAULT_OUT_DIR);
+  const b = f.backups.present ? f.backups.object(["dir", "keep"]) : undefined;
+  const backupDirFromConfig = b ? inside(b.dir, DEFAULT_BACKUP_DIR) : resolve(directory, DEFAULT_BACKUP_DIR);
+  const keep = b?.keep.present ? b.keep.integer(1, MAX_BACKUP_KEEP) : DEFAULT_BACKUP_KEEP;
   if (!f.environments.present) f.environments.fail("the environments are missing (an object: name -> environment)");
   const environments = loadEnvironments(f.environments.value, shownAs, "environments");
   const pinsPath = env.AMIROLL_PINS ? resolve(options.cwd ?? process.cwd(), env.AMIROLL_PINS) : pinsFromConfig;
   const outDir = env.CDKTF_OUTDIR ? resolve(options.cwd ?? process.cwd(), env.CDKTF_OUTDIR) : outDirFromConfig;
+  const backupDir = env.AMIROLL_BACKUP_DIR ? resolve(options.cwd ?? process.cwd(), env.AMIROLL_BACKUP_DIR) : backupDirFromConfig;
+  const backups = { dir: backupDir, shownAs: `${env.AMIROLL_BACKUP_DIR ? "AMIROLL_BACKUP_DIR" : "backups.dir"}: ${shownPath(backupDir, options.cwd)}`, keep };
   const pullRequests = f.pullRequests.present ? parsePullRequests(f.pullRequests) : undefined;
-  return { path, shownAs, environments, pinsPath, pinsShownAs: shownPath(pinsPath, options.cwd), outDir, ...(pullRequests && { pullRequests }) };
+  return { path, shownAs, environments, pinsPath, pinsShownAs: shownPath(pinsPath, options.cwd), outDir, backups, ...(pullRequests && { pullRequests }) };
 }
 
 function parsePullRequests(input: Input): NonNullable<LoadedConfig["pullRequests"]> {

@@ -4,6 +4,7 @@
  */
 export {
   type AmirollConfig,
+  type BackupSettings,
   type Config,
   type LoadedConfig,
   type FindOptions,

@@ -52,6 +52,7 @@ export function rolloutText(result: RolloutResult, verb = "rollout"): string[] {
     for (const gate of wave.gates) lines.push(`  gate ${t(gate.gate)}: ${gate.outcome}${gate.detail ? ` (${t(gate.detail)})` : ""}`);
     for (const line of balanceText(wave)) lines.push(`  balance ${t(line)}`);
     if (wave.pinChanges.length > 0) lines.push(`  pins changed ${wave.pinChanges.length} time(s)`);
+    for (const backup of wave.backups) lines.push(`  state backed up before an apply: ${t(backup)}`);
   }
   return lines;
 }
@@ -79,6 +80,7 @@ export function rolloutMarkdown(result: RolloutResult): string {
     if (wave.reason) out.push(`> ${md(wave.reason)}`, "");
     if (wave.phases.length > 0) out.push(`**Phases:** ${md(phasesText(wave))}`, "");
     if (wave.bootFailures.length > 0) out.push(`**Did not boot, replaced:** ${md(bootFailuresText(wave))}`, "");
+    if (wave.backups.length > 0) out.push(`**State backed up before each apply:** ${wave.backups.map((b) => md(b)).join(", ")}`, "");
     if (wave.gates.length > 0) {
       out.push("| Gate | Outcome | Detail |", "|---|---|---|");
       for (const gate of wave.gates) out.push(`| ${md(gate.gate)} | ${gate.outcome === "passed" ? "✅" : gate.outcome === "failed" ? "❌" : "⏭️"} ${gate.outcome} | ${md(gate.detail)} |`);

@@ -25,6 +25,8 @@ import type { Cluster, Environment } from "../config/environments";
 import { type ClusterPins, type Pin, type Pins, readPins, writePins } from "../config/pins";
 import type { Logger } from "../core/log";
 import type { TerraformStack } from "../terraform/runner";
+import type { BackupSettings } from "../config/file";
+import { backupBeforeApply } from "../terraform/state-backup";
 import { StalePlanError, TerraformError } from "../core/errors";
 import type { BalanceReport } from "../fleet/balance";
 import type { AwsClients } from "../fleet/clients";
@@ -82,6 +84,8 @@ export interface RolloutOptions {
    * it has set the old instances ACTIVE. What it throws is handled as any error there.
    */
   readonly checkpoint?: (environment: string, point: RolloutPoint) => void;
+  /** Where the state and the pins are backed up before every apply (none: no backups). */
+  readonly backups?: BackupSettings;
 }
 
 /** The points inside the steps `checkpoint` is called at. */
@@ -112,6 +116,8 @@ export interface WaveReport {
   verifiedAt?: string;
   /** The images recorded as rejected (the image was shown to fail), by cluster. */
   rejected?: Readonly<Record<string, string>>;
+  /** The state backups taken before the wave's applies (their state files), in order. */
+  readonly backups: string[];
 }
 
 export interface RolloutResult {
@@ -264,6 +270,7 @@ function emptyReport(environment: Environment, at: number, outcome: WaveOutcome,
     gates: [],
     pinChanges: [],
     bootFailures: [],
+    backups: [],
   };
 }
 
@@ -341,6 +348,10 @@ async function runWave(environment: Environment, options: RolloutOptions, mode: 
         throw new Stop("guard refused", `the plan guard refused ${env}'s plan: ${guard.reasons.join("; ")} (review it with amiroll plan --env ${env})`);
       }
       try {
+        if (options.backups) {
+          const backup = await backupBeforeApply(options.backups, { environment: env, runner: stack.runner, pinsPath: options.pinsPath, at: clock.now(), purpose: `rollout: ${purpose} (${guard.expect})`, backend: environment.backend, log });
+          if (backup) report.backups.push(backup.stateFile);
+        }
         log.info(`${env}: terraform apply (${guard.expect})`, { env, expect: guard.expect });
         await stack.runner.apply(planFile);
         return;

@@ -10,6 +10,7 @@
  * cluster first, and the `amiroll_clusters` output lists it only once it is.
  */
 import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { CLUSTERS_OUTPUT } from "../../constructs/outputs";
 import type { Environment } from "../config/environments";
 import { StalePlanError, TerraformError } from "../core/errors";
@@ -201,6 +202,10 @@ export class SimTerraform implements TerraformRunner {
   private readonly deletesCutShort = new Set<string>();
   /** Called at points inside apply (tests interrupt there). */
   checkpoint?: (point: SimApplyPoint) => void;
+  /** The state's serial, as `state pull` shows it: bumped by every apply (and set by a push). */
+  private stateSerial = 1;
+  /** A state pushed (`state push`) since the last apply: what `state pull` shows until the next apply. */
+  private pushed?: { readonly text: string; readonly serial: number };
 
   constructor(
     private readonly world: World,
@@ -395,6 +400,8 @@ export class SimTerraform implements TerraformRunner {
     if (!saved) throw new Error(`terraform: ${planFile} is not a saved plan`);
     if (saved.serial !== this.serial) throw new StalePlanError("apply");
     this.serial++;
+    this.stateSerial = (this.pushed?.serial ?? this.stateSerial) + 1;
+    this.pushed = undefined;
     const interrupted = () => new TerraformError("apply", "interrupted (terraform stopped after SIGINT)", undefined, true);
     // A first deploy: the ECS cluster exists before the instances that join it (the groups
     // depend on the drain hook, which refers to the cluster).
@@ -467,6 +474,98 @@ export class SimTerraform implements TerraformRunner {
     if (!ref) return value;
     const attribute = this.stack.resource?.[ref[1]]?.[ref[2]]?.[ref[3]];
     return typeof attribute === "string" && !attribute.includes("${") ? attribute : null;
+  }
+
+  /**
+   * The state's lineage: one per environment's state (its backend key), the same in every run,
+   * so that a backup of one simulated run is of the same state as the next run's.
+   */
+  get lineage(): string {
+    const hex = createHash("sha256").update(`amiroll-sim:${this.environment.backend.key}`).digest("hex");
+    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-a${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+  }
+
+  /**
+   * `terraform state pull`: the state (format 4) of what plan takes as deployed: each group in the
+   * state with its launch template and alarm, at the stack's addresses for the groups it declares;
+   * the other resources of the deployed clusters as the stack declares them. "" before the first
+   * deploy (the backend holds no state). After a push, the pushed state, until the next apply.
+   * (The sim's plan reads the world, not this text: a pushed state changes what pull shows, not
+   * what the next plan does.)
+   */
+  async statePull(): Promise<string> {
+    this.notAborted("state pull");
+    if (this.pushed) return this.pushed.text;
+    const deployedClusters = new Set(this.deployedClusterConfigs().map((c) => c.name));
+    if (deployedClusters.size === 0) return "";
+    const desired = this.desired();
+    const resources: { type: string; name: string; attributes: unknown }[] = [];
+    const groups = [...this.world.groups.values()].filter((g) => this.clusterNames().has(g.tags?.["amiroll:cluster"] ?? "") && this.inState(g));
+    for (const group of groups) {
+      const generation = desired.find((d) => d.spec.name === group.name);
+      const of = generation
+        ? [{ type: "aws_autoscaling_group", logical: generation.address.split(".")[1], body: generation.body }, ...generation.related]
+        : (this.applied.get(group.name) ?? deployedResources(group.name));
+      for (const r of of) resources.push({ type: r.type, name: r.logical, attributes: stateOf(r, group) });
+    }
+    for (const [type, byLogical] of Object.entries(this.stack.resource ?? {})) {
+      if (CAPACITY_TYPES.has(type)) continue;
+      for (const [logical, body] of Object.entries(byLogical)) {
+        const cluster = this.clusterOf(`${type}.${logical}`);
+        if (cluster && !deployedClusters.has(cluster.name)) continue;
+        resources.push({ type, name: logical, attributes: planValue(body).value });
+      }
+    }
+    resources.sort((a, b) => `${a.type}.${a.name}`.localeCompare(`${b.type}.${b.name}`));
+    const state = {
+      version: 4,
+      terraform_version: "1.11.4",
+      serial: this.stateSerial,
+      lineage: this.lineage,
+      outputs: { [CLUSTERS_OUTPUT]: { value: this.deployedClusters(), type: "dynamic" } },
+      resources: resources.map((r) => ({
+        mode: "managed",
+        type: r.type,
+        name: r.name,
+        provider: `provider["${PROVIDER}"]`,
+        instances: [{ schema_version: 0, attributes: r.attributes }],
+      })),
+      check_results: null,
+    };
+    return JSON.stringify(state, null, 2);
+  }
+
+  /**
+   * `terraform state push FILE` (an absolute path), with terraform's checks: another lineage, a
+   * lower serial, or the same serial with other content is refused.
+   */
+  async statePush(file: string): Promise<void> {
+    this.notAborted("state push");
+    let pushed: { lineage?: unknown; serial?: unknown };
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+      pushed = JSON.parse(text);
+    } catch (error) {
+      throw new TerraformError("state push", `Failed to load state: ${(error as Error).message}`, 1);
+    }
+    const current = await this.statePull();
+    if (current !== "") {
+      const existing = JSON.parse(current) as { lineage: string; serial: number };
+      if (pushed.lineage !== existing.lineage) {
+        throw new TerraformError("state push", `cannot import state with lineage ${JSON.stringify(pushed.lineage)} over unrelated state with lineage ${JSON.stringify(existing.lineage)}`, 1);
+      }
+      if (typeof pushed.serial !== "number" || existing.serial > pushed.serial) {
+        throw new TerraformError("state push", `cannot import state with serial ${pushed.serial} over newer state with serial ${existing.serial}`, 1);
+      }
+      if (existing.serial === pushed.serial && current !== text) {
+        throw new TerraformError("state push", `cannot overwrite existing state with serial ${existing.serial} with a different state that has the same serial`, 1);
+      }
+    }
+    this.pushed = { text, serial: pushed.serial as number };
+    this.stateSerial = pushed.serial as number;
+    // Saved plans were made against the state before it.
+    this.serial++;
   }
 
   /** `amiroll_clusters` as deployed: each cluster's generations, newest first; no output before the first deploy. */

@@ -20,6 +20,13 @@ export interface TerraformRunner {
   apply(planFile: string): Promise<void>;
   /** `terraform output -json`. */
   output(): Promise<Record<string, { readonly value: unknown; readonly sensitive: boolean }>>;
+  /** `terraform state pull`: the state as the backend holds it (JSON text); "" when there is none yet. */
+  statePull(): Promise<string>;
+  /**
+   * `terraform state push FILE`: replaces the backend's state with FILE's. terraform refuses a
+   * state of another lineage, or one whose serial is lower than the backend's (never forced here).
+   */
+  statePush(file: string): Promise<void>;
 }
 
 /**
@@ -37,7 +44,7 @@ export interface TerraformStack {
 // ---------------------------------------------------------------------------------------------
 
 /** The terraform subcommands the runner runs. */
-export type TerraformCommand = "init" | "validate" | "plan" | "show" | "apply" | "output";
+export type TerraformCommand = "init" | "validate" | "plan" | "show" | "apply" | "output" | "state";
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
@@ -51,6 +58,7 @@ export const DEFAULT_TIMEOUTS: Readonly<Record<TerraformCommand, number>> = {
   show: 2 * MINUTE,
   output: 2 * MINUTE,
   apply: 3 * HOUR,
+  state: 5 * MINUTE,
 };
 
 /**
@@ -65,6 +73,7 @@ export const DEFAULT_INTERRUPT_GRACE: Readonly<Record<TerraformCommand, number>>
   show: 30 * SECOND,
   output: 30 * SECOND,
   apply: 10 * MINUTE,
+  state: 30 * SECOND,
 };
 
 /** Why a command was interrupted when the caller's signal aborted it (not a timeout). */
@@ -178,13 +187,26 @@ export class TerraformCli implements TerraformRunner {
     return outputs as Record<string, { readonly value: unknown; readonly sensitive: boolean }>;
   }
 
+  /** `terraform state pull` (stdout is the state, not logged); "" when the backend holds no state yet. */
+  async statePull(): Promise<string> {
+    const { stdout } = await this.run("state", ["pull"], { logStdout: false });
+    return stdout;
+  }
+
+  /** `terraform state push FILE` (relative paths are relative to the working directory); never `-force`. */
+  async statePush(file: string): Promise<void> {
+    await this.run("state", ["push", file]);
+  }
+
   private async run(
     command: TerraformCommand,
     args: readonly string[],
     { ok = [0], logStdout = true }: { ok?: readonly number[]; logStdout?: boolean } = {},
   ): Promise<{ exitCode: number; stdout: string }> {
     const { signal, log } = this.options;
-    if (signal?.aborted) throw new TerraformError(command, "interrupted before it started", undefined, true);
+    // As errors name it: `terraform state pull`, not `terraform state`.
+    const shown = command === "state" ? `${command} ${args[0]}` : command;
+    if (signal?.aborted) throw new TerraformError(shown, "interrupted before it started", undefined, true);
     if (!isDirectory(this.workingDirectory)) {
       throw new UsageError(`terraform working directory ${this.workingDirectory} does not exist; synthesize the stacks first (npm run synth)`);
     }
@@ -246,13 +268,13 @@ export class TerraformCli implements TerraformRunner {
         ? `terraform did not stop within ${formatDuration(graceMs)} of SIGINT and was sent ${forced}`
         : "terraform stopped after SIGINT";
       // The signal's interruption is the caller's (Ctrl-C); a timeout's is terraform's failure.
-      throw new TerraformError(command, `${interruption} (${how})`, undefined, interruption === INTERRUPTED);
+      throw new TerraformError(shown, `${interruption} (${how})`, undefined, interruption === INTERRUPTED);
     }
-    if (/Saved plan is stale/i.test(stderr)) throw new StalePlanError(command);
+    if (/Saved plan is stale/i.test(stderr)) throw new StalePlanError(shown);
     if (result.exitCode === undefined) {
-      throw new TerraformError(command, result.signal ? `killed by ${result.signal}` : `failed to run: ${result.spawnError?.message ?? "unknown error"}`);
+      throw new TerraformError(shown, result.signal ? `killed by ${result.signal}` : `failed to run: ${result.spawnError?.message ?? "unknown error"}`);
     }
-    throw new TerraformError(command, errorSummary(stderr) ?? `exited with code ${result.exitCode}`, result.exitCode);
+    throw new TerraformError(shown, errorSummary(stderr) ?? `exited with code ${result.exitCode}`, result.exitCode);
   }
 }
 

@@ -73,6 +73,14 @@ describe("reading amiroll.json", () => {
     expect(relative(join(defaults.path, ".."), defaults.outDir)).toBe("cdktf.out");
   });
 
+  it("backups: dir relative to the config file (default .amiroll/backups), keep 1-1000 (default 10); AMIROLL_BACKUP_DIR wins", () => {
+    const dir = project((c) => (c.backups = { dir: "state-backups", keep: 3 }));
+    expect(readConfigFile(join(dir, "amiroll.json"), { cwd: "/", env: {} }).backups).toEqual({ dir: join(dir, "state-backups"), shownAs: `backups.dir: ${join(dir, "state-backups").slice(1)}`, keep: 3 });
+    const defaults = project();
+    expect(readConfigFile(join(defaults, "amiroll.json"), { cwd: defaults, env: {} }).backups).toEqual({ dir: join(defaults, ".amiroll/backups"), shownAs: "backups.dir: .amiroll/backups", keep: 10 });
+    expect(readConfigFile(join(dir, "amiroll.json"), { cwd: dir, env: { AMIROLL_BACKUP_DIR: "/var/backups/amiroll" } }).backups).toEqual({ dir: "/var/backups/amiroll", shownAs: "AMIROLL_BACKUP_DIR: /var/backups/amiroll", keep: 3 });
+  });
+
   it("ignores $schema, even one pointing nowhere", () => {
     const dir = project((c) => (c.$schema = "./no/such/schema.json"));
     expect(loadConfig({ config: dir, env: {} }).environments).toHaveLength(2);
@@ -83,7 +91,7 @@ describe("reading amiroll.json", () => {
     ["an absolute pins path", (c) => (c.pins = "/etc/amis.json"), 'pins: "/etc/amis.json" is outside the config file\'s directory'],
     ["outDir outside the directory", (c) => (c.outDir = "../../out"), 'outDir: "../../out" is outside the config file\'s directory'],
     ["outDir as the directory itself", (c) => (c.outDir = "."), 'outDir: "." is the config file\'s own directory'],
-    ["an unknown top-level field", (c) => (c.environment = {}), "environment: unknown field (known: $schema, pins, outDir, environments, pullRequests)"],
+    ["an unknown top-level field", (c) => (c.environment = {}), "environment: unknown field (known: $schema, pins, outDir, environments, pullRequests, backups)"],
     ["no environments", (c) => delete c.environments, "environments: the environments are missing"],
     ["a bad environment field", (c) => (c.environments.staging.vpcId = "vpc-1"), 'environments.staging.vpcId: "vpc-1" is not valid'],
     ["$schema that is not text", (c) => (c.$schema = 7), "$schema: expected a non-empty string, got number 7"],
@@ -91,6 +99,11 @@ describe("reading amiroll.json", () => {
     ["an unknown pullRequests field", (c) => (c.pullRequests = { label: ["x"] }), "pullRequests.label: unknown field (known: labels, reviewers)"],
     ["a label that is empty", (c) => (c.pullRequests = { labels: ["ami", ""] }), "pullRequests.labels[1]: expected a non-empty string"],
     ["a reviewer that is no login", (c) => (c.pullRequests = { reviewers: ["@alice"] }), 'pullRequests.reviewers[0]: "@alice" is not a GitHub login or org/team'],
+    ["backups.keep of 0", (c) => (c.backups = { keep: 0 }), "backups.keep: "],
+    ["backups.keep that is not a whole number", (c) => (c.backups = { keep: 2.5 }), "backups.keep: "],
+    ["backups.keep over 1000", (c) => (c.backups = { keep: 1001 }), "backups.keep: "],
+    ["backups.dir outside the directory", (c) => (c.backups = { dir: "../backups" }), 'backups.dir: "../backups" is outside the config file\'s directory'],
+    ["an unknown backups field", (c) => (c.backups = { directory: "b" }), "backups.directory: unknown field (known: dir, keep)"],
   ])("refuses %s, naming the file and field", (_what, edit, message) => {
     const dir = project(edit);
     const error = thrown(() => loadConfig({ config: dir, cwd: dir, env: {} }));
@@ -173,6 +186,8 @@ describe("amiroll.schema.json", () => {
 
   it("accepts this repository's config", () => {
     expect(validate(REPO_CONFIG) ? [] : validate.errors).toEqual([]);
+    expect(validate({ ...REPO_CONFIG, backups: { dir: "b", keep: 5 } }) ? [] : validate.errors).toEqual([]);
+    expect(validate({ ...REPO_CONFIG, backups: { keep: 0 } })).toBe(false);
   });
 
   it("accepts pullRequests, and refuses a reviewer that is no login, as the loader does", () => {
@@ -207,6 +222,7 @@ describe("amiroll.schema.json", () => {
     expect(keys(SCHEMA.definitions.cluster)).toEqual(loaderFields((c) => (c.environments.staging.clusters.apps.zzz = 1)));
     expect(keys(SCHEMA.definitions.smoke)).toEqual(loaderFields((c) => (c.environments.staging.smoke[0].zzz = 1)));
     expect(keys(SCHEMA.properties.pullRequests)).toEqual(loaderFields((c) => (c.pullRequests = { zzz: 1 })));
+    expect(keys(SCHEMA.properties.backups)).toEqual(loaderFields((c) => (c.backups = { zzz: 1 })));
   });
 
   it("uses the loader's own patterns for AWS ids", () => {

@@ -202,6 +202,8 @@ function failingApply(runner: TerraformRunner, error: Error, when: () => boolean
     plan: (file) => runner.plan(file),
     showJson: (file) => runner.showJson(file),
     output: () => runner.output(),
+    statePull: () => runner.statePull(),
+    statePush: (file) => runner.statePush(file),
     apply: async (file) => {
       if (!state.failed && when()) {
         state.failed = true;
@@ -287,6 +289,11 @@ describe("amiroll rollout --simulate --state-dir: Ctrl-C in one process, the sam
     const pins = JSON.parse(readFileSync(join(dir, "amis.json"), "utf8"));
     expect(pins.production.apps.current).toEqual(expect.objectContaining({ imageId: PINNED, verifiedAt: expect.any(String) }));
     expect(journal(dir).runs.map((r: any) => r.outcome)).toEqual(["interrupted", "done"]);
+    // The state backups stay with the world; the replay made staging's states again but did not back them up twice.
+    const backups = (env: string) => readdirSync(join(dir, "backups", env)).filter((f) => f.endsWith(".tfstate"));
+    expect(backups("staging")).toHaveLength(2);
+    expect(backups("production").length).toBeGreaterThanOrEqual(2);
+    expect([...backups("staging"), ...backups("production")].filter((f) => f.includes("_"))).toEqual([]);
   });
 
   it("SIGTERM in a rollback after its pins are written: exit 130; run again: the rollback is finished (exit 1), no task drained onto the broken image", () => {

@@ -72,6 +72,7 @@ describe("the rollout report", () => {
     balance: new Map([[`apps${HOSTILE.pipe}`, balance]]),
     pinChanges: [[`  "imageId": "ami-0aaa"`, `- "imageName": "${HOSTILE.fence}"`, `+ "imageName": "${HOSTILE.marker}"`]],
     bootFailures: [{ instanceId: `i-0abc${HOSTILE.terminal}`, groupName: "staging-apps-ami-0bbb", availabilityZone: `eu-west-1a${HOSTILE.pipe}`, imageId: "ami-0bbb", launchedAt: 0, waitedMs: 310_000 }],
+    backups: [`/srv/backups${HOSTILE.details}/staging/20261124T080000000Z-serial00000007.tfstate${HOSTILE.terminal}`],
   };
   const result: RolloutResult = { outcome: "rolled back", waves: [wave], startedAt: 0, endedAt: 600_000 };
 
@@ -85,6 +86,8 @@ describe("the rollout report", () => {
     expect(text).toContain(`said ${HOSTILE.details} ${visibleText(HOSTILE.terminal)} |`);
     // The pins diff stays in its code block: the fence in an image name closes nothing.
     expect(text).toContain(`-"imageName": "${visibleText(HOSTILE.fence)}"`);
+    // The backup's path (the config's directory) is named, as text.
+    expect(text).toContain(`**State backed up before each apply:** /srv/backups${HOSTILE.details}/staging/20261124T080000000Z-serial00000007.tfstate${visibleText(HOSTILE.terminal)}`);
   });
 
   it("as text: one line per fact, every control of theirs visible", () => {
@@ -95,6 +98,7 @@ describe("the rollout report", () => {
     expect(lines[1]).toBe(`staging: rolled back (smoke check failed: ${visibleText(ALL_HOSTILE)})`);
     expect(text).toContain(`took 10m00s: applyok\\rFAKE 1m00s`);
     expect(text).toContain(`eu-west-1b${visibleText(HOSTILE.terminal)}`);
+    expect(lines).toContainEqual(`  state backed up before an apply: /srv/backups${HOSTILE.details}/staging/20261124T080000000Z-serial00000007.tfstate${visibleText(HOSTILE.terminal)}`);
     expect(lines).toContainEqual(`  did not boot, replaced: i-0abc${visibleText(HOSTILE.terminal)} (eu-west-1a${visibleText(HOSTILE.pipe)}, not registered with ECS 5m10s after launch)`);
   });
 });

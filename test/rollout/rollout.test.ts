@@ -3,9 +3,11 @@
  * a crash at each step then a resume, throttling (Ctrl-C and terraform errors: interrupts.test.ts).
  * Each test runs staging then production in virtual time (about a second of wall time).
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, readdirSync } from "node:fs";
+import { basename } from "node:path";
 import { rolloutMarkdown, rolloutText } from "../../scripts/rollout/report";
 import { wavesOf } from "../../scripts/rollout/rollout";
+import { parseState, readBackupRecord, restoreState } from "../../scripts/terraform/state-backup";
 import type { StepKind } from "../../scripts/rollout/state";
 import { loadEnvironments } from "../support/repo-config";
 import { PINNED, type SimulatedRolloutOptions, simulatedRollout } from "../support/simulated-rollout";
@@ -181,5 +183,66 @@ describe("resume after a crash", () => {
     // A finished wave is not repeated.
     if (env === "production") expect(stepsAfter.filter((x) => x.startsWith("staging"))).toEqual([]);
     expect(s.violations()).toEqual([]);
+  });
+});
+
+describe("state backups before every apply", () => {
+  it("each wave's applies are preceded by a backup of the state and the pins as they were, named in the log and the report", async () => {
+    const s = await simulated();
+    const result = await s.run();
+    const [staging, production] = result.waves;
+    // Staging (replace): the canary's apply, then the replace; production (blue-green): the add, then the retire.
+    expect(staging.backups).toHaveLength(2);
+    expect(production.backups).toHaveLength(2);
+    const log = s.lines.join("\n");
+    for (const [env, files] of [["staging", staging.backups], ["production", production.backups]] as const) {
+      for (const file of files) {
+        expect(file.startsWith(`${s.world.backups!.dir}/${env}/`)).toBe(true);
+        // Named before the apply it precedes.
+        const named = log.indexOf(`${env}: state backed up to ${file} (serial `);
+        expect(named).toBeGreaterThan(-1);
+        expect(log.indexOf(`${env}: terraform apply`, named)).toBeGreaterThan(named);
+        expect(rolloutText(result)).toContainEqual(`  state backed up before an apply: ${file}`);
+      }
+    }
+    const record = (file: string) => JSON.parse(readFileSync(file.replace(/\.tfstate$/, ".json"), "utf8"));
+    const pinsOf = (file: string) => JSON.parse(readFileSync(file.replace(/\.tfstate$/, ".amis.json"), "utf8"));
+    // The state the retire started from is the one the add left: same lineage, one serial on.
+    const [add, retire] = production.backups.map(record);
+    expect(retire).toMatchObject({ environment: "production", lineage: add.lineage, serial: add.serial + 1, s3VersionId: null });
+    expect(add.purpose).toMatch(/^rollout: .*\(add\)$/);
+    expect(retire.purpose).toMatch(/^rollout: .*\(retire\)$/);
+    // The pins beside each: before the add, the old image kept as retiring; before the retire, verified and no longer kept.
+    expect(pinsOf(production.backups[0]).production.apps.retiring).toBeDefined();
+    expect(pinsOf(production.backups[1]).production.apps).toEqual(expect.not.objectContaining({ retiring: expect.anything() }));
+    expect(pinsOf(production.backups[1]).production.apps.current.verifiedAt).toEqual(expect.any(String));
+    expect(s.violations()).toEqual([]);
+  });
+
+  it("a backup restores: its resources back into the state, as the serial after the live one's; another environment's is refused", async () => {
+    const s = await simulated();
+    const result = await s.run();
+    const [staging, production] = result.waves;
+    const runner = (await s.world.access(s.environments[1]).stack()).runner;
+    const file = production.backups[0];
+    const options = { environment: "production", runner, shown: `--from: ${file}`, record: readBackupRecord(file), force: false, backups: s.world.backups!, at: 0, scratch: s.world.directory, log: s.log };
+    // Another environment's backup: refused, whatever the flags.
+    await expect(restoreState({ ...options, backupText: readFileSync(staging.backups[0], "utf8"), yes: true, force: true })).rejects.toThrow(/is not the lineage of production's state/);
+    const live = parseState(await runner.statePull(), "live");
+    const restored = await restoreState({ ...options, backupText: readFileSync(file, "utf8"), yes: true });
+    expect(restored.outcome).toBe("pushed");
+    // Before the add, the state held the old generation only: it comes back; the new one leaves terraform's record.
+    expect(restored.diff.added.length).toBeGreaterThan(0);
+    expect(restored.diff.removed.length).toBe(restored.diff.added.length);
+    const now = parseState(await runner.statePull(), "now");
+    expect(now).toEqual({ ...parseState(readFileSync(file, "utf8"), "backup"), serial: live.serial + 1 });
+    expect(parseState(readFileSync(restored.before!.stateFile, "utf8"), "before")).toEqual(live);
+  });
+
+  it("keeps only the newest `keep` per environment", async () => {
+    const s = await simulated();
+    const result = await s.run({ backups: { ...s.world.backups!, keep: 1 } });
+    expect(result.waves[1].backups).toHaveLength(2);
+    expect(readdirSync(`${s.world.backups!.dir}/production`).filter((f) => f.endsWith(".tfstate"))).toEqual([basename(result.waves[1].backups[1])]);
   });
 });

@@ -126,6 +126,28 @@ describe("amiroll apply: every input before terraform runs", () => {
   });
 });
 
+describe("a backup directory that cannot be written: exit 2 before any terraform command", () => {
+  // Root writes anywhere a mode allows nothing: a file standing where the directory goes is what stops anyone.
+  const blocked = () => {
+    const file = join(scratch, "backups-blocked");
+    writeFileSync(file, "");
+    return { file, dir: join(file, "backups") };
+  };
+
+  it.each([
+    ["apply", ["apply", "--env", "staging", "--no-watch"]],
+    ["rollout", ["rollout", "--to", "staging", "--ignore-window"]],
+    ["state restore", ["state", "restore", "--env", "staging", "--from", "STATE"]],
+  ])("%s", async (_verb, args) => {
+    const { file, dir: backups } = blocked();
+    const state = join(scratch, "some.tfstate");
+    writeFileSync(state, readFileSync(env.FAKE_STATE));
+    const r = await amirollInProcess(args.map((a) => (a === "STATE" ? state : a)), { ...env, AMIROLL_BACKUP_DIR: backups });
+    refused(r, new RegExp(`^amiroll: AMIROLL_BACKUP_DIR: ${escape(backups)}: cannot be made: ${escape(file)} is a file, not a directory$`));
+    expect(terraformCalls()).toBe("");
+  });
+});
+
 describe("amiroll watch and rollout: durations of zero", () => {
   it.each([
     ["watch --stall-after 0s", ["watch", "--env", "staging", "--simulate", "--stall-after", "0s"], /^amiroll: --stall-after: "0s" /],

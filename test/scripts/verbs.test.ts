@@ -118,6 +118,8 @@ describe("amiroll plan and apply --simulate", () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^Plan: 3 to add, 0 to change, 3 to destroy\.\nplan guard: ACCEPTED/);
     expect(r.stderr).toMatch(/applied staging in \d+\.\d simulated minutes/);
+    // The simulated state is backed up before the apply, beside the simulated world (not into the config's backups.dir or AMIROLL_BACKUP_DIR).
+    expect(r.stderr).toMatch(/\nstaging: state backed up to \S*\/amiroll-sim-backups-\w+\/staging\/\d{8}T\d{9}Z-serial00000001\.tfstate \(serial 1; pins beside it\)\nterraform apply /);
     // A replace roll hands over to the watch, which finds it done.
     expect(r.stdout).toMatch(/\nwatch of staging: done after 1 polls\napps: done/);
   });
@@ -182,8 +184,13 @@ describe("amiroll plan and apply with terraform (a stand-in binary)", () => {
     // --no-watch: the watch after a replace roll would need AWS.
     const r = await amirollInProcess(["apply", "--env", "staging", "--plan", join(scratch, "saved.tfplan"), "--no-watch"], env);
     expect(r.status).toBe(0);
-    expect(calls()).toEqual(["init", "show", "apply"]);
-    expect(readFileSync(env.FAKE_LOG, "utf8")).toMatch(/^apply .*saved\.tfplan$/m);
+    // The state is pulled and saved before the apply (the log names the backup).
+    expect(calls()).toEqual(["init", "show", "state", "apply"]);
+    expect(readFileSync(env.FAKE_LOG, "utf8")).toMatch(/^state pull\napply .*saved\.tfplan$/m);
+    const backup = /staging: state backed up to (\S+\.tfstate) \(serial 3; pins beside it\)/.exec(r.stderr)?.[1];
+    expect(backup).toBeDefined();
+    expect(readFileSync(backup!, "utf8")).toBe(`${readFileSync(env.FAKE_STATE, "utf8")}\n`);
+    expect(readFileSync(backup!.replace(/\.tfstate$/, ".amis.json"), "utf8")).toBe(readFileSync(REPO_PINS_PATH, "utf8"));
   });
 
   it("apply of a plan the guard refuses applies nothing: exit 3", async () => {

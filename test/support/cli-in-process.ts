@@ -49,7 +49,7 @@ export async function amirollInProcess(args: string[], env: Record<string, strin
       return true;
     }) as typeof process.stdout.write;
   // As cli.ts's amiroll: CI unset (text logs), a scratch synth directory, no GitHub token.
-  const runEnv: Record<string, string> = { ...savedEnv, CI: "", NODE_NO_WARNINGS: "1", AMIROLL_CONFIG: REPO_CONFIG, CDKTF_OUTDIR: join(scratch, "cdktf.out"), GITHUB_TOKEN: "", GH_TOKEN: "", ...env };
+  const runEnv: Record<string, string> = { ...savedEnv, CI: "", NODE_NO_WARNINGS: "1", AMIROLL_CONFIG: REPO_CONFIG, CDKTF_OUTDIR: join(scratch, "cdktf.out"), AMIROLL_BACKUP_DIR: join(scratch, "backups"), GITHUB_TOKEN: "", GH_TOKEN: "", ...env };
   for (const key of Object.keys(process.env)) if (!(key in runEnv)) delete process.env[key];
   Object.assign(process.env, runEnv);
   try {

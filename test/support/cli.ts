@@ -15,7 +15,7 @@ export function amiroll(args: string[], env: Record<string, string> = {}, cwd?: 
     encoding: "utf8",
     cwd,
     // CI unset: text logs; a scratch synth directory so tests never write into the repository.
-    env: { ...process.env, CI: "", NODE_NO_WARNINGS: "1", AMIROLL_CONFIG: REPO_CONFIG, CDKTF_OUTDIR: join(scratch, "cdktf.out"), GITHUB_TOKEN: "", GH_TOKEN: "", ...env },
+    env: { ...process.env, CI: "", NODE_NO_WARNINGS: "1", AMIROLL_CONFIG: REPO_CONFIG, CDKTF_OUTDIR: join(scratch, "cdktf.out"), AMIROLL_BACKUP_DIR: join(scratch, "backups"), GITHUB_TOKEN: "", GH_TOKEN: "", ...env },
   });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }

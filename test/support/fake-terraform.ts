@@ -1,8 +1,9 @@
 /**
  * A stand-in terraform for the verbs' real path (AMIROLL_TERRAFORM): init and plan succeed (plan
  * says "changes"), show -json prints $FAKE_PLAN_JSON, apply succeeds or, with FAKE_STALE, fails
- * as terraform does on a stale plan. Every call is logged to $FAKE_LOG, so a test can tell
- * whether terraform ran at all.
+ * as terraform does on a stale plan; state pull prints $FAKE_STATE (nothing when it does not
+ * exist: no state yet), state push FILE copies FILE there. Every call is logged to $FAKE_LOG, so a
+ * test can tell whether terraform ran at all.
  */
 import { chmodSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -19,12 +20,30 @@ case "$1" in
       exit 1
     fi
     echo "Apply complete! Resources: 3 added, 0 changed, 3 destroyed." ;;
+  state)
+    case "$2" in
+      pull) [ -f "$FAKE_STATE" ] && cat "$FAKE_STATE"; exit 0 ;;
+      push) cp "$3" "$FAKE_STATE" ;;
+      *) echo "unexpected: $*" >&2; exit 1 ;;
+    esac ;;
   *) echo "unexpected: $*" >&2; exit 1 ;;
 esac
 `;
 
-/** Writes the stand-in into `dir`; returns the env that points amiroll at it, its plan JSON being `planJson`. */
-export function fakeTerraform(dir: string, planJson: unknown): { AMIROLL_TERRAFORM: string; FAKE_PLAN_JSON: string; FAKE_LOG: string } {
+/** A state as `terraform state pull` prints it: `addresses` (type.name) one instance each. */
+export function fakeState(lineage: string, serial: number, addresses: readonly string[]): string {
+  const resources = addresses.map((address) => {
+    const [type, name] = address.split(".");
+    return { mode: "managed", type, name, provider: 'provider["registry.terraform.io/hashicorp/aws"]', instances: [{ schema_version: 0, attributes: { id: `${name}-id` } }] };
+  });
+  return JSON.stringify({ version: 4, terraform_version: "1.11.4", serial, lineage, outputs: {}, resources, check_results: null }, null, 2);
+}
+
+/**
+ * Writes the stand-in into `dir`; returns the env that points amiroll at it, its plan JSON being
+ * `planJson`, its state (FAKE_STATE) a small one of lineage "fake-lineage", serial 3.
+ */
+export function fakeTerraform(dir: string, planJson: unknown): { AMIROLL_TERRAFORM: string; FAKE_PLAN_JSON: string; FAKE_LOG: string; FAKE_STATE: string } {
   const bin = join(dir, "terraform");
   writeFileSync(bin, SCRIPT);
   chmodSync(bin, 0o755);
@@ -32,5 +51,7 @@ export function fakeTerraform(dir: string, planJson: unknown): { AMIROLL_TERRAFO
   writeFileSync(plan, JSON.stringify(planJson));
   const log = join(dir, "calls.log");
   writeFileSync(log, "");
-  return { AMIROLL_TERRAFORM: bin, FAKE_PLAN_JSON: plan, FAKE_LOG: log };
+  const state = join(dir, "fake-state.json");
+  writeFileSync(state, fakeState("fake-lineage", 3, ["aws_ecs_cluster.apps", "aws_autoscaling_group.capacity"]));
+  return { AMIROLL_TERRAFORM: bin, FAKE_PLAN_JSON: plan, FAKE_LOG: log, FAKE_STATE: state };
 }

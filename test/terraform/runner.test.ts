@@ -60,6 +60,11 @@ case "$FAKE_MODE:$1" in
   *:show) echo '{"format_version":"1.2","resource_changes":[]}' ;;
   *:apply) echo "Apply complete! Resources: 1 added, 0 changed, 0 destroyed." ;;
   *:output) echo '{"cluster":{"sensitive":false,"type":"string","value":"apps"}}' ;;
+  *:state)
+    case "$2" in
+      pull) printf '%s\n' '{"version":4,"serial":7,"lineage":"lin-1","resources":[]}' ;;
+      push) echo "pushed $3" ;;
+    esac ;;
   *) echo "fake terraform: unknown command $1" >&2; exit 1 ;;
 esac
 `;
@@ -252,6 +257,21 @@ describe("TerraformCli against a fake terraform", () => {
     ]);
     // Each line comes before the step's result.
     expect(lines.findIndex((l) => "log" in l && l.log.startsWith("Terraform has been"))).toBeLessThan(lines.findIndex((l) => "step" in l));
+  }, 15_000);
+
+  it("state pull returns the state (not logged: it is the state); state push FILE, never -force; errors name `terraform state push`", async () => {
+    const { lines } = await runHarness({ options: options(), steps: [["statePull"], ["statePush", "backups/b.tfstate"]] });
+    expect(steps(lines)).toEqual([
+      { step: "statePull", value: '{"version":4,"serial":7,"lineage":"lin-1","resources":[]}' },
+      { step: "statePush", value: null },
+    ]);
+    expect(calls().filter(([kind]) => kind === "call").map(([, ...args]) => args)).toEqual([
+      ["state", "pull"],
+      ["state", "push", "backups/b.tfstate"],
+    ]);
+    expect(logs(lines).map((l) => l.log)).toEqual(["pushed backups/b.tfstate"]);
+    const failed = await runHarness({ options: options({ FAKE_MODE: "error" }), steps: [["statePush", "b.tfstate"]] });
+    expect(failure(failed.lines)).toMatchObject({ name: "TerraformError", message: "terraform state push: Invalid reference", command: "state push", exitCode: 1 });
   }, 15_000);
 
   it("a failing command is a TerraformError with terraform's one-line Error summary (box and warnings skipped)", async () => {
