@@ -138,6 +138,21 @@ export function checkBackupDir(settings: BackupSettings, environment: string): v
   }
 }
 
+/**
+ * Whether `terraform state pull` said there is no state yet: nothing (a local backend), or what a
+ * remote backend (S3) prints for a key it does not hold yet: an empty state with serial 0, no
+ * lineage and no resources. A first deploy to S3 pulls the latter (seen against moto, issue 18).
+ */
+export function isNoState(text: string): boolean {
+  if (text.trim() === "") return true;
+  try {
+    const raw = JSON.parse(text) as { lineage?: unknown; serial?: unknown; resources?: unknown };
+    return (raw.lineage === "" || raw.lineage === undefined) && !raw.serial && Array.isArray(raw.resources ?? []) && ((raw.resources as unknown[] | undefined) ?? []).length === 0;
+  } catch {
+    return false;
+  }
+}
+
 /** `2026-11-24T08:00:00.000Z` -> `20261124T080000000Z`: sorts as time does. */
 const stamp = (at: number) => new Date(at).toISOString().replace(/[-:.]/g, "");
 
@@ -150,7 +165,7 @@ export function saveBackup(
   settings: BackupSettings,
   options: { environment: string; state: string; pinsPath?: string; at: number; purpose: string; backend?: BackupRecord["backend"] },
 ): BackupRecord | undefined {
-  if (options.state.trim() === "") return undefined;
+  if (isNoState(options.state)) return undefined;
   const facts = parseState(options.state, `terraform state pull of ${options.environment}`);
   if (!existsSync(settings.dir)) {
     mkdirSync(settings.dir, { recursive: true, mode: 0o700 });
@@ -281,7 +296,7 @@ export async function restoreState(options: RestoreOptions): Promise<RestoreResu
   const { environment, shown, log } = options;
   const backup = parseState(options.backupText, shown);
   const liveText = await options.runner.statePull();
-  if (liveText.trim() === "") {
+  if (isNoState(liveText)) {
     throw new UsageError(`${environment} has no state in its backend yet: there is nothing to restore over (terraform state push does it by hand)`);
   }
   const live = parseState(liveText, `terraform state pull of ${environment}`);

@@ -80,6 +80,17 @@ describe("saveBackup", () => {
     expect(saveBackup(settings(dir), { environment: "staging", state: "", at: AT, purpose: "p" })).toBeUndefined();
     expect(existsSync(dir)).toBe(false);
   });
+
+  // What `terraform state pull` prints for an S3 key that holds no state yet (terraform 1.11.4,
+  // seen on a first deploy against moto in test/wire/first-deploy.test.ts).
+  it("no state yet in a remote backend (serial 0, no lineage, no resources): nothing to back up, nothing written", () => {
+    const dir = join(tmp(), "backups");
+    const empty = '{\n  "version": 4,\n  "terraform_version": "1.11.4",\n  "serial": 0,\n  "lineage": "",\n  "outputs": {},\n  "resources": [],\n  "check_results": null\n}\n';
+    expect(saveBackup(settings(dir), { environment: "production", state: empty, at: AT, purpose: "p" })).toBeUndefined();
+    expect(existsSync(dir)).toBe(false);
+    // A state with resources but no lineage is still refused, naming it.
+    expect(() => saveBackup(settings(dir), { environment: "production", state: empty.replace('"resources": []', '"resources": [{}]'), at: AT, purpose: "p" })).toThrow(/no lineage/);
+  });
 });
 
 describe("checkBackupDir", () => {
