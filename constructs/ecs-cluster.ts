@@ -352,7 +352,6 @@ function validateProps(path: string, props: EcsClusterProps): void {
     const { current, retiring } = props.amis;
     check("amis.current.imageId", amiIdProblem(current?.imageId));
     if (retiring) {
-      if (strategy === "refresh") fail("amis.retiring", 'a refresh group runs one image: the old image\'s instances are replaced by the rollout, not kept as a generation');
       check("amis.retiring.imageId", amiIdProblem(retiring.imageId));
       if (retiring.imageId === current.imageId) fail("amis.retiring.imageId", `is the same image as amis.current (${current.imageId})`);
     }
