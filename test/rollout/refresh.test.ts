@@ -17,6 +17,17 @@ const refreshing = (options: Record<string, unknown> = {}, extra: Omit<Simulated
 
 const GROUP = "staging-apps-ami-refresh";
 const staging = (s: { environments: readonly { name: string }[] }) => s.environments.filter((e) => e.name === "staging") as never;
+const production = (s: { environments: readonly { name: string }[] }) => s.environments.filter((e) => e.name === "production") as never;
+
+/** Production on the refresh strategy (with `options`), rolled alone: it takes its own pin (not staging's verified image). */
+const refreshingProduction = (options: Record<string, unknown>) =>
+  simulatedRollout({
+    edit: (c) => {
+      delete c.production.promotesFrom;
+      Object.assign(c.production.clusters.apps, { strategy: "refresh", ...options });
+    },
+    defaults: { waitForWindow: true },
+  });
 
 describe("the refresh strategy", () => {
   it("n+1 by default: one group throughout, its launch template updated, every instance replaced one at a time, no downtime", async () => {
@@ -26,7 +37,6 @@ describe("the refresh strategy", () => {
     const before = { desired: group.desired, min: group.min, max: group.max };
     const desiredSeen = new Set<number>();
     const result = await s.run({ waves: staging(s), checkpoint: () => void desiredSeen.add(world.groups.get(GROUP)!.desired) });
-    if (process.env.SHOW_LINES) console.log(s.lines.join("\n"));
     expect(result.waves[0].outcome).toBe("done");
     // Only the one group, never replaced: same object, now launching the new image.
     expect([...world.groups.keys()]).toEqual([GROUP]);
@@ -51,5 +61,70 @@ describe("the refresh strategy", () => {
     expect([...group.suspended]).toEqual([]);
     expect(result.waves[0].phases.map((p) => p.step)).toEqual(["window", "pins", "apply", "refresh", "gates", "pins"]);
     expect(s.pins().staging.apps).toEqual({ current: expect.objectContaining({ imageId: PINNED, verifiedAt: expect.any(String) }) });
+  });
+
+  it("production in batches of 2 with 2 added first (maxHealthyPercent 150): the group at most 6, every instance replaced, no downtime", async () => {
+    const s = await refreshingProduction({ batch: 2, maxHealthyPercent: 150 });
+    const group = s.sim("production").world.groups.get("production-apps-ami-refresh")!;
+    const desiredSeen = new Set<number>();
+    const result = await s.run({ waves: production(s), checkpoint: (_env, point) => void (point === "refresh:drained" && desiredSeen.add(group.desired)) });
+    expect(result.waves.map((w) => [w.environment, w.outcome])).toEqual([["production", "done"]]);
+    expect(s.instanceImages("production")).toEqual([PINNED]);
+    expect(s.violations()).toEqual([]);
+    expect(Math.max(...desiredSeen)).toBe(6);
+    expect(s.lines.join("\n")).toMatch(/refreshing production-apps-ami-refresh to ami-\w+: 2 old instance\(s\) per batch, 2 new one\(s\) first, at least 4 of 4 taking tasks/);
+    expect(s.lines.filter((l) => /apps: batch \d+: i-\w+, i-\w+ set DRAINING/.test(l))).toHaveLength(2);
+    expect({ desired: group.desired, min: group.min, max: group.max }).toEqual({ desired: 4, min: 4, max: 8 });
+    expect(result.waves[0].instancesReplaced).toBe(4);
+  });
+
+  it("half the group drained with nothing added (50%, maxHealthyPercent 100) on a full cluster: the tasks have no room, the batch times out; failed, no verdict, no downtime, size restored", async () => {
+    const s = await refreshingProduction({ batch: "50%", minHealthyPercent: 50, maxHealthyPercent: 100 });
+    const group = s.sim("production").world.groups.get("production-apps-ami-refresh")!;
+    const result = await s.run({ waves: production(s), watchTimeoutMs: 20 * 60_000 });
+    expect(result.waves.map((w) => [w.environment, w.outcome])).toEqual([["production", "failed"]]);
+    expect(result.waves[0].reason).toMatch(/^apps: batch 1 did not drain before the batch timeout \(\d+ task\(s\) still on the batch\)/);
+    expect(s.pins().production.apps.rejected).toBeUndefined();
+    expect(s.violations()).toEqual([]);
+    expect({ desired: group.desired, min: group.min, max: group.max, suspended: [...group.suspended] }).toEqual({ desired: 4, min: 4, max: 8, suspended: [] });
+  });
+
+  it("a broken image: the crash loop on the first batch's new instance rolls back: launch template back, that instance replaced in reverse, image rejected, no downtime", async () => {
+    const s = await refreshing({}, { scenario: "broken-ami" });
+    const world = s.sim("staging").world;
+    const group = world.groups.get(GROUP)!;
+    const before = { desired: group.desired, min: group.min, max: group.max };
+    const old = s.instanceImages("staging");
+    const result = await s.run({ waves: staging(s), watchTimeoutMs: 30 * 60_000 });
+    expect(result.waves[0].outcome).toBe("rolled back");
+    expect(result.waves[0].reason).toMatch(/^apps: crash loop during the refresh: \d+ tasks stopped with errors on ami-\w+/);
+    expect(s.violations()).toEqual([]);
+    // Every instance on the old image again, from the same group, whose template launches it again.
+    expect(s.instanceImages("staging")).toEqual(old);
+    expect(group.imageId).toBe(old[0]);
+    expect([...world.groups.keys()]).toEqual([GROUP]);
+    expect(s.pins().staging.apps).toEqual({ current: expect.objectContaining({ imageId: old[0] }), rejected: expect.objectContaining({ imageId: PINNED }) });
+    expect(s.lines.join("\n")).toMatch(/Guard: accepted \(refresh\)[\s\S]*roll back: the launch template back to the old image[\s\S]*Guard: accepted \(refresh\)/);
+    expect(result.waves[0].phases.map((p) => p.step)).toEqual(["window", "pins", "apply", "refresh", "rollback"]);
+    expect({ desired: group.desired, min: group.min, max: group.max }).toEqual(before);
+    expect([...group.suspended]).toEqual([]);
+  });
+
+  it("Ctrl-C while a batch drains: its size and processes restored at once, exit interrupted, nothing rejected; the same command finishes", async () => {
+    const s = await refreshing();
+    const world = s.sim("staging").world;
+    const group = world.groups.get(GROUP)!;
+    const before = { desired: group.desired, min: group.min, max: group.max };
+    const controller = new AbortController();
+    const interrupted = await s.run({ waves: staging(s), signal: controller.signal, checkpoint: (_env, point) => void (point === "refresh:drained" && controller.abort()) });
+    expect(interrupted.waves[0].outcome).toBe("interrupted");
+    expect({ desired: group.desired, min: group.min, max: group.max }).toEqual(before);
+    expect([...group.suspended]).toEqual([]);
+    expect(s.pins().staging.apps.rejected).toBeUndefined();
+    const finished = await s.run({ waves: staging(s) });
+    expect(finished.waves[0].outcome).toBe("done");
+    expect(s.instanceImages("staging")).toEqual([PINNED]);
+    expect({ desired: group.desired, min: group.min, max: group.max }).toEqual(before);
+    expect(s.violations()).toEqual([]);
   });
 });
