@@ -154,6 +154,15 @@ describe("the pull request of a bump", () => {
     expect(pr.body).not.toContain("#### Not bumped");
   });
 
+  it("says what a refresh cluster's plan shows: updates in place, --expect refresh, no blue-green line", async () => {
+    const { result } = await plan();
+    const pr = bumpPullRequest({ ...result, changes: result.changes.map((c) => ({ ...c, strategy: "refresh" as const })) }, environments);
+    expect(pr.body).toContain("- **staging** (refresh: apps): each cluster's launch template is updated in place");
+    expect(pr.body).toContain("`amiroll guard --expect refresh`");
+    expect(pr.body).not.toContain("blue-green:");
+    expect(pr.body).not.toContain("--expect add");
+  });
+
   it("has a one-image title when every change goes to the same image", async () => {
     const { result } = await plan();
     const pr = bumpPullRequest(result, environments);
