@@ -127,4 +127,48 @@ describe("the refresh strategy", () => {
     expect({ desired: group.desired, min: group.min, max: group.max }).toEqual(before);
     expect(s.violations()).toEqual([]);
   });
+
+  it("Ctrl-C at every point of a refresh (pin, plan, apply, the batches, each batch drained and terminated, the gates), then the same command: done, no downtime", async () => {
+    const s = await refreshing();
+    const group = s.sim("staging").world.groups.get(GROUP)!;
+    const before = { desired: group.desired, min: group.min, max: group.max };
+    for (const point of ["pin", "plan", "apply", "refresh", "refresh:drained", "refresh:terminated", "refresh:drained", "verify"]) {
+      const controller = new AbortController();
+      const at = (p: string) => void (p === point && controller.abort());
+      // Terraform (the sim's) takes the signal too, as the real runner does.
+      (s.world as { signal?: AbortSignal }).signal = controller.signal;
+      const result = await s.run({ waves: staging(s), signal: controller.signal, beforeStep: (_e, step) => at(step), checkpoint: (_e, p) => at(p) });
+      (s.world as { signal?: AbortSignal }).signal = undefined;
+      expect([point, controller.signal.aborted, result.waves[0].outcome]).toEqual([point, true, "interrupted"]);
+      expect([point, { desired: group.desired, min: group.min, max: group.max }, [...group.suspended]]).toEqual([point, before, []]);
+      expect([point, s.pins().staging.apps.rejected]).toEqual([point, undefined]);
+    }
+    const finished = await s.run({ waves: staging(s) });
+    expect(finished.waves[0].outcome).toBe("done");
+    expect(s.instanceImages("staging")).toEqual([PINNED]);
+    expect(s.violations()).toEqual([]);
+  });
+
+  it("Ctrl-C during the rollback's batches: the next run finishes the rollback (outcome rolled back), every instance back on the old image", async () => {
+    const s = await refreshing({}, { scenario: "broken-ami" });
+    const old = s.instanceImages("staging");
+    const controller = new AbortController();
+    let rollingBack = false;
+    const result = await s.run({
+      waves: staging(s),
+      watchTimeoutMs: 30 * 60_000,
+      signal: controller.signal,
+      checkpoint: (_e, p) => {
+        if (p === "rollback:reactivated") rollingBack = true;
+        if (rollingBack && p === "refresh:drained") controller.abort();
+      },
+    });
+    expect(controller.signal.aborted).toBe(true);
+    expect(result.waves[0].outcome).toBe("interrupted");
+    expect(s.pins().staging.apps.rejected).toEqual(expect.objectContaining({ imageId: PINNED }));
+    const finished = await s.run({ waves: staging(s), watchTimeoutMs: 30 * 60_000 });
+    expect(finished.waves[0].outcome).toBe("rolled back");
+    expect(s.instanceImages("staging")).toEqual(old);
+    expect(s.violations()).toEqual([]);
+  });
 });
