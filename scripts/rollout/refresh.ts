@@ -219,6 +219,21 @@ export async function refreshInstances(run: RefreshRun): Promise<RefreshOutcome>
       log.info(`${cluster.name}: batch ${batches}: ${batch.length} ${crowded === undefined ? "old " : ""}instance(s) terminated (${replaced} old replaced)`, { ...fields, replaced });
       run.checkpoint?.("refresh:terminated");
     }
+    // Back to its size: with fewer added than drained per batch (maxHealthyPercent), the group
+    // launches the rest now; the gates judge the cluster once they have registered.
+    const now = await describeGroup(clients, groupName);
+    if (now.desired < original.desired) {
+      await clients.autoScaling.send(new SetDesiredCapacityCommand({ AutoScalingGroupName: groupName, DesiredCapacity: original.desired, HonorCooldown: false }));
+      const deadline = clock.now() + run.batchTimeoutMs;
+      for (;;) {
+        const snapshot = await look();
+        const ready = snapshot.containerInstances.filter((ci) => ci.status === "ACTIVE" && ci.agentConnected && ci.imageId === imageId).length;
+        if (ready >= original.desired) break;
+        if (clock.now() >= deadline) throw new RefreshHalt("failed", `${cluster.name}: only ${ready} of ${original.desired} instance(s) of ${imageId} registered with ECS before the batch timeout`, original);
+        stopIfInterrupted("while the group came back to its size");
+        await clock.sleep(POLL_MS);
+      }
+    }
     return { batches, replaced, plan };
   } catch (error) {
     if (error instanceof RefreshHalt || error === fromBootCheck) throw error;

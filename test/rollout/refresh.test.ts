@@ -78,6 +78,25 @@ describe("the refresh strategy", () => {
     expect(result.waves[0].instancesReplaced).toBe(4);
   });
 
+  it("one new instance per batch of 2 (maxHealthyPercent 125, minHealthyPercent 75): the group at most 5, back to 4 registered instances of the image before the gates", async () => {
+    const s = await refreshingProduction({ batch: 2, minHealthyPercent: 75, maxHealthyPercent: 125 });
+    const group = s.sim("production").world.groups.get("production-apps-ami-refresh")!;
+    const desiredSeen = new Set<number>();
+    const world = s.sim("production").world;
+    let atGates: string[] = [];
+    const result = await s.run({
+      waves: production(s),
+      checkpoint: (_env, point) => void (point === "refresh:drained" && desiredSeen.add(group.desired)),
+      beforeStep: (_env, step) => void (step === "verify" && (atGates = [...world.containerInstances.values()].filter((ci) => ci.status === "ACTIVE").map((ci) => ci.imageId))),
+    });
+    expect(result.waves[0].outcome).toBe("done");
+    expect(Math.max(...desiredSeen)).toBe(5);
+    // The gates start with the group back at its size, every instance registered.
+    expect(atGates).toEqual([PINNED, PINNED, PINNED, PINNED]);
+    expect(s.lines.join("\n")).toMatch(/2 old instance\(s\) per batch, 1 new one\(s\) first, at least 3 of 4 taking tasks/);
+    expect(s.violations()).toEqual([]);
+  });
+
   it("half the group drained with nothing added (50%, maxHealthyPercent 100) on a full cluster: the tasks have no room, the batch times out; failed, no verdict, no downtime, size restored", async () => {
     const s = await refreshingProduction({ batch: "50%", minHealthyPercent: 50, maxHealthyPercent: 100 });
     const group = s.sim("production").world.groups.get("production-apps-ami-refresh")!;
