@@ -94,18 +94,26 @@ export async function refreshInstances(run: RefreshRun): Promise<RefreshOutcome>
   const { clients, clock, log, cluster, imageId } = run;
   const groupName = refreshAsgName(cluster.ecsClusterName);
   const group = await describeGroup(clients, groupName);
-  const original = run.original ?? { desired: group.desired, min: group.min, max: group.max };
-  const plan = refreshBatchPlan(cluster.refresh ?? {}, original.desired);
   const fields = { env: run.env, cluster: cluster.name, group: groupName };
+  // Every process the batches suspend already suspended: an earlier run was cut off before it
+  // could restore the group (killed, not interrupted). Its size is then taken from the config
+  // (min and max are terraform's; desired as at creation) and the processes are resumed at the end.
+  const cutOff = run.original === undefined && REFRESH_SUSPENDED.every((p) => group.suspended.includes(p));
+  const configured = { min: cluster.minSize, max: cluster.maxSize, desired: Math.min(Math.max(cluster.desiredCapacity, cluster.minSize), cluster.maxSize) };
+  const original = run.original ?? (cutOff ? configured : { desired: group.desired, min: group.min, max: group.max });
+  if (cutOff) {
+    log.warn(`${cluster.name}: ${groupName} has ${REFRESH_SUSPENDED.join(", ")} suspended and desired ${group.desired} (min ${group.min}, max ${group.max}): an earlier refresh was cut off before it restored the group; it is restored to the config's size (desired ${configured.desired}, min ${configured.min}, max ${configured.max}) and the processes resumed after the batches`, fields);
+  }
+  const plan = refreshBatchPlan(cluster.refresh ?? {}, original.desired);
   if (plan.serving < plan.floor) {
     throw new RefreshHalt("failed", `${cluster.name}: ${groupName} runs ${original.desired} instance(s): a batch of ${plan.count} would leave ${plan.serving} taking tasks, below minHealthyPercent (${plan.floor}); nothing was changed`, original);
   }
-  const suspend = REFRESH_SUSPENDED.filter((p) => !group.suspended.includes(p));
+  const suspend = cutOff ? [...REFRESH_SUSPENDED] : REFRESH_SUSPENDED.filter((p) => !group.suspended.includes(p));
   log.info(
     `${cluster.name}: refreshing ${groupName} to ${imageId}: ${plan.count} old instance(s) per batch, ${plan.surge} new one(s) first, at least ${plan.floor} of ${original.desired} taking tasks; ${suspend.length > 0 ? `${suspend.join(", ")} suspended` : "no process to suspend"} until the end`,
     { ...fields, batch: plan.count, surge: plan.surge, floor: plan.floor },
   );
-  if (suspend.length > 0) await clients.autoScaling.send(new SuspendProcessesCommand({ AutoScalingGroupName: groupName, ScalingProcesses: [...suspend] }));
+  if (suspend.length > 0 && !cutOff) await clients.autoScaling.send(new SuspendProcessesCommand({ AutoScalingGroupName: groupName, ScalingProcesses: [...suspend] }));
   let imageFailed = false;
   let fromBootCheck: unknown;
   let batches = 0;

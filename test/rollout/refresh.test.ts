@@ -190,4 +190,24 @@ describe("the refresh strategy", () => {
     expect(s.instanceImages("staging")).toEqual(old);
     expect(s.violations()).toEqual([]);
   });
+
+  it("a run killed in a batch (no restore: processes suspended, the group one up): the next run restores the config's size and resumes the processes", async () => {
+    const s = await refreshing();
+    const group = s.sim("staging").world.groups.get(GROUP)!;
+    const before = { desired: group.desired, min: group.min, max: group.max };
+    const controller = new AbortController();
+    (s.world as { signal?: AbortSignal }).signal = controller.signal;
+    await s.run({ waves: staging(s), signal: controller.signal, beforeStep: (_e, step) => void (step === "refresh" && controller.abort()) });
+    (s.world as { signal?: AbortSignal }).signal = undefined;
+    // What a killed run leaves mid-batch: its processes suspended and the group raised (no finally ran).
+    for (const p of ["AZRebalance", "AlarmNotification", "ScheduledActions"]) group.suspended.add(p);
+    group.desired = before.desired + 1;
+    const finished = await s.run({ waves: staging(s) });
+    expect(finished.waves[0].outcome).toBe("done");
+    expect(s.lines.join("\n")).toMatch(/an earlier refresh was cut off before it restored the group; it is restored to the config's size \(desired 2, min 2, max 4\)/);
+    expect({ desired: group.desired, min: group.min, max: group.max }).toEqual(before);
+    expect([...group.suspended]).toEqual([]);
+    expect(s.instanceImages("staging")).toEqual([PINNED]);
+    expect(s.violations()).toEqual([]);
+  });
 });
