@@ -102,6 +102,10 @@ describe("amiroll bump: which image each cluster takes", () => {
       { environment: "production", cluster: "apps", reason: expect.stringContaining("a blue-green roll is under way (retiring ami-0aaaaaaaaaaaaaaaa)") },
     ]);
     expect(() => bumpTargets({ environments, pins: midRoll, selected: ["production"], force: true })).toThrow(/under way/);
+    const refreshEnvironments = environments.map((e) => (e.name === "production" ? { ...e, clusters: e.clusters.map((c) => ({ ...c, strategy: "refresh" as const })) } : e));
+    expect(bumpTargets({ environments: refreshEnvironments, pins: midRoll, selected: [] }).skipped).toEqual([
+      { environment: "production", cluster: "apps", reason: expect.stringContaining("a refresh roll (its batches) is under way (retiring ami-0aaaaaaaaaaaaaaaa)") },
+    ]);
 
     const { newest } = await plan();
     const rejected = pinsWith((raw) => (raw.staging.apps.rejected = { imageId: newest, reason: "crash loop", at: "2026-11-20T10:00:00Z" }));
