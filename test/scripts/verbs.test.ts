@@ -128,7 +128,7 @@ describe("amiroll plan and apply --simulate", () => {
     const r = await amirollInProcess(["apply", "--env", "production", "--simulate"]);
     expect(r.status).toBe(0);
     expect(r.stdout).not.toContain("watch of");
-    expect(r.stderr).toContain("the old one is still ACTIVE: drain it");
+    expect(r.stderr).toContain("the old one is still ACTIVE: amiroll verify --env production drains it");
   });
 
   it("apply refuses what the guard refused (exit 3, nothing applied) unless --force", async () => {
