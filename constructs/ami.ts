@@ -95,7 +95,8 @@ export interface ClusterAmis {
   readonly current: AmiPin;
   /**
    * Present only during a roll: blue-green keeps the old generation beside the new one; replace
-   * keeps running it while a canary group proves `current`.
+   * keeps running it while a canary group proves `current`; refresh only records it (the image a
+   * rollback goes back to): its one group runs `current`.
    */
   readonly retiring?: AmiPin;
 }

@@ -53,6 +53,14 @@ export interface CapacityGenerationProps {
   readonly deleteTimeout?: string;
   /** What the group needs to exist while it is created and deleted (e.g. the drain hook's Lambda). @default none */
   readonly dependsOn?: readonly ITerraformDependable[];
+  /**
+   * The group keeps its name and address across images (the refresh strategy): a new image
+   * updates the launch template in place (a new version) and the group's template version, and
+   * nothing else. The image then shows only on the launch template (its instances' tags
+   * included), not on the group's or the alarm's tags.
+   * @default false
+   */
+  readonly inPlaceImage?: boolean;
 }
 
 /**
@@ -70,13 +78,15 @@ export class CapacityGeneration extends Construct {
 
   constructor(scope: Construct, id: string, props: CapacityGenerationProps) {
     super(scope, id);
-    const tags: Record<string, string> = {
+    const groupTags: Record<string, string> = {
       ...props.tags,
       [TAG_CLUSTER]: props.clusterName,
       [TAG_GENERATION]: props.asgName,
-      [TAG_AMI]: props.imageId,
+      ...(!props.inPlaceImage && { [TAG_AMI]: props.imageId }),
     };
+    const tags: Record<string, string> = { ...groupTags, [TAG_AMI]: props.imageId };
     const instanceTags = { Name: props.asgName, ...tags };
+    const groupInstanceTags = { Name: props.asgName, ...groupTags };
 
     this.launchTemplate = new LaunchTemplate(this, "launch_template", {
       namePrefix: `${props.asgName}-`,
@@ -125,7 +135,7 @@ export class CapacityGeneration extends Construct {
       // The alarm below reads GroupInServiceInstances; the driver reads the rest.
       enabledMetrics: ["GroupInServiceInstances", "GroupDesiredCapacity", "GroupTerminatingInstances"],
       metricsGranularity: "1Minute",
-      tag: Object.entries(instanceTags).map(([key, value]) => ({ key, value, propagateAtLaunch: true })),
+      tag: Object.entries(groupInstanceTags).map(([key, value]) => ({ key, value, propagateAtLaunch: true })),
       initialLifecycleHook: props.lifecycleHooks ? [...props.lifecycleHooks] : undefined,
       timeouts: props.deleteTimeout ? { delete: props.deleteTimeout } : undefined,
       dependsOn: props.dependsOn ? [...props.dependsOn] : undefined,
@@ -146,7 +156,7 @@ export class CapacityGeneration extends Construct {
       threshold: props.minSize,
       treatMissingData: "missing",
       alarmActions: props.alarmActions ? [...props.alarmActions] : undefined,
-      tags,
+      tags: groupTags,
       lifecycle: { createBeforeDestroy: true },
     });
   }

@@ -22,9 +22,10 @@ import { CapacityGeneration, type CapacityGenerationProps, TAG_CLUSTER } from ".
 import { DrainHook, type DrainHookOptions, drainHookOptionsProblem } from "./drain-hook";
 import { PropsError } from "./errors";
 import { type Format, formatProblem, integerProblem, sizesProblem } from "./formats";
-import { canaryAsgName, generationAsgName, generationAsgNamePrefix } from "./names";
+import { canaryAsgName, generationAsgName, generationAsgNamePrefix, refreshAsgName } from "./names";
+import { type RefreshOptions, refreshOptionsProblem } from "./refresh";
 
-export { canaryAsgName, generationAsgName, generationAsgNamePrefix };
+export { canaryAsgName, generationAsgName, generationAsgNamePrefix, refreshAsgName };
 
 /**
  * How a new AMI reaches the cluster.
@@ -35,8 +36,11 @@ export { canaryAsgName, generationAsgName, generationAsgNamePrefix };
  *   before any old instance is given up (docs/strategies.md).
  * - `blue-green`: one generation per AMI; a bump adds the new generation beside the old one
  *   (creates only), and a later apply retires the old one (deletes only).
+ * - `refresh`: one group whose name never changes (refreshAsgName); a new AMI updates its launch
+ *   template in place and the group's template version, nothing else, and the rollout then
+ *   replaces the old image's instances in ECS-aware batches (`refresh` options).
  */
-export type CapacityStrategy = "replace" | "blue-green";
+export type CapacityStrategy = "replace" | "blue-green" | "refresh";
 
 export interface SubnetPlacement {
   readonly subnetId: string;
@@ -92,6 +96,12 @@ export interface EcsClusterProps {
   readonly followSsmParameter?: string;
   /** @default "replace" */
   readonly strategy?: CapacityStrategy;
+  /**
+   * How the rollout replaces a refresh group's instances: the batch, and the share of the group
+   * that keeps taking tasks (minHealthyPercent) or may be added (maxHealthyPercent) meanwhile.
+   * Only with the `refresh` strategy. @default { batch: 1, minHealthyPercent: 100, maxHealthyPercent: 200 }
+   */
+  readonly refresh?: RefreshOptions;
   /** Instances of the replace strategy's canary group (while `amis.retiring` is pinned). @default 1 */
   readonly canaryInstances?: number;
   /** @default true */
@@ -239,10 +249,11 @@ export class EcsCluster extends Construct {
       dependsOn: this.drainHook?.dependables,
     };
     const generation = (constructId: string, role: GenerationInfo["role"], imageId: string): GenerationInfo => {
-      const asgName = role === "canary" ? canaryAsgName(name, imageId) : generationAsgName(name, imageId);
+      const inPlaceImage = this.strategy === "refresh";
+      const asgName = role === "canary" ? canaryAsgName(name, imageId) : inPlaceImage ? refreshAsgName(name) : generationAsgName(name, imageId);
       const size = props.canaryInstances ?? 1;
       const sizes = role === "canary" ? { minSize: size, maxSize: size, desiredCapacity: size } : {};
-      const capacity = new CapacityGeneration(this, constructId, { ...common, ...sizes, imageId, asgName });
+      const capacity = new CapacityGeneration(this, constructId, { ...common, ...sizes, imageId, asgName, inPlaceImage });
       return { role, imageId, asgName, capacity };
     };
 
@@ -258,7 +269,10 @@ export class EcsCluster extends Construct {
     } else {
       const amis = props.amis!;
       this.generations =
-        this.strategy === "replace"
+        this.strategy === "refresh"
+          ? // A stable group: a new AMI is a new launch template version, the instances are replaced by the rollout.
+            [generation("capacity", "current", amis.current.imageId)]
+          : this.strategy === "replace"
           ? amis.retiring
             ? // Proving amis.current: the stable group keeps the old image, a canary runs the new one.
               [generation("capacity", "retiring", amis.retiring.imageId), generation(`canary_${amis.current.imageId}`, "canary", amis.current.imageId)]
@@ -321,14 +335,17 @@ function validateProps(path: string, props: EcsClusterProps): void {
   if (sizes) fail(...sizes);
 
   const strategy = props.strategy ?? "replace";
-  if (strategy !== "replace" && strategy !== "blue-green") {
-    fail("strategy", `${JSON.stringify(strategy)} is not a strategy (expected "replace" or "blue-green")`);
+  if (strategy !== "replace" && strategy !== "blue-green" && strategy !== "refresh") {
+    fail("strategy", `${JSON.stringify(strategy)} is not a strategy (expected "replace", "blue-green" or "refresh")`);
   }
   if ((props.amis === undefined) === (props.followSsmParameter === undefined)) {
     fail("amis", "give exactly one of amis (pinned images) and followSsmParameter");
   }
   if (props.followSsmParameter !== undefined) {
     format("followSsmParameter", props.followSsmParameter, "ssmParameter");
+    if (strategy === "refresh") {
+      fail("followSsmParameter", 'cannot be used with strategy "refresh": a plan would change the launch template whenever AWS publishes an image, and only the rollout replaces a refresh group\'s instances; pin AMIs (amis)');
+    }
     if (strategy !== "replace") fail("followSsmParameter", 'needs strategy "replace" (blue-green generations are keyed by pinned AMI ids)');
   }
   if (props.amis) {
@@ -345,6 +362,13 @@ function validateProps(path: string, props: EcsClusterProps): void {
   if (props.drainHook) {
     const problem = drainHookOptionsProblem(props.drainHook);
     if (problem) fail(`drainHook.${problem[0]}`, problem[1]);
+  }
+  if (props.refresh !== undefined && strategy !== "refresh") {
+    fail("refresh", `only the "refresh" strategy replaces instances in batches (strategy is "${strategy}")`);
+  }
+  if (strategy === "refresh") {
+    const problem = refreshOptionsProblem(props.refresh ?? {}, props.desiredCapacity ?? props.minSize);
+    if (problem) fail(`refresh.${problem[0]}`, problem[1]);
   }
   if (props.canaryInstances !== undefined) {
     check("canaryInstances", integerProblem(props.canaryInstances, 1, props.maxSize));

@@ -4,6 +4,7 @@ import type { ClusterAmis } from "./ami";
 import { AwsProvider } from "./aws";
 import { type CapacityStrategy, EcsCluster } from "./ecs-cluster";
 import { CLUSTERS_OUTPUT } from "./outputs";
+import type { RefreshOptions } from "./refresh";
 
 export { CLUSTERS_OUTPUT };
 
@@ -18,6 +19,8 @@ export interface ClusterSpec {
   readonly maxSize: number;
   readonly desiredCapacity: number;
   readonly strategy: CapacityStrategy;
+  /** The refresh strategy's batches. @default EcsCluster's */
+  readonly refresh?: RefreshOptions;
 }
 
 /** An environment, as the stack needs it (amiroll/config's loaded `Environment` is one). */
@@ -79,6 +82,7 @@ export class EnvironmentStack extends TerraformStack {
           maxSize: cluster.maxSize,
           desiredCapacity: cluster.desiredCapacity,
           strategy: cluster.strategy,
+          ...(cluster.refresh && { refresh: cluster.refresh }),
           amis: props.pins[cluster.name],
           tags,
         }),

@@ -5,5 +5,6 @@ export * from "./drain-hook";
 export * from "./ecs-cluster";
 export * from "./errors";
 export * from "./formats";
+export * from "./refresh";
 export * from "./environment-stack";
 export * from "./app";

@@ -17,6 +17,15 @@ export function canaryAsgName(clusterName: string, imageId: string): string {
   return `${generationAsgName(clusterName, imageId)}-canary`;
 }
 
+/**
+ * The refresh strategy's one group: its name stays across images (a bump updates its launch
+ * template in place). Within the generations' prefix, which the drain hook and the IAM policies
+ * match groups by ("refresh" is no AMI id, so it never collides with a generation's name).
+ */
+export function refreshAsgName(clusterName: string): string {
+  return generationAsgName(clusterName, "ami-refresh");
+}
+
 /** What every generation's group name of a cluster starts with (AMI ids start with "ami-"). */
 export function generationAsgNamePrefix(clusterName: string): string {
   return generationAsgName(clusterName, "ami-");

@@ -103,6 +103,8 @@ export function applyCommand(): Command {
         log.info(`first deploy of ${guard.creating.join(", ")} applied: its instances are starting; amiroll verify --env ${environment.name} watches them register, runs the gates and records the image as verified`);
       } else if (guard.expect === "add") {
         log.info(`the new generation is in service; the old one is still ACTIVE: amiroll verify --env ${environment.name} drains it, runs the gates and records the image as verified (its pins then without \`retiring\`); then apply the retire`);
+      } else if (guard.expect === "refresh") {
+        log.info(`the launch template has the new image; the running instances keep the old one until they are replaced: amiroll rollout --from ${environment.name} --to ${environment.name} replaces them in batches (drain, then terminate), runs the gates and records the image as verified`);
       }
     } finally {
       interrupt.done();

@@ -2,6 +2,7 @@ import { ECS_OPTIMIZED_PARAMETERS, architectureProblem, instanceArchitecture } f
 import { durationSeconds, sizesProblem } from "../../constructs/formats";
 import { type MaintenanceWindow, parseWindow, windowProblem } from "./windows";
 import type { CapacityStrategy } from "../../constructs/ecs-cluster";
+import { type RefreshBatch, type RefreshOptions, refreshOptionsProblem } from "../../constructs/refresh";
 import type { ClusterSpec, EnvironmentSpec } from "../../constructs/environment-stack";
 import { Input } from "./input";
 
@@ -20,6 +21,12 @@ export interface ClusterConfig {
   readonly strategy?: CapacityStrategy;
   /** Why this cluster must not be rolled now; `amiroll rollout` refuses it unless `--force`. */
   readonly hold?: string;
+  /** The refresh strategy: old instances replaced at a time, a number or a percentage ("25%"). @default 1 */
+  readonly batch?: RefreshBatch;
+  /** The refresh strategy: the share of the group that keeps taking tasks while a batch drains. @default 100 */
+  readonly minHealthyPercent?: number;
+  /** The refresh strategy: how large the group may grow while a batch's new instances come up. @default 200 */
+  readonly maxHealthyPercent?: number;
   /** @default the environment's bootGracePeriod */
   readonly bootGracePeriod?: string;
 }
@@ -115,7 +122,8 @@ export interface Environment extends EnvironmentSpec {
   readonly rebalance: boolean;
 }
 
-const STRATEGIES: readonly CapacityStrategy[] = ["replace", "blue-green"];
+const STRATEGIES: readonly CapacityStrategy[] = ["replace", "blue-green", "refresh"];
+const REFRESH_FIELDS = ["batch", "minHealthyPercent", "maxHealthyPercent"] as const;
 const NAME = /^[a-z][a-z0-9-]{0,23}$/;
 const NAME_EXPECTED = "a lower-case letter, then up to 23 lower-case letters, digits or '-'";
 const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
@@ -228,7 +236,7 @@ function bootGracePeriod(input: Input): number {
 }
 
 function loadCluster(environment: string, name: string, input: Input, envStrategy: CapacityStrategy, envBootGraceMs: number): Cluster {
-  const f = input.object(["instanceType", "minSize", "maxSize", "desiredCapacity", "amiParameter", "strategy", "hold", "bootGracePeriod"]);
+  const f = input.object(["instanceType", "minSize", "maxSize", "desiredCapacity", "amiParameter", "strategy", "hold", "bootGracePeriod", ...REFRESH_FIELDS]);
   const ecsClusterName = `${environment}-${name}`;
   if (ecsClusterName.length > 48) input.fail(`the ECS cluster name ${ecsClusterName} is longer than 48 characters`);
   const instanceType = f.instanceType.formatted("instanceType");
@@ -247,7 +255,22 @@ function loadCluster(environment: string, name: string, input: Input, envStrateg
   const strategy = f.strategy.present ? f.strategy.oneOf(STRATEGIES) : envStrategy;
   const hold = f.hold.present ? f.hold.string() : undefined;
   const bootGracePeriodMs = f.bootGracePeriod.present ? bootGracePeriod(f.bootGracePeriod) : envBootGraceMs;
-  return { name, ecsClusterName, instanceType, minSize, maxSize, desiredCapacity, amiParameter, strategy, ...(hold !== undefined && { hold }), bootGracePeriodMs };
+  const refresh = strategy === "refresh" ? refreshOptions(f, desiredCapacity) : undefined;
+  for (const field of REFRESH_FIELDS) {
+    if (strategy !== "refresh" && f[field].present) f[field].fail(`only the "refresh" strategy replaces instances in batches (this cluster's strategy is "${strategy}")`);
+  }
+  return {
+    name, ecsClusterName, instanceType, minSize, maxSize, desiredCapacity, amiParameter, strategy,
+    ...(refresh && { refresh }), ...(hold !== undefined && { hold }), bootGracePeriodMs,
+  };
+}
+
+/** A refresh cluster's batch options, checked against its size (the problem names the field at fault). */
+function refreshOptions(f: Record<string, Input>, size: number): RefreshOptions {
+  const options: RefreshOptions = Object.fromEntries(REFRESH_FIELDS.filter((k) => f[k].present).map((k) => [k, f[k].value]));
+  const problem = refreshOptionsProblem(options, size);
+  if (problem) f[problem[0]].fail(problem[1]);
+  return options;
 }
 
 /** promotesFrom names another environment, and following it never loops. */

@@ -286,7 +286,11 @@ export const DRIVER_CALLS: readonly DriverCall[] = [
   { action: "ecs:DescribeTasks", role: "watch", scope: "ecsClusterMembers", calledBy: "fleet/snapshot.ts takeSnapshot" },
   { action: "ssm:GetParameters", role: "watch", scope: "amiParameters", calledBy: "images/release.ts resolveReleases: the newest image of each amiParameter (status, bump)" },
   { action: "ecs:UpdateContainerInstancesState", role: "apply", scope: "ecsClusterMembers", calledBy: "fleet/drain.ts via rollout/rollout.ts: drain the retiring generation (blue-green), ACTIVE again on rollback" },
-  { action: "autoscaling:TerminateInstanceInAutoScalingGroup", role: "apply", scope: "autoScalingGroups", calledBy: "rollout/rollout.ts: replace a new instance that never registered with ECS (desired capacity kept, so the group launches another)" },
+  { action: "autoscaling:TerminateInstanceInAutoScalingGroup", role: "apply", scope: "autoScalingGroups", calledBy: "rollout/rollout.ts: replace a new instance that never registered with ECS (desired capacity kept, so the group launches another); rollout/refresh.ts: terminate a drained refresh batch (desired capacity decremented)" },
+  { action: "autoscaling:SetDesiredCapacity", role: "apply", scope: "autoScalingGroups", calledBy: "rollout/refresh.ts: a refresh batch's new instances first (up to maxHealthyPercent)" },
+  { action: "autoscaling:UpdateAutoScalingGroup", role: "apply", scope: "autoScalingGroups", calledBy: "rollout/refresh.ts: room for the refresh batches (min and max), and the group's size restored after them" },
+  { action: "autoscaling:SuspendProcesses", role: "apply", scope: "autoScalingGroups", calledBy: "rollout/refresh.ts: AZRebalance, AlarmNotification and ScheduledActions suspended while the refresh batches run" },
+  { action: "autoscaling:ResumeProcesses", role: "apply", scope: "autoScalingGroups", calledBy: "rollout/refresh.ts: the processes it suspended, resumed after the batches (also after a failure or Ctrl-C)" },
   { action: "ecs:UpdateService", role: "apply", scope: "ecsClusterMembers", calledBy: "fleet/rebalance.ts: move a task of a bunched service (desired count one up, then back) or force a new deployment of one stacked on an instance (rebalance, watch --rebalance, the rollout's balance gate)" },
 ];
 

@@ -16,6 +16,14 @@ import { AwsAnswerError, UsageError } from "../core/errors";
 import { sourceCluster, wavesOf } from "../rollout/rollout";
 import { type ImageFacts, type Release, imageProblem, olderThanPin } from "./release";
 
+
+/** A roll under way, by strategy, for the message that skips its cluster. */
+const ROLL_WORDS: Record<Cluster["strategy"], string> = {
+  replace: "replace roll (its canary)",
+  "blue-green": "blue-green roll",
+  refresh: "refresh roll (its batches)",
+};
+
 export interface BumpRequest {
   readonly environments: readonly Environment[];
   readonly pins: Pins;
@@ -76,7 +84,7 @@ export function bumpTargets(request: BumpRequest): Targets {
     for (const cluster of environment.clusters) {
       const own = pins[environment.name][cluster.name];
       if (own.retiring) {
-        skip(environment, cluster, `a ${cluster.strategy === "replace" ? "replace roll (its canary)" : "blue-green roll"} is under way (retiring ${own.retiring.imageId}); finish it with amiroll rollout before bumping again`);
+        skip(environment, cluster, `a ${ROLL_WORDS[cluster.strategy]} is under way (retiring ${own.retiring.imageId}); finish it with amiroll rollout before bumping again`);
         continue;
       }
       // --to without --env pins the environments that promote from none; the others follow them.

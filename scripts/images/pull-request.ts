@@ -34,7 +34,8 @@ function sourceText(change: ClusterBump): string {
 /** What `amiroll plan` should show for an environment's changes, by strategy (the guard's expectation). */
 function expectedPlan(environment: string, changes: readonly ClusterBump[]): string {
   const replace = changes.filter((c) => c.strategy === "replace").length;
-  const add = changes.length - replace;
+  const add = changes.filter((c) => c.strategy === "blue-green").length;
+  const refresh = changes.filter((c) => c.strategy === "refresh");
   const lines: string[] = [];
   if (replace > 0) {
     lines.push(
@@ -44,6 +45,11 @@ function expectedPlan(environment: string, changes: readonly ClusterBump[]): str
   if (add > 0) {
     lines.push(
       `- **${md(environment)}** (blue-green: ${changes.filter((c) => c.strategy === "blue-green").map((c) => md(c.cluster)).join(", ")}): a second generation (launch template and Auto Scaling group) is added beside the running one; nothing is destroyed or replaced. \`amiroll guard --expect add\`. The old generation is retired by a later apply, once the rollout has verified the new one.`,
+    );
+  }
+  if (refresh.length > 0) {
+    lines.push(
+      `- **${md(environment)}** (refresh: ${refresh.map((c) => md(c.cluster)).join(", ")}): each cluster's launch template is updated in place (a new version with the new image) and its Auto Scaling group takes that version; nothing is created, replaced or destroyed, and the group keeps its name. \`amiroll guard --expect refresh\`. The running instances keep the old image until \`amiroll rollout\` replaces them in batches (new ones first, old ones drained, then terminated).`,
     );
   }
   return lines.join("\n");

@@ -44,6 +44,7 @@ import { clusterGenerations } from "../terraform/rolls";
 import { CANARY_SOAK_MS, type CanaryVerdict, canaryTasksOn, judgeCanary, tasksLeftOnDrained } from "./canary";
 import { type GateResult, runGates } from "./gates";
 import type { HttpProbe } from "./smoke";
+import { type GroupCapacity, RefreshHalt, refreshInstances } from "./refresh";
 import { type ClusterStep, type StepKind, environmentStep, nextClusterStep, rollbackUnfinished } from "./state";
 import { formatInstant, formatWait, nextOpening, openWindow } from "../config/windows";
 
@@ -89,7 +90,7 @@ export interface RolloutOptions {
 }
 
 /** The points inside the steps `checkpoint` is called at. */
-export type RolloutPoint = "plan" | "rollback:pinned" | "rollback:reactivated";
+export type RolloutPoint = "plan" | "rollback:pinned" | "rollback:reactivated" | "refresh:drained" | "refresh:terminated";
 
 export type WaveOutcome = "done" | "already done" | "failed" | "rolled back" | "refused" | "guard refused" | "interrupted" | "not started";
 
@@ -295,6 +296,8 @@ async function runWave(environment: Environment, options: RolloutOptions, mode: 
   let changed = false;
   /** The boot check of each cluster, across the wave's waits for new instances (drain, watch). */
   const boots = bootCheck(environment, access, options, report);
+  /** Each refresh group's size before its batches, for a rollback's batches to restore. */
+  const refreshSizes = new Map<string, GroupCapacity>();
 
   const observe = async () => {
     const pins = readCurrentPins();
@@ -439,6 +442,15 @@ async function runWave(environment: Environment, options: RolloutOptions, mode: 
           await timed("pins", () => writeClusterPins(world.pins, proven, `${clusters.map((c) => `${c}: ${world.targets.get(c)!.imageId}`).join("; ")} proven on the canary`));
           break;
         }
+        case "refresh": {
+          const steps = new Map(of("refresh"));
+          for (const cluster of environment.clusters.filter((c) => steps.has(c.name))) {
+            // A rollback's batches (the pins reject the image they leave) are the rollback's phase.
+            const phase = world.undoing.includes(cluster.name) ? "rollback" : "refresh";
+            await timed(phase, () => refreshCluster(environment, access, options, cluster, steps.get(cluster.name)!.imageId, boots, refreshSizes));
+          }
+          break;
+        }
         case "drain":
           await timed("drain", () => drain(environment, access, options, world.targets, new Map(of("drain").map(([c, s]) => [c, s.containerInstanceArns])), boots));
           break;
@@ -504,7 +516,7 @@ async function runWave(environment: Environment, options: RolloutOptions, mode: 
     if (report.outcome === "failed" && stop?.imageFailed) {
       report.outcome = verifying
         ? await rejectVerified(environment, options, access, report, readCurrentPins(), writeClusterPins)
-        : await rollBack(environment, options, access, report, readCurrentPins(), async (pins, changes, why) => writeClusterPins(pins, changes, why), applyPins);
+        : await rollBack(environment, options, access, report, readCurrentPins(), async (pins, changes, why) => writeClusterPins(pins, changes, why), applyPins, boots, refreshSizes);
     } else if (report.outcome === "failed") {
       log.warn(`${env}: ${report.reason}: no verdict on the image, so nothing is rolled back and nothing rejected; once the cause is fixed, run ${again} again: it continues from where the world is`, { env });
     }
@@ -662,6 +674,35 @@ async function proveCanaries(
  * looks read instances only, or the few tasks the canary judges.
  */
 const REGISTRATION_POLL_MS = 5_000;
+
+/**
+ * Refresh: the cluster's instances not on `imageId` replaced in batches (refresh.ts). A crash loop
+ * on the image is its failure (the wave rolls back); anything else fails or interrupts the wave
+ * with no verdict on the image. The group's size before the first batches is remembered for a
+ * rollback's, which restore it.
+ */
+async function refreshCluster(environment: Environment, access: EnvironmentAccess, options: RolloutOptions, cluster: Cluster, imageId: string, boots: BootCheck, sizes: Map<string, GroupCapacity>): Promise<void> {
+  try {
+    await refreshInstances({
+      clients: access.clients,
+      clock: options.clock,
+      log: options.log,
+      env: environment.name,
+      cluster,
+      imageId,
+      batchTimeoutMs: options.watchTimeoutMs,
+      signal: options.signal,
+      boots: (fleet) => boots(cluster, imageId, fleet),
+      original: sizes.get(cluster.name),
+      checkpoint: (point) => options.checkpoint?.(environment.name, point),
+    });
+  } catch (error) {
+    if (!(error instanceof RefreshHalt)) throw error;
+    sizes.set(cluster.name, error.original);
+    if (error.kind === "interrupted") throw new Stop("interrupted", error.message);
+    throw new Stop("failed", error.message, error.kind === "image failed");
+  }
+}
 
 /** A rollback cut short after its pins were written: its old instances go back to ACTIVE. */
 async function reactivate(environment: Environment, access: EnvironmentAccess, options: RolloutOptions, drained: ReadonlyMap<string, readonly string[]>): Promise<void> {
@@ -842,6 +883,8 @@ async function rollBack(
   pins: Pins,
   writeClusterPins: (pins: Pins, changes: ReadonlyMap<string, ClusterPins>, why: string) => Promise<void>,
   applyPins: (purpose: string) => Promise<void>,
+  boots: BootCheck,
+  refreshSizes: Map<string, GroupCapacity>,
 ): Promise<"rolled back" | "failed" | "interrupted"> {
   const { clock, log } = options;
   const env = environment.name;
@@ -876,8 +919,13 @@ async function rollBack(
     }
     options.checkpoint?.(env, "rollback:reactivated");
     if (options.signal?.aborted) return interrupted("after the old instances were set ACTIVE");
-    await applyPins("roll back: remove the new generation");
-    log.warn(`${env}: rolled back; the old generation serves as before`, { env });
+    const refreshing = rolling.filter((c) => c.strategy === "refresh");
+    await applyPins(refreshing.length === rolling.length ? "roll back: the launch template back to the old image" : "roll back: remove the new generation");
+    // Refresh: the launch template has the old image again; the instances already replaced go back in batches.
+    for (const cluster of refreshing) {
+      await refreshCluster(environment, access, options, cluster, pins[env][cluster.name].retiring!.imageId, boots, refreshSizes);
+    }
+    log.warn(`${env}: rolled back; ${refreshing.length === rolling.length ? "every instance runs the old image again" : "the old generation serves as before"}`, { env });
     return "rolled back";
   } catch (error) {
     if (isInterruption(error, options.signal)) return interrupted(`(${(error as Error).message})`);

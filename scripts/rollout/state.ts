@@ -35,6 +35,9 @@ export interface ClusterWorld {
  *   deployed, its first deploy: the plan creates it);
  * - `canary`: replace, a canary group of the new image stands beside the old one: prove the
  *   image on it (tasks moved onto it stay healthy) before any old instance is given up;
+ * - `refresh`: refresh, the group's launch template has the goal image but instances of another
+ *   image are still registered: replace them in batches (a rollback's batches too, towards the
+ *   old image);
  * - `drain`: blue-green, the old generation is still ACTIVE: set it DRAINING;
  * - `migrate`: tasks are still on old instances, old instances are still leaving, or no instance
  *   of the target has registered with ECS yet (a first deploy: nothing to move, only to join);
@@ -47,6 +50,7 @@ export type ClusterStep =
   | { readonly kind: "pin"; readonly pins: ClusterPins; readonly why: string }
   | { readonly kind: "apply"; readonly why: string }
   | { readonly kind: "canary"; readonly imageId: string }
+  | { readonly kind: "refresh"; readonly imageId: string; readonly instances: number }
   | { readonly kind: "drain"; readonly containerInstanceArns: readonly string[] }
   | { readonly kind: "migrate"; readonly why: string }
   | { readonly kind: "verify" }
@@ -56,7 +60,7 @@ export type ClusterStep =
 export type StepKind = ClusterStep["kind"];
 
 /** The order of the steps: an environment's clusters move together, the one furthest behind leads. */
-export const STEP_ORDER: readonly StepKind[] = ["reactivate", "refuse", "pin", "apply", "canary", "drain", "migrate", "verify", "done"];
+export const STEP_ORDER: readonly StepKind[] = ["reactivate", "refuse", "pin", "apply", "canary", "refresh", "drain", "migrate", "verify", "done"];
 
 const REGISTERED = new Set(["ACTIVE", "DRAINING"]);
 
@@ -97,8 +101,7 @@ export function nextClusterStep(world: ClusterWorld, target: Pin): ClusterStep {
     const running = deployed.find((g) => g.imageId !== goal.imageId && g.role !== "canary");
     if (!running) return { kind: "pin", pins: { current: promoted }, why: `roll to ${goal.imageId}` };
     const retiring: Pin = running.imageId === pins.current.imageId ? pins.current : { imageId: running.imageId, ...(running.imageName && { imageName: running.imageName }) };
-    const why = cluster.strategy === "replace" ? `prove ${goal.imageId} on a canary beside ${running.imageId}` : `add ${goal.imageId} beside ${running.imageId}`;
-    return { kind: "pin", pins: { current: promoted, retiring }, why };
+    return { kind: "pin", pins: { current: promoted, retiring }, why: startWhy(cluster, goal.imageId, running.imageId) };
   }
 
   const verified = pins.current.verifiedAt !== undefined;
@@ -109,17 +112,24 @@ export function nextClusterStep(world: ClusterWorld, target: Pin): ClusterStep {
     // The old generation stays until the new image is verified (blue-green) or proven on a canary (replace): pin it as retiring.
     const old = deployed.find((g) => g.imageId !== goal.imageId && g.role !== "canary")!;
     const retiring: Pin = { imageId: old.imageId, ...(old.imageName && { imageName: old.imageName }) };
-    const why = cluster.strategy === "replace" ? `keep ${old.imageId} while a canary proves ${goal.imageId}` : `keep ${old.imageId} as retiring until ${goal.imageId} is verified`;
+    const why =
+      cluster.strategy === "replace" ? `keep ${old.imageId} while a canary proves ${goal.imageId}`
+      : cluster.strategy === "refresh" ? `keep ${old.imageId} as retiring (the image a rollback goes back to) until ${goal.imageId} is verified`
+      : `keep ${old.imageId} as retiring until ${goal.imageId} is verified`;
     return { kind: "pin", pins: { ...pins, current: pins.current, retiring }, why };
   }
 
-  const wanted = [pins.current.imageId, ...(pins.retiring ? [pins.retiring.imageId] : [])];
+  // A refresh group runs only its current image: its retiring pin is the rollback's, not a generation.
+  const wanted = [pins.current.imageId, ...(pins.retiring && cluster.strategy !== "refresh" ? [pins.retiring.imageId] : [])];
   if (wanted.some((id) => !deployedIds.includes(id)) || deployedIds.some((id) => !wanted.includes(id))) {
     return { kind: "apply", why: `deployed ${deployedIds.join(", ")}; pinned ${wanted.join(", ")}` };
   }
 
   if (cluster.strategy === "replace" && pins.retiring && !rejected) return { kind: "canary", imageId: goal.imageId };
   const old = registered.filter((ci) => ci.imageId !== goal.imageId);
+  // Refresh: the launch template has the goal; the instances of any other image are replaced in
+  // batches (a rollback's too: towards the old image, once its pins reject the new one).
+  if (cluster.strategy === "refresh" && old.length > 0) return { kind: "refresh", imageId: goal.imageId, instances: old.length };
   const oldActive = old.filter((ci) => ci.status === "ACTIVE");
   if (pins.retiring && oldActive.length > 0) return { kind: "drain", containerInstanceArns: oldActive.map((ci) => ci.arn) };
   if (rejected) {
@@ -193,4 +203,11 @@ function isDaemonTask(fleet: FleetSnapshot, group: string): boolean {
 /** The step an environment takes: the earliest of its clusters' (they share one terraform stack). */
 export function environmentStep(steps: readonly ClusterStep[]): StepKind {
   return STEP_ORDER.find((kind) => steps.some((s) => s.kind === kind)) ?? "done";
+}
+
+/** Why a roll's pins keep the running image as retiring, by strategy. */
+function startWhy(cluster: Cluster, goal: string, running: string): string {
+  if (cluster.strategy === "replace") return `prove ${goal} on a canary beside ${running}`;
+  if (cluster.strategy === "refresh") return `refresh ${running} to ${goal} in batches (${running} kept as retiring for a rollback)`;
+  return `add ${goal} beside ${running}`;
 }

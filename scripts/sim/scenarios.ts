@@ -6,7 +6,7 @@
  * The `first-deploy` scenario starts before anything was deployed instead.
  */
 import { type ClusterAmis, imageIdLeaf, instanceArchitecture } from "../../constructs/ami";
-import { DRAIN_HOOK_DEFAULTS, FAILED_CHECK_SECONDS, drainHookName, generationAsgName } from "../../constructs/names";
+import { DRAIN_HOOK_DEFAULTS, FAILED_CHECK_SECONDS, drainHookName, generationAsgName, refreshAsgName } from "../../constructs/names";
 import type { DrainHookSettings } from "../../constructs/drain-hook.lambda";
 import { durationSeconds } from "../../constructs/formats";
 import type { Cluster, Environment } from "../config/environments";
@@ -185,7 +185,8 @@ export async function createSimulation(options: SimulationOptions): Promise<Simu
     world.createCluster(cluster.ecsClusterName);
     const hook = drainHookSettings(world, cluster);
     world.createGroup({
-      name: generationAsgName(cluster.ecsClusterName, old.imageId),
+      // As EcsCluster names it: a refresh group keeps one name whatever its image.
+      name: cluster.strategy === "refresh" ? refreshAsgName(cluster.ecsClusterName) : generationAsgName(cluster.ecsClusterName, old.imageId),
       clusterName: cluster.ecsClusterName,
       imageId: old.imageId,
       instanceType: cluster.instanceType,

@@ -182,7 +182,7 @@ function referenced(value: unknown): [string, string] | undefined {
 
 export class SimTerraform implements TerraformRunner {
   private initialized = false;
-  private readonly plans = new Map<string, { json: PlanJson; serial: number; creates: DesiredGeneration[]; deletes: string[]; newClusters: string[] }>();
+  private readonly plans = new Map<string, { json: PlanJson; serial: number; creates: DesiredGeneration[]; deletes: string[]; newClusters: string[]; updates: { name: string; imageId: string }[] }>();
   /** What each group applied here was created from, so that a later plan deletes those addresses (as state would). */
   private readonly applied = new Map<string, readonly StackResource[]>();
   /** Bumped on every apply: a plan made before it is stale. */
@@ -325,15 +325,28 @@ export class SimTerraform implements TerraformRunner {
       const oneForOne = desired.filter((d) => d.spec.clusterName === generation.spec.clusterName).length === 1 && leaving.length === 1;
       if (oneForOne && this.isStableAddress(generation)) replaced.set(generation.address, leaving[0].name);
     }
+    // A group that keeps its name but not its image (the refresh strategy): its launch template is
+    // updated in place (a new default version) and so is the group's template version.
+    const updates: { name: string; imageId: string }[] = [];
     for (const generation of desired) {
       const isCreate = creates.includes(generation);
       const previous = replaced.get(generation.address);
+      const existing = isCreate ? undefined : this.world.groups.get(generation.spec.name);
+      const updated = existing !== undefined && existing.imageId !== generation.spec.imageId;
+      if (updated) updates.push({ name: generation.spec.name, imageId: generation.spec.imageId });
       const resourcesOf = [{ type: "aws_autoscaling_group", logical: generation.address.split(".")[1], body: generation.body }, ...generation.related];
       for (const r of resourcesOf) {
         const address = `${r.type}.${r.logical}`;
         const group = this.world.groups.get(isCreate ? (previous ?? "") : generation.spec.name);
         const current = group ? stateOf(r, group) : planValue(r.body).value;
-        if (!isCreate) changes.push(change(address, ["no-op"], current, current));
+        if (updated && r.type === "aws_launch_template") changes.push(inPlaceUpdate(address, current, { ...(current as object), ...(planValue(r.body).value as object), id: (current as any).id, name: (current as any).name }, {}));
+        else if (updated && r.type === "aws_autoscaling_group") {
+          const before = current as Record<string, any>;
+          const block = Array.isArray(before.launch_template) ? before.launch_template[0] : before.launch_template;
+          const { version: _version, ...kept } = block;
+          const after = { ...before, launch_template: Array.isArray(before.launch_template) ? [kept] : kept };
+          changes.push(inPlaceUpdate(address, before, after, { launch_template: Array.isArray(before.launch_template) ? [{ version: true }] : { version: true } }));
+        } else if (!isCreate) changes.push(change(address, ["no-op"], current, current));
         else if (previous) changes.push(change(address, ["create", "delete"], current, r.body, r.type === "aws_launch_template" ? [["image_id"]] : [["name"]]));
         else changes.push(change(address, ["create"], null, r.body));
       }
@@ -374,7 +387,7 @@ export class SimTerraform implements TerraformRunner {
       complete: true,
       errored: false,
     };
-    this.plans.set(planFile, { json, serial: this.serial, creates, deletes, newClusters: [...newClusters] });
+    this.plans.set(planFile, { json, serial: this.serial, creates, deletes, newClusters: [...newClusters], updates });
     return { changes: any };
   }
 
@@ -406,6 +419,11 @@ export class SimTerraform implements TerraformRunner {
     // A first deploy: the ECS cluster exists before the instances that join it (the groups
     // depend on the drain hook, which refers to the cluster).
     for (const name of saved.newClusters) this.world.createCluster(name);
+    // In-place updates first (terraform walks them beside the creates; they take no time).
+    for (const update of saved.updates) {
+      if (this.signal?.aborted) throw interrupted();
+      this.world.updateLaunchTemplateImage(update.name, update.imageId);
+    }
     // create_before_destroy: every new group is in service before any old one goes.
     for (const generation of saved.creates) {
       if (this.signal?.aborted) throw interrupted();
@@ -605,6 +623,19 @@ export class SimTerraform implements TerraformRunner {
 /** The replace strategy's canary group (constructs/names.ts canaryAsgName). */
 function isCanaryGroup(name: string): boolean {
   return name.endsWith("-canary");
+}
+
+/** An update in place: `after` as terraform plans it, with `unknown` marking what only the apply will know. */
+function inPlaceUpdate(address: string, before: unknown, after: unknown, unknown: unknown): ResourceChange {
+  const [type, name] = address.split(".");
+  return {
+    address,
+    mode: "managed",
+    type,
+    name,
+    provider_name: PROVIDER,
+    change: { actions: ["update"], before, after, after_unknown: unknown, before_sensitive: {}, after_sensitive: {} },
+  };
 }
 
 function change(address: string, actions: string[], before: unknown, afterBody: unknown, replacePaths?: string[][]): ResourceChange {

@@ -50,6 +50,8 @@ export interface GroupSpec {
 }
 
 export interface SimGroup extends GroupSpec {
+  /** The image its launch template's default version launches (changed in place by a refresh roll's apply). */
+  imageId: string;
   readonly arn: string;
   readonly createdAt: number;
   min: number;
@@ -858,6 +860,17 @@ export class World {
     this.note(`group ${spec.name} created (${spec.desiredCapacity} x ${spec.imageId})`);
     this.reconcileGroup(group);
     return group;
+  }
+
+  /**
+   * A new default version of the group's launch template, with `imageId` (a refresh roll's
+   * apply): instances launched from now on run it; running ones keep theirs.
+   */
+  updateLaunchTemplateImage(name: string, imageId: string): void {
+    const group = this.groups.get(name);
+    if (!group) throw new Error(`no group ${name}`);
+    group.imageId = imageId;
+    this.note(`group ${name} launch template updated (${imageId})`);
   }
 
   /** Instances of a group not on their way out. */

@@ -179,6 +179,7 @@ const SHAPE_WORDS: Record<Shape, string> = {
   replace: "a replace roll",
   add: "a blue-green add",
   retire: "a blue-green retire",
+  refresh: "a refresh roll",
   none: "no changes",
 };
 
@@ -239,6 +240,15 @@ function judgeGroup(change: ResourceChange, expect: Exclude<Shape, "create">, ca
     return refuse(change, "replaced destroy-before-create: every instance would be terminated before a new one exists (the group needs create_before_destroy)");
   }
   switch (expect) {
+    case "refresh": {
+      if (change.kind !== "update") {
+        return refuse(change, `a refresh keeps its group and updates only its launch template version; this group would be ${describeKind(change)}`);
+      }
+      const others = changedBesidesTemplateVersion(change);
+      return others.length === 0
+        ? accept(change, "its launch template version updated in place: the rollout replaces its instances in batches")
+        : refuse(change, `a refresh updates only the group's launch template version; this update also changes ${others.join(", ")}`);
+    }
     case "replace":
       if (change.kind === "replace (create before destroy)") {
         return accept(change, "replaced create-before-destroy: the new group is in service before the old one drains and goes");
@@ -260,6 +270,31 @@ function judgeGroup(change: ResourceChange, expect: Exclude<Shape, "create">, ca
     case "none":
       return refuse(change, `expected no changes; this group would be ${describeKind(change)}`);
   }
+}
+
+/**
+ * What an update of a group changes besides its launch template's version (the template's id
+ * and name must stay): top-level attributes by name. `desired_capacity` is left to scaling
+ * (EcsCluster ignores its changes), so it is not counted.
+ */
+function changedBesidesTemplateVersion(group: ResourceChange): string[] {
+  const before = (group.before ?? {}) as Record<string, unknown>;
+  const after = (group.after ?? {}) as Record<string, unknown>;
+  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+  const block = (v: unknown): Record<string, unknown> => ((Array.isArray(v) ? v[0] : v) ?? {}) as Record<string, unknown>;
+  const changed: string[] = [];
+  for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
+    if (key === "desired_capacity") continue;
+    if (key === "launch_template") {
+      const [b, a] = [block(before[key]), block(after[key])];
+      for (const k of new Set([...Object.keys(b), ...Object.keys(a)])) {
+        if (k !== "version" && !same(b[k], a[k])) changed.push(`launch_template.${k}`);
+      }
+      continue;
+    }
+    if (!same(before[key], after[key])) changed.push(key);
+  }
+  return changed;
 }
 
 /** A group (being deleted) that the amiroll_clusters output lists as a canary group. */
@@ -293,6 +328,13 @@ function judgeTied(change: ResourceChange, expect: Exclude<Shape, "create">, tie
     return refuse(change, `replaced destroy-before-create while ${groups} uses it`);
   }
   switch (expect) {
+    case "refresh":
+      if (roleOf(change) !== "launch template") {
+        return refuse(change, `a refresh changes only the launch template and its group's template version; this ${what} of ${groups} would be ${describeKind(change)}`);
+      }
+      return change.kind === "update" && tied.some((g) => g.kind === "update")
+        ? accept(change, `updated in place (a new version with the new image) for its group ${groups}`)
+        : refuse(change, `a refresh updates the launch template in place; this one of ${groups} would be ${describeKind(change)}${change.kind === "update" ? " while its group does not take the new version" : ""}`);
     case "replace": {
       if (change.kind === "delete" && tied.every((g) => g.kind === "delete" && isCanary(g, canaries))) {
         return accept(change, `part of the canary group ${groups}, deleted as the old group is replaced`);
@@ -411,6 +453,12 @@ export function guardPlan(plan: Plan, options: GuardOptions = {}): GuardResult {
   const groupsDoing = (kinds: readonly string[]) => acting.filter((c) => c.type === GROUP && kinds.includes(c.kind) && !firstDeploy(c));
   if (expect === "replace" && groupsDoing(["replace (create before destroy)", "update"]).length === 0) {
     problems.push("expected a replace roll, but no Auto Scaling group is replaced");
+  }
+  if (expect === "refresh") {
+    const updatedTemplates = acting.filter((c) => roleOf(c) === "launch template" && c.kind === "update" && !firstDeploy(c));
+    if (groupsDoing(["update"]).length === 0 || updatedTemplates.length === 0) {
+      problems.push("expected a refresh roll, but no Auto Scaling group's launch template is updated in place");
+    }
   }
   for (const [shape, kind, verb] of [["add", "create", "adds"], ["retire", "delete", "retires"]] as const) {
     if (expect !== shape) continue;

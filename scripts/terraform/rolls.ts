@@ -17,10 +17,13 @@ import type { Plan } from "./plan";
  * - `retire`: a blue-green generation removed once drained, or a canary group removed after a
  *   failed proof, or what a replace cut short by Ctrl-C left to delete (its old group and the
  *   canary) (deletes only);
+ * - `refresh`: a cluster's one group keeps its name and takes a new image: its launch template is
+ *   updated in place and the group's template version with it (the rollout then replaces the
+ *   instances in batches);
  * - `none`: nothing changes.
  */
-export type Shape = "create" | "replace" | "add" | "retire" | "none";
-export const SHAPES: readonly Shape[] = ["create", "replace", "add", "retire", "none"];
+export type Shape = "create" | "replace" | "add" | "retire" | "refresh" | "none";
+export const SHAPES: readonly Shape[] = ["create", "replace", "add", "retire", "refresh", "none"];
 
 export interface Generation {
   readonly role: string;
@@ -68,6 +71,10 @@ function shapeOf(before: readonly Generation[], after: readonly Generation[], de
   const isCanary = (g: Generation) => g.role === "canary";
   const main = imageShape(before.filter((g) => !isCanary(g)), after.filter((g) => !isCanary(g)));
   const canary = imageShape(before.filter(isCanary), after.filter(isCanary));
+  // One group for one, under the same name: the group stays and only its image changes.
+  if (main === "replace" && canary === "none" && before.length === 1 && after.length === 1 && before[0].asgName !== undefined && before[0].asgName === after[0].asgName) {
+    return "refresh";
+  }
   if (main !== "other" && (canary === "none" || (canary === "retire" && main === "replace"))) return main;
   if (main === "none" && (canary === "add" || canary === "retire")) return canary;
   // A replace apply cut short (Ctrl-C) after its new group was created: the old group and the canary are left to delete.

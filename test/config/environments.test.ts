@@ -123,6 +123,39 @@ describe("every bad config is refused with the field at fault", () => {
   });
 });
 
+describe("the refresh strategy's batches", () => {
+  const refresh = (fields: Record<string, unknown>) =>
+    configWith((c) => Object.assign(c.production.clusters.apps, { strategy: "refresh", ...fields }));
+  const apps = (raw: unknown) => findEnvironment(loadEnvironments(raw), "production").clusters[0];
+
+  it("takes the batch as instances or a percentage, and the healthy percentages; no options is n+1", () => {
+    expect(apps(refresh({}))).toEqual(expect.objectContaining({ strategy: "refresh", refresh: {} }));
+    expect(apps(refresh({ batch: "50%", minHealthyPercent: 75, maxHealthyPercent: 125 })).refresh).toEqual({ batch: "50%", minHealthyPercent: 75, maxHealthyPercent: 125 });
+    expect(apps(configWith((c) => (c.production.strategy = "refresh"))).strategy).toBe("refresh");
+  });
+
+  it.each<[string, string, Record<string, unknown>, RegExp]>([
+    ["minHealthyPercent above maxHealthyPercent", "minHealthyPercent", { minHealthyPercent: 100, maxHealthyPercent: 90 }, /100 is above maxHealthyPercent 90/],
+    ["a batch of 0", "batch", { batch: 0 }, /expected an integer >= 1/],
+    ["a batch of 0%", "batch", { batch: "0%" }, /percentage/],
+    ["a batch as a fraction", "batch", { batch: 0.5 }, /expected an integer >= 1/],
+    ["maxHealthyPercent over 200", "maxHealthyPercent", { maxHealthyPercent: 300 }, /100\.\.200/],
+    // 4 instances, none added first, 2 drained: 2 of 4 take tasks, below 75% (3).
+    ["a batch that cannot keep minHealthyPercent", "batch", { batch: 2, minHealthyPercent: 75, maxHealthyPercent: 100 }, /2 leaves 2 of 4 instances taking tasks while it drains \(maxHealthyPercent 100 adds no instance first\), below minHealthyPercent 75 \(3 instances\): maxHealthyPercent 125 is the smallest that works with this batch; a batch of at most 1 works at these percentages/],
+    ["a percentage batch that cannot", "batch", { batch: "100%", minHealthyPercent: 100, maxHealthyPercent: 150 }, /100% \(4 of 4 instances\) leaves 2 of 4 .* maxHealthyPercent 200 is the smallest that works/],
+  ])("%s", (_what, field, fields, message) => {
+    const error = errorOf(refresh(fields));
+    expect(error.field).toBe(`environments.production.clusters.apps.${field}`);
+    expect(error.message).toMatch(message);
+  });
+
+  it.each(["batch", "minHealthyPercent", "maxHealthyPercent"])("refuses %s on a cluster that does not refresh", (field) => {
+    const error = errorOf(configWith((c) => (c.production.clusters.apps[field] = field === "batch" ? 1 : 100)));
+    expect(error.field).toBe(`environments.production.clusters.apps.${field}`);
+    expect(error.message).toMatch(/only the "refresh" strategy/);
+  });
+});
+
 describe("the rollout settings of an environment", () => {
   const envs = loadEnvironments();
   const staging = findEnvironment(envs, "staging");

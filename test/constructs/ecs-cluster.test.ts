@@ -13,7 +13,7 @@ import {
 import { EcsCluster } from "../../constructs/ecs-cluster";
 import { PropsError } from "../../constructs/errors";
 import "../support/cdktf-matchers";
-import { BASE_PROPS, allOf, onlyOne, synthCluster } from "../support/synth";
+import { BASE_PROPS, allOf, onlyOne, resources, synthCluster } from "../support/synth";
 
 const AMI_A = "ami-0aaaaaaaaaaaaaaaa";
 const AMI_B = "ami-0bbbbbbbbbbbbbbbb";
@@ -169,6 +169,37 @@ describe("EcsCluster", () => {
       expect(allOf(proving, "aws_launch_template").map((lt) => lt.image_id).sort()).toEqual([AMI_A, AMI_B]);
     });
 
+    it("refresh: one group whose name never changes; a bump changes only the launch template's image and the group's template version", () => {
+      const refresh = { strategy: "refresh" as const, refresh: { batch: 2, minHealthyPercent: 50 } };
+      const a = resources(synthCluster({ ...refresh, amis: { current: { imageId: AMI_A } } }));
+      const b = resources(synthCluster({ ...refresh, amis: { current: { imageId: AMI_B } } }));
+      const asgA = Object.values(a.aws_autoscaling_group);
+      expect(asgA).toHaveLength(1);
+      expect(asgA[0].name).toBe("test-apps-ami-refresh");
+      // The group refers to the template's latest version: a new image is a new version, and the group's update.
+      expect(asgA[0].launch_template.version).toMatch(/^\$\{aws_launch_template\.[^}]+\.latest_version\}$/);
+      // Every difference, leaf by leaf: only the image, in the launch template (its id, description and tags).
+      const differences: string[] = [];
+      const walk = (x: unknown, y: unknown, path: string) => {
+        if (typeof x === "object" && x !== null && typeof y === "object" && y !== null) {
+          for (const k of new Set([...Object.keys(x), ...Object.keys(y)])) walk((x as any)[k], (y as any)[k], `${path}.${k}`);
+        } else if (JSON.stringify(x) !== JSON.stringify(y)) differences.push(`${path}: ${JSON.stringify(x)} -> ${JSON.stringify(y)}`);
+      };
+      walk(a, b, "");
+      expect(differences.length).toBeGreaterThan(0);
+      for (const d of differences) expect(d).toMatch(new RegExp(`^\\.aws_launch_template\\.[^.]+\\..*${AMI_A}.* -> .*${AMI_B}`));
+      expect(differences.some((d) => /\.image_id: /.test(d))).toBe(true);
+      // The group and its alarm do not name the image: they do not change.
+      expect(JSON.stringify(a.aws_autoscaling_group)).not.toContain(AMI_A);
+      expect(JSON.stringify(a.aws_cloudwatch_metric_alarm)).not.toContain(AMI_A);
+      // A retiring pin (kept by the rollout for a rollback) changes nothing: the group runs current.
+      const rolling = resources(synthCluster({ ...refresh, amis: { current: { imageId: AMI_B }, retiring: { imageId: AMI_A } } }));
+      expect(rolling).toEqual(b);
+      // Its instances still carry the image tag, from the launch template.
+      const lt = Object.values(a.aws_launch_template)[0];
+      expect(lt.tag_specifications[0].tags["amiroll:ami"]).toBe(AMI_A);
+    });
+
     it("followSsmParameter reads the image_id leaf at plan time, in clear, with a warning", () => {
       const latest = synthCluster({ amis: undefined, followSsmParameter: "/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended" });
       expect(latest).toHaveDataSourceWithProperties(DataAwsSsmParameter, {
@@ -211,6 +242,14 @@ describe("EcsCluster", () => {
       ["ingress[0]", { ingress: [{ description: "x", fromPort: 80 }] }],
       ["ingress[0].toPort", { ingress: [{ description: "x", fromPort: 443, toPort: 80, cidrIpv4: "10.0.0.0/8" }] }],
       ["ingress[0].cidrIpv4", { ingress: [{ description: "x", fromPort: 443, cidrIpv4: "10.0.0.0/33" }] }],
+      ["followSsmParameter", { amis: undefined, strategy: "refresh" as const, followSsmParameter: "/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended" }],
+      ["refresh", { refresh: { batch: 1 } }],
+      ["refresh.batch", { strategy: "refresh" as const, refresh: { batch: 0 } }],
+      ["refresh.batch", { strategy: "refresh" as const, refresh: { batch: "0%" as const } }],
+      ["refresh.minHealthyPercent", { strategy: "refresh" as const, refresh: { minHealthyPercent: 150, maxHealthyPercent: 120 } }],
+      ["refresh.minHealthyPercent", { strategy: "refresh" as const, refresh: { minHealthyPercent: 101 } }],
+      ["refresh.maxHealthyPercent", { strategy: "refresh" as const, refresh: { maxHealthyPercent: 250 } }],
+      ["refresh.batch", { strategy: "refresh" as const, refresh: { batch: 2, minHealthyPercent: 100, maxHealthyPercent: 100 } }],
     ])("%s", (prop, overrides) => {
       let error: unknown;
       try {

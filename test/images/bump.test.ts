@@ -103,6 +103,10 @@ describe("amiroll bump: which image each cluster takes", () => {
       { environment: "production", cluster: "apps", reason: expect.stringContaining("a blue-green roll is under way (retiring ami-0aaaaaaaaaaaaaaaa)") },
     ]);
     expect(() => bumpTargets({ environments, pins: midRoll, selected: ["production"], force: true })).toThrow(/under way/);
+    const refreshEnvironments = environments.map((e) => (e.name === "production" ? { ...e, clusters: e.clusters.map((c) => ({ ...c, strategy: "refresh" as const })) } : e));
+    expect(bumpTargets({ environments: refreshEnvironments, pins: midRoll, selected: [] }).skipped).toEqual([
+      { environment: "production", cluster: "apps", reason: expect.stringContaining("a refresh roll (its batches) is under way (retiring ami-0aaaaaaaaaaaaaaaa)") },
+    ]);
 
     const { newest } = await plan();
     const rejected = pinsWith((raw) => (raw.staging.apps.rejected = { imageId: newest, reason: "crash loop", at: "2026-11-20T10:00:00Z" }));
@@ -174,6 +178,15 @@ describe("the pull request of a bump", () => {
     expect(pr.body).toContain("`amiroll guard --expect replace`");
     expect(pr.body).toContain("`amiroll guard --expect add`");
     expect(pr.body).not.toContain("#### Not bumped");
+  });
+
+  it("says what a refresh cluster's plan shows: updates in place, --expect refresh, no blue-green line", async () => {
+    const { result } = await plan();
+    const pr = bumpPullRequest({ ...result, changes: result.changes.map((c) => ({ ...c, strategy: "refresh" as const })) }, environments);
+    expect(pr.body).toContain("- **staging** (refresh: apps): each cluster's launch template is updated in place");
+    expect(pr.body).toContain("`amiroll guard --expect refresh`");
+    expect(pr.body).not.toContain("blue-green:");
+    expect(pr.body).not.toContain("--expect add");
   });
 
   it("has a one-image title when every change goes to the same image", async () => {

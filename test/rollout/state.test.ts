@@ -296,14 +296,15 @@ describe("environmentStep", () => {
     pin: { kind: "pin", pins: { current: newUnverified }, why: "roll" },
     apply: { kind: "apply", why: "deployed" },
     canary: { kind: "canary", imageId: NEW },
+    refresh: { kind: "refresh", imageId: NEW, instances: 1 },
     drain: { kind: "drain", containerInstanceArns: [arn("i-old1")] },
     migrate: { kind: "migrate", why: "moving" },
     verify: { kind: "verify" },
     done: { kind: "done" },
   };
 
-  it("orders the steps reactivate < refuse < pin < apply < canary < drain < migrate < verify < done", () => {
-    expect(STEP_ORDER).toEqual(["reactivate", "refuse", "pin", "apply", "canary", "drain", "migrate", "verify", "done"]);
+  it("orders the steps reactivate < refuse < pin < apply < canary < refresh < drain < migrate < verify < done", () => {
+    expect(STEP_ORDER).toEqual(["reactivate", "refuse", "pin", "apply", "canary", "refresh", "drain", "migrate", "verify", "done"]);
   });
 
   const pairs = STEP_ORDER.flatMap((first, i) => STEP_ORDER.slice(i + 1).map((later) => [first, later] as const));

@@ -58,7 +58,7 @@ describe("amiroll guard", () => {
     ["garbled JSON", () => write("garbled.json", "{ not json"), /garbled\.json: \(file\): is not valid JSON/],
     ["an unsupported format", () => write("v2.json", JSON.stringify({ ...fixtureJson("aws__03-ami-bump"), format_version: "2.0" })), /v2\.json: format_version: "2\.0" is not supported/],
     ["an errored plan", () => fixture("show-json__plan-error"), /errored: terraform could not finish this plan/],
-    ["a plan with nothing to infer the shape from", () => fixture("aws__03-ami-bump"), /pass --expect create\|replace\|add\|retire\|none$/],
+    ["a plan with nothing to infer the shape from", () => fixture("aws__03-ami-bump"), /pass --expect create\|replace\|add\|retire\|refresh\|none$/],
   ])("%s: one line, exit 2", async (_label, file, message) => {
     const r = await amirollInProcess(["guard", "--plan-json", file()]);
     expect(r.status).toBe(2);
@@ -77,7 +77,7 @@ describe("amiroll guard", () => {
   it("an unknown --expect is a usage error: exit 2", async () => {
     const r = await amirollInProcess(["guard", "--plan-json", fixture("aws__03-ami-bump"), "--expect", "rebuild"]);
     expect(r.status).toBe(2);
-    expect(r.stderr).toContain("argument 'rebuild' is invalid. Allowed choices are create, replace, add, retire, none.");
+    expect(r.stderr).toContain("argument 'rebuild' is invalid. Allowed choices are create, replace, add, retire, refresh, none.");
   });
 });
 
@@ -128,7 +128,7 @@ describe("amiroll plan and apply --simulate", () => {
     const r = await amirollInProcess(["apply", "--env", "production", "--simulate"]);
     expect(r.status).toBe(0);
     expect(r.stdout).not.toContain("watch of");
-    expect(r.stderr).toContain("the old one is still ACTIVE: drain it");
+    expect(r.stderr).toContain("the old one is still ACTIVE: amiroll verify --env production drains it");
   });
 
   it("apply refuses what the guard refused (exit 3, nothing applied) unless --force", async () => {

@@ -30,10 +30,15 @@ const MID_ROLL: Pins = {
   ...pins,
   production: { apps: { current: { imageId: "ami-0123456789abcdef0" }, retiring: pins.production.apps.current } },
 };
-const CASES = [
+/** The repository's environments with staging on the refresh strategy (one group that keeps its name). */
+const REFRESHING: Environment[] = environments.map((e) =>
+  e.name === "staging" ? { ...e, clusters: e.clusters.map((c) => ({ ...c, strategy: "refresh" as const, refresh: { batch: 1 } })) } : e,
+);
+const CASES: { label: string; env: string; pins: Pins; environments?: Environment[] }[] = [
   { label: "staging", env: "staging", pins },
   { label: "production", env: "production", pins },
   { label: "production mid blue-green roll (two generations)", env: "production", pins: MID_ROLL },
+  { label: "staging on the refresh strategy", env: "staging", pins, environments: REFRESHING },
 ];
 
 describeTerraform(`terraform validate and terraform test on the synthesized stacks${suffix}`, () => {
@@ -56,8 +61,8 @@ describeTerraform(`terraform validate and terraform test on the synthesized stac
       return { validate: validated, test: await run(dir, ["test"]) };
     };
     for (const c of CASES) {
-      const stackFile = synthesize(c.env, c.pins);
-      results[c.label] = check(c.label, stackFile, findEnvironment(environments, c.env), c.pins);
+      const stackFile = synthesize(c.env, c.pins, c.environments);
+      results[c.label] = check(c.label, stackFile, findEnvironment(c.environments ?? environments, c.env), c.pins);
     }
     // The staging stack again, in a directory of its own, tested against pins it does not run
     // (the staging case above validates the same configuration).
@@ -93,11 +98,16 @@ describeTerraform(`terraform validate and terraform test on the synthesized stac
 type TerraformResult = { status: number; output: string };
 
 /** The stack of environment `env` synthesized with `casePins` into a directory of its own; its file. */
-function synthesize(env: string, casePins: Pins): string {
+function synthesize(env: string, casePins: Pins, caseEnvironments?: Environment[]): string {
   const dir = mkdtempSync(join(tmpdir(), "amiroll-tf-"));
   const pinsPath = join(dir, "amis.json");
   writeFileSync(pinsPath, JSON.stringify(casePins));
-  return synthesizeRepo({ outdir: join(dir, "out"), pinsPath }).stacks.find((s) => s.name === env)!.file;
+  return synthesizeRepo({ outdir: join(dir, "out"), pinsPath, environments: caseEnvironments }).stacks.find((s) => s.name === env)!.file;
+}
+
+/** A generation's group name as EcsCluster gives it (constructs/names.ts). */
+function groupName(cluster: Environment["clusters"][number], imageId: string): string {
+  return cluster.strategy === "refresh" ? `${cluster.ecsClusterName}-ami-refresh` : `${cluster.ecsClusterName}-${imageId}`;
 }
 
 /**
@@ -122,8 +132,8 @@ function tftest(stack: any, env: Environment, allPins: Pins): string {
       `${env.name}/${cluster.name} must run the pinned images ${images.join(", ")}`,
     );
     assert(
-      `toset([${groups.map((asg) => `${asg}.name`).join(", ")}]) == toset(${hcl(images.map((i) => `${cluster.ecsClusterName}-${i}`))})`,
-      `${env.name}/${cluster.name}: one Auto Scaling group per generation, named after its AMI`,
+      `toset([${groups.map((asg) => `${asg}.name`).join(", ")}]) == toset(${hcl(images.map((i) => groupName(cluster, i)))})`,
+      `${env.name}/${cluster.name}: one Auto Scaling group per generation, named after its AMI (a refresh group: one name for every AMI)`,
     );
     for (const lt of launchTemplates) {
       assert(`${lt}.metadata_options[0].http_tokens == "required"`, `${lt} must require IMDSv2`);
@@ -165,7 +175,7 @@ function tftest(stack: any, env: Environment, allPins: Pins): string {
     assert(`output.amiroll_clusters.${cluster.name}.cluster_name == "${cluster.ecsClusterName}"`, "output cluster_name");
     assert(`output.amiroll_clusters.${cluster.name}.generations[0].role == "current"`, "output generations[0] is current");
     assert(
-      `output.amiroll_clusters.${cluster.name}.generations[0].asg_name == "${cluster.ecsClusterName}-${allPins[env.name][cluster.name].current.imageId}"`,
+      `output.amiroll_clusters.${cluster.name}.generations[0].asg_name == "${groupName(cluster, allPins[env.name][cluster.name].current.imageId)}"`,
       "output asg_name",
     );
   }

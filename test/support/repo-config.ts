@@ -26,8 +26,8 @@ export function repoConfig(): Config {
 }
 
 /** Synthesizes this repository's environments into `outdir`, with its pins or those of `pinsPath`. */
-export function synthesizeRepo(options: { outdir: string; pinsPath?: string }): { outdir: string; stacks: SynthesizedStack[] } {
-  const environments = loadEnvironments();
+export function synthesizeRepo(options: { outdir: string; pinsPath?: string; environments?: Environment[] }): { outdir: string; stacks: SynthesizedStack[] } {
+  const environments = options.environments ?? loadEnvironments();
   const pins = readPins(options.pinsPath ?? REPO_PINS_PATH, environments, options.pinsPath ?? REPO_PINS_FILE);
   return { outdir: options.outdir, stacks: synthesizeStacks({ environments, pins, outDir: options.outdir }) };
 }

@@ -10,6 +10,8 @@ import { type Simulation, createSimulation } from "../../scripts/sim/scenarios";
 import { SimTerraform } from "../../scripts/sim/terraform";
 import { type Plan, parsePlan } from "../../scripts/terraform/plan";
 import { findEnvironment } from "../../scripts/config/file";
+import type { Environment } from "../../scripts/config/environments";
+import type { RefreshOptions } from "../../constructs/refresh";
 
 import { readPins } from "../../scripts/config/pins";
 import { REPO_PINS_FILE, REPO_PINS_PATH, loadEnvironments, synthesizeRepo } from "./repo-config";
@@ -18,22 +20,27 @@ export const environments = loadEnvironments();
 export const repoPins = readPins(REPO_PINS_PATH, environments, REPO_PINS_FILE);
 
 /** The synthesized stack (cdk.tf.json) of `envName` with `amis` as its apps pin. */
-export function stackWith(envName: string, amis: ClusterAmis): any {
+export function stackWith(envName: string, amis: ClusterAmis, envs: Environment[] = environments): any {
   const dir = mkdtempSync(join(tmpdir(), "amiroll-stack-"));
   const pinsPath = join(dir, "amis.json");
   writeFileSync(pinsPath, JSON.stringify({ ...repoPins, [envName]: { apps: amis } }));
-  const stack = synthesizeRepo({ outdir: join(dir, "out"), pinsPath }).stacks.find((s) => s.name === envName)!;
+  const stack = synthesizeRepo({ outdir: join(dir, "out"), pinsPath, environments: envs }).stacks.find((s) => s.name === envName)!;
   return JSON.parse(readFileSync(stack.file, "utf8"));
 }
 
 /** A settled simulation of `envName` (on the image before its pin). */
-export async function simulationOf(envName: string): Promise<Simulation> {
-  return createSimulation({ environment: findEnvironment(environments, envName), pins: repoPins[envName] });
+export async function simulationOf(envName: string, envs: Environment[] = environments): Promise<Simulation> {
+  return createSimulation({ environment: findEnvironment(envs, envName), pins: repoPins[envName] });
+}
+
+/** The repository's environments with every cluster of `envName` on the refresh strategy (with `options`). */
+export function refreshing(envName: string, options: RefreshOptions = {}): Environment[] {
+  return environments.map((e) => (e.name === envName ? { ...e, clusters: e.clusters.map((c) => ({ ...c, strategy: "refresh" as const, refresh: options })) } : e));
 }
 
 /** Plans `amis` for `envName` against `sim`; returns the raw JSON, the model, and the terraform to apply it. */
-export async function simPlan(sim: Simulation, envName: string, amis: ClusterAmis) {
-  const terraform = new SimTerraform(sim.world, findEnvironment(environments, envName), stackWith(envName, amis));
+export async function simPlan(sim: Simulation, envName: string, amis: ClusterAmis, envs: Environment[] = environments) {
+  const terraform = new SimTerraform(sim.world, findEnvironment(envs, envName), stackWith(envName, amis, envs));
   await terraform.init();
   await terraform.plan("tfplan");
   const raw = await terraform.showJson("tfplan");

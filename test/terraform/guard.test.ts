@@ -18,7 +18,7 @@ import { type Simulation, createSimulation } from "../../scripts/sim/scenarios";
 import { SimTerraform } from "../../scripts/sim/terraform";
 import { fixture, fixtureJson } from "../support/fixtures";
 import { ENVIRONMENTS_CONFIG, loadEnvironments } from "../support/repo-config";
-import { environments, repoPins, rollPlans, simPlan, simulationOf } from "../support/sim-plans";
+import { environments, refreshing, repoPins, rollPlans, simPlan, simulationOf } from "../support/sim-plans";
 import { synthCluster } from "../support/synth";
 
 const refusedAddresses = (r: GuardResult) => r.verdicts.filter((v) => !v.accepted).map((v) => v.address);
@@ -256,6 +256,83 @@ describe("the plan guard on this repository's stacks (the sim's terraform)", () 
   });
 });
 
+describe("refresh rolls (the sim's terraform, staging on the refresh strategy)", () => {
+  const envs = refreshing("staging");
+  let sim: Simulation;
+  let bump: Awaited<ReturnType<typeof simPlan>>;
+  beforeAll(async () => {
+    sim = await simulationOf("staging", envs);
+    bump = await simPlan(sim, "staging", repoPins.staging.apps, envs);
+  });
+
+  it("infers refresh: the launch template and the group updated in place, nothing else; accepted", () => {
+    const result = guardPlan(bump.plan);
+    expect([result.expect, result.expectFrom, result.accepted, result.reasons]).toEqual(["refresh", "inferred", true, []]);
+    expect(result.verdicts.map((v) => [v.type, v.kind]).sort()).toEqual([["aws_autoscaling_group", "update"], ["aws_launch_template", "update"]]);
+    expect(result.rolls[0]).toMatchObject({ cluster: "apps", shape: "refresh", before: [{ asgName: "staging-apps-ami-refresh" }], after: [{ asgName: "staging-apps-ami-refresh" }] });
+  });
+
+  it("refuses it judged as any other shape, and other shapes judged as refresh", async () => {
+    for (const other of ["replace", "add", "retire", "none"] as const) {
+      expect([other, guardPlan(bump.plan, { expect: other }).accepted]).toEqual([other, other === "replace"]);
+    }
+    const plans = await rollPlans();
+    for (const shape of ["replace", "add", "retire"] as const) expect([shape, guardPlan(plans[shape], { expect: "refresh" }).accepted]).toEqual([shape, false]);
+  });
+
+  /** The refresh plan with the group's (or another resource's) change edited. */
+  const edited = (edit: (changes: any[]) => void) => {
+    const raw = structuredClone(bump.raw) as any;
+    edit(raw.resource_changes);
+    return guardPlan(parsePlan(raw, "edited.json"));
+  };
+  const groupChange = (changes: any[]) => changes.find((c: any) => c.type === "aws_autoscaling_group");
+
+  it("refuses a group update that changes more than its template version, naming what", () => {
+    const result = edited((changes) => (groupChange(changes).change.after.max_size = 40));
+    expect(result.accepted).toBe(false);
+    expect(result.reasons.join("\n")).toMatch(/a refresh updates only the group's launch template version; this update also changes max_size/);
+    const otherTemplate = edited((changes) => {
+      const after = groupChange(changes).change.after;
+      (Array.isArray(after.launch_template) ? after.launch_template[0] : after.launch_template).id = "lt-0other";
+    });
+    expect(otherTemplate.reasons.join("\n")).toMatch(/also changes launch_template\.id/);
+  });
+
+  it("refuses a replaced group or launch template, and an alarm change", () => {
+    const replaced = edited((changes) => (groupChange(changes).change.actions = ["create", "delete"]));
+    expect(replaced.accepted).toBe(false);
+    expect(replaced.reasons.join("\n")).toMatch(/a refresh keeps its group and updates only its launch template version; this group would be replaced create-before-destroy/);
+    const alarm = edited((changes) => {
+      const c = changes.find((x: any) => x.type === "aws_cloudwatch_metric_alarm");
+      c.change.actions = ["update"];
+      c.change.after = { ...c.change.after, threshold: 9 };
+    });
+    expect(alarm.accepted).toBe(false);
+    expect(alarm.reasons.join("\n")).toMatch(/a refresh changes only the launch template and its group's template version/);
+  });
+
+  it("refuses --expect refresh on a plan where no group takes a new template version", () => {
+    const result = edited((changes) => {
+      const g = groupChange(changes);
+      g.change.actions = ["no-op"];
+      g.change.after = g.change.before;
+    });
+    expect(result.accepted).toBe(false);
+    expect(result.problems).toContain("expected a refresh roll, but no Auto Scaling group's launch template is updated in place");
+  });
+
+  it("after the apply, the group runs new instances from the new template while the old ones keep running; the next plan is none", async () => {
+    await bump.terraform.apply("tfplan");
+    const group = sim.world.groups.get("staging-apps-ami-refresh")!;
+    expect(group.imageId).toBe(repoPins.staging.apps.current.imageId);
+    const images = group.instanceIds.map((id) => sim.world.instances.get(id)!.imageId);
+    expect(new Set(images)).toEqual(new Set([sim.images.apps.running]));
+    const again = await simPlan(sim, "staging", repoPins.staging.apps, envs);
+    expect(guardPlan(again.plan)).toMatchObject({ expect: "none", accepted: true, verdicts: [] });
+  });
+});
+
 // ---------------------------------------------------------------------------------------------
 // First deploys: environments and clusters not deployed yet.
 
@@ -366,7 +443,7 @@ describe("first deploys (create)", () => {
 
   it("a plan without the amiroll_clusters output: not inferred; with --expect create, only creates of amiroll's types pass", () => {
     const plan = readPlanFile(fixture("aws__01-create"));
-    expect(() => guardPlan(plan)).toThrow(/output_changes.amiroll_clusters: missing, so the expected shape cannot be inferred \(not an amiroll stack\?\); pass --expect create\|replace\|add\|retire\|none/);
+    expect(() => guardPlan(plan)).toThrow(/output_changes.amiroll_clusters: missing, so the expected shape cannot be inferred \(not an amiroll stack\?\); pass --expect create\|replace\|add\|retire\|refresh\|none/);
     const result = guardPlan(plan, { expect: "create" });
     expect(result.accepted).toBe(false);
     // amiroll makes launch templates, never launch configurations, and no SSM parameter.
