@@ -26,3 +26,9 @@ it("starts the heaviest files first by their weights, whatever their size", () =
 it("weighs only files that exist (a renamed or removed file must be re-recorded)", () => {
   expect(Object.keys(weights).filter((path) => !existsSync(join(root, path)))).toEqual([]);
 });
+
+it("gives jest the weights in milliseconds, its own unit (in seconds, slow files looked fast and jest ran a few of them in band, one after the other)", () => {
+  const [heaviest, seconds] = Object.entries(weights).sort((a, b) => b[1] - a[1])[0];
+  expect(new SlowestFirst({}).time(test(heaviest, 1))).toBe(seconds * 1000);
+  expect(new SlowestFirst({}).time(test("test/no-such.test.ts", 1))).toBeUndefined();
+});
