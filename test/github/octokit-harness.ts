@@ -12,7 +12,8 @@
  *   give it runs with few writes).
  *
  * Before each run the harness POSTs `/_control/<index>` to the stand-in, which sets the scene
- * (closes a pull request, pushes to a branch). AMIROLL_HARNESS: `{"runs": [...]}`; GITHUB_*
+ * (closes a pull request, pushes to a branch, checks a branch out) and may answer values for
+ * `{NAME}` in the run's CLI arguments (a branch, its head SHA). AMIROLL_HARNESS: `{"runs": [...]}`; GITHUB_*
  * variables as the CLI reads them. Prints one JSON array.
  */
 import { main, exitCodeOf } from "../../scripts/amiroll";
@@ -83,7 +84,9 @@ async function run(): Promise<void> {
   const results: unknown[] = [];
   const silent = createLogger("text", () => {});
   for (const [index, step] of runs.entries()) {
-    await fetch(`${process.env.GITHUB_API_URL}/_control/${index}`, { method: "POST" });
+    const scene = await fetch(`${process.env.GITHUB_API_URL}/_control/${index}`, { method: "POST" });
+    const values = (scene.status === 200 ? await scene.json() : {}) as Record<string, string>;
+    const fill = (arg: string) => arg.replace(/\{([A-Z_]+)\}/g, (all, name: string) => values[name] ?? all);
     if (step.pull !== undefined) {
       const repo = await octokitRepository(repositoryContextFromEnv("--open-pr", undefined, process.env));
       results.push({ result: await repo.pullRequest(step.pull), warnings: [] });
@@ -93,7 +96,7 @@ async function run(): Promise<void> {
       const saved = { ...process.env };
       Object.assign(process.env, step.env);
       try {
-        results.push(await cli(step.cli));
+        results.push(await cli(step.cli.map(fill)));
       } finally {
         for (const name of Object.keys(step.env ?? {})) if (saved[name] === undefined) delete process.env[name];
         Object.assign(process.env, saved);
