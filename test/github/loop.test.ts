@@ -105,6 +105,11 @@ describe("the PR loop against a local GitHub stand-in", () => {
     outcomes = await harness(apiUrl, { AMIROLL_CONFIG: join(checkout, "amiroll.json"), GITHUB_WORKSPACE: checkout, GITHUB_EVENT_PATH: event, GITHUB_EVENT_NAME: "pull_request" }, runs);
     after[runs.length - 1] = state();
     await github.stop();
+    // docs/ci.md's samples come from here: AMIROLL_LOOP_DUMP=FILE writes every run's output, the comments and the commits.
+    if (process.env.AMIROLL_LOOP_DUMP) {
+      const commits = [...after[2 * PASS - 1].history].reverse().map((sha) => ({ sha, message: github.message(sha) }));
+      writeFileSync(process.env.AMIROLL_LOOP_DUMP, JSON.stringify({ branch, outcomes, comments: after[2 * PASS - 1].comments, after: after.map((a) => a.comments), commits }, null, 2));
+    }
   });
 
   const failed = (n: number) => `${LOOP[n % PASS]?.[0] ?? "moved head"} (run ${n}) exit ${outcomes[n].status}\n${outcomes[n].stderr}`;
