@@ -55,6 +55,8 @@ const LOOP: [string, string[], "main" | "branch"][] = [
 const PASS = LOOP.length;
 /** After both passes: someone pushes, then a verify with the head it checked out. */
 const MOVED = 2 * PASS;
+/** Then: staging verified on the branch without the promotion (verify run without --promote); verify --promote --commit promotes and commits that. */
+const LATE_PROMOTION = MOVED + 1;
 
 describe("the PR loop against a local GitHub stand-in", () => {
   const github = new GitHubStandIn({ [PINS_PATH]: REPO_PINS, "README.md": "hello\n" });
@@ -92,7 +94,12 @@ describe("the PR loop against a local GitHub stand-in", () => {
         // Back to the head of the first pass's staging verify (before its commit), then someone pushes.
         github.refs.set(branch, after[2].history[0]);
       }
-      const ref = run === MOVED || LOOP[run % PASS][2] === "branch" ? branch : "main";
+      if (run === LATE_PROMOTION) {
+        const verifiedOnly: Pins = { ...after[3].pins!, production: after[2].pins!.production };
+        github.refs.set(branch, after[2].history[0]);
+        github.push(branch, { [PINS_PATH]: `${JSON.stringify(verifiedOnly, null, 2)}\n` }, "staging verified, not promoted");
+      }
+      const ref = run >= MOVED || LOOP[run % PASS][2] === "branch" ? branch : "main";
       const head = github.refs.get(ref)!;
       // CI's checkout: the pins file at that head in the working copy.
       writeFileSync(join(checkout, PINS_PATH), github.fileAt(head, PINS_PATH)!);
@@ -101,7 +108,7 @@ describe("the PR loop against a local GitHub stand-in", () => {
       return { BRANCH: branch, HEAD: head };
     };
     const runs = [...LOOP, ...LOOP].map(([, cli]) => ({ cli }));
-    runs.push({ cli: LOOP[3][1] });
+    runs.push({ cli: LOOP[3][1] }, { cli: LOOP[3][1] });
     outcomes = await harness(apiUrl, { AMIROLL_CONFIG: join(checkout, "amiroll.json"), GITHUB_WORKSPACE: checkout, GITHUB_EVENT_PATH: event, GITHUB_EVENT_NAME: "pull_request" }, runs);
     after[runs.length - 1] = state();
     await github.stop();
@@ -112,7 +119,7 @@ describe("the PR loop against a local GitHub stand-in", () => {
     }
   });
 
-  const failed = (n: number) => `${LOOP[n % PASS]?.[0] ?? "moved head"} (run ${n}) exit ${outcomes[n].status}\n${outcomes[n].stderr}`;
+  const failed = (n: number) => `${n < MOVED ? LOOP[n % PASS][0] : "after the passes"} (run ${n}) exit ${outcomes[n].status}\n${outcomes[n].stderr}`;
 
   it("the first pass: bump PR, plan comments, staging verified and production promoted, production verified", () => {
     for (let n = 0; n < PASS; n++) expect([n, outcomes[n].status, failed(n)]).toEqual([n, 0, failed(n)]);
@@ -184,5 +191,19 @@ describe("the PR loop against a local GitHub stand-in", () => {
     expect(after[MOVED].history[0]).toBe(pushed);
     expect(after[MOVED].history.slice(1)).toEqual(after[2].history);
     expect(after[MOVED].commits).toBe(after[2 * PASS - 1].commits + 1);
+  });
+
+  it("staging verified earlier, production not promoted: verify --promote --commit commits the promotion", () => {
+    const r = outcomes[LATE_PROMOTION];
+    expect([r.status, failed(LATE_PROMOTION)]).toEqual([0, failed(LATE_PROMOTION)]);
+    expect(r.stdout).toContain("already done");
+    const head = after[LATE_PROMOTION].history[0];
+    expect(after[LATE_PROMOTION].history[1]).toBe(checkedOut[LATE_PROMOTION]);
+    expect(github.message(head)).toMatch(/^amiroll verify staging --promote: production\/apps ami-\w+\n\nstaging verified earlier \(apps ami-\w+ at [\dTZ:-]+\)\.\nPromoted: production\/apps ami-\w+ -> ami-\w+\n$/);
+    const pins = after[LATE_PROMOTION].pins!;
+    expect(pins.staging).toEqual(after[3].pins!.staging);
+    // The same promotion as the first pass's (resolvedAt aside: the simulated clock of this run).
+    const withoutResolvedAt = (p: Pins[string]) => JSON.parse(JSON.stringify(p, (key, value) => (key === "resolvedAt" ? undefined : value)));
+    expect(withoutResolvedAt(pins.production)).toEqual(withoutResolvedAt(after[3].pins!.production));
   });
 });
