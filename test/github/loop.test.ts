@@ -11,7 +11,8 @@
  * Before each run the harness "checks out" what CI would: the pins file at the branch's head (at
  * main's for the scheduled bump) written into a local checkout. The whole loop then runs again:
  * no second pull request, no new commit, no new comment. Last, a verify whose --head is no longer
- * the branch's head (someone pushed) is refused, exit 1, nothing committed.
+ * the branch's head (someone pushed) is refused, exit 1, nothing committed. GitHub's write pacing
+ * (1 s, 3 s for calls that notify) is 20 ms here.
  */
 import { execFile } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -35,7 +36,7 @@ type Pins = Record<string, Record<string, { current: { imageId: string; verified
 
 function harness(apiUrl: string, env: Record<string, string>, runs: unknown[]): Promise<CliOutcome[]> {
   const childEnv: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^(GITHUB_|GH_TOKEN$|AMIROLL_)/.test(name)));
-  Object.assign(childEnv, { GITHUB_TOKEN: TOKEN, GITHUB_REPOSITORY: "acme/infra", GITHUB_API_URL: apiUrl, AMIROLL_HARNESS: JSON.stringify({ runs }), CI: "", NODE_NO_WARNINGS: "1", ...env });
+  Object.assign(childEnv, { GITHUB_TOKEN: TOKEN, GITHUB_REPOSITORY: "acme/infra", GITHUB_API_URL: apiUrl, AMIROLL_HARNESS: JSON.stringify({ runs, pace: 20 }), CI: "", NODE_NO_WARNINGS: "1", ...env });
   return new Promise((done, fail) => {
     execFile(process.execPath, ["-r", "tsx/cjs", join(__dirname, "octokit-harness.ts")], { cwd: ROOT, env: childEnv, timeout: 50_000, encoding: "utf8", maxBuffer: 16 << 20 }, (error, stdout, stderr) =>
       error ? fail(new Error(`${error.message}\n${stderr}`)) : done(JSON.parse(stdout)),

@@ -8,8 +8,8 @@
  *   octokitRepository with short waits (writes 20 ms apart instead of GitHub's 1 s (3 s for calls that notify); a rate limit's
  *   retry-after counted in 10 ms units), printed as its result or its error and exit code;
  * - `{"pull": n}`: `pullRequest(n)` of octokitRepository;
- * - `{"cli": [args]}`: the CLI's main(args), with what it printed and its exit code (default pacing:
- *   give it runs with few writes).
+ * - `{"cli": [args]}`: the CLI's main(args), with what it printed and its exit code (default pacing,
+ *   unless the scenario sets `pace`: give it runs with few writes).
  *
  * Before each run the harness POSTs `/_control/<index>` to the stand-in, which sets the scene
  * (closes a pull request, pushes to a branch, checks a branch out) and may answer values for
@@ -79,8 +79,23 @@ async function cli(args: string[]): Promise<{ status: number; stdout: string; st
   }
 }
 
+/**
+ * `{"pace": ms}`: the CLI runs' writes spaced `ms` apart instead of GitHub's 1 s (3 s for those
+ * that notify): @octokit/plugin-throttling's own Bottleneck groups (this process's one copy of
+ * bottleneck/light.js) get their minTime capped when each limiter is made.
+ */
+function paceWrites(ms: number): void {
+  const Bottleneck = require("bottleneck/light.js");
+  const key = Bottleneck.Group.prototype.key;
+  Bottleneck.Group.prototype.key = function (this: { limiterOptions: { minTime?: number } }, name?: string) {
+    if ((this.limiterOptions.minTime ?? 0) > ms) this.limiterOptions.minTime = ms;
+    return key.call(this, name);
+  };
+}
+
 async function run(): Promise<void> {
-  const { runs } = JSON.parse(process.env.AMIROLL_HARNESS ?? "{}") as { runs: Run[] };
+  const { runs, pace } = JSON.parse(process.env.AMIROLL_HARNESS ?? "{}") as { runs: Run[]; pace?: number };
+  if (pace !== undefined) paceWrites(pace);
   const results: unknown[] = [];
   const silent = createLogger("text", () => {});
   for (const [index, step] of runs.entries()) {
