@@ -93,10 +93,17 @@ export function verifyCommand(dependencies: VerifyDependencies = {}): Command {
       if (options.promote) {
         const world = options.simulate ? await simulatedWorld(config, { scenario: options.scenario, log }) : realWorld(config, log);
         let promoted: Promotion;
+        let content: string | undefined;
         try {
           promoted = await promote(config, world, environment, log);
+          // A promotion made now (it was refused or not asked for when the environment was verified) is a pins change to commit too.
+          if (committer && promoted.plan && promoted.plan.changes.length > 0) content = readFileSync(world.pinsPath, "utf8");
         } finally {
           (world as SimulatedWorld).stop?.();
+        }
+        if (committer && content !== undefined) {
+          const message = promotionCommitMessage(environment.name, at, promoted.plan!);
+          log.info(`${await committer.commitPins(content, message)}: ${message.split("\n")[0]}`);
         }
         if (promoted.refused) {
           log.error(`--promote: ${promoted.refused}`, { exitCode: EXIT.failed });
@@ -179,6 +186,12 @@ function verifyJson(wave: WaveReport, world: RolloutWorld, commitMessage: string
     ...(commitMessage && { commitMessage }),
     ...(violations !== undefined && { zeroDowntimeViolations: violations }),
   };
+}
+
+/** The commit message of a promotion from an environment verified earlier: the verification it rests on, and the pins moved. */
+function promotionCommitMessage(environment: string, verified: string, plan: BumpPlan): string {
+  const moved = plan.changes.map((c) => `${c.environment}/${c.cluster} ${c.from.imageId} -> ${c.to.imageId}`);
+  return `amiroll verify ${environment} --promote: ${plan.changes.map((c) => `${c.environment}/${c.cluster} ${c.to.imageId}`).join(", ")}\n\n${environment} verified earlier (${verified}).\nPromoted: ${moved.join(", ")}\n`;
 }
 
 function withPromotion(message: string | undefined, promoted: BumpPlan | undefined): string | undefined {

@@ -421,8 +421,9 @@ ${matrix}
       - name: amiroll verify --env \${{ needs.check.outputs.env }} --commit
         id: verify
         run: npx amiroll verify --env "$AMIROLL_ENV" --promote --commit --branch "$BRANCH" --head "$SHA"
+      # Also after a failed verify: a rejection is committed too, and its plan removes the rejected generation.
       - name: Plan the PR again (its new commit)
-        if: steps.verify.outcome == 'success'
+        if: always() && steps.apply.outcome == 'success'
         run: |
           head=$(gh api "repos/$REPO/pulls/$PR_NUMBER" --jq .head.sha)
           if [ "$head" != "$SHA" ]; then gh workflow run amiroll.yml --ref "$BRANCH" -f pr="$PR_NUMBER"; fi

@@ -148,7 +148,11 @@ export async function createSimulation(options: SimulationOptions): Promise<Simu
     const pin = options.pins[cluster.name];
     if (!pin) throw new Error(`simulation: no pin for ${env.name}.${cluster.name}`);
     const architecture = instanceArchitecture(cluster.instanceType);
-    const old = release(rng, architecture, 60, "1.96.0", start);
+    // A blue-green pin with `retiring` (bump or verify --promote wrote it) names what runs now: the
+    // old generation is that image (the same draws from rng either way: the timeline of a pin
+    // without `retiring` is unchanged).
+    const generated = release(rng, architecture, 60, "1.96.0", start);
+    const old = pin.retiring ? pinnedRelease({ ...generated, imageId: pin.retiring.imageId }, pin.retiring.imageName) : generated;
     const pinned = pinnedRelease(release(rng, architecture, 14, "1.97.0", start, pin.current.imageId), pin.current.imageName);
     const latest = release(rng, architecture, 2, "1.98.0", start);
     for (const r of [old, pinned, latest]) {

@@ -1,6 +1,7 @@
 /**
  * A small local stand-in for the GitHub REST API on 127.0.0.1: one repository (`acme/infra`) with
  * git objects (blobs, trees, commits), branches, pull requests, labels and review requests, the
+ * issue comments of pull requests (what `plan --github`'s sticky comments use), the
  * endpoints amiroll's `octokitRepository` calls and their refusals as GitHub answers them (422 for
  * a ref that exists or a non-fast-forward update, 403 for a token without write access, 404 for
  * another repository, a secondary rate limit on demand). Every request is recorded.
@@ -42,6 +43,9 @@ export class GitHubStandIn {
   readonly commits = new Map<string, Commit>();
   readonly refs = new Map<string, string>();
   pulls: StoredPull[] = [];
+  /** Issue comments of the pull requests, oldest first; `edits` counts the PATCHes of each. */
+  comments: { id: number; issue: number; body: string; edits: number }[] = [];
+  private nextCommentId = 1;
   /** `METHOD /path?query`, in order. */
   readonly requests: string[] = [];
   /** `METHOD /path` answered once with a secondary rate limit (403, retry-after 1). */
@@ -50,8 +54,11 @@ export class GitHubStandIn {
   readonly primaryLimitOnce = new Set<string>();
   /** Runs once, just before a PATCH of a ref is judged (someone pushes). */
   beforeRefUpdate?: () => void;
-  /** POST /_control/<n> calls this: a test sets the scene of run n. */
-  onControl: (run: number) => void = () => {};
+  /**
+   * POST /_control/<n> calls this: a test sets the scene of run n. What it returns (names to
+   * values) the harness puts in place of `{NAME}` in that run's arguments.
+   */
+  onControl: (run: number) => Record<string, string> | void = () => {};
   private server?: Server;
   private counter = 0;
   url = "";
@@ -155,14 +162,18 @@ export class GitHubStandIn {
     };
   }
 
+  private commentJson(c: { id: number; issue: number; body: string }) {
+    return { id: c.id, node_id: `IC_${c.id}`, body: c.body, html_url: `https://github.test/${OWNER}/${REPO}/pull/${c.issue}#issuecomment-${c.id}`, user: { login: "github-actions[bot]" } };
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://127.0.0.1");
     const method = req.method ?? "GET";
     const path = decodeURIComponent(url.pathname);
     const control = /^\/_control\/(\d+)$/.exec(path);
     if (control) {
-      this.onControl(Number(control[1]));
-      return send(res, 204);
+      const values = this.onControl(Number(control[1]));
+      return values ? send(res, 200, values) : send(res, 204);
     }
     this.requests.push(`${method} ${path}${url.search}`);
     const auth = req.headers.authorization;
@@ -242,6 +253,20 @@ export class GitHubStandIn {
       }
       return send(res, 201, this.pullJson(this.seedPull({ head: body.head, base: body.base, title: body.title, body: body.body })));
     }
+    if ((m = /^\/issues\/comments\/(\d+)$/.exec(rest))) {
+      const comment = this.comments.find((c) => c.id === Number(m![1]));
+      if (!comment) return send(res, 404, { message: "Not Found" });
+      if (method === "PATCH") {
+        comment.body = body.body;
+        comment.edits += 1;
+        return send(res, 200, this.commentJson(comment));
+      }
+      if (method === "DELETE") {
+        this.comments = this.comments.filter((c) => c !== comment);
+        return send(res, 204);
+      }
+      if (method === "GET") return send(res, 200, this.commentJson(comment));
+    }
     const pull = (m = /^\/(?:pulls|issues)\/(\d+)(\/.*)?$/.exec(rest)) ? this.pulls.find((p) => p.number === Number(m![1])) : undefined;
     if (m && !pull) return send(res, 404, { message: "Not Found" });
     if (pull && m![2] === undefined && method === "GET") return send(res, 200, this.pullJson(pull));
@@ -249,6 +274,14 @@ export class GitHubStandIn {
       if (body.title !== undefined) pull.title = body.title;
       if (body.body !== undefined) pull.body = body.body;
       return send(res, 200, this.pullJson(pull));
+    }
+    if (pull && m![2] === "/comments" && method === "GET") {
+      return send(res, 200, this.comments.filter((c) => c.issue === pull.number).map((c) => this.commentJson(c)));
+    }
+    if (pull && m![2] === "/comments" && method === "POST") {
+      const comment = { id: this.nextCommentId++, issue: pull.number, body: String(body.body), edits: 0 };
+      this.comments.push(comment);
+      return send(res, 201, this.commentJson(comment));
     }
     if (pull && m![2] === "/labels" && method === "POST") {
       for (const label of body.labels as string[]) if (!pull.labels.includes(label)) pull.labels.push(label);

@@ -8,11 +8,12 @@
  *   octokitRepository with short waits (writes 20 ms apart instead of GitHub's 1 s (3 s for calls that notify); a rate limit's
  *   retry-after counted in 10 ms units), printed as its result or its error and exit code;
  * - `{"pull": n}`: `pullRequest(n)` of octokitRepository;
- * - `{"cli": [args]}`: the CLI's main(args), with what it printed and its exit code (default pacing:
- *   give it runs with few writes).
+ * - `{"cli": [args]}`: the CLI's main(args), with what it printed and its exit code (default pacing,
+ *   unless the scenario sets `pace`: give it runs with few writes).
  *
  * Before each run the harness POSTs `/_control/<index>` to the stand-in, which sets the scene
- * (closes a pull request, pushes to a branch). AMIROLL_HARNESS: `{"runs": [...]}`; GITHUB_*
+ * (closes a pull request, pushes to a branch, checks a branch out) and may answer values for
+ * `{NAME}` in the run's CLI arguments (a branch, its head SHA). AMIROLL_HARNESS: `{"runs": [...]}`; GITHUB_*
  * variables as the CLI reads them. Prints one JSON array.
  */
 import { main, exitCodeOf } from "../../scripts/amiroll";
@@ -78,12 +79,29 @@ async function cli(args: string[]): Promise<{ status: number; stdout: string; st
   }
 }
 
+/**
+ * `{"pace": ms}`: the CLI runs' writes spaced `ms` apart instead of GitHub's 1 s (3 s for those
+ * that notify): @octokit/plugin-throttling's own Bottleneck groups (this process's one copy of
+ * bottleneck/light.js) get their minTime capped when each limiter is made.
+ */
+function paceWrites(ms: number): void {
+  const Bottleneck = require("bottleneck/light.js");
+  const key = Bottleneck.Group.prototype.key;
+  Bottleneck.Group.prototype.key = function (this: { limiterOptions: { minTime?: number } }, name?: string) {
+    if ((this.limiterOptions.minTime ?? 0) > ms) this.limiterOptions.minTime = ms;
+    return key.call(this, name);
+  };
+}
+
 async function run(): Promise<void> {
-  const { runs } = JSON.parse(process.env.AMIROLL_HARNESS ?? "{}") as { runs: Run[] };
+  const { runs, pace } = JSON.parse(process.env.AMIROLL_HARNESS ?? "{}") as { runs: Run[]; pace?: number };
+  if (pace !== undefined) paceWrites(pace);
   const results: unknown[] = [];
   const silent = createLogger("text", () => {});
   for (const [index, step] of runs.entries()) {
-    await fetch(`${process.env.GITHUB_API_URL}/_control/${index}`, { method: "POST" });
+    const scene = await fetch(`${process.env.GITHUB_API_URL}/_control/${index}`, { method: "POST" });
+    const values = (scene.status === 200 ? await scene.json() : {}) as Record<string, string>;
+    const fill = (arg: string) => arg.replace(/\{([A-Z_]+)\}/g, (all, name: string) => values[name] ?? all);
     if (step.pull !== undefined) {
       const repo = await octokitRepository(repositoryContextFromEnv("--open-pr", undefined, process.env));
       results.push({ result: await repo.pullRequest(step.pull), warnings: [] });
@@ -93,7 +111,7 @@ async function run(): Promise<void> {
       const saved = { ...process.env };
       Object.assign(process.env, step.env);
       try {
-        results.push(await cli(step.cli));
+        results.push(await cli(step.cli.map(fill)));
       } finally {
         for (const name of Object.keys(step.env ?? {})) if (saved[name] === undefined) delete process.env[name];
         Object.assign(process.env, saved);

@@ -50,6 +50,13 @@ describe("GitHub Actions workflows", () => {
 
   const workflow = githubWorkflow({ ...REPO_CI, watch: ["stacks/**"] });
 
+  it("plans the PR again after verify's commit, a rejection's too (verify exit 1)", () => {
+    const apply = job(workflow, "apply");
+    const step = apply.slice(apply.indexOf("- name: Plan the PR again"));
+    expect(step.split("\n")[1].trim()).toBe("if: always() && steps.apply.outcome == 'success'");
+    expect(step).toContain('if [ "$head" != "$SHA" ]; then gh workflow run amiroll.yml');
+  });
+
   it("keeps each environment's guarded plan under its name and head commit", () => {
     const plan = job(workflow, "plan");
     expect(plan).toContain('npx amiroll plan --env "$AMIROLL_ENV" --github --out "amiroll-$AMIROLL_ENV.tfplan"');
