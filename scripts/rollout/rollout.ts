@@ -704,6 +704,17 @@ async function refreshCluster(environment: Environment, access: EnvironmentAcces
   }
 }
 
+/** A rollback's old generation: the cluster's DRAINING instances of `imageId` set ACTIVE again. Returns the instances it looked at. */
+async function reactivateOld(env: string, cluster: Cluster, access: EnvironmentAccess, options: RolloutOptions, imageId: string): Promise<FleetSnapshot> {
+  const fleet = await takeSnapshot(access.clients, cluster.ecsClusterName, { now: options.clock.now(), since: options.clock.now(), instancesOnly: true });
+  const old = fleet.containerInstances.filter((ci) => ci.imageId === imageId && ci.status === "DRAINING").map((ci) => ci.arn);
+  if (old.length > 0) {
+    options.log.info(`${cluster.name}: ${old.length} old instance(s) set ACTIVE again`, { env, cluster: cluster.name });
+    await setContainerInstanceStatus(access.clients.ecs, cluster.ecsClusterName, old, "ACTIVE");
+  }
+  return fleet;
+}
+
 /** A rollback cut short after its pins were written: its old instances go back to ACTIVE. */
 async function reactivate(environment: Environment, access: EnvironmentAccess, options: RolloutOptions, drained: ReadonlyMap<string, readonly string[]>): Promise<void> {
   for (const cluster of environment.clusters.filter((c) => drained.has(c.name))) {
@@ -908,15 +919,7 @@ async function rollBack(
     report.rejected = Object.fromEntries([...changes].map(([c, p]) => [c, p.rejected.imageId]));
     options.checkpoint?.(env, "rollback:pinned");
     if (options.signal?.aborted) return interrupted("after the pins were written");
-    for (const cluster of rolling) {
-      const pin = pins[env][cluster.name];
-      const fleet = await takeSnapshot(access.clients, cluster.ecsClusterName, { now: clock.now(), since: clock.now(), instancesOnly: true });
-      const drained = fleet.containerInstances.filter((ci) => ci.imageId === pin.retiring!.imageId && ci.status === "DRAINING").map((ci) => ci.arn);
-      if (drained.length > 0) {
-        log.info(`${cluster.name}: ${drained.length} old instance(s) set ACTIVE again`, { env, cluster: cluster.name });
-        await setContainerInstanceStatus(access.clients.ecs, cluster.ecsClusterName, drained, "ACTIVE");
-      }
-    }
+    for (const cluster of rolling) await reactivateOld(env, cluster, access, options, pins[env][cluster.name].retiring!.imageId);
     options.checkpoint?.(env, "rollback:reactivated");
     if (options.signal?.aborted) return interrupted("after the old instances were set ACTIVE");
     const refreshing = rolling.filter((c) => c.strategy === "refresh");
@@ -981,12 +984,7 @@ async function rejectVerified(
     if (options.signal?.aborted) return interrupted(`after the pins were written (amiroll rollout --from ${env} --to ${env} finishes the rollback)`);
     for (const cluster of rolling) {
       const pin = pins[env][cluster.name];
-      const fleet = await takeSnapshot(access.clients, cluster.ecsClusterName, { now: clock.now(), since: clock.now(), instancesOnly: true });
-      const old = fleet.containerInstances.filter((ci) => ci.imageId === pin.retiring!.imageId && ci.status === "DRAINING").map((ci) => ci.arn);
-      if (old.length > 0) {
-        log.info(`${cluster.name}: ${old.length} old instance(s) set ACTIVE again`, { env, cluster: cluster.name });
-        await setContainerInstanceStatus(access.clients.ecs, cluster.ecsClusterName, old, "ACTIVE");
-      }
+      const fleet = await reactivateOld(env, cluster, access, options, pin.retiring!.imageId);
       const failed = fleet.containerInstances.filter((ci) => ci.imageId === pin.current.imageId && ci.status === "ACTIVE").map((ci) => ci.arn);
       if (failed.length > 0) {
         log.info(`${cluster.name}: ${failed.length} instance(s) of the rejected ${pin.current.imageId} set DRAINING (their tasks move back to the old generation)`, { env, cluster: cluster.name });
