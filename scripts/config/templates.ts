@@ -145,6 +145,22 @@ ${setup}        # Applies exactly the plan the PR comment showed, after the plan
 `;
 }
 
+/** A job's first steps: the commit `ref` (an expression) names, Node.js 20 and terraform 1.11. */
+const checkoutAndTools = (ref: string) => `      - uses: actions/checkout@v6
+        with:
+          ref: \${{ ${ref} }}
+          persist-credentials: false
+      - uses: actions/setup-node@v6
+        with:
+          node-version: 20
+          cache: npm
+      - uses: hashicorp/setup-terraform@v4
+        with:
+          terraform_version: "1.11.x"
+          # amiroll reads terraform's stdout and exit code itself; the wrapper would get between.
+          terraform_wrapper: false
+`;
+
 /** The repository variable holding an environment's role ARN for `kind` (plan or apply). */
 export const roleVariable = (env: string, kind: "plan" | "apply") => `AMIROLL_${env.toUpperCase().replace(/[-.]/g, "_")}_${kind.toUpperCase()}_ROLE_ARN`;
 
@@ -232,20 +248,7 @@ ${matrix}
           pr=$(gh api "repos/$REPO/pulls/$PR_NUMBER")
           if [ "$(jq -r .state <<<"$pr")" != open ]; then echo "::error::PR #$PR_NUMBER is not open"; exit 1; fi
           echo "sha=$(jq -r .head.sha <<<"$pr")" >> "$GITHUB_OUTPUT"
-      - uses: actions/checkout@v6
-        with:
-          ref: \${{ steps.pr.outputs.sha }}
-          persist-credentials: false
-      - uses: actions/setup-node@v6
-        with:
-          node-version: 20
-          cache: npm
-      - uses: hashicorp/setup-terraform@v4
-        with:
-          terraform_version: "1.11.x"
-          # amiroll reads terraform's stdout and exit code itself; the wrapper would get between.
-          terraform_wrapper: false
-      # Forks get no OIDC token on pull_request, so their PRs cannot plan here: by design.
+${checkoutAndTools("steps.pr.outputs.sha")}      # Forks get no OIDC token on pull_request, so their PRs cannot plan here: by design.
       - uses: aws-actions/configure-aws-credentials@v6
         with:
           role-to-assume: \${{ vars[matrix.role] }}
@@ -387,19 +390,7 @@ ${matrix}
       BRANCH: \${{ needs.check.outputs.branch }}
     steps:
       # The exact commit checked above, not whatever the branch points to by now.
-      - uses: actions/checkout@v6
-        with:
-          ref: \${{ needs.check.outputs.sha }}
-          persist-credentials: false
-      - uses: actions/setup-node@v6
-        with:
-          node-version: 20
-          cache: npm
-      - uses: hashicorp/setup-terraform@v4
-        with:
-          terraform_version: "1.11.x"
-          terraform_wrapper: false
-      - uses: aws-actions/configure-aws-credentials@v6
+${checkoutAndTools("needs.check.outputs.sha")}      - uses: aws-actions/configure-aws-credentials@v6
         with:
           role-to-assume: \${{ vars[needs.check.outputs.role] }}
           aws-region: \${{ vars.AWS_REGION }}
