@@ -192,6 +192,8 @@ export function githubWorkflow(s: CiSettings): string {
 #                         the verification (and the next environment's promoted pin) to the PR
 #                         branch, and plan again (a push by the workflow's token starts no run, so
 #                         the workflow dispatches itself with the PR's number).
+#   "/amiroll verify ENV" -> the same check and job without the apply: verify ENV again (after a
+#                         verify that timed out, say) and commit its verdict.
 #   workflow_dispatch  -> plan the PR named by its pr input.
 #
 # Repository variables (Settings > Secrets and variables > Actions > Variables):
@@ -276,7 +278,7 @@ ${checkoutAndTools("steps.pr.outputs.sha")}      # Forks get no OIDC token on pu
     if: >-
       github.event_name == 'issue_comment' &&
       github.event.issue.pull_request &&
-      startsWith(github.event.comment.body, '/amiroll apply ') &&
+      (startsWith(github.event.comment.body, '/amiroll apply ') || startsWith(github.event.comment.body, '/amiroll verify ')) &&
       contains(fromJSON('["OWNER", "MEMBER", "COLLABORATOR"]'), github.event.comment.author_association)
     runs-on: ubuntu-latest
     permissions:
@@ -284,6 +286,7 @@ ${checkoutAndTools("steps.pr.outputs.sha")}      # Forks get no OIDC token on pu
       pull-requests: write # the refusal comment
       issues: write # reactions on the command comment
     outputs:
+      verb: \${{ steps.command.outputs.verb }}
       env: \${{ steps.command.outputs.env }}
       role: \${{ steps.command.outputs.role }}
       sha: \${{ steps.pr.outputs.sha }}
@@ -303,15 +306,15 @@ ${checkoutAndTools("steps.pr.outputs.sha")}      # Forks get no OIDC token on pu
           BODY: \${{ github.event.comment.body }}
         run: |
           first_line=$(printf '%s\\n' "$BODY" | head -n 1 | tr -d '\\r' | sed 's/[[:space:]]*$//')
-          env=\${first_line#/amiroll apply }
           case "$first_line" in
-            "/amiroll apply "*) ;;
+            "/amiroll apply "*) verb=apply env=\${first_line#/amiroll apply } ;;
+            "/amiroll verify "*) verb=verify env=\${first_line#/amiroll verify } ;;
             *) env= ;;
           esac
           case "$env" in
             ${envCases}) ;;
             *)
-              echo "refusal=the command must be exactly \\\`/amiroll apply ENV\\\` on its first line, ENV one of: ${s.environments.join(", ")}" >> "$GITHUB_OUTPUT"
+              echo "refusal=the command must be exactly \\\`/amiroll apply ENV\\\` or \\\`/amiroll verify ENV\\\` on its first line, ENV one of: ${s.environments.join(", ")}" >> "$GITHUB_OUTPUT"
               exit 1
               ;;
           esac
@@ -319,10 +322,11 @@ ${checkoutAndTools("steps.pr.outputs.sha")}      # Forks get no OIDC token on pu
           case "$permission" in
             admin | maintain | write) ;;
             *)
-              echo "refusal=@$COMMENTER has $permission access; applying $env needs write access" >> "$GITHUB_OUTPUT"
+              echo "refusal=@$COMMENTER has $permission access; $verb $env needs write access" >> "$GITHUB_OUTPUT"
               exit 1
               ;;
           esac
+          echo "verb=$verb" >> "$GITHUB_OUTPUT"
           echo "env=$env" >> "$GITHUB_OUTPUT"
           echo "role=AMIROLL_$(printf '%s' "$env" | tr 'a-z.-' 'A-Z__')_APPLY_ROLE_ARN" >> "$GITHUB_OUTPUT"
           gh api -X POST "repos/$REPO/issues/comments/$COMMENT_ID/reactions" -f content=eyes --silent
@@ -345,6 +349,7 @@ ${checkoutAndTools("steps.pr.outputs.sha")}      # Forks get no OIDC token on pu
           echo "branch=$(jq -r .head.ref <<<"$pr")" >> "$GITHUB_OUTPUT"
       - name: Find the plan of that commit
         id: plan
+        if: steps.command.outputs.verb == 'apply'
         env:
           NAME: amiroll-plan-\${{ steps.command.outputs.env }}-\${{ steps.pr.outputs.sha }}
         run: |
@@ -364,7 +369,7 @@ ${checkoutAndTools("steps.pr.outputs.sha")}      # Forks get no OIDC token on pu
 
   apply:
     needs: check
-    name: apply \${{ needs.check.outputs.env }}
+    name: \${{ needs.check.outputs.verb }} \${{ needs.check.outputs.env }}
     runs-on: ubuntu-latest
     # Environment protection rules (required reviewers, branches) apply, and the OIDC subject
     # becomes repo:OWNER/REPO:environment:ENV, which the apply role's trust policy requires.
@@ -398,6 +403,7 @@ ${checkoutAndTools("needs.check.outputs.sha")}      - uses: aws-actions/configur
       - run: npm ci --no-audit --no-fund
       # The plan the PR comment showed, from the plan job of this very commit.
       - uses: actions/download-artifact@v7
+        if: needs.check.outputs.verb == 'apply'
         with:
           name: amiroll-plan-\${{ needs.check.outputs.env }}-\${{ needs.check.outputs.sha }}
           run-id: \${{ needs.check.outputs.plan-run }}
@@ -406,21 +412,24 @@ ${checkoutAndTools("needs.check.outputs.sha")}      - uses: aws-actions/configur
       # refuses a plan whose state has moved on (stale), and the watch follows the tasks.
       - name: amiroll apply --env \${{ needs.check.outputs.env }}
         id: apply
+        if: needs.check.outputs.verb == 'apply'
         run: npx amiroll apply --env "$AMIROLL_ENV" --plan "amiroll-$AMIROLL_ENV.tfplan"
       # Gates on the applied environment; verifiedAt (and the next environment's pin) committed
-      # to the PR branch only if the branch is still at the applied commit.
+      # to the PR branch only if the branch is still at the applied commit. \`/amiroll verify ENV\`
+      # runs only this (after a verify that timed out, say: the apply is done, its plan stale).
       - name: amiroll verify --env \${{ needs.check.outputs.env }} --commit
         id: verify
         run: npx amiroll verify --env "$AMIROLL_ENV" --promote --commit --branch "$BRANCH" --head "$SHA"
       # Also after a failed verify: a rejection is committed too, and its plan removes the rejected generation.
       - name: Plan the PR again (its new commit)
-        if: always() && steps.apply.outcome == 'success'
+        if: always() && (steps.apply.outcome == 'success' || needs.check.outputs.verb == 'verify')
         run: |
           head=$(gh api "repos/$REPO/pulls/$PR_NUMBER" --jq .head.sha)
           if [ "$head" != "$SHA" ]; then gh workflow run amiroll.yml --ref "$BRANCH" -f pr="$PR_NUMBER"; fi
       - name: Report the result on the PR
         if: always()
         env:
+          VERB: \${{ needs.check.outputs.verb }}
           APPLY: \${{ steps.apply.outcome }}
           VERIFY: \${{ steps.verify.outcome }}
           RUN_URL: \${{ github.server_url }}/\${{ github.repository }}/actions/runs/\${{ github.run_id }}
@@ -431,7 +440,10 @@ ${checkoutAndTools("needs.check.outputs.sha")}      - uses: aws-actions/configur
             while read -r node; do
               gh api graphql -f query='mutation($id: ID!) { minimizeComment(input: {subjectId: $id, classifier: OUTDATED}) { clientMutationId } }' -f id="$node" --silent || true
             done
-          if [ "$APPLY" = success ] && [ "$VERIFY" = success ]; then
+          if [ "$VERB" = verify ]; then
+            if [ "$VERIFY" = success ]; then what="verified at \${SHA:0:12}; the verification is committed to this PR"; reaction=rocket; else what="not verified at \${SHA:0:12}: the verification failed or was stopped"; reaction=-1; fi
+            body="$marker"$'\\n'"**amiroll**: $AMIROLL_ENV $what ([run]($RUN_URL))."
+          elif [ "$APPLY" = success ] && [ "$VERIFY" = success ]; then
             body="$marker"$'\\n'"**amiroll**: $AMIROLL_ENV applied at \${SHA:0:12} and verified; the verification is committed to this PR ([run]($RUN_URL))."
             reaction=rocket
           elif [ "$APPLY" = success ]; then

@@ -53,7 +53,7 @@ describe("GitHub Actions workflows", () => {
   it("plans the PR again after verify's commit, a rejection's too (verify exit 1)", () => {
     const apply = job(workflow, "apply");
     const step = apply.slice(apply.indexOf("- name: Plan the PR again"));
-    expect(step.split("\n")[1].trim()).toBe("if: always() && steps.apply.outcome == 'success'");
+    expect(step.split("\n")[1].trim()).toBe("if: always() && (steps.apply.outcome == 'success' || needs.check.outputs.verb == 'verify')");
     expect(step).toContain('if [ "$head" != "$SHA" ]; then gh workflow run amiroll.yml');
   });
 
@@ -83,6 +83,22 @@ describe("GitHub Actions workflows", () => {
     expect(apply.indexOf("amiroll apply --env")).toBeLessThan(apply.indexOf("amiroll verify --env"));
     expect(apply).toContain('--commit --branch "$BRANCH" --head "$SHA"');
     expect(apply).toContain("minimizeComment");
+  });
+});
+
+describe("/amiroll verify ENV", () => {
+  const workflow = githubWorkflow({ ...REPO_CI, watch: ["stacks/**"] });
+
+  it("is a command of its own: the same check (no plan needed), the same job without the apply", () => {
+    expect(workflow).toContain("startsWith(github.event.comment.body, '/amiroll verify ')");
+    const check = job(workflow, "check");
+    expect(check).toContain('"/amiroll verify "*) verb=verify env=${first_line#/amiroll verify } ;;');
+    expect(check).toMatch(/- name: Find the plan of that commit\n\s+id: plan\n\s+if: steps\.command\.outputs\.verb == 'apply'/);
+    const apply = job(workflow, "apply");
+    // The artifact and the apply only for /amiroll apply; verify (no if of its own) after either.
+    expect(apply.match(/if: needs\.check\.outputs\.verb == 'apply'/g)).toHaveLength(2);
+    expect(apply).toMatch(/id: verify\n\s+run: npx amiroll verify/);
+    expect(apply).toContain("if: always() && (steps.apply.outcome == 'success' || needs.check.outputs.verb == 'verify')");
   });
 });
 
