@@ -14,7 +14,7 @@ import { CreateSubnetCommand, CreateVpcCommand, EC2Client } from "@aws-sdk/clien
 import { DescribeClustersCommand, ECSClient } from "@aws-sdk/client-ecs";
 import { amirollInProcess } from "../support/cli-in-process";
 import { findTerraform, startSharedProvider, type SharedProvider } from "../support/terraform";
-import { type MotoWorld, REAL, motoMissing, startMoto } from "./moto-world";
+import { MOTO_CREDENTIALS, type MotoWorld, REAL, motoEnv, motoMissing, startMoto } from "./moto-world";
 
 jest.setTimeout(180_000);
 
@@ -38,20 +38,8 @@ wire(`a first deploy of production over the wire${skipReason ? ` (skipped: ${ski
   beforeAll(async () => {
     moto = await startMoto();
     dir = mkdtempSync(join(tmpdir(), "amiroll-wire-first-"));
-    const credentials = { accessKeyId: "moto", secretAccessKey: "moto" };
-    clientConfig = { region: REGION, endpoint: moto.endpoint, credentials };
-    // As moto.test.ts's set-up says why, each of these.
-    env = {
-      AWS_ENDPOINT_URL: moto.endpoint,
-      AWS_ACCESS_KEY_ID: credentials.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
-      AWS_PROFILE: "",
-      AWS_CONFIG_FILE: join(dir, "no-aws-config"),
-      AWS_SHARED_CREDENTIALS_FILE: join(dir, "no-aws-credentials"),
-      AWS_CA_BUNDLE: "",
-      TF_CLI_ARGS_init: "-backend-config=use_path_style=true",
-      CDKTF_OUTDIR: join(dir, "cdktf.out"),
-    };
+    clientConfig = { region: REGION, endpoint: moto.endpoint, credentials: MOTO_CREDENTIALS };
+    env = { ...motoEnv(moto.endpoint, dir), CDKTF_OUTDIR: join(dir, "cdktf.out") };
     await moto.seed({ op: "image", region: REGION, id: IMAGE.id, name: IMAGE.name, architecture: "arm64", created: IMAGE.created });
     await moto.seed({ op: "parameter", region: REGION, name: PARAMETER, value: JSON.stringify({ image_id: IMAGE.id, image_name: IMAGE.name, ecs_agent_version: "1.98.0", os: "Amazon Linux 2023", schema_version: 1 }) });
     const s3 = await fetch(`${moto.endpoint}/${BUCKET}`, { method: "PUT", body: `<CreateBucketConfiguration><LocationConstraint>${REGION}</LocationConstraint></CreateBucketConfiguration>` });

@@ -19,6 +19,30 @@ export function motoMissing(): string | undefined {
   return undefined;
 }
 
+/** moto's credentials: any pair it accepts. */
+export const MOTO_CREDENTIALS = { accessKeyId: "moto", secretAccessKey: "moto" };
+
+/**
+ * What amiroll and terraform run with against moto at `endpoint`: its credentials and endpoint
+ * only (no profile, no config or credentials file of this machine; `dir` holds the names that do
+ * not exist). moto answers S3 on its one address: path-style (the backend's use_path_style), the
+ * state bucket as AWS would have it, set for terraform's init only, not by amiroll. The provider
+ * fails "unable to add custom RootCAs HTTPClient" with a CA bundle (this machine sets one for its
+ * proxy) and moto's plain-HTTP endpoint: loopback needs none.
+ */
+export function motoEnv(endpoint: string, dir: string): Record<string, string> {
+  return {
+    AWS_ENDPOINT_URL: endpoint,
+    AWS_ACCESS_KEY_ID: MOTO_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: MOTO_CREDENTIALS.secretAccessKey,
+    AWS_PROFILE: "",
+    AWS_CONFIG_FILE: join(dir, "no-aws-config"),
+    AWS_SHARED_CREDENTIALS_FILE: join(dir, "no-aws-credentials"),
+    AWS_CA_BUNDLE: "",
+    TF_CLI_ARGS_init: "-backend-config=use_path_style=true",
+  };
+}
+
 export interface MotoWorld {
   readonly endpoint: string;
   /** Runs one seed.py command (see there) in moto's own process. */

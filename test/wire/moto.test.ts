@@ -36,7 +36,7 @@ import { findTerraform, startSharedProvider, terraformAsync, type SharedProvider
 import { unzipSync } from "fflate";
 import { GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { DeleteMessageCommand, GetQueueUrlCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
-import { type MotoWorld, REAL, motoMissing, standIn, startMoto } from "./moto-world";
+import { MOTO_CREDENTIALS, type MotoWorld, REAL, motoEnv, motoMissing, standIn, startMoto } from "./moto-world";
 
 jest.setTimeout(180_000);
 
@@ -181,22 +181,8 @@ wire(`amiroll over the wire against ${REAL ? `a real AWS account (profile ${proc
       }
     } else {
       moto = await startMoto();
-      const credentials = { accessKeyId: "moto", secretAccessKey: "moto" };
-      env = {
-        AWS_ENDPOINT_URL: moto.endpoint,
-        AWS_ACCESS_KEY_ID: credentials.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
-        AWS_PROFILE: "",
-        AWS_CONFIG_FILE: join(dir, "no-aws-config"),
-        AWS_SHARED_CREDENTIALS_FILE: join(dir, "no-aws-credentials"),
-        // moto answers S3 on its one address: path-style (the backend's use_path_style), the
-        // state bucket as AWS would have it. Set for terraform's init only, not by amiroll.
-        // The provider fails "unable to add custom RootCAs HTTPClient" with a CA bundle (this
-        // machine sets one for its proxy) and moto's plain-HTTP endpoint: loopback needs none.
-        AWS_CA_BUNDLE: "",
-        TF_CLI_ARGS_init: "-backend-config=use_path_style=true",
-      };
-      clientConfig = { region: REGION, endpoint: moto.endpoint, credentials };
+      env = motoEnv(moto.endpoint, dir);
+      clientConfig = { region: REGION, endpoint: moto.endpoint, credentials: MOTO_CREDENTIALS };
       // What only AWS has: the public ECS-optimized images and their parameter.
       await moto.seed({ op: "image", region: REGION, id: OLD.id, name: imageName(OLD.date), architecture: "arm64", created: OLD.created });
       await moto.seed({ op: "parameter", region: REGION, name: PARAMETER, value: parameterValue(OLD) });
