@@ -12,6 +12,7 @@ import { ConfigError, jsonErrorOffset } from "../../scripts/config/input";
 import { UsageError } from "../../scripts/core/errors";
 import { REVIEWER_PATTERN } from "../../scripts/github/repository";
 import { ENVIRONMENTS_CONFIG, REPO_CONFIG_PATH, REPO_PINS_PATH } from "../support/repo-config";
+import { thrown } from "../support/fixtures";
 
 const SCHEMA = JSON.parse(readFileSync(join(__dirname, "../../amiroll.schema.json"), "utf8"));
 const REPO_CONFIG = JSON.parse(readFileSync(REPO_CONFIG_PATH, "utf8"));
@@ -24,15 +25,6 @@ function project(edit: (config: any) => void = () => {}): string {
   writeFileSync(join(dir, "amiroll.json"), JSON.stringify(config, null, 2));
   copyFileSync(REPO_PINS_PATH, join(dir, "amis.json"));
   return dir;
-}
-
-function thrown(f: () => unknown): Error {
-  try {
-    f();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error("nothing was thrown");
 }
 
 describe("finding amiroll.json", () => {

@@ -35,3 +35,13 @@ export function sensitiveValues(plan: any): string[] {
   const strings = found.flatMap((v) => (typeof v === "string" ? [v] : v && typeof v === "object" ? JSON.stringify(v).match(/"[^"]{4,}"/g)?.map((s) => s.slice(1, -1)) ?? [] : []));
   return [...new Set(strings.filter((s) => s.length >= 4))];
 }
+
+/** The error `f` throws (a test fails if it throws none), for asserting more than its message. */
+export function thrown(f: () => unknown): Error {
+  try {
+    f();
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error("nothing was thrown");
+}

@@ -14,19 +14,11 @@ import { SimTerraform } from "../../scripts/sim/terraform";
 import { checkBackupDir, diffAddresses, diffLines, listBackups, parseState, readBackupRecord, saveBackup } from "../../scripts/terraform/state-backup";
 import { fakeState } from "../support/fake-terraform";
 import { environments, repoPins as pins, stackWith } from "../support/sim-plans";
+import { thrown } from "../support/fixtures";
 
 const tmp = () => mkdtempSync(join(tmpdir(), "amiroll-backup-"));
 const settings = (dir: string, keep = 10) => ({ dir, shownAs: `backups.dir: ${dir}`, keep });
 const AT = Date.parse("2026-11-24T08:00:00Z");
-
-function thrown(f: () => unknown): Error {
-  try {
-    f();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error("nothing was thrown");
-}
 
 describe("saveBackup", () => {
   it("writes the state, the pins beside it and a record, 0600, in a git-ignored directory per environment", () => {
