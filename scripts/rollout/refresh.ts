@@ -126,12 +126,11 @@ export async function refreshInstances(run: RefreshRun): Promise<RefreshOutcome>
     const startedAt = clock.now();
     let rebalances = 0;
     let lastGap = Infinity;
-    let fleet: FleetSnapshot | undefined;
     // Full polls: every one of them picks or judges a batch, and an incremental poll's reused
     // answers (an instance's image, a service described a while ago) must not decide which
     // instances are old or that a batch has drained.
     const look = async () => {
-      fleet = await takeSnapshot(clients, cluster.ecsClusterName, { now: clock.now(), since: startedAt });
+      const fleet = await takeSnapshot(clients, cluster.ecsClusterName, { now: clock.now(), since: startedAt });
       try {
         await run.boots?.(fleet);
       } catch (error) {
