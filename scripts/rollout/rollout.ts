@@ -41,7 +41,7 @@ import { CLUSTERS_OUTPUT } from "../../constructs/outputs";
 import { guardPlan } from "../terraform/guard";
 import { parsePlan, summaryLine } from "../terraform/plan";
 import { clusterGenerations } from "../terraform/rolls";
-import { CANARY_SOAK_MS, type CanaryVerdict, canaryTasksOn, judgeCanary, tasksLeftOnDrained } from "./canary";
+import { CANARY_SOAK_MS, type CanaryVerdict, canaryTasksOn, drainedSince, judgeCanary, tasksLeftOnDrained } from "./canary";
 import { type GateResult, runGates } from "./gates";
 import type { HttpProbe } from "./smoke";
 import { type GroupCapacity, RefreshHalt, refreshInstances } from "./refresh";
@@ -609,6 +609,8 @@ async function proveCanaries(
     let fleet: FleetSnapshot | undefined;
     let booting = true;
     let leftBefore: number | undefined;
+    /** When the last poll was taken (the soak never counts from before it). */
+    let lookedBefore: number | undefined;
     for (;;) {
       if (booting) {
         // Until a canary instance registers with ECS, the verdict can only be "booting": look at
@@ -649,7 +651,10 @@ async function proveCanaries(
         log.info(`${cluster.name}: canary of ${imageId}: ${ci.ec2InstanceId} set DRAINING, so that its tasks move (the old instance serves until each one's replacement is healthy)`, { env: environment.name, cluster: cluster.name, instance: ci.ec2InstanceId });
         await setContainerInstanceStatus(access.clients.ecs, cluster.ecsClusterName, [verdict.containerInstanceArn], "DRAINING");
       }
-      steadySince = verdict.kind === "steady" ? (steadySince ?? clock.now()) : undefined;
+      // The soak counts from when the proof came to hold: ECS's time of the last stop it ordered on
+      // the drained instance, if after the last poll that found it not holding (canary.ts).
+      steadySince = verdict.kind === "steady" ? (steadySince ?? Math.min(clock.now(), Math.max(lookedBefore ?? clock.now(), drainedSince(fleet, { imageId, startedAt }) ?? clock.now()))) : undefined;
+      lookedBefore = clock.now();
       const now = verdict.kind === "steady" ? `steady: ${verdict.tasksOnCanary} task(s) on the canary, ${verdict.services} service(s)` : verdict.kind === "waiting" ? verdict.why : verdict.kind === "booting" ? "waiting for the canary instance to register with ECS" : last;
       if (now !== last) log.info(`${cluster.name}: canary of ${imageId}: ${now}`, { env: environment.name, cluster: cluster.name });
       last = now;
@@ -661,7 +666,9 @@ async function proveCanaries(
       const left = tasksLeftOnDrained(fleet, { imageId, startedAt });
       const leaving = verdict.kind === "waiting" && leftBefore !== undefined && left < leftBefore;
       leftBefore = left;
-      await clock.sleep(leaving ? REGISTRATION_POLL_MS : 10_000);
+      // During the soak, the last look comes when it ends.
+      const soakLeft = steadySince === undefined ? Infinity : steadySince + CANARY_SOAK_MS - clock.now();
+      await clock.sleep(Math.min(soakLeft, leaving ? REGISTRATION_POLL_MS : 10_000));
     }
     log.info(`${cluster.name}: ${imageId} proven on the canary`, { env: environment.name, cluster: cluster.name });
   }
