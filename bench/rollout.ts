@@ -44,6 +44,7 @@ import type { CapacityStrategy } from "../constructs/ecs-cluster";
 import { countFlag } from "./args";
 import { NEW_AMI, TASKS_PER_INSTANCE, TASKS_PER_SERVICE, buildWorld } from "./rollout-world";
 import { criticalPath, type ServiceMoves, type StagePath, type StageSamples } from "./critical-path";
+import { lagsText, waveLags } from "./lags";
 
 const STRATEGIES: readonly CapacityStrategy[] = ["replace", "blue-green"];
 /** Fleet sizes: 6, 60 and 600, or the one `-- --instances N` names. */
@@ -207,6 +208,8 @@ interface ChildReport {
   readonly phases: string;
   /** When the last of each thing happened, from the start of the roll (where the time goes). */
   readonly milestones: string;
+  /** Per event waited on, possible -> acted on (lags.ts): where the makespan exceeds the critical path. */
+  readonly lags?: string;
   readonly violations: number;
   /** The rollout's critical path (critical-path.ts), per stage. */
   readonly criticalPath?: { readonly totalMs: number; readonly stages: readonly StagePath[] };
@@ -239,6 +242,7 @@ async function rolloutChild(strategy: CapacityStrategy, n: number): Promise<Chil
     outcome: wave.outcome === "done" ? "done" : `${wave.outcome}: ${wave.reason ?? ""}`,
     phases: wave.phases.map((p) => `${p.step} ${Math.round(p.ms / 1000)}s`).join(", "),
     milestones: milestones(sim, wave.startedAt),
+    lags: lagsText(waveLags(sim.world, wave, NEW_AMI)),
     violations: sim.world.downtimeViolations().length,
     criticalPath: criticalPath(waveStages(sim.world, strategy, wave)),
     ...callBudget(sim.world, wave.startedAt),
@@ -461,6 +465,7 @@ function parent(): void {
       if (r.outcome !== "done") notes.push(`${strategy} ${n}: wave ${r.outcome}`);
       notes.push(`${strategy} ${n}: critical path ${r.criticalPath!.stages.map(stageText).join(" then ")}`);
       notes.push(`${strategy} ${n}: phases ${r.phases}; milestones ${r.milestones}; settle wall ${(r.settleWallMs / 1000).toFixed(1)} s`);
+      if (r.lags) notes.push(`${strategy} ${n}: lags ${r.lags}`);
     }
   }
   console.log("");
@@ -468,6 +473,8 @@ function parent(): void {
   console.log("milestones: from the start of the wave, when the last new instance registered, the last service task left an old one, the");
   console.log("last old instance's terminating hook was released (the drain hook rechecks every 30 s, every 5 s while an instance is due to be empty)");
   console.log("and the last old instance terminated");
+  console.log("lags: per event the roll waits on, from the moment it was possible to the moment the driver, the drain hook or");
+  console.log("terraform's stand-in acted on it (bench/lags.ts); none of them is in the critical path");
 
   console.log("");
   console.log("the same world rolled each way: amiroll's two strategies; an ASG instance refresh of the group (launch template on the new");
