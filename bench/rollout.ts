@@ -471,7 +471,8 @@ function parent(): void {
   console.log("");
   for (const note of notes) console.log(note);
   console.log("milestones: from the start of the wave, when the last new instance registered, the last service task left an old one, the");
-  console.log("last old instance's terminating hook was released (the drain hook rechecks every 30 s, every 5 s while an instance is due to be empty)");
+  console.log("last old instance's terminating hook was released (the drain hook rechecks every 30 s, every 5 s while an instance is due to be empty,");
+  console.log("when its stops are due to end while only stopping tasks hold it)");
   console.log("and the last old instance terminated");
   console.log("lags: per event the roll waits on, from the moment it was possible to the moment the driver, the drain hook or");
   console.log("terraform's stand-in acted on it (bench/lags.ts); none of them is in the critical path");
