@@ -32,8 +32,8 @@ describe("the drain hook's API calls", () => {
     // 8.50 since a re-check of an instance held only by stopping tasks is aimed at when their stops
     // are due to end (stopsEndDelay): fewer listings (ListTasks 227 -> 215), but instances come
     // back at their own moments, in more and smaller sweeps (SendMessage 72 -> 92, each sweep's
-    // DescribeContainerInstances and ListServices 12 -> 23), for releases 1 to 2 s after the last
-    // stop instead of 2 to 5 s.
+    // DescribeContainerInstances and ListServices 12 -> 23), for releases 0.5 to 2.5 s after the last
+    // stop instead of 2.5 to 5 s.
     expect(perInstance).toBeLessThanOrEqual(8.6);
     // What no batching can share: one completion each; a heartbeat at most once a minute.
     expect(count.hook.get("autoscaling CompleteLifecycleAction")).toBeGreaterThanOrEqual(60);
