@@ -30,12 +30,13 @@
  * The result is still verified: the scheduler places only where there is room, so a service whose
  * other zones are full comes out as bunched as it was, and is reported still imbalanced.
  */
-import { type DeploymentConfiguration, DescribeServicesCommand, type ECSClient, UpdateServiceCommand } from "@aws-sdk/client-ecs";
+import { type DeploymentConfiguration, DescribeServicesCommand, type ECSClient, StopTaskCommand, UpdateServiceCommand } from "@aws-sdk/client-ecs";
 import type { Clock } from "../core/clock";
 import { type BalanceReport, type ServiceBalance, serviceBalance } from "./balance";
 import type { FleetSnapshot, ServiceSnapshot } from "./snapshot";
 import { formatDuration } from "../core/duration";
 import { unsteadyReason } from "./migration";
+import { type MoveSettings, moveImproves, noRoomReason, readMoveSettings, stopAllowed, taskToStop } from "./rebalance-moves";
 
 /** Forced deployments in flight at once. */
 export const DEFAULT_REBALANCE_CONCURRENCY = 3;
@@ -108,6 +109,10 @@ export interface ServiceRebalance {
   readonly restoreError?: string;
   /** Tasks moved one at a time (a zone imbalance); absent when the service was forced instead. */
   readonly moves?: number;
+  /** Of those, moved by stopping a task in the fullest zone (room above the minimum healthy count); the others by desired count one up, then back. */
+  readonly stops?: number;
+  /** Why the moves stopped short of balance (no room where it lacks tasks, placement constraints); absent when balanced. */
+  readonly why?: string;
 }
 
 export interface RebalanceResult {
@@ -146,15 +151,12 @@ interface Finished {
   readonly restored?: boolean;
   readonly restoreError?: string;
   readonly moves?: number;
+  readonly stops?: number;
+  readonly why?: string;
 }
 
 /** A zone imbalance: fixed by moving tasks, not by a forced deployment. */
 const zoneImbalanced = (balance: ServiceBalance): boolean => balance.imbalances.some((i) => i.kind !== "instance-stacking");
-/** How far apart the service's fullest and emptiest zones are. */
-const zoneSpread = (balance: ServiceBalance): number => {
-  const counts = balance.perZone.map((z) => z.tasks);
-  return counts.length === 0 ? 0 : Math.max(...counts) - Math.min(...counts);
-};
 
 const limits = (c: DeploymentConfiguration | DeploymentLimits): DeploymentLimits => ({ minimumHealthyPercent: c.minimumHealthyPercent, maximumPercent: c.maximumPercent });
 
@@ -214,7 +216,7 @@ export async function rebalance(clients: { readonly ecs: ECSClient }, clock: Clo
    * cannot place a task after `since`, or two polls in a row find fewer tasks running or pending
    * than `count` (ECS creates no task it cannot place). Gives up at the service's timeout.
    */
-  const settle = async (name: string, count: number, since: number, startedAt: number): Promise<"steady" | "unplaced" | "gone" | "timeout"> => {
+  const settle = async (name: string, count: number, since: number, startedAt: number, replacing = false): Promise<"steady" | "unplaced" | "gone" | "timeout"> => {
     let short = 0;
     for (;;) {
       await clock.sleep(pollMs);
@@ -222,6 +224,11 @@ export async function rebalance(clients: { readonly ecs: ECSClient }, clock: Clo
       if (!service) return "gone";
       if (service.desiredCount === count && unsteadyReason(service) === undefined) return "steady";
       short = service.runningCount + service.pendingCount < count ? short + 1 : 0;
+      // A stopped task's replacement is waited for (its room frees as it stops): only the timeout ends that wait.
+      if (replacing) {
+        if (clock.now() - startedAt >= timeoutMs) return "timeout";
+        continue;
+      }
       if (short >= 2 || service.events.some((e) => e.at >= since && /unable to place a task/i.test(e.message))) return "unplaced";
       if (clock.now() - startedAt >= timeoutMs) return "timeout";
     }
@@ -234,45 +241,81 @@ export async function rebalance(clients: { readonly ecs: ECSClient }, clock: Clo
       return message(error);
     }
   };
-  /** Moves the service's tasks one at a time (desired + 1, then back) until balanced over zones, or no move helps. */
+  /**
+   * Moves the service's tasks one at a time until balanced over zones, or no move helps: where the
+   * service has room above its minimum healthy count, a task of its fullest zone is stopped and the
+   * scheduler starts the replacement (in the zone with the fewest of its tasks that has room);
+   * elsewhere the desired count goes one up (the new task goes there) and, once steady, back (the
+   * scheduler stops one in the fullest zone). Each move is judged on a fresh snapshot.
+   */
   const move = async (name: string): Promise<Finished> => {
     const startedAt = clock.now();
     let moves = 0;
+    let stops = 0;
     /** Set once a desired count was put back. */
     let restored: boolean | undefined;
-    const done = (fields: Partial<Finished> = {}): Finished => ({ failed: false, startedAt, finishedAt: clock.now(), moves, ...(restored && { restored }), ...fields });
+    const done = (fields: Partial<Finished> = {}): Finished => ({ failed: false, startedAt, finishedAt: clock.now(), moves, stops, ...(restored && { restored }), ...fields });
+    const settings: MoveSettings = await readMoveSettings(clients.ecs, cluster, name);
     for (;;) {
       const snapshot = await options.take();
       const service = snapshot.services.find((s) => s.name === name);
       if (!service) return done({ failed: true, error: "the service is no longer in the cluster" });
       const balance = balanceOf(serviceBalance(snapshot), name);
-      if (!balance || !zoneImbalanced(balance) || moves >= service.desiredCount) return done();
+      if (!balance || !zoneImbalanced(balance) || moves >= 2 * service.desiredCount) return done();
       const desired = service.desiredCount;
-      const sentAt = clock.now();
-      const refused = await setDesired(name, desired + 1);
-      if (refused) return done({ failed: true, error: `UpdateService refused: ${refused}` });
-      log("moving a task: desired count one up", { cluster, service: name, desiredCount: desired + 1 });
-      const out = await settle(name, desired + 1, sentAt, startedAt);
-      // Back to the service's own count, however the wait ended.
-      const restoreRefused = await setDesired(name, desired);
-      if (restoreRefused) {
-        const restoreError = `UpdateService refused to put the desired count back to ${desired}: ${restoreRefused}`;
-        log("could not restore the desired count", { cluster, service: name, error: restoreError });
-        return done({ failed: true, restored: false, restoreError, error: restoreError });
+      const stop = stopAllowed(snapshot, service, settings, clock.now());
+      if (stop === "wait") {
+        // Room above the floor once its newest task has proven healthy: wait for that, not a scale-out.
+        if (clock.now() - startedAt >= timeoutMs) return done({ failed: true, error: `a move did not complete within ${formatDuration(timeoutMs)}` });
+        await clock.sleep(pollMs);
+        continue;
       }
-      restored = true;
-      if (out === "gone") return done({ failed: true, error: "the service is no longer in the cluster" });
-      if (out === "timeout") return done({ failed: true, error: `a move did not complete within ${formatDuration(timeoutMs)}` });
-      const back = await settle(name, desired, clock.now(), startedAt);
-      if (back === "gone") return done({ failed: true, error: "the service is no longer in the cluster" });
-      if (back === "timeout") return done({ failed: true, error: `a move did not complete within ${formatDuration(timeoutMs)}` });
-      if (out === "unplaced") return done(); // no room for one more task anywhere
+      if (stop === "stop") {
+        const task = taskToStop(snapshot, balance);
+        if (!task) return done();
+        const sentAt = clock.now();
+        try {
+          await clients.ecs.send(new StopTaskCommand({ cluster, task: task.arn, reason: "amiroll rebalance: moving a task out of its service's fullest zone" }));
+        } catch (error) {
+          return done({ failed: true, error: `StopTask refused: ${message(error)}` });
+        }
+        log("moving a task: stopped one in its fullest zone", { cluster, service: name, availabilityZone: task.availabilityZone, task: task.arn });
+        const out = await settle(name, desired, sentAt, startedAt, true);
+        if (out === "gone") return done({ failed: true, error: "the service is no longer in the cluster" });
+        if (out === "timeout") return done({ failed: true, error: `a move did not complete within ${formatDuration(timeoutMs)}` });
+        stops++;
+      } else {
+        const sentAt = clock.now();
+        const refused = await setDesired(name, desired + 1);
+        if (refused) return done({ failed: true, error: `UpdateService refused: ${refused}` });
+        log("moving a task: desired count one up", { cluster, service: name, desiredCount: desired + 1 });
+        const out = await settle(name, desired + 1, sentAt, startedAt);
+        // Back to the service's own count, however the wait ended.
+        const restoreRefused = await setDesired(name, desired);
+        if (restoreRefused) {
+          const restoreError = `UpdateService refused to put the desired count back to ${desired}: ${restoreRefused}`;
+          log("could not restore the desired count", { cluster, service: name, error: restoreError });
+          return done({ failed: true, restored: false, restoreError, error: restoreError });
+        }
+        restored = true;
+        if (out === "gone") return done({ failed: true, error: "the service is no longer in the cluster" });
+        if (out === "timeout") return done({ failed: true, error: `a move did not complete within ${formatDuration(timeoutMs)}` });
+        const back = await settle(name, desired, clock.now(), startedAt);
+        if (back === "gone") return done({ failed: true, error: "the service is no longer in the cluster" });
+        if (back === "timeout") return done({ failed: true, error: `a move did not complete within ${formatDuration(timeoutMs)}` });
+        if (out === "unplaced") {
+          const why = noRoomReason(balance, settings);
+          log("no room to move a task to", { cluster, service: name, why });
+          return done({ why });
+        }
+      }
       const after = balanceOf(serviceBalance(await options.take()), name);
       const perZone = after?.perZone.map((z) => `${z.availabilityZone} ${z.tasks}`).join(", ");
-      // No narrower: the zones that lack its tasks have no room; another move would do the same.
-      if (!after || zoneSpread(after) >= zoneSpread(balance)) {
-        log("no room to move a task to", { cluster, service: name, perZone });
-        return done();
+      // No better: the zones that lack its tasks have no room (or its constraints keep it out); another move would do the same.
+      if (!after || !moveImproves(balance, after)) {
+        const why = noRoomReason(balance, settings);
+        log("no room to move a task to", { cluster, service: name, perZone, why });
+        return done({ why });
       }
       moves++;
       log("moved a task", { cluster, service: name, perZone });
@@ -400,6 +443,8 @@ export async function rebalance(clients: { readonly ecs: ECSClient }, clock: Clo
         error: moved.error,
         finishedAt: moved.finishedAt,
         moves: moved.moves,
+        stops: moved.stops,
+        why: moved.why,
         ...(moved.restored === false && { restored: false, restoreError: moved.restoreError }),
       });
     }
@@ -424,10 +469,12 @@ export async function rebalance(clients: { readonly ecs: ECSClient }, clock: Clo
       ...(done.restored !== undefined ? { restored: done.restored } : {}),
       ...(done.restoreError ? { restoreError: done.restoreError } : {}),
       ...(done.moves !== undefined ? { moves: done.moves } : {}),
+      ...(done.stops !== undefined ? { stops: done.stops } : {}),
+      ...(done.why && judged && !judged.balanced ? { why: done.why } : {}),
     };
   });
   for (const s of services) {
-    if (s.outcome === "still-imbalanced") log(s.moves !== undefined ? "still imbalanced after its moves" : "still imbalanced after its deployment", { cluster, service: s.service, why: s.after!.imbalances.map((i) => i.detail) });
+    if (s.outcome === "still-imbalanced") log(s.moves !== undefined ? "still imbalanced after its moves" : "still imbalanced after its deployment", { cluster, service: s.service, why: s.why ?? s.after!.imbalances.map((i) => i.detail).join("; ") });
   }
   return {
     clusterName: cluster,
