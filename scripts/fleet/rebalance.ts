@@ -1,8 +1,8 @@
 /**
- * Rebalancing: force a new deployment of each imbalanced service, a few services at a time, wait
- * for each to complete, then judge the balance again from a fresh snapshot. The AWS calls it
- * makes itself are DescribeServices (a service's deployment configuration, just before forcing)
- * and UpdateService; everything else it observes comes through `take`.
+ * Rebalancing: move (or force a new deployment of) each imbalanced service, a few services at a
+ * time, wait for each, then judge the balance again from a fresh snapshot. The AWS calls it makes
+ * itself are DescribeServices (a service's deployment configuration), UpdateService and StopTask;
+ * everything else it observes comes through `take`.
  *
  * A forced deployment with the service's own configuration (typically maximumPercent 200) does
  * not balance a bunched service: the scheduler starts every replacement while all the old tasks
@@ -16,14 +16,19 @@
  *
  * That holds for a service bunched on instances of its zones (instance-stacking). A service
  * bunched over zones (single-zone, zone-spread) is moved instead, one task at a time, as ECS's
- * own Availability Zone rebalancing does it: the desired count one up (the service scheduler
- * starts the task in the zone with the fewest of its tasks that has room), then, once the
- * service is steady, back (scaling in, it stops a task in the zone with the most). Only the
- * surplus moves, and nothing stops before its replacement runs. A forced deployment would
+ * own Availability Zone rebalancing does it (rebalance-moves.ts): where the service has room
+ * above its minimum healthy count, a task of its fullest zone is stopped (StopTask) and the
+ * scheduler starts the replacement in the zone with the fewest of its tasks that has room (the
+ * stopped one no longer counts); elsewhere (minimumHealthyPercent 100) the desired count goes one
+ * up (the new task goes there), then, once the service is steady, back (scaling in, it stops a
+ * task in the zone with the most). Only the surplus moves, the service never goes below its
+ * floor, and each move is judged on a fresh snapshot, so a spread tie that falls either way
+ * costs at most a move. Services that binpack are reported, never moved. A forced deployment would
  * replace every task, and where the other zones lack room (a small cluster; stopping tasks keep
  * theirs until STOPPED) each replacement lands where there is room, so a service bunched in one
  * zone can come out bunched in another. The moves stop when the service is balanced or a move
- * did not narrow its spread (no room left where it lacks tasks). The desired count is put back
+ * did not even it out (no room left where it lacks tasks, or its placement constraints keep it
+ * out: the result's `why` says which zones). The desired count is put back
  * after every move, however it ended; an Application Auto Scaling policy that changes it
  * meanwhile may undo a move.
  *
@@ -82,10 +87,11 @@ export interface RebalanceOptions {
  * - `balanced`: its deployment completed and the final snapshot finds it balanced.
  * - `still-imbalanced`: its deployment completed, and it is still imbalanced.
  * - `completed`: its deployment completed; balance does not judge it (a daemon service).
+ * - `not-moved`: it places by binpack (or at random), which packs on purpose: reported, never moved or forced.
  * - `failed`: the service is not in the cluster, UpdateService was refused, the deployment
  *   failed, the service went away, or it did not complete within the timeout (`error` says which).
  */
-export type RebalanceOutcome = "would-force" | "balanced" | "still-imbalanced" | "completed" | "failed";
+export type RebalanceOutcome = "would-force" | "balanced" | "still-imbalanced" | "completed" | "not-moved" | "failed";
 
 export interface ServiceRebalance {
   readonly service: string;
@@ -109,7 +115,7 @@ export interface ServiceRebalance {
   readonly restoreError?: string;
   /** Tasks moved one at a time (a zone imbalance); absent when the service was forced instead. */
   readonly moves?: number;
-  /** Of those, moved by stopping a task in the fullest zone (room above the minimum healthy count); the others by desired count one up, then back. */
+  /** Tasks stopped in the fullest zone to move them (room above the minimum healthy count), the last one counted even if it did not help; the other moves went by desired count one up, then back. */
   readonly stops?: number;
   /** Why the moves stopped short of balance (no room where it lacks tasks, placement constraints); absent when balanced. */
   readonly why?: string;
@@ -155,6 +161,8 @@ interface Finished {
   readonly why?: string;
 }
 
+/** A service balance does not judge (binpack, random): never moved, never forced. */
+const packed = (balance: ServiceBalance | undefined): boolean => balance !== undefined && !balance.checks.zones && !balance.checks.instances;
 /** A zone imbalance: fixed by moving tasks, not by a forced deployment. */
 const zoneImbalanced = (balance: ServiceBalance): boolean => balance.imbalances.some((i) => i.kind !== "instance-stacking");
 
@@ -188,11 +196,14 @@ export async function rebalance(clients: { readonly ecs: ECSClient }, clock: Clo
   const pollMs = options.pollIntervalMs ?? DEFAULT_REBALANCE_POLL_MS;
   const log = options.log ?? (() => {});
   const cluster = options.clusterName;
-  const names = [...new Set(options.services)];
   const startedAt = clock.now();
   const first = await options.take();
   const before = serviceBalance(first);
   const balanceOf = (report: BalanceReport | undefined, name: string) => report?.services.find((s) => s.service === name);
+  const all = [...new Set(options.services)];
+  const names = all.filter((name) => !packed(balanceOf(before, name)));
+  for (const name of all.filter((n) => !names.includes(n))) log("places by binpack: reported, never moved", { cluster, service: name });
+  const notMoved = (name: string): ServiceRebalance => ({ service: name, outcome: "not-moved", before: balanceOf(before, name), after: balanceOf(before, name) });
 
   if (options.dryRun) {
     const services = names.map((name): ServiceRebalance => {
@@ -206,7 +217,7 @@ export async function rebalance(clients: { readonly ecs: ECSClient }, clock: Clo
       log("would force a new deployment", { cluster, service: name, dryRun: true, ...(narrowed ? { narrowed } : {}) });
       return { service: name, outcome: "would-force", before: balanceOf(before, name), ...(narrowed ? { narrowed } : {}) };
     });
-    return { clusterName: cluster, dryRun: true, startedAt, finishedAt: clock.now(), services, before, ok: true };
+    return { clusterName: cluster, dryRun: true, startedAt, finishedAt: clock.now(), services: all.map((n) => services.find((s) => s.service === n) ?? notMoved(n)), before, ok: true };
   }
 
   const finished = new Map<string, Finished>();
@@ -451,7 +462,8 @@ export async function rebalance(clients: { readonly ecs: ECSClient }, clock: Clo
   }
 
   const after = serviceBalance(await options.take());
-  const services = names.map((name): ServiceRebalance => {
+  const services = all.map((name): ServiceRebalance => {
+    if (!names.includes(name)) return { ...notMoved(name), after: balanceOf(after, name) };
     const done = finished.get(name)!;
     const judged = balanceOf(after, name);
     const outcome: RebalanceOutcome = done.failed ? "failed" : !judged ? "completed" : judged.balanced ? "balanced" : "still-imbalanced";
@@ -484,6 +496,6 @@ export async function rebalance(clients: { readonly ecs: ECSClient }, clock: Clo
     services,
     before,
     after,
-    ok: services.every((s) => (s.outcome === "balanced" || s.outcome === "completed") && s.restored !== false),
+    ok: services.every((s) => (s.outcome === "balanced" || s.outcome === "completed" || s.outcome === "not-moved") && s.restored !== false),
   };
 }
