@@ -231,9 +231,12 @@ export async function rebalance(clients: { readonly ecs: ECSClient }, clock: Clo
     let short = 0;
     for (;;) {
       await clock.sleep(pollMs);
-      const service = (await options.take()).services.find((s) => s.name === name);
+      const snapshot = await options.take();
+      const service = snapshot.services.find((s) => s.name === name);
       if (!service) return "gone";
-      if (service.desiredCount === count && unsteadyReason(service) === undefined) return "steady";
+      // After a stop, its replacement must be seen running too (a service's counts can lag its tasks).
+      const replaced = !replacing || snapshot.tasks.filter((t) => t.group === `service:${name}` && t.desiredStatus === "RUNNING" && t.lastStatus === "RUNNING").length >= count;
+      if (service.desiredCount === count && unsteadyReason(service) === undefined && replaced) return "steady";
       short = service.runningCount + service.pendingCount < count ? short + 1 : 0;
       // A stopped task's replacement is waited for (its room frees as it stops): only the timeout ends that wait.
       if (replacing) {

@@ -99,6 +99,26 @@ describe("rebalance moves every spread service of 1-6 tasks out of one zone, one
   });
 });
 
+describe("a stop's replacement is waited for", () => {
+  it("even where the service's counts run ahead of its task list (running = desired while the replacement is not listed yet)", async () => {
+    const { world, clients, clock, cluster, take } = await simulate("2-zone", [{ name: "web", desiredCount: 4, cpu: 64, memory: 128, minimumHealthyPercent: 50 }]);
+    // The service says it runs its count; the task list shows a task only once it runs.
+    const lagging = async () => {
+      const snapshot = await take();
+      return {
+        ...snapshot,
+        services: snapshot.services.map((s) => ({ ...s, runningCount: s.desiredCount, pendingCount: 0 })),
+        tasks: snapshot.tasks.filter((t) => t.lastStatus === "RUNNING"),
+      };
+    };
+    const result = await rebalance(clients, clock, { clusterName: cluster, services: ["web"], take: lagging });
+    expect(result.services[0]).toMatchObject({ outcome: "balanced", moves: 2, stops: 2 });
+    expect(result.services[0].after!.perZone.map((z) => z.tasks)).toEqual([2, 2]);
+    expect(world.downtimeViolations()).toEqual([]);
+    clock.stop();
+  });
+});
+
 describe("too little capacity where a service lacks tasks", () => {
   it.each([50, 100])("minimumHealthyPercent %i: the second zone full, the service stays as it was, says why, and no task is lost", async (minimumHealthyPercent) => {
     const { world, clients, clock, cluster, take, zoneNames } = await simulate("2-zone", [{ name: "web", desiredCount: 4, cpu: 256, memory: 512, minimumHealthyPercent }]);
