@@ -4,14 +4,18 @@
  * instant in London and New York), gates, terraform and resume, on one virtual clock. Compared
  * with the same config rolled one after another (maxParallel 1): the same steps per environment,
  * the two waves overlapping in virtual time, the whole rollout over sooner. One failing stops the
- * other before its next step; Ctrl-C stops both and the same command resumes each.
+ * other before its next step; Ctrl-C stops both and the same command resumes each, in process and
+ * across runs of the CLI (`--simulate --state-dir`, whose replay rolls the waves as the run did).
  */
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { rolloutExitCode, rolloutOptions, simulatedWorld } from "../../scripts/commands/rollout";
 import { loadConfig } from "../../scripts/config/file";
 import { readPins } from "../../scripts/config/pins";
 import { createLogger } from "../../scripts/core/log";
 import { type RolloutOptions, type RolloutResult, type WaveReport, rollout } from "../../scripts/rollout/rollout";
+import { errorLines, scratch } from "../support/cli";
+import { amirollInProcess } from "../support/cli-in-process";
 import { stopAfterTest } from "../support/stop-worlds";
 
 jest.setTimeout(60_000);
@@ -125,5 +129,38 @@ describe("parallel waves: production-eu and production-us at once (maxParallel 2
       expect([env, s.steps(env, before)[0]]).toEqual([env, expect.stringMatching(/^(drain|migrate)$/)]);
     }
     expect(s.violations()).toEqual([]);
+  });
+});
+
+describe("amiroll rollout --simulate --state-dir with maxParallel 2: Ctrl-C in one run, the same command in the next", () => {
+  it("SIGINT before production-us's watch: exit 130, both productions interrupted; run again: the replay rebuilds both, each finishes (exit 0), 0 violations", async () => {
+    const dir = join(scratch, "parallel-state");
+    const args = ["rollout", "--simulate", "--wait-for-window", "--config", FIXTURE, "--state-dir", dir];
+    // The signal the sim's interrupt point sends, delivered to the verb's listeners without a real signal.
+    const kill = jest.spyOn(process, "kill").mockImplementation(((_pid: number, signal: NodeJS.Signals) => process.emit(signal, signal)) as typeof process.kill);
+    let cut;
+    try {
+      cut = await amirollInProcess(args, { AMIROLL_SIM_INTERRUPT: "production-us:migrate" });
+    } finally {
+      kill.mockRestore();
+    }
+    expect([cut.status, errorLines(cut.stderr).length]).toEqual([130, 1]);
+    expect(cut.stderr).toContain("rollout: staging -> production-eu + production-us (simulated");
+    expect(cut.stdout).toMatch(/^production-eu: interrupted/m);
+    expect(cut.stdout).toMatch(/^production-us: interrupted/m);
+    const journal = JSON.parse(readFileSync(join(dir, "journal.json"), "utf8"));
+    expect(journal.runs).toEqual([expect.objectContaining({ options: expect.objectContaining({ maxParallel: 2 }), outcome: "interrupted" })]);
+    expect(readFileSync(join(dir, "amis.json"), "utf8")).not.toContain("rejected");
+
+    const resumed = await amirollInProcess(args);
+    expect([resumed.status, errorLines(resumed.stderr)]).toEqual([0, []]);
+    expect(resumed.stderr).toContain("replayed 1 earlier run(s) of this simulated world");
+    expect(resumed.stderr).not.toContain("the replay left other pins");
+    expect(resumed.stdout).toMatch(/^staging: already done$/m);
+    expect(resumed.stdout).toMatch(/^production-eu: done$/m);
+    expect(resumed.stdout).toMatch(/^production-us: done$/m);
+    expect(resumed.stdout).toMatch(/^zero-downtime violations: 0$/m);
+    const pins = JSON.parse(readFileSync(join(dir, "amis.json"), "utf8"));
+    for (const env of PRODUCTIONS) expect(pins[env].apps.current.verifiedAt).toEqual(expect.any(String));
   });
 });
