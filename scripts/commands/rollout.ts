@@ -194,7 +194,7 @@ async function printNotice(world: RolloutWorld, waves: readonly Environment[], c
     const { clients } = world.access(env);
     for (const c of env.clusters) fleets.set(`${env.name}/${c.name}`, await takeSnapshot(clients, c.ecsClusterName, { now: world.clock.now(), since: world.clock.now() }));
   }
-  process.stdout.write(rolloutNotice({ waves, environments: config.environments, pins: config.pins, fleets, now: world.clock.now() }));
+  process.stdout.write(rolloutNotice({ waves, environments: config.environments, pins: config.pins, fleets, now: world.clock.now(), maxParallel: config.maxParallel }));
 }
 
 /**

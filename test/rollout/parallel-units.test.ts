@@ -74,6 +74,14 @@ describe("maxParallel in amiroll.json", () => {
 });
 
 describe("which environments roll at once", () => {
+  it("the maintenance notice (rollout --notice) says which roll at once", async () => {
+    const r = await amirollInProcess(["rollout", "--simulate", "--notice", "--config", join(FIXTURE_DIR, "amiroll.json")]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain("Environments, in order: staging → production-eu + production-us (those joined by + roll at once, at most 2 at a time).");
+    expect(r.stdout).toMatch(/^#### production-us$/m);
+  });
+
+
   it("groups the waves by promotion depth, in order", () => {
     const envs = environments("staging eu>staging us>staging dr>eu");
     expect(depthGroups(envs, envs).map((g) => g.map((e) => e.name))).toEqual([["staging"], ["eu", "us"], ["dr"]]);
