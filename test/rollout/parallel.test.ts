@@ -104,18 +104,27 @@ describe("parallel waves: production-eu and production-us at once (maxParallel 2
     expect(s.violations()).toEqual([]);
   });
 
-  it("Ctrl-C stops both (exit 130, nothing rejected); the same rollout again finishes each from where it was", async () => {
+  it.each<[string, string, RegExp]>([
+    // Before a step: eu is in its watch, us about to begin its own.
+    ["production-us", "migrate", /^(drain|migrate)$/],
+    // Inside terraform: eu's add apply has created the new group (terraform gets the signal, finishes, saves its state).
+    ["production-eu", "apply:created", /^(apply|drain)$/],
+  ])("Ctrl-C at %s:%s stops both (exit 130, nothing rejected); the same rollout again finishes each from where it was", async (at, point, resumesWith) => {
     const s = await parallelWorld();
     const controller = new AbortController();
+    const stop = (env: string, reached: string) => void (env === at && reached === point && controller.abort());
     s.world.signal = controller.signal;
+    s.world.checkpoint = stop;
     const cut = await s.run({
       signal: controller.signal,
       beforeStep: (env, step) => {
         s.lines.push(`step ${env}:${step} @${s.world.clock.now()}`);
-        if (env === "production-us" && step === "migrate") controller.abort();
+        stop(env, step);
       },
     });
     s.world.signal = undefined;
+    s.world.checkpoint = undefined;
+    expect(controller.signal.aborted).toBe(true);
     expect(cut.outcome).toBe("interrupted");
     expect(rolloutExitCode(cut.outcome)).toBe(130);
     expect(cut.waves.map((w) => [w.environment, w.outcome])).toEqual([["staging", "done"], ["production-eu", "interrupted"], ["production-us", "interrupted"]]);
@@ -125,8 +134,8 @@ describe("parallel waves: production-eu and production-us at once (maxParallel 2
     expect(done.waves.map((w) => [w.environment, w.outcome])).toEqual([["staging", "already done"], ["production-eu", "done"], ["production-us", "done"]]);
     for (const env of PRODUCTIONS) {
       expect(s.pins()[env].apps.current.verifiedAt).toEqual(expect.any(String));
-      // Resumed: what the first run finished is not done again (its pins were written, its add applied).
-      expect([env, s.steps(env, before)[0]]).toEqual([env, expect.stringMatching(/^(drain|migrate)$/)]);
+      // Resumed: what the first run finished is not done again (its pins were written; at the watch, its add applied).
+      expect([env, s.steps(env, before)[0]]).toEqual([env, expect.stringMatching(resumesWith)]);
     }
     expect(s.violations()).toEqual([]);
   });
