@@ -64,6 +64,7 @@ export const OPERATOR_ACTION: Readonly<Record<WaveOutcome | "error", string>> = 
   "guard refused": "review the plan (amiroll plan --env ENV); --allow only a change meant to be",
   interrupted: "run the same command again: it resumes where the world is",
   "not started": "run the earlier waves first",
+  stopped: "see why the wave rolled beside it ended; then run again: it resumes where the world is",
   error: "read the error, fix it, run again",
 };
 

@@ -47,6 +47,7 @@ import type { HttpProbe } from "./smoke";
 import { type GroupCapacity, RefreshHalt, refreshInstances } from "./refresh";
 import { type ClusterStep, type StepKind, environmentStep, nextClusterStep, rollbackUnfinished } from "./state";
 import { formatInstant, formatWait, nextOpening, openWindow } from "../config/windows";
+import { type Siblings, parallelRollout } from "./parallel";
 
 /** How the rollout reaches one environment: its AWS clients and its terraform stack. */
 export interface EnvironmentAccess {
@@ -87,12 +88,16 @@ export interface RolloutOptions {
   readonly checkpoint?: (environment: string, point: RolloutPoint) => void;
   /** Where the state and the pins are backed up before every apply (none: no backups). */
   readonly backups?: BackupSettings;
+  /** Environments at the same promotion depth rolled at once (parallel.ts); 1: one after another. @default 1 */
+  readonly maxParallel?: number;
+  /** Set by parallel.ts for a wave rolled beside others: a sibling's end stops it before its next step. */
+  readonly siblings?: Siblings;
 }
 
 /** The points inside the steps `checkpoint` is called at. */
 export type RolloutPoint = "plan" | "rollback:pinned" | "rollback:reactivated" | "refresh:drained" | "refresh:terminated";
 
-export type WaveOutcome = "done" | "already done" | "failed" | "rolled back" | "refused" | "guard refused" | "interrupted" | "not started";
+export type WaveOutcome = "done" | "already done" | "failed" | "rolled back" | "refused" | "guard refused" | "interrupted" | "not started" | "stopped";
 
 export interface WaveReport {
   readonly environment: string;
@@ -119,6 +124,8 @@ export interface WaveReport {
   rejected?: Readonly<Record<string, string>>;
   /** The state backups taken before the wave's applies (their state files), in order. */
   readonly backups: string[];
+  /** The environments this wave rolled beside (maxParallel > 1). */
+  parallelWith?: readonly string[];
 }
 
 export interface RolloutResult {
@@ -240,6 +247,7 @@ function isInterruption(error: unknown, signal: AbortSignal | undefined): boolea
 }
 
 export async function rollout(options: RolloutOptions): Promise<RolloutResult> {
+  if ((options.maxParallel ?? 1) > 1) return parallelRollout(options, { run: (environment, o) => runWave(environment, o), empty: emptyReport });
   const { clock } = options;
   const startedAt = clock.now();
   const waves: WaveReport[] = [];
@@ -327,7 +335,8 @@ async function runWave(environment: Environment, options: RolloutOptions, mode: 
   };
 
   const writeClusterPins = async (pins: Pins, changes: ReadonlyMap<string, ClusterPins>, why: string) => {
-    const next: Pins = { ...pins, [env]: { ...pins[env], ...Object.fromEntries(changes) } };
+    // Other environments' pins as the file has them now: a wave rolled beside this one may have written its own.
+    const next: Pins = { ...(options.siblings ? readCurrentPins() : pins), [env]: { ...pins[env], ...Object.fromEntries(changes) } };
     const diff = writePins(options.pinsPath, next, options.environments);
     report.pinChanges.push(diff);
     log.info(`${env}: ${options.pinsShownAs}: ${why}\n${diff.map((l) => `    ${l}`).join("\n")}`, { env, pins: options.pinsShownAs, why, diff });
@@ -402,6 +411,9 @@ async function runWave(environment: Environment, options: RolloutOptions, mode: 
       // the user's (refused, nothing changed), or, after a step of its own, a world that moved.
       if (verifying && !VERIFY_STEPS.has(kind)) throw new Stop(changed ? "failed" : "refused", notVerifiable(env, kind, world.steps));
       if (kind === "refuse") throw new Stop("refused", of("refuse").map(([c, s]) => `${c}: ${s.reason}`).join("; "));
+      // A wave rolled beside this one ended other than done: no new step (finishing a rollback restores the old capacity: it goes on).
+      const halted = world.undoing.length === 0 ? options.siblings?.halted() : undefined;
+      if (halted) throw new Stop("stopped", `stopped before ${kind}: ${halted}`);
       repeats = kind === lastStep ? repeats + 1 : 0;
       if (repeats >= 3 || n >= MAX_STEPS) throw new Stop("failed", `${env} does not converge: step ${kind} again after ${n} steps (${[...world.steps].map(([c, s]) => `${c}: ${s.kind}`).join(", ")})`);
       if (!changed) {
@@ -513,6 +525,7 @@ async function runWave(environment: Environment, options: RolloutOptions, mode: 
       report.outcome = stop?.outcome ?? "failed";
       report.reason = stop?.reason ?? (error as Error).message;
     }
+    options.siblings?.ended(env, report.outcome, report.reason);
     if (report.outcome === "failed" && stop?.imageFailed) {
       report.outcome = verifying
         ? await rejectVerified(environment, options, access, report, readCurrentPins(), writeClusterPins)
@@ -520,7 +533,7 @@ async function runWave(environment: Environment, options: RolloutOptions, mode: 
     } else if (report.outcome === "failed") {
       log.warn(`${env}: ${report.reason}: no verdict on the image, so nothing is rolled back and nothing rejected; once the cause is fixed, run ${again} again: it continues from where the world is`, { env });
     }
-    if (report.outcome === "interrupted") {
+    if (report.outcome === "interrupted" || report.outcome === "stopped") {
       log.warn(`${env}: ${report.reason}. Run ${again} again: it continues from where the world is.`, { env });
     }
   }
@@ -582,6 +595,8 @@ async function checkHoldAndWindow(environment: Environment, options: RolloutOpti
   log.info(`${environment.name}: waiting for its maintenance window: opens ${when}`, { env: environment.name, opensAt: new Date(next.opensAt).toISOString() });
   while (clock.now() < next.opensAt) {
     if (options.signal?.aborted) throw new Stop("interrupted", "interrupted while waiting for the maintenance window");
+    const halted = options.siblings?.halted();
+    if (halted) throw new Stop("stopped", `stopped while waiting for the maintenance window: ${halted}`);
     await clock.sleep(Math.min(next.opensAt - clock.now(), 60_000));
   }
 }
