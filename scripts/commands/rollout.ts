@@ -19,6 +19,8 @@ import { UsageError } from "../core/errors";
 import { createAwsClients, maxAttemptsFrom } from "../fleet/clients";
 import { takeSnapshot } from "../fleet/snapshot";
 import { rolloutNotice } from "../rollout/notice";
+import { ownerNotices } from "../rollout/owner-notices";
+import { checkNoticeOptions, deliverOwnerNotices } from "./notices";
 import { rolloutMarkdown, rolloutText } from "../rollout/report";
 import { type EnvironmentAccess, type RolloutOptions, type RolloutResult, rollout, wavesOf } from "../rollout/rollout";
 import { fetchProbe } from "../rollout/smoke";
@@ -40,6 +42,8 @@ interface RolloutCommandOptions extends CommonOptions {
   readonly waitForWindow?: boolean;
   readonly force?: boolean;
   readonly notice?: boolean;
+  readonly noticeDir?: string;
+  readonly send?: boolean;
   readonly timeout: string;
   readonly stallAfter: string;
   readonly output: "text" | "markdown";
@@ -77,6 +81,8 @@ export function rolloutCommand(): Command {
     .option("--wait-for-window", "outside a maintenance window, wait until the next one opens")
     .option("--force", "roll environments and clusters that are on hold")
     .option("--notice", "print the maintenance notice (what, when, which services by owner) and change nothing")
+    .option("--notice-dir <dir>", "with --notice: also write one notice per owner tag to DIR (created if missing), OWNER.md")
+    .option("--send", "with --notice: post each owner's notice to notices.webhook (without it, print what would be posted)")
     .option("--timeout <duration>", "how long tasks may take to move in one wave", "60m")
     .option("--stall-after <duration>", "no progress for this long is a stall", "10m")
     .option("--state-dir <dir>", "with --simulate: keep the simulated world and its pins in DIR (created if missing), so that the same command run again after Ctrl-C or a crash continues it (default: a temporary directory, removed on exit)")
@@ -97,6 +103,7 @@ export function rolloutCommand(): Command {
     const waves = wavesOf(config.environments, options.from, options.to);
     if (waves.length === 0) throw new UsageError(`--from ${options.from} comes after --to ${options.to} in the promotion order (${wavesOf(config.environments).map((e) => e.name).join(" -> ")})`);
     if (options.stateDir !== undefined && !options.simulate) throw new UsageError("--state-dir needs --simulate (it keeps the simulated world between runs)");
+    checkNoticeOptions(options, config);
     // Backups are taken before every apply: a directory they cannot go to is found now.
     if (!options.simulate) for (const wave of waves) checkBackupDir(config.backups, wave.name);
     const interruptPoint = options.simulate ? interruptPointFrom(process.env, config.environments) : undefined;
@@ -136,7 +143,7 @@ export function rolloutCommand(): Command {
         world = realWorld(config, log);
       }
       if (options.notice) {
-        await printNotice(world, waves, config);
+        await printNotice(world, waves, config, options, log, interrupt.signal);
         return;
       }
       if (interrupt.signal.aborted) {
@@ -184,13 +191,15 @@ function report(world: RolloutWorld, result: RolloutResult, options: RolloutComm
   if (EXIT_OF[result.outcome] !== EXIT.ok) throw new Exit(EXIT_OF[result.outcome]);
 }
 
-async function printNotice(world: RolloutWorld, waves: readonly Environment[], config: Config): Promise<void> {
+async function printNotice(world: RolloutWorld, waves: readonly Environment[], config: Config, options: RolloutCommandOptions, log: Logger, signal: AbortSignal): Promise<void> {
   const fleets = new Map<string, Awaited<ReturnType<typeof takeSnapshot>>>();
   for (const env of waves) {
     const { clients } = world.access(env);
     for (const c of env.clusters) fleets.set(`${env.name}/${c.name}`, await takeSnapshot(clients, c.ecsClusterName, { now: world.clock.now(), since: world.clock.now() }));
   }
-  process.stdout.write(rolloutNotice({ waves, environments: config.environments, pins: config.pins, fleets, now: world.clock.now() }));
+  const input = { waves, environments: config.environments, pins: config.pins, fleets, now: world.clock.now() };
+  process.stdout.write(rolloutNotice(input));
+  await deliverOwnerNotices(ownerNotices(input), { dir: options.noticeDir, webhook: config.notices, send: options.send === true, log, signal });
 }
 
 /**
