@@ -2,7 +2,8 @@
  * `amiroll rollout [--from E] [--to E]`: takes the pinned image through the environments in
  * waves (staging, then what promotes from it), with gates between them, inside maintenance
  * windows, respecting holds; resumable (run it again after a crash or Ctrl-C), rolls back a
- * failed blue-green wave. `--notice` prints the window's notice and changes nothing.
+ * failed blue-green wave. `--notice` prints the window's notice and changes nothing (with
+ * `--notice-dir` and `--send`, it also writes and posts one per owner: commands/notices.ts).
  * Exit: 0 done; 1 a wave failed or was rolled back; 2 refused (window, hold, unverified source,
  * bad input); 3 the plan guard refused; 130 interrupted (Ctrl-C, SIGTERM: nothing rejected, the
  * same command resumes). With `--simulate --state-dir DIR` the simulated world outlives the
