@@ -15,6 +15,7 @@ import { Command, Option } from "commander";
 import type { Environment } from "../config/environments";
 import { type BackupSettings, DEFAULT_BACKUP_KEEP, findEnvironment } from "../config/file";
 import { checkBackupDir } from "../terraform/state-backup";
+import { type StateVersionReader, s3StateVersionReader } from "../terraform/state-version";
 import { formatPins } from "../config/pins";
 import { UsageError } from "../core/errors";
 import { createAwsClients, maxAttemptsFrom } from "../fleet/clients";
@@ -223,6 +224,7 @@ export function rolloutOptions(world: RolloutWorld, environments: readonly Envir
     signal: world.signal,
     checkpoint: world.checkpoint,
     backups: world.backups,
+    stateVersion: world.stateVersion,
     ...extra,
   };
 }
@@ -238,6 +240,8 @@ export interface RolloutWorld {
   readonly violations?: () => number;
   /** Where the state is backed up before every apply. */
   readonly backups?: BackupSettings;
+  /** Reads the S3 state object's version id for each backup (real AWS only). */
+  readonly stateVersion?: StateVersionReader;
   signal?: AbortSignal;
   /**
    * Called at the points inside the steps (rollout.ts `RolloutPoint`; simulated, also the sim
@@ -254,6 +258,7 @@ export function realWorld(config: Config, log: Logger): RolloutWorld {
     pinsShownAs: config.pinsShownAs,
     probe: fetchProbe,
     backups: config.backups,
+    stateVersion: s3StateVersionReader(),
     access: (environment) => {
       const clients = createAwsClients(environment);
       return {
