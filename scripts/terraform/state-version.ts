@@ -6,9 +6,9 @@
  * `terraform state pull` does not say which version it read, so the object is read again
  * (GetObject, which needs only what terraform's own read needs: s3:GetObject) and its lineage
  * and serial compared with the pulled state's: the version id is recorded only when the object
- * is that state. No version id in S3's answer means versioning was never on; the version id
- * "null" means the object was written while versioning was off or suspended (a later write
- * replaces it). Reading it never stops an apply: a failure is recorded and logged as such.
+ * is that state. No version id in S3's answer means versioning is off (or suspended: moto gives
+ * none then); the version id "null" means the object was written while versioning was off or
+ * suspended. Either way a later write replaces it. Reading it never stops an apply: a failure is recorded and logged as such.
  */
 import { terminalLine } from "../core/inert";
 
@@ -94,7 +94,8 @@ export function versionOf(versionId: string | undefined, body: string, pulled: {
     return { versionId: null, note: `${where} changed between terraform's pull and amiroll's read (${was}, not serial ${pulled.serial}): its version id is not recorded`, short: "S3 version not recorded: the object changed", problem: true };
   }
   if (versionId === undefined || versionId === "") {
-    return { versionId: null, note: `versioning is off on bucket ${backend.bucket} (S3 gave no version id): S3 keeps no earlier version of the state, only this backup does`, short: "no S3 version: versioning is off" };
+    // S3 gives none when versioning was never on; moto (and, by some accounts, S3) none for a suspended bucket's "null" version either.
+    return { versionId: null, note: `versioning is off or suspended on bucket ${backend.bucket} (S3 gave no version id): S3 keeps this state only until the next write, and this backup`, short: "no S3 version: versioning off or suspended" };
   }
   if (versionId === "null") {
     return { versionId: null, note: `${where} was written while versioning was off or suspended on bucket ${backend.bucket} (S3's version id "null"): the next write replaces it`, short: 'S3 version "null": versioning off or suspended' };

@@ -34,7 +34,7 @@ function fakeS3(answer: { VersionId?: string; body?: string } | Error) {
 describe("versionOf: what S3's answer says", () => {
   it.each([
     ["versioning on", "3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY", { versionId: "3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY", short: "S3 version 3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY" }],
-    ["versioning never on (no version id)", undefined, { versionId: null, short: "no S3 version: versioning is off", note: expect.stringMatching(/^versioning is off on bucket acme-tfstate \(S3 gave no version id\)/) }],
+    ["versioning never on (no version id)", undefined, { versionId: null, short: "no S3 version: versioning off or suspended", note: expect.stringMatching(/^versioning is off or suspended on bucket acme-tfstate \(S3 gave no version id\)/) }],
     ["written while suspended (\"null\")", "null", { versionId: null, short: 'S3 version "null": versioning off or suspended', note: expect.stringMatching(/versioning was off or suspended on bucket acme-tfstate \(S3's version id "null"\)/) }],
   ])("%s", (_what, versionId, expected) => {
     const version = versionOf(versionId, STATE, PULLED, BACKEND);
@@ -102,8 +102,8 @@ describe("backupBeforeApply with the S3 version", () => {
   it("versioning off: recorded as such, said in the log, no warning", async () => {
     const { lines, log } = logged();
     const record = (await backupBeforeApply(settings(), { environment: "staging", runner: runner(STATE), at: 0, purpose: "p", backend: BACKEND, stateVersion: s3StateVersionReader({ client: fakeS3({}).client }), log }))!;
-    expect(readBackupRecord(record.stateFile)).toMatchObject({ s3VersionId: null, s3Version: expect.stringMatching(/^versioning is off on bucket acme-tfstate/) });
-    expect(lines.join("\n")).toMatch(/serial 7; pins beside it; versioning is off on bucket acme-tfstate/);
+    expect(readBackupRecord(record.stateFile)).toMatchObject({ s3VersionId: null, s3Version: expect.stringMatching(/^versioning is off or suspended on bucket acme-tfstate/) });
+    expect(lines.join("\n")).toMatch(/serial 7; pins beside it; versioning is off or suspended on bucket acme-tfstate/);
     expect(lines.filter((l) => l.startsWith("warning:"))).toEqual([]);
   });
 
