@@ -146,6 +146,10 @@ export function rolloutCommand(): Command {
       }
       if (options.notice) {
         await printNotice(world, waves, config, options, log, interrupt.signal);
+        if (interrupt.signal.aborted) {
+          log.error("interrupted while the notices were delivered (the log says which were posted); nothing else was changed", { exitCode: EXIT.interrupted });
+          throw new Exit(EXIT.interrupted);
+        }
         return;
       }
       if (interrupt.signal.aborted) {

@@ -46,28 +46,40 @@ export async function postNotices(
   const timeoutMs = options.timeoutMs ?? WEBHOOK_TIMEOUT_MS;
   const results: PostResult[] = [];
   for (const notice of notices) {
-    const signal = options.signal ? AbortSignal.any([options.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
+    if (options.signal?.aborted) {
+      results.push({ owner: notice.owner, ok: false, detail: `not posted to ${host}: interrupted` });
+      continue;
+    }
+    // The timeout covers the whole exchange, the answer's body included; Ctrl-C ends it too.
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, timeoutMs);
+    const interrupt = () => controller.abort();
+    options.signal?.addEventListener("abort", interrupt, { once: true });
     let result: PostResult;
     try {
       const response = await (options.fetch ?? globalThis.fetch)(webhook, {
         method: "POST",
         headers: { "content-type": "application/json; charset=utf-8" },
         body: webhookBody(notice),
-        signal,
+        signal: controller.signal,
         redirect: "error",
       });
       const answer = await answerOf(response);
+      if (timedOut) throw new Error("timed out");
       result = response.ok
         ? { owner: notice.owner, ok: true, detail: `posted to ${host} (HTTP ${response.status})` }
         : { owner: notice.owner, ok: false, detail: `posting to ${host} failed: ${terminalLine(answer)}` };
     } catch (error) {
       const e = error as Error & { cause?: { code?: string; message?: string } };
-      const why = e.name === "TimeoutError" || (e.name === "AbortError" && !options.signal?.aborted)
-        ? `no answer within ${timeoutMs / 1000} s`
-        : e.name === "AbortError"
-          ? "interrupted"
-          : `${e.cause?.code ?? e.cause?.message ?? e.message}`;
+      const why = timedOut ? `no answer within ${timeoutMs / 1000} s` : options.signal?.aborted ? "interrupted" : `${e.cause?.code ?? e.cause?.message ?? e.message}`;
       result = { owner: notice.owner, ok: false, detail: `posting to ${host} failed: ${terminalLine(why)}` };
+    } finally {
+      clearTimeout(timer);
+      options.signal?.removeEventListener("abort", interrupt);
     }
     results.push(result);
   }

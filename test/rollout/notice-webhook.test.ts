@@ -103,3 +103,19 @@ describe("postNotices", () => {
     }
   });
 });
+
+describe("postNotices interrupted", () => {
+  it("Ctrl-C during a post ends it, and the owners after it are not posted", async () => {
+    const controller = new AbortController();
+    // The first request is never answered: it is interrupted instead.
+    const { server, base, received } = await webhookServer(() => controller.abort());
+    try {
+      const results = await postNotices(`${base}/hook`, notices, { signal: controller.signal, timeoutMs: 60_000 });
+      const host = new URL(base).host;
+      expect(results.map((r) => r.detail)).toEqual([`posting to ${host} failed: interrupted`, `not posted to ${host}: interrupted`, `not posted to ${host}: interrupted`]);
+      expect(received).toHaveLength(1);
+    } finally {
+      await stop(server);
+    }
+  });
+});
