@@ -26,7 +26,8 @@ import { type ClusterPins, type Pin, type Pins, readPins, writePins } from "../c
 import type { Logger } from "../core/log";
 import type { TerraformStack } from "../terraform/runner";
 import type { BackupSettings } from "../config/file";
-import { backupBeforeApply } from "../terraform/state-backup";
+import { backupBeforeApply, backupShown } from "../terraform/state-backup";
+import type { StateVersionReader } from "../terraform/state-version";
 import { StalePlanError, TerraformError } from "../core/errors";
 import type { BalanceReport } from "../fleet/balance";
 import type { AwsClients } from "../fleet/clients";
@@ -92,6 +93,8 @@ export interface RolloutOptions {
   readonly maxParallel?: number;
   /** Set by parallel.ts for a wave rolled beside others: a sibling's end stops it before its next step. */
   readonly siblings?: Siblings;
+  /** Reads the S3 state object's version id for each backup (none: not asked, as in a simulated run). */
+  readonly stateVersion?: StateVersionReader;
 }
 
 /** The points inside the steps `checkpoint` is called at. */
@@ -361,8 +364,8 @@ async function runWave(environment: Environment, options: RolloutOptions, mode: 
       }
       try {
         if (options.backups) {
-          const backup = await backupBeforeApply(options.backups, { environment: env, runner: stack.runner, pinsPath: options.pinsPath, at: clock.now(), purpose: `rollout: ${purpose} (${guard.expect})`, backend: environment.backend, log });
-          if (backup) report.backups.push(backup.stateFile);
+          const backup = await backupBeforeApply(options.backups, { environment: env, runner: stack.runner, pinsPath: options.pinsPath, at: clock.now(), purpose: `rollout: ${purpose} (${guard.expect})`, backend: environment.backend, stateVersion: options.stateVersion, log });
+          if (backup) report.backups.push(backupShown(backup, backup.version));
         }
         log.info(`${env}: terraform apply (${guard.expect})`, { env, expect: guard.expect });
         await stack.runner.apply(planFile);
