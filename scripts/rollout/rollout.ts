@@ -461,9 +461,19 @@ async function runWave(environment: Environment, options: RolloutOptions, mode: 
             const phase = world.undoing.includes(cluster.name) ? "rollback" : "refresh";
             // The first batch of a roll forward is the canary slice, when the cluster has one.
             const canary = phase === "refresh" && cluster.canary ? refreshCanary(environment, access, options, report, world.targets, cluster) : undefined;
-            await timed(phase, () => refreshCluster(environment, access, options, cluster, steps.get(cluster.name)!.imageId, boots, refreshSizes, canary));
-            // The canary's time is its own phase, not the refresh's.
-            if (canary?.ms) report.phases[report.phases.length - 1].ms -= canary.ms;
+            try {
+              await timed(phase, () => refreshCluster(environment, access, options, cluster, steps.get(cluster.name)!.imageId, boots, refreshSizes, canary));
+            } catch (error) {
+              // The slice failed before its soak (a crash loop while it drained): the canary's verdict.
+              if (canary?.began !== undefined && canary.ms === undefined) {
+                report.canary = { verdict: isInterruption(error, options.signal) ? "interrupted" : "failed", detail: (error as Error).message, ms: clock.now() - canary.began };
+              }
+              throw error;
+            } finally {
+              // The canary's time is its own phase, not the refresh's.
+              const last = report.phases[report.phases.length - 1];
+              if (canary?.ms && last?.step === phase) last.ms -= canary.ms;
+            }
           }
           break;
         }
@@ -631,13 +641,13 @@ async function canaryPhase(report: WaveReport, clock: Clock, work: () => Promise
  * are DRAINING and their tasks moved, the gates soak it (rollout/slice.ts) before it is
  * terminated and the other batches follow. Its time is the wave's "canary" phase.
  */
-function refreshCanary(environment: Environment, access: EnvironmentAccess, options: RolloutOptions, report: WaveReport, targets: ReadonlyMap<string, Pin>, cluster: Cluster): RefreshCanary & { ms?: number } {
+function refreshCanary(environment: Environment, access: EnvironmentAccess, options: RolloutOptions, report: WaveReport, targets: ReadonlyMap<string, Pin>, cluster: Cluster): RefreshCanary & { ms?: number; began?: number } {
   const { clock } = options;
   const slice = sliceOf(cluster);
   let started = clock.now();
-  const canary: RefreshCanary & { ms?: number } = {
+  const canary: RefreshCanary & { ms?: number; began?: number } = {
     instances: slice.instances,
-    started: () => void (started = clock.now()),
+    started: () => void (started = canary.began = clock.now()),
     soak: async () => {
       try {
         options.checkpoint?.(environment.name, "canary:soak");

@@ -100,11 +100,36 @@ describe("Ctrl-C at every point of a healthy rollout, then the same command agai
     expect(s.lines.join("\n")).toContain("Run amiroll rollout again: it continues from where the world is.");
   });
 
-  it("staging (replace, proven on a canary): before its pin, in the canary's apply, before the canary, in the replace's plan and apply, before the gates", async () => {
+  it("staging (replace, proven on a canary): before its pin, in the canary's apply, before the canary, in its soak, in the replace's plan and apply, before the gates", async () => {
     const s = await simulated();
-    const finished = await chain(s, ["staging:pin", "staging:apply:created", "staging:canary", "staging:plan", "staging:apply:deleting", "staging:verify"]);
+    const finished = await chain(s, ["staging:pin", "staging:apply:created", "staging:canary", "staging:canary:soak", "staging:plan", "staging:apply:deleting", "staging:verify"]);
     expect(finished.waves.map((w) => w.outcome)).toEqual(["done", "done"]);
     for (const env of ["staging", "production"]) expect(s.groupImages(env)).toEqual([PINNED]);
+    expectNothingRejected(s);
+    expect(s.violations()).toEqual([]);
+  });
+});
+
+describe("Ctrl-C at every step of a canary slice, then the same command again (issue 20.2)", () => {
+  it("staging blue-green with a slice: before its pin, in the add apply, before the canary, in its soak, before the drain of the rest, the watch and the gates, in the retire apply", async () => {
+    const s = await simulated({ edit: (c) => Object.assign(c.staging, { strategy: "blue-green", canary: { instances: 1, soak: "1m" } }) });
+    const finished = await chain(s, ["staging:pin", "staging:apply:created", "staging:canary", "staging:canary:soak", "staging:drain", "staging:migrate", "staging:verify", "staging:apply:deleting"]);
+    expect(finished.waves.map((w) => w.outcome)).toEqual(["done", "done"]);
+    // The run after the one cut short in the soak judged the slice again from its start, passed
+    // it, and was interrupted before the drain of the rest, which the next run began with.
+    expect(s.steps[4]).toEqual(["staging:canary", "staging:drain"]);
+    expect(s.steps[5][0]).toBe("staging:drain");
+    for (const env of ["staging", "production"]) expect(s.groupImages(env)).toEqual([PINNED]);
+    expectNothingRejected(s);
+    expect(s.violations()).toEqual([]);
+  });
+
+  it("staging refresh with a slice: in the slice's soak (its old instance DRAINING), then the same command resumes with the slice and finishes", async () => {
+    const s = await simulated({ edit: (c) => Object.assign(c.staging, { strategy: "refresh", canary: { instances: 1, soak: "1m" } }) });
+    const finished = await chain(s, ["staging:refresh", "staging:canary:soak", "staging:refresh:terminated", "staging:verify"]);
+    expect(finished.waves.map((w) => w.outcome)).toEqual(["done", "done"]);
+    expect(s.instances("staging", PINNED).length).toBeGreaterThan(0);
+    expect(s.instanceImages("staging")).toEqual([PINNED]);
     expectNothingRejected(s);
     expect(s.violations()).toEqual([]);
   });
