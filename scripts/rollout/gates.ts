@@ -75,14 +75,17 @@ export async function runGates(context: GateContext): Promise<GatesResult> {
     for (const gate of GATES) if (!results.some((r) => r.gate === gate)) results.push({ gate, outcome: "not run", detail: "an earlier gate failed" });
     return { passed: !failed, gates: results, balance, ...(failed && { reason: `${failed.gate}: ${failed.detail}` }) };
   };
+  // A canary slice's gates say so, on the line and in its fields.
+  const label = context.slice ? "canary gate" : "gate";
+  const phase = context.slice ? { phase: "canary" } : {};
   const pass = (gate: GateName, detail: string) => {
     results.push({ gate, outcome: "passed", detail });
-    log.info(`gate ${gate}: passed (${detail})`, { env: environment.name, gate, outcome: "passed" });
+    log.info(`${label} ${gate}: passed (${detail})`, { env: environment.name, gate, outcome: "passed", ...phase });
   };
   const fail = (gate: GateName, detail: string) => {
     const result: GateResult = { gate, outcome: "failed", detail };
     results.push(result);
-    log.warn(`gate ${gate}: failed (${detail})`, { env: environment.name, gate, outcome: "failed" });
+    log.warn(`${label} ${gate}: failed (${detail})`, { env: environment.name, gate, outcome: "failed", ...phase });
     return finish(result);
   };
 

@@ -213,7 +213,7 @@ function notVerifiable(env: string, kind: StepKind, steps: ReadonlyMap<string, C
     case "apply":
       return `${env}: nothing to verify: what is pinned is not what terraform applied (${why}); apply it first (amiroll apply --env ${env})`;
     case "canary":
-      return `${env}: a replace roll's canary is under way (${why}); amiroll rollout --from ${env} --to ${env} finishes it`;
+      return `${env}: a canary is under way (${why}); amiroll rollout --from ${env} --to ${env} finishes it`;
     case "reactivate":
       return `${env}: a rollback is unfinished; amiroll rollout --from ${env} --to ${env} finishes it`;
     default:
