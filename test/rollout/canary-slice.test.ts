@@ -15,6 +15,8 @@ async function staging(strategy: string, canary: Record<string, unknown>, scenar
     edit: (c) => {
       c.staging.strategy = strategy;
       c.staging.canary = canary;
+      // The wave's own soak short: these tests are about the slice's.
+      c.staging.soak = "1m";
     },
     defaults: { waitForWindow: true },
   });

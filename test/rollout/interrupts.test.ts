@@ -112,7 +112,7 @@ describe("Ctrl-C at every point of a healthy rollout, then the same command agai
 
 describe("Ctrl-C at every step of a canary slice, then the same command again (issue 20.2)", () => {
   it("staging blue-green with a slice: before its pin, in the add apply, before the canary, in its soak, before the drain of the rest, the watch and the gates, in the retire apply", async () => {
-    const s = await simulated({ edit: (c) => Object.assign(c.staging, { strategy: "blue-green", canary: { instances: 1, soak: "1m" } }) });
+    const s = await simulated({ edit: (c) => Object.assign(c.staging, { strategy: "blue-green", canary: { instances: 1, soak: "1m" }, soak: "1m" }) });
     const finished = await chain(s, ["staging:pin", "staging:apply:created", "staging:canary", "staging:canary:soak", "staging:drain", "staging:migrate", "staging:verify", "staging:apply:deleting"]);
     expect(finished.waves.map((w) => w.outcome)).toEqual(["done", "done"]);
     // The run after the one cut short in the soak judged the slice again from its start, passed
@@ -125,7 +125,7 @@ describe("Ctrl-C at every step of a canary slice, then the same command again (i
   });
 
   it("staging refresh with a slice: in the slice's soak (its old instance DRAINING), then the same command resumes with the slice and finishes", async () => {
-    const s = await simulated({ edit: (c) => Object.assign(c.staging, { strategy: "refresh", canary: { instances: 1, soak: "1m" } }) });
+    const s = await simulated({ edit: (c) => Object.assign(c.staging, { strategy: "refresh", canary: { instances: 1, soak: "1m" }, soak: "1m" }) });
     const finished = await chain(s, ["staging:refresh", "staging:canary:soak", "staging:refresh:terminated", "staging:verify"]);
     expect(finished.waves.map((w) => w.outcome)).toEqual(["done", "done"]);
     expect(s.instances("staging", PINNED).length).toBeGreaterThan(0);
