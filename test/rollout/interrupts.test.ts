@@ -124,10 +124,14 @@ describe("Ctrl-C at every step of a canary slice, then the same command again (i
     expect(s.violations()).toEqual([]);
   });
 
-  it("staging refresh with a slice: in the slice's soak (its old instance DRAINING), then the same command resumes with the slice and finishes", async () => {
+  it("staging refresh with a slice: before the batches, once the slice's old instance is DRAINING, in its soak, after a batch's termination, before the gates; then the same command finishes", async () => {
     const s = await simulated({ edit: (c) => Object.assign(c.staging, { strategy: "refresh", canary: { instances: 1, soak: "1m" }, soak: "1m" }) });
-    const finished = await chain(s, ["staging:refresh", "staging:canary:soak", "staging:refresh:terminated", "staging:verify"]);
+    const finished = await chain(s, ["staging:refresh", "staging:refresh:drained", "staging:canary:soak", "staging:refresh:terminated", "staging:verify"]);
     expect(finished.waves.map((w) => w.outcome)).toEqual(["done", "done"]);
+    // The slice was judged again by each run that found no more than a slice of old instances
+    // replaced: the one after its soak was cut, and (conservatively) the one after its batch was
+    // terminated; never skipped.
+    expect(s.lines.filter((l) => /apps: canary passed/.test(l)).length).toBe(2);
     expect(s.instances("staging", PINNED).length).toBeGreaterThan(0);
     expect(s.instanceImages("staging")).toEqual([PINNED]);
     expectNothingRejected(s);
