@@ -15,7 +15,7 @@
  * error "failed", both with nothing rolled back and nothing rejected; the same command resumes.
  *
  * `verifyEnvironment` (amiroll verify) runs the same wave loop over what is already applied, in
- * verify mode: only the drain, the watch and the gates, with the same code; no terraform, no
+ * verify mode: only the drain (a blue-green canary slice's too), the watch and the gates, with the same code; no terraform, no
  * window. On success it writes `verifiedAt` (and drops a blue-green `retiring`, so that the next
  * apply is the retire, as the rollout's own next step would be); when the image was shown to
  * fail it records the rejection and sets the old instances serving again, leaving the removal of
@@ -410,7 +410,9 @@ async function runWave(environment: Environment, options: RolloutOptions, mode: 
       if (world.undoing.length > 0) finishingRollback = true;
       // Verify changes neither terraform nor the pins before its verdict: anything else to do first is
       // the user's (refused, nothing changed), or, after a step of its own, a world that moved.
-      if (verifying && !VERIFY_STEPS.has(kind)) throw new Stop(changed ? "failed" : "refused", notVerifiable(env, kind, world.steps));
+      // (A blue-green canary slice is drains and gates, no terraform: verify takes it too.)
+      const blueGreenSlice = kind === "canary" && of("canary").every(([c]) => environment.clusters.find((k) => k.name === c)?.strategy === "blue-green");
+      if (verifying && !VERIFY_STEPS.has(kind) && !blueGreenSlice) throw new Stop(changed ? "failed" : "refused", notVerifiable(env, kind, world.steps));
       if (kind === "refuse") throw new Stop("refused", of("refuse").map(([c, s]) => `${c}: ${s.reason}`).join("; "));
       repeats = kind === lastStep ? repeats + 1 : 0;
       if (repeats >= 3 || n >= MAX_STEPS) throw new Stop("failed", `${env} does not converge: step ${kind} again after ${n} steps (${[...world.steps].map(([c, s]) => `${c}: ${s.kind}`).join(", ")})`);

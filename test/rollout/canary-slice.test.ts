@@ -3,7 +3,12 @@
  * alone): the slice moves first, the gates soak it, then the rest; a broken image fails the slice
  * and only the slice is rolled back. The config's checks are in test/config/canary.test.ts.
  */
+import { rolloutOptions } from "../../scripts/commands/rollout";
+import { writePins } from "../../scripts/config/pins";
 import { rolloutText } from "../../scripts/rollout/report";
+import { verifyEnvironment } from "../../scripts/rollout/rollout";
+import { guardPlan } from "../../scripts/terraform/guard";
+import { parsePlan } from "../../scripts/terraform/plan";
 import { PINNED, simulatedRollout } from "../support/simulated-rollout";
 
 jest.setTimeout(60_000);
@@ -127,6 +132,34 @@ describe("refresh with a canary slice, broken image", () => {
     expect(before.filter((l) => /terminated/.test(l))).toEqual([]);
     expect(s.instanceImages("staging")).toEqual([old]);
     expect(s.pins().staging.apps.rejected?.imageId).toBe(PINNED);
+    expect(s.violations()).toEqual([]);
+  });
+});
+
+describe("amiroll verify after a blue-green add applied by hand (the PR loop) with a canary slice", () => {
+  it("takes the slice (drain, gates, scale-up: no terraform), then the rest, and verifies", async () => {
+    const s = await staging("blue-green", { instances: 1, soak: "1m" });
+    const [old] = s.groupImages("staging").filter((id) => id !== PINNED);
+    const pins = s.pins();
+    writePins(s.world.pinsPath, { ...pins, staging: { apps: { current: pins.staging.apps.current, retiring: { imageId: old } } } }, s.environments);
+    // amiroll apply: plan, guard (add), apply.
+    const environment = s.environments.find((e) => e.name === "staging")!;
+    const stack = await s.world.access(environment).stack();
+    await stack.runner.init();
+    const file = `${stack.directory}/by-hand.tfplan`;
+    await stack.runner.plan(file);
+    const guard = guardPlan(parsePlan(await stack.runner.showJson(file), file));
+    expect([guard.accepted, guard.expect]).toEqual([true, "add"]);
+    await stack.runner.apply(file);
+    const world = s.sim("staging").world;
+    expect([...world.groups.values()].find((g) => g.imageId === PINNED)!.desired).toBe(1);
+
+    const result = await verifyEnvironment(environment, rolloutOptions(s.world, s.environments, s.log));
+    expect([result.outcome, result.reason]).toEqual(["done", undefined]);
+    expect(result.phases.map((p) => p.step)).toEqual(["canary", "drain", "watch", "gates", "pins"]);
+    expect(result.canary?.verdict).toBe("passed");
+    expect([...world.groups.values()].find((g) => g.imageId === PINNED)!.desired).toBe(2);
+    expect(s.pins().staging.apps).toEqual({ current: expect.objectContaining({ imageId: PINNED, verifiedAt: result.verifiedAt }) });
     expect(s.violations()).toEqual([]);
   });
 });
