@@ -379,7 +379,7 @@ describe("--state-dir and AMIROLL_SIM_INTERRUPT are checked before anything runs
   it("AMIROLL_SIM_INTERRUPT names an environment and a point", async () => {
     process.env.AMIROLL_SIM_INTERRUPT = "production:somewhere";
     try {
-      await expect(run(["--simulate"])).rejects.toThrow(/^AMIROLL_SIM_INTERRUPT: production:somewhere: not ENV:POINT with ENV one of staging, production and POINT one of reactivate, pin, apply, canary, refresh, drain, migrate, verify, plan, rollback:pinned, rollback:reactivated, apply:created, apply:deleting, refresh:drained, refresh:terminated$/);
+      await expect(run(["--simulate"])).rejects.toThrow(/^AMIROLL_SIM_INTERRUPT: production:somewhere: not ENV:POINT with ENV one of staging, production and POINT one of reactivate, pin, apply, canary, refresh, drain, migrate, verify, plan, rollback:pinned, rollback:reactivated, apply:created, apply:deleting, refresh:drained, refresh:terminated, canary:soak$/);
     } finally {
       delete process.env.AMIROLL_SIM_INTERRUPT;
     }
