@@ -39,6 +39,8 @@ export interface CapacityGenerationProps {
   readonly waitForCapacityTimeout?: string;
   /** Actions (e.g. SNS topic ARNs) of the low-instance alarm. @default none */
   readonly alarmActions?: readonly string[];
+  /** The low-instance alarm fires below this many InService instances. @default minSize */
+  readonly lowInstanceThreshold?: number;
   /** Minutes the group may sit below its minimum before the alarm fires. @default 5 */
   readonly lowInstanceAlarmMinutes?: number;
   /** Tags for the launch template, its instances and volumes, and the group. @default {} */
@@ -145,7 +147,7 @@ export class CapacityGeneration extends Construct {
     const minutes = props.lowInstanceAlarmMinutes ?? 5;
     this.lowInstanceAlarm = new CloudwatchMetricAlarm(this, "low_instances", {
       alarmName: `${props.asgName}-low-instances`,
-      alarmDescription: `${props.asgName} has fewer InService instances than its minimum (${props.minSize})`,
+      alarmDescription: `${props.asgName} has fewer InService instances than its minimum (${props.lowInstanceThreshold ?? props.minSize})`,
       namespace: "AWS/AutoScaling",
       metricName: "GroupInServiceInstances",
       dimensions: { AutoScalingGroupName: this.autoScalingGroup.name },
@@ -153,7 +155,7 @@ export class CapacityGeneration extends Construct {
       period: 60,
       evaluationPeriods: minutes,
       comparisonOperator: "LessThanThreshold",
-      threshold: props.minSize,
+      threshold: props.lowInstanceThreshold ?? props.minSize,
       treatMissingData: "missing",
       alarmActions: props.alarmActions ? [...props.alarmActions] : undefined,
       tags: groupTags,

@@ -102,7 +102,15 @@ export interface EcsClusterProps {
    * Only with the `refresh` strategy. @default { batch: 1, minHealthyPercent: 100, maxHealthyPercent: 200 }
    */
   readonly refresh?: RefreshOptions;
-  /** Instances of the replace strategy's canary group (while `amis.retiring` is pinned). @default 1 */
+  /**
+   * The canary slice. `replace`: the instances of its canary group (while `amis.retiring` is
+   * pinned). `blue-green`: the new generation is created with this many instances (desired; its
+   * min at most this) while `amis.retiring` is pinned and `amis.current` is not verified: the
+   * rollout proves the image on them, then scales the group to its size. The low-instance alarm
+   * of a blue-green cluster with a canary then watches for fewer than min(minSize, canaryInstances)
+   * instances, a threshold that does not change with the pins (a retire plan deletes only).
+   * @default replace: 1; blue-green: none (the new generation at its full size)
+   */
   readonly canaryInstances?: number;
   /** @default true */
   readonly containerInsights?: boolean;
@@ -248,12 +256,16 @@ export class EcsCluster extends Construct {
       deleteTimeout: this.drainHook?.groupDeleteTimeout,
       dependsOn: this.drainHook?.dependables,
     };
+    // A blue-green canary: the new generation starts at the slice's size until the image is verified.
+    const blueGreenCanary = this.strategy === "blue-green" && props.canaryInstances !== undefined;
+    const slicing = props.amis?.retiring !== undefined && props.amis.current.verifiedAt === undefined;
     const generation = (constructId: string, role: GenerationInfo["role"], imageId: string): GenerationInfo => {
       const inPlaceImage = this.strategy === "refresh";
       const asgName = role === "canary" ? canaryAsgName(name, imageId) : inPlaceImage ? refreshAsgName(name) : generationAsgName(name, imageId);
       const size = props.canaryInstances ?? 1;
-      const sizes = role === "canary" ? { minSize: size, maxSize: size, desiredCapacity: size } : {};
-      const capacity = new CapacityGeneration(this, constructId, { ...common, ...sizes, imageId, asgName, inPlaceImage });
+      const sizes = role === "canary" ? { minSize: size, maxSize: size, desiredCapacity: size } : blueGreenCanary && role === "current" && slicing ? { minSize: Math.min(common.minSize, size), desiredCapacity: size } : {};
+      const alarm = blueGreenCanary ? { lowInstanceThreshold: Math.min(common.minSize, size) } : {};
+      const capacity = new CapacityGeneration(this, constructId, { ...common, ...sizes, ...alarm, imageId, asgName, inPlaceImage });
       return { role, imageId, asgName, capacity };
     };
 
@@ -372,7 +384,7 @@ function validateProps(path: string, props: EcsClusterProps): void {
   }
   if (props.canaryInstances !== undefined) {
     check("canaryInstances", integerProblem(props.canaryInstances, 1, props.maxSize));
-    if (strategy !== "replace") fail("canaryInstances", 'only the "replace" strategy has a canary group');
+    if (strategy === "refresh") fail("canaryInstances", 'the "refresh" strategy\'s canary is its first batch (the rollout\'s), not a group');
   }
   if (props.metadataHopLimit !== undefined) check("metadataHopLimit", integerProblem(props.metadataHopLimit, 1, 64));
   if (props.rootVolumeSizeGiB !== undefined) check("rootVolumeSizeGiB", integerProblem(props.rootVolumeSizeGiB, 1, 16384));

@@ -21,6 +21,8 @@ export interface ClusterSpec {
   readonly strategy: CapacityStrategy;
   /** The refresh strategy's batches. @default EcsCluster's */
   readonly refresh?: RefreshOptions;
+  /** The canary slice's instances (replace: its canary group; blue-green: the new generation's first size). @default EcsCluster's */
+  readonly canaryInstances?: number;
 }
 
 /** An environment, as the stack needs it (amiroll/config's loaded `Environment` is one). */
@@ -83,6 +85,7 @@ export class EnvironmentStack extends TerraformStack {
           desiredCapacity: cluster.desiredCapacity,
           strategy: cluster.strategy,
           ...(cluster.refresh && { refresh: cluster.refresh }),
+          ...(cluster.canaryInstances !== undefined && { canaryInstances: cluster.canaryInstances }),
           amis: props.pins[cluster.name],
           tags,
         }),

@@ -5,6 +5,7 @@ import type { CapacityStrategy } from "../../constructs/ecs-cluster";
 import { type RefreshBatch, type RefreshOptions, refreshOptionsProblem } from "../../constructs/refresh";
 import type { ClusterSpec, EnvironmentSpec } from "../../constructs/environment-stack";
 import { Input } from "./input";
+import { type CanaryConfig, type CanarySlice, parseCanary, resolveCanary } from "./canary";
 
 // ---------------------------------------------------------------------------------------------
 // The config as written (every field documented in docs/configuration.md).
@@ -29,6 +30,16 @@ export interface ClusterConfig {
   readonly maxHealthyPercent?: number;
   /** @default the environment's bootGracePeriod */
   readonly bootGracePeriod?: string;
+  /** The canary slice (docs/strategies.md). @default the environment's */
+  readonly canary?: CanaryInput;
+}
+
+/** A canary slice as written: one of instances and percent (of desiredCapacity), and its soak. */
+export interface CanaryInput {
+  readonly instances?: number;
+  readonly percent?: number;
+  /** @default "2m" */
+  readonly soak?: string;
 }
 
 /** An HTTP GET the rollout makes after a wave, before it promotes (docs/verbs.md, amiroll rollout's gates). */
@@ -85,6 +96,8 @@ export interface EnvironmentConfig {
    * replaces it (docs/verbs.md, amiroll rollout's boot check). At least "1m". @default "5m"
    */
   readonly bootGracePeriod?: string;
+  /** The canary slice of every cluster (docs/strategies.md). @default none (replace: 1 instance, "2m") */
+  readonly canary?: CanaryInput;
 }
 
 /** A smoke URL as loaded. */
@@ -108,6 +121,8 @@ export interface Cluster extends ClusterSpec {
   readonly hold?: string;
   /** How long after its launch a new instance may take to register with ECS before the rollout replaces it. */
   readonly bootGracePeriodMs: number;
+  /** The canary slice, when the config sets one. */
+  readonly canary?: CanarySlice;
 }
 
 /** An environment as loaded: what its stack needs (EnvironmentSpec), plus the rollout's settings. */
@@ -147,7 +162,7 @@ export function loadEnvironments(raw: unknown, file: string, field = ""): Enviro
 function loadEnvironment(name: string, input: Input): Environment {
   const f = input.object([
     "region", "accountId", "promotesFrom", "backend", "vpcId", "subnets", "strategy", "tags", "clusters",
-    "maintenanceWindows", "hold", "smoke", "soak", "rebalance", "bootGracePeriod",
+    "maintenanceWindows", "hold", "smoke", "soak", "rebalance", "bootGracePeriod", "canary",
   ]);
   const region = f.region.formatted("region");
   const accountId = f.accountId.present ? f.accountId.formatted("accountId") : undefined;
@@ -191,7 +206,8 @@ function loadEnvironment(name: string, input: Input): Environment {
   const clusterInputs = f.clusters.entries(NAME, NAME_EXPECTED);
   if (clusterInputs.length === 0) f.clusters.fail("at least one cluster is required");
   const bootGracePeriodMs = f.bootGracePeriod.present ? bootGracePeriod(f.bootGracePeriod) : DEFAULT_BOOT_GRACE_MS;
-  const clusters = clusterInputs.map(([clusterName, c]) => loadCluster(name, clusterName, c, strategy, bootGracePeriodMs));
+  const canary = f.canary.present ? parseCanary(f.canary) : undefined;
+  const clusters = clusterInputs.map(([clusterName, c]) => loadCluster(name, clusterName, c, strategy, bootGracePeriodMs, canary));
   const maintenanceWindows = f.maintenanceWindows.present
     ? f.maintenanceWindows.array().map((w) => {
         const problem = windowProblem(w.string());
@@ -235,8 +251,8 @@ function bootGracePeriod(input: Input): number {
   return ms;
 }
 
-function loadCluster(environment: string, name: string, input: Input, envStrategy: CapacityStrategy, envBootGraceMs: number): Cluster {
-  const f = input.object(["instanceType", "minSize", "maxSize", "desiredCapacity", "amiParameter", "strategy", "hold", "bootGracePeriod", ...REFRESH_FIELDS]);
+function loadCluster(environment: string, name: string, input: Input, envStrategy: CapacityStrategy, envBootGraceMs: number, envCanary?: CanaryConfig): Cluster {
+  const f = input.object(["instanceType", "minSize", "maxSize", "desiredCapacity", "amiParameter", "strategy", "hold", "bootGracePeriod", ...REFRESH_FIELDS, "canary"]);
   const ecsClusterName = `${environment}-${name}`;
   if (ecsClusterName.length > 48) input.fail(`the ECS cluster name ${ecsClusterName} is longer than 48 characters`);
   const instanceType = f.instanceType.formatted("instanceType");
@@ -259,9 +275,13 @@ function loadCluster(environment: string, name: string, input: Input, envStrateg
   for (const field of REFRESH_FIELDS) {
     if (strategy !== "refresh" && f[field].present) f[field].fail(`only the "refresh" strategy replaces instances in batches (this cluster's strategy is "${strategy}")`);
   }
+  const canaryConfig = f.canary.present ? parseCanary(f.canary) : envCanary;
+  const canary = canaryConfig && resolveCanary(canaryConfig, { name, strategy, desiredCapacity, refresh });
   return {
     name, ecsClusterName, instanceType, minSize, maxSize, desiredCapacity, amiParameter, strategy,
     ...(refresh && { refresh }), ...(hold !== undefined && { hold }), bootGracePeriodMs,
+    // The constructs size the replace strategy's canary group and a blue-green canary's new generation.
+    ...(canary && { canary, ...(strategy !== "refresh" && { canaryInstances: canary.instances }) }),
   };
 }
 

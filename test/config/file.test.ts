@@ -189,6 +189,17 @@ describe("amiroll.schema.json", () => {
     expect(validate({ ...config, pullRequests: { labels: [" "] } })).toBe(false);
   });
 
+  it("accepts a canary slice of instances or percent, and refuses one of 0, of both or of neither, as the loader does", () => {
+    const withCanary = (canary: unknown, at: "environment" | "cluster" = "environment") => {
+      const config = structuredClone(REPO_CONFIG) as any;
+      if (at === "environment") config.environments.production.canary = canary;
+      else config.environments.production.clusters.apps.canary = canary;
+      return config;
+    };
+    for (const ok of [withCanary({ instances: 1 }), withCanary({ percent: 25, soak: "5m" }, "cluster")]) expect(validate(ok) ? [] : validate.errors).toEqual([]);
+    for (const bad of [{ instances: 0 }, { percent: 0 }, { instances: 1, percent: 10 }, { soak: "1m" }, { instances: 1, soak: "2 min" }]) expect([bad, validate(withCanary(bad))]).toEqual([bad, false]);
+  });
+
   it("refuses what the loader refuses: a typo, a missing field, a bad id", () => {
     for (const edit of [(c: any) => (c.environments.staging.vpcid = "x"), (c: any) => delete c.environments.staging.region, (c: any) => (c.environments.staging.subnets[0].id = "subnet-1")]) {
       const config = structuredClone(REPO_CONFIG);
@@ -213,6 +224,7 @@ describe("amiroll.schema.json", () => {
     expect(keys(SCHEMA.definitions.environment.properties.subnets.items)).toEqual(loaderFields((c) => (c.environments.staging.subnets[0].zzz = 1)));
     expect(keys(SCHEMA.definitions.cluster)).toEqual(loaderFields((c) => (c.environments.staging.clusters.apps.zzz = 1)));
     expect(keys(SCHEMA.definitions.smoke)).toEqual(loaderFields((c) => (c.environments.staging.smoke[0].zzz = 1)));
+    expect(keys(SCHEMA.definitions.canary)).toEqual(loaderFields((c) => (c.environments.staging.canary = { instances: 1, zzz: 1 })));
     expect(keys(SCHEMA.properties.pullRequests)).toEqual(loaderFields((c) => (c.pullRequests = { zzz: 1 })));
     expect(keys(SCHEMA.properties.backups)).toEqual(loaderFields((c) => (c.backups = { zzz: 1 })));
     expect(keys(SCHEMA.properties.notices)).toEqual(loaderFields((c) => (c.notices = { zzz: 1 })));
