@@ -21,6 +21,8 @@ export interface ClusterSpec {
   readonly strategy: CapacityStrategy;
   /** The refresh strategy's batches. @default EcsCluster's */
   readonly refresh?: RefreshOptions;
+  /** An ECS capacity provider per generation (EcsCluster's capacityProviders). @default false */
+  readonly capacityProviders?: boolean;
 }
 
 /** An environment, as the stack needs it (amiroll/config's loaded `Environment` is one). */
@@ -83,6 +85,7 @@ export class EnvironmentStack extends TerraformStack {
           desiredCapacity: cluster.desiredCapacity,
           strategy: cluster.strategy,
           ...(cluster.refresh && { refresh: cluster.refresh }),
+          ...(cluster.capacityProviders && { capacityProviders: true }),
           amis: props.pins[cluster.name],
           tags,
         }),

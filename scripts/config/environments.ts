@@ -29,6 +29,8 @@ export interface ClusterConfig {
   readonly maxHealthyPercent?: number;
   /** @default the environment's bootGracePeriod */
   readonly bootGracePeriod?: string;
+  /** An ECS capacity provider per generation (blue-green only; docs/strategies.md). @default false */
+  readonly capacityProviders?: boolean;
 }
 
 /** An HTTP GET the rollout makes after a wave, before it promotes (docs/verbs.md, amiroll rollout's gates). */
@@ -236,7 +238,7 @@ function bootGracePeriod(input: Input): number {
 }
 
 function loadCluster(environment: string, name: string, input: Input, envStrategy: CapacityStrategy, envBootGraceMs: number): Cluster {
-  const f = input.object(["instanceType", "minSize", "maxSize", "desiredCapacity", "amiParameter", "strategy", "hold", "bootGracePeriod", ...REFRESH_FIELDS]);
+  const f = input.object(["instanceType", "minSize", "maxSize", "desiredCapacity", "amiParameter", "strategy", "hold", "bootGracePeriod", "capacityProviders", ...REFRESH_FIELDS]);
   const ecsClusterName = `${environment}-${name}`;
   if (ecsClusterName.length > 48) input.fail(`the ECS cluster name ${ecsClusterName} is longer than 48 characters`);
   const instanceType = f.instanceType.formatted("instanceType");
@@ -259,9 +261,12 @@ function loadCluster(environment: string, name: string, input: Input, envStrateg
   for (const field of REFRESH_FIELDS) {
     if (strategy !== "refresh" && f[field].present) f[field].fail(`only the "refresh" strategy replaces instances in batches (this cluster's strategy is "${strategy}")`);
   }
+  const capacityProviders = f.capacityProviders.present && f.capacityProviders.boolean();
+  if (capacityProviders && strategy !== "blue-green") f.capacityProviders.fail(`only the "blue-green" strategy moves services between capacity providers (this cluster's strategy is "${strategy}")`);
+  if (capacityProviders && /^(aws|ecs|fargate)/.test(ecsClusterName)) f.capacityProviders.fail(`ECS refuses capacity provider names that start with "aws", "ecs" or "fargate", and each is named after its group (${ecsClusterName}-...)`);
   return {
     name, ecsClusterName, instanceType, minSize, maxSize, desiredCapacity, amiParameter, strategy,
-    ...(refresh && { refresh }), ...(hold !== undefined && { hold }), bootGracePeriodMs,
+    ...(refresh && { refresh }), ...(hold !== undefined && { hold }), bootGracePeriodMs, ...(capacityProviders && { capacityProviders }),
   };
 }
 
