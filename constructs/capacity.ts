@@ -1,5 +1,6 @@
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
+import { capacityProviderName } from "./names";
 import { type AutoscalingGroupInitialLifecycleHook, AutoscalingGroup, CloudwatchMetricAlarm, EcsCapacityProvider, LaunchTemplate } from "./aws";
 
 /** Tag keys amiroll puts on every generation's instances and volumes (the driver reads them). */
@@ -75,10 +76,7 @@ export interface CapacityGenerationProps {
   readonly capacityProvider?: boolean;
 }
 
-/** The capacity provider of a generation's group: the group's own name (unique, and it never starts with aws/ecs/fargate for a valid cluster name). */
-export function capacityProviderName(asgName: string): string {
-  return asgName;
-}
+export { capacityProviderName };
 
 /**
  * One capacity generation: a launch template and an Auto Scaling group running one AMI, plus an

@@ -1,0 +1,108 @@
+/**
+ * Blue-green with ECS capacity providers (capacityProviders) in the sim, end to end: the rollout
+ * moves the services from the old generation's provider to the new one's and retires the old
+ * one; a broken image rolls back onto the old provider; a Ctrl-C anywhere resumes. Zero-downtime
+ * violations 0 throughout.
+ */
+import { rolloutExitCode } from "../../scripts/commands/rollout";
+import type { RolloutOptions } from "../../scripts/rollout/rollout";
+import type { ScenarioName } from "../../scripts/sim/scenarios";
+import { PINNED, simulatedRollout } from "../support/simulated-rollout";
+
+jest.setTimeout(60_000);
+
+const withProviders = (c: any) => {
+  c.staging.strategy = "blue-green";
+  for (const env of ["staging", "production"]) c[env].clusters.apps.capacityProviders = true;
+};
+
+async function simulated(scenario: ScenarioName = "healthy") {
+  const s = await simulatedRollout({ scenario, edit: withProviders, defaults: { waitForWindow: true } });
+  const world = (env: string) => s.sim(env).world;
+  const provider = (env: string, image: string) => `${env}-apps-${image}`;
+  /** The cluster's provider set and default, and each replica service's providers. */
+  const providers = (env: string) => {
+    const cluster = world(env).clusters.get(`${env}-apps`)!;
+    const services = [...world(env).services.values()].filter((sv) => sv.capacityProviderStrategy !== undefined);
+    return {
+      set: cluster.capacityProviders,
+      default: cluster.defaultStrategy?.map((d) => d.capacityProvider),
+      services: [...new Set(services.flatMap((sv) => (sv.capacityProviderStrategy === "default" ? ["(default)"] : sv.capacityProviderStrategy!.map((i) => i.capacityProvider))))].sort(),
+      known: [...world(env).capacityProviders.keys()].sort(),
+    };
+  };
+  const interruptedAt = async (env: string, point: string, extra: Partial<RolloutOptions> = {}) => {
+    const controller = new AbortController();
+    const at = (e: string, p: string) => void (e === env && p === point && controller.abort());
+    s.world.signal = controller.signal;
+    s.world.checkpoint = at;
+    try {
+      const result = await s.run({ beforeStep: (e, step) => at(e, step), ...extra });
+      expect([`${env}:${point}`, controller.signal.aborted]).toEqual([`${env}:${point}`, true]);
+      return result;
+    } finally {
+      s.world.signal = undefined;
+      s.world.checkpoint = undefined;
+    }
+  };
+  return { ...s, world, provider, providers, interruptedAt };
+}
+
+describe("blue-green with capacity providers", () => {
+  it("healthy: every service follows the new generation's provider, the old provider leaves with its group; 0 violations", async () => {
+    const s = await simulated();
+    const [old] = s.groupImages("staging");
+    expect(s.providers("staging")).toEqual({ set: [s.provider("staging", old)], default: [s.provider("staging", old)], services: ["(default)", s.provider("staging", old)], known: [s.provider("staging", old)] });
+    const result = await s.run();
+    expect(result.waves.map((w) => w.outcome)).toEqual(["done", "done"]);
+    for (const env of ["staging", "production"]) {
+      const image = s.pins()[env].apps.current.imageId;
+      expect(s.groupImages(env)).toEqual([image]);
+      const mine = s.provider(env, image);
+      // Services that use the cluster's default follow it (the add apply switched it).
+      expect([env, s.providers(env)]).toEqual([env, { set: [mine], default: [mine], services: ["(default)", mine], known: [mine] }]);
+    }
+    expect(s.lines.join("\n")).toMatch(/apps: 3 service\(s\) get a new deployment on capacity provider staging-apps-ami-[0-9a-f]+: web, worker, admin/);
+    expect(s.violations()).toEqual([]);
+  });
+
+  it("broken image: rolled back onto the old provider (default and services), the new provider and group removed; 0 violations", async () => {
+    const s = await simulated("broken-ami");
+    const [old] = s.groupImages("staging");
+    const result = await s.run();
+    expect(result.waves.map((w) => w.outcome)).toEqual(["rolled back", "not started"]);
+    expect(rolloutExitCode(result.outcome)).toBe(1);
+    expect(s.pins().staging.apps.rejected).toEqual(expect.objectContaining({ imageId: PINNED }));
+    expect(s.groupImages("staging")).toEqual([old]);
+    const mine = s.provider("staging", old);
+    expect(s.providers("staging")).toEqual({ set: [mine], default: [mine], services: [mine], known: [mine] });
+    expect(s.lines.join("\n")).toMatch(/the cluster's default capacity provider strategy now names staging-apps-ami-/);
+    expect(s.violations()).toEqual([]);
+  });
+
+  it("Ctrl-C before the watch, then in the rollback after the old instances are ACTIVE: the next runs finish it", async () => {
+    const s = await simulated("broken-ami");
+    const [old] = s.groupImages("staging");
+    expect((await s.interruptedAt("staging", "migrate")).outcome).toBe("interrupted");
+    expect(s.pins().staging.apps.rejected).toBeUndefined();
+    expect((await s.interruptedAt("staging", "rollback:reactivated")).outcome).toBe("interrupted");
+    expect(s.groupImages("staging")).toEqual([old, PINNED].sort());
+    const finished = await s.run();
+    expect(finished.waves[0].outcome).toBe("rolled back");
+    expect(s.groupImages("staging")).toEqual([old]);
+    expect(s.providers("staging").set).toEqual([s.provider("staging", old)]);
+    expect(s.violations()).toEqual([]);
+  });
+
+  it("Ctrl-C in the add's apply and before the drain: resumed to the end", async () => {
+    const s = await simulated();
+    expect((await s.interruptedAt("staging", "apply:created")).outcome).toBe("interrupted");
+    const cut = await s.interruptedAt("staging", "drain");
+    expect([cut.outcome, cut.waves[0].reason]).toEqual(["interrupted", expect.anything()]);
+    const finished = await s.run();
+    expect([finished.waves.map((w) => w.outcome), finished.waves[0].reason]).toEqual([["done", "done"], undefined]);
+    const mine = s.provider("staging", PINNED);
+    expect(s.providers("staging")).toEqual({ set: [mine], default: [mine], services: ["(default)", mine], known: [mine] });
+    expect(s.violations()).toEqual([]);
+  });
+});
