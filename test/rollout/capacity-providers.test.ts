@@ -18,6 +18,7 @@ const withProviders = (c: any) => {
 
 async function simulated(scenario: ScenarioName = "healthy") {
   const s = await simulatedRollout({ scenario, edit: withProviders, defaults: { waitForWindow: true } });
+  // The sim's demo services name amiroll's provider or use the cluster default; one test adds another provider.
   const world = (env: string) => s.sim(env).world;
   const provider = (env: string, image: string) => `${env}-apps-${image}`;
   /** The cluster's provider set and default, and each replica service's providers. */
@@ -63,6 +64,24 @@ describe("blue-green with capacity providers", () => {
       expect([env, s.providers(env)]).toEqual([env, { set: [mine], default: [mine], services: ["(default)", mine], known: [mine] }]);
     }
     expect(s.lines.join("\n")).toMatch(/apps: 3 service\(s\) get a new deployment on capacity provider staging-apps-ami-[0-9a-f]+: web, worker, admin/);
+    expect(s.violations()).toEqual([]);
+  });
+
+  it("a provider amiroll does not manage in the set: the rollout names the service using it, the guard refuses the plan that would drop it", async () => {
+    const s = await simulated();
+    const world = s.world("staging");
+    world.createCapacityProvider("team-spot", "team-spot-asg", true);
+    const cluster = world.clusters.get("staging-apps")!;
+    cluster.capacityProviders = [...cluster.capacityProviders!, "team-spot"];
+    world.services.get("staging-apps/admin")!.capacityProviderStrategy = [{ capacityProvider: "team-spot", weight: 1 }];
+    const [old] = s.groupImages("staging");
+    const result = await s.run();
+    // Terraform owns the whole set (aws_ecs_cluster_capacity_providers): its plan would take team-spot out.
+    expect(result.waves.map((w) => w.outcome)).toEqual(["guard refused", "not started"]);
+    expect(result.waves[0].reason).toMatch(/aws_ecs_cluster_capacity_providers\..*: a blue-green add only adds the new generation's provider to the cluster's set; this update removes team-spot/);
+    expect(s.groupImages("staging")).toEqual([old]);
+    expect(s.lines.filter((l) => l.includes("team-spot"))[0]).toMatch(/apps: service admin names capacity provider\(s\) team-spot that amiroll does not manage; it is not moved between generations/);
+    expect(world.services.get("staging-apps/admin")!.capacityProviderStrategy).toEqual([{ capacityProvider: "team-spot", weight: 1 }]);
     expect(s.violations()).toEqual([]);
   });
 
