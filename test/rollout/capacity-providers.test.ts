@@ -4,7 +4,12 @@
  * one; a broken image rolls back onto the old provider; a Ctrl-C anywhere resumes. Zero-downtime
  * violations 0 throughout.
  */
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { rolloutExitCode } from "../../scripts/commands/rollout";
+import { amirollInProcess } from "../support/cli-in-process";
+import { ENVIRONMENTS_CONFIG, REPO_CONFIG_PATH, REPO_PINS_PATH } from "../support/repo-config";
 import type { RolloutOptions } from "../../scripts/rollout/rollout";
 import type { ScenarioName } from "../../scripts/sim/scenarios";
 import { PINNED, simulatedRollout } from "../support/simulated-rollout";
@@ -123,5 +128,18 @@ describe("blue-green with capacity providers", () => {
     const mine = s.provider("staging", PINNED);
     expect(s.providers("staging")).toEqual({ set: [mine], default: [mine], services: ["(default)", mine], known: [mine] });
     expect(s.violations()).toEqual([]);
+  });
+
+  it("amiroll watch --simulate follows a providers cluster's add to done (the services follow the new provider first)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "amiroll-cp-"));
+    const { $schema: _schema, ...config } = JSON.parse(readFileSync(REPO_CONFIG_PATH, "utf8"));
+    config.environments = structuredClone(ENVIRONMENTS_CONFIG);
+    withProviders(config.environments);
+    writeFileSync(join(dir, "amiroll.json"), JSON.stringify(config));
+    copyFileSync(REPO_PINS_PATH, join(dir, "amis.json"));
+    const r = await amirollInProcess(["watch", "--env", "production", "--simulate", "--config", join(dir, "amiroll.json")]);
+    expect([r.status, r.stderr.match(/^amiroll: .*/m)?.[0]]).toEqual([0, undefined]);
+    expect(r.stdout).toMatch(/^watch of production: done after \d+ polls\napps: done after/);
+    expect(r.stderr).toMatch(/apps: 3 service\(s\) get a new deployment on capacity provider production-apps-ami-[0-9a-f]+: web, worker, admin/);
   });
 });

@@ -7,6 +7,8 @@
 import { guardPlan } from "../../scripts/terraform/guard";
 import { parsePlan } from "../../scripts/terraform/plan";
 import type { Environment } from "../../scripts/config/environments";
+import { findEnvironment } from "../../scripts/config/file";
+import { createSimulation } from "../../scripts/sim/scenarios";
 import { environments, repoPins, simPlan, simulationOf } from "../support/sim-plans";
 
 const withProviders: Environment[] = environments.map((e) =>
@@ -83,5 +85,19 @@ describe("the plan guard with capacity providers", () => {
     const result = guardPlan(parsePlan(raw, "set only"));
     expect([result.expect, result.accepted]).toEqual(["none", false]);
     expect(result.reasons.join("\n")).toMatch(/does not bring it in line with the cluster's generations/);
+  });
+
+  it("accepts a first deploy of a providers cluster, creating the providers and the set, and applies it", async () => {
+    const sim = await createSimulation({ environment: findEnvironment(withProviders, "production"), pins: repoPins.production, scenario: "first-deploy" });
+    const first = await simPlan(sim, "production", repoPins.production.apps, withProviders);
+    const result = guardPlan(first.plan);
+    expect([result.expect, result.accepted, result.reasons]).toEqual(["create", true, []]);
+    expect(result.verdicts.filter((v) => /^aws_ecs_(capacity_provider|cluster_capacity_providers)\./.test(v.address)).map((v) => [v.type, v.kind])).toEqual([
+      ["aws_ecs_capacity_provider", "create"],
+      ["aws_ecs_cluster_capacity_providers", "create"],
+    ]);
+    await first.terraform.apply("tfplan");
+    const provider = `production-apps-${repoPins.production.apps.current.imageId}`;
+    expect(sim.world.clusters.get("production-apps")).toMatchObject({ capacityProviders: [provider], defaultStrategy: [{ capacityProvider: provider, weight: 1, base: 0 }] });
   });
 });
