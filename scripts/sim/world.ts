@@ -1127,7 +1127,8 @@ export class World {
     this.setContainerInstanceStatus(ci, "DRAINING");
     const until = this.clock.now() + MANAGED_DRAINING_MAX_MS;
     const check = () => {
-      const left = this.tasksOnInstance(ci.arn).filter((t) => t.serviceName && t.lastStatus !== "STOPPED").length;
+      // Daemon tasks go last, with the instance (ECS stops them once the others have left).
+      const left = this.tasksOnInstance(ci.arn).filter((t) => t.serviceName && t.lastStatus !== "STOPPED" && this.services.get(`${t.clusterName}/${t.serviceName}`)?.schedulingStrategy !== "DAEMON").length;
       if (left > 0 && this.clock.now() < until) {
         this.clock.after(5_000, check);
         return;
