@@ -9,6 +9,10 @@ import { DescribeClustersCommand, DescribeServicesCommand, PutClusterCapacityPro
 import { findEnvironment } from "../../scripts/config/file";
 import { readPins } from "../../scripts/config/pins";
 import { createSimulation } from "../../scripts/sim/scenarios";
+import { fleetStatus } from "../../scripts/commands/status";
+import { createLogger } from "../../scripts/core/log";
+import { statusTable } from "../../scripts/images/status-report";
+import { repoConfig } from "../support/repo-config";
 import { REPO_PINS_PATH, loadEnvironments } from "../support/repo-config";
 
 const environments = loadEnvironments().map((e) => (e.name === "production" ? { ...e, clusters: e.clusters.map((c) => ({ ...c, capacityProviders: true })) } : e));
@@ -71,5 +75,16 @@ describe("the sim's capacity providers", () => {
     await expect(ecs.send(new UpdateServiceCommand({ cluster: CLUSTER, service: "web", capacityProviderStrategy: [{ capacityProvider: "elsewhere" }], forceNewDeployment: true }))).rejects.toThrow(/not associated with the cluster \(elsewhere\)/);
     await expect(ecs.send(new UpdateServiceCommand({ cluster: CLUSTER, service: "web", capacityProviderStrategy: [{ capacityProvider: provider }] }))).rejects.toThrow(/requires forceNewDeployment/);
     await expect(ecs.send(new PutClusterCapacityProvidersCommand({ cluster: CLUSTER, capacityProviders: [], defaultCapacityProviderStrategy: [] }))).rejects.toThrow(new RegExp(`${provider} is in use \\(\\d+ task\\(s\\)\\) and cannot be removed`));
+  });
+
+  it("amiroll status warns about a service whose strategy names a provider amiroll does not manage, naming it", async () => {
+    const { sim, world } = await providersWorld();
+    world.createCapacityProvider("team-spot", "team-spot-asg", true);
+    world.clusters.get(CLUSTER)!.capacityProviders!.push("team-spot");
+    world.services.get(`${CLUSTER}/admin`)!.capacityProviderStrategy = [{ capacityProvider: "team-spot", weight: 1 }];
+    const production = findEnvironment(environments, "production");
+    const status = await fleetStatus({ ...repoConfig(), environments: [production], pins }, [production], { clients: () => sim.clients, clock: sim.clock }, createLogger("text", () => {}));
+    expect(status.clusters[0].warnings).toEqual(["service admin names capacity provider(s) team-spot that amiroll does not manage: a roll does not move it"]);
+    expect(statusTable(status)).toContain("Warnings:\n  production/apps: service admin names capacity provider(s) team-spot that amiroll does not manage");
   });
 });
