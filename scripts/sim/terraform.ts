@@ -603,6 +603,12 @@ export class SimTerraform implements TerraformRunner {
         resources.push({ type, name: logical, attributes: planValue(body).value });
       }
     }
+    // The clusters' capacity-provider sets, as ECS has them.
+    for (const set of this.providerSets()) {
+      const cluster = this.world.clusters.get(set.clusterName);
+      if (!cluster?.capacityProviders) continue;
+      resources.push({ type: PROVIDER_SET, name: set.address.split(".")[1], attributes: providerSetValue({ ...set, providers: cluster.capacityProviders, defaults: cluster.defaultStrategy ?? [] }) });
+    }
     resources.sort((a, b) => `${a.type}.${a.name}`.localeCompare(`${b.type}.${b.name}`));
     const state = {
       version: 4,

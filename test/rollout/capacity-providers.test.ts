@@ -142,4 +142,19 @@ describe("blue-green with capacity providers", () => {
     expect(r.stdout).toMatch(/^watch of production: done after \d+ polls\napps: done after/);
     expect(r.stderr).toMatch(/apps: 3 service\(s\) get a new deployment on capacity provider production-apps-ami-[0-9a-f]+: web, worker, admin/);
   });
+
+  it("bad input: capacityProviders on a replace cluster is one line naming the field, exit 2, before any AWS call or terraform", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "amiroll-cp-"));
+    const { $schema: _schema, ...config } = JSON.parse(readFileSync(REPO_CONFIG_PATH, "utf8"));
+    config.environments = structuredClone(ENVIRONMENTS_CONFIG);
+    config.environments.staging.clusters.apps.capacityProviders = true;
+    writeFileSync(join(dir, "amiroll.json"), JSON.stringify(config));
+    copyFileSync(REPO_PINS_PATH, join(dir, "amis.json"));
+    const r = await amirollInProcess(["rollout", "--simulate", "--config", join(dir, "amiroll.json")]);
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim().split("\n").filter((l) => l.startsWith("amiroll:"))).toEqual([
+      expect.stringMatching(/^amiroll: .*amiroll\.json: environments\.staging\.clusters\.apps\.capacityProviders: only the "blue-green" strategy moves services between capacity providers \(this cluster's strategy is "replace"\)$/),
+    ]);
+    expect(r.stdout).toBe("");
+  });
 });

@@ -99,5 +99,10 @@ describe("the plan guard with capacity providers", () => {
     await first.terraform.apply("tfplan");
     const provider = `production-apps-${repoPins.production.apps.current.imageId}`;
     expect(sim.world.clusters.get("production-apps")).toMatchObject({ capacityProviders: [provider], defaultStrategy: [{ capacityProvider: provider, weight: 1, base: 0 }] });
+    // The state holds the providers and the set (state pull, as a backup takes it).
+    const state = JSON.parse(await first.terraform.statePull());
+    const ofType = (type: string) => state.resources.filter((r: any) => r.type === type).map((r: any) => r.instances[0].attributes);
+    expect(ofType("aws_ecs_capacity_provider").map((a: any) => a.name)).toEqual([provider]);
+    expect(ofType("aws_ecs_cluster_capacity_providers")).toEqual([expect.objectContaining({ capacity_providers: [provider] })]);
   });
 });
