@@ -3,6 +3,7 @@ import { Construct } from "constructs";
 import {
   DataAwsPartition,
   DataAwsSsmParameter,
+  EcsClusterCapacityProviders,
   EcsClusterResource,
   IamInstanceProfile,
   IamRole,
@@ -18,14 +19,14 @@ import {
   architectureProblem,
   imageIdLeaf,
 } from "./ami";
-import { CapacityGeneration, type CapacityGenerationProps, TAG_CLUSTER } from "./capacity";
+import { CapacityGeneration, type CapacityGenerationProps, TAG_CLUSTER, capacityProviderName } from "./capacity";
 import { DrainHook, type DrainHookOptions, drainHookOptionsProblem } from "./drain-hook";
 import { PropsError } from "./errors";
 import { type Format, formatProblem, integerProblem, sizesProblem } from "./formats";
 import { canaryAsgName, generationAsgName, generationAsgNamePrefix, refreshAsgName } from "./names";
 import { type RefreshOptions, refreshOptionsProblem } from "./refresh";
 
-export { canaryAsgName, generationAsgName, generationAsgNamePrefix, refreshAsgName };
+export { canaryAsgName, capacityProviderName, generationAsgName, generationAsgNamePrefix, refreshAsgName };
 
 /**
  * How a new AMI reaches the cluster.
@@ -139,9 +140,19 @@ export interface EcsClusterProps {
   /**
    * The drain hook on every generation's group (see DrainHook), or `false` for none: then a
    * terminating instance's tasks are stopped with it, all at once.
-   * @default {} (the hook with its defaults)
+   * @default {} (the hook with its defaults); `false` with `capacityProviders` (managed draining drains)
    */
   readonly drainHook?: DrainHookOptions | false;
+  /**
+   * An ECS capacity provider per generation (named like its group: managed scaling, managed
+   * termination protection and managed draining on), and the cluster's capacity-provider set
+   * and default strategy naming the generations in service (aws_ecs_cluster_capacity_providers:
+   * the set is this construct's alone). Only with the `blue-green` strategy: a replace roll
+   * would take the old group's provider out of the cluster while its tasks still run (ECS
+   * refuses), and a refresh group's provider never changes (docs/strategies.md).
+   * @default false
+   */
+  readonly capacityProviders?: boolean;
 }
 
 const NAME = "EcsCluster";
@@ -164,8 +175,10 @@ export class EcsCluster extends Construct {
   readonly securityGroup: SecurityGroup;
   readonly generations: readonly GenerationInfo[];
   readonly strategy: CapacityStrategy;
-  /** Undefined when `drainHook: false`. */
+  /** Undefined when `drainHook: false` (the default with `capacityProviders`). */
   readonly drainHook?: DrainHook;
+  /** The cluster's capacity-provider set and default strategy; present with `capacityProviders`. */
+  readonly clusterCapacityProviders?: EcsClusterCapacityProviders;
 
   constructor(scope: Construct, id: string, props: EcsClusterProps) {
     super(scope, id);
@@ -225,9 +238,10 @@ export class EcsCluster extends Construct {
       });
     });
 
-    if (props.drainHook !== false) {
+    const drainHook = props.drainHook ?? (props.capacityProviders ? false : {});
+    if (drainHook !== false) {
       this.drainHook = new DrainHook(this, "drain_hook", {
-        ...props.drainHook,
+        ...drainHook,
         clusterName: name,
         clusterArn: this.cluster.arn,
         asgNamePrefix: generationAsgNamePrefix(name),
@@ -255,6 +269,7 @@ export class EcsCluster extends Construct {
       lifecycleHooks: this.drainHook && [this.drainHook.lifecycleHook],
       deleteTimeout: this.drainHook?.groupDeleteTimeout,
       dependsOn: this.drainHook?.dependables,
+      capacityProvider: props.capacityProviders,
     };
     // A blue-green canary: the new generation starts at the slice's size until the image is verified.
     const blueGreenCanary = this.strategy === "blue-green" && props.canaryInstances !== undefined;
@@ -294,6 +309,18 @@ export class EcsCluster extends Construct {
             [amis.current, amis.retiring]
               .filter((pin): pin is AmiPin => pin !== undefined)
               .map((pin, i) => generation(`generation_${pin.imageId}`, i === 0 ? "current" : "retiring", pin.imageId));
+    }
+
+    if (props.capacityProviders) {
+      // One resource owns the whole set: every generation in service, the current one the default
+      // (a blue-green add weights the new generation in; the retire then drops the old provider
+      // from the set before its group and provider are deleted, since terraform deletes after updates).
+      const current = this.generations.find((g) => g.role === "current")!;
+      this.clusterCapacityProviders = new EcsClusterCapacityProviders(this, "capacity_providers", {
+        clusterName: this.cluster.name,
+        capacityProviders: this.generations.map((g) => g.capacity.capacityProvider!.name),
+        defaultCapacityProviderStrategy: [{ capacityProvider: current.capacity.capacityProvider!.name, weight: 1, base: 0 }],
+      });
     }
   }
 }
@@ -371,6 +398,17 @@ function validateProps(path: string, props: EcsClusterProps): void {
   const parameter = props.followSsmParameter ?? props.amis?.current.ssmParameter;
   if (parameter && !Token.isUnresolved(props.instanceType)) check("instanceType", architectureProblem(props.instanceType, parameter));
 
+  if (props.capacityProviders !== undefined && typeof props.capacityProviders !== "boolean") {
+    fail("capacityProviders", "must be true or false");
+  }
+  if (props.capacityProviders) {
+    if (strategy !== "blue-green") {
+      fail("capacityProviders", `only the "blue-green" strategy moves services between capacity providers (strategy is "${strategy}"): a replace roll would take the old group's provider out of the cluster while its tasks run, which ECS refuses`);
+    }
+    if (/^(aws|ecs|fargate)/i.test(props.clusterName)) {
+      fail("capacityProviders", `a capacity provider is named after its group, and ECS refuses names that start with "aws", "ecs" or "fargate" (clusterName ${props.clusterName})`);
+    }
+  }
   if (props.drainHook) {
     const problem = drainHookOptionsProblem(props.drainHook);
     if (problem) fail(`drainHook.${problem[0]}`, problem[1]);

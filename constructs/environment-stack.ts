@@ -23,6 +23,8 @@ export interface ClusterSpec {
   readonly refresh?: RefreshOptions;
   /** The canary slice's instances (replace: its canary group; blue-green: the new generation's first size). @default EcsCluster's */
   readonly canaryInstances?: number;
+  /** An ECS capacity provider per generation (EcsCluster's capacityProviders). @default false */
+  readonly capacityProviders?: boolean;
 }
 
 /** An environment, as the stack needs it (amiroll/config's loaded `Environment` is one). */
@@ -86,6 +88,7 @@ export class EnvironmentStack extends TerraformStack {
           strategy: cluster.strategy,
           ...(cluster.refresh && { refresh: cluster.refresh }),
           ...(cluster.canaryInstances !== undefined && { canaryInstances: cluster.canaryInstances }),
+          ...(cluster.capacityProviders && { capacityProviders: true }),
           amis: props.pins[cluster.name],
           tags,
         }),

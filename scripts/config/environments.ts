@@ -32,6 +32,8 @@ export interface ClusterConfig {
   readonly bootGracePeriod?: string;
   /** The canary slice (docs/strategies.md). @default the environment's */
   readonly canary?: CanaryInput;
+  /** An ECS capacity provider per generation (blue-green only; docs/strategies.md). @default false */
+  readonly capacityProviders?: boolean;
 }
 
 /** A canary slice as written: one of instances and percent (of desiredCapacity), and its soak. */
@@ -252,7 +254,7 @@ function bootGracePeriod(input: Input): number {
 }
 
 function loadCluster(environment: string, name: string, input: Input, envStrategy: CapacityStrategy, envBootGraceMs: number, envCanary?: CanaryConfig): Cluster {
-  const f = input.object(["instanceType", "minSize", "maxSize", "desiredCapacity", "amiParameter", "strategy", "hold", "bootGracePeriod", ...REFRESH_FIELDS, "canary"]);
+  const f = input.object(["instanceType", "minSize", "maxSize", "desiredCapacity", "amiParameter", "strategy", "hold", "bootGracePeriod", "capacityProviders", ...REFRESH_FIELDS, "canary"]);
   const ecsClusterName = `${environment}-${name}`;
   if (ecsClusterName.length > 48) input.fail(`the ECS cluster name ${ecsClusterName} is longer than 48 characters`);
   const instanceType = f.instanceType.formatted("instanceType");
@@ -275,11 +277,16 @@ function loadCluster(environment: string, name: string, input: Input, envStrateg
   for (const field of REFRESH_FIELDS) {
     if (strategy !== "refresh" && f[field].present) f[field].fail(`only the "refresh" strategy replaces instances in batches (this cluster's strategy is "${strategy}")`);
   }
+  const capacityProviders = f.capacityProviders.present && f.capacityProviders.boolean();
+  if (capacityProviders && strategy !== "blue-green") f.capacityProviders.fail(`only the "blue-green" strategy moves services between capacity providers (this cluster's strategy is "${strategy}")`);
+  if (capacityProviders && /^(aws|ecs|fargate)/.test(ecsClusterName)) f.capacityProviders.fail(`ECS refuses capacity provider names that start with "aws", "ecs" or "fargate", and each is named after its group (${ecsClusterName}-...)`);
   const canaryConfig = f.canary.present ? parseCanary(f.canary) : envCanary;
+  // Managed scaling sizes a provider's group to its tasks: it would undo the slice's size.
+  if (capacityProviders && canaryConfig) f.capacityProviders.fail(`a canary slice sizes the new generation itself, which the capacity provider's managed scaling would undo: drop "canary" ${f.canary.present ? "from this cluster" : "from the environment"} or capacityProviders`);
   const canary = canaryConfig && resolveCanary(canaryConfig, { name, strategy, desiredCapacity, refresh });
   return {
     name, ecsClusterName, instanceType, minSize, maxSize, desiredCapacity, amiParameter, strategy,
-    ...(refresh && { refresh }), ...(hold !== undefined && { hold }), bootGracePeriodMs,
+    ...(refresh && { refresh }), ...(hold !== undefined && { hold }), bootGracePeriodMs, ...(capacityProviders && { capacityProviders }),
     // The constructs size the replace strategy's canary group and a blue-green canary's new generation.
     ...(canary && { canary, ...(strategy !== "refresh" && { canaryInstances: canary.instances }) }),
   };

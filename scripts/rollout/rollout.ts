@@ -51,6 +51,8 @@ import { type GroupCapacity, type RefreshCanary, RefreshHalt, refreshInstances }
 import { type ClusterStep, type StepKind, environmentStep, nextClusterStep, rollbackUnfinished } from "./state";
 import { formatInstant, formatWait, nextOpening, openWindow } from "../config/windows";
 import { type Siblings, parallelRollout } from "./parallel";
+import { followGeneration } from "./providers";
+import { clusterProviderSet } from "../fleet/providers";
 
 /** How the rollout reaches one environment: its AWS clients and its terraform stack. */
 export interface EnvironmentAccess {
@@ -337,7 +339,8 @@ async function runWave(environment: Environment, options: RolloutOptions, mode: 
       // Never deployed: there is no ECS cluster to look at yet (AWS would say it does not exist).
       const fleet = deployed.length > 0 ? await takeSnapshot(access.clients, cluster.ecsClusterName, { now: clock.now(), since: report.startedAt }) : emptyFleet(cluster.ecsClusterName, clock.now());
       fleets.set(cluster.name, fleet);
-      const clusterWorld = { cluster, pins: pins[env][cluster.name], deployed, fleet };
+      const providers = cluster.capacityProviders && deployed.length > 0 ? await clusterProviderSet(access.clients.ecs, cluster.ecsClusterName) : undefined;
+      const clusterWorld = { cluster, pins: pins[env][cluster.name], deployed, fleet, ...(providers && { providers }) };
       steps.set(cluster.name, nextClusterStep(clusterWorld, targets.get(cluster.name)!));
       if (rollbackUnfinished(clusterWorld)) undoing.push(cluster.name);
       (report.targets as Record<string, string>)[cluster.name] = targets.get(cluster.name)!.imageId;
@@ -458,6 +461,8 @@ async function runWave(environment: Environment, options: RolloutOptions, mode: 
         case "apply": {
           // Deployed clusters only: a first deploy has no ECS cluster to look at until terraform made it.
           const checked = environment.clusters.filter((c) => deployedClusters.has(c.name));
+          // capacityProviders: no service may still use a provider this apply takes out (a rollback's, resumed).
+          for (const c of checked.filter((c) => c.capacityProviders)) await timed("apply", () => followGeneration(environment, c, access.clients, world.pins[env][c.name].current.imageId, options, true));
           await timed("apply", () => applyCheckingBoots(options, access, world.targets, checked, boots, () => applyPins(of("apply").map(([c, s]) => `${c}: ${s.why}`).join("; "))));
           break;
         }
@@ -882,6 +887,8 @@ async function drain(
       if (options.signal?.aborted) throw new Stop("interrupted", "interrupted while waiting for the new instances");
       await clock.sleep(REGISTRATION_POLL_MS);
     }
+    // capacityProviders: services naming the old generation's provider follow the new one first.
+    if (cluster.capacityProviders) await followGeneration(environment, cluster, access.clients, image, options, false);
     const arns = drainable.get(cluster.name)!;
     log.info(`${cluster.name}: ${arns.length} old instance(s) set DRAINING`, { env: environment.name, cluster: cluster.name, instances: arns.length });
     await setContainerInstanceStatus(access.clients.ecs, cluster.ecsClusterName, arns, "DRAINING");
@@ -1052,6 +1059,8 @@ async function rollBack(
     options.checkpoint?.(env, "rollback:pinned");
     if (options.signal?.aborted) return interrupted("after the pins were written");
     for (const cluster of rolling) await reactivateOld(env, cluster, access, options, pins[env][cluster.name].retiring!.imageId);
+    // capacityProviders: the default and the services back on the old provider before the apply takes the new one out.
+    for (const cluster of rolling.filter((c) => c.capacityProviders)) await followGeneration(environment, cluster, access.clients, pins[env][cluster.name].retiring!.imageId, options, true);
     options.checkpoint?.(env, "rollback:reactivated");
     if (options.signal?.aborted) return interrupted("after the old instances were set ACTIVE");
     const refreshing = rolling.filter((c) => c.strategy === "refresh");

@@ -9,7 +9,7 @@ import { refreshAsgName } from "../../constructs/names";
 import type { Cluster } from "../config/environments";
 import type { ClusterPins, Pin } from "../config/pins";
 import type { FleetSnapshot } from "../fleet/snapshot";
-import { generationAsgName } from "../../constructs/names";
+import { capacityProviderName, generationAsgName, generationAsgNamePrefix } from "../../constructs/names";
 
 /** A generation terraform has deployed: the image and its name (from the amiroll_clusters output). */
 export interface DeployedGeneration {
@@ -25,6 +25,8 @@ export interface ClusterWorld {
   /** Newest first; empty before the first deploy. */
   readonly deployed: readonly DeployedGeneration[];
   readonly fleet: FleetSnapshot;
+  /** capacityProviders: the cluster's capacity-provider set as ECS has it (terraform's to match the pins). */
+  readonly providers?: readonly string[];
 }
 
 /**
@@ -127,6 +129,15 @@ export function nextClusterStep(world: ClusterWorld, target: Pin): ClusterStep {
   const wanted = [pins.current.imageId, ...(pins.retiring && cluster.strategy !== "refresh" ? [pins.retiring.imageId] : [])];
   if (wanted.some((id) => !deployedIds.includes(id)) || deployedIds.some((id) => !wanted.includes(id))) {
     return { kind: "apply", why: `deployed ${deployedIds.join(", ")}; pinned ${wanted.join(", ")}` };
+  }
+  // capacityProviders: the set names exactly the pinned generations' providers (an add apply cut
+  // short after its groups were created may have left it behind: services could not follow).
+  if (world.providers) {
+    const wantedProviders = wanted.map((id) => capacityProviderName(generationAsgName(cluster.ecsClusterName, id)));
+    const ours = world.providers.filter((p) => p.startsWith(generationAsgNamePrefix(cluster.ecsClusterName)));
+    if (wantedProviders.some((p) => !ours.includes(p)) || ours.some((p) => !wantedProviders.includes(p))) {
+      return { kind: "apply", why: `capacity providers ${ours.join(", ") || "(none)"}; pinned ${wantedProviders.join(", ")}` };
+    }
   }
 
   if (cluster.strategy === "replace" && pins.retiring && !rejected) return { kind: "canary", imageId: goal.imageId };

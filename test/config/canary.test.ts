@@ -64,6 +64,10 @@ describe("canary: { instances | percent, soak }", () => {
     ["a soak that is no duration", (c) => (c.staging.canary = { instances: 1, soak: "2 minutes" }), 'environments.staging.canary.soak: "2 minutes" is not valid (expected a duration such as "90s" or "10m")'],
     ["a soak of 0", (c) => (c.staging.canary = { instances: 1, soak: "0s" }), 'environments.staging.canary.soak: "0s" is no soak: the gates need time to judge the slice (at least "1s")'],
     ["an unknown field", (c) => (c.staging.canary = { instance: 1 }), "environments.staging.canary.instance: unknown field (known: instances, percent, soak)"],
+    ["with capacity providers (managed scaling would resize the slice)", (c) => {
+      c.production.canary = { instances: 1 };
+      c.production.clusters.apps.capacityProviders = true;
+    }, 'environments.production.clusters.apps.capacityProviders: a canary slice sizes the new generation itself, which the capacity provider\'s managed scaling would undo: drop "canary" from the environment or capacityProviders'],
   ])("%s fails at load, naming the field", (_what, edit, message) => {
     expect(problem(edit)).toBe(message);
   });
