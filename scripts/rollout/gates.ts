@@ -63,11 +63,12 @@ export async function runGates(context: GateContext): Promise<GatesResult> {
   const results: GateResult[] = [];
   const balance = new Map<string, BalanceReport>();
   const snapshotOf = (ecsClusterName: string, since: number) => takeSnapshot(clients, ecsClusterName, { now: clock.now(), since });
-  const observe = async (since: number, previous?: ReadonlyMap<string, MigrationState>) => {
+  /** `before`: the last poll's snapshots, for an incremental poll (none: a full one). */
+  const observe = async (since: number, previous?: ReadonlyMap<string, MigrationState>, before?: ReadonlyMap<string, FleetSnapshot>) => {
     const states = new Map<string, MigrationState>();
     const snapshots = new Map<string, FleetSnapshot>();
     for (const cluster of environment.clusters) {
-      const snapshot = await snapshotOf(cluster.ecsClusterName, since);
+      const snapshot = await takeSnapshot(clients, cluster.ecsClusterName, { now: clock.now(), since, previous: before?.get(cluster.name) });
       snapshots.set(cluster.name, snapshot);
       states.set(cluster.name, stepMigration(previous?.get(cluster.name), snapshot, { targetImageIds: [context.targets.get(cluster.name)!] }));
     }
@@ -151,13 +152,20 @@ export async function runGates(context: GateContext): Promise<GatesResult> {
   const soakStart = Math.min(clock.now(), context.soakSince ?? clock.now());
   let states: ReadonlyMap<string, MigrationState> | undefined;
   if (soakMs > 0) log.info(`soaking ${context.slice ? "the canary slice of " : ""}${environment.name} for ${elapsedText(soakMs)}`, { env: environment.name, soakMs });
+  // The soak's polls are incremental (snapshot.ts); a crash that fails it, and the last poll that
+  // passes it, rest on full ones.
+  let last = snapshots;
   for (;;) {
-    states = (await observe(soakStart, states)).states;
+    const final = soakStart + soakMs - clock.now() <= 0;
+    let look = await observe(soakStart, states, final ? undefined : last);
+    if (!final && [...look.states.values()].some((s) => s.crashLoop)) look = await observe(soakStart, states);
+    ({ states, snapshots: last } = look);
     const crash = [...states].find(([, s]) => s.crashLoop);
     if (crash) return fail("soak", `crash loop after ${elapsedText(clock.now() - soakStart)}: ${crash[0]}: ${crash[1].crashLoop!.reason}`);
     if (context.signal?.aborted) return fail("soak", `interrupted after ${elapsedText(clock.now() - soakStart)}`);
     const left = soakStart + soakMs - clock.now();
-    if (left <= 0) break;
+    if (left <= 0 && final) break;
+    if (left <= 0) continue;
     await clock.sleep(Math.min(left, context.soakPollMs ?? 30_000));
   }
   const afterSoak = unsteady(states);
