@@ -5,6 +5,7 @@ import type { CapacityStrategy } from "../../constructs/ecs-cluster";
 import { type RefreshBatch, type RefreshOptions, refreshOptionsProblem } from "../../constructs/refresh";
 import type { ClusterSpec, EnvironmentSpec } from "../../constructs/environment-stack";
 import { Input } from "./input";
+import { type AlarmWatch, type AlarmsConfig, loadAlarms, mergeAlarms, watchesAlarms } from "./alarms";
 
 // ---------------------------------------------------------------------------------------------
 // The config as written (every field documented in docs/configuration.md).
@@ -29,6 +30,8 @@ export interface ClusterConfig {
   readonly maxHealthyPercent?: number;
   /** @default the environment's bootGracePeriod */
   readonly bootGracePeriod?: string;
+  /** CloudWatch alarms watched while this cluster rolls (added to the environment's). */
+  readonly alarms?: AlarmsConfig;
 }
 
 /** An HTTP GET the rollout makes after a wave, before it promotes (docs/verbs.md, amiroll rollout's gates). */
@@ -85,6 +88,8 @@ export interface EnvironmentConfig {
    * replaces it (docs/verbs.md, amiroll rollout's boot check). At least "1m". @default "5m"
    */
   readonly bootGracePeriod?: string;
+  /** CloudWatch alarms that fail the wave when in ALARM during the watch, the soak or the canary. */
+  readonly alarms?: AlarmsConfig;
 }
 
 /** A smoke URL as loaded. */
@@ -108,6 +113,8 @@ export interface Cluster extends ClusterSpec {
   readonly hold?: string;
   /** How long after its launch a new instance may take to register with ECS before the rollout replaces it. */
   readonly bootGracePeriodMs: number;
+  /** The cluster's own alarms (the environment's `alarms` holds them too). */
+  readonly alarms?: AlarmWatch;
 }
 
 /** An environment as loaded: what its stack needs (EnvironmentSpec), plus the rollout's settings. */
@@ -120,6 +127,8 @@ export interface Environment extends EnvironmentSpec {
   readonly smoke: readonly SmokeCheck[];
   readonly soakMs: number;
   readonly rebalance: boolean;
+  /** The alarms the rollout watches (the environment's and its clusters'); absent: none. */
+  readonly alarms?: AlarmWatch;
 }
 
 const STRATEGIES: readonly CapacityStrategy[] = ["replace", "blue-green", "refresh"];
@@ -147,7 +156,7 @@ export function loadEnvironments(raw: unknown, file: string, field = ""): Enviro
 function loadEnvironment(name: string, input: Input): Environment {
   const f = input.object([
     "region", "accountId", "promotesFrom", "backend", "vpcId", "subnets", "strategy", "tags", "clusters",
-    "maintenanceWindows", "hold", "smoke", "soak", "rebalance", "bootGracePeriod",
+    "maintenanceWindows", "hold", "smoke", "soak", "rebalance", "bootGracePeriod", "alarms",
   ]);
   const region = f.region.formatted("region");
   const accountId = f.accountId.present ? f.accountId.formatted("accountId") : undefined;
@@ -203,9 +212,10 @@ function loadEnvironment(name: string, input: Input): Environment {
   const smoke = f.smoke.present ? f.smoke.array().map(loadSmokeCheck) : [];
   const soakMs = Math.round((f.soak.present ? durationSeconds(f.soak.formatted("duration")) : 300) * 1000);
   const rebalance = f.rebalance.present ? f.rebalance.boolean() : false;
+  const alarms = mergeAlarms([...(f.alarms.present ? [loadAlarms(f.alarms)] : []), ...clusters.flatMap((c) => c.alarms ?? [])]);
   return {
     name, region, accountId, promotesFrom, backend, vpcId, subnets, tags, clusters,
-    maintenanceWindows, ...(hold !== undefined && { hold }), smoke, soakMs, rebalance,
+    maintenanceWindows, ...(hold !== undefined && { hold }), smoke, soakMs, rebalance, ...(watchesAlarms(alarms) && { alarms }),
   };
 }
 
@@ -236,7 +246,7 @@ function bootGracePeriod(input: Input): number {
 }
 
 function loadCluster(environment: string, name: string, input: Input, envStrategy: CapacityStrategy, envBootGraceMs: number): Cluster {
-  const f = input.object(["instanceType", "minSize", "maxSize", "desiredCapacity", "amiParameter", "strategy", "hold", "bootGracePeriod", ...REFRESH_FIELDS]);
+  const f = input.object(["instanceType", "minSize", "maxSize", "desiredCapacity", "amiParameter", "strategy", "hold", "bootGracePeriod", "alarms", ...REFRESH_FIELDS]);
   const ecsClusterName = `${environment}-${name}`;
   if (ecsClusterName.length > 48) input.fail(`the ECS cluster name ${ecsClusterName} is longer than 48 characters`);
   const instanceType = f.instanceType.formatted("instanceType");
@@ -256,12 +266,13 @@ function loadCluster(environment: string, name: string, input: Input, envStrateg
   const hold = f.hold.present ? f.hold.string() : undefined;
   const bootGracePeriodMs = f.bootGracePeriod.present ? bootGracePeriod(f.bootGracePeriod) : envBootGraceMs;
   const refresh = strategy === "refresh" ? refreshOptions(f, desiredCapacity) : undefined;
+  const alarms = f.alarms.present ? loadAlarms(f.alarms) : undefined;
   for (const field of REFRESH_FIELDS) {
     if (strategy !== "refresh" && f[field].present) f[field].fail(`only the "refresh" strategy replaces instances in batches (this cluster's strategy is "${strategy}")`);
   }
   return {
     name, ecsClusterName, instanceType, minSize, maxSize, desiredCapacity, amiParameter, strategy,
-    ...(refresh && { refresh }), ...(hold !== undefined && { hold }), bootGracePeriodMs,
+    ...(refresh && { refresh }), ...(hold !== undefined && { hold }), bootGracePeriodMs, ...(alarms && { alarms }),
   };
 }
 

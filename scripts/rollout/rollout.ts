@@ -43,6 +43,7 @@ import { parsePlan, summaryLine } from "../terraform/plan";
 import { clusterGenerations } from "../terraform/rolls";
 import { CANARY_SOAK_MS, type CanaryVerdict, canaryTasksOn, judgeCanary, tasksLeftOnDrained } from "./canary";
 import { type GateResult, runGates } from "./gates";
+import { type AlarmCheck, alarmCheck } from "../fleet/alarms";
 import type { HttpProbe } from "./smoke";
 import { type GroupCapacity, RefreshHalt, refreshInstances } from "./refresh";
 import { type ClusterStep, type StepKind, environmentStep, nextClusterStep, rollbackUnfinished } from "./state";
@@ -296,6 +297,8 @@ async function runWave(environment: Environment, options: RolloutOptions, mode: 
   let changed = false;
   /** The boot check of each cluster, across the wave's waits for new instances (drain, watch). */
   const boots = bootCheck(environment, access, options, report);
+  /** The watched alarms (config `alarms`), one check for the canary, the watch and the gates: in ALARM, the wave fails. */
+  const alarms = alarmCheck({ cloudwatch: access.clients.cloudwatch, watch: environment.alarms, clock, since: report.startedAt });
   /** Each refresh group's size before its batches, for a rollback's batches to restore. */
   const refreshSizes = new Map<string, GroupCapacity>();
 
@@ -436,7 +439,7 @@ async function runWave(environment: Environment, options: RolloutOptions, mode: 
         }
         case "canary": {
           const clusters = of("canary").map(([c]) => c);
-          await timed("canary", () => proveCanaries(environment, access, options, world.targets, clusters, boots));
+          await timed("canary", () => proveCanaries(environment, access, options, world.targets, clusters, boots, alarms));
           // Proven: the old image is no longer kept, so the next apply replaces the stable group.
           const proven = new Map(clusters.map((c) => [c, { current: world.pins[env][c].current }]));
           await timed("pins", () => writeClusterPins(world.pins, proven, `${clusters.map((c) => `${c}: ${world.targets.get(c)!.imageId}`).join("; ")} proven on the canary`));
@@ -456,7 +459,7 @@ async function runWave(environment: Environment, options: RolloutOptions, mode: 
           break;
         case "migrate": {
           const result = await timed("watch", () =>
-            watchTasks(environment, access, options, world.targets, boots),
+            watchTasks(environment, access, options, world.targets, boots, alarms),
           );
           if (result.outcome === "interrupted") throw new Stop("interrupted", "interrupted while watching the tasks move");
           if (result.outcome !== "done") {
@@ -476,12 +479,13 @@ async function runWave(environment: Environment, options: RolloutOptions, mode: 
               probe: options.probe,
               log,
               signal: options.signal,
+              alarms,
             }),
           );
           report.gates = gates.gates;
           report.balance = gates.balance;
           if (options.signal?.aborted) throw new Stop("interrupted", "interrupted during the gates");
-          if (!gates.passed) throw new Stop("failed", `gate ${gates.reason}`, true);
+          if (!gates.passed) throw new Stop("failed", `gate ${gates.reason}`, gates.imageFailed !== false);
           const verifiedAt = new Date(clock.now()).toISOString().replace(/\.\d{3}Z$/, "Z");
           // Without `retiring`: a blue-green environment's next step is the retire apply.
           const verified = new Map(environment.clusters.map((c) => [c.name, { current: { ...world.pins[env][c.name].current, verifiedAt } }]));
@@ -598,6 +602,7 @@ async function proveCanaries(
   targets: ReadonlyMap<string, Pin>,
   clusters: readonly string[],
   boots: BootCheck,
+  alarms?: AlarmCheck,
 ): Promise<void> {
   const { clock, log } = options;
   const startedAt = clock.now();
@@ -650,6 +655,10 @@ async function proveCanaries(
         await setContainerInstanceStatus(access.clients.ecs, cluster.ecsClusterName, [verdict.containerInstanceArn], "DRAINING");
       }
       steadySince = verdict.kind === "steady" ? (steadySince ?? clock.now()) : undefined;
+      // The watched alarms, every 30 s while the canary runs, and once more as its soak ends.
+      const soaked = steadySince !== undefined && clock.now() - steadySince >= CANARY_SOAK_MS;
+      const alarm = alarms && (await alarms(soaked));
+      if (alarm) throw new Stop("failed", `${cluster.name}: the canary of ${imageId}: ${alarm.reason}`, alarm.imageFailed);
       const now = verdict.kind === "steady" ? `steady: ${verdict.tasksOnCanary} task(s) on the canary, ${verdict.services} service(s)` : verdict.kind === "waiting" ? verdict.why : verdict.kind === "booting" ? "waiting for the canary instance to register with ECS" : last;
       if (now !== last) log.info(`${cluster.name}: canary of ${imageId}: ${now}`, { env: environment.name, cluster: cluster.name });
       last = now;
@@ -764,7 +773,7 @@ const BOOT_STALL_MARGIN_MS = 5 * 60_000;
  * snapshot. Its stall limit is at least the longest boot grace period plus BOOT_STALL_MARGIN_MS:
  * while an instance may still be booting, no progress is no stall.
  */
-async function watchTasks(environment: Environment, access: EnvironmentAccess, options: RolloutOptions, targets: ReadonlyMap<string, Pin>, boots: BootCheck) {
+async function watchTasks(environment: Environment, access: EnvironmentAccess, options: RolloutOptions, targets: ReadonlyMap<string, Pin>, boots: BootCheck, alarms?: AlarmCheck) {
   const byName = new Map(environment.clusters.map((c) => [c.name, c]));
   try {
     return await watchMigration({
@@ -774,7 +783,12 @@ async function watchTasks(environment: Environment, access: EnvironmentAccess, o
       timeoutMs: options.watchTimeoutMs,
       stallAfterMs: Math.max(options.stallAfterMs, ...environment.clusters.map((c) => c.bootGracePeriodMs + BOOT_STALL_MARGIN_MS)),
       signal: options.signal,
-      onSnapshot: (watched, snapshot) => boots(byName.get(watched.name)!, watched.targetImageIds[0], snapshot),
+      onSnapshot: async (watched, snapshot) => {
+        await boots(byName.get(watched.name)!, watched.targetImageIds[0], snapshot);
+        // The watched alarms, every 30 s at most: one in ALARM ends the watch (as the boot check's verdicts do).
+        const alarm = alarms && (await alarms());
+        if (alarm) throw new Stop("failed", `while the tasks moved: ${alarm.reason}`, alarm.imageFailed);
+      },
       onCycle: ({ states }) =>
         options.log.progress([...states].map(([cluster, state]) => progressItem(cluster, state, { label: `${environment.name}/${cluster}`, fields: { env: environment.name } }))),
     });

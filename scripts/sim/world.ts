@@ -9,6 +9,7 @@
  * minimumHealthyPercent / maximumPercent), terminating hooks hold instances, tasks spread
  * over zones, a broken image crash-loops.
  */
+import type { SimAlarm } from "./alarms";
 import type { VirtualClock } from "./clock";
 import type { Rng } from "./rng";
 
@@ -229,6 +230,8 @@ export class World {
   readonly clusters = new Map<string, { arn: string; name: string }>();
   readonly parameters = new Map<string, string>();
   readonly images = new Map<string, SimImage>();
+  /** CloudWatch alarms, by name (their state is read from the world when asked: sim/alarms.ts). */
+  readonly alarms = new Map<string, SimAlarm>();
   /** Every API call, in order (API cost figures). */
   readonly calls: ApiCall[] = [];
   /** Per service (cluster/name): [virtual time, healthy running tasks] at each change. */
