@@ -25,6 +25,12 @@ function verdict(cell: FaultCell) {
     imageRejected: cell.imageRejected,
     strategies: cell.strategies,
     ...(cell.scenario === "broken-ami" && { oldCapacityServing: cell.oldCapacityServing, verdictWithin10Minutes: cell.timeToVerdictMs <= 10 * 60_000 }),
+    ...(cell.scenario === "alarm" && {
+      oldCapacityServing: cell.oldCapacityServing,
+      // The alarm's name and CloudWatch's reason, in the reason and in the report.
+      alarmInReason: /alarm in ALARM: staging-apps-error-rate \(Threshold Crossed: 2 out of the last 2 datapoints /.test(cell.reason ?? ""),
+      alarmInReport: cell.report.some((l) => /^staging: rolled back \(.*staging-apps-error-rate \(Threshold Crossed/.test(l)),
+    }),
     ...(cell.scenario === "az-outage" && { lostZoneInReport: cell.report.some((l) => /^ {2}balance apps: .*\(zone lost: eu-west-1a has no instances/.test(l)) }),
   };
 }
@@ -35,6 +41,10 @@ function expected(scenario: MatrixScenario, strategy: string): ReturnType<typeof
     case "broken-ami":
       // Found by the first wave (staging): the image is rejected, the old capacity serves, production never starts.
       return { violations: 0, outcome: expect.stringMatching(/^(failed|rolled back)$/), exitCode: 1, imageRejected: true, strategies: [strategy], oldCapacityServing: true, verdictWithin10Minutes: true };
+    case "alarm":
+      // The error-rate alarm fires 2 minutes after tasks run on the new image: the replace canary or
+      // the blue-green soak sees it; the wave rolls back (the image rejected), the old capacity serves.
+      return { violations: 0, outcome: "rolled back", exitCode: 1, imageRejected: true, strategies: [strategy], oldCapacityServing: true, alarmInReason: true, alarmInReport: true };
     case "az-outage":
       return { ...done, lostZoneInReport: true };
     default:
