@@ -16,6 +16,7 @@ import { UsageError } from "../core/errors";
 import { type CommonOptions, EXIT, Exit, findEnvironment, interruptible, loadConfig, outputFileOption, stderrSink, withCommonOptions } from "./common";
 import { holdsOf } from "../rollout/rollout";
 import { type Stack, openStack } from "./stack";
+import { type AlarmsSeen, alarmWarnings, seeAlarms } from "../fleet/alarms";
 
 export interface GuardFlags {
   readonly expect?: Shape;
@@ -104,7 +105,14 @@ export function planCommand(): Command {
       const planFile = planFileFor(out, environment.name, stack.directory);
       const { plan, guard } = await planAndGuard(stack, planFile, options, log);
       const applyCommand = options.simulate ? `amiroll apply --env ${environment.name} --simulate` : `amiroll apply --env ${environment.name} --plan ${planFile}`;
-      const parts = planComment(plan, guard, { env: environment.name, applyCommand, holds: holdsOf(environment) });
+      // The watched alarms (config `alarms`): unknown names and alarms in ALARM are warned about here, and shown in the comment.
+      let alarms: AlarmsSeen | undefined;
+      if (environment.alarms) {
+        const cloudwatch = stack.simulation?.clients.cloudwatch ?? (require("../fleet/clients") as typeof import("../fleet/clients")).createAwsClients(environment).cloudwatch;
+        alarms = await seeAlarms(cloudwatch, environment.alarms);
+        for (const warning of alarmWarnings(environment.name, alarms)) log.warn(warning, { env: environment.name });
+      }
+      const parts = planComment(plan, guard, { env: environment.name, applyCommand, holds: holdsOf(environment), alarms });
       if (commentFile) {
         writeFileSync(commentFile, parts.join("\n\n"));
         log.info(`comment written to ${options.comment} (${parts.length} part${parts.length === 1 ? "" : "s"})`);

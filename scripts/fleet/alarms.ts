@@ -156,3 +156,38 @@ export function watchText(watch: AlarmWatch): string {
   const prefixes = watch.prefixes.length === 0 ? [] : [`the prefix${watch.prefixes.length === 1 ? "" : "es"} ${watch.prefixes.map((p) => JSON.stringify(p)).join(", ")}`];
   return [...names, ...prefixes].join(" and ");
 }
+
+/** The watched alarms as a plan (or status) sees them: every state, unknown names and empty prefixes named. */
+export interface AlarmsSeen {
+  /** What is watched, in words. */
+  readonly watching: string;
+  /** The watched alarms in ALARM now. */
+  readonly firing: readonly Alarm[];
+  /** How many watched alarms CloudWatch knows. */
+  readonly known: number;
+  readonly unknownNames: readonly string[];
+  readonly emptyPrefixes: readonly string[];
+  /** Why they could not be read (denied, throttled, no network): a warning, not a failure. */
+  readonly error?: string;
+}
+
+/** Reads the watched alarms in every state; a failure to read them is returned as `error`, not thrown. */
+export async function seeAlarms(cloudwatch: CloudWatchClient, watch: AlarmWatch): Promise<AlarmsSeen> {
+  const watching = watchText(watch);
+  try {
+    const read = await readAlarms(cloudwatch, watch);
+    return { watching, firing: read.alarms.filter((a) => a.state === "ALARM"), known: read.alarms.length, unknownNames: read.unknownNames, emptyPrefixes: read.emptyPrefixes };
+  } catch (error) {
+    return { watching, firing: [], known: 0, unknownNames: [], emptyPrefixes: [], error: (error as Error).message.split("\n")[0] };
+  }
+}
+
+/** The warnings of what a plan saw: unknown names, empty prefixes, alarms in ALARM, or why none could be read. */
+export function alarmWarnings(env: string, seen: AlarmsSeen): string[] {
+  if (seen.error !== undefined) return [`${env}: could not read the watched alarms (${seen.watching}): ${seen.error}; the rollout reads them again and fails if it cannot`];
+  return [
+    ...(seen.unknownNames.length > 0 ? [`${env}: alarms: CloudWatch knows no alarm named ${seen.unknownNames.map((n) => JSON.stringify(n)).join(", ")} (a typo, or not made yet: the rollout cannot watch ${seen.unknownNames.length === 1 ? "it" : "them"})`] : []),
+    ...(seen.emptyPrefixes.length > 0 ? [`${env}: alarms: no alarm's name starts with ${seen.emptyPrefixes.map((p) => JSON.stringify(p)).join(", ")}`] : []),
+    ...(seen.firing.length > 0 ? [`${env}: alarms in ALARM now (the rollout fails while they are): ${seen.firing.map(alarmText).join("; ")}`] : []),
+  ];
+}
