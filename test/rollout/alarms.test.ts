@@ -1,0 +1,59 @@
+/**
+ * The alarm gates in a rollout (issue 21, item 2), against the simulated CloudWatch: an alarm that
+ * goes to ALARM while the tasks move ends the watch and rolls the wave back; one in ALARM since
+ * before the wave began fails it with no verdict on the image (nothing rolled back or rejected).
+ * The `alarm` scenario's own cells (the canary, the soak) are in the fault matrix.
+ */
+import { rolloutExitCode } from "../../scripts/commands/rollout";
+import { rolloutMarkdown } from "../../scripts/rollout/report";
+import { HOSTILE } from "../support/hostile";
+import { inspectMarkdown } from "../support/markdown";
+import { PINNED, simulatedRollout } from "../support/simulated-rollout";
+
+jest.setTimeout(60_000);
+
+const describeAlarmsCalls = (s: Awaited<ReturnType<typeof simulatedRollout>>, env: string) => s.sim(env).world.calls.filter((c) => c.operation === "DescribeAlarms").length;
+
+describe("the alarm gates in a rollout", () => {
+  it("an alarm that fires while the tasks move ends the watch, and the blue-green wave rolls back", async () => {
+    const s = await simulatedRollout({
+      edit: (c) => {
+        c.staging.strategy = "blue-green";
+        c.staging.alarms = { names: ["staging-apps-error-rate"] };
+      },
+    });
+    const alarm = s.sim("staging").world.alarms.get("staging-apps-error-rate")!;
+    const result = await s.run({
+      ignoreWindow: true,
+      beforeStep: (env, step) => {
+        if (env === "staging" && step === "migrate") alarm.forced = { state: "ALARM", reason: `Threshold Crossed: 5XX at 40.0 ${HOSTILE.link} ${HOSTILE.img}`, since: s.sim("staging").clock.now() };
+      },
+    });
+    const [staging, production] = result.waves;
+    expect([staging.outcome, production.outcome, rolloutExitCode(result.outcome)]).toEqual(["rolled back", "not started", 1]);
+    expect(staging.reason).toMatch(/^while the tasks moved: alarm in ALARM: staging-apps-error-rate \(Threshold Crossed: 5XX at 40\.0 /);
+    expect(staging.phases.map((p) => p.step)).toEqual(["window", "pins", "apply", "drain", "watch", "rollback"]);
+    expect(s.pins().staging.apps.rejected).toEqual(expect.objectContaining({ imageId: PINNED }));
+    expect(s.instanceImages("staging")).not.toContain(PINNED);
+    expect(s.violations()).toEqual([]);
+    // The report's markdown (a PR or chat) quotes the alarm's reason, inert.
+    const { problems, text } = inspectMarkdown(rolloutMarkdown(result));
+    expect(problems).toEqual([]);
+    expect(text).toContain("staging-apps-error-rate");
+    expect(rolloutMarkdown(result)).not.toMatch(/<img/);
+  });
+
+  it("an alarm in ALARM since before the wave fails it with no verdict on the image: nothing rolled back or rejected", async () => {
+    const s = await simulatedRollout({ edit: (c) => (c.staging.alarms = { prefix: "staging-apps-" }) });
+    const clock = s.sim("staging").clock;
+    s.sim("staging").world.alarms.get("staging-apps-cpu-high")!.forced = { state: "ALARM", reason: "Threshold Crossed: CPU at 97.0", since: clock.now() - 3_600_000 };
+    const result = await s.run({ ignoreWindow: true });
+    const [staging] = result.waves;
+    expect([staging.outcome, rolloutExitCode(result.outcome)]).toEqual(["failed", 1]);
+    expect(staging.reason).toBe(`apps: the canary of ${PINNED}: in ALARM since before the wave began (not the image's doing, so nothing is rolled back): staging-apps-cpu-high (Threshold Crossed: CPU at 97.0)`);
+    expect(s.pins().staging.apps.rejected).toBeUndefined();
+    expect(staging.phases.map((p) => p.step)).not.toContain("rollback");
+    expect(s.violations()).toEqual([]);
+    expect(describeAlarmsCalls(s, "production")).toBe(0);
+  });
+});
