@@ -62,6 +62,8 @@ export async function readAlarms(cloudwatch: CloudWatchClient, watch: AlarmWatch
   };
   const add = (a: { name?: string; kind: Alarm["kind"]; state?: string; reason?: string; since?: Date }): number => {
     if (!a.name) return 0;
+    // Asked for one state, only that state counts, whatever the answer holds (moto, for one, ignores StateValue beside a prefix).
+    if (options.state !== undefined && a.state !== options.state) return 0;
     const since = a.since instanceof Date ? a.since.getTime() : a.since === undefined ? undefined : new Date(a.since as unknown as string).getTime();
     byName.set(a.name, { name: a.name, kind: a.kind, state: a.state ?? "INSUFFICIENT_DATA", reason: a.reason ?? "", ...(since !== undefined && Number.isFinite(since) && { stateSince: since }) });
     return 1;

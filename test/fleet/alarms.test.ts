@@ -66,6 +66,12 @@ describe("readAlarms", () => {
     expect(read.unknownNames).toEqual([]);
   });
 
+  it("keeps only the state it asked for, whatever the answer holds (moto ignores StateValue beside a prefix)", async () => {
+    const cloudwatch = { send: async () => ({ MetricAlarms: [{ AlarmName: "a", StateValue: "OK" }, { AlarmName: "b", StateValue: "ALARM", StateReason: "r" }] }) } as unknown as CloudWatchClient;
+    const read = await readAlarms(cloudwatch, { names: [], prefixes: ["p"] }, { state: "ALARM" });
+    expect(read.alarms.map((a) => a.name)).toEqual(["b"]);
+  });
+
   it("reads composite alarms too", async () => {
     const cloudwatch = { send: async () => ({ MetricAlarms: [], CompositeAlarms: [{ AlarmName: "prod-any", StateValue: "ALARM", StateReason: "child in ALARM", StateUpdatedTimestamp: new Date(START) }] }) } as unknown as CloudWatchClient;
     const read = await readAlarms(cloudwatch, { names: ["prod-any"], prefixes: [] });
