@@ -9,6 +9,12 @@ import { rolloutMarkdown } from "../../scripts/rollout/report";
 import { HOSTILE } from "../support/hostile";
 import { inspectMarkdown } from "../support/markdown";
 import { PINNED, simulatedRollout } from "../support/simulated-rollout";
+import { watchEnvironment } from "../../scripts/commands/watch";
+import { simulatedRollInProgress } from "../../scripts/commands/stack";
+import { createLogger } from "../../scripts/core/log";
+import { findEnvironment } from "../../scripts/config/file";
+import { readPins } from "../../scripts/config/pins";
+import { ENVIRONMENTS_CONFIG, REPO_PINS_PATH, loadEnvironments, repoConfig } from "../support/repo-config";
 
 jest.setTimeout(60_000);
 
@@ -55,5 +61,26 @@ describe("the alarm gates in a rollout", () => {
     expect(staging.phases.map((p) => p.step)).not.toContain("rollback");
     expect(s.violations()).toEqual([]);
     expect(describeAlarmsCalls(s, "production")).toBe(0);
+  });
+
+  it("amiroll watch (after an apply) ends on an alarm in ALARM: exit 1, the alarm's name and reason in the log", async () => {
+    const raw = structuredClone(ENVIRONMENTS_CONFIG) as any;
+    raw.staging.alarms = { names: ["staging-apps-error-rate"] };
+    const environments = loadEnvironments(raw);
+    const config = { ...repoConfig(), environments, pins: readPins(REPO_PINS_PATH, environments) };
+    const staging = findEnvironment(environments, "staging");
+    const lines: string[] = [];
+    const log = createLogger("text", (line) => lines.push(line));
+    const sim = await simulatedRollInProgress({ config, environment: staging, log, simulate: true });
+    sim.world.alarms.get("staging-apps-error-rate")!.forced = { state: "ALARM", reason: "Threshold Crossed: 5XX at 40.0", since: sim.clock.now() + 1 };
+    const stdout = jest.spyOn(console, "log").mockImplementation(() => {});
+    try {
+      await expect(watchEnvironment({ config, environment: staging, log, clients: sim.clients, clock: sim.clock, timeoutMs: 30 * 60_000, stallAfterMs: 10 * 60_000, timeoutText: "30m" })).rejects.toMatchObject({ name: "Exit", code: 1 });
+      expect(stdout).toHaveBeenCalledWith("watch of staging: alarm");
+    } finally {
+      stdout.mockRestore();
+      sim.clock.stop();
+    }
+    expect(lines).toContain("amiroll: watch of staging failed: alarm in ALARM: staging-apps-error-rate (Threshold Crossed: 5XX at 40.0)");
   });
 });
