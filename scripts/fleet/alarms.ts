@@ -31,6 +31,8 @@ export interface Alarm {
   readonly reason: string;
   /** When the state last changed (ms since the epoch). */
   readonly stateSince?: number;
+  /** A metric alarm's evaluation window, Period x EvaluationPeriods (ms): how long a breach takes to make it fire. */
+  readonly windowMs?: number;
 }
 
 export interface AlarmsRead {
@@ -56,16 +58,26 @@ export async function readAlarms(cloudwatch: CloudWatchClient, watch: AlarmWatch
   let calls = 0;
   const take = (out: DescribeAlarmsCommandOutput): number => {
     let n = 0;
-    for (const a of out.MetricAlarms ?? []) n += add({ name: a.AlarmName, kind: "metric", state: a.StateValue, reason: a.StateReason, since: a.StateUpdatedTimestamp });
+    for (const a of out.MetricAlarms ?? []) {
+      const windowMs = a.Period && a.EvaluationPeriods ? a.Period * a.EvaluationPeriods * 1000 : undefined;
+      n += add({ name: a.AlarmName, kind: "metric", state: a.StateValue, reason: a.StateReason, since: a.StateUpdatedTimestamp, windowMs });
+    }
     for (const a of out.CompositeAlarms ?? []) n += add({ name: a.AlarmName, kind: "composite", state: a.StateValue, reason: a.StateReason, since: a.StateUpdatedTimestamp });
     return n;
   };
-  const add = (a: { name?: string; kind: Alarm["kind"]; state?: string; reason?: string; since?: Date }): number => {
+  const add = (a: { name?: string; kind: Alarm["kind"]; state?: string; reason?: string; since?: Date; windowMs?: number }): number => {
     if (!a.name) return 0;
     // Asked for one state, only that state counts, whatever the answer holds (moto, for one, ignores StateValue beside a prefix).
     if (options.state !== undefined && a.state !== options.state) return 0;
     const since = a.since instanceof Date ? a.since.getTime() : a.since === undefined ? undefined : new Date(a.since as unknown as string).getTime();
-    byName.set(a.name, { name: a.name, kind: a.kind, state: a.state ?? "INSUFFICIENT_DATA", reason: a.reason ?? "", ...(since !== undefined && Number.isFinite(since) && { stateSince: since }) });
+    byName.set(a.name, {
+      name: a.name,
+      kind: a.kind,
+      state: a.state ?? "INSUFFICIENT_DATA",
+      reason: a.reason ?? "",
+      ...(since !== undefined && Number.isFinite(since) && { stateSince: since }),
+      ...(a.windowMs !== undefined && Number.isFinite(a.windowMs) && a.windowMs > 0 && { windowMs: a.windowMs }),
+    });
     return 1;
   };
   const all = async (input: { AlarmNames?: string[]; AlarmNamePrefix?: string }): Promise<number> => {
@@ -192,4 +204,21 @@ export function alarmWarnings(env: string, seen: AlarmsSeen): string[] {
     ...(seen.emptyPrefixes.length > 0 ? [`${env}: alarms: no alarm's name starts with ${seen.emptyPrefixes.map((p) => JSON.stringify(p)).join(", ")}`] : []),
     ...(seen.firing.length > 0 ? [`${env}: alarms in ALARM now (the rollout fails while they are): ${seen.firing.map(alarmText).join("; ")}`] : []),
   ];
+}
+
+/** A day: no soak waits longer for an alarm, whatever its window (CloudWatch allows up to 7 days of periods). */
+const MAX_SOAK_FOR_ALARMS_MS = 24 * 3_600_000;
+
+/**
+ * How long a soak must last for the watched alarms to have their say: `minimumMs`, or the longest
+ * evaluation window (Period x EvaluationPeriods) of the watched metric alarms, at most a day. The
+ * replace canary soaks this long, so that an alarm slower than its 2 minutes still fires while the
+ * old group can be gone back to. Reads every watched alarm once; without alarms, `minimumMs`.
+ */
+export async function soakForAlarms(cloudwatch: CloudWatchClient, watch: AlarmWatch | undefined, minimumMs: number): Promise<{ soakMs: number; slowest?: Alarm }> {
+  if (!watch || (watch.names.length === 0 && watch.prefixes.length === 0)) return { soakMs: minimumMs };
+  const { alarms } = await readAlarms(cloudwatch, watch);
+  const slowest = alarms.reduce<Alarm | undefined>((worst, a) => ((a.windowMs ?? 0) > (worst?.windowMs ?? 0) ? a : worst), undefined);
+  const windowMs = Math.min(slowest?.windowMs ?? 0, MAX_SOAK_FOR_ALARMS_MS);
+  return windowMs > minimumMs ? { soakMs: windowMs, slowest } : { soakMs: minimumMs };
 }

@@ -43,7 +43,7 @@ import { parsePlan, summaryLine } from "../terraform/plan";
 import { clusterGenerations } from "../terraform/rolls";
 import { CANARY_SOAK_MS, type CanaryVerdict, canaryTasksOn, judgeCanary, tasksLeftOnDrained } from "./canary";
 import { type GateResult, runGates } from "./gates";
-import { type AlarmCheck, alarmCheck } from "../fleet/alarms";
+import { type AlarmCheck, alarmCheck, soakForAlarms } from "../fleet/alarms";
 import type { HttpProbe } from "./smoke";
 import { type GroupCapacity, RefreshHalt, refreshInstances } from "./refresh";
 import { type ClusterStep, type StepKind, environmentStep, nextClusterStep, rollbackUnfinished } from "./state";
@@ -607,6 +607,9 @@ async function proveCanaries(
   const { clock, log } = options;
   const startedAt = clock.now();
   const deadline = startedAt + options.watchTimeoutMs;
+  // The soak lasts as long as the slowest watched alarm takes to fire (its evaluation window), 2 minutes at least.
+  const { soakMs, slowest } = alarms ? await soakForAlarms(access.clients.cloudwatch, environment.alarms, CANARY_SOAK_MS) : { soakMs: CANARY_SOAK_MS, slowest: undefined };
+  if (slowest) log.info(`${environment.name}: the canary soaks ${elapsedText(soakMs)}: the evaluation window of ${slowest.name}, the slowest alarm watched`, { env: environment.name, soakMs });
   for (const cluster of environment.clusters.filter((c) => clusters.includes(c.name))) {
     const imageId = targets.get(cluster.name)!.imageId;
     let steadySince: number | undefined;
@@ -643,7 +646,7 @@ async function proveCanaries(
       let verdict = judgeCanary(fleet, { imageId, startedAt });
       // A verdict that fails the proof or passes it (the soak over) rests on a full poll, not on
       // answers an incremental one reused.
-      const decisive = (v: CanaryVerdict) => v.kind === "crash" || (v.kind === "steady" && (v.services === 0 || (steadySince !== undefined && clock.now() - steadySince >= CANARY_SOAK_MS)));
+      const decisive = (v: CanaryVerdict) => v.kind === "crash" || (v.kind === "steady" && (v.services === 0 || (steadySince !== undefined && clock.now() - steadySince >= soakMs)));
       if (decisive(verdict) && !isFullView(fleet)) {
         fleet = await look(undefined);
         verdict = judgeCanary(fleet, { imageId, startedAt });
@@ -656,13 +659,13 @@ async function proveCanaries(
       }
       steadySince = verdict.kind === "steady" ? (steadySince ?? clock.now()) : undefined;
       // The watched alarms, every 30 s while the canary runs, and once more as its soak ends.
-      const soaked = steadySince !== undefined && clock.now() - steadySince >= CANARY_SOAK_MS;
+      const soaked = steadySince !== undefined && clock.now() - steadySince >= soakMs;
       const alarm = alarms && (await alarms(soaked));
       if (alarm) throw new Stop("failed", `${cluster.name}: the canary of ${imageId}: ${alarm.reason}`, alarm.imageFailed);
       const now = verdict.kind === "steady" ? `steady: ${verdict.tasksOnCanary} task(s) on the canary, ${verdict.services} service(s)` : verdict.kind === "waiting" ? verdict.why : verdict.kind === "booting" ? "waiting for the canary instance to register with ECS" : last;
       if (now !== last) log.info(`${cluster.name}: canary of ${imageId}: ${now}`, { env: environment.name, cluster: cluster.name });
       last = now;
-      if (steadySince !== undefined && (verdict.kind === "steady" && verdict.services === 0 || clock.now() - steadySince >= CANARY_SOAK_MS)) break;
+      if (steadySince !== undefined && (verdict.kind === "steady" && verdict.services === 0 || clock.now() - steadySince >= soakMs)) break;
       if (clock.now() >= deadline) throw new Stop("failed", `${cluster.name}: the canary of ${imageId} was not proven within the watch timeout (${now})`);
       if (options.signal?.aborted) throw new Stop("interrupted", "interrupted while proving the canary");
       // Sooner while tasks leave the drained instance (their replacements become healthy seconds

@@ -63,6 +63,22 @@ describe("the alarm gates in a rollout", () => {
     expect(describeAlarmsCalls(s, "production")).toBe(0);
   });
 
+  it("the replace canary soaks as long as the slowest watched alarm's window, so a slow alarm still rolls it back", async () => {
+    const s = await simulatedRollout({ edit: (c) => (c.staging.alarms = { names: ["staging-apps-latency-p99"] }) });
+    // A 6-minute window (6 one-minute periods), firing on the new image: slower than the canary's 2-minute soak.
+    const alarm = s.sim("staging").world.alarms.get("staging-apps-latency-p99")!;
+    Object.assign(alarm, { evaluationPeriods: 6 });
+    alarm.firesOn.add(PINNED);
+    const result = await s.run({ ignoreWindow: true });
+    const [staging] = result.waves;
+    expect(staging.outcome).toBe("rolled back");
+    expect(staging.reason).toMatch(new RegExp(`^apps: the canary of ${PINNED}: alarm in ALARM: staging-apps-latency-p99 \\(Threshold Crossed: 6 out of the last 6 datapoints`));
+    expect(s.lines).toContain("staging: the canary soaks 6m00s: the evaluation window of staging-apps-latency-p99, the slowest alarm watched");
+    expect(staging.phases.map((p) => p.step)).toEqual(["window", "pins", "apply", "canary", "rollback"]);
+    expect(s.pins().staging.apps.rejected).toEqual(expect.objectContaining({ imageId: PINNED }));
+    expect(s.violations()).toEqual([]);
+  });
+
   it("amiroll watch (after an apply) ends on an alarm in ALARM: exit 1, the alarm's name and reason in the log", async () => {
     const raw = structuredClone(ENVIRONMENTS_CONFIG) as any;
     raw.staging.alarms = { names: ["staging-apps-error-rate"] };
