@@ -152,7 +152,14 @@ export type AlarmCheck = (now?: boolean) => Promise<AlarmVerdict | undefined>;
  * wave's start. Resolves undefined between asks and while none is in ALARM. Without alarms to
  * watch it never asks.
  */
-export function alarmCheck(options: { readonly cloudwatch: CloudWatchClient; readonly watch: AlarmWatch | undefined; readonly clock: Clock; readonly since: number; readonly everyMs?: number }): AlarmCheck {
+export function alarmCheck(options: {
+  readonly cloudwatch: CloudWatchClient;
+  readonly watch: AlarmWatch | undefined;
+  readonly clock: Clock;
+  /** When the wave began: an alarm in ALARM since before then is no verdict on the image (a function: it may be learnt later). */
+  readonly since: number | (() => number);
+  readonly everyMs?: number;
+}): AlarmCheck {
   const { watch, clock } = options;
   let last: number | undefined;
   return async (now = false) => {
@@ -160,7 +167,7 @@ export function alarmCheck(options: { readonly cloudwatch: CloudWatchClient; rea
     if (!now && last !== undefined && clock.now() - last < (options.everyMs ?? ALARM_POLL_MS)) return undefined;
     last = clock.now();
     const read = await readAlarms(options.cloudwatch, watch, { state: "ALARM" });
-    return judgeAlarms(read.alarms, options.since);
+    return judgeAlarms(read.alarms, typeof options.since === "function" ? options.since() : options.since);
   };
 }
 

@@ -297,8 +297,14 @@ async function runWave(environment: Environment, options: RolloutOptions, mode: 
   let changed = false;
   /** The boot check of each cluster, across the wave's waits for new instances (drain, watch). */
   const boots = bootCheck(environment, access, options, report);
+  /**
+   * When the image began to serve: this run's start, or the first task seen running on the target
+   * image if earlier (verify, or a run that resumes a roll). An alarm in ALARM since before it is
+   * no verdict on the image.
+   */
+  let imageSince = report.startedAt;
   /** The watched alarms (config `alarms`), one check for the canary, the watch and the gates: in ALARM, the wave fails. */
-  const alarms = alarmCheck({ cloudwatch: access.clients.cloudwatch, watch: environment.alarms, clock, since: report.startedAt });
+  const alarms = alarmCheck({ cloudwatch: access.clients.cloudwatch, watch: environment.alarms, clock, since: () => imageSince });
   /** Each refresh group's size before its batches, for a rollback's batches to restore. */
   const refreshSizes = new Map<string, GroupCapacity>();
 
@@ -324,6 +330,8 @@ async function runWave(environment: Environment, options: RolloutOptions, mode: 
       if (rollbackUnfinished(clusterWorld)) undoing.push(cluster.name);
       (report.targets as Record<string, string>)[cluster.name] = targets.get(cluster.name)!.imageId;
       for (const ci of fleet.containerInstances) if (ci.imageId !== targets.get(cluster.name)!.imageId) oldInstances.add(ci.ec2InstanceId);
+      const onTarget = new Set(fleet.containerInstances.filter((ci) => ci.imageId === targets.get(cluster.name)!.imageId).map((ci) => ci.arn));
+      for (const task of fleet.tasks) if (task.startedAt !== undefined && onTarget.has(task.containerInstanceArn)) imageSince = Math.min(imageSince, task.startedAt);
     }
     tasksOnOldAtStart ??= tasksOn(oldInstances, fleets);
     return { pins, targets, fleets, steps, undoing };

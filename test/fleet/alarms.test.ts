@@ -62,7 +62,7 @@ describe("readAlarms", () => {
     const inputs = recorded(w.cloudwatch);
     const read = await readAlarms(w.cloudwatch, { names: ["prod-c000-error-rate", "nope"], prefixes: ["prod-c001"] }, { state: "ALARM" });
     expect(inputs.every((i) => i.StateValue === "ALARM")).toBe(true);
-    expect(read.alarms).toEqual([{ name: "prod-c001-error-rate", kind: "metric", state: "ALARM", reason: "Threshold Crossed: 2 datapoints", stateSince: START + 60_000 }]);
+    expect(read.alarms).toEqual([{ name: "prod-c001-error-rate", kind: "metric", state: "ALARM", reason: "Threshold Crossed: 2 datapoints", stateSince: START + 60_000, windowMs: 120_000 }]);
     expect(read.unknownNames).toEqual([]);
   });
 

@@ -10,6 +10,8 @@ import { HOSTILE } from "../support/hostile";
 import { inspectMarkdown } from "../support/markdown";
 import { PINNED, simulatedRollout } from "../support/simulated-rollout";
 import { watchEnvironment } from "../../scripts/commands/watch";
+import { rolloutOptions } from "../../scripts/commands/rollout";
+import { verifyEnvironment } from "../../scripts/rollout/rollout";
 import { simulatedRollInProgress } from "../../scripts/commands/stack";
 import { createLogger } from "../../scripts/core/log";
 import { findEnvironment } from "../../scripts/config/file";
@@ -75,6 +77,24 @@ describe("the alarm gates in a rollout", () => {
     expect(staging.reason).toMatch(new RegExp(`^apps: the canary of ${PINNED}: alarm in ALARM: staging-apps-latency-p99 \\(Threshold Crossed: 6 out of the last 6 datapoints`));
     expect(s.lines).toContain("staging: the canary soaks 6m00s: the evaluation window of staging-apps-latency-p99, the slowest alarm watched");
     expect(staging.phases.map((p) => p.step)).toEqual(["window", "pins", "apply", "canary", "rollback"]);
+    expect(s.pins().staging.apps.rejected).toEqual(expect.objectContaining({ imageId: PINNED }));
+    expect(s.violations()).toEqual([]);
+  });
+
+  it("verify after an apply: an alarm that fired once the new image served (before verify began) rejects the image", async () => {
+    const s = await simulatedRollout({ scenario: "alarm", edit: (c) => (c.staging.alarms = { prefix: "staging-apps-" }) });
+    const staging = s.environments.find((e) => e.name === "staging")!;
+    // As Atlantis would: apply the bump PR's plan (a replace roll), then wait; verify runs later.
+    const stack = await s.world.access(staging).stack();
+    await stack.runner.init();
+    await stack.runner.plan(`${stack.directory}/test.tfplan`);
+    await stack.runner.apply(`${stack.directory}/test.tfplan`);
+    await s.world.clock.sleep(10 * 60_000);
+    const firedAt = s.sim("staging").clock.now();
+    const report = await verifyEnvironment(staging, rolloutOptions(s.world, s.environments, s.log, {}));
+    expect(report.outcome).toBe("failed"); // replace: no old generation to go back to
+    expect(report.reason).toMatch(/^gate alarms: alarm in ALARM: staging-apps-error-rate \(Threshold Crossed: /);
+    expect(report.startedAt).toBeGreaterThanOrEqual(firedAt);
     expect(s.pins().staging.apps.rejected).toEqual(expect.objectContaining({ imageId: PINNED }));
     expect(s.violations()).toEqual([]);
   });
