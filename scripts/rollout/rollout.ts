@@ -303,8 +303,11 @@ async function runWave(environment: Environment, options: RolloutOptions, mode: 
    * no verdict on the image.
    */
   let imageSince = report.startedAt;
-  /** The watched alarms (config `alarms`), one check for the canary, the watch and the gates: in ALARM, the wave fails. */
-  const alarms = alarmCheck({ cloudwatch: access.clients.cloudwatch, watch: environment.alarms, clock, since: () => imageSince });
+  /** A rollback is under way (the pins target the old image): no alarm judges it, and none stops it. */
+  let rollingBack = false;
+  const checkAlarms = alarmCheck({ cloudwatch: access.clients.cloudwatch, watch: environment.alarms, clock, since: () => imageSince });
+  /** The watched alarms (config `alarms`), one check for the canary, the watch, the refresh batches and the gates: in ALARM, the wave fails. */
+  const alarms: AlarmCheck = async (now) => (rollingBack ? undefined : checkAlarms(now));
   /** Each refresh group's size before its batches, for a rollback's batches to restore. */
   const refreshSizes = new Map<string, GroupCapacity>();
 
@@ -331,9 +334,10 @@ async function runWave(environment: Environment, options: RolloutOptions, mode: 
       (report.targets as Record<string, string>)[cluster.name] = targets.get(cluster.name)!.imageId;
       for (const ci of fleet.containerInstances) if (ci.imageId !== targets.get(cluster.name)!.imageId) oldInstances.add(ci.ec2InstanceId);
       const onTarget = new Set(fleet.containerInstances.filter((ci) => ci.imageId === targets.get(cluster.name)!.imageId).map((ci) => ci.arn));
-      for (const task of fleet.tasks) if (task.startedAt !== undefined && onTarget.has(task.containerInstanceArn)) imageSince = Math.min(imageSince, task.startedAt);
+      if (!rollbackUnfinished(clusterWorld)) for (const task of fleet.tasks) if (task.startedAt !== undefined && onTarget.has(task.containerInstanceArn)) imageSince = Math.min(imageSince, task.startedAt);
     }
     tasksOnOldAtStart ??= tasksOn(oldInstances, fleets);
+    rollingBack = undoing.length > 0;
     return { pins, targets, fleets, steps, undoing };
   };
 
@@ -458,7 +462,7 @@ async function runWave(environment: Environment, options: RolloutOptions, mode: 
           for (const cluster of environment.clusters.filter((c) => steps.has(c.name))) {
             // A rollback's batches (the pins reject the image they leave) are the rollback's phase.
             const phase = world.undoing.includes(cluster.name) ? "rollback" : "refresh";
-            await timed(phase, () => refreshCluster(environment, access, options, cluster, steps.get(cluster.name)!.imageId, boots, refreshSizes));
+            await timed(phase, () => refreshCluster(environment, access, options, cluster, steps.get(cluster.name)!.imageId, boots, refreshSizes, phase === "refresh" ? alarms : undefined));
           }
           break;
         }
@@ -701,7 +705,7 @@ const REGISTRATION_POLL_MS = 5_000;
  * with no verdict on the image. The group's size before the first batches is remembered for a
  * rollback's, which restore it.
  */
-async function refreshCluster(environment: Environment, access: EnvironmentAccess, options: RolloutOptions, cluster: Cluster, imageId: string, boots: BootCheck, sizes: Map<string, GroupCapacity>): Promise<void> {
+async function refreshCluster(environment: Environment, access: EnvironmentAccess, options: RolloutOptions, cluster: Cluster, imageId: string, boots: BootCheck, sizes: Map<string, GroupCapacity>, alarms?: AlarmCheck): Promise<void> {
   try {
     await refreshInstances({
       clients: access.clients,
@@ -712,7 +716,12 @@ async function refreshCluster(environment: Environment, access: EnvironmentAcces
       imageId,
       batchTimeoutMs: options.watchTimeoutMs,
       signal: options.signal,
-      boots: (fleet) => boots(cluster, imageId, fleet),
+      boots: async (fleet) => {
+        await boots(cluster, imageId, fleet);
+        // The watched alarms, every 30 s at most: one in ALARM ends the batches (as the boot check's verdicts do).
+        const alarm = alarms && (await alarms());
+        if (alarm) throw new Stop("failed", `${cluster.name}: during the refresh: ${alarm.reason}`, alarm.imageFailed);
+      },
       original: sizes.get(cluster.name),
       checkpoint: (point) => options.checkpoint?.(environment.name, point),
     });

@@ -99,6 +99,25 @@ describe("the alarm gates in a rollout", () => {
     expect(s.violations()).toEqual([]);
   });
 
+  it("refresh: the alarm scenario's alarm stops the batches, and the wave rolls back in batches", async () => {
+    const s = await simulatedRollout({
+      scenario: "alarm",
+      edit: (c) => {
+        c.staging.strategy = "refresh";
+        c.staging.alarms = { prefix: "staging-apps-" };
+      },
+    });
+    const result = await s.run({ ignoreWindow: true });
+    const [staging] = result.waves;
+    expect(staging.outcome).toBe("rolled back");
+    // Seen between the batches, not only at the gates after them.
+    expect(staging.reason).toMatch(/^apps: during the refresh: alarm in ALARM: staging-apps-error-rate \(Threshold Crossed: /);
+    expect(staging.phases.map((p) => p.step)).not.toContain("gates");
+    expect(s.pins().staging.apps.rejected).toEqual(expect.objectContaining({ imageId: PINNED }));
+    expect(s.instanceImages("staging")).not.toContain(PINNED);
+    expect(s.violations()).toEqual([]);
+  });
+
   it("amiroll watch (after an apply) ends on an alarm in ALARM: exit 1, the alarm's name and reason in the log", async () => {
     const raw = structuredClone(ENVIRONMENTS_CONFIG) as any;
     raw.staging.alarms = { names: ["staging-apps-error-rate"] };
