@@ -99,6 +99,8 @@ export function planCommand(): Command {
     const log = createLogger(options.logFormat, stderrSink);
     const config = loadConfig(options);
     const environment = findEnvironment(config.environments, options.env);
+    // The watched alarms' client, made now: a bad AMIROLL_AWS_MAX_ATTEMPTS is exit 2 before terraform runs.
+    const realClients = environment.alarms && !options.simulate ? (require("../fleet/clients") as typeof import("../fleet/clients")).createAwsClients(environment) : undefined;
     const interrupt = interruptible(log);
     try {
       const stack = await openStack({ config, environment, log, simulate: options.simulate, scenario: options.scenario, signal: interrupt.signal });
@@ -108,7 +110,7 @@ export function planCommand(): Command {
       // The watched alarms (config `alarms`): unknown names and alarms in ALARM are warned about here, and shown in the comment.
       let alarms: AlarmsSeen | undefined;
       if (environment.alarms) {
-        const cloudwatch = stack.simulation?.clients.cloudwatch ?? (require("../fleet/clients") as typeof import("../fleet/clients")).createAwsClients(environment).cloudwatch;
+        const cloudwatch = stack.simulation?.clients.cloudwatch ?? realClients!.cloudwatch;
         alarms = await seeAlarms(cloudwatch, environment.alarms);
         for (const warning of alarmWarnings(environment.name, alarms)) log.warn(warning, { env: environment.name });
       }

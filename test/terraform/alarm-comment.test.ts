@@ -14,6 +14,8 @@ import { inspectMarkdown, visibleText } from "../support/markdown";
 import { REPO_CONFIG_PATH, REPO_PINS_PATH } from "../support/repo-config";
 import { scratch } from "../support/cli";
 import { amirollInProcess } from "../support/cli-in-process";
+import { fakeTerraform } from "../support/fake-terraform";
+import { readFileSync } from "node:fs";
 
 jest.setTimeout(60_000);
 
@@ -73,5 +75,19 @@ describe("amiroll plan --simulate with alarms", () => {
     expect(r.stderr).toContain('warning: staging: alarms: CloudWatch knows no alarm named "staging-apps-eror-rate" (a typo, or not made yet: the rollout cannot watch it)');
     expect(r.stdout).toContain("**Alarms watched** (2 alarm names): 1 known.");
     expect(r.stdout).toContain("- ⚠️ no such alarm: `staging-apps-eror-rate`");
+  });
+
+  it("a bad AMIROLL_AWS_MAX_ATTEMPTS with alarms to read: exit 2, one line, before terraform runs", async () => {
+    const dir = join(scratch, "plan-alarms-attempts");
+    mkdirSync(dir, { recursive: true });
+    const config = JSON.parse(JSON.stringify(require(REPO_CONFIG_PATH)));
+    delete config.$schema;
+    config.environments.staging.alarms = { prefix: "staging-" };
+    writeFileSync(join(dir, "amiroll.json"), JSON.stringify(config));
+    copyFileSync(REPO_PINS_PATH, join(dir, "amis.json"));
+    const env = fakeTerraform(dir, (await rollPlans()).raw.replace);
+    const r = await amirollInProcess(["plan", "--env", "staging", "--config", join(dir, "amiroll.json")], { ...env, AMIROLL_AWS_MAX_ATTEMPTS: "0" });
+    expect({ status: r.status, stdout: r.stdout, stderr: r.stderr.trimEnd().split("\n") }).toEqual({ status: 2, stdout: "", stderr: ['amiroll: AMIROLL_AWS_MAX_ATTEMPTS must be a whole number from 1 to 100 (attempts per AWS call), not "0"'] });
+    expect(readFileSync(env.FAKE_LOG, "utf8")).toBe("");
   });
 });
