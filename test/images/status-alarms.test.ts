@@ -36,7 +36,7 @@ describe("amiroll status: the watched alarms", () => {
     expect(table).toContain(`    ALARM production-apps-error-rate (Threshold Crossed: 5XX \\x1b]0;pwned\\x07\\x1b[2J) since ${new Date(since).toISOString()}\n`);
     expect(table).not.toMatch(RAW_CONTROL);
     const json = JSON.parse(statusJson(firing));
-    expect(json.alarms[0].firing).toEqual([{ name: "production-apps-error-rate", kind: "metric", state: "ALARM", reason: `Threshold Crossed: 5XX ${HOSTILE.terminal}`, stateSince: new Date(since).toISOString() }]);
+    expect(json.alarms[0].firing).toEqual([{ name: "production-apps-error-rate", kind: "metric", state: "ALARM", reason: `Threshold Crossed: 5XX ${HOSTILE.terminal}`, stateSince: new Date(since).toISOString(), windowMs: 120_000 }]);
     expect(statusJson(firing)).not.toMatch(RAW_CONTROL);
     const prom = statusProm(firing);
     expect(prom).toContain('amiroll_alarms_in_alarm{env="production"} 1\n');
