@@ -8,7 +8,7 @@
  * roll's), divided by the old instances replaced. Calls are deterministic (same seed, same
  * calls), so a change in these figures is a change in what the code asks AWS.
  *
- * Usage: bench:calls [--instances N[,N...]] [--strategy replace|blue-green[,...]]   (default 600, replace)
+ * Usage: bench:calls [--instances N[,N...]] [--strategy replace|blue-green|refresh[,...]]   (default 600, replace)
  */
 import type { CapacityStrategy } from "../constructs/ecs-cluster";
 import { rolloutOptions } from "../scripts/commands/rollout";

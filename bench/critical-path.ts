@@ -14,6 +14,13 @@
  * from the moment its proof holds (no task meant to run left on the drained instance: the last
  * replacement healthy, its old task told to stop), overlapping the stops.
  *
+ * Refresh (refreshPath) is a sequence of batches, each a stage of its own: its new instances boot
+ * and register (the batch waits for every one), its old instances are set DRAINING, their tasks
+ * move, and once the last has stopped they are terminated. The next batch begins right then, so a
+ * batch's shutdowns overlap the next one; only the last batch of old instances' shutdowns are on
+ * the path (the refresh waits for them to be gone). A zone batch (one new-image instance moved out
+ * of the fullest zone at the end) is a batch like the others.
+ *
  * Which replacement frees which old task is the scheduler's choice, so each service's pairing is
  * taken at its best for the path (the fastest replacement with the longest tail: sorted pairing
  * minimises the largest sum), which keeps the result a lower bound for the sampled durations.
@@ -168,4 +175,32 @@ export function stagePath(stage: StageSamples): StagePath {
 export function criticalPath(stages: readonly StageSamples[]): { totalMs: number; stages: StagePath[] } {
   const paths = stages.map(stagePath);
   return { totalMs: paths.reduce((ms, p) => ms + p.totalMs, 0), stages: paths };
+}
+
+/** One refresh batch as sampled: its stage (its own old instances' terminations, if any) and whether it is a zone batch. */
+export interface RefreshBatchSamples {
+  readonly stage: StageSamples;
+  /** A zone batch: it moves an instance of the new image, after the last batch of old ones. */
+  readonly zone: boolean;
+}
+
+/**
+ * Refresh's critical path: its batches one after the other, each behind a registered barrier with
+ * its old instances terminated once every task has left them; the shutdowns of every batch but the
+ * last of old instances taken out (they overlap the next batch: the refresh terminates and goes on).
+ */
+export function refreshPath(batches: readonly RefreshBatchSamples[]): { totalMs: number; stages: StagePath[] } {
+  let lastOld = -1;
+  batches.forEach((b, k) => {
+    if (!b.zone) lastOld = k;
+  });
+  return criticalPath(
+    batches.map((b, k) => ({
+      ...b.stage,
+      drainAfter: "registered",
+      terminate: "after-all-moved",
+      policyMs: 0,
+      terminated: k === lastOld ? b.stage.terminated : [],
+    })),
+  );
 }

@@ -53,7 +53,7 @@ export type MatrixScenario = (typeof MATRIX_SCENARIOS)[number];
 export const LEFT_OUT_SCENARIOS = (Object.keys(SCENARIOS) as ScenarioName[]).filter((s) => !(MATRIX_SCENARIOS as readonly string[]).includes(s));
 
 /** Every strategy, set for every wave of a cell. A new strategy is one entry here. */
-export const MATRIX_STRATEGIES = ["replace", "blue-green"] as const satisfies readonly CapacityStrategy[];
+export const MATRIX_STRATEGIES = ["replace", "blue-green", "refresh"] as const satisfies readonly CapacityStrategy[];
 
 /** What the operator should do, per outcome (`error`: the rollout threw instead of reporting). */
 export const OPERATOR_ACTION: Readonly<Record<WaveOutcome | "error", string>> = {
@@ -65,6 +65,7 @@ export const OPERATOR_ACTION: Readonly<Record<WaveOutcome | "error", string>> = 
   "guard refused": "review the plan (amiroll plan --env ENV); --allow only a change meant to be",
   interrupted: "run the same command again: it resumes where the world is",
   "not started": "run the earlier waves first",
+  stopped: "see why the wave rolled beside it ended; then run again: it resumes where the world is",
   error: "read the error, fix it, run again",
 };
 
@@ -303,6 +304,7 @@ export function verdictProblems(cell: FaultCell): string[] {
   if (want.withinMs !== undefined && cell.timeToVerdictMs > want.withinMs) problems.push(`verdict after ${elapsedText(cell.timeToVerdictMs)}, expected within ${elapsedText(want.withinMs)}`);
   if (want.namesLostZone && !cell.report.some((l) => / \(zone lost: /.test(l))) problems.push("the report names no lost zone");
   if (want.namesAlarm && !/alarm in ALARM: \S+-error-rate \(Threshold Crossed: /.test(cell.reason ?? "")) problems.push("the reason names no alarm in ALARM with its reason");
+  if (!want.namesLostZone && cell.lostZones.length > 0) problems.push(`the report names a lost zone (${cell.lostZones.join(", ")}) where none was lost`);
   return problems;
 }
 

@@ -20,6 +20,13 @@ export const NEW_AMI = "ami-0123456789abcdef0";
 /** Extra services: TASKS_PER_SERVICE tasks each, about TASKS_PER_INSTANCE per instance in all. */
 export const TASKS_PER_INSTANCE = 10;
 export const TASKS_PER_SERVICE = 30;
+/**
+ * The refresh strategy's batch in these worlds: a tenth of the group (at least one), as many new
+ * instances launched first (maxHealthyPercent 200, minHealthyPercent 100, the defaults): n+1 at 6
+ * instances (the default), 6 at a time at 60, 60 at 600. The same step as the instance refresh at
+ * MinHealthyPercentage 90 beside it, but launching before draining.
+ */
+export const REFRESH_BATCH = "10%";
 
 // ---------------------------------------------------------------------------------------------
 // One world: environment `bench`, cluster `fleet` of n m7g.xlarge over 3 zones, settled.
@@ -32,7 +39,7 @@ export function benchConfig(strategy: CapacityStrategy, n: number) {
       vpcId: "vpc-0123456789abcdef0",
       subnets: ["a", "b", "c"].map((zone, i) => ({ id: `subnet-0000000000000000${i + 1}`, availabilityZone: `eu-west-1${zone}` })),
       strategy,
-      clusters: { fleet: { instanceType: "m7g.xlarge", minSize: n, maxSize: 2 * n, desiredCapacity: n } },
+      clusters: { fleet: { instanceType: "m7g.xlarge", minSize: n, maxSize: 2 * n, desiredCapacity: n, ...(strategy === "refresh" && { batch: REFRESH_BATCH }) } },
       soak: "0s",
     },
   };

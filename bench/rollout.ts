@@ -2,8 +2,9 @@
  * `npm run bench:rollout`: how close `amiroll rollout` comes to what the simulated fleet allows,
  * and how it compares with the rolls a user would pick instead.
  *
- * For each strategy (replace, blue-green) and fleet size (6, 60, 600 instances, about 10 tasks
- * each) the same simulated world is rolled onto a new image. The rollout's makespan (virtual time)
+ * For each strategy (replace, blue-green, refresh) and fleet size (6, 60, 600 instances, about 10
+ * tasks each) the same simulated world is rolled onto a new image (refresh in batches of a tenth
+ * of the group, as many added first: rollout-world.ts, REFRESH_BATCH). The rollout's makespan (virtual time)
  * is divided by two things: the critical path of that very run (critical-path.ts: the durations
  * the sim sampled, for boots, registrations, task starts, health graces, task stops and
  * shutdowns, chained in the strategy's order with every wait taken out), and a naive bound from
@@ -38,14 +39,16 @@ import { setContainerInstanceStatus } from "../scripts/fleet/drain";
 import { rollout } from "../scripts/rollout/rollout";
 import { CANARY_SOAK_MS } from "../scripts/rollout/canary";
 import type { WaveReport } from "../scripts/rollout/rollout";
+import type { SimApiCall } from "../scripts/sim/clients";
 import type { Simulation } from "../scripts/sim/scenarios";
 import { DEFAULT_BEHAVIOUR, type World } from "../scripts/sim/world";
 import type { CapacityStrategy } from "../constructs/ecs-cluster";
 import { countFlag } from "./args";
-import { NEW_AMI, TASKS_PER_INSTANCE, TASKS_PER_SERVICE, buildWorld } from "./rollout-world";
-import { criticalPath, type ServiceMoves, type StagePath, type StageSamples } from "./critical-path";
+import { NEW_AMI, REFRESH_BATCH, TASKS_PER_INSTANCE, TASKS_PER_SERVICE, buildWorld } from "./rollout-world";
+import { criticalPath, type RefreshBatchSamples, refreshPath, type ServiceMoves, type StagePath, type StageSamples } from "./critical-path";
+import { lagsText, waveLags } from "./lags";
 
-const STRATEGIES: readonly CapacityStrategy[] = ["replace", "blue-green"];
+const STRATEGIES: readonly CapacityStrategy[] = ["replace", "blue-green", "refresh"];
 /** Fleet sizes: 6, 60 and 600, or the one `-- --instances N` names. */
 const SIZES = process.argv[2] === "--child" ? [] : process.argv.includes("--instances") ? [countFlag(process.argv.slice(2), "instances", 6, "npm run bench:rollout [-- --instances N]")] : [6, 60, 600];
 /** Instance refresh's MinHealthyPercentage settings compared. */
@@ -107,6 +110,16 @@ function instanceTimes(w: World): Map<string, { inService?: number; released?: n
   return times;
 }
 
+/** Where the wave's (first) `step` phase ran, in virtual ms. */
+function phaseSpan(wave: WaveReport, step: string): { from: number; to: number } | undefined {
+  let at = wave.startedAt;
+  for (const p of wave.phases) {
+    if (p.step === step) return { from: at, to: at + p.ms };
+    at += p.ms;
+  }
+  return undefined;
+}
+
 /** One stage of the roll, between `from` and `to` (virtual ms), as the sim sampled it. */
 function sampleStage(
   w: World,
@@ -114,6 +127,8 @@ function sampleStage(
   stage: Pick<StageSamples, "name" | "drainAfter" | "terminate" | "policyMs">,
   from: number,
   to: number,
+  /** Only these instances' terminations are the stage's (refresh: its own batch's, and only where the roll waits for them). */
+  terminatedOnly?: ReadonlySet<string>,
 ): StageSamples {
   // Launches, starts and stops in [from, to); terminations in [from, to] (the stage waits for them).
   const inside = (at: number | undefined) => at !== undefined && at >= from && at < to;
@@ -130,7 +145,7 @@ function sampleStage(
   const terminatedIndex = new Map<string, number>();
   const terminated: { shutdownMs: number }[] = [];
   for (const [id, t] of times) {
-    if (t.terminated === undefined || t.terminated < from || t.terminated > to) continue;
+    if (t.terminated === undefined || t.terminated < from || t.terminated > to || (terminatedOnly && !terminatedOnly.has(id))) continue;
     terminatedIndex.set(id, terminated.length);
     // Without a hook there is no release: count no shutdown rather than guess one.
     terminated.push({ shutdownMs: t.released === undefined ? 0 : t.terminated! - t.released });
@@ -182,6 +197,38 @@ function waveStages(w: World, strategy: CapacityStrategy, wave: WaveReport): Sta
   return [sampleStage(w, times, { name: "canary", drainAfter: "registered", terminate: "each-when-empty", policyMs: CANARY_SOAK_MS }, first.from, canary.to), roll];
 }
 
+/**
+ * Refresh's stages: its batches, one after the other (refresh.ts). A batch begins when the driver
+ * raises the group's desired capacity (SetDesiredCapacity) and ends when the next one begins, the
+ * last at the end of the refresh phase. In each: the new instances boot and register (the batch
+ * waits for every one: registered barrier), then its old instances are set DRAINING, their tasks
+ * move, and once every one has stopped the instances are terminated (as blue-green's retire: after
+ * all moved). The next batch begins right after the terminations, so a batch's shutdowns overlap
+ * the next batch and are not on the path, but for the last batch of old instances: the refresh
+ * waits for those to be gone before it ends (or checks the zones). A zone batch (one instance of
+ * the new image moved out of the fullest zone after the last old one, when the group's launches
+ * left the zones uneven by 2 or more) is a batch of the strategy too, and on the path.
+ */
+function refreshBatches(w: World, times: ReturnType<typeof instanceTimes>, phase: { from: number; to: number } | undefined): RefreshBatchSamples[] {
+  if (!phase) return [];
+  const starts = w.calls.filter((c) => (c as SimApiCall).caller === undefined && c.operation === "SetDesiredCapacity" && c.at >= phase.from && c.at <= phase.to).map((c) => c.at);
+  // The instances set DRAINING, by time: each batch's.
+  const drained: { id: string; at: number }[] = [];
+  for (const line of w.log) {
+    const m = / (i-[0-9a-f]+) DRAINING$/.exec(line);
+    if (m) drained.push({ id: m[1], at: Date.parse(line.slice(0, line.indexOf(" "))) });
+  }
+  let zones = 0;
+  return starts.map((from, k) => {
+    const to = starts[k + 1] ?? phase.to;
+    const ids = new Set(drained.filter((d) => d.at >= from && d.at < to).map((d) => d.id));
+    const zone = ids.size > 0 && [...ids].every((id) => w.instances.get(id)?.imageId === NEW_AMI);
+    const stage = { name: zone ? `zone batch ${++zones}` : `batch ${k + 1}`, drainAfter: "registered", terminate: "after-all-moved", policyMs: 0 } as const;
+    // Its own old instances' terminations (within its span only when the refresh waited for them: the last batch's).
+    return { stage: sampleStage(w, times, stage, from, to, ids), zone };
+  });
+}
+
 /** The roll's API calls from `from` on (virtual ms): how many, and the operations that made most of them. */
 function callBudget(w: World, from: number): { rollCalls: number; topCalls: [string, number][] } {
   const counts = new Map<string, number>();
@@ -207,6 +254,8 @@ interface ChildReport {
   readonly phases: string;
   /** When the last of each thing happened, from the start of the roll (where the time goes). */
   readonly milestones: string;
+  /** Per event waited on, possible -> acted on (lags.ts): where the makespan exceeds the critical path. */
+  readonly lags?: string;
   readonly violations: number;
   /** The rollout's critical path (critical-path.ts), per stage. */
   readonly criticalPath?: { readonly totalMs: number; readonly stages: readonly StagePath[] };
@@ -239,8 +288,9 @@ async function rolloutChild(strategy: CapacityStrategy, n: number): Promise<Chil
     outcome: wave.outcome === "done" ? "done" : `${wave.outcome}: ${wave.reason ?? ""}`,
     phases: wave.phases.map((p) => `${p.step} ${Math.round(p.ms / 1000)}s`).join(", "),
     milestones: milestones(sim, wave.startedAt),
+    lags: strategy === "refresh" ? "" : lagsText(waveLags(sim.world, wave, NEW_AMI)),
     violations: sim.world.downtimeViolations().length,
-    criticalPath: criticalPath(waveStages(sim.world, strategy, wave)),
+    criticalPath: strategy === "refresh" ? refreshPath(refreshBatches(sim.world, instanceTimes(sim.world), phaseSpan(wave, "refresh"))) : criticalPath(waveStages(sim.world, strategy, wave)),
     ...callBudget(sim.world, wave.startedAt),
     settleWallMs,
     apiCalls: sim.world.calls.length,
@@ -386,6 +436,20 @@ function stageText(p: StagePath): string {
   return `${p.name} ${sec(p.totalMs)} (${parts.join(" + ")})`;
 }
 
+/** Refresh's batches, summed up: how many, their range of barrier and move, the last old batch's shutdown, the zone batches. */
+function batchesText(stages: readonly StagePath[]): string {
+  const range = (values: number[]) => (Math.min(...values) === Math.max(...values) ? sec(values[0]) : `${Math.round(Math.min(...values) / 1000)}-${sec(Math.max(...values))}`);
+  const part = (list: readonly StagePath[], what: string) => {
+    if (list.length === 0) return [];
+    const shutdown = list.filter((p) => p.shutdownMs > 0).map((p) => p.shutdownMs);
+    return [
+      `${list.length} ${what}${list.length === 1 ? "" : "es"} ${sec(list.reduce((ms, p) => ms + p.totalMs, 0))} (each ${range(list.map((p) => p.totalMs))}: barrier ${range(list.map((p) => p.barrierMs))} + move ${range(list.map((p) => p.moveMs))}` +
+        `${shutdown.length > 0 ? `; the last one's shutdown ${sec(shutdown[0])}` : ""})`,
+    ];
+  };
+  return [...part(stages.filter((p) => !p.name.startsWith("zone")), "batch"), ...part(stages.filter((p) => p.name.startsWith("zone")), "zone batch")].join(" then ");
+}
+
 interface Run {
   readonly label: string;
   readonly args: readonly string[];
@@ -415,11 +479,13 @@ function parent(): void {
   console.log("  replace's apply, registered for the canary and blue-green) + move (the critical task: its instance's registration, start,");
   console.log("  health grace, stop) + shutdown (its old instance's; blue-green retires the old generation once its last task stopped, as");
   console.log(`  the watch verifies) + the canary's soak (${CANARY_SOAK_MS / 1000} s from the last replacement healthy: policy, not physics). Replace's path`);
-  console.log("  is canary + replace, one after the other.");
+  console.log("  is canary + replace, one after the other. Refresh's is its batches one after the other, each behind a registered");
+  console.log("  barrier, its old instances terminated once their last task stopped; a batch's shutdowns overlap the next batch, but");
+  console.log(`  the last old batch's (the refresh waits for them). Refresh's batch here: ${REFRESH_BATCH} of the group, as many new instances first.`);
   console.log(`naive bound: boot + registration + task start + health grace + task stop, constants before jitter = ${BOUND_S} s (one instance)`);
   console.log("columns:");
   console.log("  makespan   rollout phases summed, window check and gates excluded (replace: apply, canary, pins, apply; blue-green:");
-  console.log("             pins, apply, drain, watch, pins, apply)");
+  console.log("             pins, apply, drain, watch, pins, apply; refresh: pins, apply, refresh)");
   console.log(`  /crit      makespan / critical path (target <= ${TARGET_RATIO.toFixed(2)}); /naive makespan / naive bound`);
   console.log("  viol       zero-downtime violations (target 0)");
   console.log("  calls/inst API calls of the roll (settling excluded; the driver's and the drain hook's) per replaced instance");
@@ -459,18 +525,22 @@ function parent(): void {
         ]),
       );
       if (r.outcome !== "done") notes.push(`${strategy} ${n}: wave ${r.outcome}`);
-      notes.push(`${strategy} ${n}: critical path ${r.criticalPath!.stages.map(stageText).join(" then ")}`);
+      notes.push(`${strategy} ${n}: critical path ${strategy === "refresh" ? batchesText(r.criticalPath!.stages) : r.criticalPath!.stages.map(stageText).join(" then ")}`);
       notes.push(`${strategy} ${n}: phases ${r.phases}; milestones ${r.milestones}; settle wall ${(r.settleWallMs / 1000).toFixed(1)} s`);
+      if (r.lags) notes.push(`${strategy} ${n}: lags ${r.lags}`);
     }
   }
   console.log("");
   for (const note of notes) console.log(note);
   console.log("milestones: from the start of the wave, when the last new instance registered, the last service task left an old one, the");
-  console.log("last old instance's terminating hook was released (the drain hook rechecks every 30 s, every 5 s while an instance is due to be empty)");
+  console.log("last old instance's terminating hook was released (the drain hook rechecks every 30 s, every 5 s while an instance is due to be empty,");
+  console.log("when its stops are due to end while only stopping tasks hold it)");
   console.log("and the last old instance terminated");
+  console.log("lags: per event the roll waits on, from the moment it was possible to the moment the driver, the drain hook or");
+  console.log("terraform's stand-in acted on it (bench/lags.ts); none of them is in the critical path");
 
   console.log("");
-  console.log("the same world rolled each way: amiroll's two strategies; an ASG instance refresh of the group (launch template on the new");
+  console.log("the same world rolled each way: amiroll's three strategies; an ASG instance refresh of the group (launch template on the new");
   console.log(`image, StartInstanceRefresh at MinHealthyPercentage 90 / 100, DescribeInstanceRefreshes every ${REFRESH_POLL_MS / 1000} s; makespan to the`);
   console.log("refresh's own end time), the same drain hook on the group; a serial n+1 roll (one new instance, drain one old, terminate it).");
   console.log("x amiroll = makespan / the fastest amiroll strategy with 0 violations at that size; calls per replaced instance, top operations");
@@ -500,9 +570,12 @@ function parent(): void {
     const refresh = safe("instance refresh");
     const faster = (mine: number, theirs: number) => (theirs >= mine ? `${(theirs / mine).toFixed(1)}x faster` : `${(mine / theirs).toFixed(1)}x slower`);
     if (best && refresh && !failed(best.r) && !failed(refresh.r)) {
-      // Replace rolls the group's instances as a refresh does (with a canary first): compared on its own too.
-      const replace = safe("amiroll replace");
-      const also = replace && !failed(replace.r) && replace !== best ? `; amiroll replace ${sec(replace.r.makespanMs)}: ${faster(replace.r.makespanMs, refresh.r.makespanMs)}` : "";
+      // Replace rolls the group's instances as a refresh does (with a canary first), and amiroll's refresh
+      // is the instance refresh's own shape (one group, batches): each compared on its own too.
+      const also = (["replace", "refresh"] as const)
+        .map((strategy) => safe(`amiroll ${strategy}`))
+        .flatMap((x) => (x && !failed(x.r) && x !== best ? [`; ${x.run.label} ${sec(x.r.makespanMs)}: ${faster(x.r.makespanMs, (refresh.r as ChildReport).makespanMs)}`] : []))
+        .join("");
       verdicts.push(
         `${n} instances: fastest instance refresh with 0 violations ${refresh.run.label.replace("instance refresh ", "at ")} ${sec(refresh.r.makespanMs)}; ` +
           `fastest amiroll with 0 violations ${best.run.label.replace("amiroll ", "")} ${sec(best.r.makespanMs)}: ${faster(best.r.makespanMs, refresh.r.makespanMs)}${also}`,

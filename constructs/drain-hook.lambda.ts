@@ -112,6 +112,11 @@ export interface LifecycleAction {
    * DRAINING instance, so a task told to stop since was one of these or is listed as meant to run.
    */
   readonly heldBy?: readonly string[];
+  /**
+   * How long the stops the previous checks saw took (ms, at most MAX_STOPS_CARRIED, spread over
+   * their range): what an aimed re-check (stopsEndDelay) reckons with beside the sweep's own.
+   */
+  readonly stopsMs?: readonly number[];
 }
 
 /** A task that keeps the instance from going. */
@@ -234,7 +239,7 @@ const arnList = (value: unknown, pattern: RegExp, max: number) =>
 function actionFromFields(fields: unknown, hookName: string): Parsed {
   if (!isRecord(fields)) return { dropped: "the action is not an object" };
   if (!isCount(fields.checks)) return { dropped: "checks is not a count" };
-  const { unconfirmedTasks, containerInstanceArns, heartbeatAt, delaySeconds, remaining, heldBy, leftAt } = fields;
+  const { unconfirmedTasks, containerInstanceArns, heartbeatAt, delaySeconds, remaining, heldBy, leftAt, stopsMs } = fields;
   if (unconfirmedTasks !== undefined && !arnList(unconfirmedTasks, TASK_ARN, MAX_UNCONFIRMED)) return { dropped: "unconfirmedTasks is not a list of task ARNs" };
   if (containerInstanceArns !== undefined && !arnList(containerInstanceArns, CONTAINER_INSTANCE_ARN, 10)) {
     return { dropped: "containerInstanceArns is not a list of container instance ARNs" };
@@ -244,9 +249,10 @@ function actionFromFields(fields: unknown, hookName: string): Parsed {
   if (delaySeconds !== undefined && !isCount(delaySeconds, 1)) return { dropped: "delaySeconds is not a count" };
   if (remaining !== undefined && !isCount(remaining)) return { dropped: "remaining is not a count" };
   if (heldBy !== undefined && !arnList(heldBy, TASK_ARN, MAX_UNCONFIRMED)) return { dropped: "heldBy is not a list of task ARNs" };
+  if (stopsMs !== undefined && !(Array.isArray(stopsMs) && stopsMs.length <= MAX_STOPS_CARRIED && stopsMs.every((ms) => isCount(ms)))) return { dropped: "stopsMs is not a list of durations" };
   const parsed = checkedAction(fields, hookName, fields.checks as number);
   if ("dropped" in parsed) return parsed;
-  const extra = { unconfirmedTasks, containerInstanceArns, heartbeatAt, delaySeconds, remaining, heldBy, leftAt } as Partial<LifecycleAction>;
+  const extra = { unconfirmedTasks, containerInstanceArns, heartbeatAt, delaySeconds, remaining, heldBy, leftAt, stopsMs } as Partial<LifecycleAction>;
   // An empty heldBy still says the last listing was a full one; an empty list of the others says nothing.
   const present = Object.fromEntries(Object.entries(extra).filter(([key, v]) => v !== undefined && !(Array.isArray(v) && v.length === 0 && key !== "heldBy")));
   return { action: { ...parsed.action, ...present } };
@@ -355,6 +361,39 @@ export function dueToEmpty(settings: DrainHookSettings, action: LifecycleAction,
   return { due: recently || (stoppingOnly && closer), ...(leftAt !== undefined && { leftAt }) };
 }
 
+/** How many stop lengths a re-check message carries per action (LifecycleAction.stopsMs). */
+export const MAX_STOPS_CARRIED = 16;
+
+/** Stop lengths to carry: every one when few, else MAX_STOPS_CARRIED spread evenly over them in order (their quantiles kept). */
+export function stopsToCarry(stopsMs: readonly number[]): number[] {
+  const sorted = stopsMs.map((ms) => Math.max(0, Math.round(ms))).sort((a, b) => a - b);
+  if (sorted.length <= MAX_STOPS_CARRIED) return sorted;
+  return Array.from({ length: MAX_STOPS_CARRIED }, (_, i) => sorted[Math.round((i * (sorted.length - 1)) / (MAX_STOPS_CARRIED - 1))]);
+}
+
+/** The stops seen whose lengths an aimed re-check tries in turn (stopsEndDelay): the median, the third quartile, the longest. */
+const STOP_QUANTILES = [0.5, 0.75, 1];
+
+/**
+ * The re-check delay of an instance held only by tasks told to stop, aimed at when their stops are
+ * due to end: the latest of their `stoppingAt` plus how long stops took, as the sweep saw them
+ * (`stoppedAt - stoppingAt` of the stopped service tasks it described). First the median of those
+ * stops, then, each time that moment has passed (the check there found one still stopping), the
+ * third quartile, then the longest. Undefined when it cannot be told (a holder without `stoppingAt`, no stop seen yet, or
+ * every moment past: a stop slower than any seen), and the prompt re-check decides. Whole seconds
+ * (SQS's DelaySeconds), at least 1, never past `maxSeconds`. A check that comes too soon costs
+ * one listing of the instance; one that comes late holds a terminating instance that long.
+ */
+export function stopsEndDelay(stoppingAtMs: readonly (number | undefined)[], stopMs: readonly number[], nowMs: number, maxSeconds: number): number | undefined {
+  if (stoppingAtMs.length === 0 || stopMs.length === 0 || stoppingAtMs.some((at) => at === undefined || !Number.isFinite(at))) return undefined;
+  const last = Math.max(...(stoppingAtMs as number[]));
+  const sorted = [...stopMs].sort((a, b) => a - b);
+  const quantile = (q: number) => sorted[Math.ceil(q * (sorted.length - 1))];
+  const due = STOP_QUANTILES.map((q) => last + quantile(q)).find((at) => at > nowMs);
+  if (due === undefined) return undefined;
+  return Math.max(1, Math.min(maxSeconds, Math.ceil((due - nowMs) / 1000)));
+}
+
 // ---------------------------------------------------------------------------------------------
 // One sweep: every action an invocation carries, checked together.
 
@@ -383,6 +422,12 @@ async function eachLimited<T>(items: readonly T[], work: (item: T) => Promise<vo
     while (next < items.length) await work(items[next++]);
   };
   await Promise.all(Array.from({ length: Math.min(CONCURRENCY, items.length) }, worker));
+}
+
+/** A timestamp of an SDK answer (a Date; a string or epoch seconds from a hand-made one), in ms. */
+function time(value: unknown): number | undefined {
+  const ms = value instanceof Date ? value.getTime() : typeof value === "string" ? Date.parse(value) : typeof value === "number" ? value * 1000 : NaN;
+  return Number.isFinite(ms) ? ms : undefined;
 }
 
 function serviceOf(task: Task): string | undefined {
@@ -615,6 +660,12 @@ export async function checkDrains(actions: readonly LifecycleAction[], deps: Dra
   // Which of the services of the tasks still there are daemons (their tasks never hold an instance).
   const daemons = [...tasks.values()].some((task) => task.lastStatus !== "STOPPED" && serviceOf(task)) ? await daemonServicesInCluster() : new Set<string>();
 
+  // How long the stops this sweep saw took (service tasks, daemons aside): when stopping tasks are due to be gone.
+  const stopsSeen = [...tasks.values()].flatMap((task) => {
+    const [from, to] = [time(task.stoppingAt), time(task.stoppedAt)];
+    return task.lastStatus === "STOPPED" && serviceOf(task) && !daemons.has(serviceOf(task)!) && from !== undefined && to !== undefined && to >= from ? [to - from] : [];
+  });
+
   // 6. Decided: let go those no task holds (or overdue), wait for the others.
   for (const [c, arns] of listed) {
     if (c.wait) continue; // its listing failed
@@ -656,7 +707,9 @@ export async function checkDrains(actions: readonly LifecycleAction[], deps: Dra
       // Held only by tasks told to stop: empty once they have stopped.
       const stopping = unconfirmed.length === 0 && holding.length > 0 && holding.every((t) => tasks.get(t.taskArn)?.desiredStatus === "STOPPED");
       const soon = dueToEmpty(settings, c.action, remaining, now, stopping);
-      const nextCheckSeconds = nextCheckDelay(settings, c.action, remaining, c.elapsedSeconds, soon.due);
+      // Held by stopping tasks alone: checked again when their stops are due to end (stopsEndDelay).
+      const aimed = stopping ? stopsEndDelay(holding.map((t) => time(tasks.get(t.taskArn)?.stoppingAt)), [...stopsSeen, ...(c.action.stopsMs ?? [])], now, Math.min(settings.recheckSeconds, MAX_RECHECK_SECONDS, Math.max(1, settings.maxDrainSeconds - c.elapsedSeconds))) : undefined;
+      const nextCheckSeconds = aimed ?? nextCheckDelay(settings, c.action, remaining, c.elapsedSeconds, soon.due);
       log({ level: "info", message: `waiting for ${remaining} task(s) to leave`, groups: [...new Set(holding.map((task) => task.group))], nextCheckSeconds, containerInstance, ...c.about });
       // Carried when this listing or the one it continues was a full listing of the DRAINING instance.
       const carry = (full.has(c) || c.action.heldBy !== undefined) && holding.length <= MAX_UNCONFIRMED;
@@ -706,6 +759,7 @@ export async function checkDrains(actions: readonly LifecycleAction[], deps: Dra
         remaining: c.wait!.remaining,
         heldBy: c.wait!.heldBy,
         leftAt: c.wait!.leftAt ?? c.action.leftAt,
+        stopsMs: stopsSeen.length > 0 || c.action.stopsMs ? stopsToCarry([...stopsSeen, ...(c.action.stopsMs ?? [])]) : undefined,
       };
       c.outcome = c.wait!.outcome;
       return action;

@@ -21,6 +21,7 @@ import { takeSnapshot } from "../fleet/snapshot";
 import { rolloutNotice } from "../rollout/notice";
 import { rolloutMarkdown, rolloutText } from "../rollout/report";
 import { type EnvironmentAccess, type RolloutOptions, type RolloutResult, rollout, wavesOf } from "../rollout/rollout";
+import { environmentLogger, wavesText } from "../rollout/parallel";
 import { fetchProbe } from "../rollout/smoke";
 import { type Clock, wallClock } from "../core/clock";
 import { simulatedProbe } from "../sim/probe";
@@ -61,6 +62,8 @@ const EXIT_OF: Readonly<Record<RolloutResult["outcome"], number>> = {
   "guard refused": EXIT.guardRefused,
   interrupted: EXIT_INTERRUPTED,
   "not started": EXIT.failed,
+  // A parallel wave stopped by its sibling's end (the rollout's outcome is the sibling's).
+  stopped: EXIT.failed,
 };
 
 /** The exit code of `amiroll rollout` for a rollout that ended `outcome` (what it throws is mapped by amiroll.ts's exitCodeOf). */
@@ -102,7 +105,7 @@ export function rolloutCommand(): Command {
     const interruptPoint = options.simulate ? interruptPointFrom(process.env, config.environments) : undefined;
     const state = options.simulate && options.stateDir !== undefined ? openSimState(options.stateDir, config, { scenario: options.scenario, seed: SIMULATION_SEED, startAt: SIMULATED_START }) : undefined;
     const scenario = state?.journal.scenario ?? options.scenario;
-    const journaled: JournaledOptions = { from: options.from, to: options.to, ignoreWindow: options.ignoreWindow, waitForWindow: options.waitForWindow, force: options.force, watchTimeoutMs, stallAfterMs };
+    const journaled: JournaledOptions = { from: options.from, to: options.to, ignoreWindow: options.ignoreWindow, waitForWindow: options.waitForWindow, force: options.force, watchTimeoutMs, stallAfterMs, ...((config.maxParallel ?? 1) > 1 && { maxParallel: config.maxParallel }) };
     const runOptions = (o: JournaledOptions): Partial<RolloutOptions> => ({
       waves: wavesOf(config.environments, o.from, o.to),
       logFormat: options.logFormat,
@@ -111,6 +114,7 @@ export function rolloutCommand(): Command {
       waitForWindow: o.waitForWindow,
       watchTimeoutMs: o.watchTimeoutMs,
       stallAfterMs: o.stallAfterMs,
+      maxParallel: o.maxParallel,
     });
 
     // Ctrl-C from here on stops the verb (before the rollout: at once, exit 130).
@@ -152,7 +156,7 @@ export function rolloutCommand(): Command {
         if (journal) recordStep(journal.state, journal.entry, journal.clock);
         checkpoint?.(env, step);
       } : undefined;
-      log.info(`rollout: ${waves.map((w) => w.name).join(" -> ")}${options.simulate ? ` (simulated, scenario ${scenario ?? "healthy"}, from ${new Date(world.clock.now()).toISOString()})` : ""}`, { waves: waves.map((w) => w.name) });
+      log.info(`rollout: ${wavesText(config.environments, waves, config.maxParallel)}${options.simulate ? ` (simulated, scenario ${scenario ?? "healthy"}, from ${new Date(world.clock.now()).toISOString()})` : ""}`, { waves: waves.map((w) => w.name) });
       try {
         result = await rollout(rolloutOptions(world, config.environments, log, { ...runOptions(journaled), beforeStep }));
       } catch (error) {
@@ -190,7 +194,7 @@ async function printNotice(world: RolloutWorld, waves: readonly Environment[], c
     const { clients } = world.access(env);
     for (const c of env.clusters) fleets.set(`${env.name}/${c.name}`, await takeSnapshot(clients, c.ecsClusterName, { now: world.clock.now(), since: world.clock.now() }));
   }
-  process.stdout.write(rolloutNotice({ waves, environments: config.environments, pins: config.pins, fleets, now: world.clock.now() }));
+  process.stdout.write(rolloutNotice({ waves, environments: config.environments, pins: config.pins, fleets, now: world.clock.now(), maxParallel: config.maxParallel }));
 }
 
 /**
@@ -248,7 +252,8 @@ export function realWorld(config: Config, log: Logger): RolloutWorld {
       const clients = createAwsClients(environment);
       return {
         clients,
-        stack: async () => realStack({ config, environment, log, signal: world.signal }),
+        // Beside other waves (maxParallel), terraform's lines and the synthesis say whose they are.
+        stack: async () => realStack({ config, environment, log: (config.maxParallel ?? 1) > 1 ? environmentLogger(log, environment.name) : log, signal: world.signal }),
       };
     },
   };

@@ -46,6 +46,8 @@ export interface JournaledOptions {
   readonly force?: boolean;
   readonly watchTimeoutMs: number;
   readonly stallAfterMs: number;
+  /** The config's maxParallel when above 1 (the replay rolls the waves as the run did). */
+  readonly maxParallel?: number;
 }
 
 /** A point of the simulated run: the virtual time (ISO 8601, for people) and the clock's events run so far (for the replay). */

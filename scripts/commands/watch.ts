@@ -22,6 +22,7 @@ interface WatchCommandOptions extends CommonOptions {
   readonly timeout: string;
   readonly stallAfter: string;
   readonly rebalance?: boolean;
+  readonly enableAzRebalancing?: boolean;
 }
 
 /**
@@ -46,11 +47,13 @@ export function watchCommand(): Command {
     .requiredOption("--env <name>", "the environment to watch")
     .option("--timeout <duration>", "give up after this long", "60m")
     .option("--stall-after <duration>", "no progress for this long is a stall", "10m")
-    .option("--rebalance", "afterwards, force a new deployment of services whose tasks are not spread across zones and instances");
+    .option("--rebalance", "afterwards, move the tasks of services not spread across zones one at a time (amiroll rebalance)")
+    .option("--enable-az-rebalancing", "with --rebalance: also turn on ECS's own Availability Zone rebalancing for every service that spreads over zones (never a binpack one)");
   return withCommonOptions(command).action(async (options: WatchCommandOptions) => {
     // Every flag first, then the config: exit 2 must mean nothing ran.
     const timeoutMs = durationOption("--timeout", options.timeout);
     const stallAfterMs = durationOption("--stall-after", options.stallAfter);
+    if (options.enableAzRebalancing && !options.rebalance) throw new UsageError("--enable-az-rebalancing: only with --rebalance (it is turned on after the moves)");
     const log = createLogger(options.logFormat, stderrSink);
     const config = loadConfig(options);
     const environment = findEnvironment(config.environments, options.env);
@@ -66,6 +69,7 @@ export function watchCommand(): Command {
         timeoutMs,
         stallAfterMs,
         rebalance: options.rebalance,
+        enableAzRebalancing: options.enableAzRebalancing,
         timeoutText: options.timeout,
       });
     } finally {
@@ -84,6 +88,8 @@ export interface WatchEnvironmentOptions {
   readonly timeoutMs: number;
   readonly stallAfterMs: number;
   readonly rebalance?: boolean;
+  /** With `rebalance`: turn on ECS's AZ rebalancing for the spread services. */
+  readonly enableAzRebalancing?: boolean;
   /** The timeout as the user wrote it, for the message. */
   readonly timeoutText: string;
 }
@@ -114,10 +120,13 @@ export async function watchEnvironment(options: WatchEnvironmentOptions): Promis
       clusters,
       timeoutMs,
       stallAfterMs,
-      onSnapshot: async () => {
-        alarm = await alarms();
-        if (alarm) throw fired;
-      },
+      // Only with alarms to watch: without, the watch takes not one await more than before.
+      ...(environment.alarms && {
+        onSnapshot: async () => {
+          alarm = await alarms();
+          if (alarm) throw fired;
+        },
+      }),
       onCycle: ({ states }) =>
         log.progress([...states].map(([cluster, state]) => progressItem(cluster, state))),
     });
@@ -135,7 +144,7 @@ export async function watchEnvironment(options: WatchEnvironmentOptions): Promis
   for (const [cluster, state] of result.states) for (const line of reportLines(cluster, state)) console.log(line);
   if (result.outcome === "done") {
     if (options.rebalance) {
-      if (!(await rebalanceEnvironment(clients, clock, environment, { log }))) {
+      if (!(await rebalanceEnvironment(clients, clock, environment, { log, enableAzRebalancing: options.enableAzRebalancing }))) {
         log.error(`watch of ${environment.name}: migrated, but some services could not be rebalanced`, { exitCode: EXIT.failed });
         throw new Exit(EXIT.failed);
       }

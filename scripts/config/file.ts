@@ -41,6 +41,8 @@ export interface AmirollConfig {
     /** Backups kept per environment (the oldest go). @default 10 */
     readonly keep?: number;
   };
+  /** Environments at the same promotion depth that roll at once (docs/configuration.md). @default 1 */
+  readonly maxParallel?: number;
 }
 
 /** `pullRequests` of `amiroll.json`: what `bump --open-pr` adds to its pull requests (with its --label and --reviewer). */
@@ -76,6 +78,8 @@ export interface LoadedConfig {
   /** `pullRequests`, validated (absent: none). */
   readonly pullRequests?: { readonly labels: readonly string[]; readonly reviewers: readonly string[] };
   readonly backups: BackupSettings;
+  /** `maxParallel`: environments at the same promotion depth rolled at once (1, the default when absent: one after another). */
+  readonly maxParallel?: number;
 }
 
 /** The config and the pins it names: what every verb starts from. */
@@ -134,7 +138,7 @@ export function shownPath(path: string, cwd: string = process.cwd()): string {
 export function parseConfig(raw: unknown, path: string, options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): LoadedConfig {
   const env = options.env ?? process.env;
   const shownAs = shownPath(path, options.cwd);
-  const f = new Input(shownAs, "", raw).object(["$schema", "pins", "outDir", "environments", "pullRequests", "backups"]);
+  const f = new Input(shownAs, "", raw).object(["$schema", "pins", "outDir", "environments", "pullRequests", "backups", "maxParallel"]);
   // $schema is for editors: any string, even one pointing nowhere, is fine.
   if (f.$schema.present) f.$schema.string();
   const directory = dirname(path);
@@ -153,6 +157,7 @@ export function parseConfig(raw: unknown, path: string, options: { env?: NodeJS.
   const b = f.backups.present ? f.backups.object(["dir", "keep"]) : undefined;
   const backupDirFromConfig = b ? inside(b.dir, DEFAULT_BACKUP_DIR) : resolve(directory, DEFAULT_BACKUP_DIR);
   const keep = b?.keep.present ? b.keep.integer(1, MAX_BACKUP_KEEP) : DEFAULT_BACKUP_KEEP;
+  const maxParallel = f.maxParallel.present ? f.maxParallel.integer(1) : 1;
   if (!f.environments.present) f.environments.fail("the environments are missing (an object: name -> environment)");
   const environments = loadEnvironments(f.environments.value, shownAs, "environments");
   const pinsPath = env.AMIROLL_PINS ? resolve(options.cwd ?? process.cwd(), env.AMIROLL_PINS) : pinsFromConfig;
@@ -160,7 +165,7 @@ export function parseConfig(raw: unknown, path: string, options: { env?: NodeJS.
   const backupDir = env.AMIROLL_BACKUP_DIR ? resolve(options.cwd ?? process.cwd(), env.AMIROLL_BACKUP_DIR) : backupDirFromConfig;
   const backups = { dir: backupDir, shownAs: `${env.AMIROLL_BACKUP_DIR ? "AMIROLL_BACKUP_DIR" : "backups.dir"}: ${shownPath(backupDir, options.cwd)}`, keep };
   const pullRequests = f.pullRequests.present ? parsePullRequests(f.pullRequests) : undefined;
-  return { path, shownAs, environments, pinsPath, pinsShownAs: shownPath(pinsPath, options.cwd), outDir, backups, ...(pullRequests && { pullRequests }) };
+  return { path, shownAs, environments, pinsPath, pinsShownAs: shownPath(pinsPath, options.cwd), outDir, backups, maxParallel, ...(pullRequests && { pullRequests }) };
 }
 
 function parsePullRequests(input: Input): NonNullable<LoadedConfig["pullRequests"]> {

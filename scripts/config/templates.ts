@@ -24,7 +24,7 @@ export interface InitSettings {
   readonly schema: string;
 }
 
-/** amiroll.json for the settings: the first environment rolls by replace, the others blue-green from the one before. */
+/** amiroll.json for the settings: the first environment rolls by replace, the others blue-green from the one before; every one rebalances. */
 export function initConfig(s: InitSettings): AmirollConfig {
   const environments: Record<string, EnvironmentConfig> = {};
   s.environments.forEach((name, i) => {
@@ -38,7 +38,8 @@ export function initConfig(s: InitSettings): AmirollConfig {
       strategy: i === 0 ? "replace" : "blue-green",
       tags: { environment: name },
       clusters: { [s.cluster]: { instanceType: s.instanceType, minSize: s.minSize, maxSize: s.maxSize, desiredCapacity: s.desiredCapacity } },
-      ...(i > 0 && { rebalance: true }),
+      // Every environment: a rollout leaves no service with every task in one zone (it moves them, one at a time).
+      rebalance: true,
     };
   });
   return { $schema: s.schema, environments };

@@ -6,6 +6,7 @@
  */
 import type { ContainerInstanceSnapshot, FleetSnapshot, ServiceSnapshot, TaskSnapshot } from "./snapshot";
 import { formatDuration } from "../core/duration";
+import { refreshAsgName } from "../../constructs/names";
 
 export interface MigrationOptions {
   /** The image(s) the cluster moves to; every other image is old. */
@@ -150,8 +151,10 @@ export function stepMigration(previous: MigrationState | undefined, snapshot: Fl
     new: newCis.filter((ci) => ci.availabilityZone === availabilityZone).length,
   }));
 
-  // Instances the new groups want, minus those registered: boots in progress.
-  const wantedNew = snapshot.groups.filter((g) => targets.has(groupImage(g.name) ?? "")).reduce((n, g) => n + g.desiredCapacity, 0);
+  // Instances the new groups want, minus those registered: boots in progress. A refresh
+  // cluster's one group launches its current image, the target, whatever its name.
+  const refreshGroup = refreshAsgName(snapshot.clusterName);
+  const wantedNew = snapshot.groups.filter((g) => targets.has(groupImage(g.name) ?? "") || g.name === refreshGroup).reduce((n, g) => n + g.desiredCapacity, 0);
   const booting = Math.max(0, wantedNew - newCis.length);
 
   const daemons = daemonGroups(snapshot.services);

@@ -1,8 +1,8 @@
 /**
- * Rebalancing: force a new deployment of each imbalanced service, a few services at a time, wait
- * for each to complete, then judge the balance again from a fresh snapshot. The AWS calls it
- * makes itself are DescribeServices (a service's deployment configuration, just before forcing)
- * and UpdateService; everything else it observes comes through `take`.
+ * Rebalancing: move (or force a new deployment of) each imbalanced service, a few services at a
+ * time, wait for each, then judge the balance again from a fresh snapshot. The AWS calls it makes
+ * itself are DescribeServices (a service's deployment configuration), UpdateService and StopTask;
+ * everything else it observes comes through `take`.
  *
  * A forced deployment with the service's own configuration (typically maximumPercent 200) does
  * not balance a bunched service: the scheduler starts every replacement while all the old tasks
@@ -16,26 +16,32 @@
  *
  * That holds for a service bunched on instances of its zones (instance-stacking). A service
  * bunched over zones (single-zone, zone-spread) is moved instead, one task at a time, as ECS's
- * own Availability Zone rebalancing does it: the desired count one up (the service scheduler
- * starts the task in the zone with the fewest of its tasks that has room), then, once the
- * service is steady, back (scaling in, it stops a task in the zone with the most). Only the
- * surplus moves, and nothing stops before its replacement runs. A forced deployment would
+ * own Availability Zone rebalancing does it (rebalance-moves.ts): where the service has room
+ * above its minimum healthy count, a task of its fullest zone is stopped (StopTask) and the
+ * scheduler starts the replacement in the zone with the fewest of its tasks that has room (the
+ * stopped one no longer counts); elsewhere (minimumHealthyPercent 100) the desired count goes one
+ * up (the new task goes there), then, once the service is steady, back (scaling in, it stops a
+ * task in the zone with the most). Only the surplus moves, the service never goes below its
+ * floor, and each move is judged on a fresh snapshot, so a spread tie that falls either way
+ * costs at most a move. Services that binpack are reported, never moved. A forced deployment would
  * replace every task, and where the other zones lack room (a small cluster; stopping tasks keep
  * theirs until STOPPED) each replacement lands where there is room, so a service bunched in one
  * zone can come out bunched in another. The moves stop when the service is balanced or a move
- * did not narrow its spread (no room left where it lacks tasks). The desired count is put back
+ * did not even it out (no room left where it lacks tasks, or its placement constraints keep it
+ * out: the result's `why` says which zones). The desired count is put back
  * after every move, however it ended; an Application Auto Scaling policy that changes it
  * meanwhile may undo a move.
  *
  * The result is still verified: the scheduler places only where there is room, so a service whose
  * other zones are full comes out as bunched as it was, and is reported still imbalanced.
  */
-import { type DeploymentConfiguration, DescribeServicesCommand, type ECSClient, UpdateServiceCommand } from "@aws-sdk/client-ecs";
+import { type DeploymentConfiguration, DescribeServicesCommand, type ECSClient, StopTaskCommand, UpdateServiceCommand } from "@aws-sdk/client-ecs";
 import type { Clock } from "../core/clock";
 import { type BalanceReport, type ServiceBalance, serviceBalance } from "./balance";
 import type { FleetSnapshot, ServiceSnapshot } from "./snapshot";
 import { formatDuration } from "../core/duration";
 import { unsteadyReason } from "./migration";
+import { type MoveSettings, moveImproves, noRoomReason, readMoveSettings, stopAllowed, taskToStop } from "./rebalance-moves";
 
 /** Forced deployments in flight at once. */
 export const DEFAULT_REBALANCE_CONCURRENCY = 3;
@@ -81,10 +87,11 @@ export interface RebalanceOptions {
  * - `balanced`: its deployment completed and the final snapshot finds it balanced.
  * - `still-imbalanced`: its deployment completed, and it is still imbalanced.
  * - `completed`: its deployment completed; balance does not judge it (a daemon service).
+ * - `not-moved`: it places by binpack (or at random), which packs on purpose: reported, never moved or forced.
  * - `failed`: the service is not in the cluster, UpdateService was refused, the deployment
  *   failed, the service went away, or it did not complete within the timeout (`error` says which).
  */
-export type RebalanceOutcome = "would-force" | "balanced" | "still-imbalanced" | "completed" | "failed";
+export type RebalanceOutcome = "would-force" | "balanced" | "still-imbalanced" | "completed" | "not-moved" | "failed";
 
 export interface ServiceRebalance {
   readonly service: string;
@@ -108,6 +115,10 @@ export interface ServiceRebalance {
   readonly restoreError?: string;
   /** Tasks moved one at a time (a zone imbalance); absent when the service was forced instead. */
   readonly moves?: number;
+  /** Tasks stopped in the fullest zone to move them (room above the minimum healthy count), the last one counted even if it did not help; the other moves went by desired count one up, then back. */
+  readonly stops?: number;
+  /** Why the moves stopped short of balance (no room where it lacks tasks, placement constraints); absent when balanced. */
+  readonly why?: string;
 }
 
 export interface RebalanceResult {
@@ -146,15 +157,14 @@ interface Finished {
   readonly restored?: boolean;
   readonly restoreError?: string;
   readonly moves?: number;
+  readonly stops?: number;
+  readonly why?: string;
 }
 
+/** A service balance does not judge (binpack, random): never moved, never forced. */
+const packed = (balance: ServiceBalance | undefined): boolean => balance !== undefined && !balance.checks.zones && !balance.checks.instances;
 /** A zone imbalance: fixed by moving tasks, not by a forced deployment. */
 const zoneImbalanced = (balance: ServiceBalance): boolean => balance.imbalances.some((i) => i.kind !== "instance-stacking");
-/** How far apart the service's fullest and emptiest zones are. */
-const zoneSpread = (balance: ServiceBalance): number => {
-  const counts = balance.perZone.map((z) => z.tasks);
-  return counts.length === 0 ? 0 : Math.max(...counts) - Math.min(...counts);
-};
 
 const limits = (c: DeploymentConfiguration | DeploymentLimits): DeploymentLimits => ({ minimumHealthyPercent: c.minimumHealthyPercent, maximumPercent: c.maximumPercent });
 
@@ -186,11 +196,14 @@ export async function rebalance(clients: { readonly ecs: ECSClient }, clock: Clo
   const pollMs = options.pollIntervalMs ?? DEFAULT_REBALANCE_POLL_MS;
   const log = options.log ?? (() => {});
   const cluster = options.clusterName;
-  const names = [...new Set(options.services)];
   const startedAt = clock.now();
   const first = await options.take();
   const before = serviceBalance(first);
   const balanceOf = (report: BalanceReport | undefined, name: string) => report?.services.find((s) => s.service === name);
+  const all = [...new Set(options.services)];
+  const names = all.filter((name) => !packed(balanceOf(before, name)));
+  for (const name of all.filter((n) => !names.includes(n))) log("places by binpack: reported, never moved", { cluster, service: name });
+  const notMoved = (name: string): ServiceRebalance => ({ service: name, outcome: "not-moved", before: balanceOf(before, name), after: balanceOf(before, name) });
 
   if (options.dryRun) {
     const services = names.map((name): ServiceRebalance => {
@@ -204,7 +217,7 @@ export async function rebalance(clients: { readonly ecs: ECSClient }, clock: Clo
       log("would force a new deployment", { cluster, service: name, dryRun: true, ...(narrowed ? { narrowed } : {}) });
       return { service: name, outcome: "would-force", before: balanceOf(before, name), ...(narrowed ? { narrowed } : {}) };
     });
-    return { clusterName: cluster, dryRun: true, startedAt, finishedAt: clock.now(), services, before, ok: true };
+    return { clusterName: cluster, dryRun: true, startedAt, finishedAt: clock.now(), services: all.map((n) => services.find((s) => s.service === n) ?? notMoved(n)), before, ok: true };
   }
 
   const finished = new Map<string, Finished>();
@@ -214,14 +227,22 @@ export async function rebalance(clients: { readonly ecs: ECSClient }, clock: Clo
    * cannot place a task after `since`, or two polls in a row find fewer tasks running or pending
    * than `count` (ECS creates no task it cannot place). Gives up at the service's timeout.
    */
-  const settle = async (name: string, count: number, since: number, startedAt: number): Promise<"steady" | "unplaced" | "gone" | "timeout"> => {
+  const settle = async (name: string, count: number, since: number, startedAt: number, replacing = false): Promise<"steady" | "unplaced" | "gone" | "timeout"> => {
     let short = 0;
     for (;;) {
       await clock.sleep(pollMs);
-      const service = (await options.take()).services.find((s) => s.name === name);
+      const snapshot = await options.take();
+      const service = snapshot.services.find((s) => s.name === name);
       if (!service) return "gone";
-      if (service.desiredCount === count && unsteadyReason(service) === undefined) return "steady";
+      // After a stop, its replacement must be seen running too (a service's counts can lag its tasks).
+      const replaced = !replacing || snapshot.tasks.filter((t) => t.group === `service:${name}` && t.desiredStatus === "RUNNING" && t.lastStatus === "RUNNING").length >= count;
+      if (service.desiredCount === count && unsteadyReason(service) === undefined && replaced) return "steady";
       short = service.runningCount + service.pendingCount < count ? short + 1 : 0;
+      // A stopped task's replacement is waited for (its room frees as it stops): only the timeout ends that wait.
+      if (replacing) {
+        if (clock.now() - startedAt >= timeoutMs) return "timeout";
+        continue;
+      }
       if (short >= 2 || service.events.some((e) => e.at >= since && /unable to place a task/i.test(e.message))) return "unplaced";
       if (clock.now() - startedAt >= timeoutMs) return "timeout";
     }
@@ -234,45 +255,81 @@ export async function rebalance(clients: { readonly ecs: ECSClient }, clock: Clo
       return message(error);
     }
   };
-  /** Moves the service's tasks one at a time (desired + 1, then back) until balanced over zones, or no move helps. */
+  /**
+   * Moves the service's tasks one at a time until balanced over zones, or no move helps: where the
+   * service has room above its minimum healthy count, a task of its fullest zone is stopped and the
+   * scheduler starts the replacement (in the zone with the fewest of its tasks that has room);
+   * elsewhere the desired count goes one up (the new task goes there) and, once steady, back (the
+   * scheduler stops one in the fullest zone). Each move is judged on a fresh snapshot.
+   */
   const move = async (name: string): Promise<Finished> => {
     const startedAt = clock.now();
     let moves = 0;
+    let stops = 0;
     /** Set once a desired count was put back. */
     let restored: boolean | undefined;
-    const done = (fields: Partial<Finished> = {}): Finished => ({ failed: false, startedAt, finishedAt: clock.now(), moves, ...(restored && { restored }), ...fields });
+    const done = (fields: Partial<Finished> = {}): Finished => ({ failed: false, startedAt, finishedAt: clock.now(), moves, stops, ...(restored && { restored }), ...fields });
+    const settings: MoveSettings = await readMoveSettings(clients.ecs, cluster, name);
     for (;;) {
       const snapshot = await options.take();
       const service = snapshot.services.find((s) => s.name === name);
       if (!service) return done({ failed: true, error: "the service is no longer in the cluster" });
       const balance = balanceOf(serviceBalance(snapshot), name);
-      if (!balance || !zoneImbalanced(balance) || moves >= service.desiredCount) return done();
+      if (!balance || !zoneImbalanced(balance) || moves >= 2 * service.desiredCount) return done();
       const desired = service.desiredCount;
-      const sentAt = clock.now();
-      const refused = await setDesired(name, desired + 1);
-      if (refused) return done({ failed: true, error: `UpdateService refused: ${refused}` });
-      log("moving a task: desired count one up", { cluster, service: name, desiredCount: desired + 1 });
-      const out = await settle(name, desired + 1, sentAt, startedAt);
-      // Back to the service's own count, however the wait ended.
-      const restoreRefused = await setDesired(name, desired);
-      if (restoreRefused) {
-        const restoreError = `UpdateService refused to put the desired count back to ${desired}: ${restoreRefused}`;
-        log("could not restore the desired count", { cluster, service: name, error: restoreError });
-        return done({ failed: true, restored: false, restoreError, error: restoreError });
+      const stop = stopAllowed(snapshot, service, settings, clock.now());
+      if (stop === "wait") {
+        // Room above the floor once its newest task has proven healthy: wait for that, not a scale-out.
+        if (clock.now() - startedAt >= timeoutMs) return done({ failed: true, error: `a move did not complete within ${formatDuration(timeoutMs)}` });
+        await clock.sleep(pollMs);
+        continue;
       }
-      restored = true;
-      if (out === "gone") return done({ failed: true, error: "the service is no longer in the cluster" });
-      if (out === "timeout") return done({ failed: true, error: `a move did not complete within ${formatDuration(timeoutMs)}` });
-      const back = await settle(name, desired, clock.now(), startedAt);
-      if (back === "gone") return done({ failed: true, error: "the service is no longer in the cluster" });
-      if (back === "timeout") return done({ failed: true, error: `a move did not complete within ${formatDuration(timeoutMs)}` });
-      if (out === "unplaced") return done(); // no room for one more task anywhere
+      if (stop === "stop") {
+        const task = taskToStop(snapshot, balance);
+        if (!task) return done();
+        const sentAt = clock.now();
+        try {
+          await clients.ecs.send(new StopTaskCommand({ cluster, task: task.arn, reason: "amiroll rebalance: moving a task out of its service's fullest zone" }));
+        } catch (error) {
+          return done({ failed: true, error: `StopTask refused: ${message(error)}` });
+        }
+        log("moving a task: stopped one in its fullest zone", { cluster, service: name, availabilityZone: task.availabilityZone, task: task.arn });
+        const out = await settle(name, desired, sentAt, startedAt, true);
+        if (out === "gone") return done({ failed: true, error: "the service is no longer in the cluster" });
+        if (out === "timeout") return done({ failed: true, error: `a move did not complete within ${formatDuration(timeoutMs)}` });
+        stops++;
+      } else {
+        const sentAt = clock.now();
+        const refused = await setDesired(name, desired + 1);
+        if (refused) return done({ failed: true, error: `UpdateService refused: ${refused}` });
+        log("moving a task: desired count one up", { cluster, service: name, desiredCount: desired + 1 });
+        const out = await settle(name, desired + 1, sentAt, startedAt);
+        // Back to the service's own count, however the wait ended.
+        const restoreRefused = await setDesired(name, desired);
+        if (restoreRefused) {
+          const restoreError = `UpdateService refused to put the desired count back to ${desired}: ${restoreRefused}`;
+          log("could not restore the desired count", { cluster, service: name, error: restoreError });
+          return done({ failed: true, restored: false, restoreError, error: restoreError });
+        }
+        restored = true;
+        if (out === "gone") return done({ failed: true, error: "the service is no longer in the cluster" });
+        if (out === "timeout") return done({ failed: true, error: `a move did not complete within ${formatDuration(timeoutMs)}` });
+        const back = await settle(name, desired, clock.now(), startedAt);
+        if (back === "gone") return done({ failed: true, error: "the service is no longer in the cluster" });
+        if (back === "timeout") return done({ failed: true, error: `a move did not complete within ${formatDuration(timeoutMs)}` });
+        if (out === "unplaced") {
+          const why = noRoomReason(balance, settings);
+          log("no room to move a task to", { cluster, service: name, why });
+          return done({ why });
+        }
+      }
       const after = balanceOf(serviceBalance(await options.take()), name);
       const perZone = after?.perZone.map((z) => `${z.availabilityZone} ${z.tasks}`).join(", ");
-      // No narrower: the zones that lack its tasks have no room; another move would do the same.
-      if (!after || zoneSpread(after) >= zoneSpread(balance)) {
-        log("no room to move a task to", { cluster, service: name, perZone });
-        return done();
+      // No better: the zones that lack its tasks have no room (or its constraints keep it out); another move would do the same.
+      if (!after || !moveImproves(balance, after)) {
+        const why = noRoomReason(balance, settings);
+        log("no room to move a task to", { cluster, service: name, perZone, why });
+        return done({ why });
       }
       moves++;
       log("moved a task", { cluster, service: name, perZone });
@@ -400,13 +457,16 @@ export async function rebalance(clients: { readonly ecs: ECSClient }, clock: Clo
         error: moved.error,
         finishedAt: moved.finishedAt,
         moves: moved.moves,
+        stops: moved.stops,
+        why: moved.why,
         ...(moved.restored === false && { restored: false, restoreError: moved.restoreError }),
       });
     }
   }
 
   const after = serviceBalance(await options.take());
-  const services = names.map((name): ServiceRebalance => {
+  const services = all.map((name): ServiceRebalance => {
+    if (!names.includes(name)) return { ...notMoved(name), after: balanceOf(after, name) };
     const done = finished.get(name)!;
     const judged = balanceOf(after, name);
     const outcome: RebalanceOutcome = done.failed ? "failed" : !judged ? "completed" : judged.balanced ? "balanced" : "still-imbalanced";
@@ -424,10 +484,12 @@ export async function rebalance(clients: { readonly ecs: ECSClient }, clock: Clo
       ...(done.restored !== undefined ? { restored: done.restored } : {}),
       ...(done.restoreError ? { restoreError: done.restoreError } : {}),
       ...(done.moves !== undefined ? { moves: done.moves } : {}),
+      ...(done.stops !== undefined ? { stops: done.stops } : {}),
+      ...(done.why && judged && !judged.balanced ? { why: done.why } : {}),
     };
   });
   for (const s of services) {
-    if (s.outcome === "still-imbalanced") log(s.moves !== undefined ? "still imbalanced after its moves" : "still imbalanced after its deployment", { cluster, service: s.service, why: s.after!.imbalances.map((i) => i.detail) });
+    if (s.outcome === "still-imbalanced") log(s.moves !== undefined ? "still imbalanced after its moves" : "still imbalanced after its deployment", { cluster, service: s.service, why: s.why ?? s.after!.imbalances.map((i) => i.detail).join("; ") });
   }
   return {
     clusterName: cluster,
@@ -437,6 +499,6 @@ export async function rebalance(clients: { readonly ecs: ECSClient }, clock: Clo
     services,
     before,
     after,
-    ok: services.every((s) => (s.outcome === "balanced" || s.outcome === "completed") && s.restored !== false),
+    ok: services.every((s) => (s.outcome === "balanced" || s.outcome === "completed" || s.outcome === "not-moved") && s.restored !== false),
   };
 }

@@ -113,6 +113,8 @@ export interface TaskSnapshot {
   // No health status: it changes while a task stays RUNNING on an unchanged instance, so keeping
   // it fresh would cost a describe of every task every poll, and nothing judges by it.
   readonly startedAt?: number;
+  /** When it was told to stop (ECS's stoppingAt), once it was. */
+  readonly stoppingAt?: number;
   readonly stoppedAt?: number;
   readonly stoppedReason?: string;
   readonly stopCode?: string;
@@ -298,6 +300,7 @@ function sameTask(a: TaskSnapshot, b: TaskSnapshot): boolean {
     a.lastStatus === b.lastStatus &&
     a.desiredStatus === b.desiredStatus &&
     a.startedAt === b.startedAt &&
+    a.stoppingAt === b.stoppingAt &&
     a.stoppedAt === b.stoppedAt &&
     a.stoppedReason === b.stoppedReason &&
     a.stopCode === b.stopCode &&
@@ -982,6 +985,7 @@ function taskSnapshot(task: Task, zoneOf: ReadonlyMap<string, string>): TaskSnap
     exitCodes: Object.freeze(exitCodes),
   };
   if (task.startedAt !== undefined) snapshot.startedAt = task.startedAt.getTime();
+  if (task.stoppingAt !== undefined) snapshot.stoppingAt = task.stoppingAt.getTime();
   if (task.stoppedAt !== undefined) snapshot.stoppedAt = task.stoppedAt.getTime();
   if (task.stoppedReason !== undefined) snapshot.stoppedReason = task.stoppedReason;
   if (task.stopCode !== undefined) snapshot.stopCode = task.stopCode;

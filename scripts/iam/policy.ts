@@ -9,7 +9,7 @@
  *   instance and drain-hook roles), writing the state, and what the driver itself changes during
  *   apply, rollout and rebalance: draining container instances (and setting them ACTIVE again on
  *   a rollback), replacing a new instance that never registered with ECS (rollout's boot check),
- *   and moving services' tasks between zones (rebalance: a desired count one up then back, or a forced deployment). Rebalance is in apply, not in
+ *   and moving services' tasks between zones (rebalance: a task stopped in the fullest zone, a desired count one up then back, or a forced deployment). Rebalance is in apply, not in
  *   watch: ecs:UpdateService cannot be narrowed to "force a new deployment" (the same permission
  *   sets desiredCount or the task definition), so a read-only role must not carry it.
  *
@@ -292,7 +292,8 @@ export const DRIVER_CALLS: readonly DriverCall[] = [
   { action: "autoscaling:UpdateAutoScalingGroup", role: "apply", scope: "autoScalingGroups", calledBy: "rollout/refresh.ts: room for the refresh batches (min and max), and the group's size restored after them" },
   { action: "autoscaling:SuspendProcesses", role: "apply", scope: "autoScalingGroups", calledBy: "rollout/refresh.ts: AZRebalance, AlarmNotification and ScheduledActions suspended while the refresh batches run" },
   { action: "autoscaling:ResumeProcesses", role: "apply", scope: "autoScalingGroups", calledBy: "rollout/refresh.ts: the processes it suspended, resumed after the batches (also after a failure or Ctrl-C)" },
-  { action: "ecs:UpdateService", role: "apply", scope: "ecsClusterMembers", calledBy: "fleet/rebalance.ts: move a task of a bunched service (desired count one up, then back) or force a new deployment of one stacked on an instance (rebalance, watch --rebalance, the rollout's balance gate)" },
+  { action: "ecs:UpdateService", role: "apply", scope: "ecsClusterMembers", calledBy: "fleet/rebalance.ts: move a task of a bunched service (desired count one up, then back) or force a new deployment of one stacked on an instance (rebalance, watch --rebalance, the rollout's balance gate); fleet/az-rebalancing.ts: availabilityZoneRebalancing ENABLED (rebalance --enable-az-rebalancing)" },
+  { action: "ecs:StopTask", role: "apply", scope: "ecsClusterMembers", calledBy: "fleet/rebalance.ts: move a task of a bunched service with room above its minimum healthy count (stop one in its fullest zone; the scheduler places the replacement) (rebalance, watch --rebalance, the rollout's balance gate)" },
 ];
 
 // ---------------------------------------------------------------------------------------------

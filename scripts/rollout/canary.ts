@@ -95,3 +95,21 @@ export function tasksLeftOnDrained(snapshot: FleetSnapshot, input: CanaryInput):
   const daemons = daemonGroups(snapshot.services);
   return snapshot.tasks.filter((t) => draining.has(t.containerInstanceArn) && t.lastStatus !== "STOPPED" && t.desiredStatus !== "STOPPED" && SERVICE_TASK.test(t.group) && !daemons.has(t.group)).length;
 }
+
+/**
+ * When the proof's drain last moved, by ECS's own clock: the latest `stoppingAt` of a service task
+ * (daemons aside) told to stop on a drained (DRAINING, old) instance since the proof began. ECS
+ * tells an old task to stop once its replacement is healthy, so when a poll first finds nothing
+ * left to move, the proof has held since then: the rollout counts the soak from it (never from
+ * before the poll that last found tasks leaving). Undefined when no such task is in the snapshot.
+ */
+export function drainedSince(snapshot: FleetSnapshot, input: CanaryInput): number | undefined {
+  const draining = new Set(snapshot.containerInstances.filter((ci) => ci.imageId !== input.imageId && ci.status === "DRAINING").map((ci) => ci.arn));
+  const daemons = daemonGroups(snapshot.services);
+  let latest: number | undefined;
+  for (const t of [...snapshot.tasks, ...snapshot.stoppedTasks]) {
+    if (!draining.has(t.containerInstanceArn) || t.desiredStatus !== "STOPPED" || !SERVICE_TASK.test(t.group) || daemons.has(t.group)) continue;
+    if (t.stoppingAt !== undefined && t.stoppingAt >= input.startedAt && (latest === undefined || t.stoppingAt > latest)) latest = t.stoppingAt;
+  }
+  return latest;
+}

@@ -12,6 +12,7 @@ import { markdownText as md } from "../core/inert";
 import type { Pins } from "../config/pins";
 import type { FleetSnapshot } from "../fleet/snapshot";
 import { targetsOf } from "./rollout";
+import { depthGroups } from "./parallel";
 import { formatInstant, nextOpening } from "../config/windows";
 
 export interface NoticeInput {
@@ -21,11 +22,16 @@ export interface NoticeInput {
   /** `${env}/${cluster}` -> a snapshot of the cluster now. */
   readonly fleets: ReadonlyMap<string, FleetSnapshot>;
   readonly now: number;
+  /** The config's maxParallel: environments of one promotion depth roll at once when above 1. @default 1 */
+  readonly maxParallel?: number;
 }
 
 export function rolloutNotice(input: NoticeInput): string {
   const out = ["### Maintenance notice: machine image rollout", ""];
-  out.push(`Environments, in order: ${input.waves.map((w) => md(w.name)).join(" → ")}. Each is verified (services steady, zones balanced, smoke checks, soak) before the next starts.`, "");
+  if ((input.maxParallel ?? 1) > 1) {
+    const order = depthGroups(input.environments, input.waves).map((g) => g.map((w) => md(w.name)).join(" + ")).join(" → ");
+    out.push(`Environments, in order: ${order} (those joined by + roll at once, at most ${input.maxParallel} at a time). Each is verified (services steady, zones balanced, smoke checks, soak) before the next starts.`, "");
+  } else out.push(`Environments, in order: ${input.waves.map((w) => md(w.name)).join(" → ")}. Each is verified (services steady, zones balanced, smoke checks, soak) before the next starts.`, "");
   for (const env of input.waves) {
     const targets = targetsOf(env, input.environments, input.pins);
     // Before the source has verified its image, the notice names the image it is rolling to.

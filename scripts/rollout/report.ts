@@ -44,6 +44,7 @@ export function rolloutText(result: RolloutResult, verb = "rollout"): string[] {
   const lines = [`${verb}: ${result.outcome} after ${elapsedText(result.endedAt - result.startedAt)}`];
   for (const wave of result.waves) {
     lines.push(`${t(wave.environment)}: ${wave.outcome}${wave.reason ? ` (${t(wave.reason)})` : ""}`);
+    if (wave.parallelWith?.length) lines.push(`  rolled in parallel with ${t(wave.parallelWith.join(", "))}`);
     if (wave.outcome === "not started") continue;
     lines.push(`  clusters: ${t(targetsText(wave))}`);
     lines.push(`  took ${elapsedText(wave.endedAt - wave.startedAt)}: ${t(phasesText(wave))}`);
@@ -66,6 +67,7 @@ const ICON: Record<string, string> = {
   "guard refused": "⛔",
   interrupted: "⏸️",
   "not started": "⏭️",
+  stopped: "⏹️",
 };
 
 export function rolloutMarkdown(result: RolloutResult): string {
@@ -78,6 +80,7 @@ export function rolloutMarkdown(result: RolloutResult): string {
     if (wave.outcome === "not started" && !wave.reason) continue;
     out.push("", `#### ${md(wave.environment)}: ${wave.outcome}`, "");
     if (wave.reason) out.push(`> ${md(wave.reason)}`, "");
+    if (wave.parallelWith?.length) out.push(`Rolled in parallel with ${md(wave.parallelWith.join(", "))}.`, "");
     if (wave.phases.length > 0) out.push(`**Phases:** ${md(phasesText(wave))}`, "");
     if (wave.bootFailures.length > 0) out.push(`**Did not boot, replaced:** ${md(bootFailuresText(wave))}`, "");
     if (wave.backups.length > 0) out.push(`**State backed up before each apply:** ${wave.backups.map((b) => md(b)).join(", ")}`, "");

@@ -41,13 +41,14 @@ import { CLUSTERS_OUTPUT } from "../../constructs/outputs";
 import { guardPlan } from "../terraform/guard";
 import { parsePlan, summaryLine } from "../terraform/plan";
 import { clusterGenerations } from "../terraform/rolls";
-import { CANARY_SOAK_MS, type CanaryVerdict, canaryTasksOn, judgeCanary, tasksLeftOnDrained } from "./canary";
+import { CANARY_SOAK_MS, type CanaryVerdict, canaryTasksOn, drainedSince, judgeCanary, tasksLeftOnDrained } from "./canary";
 import { type GateResult, runGates } from "./gates";
 import { type AlarmCheck, alarmCheck, soakForAlarms } from "../fleet/alarms";
 import type { HttpProbe } from "./smoke";
 import { type GroupCapacity, RefreshHalt, refreshInstances } from "./refresh";
 import { type ClusterStep, type StepKind, environmentStep, nextClusterStep, rollbackUnfinished } from "./state";
 import { formatInstant, formatWait, nextOpening, openWindow } from "../config/windows";
+import { type Siblings, parallelRollout } from "./parallel";
 
 /** How the rollout reaches one environment: its AWS clients and its terraform stack. */
 export interface EnvironmentAccess {
@@ -88,12 +89,16 @@ export interface RolloutOptions {
   readonly checkpoint?: (environment: string, point: RolloutPoint) => void;
   /** Where the state and the pins are backed up before every apply (none: no backups). */
   readonly backups?: BackupSettings;
+  /** Environments at the same promotion depth rolled at once (parallel.ts); 1: one after another. @default 1 */
+  readonly maxParallel?: number;
+  /** Set by parallel.ts for a wave rolled beside others: a sibling's end stops it before its next step. */
+  readonly siblings?: Siblings;
 }
 
 /** The points inside the steps `checkpoint` is called at. */
 export type RolloutPoint = "plan" | "rollback:pinned" | "rollback:reactivated" | "refresh:drained" | "refresh:terminated";
 
-export type WaveOutcome = "done" | "already done" | "failed" | "rolled back" | "refused" | "guard refused" | "interrupted" | "not started";
+export type WaveOutcome = "done" | "already done" | "failed" | "rolled back" | "refused" | "guard refused" | "interrupted" | "not started" | "stopped";
 
 export interface WaveReport {
   readonly environment: string;
@@ -120,6 +125,8 @@ export interface WaveReport {
   rejected?: Readonly<Record<string, string>>;
   /** The state backups taken before the wave's applies (their state files), in order. */
   readonly backups: string[];
+  /** The environments this wave rolled beside (maxParallel > 1). */
+  parallelWith?: readonly string[];
 }
 
 export interface RolloutResult {
@@ -241,6 +248,7 @@ function isInterruption(error: unknown, signal: AbortSignal | undefined): boolea
 }
 
 export async function rollout(options: RolloutOptions): Promise<RolloutResult> {
+  if ((options.maxParallel ?? 1) > 1) return parallelRollout(options, { run: (environment, o) => runWave(environment, o), empty: emptyReport });
   const { clock } = options;
   const startedAt = clock.now();
   const waves: WaveReport[] = [];
@@ -306,8 +314,13 @@ async function runWave(environment: Environment, options: RolloutOptions, mode: 
   /** A rollback is under way (the pins target the old image): no alarm judges it, and none stops it. */
   let rollingBack = false;
   const checkAlarms = alarmCheck({ cloudwatch: access.clients.cloudwatch, watch: environment.alarms, clock, since: () => imageSince });
-  /** The watched alarms (config `alarms`), one check for the canary, the watch, the refresh batches and the gates: in ALARM, the wave fails. */
-  const alarms: AlarmCheck = async (now) => (rollingBack ? undefined : checkAlarms(now));
+  /**
+   * The watched alarms (config `alarms`), one check for the canary, the watch, the refresh batches
+   * and the gates: in ALARM, the wave fails. Undefined when the environment watches none, so that
+   * its rollout takes not one await more than without alarm gates (the simulator's timeline is
+   * its microtask interleavings: test/sim/determinism.test.ts).
+   */
+  const alarms: AlarmCheck | undefined = environment.alarms ? async (now) => (rollingBack ? undefined : checkAlarms(now)) : undefined;
   /** Each refresh group's size before its batches, for a rollback's batches to restore. */
   const refreshSizes = new Map<string, GroupCapacity>();
 
@@ -342,7 +355,8 @@ async function runWave(environment: Environment, options: RolloutOptions, mode: 
   };
 
   const writeClusterPins = async (pins: Pins, changes: ReadonlyMap<string, ClusterPins>, why: string) => {
-    const next: Pins = { ...pins, [env]: { ...pins[env], ...Object.fromEntries(changes) } };
+    // Other environments' pins as the file has them now: a wave rolled beside this one may have written its own.
+    const next: Pins = { ...(options.siblings ? readCurrentPins() : pins), [env]: { ...pins[env], ...Object.fromEntries(changes) } };
     const diff = writePins(options.pinsPath, next, options.environments);
     report.pinChanges.push(diff);
     log.info(`${env}: ${options.pinsShownAs}: ${why}\n${diff.map((l) => `    ${l}`).join("\n")}`, { env, pins: options.pinsShownAs, why, diff });
@@ -417,6 +431,9 @@ async function runWave(environment: Environment, options: RolloutOptions, mode: 
       // the user's (refused, nothing changed), or, after a step of its own, a world that moved.
       if (verifying && !VERIFY_STEPS.has(kind)) throw new Stop(changed ? "failed" : "refused", notVerifiable(env, kind, world.steps));
       if (kind === "refuse") throw new Stop("refused", of("refuse").map(([c, s]) => `${c}: ${s.reason}`).join("; "));
+      // A wave rolled beside this one ended other than done: no new step (finishing a rollback restores the old capacity: it goes on).
+      const halted = world.undoing.length === 0 ? options.siblings?.halted() : undefined;
+      if (halted) throw new Stop("stopped", `stopped before ${kind}: ${halted}`);
       repeats = kind === lastStep ? repeats + 1 : 0;
       if (repeats >= 3 || n >= MAX_STEPS) throw new Stop("failed", `${env} does not converge: step ${kind} again after ${n} steps (${[...world.steps].map(([c, s]) => `${c}: ${s.kind}`).join(", ")})`);
       if (!changed) {
@@ -529,6 +546,7 @@ async function runWave(environment: Environment, options: RolloutOptions, mode: 
       report.outcome = stop?.outcome ?? "failed";
       report.reason = stop?.reason ?? (error as Error).message;
     }
+    options.siblings?.ended(env, report.outcome, report.reason);
     if (report.outcome === "failed" && stop?.imageFailed) {
       report.outcome = verifying
         ? await rejectVerified(environment, options, access, report, readCurrentPins(), writeClusterPins)
@@ -536,7 +554,7 @@ async function runWave(environment: Environment, options: RolloutOptions, mode: 
     } else if (report.outcome === "failed") {
       log.warn(`${env}: ${report.reason}: no verdict on the image, so nothing is rolled back and nothing rejected; once the cause is fixed, run ${again} again: it continues from where the world is`, { env });
     }
-    if (report.outcome === "interrupted") {
+    if (report.outcome === "interrupted" || report.outcome === "stopped") {
       log.warn(`${env}: ${report.reason}. Run ${again} again: it continues from where the world is.`, { env });
     }
   }
@@ -598,6 +616,8 @@ async function checkHoldAndWindow(environment: Environment, options: RolloutOpti
   log.info(`${environment.name}: waiting for its maintenance window: opens ${when}`, { env: environment.name, opensAt: new Date(next.opensAt).toISOString() });
   while (clock.now() < next.opensAt) {
     if (options.signal?.aborted) throw new Stop("interrupted", "interrupted while waiting for the maintenance window");
+    const halted = options.siblings?.halted();
+    if (halted) throw new Stop("stopped", `stopped while waiting for the maintenance window: ${halted}`);
     await clock.sleep(Math.min(next.opensAt - clock.now(), 60_000));
   }
 }
@@ -629,6 +649,8 @@ async function proveCanaries(
     let fleet: FleetSnapshot | undefined;
     let booting = true;
     let leftBefore: number | undefined;
+    /** When the last poll was taken (the soak never counts from before it). */
+    let lookedBefore: number | undefined;
     for (;;) {
       if (booting) {
         // Until a canary instance registers with ECS, the verdict can only be "booting": look at
@@ -669,7 +691,10 @@ async function proveCanaries(
         log.info(`${cluster.name}: canary of ${imageId}: ${ci.ec2InstanceId} set DRAINING, so that its tasks move (the old instance serves until each one's replacement is healthy)`, { env: environment.name, cluster: cluster.name, instance: ci.ec2InstanceId });
         await setContainerInstanceStatus(access.clients.ecs, cluster.ecsClusterName, [verdict.containerInstanceArn], "DRAINING");
       }
-      steadySince = verdict.kind === "steady" ? (steadySince ?? clock.now()) : undefined;
+      // The soak counts from when the proof came to hold: ECS's time of the last stop it ordered on
+      // the drained instance, if after the last poll that found it not holding (canary.ts).
+      steadySince = verdict.kind === "steady" ? (steadySince ?? Math.min(clock.now(), Math.max(lookedBefore ?? clock.now(), drainedSince(fleet, { imageId, startedAt }) ?? clock.now()))) : undefined;
+      lookedBefore = clock.now();
       // The watched alarms, every 30 s while the canary runs, and once more as its soak ends.
       const soaked = steadySince !== undefined && clock.now() - steadySince >= soakMs;
       const alarm = alarms && (await alarms(soaked));
@@ -685,7 +710,9 @@ async function proveCanaries(
       const left = tasksLeftOnDrained(fleet, { imageId, startedAt });
       const leaving = verdict.kind === "waiting" && leftBefore !== undefined && left < leftBefore;
       leftBefore = left;
-      await clock.sleep(leaving ? REGISTRATION_POLL_MS : 10_000);
+      // During the soak, the last look comes when it ends.
+      const soakLeft = steadySince === undefined ? Infinity : steadySince + soakMs - clock.now();
+      await clock.sleep(Math.min(soakLeft, leaving ? REGISTRATION_POLL_MS : 10_000));
     }
     log.info(`${cluster.name}: ${imageId} proven on the canary`, { env: environment.name, cluster: cluster.name });
   }
@@ -716,12 +743,14 @@ async function refreshCluster(environment: Environment, access: EnvironmentAcces
       imageId,
       batchTimeoutMs: options.watchTimeoutMs,
       signal: options.signal,
-      boots: async (fleet) => {
-        await boots(cluster, imageId, fleet);
-        // The watched alarms, every 30 s at most: one in ALARM ends the batches (as the boot check's verdicts do).
-        const alarm = alarms && (await alarms());
-        if (alarm) throw new Stop("failed", `${cluster.name}: during the refresh: ${alarm.reason}`, alarm.imageFailed);
-      },
+      boots: !alarms
+        ? (fleet) => boots(cluster, imageId, fleet)
+        : async (fleet) => {
+            await boots(cluster, imageId, fleet);
+            // The watched alarms, every 30 s at most: one in ALARM ends the batches (as the boot check's verdicts do).
+            const alarm = await alarms();
+            if (alarm) throw new Stop("failed", `${cluster.name}: during the refresh: ${alarm.reason}`, alarm.imageFailed);
+          },
       original: sizes.get(cluster.name),
       checkpoint: (point) => options.checkpoint?.(environment.name, point),
     });
@@ -803,12 +832,14 @@ async function watchTasks(environment: Environment, access: EnvironmentAccess, o
       timeoutMs: options.watchTimeoutMs,
       stallAfterMs: Math.max(options.stallAfterMs, ...environment.clusters.map((c) => c.bootGracePeriodMs + BOOT_STALL_MARGIN_MS)),
       signal: options.signal,
-      onSnapshot: async (watched, snapshot) => {
-        await boots(byName.get(watched.name)!, watched.targetImageIds[0], snapshot);
-        // The watched alarms, every 30 s at most: one in ALARM ends the watch (as the boot check's verdicts do).
-        const alarm = alarms && (await alarms());
-        if (alarm) throw new Stop("failed", `while the tasks moved: ${alarm.reason}`, alarm.imageFailed);
-      },
+      onSnapshot: !alarms
+        ? (watched, snapshot) => boots(byName.get(watched.name)!, watched.targetImageIds[0], snapshot)
+        : async (watched, snapshot) => {
+            await boots(byName.get(watched.name)!, watched.targetImageIds[0], snapshot);
+            // The watched alarms, every 30 s at most: one in ALARM ends the watch (as the boot check's verdicts do).
+            const alarm = await alarms();
+            if (alarm) throw new Stop("failed", `while the tasks moved: ${alarm.reason}`, alarm.imageFailed);
+          },
       onCycle: ({ states }) =>
         options.log.progress([...states].map(([cluster, state]) => progressItem(cluster, state, { label: `${environment.name}/${cluster}`, fields: { env: environment.name } }))),
     });

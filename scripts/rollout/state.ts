@@ -5,6 +5,7 @@
  * where the world is. `nextClusterStep` is pure; the driver (rollout.ts) acts on its answer and
  * asks again.
  */
+import { refreshAsgName } from "../../constructs/names";
 import type { Cluster } from "../config/environments";
 import type { ClusterPins, Pin } from "../config/pins";
 import type { FleetSnapshot } from "../fleet/snapshot";
@@ -138,7 +139,7 @@ export function nextClusterStep(world: ClusterWorld, target: Pin): ClusterStep {
   }
   // A first deploy (or any apply whose instances have not joined yet): nothing to move, but
   // nothing to verify either until the new instances are in the cluster.
-  const joining = stillJoining(fleet, registered, goal.imageId);
+  const joining = stillJoining(fleet, registered, goal.imageId, cluster.strategy === "refresh" ? refreshAsgName(cluster.ecsClusterName) : undefined);
   if (joining) return { kind: "migrate", why: joining };
   const tasksOnOld = fleet.tasks.some((t) => t.lastStatus !== "STOPPED" && old.some((ci) => ci.arn === t.containerInstanceArn) && !isDaemonTask(fleet, t.group));
   // With a retiring generation, its drained instances stay until the retire apply; otherwise they must be gone.
@@ -184,9 +185,10 @@ function firstDeployStep(world: ClusterWorld, goal: Pin): ClusterStep {
  * instance launched has joined; without, the instances joining the cluster is the only one, so
  * all of them must.
  */
-function stillJoining(fleet: FleetSnapshot, registered: readonly { imageId: string }[], imageId: string): string | undefined {
-  // Groups are named <cluster>-<ami> (EcsCluster's convention); one being deleted wants nothing.
-  const groups = fleet.groups.filter((g) => g.name.endsWith(imageId) && !g.status);
+function stillJoining(fleet: FleetSnapshot, registered: readonly { imageId: string }[], imageId: string, refreshGroup?: string): string | undefined {
+  // Groups are named <cluster>-<ami> (EcsCluster's convention), a refresh cluster's one group
+  // <cluster>-ami-refresh (it runs only its current image); one being deleted wants nothing.
+  const groups = fleet.groups.filter((g) => (g.name.endsWith(imageId) || g.name === refreshGroup) && !g.status);
   const wanted = groups.reduce((n, g) => n + g.desiredCapacity, 0);
   const joined = registered.filter((ci) => ci.imageId === imageId).length;
   if (joined >= wanted) return undefined;

@@ -389,6 +389,7 @@ function serviceView(world: World, service: SimService) {
     schedulingStrategy: service.schedulingStrategy,
     deploymentConfiguration: { minimumHealthyPercent: service.minimumHealthyPercent, maximumPercent: service.maximumPercent },
     placementStrategy: service.placement === "binpack" ? [{ type: "binpack", field: "cpu" }] : [{ type: "spread", field: "attribute:ecs.availability-zone" }, { type: "spread", field: "instanceId" }],
+    availabilityZoneRebalancing: service.availabilityZoneRebalancing,
     deployments: service.deployments.map((d) => ({
       id: d.id,
       status: d.status,
@@ -449,6 +450,19 @@ function validDeploymentConfiguration(input: { minimumHealthyPercent?: number; m
     throw awsError("InvalidParameterException", "deploymentConfiguration.maximumPercent must be at least 100.");
   }
   return { minimumHealthyPercent, maximumPercent };
+}
+
+/**
+ * UpdateService's availabilityZoneRebalancing: ENABLED or DISABLED; ECS turns it on only for a
+ * service it can rebalance, which a binpack placement strategy is not.
+ */
+function validAzRebalancing(service: SimService, value: unknown): "ENABLED" | "DISABLED" | undefined {
+  if (value === undefined) return undefined;
+  if (value !== "ENABLED" && value !== "DISABLED") throw awsError("InvalidParameterException", "availabilityZoneRebalancing must be ENABLED or DISABLED.");
+  if (value === "ENABLED" && service.placement === "binpack") {
+    throw awsError("InvalidParameterException", "Availability Zone rebalancing is not supported with the binpack placement strategy.");
+  }
+  return value;
 }
 
 function ecsHandlers(world: World): Record<string, Handler> {
@@ -541,8 +555,17 @@ function ecsHandlers(world: World): Record<string, Handler> {
         throw awsError("InvalidParameterException", "desiredCount must be a non-negative integer.");
       }
       const deploymentConfiguration = validDeploymentConfiguration(input.deploymentConfiguration);
-      world.updateService(service, { desiredCount: input.desiredCount, forceNewDeployment: input.forceNewDeployment, deploymentConfiguration });
+      const availabilityZoneRebalancing = validAzRebalancing(service, input.availabilityZoneRebalancing);
+      world.updateService(service, { desiredCount: input.desiredCount, forceNewDeployment: input.forceNewDeployment, deploymentConfiguration, availabilityZoneRebalancing });
       return { service: serviceView(world, service) };
+    },
+    StopTask: (input) => {
+      const cluster = findCluster(world, input.cluster);
+      const task = typeof input.task === "string" ? (world.tasks.get(input.task) ?? byArnOrId(world.tasks.values(), input.task)) : undefined;
+      if (!task || task.clusterName !== cluster.name) throw awsError("InvalidParameterException", "The referenced task was not found.");
+      // The service scheduler starts its replacement on its next pass, where its placement strategy says.
+      world.stopTask(task, typeof input.reason === "string" && input.reason !== "" ? input.reason : "Task stopped by user");
+      return { task: taskView(world, task) };
     },
     ListTasks: (input) => {
       const cluster = findCluster(world, input.cluster);

@@ -104,6 +104,8 @@ export interface ServiceSpec {
   readonly placement?: "spread" | "binpack";
   readonly minimumHealthyPercent?: number;
   readonly maximumPercent?: number;
+  /** ECS's own Availability Zone rebalancing (reported and set only; the sim does not rebalance by itself). @default "DISABLED" */
+  readonly availabilityZoneRebalancing?: "ENABLED" | "DISABLED";
   /** CPU units and MiB per task. */
   readonly cpu?: number;
   readonly memory?: number;
@@ -120,6 +122,8 @@ export interface SimService {
   /** The deployment configuration (UpdateService may change it). */
   minimumHealthyPercent: number;
   maximumPercent: number;
+  /** As DescribeServices reports it; UpdateService sets it. */
+  availabilityZoneRebalancing: "ENABLED" | "DISABLED";
   readonly cpu: number;
   readonly memory: number;
   readonly tags: Readonly<Record<string, string>>;
@@ -181,6 +185,12 @@ export interface WorldBehaviour {
   readonly zonesWithoutCapacity: ReadonlySet<string>;
   /** Share of API calls answered with ThrottlingException. */
   readonly throttleRate: number;
+  /**
+   * Where a zone-spread tie falls (ECS leaves it open): by the scheduler's other keys (instance
+   * counts, then ARN: the default), or to the zone last by name, for the task it places and the one
+   * it stops alike (tests of both directions).
+   */
+  readonly zoneTies?: "last";
 }
 
 export const DEFAULT_BEHAVIOUR: WorldBehaviour = {
@@ -330,6 +340,7 @@ export class World {
       placement: spec.placement ?? "spread",
       minimumHealthyPercent: spec.minimumHealthyPercent ?? 100,
       maximumPercent: spec.maximumPercent ?? 200,
+      availabilityZoneRebalancing: spec.availabilityZoneRebalancing ?? "DISABLED",
       cpu: spec.cpu ?? 256,
       memory: spec.memory ?? 512,
       tags: spec.tags ?? {},
@@ -604,7 +615,7 @@ export class World {
     for (const ci of this.spreadCandidates(service.clusterName, perInstance, fits)) {
       if (!fits(this.freeCapacity(ci))) continue;
       const key: [number, number, number, number] = [perZone.get(ci.az) ?? 0, perInstance.get(ci.arn) ?? 0, primaryPerInstance.get(ci.arn) ?? 0, this.taskCount(ci.arn)];
-      const order = !best ? -1 : key[0] - bestKey[0] || key[1] - bestKey[1] || key[2] - bestKey[2] || key[3] - bestKey[3] || collate(ci.arn, best.arn);
+      const order = !best ? -1 : key[0] - bestKey[0] || (this.behaviour.zoneTies === "last" ? collate(best.az, ci.az) : 0) || key[1] - bestKey[1] || key[2] - bestKey[2] || key[3] - bestKey[3] || collate(ci.arn, best.arn);
       if (order < 0) {
         best = ci;
         bestKey = key;
@@ -749,6 +760,7 @@ export class World {
       const order =
         Number(t.healthy) - Number(best.healthy) ||
         (counts.zone.get(best.az) ?? 0) - (counts.zone.get(t.az) ?? 0) ||
+        (this.behaviour.zoneTies === "last" ? collate(best.az, t.az) : 0) ||
         (counts.instance.get(best.containerInstanceArn) ?? 0) - (counts.instance.get(t.containerInstanceArn) ?? 0) ||
         t.createdAt - best.createdAt ||
         (t.arn < best.arn ? -1 : t.arn > best.arn ? 1 : 0);
@@ -808,9 +820,16 @@ export class World {
    */
   updateService(
     service: SimService,
-    change: { desiredCount?: number; forceNewDeployment?: boolean; deploymentConfiguration?: { minimumHealthyPercent?: number; maximumPercent?: number } },
+    change: {
+      desiredCount?: number;
+      forceNewDeployment?: boolean;
+      deploymentConfiguration?: { minimumHealthyPercent?: number; maximumPercent?: number };
+      availabilityZoneRebalancing?: "ENABLED" | "DISABLED";
+    },
   ): void {
     const now = this.clock.now();
+    // Starts no deployment (the API reference says so).
+    if (change.availabilityZoneRebalancing !== undefined) service.availabilityZoneRebalancing = change.availabilityZoneRebalancing;
     if (change.desiredCount !== undefined) service.desiredCount = change.desiredCount;
     const configuration = change.deploymentConfiguration;
     if (configuration?.minimumHealthyPercent !== undefined) service.minimumHealthyPercent = configuration.minimumHealthyPercent;

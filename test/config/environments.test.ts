@@ -176,9 +176,9 @@ describe("the rollout settings of an environment", () => {
     expect(production.clusters[0].hold).toBeUndefined();
   });
 
-  it("the repository's staging: any time, no rebalance, a 10 minute soak, one smoke check", () => {
+  it("the repository's staging: any time, rebalance, a 10 minute soak, one smoke check", () => {
     expect(staging.maintenanceWindows).toEqual([]);
-    expect(staging.rebalance).toBe(false);
+    expect(staging.rebalance).toBe(true);
     expect(staging.soakMs).toBe(600_000);
     expect(staging.smoke).toEqual([{ url: "https://staging.example.com/healthz", expectStatus: 200, timeoutMs: 5000, retries: 3 }]);
   });

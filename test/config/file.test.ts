@@ -83,7 +83,7 @@ describe("reading amiroll.json", () => {
     ["an absolute pins path", (c) => (c.pins = "/etc/amis.json"), 'pins: "/etc/amis.json" is outside the config file\'s directory'],
     ["outDir outside the directory", (c) => (c.outDir = "../../out"), 'outDir: "../../out" is outside the config file\'s directory'],
     ["outDir as the directory itself", (c) => (c.outDir = "."), 'outDir: "." is the config file\'s own directory'],
-    ["an unknown top-level field", (c) => (c.environment = {}), "environment: unknown field (known: $schema, pins, outDir, environments, pullRequests, backups)"],
+    ["an unknown top-level field", (c) => (c.environment = {}), "environment: unknown field (known: $schema, pins, outDir, environments, pullRequests, backups, maxParallel)"],
     ["no environments", (c) => delete c.environments, "environments: the environments are missing"],
     ["a bad environment field", (c) => (c.environments.staging.vpcId = "vpc-1"), 'environments.staging.vpcId: "vpc-1" is not valid'],
     ["$schema that is not text", (c) => (c.$schema = 7), "$schema: expected a non-empty string, got number 7"],

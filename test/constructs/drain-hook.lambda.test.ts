@@ -26,8 +26,11 @@ import {
   type LogEntry,
   BACKOFF_AFTER_SECONDS,
   DEADLINE_MARGIN_MS,
+  MAX_STOPS_CARRIED,
   PROMPT_RECHECK_SECONDS,
   dueToEmpty,
+  stopsEndDelay,
+  stopsToCarry,
   SDK_MAX_ATTEMPTS,
   heartbeatDue,
   nextCheckDelay,
@@ -75,6 +78,9 @@ interface FakeTask {
   readonly group: string;
   readonly lastStatus: string;
   readonly desiredStatus?: "RUNNING" | "STOPPED";
+  /** When it was told to stop and when it stopped (ms). */
+  readonly stoppingAt?: number;
+  readonly stoppedAt?: number;
 }
 
 interface FakeWorld {
@@ -122,7 +128,14 @@ function setup(world: FakeWorld, nowMs = STARTED + 60_000, settings: Partial<Dra
     return {
       tasks: tasks
         .filter((t) => input.tasks.includes(t.arn))
-        .map((t) => ({ taskArn: t.arn, group: t.group, lastStatus: t.lastStatus, desiredStatus: t.desiredStatus ?? "RUNNING" })),
+        .map((t) => ({
+          taskArn: t.arn,
+          group: t.group,
+          lastStatus: t.lastStatus,
+          desiredStatus: t.desiredStatus ?? "RUNNING",
+          ...(t.stoppingAt !== undefined && { stoppingAt: new Date(t.stoppingAt) }),
+          ...(t.stoppedAt !== undefined && { stoppedAt: new Date(t.stoppedAt) }),
+        })),
     };
   });
   ecs.on(DescribeServicesCommand).callsFake((input) => ({
@@ -710,6 +723,43 @@ describe("drain hook: fewer calls, the same guarantees", () => {
       // The same count a whole interval after the last leave: back to the interval.
       const later = setup({ instance: { status: "DRAINING", runningTasksCount: 4 } }, now + 30_000);
       await expect(later.check(recheckMessageEvent({ containerInstanceArns: [CONTAINER_INSTANCE], remaining: 4, delaySeconds: 5, leftAt: new Date(now).toISOString() }))).resolves.toMatchObject({ nextCheckSeconds: 30 });
+    });
+
+    it("stopsEndDelay: aimed at the last holder's stoppingAt plus the median stop seen, then the third quartile, then the longest; undefined when it cannot tell", () => {
+      const stops = [8_000, 9_000, 10_000, 11_000, 12_000];
+      // Told to stop at 100 s: the median stop ends it at 110 s, the third quartile at 111 s, the longest at 112 s.
+      expect(stopsEndDelay([at(95), at(100)], stops, at(103.5), 30)).toBe(7);
+      expect(stopsEndDelay([at(100)], stops, at(110.5), 30)).toBe(1);
+      expect(stopsEndDelay([at(100)], stops, at(111.5), 30)).toBe(1);
+      // Slower than every stop seen, no stop seen, a holder whose stop time is unknown: the prompt re-check decides.
+      expect(stopsEndDelay([at(100)], stops, at(112.5), 30)).toBeUndefined();
+      expect(stopsEndDelay([at(100)], [], at(103), 30)).toBeUndefined();
+      expect(stopsEndDelay([at(100), undefined], stops, at(103), 30)).toBeUndefined();
+      // Never past the interval (or the maximum drain time the caller passes).
+      expect(stopsEndDelay([at(100)], [120_000], at(101), 30)).toBe(30);
+    });
+
+    it("stopsToCarry: every stop when few, else MAX_STOPS_CARRIED spread over them in order", () => {
+      expect(stopsToCarry([9_000.4, 8_000])).toEqual([8_000, 9_000]);
+      const many = Array.from({ length: 100 }, (_, i) => 1_000 * (i + 1));
+      const carried = stopsToCarry(many);
+      expect(carried).toHaveLength(MAX_STOPS_CARRIED);
+      expect([carried[0], carried[MAX_STOPS_CARRIED - 1]]).toEqual([1_000, 100_000]);
+      expect(actionsFromRecheck(recheckMessage({ stopsMs: [1.5] } as Partial<LifecycleAction>).body, SETTINGS.hookName).dropped).toEqual(["stopsMs is not a list of durations"]);
+    });
+
+    it("an instance held only by a task told to stop is checked again when its stop is due to end, by the stops the sweep saw, and carries them", async () => {
+      const now = at(103.5);
+      const held = [task(1, "service:web", "STOPPED", "STOPPED"), task(2, "service:web", "RUNNING", "STOPPED")].map((t, i) =>
+        i === 0 ? { ...t, stoppingAt: at(80), stoppedAt: at(90) } : { ...t, stoppingAt: at(100) },
+      );
+      const { check, sent } = setup({ instance: { status: "DRAINING", runningTasksCount: 0 }, tasks: held }, now);
+      // The one stop seen took 10 s: the held task's is due at 110 s, 6.5 s from now (whole seconds: 7), not PROMPT_RECHECK_SECONDS.
+      await expect(check(recheckMessageEvent({ containerInstanceArns: [CONTAINER_INSTANCE], remaining: 4, delaySeconds: 30 }))).resolves.toEqual({ kind: "waiting", holding: 1, nextCheckSeconds: 7 });
+      expect(sent()[0]).toMatchObject({ delaySeconds: 7, stopsMs: [10_000] });
+      // Carried stops count too: with a 12 s stop carried, a check at 110.5 s that still finds it stopping looks again at 112 s.
+      const later = setup({ instance: { status: "DRAINING", runningTasksCount: 0 }, tasks: held }, at(110.5));
+      await expect(later.check(recheckMessageEvent({ containerInstanceArns: [CONTAINER_INSTANCE], remaining: 1, delaySeconds: 7, stopsMs: [12_000] }))).resolves.toMatchObject({ nextCheckSeconds: 2 });
     });
 
     it("drops a re-check whose leftAt is not a time", () => {

@@ -45,6 +45,18 @@ describe("the migration state", () => {
     expect(state.phase).toBe("waiting for new instances");
   });
 
+  it("counts a refresh cluster's one group (<cluster>-ami-refresh, named for no image) as launching the target", () => {
+    // A first deploy on refresh: one of two instances registered is not done (fault matrix, first-deploy x refresh).
+    const group = { name: "staging-apps-ami-refresh", desiredCapacity: 2, minSize: 2, maxSize: 4, instances: [], tags: {} };
+    const one = fold([snap(T0, { groups: [group], containerInstances: [ci("i-new1", NEW, "eu-west-1a")] })]);
+    expect([one.booting, one.phase]).toEqual([1, "settling"]);
+    const both = fold([snap(T0, { groups: [group], containerInstances: [ci("i-new1", NEW, "eu-west-1a"), ci("i-new2", NEW, "eu-west-1b")] })]);
+    expect([both.booting, both.phase]).toEqual([0, "done"]);
+    // Another cluster's refresh group is not this one's.
+    const other = fold([snap(T0, { groups: [{ ...group, name: "production-apps-ami-refresh" }], containerInstances: [ci("i-new1", NEW, "eu-west-1a")] })]);
+    expect(other.booting).toBe(0);
+  });
+
   it("follows the move to done, with instances replaced and tasks moved", () => {
     const moving = snap(T0 + 120_000, {
       ...start,

@@ -140,9 +140,11 @@ describe("rebalance in the imbalanced scenario", () => {
     expect(service(world, "web").desiredCount).toBe(4);
     expect(service(world, "search").desiredCount).toBe(2);
     for (const name of before.imbalanced) expect(configuration(world, name)).toEqual({ minimumHealthyPercent: 100, maximumPercent: 200 });
-    // Each move is two UpdateService calls (one up, back) plus the move that found no room, if any; no DescribeServices.
+    // Each move is two UpdateService calls (one up, back: minimumHealthyPercent 100 leaves no room to stop one) plus the move
+    // that found no room, if any; one DescribeServices per moved service (what its configuration allows); no StopTask.
     expect(world.calls.filter((c) => c.operation === "UpdateService")).toHaveLength(updates.desired.length);
-    expect(world.calls.filter((c) => c.operation === "DescribeServices")).toHaveLength(0);
+    expect(world.calls.filter((c) => c.operation === "DescribeServices")).toHaveLength(3);
+    expect(world.calls.filter((c) => c.operation === "StopTask")).toHaveLength(0);
     expect(logged.filter((l) => l.startsWith("moved a task"))).toHaveLength(7);
     // The others were left alone: none of their tasks was stopped.
     expect(others.filter((t) => t.desiredStatus !== "RUNNING")).toEqual([]);
@@ -309,6 +311,21 @@ describe("rebalance in the imbalanced scenario", () => {
       expect(updates.restored).toEqual(["six"]);
       expect(most.get("six")).toBe(7);
       expect(configuration(world, "six")).toEqual({ minimumHealthyPercent: 100, maximumPercent: 200 });
+      expect(world.downtimeViolations()).toEqual([]);
+    });
+
+    it("with zone ties falling the other way (to the zone last by name): forced, what it left uneven moved, balanced", async () => {
+      const { world, clients, clock, take } = await stacked();
+      world.behaviour = { ...world.behaviour, zoneTies: "last" };
+      const result = await rebalance(clients, clock, { clusterName: CLUSTER, services: ["six"], take });
+      expect(result.ok).toBe(true);
+      const [six] = result.services;
+      expect(six.outcome).toBe("balanced");
+      expect(six.after!.perZone.map((z) => z.tasks)).toEqual([2, 2, 2]);
+      expect(six.after!.imbalances).toEqual([]);
+      // The deployment left one zone a task over, as with the ties the default way: one move.
+      expect(six.moves).toBe(1);
+      expect(service(world, "six").desiredCount).toBe(6);
       expect(world.downtimeViolations()).toEqual([]);
     });
 

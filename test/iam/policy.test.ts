@@ -176,12 +176,12 @@ describe("the driver's own calls (SDK v3 commands in scripts/, the simulator asi
     }
     // Rebalance and the rollout's drain are apply's: a role that may only watch cannot force deployments.
     expect(DRIVER_CALLS.filter((c) => c.role === "watch").every((c) => READ.test(c.action))).toBe(true);
-    expect(DRIVER_CALLS.filter((c) => c.role !== "watch").map((c) => c.action).sort()).toEqual(["autoscaling:ResumeProcesses", "autoscaling:SetDesiredCapacity", "autoscaling:SuspendProcesses", "autoscaling:TerminateInstanceInAutoScalingGroup", "autoscaling:UpdateAutoScalingGroup", "ecs:UpdateContainerInstancesState", "ecs:UpdateService"]);
+    expect(DRIVER_CALLS.filter((c) => c.role !== "watch").map((c) => c.action).sort()).toEqual(["autoscaling:ResumeProcesses", "autoscaling:SetDesiredCapacity", "autoscaling:SuspendProcesses", "autoscaling:TerminateInstanceInAutoScalingGroup", "autoscaling:UpdateAutoScalingGroup", "ecs:StopTask", "ecs:UpdateContainerInstancesState", "ecs:UpdateService"]);
   });
 
   it("the fleet actions are scoped to the config's clusters", () => {
     const clusterArns = environments.flatMap((e) => e.clusters.map((c) => `arn:aws:ecs:${e.region}:*:cluster/${c.ecsClusterName}`)).sort();
-    for (const action of ["ecs:UpdateService", "ecs:UpdateContainerInstancesState", "ecs:DescribeServices", "ecs:ListTasks"]) {
+    for (const action of ["ecs:UpdateService", "ecs:StopTask", "ecs:UpdateContainerInstancesState", "ecs:DescribeServices", "ecs:ListTasks"]) {
       const [s, ...more] = granting(policies.apply, action);
       expect(more).toEqual([]);
       expect(s.Resource).toBe("*");

@@ -3,7 +3,7 @@
  * when it has crashed, and when it carries tasks steadily.
  */
 import type { ContainerInstanceSnapshot, FleetSnapshot, ServiceSnapshot, TaskSnapshot } from "../../scripts/fleet/snapshot";
-import { canaryTasksOn, judgeCanary, tasksLeftOnDrained } from "../../scripts/rollout/canary";
+import { canaryTasksOn, drainedSince, judgeCanary, tasksLeftOnDrained } from "../../scripts/rollout/canary";
 
 const OLD = "ami-0000000000000aaaa";
 const NEW = "ami-0000000000000bbbb";
@@ -128,5 +128,29 @@ describe("tasksLeftOnDrained", () => {
     });
     expect(tasksLeftOnDrained(fleet, input)).toBe(2);
     expect(tasksLeftOnDrained(snapshot({ containerInstances: [old1, canary], tasks: [task(1, "service:web", "i-old1")] }), input)).toBe(0);
+  });
+});
+
+describe("drainedSince", () => {
+  const drained = ci("i-old1", OLD, "eu-west-1a", "DRAINING");
+  const input = { imageId: NEW, startedAt: START };
+
+  it("is ECS's latest stoppingAt of a service task told to stop on a drained instance since the proof began: not daemons', other instances', or older stops", () => {
+    const stopping = (n: number, group: string, instance: string, at: number, extra: Partial<TaskSnapshot> = {}) =>
+      task(n, group, instance, { lastStatus: "STOPPING", desiredStatus: "STOPPED", stoppingAt: START + at, ...extra });
+    const fleet = snapshot({
+      containerInstances: [drained, old2, canary],
+      services: [service("web"), service("logs", true, true)],
+      tasks: [task(1, "service:web", "i-old1"), stopping(2, "service:web", "i-old1", 50_000)],
+      stoppedTasks: [
+        stopping(3, "service:web", "i-old1", 62_000, { lastStatus: "STOPPED", stoppedAt: START + 71_000 }),
+        stopping(4, "service:logs", "i-old1", 90_000),
+        stopping(5, "service:web", "i-old2", 95_000),
+        stopping(6, "service:web", "i-old1", -5_000),
+      ],
+    });
+    expect(drainedSince(fleet, input)).toBe(START + 62_000);
+    // Nothing told to stop there (or ECS gave no stoppingAt): no time to count from.
+    expect(drainedSince(snapshot({ containerInstances: [drained, canary], services: [service("web")], tasks: [task(1, "service:web", "i-old1", { desiredStatus: "STOPPED" })] }), input)).toBeUndefined();
   });
 });

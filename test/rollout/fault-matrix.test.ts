@@ -24,29 +24,53 @@ function verdict(cell: FaultCell) {
     exitCode: cell.exitCode,
     imageRejected: cell.imageRejected,
     strategies: cell.strategies,
-    ...(cell.scenario === "broken-ami" && { oldCapacityServing: cell.oldCapacityServing, verdictWithin10Minutes: cell.timeToVerdictMs <= 10 * 60_000 }),
+    ...(cell.scenario === "broken-ami" && { oldCapacityServing: cell.oldCapacityServing, verdictWithin10Minutes: cell.timeToVerdictMs <= 10 * 60_000, rollback: rollbackOf(cell) }),
     ...(cell.scenario === "alarm" && {
       oldCapacityServing: cell.oldCapacityServing,
+      rollback: rollbackOf(cell),
       // The alarm's name and CloudWatch's reason, in the reason and in the report.
       alarmInReason: /alarm in ALARM: staging-apps-error-rate \(Threshold Crossed: 2 out of the last 2 datapoints /.test(cell.reason ?? ""),
       alarmInReport: cell.report.some((l) => /^staging: rolled back \(.*staging-apps-error-rate \(Threshold Crossed/.test(l)),
     }),
     ...(cell.scenario === "az-outage" && { lostZoneInReport: cell.report.some((l) => /^ {2}balance apps: .*\(zone lost: eu-west-1a has no instances/.test(l)) }),
+    // Only a lost zone is named lost (a first deploy's gates once ran before any refresh instance had joined: every zone "lost").
+    lostZones: cell.lostZones,
   };
 }
 
+/** How the deciding wave rolled back, from the log: a generation removed, or (refresh) the launch template back and the new instances replaced in batches. */
+function rollbackOf(cell: FaultCell): string | undefined {
+  const log = cell.log.join("\n");
+  if (/roll back: remove the new generation/.test(log) && /rolled back; the old generation serves as before/.test(log)) return "the new generation removed";
+  if (/roll back: the launch template back to the old image/.test(log) && /rolled back; every instance runs the old image again/.test(log) && /\brollback \d/.test(cell.report.join("\n"))) {
+    return "the launch template back, the new instances replaced in batches";
+  }
+  return undefined;
+}
+
 function expected(scenario: MatrixScenario, strategy: string): ReturnType<typeof verdict> {
-  const done = { violations: 0, outcome: "done" as const, exitCode: 0, imageRejected: false, strategies: [strategy] };
+  const done = { violations: 0, outcome: "done" as const, exitCode: 0, imageRejected: false, strategies: [strategy], lostZones: [] };
   switch (scenario) {
     case "broken-ami":
-      // Found by the first wave (staging): the image is rejected, the old capacity serves, production never starts.
-      return { violations: 0, outcome: expect.stringMatching(/^(failed|rolled back)$/), exitCode: 1, imageRejected: true, strategies: [strategy], oldCapacityServing: true, verdictWithin10Minutes: true };
+      // Found by the first wave (staging): the image is rejected, the old capacity serves, production
+      // never starts. Replace and blue-green remove the new generation (the old one never left);
+      // refresh has one group, so its rollback puts the old image back in the launch template and
+      // replaces the first batch's new instance with one of the old image (docs/faults.md).
+      return {
+        violations: 0, outcome: expect.stringMatching(/^(failed|rolled back)$/), exitCode: 1, imageRejected: true, strategies: [strategy], lostZones: [], oldCapacityServing: true, verdictWithin10Minutes: true,
+        rollback: strategy === "refresh" ? "the launch template back, the new instances replaced in batches" : "the new generation removed",
+      };
     case "alarm":
-      // The error-rate alarm fires 2 minutes after tasks run on the new image: the replace canary or
-      // the blue-green soak sees it; the wave rolls back (the image rejected), the old capacity serves.
-      return { violations: 0, outcome: "rolled back", exitCode: 1, imageRejected: true, strategies: [strategy], oldCapacityServing: true, alarmInReason: true, alarmInReport: true };
+      // The error-rate alarm fires 2 minutes after tasks run on the new image: the replace canary, the
+      // refresh batches or the blue-green soak sees it; the wave rolls back (the image rejected), the
+      // old capacity serves.
+      return {
+        violations: 0, outcome: "rolled back", exitCode: 1, imageRejected: true, strategies: [strategy], lostZones: [], oldCapacityServing: true,
+        rollback: strategy === "refresh" ? "the launch template back, the new instances replaced in batches" : "the new generation removed",
+        alarmInReason: true, alarmInReport: true,
+      };
     case "az-outage":
-      return { ...done, lostZoneInReport: true };
+      return { ...done, lostZoneInReport: true, lostZones: ["staging/apps: eu-west-1a", "production/apps: eu-west-1a"] };
     default:
       return done;
   }
@@ -57,7 +81,7 @@ const cells: FaultCell[] = [];
 describe("the fault matrix: every rollout scenario x strategy", () => {
   it("covers every scenario but those of status and bump (SSM parameters and the images they name)", () => {
     expect([...LEFT_OUT_SCENARIOS].sort()).toEqual(["ami-deregistered", "ami-wrong-architecture", "ssm-malformed", "ssm-missing"]);
-    expect(MATRIX_STRATEGIES).toEqual(["replace", "blue-green"]);
+    expect(MATRIX_STRATEGIES).toEqual(["replace", "blue-green", "refresh"]);
   });
 
   describe.each(MATRIX_SCENARIOS.map((s) => [s]))("%s", (scenario) => {

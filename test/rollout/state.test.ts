@@ -116,6 +116,19 @@ describe("a cluster never deployed: its first deploy", () => {
     // One on its way out is not waited for.
     expect(nextClusterStep(world(production, pins, [gen(NEW)], fleet({ groups: [launched("Terminating:Wait")], containerInstances: [ci("i-1", NEW)] })), newPin)).toEqual({ kind: "verify" });
   });
+
+  it("a refresh cluster's one group (named for no image) is waited for as well", () => {
+    // Found by the fault matrix's first-deploy x refresh: the group <cluster>-ami-refresh was not
+    // counted, so the gates ran before any instance had joined (every zone named lost).
+    const refreshing = { ...production, strategy: "refresh" as const };
+    const group: GroupSnapshot = { name: "production-apps-ami-refresh", desiredCapacity: 2, minSize: 2, maxSize: 8, instances: [], tags: {} };
+    const joining = (...cis: ContainerInstanceSnapshot[]) => nextClusterStep(world(refreshing, { current: newUnverified }, [gen(NEW)], fleet({ services: [], groups: [group], containerInstances: cis })), newPin);
+    expect(joining()).toEqual({ kind: "migrate", why: `0 of 2 instance(s) of ${NEW} registered with ECS` });
+    expect(joining(ci("i-1", NEW))).toEqual({ kind: "migrate", why: `1 of 2 instance(s) of ${NEW} registered with ECS` });
+    expect(joining(ci("i-1", NEW), ci("i-2", NEW, "ACTIVE", "eu-west-1b"))).toEqual({ kind: "verify" });
+    // Only a refresh cluster's: for the others, groups are named after their image.
+    expect(nextClusterStep(world(production, { current: newUnverified }, [gen(NEW)], fleet({ services: [], groups: [group] })), newPin)).toEqual({ kind: "verify" });
+  });
 });
 
 describe("a replace cluster (staging)", () => {

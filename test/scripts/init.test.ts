@@ -50,6 +50,11 @@ describe("amiroll init --simulate", () => {
       ["staging", undefined, "replace"],
       ["production", "staging", "blue-green"],
     ]);
+    // Every environment rebalances: a rollout leaves no service with every task in one zone.
+    expect(config.environments.map((e) => [e.name, e.rebalance])).toEqual([
+      ["staging", true],
+      ["production", true],
+    ]);
     for (const env of ["staging", "production"]) {
       const pin = config.pins[env].apps.current;
       expect(pin.imageId).toMatch(/^ami-0[0-9a-f]{16}$/);

@@ -251,10 +251,22 @@ describe("amiroll watch and rebalance --simulate", () => {
     expect(errorLines(r.stderr)).toEqual([expect.stringMatching(/^amiroll: watch of staging failed: timed out after 30s \(apps: waiting for new instances\)$/)]);
   });
 
-  it("rebalance of staging's bunched services moves them over its two zones: exit 0", async () => {
-    const r = await amirollInProcess(["rebalance", "--env", "staging", "--simulate", "--scenario", "imbalanced"]);
+  it("rebalance of staging's bunched services moves them over its two zones: exit 0; --enable-az-rebalancing turns ECS's own on for the spread services, not the binpacked worker", async () => {
+    const r = await amirollInProcess(["rebalance", "--env", "staging", "--simulate", "--scenario", "imbalanced", "--enable-az-rebalancing"]);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/apps: balance after\n(.*\n)*web\s+1\s+1\s+balanced/);
+    expect(r.stdout).toContain(
+      "apps: ECS AZ rebalancing: admin ENABLED (turned on now), api ENABLED (turned on now), search ENABLED (turned on now), web ENABLED (turned on now), worker DISABLED (does not spread over zones: never changed)\n",
+    );
+  });
+
+  it("watch --rebalance of staging's imbalanced scenario ends with every spread service balanced: exit 0, each service's AZ rebalancing reported", async () => {
+    const r = await amirollInProcess(["watch", "--env", "staging", "--simulate", "--scenario", "imbalanced", "--rebalance"]);
+    expect(r.status).toBe(0);
+    const after = r.stdout.slice(r.stdout.indexOf("apps: balance after"));
+    for (const [service, a, b] of [["admin", 0, 1], ["api", 2, 1], ["search", 1, 0], ["web", 1, 1]]) expect(after).toMatch(new RegExp(`\\n${service}\\s+${a}\\s+${b}\\s+balanced\\n`));
+    expect(after).toMatch(/\nworker\s+2\s+0\s+not judged \(binpack\)\n/);
+    expect(after).toContain("apps: ECS AZ rebalancing: admin DISABLED, api DISABLED, search DISABLED, web DISABLED, worker DISABLED (does not spread over zones: never changed)\n");
   });
 
   it("a rebalance that leaves a service imbalanced says so in words (no raw outcome token), and is not ok", async () => {
@@ -271,7 +283,7 @@ describe("amiroll watch and rebalance --simulate", () => {
       stdout.mockRestore();
       sim.clock.stop();
     }
-    expect(lines).toContain("warning: apps/web: still imbalanced (no room left where it lacks tasks)");
+    expect(lines).toContain("warning: apps/web: still imbalanced (not enough capacity in eu-west-1b: no instance there has room for another of its tasks)");
     expect(lines.join("\n")).not.toMatch(/still-imbalanced|: failed\b/);
   });
 
@@ -287,6 +299,7 @@ describe("amiroll watch and rebalance --simulate", () => {
     ["an unknown environment", ["watch", "--env", "qa", "--simulate"], /^amiroll: --env: no such environment "qa"/],
     ["a timeout that is not a duration", ["watch", "--env", "staging", "--simulate", "--timeout", "soon"], /^amiroll: --timeout: "soon" is not a duration such as 90s, 30m or 2h$/],
     ["rebalance of an unknown environment", ["rebalance", "--env", "qa", "--simulate"], /^amiroll: --env: no such environment "qa"/],
+    ["watch --enable-az-rebalancing without --rebalance", ["watch", "--env", "staging", "--simulate", "--enable-az-rebalancing"], /^amiroll: --enable-az-rebalancing: only with --rebalance \(it is turned on after the moves\)$/],
   ])("%s: exit 2", async (_label, args, message) => {
     const r = await amirollInProcess(args);
     expect(r.status).toBe(2);

@@ -19,7 +19,7 @@ const hookCalls = (world: World, operation?: string) =>
 const sum = (m: ReadonlyMap<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
 
 describe("the drain hook's API calls", () => {
-  it("a replace roll of 60 instances: at most 8.2 hook calls per replaced instance (35 before they travelled together), 0 violations", async () => {
+  it("a replace roll of 60 instances: at most 8.6 hook calls per replaced instance (35 before they travelled together), 0 violations", async () => {
     const count = await countCalls("replace", 60);
     expect([count.outcome, count.replaced, count.violations]).toEqual(["done", 60, 0]);
     const perInstance = sum(count.hook) / count.replaced;
@@ -29,7 +29,12 @@ describe("the drain hook's API calls", () => {
     // 7.97 since the prompt re-checks: an instance due to be empty is checked every 5 s, and
     // listed again while told-to-stop tasks hold it (ListTasks 180 -> 225), so that it goes
     // about 4 s after its last task stopped instead of about 18 s.
-    expect(perInstance).toBeLessThanOrEqual(8.2);
+    // 8.50 since a re-check of an instance held only by stopping tasks is aimed at when their stops
+    // are due to end (stopsEndDelay): fewer listings (ListTasks 227 -> 215), but instances come
+    // back at their own moments, in more and smaller sweeps (SendMessage 72 -> 92, each sweep's
+    // DescribeContainerInstances and ListServices 12 -> 23), for releases 0.5 to 2.5 s after the last
+    // stop instead of 2.5 to 5 s.
+    expect(perInstance).toBeLessThanOrEqual(8.6);
     // What no batching can share: one completion each; a heartbeat at most once a minute.
     expect(count.hook.get("autoscaling CompleteLifecycleAction")).toBeGreaterThanOrEqual(60);
     expect(count.hook.get("ecs DescribeContainerInstances")! / count.replaced).toBeLessThan(0.5);
