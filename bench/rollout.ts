@@ -37,7 +37,7 @@ import {
 import { rolloutOptions } from "../scripts/commands/rollout";
 import { setContainerInstanceStatus } from "../scripts/fleet/drain";
 import { rollout } from "../scripts/rollout/rollout";
-import { CANARY_SOAK_MS } from "../scripts/rollout/canary";
+import { DEFAULT_CANARY_SOAK_MS as CANARY_SOAK_MS } from "../scripts/config/canary";
 import type { WaveReport } from "../scripts/rollout/rollout";
 import type { SimApiCall } from "../scripts/sim/clients";
 import type { Simulation } from "../scripts/sim/scenarios";

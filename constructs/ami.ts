@@ -85,6 +85,11 @@ export interface AmiPin {
   readonly ssmParameter?: string;
   /** When the id was resolved (ISO 8601). */
   readonly resolvedAt?: string;
+  /**
+   * When the rollout's gates passed on this image (ISO 8601; the pins file's). Only a blue-green
+   * canary's sizes read it: an unverified `current` beside a `retiring` starts at the slice's size.
+   */
+  readonly verifiedAt?: string;
 }
 
 /**

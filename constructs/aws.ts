@@ -17,7 +17,9 @@ export { DataAwsCallerIdentity } from "@cdktf/provider-aws/lib/data-aws-caller-i
 export { DataAwsPartition } from "@cdktf/provider-aws/lib/data-aws-partition";
 export { DataAwsRegion } from "@cdktf/provider-aws/lib/data-aws-region";
 export { DataAwsSsmParameter } from "@cdktf/provider-aws/lib/data-aws-ssm-parameter";
+export { EcsCapacityProvider } from "@cdktf/provider-aws/lib/ecs-capacity-provider";
 export { EcsCluster as EcsClusterResource } from "@cdktf/provider-aws/lib/ecs-cluster";
+export { EcsClusterCapacityProviders } from "@cdktf/provider-aws/lib/ecs-cluster-capacity-providers";
 export { IamInstanceProfile } from "@cdktf/provider-aws/lib/iam-instance-profile";
 export { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 export { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";

@@ -1,11 +1,16 @@
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
-import { type AutoscalingGroupInitialLifecycleHook, AutoscalingGroup, CloudwatchMetricAlarm, LaunchTemplate } from "./aws";
+import { capacityProviderName } from "./names";
+import { type AutoscalingGroupInitialLifecycleHook, AutoscalingGroup, CloudwatchMetricAlarm, EcsCapacityProvider, LaunchTemplate } from "./aws";
 
 /** Tag keys amiroll puts on every generation's instances and volumes (the driver reads them). */
 export const TAG_CLUSTER = "amiroll:cluster";
 export const TAG_GENERATION = "amiroll:generation";
 export const TAG_AMI = "amiroll:ami";
+/** The tag ECS requires on a capacity provider's group (and its instances). */
+export const TAG_ECS_MANAGED = "AmazonECSManaged";
+/** Managed scaling's target: the share of the provider's instances ECS keeps in use (100 = no spare instance). */
+export const CAPACITY_PROVIDER_TARGET_CAPACITY = 100;
 
 export interface CapacityGenerationProps {
   /** The ECS cluster the instances join. */
@@ -39,6 +44,8 @@ export interface CapacityGenerationProps {
   readonly waitForCapacityTimeout?: string;
   /** Actions (e.g. SNS topic ARNs) of the low-instance alarm. @default none */
   readonly alarmActions?: readonly string[];
+  /** The low-instance alarm fires below this many InService instances. @default minSize */
+  readonly lowInstanceThreshold?: number;
   /** Minutes the group may sit below its minimum before the alarm fires. @default 5 */
   readonly lowInstanceAlarmMinutes?: number;
   /** Tags for the launch template, its instances and volumes, and the group. @default {} */
@@ -61,7 +68,17 @@ export interface CapacityGenerationProps {
    * @default false
    */
   readonly inPlaceImage?: boolean;
+  /**
+   * An ECS capacity provider for the group, named like the group (capacityProviderName): managed
+   * scaling on (target CAPACITY_PROVIDER_TARGET_CAPACITY), managed termination protection and
+   * managed draining on. The group then protects new instances from scale-in (which managed
+   * termination protection needs) and carries the AmazonECSManaged tag.
+   * @default false
+   */
+  readonly capacityProvider?: boolean;
 }
+
+export { capacityProviderName };
 
 /**
  * One capacity generation: a launch template and an Auto Scaling group running one AMI, plus an
@@ -75,6 +92,8 @@ export class CapacityGeneration extends Construct {
   readonly launchTemplate: LaunchTemplate;
   readonly autoScalingGroup: AutoscalingGroup;
   readonly lowInstanceAlarm: CloudwatchMetricAlarm;
+  /** Present with `capacityProvider`. */
+  readonly capacityProvider?: EcsCapacityProvider;
 
   constructor(scope: Construct, id: string, props: CapacityGenerationProps) {
     super(scope, id);
@@ -135,7 +154,14 @@ export class CapacityGeneration extends Construct {
       // The alarm below reads GroupInServiceInstances; the driver reads the rest.
       enabledMetrics: ["GroupInServiceInstances", "GroupDesiredCapacity", "GroupTerminatingInstances"],
       metricsGranularity: "1Minute",
-      tag: Object.entries(groupInstanceTags).map(([key, value]) => ({ key, value, propagateAtLaunch: true })),
+      tag: Object.entries({ ...groupInstanceTags, ...(props.capacityProvider && { [TAG_ECS_MANAGED]: "true" }) }).map(([key, value]) => ({
+        key,
+        value,
+        propagateAtLaunch: true,
+      })),
+      // Managed termination protection needs every instance protected from scale-in; ECS lifts
+      // the protection of an instance once it runs no task.
+      protectFromScaleIn: props.capacityProvider ? true : undefined,
       initialLifecycleHook: props.lifecycleHooks ? [...props.lifecycleHooks] : undefined,
       timeouts: props.deleteTimeout ? { delete: props.deleteTimeout } : undefined,
       dependsOn: props.dependsOn ? [...props.dependsOn] : undefined,
@@ -145,7 +171,7 @@ export class CapacityGeneration extends Construct {
     const minutes = props.lowInstanceAlarmMinutes ?? 5;
     this.lowInstanceAlarm = new CloudwatchMetricAlarm(this, "low_instances", {
       alarmName: `${props.asgName}-low-instances`,
-      alarmDescription: `${props.asgName} has fewer InService instances than its minimum (${props.minSize})`,
+      alarmDescription: `${props.asgName} has fewer InService instances than its minimum (${props.lowInstanceThreshold ?? props.minSize})`,
       namespace: "AWS/AutoScaling",
       metricName: "GroupInServiceInstances",
       dimensions: { AutoScalingGroupName: this.autoScalingGroup.name },
@@ -153,11 +179,25 @@ export class CapacityGeneration extends Construct {
       period: 60,
       evaluationPeriods: minutes,
       comparisonOperator: "LessThanThreshold",
-      threshold: props.minSize,
+      threshold: props.lowInstanceThreshold ?? props.minSize,
       treatMissingData: "missing",
       alarmActions: props.alarmActions ? [...props.alarmActions] : undefined,
       tags: groupTags,
       lifecycle: { createBeforeDestroy: true },
     });
+
+    if (props.capacityProvider) {
+      this.capacityProvider = new EcsCapacityProvider(this, "capacity_provider", {
+        name: capacityProviderName(props.asgName),
+        autoScalingGroupProvider: {
+          autoScalingGroupArn: this.autoScalingGroup.arn,
+          managedScaling: { status: "ENABLED", targetCapacity: CAPACITY_PROVIDER_TARGET_CAPACITY },
+          managedTerminationProtection: "ENABLED",
+          managedDraining: "ENABLED",
+        },
+        tags: groupTags,
+        lifecycle: { createBeforeDestroy: true },
+      });
+    }
   }
 }

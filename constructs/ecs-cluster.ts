@@ -3,6 +3,7 @@ import { Construct } from "constructs";
 import {
   DataAwsPartition,
   DataAwsSsmParameter,
+  EcsClusterCapacityProviders,
   EcsClusterResource,
   IamInstanceProfile,
   IamRole,
@@ -18,14 +19,14 @@ import {
   architectureProblem,
   imageIdLeaf,
 } from "./ami";
-import { CapacityGeneration, type CapacityGenerationProps, TAG_CLUSTER } from "./capacity";
+import { CapacityGeneration, type CapacityGenerationProps, TAG_CLUSTER, capacityProviderName } from "./capacity";
 import { DrainHook, type DrainHookOptions, drainHookOptionsProblem } from "./drain-hook";
 import { PropsError } from "./errors";
 import { type Format, formatProblem, integerProblem, sizesProblem } from "./formats";
 import { canaryAsgName, generationAsgName, generationAsgNamePrefix, refreshAsgName } from "./names";
 import { type RefreshOptions, refreshOptionsProblem } from "./refresh";
 
-export { canaryAsgName, generationAsgName, generationAsgNamePrefix, refreshAsgName };
+export { canaryAsgName, capacityProviderName, generationAsgName, generationAsgNamePrefix, refreshAsgName };
 
 /**
  * How a new AMI reaches the cluster.
@@ -102,7 +103,15 @@ export interface EcsClusterProps {
    * Only with the `refresh` strategy. @default { batch: 1, minHealthyPercent: 100, maxHealthyPercent: 200 }
    */
   readonly refresh?: RefreshOptions;
-  /** Instances of the replace strategy's canary group (while `amis.retiring` is pinned). @default 1 */
+  /**
+   * The canary slice. `replace`: the instances of its canary group (while `amis.retiring` is
+   * pinned). `blue-green`: the new generation is created with this many instances (desired; its
+   * min at most this) while `amis.retiring` is pinned and `amis.current` is not verified: the
+   * rollout proves the image on them, then scales the group to its size. The low-instance alarm
+   * of a blue-green cluster with a canary then watches for fewer than min(minSize, canaryInstances)
+   * instances, a threshold that does not change with the pins (a retire plan deletes only).
+   * @default replace: 1; blue-green: none (the new generation at its full size)
+   */
   readonly canaryInstances?: number;
   /** @default true */
   readonly containerInsights?: boolean;
@@ -131,9 +140,19 @@ export interface EcsClusterProps {
   /**
    * The drain hook on every generation's group (see DrainHook), or `false` for none: then a
    * terminating instance's tasks are stopped with it, all at once.
-   * @default {} (the hook with its defaults)
+   * @default {} (the hook with its defaults); `false` with `capacityProviders` (managed draining drains)
    */
   readonly drainHook?: DrainHookOptions | false;
+  /**
+   * An ECS capacity provider per generation (named like its group: managed scaling, managed
+   * termination protection and managed draining on), and the cluster's capacity-provider set
+   * and default strategy naming the generations in service (aws_ecs_cluster_capacity_providers:
+   * the set is this construct's alone). Only with the `blue-green` strategy: a replace roll
+   * would take the old group's provider out of the cluster while its tasks still run (ECS
+   * refuses), and a refresh group's provider never changes (docs/strategies.md).
+   * @default false
+   */
+  readonly capacityProviders?: boolean;
 }
 
 const NAME = "EcsCluster";
@@ -156,8 +175,10 @@ export class EcsCluster extends Construct {
   readonly securityGroup: SecurityGroup;
   readonly generations: readonly GenerationInfo[];
   readonly strategy: CapacityStrategy;
-  /** Undefined when `drainHook: false`. */
+  /** Undefined when `drainHook: false` (the default with `capacityProviders`). */
   readonly drainHook?: DrainHook;
+  /** The cluster's capacity-provider set and default strategy; present with `capacityProviders`. */
+  readonly clusterCapacityProviders?: EcsClusterCapacityProviders;
 
   constructor(scope: Construct, id: string, props: EcsClusterProps) {
     super(scope, id);
@@ -217,9 +238,10 @@ export class EcsCluster extends Construct {
       });
     });
 
-    if (props.drainHook !== false) {
+    const drainHook = props.drainHook ?? (props.capacityProviders ? false : {});
+    if (drainHook !== false) {
       this.drainHook = new DrainHook(this, "drain_hook", {
-        ...props.drainHook,
+        ...drainHook,
         clusterName: name,
         clusterArn: this.cluster.arn,
         asgNamePrefix: generationAsgNamePrefix(name),
@@ -247,13 +269,18 @@ export class EcsCluster extends Construct {
       lifecycleHooks: this.drainHook && [this.drainHook.lifecycleHook],
       deleteTimeout: this.drainHook?.groupDeleteTimeout,
       dependsOn: this.drainHook?.dependables,
+      capacityProvider: props.capacityProviders,
     };
+    // A blue-green canary: the new generation starts at the slice's size until the image is verified.
+    const blueGreenCanary = this.strategy === "blue-green" && props.canaryInstances !== undefined;
+    const slicing = props.amis?.retiring !== undefined && props.amis.current.verifiedAt === undefined;
     const generation = (constructId: string, role: GenerationInfo["role"], imageId: string): GenerationInfo => {
       const inPlaceImage = this.strategy === "refresh";
       const asgName = role === "canary" ? canaryAsgName(name, imageId) : inPlaceImage ? refreshAsgName(name) : generationAsgName(name, imageId);
       const size = props.canaryInstances ?? 1;
-      const sizes = role === "canary" ? { minSize: size, maxSize: size, desiredCapacity: size } : {};
-      const capacity = new CapacityGeneration(this, constructId, { ...common, ...sizes, imageId, asgName, inPlaceImage });
+      const sizes = role === "canary" ? { minSize: size, maxSize: size, desiredCapacity: size } : blueGreenCanary && role === "current" && slicing ? { minSize: Math.min(common.minSize, size), desiredCapacity: size } : {};
+      const alarm = blueGreenCanary ? { lowInstanceThreshold: Math.min(common.minSize, size) } : {};
+      const capacity = new CapacityGeneration(this, constructId, { ...common, ...sizes, ...alarm, imageId, asgName, inPlaceImage });
       return { role, imageId, asgName, capacity };
     };
 
@@ -282,6 +309,18 @@ export class EcsCluster extends Construct {
             [amis.current, amis.retiring]
               .filter((pin): pin is AmiPin => pin !== undefined)
               .map((pin, i) => generation(`generation_${pin.imageId}`, i === 0 ? "current" : "retiring", pin.imageId));
+    }
+
+    if (props.capacityProviders) {
+      // One resource owns the whole set: every generation in service, the current one the default
+      // (a blue-green add weights the new generation in; the retire then drops the old provider
+      // from the set before its group and provider are deleted, since terraform deletes after updates).
+      const current = this.generations.find((g) => g.role === "current")!;
+      this.clusterCapacityProviders = new EcsClusterCapacityProviders(this, "capacity_providers", {
+        clusterName: this.cluster.name,
+        capacityProviders: this.generations.map((g) => g.capacity.capacityProvider!.name),
+        defaultCapacityProviderStrategy: [{ capacityProvider: current.capacity.capacityProvider!.name, weight: 1, base: 0 }],
+      });
     }
   }
 }
@@ -359,6 +398,17 @@ function validateProps(path: string, props: EcsClusterProps): void {
   const parameter = props.followSsmParameter ?? props.amis?.current.ssmParameter;
   if (parameter && !Token.isUnresolved(props.instanceType)) check("instanceType", architectureProblem(props.instanceType, parameter));
 
+  if (props.capacityProviders !== undefined && typeof props.capacityProviders !== "boolean") {
+    fail("capacityProviders", "must be true or false");
+  }
+  if (props.capacityProviders) {
+    if (strategy !== "blue-green") {
+      fail("capacityProviders", `only the "blue-green" strategy moves services between capacity providers (strategy is "${strategy}"): a replace roll would take the old group's provider out of the cluster while its tasks run, which ECS refuses`);
+    }
+    if (/^(aws|ecs|fargate)/i.test(props.clusterName)) {
+      fail("capacityProviders", `a capacity provider is named after its group, and ECS refuses names that start with "aws", "ecs" or "fargate" (clusterName ${props.clusterName})`);
+    }
+  }
   if (props.drainHook) {
     const problem = drainHookOptionsProblem(props.drainHook);
     if (problem) fail(`drainHook.${problem[0]}`, problem[1]);
@@ -372,7 +422,7 @@ function validateProps(path: string, props: EcsClusterProps): void {
   }
   if (props.canaryInstances !== undefined) {
     check("canaryInstances", integerProblem(props.canaryInstances, 1, props.maxSize));
-    if (strategy !== "replace") fail("canaryInstances", 'only the "replace" strategy has a canary group');
+    if (strategy === "refresh") fail("canaryInstances", 'the "refresh" strategy\'s canary is its first batch (the rollout\'s), not a group');
   }
   if (props.metadataHopLimit !== undefined) check("metadataHopLimit", integerProblem(props.metadataHopLimit, 1, 64));
   if (props.rootVolumeSizeGiB !== undefined) check("rootVolumeSizeGiB", integerProblem(props.rootVolumeSizeGiB, 1, 16384));

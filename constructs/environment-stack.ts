@@ -21,6 +21,10 @@ export interface ClusterSpec {
   readonly strategy: CapacityStrategy;
   /** The refresh strategy's batches. @default EcsCluster's */
   readonly refresh?: RefreshOptions;
+  /** The canary slice's instances (replace: its canary group; blue-green: the new generation's first size). @default EcsCluster's */
+  readonly canaryInstances?: number;
+  /** An ECS capacity provider per generation (EcsCluster's capacityProviders). @default false */
+  readonly capacityProviders?: boolean;
 }
 
 /** An environment, as the stack needs it (amiroll/config's loaded `Environment` is one). */
@@ -83,6 +87,8 @@ export class EnvironmentStack extends TerraformStack {
           desiredCapacity: cluster.desiredCapacity,
           strategy: cluster.strategy,
           ...(cluster.refresh && { refresh: cluster.refresh }),
+          ...(cluster.canaryInstances !== undefined && { canaryInstances: cluster.canaryInstances }),
+          ...(cluster.capacityProviders && { capacityProviders: true }),
           amis: props.pins[cluster.name],
           tags,
         }),

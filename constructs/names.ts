@@ -103,3 +103,8 @@ export function drainHookMaxReceiveCount(heartbeatTimeoutSeconds: number): numbe
 export function drainHookName(clusterName: string): string {
   return `${clusterName}-drain-hook`;
 }
+
+/** The capacity provider of a generation's group (capacityProviders): the group's own name (unique; EcsCluster refuses cluster names ECS would refuse). */
+export function capacityProviderName(asgName: string): string {
+  return asgName;
+}

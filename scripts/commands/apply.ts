@@ -15,6 +15,7 @@ import { summaryLine } from "../terraform/plan";
 import { createLogger } from "../core/log";
 import { type CommonOptions, EXIT, Exit, existingFile, findEnvironment, interruptible, loadConfig, stderrSink, temporaryDirectory, withCommonOptions } from "./common";
 import { backupBeforeApply, checkBackupDir } from "../terraform/state-backup";
+import { s3StateVersionReader } from "../terraform/state-version";
 import { type GuardFlags, planAndGuard, withGuardOptions } from "./plan";
 import { openStack } from "./stack";
 import { durationOption, watchEnvironment } from "./watch";
@@ -74,7 +75,7 @@ export function applyCommand(): Command {
       const clock = stack.simulation?.clock;
       // A simulated state is backed up beside the simulated world (removed with it), never into the config's directory.
       const backups = options.simulate ? { dir: temporaryDirectory("amiroll-sim-backups-"), shownAs: "the simulated backups", keep: config.backups.keep } : config.backups;
-      await backupBeforeApply(backups, { environment: environment.name, runner: stack.runner, pinsPath: config.pinsPath, at: clock ? clock.now() : Date.now(), purpose: `amiroll apply (${guard.expect})`, backend: environment.backend, log });
+      await backupBeforeApply(backups, { environment: environment.name, runner: stack.runner, pinsPath: config.pinsPath, at: clock ? clock.now() : Date.now(), purpose: `amiroll apply (${guard.expect})`, backend: environment.backend, stateVersion: options.simulate ? undefined : s3StateVersionReader(), log });
       const started = clock ? clock.now() : Date.now();
       log.info(`terraform apply ${planFile}`);
       try {

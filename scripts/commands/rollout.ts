@@ -2,7 +2,8 @@
  * `amiroll rollout [--from E] [--to E]`: takes the pinned image through the environments in
  * waves (staging, then what promotes from it), with gates between them, inside maintenance
  * windows, respecting holds; resumable (run it again after a crash or Ctrl-C), rolls back a
- * failed blue-green wave. `--notice` prints the window's notice and changes nothing.
+ * failed blue-green wave. `--notice` prints the window's notice and changes nothing (with
+ * `--notice-dir` and `--send`, it also writes and posts one per owner: commands/notices.ts).
  * Exit: 0 done; 1 a wave failed or was rolled back; 2 refused (window, hold, unverified source,
  * bad input); 3 the plan guard refused; 130 interrupted (Ctrl-C, SIGTERM: nothing rejected, the
  * same command resumes). With `--simulate --state-dir DIR` the simulated world outlives the
@@ -14,11 +15,14 @@ import { Command, Option } from "commander";
 import type { Environment } from "../config/environments";
 import { type BackupSettings, DEFAULT_BACKUP_KEEP, findEnvironment } from "../config/file";
 import { checkBackupDir } from "../terraform/state-backup";
+import { type StateVersionReader, s3StateVersionReader } from "../terraform/state-version";
 import { formatPins } from "../config/pins";
 import { UsageError } from "../core/errors";
 import { createAwsClients, maxAttemptsFrom } from "../fleet/clients";
 import { takeSnapshot } from "../fleet/snapshot";
 import { rolloutNotice } from "../rollout/notice";
+import { ownerNotices } from "../rollout/owner-notices";
+import { checkNoticeOptions, deliverOwnerNotices } from "./notices";
 import { rolloutMarkdown, rolloutText } from "../rollout/report";
 import { type EnvironmentAccess, type RolloutOptions, type RolloutResult, rollout, wavesOf } from "../rollout/rollout";
 import { environmentLogger, wavesText } from "../rollout/parallel";
@@ -41,6 +45,8 @@ interface RolloutCommandOptions extends CommonOptions {
   readonly waitForWindow?: boolean;
   readonly force?: boolean;
   readonly notice?: boolean;
+  readonly noticeDir?: string;
+  readonly send?: boolean;
   readonly timeout: string;
   readonly stallAfter: string;
   readonly output: "text" | "markdown";
@@ -80,6 +86,8 @@ export function rolloutCommand(): Command {
     .option("--wait-for-window", "outside a maintenance window, wait until the next one opens")
     .option("--force", "roll environments and clusters that are on hold")
     .option("--notice", "print the maintenance notice (what, when, which services by owner) and change nothing")
+    .option("--notice-dir <dir>", "with --notice: also write one notice per owner tag to DIR (created if missing), OWNER.md")
+    .option("--send", "with --notice: post each owner's notice to notices.webhook (without it, print what would be posted)")
     .option("--timeout <duration>", "how long tasks may take to move in one wave", "60m")
     .option("--stall-after <duration>", "no progress for this long is a stall", "10m")
     .option("--state-dir <dir>", "with --simulate: keep the simulated world and its pins in DIR (created if missing), so that the same command run again after Ctrl-C or a crash continues it (default: a temporary directory, removed on exit)")
@@ -100,6 +108,7 @@ export function rolloutCommand(): Command {
     const waves = wavesOf(config.environments, options.from, options.to);
     if (waves.length === 0) throw new UsageError(`--from ${options.from} comes after --to ${options.to} in the promotion order (${wavesOf(config.environments).map((e) => e.name).join(" -> ")})`);
     if (options.stateDir !== undefined && !options.simulate) throw new UsageError("--state-dir needs --simulate (it keeps the simulated world between runs)");
+    checkNoticeOptions(options, config);
     // Backups are taken before every apply: a directory they cannot go to is found now.
     if (!options.simulate) for (const wave of waves) checkBackupDir(config.backups, wave.name);
     const interruptPoint = options.simulate ? interruptPointFrom(process.env, config.environments) : undefined;
@@ -140,7 +149,11 @@ export function rolloutCommand(): Command {
         world = realWorld(config, log);
       }
       if (options.notice) {
-        await printNotice(world, waves, config);
+        await printNotice(world, waves, config, options, log, interrupt.signal);
+        if (interrupt.signal.aborted) {
+          log.error("interrupted while the notices were delivered (the log says which were posted); nothing else was changed", { exitCode: EXIT.interrupted });
+          throw new Exit(EXIT.interrupted);
+        }
         return;
       }
       if (interrupt.signal.aborted) {
@@ -188,13 +201,15 @@ function report(world: RolloutWorld, result: RolloutResult, options: RolloutComm
   if (EXIT_OF[result.outcome] !== EXIT.ok) throw new Exit(EXIT_OF[result.outcome]);
 }
 
-async function printNotice(world: RolloutWorld, waves: readonly Environment[], config: Config): Promise<void> {
+async function printNotice(world: RolloutWorld, waves: readonly Environment[], config: Config, options: RolloutCommandOptions, log: Logger, signal: AbortSignal): Promise<void> {
   const fleets = new Map<string, Awaited<ReturnType<typeof takeSnapshot>>>();
   for (const env of waves) {
     const { clients } = world.access(env);
     for (const c of env.clusters) fleets.set(`${env.name}/${c.name}`, await takeSnapshot(clients, c.ecsClusterName, { now: world.clock.now(), since: world.clock.now() }));
   }
-  process.stdout.write(rolloutNotice({ waves, environments: config.environments, pins: config.pins, fleets, now: world.clock.now(), maxParallel: config.maxParallel }));
+  const input = { waves, environments: config.environments, pins: config.pins, fleets, now: world.clock.now(), maxParallel: config.maxParallel };
+  process.stdout.write(rolloutNotice(input));
+  await deliverOwnerNotices(ownerNotices(input), { dir: options.noticeDir, webhook: config.notices, send: options.send === true, log, signal });
 }
 
 /**
@@ -217,6 +232,7 @@ export function rolloutOptions(world: RolloutWorld, environments: readonly Envir
     signal: world.signal,
     checkpoint: world.checkpoint,
     backups: world.backups,
+    stateVersion: world.stateVersion,
     ...extra,
   };
 }
@@ -232,6 +248,8 @@ export interface RolloutWorld {
   readonly violations?: () => number;
   /** Where the state is backed up before every apply. */
   readonly backups?: BackupSettings;
+  /** Reads the S3 state object's version id for each backup (real AWS only). */
+  readonly stateVersion?: StateVersionReader;
   signal?: AbortSignal;
   /**
    * Called at the points inside the steps (rollout.ts `RolloutPoint`; simulated, also the sim
@@ -248,6 +266,7 @@ export function realWorld(config: Config, log: Logger): RolloutWorld {
     pinsShownAs: config.pinsShownAs,
     probe: fetchProbe,
     backups: config.backups,
+    stateVersion: s3StateVersionReader(),
     access: (environment) => {
       const clients = createAwsClients(environment);
       return {

@@ -230,7 +230,7 @@ export function recordEnd(state: SimState, entry: JournaledRun, clock: VirtualCl
 // ---------------------------------------------------------------------------------------------
 
 /** The points inside the steps (rollout.ts `RolloutPoint`, the sim terraform's `SimApplyPoint`). */
-const INSIDE_POINTS = ["plan", "rollback:pinned", "rollback:reactivated", "apply:created", "apply:deleting", "refresh:drained", "refresh:terminated"];
+const INSIDE_POINTS = ["plan", "rollback:pinned", "rollback:reactivated", "apply:created", "apply:deleting", "refresh:drained", "refresh:terminated", "canary:soak"];
 
 export interface InterruptPoint {
   readonly environment: string;
@@ -244,7 +244,7 @@ export interface InterruptPoint {
  * SIGINT): the process sends itself the signal the first time the live run reaches POINT of
  * environment ENV: before a step (`pin`, `apply`, `drain`, `migrate`, `verify`, ...), or inside
  * one (`plan`, `apply:created`, `apply:deleting`, `rollback:pinned`, `rollback:reactivated`,
- * `refresh:drained`, `refresh:terminated`).
+ * `refresh:drained`, `refresh:terminated`, `canary:soak`).
  * A value that names no point is exit 2.
  */
 export function interruptPointFrom(env: NodeJS.ProcessEnv, environments: readonly { name: string }[]): InterruptPoint | undefined {

@@ -166,6 +166,11 @@ export async function simulatedRollInProgress(options: StackOptions): Promise<Si
   for (const cluster of blueGreen) {
     const target = options.config.pins[options.environment.name][cluster.name].current.imageId;
     const old = [...simulation.world.containerInstances.values()].filter((ci) => ci.clusterName === cluster.ecsClusterName && ci.imageId !== target && ci.status === "ACTIVE");
+    // As the rollout's drain: services naming the old generation's capacity provider follow the new one first.
+    if (cluster.capacityProviders) {
+      const { followGeneration } = await import("../rollout/providers");
+      await followGeneration(options.environment, cluster, simulation.clients, target, { clock: simulation.clock, log: options.log, watchTimeoutMs: 3_600_000 }, false);
+    }
     await setContainerInstanceStatus(simulation.clients.ecs, cluster.ecsClusterName, old.map((ci) => ci.arn), "DRAINING");
   }
   return simulation;

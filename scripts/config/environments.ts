@@ -5,6 +5,7 @@ import type { CapacityStrategy } from "../../constructs/ecs-cluster";
 import { type RefreshBatch, type RefreshOptions, refreshOptionsProblem } from "../../constructs/refresh";
 import type { ClusterSpec, EnvironmentSpec } from "../../constructs/environment-stack";
 import { Input } from "./input";
+import { type CanaryConfig, type CanarySlice, parseCanary, resolveCanary } from "./canary";
 import { type AlarmWatch, type AlarmsConfig, loadAlarms, mergeAlarms, watchesAlarms } from "./alarms";
 
 // ---------------------------------------------------------------------------------------------
@@ -30,8 +31,20 @@ export interface ClusterConfig {
   readonly maxHealthyPercent?: number;
   /** @default the environment's bootGracePeriod */
   readonly bootGracePeriod?: string;
+  /** The canary slice (docs/strategies.md). @default the environment's */
+  readonly canary?: CanaryInput;
+  /** An ECS capacity provider per generation (blue-green only; docs/strategies.md). @default false */
+  readonly capacityProviders?: boolean;
   /** CloudWatch alarms watched while this cluster rolls (added to the environment's). */
   readonly alarms?: AlarmsConfig;
+}
+
+/** A canary slice as written: one of instances and percent (of desiredCapacity), and its soak. */
+export interface CanaryInput {
+  readonly instances?: number;
+  readonly percent?: number;
+  /** @default "2m" */
+  readonly soak?: string;
 }
 
 /** An HTTP GET the rollout makes after a wave, before it promotes (docs/verbs.md, amiroll rollout's gates). */
@@ -88,6 +101,8 @@ export interface EnvironmentConfig {
    * replaces it (docs/verbs.md, amiroll rollout's boot check). At least "1m". @default "5m"
    */
   readonly bootGracePeriod?: string;
+  /** The canary slice of every cluster (docs/strategies.md). @default none (replace: 1 instance, "2m") */
+  readonly canary?: CanaryInput;
   /** CloudWatch alarms that fail the wave when in ALARM during the watch, the soak or the canary. */
   readonly alarms?: AlarmsConfig;
 }
@@ -113,6 +128,8 @@ export interface Cluster extends ClusterSpec {
   readonly hold?: string;
   /** How long after its launch a new instance may take to register with ECS before the rollout replaces it. */
   readonly bootGracePeriodMs: number;
+  /** The canary slice, when the config sets one. */
+  readonly canary?: CanarySlice;
   /** The cluster's own alarms (the environment's `alarms` holds them too). */
   readonly alarms?: AlarmWatch;
 }
@@ -156,7 +173,7 @@ export function loadEnvironments(raw: unknown, file: string, field = ""): Enviro
 function loadEnvironment(name: string, input: Input): Environment {
   const f = input.object([
     "region", "accountId", "promotesFrom", "backend", "vpcId", "subnets", "strategy", "tags", "clusters",
-    "maintenanceWindows", "hold", "smoke", "soak", "rebalance", "bootGracePeriod", "alarms",
+    "maintenanceWindows", "hold", "smoke", "soak", "rebalance", "bootGracePeriod", "canary", "alarms",
   ]);
   const region = f.region.formatted("region");
   const accountId = f.accountId.present ? f.accountId.formatted("accountId") : undefined;
@@ -200,7 +217,8 @@ function loadEnvironment(name: string, input: Input): Environment {
   const clusterInputs = f.clusters.entries(NAME, NAME_EXPECTED);
   if (clusterInputs.length === 0) f.clusters.fail("at least one cluster is required");
   const bootGracePeriodMs = f.bootGracePeriod.present ? bootGracePeriod(f.bootGracePeriod) : DEFAULT_BOOT_GRACE_MS;
-  const clusters = clusterInputs.map(([clusterName, c]) => loadCluster(name, clusterName, c, strategy, bootGracePeriodMs));
+  const canary = f.canary.present ? parseCanary(f.canary) : undefined;
+  const clusters = clusterInputs.map(([clusterName, c]) => loadCluster(name, clusterName, c, strategy, bootGracePeriodMs, canary));
   const maintenanceWindows = f.maintenanceWindows.present
     ? f.maintenanceWindows.array().map((w) => {
         const problem = windowProblem(w.string());
@@ -245,8 +263,8 @@ function bootGracePeriod(input: Input): number {
   return ms;
 }
 
-function loadCluster(environment: string, name: string, input: Input, envStrategy: CapacityStrategy, envBootGraceMs: number): Cluster {
-  const f = input.object(["instanceType", "minSize", "maxSize", "desiredCapacity", "amiParameter", "strategy", "hold", "bootGracePeriod", "alarms", ...REFRESH_FIELDS]);
+function loadCluster(environment: string, name: string, input: Input, envStrategy: CapacityStrategy, envBootGraceMs: number, envCanary?: CanaryConfig): Cluster {
+  const f = input.object(["instanceType", "minSize", "maxSize", "desiredCapacity", "amiParameter", "strategy", "hold", "bootGracePeriod", "capacityProviders", ...REFRESH_FIELDS, "canary", "alarms"]);
   const ecsClusterName = `${environment}-${name}`;
   if (ecsClusterName.length > 48) input.fail(`the ECS cluster name ${ecsClusterName} is longer than 48 characters`);
   const instanceType = f.instanceType.formatted("instanceType");
@@ -270,9 +288,18 @@ function loadCluster(environment: string, name: string, input: Input, envStrateg
   for (const field of REFRESH_FIELDS) {
     if (strategy !== "refresh" && f[field].present) f[field].fail(`only the "refresh" strategy replaces instances in batches (this cluster's strategy is "${strategy}")`);
   }
+  const capacityProviders = f.capacityProviders.present && f.capacityProviders.boolean();
+  if (capacityProviders && strategy !== "blue-green") f.capacityProviders.fail(`only the "blue-green" strategy moves services between capacity providers (this cluster's strategy is "${strategy}")`);
+  if (capacityProviders && /^(aws|ecs|fargate)/.test(ecsClusterName)) f.capacityProviders.fail(`ECS refuses capacity provider names that start with "aws", "ecs" or "fargate", and each is named after its group (${ecsClusterName}-...)`);
+  const canaryConfig = f.canary.present ? parseCanary(f.canary) : envCanary;
+  // Managed scaling sizes a provider's group to its tasks: it would undo the slice's size.
+  if (capacityProviders && canaryConfig) f.capacityProviders.fail(`a canary slice sizes the new generation itself, which the capacity provider's managed scaling would undo: drop "canary" ${f.canary.present ? "from this cluster" : "from the environment"} or capacityProviders`);
+  const canary = canaryConfig && resolveCanary(canaryConfig, { name, strategy, desiredCapacity, refresh });
   return {
     name, ecsClusterName, instanceType, minSize, maxSize, desiredCapacity, amiParameter, strategy,
-    ...(refresh && { refresh }), ...(hold !== undefined && { hold }), bootGracePeriodMs, ...(alarms && { alarms }),
+    ...(refresh && { refresh }), ...(hold !== undefined && { hold }), bootGracePeriodMs, ...(capacityProviders && { capacityProviders }), ...(alarms && { alarms }),
+    // The constructs size the replace strategy's canary group and a blue-green canary's new generation.
+    ...(canary && { canary, ...(strategy !== "refresh" && { canaryInstances: canary.instances }) }),
   };
 }
 

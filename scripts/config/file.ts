@@ -43,6 +43,11 @@ export interface AmirollConfig {
   };
   /** Environments at the same promotion depth that roll at once (docs/configuration.md). @default 1 */
   readonly maxParallel?: number;
+  /** Where `amiroll rollout --notice --send` posts each owner's notice. */
+  readonly notices?: {
+    /** An https URL taking Slack's `{"text": ...}` (AMIROLL_NOTICE_WEBHOOK overrides it). */
+    readonly webhook?: string;
+  };
 }
 
 /** `pullRequests` of `amiroll.json`: what `bump --open-pr` adds to its pull requests (with its --label and --reviewer). */
@@ -80,6 +85,8 @@ export interface LoadedConfig {
   readonly backups: BackupSettings;
   /** `maxParallel`: environments at the same promotion depth rolled at once (1, the default when absent: one after another). */
   readonly maxParallel?: number;
+  /** The notices' webhook (`notices.webhook` or AMIROLL_NOTICE_WEBHOOK), an https URL; messages name only its host. */
+  readonly notices?: { readonly webhook: string; readonly shownAs: string };
 }
 
 /** The config and the pins it names: what every verb starts from. */
@@ -138,7 +145,7 @@ export function shownPath(path: string, cwd: string = process.cwd()): string {
 export function parseConfig(raw: unknown, path: string, options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): LoadedConfig {
   const env = options.env ?? process.env;
   const shownAs = shownPath(path, options.cwd);
-  const f = new Input(shownAs, "", raw).object(["$schema", "pins", "outDir", "environments", "pullRequests", "backups", "maxParallel"]);
+  const f = new Input(shownAs, "", raw).object(["$schema", "pins", "outDir", "environments", "pullRequests", "backups", "maxParallel", "notices"]);
   // $schema is for editors: any string, even one pointing nowhere, is fine.
   if (f.$schema.present) f.$schema.string();
   const directory = dirname(path);
@@ -165,7 +172,33 @@ export function parseConfig(raw: unknown, path: string, options: { env?: NodeJS.
   const backupDir = env.AMIROLL_BACKUP_DIR ? resolve(options.cwd ?? process.cwd(), env.AMIROLL_BACKUP_DIR) : backupDirFromConfig;
   const backups = { dir: backupDir, shownAs: `${env.AMIROLL_BACKUP_DIR ? "AMIROLL_BACKUP_DIR" : "backups.dir"}: ${shownPath(backupDir, options.cwd)}`, keep };
   const pullRequests = f.pullRequests.present ? parsePullRequests(f.pullRequests) : undefined;
-  return { path, shownAs, environments, pinsPath, pinsShownAs: shownPath(pinsPath, options.cwd), outDir, backups, maxParallel, ...(pullRequests && { pullRequests }) };
+  const notices = parseNotices(f.notices, env.AMIROLL_NOTICE_WEBHOOK);
+  return { path, shownAs, environments, pinsPath, pinsShownAs: shownPath(pinsPath, options.cwd), outDir, backups, maxParallel, ...(pullRequests && { pullRequests }), ...(notices && { notices }) };
+}
+
+/**
+ * `notices`, and AMIROLL_NOTICE_WEBHOOK over its `webhook` (a webhook URL is a secret: CI keeps it
+ * there). Only https: the message would travel in clear otherwise. A refusal names the scheme and
+ * host, never the path (the secret part).
+ */
+function parseNotices(input: Input, fromEnv: string | undefined): LoadedConfig["notices"] {
+  const f = input.present ? input.object(["webhook"]) : undefined;
+  const fromConfig = f?.webhook.present ? f.webhook.string() : undefined;
+  const value = fromEnv || fromConfig;
+  if (value === undefined) return undefined;
+  const fail = (problem: string): never => {
+    if (fromEnv) throw new UsageError(`AMIROLL_NOTICE_WEBHOOK: ${problem}`);
+    return f!.webhook.fail(problem);
+  };
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return fail("is not a URL (expected https://HOST/PATH, the webhook's URL)");
+  }
+  if (url.protocol !== "https:") return fail(`is not an https URL (${JSON.stringify(url.protocol)} to host ${JSON.stringify(url.host)}): the webhook must be https, or the notices and its secret path travel in clear`);
+  if (url.host === "") return fail("has no host");
+  return { webhook: url.href, shownAs: `${fromEnv ? "AMIROLL_NOTICE_WEBHOOK" : "notices.webhook"} (${url.host})` };
 }
 
 function parsePullRequests(input: Input): NonNullable<LoadedConfig["pullRequests"]> {

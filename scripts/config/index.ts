@@ -16,6 +16,7 @@ export {
   parseConfig,
   readConfigFile,
 } from "./file";
-export type { Cluster, ClusterConfig, Environment, EnvironmentConfig, EnvironmentsConfig, SmokeConfig, SubnetConfig } from "./environments";
+export type { CanaryInput, Cluster, ClusterConfig, Environment, EnvironmentConfig, EnvironmentsConfig, SmokeConfig, SubnetConfig } from "./environments";
+export type { CanarySlice } from "./canary";
 export { type ClusterPins, type Pin, type Pins, type Rejection, parsePins, readPins } from "./pins";
 export { ConfigError } from "./input";

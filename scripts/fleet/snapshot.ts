@@ -93,6 +93,8 @@ export interface ServiceSnapshot {
   readonly tags: Readonly<Record<string, string>>;
   /** As DescribeServices reports it, e.g. spread over `attribute:ecs.availability-zone`, or binpack on `cpu`. */
   readonly placementStrategy?: readonly PlacementStrategySnapshot[];
+  /** The capacity providers its strategy names (none for a launch-type service). */
+  readonly capacityProviders?: readonly string[];
 }
 
 export interface PlacementStrategySnapshot {
@@ -966,6 +968,7 @@ function serviceSnapshot(service: Service, since: number): ServiceSnapshot {
     placementStrategy: Object.freeze(
       (service.placementStrategy ?? []).map((p) => Object.freeze({ type: p.type ?? "", ...(p.field ? { field: p.field } : {}) })),
     ),
+    ...(service.capacityProviderStrategy?.length && { capacityProviders: Object.freeze(service.capacityProviderStrategy.map((s) => s.capacityProvider ?? "")) }),
   });
 }
 

@@ -126,6 +126,11 @@ export const SCOPES = {
     why: "the SSM parameters the clusters' AMIs come from (`amiParameter`); AWS's public ones have no account in their ARN",
     resources: perCluster((c, env) => [parameterArn(env, c.amiParameter)]),
   },
+  ecsCapacityProviders: {
+    sid: "EcsCapacityProviders",
+    why: "every generation's capacity provider (capacityProviders), named like its group: `<cluster>-ami-*`",
+    resources: perCluster((c, env) => [arn(env, "ecs", `capacity-provider/${generationPrefix(c.ecsClusterName)}*`)]),
+  },
   autoScalingGroups: {
     sid: "AutoScalingGroups",
     why: "every generation's group of the config's clusters, present and future: `<cluster>-ami-*`",
@@ -289,11 +294,13 @@ export const DRIVER_CALLS: readonly DriverCall[] = [
   { action: "ecs:UpdateContainerInstancesState", role: "apply", scope: "ecsClusterMembers", calledBy: "fleet/drain.ts via rollout/rollout.ts: drain the retiring generation (blue-green), ACTIVE again on rollback" },
   { action: "autoscaling:TerminateInstanceInAutoScalingGroup", role: "apply", scope: "autoScalingGroups", calledBy: "rollout/rollout.ts: replace a new instance that never registered with ECS (desired capacity kept, so the group launches another); rollout/refresh.ts: terminate a drained refresh batch (desired capacity decremented)" },
   { action: "autoscaling:SetDesiredCapacity", role: "apply", scope: "autoScalingGroups", calledBy: "rollout/refresh.ts: a refresh batch's new instances first (up to maxHealthyPercent)" },
-  { action: "autoscaling:UpdateAutoScalingGroup", role: "apply", scope: "autoScalingGroups", calledBy: "rollout/refresh.ts: room for the refresh batches (min and max), and the group's size restored after them" },
+  { action: "autoscaling:UpdateAutoScalingGroup", role: "apply", scope: "autoScalingGroups", calledBy: "rollout/refresh.ts: room for the refresh batches (min and max), and the group's size restored after them; rollout/slice.ts: a blue-green generation scaled to its size once its canary slice passed" },
   { action: "autoscaling:SuspendProcesses", role: "apply", scope: "autoScalingGroups", calledBy: "rollout/refresh.ts: AZRebalance, AlarmNotification and ScheduledActions suspended while the refresh batches run" },
   { action: "autoscaling:ResumeProcesses", role: "apply", scope: "autoScalingGroups", calledBy: "rollout/refresh.ts: the processes it suspended, resumed after the batches (also after a failure or Ctrl-C)" },
-  { action: "ecs:UpdateService", role: "apply", scope: "ecsClusterMembers", calledBy: "fleet/rebalance.ts: move a task of a bunched service (desired count one up, then back) or force a new deployment of one stacked on an instance (rebalance, watch --rebalance, the rollout's balance gate); fleet/az-rebalancing.ts: availabilityZoneRebalancing ENABLED (rebalance --enable-az-rebalancing)" },
+  { action: "ecs:UpdateService", role: "apply", scope: "ecsClusterMembers", calledBy: "fleet/rebalance.ts: move a task of a bunched service (desired count one up, then back) or force a new deployment of one stacked on an instance (rebalance, watch --rebalance, the rollout's balance gate); fleet/az-rebalancing.ts: availabilityZoneRebalancing ENABLED (rebalance --enable-az-rebalancing); fleet/providers.ts via rollout/providers.ts: a new deployment naming the generation in service's capacity provider (capacityProviders)" },
   { action: "ecs:StopTask", role: "apply", scope: "ecsClusterMembers", calledBy: "fleet/rebalance.ts: move a task of a bunched service with room above its minimum healthy count (stop one in its fullest zone; the scheduler places the replacement) (rebalance, watch --rebalance, the rollout's balance gate)" },
+  { action: "ecs:DescribeClusters", role: "watch", scope: "ecsClusters", calledBy: "fleet/providers.ts: the cluster's capacity providers and default strategy (capacityProviders)" },
+  { action: "ecs:PutClusterCapacityProviders", role: "apply", scope: "ecsClusters", calledBy: "fleet/providers.ts via rollout/providers.ts: a rollback switches the cluster's default strategy back to the old generation's provider, the set unchanged (capacityProviders)" },
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -315,6 +322,8 @@ export const TERRAFORM_RESOURCES: Readonly<Record<string, TerraformActions>> = {
       autoScalingGroups: [
         "autoscaling:CreateAutoScalingGroup", "autoscaling:CreateOrUpdateTags", "autoscaling:DeleteAutoScalingGroup", "autoscaling:DeleteTags",
         "autoscaling:DisableMetricsCollection", "autoscaling:EnableMetricsCollection", "autoscaling:PutLifecycleHook", "autoscaling:UpdateAutoScalingGroup",
+        // protect_from_scale_in (capacityProviders): the provider lifts the instances' protection before it deletes a group.
+        "autoscaling:SetInstanceProtection",
       ],
       // wait_for_capacity_timeout: failed scaling activities end the wait.
       noResourceLevelPermissions: ["autoscaling:DescribeScalingActivities"],
@@ -349,6 +358,18 @@ export const TERRAFORM_RESOURCES: Readonly<Record<string, TerraformActions>> = {
       ecsClusters: ["ecs:CreateCluster", "ecs:DeleteCluster", "ecs:TagResource", "ecs:UntagResource", "ecs:UpdateCluster"],
       serviceLinkedRoles: ["iam:CreateServiceLinkedRole"],
     },
+  },
+  aws_ecs_capacity_provider: {
+    read: { noResourceLevelPermissions: ["ecs:DescribeCapacityProviders"] },
+    write: {
+      ecsCapacityProviders: ["ecs:CreateCapacityProvider", "ecs:DeleteCapacityProvider", "ecs:TagResource", "ecs:UntagResource", "ecs:UpdateCapacityProvider"],
+      // ECS manages the group through its service-linked role (created on first use).
+      serviceLinkedRoles: ["iam:CreateServiceLinkedRole"],
+    },
+  },
+  aws_ecs_cluster_capacity_providers: {
+    read: { ecsClusters: ["ecs:DescribeClusters"] },
+    write: { ecsClusters: ["ecs:PutClusterCapacityProviders"] },
   },
   aws_iam_instance_profile: {
     read: { instanceProfiles: ["iam:GetInstanceProfile"] },

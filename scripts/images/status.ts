@@ -7,6 +7,7 @@
 import type { Cluster, Environment } from "../config/environments";
 import type { ClusterPins } from "../config/pins";
 import type { FleetSnapshot } from "../fleet/snapshot";
+import { generationAsgNamePrefix } from "../../constructs/names";
 import { openWindow, nextOpening } from "../config/windows";
 import { type ImageFacts, type Release, type Unreadable, ageDays, imageProblem, olderThanPin, releaseNotesUrl } from "./release";
 
@@ -128,6 +129,13 @@ export function clusterStatus(input: ClusterStatusInput): ClusterStatus {
 
   const warnings: string[] = [];
   if (!fleet) warnings.push(`ECS cluster ${cluster.ecsClusterName} not found: not deployed yet`);
+  if (cluster.capacityProviders) {
+    // capacityProviders: a service naming a provider that is not a generation's is not moved by a roll.
+    for (const service of fleet?.services ?? []) {
+      const others = (service.capacityProviders ?? []).filter((p) => !p.startsWith(generationAsgNamePrefix(cluster.ecsClusterName)));
+      if (others.length > 0) warnings.push(`service ${service.name} names capacity provider(s) ${others.join(", ")} that amiroll does not manage: a roll does not move it`);
+    }
+  }
   if (pinned.state !== "available") warnings.push(`the pinned image ${pinned.imageId} is ${pinned.state}: new instances cannot launch from it`);
   if (!readable) warnings.push(`SSM parameter ${release.parameter} cannot be read: ${"unreadable" in release ? release.unreadable : "no answer"}: the newest image is unknown and amiroll bump cannot pin one`);
   if (readable) {

@@ -7,13 +7,11 @@
  * old capacity keeps serving. `judgeCanary` reads one fleet snapshot: a crash loop on the new
  * image fails the proof (the rollout rolls back: the old instance ACTIVE again, the canary
  * group removed, the image rejected); the drained instance empty, tasks healthy on the canary
- * and every service steady passes it once that has held for the soak.
+ * and every service steady is "steady": the rollout then runs the gates over the slice for its
+ * soak (rollout/slice.ts, the cluster's `canary`: 1 instance and 2 minutes by default).
  */
 import type { ContainerInstanceSnapshot, FleetSnapshot } from "../fleet/snapshot";
 import { crashLoopOn, daemonGroups, unsteadyReason } from "../fleet/migration";
-
-/** How long the canary must carry tasks with every service steady and nothing crashing. */
-export const CANARY_SOAK_MS = 2 * 60_000;
 
 export type CanaryVerdict =
   /** Tasks keep failing on the new image: the reason quotes them. */
@@ -24,7 +22,7 @@ export type CanaryVerdict =
   | { readonly kind: "drain"; readonly containerInstanceArn: string }
   /** Tasks are moving, or services are settling. */
   | { readonly kind: "waiting"; readonly why: string }
-  /** The canary carries tasks, every service is steady: the soak runs from here. */
+  /** The canary carries tasks, every service is steady: the gates' soak runs from here. */
   | { readonly kind: "steady"; readonly tasksOnCanary: number; readonly services: number };
 
 export interface CanaryInput {

@@ -52,6 +52,12 @@ export interface GateContext {
   readonly signal?: AbortSignal;
   /** @default 30 seconds */
   readonly soakPollMs?: number;
+  /** The soak's length. @default the environment's soak */
+  readonly soakMs?: number;
+  /** When the soak began, if before the gates were called: a replace canary's proof holds from ECS's time of its last stop (canary.ts drainedSince). @default now */
+  readonly soakSince?: number;
+  /** A canary slice's gates (rollout/slice.ts): balance is not judged on a slice (it is reported as not run). */
+  readonly slice?: boolean;
   /** The wave's alarm check (fleet/alarms.ts `alarmCheck`); absent or watching nothing: the alarms gate passes. */
   readonly alarms?: AlarmCheck;
 }
@@ -82,14 +88,17 @@ export async function runGates(context: GateContext): Promise<GatesResult> {
     for (const gate of GATES) if (!results.some((r) => r.gate === gate)) results.push({ gate, outcome: "not run", detail: "an earlier gate failed" });
     return { passed: !failed, gates: results, balance, ...(failed && { reason: `${failed.gate}: ${failed.detail}` }), ...(failed && notTheImage && { imageFailed: false as const }) };
   };
+  // A canary slice's gates say so, on the line and in its fields.
+  const label = context.slice ? "canary gate" : "gate";
+  const phase = context.slice ? { phase: "canary" } : {};
   const pass = (gate: GateName, detail: string) => {
     results.push({ gate, outcome: "passed", detail });
-    log.info(`gate ${gate}: passed (${detail})`, { env: environment.name, gate, outcome: "passed" });
+    log.info(`${label} ${gate}: passed (${detail})`, { env: environment.name, gate, outcome: "passed", ...phase });
   };
   const fail = (gate: GateName, detail: string) => {
     const result: GateResult = { gate, outcome: "failed", detail };
     results.push(result);
-    log.warn(`gate ${gate}: failed (${detail})`, { env: environment.name, gate, outcome: "failed" });
+    log.warn(`${label} ${gate}: failed (${detail})`, { env: environment.name, gate, outcome: "failed", ...phase });
     return finish(result);
   };
 
@@ -106,7 +115,9 @@ export async function runGates(context: GateContext): Promise<GatesResult> {
   // one zone fails (one zone outage takes it down). Elsewhere imbalance is reported, not
   // enforced: the gate demands only what the rollout may fix. Uneven spread is a warning.
   let snapshots = first.snapshots;
-  if (environment.rebalance) {
+  const soakMs = context.soakMs ?? environment.soakMs;
+  if (context.slice) results.push({ gate: "balance", outcome: "not run", detail: "a canary slice is not judged on its spread" });
+  if (environment.rebalance && !context.slice) {
     for (const cluster of environment.clusters) {
       const report = serviceBalance(snapshots.get(cluster.name)!);
       if (report.imbalanced.length === 0) continue;
@@ -120,30 +131,32 @@ export async function runGates(context: GateContext): Promise<GatesResult> {
     }
     snapshots = (await observe(clock.now())).snapshots;
   }
-  const singleZone: string[] = [];
-  const warnings: string[] = [];
-  const lost: string[] = [];
-  const subnetZones = environment.subnets.map((s) => s.availabilityZone);
-  for (const cluster of environment.clusters) {
-    const report = serviceBalance(snapshots.get(cluster.name)!, { zones: subnetZones });
-    balance.set(cluster.name, report);
-    for (const service of report.services) {
-      if (service.imbalances.some((i) => i.kind === "single-zone")) singleZone.push(`${cluster.name}/${service.service}`);
-      else if (service.imbalances.length > 0) warnings.push(`${cluster.name}/${service.service}`);
+  if (!context.slice) {
+    const singleZone: string[] = [];
+    const warnings: string[] = [];
+    const lost: string[] = [];
+    const subnetZones = environment.subnets.map((s) => s.availabilityZone);
+    for (const cluster of environment.clusters) {
+      const report = serviceBalance(snapshots.get(cluster.name)!, { zones: subnetZones });
+      balance.set(cluster.name, report);
+      for (const service of report.services) {
+        if (service.imbalances.some((i) => i.kind === "single-zone")) singleZone.push(`${cluster.name}/${service.service}`);
+        else if (service.imbalances.length > 0) warnings.push(`${cluster.name}/${service.service}`);
+      }
+      if (report.lostZones.length > 0) lost.push(lostZonesText(cluster.name, report));
     }
-    if (report.lostZones.length > 0) lost.push(lostZonesText(cluster.name, report));
+    // A lost zone is AWS's, not the image's: rolling back would not bring it back and would reject a
+    // good image. It is named loudly and passes; no service is said to be spread while it is not.
+    if (lost.length > 0) log.warn(`${environment.name}: ${lost.join("; ")}`, { env: environment.name });
+    if (singleZone.length > 0 && environment.rebalance) return fail("balance", `every task in one zone after rebalancing: ${singleZone.join(", ")}`);
+    if (singleZone.length > 0) log.warn(`${environment.name}: every task in one zone: ${singleZone.join(", ")} (amiroll rebalance --env ${environment.name} fixes it; rebalance: true makes the rollout do it)`, { env: environment.name });
+    const within = lost.length > 0 ? " of the zones with instances" : "";
+    const spread =
+      singleZone.length > 0
+        ? `not enforced (rebalance is off): every task in one zone: ${singleZone.join(", ")}`
+        : warnings.length === 0 ? `every service spread across ${lost.length > 0 ? "the zones with instances" : "zones"}` : `no service in a single zone${within}; unevenly spread: ${warnings.join(", ")}`;
+    pass("balance", lost.length > 0 ? `${lost.join("; ")} (a lost zone is not the image's fault: not enforced); ${spread}` : spread);
   }
-  // A lost zone is AWS's, not the image's: rolling back would not bring it back and would reject a
-  // good image. It is named loudly and passes; no service is said to be spread while it is not.
-  if (lost.length > 0) log.warn(`${environment.name}: ${lost.join("; ")}`, { env: environment.name });
-  if (singleZone.length > 0 && environment.rebalance) return fail("balance", `every task in one zone after rebalancing: ${singleZone.join(", ")}`);
-  if (singleZone.length > 0) log.warn(`${environment.name}: every task in one zone: ${singleZone.join(", ")} (amiroll rebalance --env ${environment.name} fixes it; rebalance: true makes the rollout do it)`, { env: environment.name });
-  const within = lost.length > 0 ? " of the zones with instances" : "";
-  const spread =
-    singleZone.length > 0
-      ? `not enforced (rebalance is off): every task in one zone: ${singleZone.join(", ")}`
-      : warnings.length === 0 ? `every service spread across ${lost.length > 0 ? "the zones with instances" : "zones"}` : `no service in a single zone${within}; unevenly spread: ${warnings.join(", ")}`;
-  pass("balance", lost.length > 0 ? `${lost.join("; ")} (a lost zone is not the image's fault: not enforced); ${spread}` : spread);
 
   // Alarms: none of the environment's watched alarms in ALARM now, nor at any look during the soak.
   const alarmFailure = (gate: GateName, verdict: AlarmVerdict, when: string) => {
@@ -156,15 +169,15 @@ export async function runGates(context: GateContext): Promise<GatesResult> {
   pass("alarms", watch && context.alarms ? `none in ALARM (${watchText(watch)}; watched through the soak too)` : "no alarms configured");
 
   // Soak: the services stay steady and nothing crashes for the whole time.
-  const soakStart = clock.now();
+  const soakStart = Math.min(clock.now(), context.soakSince ?? clock.now());
   let states: ReadonlyMap<string, MigrationState> | undefined;
-  if (environment.soakMs > 0) log.info(`soaking ${environment.name} for ${elapsedText(environment.soakMs)}`, { env: environment.name, soakMs: environment.soakMs });
+  if (soakMs > 0) log.info(`soaking ${context.slice ? "the canary slice of " : ""}${environment.name} for ${elapsedText(soakMs)}`, { env: environment.name, soakMs });
   for (;;) {
     states = (await observe(soakStart, states)).states;
     const crash = [...states].find(([, s]) => s.crashLoop);
     if (crash) return fail("soak", `crash loop after ${elapsedText(clock.now() - soakStart)}: ${crash[0]}: ${crash[1].crashLoop!.reason}`);
     if (context.signal?.aborted) return fail("soak", `interrupted after ${elapsedText(clock.now() - soakStart)}`);
-    const left = soakStart + environment.soakMs - clock.now();
+    const left = soakStart + soakMs - clock.now();
     // Every 30 s at most, and once more as the soak ends.
     const alarm = context.alarms && (await context.alarms(left <= 0));
     if (alarm) return alarmFailure("soak", alarm, `after ${elapsedText(clock.now() - soakStart)}: `);
@@ -172,8 +185,8 @@ export async function runGates(context: GateContext): Promise<GatesResult> {
     await clock.sleep(Math.min(left, context.soakPollMs ?? 30_000));
   }
   const afterSoak = unsteady(states);
-  if (afterSoak.length > 0) return fail("soak", `not steady after ${elapsedText(environment.soakMs)}: ${afterSoak.join(", ")}`);
-  pass("soak", environment.soakMs > 0 ? `${elapsedText(environment.soakMs)} steady, no crashes${watch && context.alarms ? ", no alarm" : ""}` : "no soak configured");
+  if (afterSoak.length > 0) return fail("soak", `not steady after ${elapsedText(soakMs)}: ${afterSoak.join(", ")}`);
+  pass("soak", soakMs > 0 ? `${elapsedText(soakMs)} steady, no crashes${watch && context.alarms ? ", no alarm" : ""}` : "no soak configured");
 
   // Smoke: what a user would see.
   const smoke = await runSmokeChecks(environment.smoke, {

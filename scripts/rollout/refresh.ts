@@ -73,6 +73,21 @@ export interface RefreshRun {
   readonly original?: GroupCapacity;
   /** Called once a batch's old instances are DRAINING, and once they are terminated (tests interrupt there). */
   readonly checkpoint?: (point: "refresh:drained" | "refresh:terminated") => void;
+  /** The canary slice: the first batch, soaked by the gates before it is terminated (rollout/slice.ts). */
+  readonly canary?: RefreshCanary;
+}
+
+/**
+ * The canary slice of a refresh: the first batch (while no old instance has been replaced yet)
+ * is `instances` old instances; once they are DRAINING and their tasks moved, `soak` judges the
+ * batch's new instances, the old ones still DRAINING (a failure rolls back the slice alone).
+ */
+export interface RefreshCanary {
+  readonly instances: number;
+  /** Called when the canary batch begins (again, after an interrupted run). */
+  readonly started: () => void;
+  /** The gates over the slice: undefined when they passed, else why not. */
+  readonly soak: () => Promise<{ readonly kind: "image failed" | "failed" | "interrupted"; readonly reason: string } | undefined>;
 }
 
 export interface RefreshOutcome {
@@ -105,6 +120,8 @@ export async function refreshInstances(run: RefreshRun): Promise<RefreshOutcome>
     log.warn(`${cluster.name}: ${groupName} has ${REFRESH_SUSPENDED.join(", ")} suspended and desired ${group.desired} (min ${group.min}, max ${group.max}): an earlier refresh was cut off before it restored the group; it is restored to the config's size (desired ${configured.desired}, min ${configured.min}, max ${configured.max}) and the processes resumed after the batches`, fields);
   }
   const plan = refreshBatchPlan(cluster.refresh ?? {}, original.desired);
+  // The canary's first batch has its own size (the config checked it against minHealthyPercent).
+  const canaryPlan = run.canary && refreshBatchPlan({ ...cluster.refresh, batch: run.canary.instances }, original.desired);
   if (plan.serving < plan.floor) {
     throw new RefreshHalt("failed", `${cluster.name}: ${groupName} runs ${original.desired} instance(s): a batch of ${plan.count} would leave ${plan.serving} taking tasks, below minHealthyPercent (${plan.floor}); nothing was changed`, original);
   }
@@ -121,10 +138,15 @@ export async function refreshInstances(run: RefreshRun): Promise<RefreshOutcome>
   try {
     // Room for the batches: up by the surge, and down to the instances that keep taking tasks.
     await clients.autoScaling.send(
-      new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: groupName, MinSize: Math.min(original.min, original.desired + plan.surge - plan.count), MaxSize: Math.max(original.max, original.desired + plan.surge) }),
+      new UpdateAutoScalingGroupCommand({
+        AutoScalingGroupName: groupName,
+        MinSize: Math.min(original.min, original.desired + plan.surge - plan.count, ...(canaryPlan ? [canaryPlan.serving] : [])),
+        MaxSize: Math.max(original.max, original.desired + Math.max(plan.surge, canaryPlan?.surge ?? 0)),
+      }),
     );
     const startedAt = clock.now();
     let rebalances = 0;
+    let canaryPassed = false;
     let lastGap = Infinity;
     // Full polls: every one of them picks or judges a batch, and an incremental poll's reused
     // answers (an instance's image, a service described a while ago) must not decide which
@@ -172,11 +194,16 @@ export async function refreshInstances(run: RefreshRun): Promise<RefreshOutcome>
         crowded = spread.fullest;
         log.info(`${cluster.name}: zones uneven after the batches (${spread.text}): one more batch moves an instance out of ${crowded}`, { ...fields, zones: spread.text });
       }
-      const size = crowded !== undefined ? 1 : Math.min(old.length, Math.max(plan.count, old.filter((ci) => ci.status === "DRAINING").length));
+      // The canary: the first batch. Across runs it is told from the old instances left: as long as
+      // no more than a slice of them was replaced, an interrupted run's canary may not have passed
+      // (a Ctrl-C's restore may have taken one more old instance away), so it runs (again).
+      const canary = canaryPlan && !canaryPassed && crowded === undefined && old.length >= original.desired - canaryPlan.count ? run.canary : undefined;
+      const size = crowded !== undefined ? 1 : canary ? Math.min(old.length, canary.instances) : Math.min(old.length, Math.max(plan.count, old.filter((ci) => ci.status === "DRAINING").length));
       const deadline = clock.now() + run.batchTimeoutMs;
+      canary?.started();
       // 1. New instances first: the group launches them from the new template version.
       const current = await describeGroup(clients, groupName);
-      const desired = Math.min(original.desired + plan.surge, current.desired + size);
+      const desired = Math.min(original.desired + (canary ? canaryPlan!.surge : plan.surge), current.desired + size);
       if (desired > current.desired) {
         await clients.autoScaling.send(new SetDesiredCapacityCommand({ AutoScalingGroupName: groupName, DesiredCapacity: desired, HonorCooldown: false }));
       }
@@ -214,6 +241,15 @@ export async function refreshInstances(run: RefreshRun): Promise<RefreshOutcome>
         const why = stillMoving(snapshot, batch);
         if (!why) break;
         if (clock.now() >= deadline) throw new RefreshHalt("failed", `${cluster.name}: batch ${batches + 1} did not drain before the batch timeout (${why})`, original);
+      }
+      // 3b. The canary: the gates judge the slice, its old instances still DRAINING.
+      if (canary) {
+        const halt = await canary.soak();
+        if (halt) {
+          imageFailed = halt.kind === "image failed";
+          throw new RefreshHalt(halt.kind, halt.reason, original);
+        }
+        canaryPassed = true;
       }
       // 4. Terminated, one fewer wanted for each: the group does not replace them (the new ones did).
       for (const ci of batch) {
@@ -332,7 +368,7 @@ export function pickBatch(instances: readonly ContainerInstanceSnapshot[], image
 }
 
 /** Why the batch is not done draining: service tasks still on it, or a service not steady; undefined when done. */
-function stillMoving(fleet: FleetSnapshot, batch: readonly ContainerInstanceSnapshot[]): string | undefined {
+export function stillMoving(fleet: FleetSnapshot, batch: readonly ContainerInstanceSnapshot[]): string | undefined {
   const arns = new Set(batch.map((ci) => ci.arn));
   const daemons = daemonGroups(fleet.services);
   const left = fleet.tasks.filter((t) => arns.has(t.containerInstanceArn) && t.lastStatus !== "STOPPED" && SERVICE_TASK.test(t.group) && !daemons.has(t.group)).length;

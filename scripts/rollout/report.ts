@@ -19,6 +19,12 @@ function phasesText(wave: WaveReport): string {
   return [...totals].map(([step, ms]) => `${step} ${elapsedText(ms)}`).join(", ") || "(no steps)";
 }
 
+/** The canary phase: `passed after 3m10s (apps: 1 instance, 2m soaked)`. */
+function canaryText(wave: WaveReport): string | undefined {
+  const c = wave.canary;
+  return c && `${c.verdict} after ${elapsedText(c.ms)} (${c.detail})`;
+}
+
 function targetsText(wave: WaveReport): string {
   return Object.entries(wave.targets).map(([cluster, image]) => `${cluster} -> ${image} (${wave.strategies[cluster]})`).join(", ") || "(none)";
 }
@@ -48,6 +54,7 @@ export function rolloutText(result: RolloutResult, verb = "rollout"): string[] {
     if (wave.outcome === "not started") continue;
     lines.push(`  clusters: ${t(targetsText(wave))}`);
     lines.push(`  took ${elapsedText(wave.endedAt - wave.startedAt)}: ${t(phasesText(wave))}`);
+    if (wave.canary) lines.push(`  canary: ${t(canaryText(wave)!)}`);
     lines.push(`  instances replaced: ${wave.instancesReplaced}; tasks moved: ${wave.tasksMoved}`);
     if (wave.bootFailures.length > 0) lines.push(`  did not boot, replaced: ${t(bootFailuresText(wave))}`);
     for (const gate of wave.gates) lines.push(`  gate ${t(gate.gate)}: ${gate.outcome}${gate.detail ? ` (${t(gate.detail)})` : ""}`);
@@ -82,6 +89,7 @@ export function rolloutMarkdown(result: RolloutResult): string {
     if (wave.reason) out.push(`> ${md(wave.reason)}`, "");
     if (wave.parallelWith?.length) out.push(`Rolled in parallel with ${md(wave.parallelWith.join(", "))}.`, "");
     if (wave.phases.length > 0) out.push(`**Phases:** ${md(phasesText(wave))}`, "");
+    if (wave.canary) out.push(`**Canary:** ${wave.canary.verdict === "passed" ? "✅" : wave.canary.verdict === "failed" ? "❌" : "⏸️"} ${md(canaryText(wave)!)}`, "");
     if (wave.bootFailures.length > 0) out.push(`**Did not boot, replaced:** ${md(bootFailuresText(wave))}`, "");
     if (wave.backups.length > 0) out.push(`**State backed up before each apply:** ${wave.backups.map((b) => md(b)).join(", ")}`, "");
     if (wave.gates.length > 0) {

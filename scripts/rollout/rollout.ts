@@ -15,7 +15,7 @@
  * error "failed", both with nothing rolled back and nothing rejected; the same command resumes.
  *
  * `verifyEnvironment` (amiroll verify) runs the same wave loop over what is already applied, in
- * verify mode: only the drain, the watch and the gates, with the same code; no terraform, no
+ * verify mode: only the drain (a blue-green canary slice's too), the watch and the gates, with the same code; no terraform, no
  * window. On success it writes `verifiedAt` (and drops a blue-green `retiring`, so that the next
  * apply is the retire, as the rollout's own next step would be); when the image was shown to
  * fail it records the rejection and sets the old instances serving again, leaving the removal of
@@ -26,7 +26,8 @@ import { type ClusterPins, type Pin, type Pins, readPins, writePins } from "../c
 import type { Logger } from "../core/log";
 import type { TerraformStack } from "../terraform/runner";
 import type { BackupSettings } from "../config/file";
-import { backupBeforeApply } from "../terraform/state-backup";
+import { backupBeforeApply, backupShown } from "../terraform/state-backup";
+import type { StateVersionReader } from "../terraform/state-version";
 import { StalePlanError, TerraformError } from "../core/errors";
 import type { BalanceReport } from "../fleet/balance";
 import type { AwsClients } from "../fleet/clients";
@@ -41,14 +42,18 @@ import { CLUSTERS_OUTPUT } from "../../constructs/outputs";
 import { guardPlan } from "../terraform/guard";
 import { parsePlan, summaryLine } from "../terraform/plan";
 import { clusterGenerations } from "../terraform/rolls";
-import { CANARY_SOAK_MS, type CanaryVerdict, canaryTasksOn, drainedSince, judgeCanary, tasksLeftOnDrained } from "./canary";
+import { type CanaryVerdict, canaryTasksOn, drainedSince, judgeCanary, tasksLeftOnDrained } from "./canary";
+import { type CanarySlice, DEFAULT_CANARY_INSTANCES, DEFAULT_CANARY_SOAK_MS } from "../config/canary";
+import { SliceHalt, proveBlueGreenSlice, soakSlice } from "./slice";
 import { type GateResult, runGates } from "./gates";
 import { type AlarmCheck, alarmCheck, soakForAlarms } from "../fleet/alarms";
 import type { HttpProbe } from "./smoke";
-import { type GroupCapacity, RefreshHalt, refreshInstances } from "./refresh";
+import { type GroupCapacity, type RefreshCanary, RefreshHalt, refreshInstances } from "./refresh";
 import { type ClusterStep, type StepKind, environmentStep, nextClusterStep, rollbackUnfinished } from "./state";
 import { formatInstant, formatWait, nextOpening, openWindow } from "../config/windows";
 import { type Siblings, parallelRollout } from "./parallel";
+import { followGeneration } from "./providers";
+import { clusterProviderSet } from "../fleet/providers";
 
 /** How the rollout reaches one environment: its AWS clients and its terraform stack. */
 export interface EnvironmentAccess {
@@ -93,10 +98,12 @@ export interface RolloutOptions {
   readonly maxParallel?: number;
   /** Set by parallel.ts for a wave rolled beside others: a sibling's end stops it before its next step. */
   readonly siblings?: Siblings;
+  /** Reads the S3 state object's version id for each backup (none: not asked, as in a simulated run). */
+  readonly stateVersion?: StateVersionReader;
 }
 
 /** The points inside the steps `checkpoint` is called at. */
-export type RolloutPoint = "plan" | "rollback:pinned" | "rollback:reactivated" | "refresh:drained" | "refresh:terminated";
+export type RolloutPoint = "plan" | "rollback:pinned" | "rollback:reactivated" | "refresh:drained" | "refresh:terminated" | "canary:soak";
 
 export type WaveOutcome = "done" | "already done" | "failed" | "rolled back" | "refused" | "guard refused" | "interrupted" | "not started" | "stopped";
 
@@ -127,6 +134,14 @@ export interface WaveReport {
   readonly backups: string[];
   /** The environments this wave rolled beside (maxParallel > 1). */
   parallelWith?: readonly string[];
+  /** The canary phase (rollout/slice.ts), when the wave had one: its verdict, what it judged, how long it took. */
+  canary?: CanaryReport;
+}
+
+export interface CanaryReport {
+  verdict: "passed" | "failed" | "interrupted";
+  detail: string;
+  ms: number;
 }
 
 export interface RolloutResult {
@@ -211,7 +226,7 @@ function notVerifiable(env: string, kind: StepKind, steps: ReadonlyMap<string, C
     case "apply":
       return `${env}: nothing to verify: what is pinned is not what terraform applied (${why}); apply it first (amiroll apply --env ${env})`;
     case "canary":
-      return `${env}: a replace roll's canary is under way (${why}); amiroll rollout --from ${env} --to ${env} finishes it`;
+      return `${env}: a canary is under way (${why}); amiroll rollout --from ${env} --to ${env} finishes it`;
     case "reactivate":
       return `${env}: a rollback is unfinished; amiroll rollout --from ${env} --to ${env} finishes it`;
     default:
@@ -341,7 +356,8 @@ async function runWave(environment: Environment, options: RolloutOptions, mode: 
       // Never deployed: there is no ECS cluster to look at yet (AWS would say it does not exist).
       const fleet = deployed.length > 0 ? await takeSnapshot(access.clients, cluster.ecsClusterName, { now: clock.now(), since: report.startedAt }) : emptyFleet(cluster.ecsClusterName, clock.now());
       fleets.set(cluster.name, fleet);
-      const clusterWorld = { cluster, pins: pins[env][cluster.name], deployed, fleet };
+      const providers = cluster.capacityProviders && deployed.length > 0 ? await clusterProviderSet(access.clients.ecs, cluster.ecsClusterName) : undefined;
+      const clusterWorld = { cluster, pins: pins[env][cluster.name], deployed, fleet, ...(providers && { providers }) };
       steps.set(cluster.name, nextClusterStep(clusterWorld, targets.get(cluster.name)!));
       if (rollbackUnfinished(clusterWorld)) undoing.push(cluster.name);
       (report.targets as Record<string, string>)[cluster.name] = targets.get(cluster.name)!.imageId;
@@ -381,8 +397,8 @@ async function runWave(environment: Environment, options: RolloutOptions, mode: 
       }
       try {
         if (options.backups) {
-          const backup = await backupBeforeApply(options.backups, { environment: env, runner: stack.runner, pinsPath: options.pinsPath, at: clock.now(), purpose: `rollout: ${purpose} (${guard.expect})`, backend: environment.backend, log });
-          if (backup) report.backups.push(backup.stateFile);
+          const backup = await backupBeforeApply(options.backups, { environment: env, runner: stack.runner, pinsPath: options.pinsPath, at: clock.now(), purpose: `rollout: ${purpose} (${guard.expect})`, backend: environment.backend, stateVersion: options.stateVersion, log });
+          if (backup) report.backups.push(backupShown(backup, backup.version));
         }
         log.info(`${env}: terraform apply (${guard.expect})`, { env, expect: guard.expect });
         await stack.runner.apply(planFile);
@@ -429,7 +445,9 @@ async function runWave(environment: Environment, options: RolloutOptions, mode: 
       if (world.undoing.length > 0) finishingRollback = true;
       // Verify changes neither terraform nor the pins before its verdict: anything else to do first is
       // the user's (refused, nothing changed), or, after a step of its own, a world that moved.
-      if (verifying && !VERIFY_STEPS.has(kind)) throw new Stop(changed ? "failed" : "refused", notVerifiable(env, kind, world.steps));
+      // (A blue-green canary slice is drains and gates, no terraform: verify takes it too.)
+      const blueGreenSlice = kind === "canary" && of("canary").every(([c]) => environment.clusters.find((k) => k.name === c)?.strategy === "blue-green");
+      if (verifying && !VERIFY_STEPS.has(kind) && !blueGreenSlice) throw new Stop(changed ? "failed" : "refused", notVerifiable(env, kind, world.steps));
       if (kind === "refuse") throw new Stop("refused", of("refuse").map(([c, s]) => `${c}: ${s.reason}`).join("; "));
       // A wave rolled beside this one ended other than done: no new step (finishing a rollback restores the old capacity: it goes on).
       const halted = world.undoing.length === 0 ? options.siblings?.halted() : undefined;
@@ -463,15 +481,19 @@ async function runWave(environment: Environment, options: RolloutOptions, mode: 
         case "apply": {
           // Deployed clusters only: a first deploy has no ECS cluster to look at until terraform made it.
           const checked = environment.clusters.filter((c) => deployedClusters.has(c.name));
+          // capacityProviders: no service may still use a provider this apply takes out (a rollback's, resumed).
+          for (const c of checked.filter((c) => c.capacityProviders)) await timed("apply", () => followGeneration(environment, c, access.clients, world.pins[env][c.name].current.imageId, options, true));
           await timed("apply", () => applyCheckingBoots(options, access, world.targets, checked, boots, () => applyPins(of("apply").map(([c, s]) => `${c}: ${s.why}`).join("; "))));
           break;
         }
         case "canary": {
           const clusters = of("canary").map(([c]) => c);
-          await timed("canary", () => proveCanaries(environment, access, options, world.targets, clusters, boots, alarms));
-          // Proven: the old image is no longer kept, so the next apply replaces the stable group.
-          const proven = new Map(clusters.map((c) => [c, { current: world.pins[env][c].current }]));
-          await timed("pins", () => writeClusterPins(world.pins, proven, `${clusters.map((c) => `${c}: ${world.targets.get(c)!.imageId}`).join("; ")} proven on the canary`));
+          await timed("canary", () => canaryPhase(report, clock, () => proveCanaries(environment, access, options, world.targets, clusters, boots, alarms)));
+          // Proven: a replace cluster's old image is no longer kept, so the next apply replaces the
+          // stable group (a blue-green cluster's new generation is at its size now: the drain is next).
+          const replaced = clusters.filter((c) => environment.clusters.find((k) => k.name === c)!.strategy === "replace");
+          const proven = new Map(replaced.map((c) => [c, { current: world.pins[env][c].current }]));
+          if (proven.size > 0) await timed("pins", () => writeClusterPins(world.pins, proven, `${replaced.map((c) => `${c}: ${world.targets.get(c)!.imageId}`).join("; ")} proven on the canary`));
           break;
         }
         case "refresh": {
@@ -479,7 +501,21 @@ async function runWave(environment: Environment, options: RolloutOptions, mode: 
           for (const cluster of environment.clusters.filter((c) => steps.has(c.name))) {
             // A rollback's batches (the pins reject the image they leave) are the rollback's phase.
             const phase = world.undoing.includes(cluster.name) ? "rollback" : "refresh";
-            await timed(phase, () => refreshCluster(environment, access, options, cluster, steps.get(cluster.name)!.imageId, boots, refreshSizes, phase === "refresh" ? alarms : undefined));
+            // The first batch of a roll forward is the canary slice, when the cluster has one.
+            const canary = phase === "refresh" && cluster.canary ? refreshCanary(environment, access, options, report, world.targets, cluster, alarms) : undefined;
+            try {
+              await timed(phase, () => refreshCluster(environment, access, options, cluster, steps.get(cluster.name)!.imageId, boots, refreshSizes, canary, phase === "refresh" ? alarms : undefined));
+            } catch (error) {
+              // The slice failed before its soak (a crash loop while it drained): the canary's verdict.
+              if (canary?.began !== undefined && canary.ms === undefined) {
+                report.canary = { verdict: isInterruption(error, options.signal) ? "interrupted" : "failed", detail: (error as Error).message, ms: clock.now() - canary.began };
+              }
+              throw error;
+            } finally {
+              // The canary's time is its own phase, not the refresh's.
+              const last = report.phases[report.phases.length - 1];
+              if (canary?.ms && last?.step === phase) last.ms -= canary.ms;
+            }
           }
           break;
         }
@@ -622,10 +658,81 @@ async function checkHoldAndWindow(environment: Environment, options: RolloutOpti
   }
 }
 
+/** A cluster's canary slice: the config's, or the replace strategy's default (1 instance, 2 minutes). */
+function sliceOf(cluster: Cluster): CanarySlice {
+  return cluster.canary ?? { instances: DEFAULT_CANARY_INSTANCES, soakMs: DEFAULT_CANARY_SOAK_MS, text: `${DEFAULT_CANARY_INSTANCES} instance` };
+}
+
 /**
- * Replace: proves the target image on each cluster's canary group (canary.ts) before the apply
- * that replaces the old group. Throws a Stop("failed") when tasks crash on it (the rollback then
- * sets the drained old instance ACTIVE again and removes the canary group).
+ * The slice with its soak as long as the slowest watched alarm takes to fire (its evaluation
+ * window: Period x EvaluationPeriods), when that is longer than the slice's own, so that an alarm
+ * still fires while the old capacity can be gone back to. Without alarms, the slice as it is.
+ */
+async function sliceForAlarms(slice: CanarySlice, environment: Environment, access: EnvironmentAccess, log: Logger, alarms: AlarmCheck | undefined): Promise<CanarySlice> {
+  if (!alarms) return slice;
+  const { soakMs, slowest } = await soakForAlarms(access.clients.cloudwatch, environment.alarms, slice.soakMs);
+  if (!slowest) return slice;
+  log.info(`${environment.name}: the canary soaks ${elapsedText(soakMs)}: the evaluation window of ${slowest.name}, the slowest alarm watched`, { env: environment.name, soakMs });
+  return { ...slice, soakMs };
+}
+
+/** A slice's halt as the wave's Stop: a failed gate or a crash loop is the image's failure (the wave rolls back). */
+function sliceStop(error: unknown): unknown {
+  if (!(error instanceof SliceHalt)) return error;
+  return new Stop(error.kind === "interrupted" ? "interrupted" : "failed", error.message, error.kind === "image failed");
+}
+
+/** Runs a canary phase and records it in the report: its verdict, what it judged, and its time. */
+async function canaryPhase(report: WaveReport, clock: Clock, work: () => Promise<string>): Promise<void> {
+  const started = clock.now();
+  try {
+    const detail = await work();
+    report.canary = { verdict: "passed", detail, ms: clock.now() - started };
+  } catch (error) {
+    const interrupted = error instanceof Stop && error.outcome === "interrupted";
+    report.canary = { verdict: interrupted ? "interrupted" : "failed", detail: (error as Error).message, ms: clock.now() - started };
+    throw error;
+  }
+}
+
+/**
+ * The refresh strategy's canary: its first batch is the slice; once that batch's old instances
+ * are DRAINING and their tasks moved, the gates soak it (rollout/slice.ts) before it is
+ * terminated and the other batches follow. Its time is the wave's "canary" phase.
+ */
+function refreshCanary(environment: Environment, access: EnvironmentAccess, options: RolloutOptions, report: WaveReport, targets: ReadonlyMap<string, Pin>, cluster: Cluster, alarms?: AlarmCheck): RefreshCanary & { ms?: number; began?: number } {
+  const { clock } = options;
+  const slice = sliceOf(cluster);
+  let started = clock.now();
+  const canary: RefreshCanary & { ms?: number; began?: number } = {
+    instances: slice.instances,
+    started: () => void (started = canary.began = clock.now()),
+    soak: async () => {
+      try {
+        options.checkpoint?.(environment.name, "canary:soak");
+        await soakSlice({ environment, cluster, slice: await sliceForAlarms(slice, environment, access, options.log, alarms), targets: new Map([...targets].map(([c, p]) => [c, p.imageId])), clients: access.clients, clock, log: options.log, probe: options.probe, signal: options.signal, ...(alarms && { alarms }) });
+        report.canary = { verdict: "passed", detail: `${cluster.name}: ${slice.text} (the first batch), ${elapsedText(slice.soakMs)} soaked`, ms: clock.now() - started };
+        return undefined;
+      } catch (error) {
+        const halt = error instanceof SliceHalt ? error : new SliceHalt(options.signal?.aborted ? "interrupted" : "failed", `${cluster.name}: the canary's gates did not run: ${(error as Error).message}`);
+        report.canary = { verdict: halt.kind === "interrupted" ? "interrupted" : "failed", detail: halt.message, ms: clock.now() - started };
+        return { kind: halt.kind, reason: halt.message };
+      } finally {
+        canary.ms = clock.now() - started;
+        report.phases.push({ step: "canary", ms: canary.ms });
+      }
+    },
+  };
+  return canary;
+}
+
+/**
+ * The canary step: per cluster, its slice proven before the rest moves (rollout/slice.ts).
+ * Replace: the target image on the cluster's canary group (canary.ts), before the apply that
+ * replaces the old group. Blue-green: the new generation at the slice's size, as many old
+ * instances drained. Throws a Stop("failed", image failed) when tasks crash on it or a gate
+ * fails (the rollback then sets the drained old instances ACTIVE again and removes the canary
+ * group or the new generation). Resolves what it proved, for the report.
  */
 async function proveCanaries(
   environment: Environment,
@@ -635,15 +742,25 @@ async function proveCanaries(
   clusters: readonly string[],
   boots: BootCheck,
   alarms?: AlarmCheck,
-): Promise<void> {
+): Promise<string> {
   const { clock, log } = options;
   const startedAt = clock.now();
   const deadline = startedAt + options.watchTimeoutMs;
-  // The soak lasts as long as the slowest watched alarm takes to fire (its evaluation window), 2 minutes at least.
-  const { soakMs, slowest } = alarms ? await soakForAlarms(access.clients.cloudwatch, environment.alarms, CANARY_SOAK_MS) : { soakMs: CANARY_SOAK_MS, slowest: undefined };
-  if (slowest) log.info(`${environment.name}: the canary soaks ${elapsedText(soakMs)}: the evaluation window of ${slowest.name}, the slowest alarm watched`, { env: environment.name, soakMs });
+  const proven: string[] = [];
+  const gateTargets = new Map([...targets].map(([c, p]) => [c, p.imageId]));
   for (const cluster of environment.clusters.filter((c) => clusters.includes(c.name))) {
     const imageId = targets.get(cluster.name)!.imageId;
+    const slice = await sliceForAlarms(sliceOf(cluster), environment, access, log, alarms);
+    const sliceRun = { environment, cluster, slice, imageId, targets: gateTargets, clients: access.clients, clock, log, probe: options.probe, signal: options.signal, timeoutMs: options.watchTimeoutMs, boots: (fleet: FleetSnapshot) => boots(cluster, imageId, fleet), ...(alarms && { alarms }) };
+    if (cluster.strategy === "blue-green") {
+      try {
+        await proveBlueGreenSlice({ ...sliceRun, beforeSoak: () => options.checkpoint?.(environment.name, "canary:soak") });
+      } catch (error) {
+        throw sliceStop(error);
+      }
+      proven.push(`${cluster.name}: ${slice.text}, ${elapsedText(slice.soakMs)} soaked`);
+      continue;
+    }
     let steadySince: number | undefined;
     let last = "";
     let fleet: FleetSnapshot | undefined;
@@ -657,7 +774,7 @@ async function proveCanaries(
         // the instances alone (no services, no tasks), every REGISTRATION_POLL_MS.
         const instances = await takeSnapshot(access.clients, cluster.ecsClusterName, { now: clock.now(), since: startedAt, instancesOnly: true });
         await boots(cluster, imageId, instances);
-        booting = !instances.containerInstances.some((ci) => ci.imageId === imageId && ci.status === "ACTIVE" && ci.agentConnected);
+        booting = instances.containerInstances.filter((ci) => ci.imageId === imageId && ci.status === "ACTIVE" && ci.agentConnected).length < slice.instances;
         if (booting) {
           const now = "waiting for the canary instance to register with ECS";
           if (now !== last) log.info(`${cluster.name}: canary of ${imageId}: ${now}`, { env: environment.name, cluster: cluster.name });
@@ -678,9 +795,9 @@ async function proveCanaries(
       };
       fleet = await look(fleet);
       let verdict = judgeCanary(fleet, { imageId, startedAt });
-      // A verdict that fails the proof or passes it (the soak over) rests on a full poll, not on
-      // answers an incremental one reused.
-      const decisive = (v: CanaryVerdict) => v.kind === "crash" || (v.kind === "steady" && (v.services === 0 || (steadySince !== undefined && clock.now() - steadySince >= soakMs)));
+      // A verdict that fails the proof or passes it (the gates' soak next) rests on a full poll, not
+      // on answers an incremental one reused.
+      const decisive = (v: CanaryVerdict) => v.kind === "crash" || v.kind === "steady";
       if (decisive(verdict) && !isFullView(fleet)) {
         fleet = await look(undefined);
         verdict = judgeCanary(fleet, { imageId, startedAt });
@@ -695,14 +812,13 @@ async function proveCanaries(
       // the drained instance, if after the last poll that found it not holding (canary.ts).
       steadySince = verdict.kind === "steady" ? (steadySince ?? Math.min(clock.now(), Math.max(lookedBefore ?? clock.now(), drainedSince(fleet, { imageId, startedAt }) ?? clock.now()))) : undefined;
       lookedBefore = clock.now();
-      // The watched alarms, every 30 s while the canary runs, and once more as its soak ends.
-      const soaked = steadySince !== undefined && clock.now() - steadySince >= soakMs;
-      const alarm = alarms && (await alarms(soaked));
+      // The watched alarms, every 30 s while tasks move onto the canary (its soak is the gates', which ask them too).
+      const alarm = alarms && (await alarms());
       if (alarm) throw new Stop("failed", `${cluster.name}: the canary of ${imageId}: ${alarm.reason}`, alarm.imageFailed);
       const now = verdict.kind === "steady" ? `steady: ${verdict.tasksOnCanary} task(s) on the canary, ${verdict.services} service(s)` : verdict.kind === "waiting" ? verdict.why : verdict.kind === "booting" ? "waiting for the canary instance to register with ECS" : last;
       if (now !== last) log.info(`${cluster.name}: canary of ${imageId}: ${now}`, { env: environment.name, cluster: cluster.name });
       last = now;
-      if (steadySince !== undefined && (verdict.kind === "steady" && verdict.services === 0 || clock.now() - steadySince >= soakMs)) break;
+      if (steadySince !== undefined) break;
       if (clock.now() >= deadline) throw new Stop("failed", `${cluster.name}: the canary of ${imageId} was not proven within the watch timeout (${now})`);
       if (options.signal?.aborted) throw new Stop("interrupted", "interrupted while proving the canary");
       // Sooner while tasks leave the drained instance (their replacements become healthy seconds
@@ -710,12 +826,19 @@ async function proveCanaries(
       const left = tasksLeftOnDrained(fleet, { imageId, startedAt });
       const leaving = verdict.kind === "waiting" && leftBefore !== undefined && left < leftBefore;
       leftBefore = left;
-      // During the soak, the last look comes when it ends.
-      const soakLeft = steadySince === undefined ? Infinity : steadySince + soakMs - clock.now();
-      await clock.sleep(Math.min(soakLeft, leaving ? REGISTRATION_POLL_MS : 10_000));
+      await clock.sleep(leaving ? REGISTRATION_POLL_MS : 10_000);
+    }
+    // The canary carries tasks: the gates judge it for the slice's soak.
+    options.checkpoint?.(environment.name, "canary:soak");
+    try {
+      await soakSlice({ ...sliceRun, soakSince: steadySince });
+    } catch (error) {
+      throw sliceStop(error);
     }
     log.info(`${cluster.name}: ${imageId} proven on the canary`, { env: environment.name, cluster: cluster.name });
+    proven.push(`${cluster.name}: ${slice.text} (canary group), ${elapsedText(slice.soakMs)} soaked`);
   }
+  return proven.join("; ");
 }
 
 /**
@@ -732,7 +855,7 @@ const REGISTRATION_POLL_MS = 5_000;
  * with no verdict on the image. The group's size before the first batches is remembered for a
  * rollback's, which restore it.
  */
-async function refreshCluster(environment: Environment, access: EnvironmentAccess, options: RolloutOptions, cluster: Cluster, imageId: string, boots: BootCheck, sizes: Map<string, GroupCapacity>, alarms?: AlarmCheck): Promise<void> {
+async function refreshCluster(environment: Environment, access: EnvironmentAccess, options: RolloutOptions, cluster: Cluster, imageId: string, boots: BootCheck, sizes: Map<string, GroupCapacity>, canary?: RefreshCanary, alarms?: AlarmCheck): Promise<void> {
   try {
     await refreshInstances({
       clients: access.clients,
@@ -753,6 +876,7 @@ async function refreshCluster(environment: Environment, access: EnvironmentAcces
           },
       original: sizes.get(cluster.name),
       checkpoint: (point) => options.checkpoint?.(environment.name, point),
+      ...(canary && { canary }),
     });
   } catch (error) {
     if (!(error instanceof RefreshHalt)) throw error;
@@ -808,6 +932,8 @@ async function drain(
       if (options.signal?.aborted) throw new Stop("interrupted", "interrupted while waiting for the new instances");
       await clock.sleep(REGISTRATION_POLL_MS);
     }
+    // capacityProviders: services naming the old generation's provider follow the new one first.
+    if (cluster.capacityProviders) await followGeneration(environment, cluster, access.clients, image, options, false);
     const arns = drainable.get(cluster.name)!;
     log.info(`${cluster.name}: ${arns.length} old instance(s) set DRAINING`, { env: environment.name, cluster: cluster.name, instances: arns.length });
     await setContainerInstanceStatus(access.clients.ecs, cluster.ecsClusterName, arns, "DRAINING");
@@ -985,6 +1111,8 @@ async function rollBack(
     options.checkpoint?.(env, "rollback:pinned");
     if (options.signal?.aborted) return interrupted("after the pins were written");
     for (const cluster of rolling) await reactivateOld(env, cluster, access, options, pins[env][cluster.name].retiring!.imageId);
+    // capacityProviders: the default and the services back on the old provider before the apply takes the new one out.
+    for (const cluster of rolling.filter((c) => c.capacityProviders)) await followGeneration(environment, cluster, access.clients, pins[env][cluster.name].retiring!.imageId, options, true);
     options.checkpoint?.(env, "rollback:reactivated");
     if (options.signal?.aborted) return interrupted("after the old instances were set ACTIVE");
     const refreshing = rolling.filter((c) => c.strategy === "refresh");

@@ -9,6 +9,7 @@ import { refreshAsgName } from "../../constructs/names";
 import type { Cluster } from "../config/environments";
 import type { ClusterPins, Pin } from "../config/pins";
 import type { FleetSnapshot } from "../fleet/snapshot";
+import { capacityProviderName, generationAsgName, generationAsgNamePrefix } from "../../constructs/names";
 
 /** A generation terraform has deployed: the image and its name (from the amiroll_clusters output). */
 export interface DeployedGeneration {
@@ -24,6 +25,8 @@ export interface ClusterWorld {
   /** Newest first; empty before the first deploy. */
   readonly deployed: readonly DeployedGeneration[];
   readonly fleet: FleetSnapshot;
+  /** capacityProviders: the cluster's capacity-provider set as ECS has it (terraform's to match the pins). */
+  readonly providers?: readonly string[];
 }
 
 /**
@@ -36,6 +39,8 @@ export interface ClusterWorld {
  *   deployed, its first deploy: the plan creates it);
  * - `canary`: replace, a canary group of the new image stands beside the old one: prove the
  *   image on it (tasks moved onto it stay healthy) before any old instance is given up;
+ *   blue-green with a canary slice, the new generation still runs at the slice's size: move the
+ *   slice and soak it (rollout/slice.ts) before the rest is drained;
  * - `refresh`: refresh, the group's launch template has the goal image but instances of another
  *   image are still registered: replace them in batches (a rollback's batches too, towards the
  *   old image);
@@ -125,8 +130,18 @@ export function nextClusterStep(world: ClusterWorld, target: Pin): ClusterStep {
   if (wanted.some((id) => !deployedIds.includes(id)) || deployedIds.some((id) => !wanted.includes(id))) {
     return { kind: "apply", why: `deployed ${deployedIds.join(", ")}; pinned ${wanted.join(", ")}` };
   }
+  // capacityProviders: the set names exactly the pinned generations' providers (an add apply cut
+  // short after its groups were created may have left it behind: services could not follow).
+  if (world.providers) {
+    const wantedProviders = wanted.map((id) => capacityProviderName(generationAsgName(cluster.ecsClusterName, id)));
+    const ours = world.providers.filter((p) => p.startsWith(generationAsgNamePrefix(cluster.ecsClusterName)));
+    if (wantedProviders.some((p) => !ours.includes(p)) || ours.some((p) => !wantedProviders.includes(p))) {
+      return { kind: "apply", why: `capacity providers ${ours.join(", ") || "(none)"}; pinned ${wantedProviders.join(", ")}` };
+    }
+  }
 
   if (cluster.strategy === "replace" && pins.retiring && !rejected) return { kind: "canary", imageId: goal.imageId };
+  if (pins.retiring && !rejected && !verified && sliceUnproven(world, goal.imageId)) return { kind: "canary", imageId: goal.imageId };
   const old = registered.filter((ci) => ci.imageId !== goal.imageId);
   // Refresh: the launch template has the goal; the instances of any other image are replaced in
   // batches (a rollback's too: towards the old image, once its pins reject the new one).
@@ -212,4 +227,16 @@ function startWhy(cluster: Cluster, goal: string, running: string): string {
   if (cluster.strategy === "replace") return `prove ${goal} on a canary beside ${running}`;
   if (cluster.strategy === "refresh") return `refresh ${running} to ${goal} in batches (${running} kept as retiring for a rollback)`;
   return `add ${goal} beside ${running}`;
+}
+
+/**
+ * A blue-green cluster with a canary slice has not passed it yet: its new generation (the group of
+ * `imageId`, not being deleted) still wants fewer instances than the cluster's desiredCapacity
+ * (the rollout scales it up once the slice passed).
+ */
+export function sliceUnproven(world: Pick<ClusterWorld, "cluster" | "fleet">, imageId: string): boolean {
+  const { cluster, fleet } = world;
+  if (cluster.strategy !== "blue-green" || !cluster.canary) return false;
+  const group = fleet.groups.find((g) => g.name === generationAsgName(cluster.ecsClusterName, imageId) && !g.status);
+  return group !== undefined && group.desiredCapacity < cluster.desiredCapacity;
 }

@@ -385,7 +385,9 @@ function serviceView(world: World, service: SimService) {
     desiredCount: service.desiredCount,
     runningCount: count(undefined, "RUNNING"),
     pendingCount: count(undefined, "PENDING"),
-    launchType: "EC2",
+    ...(service.capacityProviderStrategy
+      ? { capacityProviderStrategy: (service.capacityProviderStrategy === "default" ? world.clusters.get(service.clusterName)?.defaultStrategy ?? [] : service.capacityProviderStrategy).map((s) => ({ base: 0, weight: 0, ...s })) }
+      : { launchType: "EC2" }),
     schedulingStrategy: service.schedulingStrategy,
     deploymentConfiguration: { minimumHealthyPercent: service.minimumHealthyPercent, maximumPercent: service.maximumPercent },
     placementStrategy: service.placement === "binpack" ? [{ type: "binpack", field: "cpu" }] : [{ type: "spread", field: "attribute:ecs.availability-zone" }, { type: "spread", field: "instanceId" }],
@@ -491,6 +493,7 @@ function ecsHandlers(world: World): Record<string, Handler> {
           // A RUNNING task is one meant to run (stopping one makes it STOPPING).
           runningTasksCount: [...world.desiredRunning(c.name)].filter((t) => t.clusterName === c.name && t.lastStatus === "RUNNING").length,
           activeServicesCount: servicesOf(c.name).length,
+          ...(c.capacityProviders && { capacityProviders: [...c.capacityProviders], defaultCapacityProviderStrategy: (c.defaultStrategy ?? []).map((s) => ({ base: 0, weight: 0, ...s })) }),
         })),
         failures: refs.filter((ref) => !world.clusters.has(ref.split("/").pop()!)).map((arn) => ({ arn, reason: "MISSING" })),
       };
@@ -547,16 +550,27 @@ function ecsHandlers(world: World): Record<string, Handler> {
         failures: found.filter(([, s]) => !s).map(([arn]) => ({ arn, reason: "MISSING" })),
       };
     },
+    PutClusterCapacityProviders: (input) => {
+      const cluster = findCluster(world, input.cluster);
+      putClusterCapacityProviders(world, cluster.name, input.capacityProviders ?? [], input.defaultCapacityProviderStrategy ?? []);
+      return { cluster: { clusterArn: cluster.arn, clusterName: cluster.name, capacityProviders: input.capacityProviders, defaultCapacityProviderStrategy: input.defaultCapacityProviderStrategy } };
+    },
     UpdateService: (input) => {
       const cluster = findCluster(world, input.cluster);
       const service = servicesOf(cluster.name).find((s) => s.name === input.service || s.arn === input.service);
       if (!service) throw awsError("ServiceNotFoundException", "Service not found.");
+      if (input.capacityProviderStrategy !== undefined) {
+        const set = world.clusters.get(cluster.name)?.capacityProviders ?? [];
+        const stray = (input.capacityProviderStrategy as { capacityProvider: string }[]).find((s) => !set.includes(s.capacityProvider));
+        if (stray) throw awsError("InvalidParameterException", `The specified capacity provider strategy cannot contain a capacity provider that is not associated with the cluster (${stray.capacityProvider}).`);
+        if (!input.forceNewDeployment) throw awsError("InvalidParameterException", "A capacity provider strategy update requires forceNewDeployment.");
+      }
       if (input.desiredCount !== undefined && (!Number.isInteger(input.desiredCount) || input.desiredCount < 0)) {
         throw awsError("InvalidParameterException", "desiredCount must be a non-negative integer.");
       }
       const deploymentConfiguration = validDeploymentConfiguration(input.deploymentConfiguration);
       const availabilityZoneRebalancing = validAzRebalancing(service, input.availabilityZoneRebalancing);
-      world.updateService(service, { desiredCount: input.desiredCount, forceNewDeployment: input.forceNewDeployment, deploymentConfiguration, availabilityZoneRebalancing });
+      world.updateService(service, { desiredCount: input.desiredCount, forceNewDeployment: input.forceNewDeployment, deploymentConfiguration, availabilityZoneRebalancing, capacityProviderStrategy: input.capacityProviderStrategy });
       return { service: serviceView(world, service) };
     },
     StopTask: (input) => {
@@ -868,4 +882,25 @@ function ssmHandlers(world: World): Record<string, Handler> {
       return { Parameters: items.map(view), NextToken: nextToken };
     },
   };
+}
+
+/**
+ * PutClusterCapacityProviders (and terraform's aws_ecs_cluster_capacity_providers), with ECS's
+ * checks: every provider exists, the default strategy names only providers of the set, and a
+ * provider leaves the set only once no task runs on its instances.
+ */
+export function putClusterCapacityProviders(world: World, clusterName: string, providers: readonly string[], defaultStrategy: readonly { capacityProvider: string; weight?: number; base?: number }[]): void {
+  const cluster = world.clusters.get(clusterName);
+  if (!cluster) throw awsError("ClusterNotFoundException", "Cluster not found.");
+  const missing = providers.find((p) => !world.capacityProviders.has(p));
+  if (missing) throw awsError("InvalidParameterException", `The specified capacity provider ${missing} does not exist.`);
+  const stray = defaultStrategy.find((s) => !providers.includes(s.capacityProvider));
+  if (stray) throw awsError("InvalidParameterException", `The default capacity provider strategy names ${stray.capacityProvider}, which is not associated with the cluster.`);
+  for (const leaving of (cluster.capacityProviders ?? []).filter((p) => !providers.includes(p))) {
+    const tasks = world.tasksOnProvider(leaving);
+    if (tasks > 0) throw awsError("ResourceInUseException", `The specified capacity provider ${leaving} is in use (${tasks} task(s)) and cannot be removed.`);
+  }
+  cluster.capacityProviders = [...providers];
+  cluster.defaultStrategy = defaultStrategy.map((s) => ({ ...s }));
+  world.note(`cluster ${clusterName} capacity providers: ${providers.join(", ") || "(none)"}; default ${cluster.defaultStrategy.map((s) => s.capacityProvider).join(", ") || "(none)"}`);
 }

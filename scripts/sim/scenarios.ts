@@ -6,7 +6,7 @@
  * The `first-deploy` scenario starts before anything was deployed instead.
  */
 import { type ClusterAmis, imageIdLeaf, instanceArchitecture } from "../../constructs/ami";
-import { DRAIN_HOOK_DEFAULTS, FAILED_CHECK_SECONDS, drainHookName, generationAsgName, refreshAsgName } from "../../constructs/names";
+import { DRAIN_HOOK_DEFAULTS, capacityProviderName, FAILED_CHECK_SECONDS, drainHookName, generationAsgName, refreshAsgName } from "../../constructs/names";
 import type { DrainHookSettings } from "../../constructs/drain-hook.lambda";
 import { durationSeconds } from "../../constructs/formats";
 import type { Cluster, Environment } from "../config/environments";
@@ -193,9 +193,10 @@ export async function createSimulation(options: SimulationOptions): Promise<Simu
     if (scenario.neverDeployed) continue;
     world.createCluster(cluster.ecsClusterName);
     const hook = drainHookSettings(world, cluster);
+    const groupName = cluster.strategy === "refresh" ? refreshAsgName(cluster.ecsClusterName) : generationAsgName(cluster.ecsClusterName, old.imageId);
     world.createGroup({
       // As EcsCluster names it: a refresh group keeps one name whatever its image.
-      name: cluster.strategy === "refresh" ? refreshAsgName(cluster.ecsClusterName) : generationAsgName(cluster.ecsClusterName, old.imageId),
+      name: groupName,
       clusterName: cluster.ecsClusterName,
       imageId: old.imageId,
       instanceType: cluster.instanceType,
@@ -203,9 +204,11 @@ export async function createSimulation(options: SimulationOptions): Promise<Simu
       minSize: cluster.minSize,
       maxSize: cluster.maxSize,
       desiredCapacity: cluster.desiredCapacity,
-      hooks: options.drainHooks === false ? [] : [{ name: hook.hookName, transition: "autoscaling:EC2_INSTANCE_TERMINATING", heartbeatTimeoutSeconds: durationSeconds(DRAIN_HOOK_DEFAULTS.heartbeatTimeout), defaultResult: DRAIN_HOOK_DEFAULTS.defaultResult }],
+      // capacityProviders: managed draining drains, and EcsCluster makes no drain hook by default.
+      hooks: options.drainHooks === false || cluster.capacityProviders ? [] : [{ name: hook.hookName, transition: "autoscaling:EC2_INSTANCE_TERMINATING", heartbeatTimeoutSeconds: durationSeconds(DRAIN_HOOK_DEFAULTS.heartbeatTimeout), defaultResult: DRAIN_HOOK_DEFAULTS.defaultResult }],
       tags: { "amiroll:cluster": cluster.ecsClusterName, "amiroll:environment": env.name },
     });
+    if (cluster.capacityProviders) deployProviders(world, cluster.ecsClusterName, groupName);
   }
   world.start();
 
@@ -223,7 +226,9 @@ export async function createSimulation(options: SimulationOptions): Promise<Simu
   // is judged with none, as a brand-new cluster really is (the gates pass on zero services,
   // the watch only waits for the new instances to register).
   if (!scenario.neverDeployed) {
-    for (const cluster of env.clusters) for (const spec of options.services ?? demoServices(cluster)) world.createService(cluster.ecsClusterName, spec);
+    for (const cluster of env.clusters) {
+      for (const spec of options.services ?? demoServices(cluster)) world.createService(cluster.ecsClusterName, cluster.capacityProviders ? withProviderStrategy(spec, generationAsgName(cluster.ecsClusterName, images[cluster.name].running)) : spec);
+    }
   }
   const steady = () => [...world.services.values()].every((s) => s.deployments.length === 1 && s.deployments[0].rolloutState === "COMPLETED");
   // Bounded: bunched into one zone's instances, some services may never fit (a small cluster),
@@ -242,4 +247,22 @@ export async function createSimulation(options: SimulationOptions): Promise<Simu
     hookFaultRate: scenario.hookFaultRate,
   });
   return { clock, world, clients, environment: env, scenario: scenarioName, images };
+}
+
+/** A capacityProviders cluster as EcsCluster deploys it: its group's provider (managed draining on), the cluster's set and default naming it. */
+function deployProviders(world: World, clusterName: string, groupName: string): void {
+  const provider = world.createCapacityProvider(capacityProviderName(groupName), groupName, true);
+  const cluster = world.clusters.get(clusterName)!;
+  cluster.capacityProviders = [provider.name];
+  cluster.defaultStrategy = [{ capacityProvider: provider.name, weight: 1, base: 0 }];
+}
+
+/**
+ * The demo services of a capacityProviders cluster: replica services alternately name the
+ * generation's provider and use the cluster's default strategy; a daemon runs everywhere.
+ */
+export function withProviderStrategy(spec: ServiceSpec, groupName: string): ServiceSpec {
+  if (spec.schedulingStrategy === "DAEMON" || spec.capacityProviderStrategy) return spec;
+  const explicit = DEMO_SERVICES.findIndex((s) => s.name === spec.name) % 2 === 0;
+  return { ...spec, capacityProviderStrategy: explicit ? [{ capacityProvider: capacityProviderName(groupName), weight: 1, base: 0 }] : "default" };
 }

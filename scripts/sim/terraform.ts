@@ -16,7 +16,8 @@ import type { Environment } from "../config/environments";
 import { StalePlanError, TerraformError } from "../core/errors";
 import { clusterOfAddress } from "../terraform/rolls";
 import type { TerraformRunner } from "../terraform/runner";
-import type { GroupSpec, LifecycleHookSpec, SimGroup, World } from "./world";
+import { putClusterCapacityProviders } from "./clients";
+import type { CapacityProviderStrategyItem, GroupSpec, LifecycleHookSpec, SimGroup, World } from "./world";
 
 export interface ResourceChange {
   readonly address: string;
@@ -49,11 +50,13 @@ export interface PlanJson {
 }
 
 const PROVIDER = "registry.terraform.io/hashicorp/aws";
+/** A cluster's capacity-provider set (capacityProviders): planned and applied apart from the groups, with ECS's checks. */
+const PROVIDER_SET = "aws_ecs_cluster_capacity_providers";
 
 /** Points inside `apply` a test (or `AMIROLL_SIM_INTERRUPT`) can interrupt at: a new group just created, an old group's deletion begun. */
 export type SimApplyPoint = "apply:created" | "apply:deleting";
 
-const CAPACITY_TYPES = new Set(["aws_launch_template", "aws_autoscaling_group", "aws_cloudwatch_metric_alarm"]);
+const CAPACITY_TYPES = new Set(["aws_launch_template", "aws_autoscaling_group", "aws_cloudwatch_metric_alarm", "aws_ecs_capacity_provider", PROVIDER_SET]);
 
 type StackJson = { resource?: Record<string, Record<string, any>>; output?: Record<string, { value: unknown }> };
 
@@ -122,18 +125,22 @@ function stateOf(resource: StackResource, group: SimGroup): unknown {
       return { ...value, id, name: `${group.name}-lt`, image_id: group.imageId };
     case "aws_cloudwatch_metric_alarm":
       return { ...value, alarm_name: `${group.name}-low-instances`, dimensions: { AutoScalingGroupName: group.name } };
+    case "aws_ecs_capacity_provider":
+      return { ...value, name: group.name, auto_scaling_group_provider: [{ ...((Array.isArray(value.auto_scaling_group_provider) ? value.auto_scaling_group_provider[0] : value.auto_scaling_group_provider) as object), auto_scaling_group_arn: group.arn }] };
     default:
       return value;
   }
 }
 
 /** A group the world started with (not applied here): its resources at addresses derived from its name. */
-function deployedResources(group: string): StackResource[] {
+function deployedResources(group: string, world: World): StackResource[] {
   const logical = group.replace(/[^A-Za-z0-9]/g, "_");
+  const provider = world.providerOfGroup(group);
   return [
     { type: "aws_autoscaling_group", logical: `${logical}_asg`, body: {} },
     { type: "aws_launch_template", logical: `${logical}_launch_template`, body: {} },
     { type: "aws_cloudwatch_metric_alarm", logical: `${logical}_low_instances`, body: {} },
+    ...(provider ? [{ type: "aws_ecs_capacity_provider", logical: `${logical}_capacity_provider`, body: { name: provider.name, auto_scaling_group_provider: { managed_draining: provider.managedDraining ? "ENABLED" : "DISABLED" } } }] : []),
   ];
 }
 
@@ -167,6 +174,8 @@ interface DesiredGeneration {
   readonly related: readonly StackResource[];
   readonly waitForCapacityMs: number;
   readonly deleteTimeoutMs: number;
+  /** The group's capacity provider (capacityProviders), created with it. */
+  readonly capacityProvider?: { readonly name: string; readonly managedDraining: boolean };
 }
 
 function durationMs(text: string | undefined, fallback: string): number {
@@ -182,7 +191,7 @@ function referenced(value: unknown): [string, string] | undefined {
 
 export class SimTerraform implements TerraformRunner {
   private initialized = false;
-  private readonly plans = new Map<string, { json: PlanJson; serial: number; creates: DesiredGeneration[]; deletes: string[]; newClusters: string[]; updates: { name: string; imageId: string }[] }>();
+  private readonly plans = new Map<string, { json: PlanJson; serial: number; creates: DesiredGeneration[]; deletes: string[]; newClusters: string[]; updates: { name: string; imageId: string }[]; providerSets: ProviderSet[] }>();
   /** What each group applied here was created from, so that a later plan deletes those addresses (as state would). */
   private readonly applied = new Map<string, readonly StackResource[]>();
   /** Bumped on every apply: a plan made before it is stale. */
@@ -284,7 +293,10 @@ export class SimTerraform implements TerraformRunner {
       const related = Object.entries(resources.aws_cloudwatch_metric_alarm ?? {})
         .filter(([, alarm]) => referenced(alarm.dimensions?.AutoScalingGroupName)?.[1] === logical)
         .map(([alarmLogical, body]) => ({ type: "aws_cloudwatch_metric_alarm", logical: alarmLogical, body }));
+      const provider = Object.entries(resources.aws_ecs_capacity_provider ?? {}).find(([, p]) => referenced(p.auto_scaling_group_provider?.auto_scaling_group_arn)?.[1] === logical);
+      if (provider) related.push({ type: "aws_ecs_capacity_provider", logical: provider[0], body: provider[1] });
       return {
+        ...(provider && { capacityProvider: { name: provider[1].name, managedDraining: provider[1].auto_scaling_group_provider?.managed_draining === "ENABLED" } }),
         address: `aws_autoscaling_group.${logical}`,
         body: asg,
         related: [{ type: ltRef![0], logical: ltRef![1], body: lt }, ...related],
@@ -353,9 +365,24 @@ export class SimTerraform implements TerraformRunner {
     }
     for (const name of deletes) {
       if ([...replaced.values()].includes(name)) continue;
-      for (const r of this.applied.get(name) ?? deployedResources(name)) {
+      for (const r of this.applied.get(name) ?? deployedResources(name, this.world)) {
         changes.push(change(`${r.type}.${r.logical}`, ["delete"], stateOf(r, this.world.groups.get(name)!), null));
       }
+    }
+    // Each cluster's capacity-provider set (capacityProviders): updated in place when the generations change.
+    const providerSets: ProviderSet[] = [];
+    for (const set of this.providerSets()) {
+      const cluster = this.world.clusters.get(set.clusterName);
+      const after = providerSetValue(set);
+      if (!cluster?.capacityProviders) {
+        changes.push(change(set.address, ["create"], null, after));
+        providerSets.push(set);
+        continue;
+      }
+      const before = providerSetValue({ ...set, providers: cluster.capacityProviders, defaults: cluster.defaultStrategy ?? [] });
+      const same = JSON.stringify(before) === JSON.stringify(after);
+      changes.push(same ? change(set.address, ["no-op"], before, before) : inPlaceUpdate(set.address, before, after, {}));
+      if (!same) providerSets.push(set);
     }
     const deployedClusters = new Set(this.deployedClusterConfigs().map((c) => c.name));
     const newClusters = new Set<string>();
@@ -387,8 +414,31 @@ export class SimTerraform implements TerraformRunner {
       complete: true,
       errored: false,
     };
-    this.plans.set(planFile, { json, serial: this.serial, creates, deletes, newClusters: [...newClusters], updates });
+    this.plans.set(planFile, { json, serial: this.serial, creates, deletes, newClusters: [...newClusters], updates, providerSets });
     return { changes: any };
+  }
+
+  /** The stack's capacity-provider sets, their references resolved (provider names are literals of the stack). */
+  private providerSets(): ProviderSet[] {
+    return Object.entries(this.stack.resource?.[PROVIDER_SET] ?? {}).map(([logical, body]) => ({
+      address: `${PROVIDER_SET}.${logical}`,
+      clusterName: String(this.resolve(body.cluster_name)),
+      providers: (body.capacity_providers ?? []).map((p: unknown) => String(this.resolve(p))),
+      defaults: (body.default_capacity_provider_strategy ?? []).map((d: any) => ({ capacityProvider: String(this.resolve(d.capacity_provider)), weight: d.weight, base: d.base })),
+    }));
+  }
+
+  /**
+   * ECS refuses to delete a capacity provider that a service's strategy names (the cluster's
+   * default included, for services that use it): terraform's delete then fails.
+   */
+  private checkProviderUnused(name: string): void {
+    for (const service of this.world.services.values()) {
+      const strategy = service.capacityProviderStrategy === "default" ? this.world.clusters.get(service.clusterName)?.defaultStrategy : service.capacityProviderStrategy;
+      if (strategy?.some((s) => s.capacityProvider === name)) {
+        throw new Error(`terraform: deleting aws_ecs_capacity_provider ${name}: ResourceInUseException: the capacity provider is used by service ${service.name}`);
+      }
+    }
   }
 
   /**
@@ -428,6 +478,7 @@ export class SimTerraform implements TerraformRunner {
     for (const generation of saved.creates) {
       if (this.signal?.aborted) throw interrupted();
       this.world.createGroup(generation.spec);
+      if (generation.capacityProvider) this.world.createCapacityProvider(generation.capacityProvider.name, generation.spec.name, generation.capacityProvider.managedDraining);
       this.applied.set(generation.spec.name, [
         { type: "aws_autoscaling_group", logical: generation.address.split(".")[1], body: generation.body },
         ...generation.related,
@@ -436,6 +487,24 @@ export class SimTerraform implements TerraformRunner {
       const ready = await this.untilInterrupted(this.world.waitForCapacity(generation.spec.name, generation.waitForCapacityMs));
       if (ready === "interrupted") throw interrupted();
       if (!ready) throw new Error(`terraform: waiting for capacity of ${generation.spec.name}: timeout after ${generation.waitForCapacityMs / 60_000}m`);
+    }
+    // The cluster's provider set is updated after the new providers exist and before the old go
+    // (terraform's order for an update that a delete's dependents make).
+    for (const set of saved.providerSets) {
+      if (this.signal?.aborted) throw interrupted();
+      try {
+        putClusterCapacityProviders(this.world, set.clusterName, set.providers, set.defaults);
+      } catch (error) {
+        throw new Error(`terraform: updating ${set.address}: ${(error as Error).name}: ${(error as Error).message}`);
+      }
+    }
+    // A provider goes before its group, once no service names it.
+    for (const name of saved.deletes) {
+      const provider = this.world.providerOfGroup(name);
+      if (!provider) continue;
+      this.checkProviderUnused(provider.name);
+      this.world.capacityProviders.delete(provider.name);
+      this.world.note(`capacity provider ${provider.name} deleted`);
     }
     // Groups that do not depend on each other are deleted in parallel, as terraform walks its
     // graph (a replace's old group and the canary group it proved go together).
@@ -523,7 +592,7 @@ export class SimTerraform implements TerraformRunner {
       const generation = desired.find((d) => d.spec.name === group.name);
       const of = generation
         ? [{ type: "aws_autoscaling_group", logical: generation.address.split(".")[1], body: generation.body }, ...generation.related]
-        : (this.applied.get(group.name) ?? deployedResources(group.name));
+        : (this.applied.get(group.name) ?? deployedResources(group.name, this.world));
       for (const r of of) resources.push({ type: r.type, name: r.logical, attributes: stateOf(r, group) });
     }
     for (const [type, byLogical] of Object.entries(this.stack.resource ?? {})) {
@@ -533,6 +602,12 @@ export class SimTerraform implements TerraformRunner {
         if (cluster && !deployedClusters.has(cluster.name)) continue;
         resources.push({ type, name: logical, attributes: planValue(body).value });
       }
+    }
+    // The clusters' capacity-provider sets, as ECS has them.
+    for (const set of this.providerSets()) {
+      const cluster = this.world.clusters.get(set.clusterName);
+      if (!cluster?.capacityProviders) continue;
+      resources.push({ type: PROVIDER_SET, name: set.address.split(".")[1], attributes: providerSetValue({ ...set, providers: cluster.capacityProviders, defaults: cluster.defaultStrategy ?? [] }) });
     }
     resources.sort((a, b) => `${a.type}.${a.name}`.localeCompare(`${b.type}.${b.name}`));
     const state = {
@@ -659,5 +734,22 @@ function change(address: string, actions: string[], before: unknown, afterBody: 
       after_sensitive: after === null ? false : {},
       replace_paths: replacePaths,
     },
+  };
+}
+
+/** A cluster's capacity-provider set as the stack declares it. */
+interface ProviderSet {
+  readonly address: string;
+  readonly clusterName: string;
+  readonly providers: readonly string[];
+  readonly defaults: readonly CapacityProviderStrategyItem[];
+}
+
+/** aws_ecs_cluster_capacity_providers as a plan shows it. */
+function providerSetValue(set: ProviderSet): Record<string, unknown> {
+  return {
+    cluster_name: set.clusterName,
+    capacity_providers: [...set.providers],
+    default_capacity_provider_strategy: set.defaults.map((d) => ({ base: d.base ?? 0, capacity_provider: d.capacityProvider, weight: d.weight ?? 0 })),
   };
 }

@@ -110,6 +110,35 @@ export interface ServiceSpec {
   readonly cpu?: number;
   readonly memory?: number;
   readonly tags?: Readonly<Record<string, string>>;
+  /** Capacity providers the tasks go to, or "default" (the cluster's default strategy); none: any instance (launch type EC2). */
+  readonly capacityProviderStrategy?: readonly CapacityProviderStrategyItem[] | "default";
+}
+
+/** One entry of a capacity provider strategy (base and weight are kept, not modelled: a task may go to any provider named). */
+export interface CapacityProviderStrategyItem {
+  readonly capacityProvider: string;
+  readonly weight?: number;
+  readonly base?: number;
+}
+
+/** An ECS capacity provider of an Auto Scaling group (managed scaling is not modelled). */
+export interface SimCapacityProvider {
+  readonly name: string;
+  readonly arn: string;
+  readonly groupName: string;
+  /** ECS drains the group's terminating instances itself (up to MANAGED_DRAINING_MAX_MS). */
+  readonly managedDraining: boolean;
+}
+
+/** How long managed draining holds a terminating instance at most (ECS's ceiling: 48 h). */
+export const MANAGED_DRAINING_MAX_MS = 48 * 3_600_000;
+
+export interface SimCluster {
+  readonly arn: string;
+  readonly name: string;
+  /** The cluster's capacity-provider set and default strategy (PutClusterCapacityProviders). */
+  capacityProviders?: string[];
+  defaultStrategy?: CapacityProviderStrategyItem[];
 }
 
 export interface SimService {
@@ -132,6 +161,8 @@ export interface SimService {
   readonly events: { id: string; createdAt: number; message: string }[];
   /** Virtual time of the last "unable to place" event (ECS does not repeat it every pass). */
   lastPlacementFailureAt?: number;
+  /** As ServiceSpec's; UpdateService may change it. */
+  capacityProviderStrategy?: readonly CapacityProviderStrategyItem[] | "default";
 }
 
 export interface SimTask {
@@ -237,7 +268,8 @@ export class World {
   readonly containerInstances = new Map<string, SimContainerInstance>();
   readonly services = new Map<string, SimService>();
   readonly tasks = new Map<string, SimTask>();
-  readonly clusters = new Map<string, { arn: string; name: string }>();
+  readonly clusters = new Map<string, SimCluster>();
+  readonly capacityProviders = new Map<string, SimCapacityProvider>();
   readonly parameters = new Map<string, string>();
   readonly images = new Map<string, SimImage>();
   /** CloudWatch alarms, by name (their state is read from the world when asked: sim/alarms.ts). */
@@ -347,6 +379,7 @@ export class World {
       createdAt: now,
       deployments: [{ id: this.id("ecs-svc/", 19), status: "PRIMARY", rolloutState: "IN_PROGRESS", createdAt: now, updatedAt: now, failedTasks: 0 }],
       events: [],
+      ...(spec.capacityProviderStrategy && { capacityProviderStrategy: spec.capacityProviderStrategy }),
     };
     this.services.set(key, service);
     this.serviceTasks.set(key, new Set());
@@ -584,14 +617,17 @@ export class World {
    * instance while its neighbour holds only an outgoing one), then the least busy, then by ARN.
    */
   private place(service: SimService, live: SimTask[]): SimContainerInstance | undefined {
-    const fits = (free: { cpu: number; memory: number }) => free.cpu >= service.cpu && free.memory >= service.memory;
+    const allowed = this.providerFilter(service);
+    const fitsAnywhere = (free: { cpu: number; memory: number }) => free.cpu >= service.cpu && free.memory >= service.memory;
+    // A capacity provider strategy: only its providers' instances (no strategy: any instance, unchanged).
+    const fits = allowed ? (free: { cpu: number; memory: number }, ci?: SimContainerInstance) => fitsAnywhere(free) && (!ci || allowed(ci)) : fitsAnywhere;
     if (service.placement === "binpack") {
       // The instance with the least cpu left, then by ARN: one scan, each instance's capacity looked up once.
       let best: SimContainerInstance | undefined;
       let bestCpu = 0;
       for (const ci of this.placeable(service.clusterName)) {
         const free = this.freeCapacity(ci);
-        if (!fits(free)) continue;
+        if (!fits(free, ci)) continue;
         if (!best || free.cpu < bestCpu || (free.cpu === bestCpu && collate(ci.arn, best.arn) < 0)) {
           best = ci;
           bestCpu = free.cpu;
@@ -613,7 +649,7 @@ export class World {
     let best: SimContainerInstance | undefined;
     let bestKey: [number, number, number, number] = [0, 0, 0, 0];
     for (const ci of this.spreadCandidates(service.clusterName, perInstance, fits)) {
-      if (!fits(this.freeCapacity(ci))) continue;
+      if (!fits(this.freeCapacity(ci), ci)) continue;
       const key: [number, number, number, number] = [perZone.get(ci.az) ?? 0, perInstance.get(ci.arn) ?? 0, primaryPerInstance.get(ci.arn) ?? 0, this.taskCount(ci.arn)];
       const order = !best ? -1 : key[0] - bestKey[0] || (this.behaviour.zoneTies === "last" ? collate(best.az, ci.az) : 0) || key[1] - bestKey[1] || key[2] - bestKey[2] || key[3] - bestKey[3] || collate(ci.arn, best.arn);
       if (order < 0) {
@@ -634,7 +670,7 @@ export class World {
   private spreadCandidates(
     clusterName: string,
     perInstance: ReadonlyMap<string, number>,
-    fits: (free: { cpu: number; memory: number }) => boolean,
+    fits: (free: { cpu: number; memory: number }, ci?: SimContainerInstance) => boolean,
   ): Iterable<SimContainerInstance> {
     if (!this.spreadIndexes) return this.placeable(clusterName);
     let index = this.spreadIndexes.get(clusterName);
@@ -650,7 +686,7 @@ export class World {
       const ci = this.containerInstances.get(arn);
       if (ci && index.has(ci)) candidates.push(ci);
     }
-    for (const ci of index.firstPerZone((ci) => !perInstance.has(ci.arn) && fits(this.freeCapacity(ci)))) candidates.push(ci);
+    for (const ci of index.firstPerZone((ci) => !perInstance.has(ci.arn) && fits(this.freeCapacity(ci), ci))) candidates.push(ci);
     return candidates;
   }
 
@@ -825,11 +861,13 @@ export class World {
       forceNewDeployment?: boolean;
       deploymentConfiguration?: { minimumHealthyPercent?: number; maximumPercent?: number };
       availabilityZoneRebalancing?: "ENABLED" | "DISABLED";
+      capacityProviderStrategy?: readonly CapacityProviderStrategyItem[];
     },
   ): void {
     const now = this.clock.now();
     // Starts no deployment (the API reference says so).
     if (change.availabilityZoneRebalancing !== undefined) service.availabilityZoneRebalancing = change.availabilityZoneRebalancing;
+    if (change.capacityProviderStrategy) service.capacityProviderStrategy = change.capacityProviderStrategy;
     if (change.desiredCount !== undefined) service.desiredCount = change.desiredCount;
     const configuration = change.deploymentConfiguration;
     if (configuration?.minimumHealthyPercent !== undefined) service.minimumHealthyPercent = configuration.minimumHealthyPercent;
@@ -1010,6 +1048,11 @@ export class World {
   /** Terminating: through the group's terminating hooks, if any, then shut down. */
   beginTermination(instance: SimInstance): void {
     if (instance.lifecycle !== "Pending" && instance.lifecycle !== "InService") return;
+    if (this.managedDraining(instance)) return;
+    this.terminateThroughHooks(instance);
+  }
+
+  private terminateThroughHooks(instance: SimInstance): void {
     const group = this.groups.get(instance.groupName);
     const hook = group?.hooks.find((h) => h.transition === "autoscaling:EC2_INSTANCE_TERMINATING");
     if (!hook) {
@@ -1048,6 +1091,72 @@ export class World {
       // EventBridge delivers within a moment; the handler runs while time stands still.
       this.clock.after(500, () => void this.clock.track(sink(event).catch((error) => this.note(`drain hook failed: ${error}`))));
     }
+  }
+
+  // ----------------------------------------------------------------------- capacity providers
+
+  createCapacityProvider(name: string, groupName: string, managedDraining: boolean): SimCapacityProvider {
+    const provider: SimCapacityProvider = { name, arn: this.arn("ecs", `capacity-provider/${name}`), groupName, managedDraining };
+    this.capacityProviders.set(name, provider);
+    this.note(`capacity provider ${name} created (group ${groupName})`);
+    return provider;
+  }
+
+  /** The provider of a group, if any. */
+  providerOfGroup(groupName: string): SimCapacityProvider | undefined {
+    for (const p of this.capacityProviders.values()) if (p.groupName === groupName) return p;
+    return undefined;
+  }
+
+  /** Tasks not STOPPED, of services placed by a capacity provider strategy, on the instances of a provider's group. */
+  tasksOnProvider(name: string): number {
+    const provider = this.capacityProviders.get(name);
+    if (!provider) return 0;
+    let count = 0;
+    for (const ci of this.containerInstances.values()) {
+      if (this.instances.get(ci.ec2InstanceId)?.groupName !== provider.groupName) continue;
+      for (const task of this.tasksOnInstance(ci.arn)) {
+        const service = task.serviceName ? this.services.get(`${task.clusterName}/${task.serviceName}`) : undefined;
+        if (task.lastStatus !== "STOPPED" && service?.capacityProviderStrategy) count++;
+      }
+    }
+    return count;
+  }
+
+  /** Where a service's tasks may go: undefined without a strategy (anywhere). */
+  private providerFilter(service: SimService): ((ci: SimContainerInstance) => boolean) | undefined {
+    const strategy = service.capacityProviderStrategy === "default" ? this.clusters.get(service.clusterName)?.defaultStrategy ?? [] : service.capacityProviderStrategy;
+    if (!strategy) return undefined;
+    const groups = new Set(strategy.map((s) => this.capacityProviders.get(s.capacityProvider)?.groupName).filter((g) => g !== undefined));
+    return (ci) => groups.has(this.instances.get(ci.ec2InstanceId)?.groupName ?? "");
+  }
+
+  /**
+   * Managed draining: ECS holds a terminating instance of its provider's group, sets it DRAINING
+   * and lets it go once its service tasks are gone (no check of the services' health beyond the
+   * scheduler's own), or after MANAGED_DRAINING_MAX_MS; then the group's own hooks, if any.
+   */
+  private managedDraining(instance: SimInstance): boolean {
+    const provider = this.providerOfGroup(instance.groupName);
+    const ci = instance.containerInstanceArn ? this.containerInstances.get(instance.containerInstanceArn) : undefined;
+    if (!provider?.managedDraining || !ci || ci.status === "INACTIVE") return false;
+    instance.lifecycle = "Terminating:Wait";
+    this.note(`${instance.id} Terminating:Wait (ECS managed draining)`);
+    this.setContainerInstanceStatus(ci, "DRAINING");
+    const until = this.clock.now() + MANAGED_DRAINING_MAX_MS;
+    const check = () => {
+      // Daemon tasks go last, with the instance (ECS stops them once the others have left).
+      const left = this.tasksOnInstance(ci.arn).filter((t) => t.serviceName && t.lastStatus !== "STOPPED" && this.services.get(`${t.clusterName}/${t.serviceName}`)?.schedulingStrategy !== "DAEMON").length;
+      if (left > 0 && this.clock.now() < until) {
+        this.clock.after(5_000, check);
+        return;
+      }
+      this.note(`${instance.id} managed draining done${left > 0 ? ` (48 h ceiling, ${left} task(s) left)` : ""}`);
+      instance.lifecycle = "InService";
+      this.terminateThroughHooks(instance);
+    };
+    this.clock.after(5_000, check);
+    return true;
   }
 
   /** CompleteLifecycleAction / heartbeat timeout: the instance goes. */

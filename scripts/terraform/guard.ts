@@ -71,7 +71,9 @@ export const AMIROLL_RESOURCE_TYPES: ReadonlySet<string> = new Set([
   "aws_cloudwatch_event_target",
   "aws_cloudwatch_log_group",
   "aws_cloudwatch_metric_alarm",
+  "aws_ecs_capacity_provider",
   "aws_ecs_cluster",
+  "aws_ecs_cluster_capacity_providers",
   "aws_iam_instance_profile",
   "aws_iam_role",
   "aws_iam_role_policy",
@@ -95,13 +97,18 @@ const COMPANIONS = new Set([
   "aws_autoscaling_policy",
   "aws_autoscaling_schedule",
   "aws_autoscaling_notification",
+  // capacityProviders (blue-green only): a generation's provider comes and goes with its group.
+  "aws_ecs_capacity_provider",
 ]);
+const PROVIDER = "aws_ecs_capacity_provider";
+/** The cluster's capacity-provider set and default strategy (one per cluster, updated in place by an add and a retire). */
+const PROVIDER_SET = "aws_ecs_cluster_capacity_providers";
 
 /** Shared or stateful resources, named for the refusal message. */
 function protectedLabel(type: string): string | undefined {
   if (type === "aws_ecs_cluster") return "the ECS cluster";
   if (type === "aws_ecs_service") return "an ECS service";
-  if (type.startsWith("aws_ecs_capacity_provider") || type === "aws_ecs_cluster_capacity_providers") return "the cluster's capacity providers";
+  if (type === PROVIDER || type === PROVIDER_SET) return "the cluster's capacity providers";
   if (type.startsWith("aws_iam_")) return `IAM (${type})`;
   if (type === "aws_security_group" || type.startsWith("aws_vpc_security_group_") || type === "aws_security_group_rule") {
     return `a security group (${type})`;
@@ -157,9 +164,15 @@ function tiedGroups(change: ResourceChange, groups: readonly ResourceChange[], p
       ...valuesAt(change, (v) => v.dimensions?.AutoScalingGroupName),
       ...valuesAt(change, (v) => v.autoscaling_group_name),
       ...valuesAt(change, (v) => v.group_names?.[0]),
+      // A capacity provider names its group by ARN (…:autoScalingGroupName/NAME).
+      ...valuesAt(change, (v) => providerBlock(v)?.auto_scaling_group_arn?.split?.("autoScalingGroupName/")[1]),
     ];
     return mine.some((name) => names.includes(name));
   });
+}
+
+function providerBlock(v: any): any {
+  return Array.isArray(v?.auto_scaling_group_provider) ? v.auto_scaling_group_provider[0] : v?.auto_scaling_group_provider;
 }
 
 /** The ECS cluster a group serves, from its `amiroll:cluster` tag (stacks made by EcsCluster). */
@@ -327,6 +340,9 @@ function judgeTied(change: ResourceChange, expect: Exclude<Shape, "create">, tie
   if (change.kind === "replace (destroy before create)" && roleOf(change) === "launch template") {
     return refuse(change, `replaced destroy-before-create while ${groups} uses it`);
   }
+  if (change.type === PROVIDER && (expect === "replace" || expect === "refresh")) {
+    return refuse(change, `capacity providers belong to blue-green generations only; this one of ${groups} would be ${describeKind(change)} in ${SHAPE_WORDS[expect]}`);
+  }
   switch (expect) {
     case "refresh":
       if (roleOf(change) !== "launch template") {
@@ -356,6 +372,46 @@ function judgeTied(change: ResourceChange, expect: Exclude<Shape, "create">, tie
         ? accept(change, `part of the retiring generation ${groups}`)
         : refuse(change, `a blue-green retire only deletes the old generation; this ${what} of ${groups} would be ${describeKind(change)}`);
   }
+}
+
+/**
+ * The cluster's capacity-provider set in a blue-green roll: updated in place, gaining exactly
+ * the providers the add creates (and its default naming one of the set), or losing exactly the
+ * providers the retire deletes. Anything else is judged like any shared resource.
+ */
+function judgeProviderSet(change: ResourceChange, expect: Exclude<Shape, "create">, acting: readonly ResourceChange[], roll: ClusterRoll | undefined): Verdict | undefined {
+  if (change.type !== PROVIDER_SET || change.kind !== "update" || (expect !== "add" && expect !== "retire" && expect !== "none")) return undefined;
+  const names = (v: any): string[] | undefined => (Array.isArray(v?.capacity_providers) && v.capacity_providers.every(known) ? v.capacity_providers : undefined);
+  const [before, after] = [names(change.before), names(change.after)];
+  if (!before || !after) return refuse(change, "the cluster's capacity-provider set is not known at plan time, so it cannot be checked");
+  const providersDoing = (kind: string) =>
+    new Set(acting.filter((c) => c.type === PROVIDER && c.kind === kind).flatMap((c) => valuesAt(c, (v) => v.name)));
+  const added = after.filter((n) => !before.includes(n));
+  const removed = before.filter((n) => !after.includes(n));
+  const defaults = (Array.isArray((change.after as any)?.default_capacity_provider_strategy) ? (change.after as any).default_capacity_provider_strategy : [])
+    .map((s: any) => s?.capacity_provider);
+  const strayDefault = defaults.find((d: unknown) => !known(d) || !after.includes(d as string));
+  if (strayDefault !== undefined) return refuse(change, `its default strategy names ${String(strayDefault)}, which is not in the cluster's set`);
+  if (expect === "none") {
+    // An apply cut short after its groups and providers were made, before the set was updated:
+    // the set brought in line with the generations the amiroll_clusters output lists, nothing else.
+    const generations = (roll?.after ?? []).map((g) => g.asgName);
+    const current = roll?.after.find((g) => g.role === "current")?.asgName;
+    const matches = generations.length > 0 && generations.every((n) => n !== undefined && after.includes(n)) && after.every((n) => generations.includes(n));
+    return matches && defaults.length > 0 && defaults.every((d: unknown) => d === current)
+      ? accept(change, `the cluster's provider set brought in line with its generations (${after.join(", ")}; default ${current}): an apply cut short before it updated the set`)
+      : refuse(change, `expected no changes; this update of the cluster's provider set (${before.join(", ")} -> ${after.join(", ")}) does not bring it in line with the cluster's generations`);
+  }
+  if (expect === "add") {
+    const created = providersDoing("create");
+    return removed.length === 0 && added.length > 0 && added.every((n) => created.has(n))
+      ? accept(change, `the new generation's provider ${added.join(", ")} added to the cluster's set${defaults.length ? ` (default: ${defaults.join(", ")})` : ""}`)
+      : refuse(change, `a blue-green add only adds the new generation's provider to the cluster's set; this update ${removed.length ? `removes ${removed.join(", ")}` : `adds ${added.join(", ") || "nothing"}${added.some((n) => !created.has(n)) ? ", not a provider this plan creates" : ""}`}`);
+  }
+  const deleted = providersDoing("delete");
+  return added.length === 0 && removed.length > 0 && removed.every((n) => deleted.has(n))
+    ? accept(change, `the retiring generation's provider ${removed.join(", ")} taken out of the cluster's set before it is deleted`)
+    : refuse(change, `a blue-green retire only takes the retiring generation's provider out of the cluster's set; this update ${added.length ? `adds ${added.join(", ")}` : `removes ${removed.join(", ") || "nothing"}${removed.some((n) => !deleted.has(n)) ? ", not a provider this plan deletes" : ""}`}`);
 }
 
 function judgeOther(change: ResourceChange, expect: Exclude<Shape, "create">): Verdict {
@@ -430,7 +486,7 @@ export function guardPlan(plan: Plan, options: GuardOptions = {}): GuardResult {
     const roll = expect as Exclude<Shape, "create">;
     const role = roleOf(change);
     if (role === "group") return judgeGroup(change, roll, canaries);
-    if (role === "other") return judgeOther(change, roll);
+    if (role === "other") return judgeProviderSet(change, roll, acting, rolls.find((r) => r.cluster === ownerOf(change).cluster)) ?? judgeOther(change, roll);
     return judgeTied(change, roll, tiedGroups(change, groups, plan), canaries);
   });
 

@@ -9,10 +9,9 @@
  * environment, lineage, serial, why, the backend's object). Files are written 0600 and the
  * directory gets a `.gitignore` of `*`: state can hold secrets.
  *
- * The S3 object's version id is not recorded: amiroll does not depend on the S3 client
- * (@aws-sdk/client-s3), and `terraform state pull` does not print it. The record names the
- * bucket and key and the time; with versioning on, `aws s3api list-object-versions` finds the
- * version (docs/state.md).
+ * With an S3 backend the record also holds the state object's version id, read before the apply
+ * (state-version.ts; `terraform state pull` does not print it), or why there is none (versioning
+ * off, the read failed): docs/state.md.
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -20,6 +19,7 @@ import type { BackupSettings } from "../config/file";
 import { UsageError } from "../core/errors";
 import type { Logger } from "../core/log";
 import type { TerraformRunner } from "./runner";
+import type { StateObjectVersion, StateVersionReader } from "./state-version";
 
 /** What amiroll reads of a terraform state (format version 4). */
 export interface StateFacts {
@@ -105,8 +105,15 @@ export interface BackupRecord {
   readonly recordFile: string;
   /** The S3 backend's object the state lives in. */
   readonly backend?: { readonly bucket: string; readonly key: string; readonly region: string };
-  /** Always null: see the module's comment. */
-  readonly s3VersionId: null;
+  /** The S3 state object's version id when it was read and versioning is on; else null. */
+  readonly s3VersionId: string | null;
+  /** What S3 said of the version (versioning off, not read, ...); absent when it was not asked (no reader: a simulated run). */
+  readonly s3Version?: string;
+}
+
+/** A backup as the report names it: its state file, and its S3 version when one was asked. */
+export function backupShown(record: Pick<BackupRecord, "stateFile">, version?: StateObjectVersion): string {
+  return version ? `${record.stateFile} (${version.short})` : record.stateFile;
 }
 
 /**
@@ -163,7 +170,7 @@ const stamp = (at: number) => new Date(at).toISOString().replace(/[-:.]/g, "");
  */
 export function saveBackup(
   settings: BackupSettings,
-  options: { environment: string; state: string; pinsPath?: string; at: number; purpose: string; backend?: BackupRecord["backend"] },
+  options: { environment: string; state: string; pinsPath?: string; at: number; purpose: string; backend?: BackupRecord["backend"]; s3Version?: StateObjectVersion },
 ): BackupRecord | undefined {
   if (isNoState(options.state)) return undefined;
   const facts = parseState(options.state, `terraform state pull of ${options.environment}`);
@@ -195,7 +202,8 @@ export function saveBackup(
     ...(pinsFile && { pinsFile }),
     recordFile: join(dir, `${stem}.json`),
     ...(options.backend && { backend: options.backend }),
-    s3VersionId: null,
+    s3VersionId: options.s3Version?.versionId ?? null,
+    ...(options.s3Version && { s3Version: options.s3Version.note }),
   };
   writeFileSync(record.recordFile, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
   pruneBackups(dir, settings.keep);
@@ -230,27 +238,35 @@ export function readBackupRecord(stateFile: string): Partial<BackupRecord> | und
 }
 
 /**
- * Pulls the state through `runner` and saves it with the pins (saveBackup), logging the backup
- * by name: what every apply runs first.
+ * Pulls the state through `runner`, reads the S3 object's version (with `stateVersion` and an S3
+ * `backend`), and saves them with the pins (saveBackup), logging the backup by name and its
+ * version: what every apply runs first. A version that could not be read is a warning; the
+ * backup is still taken and the apply goes on. Returns the record and the version as read.
  */
 export async function backupBeforeApply(
   settings: BackupSettings,
-  options: { environment: string; runner: TerraformRunner; pinsPath?: string; at: number; purpose: string; backend?: BackupRecord["backend"]; log: Logger },
-): Promise<BackupRecord | undefined> {
+  options: { environment: string; runner: TerraformRunner; pinsPath?: string; at: number; purpose: string; backend?: BackupRecord["backend"]; stateVersion?: StateVersionReader; log: Logger },
+): Promise<(BackupRecord & { readonly version?: StateObjectVersion }) | undefined> {
   const { environment, log } = options;
   const state = await options.runner.statePull();
-  const record = saveBackup(settings, { ...options, state });
+  let version: StateObjectVersion | undefined;
+  if (options.stateVersion && options.backend && !isNoState(state)) {
+    version = await options.stateVersion(options.backend, parseState(state, `terraform state pull of ${environment}`));
+    if (version.problem) log.warn(`${environment}: ${version.note}`, { env: environment, s3VersionId: null });
+  }
+  const record = saveBackup(settings, { ...options, state, s3Version: version });
   if (!record) {
     log.info(`${environment}: no terraform state yet (a first deploy): nothing to back up`, { env: environment });
     return undefined;
   }
-  log.info(`${environment}: state backed up to ${record.stateFile} (serial ${record.serial}; pins beside it)`, {
+  log.info(`${environment}: state backed up to ${record.stateFile} (serial ${record.serial}; pins beside it${version ? `; ${version.problem ? version.short : version.note}` : ""})`, {
     env: environment,
     backup: record.stateFile,
     serial: record.serial,
     lineage: record.lineage,
+    ...(version && { s3VersionId: version.versionId }),
   });
-  return record;
+  return { ...record, ...(version && { version }) };
 }
 
 export interface RestoreOptions {

@@ -83,7 +83,7 @@ describe("reading amiroll.json", () => {
     ["an absolute pins path", (c) => (c.pins = "/etc/amis.json"), 'pins: "/etc/amis.json" is outside the config file\'s directory'],
     ["outDir outside the directory", (c) => (c.outDir = "../../out"), 'outDir: "../../out" is outside the config file\'s directory'],
     ["outDir as the directory itself", (c) => (c.outDir = "."), 'outDir: "." is the config file\'s own directory'],
-    ["an unknown top-level field", (c) => (c.environment = {}), "environment: unknown field (known: $schema, pins, outDir, environments, pullRequests, backups, maxParallel)"],
+    ["an unknown top-level field", (c) => (c.environment = {}), "environment: unknown field (known: $schema, pins, outDir, environments, pullRequests, backups, maxParallel, notices)"],
     ["no environments", (c) => delete c.environments, "environments: the environments are missing"],
     ["a bad environment field", (c) => (c.environments.staging.vpcId = "vpc-1"), 'environments.staging.vpcId: "vpc-1" is not valid'],
     ["$schema that is not text", (c) => (c.$schema = 7), "$schema: expected a non-empty string, got number 7"],
@@ -199,6 +199,17 @@ describe("amiroll.schema.json", () => {
     }
   });
 
+  it("accepts a canary slice of instances or percent, and refuses one of 0, of both or of neither, as the loader does", () => {
+    const withCanary = (canary: unknown, at: "environment" | "cluster" = "environment") => {
+      const config = structuredClone(REPO_CONFIG) as any;
+      if (at === "environment") config.environments.production.canary = canary;
+      else config.environments.production.clusters.apps.canary = canary;
+      return config;
+    };
+    for (const ok of [withCanary({ instances: 1 }), withCanary({ percent: 25, soak: "5m" }, "cluster")]) expect(validate(ok) ? [] : validate.errors).toEqual([]);
+    for (const bad of [{ instances: 0 }, { percent: 0 }, { instances: 1, percent: 10 }, { soak: "1m" }, { instances: 1, soak: "2 min" }]) expect([bad, validate(withCanary(bad))]).toEqual([bad, false]);
+  });
+
   it("refuses what the loader refuses: a typo, a missing field, a bad id", () => {
     for (const edit of [(c: any) => (c.environments.staging.vpcid = "x"), (c: any) => delete c.environments.staging.region, (c: any) => (c.environments.staging.subnets[0].id = "subnet-1")]) {
       const config = structuredClone(REPO_CONFIG);
@@ -224,8 +235,10 @@ describe("amiroll.schema.json", () => {
     expect(keys(SCHEMA.definitions.cluster)).toEqual(loaderFields((c) => (c.environments.staging.clusters.apps.zzz = 1)));
     expect(keys(SCHEMA.definitions.smoke)).toEqual(loaderFields((c) => (c.environments.staging.smoke[0].zzz = 1)));
     expect(keys(SCHEMA.definitions.alarms)).toEqual(loaderFields((c) => (c.environments.staging.alarms = { zzz: 1 })));
+    expect(keys(SCHEMA.definitions.canary)).toEqual(loaderFields((c) => (c.environments.staging.canary = { instances: 1, zzz: 1 })));
     expect(keys(SCHEMA.properties.pullRequests)).toEqual(loaderFields((c) => (c.pullRequests = { zzz: 1 })));
     expect(keys(SCHEMA.properties.backups)).toEqual(loaderFields((c) => (c.backups = { zzz: 1 })));
+    expect(keys(SCHEMA.properties.notices)).toEqual(loaderFields((c) => (c.notices = { zzz: 1 })));
   });
 
   it("uses the loader's own patterns for AWS ids", () => {

@@ -169,6 +169,24 @@ describe("EcsCluster", () => {
       expect(allOf(proving, "aws_launch_template").map((lt) => lt.image_id).sort()).toEqual([AMI_A, AMI_B]);
     });
 
+    it("blue-green with a canary slice: the unverified new generation beside a retiring one starts at the slice's size; the alarm's threshold never changes with the pins", () => {
+      const sized = (amis: object) => {
+        const json = synthCluster({ strategy: "blue-green", minSize: 3, maxSize: 6, desiredCapacity: 4, canaryInstances: 1, amis } as never);
+        const asgs = Object.values(JSON.parse(json).resource.aws_autoscaling_group as Record<string, { name: string; min_size: number; desired_capacity: number }>);
+        const alarms = allOf(json, "aws_cloudwatch_metric_alarm").map((a) => a.threshold);
+        return { groups: Object.fromEntries(asgs.map((g) => [g.name.slice(-4), [g.min_size, g.desired_capacity]])), alarms };
+      };
+      // Mid-roll, before verification: the new generation at 1 (min 1), the old at its size.
+      expect(sized({ current: { imageId: AMI_B }, retiring: { imageId: AMI_A } })).toEqual({ groups: { bbbb: [1, 1], aaaa: [3, 4] }, alarms: [1, 1] });
+      // Verified (the retire): full size; a first deploy too. The threshold stays min(minSize, slice).
+      expect(sized({ current: { imageId: AMI_B, verifiedAt: "2026-11-29T05:00:00Z" } })).toEqual({ groups: { bbbb: [3, 4] }, alarms: [1] });
+      expect(sized({ current: { imageId: AMI_B } })).toEqual({ groups: { bbbb: [3, 4] }, alarms: [1] });
+      // Without a slice: today's sizes and threshold.
+      const plain = synthCluster({ strategy: "blue-green", minSize: 3, maxSize: 6, desiredCapacity: 4, amis: { current: { imageId: AMI_B }, retiring: { imageId: AMI_A } } });
+      expect(allOf(plain, "aws_autoscaling_group").map((g) => [g.min_size, g.desired_capacity])).toEqual([[3, 4], [3, 4]]);
+      expect(allOf(plain, "aws_cloudwatch_metric_alarm").map((a) => a.threshold)).toEqual([3, 3]);
+    });
+
     it("refresh: one group whose name never changes; a bump changes only the launch template's image and the group's template version", () => {
       const refresh = { strategy: "refresh" as const, refresh: { batch: 2, minHealthyPercent: 50 } };
       const a = resources(synthCluster({ ...refresh, amis: { current: { imageId: AMI_A } } }));
@@ -229,7 +247,7 @@ describe("EcsCluster", () => {
       ["amis", { amis: undefined }],
       ["amis.current.imageId", { amis: { current: { imageId: "ami-XYZ" } } }],
       ["canaryInstances", { canaryInstances: 0 }],
-      ["canaryInstances", { strategy: "blue-green" as const, canaryInstances: 1 }],
+      ["canaryInstances", { strategy: "refresh" as const, canaryInstances: 1 }],
       ["amis.retiring.imageId", { strategy: "blue-green" as const, amis: { current: { imageId: AMI_A }, retiring: { imageId: AMI_A } } }],
       ["followSsmParameter", { amis: undefined, strategy: "blue-green" as const, followSsmParameter: "/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended" }],
       ["instanceType", { amis: { current: { imageId: AMI_A, ssmParameter: "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended" } } }],

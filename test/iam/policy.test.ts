@@ -176,7 +176,7 @@ describe("the driver's own calls (SDK v3 commands in scripts/, the simulator asi
     }
     // Rebalance and the rollout's drain are apply's: a role that may only watch cannot force deployments.
     expect(DRIVER_CALLS.filter((c) => c.role === "watch").every((c) => READ.test(c.action))).toBe(true);
-    expect(DRIVER_CALLS.filter((c) => c.role !== "watch").map((c) => c.action).sort()).toEqual(["autoscaling:ResumeProcesses", "autoscaling:SetDesiredCapacity", "autoscaling:SuspendProcesses", "autoscaling:TerminateInstanceInAutoScalingGroup", "autoscaling:UpdateAutoScalingGroup", "ecs:StopTask", "ecs:UpdateContainerInstancesState", "ecs:UpdateService"]);
+    expect(DRIVER_CALLS.filter((c) => c.role !== "watch").map((c) => c.action).sort()).toEqual(["autoscaling:ResumeProcesses", "autoscaling:SetDesiredCapacity", "autoscaling:SuspendProcesses", "autoscaling:TerminateInstanceInAutoScalingGroup", "autoscaling:UpdateAutoScalingGroup", "ecs:PutClusterCapacityProviders", "ecs:StopTask", "ecs:UpdateContainerInstancesState", "ecs:UpdateService"]);
   });
 
   it("the fleet actions are scoped to the config's clusters", () => {
@@ -204,6 +204,8 @@ const LIFECYCLE: Record<string, { describe: string; create: string; delete: stri
   aws_cloudwatch_log_group: { describe: "logs:DescribeLogGroups", create: "logs:CreateLogGroup", delete: "logs:DeleteLogGroup", tag: "logs:TagResource" },
   aws_cloudwatch_metric_alarm: { describe: "cloudwatch:DescribeAlarms", create: "cloudwatch:PutMetricAlarm", delete: "cloudwatch:DeleteAlarms", tag: "cloudwatch:TagResource" },
   aws_ecs_cluster: { describe: "ecs:DescribeClusters", create: "ecs:CreateCluster", delete: "ecs:DeleteCluster", tag: "ecs:TagResource" },
+  aws_ecs_capacity_provider: { describe: "ecs:DescribeCapacityProviders", create: "ecs:CreateCapacityProvider", delete: "ecs:DeleteCapacityProvider", tag: "ecs:TagResource" },
+  aws_ecs_cluster_capacity_providers: { describe: "ecs:DescribeClusters", create: "ecs:PutClusterCapacityProviders", delete: "ecs:PutClusterCapacityProviders" },
   aws_iam_instance_profile: { describe: "iam:GetInstanceProfile", create: "iam:CreateInstanceProfile", delete: "iam:DeleteInstanceProfile", tag: "iam:TagInstanceProfile" },
   aws_iam_role: { describe: "iam:GetRole", create: "iam:CreateRole", delete: "iam:DeleteRole", tag: "iam:TagRole" },
   aws_iam_role_policy: { describe: "iam:GetRolePolicy", create: "iam:PutRolePolicy", delete: "iam:DeleteRolePolicy" },
@@ -219,14 +221,15 @@ const LIFECYCLE: Record<string, { describe: string; create: string; delete: stri
 
 type Stack = { resource: Record<string, Record<string, Record<string, any>>>; data?: Record<string, unknown>; terraform: { backend: { s3: Record<string, any> } } };
 
-/** This repository's stacks, production in the middle of a blue-green roll (two generations). */
+/** This repository's stacks, production in the middle of a blue-green roll (two generations) with capacity providers. */
 function synthesizedStacks(): { env: Environment; stack: Stack }[] {
   const dir = mkdtempSync(join(tmpdir(), "amiroll-iam-"));
   const pins = JSON.parse(readFileSync(REPO_PINS_PATH, "utf8"));
   pins.production.apps.retiring = { imageId: "ami-0aaaaaaaaaaaaaaaa" };
   const pinsPath = join(dir, "amis.json");
   writeFileSync(pinsPath, JSON.stringify(pins));
-  const { stacks } = synthesizeRepo({ outdir: join(dir, "out"), pinsPath });
+  const withProviders = environments.map((e) => (e.name === "production" ? { ...e, clusters: e.clusters.map((c) => ({ ...c, capacityProviders: true })) } : e));
+  const { stacks } = synthesizeRepo({ outdir: join(dir, "out"), pinsPath, environments: withProviders });
   return stacks.map((s) => ({ env: environments.find((e) => e.name === s.name)!, stack: JSON.parse(readFileSync(s.file, "utf8")) }));
 }
 
@@ -261,6 +264,9 @@ describe("terraform over the synthesized stacks", () => {
     };
     const a = (env: Environment, service: string, rest: string) => `arn:aws:${service}:${env.region}:123456789012:${rest}`;
     for (const { env, body } of byType("aws_ecs_cluster")) lifecycle("aws_ecs_cluster", a(env, "ecs", `cluster/${body.name}`));
+    for (const { env, body } of byType("aws_ecs_capacity_provider")) lifecycle("aws_ecs_capacity_provider", a(env, "ecs", `capacity-provider/${body.name}`));
+    expect(byType("aws_ecs_capacity_provider")).toHaveLength(2);
+    for (const { env } of byType("aws_ecs_cluster_capacity_providers")) covered("ecs:PutClusterCapacityProviders", a(env, "ecs", "cluster/production-apps"));
     for (const { env, body } of byType("aws_autoscaling_group")) {
       lifecycle("aws_autoscaling_group", a(env, "autoscaling", `autoScalingGroup:0f5c1e2a-1111-2222-3333-444455556666:autoScalingGroupName/${body.name}`));
       covered("autoscaling:PutLifecycleHook", a(env, "autoscaling", `autoScalingGroup:0f5c1e2a-1111-2222-3333-444455556666:autoScalingGroupName/${body.name}`));

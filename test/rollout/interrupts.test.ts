@@ -100,11 +100,40 @@ describe("Ctrl-C at every point of a healthy rollout, then the same command agai
     expect(s.lines.join("\n")).toContain("Run amiroll rollout again: it continues from where the world is.");
   });
 
-  it("staging (replace, proven on a canary): before its pin, in the canary's apply, before the canary, in the replace's plan and apply, before the gates", async () => {
+  it("staging (replace, proven on a canary): before its pin, in the canary's apply, before the canary, in its soak, in the replace's plan and apply, before the gates", async () => {
     const s = await simulated();
-    const finished = await chain(s, ["staging:pin", "staging:apply:created", "staging:canary", "staging:plan", "staging:apply:deleting", "staging:verify"]);
+    const finished = await chain(s, ["staging:pin", "staging:apply:created", "staging:canary", "staging:canary:soak", "staging:plan", "staging:apply:deleting", "staging:verify"]);
     expect(finished.waves.map((w) => w.outcome)).toEqual(["done", "done"]);
     for (const env of ["staging", "production"]) expect(s.groupImages(env)).toEqual([PINNED]);
+    expectNothingRejected(s);
+    expect(s.violations()).toEqual([]);
+  });
+});
+
+describe("Ctrl-C at every step of a canary slice, then the same command again (issue 20.2)", () => {
+  it("staging blue-green with a slice: before its pin, in the add apply, before the canary, in its soak, before the drain of the rest, the watch and the gates, in the retire apply", async () => {
+    const s = await simulated({ edit: (c) => Object.assign(c.staging, { strategy: "blue-green", canary: { instances: 1, soak: "1m" }, soak: "1m" }) });
+    const finished = await chain(s, ["staging:pin", "staging:apply:created", "staging:canary", "staging:canary:soak", "staging:drain", "staging:migrate", "staging:verify", "staging:apply:deleting"]);
+    expect(finished.waves.map((w) => w.outcome)).toEqual(["done", "done"]);
+    // The run after the one cut short in the soak judged the slice again from its start, passed
+    // it, and was interrupted before the drain of the rest, which the next run began with.
+    expect(s.steps[4]).toEqual(["staging:canary", "staging:drain"]);
+    expect(s.steps[5][0]).toBe("staging:drain");
+    for (const env of ["staging", "production"]) expect(s.groupImages(env)).toEqual([PINNED]);
+    expectNothingRejected(s);
+    expect(s.violations()).toEqual([]);
+  });
+
+  it("staging refresh with a slice: before the batches, once the slice's old instance is DRAINING, in its soak, after a batch's termination, before the gates; then the same command finishes", async () => {
+    const s = await simulated({ edit: (c) => Object.assign(c.staging, { strategy: "refresh", canary: { instances: 1, soak: "1m" }, soak: "1m" }) });
+    const finished = await chain(s, ["staging:refresh", "staging:refresh:drained", "staging:canary:soak", "staging:refresh:terminated", "staging:verify"]);
+    expect(finished.waves.map((w) => w.outcome)).toEqual(["done", "done"]);
+    // The slice was judged again by each run that found no more than a slice of old instances
+    // replaced: the one after its soak was cut, and (conservatively) the one after its batch was
+    // terminated; never skipped.
+    expect(s.lines.filter((l) => /apps: canary passed/.test(l)).length).toBe(2);
+    expect(s.instances("staging", PINNED).length).toBeGreaterThan(0);
+    expect(s.instanceImages("staging")).toEqual([PINNED]);
     expectNothingRejected(s);
     expect(s.violations()).toEqual([]);
   });
@@ -350,7 +379,7 @@ describe("--state-dir and AMIROLL_SIM_INTERRUPT are checked before anything runs
   it("AMIROLL_SIM_INTERRUPT names an environment and a point", async () => {
     process.env.AMIROLL_SIM_INTERRUPT = "production:somewhere";
     try {
-      await expect(run(["--simulate"])).rejects.toThrow(/^AMIROLL_SIM_INTERRUPT: production:somewhere: not ENV:POINT with ENV one of staging, production and POINT one of reactivate, pin, apply, canary, refresh, drain, migrate, verify, plan, rollback:pinned, rollback:reactivated, apply:created, apply:deleting, refresh:drained, refresh:terminated$/);
+      await expect(run(["--simulate"])).rejects.toThrow(/^AMIROLL_SIM_INTERRUPT: production:somewhere: not ENV:POINT with ENV one of staging, production and POINT one of reactivate, pin, apply, canary, refresh, drain, migrate, verify, plan, rollback:pinned, rollback:reactivated, apply:created, apply:deleting, refresh:drained, refresh:terminated, canary:soak$/);
     } finally {
       delete process.env.AMIROLL_SIM_INTERRUPT;
     }

@@ -8,6 +8,7 @@ import { basename } from "node:path";
 import { rolloutMarkdown, rolloutText } from "../../scripts/rollout/report";
 import { wavesOf } from "../../scripts/rollout/rollout";
 import { parseState, readBackupRecord, restoreState } from "../../scripts/terraform/state-backup";
+import type { StateVersionReader } from "../../scripts/terraform/state-version";
 import type { StepKind } from "../../scripts/rollout/state";
 import { loadEnvironments } from "../support/repo-config";
 import { PINNED, type SimulatedRolloutOptions, simulatedRollout } from "../support/simulated-rollout";
@@ -187,29 +188,42 @@ describe("resume after a crash", () => {
 });
 
 describe("state backups before every apply", () => {
-  it("each wave's applies are preceded by a backup of the state and the pins as they were, named in the log and the report", async () => {
+  it("each wave's applies are preceded by a backup of the state and the pins as they were, and the S3 object's version, named in the log and the report", async () => {
     const s = await simulated();
-    const result = await s.run();
+    // What the S3 backend's state object would say: a version id per state (S3 itself is tested in test/terraform/state-version.test.ts and against moto).
+    const asked: string[] = [];
+    const stateVersion: StateVersionReader = async (backend, pulled) => {
+      asked.push(`${backend.bucket}/${backend.key} ${pulled.serial}`);
+      return { versionId: `v-${pulled.serial}`, note: `S3 version v-${pulled.serial}`, short: `S3 version v-${pulled.serial}` };
+    };
+    const result = await s.run({ stateVersion });
     const [staging, production] = result.waves;
     // Staging (replace): the canary's apply, then the replace; production (blue-green): the add, then the retire.
     expect(staging.backups).toHaveLength(2);
     expect(production.backups).toHaveLength(2);
     const log = s.lines.join("\n");
-    for (const [env, files] of [["staging", staging.backups], ["production", production.backups]] as const) {
-      for (const file of files) {
+    expect(asked).toHaveLength(4);
+    for (const [env, shown] of [["staging", staging.backups], ["production", production.backups]] as const) {
+      for (const line of shown) {
+        // The report names the file and its S3 version: `FILE (S3 version v-N)`.
+        expect(line).toMatch(/^\S+-serial0*\d+\.tfstate \(S3 version v-\d+\)$/);
+        const [, file, serial, version] = /^(\S+-serial0*(\d+)\.tfstate) \(S3 version v-(\d+)\)$/.exec(line)!;
+        expect(version).toBe(serial);
         expect(file.startsWith(`${s.world.backups!.dir}/${env}/`)).toBe(true);
         // Named before the apply it precedes.
-        const named = log.indexOf(`${env}: state backed up to ${file} (serial `);
+        const named = log.indexOf(`${env}: state backed up to ${file} (serial ${serial}; pins beside it; S3 version v-${serial})`);
         expect(named).toBeGreaterThan(-1);
         expect(log.indexOf(`${env}: terraform apply`, named)).toBeGreaterThan(named);
-        expect(rolloutText(result)).toContainEqual(`  state backed up before an apply: ${file}`);
+        expect(rolloutText(result)).toContainEqual(`  state backed up before an apply: ${line}`);
       }
     }
-    const record = (file: string) => JSON.parse(readFileSync(file.replace(/\.tfstate$/, ".json"), "utf8"));
-    const pinsOf = (file: string) => JSON.parse(readFileSync(file.replace(/\.tfstate$/, ".amis.json"), "utf8"));
+    const fileOf = (line: string) => line.split(" ")[0];
+    const record = (line: string) => JSON.parse(readFileSync(fileOf(line).replace(/\.tfstate$/, ".json"), "utf8"));
+    const pinsOf = (line: string) => JSON.parse(readFileSync(fileOf(line).replace(/\.tfstate$/, ".amis.json"), "utf8"));
     // The state the retire started from is the one the add left: same lineage, one serial on.
     const [add, retire] = production.backups.map(record);
-    expect(retire).toMatchObject({ environment: "production", lineage: add.lineage, serial: add.serial + 1, s3VersionId: null });
+    expect(add).toMatchObject({ s3VersionId: `v-${add.serial}`, s3Version: `S3 version v-${add.serial}`, backend: { key: "amiroll/production/terraform.tfstate" } });
+    expect(retire).toMatchObject({ environment: "production", lineage: add.lineage, serial: add.serial + 1, s3VersionId: `v-${add.serial + 1}` });
     expect(add.purpose).toMatch(/^rollout: .*\(add\)$/);
     expect(retire.purpose).toMatch(/^rollout: .*\(retire\)$/);
     // The pins beside each: before the add, the old image kept as retiring; before the retire, verified and no longer kept.

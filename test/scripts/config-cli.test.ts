@@ -40,7 +40,7 @@ describe("the config of every verb", () => {
     ["--config naming nothing", ["plan", "--env", "staging", "--config", "/nonexistent/amiroll.json"], {}, /^amiroll: --config: \/nonexistent\/amiroll\.json does not exist$/],
     ["AMIROLL_CONFIG naming nothing", ["bump", "--simulate"], { AMIROLL_CONFIG: "/nonexistent/amiroll.json" }, /^amiroll: AMIROLL_CONFIG: \/nonexistent\/amiroll\.json does not exist$/],
     ["JSON that does not parse", ["rollout", "--simulate"], { AMIROLL_CONFIG: write("broken.json", '{"environments": {\n  "staging": }\n}') }, /^amiroll: .*broken\.json: \(file\): is not valid JSON \(expected an amiroll config object\) at line 2, column 14: /],
-    ["the pins file given as the config", ["status", "--simulate"], { AMIROLL_CONFIG: REPO_PINS_PATH }, /^amiroll: .*stacks\/amis\.json: staging: unknown field \(known: \$schema, pins, outDir, environments, pullRequests, backups\)$/],
+    ["the pins file given as the config", ["status", "--simulate"], { AMIROLL_CONFIG: REPO_PINS_PATH }, /^amiroll: .*stacks\/amis\.json: staging: unknown field \(known: \$schema, pins, outDir, environments, pullRequests, backups, maxParallel, notices\)$/],
     ["a field at fault", ["watch", "--env", "staging", "--simulate"], { AMIROLL_CONFIG: write("bad-field.json", JSON.stringify({ environments: { staging: { region: "Ireland" } } })) }, /^amiroll: .*bad-field\.json: environments\.staging\.region: "Ireland" is not valid \(expected a region such as eu-west-1\)$/],
     [
       "a boot grace period under a minute (rollout --simulate: before the simulated world is made)",

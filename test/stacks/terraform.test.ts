@@ -34,11 +34,16 @@ const MID_ROLL: Pins = {
 const REFRESHING: Environment[] = environments.map((e) =>
   e.name === "staging" ? { ...e, clusters: e.clusters.map((c) => ({ ...c, strategy: "refresh" as const, refresh: { batch: 1 } })) } : e,
 );
+/** Production with a canary slice of 1 instance (issue 20.2): its new generation starts at the slice's size. */
+const SLICED: Environment[] = environments.map((e) =>
+  e.name === "production" ? { ...e, clusters: e.clusters.map((c) => ({ ...c, canary: { instances: 1, soakMs: 120_000, text: "1 instance" }, canaryInstances: 1 })) } : e,
+);
 const CASES: { label: string; env: string; pins: Pins; environments?: Environment[] }[] = [
   { label: "staging", env: "staging", pins },
   { label: "production", env: "production", pins },
   { label: "production mid blue-green roll (two generations)", env: "production", pins: MID_ROLL },
   { label: "staging on the refresh strategy", env: "staging", pins, environments: REFRESHING },
+  { label: "production mid blue-green roll with a canary slice (the new generation at 1)", env: "production", pins: MID_ROLL, environments: SLICED },
 ];
 
 describeTerraform(`terraform validate and terraform test on the synthesized stacks${suffix}`, () => {
@@ -141,8 +146,12 @@ function tftest(stack: any, env: Environment, allPins: Pins): string {
       assert(`${lt}.block_device_mappings[0].ebs[0].volume_type == "gp3"`, `${lt} root volume must be gp3`);
       assert(`${lt}.monitoring[0].enabled == true`, `${lt} must have detailed monitoring`);
     }
+    // A blue-green canary slice: the unverified new generation beside a retiring one starts at the slice's size.
+    const sliced = cluster.strategy === "blue-green" && cluster.canaryInstances !== undefined && amis.retiring !== undefined && amis.current.verifiedAt === undefined;
     for (const asg of groups) {
-      assert(`${asg}.min_size == ${cluster.minSize} && ${asg}.max_size == ${cluster.maxSize}`, `${asg} sizes`);
+      const slice = sliced && asg.includes(amis.current.imageId);
+      const minSize = slice ? Math.min(cluster.minSize, cluster.canaryInstances!) : cluster.minSize;
+      assert(`${asg}.min_size == ${minSize} && ${asg}.max_size == ${cluster.maxSize}${slice ? ` && ${asg}.desired_capacity == ${cluster.canaryInstances}` : ""}`, `${asg} sizes`);
       assert(`length(${asg}.vpc_zone_identifier) == ${env.subnets.length}`, `${asg} must span every subnet`);
       assert(
         `length([for h in ${asg}.initial_lifecycle_hook : h if h.lifecycle_transition == "autoscaling:EC2_INSTANCE_TERMINATING" && h.name == "${cluster.ecsClusterName}-drain-hook"]) == 1`,

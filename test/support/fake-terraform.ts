@@ -40,10 +40,25 @@ export function fakeState(lineage: string, serial: number, addresses: readonly s
 }
 
 /**
- * Writes the stand-in into `dir`; returns the env that points amiroll at it, its plan JSON being
- * `planJson`, its state (FAKE_STATE) a small one of lineage "fake-lineage", serial 3.
+ * AWS for the verbs' real path beside the stand-in: credentials that are no one's, no config file of
+ * this machine, and an endpoint on 127.0.0.1 where nothing listens. What the verbs ask of AWS on
+ * that path (the S3 state object's version before an apply) is refused at once, on loopback,
+ * never sent to AWS.
  */
-export function fakeTerraform(dir: string, planJson: unknown): { AMIROLL_TERRAFORM: string; FAKE_PLAN_JSON: string; FAKE_LOG: string; FAKE_STATE: string } {
+export const NO_AWS = {
+  AWS_ENDPOINT_URL: "http://127.0.0.1:1",
+  AWS_ACCESS_KEY_ID: "fake",
+  AWS_SECRET_ACCESS_KEY: "fake",
+  AWS_PROFILE: "",
+  AWS_CONFIG_FILE: "/nonexistent/aws-config",
+  AWS_SHARED_CREDENTIALS_FILE: "/nonexistent/aws-credentials",
+};
+
+/**
+ * Writes the stand-in into `dir`; returns the env that points amiroll at it (and at NO_AWS), its
+ * plan JSON being `planJson`, its state (FAKE_STATE) a small one of lineage "fake-lineage", serial 3.
+ */
+export function fakeTerraform(dir: string, planJson: unknown): { AMIROLL_TERRAFORM: string; FAKE_PLAN_JSON: string; FAKE_LOG: string; FAKE_STATE: string } & typeof NO_AWS {
   const bin = join(dir, "terraform");
   writeFileSync(bin, SCRIPT);
   chmodSync(bin, 0o755);
@@ -53,5 +68,5 @@ export function fakeTerraform(dir: string, planJson: unknown): { AMIROLL_TERRAFO
   writeFileSync(log, "");
   const state = join(dir, "fake-state.json");
   writeFileSync(state, fakeState("fake-lineage", 3, ["aws_ecs_cluster.apps", "aws_autoscaling_group.capacity"]));
-  return { AMIROLL_TERRAFORM: bin, FAKE_PLAN_JSON: plan, FAKE_LOG: log, FAKE_STATE: state };
+  return { AMIROLL_TERRAFORM: bin, FAKE_PLAN_JSON: plan, FAKE_LOG: log, FAKE_STATE: state, ...NO_AWS };
 }

@@ -367,7 +367,7 @@ describe("first deploys (create)", () => {
       expect([env, result.expect, result.expectFrom, result.creating, result.accepted, result.reasons]).toEqual([env, "create", "inferred", ["apps"], true, []]);
       expect(result.verdicts.every((v) => v.kind === "create" && v.reason === "part of the first deploy of cluster apps")).toBe(true);
       // Everything the stack has: the cluster, IAM, security group, drain hook, and the capacity.
-      expect(new Set(result.verdicts.map((v) => v.type))).toEqual(new Set([...AMIROLL_RESOURCE_TYPES].filter((t) => t !== "aws_vpc_security_group_ingress_rule")));
+      expect(new Set(result.verdicts.map((v) => v.type))).toEqual(new Set([...AMIROLL_RESOURCE_TYPES].filter((t) => !["aws_vpc_security_group_ingress_rule", "aws_ecs_capacity_provider", "aws_ecs_cluster_capacity_providers"].includes(t))));
       expect(guardText(result)).toMatch(/^plan guard: ACCEPTED \(expected a first deploy of apps, inferred from the amiroll_clusters output\)\n {2}apps: \(not deployed\) -> ami-0c8e1f5b2a9d47e31 \(first deploy\)/);
     }
   });
@@ -468,6 +468,7 @@ describe("first deploys (create)", () => {
     const out = join(mkdtempSync(join(tmpdir(), "amiroll-types-")), "out");
     for (const stack of synthesizeStacks({ environments: loadEnvironments(), pins: repoPins, outDir: out })) collect(JSON.parse(readFileSync(stack.file, "utf8")));
     collect(JSON.parse(synthCluster({ ingress: [{ description: "ALB", fromPort: 32768, toPort: 65535, sourceSecurityGroupId: "sg-0123456789abcdef0" }], alarmActions: ["arn:aws:sns:eu-west-1:123456789012:ops"] })));
+    collect(JSON.parse(synthCluster({ strategy: "blue-green", capacityProviders: true })));
     expect([...types].sort()).toEqual([...AMIROLL_RESOURCE_TYPES].sort());
     // Every resource class the constructs may use (constructs/aws.ts) is in the list too.
     const classes = Object.entries(aws as Record<string, any>)

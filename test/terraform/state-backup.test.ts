@@ -4,7 +4,7 @@
  * diff of its addresses; and the simulated terraform's state pull and push, with terraform's
  * lineage and serial checks.
  */
-import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { UsageError } from "../../scripts/core/errors";
@@ -99,6 +99,26 @@ describe("checkBackupDir", () => {
     expect(error).toBeInstanceOf(UsageError);
     expect(error.message).toBe(`backups.dir: ${join(root, "a-file", "backups")}: cannot be made: ${join(root, "a-file")} is a file, not a directory`);
     expect(readdirSync(root)).toEqual(["a-file"]);
+  });
+});
+
+describe("checkBackupDir: a directory amiroll cannot write in", () => {
+  // Root writes through any mode, so the mode is tried only for others; a directory nobody can
+  // make anything in (Linux's /proc/self) stands in for it everywhere.
+  it("a directory whose mode forbids writing (not as root): one-line UsageError naming the setting and the cause", () => {
+    if (process.getuid?.() === 0) return;
+    const dir = join(tmp(), "read-only");
+    mkdirSync(dir, { mode: 0o555 });
+    const error = thrown(() => checkBackupDir(settings(join(dir, "backups")), "staging"));
+    expect(error).toBeInstanceOf(UsageError);
+    expect(error.message).toBe(`backups.dir: ${join(dir, "backups")}: cannot be written (EACCES in ${dir}): backups of the state are taken before every apply`);
+  });
+
+  it("a directory where nothing can be made: one-line UsageError, nothing left behind", () => {
+    if (!existsSync("/proc/self")) return;
+    const error = thrown(() => checkBackupDir(settings("/proc/self/amiroll-backups"), "staging"));
+    expect(error).toBeInstanceOf(UsageError);
+    expect(error.message).toMatch(/^backups\.dir: \/proc\/self\/amiroll-backups: cannot be written \(E[A-Z]+ in \/proc\/self\): backups of the state are taken before every apply$/);
   });
 });
 
