@@ -35,6 +35,7 @@ export const MATRIX_CONFIG_PATH = join(__dirname, "../stacks/amiroll.json");
 export const MATRIX_SCENARIOS = [
   "healthy",
   "broken-ami",
+  "alarm",
   "throttling",
   "slow-drain",
   "az-outage",
@@ -108,11 +109,15 @@ export interface FaultCell {
  * This repository's config with every environment and cluster set to `strategy`, read and
  * validated by the config loader (its pins too); AMIROLL_PINS and CDKTF_OUTDIR are ignored.
  */
-export function matrixConfig(strategy: CapacityStrategy, path: string = MATRIX_CONFIG_PATH): Config {
-  const raw = structuredClone(readJsonFile(path, path, "an amiroll config object")) as { environments: Record<string, { strategy?: string; clusters?: Record<string, { strategy?: string }> }> };
-  for (const env of Object.values(raw.environments ?? {})) {
+export function matrixConfig(strategy: CapacityStrategy, path: string = MATRIX_CONFIG_PATH, scenario?: MatrixScenario): Config {
+  const raw = structuredClone(readJsonFile(path, path, "an amiroll config object")) as { environments: Record<string, { strategy?: string; alarms?: unknown; clusters?: Record<string, { strategy?: string }> }> };
+  for (const [name, env] of Object.entries(raw.environments ?? {})) {
     env.strategy = strategy;
     for (const cluster of Object.values(env.clusters ?? {})) delete cluster.strategy;
+    // The alarm scenario's cells watch every alarm of the environment's clusters (the sim's
+    // `<env>-<cluster>-error-rate`, `-latency-p99`, `-cpu-high`) by prefix; the other cells watch
+    // none, as this repository's config does, so their timelines stay as they were.
+    if (scenario === "alarm") env.alarms = { prefix: `${name}-` };
   }
   const loaded = parseConfig(raw, path, { env: {} });
   return { ...loaded, pins: readPins(loaded.pinsPath, loaded.environments, loaded.pinsShownAs) };
@@ -155,7 +160,7 @@ const SYNTHESIS = cachedSynthesis();
 export async function runFaultCell(scenario: MatrixScenario, strategy: CapacityStrategy, configPath?: string): Promise<FaultCell> {
   const wallStart = performance.now();
   const cpuStart = process.cpuUsage();
-  const config = matrixConfig(strategy, configPath);
+  const config = matrixConfig(strategy, configPath, scenario);
   const lines: string[] = [];
   const log = createLogger("text", (line) => lines.push(line));
   const world = await simulatedWorld(config, { scenario, log, synthesize: SYNTHESIS });
@@ -266,6 +271,8 @@ export interface ExpectedVerdict {
   readonly withinMs?: number;
   /** The report names a lost zone. */
   readonly namesLostZone?: boolean;
+  /** The deciding wave's reason names the alarm in ALARM and quotes CloudWatch's reason. */
+  readonly namesAlarm?: boolean;
 }
 
 const DONE: ExpectedVerdict = { outcomes: ["done"], exitCode: 0, imageRejected: false };
@@ -273,6 +280,9 @@ const DONE: ExpectedVerdict = { outcomes: ["done"], exitCode: 0, imageRejected: 
 export const EXPECTED: Readonly<Record<MatrixScenario, ExpectedVerdict>> = {
   healthy: DONE,
   "broken-ami": { outcomes: ["failed", "rolled back"], exitCode: 1, imageRejected: true, oldCapacityServing: true, withinMs: 10 * 60_000 },
+  // The error-rate alarm fires 2 minutes after tasks run on the new image: the canary (replace)
+  // or the watch (blue-green) sees it, the wave rolls back, the old capacity serves.
+  alarm: { outcomes: ["rolled back"], exitCode: 1, imageRejected: true, oldCapacityServing: true, withinMs: 15 * 60_000, namesAlarm: true },
   throttling: DONE,
   "slow-drain": DONE,
   "az-outage": { ...DONE, namesLostZone: true },
@@ -293,6 +303,7 @@ export function verdictProblems(cell: FaultCell): string[] {
   if (want.oldCapacityServing && !cell.oldCapacityServing) problems.push("old capacity not serving");
   if (want.withinMs !== undefined && cell.timeToVerdictMs > want.withinMs) problems.push(`verdict after ${elapsedText(cell.timeToVerdictMs)}, expected within ${elapsedText(want.withinMs)}`);
   if (want.namesLostZone && !cell.report.some((l) => / \(zone lost: /.test(l))) problems.push("the report names no lost zone");
+  if (want.namesAlarm && !/alarm in ALARM: \S+-error-rate \(Threshold Crossed: /.test(cell.reason ?? "")) problems.push("the reason names no alarm in ALARM with its reason");
   if (!want.namesLostZone && cell.lostZones.length > 0) problems.push(`the report names a lost zone (${cell.lostZones.join(", ")}) where none was lost`);
   return problems;
 }

@@ -16,6 +16,7 @@ import { UsageError } from "../core/errors";
 import { type CommonOptions, EXIT, Exit, findEnvironment, interruptible, loadConfig, outputFileOption, stderrSink, withCommonOptions } from "./common";
 import { holdsOf } from "../rollout/rollout";
 import { type Stack, openStack } from "./stack";
+import { type AlarmsSeen, alarmWarnings, seeAlarms } from "../fleet/alarms";
 
 export interface GuardFlags {
   readonly expect?: Shape;
@@ -98,13 +99,22 @@ export function planCommand(): Command {
     const log = createLogger(options.logFormat, stderrSink);
     const config = loadConfig(options);
     const environment = findEnvironment(config.environments, options.env);
+    // The watched alarms' client, made now: a bad AMIROLL_AWS_MAX_ATTEMPTS is exit 2 before terraform runs.
+    const realClients = environment.alarms && !options.simulate ? (require("../fleet/clients") as typeof import("../fleet/clients")).createAwsClients(environment) : undefined;
     const interrupt = interruptible(log);
     try {
       const stack = await openStack({ config, environment, log, simulate: options.simulate, scenario: options.scenario, signal: interrupt.signal });
       const planFile = planFileFor(out, environment.name, stack.directory);
       const { plan, guard } = await planAndGuard(stack, planFile, options, log);
       const applyCommand = options.simulate ? `amiroll apply --env ${environment.name} --simulate` : `amiroll apply --env ${environment.name} --plan ${planFile}`;
-      const parts = planComment(plan, guard, { env: environment.name, applyCommand, holds: holdsOf(environment) });
+      // The watched alarms (config `alarms`): unknown names and alarms in ALARM are warned about here, and shown in the comment.
+      let alarms: AlarmsSeen | undefined;
+      if (environment.alarms) {
+        const cloudwatch = stack.simulation?.clients.cloudwatch ?? realClients!.cloudwatch;
+        alarms = await seeAlarms(cloudwatch, environment.alarms);
+        for (const warning of alarmWarnings(environment.name, alarms)) log.warn(warning, { env: environment.name });
+      }
+      const parts = planComment(plan, guard, { env: environment.name, applyCommand, holds: holdsOf(environment), alarms });
       if (commentFile) {
         writeFileSync(commentFile, parts.join("\n\n"));
         log.info(`comment written to ${options.comment} (${parts.length} part${parts.length === 1 ? "" : "s"})`);

@@ -15,6 +15,8 @@ import { type FleetStatus, statusJson, statusProm, statusTable, statusTsv } from
 import { type Logger, createLogger } from "../core/log";
 import { type CommonOptions, type Config, envOption, loadConfig, selectEnvironments, stderrSink, withCommonOptions } from "./common";
 import { type AwsAccess, awsAccess } from "./stack";
+import { seeAlarms } from "../fleet/alarms";
+import type { EnvironmentAlarms } from "../images/status-alarms";
 
 const FORMATS = { table: statusTable, tsv: statusTsv, json: statusJson, prom: statusProm } as const;
 
@@ -31,6 +33,7 @@ export const usedBy = (environment: Environment) => (parameter: string) =>
 export async function fleetStatus(config: Config, environments: readonly Environment[], access: AwsAccess, log: Logger): Promise<FleetStatus> {
   const now = access.clock.now();
   const clusters: ClusterStatus[] = [];
+  const alarms: EnvironmentAlarms[] = [];
   for (const environment of environments) {
     log.info(`${environment.name}: reading ${environment.clusters.length} cluster${environment.clusters.length === 1 ? "" : "s"} in ${environment.region}`, { env: environment.name });
     const clients = access.clients(environment);
@@ -58,8 +61,10 @@ export async function fleetStatus(config: Config, environments: readonly Environ
     environment.clusters.forEach((cluster, i) => {
       clusters.push(clusterStatus({ environment, cluster, pins: pins[cluster.name], release: releases.get(cluster.amiParameter)!, images, fleet: fleets[i], now }));
     });
+    // The watched alarms (config `alarms`): those in ALARM now; one that cannot be read is said so, not the end of the report.
+    if (environment.alarms) alarms.push({ environment: environment.name, ...(await seeAlarms(clients.cloudwatch, environment.alarms)) });
   }
-  return { at: now, clusters };
+  return { at: now, clusters, ...(alarms.length > 0 && { alarms }) };
 }
 
 export function statusCommand(): Command {

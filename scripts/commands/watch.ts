@@ -9,6 +9,7 @@ import { balanceTable, serviceBalance } from "../fleet/balance";
 import { type AwsClients, createAwsClients } from "../fleet/clients";
 import { failureReason, progressItem, reportLines } from "../fleet/report";
 import { type WatchResult, watchMigration } from "../fleet/watch";
+import { type AlarmVerdict, alarmCheck } from "../fleet/alarms";
 import { type Clock, wallClock } from "../core/clock";
 import type { Environment } from "../config/environments";
 import { type Logger, createLogger } from "../core/log";
@@ -108,6 +109,10 @@ export async function watchEnvironment(options: WatchEnvironmentOptions): Promis
   log.info(`watching ${environment.name}: ${clusters.map((c) => `${c.name} -> ${c.targetImageIds.join(", ")}`).join("; ")}`, { env: environment.name });
 
   let result: WatchResult;
+  // The watched alarms (config `alarms`), every 30 s at most: one in ALARM ends the watch, exit 1.
+  const alarms = alarmCheck({ cloudwatch: clients.cloudwatch, watch: environment.alarms, clock, since: clock.now() });
+  let alarm: AlarmVerdict | undefined;
+  const fired = new Error("a watched alarm is in ALARM");
   try {
     result = await watchMigration({
       clients,
@@ -115,9 +120,21 @@ export async function watchEnvironment(options: WatchEnvironmentOptions): Promis
       clusters,
       timeoutMs,
       stallAfterMs,
+      // Only with alarms to watch: without, the watch takes not one await more than before.
+      ...(environment.alarms && {
+        onSnapshot: async () => {
+          alarm = await alarms();
+          if (alarm) throw fired;
+        },
+      }),
       onCycle: ({ states }) =>
         log.progress([...states].map(([cluster, state]) => progressItem(cluster, state))),
     });
+  } catch (error) {
+    if (error !== fired || !alarm) throw error;
+    console.log(`watch of ${environment.name}: alarm`);
+    log.error(`watch of ${environment.name} failed: ${alarm.reason}`, { exitCode: EXIT.failed });
+    throw new Exit(EXIT.failed);
   } finally {
     log.endProgress();
   }

@@ -6,6 +6,7 @@ import { type RefreshBatch, type RefreshOptions, refreshOptionsProblem } from ".
 import type { ClusterSpec, EnvironmentSpec } from "../../constructs/environment-stack";
 import { Input } from "./input";
 import { type CanaryConfig, type CanarySlice, parseCanary, resolveCanary } from "./canary";
+import { type AlarmWatch, type AlarmsConfig, loadAlarms, mergeAlarms, watchesAlarms } from "./alarms";
 
 // ---------------------------------------------------------------------------------------------
 // The config as written (every field documented in docs/configuration.md).
@@ -34,6 +35,8 @@ export interface ClusterConfig {
   readonly canary?: CanaryInput;
   /** An ECS capacity provider per generation (blue-green only; docs/strategies.md). @default false */
   readonly capacityProviders?: boolean;
+  /** CloudWatch alarms watched while this cluster rolls (added to the environment's). */
+  readonly alarms?: AlarmsConfig;
 }
 
 /** A canary slice as written: one of instances and percent (of desiredCapacity), and its soak. */
@@ -100,6 +103,8 @@ export interface EnvironmentConfig {
   readonly bootGracePeriod?: string;
   /** The canary slice of every cluster (docs/strategies.md). @default none (replace: 1 instance, "2m") */
   readonly canary?: CanaryInput;
+  /** CloudWatch alarms that fail the wave when in ALARM during the watch, the soak or the canary. */
+  readonly alarms?: AlarmsConfig;
 }
 
 /** A smoke URL as loaded. */
@@ -125,6 +130,8 @@ export interface Cluster extends ClusterSpec {
   readonly bootGracePeriodMs: number;
   /** The canary slice, when the config sets one. */
   readonly canary?: CanarySlice;
+  /** The cluster's own alarms (the environment's `alarms` holds them too). */
+  readonly alarms?: AlarmWatch;
 }
 
 /** An environment as loaded: what its stack needs (EnvironmentSpec), plus the rollout's settings. */
@@ -137,6 +144,8 @@ export interface Environment extends EnvironmentSpec {
   readonly smoke: readonly SmokeCheck[];
   readonly soakMs: number;
   readonly rebalance: boolean;
+  /** The alarms the rollout watches (the environment's and its clusters'); absent: none. */
+  readonly alarms?: AlarmWatch;
 }
 
 const STRATEGIES: readonly CapacityStrategy[] = ["replace", "blue-green", "refresh"];
@@ -164,7 +173,7 @@ export function loadEnvironments(raw: unknown, file: string, field = ""): Enviro
 function loadEnvironment(name: string, input: Input): Environment {
   const f = input.object([
     "region", "accountId", "promotesFrom", "backend", "vpcId", "subnets", "strategy", "tags", "clusters",
-    "maintenanceWindows", "hold", "smoke", "soak", "rebalance", "bootGracePeriod", "canary",
+    "maintenanceWindows", "hold", "smoke", "soak", "rebalance", "bootGracePeriod", "canary", "alarms",
   ]);
   const region = f.region.formatted("region");
   const accountId = f.accountId.present ? f.accountId.formatted("accountId") : undefined;
@@ -221,9 +230,10 @@ function loadEnvironment(name: string, input: Input): Environment {
   const smoke = f.smoke.present ? f.smoke.array().map(loadSmokeCheck) : [];
   const soakMs = Math.round((f.soak.present ? durationSeconds(f.soak.formatted("duration")) : 300) * 1000);
   const rebalance = f.rebalance.present ? f.rebalance.boolean() : false;
+  const alarms = mergeAlarms([...(f.alarms.present ? [loadAlarms(f.alarms)] : []), ...clusters.flatMap((c) => c.alarms ?? [])]);
   return {
     name, region, accountId, promotesFrom, backend, vpcId, subnets, tags, clusters,
-    maintenanceWindows, ...(hold !== undefined && { hold }), smoke, soakMs, rebalance,
+    maintenanceWindows, ...(hold !== undefined && { hold }), smoke, soakMs, rebalance, ...(watchesAlarms(alarms) && { alarms }),
   };
 }
 
@@ -254,7 +264,7 @@ function bootGracePeriod(input: Input): number {
 }
 
 function loadCluster(environment: string, name: string, input: Input, envStrategy: CapacityStrategy, envBootGraceMs: number, envCanary?: CanaryConfig): Cluster {
-  const f = input.object(["instanceType", "minSize", "maxSize", "desiredCapacity", "amiParameter", "strategy", "hold", "bootGracePeriod", "capacityProviders", ...REFRESH_FIELDS, "canary"]);
+  const f = input.object(["instanceType", "minSize", "maxSize", "desiredCapacity", "amiParameter", "strategy", "hold", "bootGracePeriod", "capacityProviders", ...REFRESH_FIELDS, "canary", "alarms"]);
   const ecsClusterName = `${environment}-${name}`;
   if (ecsClusterName.length > 48) input.fail(`the ECS cluster name ${ecsClusterName} is longer than 48 characters`);
   const instanceType = f.instanceType.formatted("instanceType");
@@ -274,6 +284,7 @@ function loadCluster(environment: string, name: string, input: Input, envStrateg
   const hold = f.hold.present ? f.hold.string() : undefined;
   const bootGracePeriodMs = f.bootGracePeriod.present ? bootGracePeriod(f.bootGracePeriod) : envBootGraceMs;
   const refresh = strategy === "refresh" ? refreshOptions(f, desiredCapacity) : undefined;
+  const alarms = f.alarms.present ? loadAlarms(f.alarms) : undefined;
   for (const field of REFRESH_FIELDS) {
     if (strategy !== "refresh" && f[field].present) f[field].fail(`only the "refresh" strategy replaces instances in batches (this cluster's strategy is "${strategy}")`);
   }
@@ -286,7 +297,7 @@ function loadCluster(environment: string, name: string, input: Input, envStrateg
   const canary = canaryConfig && resolveCanary(canaryConfig, { name, strategy, desiredCapacity, refresh });
   return {
     name, ecsClusterName, instanceType, minSize, maxSize, desiredCapacity, amiParameter, strategy,
-    ...(refresh && { refresh }), ...(hold !== undefined && { hold }), bootGracePeriodMs, ...(capacityProviders && { capacityProviders }),
+    ...(refresh && { refresh }), ...(hold !== undefined && { hold }), bootGracePeriodMs, ...(capacityProviders && { capacityProviders }), ...(alarms && { alarms }),
     // The constructs size the replace strategy's canary group and a blue-green canary's new generation.
     ...(canary && { canary, ...(strategy !== "refresh" && { canaryInstances: canary.instances }) }),
   };

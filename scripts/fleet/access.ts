@@ -36,7 +36,7 @@ const THROTTLED = new Set(["ThrottlingException", "Throttling", "ThrottledExcept
 /** What AWS answers when this identity may not make the call. */
 const DENIED = new Set(["AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedException"]);
 /** IAM's prefix for each client's actions. */
-const IAM_PREFIX: Readonly<Record<string, string>> = { SSM: "ssm", EC2: "ec2", ECS: "ecs", AutoScaling: "autoscaling", SQS: "sqs" };
+const IAM_PREFIX: Readonly<Record<string, string>> = { SSM: "ssm", EC2: "ec2", ECS: "ecs", AutoScaling: "autoscaling", SQS: "sqs", CloudWatch: "cloudwatch" };
 
 /** Error names and codes that mean "no usable credentials". */
 const NO_CREDENTIALS = new Set(["CredentialsProviderError"]);

@@ -4,6 +4,7 @@
  * (scripts/sim/clients.ts), which are the same classes answered by the simulated world.
  */
 import { AutoScalingClient } from "@aws-sdk/client-auto-scaling";
+import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import { EC2Client } from "@aws-sdk/client-ec2";
 import { ECSClient } from "@aws-sdk/client-ecs";
 import { SSMClient } from "@aws-sdk/client-ssm";
@@ -16,6 +17,8 @@ export interface AwsClients {
   readonly autoScaling: AutoScalingClient;
   readonly ec2: EC2Client;
   readonly ssm: SSMClient;
+  /** The watched alarms (config `alarms`): DescribeAlarms only. */
+  readonly cloudwatch: CloudWatchClient;
 }
 
 /** Attempts per call (the first one included) unless AMIROLL_AWS_MAX_ATTEMPTS says otherwise. */
@@ -65,6 +68,7 @@ export function createAwsClients(environment: Environment, options: AwsClientsOp
     autoScaling: withAccessErrors(withoutSdkLogging(new AutoScalingClient(config)), region),
     ec2: withAccessErrors(withoutSdkLogging(new EC2Client(config)), region),
     ssm: withAccessErrors(withoutSdkLogging(new SSMClient(config)), region),
+    cloudwatch: withAccessErrors(withoutSdkLogging(new CloudWatchClient(config)), region),
   };
 }
 

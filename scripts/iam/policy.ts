@@ -289,6 +289,7 @@ export const DRIVER_CALLS: readonly DriverCall[] = [
   { action: "ecs:DescribeServices", role: "watch", scope: "ecsClusterMembers", calledBy: "fleet/snapshot.ts takeSnapshot; fleet/rebalance.ts (a service's deployments)" },
   { action: "ecs:ListTasks", role: "watch", scope: "ecsClusterMembers", calledBy: "fleet/snapshot.ts takeSnapshot: running tasks, and stopped ones for crash loops" },
   { action: "ecs:DescribeTasks", role: "watch", scope: "ecsClusterMembers", calledBy: "fleet/snapshot.ts takeSnapshot" },
+  { action: "cloudwatch:DescribeAlarms", role: "watch", scope: "noResourceLevelPermissions", calledBy: "fleet/alarms.ts readAlarms: the watched alarms (config alarms) by name and name prefix (status, plan's warnings, the rollout's canary, watch and gates)" },
   { action: "ssm:GetParameters", role: "watch", scope: "amiParameters", calledBy: "images/release.ts resolveReleases: the newest image of each amiParameter (status, bump)" },
   { action: "ecs:UpdateContainerInstancesState", role: "apply", scope: "ecsClusterMembers", calledBy: "fleet/drain.ts via rollout/rollout.ts: drain the retiring generation (blue-green), ACTIVE again on rollback" },
   { action: "autoscaling:TerminateInstanceInAutoScalingGroup", role: "apply", scope: "autoScalingGroups", calledBy: "rollout/rollout.ts: replace a new instance that never registered with ECS (desired capacity kept, so the group launches another); rollout/refresh.ts: terminate a drained refresh batch (desired capacity decremented)" },

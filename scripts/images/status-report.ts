@@ -10,11 +10,14 @@
 import { formatInstant, formatWait } from "../config/windows";
 import { jsonSafe, terminalLine, terminalSafe } from "../core/inert";
 import type { ClusterStatus, WindowStatus } from "./status";
+import { type EnvironmentAlarms, alarmLines, alarmSamples } from "./status-alarms";
 
 export interface FleetStatus {
   /** When the status was taken (epoch ms). */
   readonly at: number;
   readonly clusters: readonly ClusterStatus[];
+  /** Per environment that watches alarms (config `alarms`): those in ALARM now. */
+  readonly alarms?: readonly EnvironmentAlarms[];
 }
 
 const day = (iso: string | undefined) => (iso ? iso.slice(0, 10) : "?");
@@ -64,6 +67,7 @@ export function statusTable(status: FleetStatus): string {
   if (holds.length) out.push("", "Holds (amiroll rollout refuses these unless --force):", ...holds.map((h) => `  ${terminalLine(h.replace(/\s*\n\s*/g, " "))}`));
   const warnings = status.clusters.flatMap((c) => c.warnings.map((w) => `${c.environment}/${c.cluster}: ${w}`));
   if (warnings.length) out.push("", "Warnings:", ...warnings.map((w) => `  ${terminalLine(w)}`));
+  out.push(...alarmLines(status.alarms));
   // Every cell above is one safe line already; this catches any that a later edit forgets.
   return terminalSafe(`${out.join("\n")}\n`);
 }
@@ -98,7 +102,8 @@ export function statusJson(status: FleetStatus): string {
     window:
       c.window.state === "open" ? { ...c.window, closesAt: iso(c.window.closesAt) } : c.window.state === "closed" ? { ...c.window, opensAt: iso(c.window.opensAt) } : c.window,
   }));
-  return `${jsonSafe(JSON.stringify({ at: iso(status.at), clusters }, null, 2))}\n`;
+  const alarms = status.alarms?.map((a) => ({ ...a, firing: a.firing.map((f) => ({ ...f, ...(f.stateSince !== undefined && { stateSince: iso(f.stateSince) }) })) }));
+  return `${jsonSafe(JSON.stringify({ at: iso(status.at), clusters, ...(alarms && alarms.length > 0 && { alarms }) }, null, 2))}\n`;
 }
 
 /**
@@ -126,6 +131,7 @@ export function statusProm(status: FleetStatus): string {
     { name: "amiroll_hold", help: "1 when the cluster or its environment is on hold (amiroll rollout refuses it without --force).", samples: [] },
     { name: "amiroll_window_open", help: "1 when the environment's maintenance window is open now (or it has none).", samples: [] },
     { name: "amiroll_next_window_timestamp_seconds", help: "When the environment's next maintenance window opens (absent when it has none or one is open).", samples: [] },
+    ...alarmSamples(status.alarms),
     { name: "amiroll_status_timestamp_seconds", help: "When amiroll status wrote these figures.", samples: [] },
   ];
   const add = (name: string, pairs: Record<string, string>, value: number | undefined) => {

@@ -1,7 +1,8 @@
 /**
  * The gates a wave must pass before the rollout promotes its image: services steady, no crash
  * loop, tasks spread across zones (after a rebalance, where the environment asks for one), a
- * soak time with neither crashes nor unsteady services, and the environment's smoke URLs.
+ * soak time with neither crashes nor unsteady services, the environment's CloudWatch alarms out of
+ * ALARM (before the soak and all through it: fleet/alarms.ts), and the environment's smoke URLs.
  * The first gate that fails stops the rest (they are reported as not run).
  */
 import type { Environment } from "../config/environments";
@@ -14,8 +15,9 @@ import { type FleetSnapshot, takeSnapshot } from "../fleet/snapshot";
 import type { Clock } from "../core/clock";
 import type { Logger } from "../core/log";
 import { type HttpProbe, runSmokeChecks } from "./smoke";
+import { type AlarmCheck, type AlarmVerdict, watchText } from "../fleet/alarms";
 
-export const GATES = ["steady", "crash loop", "balance", "soak", "smoke"] as const;
+export const GATES = ["steady", "crash loop", "balance", "alarms", "soak", "smoke"] as const;
 export type GateName = (typeof GATES)[number];
 
 export interface GateResult {
@@ -31,6 +33,11 @@ export interface GatesResult {
   readonly balance: ReadonlyMap<string, BalanceReport>;
   /** Why the first failed gate failed. */
   readonly reason?: string;
+  /**
+   * False when the gate that failed is no verdict on the image (an alarm in ALARM since before the
+   * wave began): nothing is rolled back or rejected. Else absent.
+   */
+  readonly imageFailed?: false;
 }
 
 export interface GateContext {
@@ -51,6 +58,8 @@ export interface GateContext {
   readonly soakSince?: number;
   /** A canary slice's gates (rollout/slice.ts): balance is not judged on a slice (it is reported as not run). */
   readonly slice?: boolean;
+  /** The wave's alarm check (fleet/alarms.ts `alarmCheck`); absent or watching nothing: the alarms gate passes. */
+  readonly alarms?: AlarmCheck;
 }
 
 /** Services that are not steady, as `cluster/service (why)`; empty when all are. */
@@ -74,9 +83,11 @@ export async function runGates(context: GateContext): Promise<GatesResult> {
     }
     return { states, snapshots };
   };
+  /** Set when the failing gate is an alarm in ALARM since before the wave: no verdict on the image. */
+  let notTheImage = false;
   const finish = (failed?: GateResult): GatesResult => {
     for (const gate of GATES) if (!results.some((r) => r.gate === gate)) results.push({ gate, outcome: "not run", detail: "an earlier gate failed" });
-    return { passed: !failed, gates: results, balance, ...(failed && { reason: `${failed.gate}: ${failed.detail}` }) };
+    return { passed: !failed, gates: results, balance, ...(failed && { reason: `${failed.gate}: ${failed.detail}` }), ...(failed && notTheImage && { imageFailed: false as const }) };
   };
   // A canary slice's gates say so, on the line and in its fields.
   const label = context.slice ? "canary gate" : "gate";
@@ -148,6 +159,16 @@ export async function runGates(context: GateContext): Promise<GatesResult> {
     pass("balance", lost.length > 0 ? `${lost.join("; ")} (a lost zone is not the image's fault: not enforced); ${spread}` : spread);
   }
 
+  // Alarms: none of the environment's watched alarms in ALARM now, nor at any look during the soak.
+  const alarmFailure = (gate: GateName, verdict: AlarmVerdict, when: string) => {
+    notTheImage = !verdict.imageFailed;
+    return fail(gate, `${when}${verdict.reason}`);
+  };
+  const watch = environment.alarms;
+  const alarmsNow = context.alarms && (await context.alarms(true));
+  if (alarmsNow) return alarmFailure("alarms", alarmsNow, "");
+  pass("alarms", watch && context.alarms ? `none in ALARM (${watchText(watch)}; watched through the soak too)` : "no alarms configured");
+
   // Soak: the services stay steady and nothing crashes for the whole time.
   const soakStart = Math.min(clock.now(), context.soakSince ?? clock.now());
   let states: ReadonlyMap<string, MigrationState> | undefined;
@@ -164,13 +185,17 @@ export async function runGates(context: GateContext): Promise<GatesResult> {
     if (crash) return fail("soak", `crash loop after ${elapsedText(clock.now() - soakStart)}: ${crash[0]}: ${crash[1].crashLoop!.reason}`);
     if (context.signal?.aborted) return fail("soak", `interrupted after ${elapsedText(clock.now() - soakStart)}`);
     const left = soakStart + soakMs - clock.now();
-    if (left <= 0 && final) break;
-    if (left <= 0) continue;
+    // The last look of the soak is a full poll (above): the alarms are asked once more then.
+    if (left <= 0 && !final) continue;
+    // Every 30 s at most, and once more as the soak ends.
+    const alarm = context.alarms && (await context.alarms(left <= 0));
+    if (alarm) return alarmFailure("soak", alarm, `after ${elapsedText(clock.now() - soakStart)}: `);
+    if (left <= 0) break;
     await clock.sleep(Math.min(left, context.soakPollMs ?? 30_000));
   }
   const afterSoak = unsteady(states);
   if (afterSoak.length > 0) return fail("soak", `not steady after ${elapsedText(soakMs)}: ${afterSoak.join(", ")}`);
-  pass("soak", soakMs > 0 ? `${elapsedText(soakMs)} steady, no crashes` : "no soak configured");
+  pass("soak", soakMs > 0 ? `${elapsedText(soakMs)} steady, no crashes${watch && context.alarms ? ", no alarm" : ""}` : "no soak configured");
 
   // Smoke: what a user would see.
   const smoke = await runSmokeChecks(environment.smoke, {

@@ -46,6 +46,7 @@ import { type CanaryVerdict, canaryTasksOn, drainedSince, judgeCanary, tasksLeft
 import { type CanarySlice, DEFAULT_CANARY_INSTANCES, DEFAULT_CANARY_SOAK_MS } from "../config/canary";
 import { SliceHalt, proveBlueGreenSlice, soakSlice } from "./slice";
 import { type GateResult, runGates } from "./gates";
+import { type AlarmCheck, alarmCheck, soakForAlarms } from "../fleet/alarms";
 import type { HttpProbe } from "./smoke";
 import { type GroupCapacity, type RefreshCanary, RefreshHalt, refreshInstances } from "./refresh";
 import { type ClusterStep, type StepKind, environmentStep, nextClusterStep, rollbackUnfinished } from "./state";
@@ -319,6 +320,22 @@ async function runWave(environment: Environment, options: RolloutOptions, mode: 
   let changed = false;
   /** The boot check of each cluster, across the wave's waits for new instances (drain, watch). */
   const boots = bootCheck(environment, access, options, report);
+  /**
+   * When the image began to serve: this run's start, or the first task seen running on the target
+   * image if earlier (verify, or a run that resumes a roll). An alarm in ALARM since before it is
+   * no verdict on the image.
+   */
+  let imageSince = report.startedAt;
+  /** A rollback is under way (the pins target the old image): no alarm judges it, and none stops it. */
+  let rollingBack = false;
+  const checkAlarms = alarmCheck({ cloudwatch: access.clients.cloudwatch, watch: environment.alarms, clock, since: () => imageSince });
+  /**
+   * The watched alarms (config `alarms`), one check for the canary, the watch, the refresh batches
+   * and the gates: in ALARM, the wave fails. Undefined when the environment watches none, so that
+   * its rollout takes not one await more than without alarm gates (the simulator's timeline is
+   * its microtask interleavings: test/sim/determinism.test.ts).
+   */
+  const alarms: AlarmCheck | undefined = environment.alarms ? async (now) => (rollingBack ? undefined : checkAlarms(now)) : undefined;
   /** Each refresh group's size before its batches, for a rollback's batches to restore. */
   const refreshSizes = new Map<string, GroupCapacity>();
 
@@ -345,8 +362,11 @@ async function runWave(environment: Environment, options: RolloutOptions, mode: 
       if (rollbackUnfinished(clusterWorld)) undoing.push(cluster.name);
       (report.targets as Record<string, string>)[cluster.name] = targets.get(cluster.name)!.imageId;
       for (const ci of fleet.containerInstances) if (ci.imageId !== targets.get(cluster.name)!.imageId) oldInstances.add(ci.ec2InstanceId);
+      const onTarget = new Set(fleet.containerInstances.filter((ci) => ci.imageId === targets.get(cluster.name)!.imageId).map((ci) => ci.arn));
+      if (!rollbackUnfinished(clusterWorld)) for (const task of fleet.tasks) if (task.startedAt !== undefined && onTarget.has(task.containerInstanceArn)) imageSince = Math.min(imageSince, task.startedAt);
     }
     tasksOnOldAtStart ??= tasksOn(oldInstances, fleets);
+    rollingBack = undoing.length > 0;
     return { pins, targets, fleets, steps, undoing };
   };
 
@@ -468,7 +488,7 @@ async function runWave(environment: Environment, options: RolloutOptions, mode: 
         }
         case "canary": {
           const clusters = of("canary").map(([c]) => c);
-          await timed("canary", () => canaryPhase(report, clock, () => proveCanaries(environment, access, options, world.targets, clusters, boots)));
+          await timed("canary", () => canaryPhase(report, clock, () => proveCanaries(environment, access, options, world.targets, clusters, boots, alarms)));
           // Proven: a replace cluster's old image is no longer kept, so the next apply replaces the
           // stable group (a blue-green cluster's new generation is at its size now: the drain is next).
           const replaced = clusters.filter((c) => environment.clusters.find((k) => k.name === c)!.strategy === "replace");
@@ -482,9 +502,9 @@ async function runWave(environment: Environment, options: RolloutOptions, mode: 
             // A rollback's batches (the pins reject the image they leave) are the rollback's phase.
             const phase = world.undoing.includes(cluster.name) ? "rollback" : "refresh";
             // The first batch of a roll forward is the canary slice, when the cluster has one.
-            const canary = phase === "refresh" && cluster.canary ? refreshCanary(environment, access, options, report, world.targets, cluster) : undefined;
+            const canary = phase === "refresh" && cluster.canary ? refreshCanary(environment, access, options, report, world.targets, cluster, alarms) : undefined;
             try {
-              await timed(phase, () => refreshCluster(environment, access, options, cluster, steps.get(cluster.name)!.imageId, boots, refreshSizes, canary));
+              await timed(phase, () => refreshCluster(environment, access, options, cluster, steps.get(cluster.name)!.imageId, boots, refreshSizes, canary, phase === "refresh" ? alarms : undefined));
             } catch (error) {
               // The slice failed before its soak (a crash loop while it drained): the canary's verdict.
               if (canary?.began !== undefined && canary.ms === undefined) {
@@ -504,7 +524,7 @@ async function runWave(environment: Environment, options: RolloutOptions, mode: 
           break;
         case "migrate": {
           const result = await timed("watch", () =>
-            watchTasks(environment, access, options, world.targets, boots),
+            watchTasks(environment, access, options, world.targets, boots, alarms),
           );
           if (result.outcome === "interrupted") throw new Stop("interrupted", "interrupted while watching the tasks move");
           if (result.outcome !== "done") {
@@ -524,12 +544,13 @@ async function runWave(environment: Environment, options: RolloutOptions, mode: 
               probe: options.probe,
               log,
               signal: options.signal,
+              alarms,
             }),
           );
           report.gates = gates.gates;
           report.balance = gates.balance;
           if (options.signal?.aborted) throw new Stop("interrupted", "interrupted during the gates");
-          if (!gates.passed) throw new Stop("failed", `gate ${gates.reason}`, true);
+          if (!gates.passed) throw new Stop("failed", `gate ${gates.reason}`, gates.imageFailed !== false);
           const verifiedAt = new Date(clock.now()).toISOString().replace(/\.\d{3}Z$/, "Z");
           // Without `retiring`: a blue-green environment's next step is the retire apply.
           const verified = new Map(environment.clusters.map((c) => [c.name, { current: { ...world.pins[env][c.name].current, verifiedAt } }]));
@@ -642,6 +663,19 @@ function sliceOf(cluster: Cluster): CanarySlice {
   return cluster.canary ?? { instances: DEFAULT_CANARY_INSTANCES, soakMs: DEFAULT_CANARY_SOAK_MS, text: `${DEFAULT_CANARY_INSTANCES} instance` };
 }
 
+/**
+ * The slice with its soak as long as the slowest watched alarm takes to fire (its evaluation
+ * window: Period x EvaluationPeriods), when that is longer than the slice's own, so that an alarm
+ * still fires while the old capacity can be gone back to. Without alarms, the slice as it is.
+ */
+async function sliceForAlarms(slice: CanarySlice, environment: Environment, access: EnvironmentAccess, log: Logger, alarms: AlarmCheck | undefined): Promise<CanarySlice> {
+  if (!alarms) return slice;
+  const { soakMs, slowest } = await soakForAlarms(access.clients.cloudwatch, environment.alarms, slice.soakMs);
+  if (!slowest) return slice;
+  log.info(`${environment.name}: the canary soaks ${elapsedText(soakMs)}: the evaluation window of ${slowest.name}, the slowest alarm watched`, { env: environment.name, soakMs });
+  return { ...slice, soakMs };
+}
+
 /** A slice's halt as the wave's Stop: a failed gate or a crash loop is the image's failure (the wave rolls back). */
 function sliceStop(error: unknown): unknown {
   if (!(error instanceof SliceHalt)) return error;
@@ -666,7 +700,7 @@ async function canaryPhase(report: WaveReport, clock: Clock, work: () => Promise
  * are DRAINING and their tasks moved, the gates soak it (rollout/slice.ts) before it is
  * terminated and the other batches follow. Its time is the wave's "canary" phase.
  */
-function refreshCanary(environment: Environment, access: EnvironmentAccess, options: RolloutOptions, report: WaveReport, targets: ReadonlyMap<string, Pin>, cluster: Cluster): RefreshCanary & { ms?: number; began?: number } {
+function refreshCanary(environment: Environment, access: EnvironmentAccess, options: RolloutOptions, report: WaveReport, targets: ReadonlyMap<string, Pin>, cluster: Cluster, alarms?: AlarmCheck): RefreshCanary & { ms?: number; began?: number } {
   const { clock } = options;
   const slice = sliceOf(cluster);
   let started = clock.now();
@@ -676,7 +710,7 @@ function refreshCanary(environment: Environment, access: EnvironmentAccess, opti
     soak: async () => {
       try {
         options.checkpoint?.(environment.name, "canary:soak");
-        await soakSlice({ environment, cluster, slice, targets: new Map([...targets].map(([c, p]) => [c, p.imageId])), clients: access.clients, clock, log: options.log, probe: options.probe, signal: options.signal });
+        await soakSlice({ environment, cluster, slice: await sliceForAlarms(slice, environment, access, options.log, alarms), targets: new Map([...targets].map(([c, p]) => [c, p.imageId])), clients: access.clients, clock, log: options.log, probe: options.probe, signal: options.signal, ...(alarms && { alarms }) });
         report.canary = { verdict: "passed", detail: `${cluster.name}: ${slice.text} (the first batch), ${elapsedText(slice.soakMs)} soaked`, ms: clock.now() - started };
         return undefined;
       } catch (error) {
@@ -707,6 +741,7 @@ async function proveCanaries(
   targets: ReadonlyMap<string, Pin>,
   clusters: readonly string[],
   boots: BootCheck,
+  alarms?: AlarmCheck,
 ): Promise<string> {
   const { clock, log } = options;
   const startedAt = clock.now();
@@ -715,8 +750,8 @@ async function proveCanaries(
   const gateTargets = new Map([...targets].map(([c, p]) => [c, p.imageId]));
   for (const cluster of environment.clusters.filter((c) => clusters.includes(c.name))) {
     const imageId = targets.get(cluster.name)!.imageId;
-    const slice = sliceOf(cluster);
-    const sliceRun = { environment, cluster, slice, imageId, targets: gateTargets, clients: access.clients, clock, log, probe: options.probe, signal: options.signal, timeoutMs: options.watchTimeoutMs, boots: (fleet: FleetSnapshot) => boots(cluster, imageId, fleet) };
+    const slice = await sliceForAlarms(sliceOf(cluster), environment, access, log, alarms);
+    const sliceRun = { environment, cluster, slice, imageId, targets: gateTargets, clients: access.clients, clock, log, probe: options.probe, signal: options.signal, timeoutMs: options.watchTimeoutMs, boots: (fleet: FleetSnapshot) => boots(cluster, imageId, fleet), ...(alarms && { alarms }) };
     if (cluster.strategy === "blue-green") {
       try {
         await proveBlueGreenSlice({ ...sliceRun, beforeSoak: () => options.checkpoint?.(environment.name, "canary:soak") });
@@ -777,6 +812,9 @@ async function proveCanaries(
       // the drained instance, if after the last poll that found it not holding (canary.ts).
       steadySince = verdict.kind === "steady" ? (steadySince ?? Math.min(clock.now(), Math.max(lookedBefore ?? clock.now(), drainedSince(fleet, { imageId, startedAt }) ?? clock.now()))) : undefined;
       lookedBefore = clock.now();
+      // The watched alarms, every 30 s while tasks move onto the canary (its soak is the gates', which ask them too).
+      const alarm = alarms && (await alarms());
+      if (alarm) throw new Stop("failed", `${cluster.name}: the canary of ${imageId}: ${alarm.reason}`, alarm.imageFailed);
       const now = verdict.kind === "steady" ? `steady: ${verdict.tasksOnCanary} task(s) on the canary, ${verdict.services} service(s)` : verdict.kind === "waiting" ? verdict.why : verdict.kind === "booting" ? "waiting for the canary instance to register with ECS" : last;
       if (now !== last) log.info(`${cluster.name}: canary of ${imageId}: ${now}`, { env: environment.name, cluster: cluster.name });
       last = now;
@@ -817,7 +855,7 @@ const REGISTRATION_POLL_MS = 5_000;
  * with no verdict on the image. The group's size before the first batches is remembered for a
  * rollback's, which restore it.
  */
-async function refreshCluster(environment: Environment, access: EnvironmentAccess, options: RolloutOptions, cluster: Cluster, imageId: string, boots: BootCheck, sizes: Map<string, GroupCapacity>, canary?: RefreshCanary): Promise<void> {
+async function refreshCluster(environment: Environment, access: EnvironmentAccess, options: RolloutOptions, cluster: Cluster, imageId: string, boots: BootCheck, sizes: Map<string, GroupCapacity>, canary?: RefreshCanary, alarms?: AlarmCheck): Promise<void> {
   try {
     await refreshInstances({
       clients: access.clients,
@@ -828,7 +866,14 @@ async function refreshCluster(environment: Environment, access: EnvironmentAcces
       imageId,
       batchTimeoutMs: options.watchTimeoutMs,
       signal: options.signal,
-      boots: (fleet) => boots(cluster, imageId, fleet),
+      boots: !alarms
+        ? (fleet) => boots(cluster, imageId, fleet)
+        : async (fleet) => {
+            await boots(cluster, imageId, fleet);
+            // The watched alarms, every 30 s at most: one in ALARM ends the batches (as the boot check's verdicts do).
+            const alarm = await alarms();
+            if (alarm) throw new Stop("failed", `${cluster.name}: during the refresh: ${alarm.reason}`, alarm.imageFailed);
+          },
       original: sizes.get(cluster.name),
       checkpoint: (point) => options.checkpoint?.(environment.name, point),
       ...(canary && { canary }),
@@ -903,7 +948,7 @@ const BOOT_STALL_MARGIN_MS = 5 * 60_000;
  * snapshot. Its stall limit is at least the longest boot grace period plus BOOT_STALL_MARGIN_MS:
  * while an instance may still be booting, no progress is no stall.
  */
-async function watchTasks(environment: Environment, access: EnvironmentAccess, options: RolloutOptions, targets: ReadonlyMap<string, Pin>, boots: BootCheck) {
+async function watchTasks(environment: Environment, access: EnvironmentAccess, options: RolloutOptions, targets: ReadonlyMap<string, Pin>, boots: BootCheck, alarms?: AlarmCheck) {
   const byName = new Map(environment.clusters.map((c) => [c.name, c]));
   try {
     return await watchMigration({
@@ -913,7 +958,14 @@ async function watchTasks(environment: Environment, access: EnvironmentAccess, o
       timeoutMs: options.watchTimeoutMs,
       stallAfterMs: Math.max(options.stallAfterMs, ...environment.clusters.map((c) => c.bootGracePeriodMs + BOOT_STALL_MARGIN_MS)),
       signal: options.signal,
-      onSnapshot: (watched, snapshot) => boots(byName.get(watched.name)!, watched.targetImageIds[0], snapshot),
+      onSnapshot: !alarms
+        ? (watched, snapshot) => boots(byName.get(watched.name)!, watched.targetImageIds[0], snapshot)
+        : async (watched, snapshot) => {
+            await boots(byName.get(watched.name)!, watched.targetImageIds[0], snapshot);
+            // The watched alarms, every 30 s at most: one in ALARM ends the watch (as the boot check's verdicts do).
+            const alarm = await alarms();
+            if (alarm) throw new Stop("failed", `while the tasks moved: ${alarm.reason}`, alarm.imageFailed);
+          },
       onCycle: ({ states }) =>
         options.log.progress([...states].map(([cluster, state]) => progressItem(cluster, state, { label: `${environment.name}/${cluster}`, fields: { env: environment.name } }))),
     });

@@ -27,6 +27,7 @@ import { crashLoopOn } from "../fleet/migration";
 import { elapsedText } from "../fleet/report";
 import { type FleetSnapshot, takeSnapshot } from "../fleet/snapshot";
 import { type GatesResult, runGates } from "./gates";
+import type { AlarmCheck } from "../fleet/alarms";
 import { pickBatch, stillMoving } from "./refresh";
 import type { HttpProbe } from "./smoke";
 
@@ -64,6 +65,8 @@ export interface SliceRun {
   readonly soakPollMs?: number;
   /** Called once the slice carries its tasks, before the soak (tests interrupt there). */
   readonly beforeSoak?: () => void;
+  /** The wave's alarm check (fleet/alarms.ts): the gates' alarms gate and soak ask it. */
+  readonly alarms?: AlarmCheck;
 }
 
 /** How often the slice's instances and tasks are looked at while they come up and move. */
@@ -74,7 +77,7 @@ const MOVE_POLL_MS = 10_000;
  * The gates over the slice, soaking `slice.soakMs` (balance aside: a slice is not spread yet).
  * Throws SliceHalt: "interrupted" on Ctrl-C, "image failed" when a gate failed.
  */
-export async function soakSlice(run: Pick<SliceRun, "environment" | "cluster" | "slice" | "targets" | "clients" | "clock" | "log" | "probe" | "signal" | "soakPollMs"> & { readonly soakSince?: number }): Promise<GatesResult> {
+export async function soakSlice(run: Pick<SliceRun, "environment" | "cluster" | "slice" | "targets" | "clients" | "clock" | "log" | "probe" | "signal" | "soakPollMs" | "alarms"> & { readonly soakSince?: number }): Promise<GatesResult> {
   const { environment, cluster, slice, log } = run;
   log.info(`${cluster.name}: canary: ${slice.text} on the new image; the gates judge them for ${elapsedText(slice.soakMs)}`, { env: environment.name, cluster: cluster.name, phase: "canary", soakMs: slice.soakMs });
   const gates = await runGates({
@@ -89,9 +92,11 @@ export async function soakSlice(run: Pick<SliceRun, "environment" | "cluster" | 
     slice: true,
     ...(run.soakSince !== undefined && { soakSince: run.soakSince }),
     ...(run.soakPollMs !== undefined && { soakPollMs: run.soakPollMs }),
+    ...(run.alarms && { alarms: run.alarms }),
   });
   if (run.signal?.aborted) throw new SliceHalt("interrupted", `interrupted during the canary's soak (${cluster.name})`, gates);
-  if (!gates.passed) throw new SliceHalt("image failed", `${cluster.name}: canary gate ${gates.reason}`, gates);
+  // An alarm in ALARM since before the wave is no verdict on the image (gates.imageFailed false).
+  if (!gates.passed) throw new SliceHalt(gates.imageFailed === false ? "failed" : "image failed", `${cluster.name}: canary gate ${gates.reason}`, gates);
   log.info(`${cluster.name}: canary passed: ${slice.text}, ${elapsedText(slice.soakMs)} soaked`, { env: environment.name, cluster: cluster.name, phase: "canary", verdict: "passed" });
   return gates;
 }

@@ -8,6 +8,7 @@
  * zero, since time here is virtual.
  */
 import { AutoScalingClient } from "@aws-sdk/client-auto-scaling";
+import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import { EC2Client } from "@aws-sdk/client-ec2";
 import { ECSClient } from "@aws-sdk/client-ecs";
 import { SQSClient } from "@aws-sdk/client-sqs";
@@ -18,6 +19,7 @@ import type { DrainHookSettings } from "../../constructs/drain-hook.lambda";
 import { createDrainHandler } from "../../constructs/drain-hook.lambda";
 import { durationSeconds } from "../../constructs/formats";
 import { DRAIN_HOOK_DEFAULTS, DRAIN_HOOK_TIMING, drainHookMaxReceiveCount } from "../../constructs/names";
+import { cloudwatchHandlers } from "./alarms";
 import type { ApiCall, SimContainerInstance, SimGroup, SimInstance, SimService, SimTask, World } from "./world";
 
 /** What the driver talks to: one client per service, as DESIGN.md's AwsClients. */
@@ -27,6 +29,7 @@ export interface SimAwsClients {
   readonly ec2: EC2Client;
   readonly ssm: SSMClient;
   readonly sqs: SQSClient;
+  readonly cloudwatch: CloudWatchClient;
 }
 
 type Handler = (input: any) => unknown;
@@ -42,6 +45,7 @@ const THROTTLING_ERROR: Record<string, string> = {
   ec2: "RequestLimitExceeded",
   ssm: "ThrottlingException",
   sqs: "ThrottlingException",
+  cloudwatch: "Throttling",
 };
 
 /** One page of `items` from a numeric next token: `max` asked for (at most `limit`), else `byDefault`. */
@@ -255,6 +259,7 @@ export function createSimClients(world: World, drainHooks: readonly DrainHookSet
     ec2: simulate(new EC2Client(config), world, "ec2", ec2Handlers(world)),
     ssm: simulate(new SSMClient(config), world, "ssm", ssmHandlers(world)),
     sqs: simulate(new SQSClient(config), world, "sqs", sqs),
+    cloudwatch: simulate(new CloudWatchClient(config), world, "cloudwatch", cloudwatchHandlers(world, awsError)),
   };
   // The drain hook's own clients (the same world and handlers): its calls are recorded as its.
   const hookClients = {

@@ -7,6 +7,7 @@ import type { Scenario } from "./scenarios";
 export const SCENARIOS = {
   healthy: { description: "everything works: instances boot, tasks move, services stay healthy" },
   "broken-ami": { description: "tasks on the new AMI crash 45 s after they start", newAmiBroken: true },
+  alarm: { description: "tasks run on the new AMI, but each cluster's error-rate alarm (<cluster>-error-rate) goes to ALARM 2 minutes after they start", errorRateAlarm: true },
   throttling: { description: "a quarter of all API calls are throttled (the SDK retries them)", behaviour: { throttleRate: 0.25 } },
   "slow-drain": { description: "tasks take 5 minutes to stop (long SIGTERM handling)", behaviour: { taskStopSeconds: 300 } },
   "az-outage": { description: "the first zone has no capacity for new instances", zoneOutage: true },

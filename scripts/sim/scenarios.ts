@@ -14,6 +14,7 @@ import { VirtualClock } from "./clock";
 import { SCENARIOS, type ScenarioName } from "./scenario-list";
 import { type SimAwsClients, createSimClients } from "./clients";
 import { Rng } from "./rng";
+import { addClusterAlarms } from "./alarms";
 import { DEFAULT_BEHAVIOUR, type ServiceSpec, World, type WorldBehaviour } from "./world";
 
 export interface Scenario {
@@ -36,6 +37,8 @@ export interface Scenario {
   readonly neverDeployed?: boolean;
   /** The share of the drain hook's invocations that throw (before or after their check). */
   readonly hookFaultRate?: number;
+  /** Each cluster's error-rate alarm fires once tasks have run on the pinned (new) image for 2 minutes (sim/alarms.ts). */
+  readonly errorRateAlarm?: boolean;
 }
 
 export { SCENARIOS, type ScenarioName, isScenarioName } from "./scenario-list";
@@ -183,6 +186,8 @@ export async function createSimulation(options: SimulationOptions): Promise<Simu
     // would have nothing to replace), so the pin stands in for what runs.
     images[cluster.name] = { running: scenario.neverDeployed ? pinned.imageId : old.imageId, pinned: pinned.imageId, latest: latest.imageId };
     if (scenario.newAmiBroken) brokenAmis.add(pinned.imageId);
+    // The cluster's CloudWatch alarms (OK; the alarm scenario's error-rate alarm fires on the pin).
+    addClusterAlarms(world.alarms, cluster.ecsClusterName, start, scenario.errorRateAlarm ? pinned.imageId : undefined);
 
     // The ECS cluster and its capacity are the sim's terraform's to create on the first apply.
     if (scenario.neverDeployed) continue;

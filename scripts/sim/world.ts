@@ -9,6 +9,7 @@
  * minimumHealthyPercent / maximumPercent), terminating hooks hold instances, tasks spread
  * over zones, a broken image crash-loops.
  */
+import type { SimAlarm } from "./alarms";
 import type { VirtualClock } from "./clock";
 import type { Rng } from "./rng";
 
@@ -271,6 +272,8 @@ export class World {
   readonly capacityProviders = new Map<string, SimCapacityProvider>();
   readonly parameters = new Map<string, string>();
   readonly images = new Map<string, SimImage>();
+  /** CloudWatch alarms, by name (their state is read from the world when asked: sim/alarms.ts). */
+  readonly alarms = new Map<string, SimAlarm>();
   /** Every API call, in order (API cost figures). */
   readonly calls: ApiCall[] = [];
   /** Per service (cluster/name): [virtual time, healthy running tasks] at each change. */

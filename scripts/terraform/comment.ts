@@ -15,6 +15,7 @@ import { GITHUB_COMMENT_LIMIT, stickyMarker } from "./github";
 import { type GuardResult, expectationWords } from "./guard";
 import { type Plan, type ResourceChange, SENSITIVE, UNKNOWN, actingChanges, attributeDiff, summaryLine } from "./plan";
 import type { Generation } from "./rolls";
+import { type AlarmsSeen, alarmText } from "../fleet/alarms";
 
 export interface CommentOptions {
   /** The environment (stack) the plan is for. */
@@ -23,6 +24,8 @@ export interface CommentOptions {
   readonly applyCommand?: string;
   /** Holds on this environment or its clusters (shown, and they block an apply). */
   readonly holds?: readonly string[];
+  /** The environment's watched CloudWatch alarms as the plan saw them (config `alarms`). */
+  readonly alarms?: AlarmsSeen;
   /** Characters per comment. @default GitHub's 65,536 */
   readonly limit?: number;
 }
@@ -40,6 +43,7 @@ export function planComment(plan: Plan, guard: GuardResult, options: CommentOpti
   const blocks: Block[] = [
     { items: [`## amiroll plan: ${codeSpan(env)}`, "", ...amiLines(guard), "", `**${summaryLine(plan)}**`, ""] },
     ...holdBlocks(options.holds ?? []),
+    ...alarmBlocks(options.alarms),
     ...guardBlocks(guard, env),
     ...diffBlocks(plan),
     ...driftBlocks(plan),
@@ -94,6 +98,20 @@ function amiLines(guard: GuardResult): string[] {
 
 function holdBlocks(holds: readonly string[]): Block[] {
   return holds.length === 0 ? [] : [{ items: [...holds.map((h) => `> [!WARNING]\n> **On hold:** ${md(h)}`), ""] }];
+}
+
+/** The watched alarms: in ALARM now (name and CloudWatch's reason), unknown names, or why they could not be read. */
+function alarmBlocks(seen: AlarmsSeen | undefined): Block[] {
+  if (!seen) return [];
+  const head = `**Alarms watched** (${md(seen.watching)}):`;
+  if (seen.error !== undefined) return [{ items: [`> [!WARNING]\n> ${head} could not be read: ${md(seen.error)}`, ""] }];
+  const lines = [
+    ...seen.firing.map((a) => `- ⛔ in ALARM: ${md(alarmText(a))}`),
+    ...seen.unknownNames.map((n) => `- ⚠️ no such alarm: ${code(n)}`),
+    ...seen.emptyPrefixes.map((p) => `- ⚠️ no alarm's name starts with ${code(p)}`),
+  ];
+  if (lines.length === 0) return [{ items: [`${head} ${seen.known} known, none in ALARM.`, ""] }];
+  return [{ items: [`${head} ${seen.known} known${seen.firing.length > 0 ? `, ${seen.firing.length} in ALARM: the rollout fails while any is` : ""}.`, "", ...lines, ""] }];
 }
 
 function guardBlocks(guard: GuardResult, env?: string): Block[] {

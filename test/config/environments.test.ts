@@ -282,7 +282,7 @@ describe("the rollout settings of an environment", () => {
 
   it("refuses an unknown environment field, listing the new ones among the known", () => {
     expect(errorOf(configWith((c) => (c.production.maintenanceWindow = ["Tue 09:00-11:00 Europe/London"]))).message).toBe(
-      `${REPO_CONFIG_FILE}: environments.production.maintenanceWindow: unknown field (known: region, accountId, promotesFrom, backend, vpcId, subnets, strategy, tags, clusters, maintenanceWindows, hold, smoke, soak, rebalance, bootGracePeriod, canary)`,
+      `${REPO_CONFIG_FILE}: environments.production.maintenanceWindow: unknown field (known: region, accountId, promotesFrom, backend, vpcId, subnets, strategy, tags, clusters, maintenanceWindows, hold, smoke, soak, rebalance, bootGracePeriod, canary, alarms)`,
     );
   });
 

@@ -189,6 +189,16 @@ describe("amiroll.schema.json", () => {
     expect(validate({ ...config, pullRequests: { labels: [" "] } })).toBe(false);
   });
 
+  it("accepts alarms on an environment and a cluster, and refuses the malformed ones the loader refuses", () => {
+    const config = structuredClone(REPO_CONFIG);
+    config.environments.staging.alarms = { names: ["staging-5xx"], prefix: "staging-apps-" };
+    config.environments.staging.clusters.apps.alarms = { prefix: "staging-apps-queue" };
+    expect(validate(config) ? [] : validate.errors).toEqual([]);
+    for (const alarms of [{}, { names: [] }, { names: ["a", "a"] }, { names: [""] }, { prefix: "x".repeat(256) }, { prefix: "a " }, { tags: {} }]) {
+      expect(validate({ ...config, environments: { ...config.environments, staging: { ...config.environments.staging, alarms } } })).toBe(false);
+    }
+  });
+
   it("accepts a canary slice of instances or percent, and refuses one of 0, of both or of neither, as the loader does", () => {
     const withCanary = (canary: unknown, at: "environment" | "cluster" = "environment") => {
       const config = structuredClone(REPO_CONFIG) as any;
@@ -224,6 +234,7 @@ describe("amiroll.schema.json", () => {
     expect(keys(SCHEMA.definitions.environment.properties.subnets.items)).toEqual(loaderFields((c) => (c.environments.staging.subnets[0].zzz = 1)));
     expect(keys(SCHEMA.definitions.cluster)).toEqual(loaderFields((c) => (c.environments.staging.clusters.apps.zzz = 1)));
     expect(keys(SCHEMA.definitions.smoke)).toEqual(loaderFields((c) => (c.environments.staging.smoke[0].zzz = 1)));
+    expect(keys(SCHEMA.definitions.alarms)).toEqual(loaderFields((c) => (c.environments.staging.alarms = { zzz: 1 })));
     expect(keys(SCHEMA.definitions.canary)).toEqual(loaderFields((c) => (c.environments.staging.canary = { instances: 1, zzz: 1 })));
     expect(keys(SCHEMA.properties.pullRequests)).toEqual(loaderFields((c) => (c.pullRequests = { zzz: 1 })));
     expect(keys(SCHEMA.properties.backups)).toEqual(loaderFields((c) => (c.backups = { zzz: 1 })));

@@ -116,7 +116,7 @@ describe("iamPolicy: the shape of the documents", () => {
 // ---------------------------------------------------------------------------------------------
 
 /** IAM's prefix for each SDK v3 client package the driver uses. */
-const SERVICE_PREFIX: Record<string, string> = { ecs: "ecs", "auto-scaling": "autoscaling", ec2: "ec2", ssm: "ssm", sqs: "sqs", s3: "s3", sts: "sts", iam: "iam", lambda: "lambda" };
+const SERVICE_PREFIX: Record<string, string> = { ecs: "ecs", "auto-scaling": "autoscaling", ec2: "ec2", ssm: "ssm", sqs: "sqs", s3: "s3", sts: "sts", iam: "iam", lambda: "lambda", cloudwatch: "cloudwatch" };
 
 /** Every SDK command (and paginator) the driver's code imports, as an IAM action, with the files importing it. */
 function sdkCallsInScripts(): Map<string, string[]> {

@@ -25,6 +25,13 @@ function verdict(cell: FaultCell) {
     imageRejected: cell.imageRejected,
     strategies: cell.strategies,
     ...(cell.scenario === "broken-ami" && { oldCapacityServing: cell.oldCapacityServing, verdictWithin10Minutes: cell.timeToVerdictMs <= 10 * 60_000, rollback: rollbackOf(cell) }),
+    ...(cell.scenario === "alarm" && {
+      oldCapacityServing: cell.oldCapacityServing,
+      rollback: rollbackOf(cell),
+      // The alarm's name and CloudWatch's reason, in the reason and in the report.
+      alarmInReason: /alarm in ALARM: staging-apps-error-rate \(Threshold Crossed: 2 out of the last 2 datapoints /.test(cell.reason ?? ""),
+      alarmInReport: cell.report.some((l) => /^staging: rolled back \(.*staging-apps-error-rate \(Threshold Crossed/.test(l)),
+    }),
     ...(cell.scenario === "az-outage" && { lostZoneInReport: cell.report.some((l) => /^ {2}balance apps: .*\(zone lost: eu-west-1a has no instances/.test(l)) }),
     // Only a lost zone is named lost (a first deploy's gates once ran before any refresh instance had joined: every zone "lost").
     lostZones: cell.lostZones,
@@ -52,6 +59,15 @@ function expected(scenario: MatrixScenario, strategy: string): ReturnType<typeof
       return {
         violations: 0, outcome: expect.stringMatching(/^(failed|rolled back)$/), exitCode: 1, imageRejected: true, strategies: [strategy], lostZones: [], oldCapacityServing: true, verdictWithin10Minutes: true,
         rollback: strategy === "refresh" ? "the launch template back, the new instances replaced in batches" : "the new generation removed",
+      };
+    case "alarm":
+      // The error-rate alarm fires 2 minutes after tasks run on the new image: the replace canary, the
+      // refresh batches or the blue-green soak sees it; the wave rolls back (the image rejected), the
+      // old capacity serves.
+      return {
+        violations: 0, outcome: "rolled back", exitCode: 1, imageRejected: true, strategies: [strategy], lostZones: [], oldCapacityServing: true,
+        rollback: strategy === "refresh" ? "the launch template back, the new instances replaced in batches" : "the new generation removed",
+        alarmInReason: true, alarmInReport: true,
       };
     case "az-outage":
       return { ...done, lostZoneInReport: true, lostZones: ["staging/apps: eu-west-1a", "production/apps: eu-west-1a"] };

@@ -47,7 +47,7 @@ describe("a rollout of environments never deployed", () => {
       const wave = result.waves[i];
       // No pin to change (the pin is the image to deploy), no drain, no retire: apply, watch, gates, verified.
       expect([env, wave.phases.map((p) => p.step)]).toEqual([env, ["window", "apply", "watch", "gates", "pins"]]);
-      expect(wave.gates.map((g) => [g.gate, g.outcome])).toEqual([["steady", "passed"], ["crash loop", "passed"], ["balance", "passed"], ["soak", "passed"], ["smoke", "passed"]]);
+      expect(wave.gates.map((g) => [g.gate, g.outcome])).toEqual([["steady", "passed"], ["crash loop", "passed"], ["balance", "passed"], ["alarms", "passed"], ["soak", "passed"], ["smoke", "passed"]]);
       expect([env, wave.instancesReplaced, wave.tasksMoved]).toEqual([env, 0, 0]);
       expect([...s.sim(env).world.clusters.keys()]).toEqual([`${env}-apps`]);
       expect(s.groupImages(env)).toEqual([PINNED]);

@@ -36,7 +36,7 @@ describe("a healthy rollout", () => {
     const production = result.waves[1];
     expect(production.instancesReplaced).toBe(4);
     expect(production.tasksMoved).toBeGreaterThan(0);
-    expect(production.gates.map((g) => [g.gate, g.outcome])).toEqual([["steady", "passed"], ["crash loop", "passed"], ["balance", "passed"], ["soak", "passed"], ["smoke", "passed"]]);
+    expect(production.gates.map((g) => [g.gate, g.outcome])).toEqual([["steady", "passed"], ["crash loop", "passed"], ["balance", "passed"], ["alarms", "passed"], ["soak", "passed"], ["smoke", "passed"]]);
     // Production's steps: keep the old generation as retiring, add, drain, watch, gates, retire.
     expect(production.phases.map((p) => p.step)).toEqual(["window", "pins", "apply", "drain", "watch", "gates", "pins", "apply"]);
     // The window: production waited for Tuesday 09:00 London.

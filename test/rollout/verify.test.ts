@@ -74,7 +74,7 @@ describe("the PR loop on one simulated world", () => {
     expect(await s.apply("staging")).toBe("replace");
     const staging = await s.verify("staging");
     expect([staging.outcome, staging.reason]).toEqual(["done", undefined]);
-    expect(staging.gates.map((g) => g.outcome)).toEqual(["passed", "passed", "passed", "passed", "passed"]);
+    expect(staging.gates.map((g) => g.outcome)).toEqual(["passed", "passed", "passed", "passed", "passed", "passed"]);
     expect(s.pins().staging.apps).toEqual({ current: expect.objectContaining({ imageId: image, verifiedAt: staging.verifiedAt }) });
     expect(rolloutExitCode(staging.outcome)).toBe(0);
     // The commit message names the evidence: the image, when, the soak and every gate.
@@ -82,7 +82,7 @@ describe("the PR loop on one simulated world", () => {
     expect(message.split("\n")[0]).toBe(`amiroll verify staging: apps ${image} verified`);
     expect(message).toContain(`verified at ${staging.verifiedAt}, after `);
     expect(message).toMatch(/^- soak: passed \(10m00s steady, no crashes\)$/m);
-    expect(message.match(/^- .*: passed/gm)).toHaveLength(5);
+    expect(message.match(/^- .*: passed/gm)).toHaveLength(6);
 
     // The verifiedAt verify wrote promotes: production takes staging's image, keeping what runs as retiring.
     const promoted = await s.bump("production");
