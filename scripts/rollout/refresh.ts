@@ -27,7 +27,7 @@ import type { Logger } from "../core/log";
 import type { AwsClients } from "../fleet/clients";
 import { setContainerInstanceStatus } from "../fleet/drain";
 import { crashLoopOn, daemonGroups, unsteadyReason } from "../fleet/migration";
-import { type ContainerInstanceSnapshot, type FleetSnapshot, takeSnapshot } from "../fleet/snapshot";
+import { type ContainerInstanceSnapshot, type FleetSnapshot, isFullView, takeSnapshot } from "../fleet/snapshot";
 
 /**
  * Processes suspended while the batches run: a rebalance, an alarm's scaling or a scheduled
@@ -148,20 +148,33 @@ export async function refreshInstances(run: RefreshRun): Promise<RefreshOutcome>
     let rebalances = 0;
     let canaryPassed = false;
     let lastGap = Infinity;
-    // Full polls: every one of them picks or judges a batch, and an incremental poll's reused
-    // answers (an instance's image, a service described a while ago) must not decide which
-    // instances are old or that a batch has drained.
-    const look = async () => {
-      const fleet = await takeSnapshot(clients, cluster.ecsClusterName, { now: clock.now(), since: startedAt });
-      try {
-        await run.boots?.(fleet);
-      } catch (error) {
-        // The boot check's own verdict (e.g. the image does not boot): passed on as it is.
-        fromBootCheck = error;
-        throw error;
+    // The polls (docs/strategies.md "refresh"): the instances alone to pick a batch and while its
+    // new instances come up; while it drains, only the batch's tasks (the services and one page of
+    // stopped tasks, cluster-wide, as always), incrementally. A verdict that ends the drain or
+    // fails the image rests on a full poll (`isFullView`), never on answers an incremental one reused.
+    const look = async (view: { readonly instancesOnly?: boolean; readonly previous?: FleetSnapshot; readonly tasksOn?: (ci: ContainerInstanceSnapshot) => boolean } = {}) => {
+      const take = (previous: FleetSnapshot | undefined) => takeSnapshot(clients, cluster.ecsClusterName, { now: clock.now(), since: startedAt, instancesOnly: view.instancesOnly, previous, tasksOn: view.tasksOn });
+      const checked = async (fleet: FleetSnapshot) => {
+        try {
+          await run.boots?.(fleet);
+        } catch (error) {
+          // The boot check's own verdict (e.g. the image does not boot): passed on as it is.
+          fromBootCheck = error;
+          throw error;
+        }
+        return fleet;
+      };
+      let fleet = await checked(await take(view.previous));
+      if (view.instancesOnly) return fleet;
+      const crashOn = (f: FleetSnapshot) => {
+        const onImage = new Set(f.containerInstances.filter((ci) => ci.imageId === imageId).map((ci) => ci.arn));
+        return crashLoopOn(f, (arn) => onImage.has(arn), startedAt, `on ${imageId}`);
+      };
+      let crash = crashOn(fleet);
+      if (crash && !isFullView(fleet)) {
+        fleet = await checked(await take(undefined));
+        crash = crashOn(fleet);
       }
-      const onImage = new Set(fleet.containerInstances.filter((ci) => ci.imageId === imageId).map((ci) => ci.arn));
-      const crash = crashLoopOn(fleet, (arn) => onImage.has(arn), startedAt, `on ${imageId}`);
       if (crash) {
         imageFailed = true;
         throw new RefreshHalt("image failed", `${cluster.name}: crash loop during the refresh: ${crash.reason}`, original);
@@ -173,7 +186,7 @@ export async function refreshInstances(run: RefreshRun): Promise<RefreshOutcome>
     };
     for (;;) {
       stopIfInterrupted("between batches");
-      let snapshot = await look();
+      let snapshot = await look({ instancesOnly: true });
       const leaving = terminating(snapshot, groupName);
       const old = snapshot.containerInstances.filter((ci) => REGISTERED.has(ci.status) && ci.imageId !== imageId && !leaving.has(ci.ec2InstanceId));
       /** After the batches, the zone an extra batch takes one instance from (see below). */
@@ -215,7 +228,7 @@ export async function refreshInstances(run: RefreshRun): Promise<RefreshOutcome>
         if (clock.now() >= deadline) throw new RefreshHalt("failed", `${cluster.name}: only ${ready} of ${desired} instance(s) registered with ECS before the batch timeout`, original);
         stopIfInterrupted("while the batch's new instances came up");
         await clock.sleep(POLL_MS);
-        snapshot = await look();
+        snapshot = await look({ instancesOnly: true });
       }
       // The batch: what an interrupted run began (DRAINING), then old instances from the zones
       // with the most instances now (the new ones included), so the zones stay even.
@@ -234,11 +247,19 @@ export async function refreshInstances(run: RefreshRun): Promise<RefreshOutcome>
       }
       run.checkpoint?.("refresh:drained");
       // 3. Their tasks moved and every service steady.
+      const onBatch = new Set(batch.map((ci) => ci.arn));
+      const tasksOn = (ci: ContainerInstanceSnapshot) => onBatch.has(ci.arn);
+      let draining: FleetSnapshot | undefined;
       for (;;) {
         stopIfInterrupted("while a batch drained");
         await clock.sleep(POLL_MS);
-        snapshot = await look();
-        const why = stillMoving(snapshot, batch);
+        draining = await look({ previous: draining, tasksOn });
+        let why = stillMoving(draining, batch);
+        // Drained and steady ends the wait (then the batch is terminated): confirmed on a full poll.
+        if (!why && !isFullView(draining)) {
+          draining = await look({ tasksOn });
+          why = stillMoving(draining, batch);
+        }
         if (!why) break;
         if (clock.now() >= deadline) throw new RefreshHalt("failed", `${cluster.name}: batch ${batches + 1} did not drain before the batch timeout (${why})`, original);
       }
@@ -272,7 +293,7 @@ export async function refreshInstances(run: RefreshRun): Promise<RefreshOutcome>
       await clients.autoScaling.send(new SetDesiredCapacityCommand({ AutoScalingGroupName: groupName, DesiredCapacity: original.desired, HonorCooldown: false }));
       const deadline = clock.now() + run.batchTimeoutMs;
       for (;;) {
-        const snapshot = await look();
+        const snapshot = await look({ instancesOnly: true });
         const ready = snapshot.containerInstances.filter((ci) => ci.status === "ACTIVE" && ci.agentConnected && ci.imageId === imageId).length;
         if (ready >= original.desired) break;
         if (clock.now() >= deadline) throw new RefreshHalt("failed", `${cluster.name}: only ${ready} of ${original.desired} instance(s) of ${imageId} registered with ECS before the batch timeout`, original);
