@@ -247,14 +247,18 @@ export async function refreshInstances(run: RefreshRun): Promise<RefreshOutcome>
       }
       run.checkpoint?.("refresh:drained");
       // 3. Their tasks moved and every service steady.
+      // The batch's tasks are listed on the first poll and on the full poll that confirms it drained;
+      // in between its instances' task counts tell how many are left (less those a drain leaves: daemons').
       const onBatch = new Set(batch.map((ci) => ci.arn));
       const tasksOn = (ci: ContainerInstanceSnapshot) => onBatch.has(ci.arn);
       let draining: FleetSnapshot | undefined;
+      let staying: ReadonlyMap<string, number> | undefined;
       for (;;) {
         stopIfInterrupted("while a batch drained");
         await clock.sleep(POLL_MS);
-        draining = await look({ previous: draining, tasksOn });
-        let why = stillMoving(draining, batch);
+        draining = await look(staying ? { previous: draining, tasksOn: () => false } : { tasksOn });
+        staying ??= stayingTasksOn(draining, onBatch);
+        let why = isFullView(draining) ? stillMoving(draining, batch) : leftByCounts(draining, onBatch, staying);
         // Drained and steady ends the wait (then the batch is terminated): confirmed on a full poll.
         if (!why && !isFullView(draining)) {
           draining = await look({ tasksOn });
@@ -393,6 +397,36 @@ export function stillMoving(fleet: FleetSnapshot, batch: readonly ContainerInsta
   const arns = new Set(batch.map((ci) => ci.arn));
   const daemons = daemonGroups(fleet.services);
   const left = fleet.tasks.filter((t) => arns.has(t.containerInstanceArn) && t.lastStatus !== "STOPPED" && SERVICE_TASK.test(t.group) && !daemons.has(t.group)).length;
+  if (left > 0) return `${left} task(s) still on the batch`;
+  const unsteady = fleet.services.flatMap((s) => {
+    const reason = unsteadyReason(s);
+    return reason ? [`${s.name} (${reason})`] : [];
+  });
+  return unsteady.length > 0 ? `not steady: ${unsteady.join(", ")}` : undefined;
+}
+
+/**
+ * The tasks on each of the `batch`'s instances that a drain does not move (daemons, tasks of no
+ * service: stillMoving does not wait for them), from a poll that listed its tasks.
+ */
+export function stayingTasksOn(fleet: FleetSnapshot, batch: ReadonlySet<string>): Map<string, number> {
+  const daemons = daemonGroups(fleet.services);
+  const counts = new Map<string, number>();
+  for (const t of fleet.tasks) {
+    if (batch.has(t.containerInstanceArn) && t.lastStatus !== "STOPPED" && (!SERVICE_TASK.test(t.group) || daemons.has(t.group))) counts.set(t.containerInstanceArn, (counts.get(t.containerInstanceArn) ?? 0) + 1);
+  }
+  return counts;
+}
+
+/**
+ * stillMoving from an incremental poll that did not list the batch's tasks: from its instances'
+ * running and pending counts, less the tasks a drain leaves on them (stayingTasksOn), and the services. Undefined (drained) is
+ * only a hint, to be confirmed by a full poll that lists them.
+ */
+export function leftByCounts(fleet: FleetSnapshot, batch: ReadonlySet<string>, staying: ReadonlyMap<string, number>): string | undefined {
+  const left = fleet.containerInstances
+    .filter((ci) => batch.has(ci.arn))
+    .reduce((sum, ci) => sum + Math.max(0, ci.runningTasksCount + ci.pendingTasksCount - (staying.get(ci.arn) ?? 0)), 0);
   if (left > 0) return `${left} task(s) still on the batch`;
   const unsteady = fleet.services.flatMap((s) => {
     const reason = unsteadyReason(s);
