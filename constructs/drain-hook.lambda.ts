@@ -889,7 +889,8 @@ async function within<T>(deps: DrainHookDeps, budgetMs: number | undefined, work
 /**
  * The handler for both triggers. A malformed event, message or action is logged and dropped
  * (never retried). A lifecycle event is queued for its first check (a failure to queue fails the
- * invocation, and Lambda retries it, twice). The actions of an SQS batch are checked in one
+ * invocation, and Lambda retries it, twice, then sends its record to the re-check queue, the
+ * function's on-failure destination: `actionFromInvocationRecord`). The actions of an SQS batch are checked in one
  * sweep (`checkDrains`; duplicates merged); when the sweep fails (a call for several instances
  * failing after the SDK's retries, or still running near the Lambda's timeout), every message
  * that carried an action is reported failed (`batchItemFailures`) and comes back after the

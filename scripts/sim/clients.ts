@@ -169,7 +169,7 @@ export interface SimClientOptions {
  * The clients for a world. When `drainHooks` are given (hook name -> settings), terminating
  * lifecycle actions invoke the real drain-hook handler with these same clients, and its SQS
  * re-checks come back after their delay. Failures are retried as AWS does: a failed lifecycle
- * event by Lambda (1, then 2 minutes later); a failed re-check message (the invocation threw, or
+ * event by Lambda (1, then 2 minutes later, then its record goes to the re-check queue); a failed re-check message (the invocation threw, or
  * named it in `batchItemFailures`) after the queue's visibility timeout, until its receives run out.
  */
 export function createSimClients(world: World, drainHooks: readonly DrainHookSettings[] = [], options: SimClientOptions = {}): SimAwsClients {
