@@ -26,6 +26,7 @@ export { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 export { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
 export { LambdaEventSourceMapping } from "@cdktf/provider-aws/lib/lambda-event-source-mapping";
 export { LambdaFunction } from "@cdktf/provider-aws/lib/lambda-function";
+export { LambdaFunctionEventInvokeConfig } from "@cdktf/provider-aws/lib/lambda-function-event-invoke-config";
 export { LambdaPermission } from "@cdktf/provider-aws/lib/lambda-permission";
 export { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
 export { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";

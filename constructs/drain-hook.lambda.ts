@@ -258,11 +258,36 @@ function actionFromFields(fields: unknown, hookName: string): Parsed {
   return { action: { ...parsed.action, ...present } };
 }
 
+/** The conditions under which Lambda gives up on an asynchronous invocation and sends its record to the on-failure destination. */
+const RECORD_CONDITIONS = new Set(["RetriesExhausted", "EventAgeExceeded"]);
+
+/**
+ * Lambda's record of a lifecycle event whose every invocation failed (the on-failure destination
+ * of the function's asynchronous invocations is the re-check queue): `{version, timestamp,
+ * requestContext: {requestId, functionArn, condition, approximateInvokeCount}, requestPayload,
+ * responseContext, responsePayload}` -> the event's action, for its first check. The event in
+ * `requestPayload` is checked as strictly as one from EventBridge.
+ */
+export function actionFromInvocationRecord(record: Record<string, unknown>, hookName: string): { readonly action: LifecycleAction; readonly condition: string } | { readonly dropped: string } {
+  const context = record.requestContext;
+  if (!isRecord(context)) return { dropped: "invocation record: requestContext is not an object" };
+  if (typeof context.condition !== "string" || !RECORD_CONDITIONS.has(context.condition)) {
+    return { dropped: `invocation record: condition ${JSON.stringify(context.condition)} is not one of ${[...RECORD_CONDITIONS].join(", ")}` };
+  }
+  if (!isRecord(record.requestPayload)) return { dropped: "invocation record: requestPayload is not an object" };
+  const parsed = actionFromEvent(record.requestPayload, hookName);
+  if ("dropped" in parsed) return { dropped: `invocation record: ${parsed.dropped}` };
+  return { action: parsed.action, condition: context.condition };
+}
+
 /**
  * The body of a re-check message -> its actions: `{"actions": [...]}`, or one action alone (the
  * form of messages sent before actions travelled together). A malformed action is dropped alone.
  */
-export function actionsFromRecheck(body: unknown, hookName: string): { readonly actions: readonly LifecycleAction[]; readonly dropped: readonly string[] } {
+export function actionsFromRecheck(
+  body: unknown,
+  hookName: string,
+): { readonly actions: readonly LifecycleAction[]; readonly dropped: readonly string[]; /** Set when the body was Lambda's record of a failed lifecycle event: its condition. */ readonly recovered?: string } {
   let fields: unknown;
   try {
     fields = JSON.parse(String(body));
@@ -270,6 +295,10 @@ export function actionsFromRecheck(body: unknown, hookName: string): { readonly 
     return { actions: [], dropped: ["the message body is not JSON"] };
   }
   if (!isRecord(fields)) return { actions: [], dropped: ["the message body is not an object"] };
+  if ("requestContext" in fields || "requestPayload" in fields) {
+    const parsed = actionFromInvocationRecord(fields, hookName);
+    return "dropped" in parsed ? { actions: [], dropped: [parsed.dropped] } : { actions: [parsed.action], dropped: [], recovered: parsed.condition };
+  }
   const listed = Array.isArray(fields.actions) ? (fields.actions as unknown[]) : [fields];
   const actions: LifecycleAction[] = [];
   const dropped: string[] = [];
@@ -860,7 +889,8 @@ async function within<T>(deps: DrainHookDeps, budgetMs: number | undefined, work
 /**
  * The handler for both triggers. A malformed event, message or action is logged and dropped
  * (never retried). A lifecycle event is queued for its first check (a failure to queue fails the
- * invocation, and Lambda retries it, twice). The actions of an SQS batch are checked in one
+ * invocation, and Lambda retries it, twice, then sends its record to the re-check queue, the
+ * function's on-failure destination: `actionFromInvocationRecord`). The actions of an SQS batch are checked in one
  * sweep (`checkDrains`; duplicates merged); when the sweep fails (a call for several instances
  * failing after the SDK's retries, or still running near the Lambda's timeout), every message
  * that carried an action is reported failed (`batchItemFailures`) and comes back after the
@@ -878,6 +908,11 @@ export function createDrainHandler(deps: DrainHookDeps) {
       for (const record of records) {
         const parsed = actionsFromRecheck(record.body, hookName);
         for (const reason of parsed.dropped) log({ level: "warn", message: "dropped a malformed re-check message", reason, messageId: record.messageId });
+        if (parsed.recovered) {
+          for (const action of parsed.actions) {
+            log({ level: "warn", message: `lifecycle event's invocations failed (${parsed.recovered}): checking it from Lambda's record`, instanceId: action.instanceId, autoScalingGroupName: action.autoScalingGroupName, messageId: record.messageId });
+          }
+        }
         if (parsed.actions.length === 0) continue;
         actions.push(...parsed.actions);
         carrying.push(record.messageId);

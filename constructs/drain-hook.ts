@@ -15,6 +15,7 @@ import {
   IamRolePolicy,
   LambdaEventSourceMapping,
   LambdaFunction,
+  LambdaFunctionEventInvokeConfig,
   LambdaPermission,
   SqsQueue,
 } from "./aws";
@@ -159,6 +160,8 @@ export class DrainHook extends Construct {
   readonly function: LambdaFunction;
   readonly role: IamRole;
   readonly recheckQueue: SqsQueue;
+  /** Lambda's handling of the lifecycle events (asynchronous invocations): a record of one whose every attempt failed goes to the re-check queue. */
+  readonly invokeConfig: LambdaFunctionEventInvokeConfig;
   readonly deadLetterQueue: SqsQueue;
   readonly rule: CloudwatchEventRule;
   readonly logGroup: CloudwatchLogGroup;
@@ -312,6 +315,18 @@ export class DrainHook extends Construct {
       dependsOn: [policy],
     });
 
+    // An EventBridge event whose invocation fails three times (the first and Lambda's two retries)
+    // would otherwise be dropped, and its instance left to its heartbeat timeout with its tasks.
+    // Its record (the event as requestPayload) goes to the re-check queue instead, which checks the
+    // instance as its first check would have. Lambda sends it with the function's role (Recheck).
+    this.invokeConfig = new LambdaFunctionEventInvokeConfig(this, "invoke_config", {
+      functionName: this.function.functionName,
+      maximumRetryAttempts: DRAIN_HOOK_TIMING.asyncRetryAttempts,
+      destinationConfig: { onFailure: { destination: this.recheckQueue.arn } },
+      // Lambda checks that the role may send to the destination.
+      dependsOn: [policy],
+    });
+
     this.rule = new CloudwatchEventRule(this, "rule", {
       name,
       description: `Terminating lifecycle actions of ${props.clusterName}'s Auto Scaling groups (amiroll)`,
@@ -336,7 +351,7 @@ export class DrainHook extends Construct {
       principal: "events.amazonaws.com",
       sourceArn: this.rule.arn,
     });
-    this.dependables = [this.function, policy, recheck, target, permission];
+    this.dependables = [this.function, policy, recheck, this.invokeConfig, target, permission];
   }
 }
 

@@ -77,6 +77,11 @@ export const DRAIN_HOOK_TIMING = {
   /** Lambda's wait before it retries a failed asynchronous (EventBridge) invocation. */
   asyncRetrySeconds: 60,
   /**
+   * Lambda's retries of a failed asynchronous invocation (its default, set explicitly): after the
+   * last, the event's record goes to the re-check queue (the on-failure destination).
+   */
+  asyncRetryAttempts: 2,
+  /**
    * Messages per invocation: the most that needs no batching window (which would delay every
    * re-check). The handler checks them concurrently, so the batch does not lengthen a run.
    */

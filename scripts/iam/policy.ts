@@ -421,6 +421,11 @@ export const TERRAFORM_RESOURCES: Readonly<Record<string, TerraformActions>> = {
       iamRoles: ["iam:PassRole"],
     },
   },
+  aws_lambda_function_event_invoke_config: {
+    // Its asynchronous-invocation settings and on-failure destination (Lambda sends with the function's role).
+    read: { drainHookFunctions: ["lambda:GetFunctionEventInvokeConfig"] },
+    write: { drainHookFunctions: ["lambda:DeleteFunctionEventInvokeConfig", "lambda:PutFunctionEventInvokeConfig", "lambda:UpdateFunctionEventInvokeConfig"] },
+  },
   aws_lambda_permission: {
     read: { drainHookFunctions: ["lambda:GetPolicy"] },
     write: { drainHookFunctions: ["lambda:AddPermission", "lambda:RemovePermission"] },

@@ -161,13 +161,15 @@ export interface SimClientOptions {
   readonly maxAttempts?: number;
   /** The share of the drain hook's invocations that fail, before or after its check (seeded). @default 0 */
   readonly hookFaultRate?: number;
+  /** Each of these instances' lifecycle events: so many of its (EventBridge) invocations throw, before its check. @default none */
+  readonly lifecycleEventFaults?: Readonly<Record<string, number>>;
 }
 
 /**
  * The clients for a world. When `drainHooks` are given (hook name -> settings), terminating
  * lifecycle actions invoke the real drain-hook handler with these same clients, and its SQS
  * re-checks come back after their delay. Failures are retried as AWS does: a failed lifecycle
- * event by Lambda (1, then 2 minutes later); a failed re-check message (the invocation threw, or
+ * event by Lambda (1, then 2 minutes later, then its record goes to the re-check queue); a failed re-check message (the invocation threw, or
  * named it in `batchItemFailures`) after the queue's visibility timeout, until its receives run out.
  */
 export function createSimClients(world: World, drainHooks: readonly DrainHookSettings[] = [], options: SimClientOptions = {}): SimAwsClients {
@@ -230,17 +232,42 @@ export function createSimClients(world: World, drainHooks: readonly DrainHookSet
       for (let i = 0; i < batch.length; i += DRAIN_HOOK_TIMING.batchSize) receiveBatch(invoke, batch.slice(i, i + DRAIN_HOOK_TIMING.batchSize));
     });
   };
-  /** An EventBridge invocation: Lambda retries a failed one twice, 1 then 2 minutes later. */
-  const invokeAsync = (invoke: Invoke, event: unknown, attempt = 1): Promise<unknown> =>
-    invoke(event).catch((error) => {
-      if (attempt >= 3) throw error;
+  /** Invocations of each instance's lifecycle event still to fail (lifecycleEventFaults). */
+  const eventFaults = new Map(Object.entries(options.lifecycleEventFaults ?? {}));
+  const failingEvent = (invoke: Invoke): Invoke => async (event) => {
+    const instanceId = ((event as { detail?: { EC2InstanceId?: string } }).detail?.EC2InstanceId) ?? "";
+    const left = eventFaults.get(instanceId) ?? 0;
+    if (left <= 0) return invoke(event);
+    eventFaults.set(instanceId, left - 1);
+    throw new Error(`simulated fault: ${instanceId}'s lifecycle event invocation failed before its check`);
+  };
+  /**
+   * An EventBridge invocation: Lambda retries a failed one twice, 1 then 2 minutes later; after
+   * the last, it sends the invocation's record to the function's on-failure destination (the
+   * DrainHook construct makes it the re-check queue), through SQS's SendMessage as AWS does.
+   */
+  const invokeAsync = (hook: { invoke: Invoke; queueUrl: string }, event: unknown, attempt = 1): Promise<unknown> =>
+    failingEvent(hook.invoke)(event).catch((error) => {
+      if (attempt > DRAIN_HOOK_TIMING.asyncRetryAttempts) {
+        world.note(`drain hook invocation failed (${error}) after ${attempt} attempts; Lambda sends its record to the on-failure destination`);
+        const record = {
+          version: "1.0",
+          timestamp: new Date(world.clock.now()).toISOString(),
+          requestContext: { requestId: world.rng.hex(32), functionArn: `arn:aws:lambda:${world.region}:${world.accountId}:function:${(event as { detail: { LifecycleHookName: string } }).detail.LifecycleHookName}:$LATEST`, condition: "RetriesExhausted", approximateInvokeCount: attempt },
+          requestPayload: event,
+          responseContext: { statusCode: 200, executedVersion: "$LATEST", functionError: "Unhandled" },
+          responsePayload: { errorType: "Error", errorMessage: String(error) },
+        };
+        sqs.SendMessage({ QueueUrl: hook.queueUrl, MessageBody: JSON.stringify(record) });
+        return undefined;
+      }
       world.note(`drain hook invocation failed (${error}); Lambda retries it in ${attempt} minute(s)`);
       world.clock.after(attempt * DRAIN_HOOK_TIMING.asyncRetrySeconds * 1000, () => {
-        void world.clock.track(invokeAsync(invoke, event, attempt + 1).catch((e) => world.note(`drain hook failed: ${e}`)));
+        void world.clock.track(invokeAsync(hook, event, attempt + 1).catch((e) => world.note(`drain hook failed: ${e}`)));
       });
     });
   const byQueueUrl = new Map<string, Invoke>();
-  const byHookName = new Map<string, Invoke>();
+  const byHookName = new Map<string, { invoke: Invoke; queueUrl: string }>();
   const ecs = ecsHandlers(world);
   const autoScaling = autoScalingHandlers(world);
   const sqs: Record<string, Handler> = {
@@ -277,13 +304,13 @@ export function createSimClients(world: World, drainHooks: readonly DrainHookSet
       }),
     );
     byQueueUrl.set(settings.recheckQueueUrl, handler);
-    byHookName.set(settings.hookName, handler);
+    byHookName.set(settings.hookName, { invoke: handler, queueUrl: settings.recheckQueueUrl });
   }
   if (drainHooks.length > 0) {
     world.lifecycleSink = async (event) => {
       const hookName = (event.detail as { LifecycleHookName?: string }).LifecycleHookName;
-      const invoke = byHookName.get(hookName ?? "");
-      return invoke && invokeAsync(invoke, event);
+      const hook = byHookName.get(hookName ?? "");
+      return hook && invokeAsync(hook, event);
     };
   }
   return clients;

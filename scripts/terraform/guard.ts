@@ -80,6 +80,7 @@ export const AMIROLL_RESOURCE_TYPES: ReadonlySet<string> = new Set([
   "aws_iam_role_policy_attachment",
   "aws_lambda_event_source_mapping",
   "aws_lambda_function",
+  "aws_lambda_function_event_invoke_config",
   "aws_lambda_permission",
   "aws_launch_template",
   "aws_security_group",

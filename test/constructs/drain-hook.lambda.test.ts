@@ -882,3 +882,56 @@ function json(statusCode: number, body: unknown) {
     body: Readable.from([Buffer.from(JSON.stringify(body))]),
   };
 }
+
+describe("drain hook: Lambda's record of a lifecycle event whose every invocation failed (on-failure destination)", () => {
+  /** The record Lambda sends to the re-check queue after the last retry, as an SQS message. */
+  const invocationRecord = (fields: Record<string, unknown> = {}, messageId = "record-1") => ({
+    messageId,
+    eventSource: "aws:sqs",
+    body: JSON.stringify({
+      version: "1.0",
+      timestamp: "2026-11-22T10:03:00.000Z",
+      requestContext: {
+        requestId: "e4b46cbf-b738-xmpl-8880-a18cdf61200e",
+        functionArn: "arn:aws:lambda:eu-west-1:123456789012:function:staging-apps-drain-hook:$LATEST",
+        condition: "RetriesExhausted",
+        approximateInvokeCount: 3,
+      },
+      requestPayload: EVENT,
+      responseContext: { statusCode: 200, executedVersion: "$LATEST", functionError: "Unhandled" },
+      responsePayload: { errorType: "Error", errorMessage: "boom" },
+      ...fields,
+    }),
+  });
+
+  it("is the event's action, for its first check", () => {
+    const parsed = actionsFromRecheck(invocationRecord().body, SETTINGS.hookName);
+    expect(parsed).toEqual({ actions: [(actionFromEvent(EVENT, SETTINGS.hookName) as { action: LifecycleAction }).action], dropped: [], recovered: "RetriesExhausted" });
+    expect(parsed.actions[0]).toMatchObject({ instanceId: INSTANCE_ID, startedAt: EVENT.time, checks: 0 });
+  });
+
+  it("is checked like any re-check: the instance is drained, its heartbeat recorded, and the record logged", async () => {
+    const { handler, sent, ecs, autoScaling, logs } = setup({ instance: { status: "ACTIVE" }, tasks: [task(1, "service:web")] });
+    await expect(handler({ Records: [invocationRecord()] })).resolves.toEqual({ batchItemFailures: [] });
+    expect(ecs.commandCalls(UpdateContainerInstancesStateCommand)).toHaveLength(1);
+    expect(autoScaling.commandCalls(RecordLifecycleActionHeartbeatCommand)).toHaveLength(1);
+    expect(sent()).toEqual([expect.objectContaining({ instanceId: INSTANCE_ID, checks: 1 })]);
+    expect(logs).toContainEqual(expect.objectContaining({ level: "warn", message: expect.stringContaining("RetriesExhausted"), instanceId: INSTANCE_ID, messageId: "record-1" }));
+  });
+
+  it.each([
+    ["no requestContext", { requestContext: undefined }, "invocation record: requestContext is not an object"],
+    ["an unknown condition", { requestContext: { condition: "Whatever" } }, 'invocation record: condition "Whatever" is not one of RetriesExhausted, EventAgeExceeded'],
+    ["no requestPayload", { requestPayload: undefined }, "invocation record: requestPayload is not an object"],
+    ["a payload that is a string", { requestPayload: JSON.stringify(EVENT) }, "invocation record: requestPayload is not an object"],
+    ["another hook's event", { requestPayload: { ...EVENT, detail: { ...EVENT.detail, LifecycleHookName: "someone-elses-hook" } } }, "invocation record: lifecycle hook someone-elses-hook is not this handler's (staging-apps-drain-hook)"],
+    ["a bad instance id", { requestPayload: { ...EVENT, detail: { ...EVENT.detail, EC2InstanceId: "i-x; rm -rf" } } }, 'invocation record: instanceId "i-x; rm -rf" is not an EC2 instance id'],
+    ["a launching transition", { requestPayload: { ...EVENT, detail: { ...EVENT.detail, LifecycleTransition: "autoscaling:EC2_INSTANCE_LAUNCHING" } } }, 'invocation record: LifecycleTransition "autoscaling:EC2_INSTANCE_LAUNCHING" is not autoscaling:EC2_INSTANCE_TERMINATING'],
+  ])("with %s is logged and dropped, never retried, and the good messages of its batch are checked", async (_label, fields, reason) => {
+    const { handler, ecs, autoScaling, logs } = setup({ instance: { status: "DRAINING" }, tasks: [] });
+    await expect(handler({ Records: [invocationRecord(fields, "bad-record"), recheckMessage({}, "good")] })).resolves.toEqual({ batchItemFailures: [] });
+    expect(ecs.commandCalls(UpdateContainerInstancesStateCommand)).toHaveLength(0);
+    expect(autoScaling.commandCalls(CompleteLifecycleActionCommand)).toHaveLength(1);
+    expect(logs.filter((l) => l.message === "dropped a malformed re-check message")).toEqual([expect.objectContaining({ level: "warn", reason, messageId: "bad-record" })]);
+  });
+});

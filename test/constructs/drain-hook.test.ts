@@ -63,6 +63,21 @@ describe("DrainHook (added by EcsCluster)", () => {
     );
   });
 
+  it("sends the record of a lifecycle event whose every invocation failed to the re-check queue (on-failure destination), with the role allowed to send it", () => {
+    const config = onlyOne(json, "aws_lambda_function_event_invoke_config");
+    const [fnId] = Object.keys(JSON.parse(json).resource.aws_lambda_function);
+    const [queueId] = Object.entries(JSON.parse(json).resource.aws_sqs_queue as Record<string, { name: string }>).find(([, q]) => q.name.endsWith("-recheck"))!;
+    expect(config).toMatchObject({
+      function_name: `\${aws_lambda_function.${fnId}.function_name}`,
+      maximum_retry_attempts: DRAIN_HOOK_TIMING.asyncRetryAttempts,
+      destination_config: { on_failure: { destination: `\${aws_sqs_queue.${queueId}.arn}` } },
+    });
+    expect(config.depends_on).toEqual([expect.stringMatching(/^aws_iam_role_policy\./)]);
+    expect(statements(json).Recheck).toMatchObject({ Action: expect.arrayContaining(["sqs:SendMessage"]), Resource: `\${aws_sqs_queue.${queueId}.arn}` });
+    // Kept while a group drains, as the rest of the hook's machinery is.
+    expect(onlyOne(json, "aws_autoscaling_group").depends_on).toContainEqual(expect.stringMatching(/^aws_lambda_function_event_invoke_config\./));
+  });
+
   it("routes only this hook's events of this cluster's groups to the Lambda", () => {
     const rule = onlyOne(json, "aws_cloudwatch_event_rule");
     expect(JSON.parse(rule.event_pattern)).toEqual({
@@ -199,6 +214,7 @@ describe("DrainHook (added by EcsCluster)", () => {
     expect(onlyOne(off, "aws_autoscaling_group").initial_lifecycle_hook).toBeUndefined();
     expect(onlyOne(off, "aws_autoscaling_group").timeouts).toBeUndefined();
     expect(off).not.toHaveResource(LambdaFunction);
+    expect(allOf(off, "aws_lambda_function_event_invoke_config")).toHaveLength(0);
     expect(allOf(off, "aws_iam_role")).toHaveLength(1);
   });
 

@@ -212,6 +212,7 @@ const LIFECYCLE: Record<string, { describe: string; create: string; delete: stri
   aws_iam_role_policy_attachment: { describe: "iam:ListAttachedRolePolicies", create: "iam:AttachRolePolicy", delete: "iam:DetachRolePolicy" },
   aws_lambda_event_source_mapping: { describe: "lambda:GetEventSourceMapping", create: "lambda:CreateEventSourceMapping", delete: "lambda:DeleteEventSourceMapping", tag: "lambda:TagResource" },
   aws_lambda_function: { describe: "lambda:GetFunction", create: "lambda:CreateFunction", delete: "lambda:DeleteFunction", tag: "lambda:TagResource" },
+  aws_lambda_function_event_invoke_config: { describe: "lambda:GetFunctionEventInvokeConfig", create: "lambda:PutFunctionEventInvokeConfig", delete: "lambda:DeleteFunctionEventInvokeConfig" },
   aws_lambda_permission: { describe: "lambda:GetPolicy", create: "lambda:AddPermission", delete: "lambda:RemovePermission" },
   aws_launch_template: { describe: "ec2:DescribeLaunchTemplates", create: "ec2:CreateLaunchTemplate", delete: "ec2:DeleteLaunchTemplate", tag: "ec2:CreateTags" },
   aws_security_group: { describe: "ec2:DescribeSecurityGroups", create: "ec2:CreateSecurityGroup", delete: "ec2:DeleteSecurityGroup", tag: "ec2:CreateTags" },
@@ -282,6 +283,7 @@ describe("terraform over the synthesized stacks", () => {
     for (const { env, body } of byType("aws_lambda_function")) {
       lifecycle("aws_lambda_function", a(env, "lambda", `function:${body.function_name}`));
       lifecycle("aws_lambda_permission", a(env, "lambda", `function:${body.function_name}`));
+      lifecycle("aws_lambda_function_event_invoke_config", a(env, "lambda", `function:${body.function_name}`));
     }
     for (const { env, body } of byType("aws_sqs_queue")) lifecycle("aws_sqs_queue", a(env, "sqs", body.name));
     for (const { env, body } of byType("aws_cloudwatch_event_rule")) {

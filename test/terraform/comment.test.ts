@@ -52,7 +52,7 @@ describe("the plan comment", () => {
     // Up to the attribute diff (which holds the drain hook's code hash, among 21 resources).
     expect(body.slice(0, body.indexOf("<details>"))).toMatchSnapshot();
     expect(body).toMatch(/\| apps \| replace \| \(not deployed\) \| `ami-0c8e1f5b2a9d47e31` al2023-ami-ecs-hvm-2023\.0\.20261105-kernel-6\.1-arm64 \| create \(first deploy\) \|/);
-    expect(body).toContain("**Plan: 21 to add, 0 to change, 0 to destroy.**");
+    expect(body).toContain("**Plan: 22 to add, 0 to change, 0 to destroy.**");
     expect(body).toContain("### ✅ Plan guard: accepted\n\nExpected a first deploy of staging/apps (inferred from the `amiroll_clusters` output).");
     expect(body).toMatch(/\| `aws_ecs_cluster\.apps_cluster_\w+` \| create \| ✅ part of the first deploy of cluster apps \|/);
     expect(body).toContain('+ name = "staging-apps"');
