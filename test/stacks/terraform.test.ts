@@ -38,12 +38,17 @@ const REFRESHING: Environment[] = environments.map((e) =>
 const SLICED: Environment[] = environments.map((e) =>
   e.name === "production" ? { ...e, clusters: e.clusters.map((c) => ({ ...c, canary: { instances: 1, soakMs: 120_000, text: "1 instance" }, canaryInstances: 1 })) } : e,
 );
-const CASES: { label: string; env: string; pins: Pins; environments?: Environment[] }[] = [
+/**
+ * `validate: false` where another case's stack holds the same resource types and arguments (a
+ * validate decodes the provider's whole schema: about 3 s of CPU): production's one generation
+ * is the mid-roll stack's, and a canary slice changes only the new generation's sizes.
+ */
+const CASES: { label: string; env: string; pins: Pins; environments?: Environment[]; validate?: false }[] = [
   { label: "staging", env: "staging", pins },
-  { label: "production", env: "production", pins },
+  { label: "production", env: "production", pins, validate: false },
   { label: "production mid blue-green roll (two generations)", env: "production", pins: MID_ROLL },
   { label: "staging on the refresh strategy", env: "staging", pins, environments: REFRESHING },
-  { label: "production mid blue-green roll with a canary slice (the new generation at 1)", env: "production", pins: MID_ROLL, environments: SLICED },
+  { label: "production mid blue-green roll with a canary slice (the new generation at 1)", env: "production", pins: MID_ROLL, environments: SLICED, validate: false },
 ];
 
 describeTerraform(`terraform validate and terraform test on the synthesized stacks${suffix}`, () => {
@@ -67,7 +72,7 @@ describeTerraform(`terraform validate and terraform test on the synthesized stac
     };
     for (const c of CASES) {
       const stackFile = synthesize(c.env, c.pins, c.environments);
-      results[c.label] = check(c.label, stackFile, findEnvironment(c.environments ?? environments, c.env), c.pins);
+      results[c.label] = check(c.label, stackFile, findEnvironment(c.environments ?? environments, c.env), c.pins, c.validate !== false);
     }
     // The staging stack again, in a directory of its own, tested against pins it does not run
     // (the staging case above validates the same configuration).
@@ -81,7 +86,7 @@ describeTerraform(`terraform validate and terraform test on the synthesized stac
     await provider?.stop();
   });
 
-  it.each(CASES)("$label: terraform validate passes", async ({ label }) => {
+  it.each(CASES.filter((c) => c.validate !== false))("$label: terraform validate passes", async ({ label }) => {
     const result = (await results[label]).validate;
     expect(result.output).toContain("The configuration is valid");
     expect(result.status).toBe(0);
