@@ -1,10 +1,15 @@
 /**
  * The fault matrix (issue 16, item 8): `amiroll rollout` of this repository's two environments,
- * both set to one strategy, against every simulated scenario that concerns a rollout, in
- * process as `amiroll rollout --simulate --ignore-window --scenario NAME` runs it. Every cell:
- * zero-downtime violations 0, and its expected verdict. `npm run bench:faults` prints the same
+ * both set to one strategy, against every simulated scenario that concerns a rollout, as
+ * `amiroll rollout --simulate --ignore-window --scenario NAME` runs it; every cell in one plain
+ * Node process (test/support/fault-matrix-child.ts: half the CPU jest's sandbox costs). Every
+ * cell: zero-downtime violations 0, and its expected verdict. `npm run bench:faults` prints the same
  * matrix as a table (docs/faults.md).
  */
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import {
   LEFT_OUT_SCENARIOS,
   MATRIX_SCENARIOS,
@@ -12,7 +17,6 @@ import {
   type FaultCell,
   type MatrixScenario,
   faultTable,
-  runFaultCell,
   verdictProblems,
 } from "../../bench/fault-matrix";
 
@@ -76,9 +80,28 @@ function expected(scenario: MatrixScenario, strategy: string): ReturnType<typeof
   }
 }
 
+/** Every cell, run once in a plain Node process (test/support/fault-matrix-child.ts), by `scenario/strategy`. */
+function runMatrix(): Promise<Map<string, FaultCell>> {
+  const out = join(mkdtempSync(join(tmpdir(), "amiroll-matrix-")), "cells.json");
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, ["--import", "tsx", join(__dirname, "../support/fault-matrix-child.ts"), out], { cwd: join(__dirname, "../.."), maxBuffer: 16 << 20 }, (error, _stdout, stderr) => {
+      if (error) return reject(new Error(`the fault matrix's process failed: ${error.message}\n${stderr}`));
+      const all = JSON.parse(readFileSync(out, "utf8")) as FaultCell[];
+      resolve(new Map(all.map((c) => [`${c.scenario}/${c.strategy}`, c])));
+    });
+  });
+}
+
 const cells: FaultCell[] = [];
+let matrix: Promise<Map<string, FaultCell>>;
 
 describe("the fault matrix: every rollout scenario x strategy", () => {
+  beforeAll(() => {
+    matrix = runMatrix();
+    // Each cell's test awaits it; none may go unhandled meanwhile.
+    matrix.catch(() => undefined);
+  });
+
   it("covers every scenario but those of status and bump (SSM parameters and the images they name)", () => {
     expect([...LEFT_OUT_SCENARIOS].sort()).toEqual(["ami-deregistered", "ami-wrong-architecture", "ssm-malformed", "ssm-missing"]);
     expect(MATRIX_STRATEGIES).toEqual(["replace", "blue-green", "refresh"]);
@@ -86,12 +109,13 @@ describe("the fault matrix: every rollout scenario x strategy", () => {
 
   describe.each(MATRIX_SCENARIOS.map((s) => [s]))("%s", (scenario) => {
     it.each(MATRIX_STRATEGIES.map((s) => [s]))("%s: 0 zero-downtime violations, the expected verdict", async (strategy) => {
-      const cell = await runFaultCell(scenario, strategy);
+      const cell = (await matrix).get(`${scenario}/${strategy}`)!;
+      expect(cell).toBeDefined();
       cells.push(cell);
       expect(verdict(cell)).toEqual(expected(scenario, strategy));
       // The bench's judgement (its "as expected" column) agrees.
       expect(verdictProblems(cell)).toEqual([]);
-    });
+    }, 180_000);
   });
 
   afterAll(() => {
