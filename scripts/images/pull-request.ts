@@ -32,24 +32,27 @@ function sourceText(change: ClusterBump): string {
 }
 
 /** What `amiroll plan` should show for an environment's changes, by strategy (the guard's expectation). */
-function expectedPlan(environment: string, changes: readonly ClusterBump[]): string {
-  const replace = changes.filter((c) => c.strategy === "replace").length;
+function expectedPlan(environment: Environment, changes: readonly ClusterBump[]): string {
+  const replaced = changes.filter((c) => c.strategy === "replace");
+  const replace = replaced.length;
+  // The replace canary group's size: the cluster's canary slice, else one instance (rollout.ts sliceOf).
+  const canaries = [...new Set(replaced.map((c) => environment.clusters.find((k) => k.name === c.cluster)?.canary?.text ?? "1 instance"))];
   const add = changes.filter((c) => c.strategy === "blue-green").length;
   const refresh = changes.filter((c) => c.strategy === "refresh");
   const lines: string[] = [];
   if (replace > 0) {
     lines.push(
-      `- **${md(environment)}** (replace: ${changes.filter((c) => c.strategy === "replace").map((c) => md(c.cluster)).join(", ")}): each cluster's launch template and Auto Scaling group are replaced, the new ones created before the old ones are destroyed; the drain hook moves the tasks off the old instances as terraform deletes their group (\`amiroll rollout\` first proves the image on a one-instance canary group beside the old one). \`amiroll guard --expect replace\`.`,
+      `- **${md(environment.name)}** (replace: ${replaced.map((c) => md(c.cluster)).join(", ")}): each cluster's launch template and Auto Scaling group are replaced, the new ones created before the old ones are destroyed; the drain hook moves the tasks off the old instances as terraform deletes their group (\`amiroll rollout\` first proves the image on a canary group beside the old one: ${canaries.map(md).join(" / ")}). \`amiroll guard --expect replace\`.`,
     );
   }
   if (add > 0) {
     lines.push(
-      `- **${md(environment)}** (blue-green: ${changes.filter((c) => c.strategy === "blue-green").map((c) => md(c.cluster)).join(", ")}): a second generation (launch template and Auto Scaling group) is added beside the running one; nothing is destroyed or replaced. \`amiroll guard --expect add\`. The old generation is retired by a later apply, once the rollout has verified the new one.`,
+      `- **${md(environment.name)}** (blue-green: ${changes.filter((c) => c.strategy === "blue-green").map((c) => md(c.cluster)).join(", ")}): a second generation (launch template and Auto Scaling group) is added beside the running one; nothing is destroyed or replaced. \`amiroll guard --expect add\`. The old generation is retired by a later apply, once the rollout has verified the new one.`,
     );
   }
   if (refresh.length > 0) {
     lines.push(
-      `- **${md(environment)}** (refresh: ${refresh.map((c) => md(c.cluster)).join(", ")}): each cluster's launch template is updated in place (a new version with the new image) and its Auto Scaling group takes that version; nothing is created, replaced or destroyed, and the group keeps its name. \`amiroll guard --expect refresh\`. The running instances keep the old image until \`amiroll rollout\` replaces them in batches (new ones first, old ones drained, then terminated).`,
+      `- **${md(environment.name)}** (refresh: ${refresh.map((c) => md(c.cluster)).join(", ")}): each cluster's launch template is updated in place (a new version with the new image) and its Auto Scaling group takes that version; nothing is created, replaced or destroyed, and the group keeps its name. \`amiroll guard --expect refresh\`. The running instances keep the old image until \`amiroll rollout\` replaces them in batches (new ones first, old ones drained, then terminated).`,
     );
   }
   return lines.join("\n");
@@ -79,7 +82,7 @@ export function bumpPullRequest(plan: BumpPlan, environments: readonly Environme
   body.push("", "#### What the plan should show", "");
   for (const environment of environments) {
     const mine = changes.filter((c) => c.environment === environment.name);
-    if (mine.length) body.push(expectedPlan(environment.name, mine));
+    if (mine.length) body.push(expectedPlan(environment, mine));
   }
   body.push("", "Anything else in a plan (a change to the cluster, its roles or security groups, a group replaced destroy-before-create) is refused by the plan guard.");
 

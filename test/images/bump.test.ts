@@ -189,6 +189,13 @@ describe("the pull request of a bump", () => {
     expect(pr.body).not.toContain("--expect add");
   });
 
+  it("names the replace canary group's size: one instance by default, else the cluster's canary slice", async () => {
+    const { result } = await plan();
+    expect(bumpPullRequest(result, environments).body).toContain("proves the image on a canary group beside the old one: 1 instance)");
+    const sliced = environments.map((e) => ({ ...e, clusters: e.clusters.map((c) => ({ ...c, canary: { instances: 2, soakMs: 120_000, text: "2 instances" } })) }));
+    expect(bumpPullRequest(result, sliced).body).toContain("proves the image on a canary group beside the old one: 2 instances)");
+  });
+
   it("has a one-image title when every change goes to the same image", async () => {
     const { result } = await plan();
     const pr = bumpPullRequest(result, environments);
