@@ -18,6 +18,10 @@ module.exports = {
   // Slowest files first, also on a fresh clone with no jest cache (test/support/sequencer.js).
   testSequencer: "<rootDir>/test/support/sequencer.js",
   setupFilesAfterEnv: ["<rootDir>/test/support/setup.ts"],
+  // jest-runtime, less what each file of a worker paid again: compiling the same modules, and
+  // every earlier file's AsyncLocalStorage hook on every promise (test/support/runtime.js).
+  // AMIROLL_JEST_RUNTIME=jest runs jest's own, for `npm run bench:tests` to compare.
+  ...(process.env.AMIROLL_JEST_RUNTIME !== "jest" && { runtime: "<rootDir>/test/support/runtime.js" }),
   // The CLI tests run the built CLI (bin/amiroll.js -> dist/): rebuilt first when stale. Every
   // temporary directory of the run goes under one of its own, removed at the end.
   globalSetup: "<rootDir>/test/support/global-setup.js",
