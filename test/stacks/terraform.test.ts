@@ -4,7 +4,7 @@
  * against what the environments config and the pins say. Skipped, with the reason in the test
  * name and on the console, where terraform or the provider mirror is absent.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { type Environment } from "../../scripts/config/environments";
@@ -38,76 +38,138 @@ const REFRESHING: Environment[] = environments.map((e) =>
 const SLICED: Environment[] = environments.map((e) =>
   e.name === "production" ? { ...e, clusters: e.clusters.map((c) => ({ ...c, canary: { instances: 1, soakMs: 120_000, text: "1 instance" }, canaryInstances: 1 })) } : e,
 );
+/** Production's cluster on capacity providers (issue 20.3; production is blue-green). */
+const WITH_PROVIDERS: Environment[] = environments.map((e) =>
+  e.name === "production" ? { ...e, clusters: e.clusters.map((c) => ({ ...c, capacityProviders: true })) } : e,
+);
+
+interface Case {
+  readonly label: string;
+  /** Its stack's module directory and test file's name: `cases/<slug>`, `<slug>.tftest.hcl`. */
+  readonly slug: string;
+  readonly env: string;
+  /** The pins synthesized; `expected`, the pins its terraform test asserts (the same unless said). */
+  readonly pins: Pins;
+  readonly expected?: Pins;
+  readonly environments?: Environment[];
+  /** The test file's assertions: the generic ones (`tftest`) unless given. */
+  readonly tftest?: (stack: any, module: string) => string;
+  /** false where another case's stack holds the same resource types and arguments. */
+  readonly validate?: false;
+  /** The test should fail, with this message: the assertions bite. */
+  readonly fails?: RegExp;
+}
+
 /**
- * `validate: false` where another case's stack holds the same resource types and arguments (a
- * validate decodes the provider's whole schema: about 3 s of CPU): production's one generation
- * is the mid-roll stack's, and a canary slice changes only the new generation's sizes; staging's
- * stack, this very one, is validated by test/terraform/runner.test.ts through TerraformCli (its
- * real init, validate and plan).
+ * Every stack goes through one `terraform init`, one `validate` and one `terraform test`: each
+ * command decodes the provider's whole schema (about a second of CPU) whatever it checks. The
+ * stacks are modules of one root (`cases/<slug>`): validate checks the root's calls of those
+ * marked validated; each case's test file runs its stack as the root module (`run { module }`)
+ * with a mock provider of its own. Production's one generation is the mid-roll stack's, and a
+ * canary slice changes only the new generation's sizes: not validated again. Staging's stack,
+ * this very one, is validated by test/terraform/runner.test.ts through TerraformCli (its real
+ * init, validate and plan).
  */
-const CASES: { label: string; env: string; pins: Pins; environments?: Environment[]; validate?: false }[] = [
-  { label: "staging", env: "staging", pins, validate: false },
-  { label: "production", env: "production", pins, validate: false },
-  { label: "production mid blue-green roll (two generations)", env: "production", pins: MID_ROLL },
-  { label: "staging on the refresh strategy", env: "staging", pins, environments: REFRESHING },
-  { label: "production mid blue-green roll with a canary slice (the new generation at 1)", env: "production", pins: MID_ROLL, environments: SLICED, validate: false },
+const CASES: Case[] = [
+  { label: "staging", slug: "staging", env: "staging", pins, validate: false },
+  { label: "production", slug: "production", env: "production", pins, validate: false },
+  { label: "production mid blue-green roll (two generations)", slug: "mid_roll", env: "production", pins: MID_ROLL },
+  { label: "staging on the refresh strategy", slug: "refresh", env: "staging", pins, environments: REFRESHING },
+  { label: "production mid blue-green roll with a canary slice (the new generation at 1)", slug: "canary_slice", env: "production", pins: MID_ROLL, environments: SLICED, validate: false },
+  {
+    label: "production mid blue-green roll on capacity providers (providers, set, default strategy)",
+    slug: "capacity_providers",
+    env: "production",
+    pins: MID_ROLL,
+    environments: WITH_PROVIDERS,
+    tftest: (stack, module) => capacityTftest(stack, module, [MID_ROLL.production.apps.current.imageId, MID_ROLL.production.apps.retiring!.imageId]),
+  },
+  {
+    // The staging stack tested against pins it does not run.
+    label: "staging against pins it does not run",
+    slug: "wrong_pins",
+    env: "staging",
+    pins,
+    expected: { ...pins, staging: { apps: { current: { imageId: "ami-0123456789abcdef0" } } } },
+    validate: false,
+    fails: /staging\/apps must run the\s+pinned\s+images\s+ami-0123456789abcdef0/,
+  },
 ];
 
 describeTerraform(`terraform validate and terraform test on the synthesized stacks${suffix}`, () => {
   /** One provider for every command of this file (each would otherwise start its own). */
   let provider: SharedProvider | undefined;
-  /** Per case label: its validate and terraform test, run side by side with the other cases'. */
-  const results: Record<string, Promise<{ validate: TerraformResult; test: TerraformResult }>> = {};
-  let wrongPinsTest: Promise<TerraformResult>;
+  let validate: Promise<TerraformResult>;
+  let test: Promise<TerraformResult>;
 
   beforeAll(async () => {
     provider = await startSharedProvider(tf.pluginDir);
-    const run = (dir: string, args: string[]) => terraformAsync(tf, dir, args, provider?.env);
-    /** init, then `terraform test` of the generated test file asserting `expected`; validate too unless `validate` is false (~3 s of CPU). */
-    const check = async (label: string, stackFile: string, env: Environment, expected: Pins, validate = true) => {
-      const dir = dirname(stackFile);
-      const init = await run(dir, ["init", "-backend=false", `-plugin-dir=${tf.pluginDir}`, "-input=false"]);
-      if (init.status !== 0) throw new Error(`terraform init of ${label} failed:\n${init.output}`);
-      const validated = validate ? await run(dir, ["validate"]) : { status: 0, output: "(not validated)" };
-      writeFileSync(join(dir, "amiroll.tftest.hcl"), tftest(JSON.parse(readFileSync(stackFile, "utf8")), env, expected));
-      return { validate: validated, test: await run(dir, ["test"]) };
-    };
+    const root = mkdtempSync(join(tmpdir(), "amiroll-tf-"));
+    mkdirSync(join(root, "cases"));
     for (const c of CASES) {
       const stackFile = synthesize(c.env, c.pins, c.environments);
-      results[c.label] = check(c.label, stackFile, findEnvironment(c.environments ?? environments, c.env), c.pins, c.validate !== false);
+      renameSync(dirname(stackFile), join(root, "cases", c.slug));
+      const stack = JSON.parse(readFileSync(join(root, "cases", c.slug, "cdk.tf.json"), "utf8"));
+      const module = `./cases/${c.slug}`;
+      const file = c.tftest ? c.tftest(stack, module) : tftest(stack, module, findEnvironment(c.environments ?? environments, c.env), c.expected ?? c.pins);
+      writeFileSync(join(root, `${c.slug}.tftest.hcl`), file);
     }
-    // The staging stack again, in a directory of its own, tested against pins it does not run
-    // (the staging case above validates the same configuration).
-    const wrongPins: Pins = { ...pins, staging: { apps: { current: { imageId: "ami-0123456789abcdef0" } } } };
-    wrongPinsTest = check("staging (wrong pins)", synthesize("staging", pins), findEnvironment(environments, "staging"), wrongPins, false).then((r) => r.test);
-    // Every case's failure is its own test's (awaited there); none may go unhandled meanwhile.
-    for (const r of [...Object.values(results), wrongPinsTest]) r.catch(() => undefined);
+    const calls = Object.fromEntries(CASES.filter((c) => c.validate !== false).map((c) => [c.slug, { source: `./cases/${c.slug}` }]));
+    writeFileSync(join(root, "main.tf.json"), JSON.stringify({ module: calls }, null, 2));
+    const run = (args: string[]) => terraformAsync(tf, root, args, provider?.env);
+    const init = run(["init", "-backend=false", `-plugin-dir=${tf.pluginDir}`, "-input=false"]).then((r) => {
+      if (r.status !== 0) throw new Error(`terraform init failed:\n${r.output}`);
+    });
+    validate = init.then(() => run(["validate"]));
+    test = init.then(() => run(["test"]));
+    // Each is awaited by its tests; none may go unhandled meanwhile.
+    for (const r of [validate, test]) r.catch(() => undefined);
   }, 60_000);
   afterAll(async () => {
-    await Promise.allSettled([...Object.values(results), wrongPinsTest]);
+    await Promise.allSettled([validate, test]);
     await provider?.stop();
   });
 
-  it.each(CASES.filter((c) => c.validate !== false))("$label: terraform validate passes", async ({ label }) => {
-    const result = (await results[label]).validate;
+  it.each(CASES.filter((c) => c.validate !== false))("$label: terraform validate passes", async ({ slug }) => {
+    const result = await validate;
     expect(result.output).toContain("The configuration is valid");
+    expect(result.output).not.toMatch(new RegExp(`Error: [^]*cases/${slug}/`));
     expect(result.status).toBe(0);
   }, 120_000);
 
-  it.each(CASES)("$label: terraform test with a mock provider passes", async ({ label }) => {
-    const result = (await results[label]).test;
-    expect(result.output).toMatch(/Success! 2 passed, 0 failed/);
-    expect(result.status).toBe(0);
+  it.each(CASES.filter((c) => !c.fails))("$label: terraform test with a mock provider passes", async ({ slug }) => {
+    const result = testOf(await test, slug);
+    expect(result.runs).toEqual({ plan: "pass", ...(slug !== "capacity_providers" && { apply: "pass" }) });
+    expect(result.verdict).toBe("pass");
   }, 120_000);
 
-  it("terraform test fails when the stack does not run the pinned image (the assertions bite)", async () => {
-    const result = await wrongPinsTest;
+  it.each(CASES.filter((c) => c.fails))("$label: terraform test fails, naming the images (the assertions bite)", async ({ slug, fails }) => {
+    const result = await test;
+    expect(testOf(result, slug).verdict).toBe("fail");
+    expect(result.output).toMatch(fails!);
     expect(result.status).not.toBe(0);
-    expect(result.output).toMatch(/must run the\s+pinned\s+images\s+ami-0123456789abcdef0/);
   }, 120_000);
 });
 
-type TerraformResult = { status: number; output: string };
+type TerraformResult = { status: number; output: string; stdout: string };
+
+/** One test file's outcome from `terraform test`'s progress lines: each run's and the file's. */
+function testOf(result: TerraformResult, slug: string): { runs: Record<string, string>; verdict?: string } {
+  const runs: Record<string, string> = {};
+  let verdict: string | undefined;
+  let current: string | undefined;
+  for (const line of result.stdout.split("\n")) {
+    const file = /^(\w+)\.tftest\.hcl\.\.\. (in progress|tearing down|pass|fail|skip)$/.exec(line);
+    if (file) {
+      current = file[1];
+      if (current === slug && file[2] !== "in progress" && file[2] !== "tearing down") verdict = file[2];
+      continue;
+    }
+    const run = /^ {2}run "(\w+)"\.\.\. (\w+)$/.exec(line);
+    if (run && current === slug) runs[run[1]] = run[2];
+  }
+  return { runs, verdict };
+}
 
 /** The stack of environment `env` synthesized with `casePins` into a directory of its own; its file. */
 function synthesize(env: string, casePins: Pins, caseEnvironments?: Environment[]): string {
@@ -123,10 +185,11 @@ function groupName(cluster: Environment["clusters"][number], imageId: string): s
 }
 
 /**
- * A terraform test file for one synthesized stack: a plan run asserting the key attributes of
- * every launch template, group and cluster, and an apply run (mocked) asserting the outputs.
+ * A terraform test file for one synthesized stack (the module at `module`): a plan run asserting
+ * the key attributes of every launch template, group and cluster, and an apply run (mocked)
+ * asserting the outputs.
  */
-function tftest(stack: any, env: Environment, allPins: Pins): string {
+function tftest(stack: any, module: string, env: Environment, allPins: Pins): string {
   const asserts: string[] = [];
   const assert = (condition: string, message: string) =>
     asserts.push(`  assert {\n    condition     = ${condition}\n    error_message = ${JSON.stringify(message)}\n  }`);
@@ -202,11 +265,17 @@ ${mockDefaults(env.region)}
 
 run "plan" {
   command = plan
+  module {
+    source = "${module}"
+  }
 ${planAsserts.join("\n")}
 }
 
 run "apply" {
   command = apply
+  module {
+    source = "${module}"
+  }
 ${asserts.join("\n")}
 }
 `;
@@ -238,4 +307,57 @@ function mockDefaults(region: string): string {
       return `  ${kind} "${type}" {\n    defaults = { ${body} }\n  }`;
     })
     .join("\n");
+}
+
+/**
+ * The capacity-providers case's test file (the module at `module`, generations of `images`): a plan
+ * run asserting each provider's settings, the groups' scale-in protection and the cluster's set and
+ * default.
+ */
+function capacityTftest(stack: any, module: string, images: string[]): string {
+  const asserts: string[] = [];
+  const assert = (condition: string, message: string) =>
+    asserts.push(`  assert {\n    condition     = ${condition}\n    error_message = ${JSON.stringify(message)}\n  }`);
+  const addresses = (type: string) => Object.keys(stack.resource[type] ?? {}).map((name) => `${type}.${name}`);
+  const names = images.map((i) => `production-apps-${i}`);
+  const providers = addresses("aws_ecs_capacity_provider");
+  assert(`toset([${providers.map((p) => `${p}.name`).join(", ")}]) == toset(${JSON.stringify(names)})`, "one provider per generation, named like its group");
+  for (const p of providers) {
+    const asg = `${p}.auto_scaling_group_provider[0]`;
+    assert(`${asg}.managed_draining == "ENABLED" && ${asg}.managed_termination_protection == "ENABLED"`, `${p}: managed draining and termination protection`);
+    assert(`${asg}.managed_scaling[0].status == "ENABLED" && ${asg}.managed_scaling[0].target_capacity == 100`, `${p}: managed scaling`);
+  }
+  for (const g of addresses("aws_autoscaling_group")) {
+    assert(`${g}.protect_from_scale_in == true`, `${g} protects its instances from scale-in`);
+    assert(`length([for t in ${g}.tag : t if t.key == "AmazonECSManaged"]) == 1`, `${g} carries AmazonECSManaged`);
+  }
+  const [set] = addresses("aws_ecs_cluster_capacity_providers");
+  assert(`toset(${set}.capacity_providers) == toset(${JSON.stringify(names)})`, "the cluster's set names every generation in service");
+  assert(`one(${set}.default_capacity_provider_strategy).capacity_provider == ${JSON.stringify(names[0])}`, "the current generation is the default");
+  return `mock_provider "aws" {
+  mock_resource "aws_iam_instance_profile" {
+    defaults = { arn = "arn:aws:iam::123456789012:instance-profile/mock" }
+  }
+  mock_resource "aws_iam_role" {
+    defaults = { arn = "arn:aws:iam::123456789012:role/mock" }
+  }
+  mock_resource "aws_launch_template" {
+    defaults = { id = "lt-0123456789abcdef0", latest_version = 1 }
+  }
+  mock_resource "aws_autoscaling_group" {
+    defaults = { arn = "arn:aws:autoscaling:eu-west-1:123456789012:autoScalingGroup:mock:autoScalingGroupName/mock" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+}
+
+run "plan" {
+  command = plan
+  module {
+    source = "${module}"
+  }
+${asserts.join("\n")}
+}
+`;
 }

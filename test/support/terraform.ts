@@ -22,10 +22,11 @@ export function findTerraform(env: NodeJS.ProcessEnv = process.env): TerraformSe
 }
 
 /**
- * Runs terraform in `cwd` without colour or prompts; resolves with its status and combined output.
+ * Runs terraform in `cwd` without colour or prompts; resolves with its status, its combined output,
+ * and its stdout alone (in order: `terraform test`'s progress lines).
  * Not blocking, so that a file's commands can run side by side.
  */
-export function terraformAsync(setup: { terraform: string }, cwd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ status: number; output: string }> {
+export function terraformAsync(setup: { terraform: string }, cwd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ status: number; output: string; stdout: string }> {
   return new Promise((resolve) => {
     const child = spawn(setup.terraform, [...args, "-no-color"], {
       cwd,
@@ -33,10 +34,14 @@ export function terraformAsync(setup: { terraform: string }, cwd: string, args: 
       stdio: ["ignore", "pipe", "pipe"],
     });
     let output = "";
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
+    let stdout = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      output += chunk;
+      stdout += chunk;
+    });
     child.stderr.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
-    child.on("error", (error) => resolve({ status: 1, output: `${output}${error.message}` }));
-    child.on("close", (code) => resolve({ status: code ?? 1, output }));
+    child.on("error", (error) => resolve({ status: 1, output: `${output}${error.message}`, stdout }));
+    child.on("close", (code) => resolve({ status: code ?? 1, output, stdout }));
   });
 }
 
