@@ -832,12 +832,21 @@ describe("drain hook handler on real SDK clients", () => {
     const autoScaling = new AutoScalingClient({ region: "eu-west-1", credentials });
     mockClient(autoScaling).on(CompleteLifecycleActionCommand).resolves({});
     const action = (actionFromEvent(EVENT, SETTINGS.hookName) as { action: LifecycleAction }).action;
-    const outcomes = checkDrains([action], {
-      clients: { ecs: new ECSClient(base), autoScaling, sqs: new SQSClient({ region: "eu-west-1", credentials }) },
-      settings: SETTINGS,
-      log: () => {},
-    });
-    await expect(outcomes).resolves.toEqual([{ kind: "completed", reason: "not-registered" }]);
+    // The SDK's back-off and the adaptive rate limiter wait on timers and the clock: both faked
+    // and run forward here, so that the test takes no real seconds (it took 4).
+    jest.useFakeTimers();
+    try {
+      let settled = false;
+      const outcomes = checkDrains([action], {
+        clients: { ecs: new ECSClient(base), autoScaling, sqs: new SQSClient({ region: "eu-west-1", credentials }) },
+        settings: SETTINGS,
+        log: () => {},
+      }).finally(() => (settled = true));
+      for (let waited = 0; !settled && waited < 60_000; waited += 250) await jest.advanceTimersByTimeAsync(250);
+      await expect(outcomes).resolves.toEqual([{ kind: "completed", reason: "not-registered" }]);
+    } finally {
+      jest.useRealTimers();
+    }
     expect(calls.filter((c) => c.endsWith("ListContainerInstances"))).toHaveLength(3);
   }, 30_000);
 });
