@@ -5,10 +5,11 @@
  * from the shell's `times`) are printed, with the ratio to `node -e 0`. Target: <= 3x for
  * `--help` and `status --simulate`. Reported, never enforced: exit 0 whatever the figures.
  */
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { availableParallelism, cpus } from "node:os";
 import { join } from "node:path";
 import { countFlag } from "./args";
+import { runMeasured } from "./child-cpu";
 
 const ROOT = join(__dirname, "..");
 const CONFIG = join(ROOT, "stacks/amiroll.json");
@@ -35,21 +36,7 @@ const CASES: readonly Case[] = [
 
 /** One run: wall ms (spawn to exit) and the child's CPU ms (from bash's `times`). */
 function once(args: readonly string[]): { wallMs: number; cpuMs: number } {
-  const quoted = [node, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
-  const started = process.hrtime.bigint();
-  const out = spawnSync("bash", ["-c", `${quoted} >/dev/null 2>&1; code=$?; times; exit $code`], {
-    encoding: "utf8",
-    env: { ...process.env, CDKTF_OUTDIR: join(ROOT, "bench/out/cdktf.out"), CI: "" },
-  });
-  const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
-  if (out.status !== 0) throw new Error(`${args.join(" ")} exited ${out.status}`);
-  // `times` prints the shell's own line, then its children's: "0m0.123s 0m0.045s".
-  const children = out.stdout.trim().split("\n").pop()!.match(/(\d+)m([\d.]+)s/g)!;
-  const cpuMs = children.reduce((sum, t) => {
-    const [, m, s] = /(\d+)m([\d.]+)s/.exec(t)!;
-    return sum + (Number(m) * 60 + Number(s)) * 1000;
-  }, 0);
-  return { wallMs, cpuMs };
+  return runMeasured([node, ...args], { env: { ...process.env, CDKTF_OUTDIR: join(ROOT, "bench/out/cdktf.out"), CI: "" } });
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
