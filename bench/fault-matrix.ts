@@ -213,11 +213,11 @@ export function cachedSynthesis(): typeof synthesizeEnvironment {
     let stack = stacks.get(key);
     if (stack && stack.exact !== exact && verify > 0) {
       verify--;
-      const again = JSON.stringify(withoutSourceMaps(() => synthesizeEnvironment(config, environment, outDir)).json);
+      const again = JSON.stringify(withoutStackTraces(() => synthesizeEnvironment(config, environment, outDir)).json);
       if (again !== stack.text) throw new Error(`cachedSynthesis: ${environment.name}'s stack differs for pins ${exact} and ${stack.exact}, which synthesisPins takes for the same: the constructs read a field it leaves out`);
     }
     if (!stack) {
-      const { directory, json } = withoutSourceMaps(() => synthesizeEnvironment(config, environment, outDir));
+      const { directory, json } = withoutStackTraces(() => synthesizeEnvironment(config, environment, outDir));
       stack = { json: deepFreeze(json), text: JSON.stringify(json), exact, relativeDirectory: relative(outDir, directory) };
       stacks.set(key, stack);
     }
@@ -239,19 +239,22 @@ export function synthesisPins(pins: Readonly<Record<string, ClusterPins>>): unkn
 }
 
 /**
- * Runs `work` with the process's source maps off (Node's, which `node --import tsx` turns on):
- * cdktf captures a whole stack trace for every token it makes, and under source maps each one is
- * mapped back through every frame: over 40% of a synthesis' CPU (4.5 s of the matrix's 17 s). Its
- * traces only ever serve cdktf's own error messages, whose text is the same either way.
+ * Runs `work` (a synthesis) with stack traces cut to their first line: cdktf captures a whole
+ * stack trace for every token it makes (its `creationStack`, shown only in its own error
+ * messages), and formatting them was over 40% of a synthesis' CPU, most of it mapping every frame
+ * back through the source maps `node --import tsx` turns on (4.5 s of the matrix's 17 s). An error
+ * thrown meanwhile keeps its message (`Error: ...`), which is all a cell records.
  */
-function withoutSourceMaps<T>(work: () => T): T {
-  const enabled = process.sourceMapsEnabled;
-  if (!enabled) return work();
-  process.setSourceMapsEnabled(false);
+function withoutStackTraces<T>(work: () => T): T {
+  const sourceMaps = process.sourceMapsEnabled;
+  const prepare = Error.prepareStackTrace;
+  if (sourceMaps) process.setSourceMapsEnabled(false);
+  Error.prepareStackTrace = (error: unknown) => (error instanceof Error ? `${error.name}: ${error.message}` : "");
   try {
     return work();
   } finally {
-    process.setSourceMapsEnabled(true);
+    Error.prepareStackTrace = prepare;
+    if (sourceMaps) process.setSourceMapsEnabled(true);
   }
 }
 
