@@ -488,8 +488,8 @@ function batchesText(stages: readonly StagePath[]): string {
         `${shutdown.length > 0 ? `; the last one's shutdown ${sec(shutdown[0])}` : ""})`,
     ];
   };
-  const soaked = stages[0]?.policyMs > 0 ? [`(batch 1, the canary slice, soaked ${sec(stages[0].policyMs)} from its last replacement healthy: ${sec(stages[0].totalMs)})`] : [];
-  return [...part(stages.filter((p) => !p.name.startsWith("zone")), "batch"), ...part(stages.filter((p) => p.name.startsWith("zone")), "zone batch"), ...soaked].join(" then ");
+  const soaked = stages[0]?.policyMs > 0 ? `; batch 1 is the canary slice: ${sec(stages[0].totalMs)}, its soak ${sec(stages[0].policyMs)} from its last replacement healthy` : "";
+  return [...part(stages.filter((p) => !p.name.startsWith("zone")), "batch"), ...part(stages.filter((p) => p.name.startsWith("zone")), "zone batch")].join(" then ") + soaked;
 }
 
 interface Run {

@@ -94,6 +94,8 @@ function variantVerdict(cell: FaultCell) {
     ...verdict(cell),
     ...(cell.canarySlice && {
       canaryLines: cell.report.filter((l) => /^ {2}canary: (passed|failed) after \d+m\d+s \(apps: /.test(l)).length,
+      // The canary is its own phase in each wave's `took` line, passed or failed.
+      canaryPhases: cell.report.filter((l) => /^ {2}took \d+m\d+s: .*, canary \d+m\d+s/.test(l)).length,
       canary: cell.canary?.verdict,
       canaryDetail: cell.canary?.detail,
       ...(cell.outcome !== "done" && { oldDrained: cell.oldDrained }),
@@ -113,6 +115,7 @@ function expectedVariant(scenario: MatrixScenario, variant: MatrixVariant): Retu
     return {
       ...base,
       canaryLines: failed ? 1 : 2,
+      canaryPhases: failed ? 1 : 2,
       canary: failed ? "failed" : "passed",
       canaryDetail: !failed
         ? slice
