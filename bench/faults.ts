@@ -44,7 +44,7 @@ async function main(): Promise<void> {
   const cells = await runFaultMatrix({
     scenarios,
     columns,
-    onCell: (c) => console.error(`${c.scenario} x ${c.strategy}: ${c.outcome}, ${c.violations} violation(s) (${(c.wallMs / 1000).toFixed(1)} s wall, ${(c.cpuMs / 1000).toFixed(1)} s CPU)`),
+    onCell: (c) => console.error(`${c.scenario} x ${c.variant}: ${c.outcome}, ${c.violations} violation(s) (${(c.wallMs / 1000).toFixed(1)} s wall, ${(c.cpuMs / 1000).toFixed(1)} s CPU)`),
   });
   const wallMs = performance.now() - wallStart;
   const cpu = process.cpuUsage(cpuStart);
@@ -65,7 +65,7 @@ async function main(): Promise<void> {
   );
   const missed = cells.filter((c) => verdictProblems(c).length > 0);
   if (missed.length > 0) {
-    console.log(`not as expected: ${missed.map((c) => `${c.scenario} x ${c.strategy}`).join(", ")}`);
+    console.log(`not as expected: ${missed.map((c) => `${c.scenario} x ${c.variant}`).join(", ")}`);
     process.exitCode = 1;
   }
 }
