@@ -3,8 +3,10 @@
  * both set to one strategy, against every simulated scenario that concerns a rollout, as
  * `amiroll rollout --simulate --ignore-window --scenario NAME` runs it; every cell in one plain
  * Node process (test/support/fault-matrix-child.ts: half the CPU jest's sandbox costs). Every
- * cell: zero-downtime violations 0, and its expected verdict. `npm run bench:faults` prints the same
- * matrix as a table (docs/faults.md).
+ * cell: zero-downtime violations 0, and its expected verdict. Then issue 20's variants (the canary
+ * slice on blue-green and refresh, capacity providers on blue-green) over the faults that concern
+ * them, each also judged on what its option shows. `npm run bench:faults` prints the same matrix as
+ * tables (docs/faults.md).
  */
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
