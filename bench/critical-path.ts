@@ -188,8 +188,10 @@ export interface RefreshBatchSamples {
  * Refresh's critical path: its batches one after the other, each behind a registered barrier with
  * its old instances terminated once every task has left them; the shutdowns of every batch but the
  * last of old instances taken out (they overlap the next batch: the refresh terminates and goes on).
+ * With a canary slice, the first batch is the slice: `canarySoakMs` is its policy wait (the gates'
+ * soak, from its last replacement healthy) before its old instances are terminated and batch 2 begins.
  */
-export function refreshPath(batches: readonly RefreshBatchSamples[]): { totalMs: number; stages: StagePath[] } {
+export function refreshPath(batches: readonly RefreshBatchSamples[], canarySoakMs = 0): { totalMs: number; stages: StagePath[] } {
   let lastOld = -1;
   batches.forEach((b, k) => {
     if (!b.zone) lastOld = k;
@@ -199,7 +201,7 @@ export function refreshPath(batches: readonly RefreshBatchSamples[]): { totalMs:
       ...b.stage,
       drainAfter: "registered",
       terminate: "after-all-moved",
-      policyMs: 0,
+      policyMs: k === 0 ? canarySoakMs : 0,
       terminated: k === lastOld ? b.stage.terminated : [],
     })),
   );

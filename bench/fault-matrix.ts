@@ -13,16 +13,20 @@
 import { rmSync } from "node:fs";
 import { join, relative } from "node:path";
 import type { CapacityStrategy } from "../constructs/ecs-cluster";
+import { capacityProviderName, generationAsgName } from "../constructs/names";
+import type { AmiPin } from "../constructs/ami";
 import { exitCodeOf } from "../scripts/amiroll";
 import { rolloutExitCode, rolloutOptions, simulatedWorld } from "../scripts/commands/rollout";
 import { synthesizeEnvironment } from "../scripts/commands/stack";
 import type { Environment } from "../scripts/config/environments";
 import { type Config, parseConfig } from "../scripts/config/file";
 import { readJsonFile } from "../scripts/config/input";
-import { readPins } from "../scripts/config/pins";
+import { type ClusterPins, readPins } from "../scripts/config/pins";
 import { markdownText } from "../scripts/core/inert";
+import { durationSeconds } from "../constructs/formats";
 import { createLogger } from "../scripts/core/log";
 import { elapsedText } from "../scripts/fleet/report";
+import { readProviders } from "../scripts/fleet/providers";
 import { takeSnapshot } from "../scripts/fleet/snapshot";
 import { rolloutText } from "../scripts/rollout/report";
 import { type RolloutResult, type WaveOutcome, type WaveReport, rollout } from "../scripts/rollout/rollout";
@@ -55,6 +59,44 @@ export const LEFT_OUT_SCENARIOS = (Object.keys(SCENARIOS) as ScenarioName[]).fil
 /** Every strategy, set for every wave of a cell. A new strategy is one entry here. */
 export const MATRIX_STRATEGIES = ["replace", "blue-green", "refresh"] as const satisfies readonly CapacityStrategy[];
 
+/** The canary slice the canary variants set on every environment: one instance, soaked 5 minutes. */
+export const MATRIX_CANARY = { instances: 1, soak: "5m" } as const;
+
+/**
+ * A strategy with one of its options, set for every wave of a cell (issue 20): `canary` (the
+ * canary slice, MATRIX_CANARY, on every environment) or `capacityProviders` (on every cluster;
+ * blue-green only). Each over `scenarios`: the faults issue 20 names, the healthy roll and the
+ * alarm (the matrix's other scenarios concern what the option does not change: the drain hook, a
+ * first deploy).
+ */
+export interface MatrixVariant {
+  /** The table's column: `<strategy>+<option>`. */
+  readonly name: string;
+  readonly strategy: CapacityStrategy;
+  readonly canary?: typeof MATRIX_CANARY;
+  readonly capacityProviders?: true;
+  readonly scenarios: readonly MatrixScenario[];
+}
+
+/** The scenarios every variant rolls through. */
+export const VARIANT_SCENARIOS = ["healthy", "broken-ami", "alarm", "throttling", "slow-drain", "az-outage", "imbalanced", "boot-failure"] as const satisfies readonly MatrixScenario[];
+
+/**
+ * The variants of the matrix. Replace without a configured canary already proves the image on a
+ * canary group (1 instance, 2m) in every cell above; `replace+canary` (the same group, sized and
+ * soaked by the config) adds no new path and is left out. Canary and capacity providers do not go
+ * together (managed scaling would undo the slice's size: the config refuses it).
+ */
+export const MATRIX_VARIANTS: readonly MatrixVariant[] = [
+  { name: "blue-green+canary", strategy: "blue-green", canary: MATRIX_CANARY, scenarios: VARIANT_SCENARIOS },
+  { name: "refresh+canary", strategy: "refresh", canary: MATRIX_CANARY, scenarios: VARIANT_SCENARIOS },
+  { name: "blue-green+providers", strategy: "blue-green", capacityProviders: true, scenarios: VARIANT_SCENARIOS },
+];
+
+/** A strategy alone (every scenario), or a variant. */
+export type MatrixColumn = CapacityStrategy | MatrixVariant;
+const columnName = (column: MatrixColumn): string => (typeof column === "string" ? column : column.name);
+
 /** What the operator should do, per outcome (`error`: the rollout threw instead of reporting). */
 export const OPERATOR_ACTION: Readonly<Record<WaveOutcome | "error", string>> = {
   done: "nothing: the image is verified everywhere",
@@ -72,6 +114,26 @@ export const OPERATOR_ACTION: Readonly<Record<WaveOutcome | "error", string>> = 
 export interface FaultCell {
   readonly scenario: MatrixScenario;
   readonly strategy: CapacityStrategy;
+  /** The table's column: the strategy, or the variant's name (`blue-green+canary`). */
+  readonly variant: string;
+  /** The variant's options, as set on every environment or cluster. */
+  readonly canarySlice?: typeof MATRIX_CANARY;
+  readonly capacityProviders?: boolean;
+  /** The deciding wave's canary phase, as the report shows it (`canary:`), when it had one. */
+  readonly canary?: { readonly verdict: string; readonly detail: string };
+  /**
+   * Instances of another image than the deciding wave's target that were ever set DRAINING in its
+   * environment (the simulator's event log): the old capacity the wave moved off. A canary slice
+   * that failed moved only the slice.
+   */
+  readonly oldDrained: number;
+  /**
+   * capacityProviders: per cluster of the deciding wave (`environment/cluster`), which generation's
+   * capacity provider the cluster's set, its default strategy and every service name, as ECS
+   * describes them: `new` (the target image's generation), `old` (another generation's, one), or
+   * what else it found.
+   */
+  readonly providers?: Readonly<Record<string, string>>;
   /** The rollout's outcome, or `error` when it threw (`error` holds the message). */
   readonly outcome: WaveOutcome | "error";
   readonly error?: string;
@@ -109,11 +171,18 @@ export interface FaultCell {
  * This repository's config with every environment and cluster set to `strategy`, read and
  * validated by the config loader (its pins too); AMIROLL_PINS and CDKTF_OUTDIR are ignored.
  */
-export function matrixConfig(strategy: CapacityStrategy, path: string = MATRIX_CONFIG_PATH, scenario?: MatrixScenario): Config {
-  const raw = structuredClone(readJsonFile(path, path, "an amiroll config object")) as { environments: Record<string, { strategy?: string; alarms?: unknown; clusters?: Record<string, { strategy?: string }> }> };
+export function matrixConfig(column: MatrixColumn, path: string = MATRIX_CONFIG_PATH, scenario?: MatrixScenario): Config {
+  const variant = typeof column === "string" ? undefined : column;
+  const raw = structuredClone(readJsonFile(path, path, "an amiroll config object")) as {
+    environments: Record<string, { strategy?: string; alarms?: unknown; canary?: unknown; clusters?: Record<string, { strategy?: string; capacityProviders?: boolean }> }>;
+  };
   for (const [name, env] of Object.entries(raw.environments ?? {})) {
-    env.strategy = strategy;
-    for (const cluster of Object.values(env.clusters ?? {})) delete cluster.strategy;
+    env.strategy = variant?.strategy ?? (column as CapacityStrategy);
+    if (variant?.canary) env.canary = { ...variant.canary };
+    for (const cluster of Object.values(env.clusters ?? {})) {
+      delete cluster.strategy;
+      if (variant?.capacityProviders) cluster.capacityProviders = true;
+    }
     // The alarm scenario's cells watch every alarm of the environment's clusters (the sim's
     // `<env>-<cluster>-error-rate`, `-latency-p99`, `-cpu-high`) by prefix; the other cells watch
     // none, as this repository's config does, so their timelines stay as they were.
@@ -125,24 +194,68 @@ export function matrixConfig(strategy: CapacityStrategy, path: string = MATRIX_C
 
 /**
  * `synthesizeEnvironment`, remembered: a stack depends only on its environment and that
- * environment's pins, and the cells synthesize the same few again and again (synth is about a
- * third of a cell's CPU). The stack JSON is frozen (the sim's terraform only reads it); its
- * directory is where the synth would have put it in the caller's outDir (the sim's terraform
- * keeps its plans in memory, so nothing is read from there).
+ * environment's pins as the constructs read them (synthesisPins), and the cells synthesize the
+ * same few again and again (synth was about a third of a cell's CPU). The stack JSON is frozen
+ * (the sim's terraform only reads it); its directory is where the synth would have put it in the
+ * caller's outDir (the sim's terraform keeps its plans in memory, so nothing is read from there).
+ *
+ * The first VERIFIED_HITS times a stack is reused for pins that differ in what synthesisPins
+ * leaves out, it is synthesized again and compared: a constructs change that starts reading one
+ * of those fields fails the matrix instead of rolling a stale stack.
  */
 export function cachedSynthesis(): typeof synthesizeEnvironment {
-  const stacks = new Map<string, { json: any; relativeDirectory: string }>();
+  const stacks = new Map<string, { json: any; text: string; exact: string; relativeDirectory: string }>();
+  let verify = VERIFIED_HITS;
   return (config, environment, outDir) => {
-    const pins = readPins(config.pinsPath, config.environments, config.pinsShownAs);
-    const key = JSON.stringify([environment, pins[environment.name]]);
+    const pins = readPins(config.pinsPath, config.environments, config.pinsShownAs)[environment.name];
+    const key = JSON.stringify([environment, synthesisPins(pins)]);
+    const exact = JSON.stringify([environment, pins]);
     let stack = stacks.get(key);
+    if (stack && stack.exact !== exact && verify > 0) {
+      verify--;
+      const again = JSON.stringify(withoutStackTraces(() => synthesizeEnvironment(config, environment, outDir)).json);
+      if (again !== stack.text) throw new Error(`cachedSynthesis: ${environment.name}'s stack differs for pins ${exact} and ${stack.exact}, which synthesisPins takes for the same: the constructs read a field it leaves out`);
+    }
     if (!stack) {
-      const { directory, json } = synthesizeEnvironment(config, environment, outDir);
-      stack = { json: deepFreeze(json), relativeDirectory: relative(outDir, directory) };
+      const { directory, json } = withoutStackTraces(() => synthesizeEnvironment(config, environment, outDir));
+      stack = { json: deepFreeze(json), text: JSON.stringify(json), exact, relativeDirectory: relative(outDir, directory) };
       stacks.set(key, stack);
     }
     return { directory: join(outDir, stack.relativeDirectory), json: stack.json };
   };
+}
+
+/** How many reuses for pins that differ beyond synthesisPins cachedSynthesis checks by synthesizing again. */
+const VERIFIED_HITS = 3;
+
+/**
+ * An environment's pins as the constructs read them: each generation's image, name and SSM
+ * parameter, and whether `current` was verified (a blue-green canary's sizes: constructs/ecs-cluster.ts);
+ * not when it was verified or resolved, nor what the driver rejected (the cells' pins differ in those).
+ */
+export function synthesisPins(pins: Readonly<Record<string, ClusterPins>>): unknown {
+  const pin = (p: AmiPin | undefined) => p && { imageId: p.imageId, imageName: p.imageName, ssmParameter: p.ssmParameter, verified: p.verifiedAt !== undefined };
+  return Object.fromEntries(Object.entries(pins).map(([cluster, p]) => [cluster, { current: pin(p.current), retiring: pin(p.retiring) }]));
+}
+
+/**
+ * Runs `work` (a synthesis) with stack traces cut to their first line: cdktf captures a whole
+ * stack trace for every token it makes (its `creationStack`, shown only in its own error
+ * messages), and formatting them was over 40% of a synthesis' CPU, most of it mapping every frame
+ * back through the source maps `node --import tsx` turns on (4.5 s of the matrix's 17 s). An error
+ * thrown meanwhile keeps its message (`Error: ...`), which is all a cell records.
+ */
+function withoutStackTraces<T>(work: () => T): T {
+  const sourceMaps = process.sourceMapsEnabled;
+  const prepare = Error.prepareStackTrace;
+  if (sourceMaps) process.setSourceMapsEnabled(false);
+  Error.prepareStackTrace = (error: unknown) => (error instanceof Error ? `${error.name}: ${error.message}` : "");
+  try {
+    return work();
+  } finally {
+    Error.prepareStackTrace = prepare;
+    if (sourceMaps) process.setSourceMapsEnabled(true);
+  }
 }
 
 function deepFreeze<T>(value: T): T {
@@ -157,10 +270,12 @@ function deepFreeze<T>(value: T): T {
 const SYNTHESIS = cachedSynthesis();
 
 /** One cell: a whole rollout of every wave, as `amiroll rollout --simulate --ignore-window --scenario`. */
-export async function runFaultCell(scenario: MatrixScenario, strategy: CapacityStrategy, configPath?: string): Promise<FaultCell> {
+export async function runFaultCell(scenario: MatrixScenario, column: MatrixColumn, configPath?: string): Promise<FaultCell> {
   const wallStart = performance.now();
   const cpuStart = process.cpuUsage();
-  const config = matrixConfig(strategy, configPath, scenario);
+  const variant = typeof column === "string" ? undefined : column;
+  const strategy = variant?.strategy ?? (column as CapacityStrategy);
+  const config = matrixConfig(column, configPath, scenario);
   const lines: string[] = [];
   const log = createLogger("text", (line) => lines.push(line));
   const world = await simulatedWorld(config, { scenario, log, synthesize: SYNTHESIS });
@@ -191,9 +306,21 @@ export async function runFaultCell(scenario: MatrixScenario, strategy: CapacityS
     const imageRejected = env !== undefined && targets.length > 0 && targets.every(([cluster, image]) => pins[env.name][cluster]?.rejected?.imageId === image);
     const oldCapacityServing = env !== undefined && deciding !== undefined && (await servedByOldImage(world.access(env).clients, env, deciding));
     const lostZones = (result?.waves ?? []).flatMap((w) => [...(w.balance ?? [])].flatMap(([cluster, b]) => b.lostZones.map((z) => `${w.environment}/${cluster}: ${z}`)));
+    const targetImages = new Set(targets.map(([, image]) => image));
+    const simulated = env === undefined ? undefined : world.simulations.get(env.name)?.world;
+    const oldDrained = simulated
+      ? new Set(simulated.log.flatMap((line) => / (i-[0-9a-f]+) DRAINING$/.exec(line)?.[1] ?? []).filter((id) => !targetImages.has(simulated.instances.get(id)?.imageId ?? ""))).size
+      : 0;
+    const providers = variant?.capacityProviders && env !== undefined && deciding !== undefined ? await providersServing(world.access(env).clients, env, deciding) : undefined;
     return {
       scenario,
       strategy,
+      variant: columnName(column),
+      ...(variant?.canary && { canarySlice: variant.canary }),
+      ...(variant?.capacityProviders && { capacityProviders: true }),
+      ...(deciding?.canary && { canary: { verdict: deciding.canary.verdict, detail: deciding.canary.detail } }),
+      oldDrained,
+      ...(providers && { providers }),
       outcome: result?.outcome ?? "error",
       ...(error !== undefined && { error: error instanceof Error ? error.message : String(error) }),
       exitCode: result ? rolloutExitCode(result.outcome) : exitCodeOf(error, createLogger("text", (line) => lines.push(line))),
@@ -216,18 +343,28 @@ export async function runFaultCell(scenario: MatrixScenario, strategy: CapacityS
   }
 }
 
-/** Every scenario x strategy, one after the other (each cell is CPU-bound: no gain in overlapping them). */
-export async function runFaultMatrix(options: { scenarios?: readonly MatrixScenario[]; strategies?: readonly CapacityStrategy[]; onCell?: (cell: FaultCell) => void } = {}): Promise<FaultCell[]> {
+/**
+ * Every scenario x strategy, then every variant over its scenarios, one after the other (each
+ * cell is CPU-bound: no gain in overlapping them). `scenarios` and `columns` (strategies and
+ * variant names) run part of it.
+ */
+export async function runFaultMatrix(options: { scenarios?: readonly MatrixScenario[]; columns?: readonly string[]; onCell?: (cell: FaultCell) => void } = {}): Promise<FaultCell[]> {
   const cells: FaultCell[] = [];
-  for (const scenario of options.scenarios ?? MATRIX_SCENARIOS) {
-    for (const strategy of options.strategies ?? MATRIX_STRATEGIES) {
-      const cell = await runFaultCell(scenario, strategy);
-      options.onCell?.(cell);
-      cells.push(cell);
-    }
-  }
+  const wanted = (column: MatrixColumn, scenario: MatrixScenario) =>
+    (options.columns === undefined || options.columns.includes(columnName(column))) && (options.scenarios === undefined || options.scenarios.includes(scenario));
+  const run = async (scenario: MatrixScenario, column: MatrixColumn) => {
+    if (!wanted(column, scenario)) return;
+    const cell = await runFaultCell(scenario, column);
+    options.onCell?.(cell);
+    cells.push(cell);
+  };
+  for (const scenario of MATRIX_SCENARIOS) for (const strategy of MATRIX_STRATEGIES) await run(scenario, strategy);
+  for (const variant of MATRIX_VARIANTS) for (const scenario of variant.scenarios) await run(scenario, variant);
   return cells;
 }
+
+/** Every column's name: the strategies, then the variants. */
+export const MATRIX_COLUMNS: readonly string[] = [...MATRIX_STRATEGIES, ...MATRIX_VARIANTS.map((v) => v.name)];
 
 function decidingWave(result: RolloutResult): WaveReport | undefined {
   const ran = result.waves.filter((w) => w.outcome !== "not started");
@@ -254,6 +391,36 @@ async function servedByOldImage(clients: Parameters<typeof takeSnapshot>[0], env
     }
   }
   return true;
+}
+
+/**
+ * Which generation's capacity provider each cluster of `env` uses (see FaultCell.providers): its
+ * set, its default strategy and every service's strategy, as ECS describes them.
+ */
+async function providersServing(clients: Parameters<typeof takeSnapshot>[0], env: Environment, wave: WaveReport): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const cluster of env.clusters) {
+    const target = wave.targets[cluster.name];
+    if (target === undefined) continue;
+    const mine = capacityProviderName(generationAsgName(cluster.ecsClusterName, target));
+    let state;
+    try {
+      state = await readProviders(clients.ecs, cluster.ecsClusterName);
+    } catch (e) {
+      out[`${env.name}/${cluster.name}`] = `unreadable: ${(e as Error).message}`;
+      continue;
+    }
+    const named = [...state.providers, ...state.defaults.map((d) => d.capacityProvider), ...state.services.flatMap((s) => (s.strategy ?? []).map((i) => i.capacityProvider))];
+    const distinct = [...new Set(named)];
+    const which =
+      state.providers.length === 1 && state.defaults.length > 0 && distinct.length === 1
+        ? distinct[0] === mine
+          ? "new"
+          : "old"
+        : `set ${state.providers.join(", ") || "(none)"}; default ${state.defaults.map((d) => d.capacityProvider).join(", ") || "(none)"}; services ${[...new Set(state.services.flatMap((s) => (s.strategy ?? []).map((i) => i.capacityProvider)))].join(", ") || "(none)"}`;
+    out[`${env.name}/${cluster.name}`] = which;
+  }
+  return out;
 }
 
 const cpuMillis = (usage: NodeJS.CpuUsage): number => (usage.user + usage.system) / 1000;
@@ -305,6 +472,36 @@ export function verdictProblems(cell: FaultCell): string[] {
   if (want.namesLostZone && !cell.report.some((l) => / \(zone lost: /.test(l))) problems.push("the report names no lost zone");
   if (want.namesAlarm && !/alarm in ALARM: \S+-error-rate \(Threshold Crossed: /.test(cell.reason ?? "")) problems.push("the reason names no alarm in ALARM with its reason");
   if (!want.namesLostZone && cell.lostZones.length > 0) problems.push(`the report names a lost zone (${cell.lostZones.join(", ")}) where none was lost`);
+  problems.push(...variantProblems(cell));
+  return problems;
+}
+
+/**
+ * What a variant's cell must show besides its scenario's verdict. Canary: the report's `canary:`
+ * phase passed on the configured slice when the image is good; when it is not, the canary failed
+ * and only the slice of the old capacity was ever drained (what the rollback gave back). Capacity
+ * providers: every cluster on the new generation's provider when done, on the old one's when the
+ * image failed.
+ */
+function variantProblems(cell: FaultCell): string[] {
+  const problems: string[] = [];
+  const failedImage = EXPECTED[cell.scenario].imageRejected;
+  if (cell.canarySlice) {
+    const soaked = `${elapsedText(durationSeconds(cell.canarySlice.soak) * 1000)} soaked`;
+    const slice = `${cell.canarySlice.instances} instance${cell.canarySlice.instances === 1 ? "" : "s"}`;
+    if (!cell.canary) problems.push("the report shows no canary phase");
+    else if (failedImage && cell.canary.verdict !== "failed") problems.push(`canary ${cell.canary.verdict}, expected failed`);
+    else if (!failedImage && (cell.canary.verdict !== "passed" || !cell.canary.detail.includes(` ${slice}`) || !cell.canary.detail.endsWith(soaked))) {
+      problems.push(`canary ${cell.canary.verdict} (${cell.canary.detail}), expected passed on ${slice}, ${soaked}`);
+    }
+    if (failedImage && cell.oldDrained > cell.canarySlice.instances) problems.push(`${cell.oldDrained} old instances drained, more than the slice (${slice})`);
+  }
+  if (cell.capacityProviders) {
+    const want = failedImage ? "old" : "new";
+    const off = Object.entries(cell.providers ?? {}).filter(([, which]) => which !== want);
+    if (!cell.providers || Object.keys(cell.providers).length === 0) problems.push("no capacity providers read");
+    for (const [cluster, which] of off) problems.push(`${cluster}: capacity providers ${which}, expected the ${want} generation's only`);
+  }
   return problems;
 }
 
@@ -314,6 +511,12 @@ export function verdictProblems(cell: FaultCell): string[] {
 /** One cell's notes: the deciding wave's reason and whether the old capacity serves, when it did not end done; the lost zones. */
 function notes(cell: FaultCell): string {
   const parts: string[] = [];
+  // A variant's own: its canary's verdict (and, when the image failed, the old instances it had drained), its providers.
+  if (cell.canarySlice && cell.canary) parts.push(`canary ${cell.canary.verdict}${cell.canary.verdict === "passed" ? "" : `, ${cell.oldDrained} old instance${cell.oldDrained === 1 ? "" : "s"} drained`}`);
+  if (cell.providers) {
+    const which = [...new Set(Object.values(cell.providers))];
+    parts.push(which.length === 1 && (which[0] === "new" || which[0] === "old") ? `${which[0]} generation's capacity provider` : `capacity providers: ${Object.entries(cell.providers).map(([c, w]) => `${c} ${w}`).join("; ")}`);
+  }
   if (cell.error) parts.push(`threw: ${cell.error}`);
   else if (cell.reason && cell.outcome !== "done") parts.push(`${cell.decidedBy}: ${cell.reason}`);
   if (cell.outcome !== "done" && cell.outcome !== "already done" && cell.outcome !== "error") parts.push(cell.oldCapacityServing ? "old capacity serving" : "old capacity NOT serving");
@@ -333,7 +536,7 @@ export function faultTable(cells: readonly FaultCell[]): string {
   for (const cell of cells) {
     const problems = verdictProblems(cell);
     rows.push(
-      `| ${cell.scenario} | ${cell.strategy} | ${cell.outcome} | ${cell.exitCode} | ${cell.violations} | ${elapsedText(cell.timeToVerdictMs)} | ${cell.imageRejected ? "yes" : "no"} | ${problems.length === 0 ? "yes" : `**NO**: ${markdownText(problems.join("; "))}`} | ${OPERATOR_ACTION[cell.outcome]} | ${markdownText(short(notes(cell)))} |`,
+      `| ${cell.scenario} | ${cell.variant} | ${cell.outcome} | ${cell.exitCode} | ${cell.violations} | ${elapsedText(cell.timeToVerdictMs)} | ${cell.imageRejected ? "yes" : "no"} | ${problems.length === 0 ? "yes" : `**NO**: ${markdownText(problems.join("; "))}`} | ${OPERATOR_ACTION[cell.outcome]} | ${markdownText(short(notes(cell)))} |`,
     );
   }
   return rows.join("\n");
@@ -344,14 +547,14 @@ export function faultTable(cells: readonly FaultCell[]): string {
  * outcome, exit code, violations, time to verdict, and a mark on a cell that missed its verdict.
  */
 export function faultSummaryTable(cells: readonly FaultCell[]): string {
-  const strategies = [...new Set(cells.map((c) => c.strategy))];
+  const strategies = [...new Set(cells.map((c) => c.variant))];
   const rows = [`| scenario | ${strategies.join(" | ")} |`, `|---|${strategies.map(() => "---|").join("")}`];
   for (const scenario of [...new Set(cells.map((c) => c.scenario))]) {
     const text = (cell: FaultCell | undefined) =>
       cell === undefined
         ? ""
         : `${cell.outcome}${cell.imageRejected ? ", image rejected" : ""}, exit ${cell.exitCode}, ${cell.violations} violation${cell.violations === 1 ? "" : "s"}, ${elapsedText(cell.timeToVerdictMs)}${verdictProblems(cell).length > 0 ? " **(not as expected)**" : ""}`;
-    rows.push(`| ${scenario} | ${strategies.map((st) => text(cells.find((c) => c.scenario === scenario && c.strategy === st))).join(" | ")} |`);
+    rows.push(`| ${scenario} | ${strategies.map((st) => text(cells.find((c) => c.scenario === scenario && c.variant === st))).join(" | ")} |`);
   }
   return rows.join("\n");
 }

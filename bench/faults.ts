@@ -1,17 +1,18 @@
 /**
  * `npm run bench:faults`: the fault matrix (bench/fault-matrix.ts) as a markdown table, every
- * rollout scenario x strategy: outcome, exit code, zero-downtime violations, virtual time to the
+ * rollout scenario x strategy, then every variant (a strategy with the canary slice or capacity
+ * providers) over its scenarios: outcome, exit code, zero-downtime violations, virtual time to the
  * verdict, whether the image is rejected, and what the operator should do; then the same cells
- * compact (one row per scenario, the README's), and the matrix's wall time and CPU time.
+ * compact (one row per scenario: the strategies, the README's; the variants), and the matrix's
+ * wall time and CPU time.
  * docs/faults.md carries the tables as printed.
  *
  * Exit 0 whatever the cells are, 1 when a cell misses its expected verdict (any violation is a
  * miss): the same judgement as test/rollout/fault-matrix.test.ts. `--scenario NAME` and
- * `--strategy NAME` (repeatable) run part of the matrix.
+ * `--strategy NAME` (a strategy or a variant, `blue-green+canary`; repeatable) run part of the matrix.
  */
 import { availableParallelism, cpus } from "node:os";
-import type { CapacityStrategy } from "../constructs/ecs-cluster";
-import { MATRIX_SCENARIOS, MATRIX_STRATEGIES, type MatrixScenario, faultSummaryTable, faultTable, runFaultMatrix, verdictProblems } from "./fault-matrix";
+import { MATRIX_COLUMNS, MATRIX_SCENARIOS, type MatrixScenario, faultSummaryTable, faultTable, runFaultMatrix, verdictProblems } from "./fault-matrix";
 
 const USAGE = "npm run bench:faults -- [--scenario NAME]... [--strategy NAME]...";
 
@@ -37,20 +38,26 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const scenarios = listFlag<MatrixScenario>(argv, "scenario", MATRIX_SCENARIOS);
-  const strategies = listFlag<CapacityStrategy>(argv, "strategy", MATRIX_STRATEGIES);
+  const columns = listFlag<string>(argv, "strategy", MATRIX_COLUMNS);
   const wallStart = performance.now();
   const cpuStart = process.cpuUsage();
   const cells = await runFaultMatrix({
     scenarios,
-    strategies,
-    onCell: (c) => console.error(`${c.scenario} x ${c.strategy}: ${c.outcome}, ${c.violations} violation(s) (${(c.wallMs / 1000).toFixed(1)} s wall, ${(c.cpuMs / 1000).toFixed(1)} s CPU)`),
+    columns,
+    onCell: (c) => console.error(`${c.scenario} x ${c.variant}: ${c.outcome}, ${c.violations} violation(s) (${(c.wallMs / 1000).toFixed(1)} s wall, ${(c.cpuMs / 1000).toFixed(1)} s CPU)`),
   });
   const wallMs = performance.now() - wallStart;
   const cpu = process.cpuUsage(cpuStart);
   console.log(faultTable(cells));
   console.log("");
-  console.log(faultSummaryTable(cells));
-  console.log("");
+  // Compact: the strategies (the README's), then the variants (issue 20), one table each.
+  const plain = cells.filter((c) => c.variant === c.strategy);
+  const variants = cells.filter((c) => c.variant !== c.strategy);
+  for (const part of [plain, variants]) {
+    if (part.length === 0) continue;
+    console.log(faultSummaryTable(part));
+    console.log("");
+  }
   console.log(
     `${cells.length} cells in ${(wallMs / 1000).toFixed(1)} s wall, ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s CPU ` +
       `(user ${(cpu.user / 1e6).toFixed(1)} s, system ${(cpu.system / 1e6).toFixed(1)} s); ` +
@@ -58,7 +65,7 @@ async function main(): Promise<void> {
   );
   const missed = cells.filter((c) => verdictProblems(c).length > 0);
   if (missed.length > 0) {
-    console.log(`not as expected: ${missed.map((c) => `${c.scenario} x ${c.strategy}`).join(", ")}`);
+    console.log(`not as expected: ${missed.map((c) => `${c.scenario} x ${c.variant}`).join(", ")}`);
     process.exitCode = 1;
   }
 }

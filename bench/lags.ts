@@ -27,14 +27,21 @@ function logged(w: World, pattern: RegExp, from: number, to = Infinity): [number
   return out;
 }
 
-/** The phases of a wave as spans of virtual time. */
+/**
+ * The phases of a wave as spans of virtual time; consecutive phases of one step as one span (with
+ * capacity providers, the services' move to the current generation's provider is an `apply` phase
+ * of its own right before each apply).
+ */
 function spans(wave: WaveReport): { step: string; from: number; to: number }[] {
   let at = wave.startedAt;
-  return wave.phases.map((p) => {
-    const span = { step: p.step, from: at, to: at + p.ms };
+  const out: { step: string; from: number; to: number }[] = [];
+  for (const p of wave.phases) {
+    const prev = out[out.length - 1];
+    if (prev?.step === p.step && prev.to === at) prev.to = at + p.ms;
+    else out.push({ step: p.step, from: at, to: at + p.ms });
     at += p.ms;
-    return span;
-  });
+  }
+  return out;
 }
 
 /**

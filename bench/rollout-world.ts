@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { CapacityStrategy } from "../constructs/ecs-cluster";
+import { capacityProviderName } from "../constructs/names";
 import { type EnvironmentsConfig, loadEnvironments } from "../scripts/config/environments";
 import type { Config } from "../scripts/config/file";
 import { parsePins } from "../scripts/config/pins";
@@ -31,7 +32,19 @@ export const REFRESH_BATCH = "10%";
 // ---------------------------------------------------------------------------------------------
 // One world: environment `bench`, cluster `fleet` of n m7g.xlarge over 3 zones, settled.
 
-export function benchConfig(strategy: CapacityStrategy, n: number) {
+/**
+ * A strategy's option a bench case sets on top (issue 20): `canary`, the canary slice BENCH_CANARY
+ * on the environment; `providers`, capacityProviders on the cluster (blue-green only).
+ */
+export type BenchVariant = "canary" | "providers";
+
+/**
+ * The canary variants' slice: a tenth of the cluster (1 instance at 6, 6 at 60, 60 at 600; refresh's
+ * first batch is then the slice), soaked as long as replace's default canary (2 minutes).
+ */
+export const BENCH_CANARY = { percent: 10, soak: "2m" } as const;
+
+export function benchConfig(strategy: CapacityStrategy, n: number, variant?: BenchVariant) {
   const raw: EnvironmentsConfig = {
     bench: {
       region: "eu-west-1",
@@ -39,8 +52,11 @@ export function benchConfig(strategy: CapacityStrategy, n: number) {
       vpcId: "vpc-0123456789abcdef0",
       subnets: ["a", "b", "c"].map((zone, i) => ({ id: `subnet-0000000000000000${i + 1}`, availabilityZone: `eu-west-1${zone}` })),
       strategy,
-      clusters: { fleet: { instanceType: "m7g.xlarge", minSize: n, maxSize: 2 * n, desiredCapacity: n, ...(strategy === "refresh" && { batch: REFRESH_BATCH }) } },
+      clusters: {
+        fleet: { instanceType: "m7g.xlarge", minSize: n, maxSize: 2 * n, desiredCapacity: n, ...(strategy === "refresh" && { batch: REFRESH_BATCH }), ...(variant === "providers" && { capacityProviders: true }) },
+      },
       soak: "0s",
+      ...(variant === "canary" && { canary: { ...BENCH_CANARY } }),
     },
   };
   const environments = loadEnvironments(raw, "bench/rollout.ts");
@@ -58,16 +74,23 @@ export function benchConfig(strategy: CapacityStrategy, n: number) {
  * scenario), plus enough services for about TASKS_PER_INSTANCE tasks per instance, settled: every
  * service has reached a steady state before anything is rolled.
  */
-export async function buildWorld(strategy: CapacityStrategy, n: number) {
+export async function buildWorld(strategy: CapacityStrategy, n: number, variant?: BenchVariant) {
   const started = performance.now();
-  const config = benchConfig(strategy, n);
+  const config = benchConfig(strategy, n, variant);
   const log = createLogger("text", () => {});
   const world = await simulatedWorld(config, { log });
   const sim: Simulation = world.simulations.get("bench")!;
   const cluster = config.environments[0].clusters[0];
   const services = Math.max(1, Math.round((n * TASKS_PER_INSTANCE) / TASKS_PER_SERVICE));
+  // With capacity providers, as the sim's demo services: every other one names the generation's provider, the others use the cluster's default.
+  const provider = variant === "providers" ? capacityProviderName([...sim.world.groups.values()][0].name) : undefined;
   for (let i = 0; i < services; i++) {
-    const spec: ServiceSpec = { name: `svc${i}`, desiredCount: TASKS_PER_SERVICE, tags: { owner: "bench" } };
+    const spec: ServiceSpec = {
+      name: `svc${i}`,
+      desiredCount: TASKS_PER_SERVICE,
+      tags: { owner: "bench" },
+      ...(provider && { capacityProviderStrategy: i % 2 === 0 ? [{ capacityProvider: provider, weight: 1, base: 0 }] : "default" }),
+    };
     sim.world.createService(cluster.ecsClusterName, spec);
   }
   const steady = () => [...sim.world.services.values()].every((s) => s.deployments.length === 1 && s.deployments[0].rolloutState === "COMPLETED");

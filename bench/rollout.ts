@@ -44,11 +44,22 @@ import type { Simulation } from "../scripts/sim/scenarios";
 import { DEFAULT_BEHAVIOUR, type World } from "../scripts/sim/world";
 import type { CapacityStrategy } from "../constructs/ecs-cluster";
 import { countFlag } from "./args";
-import { NEW_AMI, REFRESH_BATCH, TASKS_PER_INSTANCE, TASKS_PER_SERVICE, buildWorld } from "./rollout-world";
+import { BENCH_CANARY, type BenchVariant, NEW_AMI, REFRESH_BATCH, TASKS_PER_INSTANCE, TASKS_PER_SERVICE, buildWorld } from "./rollout-world";
 import { criticalPath, type RefreshBatchSamples, refreshPath, type ServiceMoves, type StagePath, type StageSamples } from "./critical-path";
 import { lagsText, waveLags } from "./lags";
 
 const STRATEGIES: readonly CapacityStrategy[] = ["replace", "blue-green", "refresh"];
+/** A strategy with one of its options (issue 20), in the tables beside the three: the canary slice (BENCH_CANARY), capacity providers. */
+const VARIANTS: readonly { readonly strategy: CapacityStrategy; readonly variant: BenchVariant }[] = [
+  { strategy: "blue-green", variant: "canary" },
+  { strategy: "refresh", variant: "canary" },
+  { strategy: "blue-green", variant: "providers" },
+];
+/** The rows of the makespan table: the strategies, then the variants (`blue-green+canary`). */
+const ROWS: readonly { readonly name: string; readonly strategy: CapacityStrategy; readonly variant?: BenchVariant }[] = [
+  ...STRATEGIES.map((strategy) => ({ name: strategy, strategy })),
+  ...VARIANTS.map((v) => ({ name: `${v.strategy}+${v.variant}`, ...v })),
+];
 /** Fleet sizes: 6, 60 and 600, or the one `-- --instances N` names. */
 const SIZES = process.argv[2] === "--child" ? [] : process.argv.includes("--instances") ? [countFlag(process.argv.slice(2), "instances", 6, "npm run bench:rollout [-- --instances N]")] : [6, 60, 600];
 /** Instance refresh's MinHealthyPercentage settings compared. */
@@ -120,6 +131,16 @@ function phaseSpan(wave: WaveReport, step: string): { from: number; to: number }
   return undefined;
 }
 
+/**
+ * Where refresh's batches ran: its refresh phase, and before it the canary phase (the first batch,
+ * when the cluster has a canary slice: the report counts its time apart, before the refresh's).
+ */
+function refreshSpan(wave: WaveReport): { from: number; to: number } | undefined {
+  const refresh = phaseSpan(wave, "refresh");
+  const canary = phaseSpan(wave, "canary");
+  return refresh && canary ? { from: Math.min(canary.from, refresh.from), to: refresh.to } : refresh;
+}
+
 /** One stage of the roll, between `from` and `to` (virtual ms), as the sim sampled it. */
 function sampleStage(
   w: World,
@@ -129,6 +150,12 @@ function sampleStage(
   to: number,
   /** Only these instances' terminations are the stage's (refresh: its own batch's, and only where the roll waits for them). */
   terminatedOnly?: ReadonlySet<string>,
+  /**
+   * Where an old instance's shutdown begins when no drain hook released it (capacity providers: no
+   * hook, ECS's managed draining found it empty): when terraform began deleting its group, the
+   * retire apply's start (the sim's terraform deletes it at once). Without it, no shutdown is counted.
+   */
+  unhookedShutdownFrom?: number,
 ): StageSamples {
   // Launches, starts and stops in [from, to); terminations in [from, to] (the stage waits for them).
   const inside = (at: number | undefined) => at !== undefined && at >= from && at < to;
@@ -147,8 +174,8 @@ function sampleStage(
   for (const [id, t] of times) {
     if (t.terminated === undefined || t.terminated < from || t.terminated > to || (terminatedOnly && !terminatedOnly.has(id))) continue;
     terminatedIndex.set(id, terminated.length);
-    // Without a hook there is no release: count no shutdown rather than guess one.
-    terminated.push({ shutdownMs: t.released === undefined ? 0 : t.terminated! - t.released });
+    // Without a hook there is no release: count no shutdown rather than guess one (but see unhookedShutdownFrom).
+    terminated.push({ shutdownMs: t.released !== undefined ? t.terminated! - t.released : unhookedShutdownFrom !== undefined && t.terminated! >= unhookedShutdownFrom ? t.terminated! - unhookedShutdownFrom : 0 });
   }
   const daemons = new Set([...w.services.values()].filter((s) => s.schedulingStrategy === "DAEMON").map((s) => `${s.clusterName}/${s.name}`));
   const services = new Map<string, { started: ServiceMoves["started"][number][]; stopped: ServiceMoves["stopped"][number][] }>();
@@ -176,7 +203,7 @@ function sampleStage(
  * one (its first apply to its last: registered barrier, the old generation retired once every task
  * moved).
  */
-function waveStages(w: World, strategy: CapacityStrategy, wave: WaveReport): StageSamples[] {
+function waveStages(w: World, strategy: CapacityStrategy, wave: WaveReport, canarySoakMs: number): StageSamples[] {
   const times = instanceTimes(w);
   const spans: { step: string; from: number; to: number }[] = [];
   let at = wave.startedAt;
@@ -188,13 +215,20 @@ function waveStages(w: World, strategy: CapacityStrategy, wave: WaveReport): Sta
   if (applies.length === 0) return [];
   const first = applies[0];
   const last = applies[applies.length - 1];
-  if (strategy === "blue-green") {
-    return [sampleStage(w, times, { name: "blue-green", drainAfter: "registered", terminate: "after-all-moved", policyMs: 0 }, first.from, last.to)];
-  }
   const canary = spans.find((p) => p.step === "canary");
+  if (strategy === "blue-green") {
+    const roll = { name: "blue-green", drainAfter: "registered", terminate: "after-all-moved", policyMs: 0 } as const;
+    if (!canary) return [sampleStage(w, times, roll, first.from, last.to, undefined, last.from)];
+    // A canary slice first: the new generation at the slice's size, as many old instances drained,
+    // the soak; then the generation at full size, the rest drained, the old generation retired.
+    return [
+      sampleStage(w, times, { name: "canary", drainAfter: "registered", terminate: "after-all-moved", policyMs: canarySoakMs }, first.from, canary.to),
+      sampleStage(w, times, roll, canary.to, last.to, undefined, last.from),
+    ];
+  }
   const roll = sampleStage(w, times, { name: "replace", drainAfter: "in-service", terminate: "each-when-empty", policyMs: 0 }, last.from, last.to);
   if (!canary) return [roll];
-  return [sampleStage(w, times, { name: "canary", drainAfter: "registered", terminate: "each-when-empty", policyMs: CANARY_SOAK_MS }, first.from, canary.to), roll];
+  return [sampleStage(w, times, { name: "canary", drainAfter: "registered", terminate: "each-when-empty", policyMs: canarySoakMs }, first.from, canary.to), roll];
 }
 
 /**
@@ -274,11 +308,14 @@ interface ChildReport {
 type ChildResult = Omit<ChildReport, "wallMs" | "maxRssKb">;
 
 /** The rollout itself, as test/rollout/rollout.test.ts drives it. */
-async function rolloutChild(strategy: CapacityStrategy, n: number): Promise<ChildResult> {
-  const { config, log, world, sim, tasks, cleanup, settleWallMs } = await buildWorld(strategy, n);
+async function rolloutChild(strategy: CapacityStrategy, n: number, variant?: BenchVariant): Promise<ChildResult> {
+  const { config, log, world, sim, tasks, cleanup, settleWallMs } = await buildWorld(strategy, n, variant);
   const result = await rollout(rolloutOptions(world, config.environments, log));
   cleanup();
   const wave = result.waves[0];
+  // The canary's soak: the config's slice, else replace's default canary's (refresh and blue-green have none without one).
+  const slice = config.environments[0].clusters[0].canary;
+  const canarySoakMs = slice?.soakMs ?? (strategy === "replace" ? CANARY_SOAK_MS : 0);
   // Makespan: every phase but the window check and the gates (whose soak is 0 here).
   const makespanMs = wave.phases.filter((p) => p.step !== "window" && p.step !== "gates").reduce((ms, p) => ms + p.ms, 0);
   return {
@@ -288,9 +325,13 @@ async function rolloutChild(strategy: CapacityStrategy, n: number): Promise<Chil
     outcome: wave.outcome === "done" ? "done" : `${wave.outcome}: ${wave.reason ?? ""}`,
     phases: wave.phases.map((p) => `${p.step} ${Math.round(p.ms / 1000)}s`).join(", "),
     milestones: milestones(sim, wave.startedAt),
-    lags: strategy === "refresh" ? "" : lagsText(waveLags(sim.world, wave, NEW_AMI)),
+    // bench/lags.ts reads a canary phase as replace's: n/a for blue-green's slice.
+    lags: strategy === "refresh" || (strategy === "blue-green" && variant === "canary") ? "" : lagsText(waveLags(sim.world, wave, NEW_AMI)),
     violations: sim.world.downtimeViolations().length,
-    criticalPath: strategy === "refresh" ? refreshPath(refreshBatches(sim.world, instanceTimes(sim.world), phaseSpan(wave, "refresh"))) : criticalPath(waveStages(sim.world, strategy, wave)),
+    criticalPath:
+      strategy === "refresh"
+        ? refreshPath(refreshBatches(sim.world, instanceTimes(sim.world), refreshSpan(wave)), canarySoakMs)
+        : criticalPath(waveStages(sim.world, strategy, wave, canarySoakMs)),
     ...callBudget(sim.world, wave.startedAt),
     settleWallMs,
     apiCalls: sim.world.calls.length,
@@ -390,16 +431,16 @@ async function serialChild(n: number): Promise<ChildResult> {
 
 async function child(args: readonly string[]): Promise<void> {
   const started = performance.now();
-  const [kind, a, b] = args;
+  const [kind, a, b, c] = args;
   const report =
     kind === "rollout"
-      ? await rolloutChild(a as CapacityStrategy, Number(b))
+      ? await rolloutChild(a as CapacityStrategy, Number(b), c as BenchVariant | undefined)
       : kind === "refresh"
         ? await refreshChild(Number(a), Number(b))
         : kind === "serial"
           ? await serialChild(Number(a))
           : undefined;
-  if (!report) throw new Error(`usage: rollout.ts --child rollout <strategy> <n> | --child refresh <min healthy %> <n> | --child serial <n>`);
+  if (!report) throw new Error(`usage: rollout.ts --child rollout <strategy> <n> [canary|providers] | --child refresh <min healthy %> <n> | --child serial <n>`);
   const full: ChildReport = { ...report, wallMs: performance.now() - started, maxRssKb: process.resourceUsage().maxRSS };
   process.stdout.write(`${JSON.stringify(full)}\n`);
 }
@@ -447,7 +488,8 @@ function batchesText(stages: readonly StagePath[]): string {
         `${shutdown.length > 0 ? `; the last one's shutdown ${sec(shutdown[0])}` : ""})`,
     ];
   };
-  return [...part(stages.filter((p) => !p.name.startsWith("zone")), "batch"), ...part(stages.filter((p) => p.name.startsWith("zone")), "zone batch")].join(" then ");
+  const soaked = stages[0]?.policyMs > 0 ? `; batch 1 is the canary slice: ${sec(stages[0].totalMs)}, its soak ${sec(stages[0].policyMs)} from its last replacement healthy` : "";
+  return [...part(stages.filter((p) => !p.name.startsWith("zone")), "batch"), ...part(stages.filter((p) => p.name.startsWith("zone")), "zone batch")].join(" then ") + soaked;
 }
 
 interface Run {
@@ -457,7 +499,7 @@ interface Run {
 
 function runsOf(n: number): Run[] {
   return [
-    ...STRATEGIES.map((strategy) => ({ label: `amiroll ${strategy}`, args: ["rollout", strategy, String(n)] })),
+    ...ROWS.map((row) => ({ label: `amiroll ${row.name}`, args: ["rollout", row.strategy, String(n), ...(row.variant ? [row.variant] : [])] })),
     ...REFRESH_MIN_HEALTHY.map((pct) => ({ label: `instance refresh ${pct}%`, args: ["refresh", String(pct), String(n)] })),
     { label: "serial n+1", args: ["serial", String(n)] },
   ];
@@ -482,10 +524,18 @@ function parent(): void {
   console.log("  is canary + replace, one after the other. Refresh's is its batches one after the other, each behind a registered");
   console.log("  barrier, its old instances terminated once their last task stopped; a batch's shutdowns overlap the next batch, but");
   console.log(`  the last old batch's (the refresh waits for them). Refresh's batch here: ${REFRESH_BATCH} of the group, as many new instances first.`);
+  console.log(`variants (issue 20): +canary sets the canary slice ${JSON.stringify(BENCH_CANARY)} on the environment (1, 6, 60 instances at 6, 60, 600);`);
+  console.log("  blue-green+canary's path is a canary stage (the new generation at the slice's size behind a registered barrier, as many");
+  console.log("  old instances drained, their tasks moved, the soak from the last replacement healthy) then blue-green's (the rest of the");
+  console.log("  new generation, the rest drained, the old generation retired once every task left it); refresh+canary's is refresh's");
+  console.log("  batches with the slice's soak in batch 1 (its old instances terminated after it). +providers sets capacityProviders on the");
+  console.log("  cluster (every other service names the generation's provider, the others use the cluster default; the sim does not model");
+  console.log("  managed scaling): the services move to the new provider by new deployments, then the drain; its path is blue-green's,");
+  console.log("  an old instance's shutdown from the retire apply's start (no drain hook there to release it: managed draining found it empty).");
   console.log(`naive bound: boot + registration + task start + health grace + task stop, constants before jitter = ${BOUND_S} s (one instance)`);
   console.log("columns:");
   console.log("  makespan   rollout phases summed, window check and gates excluded (replace: apply, canary, pins, apply; blue-green:");
-  console.log("             pins, apply, drain, watch, pins, apply; refresh: pins, apply, refresh)");
+  console.log("             pins, apply, [canary,] drain, watch, pins, apply; refresh: pins, apply, [canary,] refresh)");
   console.log(`  /crit      makespan / critical path (target <= ${TARGET_RATIO.toFixed(2)}); /naive makespan / naive bound`);
   console.log("  viol       zero-downtime violations (target 0)");
   console.log("  calls/inst API calls of the roll (settling excluded; the driver's and the drain hook's) per replaced instance");
@@ -503,11 +553,11 @@ function parent(): void {
   }
 
   const header = ["strategy", "inst", "tasks", "makespan", "crit path", "/crit", "", "naive", "/naive", "viol", "", "calls/inst", "wall s", "RSS MB"];
-  const widths = [10, 5, 6, 9, 9, 6, 4, 6, 6, 5, 4, 10, 7, 7];
+  const widths = [20, 5, 6, 9, 9, 6, 4, 6, 6, 5, 4, 10, 7, 7];
   const line = (cells: readonly string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(" ");
   console.log(line(header));
   const notes: string[] = [];
-  for (const strategy of STRATEGIES) {
+  for (const { name: strategy, strategy: base } of ROWS) {
     for (const n of SIZES) {
       const { r } = results.get(n)!.find((x) => x.run.label === `amiroll ${strategy}`)!;
       if (failed(r)) {
@@ -525,7 +575,7 @@ function parent(): void {
         ]),
       );
       if (r.outcome !== "done") notes.push(`${strategy} ${n}: wave ${r.outcome}`);
-      notes.push(`${strategy} ${n}: critical path ${strategy === "refresh" ? batchesText(r.criticalPath!.stages) : r.criticalPath!.stages.map(stageText).join(" then ")}`);
+      notes.push(`${strategy} ${n}: critical path ${base === "refresh" ? batchesText(r.criticalPath!.stages) : r.criticalPath!.stages.map(stageText).join(" then ")}`);
       notes.push(`${strategy} ${n}: phases ${r.phases}; milestones ${r.milestones}; settle wall ${(r.settleWallMs / 1000).toFixed(1)} s`);
       if (r.lags) notes.push(`${strategy} ${n}: lags ${r.lags}`);
     }
@@ -540,12 +590,12 @@ function parent(): void {
   console.log("terraform's stand-in acted on it (bench/lags.ts); none of them is in the critical path");
 
   console.log("");
-  console.log("the same world rolled each way: amiroll's three strategies; an ASG instance refresh of the group (launch template on the new");
+  console.log("the same world rolled each way: amiroll's three strategies and their variants; an ASG instance refresh of the group (launch template on the new");
   console.log(`image, StartInstanceRefresh at MinHealthyPercentage 90 / 100, DescribeInstanceRefreshes every ${REFRESH_POLL_MS / 1000} s; makespan to the`);
   console.log("refresh's own end time), the same drain hook on the group; a serial n+1 roll (one new instance, drain one old, terminate it).");
-  console.log("x amiroll = makespan / the fastest amiroll strategy with 0 violations at that size; calls per replaced instance, top operations");
+  console.log("x amiroll = makespan / the fastest of amiroll's three strategies with 0 violations at that size; calls per replaced instance, top operations");
   const peerHeader = ["inst", "roll", "makespan", "x amiroll", "viol", "calls", "calls/inst", "  top operations per replaced instance"];
-  const peerWidths = [5, 22, 9, 9, 5, 7, 10, 0];
+  const peerWidths = [5, 28, 9, 9, 5, 7, 10, 0];
   const peerLine = (cells: readonly string[]) => cells.map((c, i) => (i === 1 || i === 7 ? c.padEnd(peerWidths[i]) : c.padStart(peerWidths[i]))).join(" ");
   console.log(peerLine(peerHeader));
   const verdicts: string[] = [];
@@ -555,7 +605,10 @@ function parent(): void {
       list
         .filter((x) => x.run.label.startsWith(prefix) && !failed(x.r) && x.r.violations === 0 && x.r.outcome === "done")
         .sort((a, b) => (a.r as ChildReport).makespanMs - (b.r as ChildReport).makespanMs)[0];
-    const best = safe("amiroll");
+    // The three strategies as they come (the variants are compared with the same one).
+    const best = list
+      .filter((x) => STRATEGIES.some((st) => x.run.label === `amiroll ${st}`) && !failed(x.r) && x.r.violations === 0 && x.r.outcome === "done")
+      .sort((a, b) => (a.r as ChildReport).makespanMs - (b.r as ChildReport).makespanMs)[0];
     const bestMs = best && !failed(best.r) ? best.r.makespanMs : undefined;
     for (const { run, r } of list) {
       if (failed(r)) {
@@ -572,8 +625,8 @@ function parent(): void {
     if (best && refresh && !failed(best.r) && !failed(refresh.r)) {
       // Replace rolls the group's instances as a refresh does (with a canary first), and amiroll's refresh
       // is the instance refresh's own shape (one group, batches): each compared on its own too.
-      const also = (["replace", "refresh"] as const)
-        .map((strategy) => safe(`amiroll ${strategy}`))
+      const also = (["replace", "refresh", ...ROWS.filter((r) => r.variant).map((r) => r.name)] as const)
+        .map((strategy) => list.find((x) => x.run.label === `amiroll ${strategy}` && !failed(x.r) && x.r.violations === 0 && x.r.outcome === "done"))
         .flatMap((x) => (x && !failed(x.r) && x !== best ? [`; ${x.run.label} ${sec(x.r.makespanMs)}: ${faster(x.r.makespanMs, (refresh.r as ChildReport).makespanMs)}`] : []))
         .join("");
       verdicts.push(

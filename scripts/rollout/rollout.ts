@@ -509,6 +509,9 @@ async function runWave(environment: Environment, options: RolloutOptions, mode: 
               // The slice failed before its soak (a crash loop while it drained): the canary's verdict.
               if (canary?.began !== undefined && canary.ms === undefined) {
                 report.canary = { verdict: isInterruption(error, options.signal) ? "interrupted" : "failed", detail: (error as Error).message, ms: clock.now() - canary.began };
+                // Its time is the canary's phase too, before the refresh's (which `finally` shortens by it).
+                canary.ms = report.canary.ms;
+                if (report.phases.at(-1)?.step === phase) report.phases.splice(-1, 0, { step: "canary", ms: canary.ms });
               }
               throw error;
             } finally {

@@ -94,6 +94,16 @@ describe("refreshPath", () => {
     expect(path.totalMs).toBe(300);
   });
 
+  it("with a canary slice, the first batch is the slice: its soak from its last replacement healthy, then batch 2 (issue 20)", () => {
+    // Batch 1: barrier 80, its task ready at 125, soaked 120 from then: 245 (the stop at 135 inside it).
+    const path = refreshPath([{ stage: stage({ name: "batch 1" }), zone: false }, { stage: stage({ name: "batch 2" }), zone: false }], 120);
+    expect(path.stages).toEqual([
+      { name: "batch 1", barrierMs: 80, moveMs: 45, shutdownMs: 0, policyMs: 120, totalMs: 245 },
+      { name: "batch 2", barrierMs: 80, moveMs: 55, shutdownMs: 30, policyMs: 0, totalMs: 165 },
+    ]);
+    expect(path.totalMs).toBe(410);
+  });
+
   it("a zone batch after the last old batch is a batch too, without its shutdown (the refresh does not wait for it)", () => {
     const path = refreshPath([{ stage: stage({ name: "batch 1" }), zone: false }, { stage: stage({ name: "zone batch 1" }), zone: true }]);
     expect(path.stages.map((p) => [p.name, p.shutdownMs, p.totalMs])).toEqual([["batch 1", 30, 165], ["zone batch 1", 0, 135]]);
