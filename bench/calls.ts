@@ -16,6 +16,10 @@ import { rollout } from "../scripts/rollout/rollout";
 import type { SimApiCall } from "../scripts/sim/clients";
 import type { World } from "../scripts/sim/world";
 import { buildWorld } from "./rollout-world";
+import { hideWarnings } from "../scripts/core/warnings";
+
+// The AWS SDK's Node-version notice, hidden as the CLI hides it.
+hideWarnings();
 
 /** The target: hook and driver together, per replaced instance. */
 export const TARGET_CALLS_PER_INSTANCE = 12;

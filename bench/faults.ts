@@ -13,6 +13,10 @@
  */
 import { availableParallelism, cpus } from "node:os";
 import { MATRIX_COLUMNS, MATRIX_SCENARIOS, type MatrixScenario, faultSummaryTable, faultTable, runFaultMatrix, verdictProblems } from "./fault-matrix";
+import { hideWarnings } from "../scripts/core/warnings";
+
+// The AWS SDK's Node-version notice, hidden as the CLI hides it.
+hideWarnings();
 
 const USAGE = "npm run bench:faults -- [--scenario NAME]... [--strategy NAME]...";
 

@@ -47,6 +47,10 @@ import { countFlag } from "./args";
 import { BENCH_CANARY, type BenchVariant, NEW_AMI, REFRESH_BATCH, TASKS_PER_INSTANCE, TASKS_PER_SERVICE, buildWorld } from "./rollout-world";
 import { criticalPath, type RefreshBatchSamples, refreshPath, type ServiceMoves, type StagePath, type StageSamples } from "./critical-path";
 import { lagsText, waveLags } from "./lags";
+import { hideWarnings } from "../scripts/core/warnings";
+
+// The AWS SDK's Node-version notice, hidden as the CLI hides it.
+hideWarnings();
 
 const STRATEGIES: readonly CapacityStrategy[] = ["replace", "blue-green", "refresh"];
 /** A strategy with one of its options (issue 20), in the tables beside the three: the canary slice (BENCH_CANARY), capacity providers. */

@@ -31,6 +31,10 @@ import { createSimulation } from "../scripts/sim/scenarios";
 import type { ServiceSpec } from "../scripts/sim/world";
 import { NEW_AMI, fleetEnvironment } from "./fleet";
 import { countFlag } from "./args";
+import { hideWarnings } from "../scripts/core/warnings";
+
+// The AWS SDK's Node-version notice, hidden as the CLI hides it.
+hideWarnings();
 
 const TARGET_CPU_MS_AT_600 = 50;
 const POLL_INTERVAL_MS = 15_000;
