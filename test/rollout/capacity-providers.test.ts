@@ -118,11 +118,15 @@ describe("blue-green with capacity providers", () => {
     expect(s.violations()).toEqual([]);
   });
 
-  it("Ctrl-C in the add's apply and before the drain: resumed to the end", async () => {
+  it("Ctrl-C at every step (before the pin, in the plan, in the add's apply, before the drain, the watch and the gates, before and in the retire's apply): resumed to the end", async () => {
     const s = await simulated();
-    expect((await s.interruptedAt("staging", "apply:created")).outcome).toBe("interrupted");
-    const cut = await s.interruptedAt("staging", "drain");
-    expect([cut.outcome, cut.waves[0].reason]).toEqual(["interrupted", expect.anything()]);
+    for (const point of ["pin", "plan", "apply:created", "drain", "migrate", "verify", "apply", "apply:deleting"]) {
+      const cut = await s.interruptedAt("staging", point);
+      expect([point, cut.outcome, cut.waves[0].reason]).toEqual([point, "interrupted", expect.anything()]);
+      // An interrupt is no verdict: nothing rejected, nothing rolled back onto the old provider.
+      expect([point, s.pins().staging.apps.rejected]).toEqual([point, undefined]);
+      expect([point, cut.waves[0].phases.some((p) => p.step === "rollback")]).toEqual([point, false]);
+    }
     const finished = await s.run();
     expect([finished.waves.map((w) => w.outcome), finished.waves[0].reason]).toEqual([["done", "done"], undefined]);
     const mine = s.provider("staging", PINNED);
