@@ -192,6 +192,11 @@ function report(world: RolloutWorld, result: RolloutResult, options: RolloutComm
     const violations = world.violations();
     console.log(`zero-downtime violations: ${violations}`);
   }
+  // Without --state-dir the simulated world is a temporary directory, removed on exit: the backups
+  // the report lists go with it, which it says rather than point at files that will be gone.
+  if (options.simulate && !state && result.outcome !== "interrupted" && result.waves.some((w) => w.backups.length > 0)) {
+    log.info("simulated without --state-dir: the state backups above were in the simulated world's temporary directory, removed on exit; --state-dir DIR keeps them");
+  }
   if (result.outcome === "interrupted") {
     const where = !options.simulate ? "" : state ? ` (the simulated world is kept in ${state.directory})` : " (simulated without --state-dir: this world ends with this process; --state-dir DIR keeps it for the next run)";
     log.error(`rollout interrupted (an interrupt is no verdict on the image); run the same command again to continue from where the world is${where}`, { exitCode: EXIT_OF[result.outcome] });

@@ -7,7 +7,7 @@
  * CLI's main() in this process (test/support/cli-in-process.ts), with the same output and exit
  * code, without a Node start each.
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { amiroll, errorLines, scratch } from "../support/cli";
 import { amirollInProcess } from "../support/cli-in-process";
@@ -330,6 +330,20 @@ describe("amiroll rollout --simulate", () => {
     expect(r.stdout).toContain("| staging | ✅ done |");
     expect(r.stdout).toContain("| production | ⛔ refused |");
     expect(errorLines(r.stderr)).toEqual([expect.stringMatching(/^amiroll: rollout refused: production is outside its maintenance windows \(Tue 09:00-11:00 Europe\/London; Thu 09:00-11:00 Europe\/London\); the next opens Tue 24 Nov 2026 09:00 GMT \(Europe\/London\) \(in \d+ min\)/)]);
+  });
+
+  it("the state backups a simulated run lists: gone with its temporary world, which it says; kept with --state-dir", async () => {
+    const backups = (stdout: string) => [...stdout.matchAll(/state backed up before an apply: (\S+\.tfstate)/g)].map((m) => m[1]);
+    const temporary = await amirollInProcess(["rollout", "--simulate", "--to", "staging"]);
+    expect(temporary.status).toBe(0);
+    expect(backups(temporary.stdout).length).toBeGreaterThan(0);
+    expect(backups(temporary.stdout).filter((file) => existsSync(file))).toEqual([]);
+    expect(temporary.stderr).toContain("simulated without --state-dir: the state backups above were in the simulated world's temporary directory, removed on exit; --state-dir DIR keeps them");
+    const kept = await amirollInProcess(["rollout", "--simulate", "--to", "staging", "--state-dir", join(scratch, "kept-world")]);
+    expect(kept.status).toBe(0);
+    expect(backups(kept.stdout).length).toBeGreaterThan(0);
+    expect(backups(kept.stdout).filter((file) => !existsSync(file))).toEqual([]);
+    expect(kept.stderr).not.toContain("without --state-dir");
   });
 
   it("--notice prints the window's notice in markdown: what, when, which owners' services", async () => {
