@@ -16,7 +16,8 @@ import { createLogger } from "../core/log";
 import { type CommonOptions, EXIT, Exit, existingFile, findEnvironment, interruptible, loadConfig, stderrSink, temporaryDirectory, withCommonOptions } from "./common";
 import { backupBeforeApply, checkBackupDir } from "../terraform/state-backup";
 import { s3StateVersionReader } from "../terraform/state-version";
-import { type GuardFlags, planAndGuard, withGuardOptions } from "./plan";
+import { type GuardFlags, withGuardOptions } from "./guard-flags";
+import { planAndGuard } from "./plan";
 import { openStack } from "./stack";
 import { durationOption, watchEnvironment } from "./watch";
 

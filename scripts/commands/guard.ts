@@ -7,7 +7,7 @@ import { guardMarkdown } from "../terraform/comment";
 import { guardJson, guardPlan, guardText } from "../terraform/guard";
 import { readPlanFile } from "../terraform/plan";
 import { EXIT, Exit, logFormatOption } from "./common";
-import { type GuardFlags, withGuardOptions } from "./plan";
+import { type GuardFlags, withGuardOptions } from "./guard-flags";
 
 interface GuardOptions extends GuardFlags {
   readonly planJson: string;

@@ -5,30 +5,18 @@
  */
 import { existsSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { Command, Option } from "commander";
+import { Command } from "commander";
 import { planComment } from "../terraform/comment";
 import { describeStickyResult, githubContextFromEnv, octokitComments, postStickyComments } from "../terraform/github";
 import { type GuardResult, guardPlan, guardText } from "../terraform/guard";
 import { type Plan, parsePlan, summaryLine } from "../terraform/plan";
-import { SHAPES, type Shape } from "../terraform/rolls";
 import { type Logger, createLogger } from "../core/log";
 import { UsageError } from "../core/errors";
 import { type CommonOptions, EXIT, Exit, findEnvironment, interruptible, loadConfig, outputFileOption, stderrSink, withCommonOptions } from "./common";
+import { type GuardFlags, withGuardOptions } from "./guard-flags";
 import { holdsOf } from "../rollout/rollout";
 import { type Stack, openStack } from "./stack";
 import { type AlarmsSeen, alarmWarnings, seeAlarms } from "../fleet/alarms";
-
-export interface GuardFlags {
-  readonly expect?: Shape;
-  readonly allow?: readonly string[];
-}
-
-/** Adds the guard's `--expect` and `--allow` to a verb. */
-export function withGuardOptions(command: Command): Command {
-  return command
-    .addOption(new Option("--expect <shape>", "the roll the plan must be (default: inferred from the amiroll_clusters output)").choices(SHAPES))
-    .option("--allow <address>", "accept any change to resources matching this address pattern (* matches anything); repeatable", (v: string, all: string[] = []) => [...all, v]);
-}
 
 /**
  * Plans `stack` into `planFile` (or, with `saved`, takes the plan already there) and judges it.

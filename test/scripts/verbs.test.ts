@@ -7,6 +7,7 @@
  * CLI's main() in this process (test/support/cli-in-process.ts), with the same output and exit
  * code, without a Node start each.
  */
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { amiroll, errorLines, scratch } from "../support/cli";
@@ -33,6 +34,19 @@ describe("amiroll guard", () => {
     expect(r.status).toBe(3);
     expect(r.stdout).toMatch(/^plan guard: REFUSED/);
     expect(r.stdout).toContain("✗ terraform_data.asg (replace (destroy before create))");
+  });
+
+  it("offline and light (a CI step on a plan file): loads neither cdktf nor the rollout nor the simulator (only its list of scenario names, for --help)", () => {
+    const script = [
+      "const { main } = require('./dist/scripts/amiroll.js');",
+      `main(['guard', '--plan-json', ${JSON.stringify(fixture("aws__03-ami-bump"))}, '--expect', 'replace', '-o', 'markdown']).then((code) => {`,
+      "  const heavy = Object.keys(require.cache).filter((f) => /node_modules[\\\\/](cdktf|@cdktf|constructs)[\\\\/]|dist[\\\\/]scripts[\\\\/](rollout[\\\\/]|sim[\\\\/](?!scenario-list))/.test(f));",
+      "  process.stderr.write(`\\nEXIT ${code} HEAVY ${JSON.stringify(heavy)}\\n`);",
+      "});",
+    ].join("\n");
+    const result = spawnSync(process.execPath, ["-e", script], { cwd: resolve(__dirname, "../.."), encoding: "utf8", env: { ...process.env, CI: "", AMIROLL_CONFIG: "" } });
+    expect(result.stderr).toContain("EXIT 0 HEAVY []");
+    expect(result.stdout).toContain("### ✅ Plan guard: accepted");
   });
 
   it("prints JSON and markdown too", async () => {
