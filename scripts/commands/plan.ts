@@ -14,7 +14,7 @@ import { type Logger, createLogger } from "../core/log";
 import { UsageError } from "../core/errors";
 import { type CommonOptions, EXIT, Exit, findEnvironment, interruptible, loadConfig, outputFileOption, stderrSink, withCommonOptions } from "./common";
 import { type GuardFlags, withGuardOptions } from "./guard-flags";
-import { holdsOf } from "../rollout/rollout";
+import { holdsOf } from "../config/environments";
 import { type Stack, openStack } from "./stack";
 import { type AlarmsSeen, alarmWarnings, seeAlarms } from "../fleet/alarms";
 

@@ -15,7 +15,6 @@ import type { Simulation } from "../sim/scenarios";
 import type { AwsClients } from "../fleet/clients";
 import { type Clock, wallClock } from "../core/clock";
 import { VirtualClock } from "../sim/clock";
-import { SimTerraform } from "../sim/terraform";
 import { TerraformCli, type TerraformStack } from "../terraform/runner";
 import type { Logger } from "../core/log";
 import { temporaryDirectory } from "./common";
@@ -25,9 +24,11 @@ import { temporaryDirectory } from "./common";
 type App = typeof import("../../constructs/app");
 type Scenarios = typeof import("../sim/scenarios");
 type Clients = typeof import("../fleet/clients");
+type SimTerraformModule = typeof import("../sim/terraform");
 const synthesizeStacks: App["synthesizeStacks"] = (props) => (require("../../constructs/app") as App).synthesizeStacks(props);
 const createSimulation: Scenarios["createSimulation"] = (options) => (require("../sim/scenarios") as Scenarios).createSimulation(options);
 const createAwsClients: Clients["createAwsClients"] = (...args) => (require("../fleet/clients") as Clients).createAwsClients(...args);
+const simTerraform = (...args: ConstructorParameters<SimTerraformModule["SimTerraform"]>) => new (require("../sim/terraform") as SimTerraformModule).SimTerraform(...args);
 
 export interface Stack extends TerraformStack {
   /** Set with `--simulate`: the world the runner plans and applies against. */
@@ -96,7 +97,7 @@ export async function simulatedStack(options: StackOptions): Promise<Stack> {
   const directory = stack.directory;
   const stackJson = JSON.parse(readFileSync(stack.file, "utf8"));
   options.log.info(`simulating ${environment.name} (scenario ${simulation.scenario}): running ${Object.values(simulation.images).map((i) => i.running).join(", ")}`, { scenario: simulation.scenario });
-  return { runner: new SimTerraform(simulation.world, environment, stackJson), directory, simulation };
+  return { runner: simTerraform(simulation.world, environment, stackJson), directory, simulation };
 }
 
 /** Simulated runs start on a Tuesday morning, an hour before this repository's production window. */

@@ -148,6 +148,14 @@ export interface Environment extends EnvironmentSpec {
   readonly alarms?: AlarmWatch;
 }
 
+/** The environment's holds and its clusters', as the rollout and plan comments show them. */
+export function holdsOf(environment: Environment): string[] {
+  return [
+    ...(environment.hold ? [`${environment.name}: ${environment.hold}`] : []),
+    ...environment.clusters.filter((c) => c.hold).map((c) => `${environment.name}/${c.name}: ${c.hold}`),
+  ];
+}
+
 const STRATEGIES: readonly CapacityStrategy[] = ["replace", "blue-green", "refresh"];
 const REFRESH_FIELDS = ["batch", "minHealthyPercent", "maxHealthyPercent"] as const;
 const NAME = /^[a-z][a-z0-9-]{0,23}$/;

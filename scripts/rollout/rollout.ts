@@ -21,7 +21,7 @@
  * fail it records the rejection and sets the old instances serving again, leaving the removal of
  * the rejected generation to the next (reviewed) apply.
  */
-import type { Cluster, Environment } from "../config/environments";
+import { type Cluster, type Environment, holdsOf } from "../config/environments";
 import { type ClusterPins, type Pin, type Pins, readPins, writePins } from "../config/pins";
 import type { Logger } from "../core/log";
 import type { TerraformStack } from "../terraform/runner";
@@ -613,14 +613,6 @@ async function runWave(environment: Environment, options: RolloutOptions, mode: 
 /** The fleet of a cluster terraform has not deployed yet: nothing at all. */
 function emptyFleet(clusterName: string, at: number): FleetSnapshot {
   return { at, clusterName, groups: [], containerInstances: [], services: [], tasks: [], stoppedTasks: [], apiCalls: 0 };
-}
-
-/** The environment's holds and its clusters', as the rollout and plan comments show them. */
-export function holdsOf(environment: Environment): string[] {
-  return [
-    ...(environment.hold ? [`${environment.name}: ${environment.hold}`] : []),
-    ...environment.clusters.filter((c) => c.hold).map((c) => `${environment.name}/${c.name}: ${c.hold}`),
-  ];
 }
 
 /** Service tasks (daemons aside: they leave with their instance) not stopped on `instances` (EC2 ids). */

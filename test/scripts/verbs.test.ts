@@ -194,6 +194,21 @@ describe("amiroll plan and apply with terraform (a stand-in binary)", () => {
     expect(r.stderr).toContain("terraform: Plan: 3 to add, 0 to change, 3 to destroy.");
   });
 
+  it("a real plan (the CI step of every pull request) loads neither the simulator nor the EC2 client", () => {
+    const out = join(scratch, "plans-light");
+    mkdirSync(out, { recursive: true });
+    const script = [
+      "const { main } = require('./dist/scripts/amiroll.js');",
+      `main(['plan', '--env', 'staging', '--out', ${JSON.stringify(out)}, '--config', 'stacks/amiroll.json']).then((code) => {`,
+      "  const heavy = Object.keys(require.cache).filter((f) => /node_modules[\\\\/]@aws-sdk[\\\\/]client-ec2[\\\\/]|dist[\\\\/]scripts[\\\\/]sim[\\\\/](world|clients|terraform|scenarios)\\.js/.test(f));",
+      "  process.stderr.write(`\\nEXIT ${code} HEAVY ${JSON.stringify(heavy)}\\n`);",
+      "});",
+    ].join("\n");
+    const result = spawnSync(process.execPath, ["-e", script], { cwd: resolve(__dirname, "../.."), encoding: "utf8", env: { ...process.env, ...env, CI: "", CDKTF_OUTDIR: join(scratch, "cdktf-light") } });
+    expect(result.stderr).toContain("EXIT 0 HEAVY []");
+    expect(result.stdout).toContain("### ✅ Plan guard: accepted");
+  });
+
   it("apply --plan judges the saved plan, then applies exactly it", async () => {
     // --no-watch: the watch after a replace roll would need AWS.
     const r = await amirollInProcess(["apply", "--env", "staging", "--plan", join(scratch, "saved.tfplan"), "--no-watch"], env);
