@@ -34,20 +34,19 @@ function sourceText(change: ClusterBump): string {
 /** What `amiroll plan` should show for an environment's changes, by strategy (the guard's expectation). */
 function expectedPlan(environment: Environment, changes: readonly ClusterBump[]): string {
   const replaced = changes.filter((c) => c.strategy === "replace");
-  const replace = replaced.length;
   // The replace canary group's size: the cluster's canary slice, else one instance (rollout.ts sliceOf).
   const canaries = [...new Set(replaced.map((c) => environment.clusters.find((k) => k.name === c.cluster)?.canary?.text ?? "1 instance"))];
-  const add = changes.filter((c) => c.strategy === "blue-green").length;
+  const added = changes.filter((c) => c.strategy === "blue-green");
   const refresh = changes.filter((c) => c.strategy === "refresh");
   const lines: string[] = [];
-  if (replace > 0) {
+  if (replaced.length > 0) {
     lines.push(
       `- **${md(environment.name)}** (replace: ${replaced.map((c) => md(c.cluster)).join(", ")}): each cluster's launch template and Auto Scaling group are replaced, the new ones created before the old ones are destroyed; the drain hook moves the tasks off the old instances as terraform deletes their group (\`amiroll rollout\` first proves the image on a canary group beside the old one: ${canaries.map(md).join(" / ")}). \`amiroll guard --expect replace\`.`,
     );
   }
-  if (add > 0) {
+  if (added.length > 0) {
     lines.push(
-      `- **${md(environment.name)}** (blue-green: ${changes.filter((c) => c.strategy === "blue-green").map((c) => md(c.cluster)).join(", ")}): a second generation (launch template and Auto Scaling group) is added beside the running one; nothing is destroyed or replaced. \`amiroll guard --expect add\`. The old generation is retired by a later apply, once the rollout has verified the new one.`,
+      `- **${md(environment.name)}** (blue-green: ${added.map((c) => md(c.cluster)).join(", ")}): a second generation (launch template and Auto Scaling group) is added beside the running one; nothing is destroyed or replaced. \`amiroll guard --expect add\`. The old generation is retired by a later apply, once the rollout has verified the new one.`,
     );
   }
   if (refresh.length > 0) {

@@ -398,11 +398,7 @@ export function stillMoving(fleet: FleetSnapshot, batch: readonly ContainerInsta
   const daemons = daemonGroups(fleet.services);
   const left = fleet.tasks.filter((t) => arns.has(t.containerInstanceArn) && t.lastStatus !== "STOPPED" && SERVICE_TASK.test(t.group) && !daemons.has(t.group)).length;
   if (left > 0) return `${left} task(s) still on the batch`;
-  const unsteady = fleet.services.flatMap((s) => {
-    const reason = unsteadyReason(s);
-    return reason ? [`${s.name} (${reason})`] : [];
-  });
-  return unsteady.length > 0 ? `not steady: ${unsteady.join(", ")}` : undefined;
+  return notSteady(fleet);
 }
 
 /**
@@ -428,6 +424,11 @@ export function leftByCounts(fleet: FleetSnapshot, batch: ReadonlySet<string>, s
     .filter((ci) => batch.has(ci.arn))
     .reduce((sum, ci) => sum + Math.max(0, ci.runningTasksCount + ci.pendingTasksCount - (staying.get(ci.arn) ?? 0)), 0);
   if (left > 0) return `${left} task(s) still on the batch`;
+  return notSteady(fleet);
+}
+
+/** The services not steady, as the drain's wait names them; undefined when every one is. */
+function notSteady(fleet: FleetSnapshot): string | undefined {
   const unsteady = fleet.services.flatMap((s) => {
     const reason = unsteadyReason(s);
     return reason ? [`${s.name} (${reason})`] : [];
