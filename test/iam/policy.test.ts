@@ -2,7 +2,6 @@
  * `amiroll iam-policy`: the policies hold every action the driver's code and terraform call, on
  * the resources the config's stacks name, and nothing a role does not need.
  */
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
@@ -22,7 +21,7 @@ import {
   partitionOf,
   policySize,
 } from "../../scripts/iam/policy";
-import { errorLines } from "../support/cli";
+import { errorLines, modulesLoadedBy } from "../support/cli";
 import { amirollInProcess } from "../support/cli-in-process";
 import { ENVIRONMENTS_CONFIG, REPO_PINS_PATH, loadEnvironments, synthesizeRepo } from "../support/repo-config";
 
@@ -402,16 +401,9 @@ describe("amiroll iam-policy", () => {
   });
 
   it("is a pure printout: loads neither the AWS SDK nor cdktf", () => {
-    const script = [
-      "const { main } = require('./dist/scripts/amiroll.js');",
-      "main(['iam-policy', '--role', 'apply', '--config', 'stacks/amiroll.json']).then((code) => {",
-      "  const heavy = Object.keys(require.cache).filter((f) => /node_modules[\\\\/](@aws-sdk|cdktf|@cdktf|constructs)[\\\\/]/.test(f));",
-      "  process.stderr.write(`\\nEXIT ${code} HEAVY ${JSON.stringify(heavy)}\\n`);",
-      "});",
-    ].join("\n");
-    const result = spawnSync(process.execPath, ["-e", script], { cwd: ROOT, encoding: "utf8", env: { ...process.env, CI: "", AMIROLL_CONFIG: "" } });
-    expect(result.stderr).toContain("EXIT 0 HEAVY []");
-    expect(JSON.parse(result.stdout).Statement.length).toBeGreaterThan(20);
+    const r = modulesLoadedBy(["iam-policy", "--role", "apply", "--config", "stacks/amiroll.json"], /node_modules[\\/](@aws-sdk|cdktf|@cdktf|constructs)[\\/]/);
+    expect([r.code, r.heavy]).toEqual([0, []]);
+    expect(JSON.parse(r.stdout).Statement.length).toBeGreaterThan(20);
   });
 });
 

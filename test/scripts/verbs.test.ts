@@ -7,10 +7,9 @@
  * CLI's main() in this process (test/support/cli-in-process.ts), with the same output and exit
  * code, without a Node start each.
  */
-import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { amiroll, errorLines, scratch } from "../support/cli";
+import { amiroll, errorLines, modulesLoadedBy, scratch } from "../support/cli";
 import { amirollInProcess } from "../support/cli-in-process";
 import { fakeTerraform } from "../support/fake-terraform";
 import { fixture, fixtureJson } from "../support/fixtures";
@@ -37,16 +36,9 @@ describe("amiroll guard", () => {
   });
 
   it("offline and light (a CI step on a plan file): loads neither cdktf nor the rollout nor the simulator (only its list of scenario names, for --help)", () => {
-    const script = [
-      "const { main } = require('./dist/scripts/amiroll.js');",
-      `main(['guard', '--plan-json', ${JSON.stringify(fixture("aws__03-ami-bump"))}, '--expect', 'replace', '-o', 'markdown']).then((code) => {`,
-      "  const heavy = Object.keys(require.cache).filter((f) => /node_modules[\\\\/](cdktf|@cdktf|constructs)[\\\\/]|dist[\\\\/]scripts[\\\\/](rollout[\\\\/]|sim[\\\\/](?!scenario-list))/.test(f));",
-      "  process.stderr.write(`\\nEXIT ${code} HEAVY ${JSON.stringify(heavy)}\\n`);",
-      "});",
-    ].join("\n");
-    const result = spawnSync(process.execPath, ["-e", script], { cwd: resolve(__dirname, "../.."), encoding: "utf8", env: { ...process.env, CI: "", AMIROLL_CONFIG: "" } });
-    expect(result.stderr).toContain("EXIT 0 HEAVY []");
-    expect(result.stdout).toContain("### ✅ Plan guard: accepted");
+    const r = modulesLoadedBy(["guard", "--plan-json", fixture("aws__03-ami-bump"), "--expect", "replace", "-o", "markdown"], /node_modules[\\/](cdktf|@cdktf|constructs)[\\/]|dist[\\/]scripts[\\/](rollout[\\/]|sim[\\/](?!scenario-list))/);
+    expect([r.code, r.heavy]).toEqual([0, []]);
+    expect(r.stdout).toContain("### ✅ Plan guard: accepted");
   });
 
   it("prints JSON and markdown too", async () => {
@@ -197,16 +189,13 @@ describe("amiroll plan and apply with terraform (a stand-in binary)", () => {
   it("a real plan (the CI step of every pull request) loads neither the simulator nor the EC2 client", () => {
     const out = join(scratch, "plans-light");
     mkdirSync(out, { recursive: true });
-    const script = [
-      "const { main } = require('./dist/scripts/amiroll.js');",
-      `main(['plan', '--env', 'staging', '--out', ${JSON.stringify(out)}, '--config', 'stacks/amiroll.json']).then((code) => {`,
-      "  const heavy = Object.keys(require.cache).filter((f) => /node_modules[\\\\/]@aws-sdk[\\\\/]client-ec2[\\\\/]|dist[\\\\/]scripts[\\\\/]sim[\\\\/](world|clients|terraform|scenarios)\\.js/.test(f));",
-      "  process.stderr.write(`\\nEXIT ${code} HEAVY ${JSON.stringify(heavy)}\\n`);",
-      "});",
-    ].join("\n");
-    const result = spawnSync(process.execPath, ["-e", script], { cwd: resolve(__dirname, "../.."), encoding: "utf8", env: { ...process.env, ...env, CI: "", CDKTF_OUTDIR: join(scratch, "cdktf-light") } });
-    expect(result.stderr).toContain("EXIT 0 HEAVY []");
-    expect(result.stdout).toContain("### ✅ Plan guard: accepted");
+    const r = modulesLoadedBy(
+      ["plan", "--env", "staging", "--out", out, "--config", "stacks/amiroll.json"],
+      /node_modules[\\/]@aws-sdk[\\/]client-ec2[\\/]|dist[\\/]scripts[\\/]sim[\\/](world|clients|terraform|scenarios)\.js/,
+      { ...env, CDKTF_OUTDIR: join(scratch, "cdktf-light") },
+    );
+    expect([r.code, r.heavy]).toEqual([0, []]);
+    expect(r.stdout).toContain("### ✅ Plan guard: accepted");
   });
 
   it("apply --plan judges the saved plan, then applies exactly it", async () => {

@@ -22,3 +22,20 @@ export function amiroll(args: string[], env: Record<string, string> = {}, cwd?: 
 
 /** stderr without the lines of progress: what a user sees as the error. */
 export const errorLines = (stderr: string) => stderr.split("\n").filter((l) => l.startsWith("amiroll:"));
+
+/**
+ * The built CLI's `main(args)` in a fresh process, and the modules it loaded (`require.cache`)
+ * whose path matches `heavy`: what a verb costs to start, as a user's run pays it.
+ */
+export function modulesLoadedBy(args: readonly string[], heavy: RegExp, env: Record<string, string> = {}) {
+  const script = [
+    "const { main } = require('./dist/scripts/amiroll.js');",
+    `const heavy = new RegExp(${JSON.stringify(heavy.source)}, ${JSON.stringify(heavy.flags)});`,
+    `main(${JSON.stringify(args)}).then((code) => {`,
+    "  process.stderr.write(`\\nLOADED ${JSON.stringify({ code, heavy: Object.keys(require.cache).filter((f) => heavy.test(f)) })}\\n`);",
+    "});",
+  ].join("\n");
+  const result = spawnSync(process.execPath, ["-e", script], { cwd: resolve(__dirname, "../.."), encoding: "utf8", env: { ...process.env, CI: "", AMIROLL_CONFIG: "", ...env } });
+  const loaded = /\nLOADED (.*)\n/.exec(result.stderr);
+  return { stdout: result.stdout, stderr: result.stderr, ...(loaded ? (JSON.parse(loaded[1]) as { code: number; heavy: string[] }) : { code: result.status ?? 1, heavy: [] }) };
+}
